@@ -1,0 +1,125 @@
+//! The seam between the generated client and the policy that sends its requests.
+//!
+//! progenitor calls [`ClientHooks`] for every request. The impl must live here (orphan rule), but
+//! the policy does not: it is a [`RequestPolicy`] trait object that another crate installs through
+//! [`Inner`]. Without one, [`DirectPolicy`] just sends.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+
+use crate::{Client, Error, Operation};
+
+/// The boxed future a [`RequestPolicy`] returns.
+pub type PolicyFuture<'a> =
+    Pin<Box<dyn Future<Output = reqwest::Result<reqwest::Response>> + Send + 'a>>;
+
+/// Decides how each request of the generated client is prepared and sent.
+pub trait RequestPolicy: Send + Sync + 'static {
+    /// Adjusts a request once before it is sent (headers, timeouts). An `Err` aborts the call
+    /// with `Error::Custom` carrying the message.
+    fn prepare(
+        &self,
+        request: &mut reqwest::Request,
+        operation: &'static Operation,
+    ) -> Result<(), String> {
+        let _ = (request, operation);
+        Ok(())
+    }
+
+    /// Sends the request, possibly several times.
+    fn execute<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: reqwest::Request,
+        operation: &'static Operation,
+    ) -> PolicyFuture<'a>;
+}
+
+/// The policy used when none is installed: one attempt, no changes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DirectPolicy;
+
+impl RequestPolicy for DirectPolicy {
+    fn execute<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: reqwest::Request,
+        _operation: &'static Operation,
+    ) -> PolicyFuture<'a> {
+        Box::pin(client.execute(request))
+    }
+}
+
+/// State the generated [`Client`] carries: the policy every request goes through.
+#[derive(Clone)]
+pub struct Inner {
+    policy: Arc<dyn RequestPolicy>,
+}
+
+impl Inner {
+    /// Wraps a policy.
+    pub fn new(policy: Arc<dyn RequestPolicy>) -> Self {
+        Inner { policy }
+    }
+
+    /// The installed policy.
+    pub fn policy(&self) -> &Arc<dyn RequestPolicy> {
+        &self.policy
+    }
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner::new(Arc::new(DirectPolicy))
+    }
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inner").finish_non_exhaustive()
+    }
+}
+
+fn operation_for(info: &OperationInfo) -> Result<&'static Operation, String> {
+    Operation::find(info.operation_id).ok_or_else(|| {
+        format!(
+            "operation `{}` is missing from the operation table",
+            info.operation_id
+        )
+    })
+}
+
+impl ClientHooks<Inner> for Client {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        info: &OperationInfo,
+    ) -> Result<(), Error<E>> {
+        let operation = operation_for(info).map_err(Error::Custom)?;
+        self.inner()
+            .policy
+            .prepare(request, operation)
+            .map_err(Error::Custom)
+    }
+
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        match operation_for(info) {
+            Ok(operation) => {
+                self.inner()
+                    .policy
+                    .execute(self.client(), request, operation)
+                    .await
+            }
+            // Unreachable for generated operations (the table is generated from the same document).
+            Err(_) => self.client().execute(request).await,
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Raw client for the Fly.io Machines API.
+//!
+//! Everything in [`generated`](crate::Client) is produced by progenitor from
+//! `openapi/fly-machines.json` (`cargo xtask regen`); do not edit it by hand. This file adds the
+//! small amount of glue the generated code needs:
+//!
+//! * [`Inner`], stored in every [`Client`], which carries a [`RequestPolicy`];
+//! * the [`ClientHooks`](progenitor_client::ClientHooks) impl that hands every request to that
+//!   policy (retries, rate limits, auth headers and tracing live in the `fly-machines` crate);
+//! * [`OPERATIONS`], the operation table generated from the document's vendor extensions.
+//!
+//! Most users want the `fly-machines` crate instead, which wraps this one.
+
+#![allow(missing_docs)] // generated items carry the document's descriptions where it has them
+
+#[rustfmt::skip]
+#[allow(clippy::all, clippy::pedantic, unused_imports, unused_mut)]
+mod generated;
+mod hooks;
+pub mod operation;
+#[rustfmt::skip]
+mod operations;
+
+pub use generated::*;
+pub use hooks::{DirectPolicy, Inner, PolicyFuture, RequestPolicy};
+pub use operation::{Operation, RateLimitClass};
+pub use operations::OPERATIONS;
+pub use progenitor_client;
+pub use reqwest;
+
+/// The public endpoint of the Machines API.
+pub const PUBLIC_BASE_URL: &str = "https://api.machines.dev/v1";
+
+/// The endpoint reachable from inside Fly's private network (6PN).
+pub const INTERNAL_BASE_URL: &str = "http://_api.internal:4280/v1";

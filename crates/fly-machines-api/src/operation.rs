@@ -1,0 +1,102 @@
+//! What the middleware needs to know about each operation, without matching on strings by hand.
+
+/// The rate-limit bucket Fly applies to an operation.
+///
+/// Fly limits each action per machine (or per app where no machine exists yet): 1 request per
+/// second with bursts of 3, except Get Machine which allows 5 per second with bursts of 10.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RateLimitClass {
+    /// Limited per action and machine.
+    PerMachine,
+    /// Get Machine's higher per-machine limit.
+    GetMachine,
+    /// Limited per action and app (no machine in the path).
+    PerApp,
+    /// Neither app nor machine in the path: limited per action.
+    Global,
+}
+
+/// One row of the operation table, generated from `openapi/fly-machines.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// The document's `operationId`, which is also the generated method's name in snake case.
+    pub id: &'static str,
+    /// HTTP method, upper case.
+    pub method: &'static str,
+    /// Path template relative to the base URL, e.g. `/apps/{app_name}/machines/{machine_id}`.
+    pub path: &'static str,
+    /// Whether repeating the call after it may have reached the server is safe.
+    pub idempotent: bool,
+    /// Fly's rate-limit bucket for this call.
+    pub rate_limit: RateLimitClass,
+}
+
+impl Operation {
+    /// Looks an operation up by its `operationId`.
+    pub fn find(id: &str) -> Option<&'static Operation> {
+        let table = &crate::OPERATIONS;
+        table
+            .binary_search_by(|op| op.id.cmp(id))
+            .ok()
+            .map(|i| &table[i])
+    }
+
+    /// The values of the path parameters in `url_path`, matched against this operation's
+    /// template, as `(name, value)` pairs (still percent-encoded).
+    pub fn path_params<'a>(&self, url_path: &'a str) -> Vec<(&'static str, &'a str)> {
+        let template: Vec<&'static str> = self.path.split('/').collect();
+        let actual: Vec<&'a str> = url_path.split('/').collect();
+        // The base URL may carry a prefix such as `/v1`: align on the template's tail.
+        let Some(offset) = actual.len().checked_sub(template.len()) else {
+            return Vec::new();
+        };
+        template
+            .iter()
+            .zip(&actual[offset..])
+            .filter_map(|(t, a)| {
+                t.strip_prefix('{')
+                    .and_then(|t| t.strip_suffix('}'))
+                    .map(|name| (name, *a))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_complete() {
+        assert_eq!(crate::OPERATIONS.len(), 76);
+        assert!(crate::OPERATIONS.windows(2).all(|w| w[0].id < w[1].id));
+        for op in &crate::OPERATIONS {
+            assert_eq!(Operation::find(op.id), Some(op));
+        }
+        assert_eq!(Operation::find("nope"), None);
+    }
+
+    #[test]
+    fn classes_follow_fly_limits() {
+        let get = Operation::find("Machines_show").unwrap();
+        assert_eq!(get.rate_limit, RateLimitClass::GetMachine);
+        assert!(get.idempotent);
+        let create = Operation::find("Machines_create").unwrap();
+        assert_eq!(create.rate_limit, RateLimitClass::PerApp);
+        assert!(!create.idempotent);
+        let start = Operation::find("Machines_start").unwrap();
+        assert_eq!(start.rate_limit, RateLimitClass::PerMachine);
+        assert!(!start.idempotent);
+        assert!(Operation::find("Volumes_update").unwrap().idempotent);
+    }
+
+    #[test]
+    fn path_params_follow_the_template() {
+        let op = Operation::find("Machines_show").unwrap();
+        assert_eq!(
+            op.path_params("/v1/apps/my-app/machines/abc123"),
+            vec![("app_name", "my-app"), ("machine_id", "abc123")]
+        );
+        assert!(op.path_params("/v1").is_empty());
+    }
+}

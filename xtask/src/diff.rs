@@ -1,0 +1,386 @@
+//! `cargo xtask spec-diff`: what differs between our document and an upstream one.
+//!
+//! Both documents are flattened into comparable facts (operations, parameters, bodies, schemas,
+//! properties, enum values). Differences covered by an entry of [`crate::corrections`] are
+//! counted as explained; anything else is printed and makes the task fail.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::corrections::{self, Correction};
+use crate::spec;
+
+/// The groups the report is organised by, in print order.
+pub const GROUPS: [&str; 6] = [
+    "operations",
+    "bodies",
+    "parameters",
+    "schemas",
+    "properties",
+    "enum values",
+];
+
+/// One difference between the two documents.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Difference {
+    pub group: &'static str,
+    pub subject: String,
+    pub detail: String,
+}
+
+/// Runs the task; `Ok(false)` when some difference is not explained by a correction.
+pub fn run(ours: &Path, upstream: &Path, verbose: bool) -> Result<bool, String> {
+    let ours_doc = spec::read_json(ours)?;
+    let upstream_doc = spec::read_json(upstream)?;
+    for (doc, path) in [(&ours_doc, ours), (&upstream_doc, upstream)] {
+        if doc.get("paths").and_then(Value::as_object).is_none() {
+            return Err(format!(
+                "{}: no `paths` object; is this an OpenAPI document?",
+                path.display()
+            ));
+        }
+    }
+    let differences = compare(&ours_doc, &upstream_doc);
+    let report = Report::new(&differences, corrections::CORRECTIONS);
+    print!("{}", report.render(ours, upstream, verbose));
+    Ok(report.unexplained.is_empty())
+}
+
+/// Differences sorted into those a correction explains and the rest.
+pub struct Report<'a> {
+    pub explained: BTreeMap<usize, Vec<&'a Difference>>,
+    pub unexplained: Vec<&'a Difference>,
+    corrections: &'a [Correction],
+}
+
+impl<'a> Report<'a> {
+    pub fn new(differences: &'a [Difference], corrections: &'a [Correction]) -> Self {
+        let mut explained: BTreeMap<usize, Vec<&Difference>> = BTreeMap::new();
+        let mut unexplained = Vec::new();
+        for d in differences {
+            match corrections.iter().position(|c| c.explains(d)) {
+                Some(i) => explained.entry(i).or_default().push(d),
+                None => unexplained.push(d),
+            }
+        }
+        Report {
+            explained,
+            unexplained,
+            corrections,
+        }
+    }
+
+    fn render(&self, ours: &Path, upstream: &Path, verbose: bool) -> String {
+        let mut out = format!(
+            "spec-diff: {} against {}\n\n",
+            ours.display(),
+            upstream.display()
+        );
+        for group in GROUPS {
+            let open = self.unexplained.iter().filter(|d| d.group == group).count();
+            let known: usize = self
+                .explained
+                .values()
+                .flatten()
+                .filter(|d| d.group == group)
+                .count();
+            out += &format!("{group:<12} {open:>4} unexplained {known:>5} explained\n");
+        }
+        if !self.unexplained.is_empty() {
+            out += &format!("\nunexplained differences ({}):\n", self.unexplained.len());
+            for group in GROUPS {
+                for d in self.unexplained.iter().filter(|d| d.group == group) {
+                    out += &format!("  [{group}] {}: {}\n", d.subject, d.detail);
+                }
+            }
+        }
+        out += "\nexplained by our corrections:\n";
+        for (i, diffs) in &self.explained {
+            let c = &self.corrections[*i];
+            out += &format!("  {:>4} × {}: {}\n", diffs.len(), c.name, c.reason);
+            if verbose {
+                for d in diffs {
+                    out += &format!("         [{}] {}: {}\n", d.group, d.subject, d.detail);
+                }
+            }
+        }
+        if self.unexplained.is_empty() {
+            out += "\nno unexplained difference\n";
+        }
+        out
+    }
+}
+
+/// Flattens both documents and lists every fact that is not the same in both.
+pub fn compare(ours: &Value, upstream: &Value) -> Vec<Difference> {
+    let ours = Facts::of(ours, false);
+    let upstream = Facts::of(upstream, true);
+    let mut out = Vec::new();
+    for (group, a, b) in [
+        ("operations", &ours.operations, &upstream.operations),
+        ("bodies", &ours.bodies, &upstream.bodies),
+        ("parameters", &ours.parameters, &upstream.parameters),
+        ("schemas", &ours.schemas, &upstream.schemas),
+        ("properties", &ours.properties, &upstream.properties),
+    ] {
+        for key in a.keys().chain(b.keys()).collect::<BTreeSet<_>>() {
+            let detail = match (b.get(key), a.get(key)) {
+                (Some(up), Some(us)) if up == us => continue,
+                (Some(up), Some(us)) => format!("{up} -> {us}"),
+                (None, Some(us)) => format!("added ({us})"),
+                (Some(up), None) => format!("removed ({up})"),
+                (None, None) => continue,
+            };
+            out.push(Difference {
+                group,
+                subject: key.clone(),
+                detail,
+            });
+        }
+    }
+    for key in ours
+        .enums
+        .keys()
+        .chain(upstream.enums.keys())
+        .collect::<BTreeSet<_>>()
+    {
+        let empty = BTreeSet::new();
+        let us = ours.enums.get(key).unwrap_or(&empty);
+        let up = upstream.enums.get(key).unwrap_or(&empty);
+        for v in up.difference(us) {
+            out.push(Difference {
+                group: "enum values",
+                subject: key.clone(),
+                detail: format!("removed {v:?}"),
+            });
+        }
+        for v in us.difference(up) {
+            out.push(Difference {
+                group: "enum values",
+                subject: key.clone(),
+                detail: format!("added {v:?}"),
+            });
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The comparable facts of one document, each keyed by a readable subject.
+#[derive(Default)]
+struct Facts {
+    operations: BTreeMap<String, String>,
+    bodies: BTreeMap<String, String>,
+    parameters: BTreeMap<String, String>,
+    schemas: BTreeMap<String, String>,
+    properties: BTreeMap<String, String>,
+    enums: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Facts {
+    fn of(doc: &Value, rename: bool) -> Facts {
+        let namer = Namer { rename };
+        let mut facts = Facts::default();
+        let empty = serde_json::Map::new();
+        let paths = doc
+            .get("paths")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        for (path, item) in paths {
+            for method in ["get", "put", "post", "delete", "patch"] {
+                let Some(op) = item.get(method) else { continue };
+                let key = format!("{} {path}", method.to_uppercase());
+                let id = op.get("operationId").and_then(Value::as_str).unwrap_or("?");
+                facts
+                    .operations
+                    .insert(key.clone(), format!("operationId {id}"));
+                for p in op
+                    .get("parameters")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let name = p.get("name").and_then(Value::as_str).unwrap_or("?");
+                    let place = p.get("in").and_then(Value::as_str).unwrap_or("?");
+                    let subject = format!("{key} {place}:{name}");
+                    let required = p.get("required").and_then(Value::as_bool).unwrap_or(false);
+                    let schema = p.get("schema").unwrap_or(&Value::Null);
+                    let sig = namer.signature(schema);
+                    let sig = if required {
+                        format!("{sig}, required")
+                    } else {
+                        sig
+                    };
+                    facts.parameters.insert(subject.clone(), sig);
+                    facts.add_enum(&subject, schema);
+                }
+                if let Some(body) = op.get("requestBody") {
+                    let required = body
+                        .get("required")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
+                    let sig = namer.content(body.get("content"));
+                    let sig = if required {
+                        format!("{sig}, required")
+                    } else {
+                        sig
+                    };
+                    facts.bodies.insert(format!("{key} request"), sig);
+                }
+                let responses = op
+                    .get("responses")
+                    .and_then(Value::as_object)
+                    .unwrap_or(&empty);
+                for (code, response) in responses {
+                    facts.bodies.insert(
+                        format!("{key} response {code}"),
+                        namer.content(response.get("content")),
+                    );
+                }
+            }
+        }
+        let schemas = doc
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        for (name, schema) in schemas {
+            let name = namer.name(name);
+            let props = schema.get("properties").and_then(Value::as_object);
+            let kind = if props.is_some() {
+                "object".to_string()
+            } else {
+                namer.signature(schema)
+            };
+            let required: BTreeSet<&str> = schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            facts.schemas.insert(name.clone(), kind);
+            facts.add_enum(&name, schema);
+            for (prop, p) in props.into_iter().flatten() {
+                let subject = format!("{name}.{prop}");
+                let sig = namer.signature(p);
+                let sig = if required.contains(prop.as_str()) {
+                    format!("{sig}, required")
+                } else {
+                    sig
+                };
+                facts.properties.insert(subject.clone(), sig);
+                facts.add_enum(&subject, p);
+            }
+        }
+        facts
+    }
+
+    /// Enum values, closed (`enum`) or open (`x-known-values`), wherever they sit in `schema`.
+    fn add_enum(&mut self, subject: &str, schema: &Value) {
+        let mut values = BTreeSet::new();
+        collect_enum_values(schema, &mut values);
+        if !values.is_empty() {
+            self.enums.insert(subject.to_string(), values);
+        }
+    }
+}
+
+fn collect_enum_values(schema: &Value, into: &mut BTreeSet<String>) {
+    for key in ["enum", "x-known-values"] {
+        for v in schema
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            into.insert(v.to_string());
+        }
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        for s in schema
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if s.get("$ref").is_none() {
+                collect_enum_values(s, into);
+            }
+        }
+    }
+}
+
+/// Writes schema shapes as short strings, applying our naming rule to upstream names.
+struct Namer {
+    rename: bool,
+}
+
+impl Namer {
+    fn name(&self, name: &str) -> String {
+        if self.rename {
+            corrections::our_schema_name(name)
+        } else {
+            name.to_string()
+        }
+    }
+
+    fn content(&self, content: Option<&Value>) -> String {
+        let Some(map) = content.and_then(Value::as_object).filter(|m| !m.is_empty()) else {
+            return "no body".into();
+        };
+        map.iter()
+            .map(|(media, m)| {
+                format!(
+                    "{media} {}",
+                    self.signature(m.get("schema").unwrap_or(&Value::Null))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+
+    fn signature(&self, schema: &Value) -> String {
+        let nullable = schema
+            .get("nullable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let base = self.base_signature(schema);
+        if nullable { format!("{base}?") } else { base }
+    }
+
+    fn base_signature(&self, schema: &Value) -> String {
+        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            return self.name(r.rsplit('/').next().unwrap_or(r));
+        }
+        if let Some([single]) = schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+        {
+            return self.base_signature(single);
+        }
+        if let Some(options) = schema.get("oneOf").and_then(Value::as_array) {
+            let parts: Vec<String> = options.iter().map(|s| self.signature(s)).collect();
+            return format!("oneOf({})", parts.join("|"));
+        }
+        let ty = schema.get("type").and_then(Value::as_str).unwrap_or("any");
+        match ty {
+            "array" => format!(
+                "array<{}>",
+                self.signature(schema.get("items").unwrap_or(&Value::Null))
+            ),
+            "object" => match schema.get("additionalProperties") {
+                Some(Value::Bool(true)) => "map<any>".into(),
+                Some(Value::Object(o)) if o.is_empty() => "map<any>".into(),
+                Some(v @ Value::Object(_)) => format!("map<{}>", self.signature(v)),
+                _ => "object".into(),
+            },
+            other => match schema.get("format").and_then(Value::as_str) {
+                Some(format) => format!("{other}({format})"),
+                None => other.to_string(),
+            },
+        }
+    }
+}
