@@ -384,3 +384,47 @@ impl Namer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ours() -> Value {
+        spec::read_json(&crate::workspace_root().join(spec::SPEC_PATH)).unwrap()
+    }
+
+    fn unexplained(upstream: &Value) -> Vec<Difference> {
+        let diffs = compare(&ours(), upstream);
+        let report = Report::new(&diffs, corrections::CORRECTIONS);
+        report.unexplained.into_iter().cloned().collect()
+    }
+
+    #[test]
+    fn a_document_equals_itself() {
+        assert!(compare(&ours(), &ours()).is_empty());
+    }
+
+    #[test]
+    fn new_upstream_facts_are_reported() {
+        let mut up = ours();
+        let signal = &mut up["components"]["schemas"]["StopRequest"]["properties"]["signal"]["enum"];
+        signal.as_array_mut().unwrap().push("SIGNEW".into());
+        up["components"]["schemas"]["Machine"]["properties"]["shiny"] = serde_json::json!({"type": "integer"});
+        up["paths"]["/apps"]["get"]["parameters"][1]["schema"] = serde_json::json!({"type": "integer"});
+        let found = unexplained(&up);
+        let subjects: Vec<_> = found.iter().map(|d| (d.group, d.subject.as_str())).collect();
+        assert!(subjects.contains(&("enum values", "StopRequest.signal")), "{found:?}");
+        assert!(subjects.contains(&("properties", "Machine.shiny")), "{found:?}");
+        assert!(subjects.contains(&("parameters", "GET /apps query:app_role")), "{found:?}");
+        assert_eq!(found.len(), 3, "{found:?}");
+    }
+
+    #[test]
+    fn upstream_go_names_are_mapped_to_ours() {
+        let mut up = ours();
+        let schemas = up["components"]["schemas"].as_object_mut().unwrap();
+        let config = schemas.remove("MachineConfig").unwrap();
+        schemas.insert("fly.MachineConfig".into(), config);
+        assert!(unexplained(&up).iter().all(|d| !d.subject.starts_with("MachineConfig")));
+    }
+}

@@ -266,3 +266,96 @@ fn operation_table(ops: &[OperationFacts]) -> proc_macro2::TokenStream {
         pub static OPERATIONS: [Operation; #count] = [ #(#rows)* ];
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> PathBuf {
+        crate::workspace_root()
+    }
+
+    fn scratch(name: &str, contents: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xtask-test-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("spec.json");
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    fn our_spec() -> serde_json::Value {
+        spec::read_json(&root().join(SPEC_PATH)).unwrap()
+    }
+
+    #[test]
+    fn checked_in_code_is_current() {
+        let outputs = generate_all(&root().join(SPEC_PATH)).unwrap();
+        assert_eq!(stale_files(&root(), &outputs), Vec::<PathBuf>::new());
+    }
+
+    #[test]
+    fn editing_the_document_makes_the_client_stale() {
+        let mut doc = our_spec();
+        doc["components"]["schemas"]["Machine"]["properties"]["brand_new_field"] =
+            serde_json::json!({"type": "string"});
+        let path = scratch("edited", &doc.to_string());
+        let outputs = generate_all(&path).unwrap();
+        let stale = stale_files(&root(), &outputs);
+        assert!(stale.contains(&PathBuf::from("crates/fly-machines-api/src/generated.rs")), "{stale:?}");
+        assert!(!stale.contains(&PathBuf::from("crates/fly-machines-api/src/operations.rs")), "{stale:?}");
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let err = generate_all(Path::new("/nonexistent/spec.json")).err().unwrap();
+        assert!(err.contains("/nonexistent/spec.json"), "{err}");
+    }
+
+    #[test]
+    fn invalid_json_names_line_and_column() {
+        let path = scratch("invalid", "{\n  \"openapi\": \"3.0.3\",\n  oops\n}");
+        let err = generate_all(&path).err().unwrap();
+        assert!(err.contains("spec.json") && err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn structural_error_names_the_place() {
+        let mut doc = our_spec();
+        doc["paths"]["/apps"]["get"]["responses"] = serde_json::json!(7);
+        let path = scratch("structural", &doc.to_string());
+        let err = generate_all(&path).err().unwrap();
+        assert!(err.contains("paths"), "{err}");
+    }
+
+    #[test]
+    fn undeclared_path_parameter_is_an_error_not_a_panic() {
+        let mut doc = our_spec();
+        let params = doc["paths"]["/apps/{app_name}"]["get"]["parameters"].as_array_mut().unwrap();
+        params.retain(|p| p["name"] != "app_name");
+        let path = scratch("pathparam", &doc.to_string());
+        let err = generate_all(&path).err().unwrap();
+        assert!(err.contains("`app_name`") && err.contains("/paths/~1apps~1{app_name}/get"), "{err}");
+    }
+
+    #[test]
+    fn missing_vendor_extension_names_the_operation() {
+        let mut doc = our_spec();
+        doc["paths"]["/apps"]["get"]
+            .as_object_mut()
+            .unwrap()
+            .remove("x-rate-limit");
+        let path = scratch("extension", &doc.to_string());
+        let err = generate_all(&path).err().unwrap();
+        assert!(err.contains("Apps_list") && err.contains("x-rate-limit"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_operation_ids_are_rejected() {
+        let mut doc = our_spec();
+        doc["paths"]["/apps/{app_name}/machines/{machine_id}/metadata"]["patch"]["operationId"] =
+            serde_json::json!("Machines_update_metadata");
+        let path = scratch("duplicate", &doc.to_string());
+        let err = generate_all(&path).err().unwrap();
+        assert!(err.contains("Machines_update_metadata") && err.contains("twice"), "{err}");
+    }
+}

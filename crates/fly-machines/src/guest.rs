@@ -1,0 +1,1 @@
+//! Guest sizes (placeholder until the guest rules land).
