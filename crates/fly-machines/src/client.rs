@@ -1,0 +1,261 @@
+//! The client: configuration, and the one path every call takes.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fly_machines_api::{Inner, ResponseValue};
+use reqwest::header::HeaderValue;
+
+use crate::context::{self, CallContext};
+use crate::error::{Error, ErrorBody, Result};
+use crate::limiter::{Limiter, RateLimits};
+use crate::pipeline::Pipeline;
+use crate::retry::{RetryBudget, RetryPolicy};
+use crate::token::Token;
+
+/// Fly's public Machines API endpoint.
+pub const PUBLIC_BASE_URL: &str = fly_machines_api::PUBLIC_BASE_URL;
+
+/// The endpoint inside Fly's private network (from a machine or over WireGuard).
+pub const INTERNAL_BASE_URL: &str = fly_machines_api::INTERNAL_BASE_URL;
+
+/// Environment variable holding the API token.
+pub const TOKEN_ENV: &str = "FLY_API_TOKEN";
+
+/// Environment variables naming the API host, in the order they are read.
+pub const BASE_URL_ENVS: [&str; 2] = ["FLY_API_HOSTNAME", "FLY_FLAPS_BASE_URL"];
+
+/// A client of the Fly Machines API. Cheap to clone; clones share limits and retry budget.
+#[derive(Clone)]
+pub struct Client {
+    raw: fly_machines_api::Client,
+    pipeline: Arc<Pipeline>,
+    base_url: Arc<str>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.base_url)
+            .field("token", &self.pipeline.token)
+            .field("retry", &self.pipeline.retry)
+            .field("rate_limits", &self.pipeline.limiter.is_some())
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client configured from the environment: `FLY_API_TOKEN` (required) and the base URL
+    /// from `FLY_API_HOSTNAME` or `FLY_FLAPS_BASE_URL` (default: the public endpoint).
+    pub fn from_env() -> Result<Client> {
+        Client::builder().from_env_vars(|name| std::env::var(name).ok())?.build()
+    }
+
+    /// Starts a configuration.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The base URL calls go to (ends in `/v1`).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The generated client underneath, with the same policy (auth, limits, retries) installed.
+    pub fn raw(&self) -> &fly_machines_api::Client {
+        &self.raw
+    }
+
+    /// Runs one raw call under this client's policy, turning failures into [`Error`].
+    pub(crate) async fn call<'a, T, E, F, Fut>(&'a self, operation: &'static str, ctx: CallContext, call: F) -> Result<ResponseValue<T>>
+    where
+        F: FnOnce(&'a fly_machines_api::Client) -> Fut,
+        Fut: Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>>,
+        E: ErrorBody,
+    {
+        let ctx = Arc::new(ctx);
+        match context::scope(Arc::clone(&ctx), call(&self.raw)).await {
+            Ok(value) => Ok(value),
+            Err(e) => Err(Error::from_raw(operation, e, ctx.attempts()).await),
+        }
+    }
+}
+
+/// Builds a [`Client`].
+#[derive(Default)]
+pub struct ClientBuilder {
+    token: Option<String>,
+    base_url: Option<String>,
+    user_agent: Option<String>,
+    request_timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    http: Option<reqwest::Client>,
+    retry: Option<RetryPolicy>,
+    rate_limits: Option<RateLimits>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The API token (`FlyV1` scheme for macaroons, `Bearer` otherwise; chosen automatically).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Base URL of the API. `/v1` is added when missing; a bare host gets `https://` (or
+    /// `http://` for `_api.internal`). Default: [`PUBLIC_BASE_URL`].
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// The `User-Agent` header. Default: `fly-machines-rust/<version>`.
+    pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
+        self.user_agent = Some(agent.into());
+        self
+    }
+
+    /// Timeout of one request (default 30 s). `/wait` calls always get their long-poll time
+    /// plus 15 s, so a 60 s wait is never cut short.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// Connect timeout (default 10 s). Ignored with [`http_client`](Self::http_client).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Use an existing `reqwest::Client` (proxies, TLS settings, connection pools).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Retry policy (default: [`RetryPolicy::default`]; [`RetryPolicy::none`] to disable).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Client-side rate limits (default: Fly's documented limits; [`RateLimits::off`]).
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = Some(limits);
+        self
+    }
+
+    /// Fills token and base URL from variables read through `get` (for `from_env` and tests).
+    pub fn from_env_vars(mut self, get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let token = get(TOKEN_ENV).filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+            Error::Config(format!(
+                "no API token: set {TOKEN_ENV} (for example from `fly tokens create deploy`)"
+            ))
+        })?;
+        self.token = Some(token);
+        if let Some(url) = BASE_URL_ENVS.iter().find_map(|name| get(name).filter(|v| !v.trim().is_empty())) {
+            self.base_url = Some(url);
+        }
+        Ok(self)
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<Client> {
+        let raw_token = self.token.ok_or_else(|| {
+            Error::Config(format!("no API token: call .token(..) or set {TOKEN_ENV}"))
+        })?;
+        let token = Token::new(&raw_token)?;
+        let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(PUBLIC_BASE_URL))?;
+        let agent = self
+            .user_agent
+            .unwrap_or_else(|| format!("fly-machines-rust/{}", env!("CARGO_PKG_VERSION")));
+        let user_agent = HeaderValue::from_str(&agent)
+            .map_err(|_| Error::invalid_input("user agent", &agent, "characters allowed in an HTTP header"))?;
+        let http = match self.http {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
+                .build()
+                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+        };
+        let retry = self.retry.unwrap_or_default();
+        let pipeline = Arc::new(Pipeline {
+            token,
+            user_agent,
+            request_timeout: self.request_timeout.unwrap_or(Duration::from_secs(30)),
+            budget: RetryBudget::new(retry.budget_capacity),
+            retry,
+            limiter: Limiter::new(self.rate_limits.unwrap_or_default()).map(Arc::new),
+        });
+        let inner = Inner::new(pipeline.clone());
+        let raw = fly_machines_api::Client::new_with_client(&base_url, http, inner);
+        Ok(Client { raw, pipeline, base_url: base_url.into() })
+    }
+}
+
+/// Accepts `https://api.machines.dev`, `https://api.machines.dev/v1/`, `_api.internal:4280`...
+fn normalize_base_url(input: &str) -> Result<String> {
+    let trimmed = input.trim().trim_end_matches('/');
+    let with_scheme = if trimmed.contains("://") {
+        trimmed.to_string()
+    } else if trimmed.starts_with("_api.internal") || trimmed.starts_with("localhost") || trimmed.starts_with("127.") {
+        format!("http://{trimmed}")
+    } else {
+        format!("https://{trimmed}")
+    };
+    let url = reqwest::Url::parse(&with_scheme)
+        .map_err(|e| Error::invalid_input("base URL", input, &format!("an http(s) URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(Error::invalid_input("base URL", input, "an http(s) URL with a host"));
+    }
+    let base = url.as_str().trim_end_matches('/').to_string();
+    Ok(if base.ends_with("/v1") { base } else { format!("{base}/v1") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_normalized() {
+        assert_eq!(normalize_base_url("https://api.machines.dev").unwrap(), "https://api.machines.dev/v1");
+        assert_eq!(normalize_base_url("https://api.machines.dev/v1/").unwrap(), "https://api.machines.dev/v1");
+        assert_eq!(normalize_base_url("_api.internal:4280").unwrap(), "http://_api.internal:4280/v1");
+        assert_eq!(normalize_base_url("http://127.0.0.1:4280/v1").unwrap(), "http://127.0.0.1:4280/v1");
+        assert!(normalize_base_url("ftp://x").is_err());
+        assert!(normalize_base_url("http://").is_err());
+    }
+
+    #[test]
+    fn missing_token_names_the_variable() {
+        let err = Client::builder().from_env_vars(|_| None).unwrap_err();
+        assert!(err.to_string().contains("FLY_API_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn env_vars_pick_token_and_host() {
+        let client = Client::builder()
+            .from_env_vars(|name| match name {
+                "FLY_API_TOKEN" => Some("fm2_secret".into()),
+                "FLY_FLAPS_BASE_URL" => Some("http://127.0.0.1:9/".into()),
+                _ => None,
+            })
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(client.base_url(), "http://127.0.0.1:9/v1");
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("secret") && shown.contains("FlyV1"), "{shown}");
+    }
+}

@@ -1,0 +1,49 @@
+//! Per-call facts that travel from a handle method to the request policy.
+//!
+//! The generated client only tells the policy the operation id. What else a call needs (the
+//! lease nonce to send, extra query parameters, an idempotency override) and what the policy
+//! reports back (how many attempts it made) travel in a task-local scoped around the call.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+tokio::task_local! {
+    static CALL: Arc<CallContext>;
+}
+
+/// What one call carries into the policy, and what the policy reports back.
+#[derive(Debug, Default)]
+pub(crate) struct CallContext {
+    /// Sent as `fly-machine-lease-nonce` when the request has none.
+    pub lease_nonce: Option<String>,
+    /// Appended to the query string (e.g. `metadata.launch_id=...` list filters).
+    pub extra_query: Vec<(String, String)>,
+    /// Overrides the operation table's idempotency for this call.
+    pub idempotent: Option<bool>,
+    attempts: AtomicU32,
+}
+
+impl CallContext {
+    pub fn new(lease_nonce: Option<String>) -> Self {
+        CallContext { lease_nonce, ..Default::default() }
+    }
+
+    pub fn attempts(&self) -> u32 {
+        self.attempts.load(Ordering::Relaxed).max(1)
+    }
+
+    pub fn record_attempts(&self, n: u32) {
+        self.attempts.store(n, Ordering::Relaxed);
+    }
+}
+
+/// Runs `fut` with `ctx` visible to the policy.
+pub(crate) async fn scope<F: Future>(ctx: Arc<CallContext>, fut: F) -> F::Output {
+    CALL.scope(ctx, fut).await
+}
+
+/// The context of the call being made, if it runs inside [`scope`].
+pub(crate) fn current() -> Option<Arc<CallContext>> {
+    CALL.try_with(Arc::clone).ok()
+}

@@ -1,0 +1,382 @@
+//! Fly's rate limits, paced on the client before the server has to refuse a call.
+//!
+//! Fly limits each action per machine (per app where there is no machine yet): 1 request/s with
+//! bursts of 3, Get Machine 5/s with bursts of 10. We keep one keyed GCRA limiter (`governor`)
+//! per class, keyed by (operation, machine or app). Calls wait for their turn instead of failing.
+//! After a 429 the key is held until `Retry-After` and then paced without bursts for a while.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use fly_machines_api::{Operation, RateLimitClass};
+use governor::clock::Clock;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+use tokio::time::Instant;
+
+/// A clock that follows tokio's time, so paused-time tests drive the limiter.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TokioClock;
+
+impl Clock for TokioClock {
+    type Instant = std::time::Instant;
+
+    fn now(&self) -> Self::Instant {
+        Instant::now().into_std()
+    }
+}
+
+/// One class's limit: sustained requests per second and burst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// Sustained requests per second (at least 1).
+    pub per_second: u32,
+    /// How many calls may go at once before pacing starts (at least 1).
+    pub burst: u32,
+}
+
+impl Limit {
+    fn quota(self) -> Quota {
+        let rate = NonZeroU32::new(self.per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(self.burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        Quota::per_second(rate).allow_burst(burst)
+    }
+
+    fn interval(self) -> Duration {
+        Duration::from_secs(1) / self.per_second.max(1)
+    }
+}
+
+/// Client-side rate limiting settings.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub(crate) enabled: bool,
+    pub(crate) per_machine: Limit,
+    pub(crate) get_machine: Limit,
+    pub(crate) per_app: Limit,
+    pub(crate) global: Limit,
+    pub(crate) max_wait: Option<Duration>,
+    pub(crate) adaptive: bool,
+    pub(crate) cooldown: Duration,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits::fly_defaults()
+    }
+}
+
+impl RateLimits {
+    /// Fly's documented limits: 1/s burst 3 per action and machine (or app), Get Machine 5/s
+    /// burst 10; adaptive slow-down after a 429; no maximum wait.
+    pub fn fly_defaults() -> Self {
+        let normal = Limit { per_second: 1, burst: 3 };
+        RateLimits {
+            enabled: true,
+            per_machine: normal,
+            get_machine: Limit { per_second: 5, burst: 10 },
+            per_app: normal,
+            global: normal,
+            max_wait: None,
+            adaptive: true,
+            cooldown: Duration::from_secs(10),
+        }
+    }
+
+    /// No client-side limiting at all.
+    pub fn off() -> Self {
+        RateLimits { enabled: false, ..RateLimits::fly_defaults() }
+    }
+
+    /// Sets the limit of one class.
+    pub fn limit(mut self, class: RateLimitClass, limit: Limit) -> Self {
+        *self.slot(class) = limit;
+        self
+    }
+
+    /// Longest a call may wait for its turn; past that it fails with a 429-style error
+    /// (code `client_rate_limited`) instead of waiting.
+    pub fn max_wait(mut self, max: Option<Duration>) -> Self {
+        self.max_wait = max;
+        self
+    }
+
+    /// Whether a 429 slows the key down (on by default), and for how long after the 429.
+    pub fn adaptive(mut self, on: bool, cooldown: Duration) -> Self {
+        self.adaptive = on;
+        self.cooldown = cooldown;
+        self
+    }
+
+    fn slot(&mut self, class: RateLimitClass) -> &mut Limit {
+        match class {
+            RateLimitClass::PerMachine => &mut self.per_machine,
+            RateLimitClass::GetMachine => &mut self.get_machine,
+            RateLimitClass::PerApp => &mut self.per_app,
+            RateLimitClass::Global => &mut self.global,
+        }
+    }
+
+    fn get(&self, class: RateLimitClass) -> Limit {
+        match class {
+            RateLimitClass::PerMachine => self.per_machine,
+            RateLimitClass::GetMachine => self.get_machine,
+            RateLimitClass::PerApp => self.per_app,
+            RateLimitClass::Global => self.global,
+        }
+    }
+}
+
+/// The key a call is limited under: operation id and the machine id or app name it targets.
+pub type LimitKey = (&'static str, Box<str>);
+
+type Keyed = RateLimiter<
+    LimitKey,
+    DefaultKeyedStateStore<LimitKey>,
+    TokioClock,
+    governor::middleware::NoOpMiddleware<std::time::Instant>,
+>;
+
+/// A key's state after a 429: held until `blocked_until`, then paced without bursts.
+#[derive(Debug, Clone, Copy)]
+struct Penalty {
+    next_slot: Instant,
+    paced_until: Instant,
+    spacing: Duration,
+}
+
+/// The keyed limiters of one client.
+pub struct Limiter {
+    settings: RateLimits,
+    limiters: [Keyed; 4],
+    penalties: Mutex<HashMap<LimitKey, Penalty>>,
+    admitted: AtomicU64,
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+/// Prune idle keys every this many admissions, so memory stays bounded as keys come and go.
+const PRUNE_EVERY: u64 = 4096;
+
+fn class_index(class: RateLimitClass) -> usize {
+    match class {
+        RateLimitClass::PerMachine => 0,
+        RateLimitClass::GetMachine => 1,
+        RateLimitClass::PerApp => 2,
+        RateLimitClass::Global => 3,
+    }
+}
+
+impl Limiter {
+    /// Builds the limiters; `None` when limiting is off.
+    pub fn new(settings: RateLimits) -> Option<Limiter> {
+        if !settings.enabled {
+            return None;
+        }
+        let make = |class| RateLimiter::new(settings.get(class).quota(), DefaultKeyedStateStore::default(), TokioClock);
+        Some(Limiter {
+            limiters: [
+                make(RateLimitClass::PerMachine),
+                make(RateLimitClass::GetMachine),
+                make(RateLimitClass::PerApp),
+                make(RateLimitClass::Global),
+            ],
+            settings,
+            penalties: Mutex::new(HashMap::new()),
+            admitted: AtomicU64::new(0),
+        })
+    }
+
+    /// The key for `operation` on the request path `url_path`.
+    pub fn key(operation: &'static Operation, url_path: &str) -> LimitKey {
+        let params = operation.path_params(url_path);
+        let find = |name| params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        let scope = match operation.rate_limit {
+            RateLimitClass::PerMachine | RateLimitClass::GetMachine => find("machine_id"),
+            RateLimitClass::PerApp => find("app_name"),
+            RateLimitClass::Global => None,
+        };
+        (operation.id, scope.unwrap_or("").into())
+    }
+
+    /// Waits for the key's turn. Returns how long it waited, or `Err(wait)` when the wait would
+    /// exceed the configured maximum.
+    pub async fn acquire(&self, class: RateLimitClass, key: &LimitKey) -> Result<Duration, Duration> {
+        let started = Instant::now();
+        self.wait_out_penalty(key, started).await?;
+        let limiter = &self.limiters[class_index(class)];
+        loop {
+            match limiter.check_key(key) {
+                Ok(()) => break,
+                Err(not_until) => {
+                    let wait = not_until.wait_time_from(TokioClock.now());
+                    self.check_max_wait(started, wait)?;
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+        if self.admitted.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            self.prune();
+        }
+        Ok(started.elapsed())
+    }
+
+    fn check_max_wait(&self, started: Instant, next_wait: Duration) -> Result<(), Duration> {
+        match self.settings.max_wait {
+            Some(max) if started.elapsed() + next_wait > max => Err(started.elapsed() + next_wait),
+            _ => Ok(()),
+        }
+    }
+
+    async fn wait_out_penalty(&self, key: &LimitKey, started: Instant) -> Result<(), Duration> {
+        let slot = {
+            let mut penalties = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            match penalties.get_mut(key) {
+                Some(p) if now < p.paced_until || now < p.next_slot => {
+                    let slot = p.next_slot.max(now);
+                    p.next_slot = slot + p.spacing;
+                    Some(slot)
+                }
+                Some(_) => {
+                    penalties.remove(key);
+                    None
+                }
+                None => None,
+            }
+        };
+        if let Some(slot) = slot {
+            let wait = slot.saturating_duration_since(Instant::now());
+            self.check_max_wait(started, wait)?;
+            tokio::time::sleep_until(slot).await;
+        }
+        Ok(())
+    }
+
+    /// Records a 429 for `key`: hold it for `retry_after` (at least one interval), then pace it at
+    /// half its sustained rate, without bursts, for the cooldown.
+    pub fn penalize(&self, class: RateLimitClass, key: &LimitKey, retry_after: Option<Duration>) {
+        if !self.settings.adaptive {
+            return;
+        }
+        let interval = self.settings.get(class).interval();
+        let now = Instant::now();
+        let hold = retry_after.unwrap_or(interval).max(interval);
+        let penalty = Penalty {
+            next_slot: now + hold,
+            paced_until: now + hold + self.settings.cooldown,
+            spacing: interval * 2,
+        };
+        let mut penalties = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
+        penalties.insert(key.clone(), penalty);
+    }
+
+    /// Drops state of keys that have been idle long enough to be back at full burst.
+    pub fn prune(&self) {
+        for limiter in &self.limiters {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        let now = Instant::now();
+        let mut penalties = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
+        penalties.retain(|_, p| now < p.paced_until || now < p.next_slot);
+    }
+
+    /// How many keys currently hold state (for tests and benchmarks).
+    pub fn tracked_keys(&self) -> usize {
+        self.limiters.iter().map(|l| l.len()).sum()
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> LimitKey {
+        ("Machines_start", s.into())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn burst_of_three_then_one_per_second() {
+        let limiter = Limiter::new(RateLimits::fly_defaults()).unwrap();
+        let start = Instant::now();
+        let mut admitted_at = Vec::new();
+        for _ in 0..6 {
+            limiter.acquire(RateLimitClass::PerMachine, &key("m1")).await.unwrap();
+            admitted_at.push(start.elapsed().as_millis());
+        }
+        assert_eq!(admitted_at, vec![0, 0, 0, 1000, 2000, 3000]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn different_keys_do_not_wait_for_each_other() {
+        let limiter = Limiter::new(RateLimits::fly_defaults()).unwrap();
+        let start = Instant::now();
+        for i in 0..100 {
+            for _ in 0..3 {
+                limiter.acquire(RateLimitClass::PerMachine, &key(&format!("m{i}"))).await.unwrap();
+            }
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(limiter.tracked_keys(), 100);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn max_wait_gives_up_instead_of_waiting() {
+        let limiter = Limiter::new(RateLimits::fly_defaults().max_wait(Some(Duration::from_millis(500)))).unwrap();
+        for _ in 0..3 {
+            limiter.acquire(RateLimitClass::PerMachine, &key("m")).await.unwrap();
+        }
+        let err = limiter.acquire(RateLimitClass::PerMachine, &key("m")).await.unwrap_err();
+        assert_eq!(err, Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_holds_the_key_then_paces_it_without_bursts() {
+        let limiter = Limiter::new(RateLimits::fly_defaults()).unwrap();
+        let k = key("m");
+        limiter.penalize(RateLimitClass::PerMachine, &k, Some(Duration::from_secs(3)));
+        let start = Instant::now();
+        let mut at = Vec::new();
+        for _ in 0..3 {
+            limiter.acquire(RateLimitClass::PerMachine, &k).await.unwrap();
+            at.push(start.elapsed().as_millis());
+        }
+        // Without the penalty these three would all have gone at 0 ms.
+        assert_eq!(at, vec![3000, 5000, 7000]);
+        // Another key is not affected.
+        let before = Instant::now();
+        limiter.acquire(RateLimitClass::PerMachine, &key("other")).await.unwrap();
+        assert_eq!(before.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_keys_are_pruned() {
+        let limiter = Limiter::new(RateLimits::fly_defaults()).unwrap();
+        for i in 0..50 {
+            limiter.acquire(RateLimitClass::PerMachine, &key(&format!("m{i}"))).await.unwrap();
+        }
+        assert_eq!(limiter.tracked_keys(), 50);
+        tokio::time::advance(Duration::from_secs(10)).await;
+        limiter.prune();
+        assert_eq!(limiter.tracked_keys(), 0);
+    }
+
+    #[test]
+    fn keys_follow_fly_scopes() {
+        let start = Operation::find("Machines_start").unwrap();
+        assert_eq!(Limiter::key(start, "/v1/apps/a/machines/m1/start"), ("Machines_start", "m1".into()));
+        let create = Operation::find("Machines_create").unwrap();
+        assert_eq!(Limiter::key(create, "/v1/apps/a/machines"), ("Machines_create", "a".into()));
+        let regions = Operation::find("Platform_regions_get").unwrap();
+        assert_eq!(Limiter::key(regions, "/v1/platform/regions"), ("Platform_regions_get", "".into()));
+    }
+}

@@ -1,0 +1,212 @@
+//! The request policy installed into the generated client: auth, pacing, retries, tracing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fly_machines_api::{Operation, PolicyFuture, RequestPolicy};
+use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, USER_AGENT};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::context;
+use crate::limiter::Limiter;
+use crate::retry::{self, Failure, RetryBudget, RetryPolicy};
+use crate::token::Token;
+
+/// Header carrying the lease nonce on mutations of a leased machine.
+pub(crate) const LEASE_NONCE: HeaderName = HeaderName::from_static("fly-machine-lease-nonce");
+
+/// Extra time granted to `/wait` beyond its server-side timeout.
+const WAIT_SLACK: Duration = Duration::from_secs(15);
+
+/// Everything the policy needs; one per client, shared by all its calls.
+pub(crate) struct Pipeline {
+    pub token: Token,
+    pub user_agent: HeaderValue,
+    pub request_timeout: Duration,
+    pub retry: RetryPolicy,
+    pub budget: RetryBudget,
+    pub limiter: Option<Arc<Limiter>>,
+}
+
+impl Pipeline {
+    /// The per-request timeout: `/wait` gets its own long-poll time plus slack.
+    fn timeout_for(&self, request: &reqwest::Request, operation: &Operation) -> Duration {
+        if operation.id == "Machines_wait" {
+            let secs = request
+                .url()
+                .query_pairs()
+                .find(|(k, _)| k == "timeout")
+                .and_then(|(_, v)| v.parse::<u64>().ok())
+                .unwrap_or(60);
+            return (Duration::from_secs(secs) + WAIT_SLACK).max(self.request_timeout);
+        }
+        self.request_timeout
+    }
+
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+        operation: &'static Operation,
+    ) -> reqwest::Result<reqwest::Response> {
+        let ctx = context::current();
+        let idempotent = ctx.as_ref().and_then(|c| c.idempotent).unwrap_or(operation.idempotent);
+        let key = Limiter::key(operation, request.url().path());
+        let span = tracing::Span::current();
+        let started = Instant::now();
+        let mut attempt: u32 = 0;
+        let mut limiter_wait = Duration::ZERO;
+        loop {
+            attempt += 1;
+            span.record("attempt", attempt);
+            if let Some(limiter) = &self.limiter {
+                match limiter.acquire(operation.rate_limit, &key).await {
+                    Ok(waited) => limiter_wait += waited,
+                    Err(would_wait) => {
+                        span.record("retry_reason", "client_rate_limited");
+                        record_attempts(&ctx, attempt - 1);
+                        return Ok(client_rate_limited(operation, would_wait));
+                    }
+                }
+                span.record("limiter_wait_ms", limiter_wait.as_millis() as u64);
+            }
+            // A body that cannot be cloned (a stream) gets exactly one attempt.
+            let Some(this_try) = request.try_clone() else {
+                record_attempts(&ctx, attempt);
+                return self.finish(&span, client.execute(request).await, attempt);
+            };
+            let result = client.execute(this_try).await;
+            let Some(failure) = Failure::classify(&result) else {
+                if attempt == 1 {
+                    self.budget.deposit(1);
+                }
+                record_attempts(&ctx, attempt);
+                return self.finish(&span, result, attempt);
+            };
+            let retry_after = result.as_ref().ok().and_then(|r| retry::retry_after(r.headers()));
+            if failure == Failure::Throttled {
+                if let Some(limiter) = &self.limiter {
+                    limiter.penalize(operation.rate_limit, &key, retry_after);
+                }
+            }
+            let delay = self.retry.delay_for(attempt, retry_after);
+            let within_deadline = self
+                .retry
+                .max_elapsed
+                .is_none_or(|max| started.elapsed() + delay <= max);
+            let may_retry = failure.safe_to_retry(idempotent)
+                && attempt < self.retry.max_attempts
+                && within_deadline
+                && self.budget.try_withdraw(failure, &self.retry);
+            if !may_retry {
+                record_attempts(&ctx, attempt);
+                return self.finish(&span, result, attempt);
+            }
+            span.record("retry_reason", failure.label());
+            tracing::debug!(attempt, reason = failure.label(), delay_ms = delay.as_millis() as u64, "retrying");
+            // Drop the failed response (and its connection) before waiting.
+            drop(result);
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    fn finish(
+        &self,
+        span: &tracing::Span,
+        result: reqwest::Result<reqwest::Response>,
+        attempt: u32,
+    ) -> reqwest::Result<reqwest::Response> {
+        match &result {
+            Ok(response) => {
+                span.record("status", response.status().as_u16());
+                if let Some(id) = response.headers().get("fly-request-id").and_then(|v| v.to_str().ok()) {
+                    span.record("request_id", id);
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, attempt, "request failed");
+            }
+        }
+        result
+    }
+}
+
+fn record_attempts(ctx: &Option<Arc<context::CallContext>>, attempts: u32) {
+    if let Some(ctx) = ctx {
+        ctx.record_attempts(attempts);
+    }
+}
+
+/// The answer given when our own limiter would wait longer than allowed: a 429 in Fly's error
+/// shape, so callers handle it like a server refusal.
+fn client_rate_limited(operation: &Operation, would_wait: Duration) -> reqwest::Response {
+    let body = serde_json::json!({
+        "error": format!(
+            "client-side rate limit for {} would wait {:.1}s, more than the configured maximum",
+            operation.id,
+            would_wait.as_secs_f64()
+        ),
+        "status": "client_rate_limited",
+    });
+    let response = http::Response::builder()
+        .status(429)
+        .header("content-type", "application/json")
+        .header("retry-after", would_wait.as_secs().max(1).to_string())
+        .body(body.to_string())
+        .unwrap_or_default();
+    reqwest::Response::from(response)
+}
+
+impl RequestPolicy for Pipeline {
+    fn prepare(&self, request: &mut reqwest::Request, operation: &'static Operation) -> Result<(), String> {
+        let timeout = self.timeout_for(request, operation);
+        let headers = request.headers_mut();
+        headers.insert(AUTHORIZATION, self.token.header_value().clone());
+        if !headers.contains_key(USER_AGENT) {
+            headers.insert(USER_AGENT, self.user_agent.clone());
+        }
+        if let Some(ctx) = context::current() {
+            if let Some(nonce) = &ctx.lease_nonce {
+                if !headers.contains_key(&LEASE_NONCE) {
+                    let value = HeaderValue::from_str(nonce)
+                        .map_err(|_| format!("lease nonce {nonce:?} cannot be sent in a header"))?;
+                    headers.insert(LEASE_NONCE, value);
+                }
+            }
+            if !ctx.extra_query.is_empty() {
+                let mut pairs = request.url_mut().query_pairs_mut();
+                for (k, v) in &ctx.extra_query {
+                    pairs.append_pair(k, v);
+                }
+            }
+        }
+        if request.timeout().is_none() {
+            *request.timeout_mut() = Some(timeout);
+        }
+        Ok(())
+    }
+
+    fn execute<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: reqwest::Request,
+        operation: &'static Operation,
+    ) -> PolicyFuture<'a> {
+        let params = operation.path_params(request.url().path());
+        let find = |name| params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string());
+        let span = tracing::info_span!(
+            "fly_machines.call",
+            operation = operation.id,
+            method = operation.method,
+            app = find("app_name").as_deref(),
+            machine_id = find("machine_id").as_deref(),
+            attempt = tracing::field::Empty,
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            limiter_wait_ms = tracing::field::Empty,
+            retry_reason = tracing::field::Empty,
+        );
+        Box::pin(self.send(client, request, operation).instrument(span))
+    }
+}

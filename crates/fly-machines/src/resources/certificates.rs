@@ -1,0 +1,113 @@
+//! TLS certificates of an app's hostnames.
+
+use crate::context::CallContext;
+use crate::resources::apps::App;
+use crate::{Result, types, validate};
+
+/// An app's certificates.
+#[derive(Debug, Clone)]
+pub struct Certificates {
+    pub(crate) app: App,
+}
+
+impl Certificates {
+    fn check(&self, hostname: &str) -> Result<()> {
+        validate::app_name(&self.app.name)?;
+        validate::host("hostname", hostname)
+    }
+
+    /// Lists certificates; `filter` matches hostnames, `cursor`/`limit` page through.
+    pub async fn list(&self, filter: Option<&str>, cursor: Option<&str>, limit: Option<u32>) -> Result<types::ListCertificatesResponse> {
+        validate::app_name(&self.app.name)?;
+        let r = self
+            .app
+            .client
+            .call("App_Certificates_list", CallContext::default(), |raw| {
+                raw.app_certificates_list(&self.app.name, cursor, filter, limit.map(i64::from))
+            })
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Requests a certificate from Let's Encrypt for `hostname`.
+    pub async fn request_acme(&self, hostname: &str) -> Result<types::CertificateDetail> {
+        self.check(hostname)?;
+        let body = types::CreateAcmeCertificateRequest { hostname: Some(hostname.to_string()) };
+        let r = self
+            .app
+            .client
+            .call("App_Certificates_acme_create", CallContext::default(), |raw| raw.app_certificates_acme_create(&self.app.name, &body))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Uploads your own certificate (PEM chain and key).
+    pub async fn import_custom(&self, hostname: &str, fullchain: &str, private_key: &str) -> Result<types::CertificateDetail> {
+        self.check(hostname)?;
+        let body = types::CreateCustomCertificateRequest {
+            hostname: Some(hostname.to_string()),
+            fullchain: Some(fullchain.to_string()),
+            private_key: Some(private_key.to_string()),
+        };
+        let r = self
+            .app
+            .client
+            .call("App_Certificates_custom_create", CallContext::default(), |raw| raw.app_certificates_custom_create(&self.app.name, &body))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// The certificate details of one hostname.
+    pub async fn get(&self, hostname: &str) -> Result<types::CertificateDetail> {
+        self.check(hostname)?;
+        let r = self
+            .app
+            .client
+            .call("App_Certificates_show", CallContext::default(), |raw| raw.app_certificates_show(&self.app.name, hostname))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Removes the hostname and all its certificates.
+    pub async fn delete(&self, hostname: &str) -> Result<()> {
+        self.check(hostname)?;
+        self.app
+            .client
+            .call("App_Certificates_delete", CallContext::default(), |raw| raw.app_certificates_delete(&self.app.name, hostname))
+            .await?;
+        Ok(())
+    }
+
+    /// Removes only the ACME-issued certificate.
+    pub async fn delete_acme(&self, hostname: &str) -> Result<types::CertificateDetail> {
+        self.check(hostname)?;
+        let r = self
+            .app
+            .client
+            .call("App_Certificates_acme_delete", CallContext::default(), |raw| raw.app_certificates_acme_delete(&self.app.name, hostname))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Removes only the custom certificate.
+    pub async fn delete_custom(&self, hostname: &str) -> Result<types::DestroyCustomCertificateResponse> {
+        self.check(hostname)?;
+        let r = self
+            .app
+            .client
+            .call("App_Certificates_custom_delete", CallContext::default(), |raw| raw.app_certificates_custom_delete(&self.app.name, hostname))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Re-checks DNS and issuance for the hostname.
+    pub async fn check_dns(&self, hostname: &str) -> Result<types::CertificateCheckResponse> {
+        self.check(hostname)?;
+        let r = self
+            .app
+            .client
+            .call("App_Certificates_check", CallContext::default(), |raw| raw.app_certificates_check(&self.app.name, hostname))
+            .await?;
+        Ok(r.into_inner())
+    }
+}

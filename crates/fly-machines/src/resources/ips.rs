@@ -1,0 +1,46 @@
+//! IP addresses assigned to an app.
+
+use crate::context::CallContext;
+use crate::resources::apps::App;
+use crate::{Result, types, validate};
+
+/// An app's IP assignments.
+#[derive(Debug, Clone)]
+pub struct IpAssignments {
+    pub(crate) app: App,
+}
+
+impl IpAssignments {
+    /// Lists the app's addresses.
+    pub async fn list(&self) -> Result<types::ListIpAssignmentsResponse> {
+        validate::app_name(&self.app.name)?;
+        let r = self
+            .app
+            .client
+            .call("App_IPAssignments_list", CallContext::default(), |raw| raw.app_ip_assignments_list(&self.app.name))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Assigns an address (`type_`: e.g. `v6`, `shared_v4`, `private_v6`).
+    pub async fn assign(&self, request: types::AssignIpRequest) -> Result<types::IpAssignment> {
+        validate::app_name(&self.app.name)?;
+        let r = self
+            .app
+            .client
+            .call("App_IPAssignments_create", CallContext::default(), |raw| raw.app_ip_assignments_create(&self.app.name, &request))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Releases an address.
+    pub async fn release(&self, ip: &str) -> Result<()> {
+        validate::app_name(&self.app.name)?;
+        validate::host("ip address", ip)?;
+        self.app
+            .client
+            .call("App_IPAssignments_delete", CallContext::default(), |raw| raw.app_ip_assignments_delete(&self.app.name, ip))
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,34 @@
+//! Platform facts: regions and placement advice.
+
+use crate::context::CallContext;
+use crate::{Client, Result, types};
+
+impl Client {
+    /// Regions and placement.
+    pub fn platform(&self) -> Platform {
+        Platform { client: self.clone() }
+    }
+}
+
+/// Platform-wide queries.
+#[derive(Debug, Clone)]
+pub struct Platform {
+    client: Client,
+}
+
+impl Platform {
+    /// Fly's regions and whether they take new machines.
+    pub async fn regions(&self) -> Result<types::RegionResponse> {
+        let r = self.client.call("Platform_regions_get", CallContext::default(), |raw| raw.platform_regions_get()).await?;
+        Ok(r.into_inner())
+    }
+
+    /// Where machines of a given size could go.
+    pub async fn placements(&self, request: types::GetPlacementsRequest) -> Result<types::GetPlacementsResponse> {
+        let r = self
+            .client
+            .call("Platform_placements_post", CallContext::default(), |raw| raw.platform_placements_post(&request))
+            .await?;
+        Ok(r.into_inner())
+    }
+}

@@ -1,0 +1,182 @@
+//! App secrets and secret keys.
+
+use std::collections::BTreeMap;
+
+use crate::context::CallContext;
+use crate::resources::apps::App;
+use crate::{Result, types, validate};
+
+/// An app's secrets: values exposed to its machines as environment variables.
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    pub(crate) app: App,
+}
+
+impl Secrets {
+    /// Lists secrets (names and digests; values only with `show_secrets` and the right token).
+    pub async fn list(&self, show_secrets: Option<bool>) -> Result<types::AppSecrets> {
+        validate::app_name(&self.app.name)?;
+        let r = self
+            .app
+            .client
+            .call("Secrets_list", CallContext::default(), |raw| raw.secrets_list(&self.app.name, None, show_secrets))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Sets several secrets at once.
+    pub async fn update(&self, values: BTreeMap<String, String>) -> Result<types::AppSecretsUpdateResp> {
+        validate::app_name(&self.app.name)?;
+        for name in values.keys() {
+            validate::key("secret name", name)?;
+        }
+        let body = types::AppSecretsUpdateRequest { values: Some(values) };
+        let r = self
+            .app
+            .client
+            .call("Secrets_update", CallContext::default(), |raw| raw.secrets_update(&self.app.name, &body))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// One secret.
+    pub async fn get(&self, name: &str, show_secrets: Option<bool>) -> Result<types::AppSecret> {
+        validate::app_name(&self.app.name)?;
+        validate::key("secret name", name)?;
+        let r = self
+            .app
+            .client
+            .call("Secret_get", CallContext::default(), |raw| raw.secret_get(&self.app.name, name, None, show_secrets))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Sets one secret.
+    pub async fn set(&self, name: &str, value: &str) -> Result<types::SetAppSecretResponse> {
+        validate::app_name(&self.app.name)?;
+        validate::key("secret name", name)?;
+        let body = types::SetAppSecretRequest { value: Some(value.to_string()) };
+        let r = self
+            .app
+            .client
+            .call("Secret_create", CallContext::default(), |raw| raw.secret_create(&self.app.name, name, &body))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Removes one secret.
+    pub async fn delete(&self, name: &str) -> Result<types::DeleteAppSecretResponse> {
+        validate::app_name(&self.app.name)?;
+        validate::key("secret name", name)?;
+        let r = self
+            .app
+            .client
+            .call("Secret_delete", CallContext::default(), |raw| raw.secret_delete(&self.app.name, name))
+            .await?;
+        Ok(r.into_inner())
+    }
+}
+
+/// An app's secret keys: keys Fly holds to sign, verify, encrypt and decrypt for the app.
+/// Byte fields are base64 strings.
+#[derive(Debug, Clone)]
+pub struct SecretKeys {
+    pub(crate) app: App,
+}
+
+impl SecretKeys {
+    fn check(&self, name: &str) -> Result<()> {
+        validate::app_name(&self.app.name)?;
+        validate::key("secret key name", name)
+    }
+
+    /// Lists the keys, optionally only of some `types` (comma-separated).
+    pub async fn list(&self, types_filter: Option<&str>) -> Result<types::SecretKeys> {
+        validate::app_name(&self.app.name)?;
+        let r = self
+            .app
+            .client
+            .call("Secretkeys_list", CallContext::default(), |raw| raw.secretkeys_list(&self.app.name, None, types_filter))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// One key (public part only).
+    pub async fn get(&self, name: &str) -> Result<types::SecretKey> {
+        self.check(name)?;
+        let r = self.app.client.call("Secretkey_get", CallContext::default(), |raw| raw.secretkey_get(&self.app.name, name, None)).await?;
+        Ok(r.into_inner())
+    }
+
+    /// Stores a key you provide.
+    pub async fn set(&self, name: &str, request: types::SetSecretkeyRequest) -> Result<types::SetSecretkeyResponse> {
+        self.check(name)?;
+        let r = self
+            .app
+            .client
+            .call("Secretkey_set", CallContext::default(), |raw| raw.secretkey_set(&self.app.name, name, &request))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Has Fly generate a key of `request.type_`.
+    pub async fn generate(&self, name: &str, request: types::SetSecretkeyRequest) -> Result<types::SetSecretkeyResponse> {
+        self.check(name)?;
+        let r = self
+            .app
+            .client
+            .call("Secretkey_generate", CallContext::default(), |raw| raw.secretkey_generate(&self.app.name, name, &request))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Deletes a key.
+    pub async fn delete(&self, name: &str) -> Result<types::DeleteSecretkeyResponse> {
+        self.check(name)?;
+        let r = self.app.client.call("Secretkey_delete", CallContext::default(), |raw| raw.secretkey_delete(&self.app.name, name)).await?;
+        Ok(r.into_inner())
+    }
+
+    /// Encrypts with the key.
+    pub async fn encrypt(&self, name: &str, request: types::EncryptSecretkeyRequest) -> Result<types::EncryptSecretkeyResponse> {
+        self.check(name)?;
+        let r = self
+            .app
+            .client
+            .call("Secretkey_encrypt", CallContext::default(), |raw| raw.secretkey_encrypt(&self.app.name, name, None, &request))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Decrypts with the key.
+    pub async fn decrypt(&self, name: &str, request: types::DecryptSecretkeyRequest) -> Result<types::DecryptSecretkeyResponse> {
+        self.check(name)?;
+        let r = self
+            .app
+            .client
+            .call("Secretkey_decrypt", CallContext::default(), |raw| raw.secretkey_decrypt(&self.app.name, name, None, &request))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Signs with the key.
+    pub async fn sign(&self, name: &str, request: types::SignSecretkeyRequest) -> Result<types::SignSecretkeyResponse> {
+        self.check(name)?;
+        let r = self
+            .app
+            .client
+            .call("Secretkey_sign", CallContext::default(), |raw| raw.secretkey_sign(&self.app.name, name, None, &request))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Verifies a signature; an invalid signature is an API error.
+    pub async fn verify(&self, name: &str, request: types::VerifySecretkeyRequest) -> Result<()> {
+        self.check(name)?;
+        self.app
+            .client
+            .call("Secretkey_verify", CallContext::default(), |raw| raw.secretkey_verify(&self.app.name, name, None, &request))
+            .await?;
+        Ok(())
+    }
+}

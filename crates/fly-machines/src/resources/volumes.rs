@@ -1,0 +1,144 @@
+//! Volumes and their snapshots.
+
+use crate::context::CallContext;
+use crate::resources::apps::App;
+use crate::{Result, types, validate};
+
+/// The volumes of an app.
+#[derive(Debug, Clone)]
+pub struct Volumes {
+    pub(crate) app: App,
+}
+
+#[bon::bon]
+impl Volumes {
+    /// Lists the app's volumes; `summary` leaves out details.
+    pub async fn list(&self, summary: Option<bool>) -> Result<Vec<types::Volume>> {
+        validate::app_name(&self.app.name)?;
+        let r = self.app.client.call("Volumes_list", CallContext::default(), |raw| raw.volumes_list(&self.app.name, summary)).await?;
+        Ok(r.into_inner())
+    }
+
+    /// Creates a volume: `app.volumes().create("data", "iad", 10).send().await` (size in GB).
+    #[builder(finish_fn = send, on(String, into))]
+    pub async fn create(
+        &self,
+        #[builder(start_fn)] name: String,
+        #[builder(start_fn)] region: String,
+        #[builder(start_fn)] size_gb: u32,
+        /// Restore from this snapshot.
+        snapshot_id: Option<String>,
+        /// Fork this existing volume.
+        source_volume_id: Option<String>,
+        /// Encrypt at rest (the default on Fly).
+        encrypted: Option<bool>,
+        /// Place on a host no other volume of this name uses.
+        require_unique_zone: Option<bool>,
+        /// Days of daily snapshots to keep.
+        snapshot_retention: Option<u32>,
+        /// Take daily snapshots.
+        auto_backup_enabled: Option<bool>,
+        /// The guest the volume will be attached to, so placement can fit both.
+        compute: Option<types::MachineGuest>,
+    ) -> Result<types::Volume> {
+        validate::app_name(&self.app.name)?;
+        validate::key("volume name", &name)?;
+        validate::key("region", &region)?;
+        let body = types::CreateVolumeRequest {
+            name: Some(name),
+            region: Some(region),
+            size_gb: Some(i64::from(size_gb)),
+            snapshot_id,
+            source_volume_id,
+            encrypted,
+            require_unique_zone,
+            snapshot_retention: snapshot_retention.map(i64::from),
+            auto_backup_enabled,
+            compute,
+            ..Default::default()
+        };
+        let r = self
+            .app
+            .client
+            .call("Volumes_create", CallContext::default(), |raw| raw.volumes_create(&self.app.name, &body))
+            .await?;
+        Ok(r.into_inner())
+    }
+}
+
+/// One volume.
+#[derive(Debug, Clone)]
+pub struct Volume {
+    pub(crate) app: App,
+    pub(crate) id: String,
+}
+
+impl Volume {
+    /// The volume id (`vol_...`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn check(&self) -> Result<()> {
+        validate::app_name(&self.app.name)?;
+        validate::resource_id("volume id", &self.id)
+    }
+
+    /// Fetches the volume.
+    pub async fn get(&self) -> Result<types::Volume> {
+        self.check()?;
+        let r = self.app.client.call("Volumes_get_by_id", CallContext::default(), |raw| raw.volumes_get_by_id(&self.app.name, &self.id)).await?;
+        Ok(r.into_inner())
+    }
+
+    /// Changes backup settings.
+    pub async fn update(&self, request: types::UpdateVolumeRequest) -> Result<types::Volume> {
+        self.check()?;
+        let r = self
+            .app
+            .client
+            .call("Volumes_update", CallContext::default(), |raw| raw.volumes_update(&self.app.name, &self.id, &request))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Grows the volume to `size_gb` (volumes never shrink).
+    pub async fn extend(&self, size_gb: u32) -> Result<types::ExtendVolumeResponse> {
+        self.check()?;
+        let body = types::ExtendVolumeRequest { size_gb: Some(i64::from(size_gb)) };
+        let r = self
+            .app
+            .client
+            .call("Volumes_extend", CallContext::default(), |raw| raw.volumes_extend(&self.app.name, &self.id, &body))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Destroys the volume.
+    pub async fn delete(&self) -> Result<types::Volume> {
+        self.check()?;
+        let r = self.app.client.call("Volume_delete", CallContext::default(), |raw| raw.volume_delete(&self.app.name, &self.id)).await?;
+        Ok(r.into_inner())
+    }
+
+    /// The volume's snapshots.
+    pub async fn snapshots(&self) -> Result<Vec<types::VolumeSnapshot>> {
+        self.check()?;
+        let r = self
+            .app
+            .client
+            .call("Volumes_list_snapshots", CallContext::default(), |raw| raw.volumes_list_snapshots(&self.app.name, &self.id))
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Starts an on-demand snapshot.
+    pub async fn create_snapshot(&self) -> Result<()> {
+        self.check()?;
+        self.app
+            .client
+            .call("createVolumeSnapshot", CallContext::default(), |raw| raw.create_volume_snapshot(&self.app.name, &self.id))
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,59 @@
+//! Checks on names and ids before they go into a URL path.
+//!
+//! The generated client percent-encodes path segments, so nothing can escape its path; these
+//! checks exist to give a clear error instead of a confusing 404 for values that cannot be valid.
+
+use crate::error::{Error, Result};
+
+fn check(what: &'static str, value: &str, allowed: impl Fn(char) -> bool, expected: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::invalid_input(what, value, &format!("a non-empty {what}")));
+    }
+    if value == "." || value == ".." || value.contains("..") {
+        return Err(Error::invalid_input(what, value, &format!("{expected} (no `..`)")));
+    }
+    if let Some(bad) = value.chars().find(|c| !allowed(*c)) {
+        return Err(Error::invalid_input(what, value, &format!("{expected}; {bad:?} is not allowed")));
+    }
+    Ok(())
+}
+
+/// App names: letters, digits, `-` and `_`.
+pub(crate) fn app_name(value: &str) -> Result<()> {
+    check("app name", value, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_', "letters, digits, `-` or `_`")
+}
+
+/// Machine, volume and snapshot ids: letters, digits and `_`.
+pub(crate) fn resource_id(what: &'static str, value: &str) -> Result<()> {
+    check(what, value, |c| c.is_ascii_alphanumeric() || c == '_' || c == '-', "letters, digits, `_` or `-`")
+}
+
+/// Organization slugs, secret names, metadata keys: letters, digits, `-`, `_` and `.`.
+pub(crate) fn key(what: &'static str, value: &str) -> Result<()> {
+    check(what, value, |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'), "letters, digits, `-`, `_` or `.`")
+}
+
+/// Hostnames of certificates and IP addresses: DNS and address characters.
+pub(crate) fn host(what: &'static str, value: &str) -> Result<()> {
+    check(what, value, |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '*'), "a hostname or IP address")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_names_are_rejected_and_named() {
+        for bad in ["", "a/b", "..", "a..b", "a b", "a%2f", "ü", "a\n", "a?b", "a#b"] {
+            let err = app_name(bad).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("app name") && text.contains(&format!("{bad:?}")), "{text}");
+        }
+        app_name("my-app_1").unwrap();
+        resource_id("machine id", "3d8d413b29d089").unwrap();
+        assert!(resource_id("machine id", "3d8/../x").is_err());
+        host("hostname", "*.example.com").unwrap();
+        host("ip", "2a09:8280:1::1").unwrap();
+        key("metadata key", "fly_platform_version").unwrap();
+    }
+}
