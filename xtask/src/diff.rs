@@ -407,15 +407,30 @@ mod tests {
     #[test]
     fn new_upstream_facts_are_reported() {
         let mut up = ours();
-        let signal = &mut up["components"]["schemas"]["StopRequest"]["properties"]["signal"]["enum"];
+        let signal =
+            &mut up["components"]["schemas"]["StopRequest"]["properties"]["signal"]["enum"];
         signal.as_array_mut().unwrap().push("SIGNEW".into());
-        up["components"]["schemas"]["Machine"]["properties"]["shiny"] = serde_json::json!({"type": "integer"});
-        up["paths"]["/apps"]["get"]["parameters"][1]["schema"] = serde_json::json!({"type": "integer"});
+        up["components"]["schemas"]["Machine"]["properties"]["shiny"] =
+            serde_json::json!({"type": "integer"});
+        up["paths"]["/apps"]["get"]["parameters"][1]["schema"] =
+            serde_json::json!({"type": "integer"});
         let found = unexplained(&up);
-        let subjects: Vec<_> = found.iter().map(|d| (d.group, d.subject.as_str())).collect();
-        assert!(subjects.contains(&("enum values", "StopRequest.signal")), "{found:?}");
-        assert!(subjects.contains(&("properties", "Machine.shiny")), "{found:?}");
-        assert!(subjects.contains(&("parameters", "GET /apps query:app_role")), "{found:?}");
+        let subjects: Vec<_> = found
+            .iter()
+            .map(|d| (d.group, d.subject.as_str()))
+            .collect();
+        assert!(
+            subjects.contains(&("enum values", "StopRequest.signal")),
+            "{found:?}"
+        );
+        assert!(
+            subjects.contains(&("properties", "Machine.shiny")),
+            "{found:?}"
+        );
+        assert!(
+            subjects.contains(&("parameters", "GET /apps query:app_role")),
+            "{found:?}"
+        );
         assert_eq!(found.len(), 3, "{found:?}");
     }
 
@@ -425,6 +440,10 @@ mod tests {
         let schemas = up["components"]["schemas"].as_object_mut().unwrap();
         let config = schemas.remove("MachineConfig").unwrap();
         schemas.insert("fly.MachineConfig".into(), config);
-        assert!(unexplained(&up).iter().all(|d| !d.subject.starts_with("MachineConfig")));
+        assert!(
+            unexplained(&up)
+                .iter()
+                .all(|d| !d.subject.starts_with("MachineConfig"))
+        );
     }
 }

@@ -92,6 +92,8 @@ pub fn generate_all(spec_path: &Path) -> Result<Vec<Output>, String> {
         |generator| generator.generate_tokens(&api),
         &settings,
     )?;
+    let client = format_file(client)?;
+    check_method_names(&operations, &client)?;
     let mocks = run_generator(
         spec_path,
         |generator| generator.httpmock(&api, "fly_machines_api"),
@@ -100,7 +102,7 @@ pub fn generate_all(spec_path: &Path) -> Result<Vec<Output>, String> {
     Ok(vec![
         Output {
             path: "crates/fly-machines-api/src/generated.rs",
-            contents: format_file(client)?,
+            contents: client,
         },
         Output {
             path: "crates/fly-machines-api/src/operations.rs",
@@ -153,6 +155,8 @@ fn format_file(tokens: proc_macro2::TokenStream) -> Result<String, String> {
 /// What the middleware needs to know about one operation, read from our vendor extensions.
 pub struct OperationFacts {
     pub id: String,
+    /// The generated method's name, which is also what progenitor reports as the operation id.
+    pub name: String,
     pub method: String,
     pub path: String,
     pub idempotent: bool,
@@ -201,6 +205,7 @@ pub fn read_operations(
                 })?;
             ops.push(OperationFacts {
                 id: id.to_string(),
+                name: method_name(id),
                 method: method.to_uppercase(),
                 path: path.clone(),
                 idempotent,
@@ -209,7 +214,8 @@ pub fn read_operations(
         }
     }
     ops.sort_by(|a, b| a.id.cmp(&b.id));
-    if let Some(pair) = ops.windows(2).find(|w| w[0].id == w[1].id) {
+    let duplicate = ops.windows(2).find(|w| w[0].id == w[1].id);
+    if let Some(pair) = duplicate {
         return Err(format!(
             "{}: operationId `{}` is used twice ({} {} and {} {})",
             spec_path.display(),
@@ -220,7 +226,46 @@ pub fn read_operations(
             pair[1].path
         ));
     }
+    ops.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some(pair) = ops.windows(2).find(|w| w[0].name == w[1].name) {
+        return Err(format!(
+            "{}: operationIds `{}` and `{}` both become the method `{}`",
+            spec_path.display(),
+            pair[0].id,
+            pair[1].id,
+            pair[0].name
+        ));
+    }
     Ok(ops)
+}
+
+/// The method name progenitor derives from an operationId (snake case, as `heck` spells it).
+fn method_name(operation_id: &str) -> String {
+    use heck::ToSnakeCase;
+    operation_id
+        .replace(|c: char| !(c.is_alphanumeric() || c == '_'), "-")
+        .to_snake_case()
+}
+
+/// Every operation id the generated client reports must be in the table, and the reverse.
+fn check_method_names(ops: &[OperationFacts], generated: &str) -> Result<(), String> {
+    let mut reported: Vec<&str> = generated
+        .split("operation_id: \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    reported.sort_unstable();
+    reported.dedup();
+    let table: Vec<&str> = ops.iter().map(|op| op.name.as_str()).collect();
+    if reported != table {
+        let missing: Vec<_> = reported.iter().filter(|r| !table.contains(r)).collect();
+        let extra: Vec<_> = table.iter().filter(|t| !reported.contains(t)).collect();
+        return Err(format!(
+            "the operation table does not match the generated client: not in the table {missing:?}, \
+             not generated {extra:?}"
+        ));
+    }
+    Ok(())
 }
 
 /// Every `{name}` in the path must be declared as a path parameter (progenitor panics otherwise).
@@ -247,7 +292,7 @@ fn check_path_parameters(path: &str, op: &serde_json::Value) -> Result<(), Strin
 
 fn operation_table(ops: &[OperationFacts]) -> proc_macro2::TokenStream {
     let rows = ops.iter().map(|op| {
-        let OperationFacts { id, method, path, idempotent, rate_limit } = op;
+        let OperationFacts { id, name, method, path, idempotent, rate_limit } = op;
         let class = match rate_limit.as_str() {
             "machine" => quote!(RateLimitClass::PerMachine),
             "get_machine" => quote!(RateLimitClass::GetMachine),
@@ -255,14 +300,14 @@ fn operation_table(ops: &[OperationFacts]) -> proc_macro2::TokenStream {
             _ => quote!(RateLimitClass::Global),
         };
         quote! {
-            Operation { id: #id, method: #method, path: #path, idempotent: #idempotent, rate_limit: #class },
+            Operation { id: #id, name: #name, method: #method, path: #path, idempotent: #idempotent, rate_limit: #class },
         }
     });
     let count = ops.len();
     quote! {
         use crate::operation::{Operation, RateLimitClass};
 
-        /// Every operation of the API, sorted by operation id.
+        /// Every operation of the API, sorted by generated method name.
         pub static OPERATIONS: [Operation; #count] = [ #(#rows)* ];
     }
 }
@@ -301,13 +346,21 @@ mod tests {
         let path = scratch("edited", &doc.to_string());
         let outputs = generate_all(&path).unwrap();
         let stale = stale_files(&root(), &outputs);
-        assert!(stale.contains(&PathBuf::from("crates/fly-machines-api/src/generated.rs")), "{stale:?}");
-        assert!(!stale.contains(&PathBuf::from("crates/fly-machines-api/src/operations.rs")), "{stale:?}");
+        assert!(
+            stale.contains(&PathBuf::from("crates/fly-machines-api/src/generated.rs")),
+            "{stale:?}"
+        );
+        assert!(
+            !stale.contains(&PathBuf::from("crates/fly-machines-api/src/operations.rs")),
+            "{stale:?}"
+        );
     }
 
     #[test]
     fn missing_file_is_named() {
-        let err = generate_all(Path::new("/nonexistent/spec.json")).err().unwrap();
+        let err = generate_all(Path::new("/nonexistent/spec.json"))
+            .err()
+            .unwrap();
         assert!(err.contains("/nonexistent/spec.json"), "{err}");
     }
 
@@ -330,11 +383,16 @@ mod tests {
     #[test]
     fn undeclared_path_parameter_is_an_error_not_a_panic() {
         let mut doc = our_spec();
-        let params = doc["paths"]["/apps/{app_name}"]["get"]["parameters"].as_array_mut().unwrap();
+        let params = doc["paths"]["/apps/{app_name}"]["get"]["parameters"]
+            .as_array_mut()
+            .unwrap();
         params.retain(|p| p["name"] != "app_name");
         let path = scratch("pathparam", &doc.to_string());
         let err = generate_all(&path).err().unwrap();
-        assert!(err.contains("`app_name`") && err.contains("/paths/~1apps~1{app_name}/get"), "{err}");
+        assert!(
+            err.contains("`app_name`") && err.contains("/paths/~1apps~1{app_name}/get"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -346,7 +404,10 @@ mod tests {
             .remove("x-rate-limit");
         let path = scratch("extension", &doc.to_string());
         let err = generate_all(&path).err().unwrap();
-        assert!(err.contains("Apps_list") && err.contains("x-rate-limit"), "{err}");
+        assert!(
+            err.contains("Apps_list") && err.contains("x-rate-limit"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -356,6 +417,9 @@ mod tests {
             serde_json::json!("Machines_update_metadata");
         let path = scratch("duplicate", &doc.to_string());
         let err = generate_all(&path).err().unwrap();
-        assert!(err.contains("Machines_update_metadata") && err.contains("twice"), "{err}");
+        assert!(
+            err.contains("Machines_update_metadata") && err.contains("twice"),
+            "{err}"
+        );
     }
 }

@@ -19,8 +19,11 @@ pub enum RateLimitClass {
 /// One row of the operation table, generated from `openapi/fly-machines.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Operation {
-    /// The document's `operationId`, which is also the generated method's name in snake case.
+    /// The document's `operationId`, e.g. `Machines_wait`.
     pub id: &'static str,
+    /// The generated method's name, e.g. `machines_wait`; progenitor reports this as the
+    /// operation id to the hooks.
+    pub name: &'static str,
     /// HTTP method, upper case.
     pub method: &'static str,
     /// Path template relative to the base URL, e.g. `/apps/{app_name}/machines/{machine_id}`.
@@ -32,13 +35,18 @@ pub struct Operation {
 }
 
 impl Operation {
-    /// Looks an operation up by its `operationId`.
-    pub fn find(id: &str) -> Option<&'static Operation> {
+    /// Looks an operation up by its generated method name (what the hooks are told).
+    pub fn find(name: &str) -> Option<&'static Operation> {
         let table = &crate::OPERATIONS;
         table
-            .binary_search_by(|op| op.id.cmp(id))
+            .binary_search_by(|op| op.name.cmp(name))
             .ok()
             .map(|i| &table[i])
+    }
+
+    /// Looks an operation up by the document's `operationId`.
+    pub fn by_id(id: &str) -> Option<&'static Operation> {
+        crate::OPERATIONS.iter().find(|op| op.id == id)
     }
 
     /// The values of the path parameters in `url_path`, matched against this operation's
@@ -69,30 +77,44 @@ mod tests {
     #[test]
     fn table_is_sorted_and_complete() {
         assert_eq!(crate::OPERATIONS.len(), 76);
-        assert!(crate::OPERATIONS.windows(2).all(|w| w[0].id < w[1].id));
+        assert!(crate::OPERATIONS.windows(2).all(|w| w[0].name < w[1].name));
         for op in &crate::OPERATIONS {
-            assert_eq!(Operation::find(op.id), Some(op));
+            assert_eq!(Operation::find(op.name), Some(op));
+            assert_eq!(Operation::by_id(op.id), Some(op));
         }
         assert_eq!(Operation::find("nope"), None);
+        assert_eq!(
+            Operation::find("Machines_wait"),
+            None,
+            "lookups go by method name"
+        );
+        assert_eq!(
+            Operation::find("create_volume_snapshot").unwrap().id,
+            "createVolumeSnapshot"
+        );
+        assert_eq!(
+            Operation::find("tokens_request_oidc").unwrap().id,
+            "Tokens_request_OIDC"
+        );
     }
 
     #[test]
     fn classes_follow_fly_limits() {
-        let get = Operation::find("Machines_show").unwrap();
+        let get = Operation::by_id("Machines_show").unwrap();
         assert_eq!(get.rate_limit, RateLimitClass::GetMachine);
         assert!(get.idempotent);
-        let create = Operation::find("Machines_create").unwrap();
+        let create = Operation::by_id("Machines_create").unwrap();
         assert_eq!(create.rate_limit, RateLimitClass::PerApp);
         assert!(!create.idempotent);
-        let start = Operation::find("Machines_start").unwrap();
+        let start = Operation::by_id("Machines_start").unwrap();
         assert_eq!(start.rate_limit, RateLimitClass::PerMachine);
         assert!(!start.idempotent);
-        assert!(Operation::find("Volumes_update").unwrap().idempotent);
+        assert!(Operation::by_id("Volumes_update").unwrap().idempotent);
     }
 
     #[test]
     fn path_params_follow_the_template() {
-        let op = Operation::find("Machines_show").unwrap();
+        let op = Operation::by_id("Machines_show").unwrap();
         assert_eq!(
             op.path_params("/v1/apps/my-app/machines/abc123"),
             vec![("app_name", "my-app"), ("machine_id", "abc123")]

@@ -2,10 +2,11 @@
 // Do not edit: change the document or the xtask, then regenerate.
 
 use crate::operation::{Operation, RateLimitClass};
-/// Every operation of the API, sorted by operation id.
+/// Every operation of the API, sorted by generated method name.
 pub static OPERATIONS: [Operation; 76usize] = [
     Operation {
         id: "App_Certificates_acme_create",
+        name: "app_certificates_acme_create",
         method: "POST",
         path: "/apps/{app_name}/certificates/acme",
         idempotent: false,
@@ -13,6 +14,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "App_Certificates_acme_delete",
+        name: "app_certificates_acme_delete",
         method: "DELETE",
         path: "/apps/{app_name}/certificates/{hostname}/acme",
         idempotent: true,
@@ -20,6 +22,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "App_Certificates_check",
+        name: "app_certificates_check",
         method: "POST",
         path: "/apps/{app_name}/certificates/{hostname}/check",
         idempotent: true,
@@ -27,6 +30,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "App_Certificates_custom_create",
+        name: "app_certificates_custom_create",
         method: "POST",
         path: "/apps/{app_name}/certificates/custom",
         idempotent: false,
@@ -34,6 +38,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "App_Certificates_custom_delete",
+        name: "app_certificates_custom_delete",
         method: "DELETE",
         path: "/apps/{app_name}/certificates/{hostname}/custom",
         idempotent: true,
@@ -41,6 +46,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "App_Certificates_delete",
+        name: "app_certificates_delete",
         method: "DELETE",
         path: "/apps/{app_name}/certificates/{hostname}",
         idempotent: true,
@@ -48,6 +54,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "App_Certificates_list",
+        name: "app_certificates_list",
         method: "GET",
         path: "/apps/{app_name}/certificates",
         idempotent: true,
@@ -55,13 +62,23 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "App_Certificates_show",
+        name: "app_certificates_show",
         method: "GET",
         path: "/apps/{app_name}/certificates/{hostname}",
         idempotent: true,
         rate_limit: RateLimitClass::PerApp,
     },
     Operation {
+        id: "App_create_deploy_token",
+        name: "app_create_deploy_token",
+        method: "POST",
+        path: "/apps/{app_name}/deploy_token",
+        idempotent: false,
+        rate_limit: RateLimitClass::PerApp,
+    },
+    Operation {
         id: "App_IPAssignments_create",
+        name: "app_ip_assignments_create",
         method: "POST",
         path: "/apps/{app_name}/ip_assignments",
         idempotent: false,
@@ -69,6 +86,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "App_IPAssignments_delete",
+        name: "app_ip_assignments_delete",
         method: "DELETE",
         path: "/apps/{app_name}/ip_assignments/{ip}",
         idempotent: true,
@@ -76,20 +94,15 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "App_IPAssignments_list",
+        name: "app_ip_assignments_list",
         method: "GET",
         path: "/apps/{app_name}/ip_assignments",
         idempotent: true,
         rate_limit: RateLimitClass::PerApp,
     },
     Operation {
-        id: "App_create_deploy_token",
-        method: "POST",
-        path: "/apps/{app_name}/deploy_token",
-        idempotent: false,
-        rate_limit: RateLimitClass::PerApp,
-    },
-    Operation {
         id: "Apps_create",
+        name: "apps_create",
         method: "POST",
         path: "/apps",
         idempotent: false,
@@ -97,6 +110,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Apps_delete",
+        name: "apps_delete",
         method: "DELETE",
         path: "/apps/{app_name}",
         idempotent: true,
@@ -104,6 +118,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Apps_list",
+        name: "apps_list",
         method: "GET",
         path: "/apps",
         idempotent: true,
@@ -111,13 +126,23 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Apps_show",
+        name: "apps_show",
         method: "GET",
         path: "/apps/{app_name}",
         idempotent: true,
         rate_limit: RateLimitClass::PerApp,
     },
     Operation {
+        id: "createVolumeSnapshot",
+        name: "create_volume_snapshot",
+        method: "POST",
+        path: "/apps/{app_name}/volumes/{volume_id}/snapshots",
+        idempotent: false,
+        rate_limit: RateLimitClass::PerApp,
+    },
+    Operation {
         id: "CurrentToken_show",
+        name: "current_token_show",
         method: "GET",
         path: "/tokens/current",
         idempotent: true,
@@ -125,6 +150,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_cordon",
+        name: "machines_cordon",
         method: "POST",
         path: "/apps/{app_name}/machines/{machine_id}/cordon",
         idempotent: true,
@@ -132,6 +158,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_create",
+        name: "machines_create",
         method: "POST",
         path: "/apps/{app_name}/machines",
         idempotent: false,
@@ -139,6 +166,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_create_lease",
+        name: "machines_create_lease",
         method: "POST",
         path: "/apps/{app_name}/machines/{machine_id}/lease",
         idempotent: false,
@@ -146,6 +174,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_delete",
+        name: "machines_delete",
         method: "DELETE",
         path: "/apps/{app_name}/machines/{machine_id}",
         idempotent: true,
@@ -153,6 +182,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_delete_metadata",
+        name: "machines_delete_metadata",
         method: "DELETE",
         path: "/apps/{app_name}/machines/{machine_id}/metadata/{key}",
         idempotent: true,
@@ -160,6 +190,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_exec",
+        name: "machines_exec",
         method: "POST",
         path: "/apps/{app_name}/machines/{machine_id}/exec",
         idempotent: false,
@@ -167,6 +198,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_get_memory",
+        name: "machines_get_memory",
         method: "GET",
         path: "/apps/{app_name}/machines/{machine_id}/memory",
         idempotent: true,
@@ -174,6 +206,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_get_metadata_key",
+        name: "machines_get_metadata_key",
         method: "GET",
         path: "/apps/{app_name}/machines/{machine_id}/metadata/{key}",
         idempotent: true,
@@ -181,6 +214,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_list",
+        name: "machines_list",
         method: "GET",
         path: "/apps/{app_name}/machines",
         idempotent: true,
@@ -188,6 +222,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_list_events",
+        name: "machines_list_events",
         method: "GET",
         path: "/apps/{app_name}/machines/{machine_id}/events",
         idempotent: true,
@@ -195,6 +230,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_list_processes",
+        name: "machines_list_processes",
         method: "GET",
         path: "/apps/{app_name}/machines/{machine_id}/ps",
         idempotent: true,
@@ -202,6 +238,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_list_versions",
+        name: "machines_list_versions",
         method: "GET",
         path: "/apps/{app_name}/machines/{machine_id}/versions",
         idempotent: true,
@@ -209,6 +246,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_org_list",
+        name: "machines_org_list",
         method: "GET",
         path: "/orgs/{org_slug}/machines",
         idempotent: true,
@@ -216,6 +254,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_patch_metadata",
+        name: "machines_patch_metadata",
         method: "PATCH",
         path: "/apps/{app_name}/machines/{machine_id}/metadata",
         idempotent: true,
@@ -223,6 +262,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_reclaim_memory",
+        name: "machines_reclaim_memory",
         method: "POST",
         path: "/apps/{app_name}/machines/{machine_id}/memory/reclaim",
         idempotent: false,
@@ -230,6 +270,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_release_lease",
+        name: "machines_release_lease",
         method: "DELETE",
         path: "/apps/{app_name}/machines/{machine_id}/lease",
         idempotent: true,
@@ -237,6 +278,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_restart",
+        name: "machines_restart",
         method: "POST",
         path: "/apps/{app_name}/machines/{machine_id}/restart",
         idempotent: false,
@@ -244,6 +286,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_set_memory_limit",
+        name: "machines_set_memory_limit",
         method: "PUT",
         path: "/apps/{app_name}/machines/{machine_id}/memory",
         idempotent: true,
@@ -251,6 +294,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_show",
+        name: "machines_show",
         method: "GET",
         path: "/apps/{app_name}/machines/{machine_id}",
         idempotent: true,
@@ -258,6 +302,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_show_lease",
+        name: "machines_show_lease",
         method: "GET",
         path: "/apps/{app_name}/machines/{machine_id}/lease",
         idempotent: true,
@@ -265,6 +310,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_show_metadata",
+        name: "machines_show_metadata",
         method: "GET",
         path: "/apps/{app_name}/machines/{machine_id}/metadata",
         idempotent: true,
@@ -272,6 +318,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_signal",
+        name: "machines_signal",
         method: "POST",
         path: "/apps/{app_name}/machines/{machine_id}/signal",
         idempotent: false,
@@ -279,6 +326,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_start",
+        name: "machines_start",
         method: "POST",
         path: "/apps/{app_name}/machines/{machine_id}/start",
         idempotent: false,
@@ -286,6 +334,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_stop",
+        name: "machines_stop",
         method: "POST",
         path: "/apps/{app_name}/machines/{machine_id}/stop",
         idempotent: false,
@@ -293,6 +342,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_suspend",
+        name: "machines_suspend",
         method: "POST",
         path: "/apps/{app_name}/machines/{machine_id}/suspend",
         idempotent: false,
@@ -300,6 +350,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_uncordon",
+        name: "machines_uncordon",
         method: "POST",
         path: "/apps/{app_name}/machines/{machine_id}/uncordon",
         idempotent: true,
@@ -307,6 +358,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_update",
+        name: "machines_update",
         method: "POST",
         path: "/apps/{app_name}/machines/{machine_id}",
         idempotent: false,
@@ -314,6 +366,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_update_metadata",
+        name: "machines_update_metadata",
         method: "PUT",
         path: "/apps/{app_name}/machines/{machine_id}/metadata",
         idempotent: true,
@@ -321,6 +374,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_upsert_metadata",
+        name: "machines_upsert_metadata",
         method: "POST",
         path: "/apps/{app_name}/machines/{machine_id}/metadata/{key}",
         idempotent: true,
@@ -328,6 +382,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Machines_wait",
+        name: "machines_wait",
         method: "GET",
         path: "/apps/{app_name}/machines/{machine_id}/wait",
         idempotent: true,
@@ -335,6 +390,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Platform_placements_post",
+        name: "platform_placements_post",
         method: "POST",
         path: "/platform/placements",
         idempotent: true,
@@ -342,6 +398,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Platform_regions_get",
+        name: "platform_regions_get",
         method: "GET",
         path: "/platform/regions",
         idempotent: true,
@@ -349,6 +406,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Secret_create",
+        name: "secret_create",
         method: "POST",
         path: "/apps/{app_name}/secrets/{secret_name}",
         idempotent: false,
@@ -356,6 +414,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Secret_delete",
+        name: "secret_delete",
         method: "DELETE",
         path: "/apps/{app_name}/secrets/{secret_name}",
         idempotent: true,
@@ -363,6 +422,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Secret_get",
+        name: "secret_get",
         method: "GET",
         path: "/apps/{app_name}/secrets/{secret_name}",
         idempotent: true,
@@ -370,6 +430,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Secretkey_decrypt",
+        name: "secretkey_decrypt",
         method: "POST",
         path: "/apps/{app_name}/secretkeys/{secret_name}/decrypt",
         idempotent: true,
@@ -377,6 +438,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Secretkey_delete",
+        name: "secretkey_delete",
         method: "DELETE",
         path: "/apps/{app_name}/secretkeys/{secret_name}",
         idempotent: true,
@@ -384,6 +446,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Secretkey_encrypt",
+        name: "secretkey_encrypt",
         method: "POST",
         path: "/apps/{app_name}/secretkeys/{secret_name}/encrypt",
         idempotent: true,
@@ -391,6 +454,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Secretkey_generate",
+        name: "secretkey_generate",
         method: "POST",
         path: "/apps/{app_name}/secretkeys/{secret_name}/generate",
         idempotent: false,
@@ -398,6 +462,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Secretkey_get",
+        name: "secretkey_get",
         method: "GET",
         path: "/apps/{app_name}/secretkeys/{secret_name}",
         idempotent: true,
@@ -405,6 +470,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Secretkey_set",
+        name: "secretkey_set",
         method: "POST",
         path: "/apps/{app_name}/secretkeys/{secret_name}",
         idempotent: false,
@@ -412,6 +478,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Secretkey_sign",
+        name: "secretkey_sign",
         method: "POST",
         path: "/apps/{app_name}/secretkeys/{secret_name}/sign",
         idempotent: true,
@@ -419,6 +486,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Secretkey_verify",
+        name: "secretkey_verify",
         method: "POST",
         path: "/apps/{app_name}/secretkeys/{secret_name}/verify",
         idempotent: true,
@@ -426,6 +494,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Secretkeys_list",
+        name: "secretkeys_list",
         method: "GET",
         path: "/apps/{app_name}/secretkeys",
         idempotent: true,
@@ -433,6 +502,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Secrets_list",
+        name: "secrets_list",
         method: "GET",
         path: "/apps/{app_name}/secrets",
         idempotent: true,
@@ -440,6 +510,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Secrets_update",
+        name: "secrets_update",
         method: "POST",
         path: "/apps/{app_name}/secrets",
         idempotent: false,
@@ -447,6 +518,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Tokens_authenticate",
+        name: "tokens_authenticate",
         method: "POST",
         path: "/tokens/authenticate",
         idempotent: true,
@@ -454,6 +526,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Tokens_authorize",
+        name: "tokens_authorize",
         method: "POST",
         path: "/tokens/authorize",
         idempotent: true,
@@ -461,6 +534,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Tokens_request_Kms",
+        name: "tokens_request_kms",
         method: "POST",
         path: "/tokens/kms",
         idempotent: false,
@@ -468,6 +542,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Tokens_request_OIDC",
+        name: "tokens_request_oidc",
         method: "POST",
         path: "/tokens/oidc",
         idempotent: false,
@@ -475,6 +550,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Volume_delete",
+        name: "volume_delete",
         method: "DELETE",
         path: "/apps/{app_name}/volumes/{volume_id}",
         idempotent: true,
@@ -482,6 +558,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Volumes_create",
+        name: "volumes_create",
         method: "POST",
         path: "/apps/{app_name}/volumes",
         idempotent: false,
@@ -489,6 +566,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Volumes_extend",
+        name: "volumes_extend",
         method: "PUT",
         path: "/apps/{app_name}/volumes/{volume_id}/extend",
         idempotent: true,
@@ -496,6 +574,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Volumes_get_by_id",
+        name: "volumes_get_by_id",
         method: "GET",
         path: "/apps/{app_name}/volumes/{volume_id}",
         idempotent: true,
@@ -503,6 +582,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Volumes_list",
+        name: "volumes_list",
         method: "GET",
         path: "/apps/{app_name}/volumes",
         idempotent: true,
@@ -510,6 +590,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Volumes_list_snapshots",
+        name: "volumes_list_snapshots",
         method: "GET",
         path: "/apps/{app_name}/volumes/{volume_id}/snapshots",
         idempotent: true,
@@ -517,6 +598,7 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Volumes_org_list",
+        name: "volumes_org_list",
         method: "GET",
         path: "/orgs/{org_slug}/volumes",
         idempotent: true,
@@ -524,16 +606,10 @@ pub static OPERATIONS: [Operation; 76usize] = [
     },
     Operation {
         id: "Volumes_update",
+        name: "volumes_update",
         method: "PUT",
         path: "/apps/{app_name}/volumes/{volume_id}",
         idempotent: true,
-        rate_limit: RateLimitClass::PerApp,
-    },
-    Operation {
-        id: "createVolumeSnapshot",
-        method: "POST",
-        path: "/apps/{app_name}/volumes/{volume_id}/snapshots",
-        idempotent: false,
         rate_limit: RateLimitClass::PerApp,
     },
 ];

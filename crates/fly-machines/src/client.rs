@@ -8,6 +8,7 @@ use std::time::Duration;
 use fly_machines_api::{Inner, ResponseValue};
 use reqwest::header::HeaderValue;
 
+use crate::clock::{Clock, TokioClock};
 use crate::context::{self, CallContext};
 use crate::error::{Error, ErrorBody, Result};
 use crate::limiter::{Limiter, RateLimits};
@@ -50,7 +51,9 @@ impl Client {
     /// A client configured from the environment: `FLY_API_TOKEN` (required) and the base URL
     /// from `FLY_API_HOSTNAME` or `FLY_FLAPS_BASE_URL` (default: the public endpoint).
     pub fn from_env() -> Result<Client> {
-        Client::builder().from_env_vars(|name| std::env::var(name).ok())?.build()
+        Client::builder()
+            .from_env_vars(|name| std::env::var(name).ok())?
+            .build()
     }
 
     /// Starts a configuration.
@@ -63,13 +66,28 @@ impl Client {
         &self.base_url
     }
 
+    /// The clock used for retries, pacing and waits.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.pipeline.clock
+    }
+
+    /// The client-side rate limiter, when limiting is on.
+    pub fn limiter(&self) -> Option<&Arc<Limiter>> {
+        self.pipeline.limiter.as_ref()
+    }
+
     /// The generated client underneath, with the same policy (auth, limits, retries) installed.
     pub fn raw(&self) -> &fly_machines_api::Client {
         &self.raw
     }
 
     /// Runs one raw call under this client's policy, turning failures into [`Error`].
-    pub(crate) async fn call<'a, T, E, F, Fut>(&'a self, operation: &'static str, ctx: CallContext, call: F) -> Result<ResponseValue<T>>
+    pub(crate) async fn call<'a, T, E, F, Fut>(
+        &'a self,
+        operation: &'static str,
+        ctx: CallContext,
+        call: F,
+    ) -> Result<ResponseValue<T>>
     where
         F: FnOnce(&'a fly_machines_api::Client) -> Fut,
         Fut: Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>>,
@@ -94,6 +112,7 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     retry: Option<RetryPolicy>,
     rate_limits: Option<RateLimits>,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -156,15 +175,27 @@ impl ClientBuilder {
         self
     }
 
+    /// The clock for retries, pacing and waits (default: tokio's). Tests pass a
+    /// [`ManualClock`](crate::ManualClock) to run without sleeping.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// Fills token and base URL from variables read through `get` (for `from_env` and tests).
     pub fn from_env_vars(mut self, get: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let token = get(TOKEN_ENV).filter(|t| !t.trim().is_empty()).ok_or_else(|| {
-            Error::Config(format!(
-                "no API token: set {TOKEN_ENV} (for example from `fly tokens create deploy`)"
-            ))
-        })?;
+        let token = get(TOKEN_ENV)
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "no API token: set {TOKEN_ENV} (for example from `fly tokens create deploy`)"
+                ))
+            })?;
         self.token = Some(token);
-        if let Some(url) = BASE_URL_ENVS.iter().find_map(|name| get(name).filter(|v| !v.trim().is_empty())) {
+        if let Some(url) = BASE_URL_ENVS
+            .iter()
+            .find_map(|name| get(name).filter(|v| !v.trim().is_empty()))
+        {
             self.base_url = Some(url);
         }
         Ok(self)
@@ -180,8 +211,9 @@ impl ClientBuilder {
         let agent = self
             .user_agent
             .unwrap_or_else(|| format!("fly-machines-rust/{}", env!("CARGO_PKG_VERSION")));
-        let user_agent = HeaderValue::from_str(&agent)
-            .map_err(|_| Error::invalid_input("user agent", &agent, "characters allowed in an HTTP header"))?;
+        let user_agent = HeaderValue::from_str(&agent).map_err(|_| {
+            Error::invalid_input("user agent", &agent, "characters allowed in an HTTP header")
+        })?;
         let http = match self.http {
             Some(client) => client,
             None => reqwest::Client::builder()
@@ -190,17 +222,24 @@ impl ClientBuilder {
                 .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
         };
         let retry = self.retry.unwrap_or_default();
+        let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(TokioClock));
         let pipeline = Arc::new(Pipeline {
             token,
             user_agent,
             request_timeout: self.request_timeout.unwrap_or(Duration::from_secs(30)),
             budget: RetryBudget::new(retry.budget_capacity),
             retry,
-            limiter: Limiter::new(self.rate_limits.unwrap_or_default()).map(Arc::new),
+            limiter: Limiter::with_clock(self.rate_limits.unwrap_or_default(), clock.clone())
+                .map(Arc::new),
+            clock,
         });
         let inner = Inner::new(pipeline.clone());
         let raw = fly_machines_api::Client::new_with_client(&base_url, http, inner);
-        Ok(Client { raw, pipeline, base_url: base_url.into() })
+        Ok(Client {
+            raw,
+            pipeline,
+            base_url: base_url.into(),
+        })
     }
 }
 
@@ -209,7 +248,10 @@ fn normalize_base_url(input: &str) -> Result<String> {
     let trimmed = input.trim().trim_end_matches('/');
     let with_scheme = if trimmed.contains("://") {
         trimmed.to_string()
-    } else if trimmed.starts_with("_api.internal") || trimmed.starts_with("localhost") || trimmed.starts_with("127.") {
+    } else if trimmed.starts_with("_api.internal")
+        || trimmed.starts_with("localhost")
+        || trimmed.starts_with("127.")
+    {
         format!("http://{trimmed}")
     } else {
         format!("https://{trimmed}")
@@ -217,10 +259,18 @@ fn normalize_base_url(input: &str) -> Result<String> {
     let url = reqwest::Url::parse(&with_scheme)
         .map_err(|e| Error::invalid_input("base URL", input, &format!("an http(s) URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(Error::invalid_input("base URL", input, "an http(s) URL with a host"));
+        return Err(Error::invalid_input(
+            "base URL",
+            input,
+            "an http(s) URL with a host",
+        ));
     }
     let base = url.as_str().trim_end_matches('/').to_string();
-    Ok(if base.ends_with("/v1") { base } else { format!("{base}/v1") })
+    Ok(if base.ends_with("/v1") {
+        base
+    } else {
+        format!("{base}/v1")
+    })
 }
 
 #[cfg(test)]
@@ -229,10 +279,22 @@ mod tests {
 
     #[test]
     fn base_urls_are_normalized() {
-        assert_eq!(normalize_base_url("https://api.machines.dev").unwrap(), "https://api.machines.dev/v1");
-        assert_eq!(normalize_base_url("https://api.machines.dev/v1/").unwrap(), "https://api.machines.dev/v1");
-        assert_eq!(normalize_base_url("_api.internal:4280").unwrap(), "http://_api.internal:4280/v1");
-        assert_eq!(normalize_base_url("http://127.0.0.1:4280/v1").unwrap(), "http://127.0.0.1:4280/v1");
+        assert_eq!(
+            normalize_base_url("https://api.machines.dev").unwrap(),
+            "https://api.machines.dev/v1"
+        );
+        assert_eq!(
+            normalize_base_url("https://api.machines.dev/v1/").unwrap(),
+            "https://api.machines.dev/v1"
+        );
+        assert_eq!(
+            normalize_base_url("_api.internal:4280").unwrap(),
+            "http://_api.internal:4280/v1"
+        );
+        assert_eq!(
+            normalize_base_url("http://127.0.0.1:4280/v1").unwrap(),
+            "http://127.0.0.1:4280/v1"
+        );
         assert!(normalize_base_url("ftp://x").is_err());
         assert!(normalize_base_url("http://").is_err());
     }
@@ -256,6 +318,9 @@ mod tests {
             .unwrap();
         assert_eq!(client.base_url(), "http://127.0.0.1:9/v1");
         let shown = format!("{client:?}");
-        assert!(!shown.contains("secret") && shown.contains("FlyV1"), "{shown}");
+        assert!(
+            !shown.contains("secret") && shown.contains("FlyV1"),
+            "{shown}"
+        );
     }
 }

@@ -26,7 +26,10 @@ pub(crate) struct CallContext {
 
 impl CallContext {
     pub fn new(lease_nonce: Option<String>) -> Self {
-        CallContext { lease_nonce, ..Default::default() }
+        CallContext {
+            lease_nonce,
+            ..Default::default()
+        }
     }
 
     pub fn attempts(&self) -> u32 {

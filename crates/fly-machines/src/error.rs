@@ -145,7 +145,11 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn invalid_input(what: &'static str, value: &str, expected: &str) -> Error {
-        Error::InvalidInput { what, value: value.to_string(), expected: expected.to_string() }
+        Error::InvalidInput {
+            what,
+            value: value.to_string(),
+            expected: expected.to_string(),
+        }
     }
 
     /// The HTTP status of an API error.
@@ -197,9 +201,9 @@ impl Error {
     /// 409 caused by a lease held by someone else, or a missing or wrong lease nonce.
     pub fn is_lease_conflict(&self) -> bool {
         self.is_conflict()
-            && self
-                .api()
-                .is_some_and(|e| e.message.to_ascii_lowercase().contains("lease") || e.body.contains("lease"))
+            && self.api().is_some_and(|e| {
+                e.message.to_ascii_lowercase().contains("lease") || e.body.contains("lease")
+            })
     }
 
     /// 412: a precondition failed, e.g. starting a machine that is not stopped.
@@ -230,7 +234,9 @@ impl Error {
     /// Whether trying the same call again later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Transport { source, .. } => source.is_connect() || source.is_timeout() || source.is_request(),
+            Error::Transport { source, .. } => {
+                source.is_connect() || source.is_timeout() || source.is_request()
+            }
             other => matches!(other.status(), Some(408 | 429 | 500 | 502 | 503 | 504)),
         }
     }
@@ -257,7 +263,9 @@ impl Error {
                     return Error::Decode {
                         operation,
                         status,
-                        message: "the API answered with a success status this operation does not declare".into(),
+                        message:
+                            "the API answered with a success status this operation does not declare"
+                                .into(),
                         body,
                     };
                 }
@@ -269,10 +277,16 @@ impl Error {
                 message: e.to_string(),
                 body: text_of(&bytes),
             },
-            Raw::CommunicationError(source) | Raw::ResponseBodyError(source) => {
-                Error::Transport { operation, attempts, source }
-            }
-            Raw::InvalidUpgrade(source) => Error::Transport { operation, attempts, source },
+            Raw::CommunicationError(source) | Raw::ResponseBodyError(source) => Error::Transport {
+                operation,
+                attempts,
+                source,
+            },
+            Raw::InvalidUpgrade(source) => Error::Transport {
+                operation,
+                attempts,
+                source,
+            },
             Raw::InvalidRequest(message) | Raw::Custom(message) => Error::InvalidInput {
                 what: "request",
                 value: operation.to_string(),
@@ -283,7 +297,10 @@ impl Error {
 }
 
 fn request_id(headers: &reqwest::header::HeaderMap) -> Option<String> {
-    headers.get("fly-request-id").and_then(|v| v.to_str().ok()).map(str::to_string)
+    headers
+        .get("fly-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// Reads at most [`MAX_BODY`] bytes of a response body as text.
@@ -313,9 +330,23 @@ fn text_of(bytes: &[u8]) -> String {
 }
 
 /// Turns an error body (Fly's `{error, status}`, the lease envelope, or plain text) into an error.
-fn api_error(operation: &'static str, status: u16, request_id: Option<String>, body: String, attempts: u32) -> Error {
+fn api_error(
+    operation: &'static str,
+    status: u16,
+    request_id: Option<String>,
+    body: String,
+    attempts: u32,
+) -> Error {
     let (code, message) = parse_error_body(&body);
-    Error::Api(Box::new(ApiError { operation, status, code, message, request_id, attempts, body }))
+    Error::Api(Box::new(ApiError {
+        operation,
+        status,
+        code,
+        message,
+        request_id,
+        attempts,
+        body,
+    }))
 }
 
 /// Extracts Fly's code and message from an error body; non-JSON bodies become the message.
@@ -395,7 +426,9 @@ mod tests {
 
     #[test]
     fn error_bodies_keep_known_unknown_and_plain_text_codes() {
-        let (code, msg) = parse_error_body(r#"{"error":"Validation failed: Name has already been taken","status":"name_taken"}"#);
+        let (code, msg) = parse_error_body(
+            r#"{"error":"Validation failed: Name has already been taken","status":"name_taken"}"#,
+        );
         assert_eq!(code, Some(ErrorCode::NameTaken));
         assert!(msg.contains("already been taken"));
         let (code, _) = parse_error_body(r#"{"error":"x","status":"brand_new_code"}"#);
@@ -403,24 +436,46 @@ mod tests {
         let (code, msg) = parse_error_body("<html>bad gateway</html>");
         assert_eq!(code, None);
         assert_eq!(msg, "<html>bad gateway</html>");
-        let (code, msg) = parse_error_body(r#"{"status":"error","message":"lease currently held by x","code":"invalid"}"#);
+        let (code, msg) = parse_error_body(
+            r#"{"status":"error","message":"lease currently held by x","code":"invalid"}"#,
+        );
         assert_eq!(code, Some(ErrorCode::Other("invalid".into())));
         assert!(msg.contains("lease"));
     }
 
     #[test]
     fn predicates_follow_status_and_code() {
-        let err = |status: u16, body: &str| api_error("Machines_start", status, Some("req-1".into()), body.into(), 1);
+        let err = |status: u16, body: &str| {
+            api_error(
+                "Machines_start",
+                status,
+                Some("req-1".into()),
+                body.into(),
+                1,
+            )
+        };
         assert!(err(404, "").is_not_found());
         assert!(err(412, "").is_precondition_failed());
         assert!(err(429, "").is_rate_limited() && err(429, "").is_retryable());
         assert!(err(409, r#"{"error":"machine lease held"}"#).is_lease_conflict());
         assert!(err(409, r#"{"error":"other"}"#).is_conflict());
         assert!(!err(409, r#"{"error":"other"}"#).is_lease_conflict());
-        assert!(err(503, r#"{"error":"no room","status":"insufficient_capacity"}"#).is_capacity());
+        assert!(
+            err(
+                503,
+                r#"{"error":"no room","status":"insufficient_capacity"}"#
+            )
+            .is_capacity()
+        );
         assert!(err(408, "").is_timeout());
         assert!(!err(400, "").is_retryable());
         let shown = err(422, r#"{"error":"taken","status":"name_taken"}"#).to_string();
-        assert!(shown.contains("Machines_start") && shown.contains("422") && shown.contains("name_taken") && shown.contains("req-1"), "{shown}");
+        assert!(
+            shown.contains("Machines_start")
+                && shown.contains("422")
+                && shown.contains("name_taken")
+                && shown.contains("req-1"),
+            "{shown}"
+        );
     }
 }

@@ -15,17 +15,20 @@ use fly_machines_api::{Operation, RateLimitClass};
 use governor::clock::Clock;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
-use tokio::time::Instant;
+use std::sync::Arc;
+use std::time::Instant;
 
-/// A clock that follows tokio's time, so paused-time tests drive the limiter.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct TokioClock;
+use crate::clock::TokioClock;
 
-impl Clock for TokioClock {
-    type Instant = std::time::Instant;
+/// Adapts our [`crate::clock::Clock`] to governor's clock trait.
+#[derive(Debug, Clone)]
+pub(crate) struct GovernorClock(Arc<dyn crate::clock::Clock>);
 
-    fn now(&self) -> Self::Instant {
-        Instant::now().into_std()
+impl Clock for GovernorClock {
+    type Instant = Instant;
+
+    fn now(&self) -> Instant {
+        self.0.now()
     }
 }
 
@@ -73,11 +76,17 @@ impl RateLimits {
     /// Fly's documented limits: 1/s burst 3 per action and machine (or app), Get Machine 5/s
     /// burst 10; adaptive slow-down after a 429; no maximum wait.
     pub fn fly_defaults() -> Self {
-        let normal = Limit { per_second: 1, burst: 3 };
+        let normal = Limit {
+            per_second: 1,
+            burst: 3,
+        };
         RateLimits {
             enabled: true,
             per_machine: normal,
-            get_machine: Limit { per_second: 5, burst: 10 },
+            get_machine: Limit {
+                per_second: 5,
+                burst: 10,
+            },
             per_app: normal,
             global: normal,
             max_wait: None,
@@ -88,7 +97,10 @@ impl RateLimits {
 
     /// No client-side limiting at all.
     pub fn off() -> Self {
-        RateLimits { enabled: false, ..RateLimits::fly_defaults() }
+        RateLimits {
+            enabled: false,
+            ..RateLimits::fly_defaults()
+        }
     }
 
     /// Sets the limit of one class.
@@ -136,8 +148,8 @@ pub type LimitKey = (&'static str, Box<str>);
 type Keyed = RateLimiter<
     LimitKey,
     DefaultKeyedStateStore<LimitKey>,
-    TokioClock,
-    governor::middleware::NoOpMiddleware<std::time::Instant>,
+    GovernorClock,
+    governor::middleware::NoOpMiddleware<Instant>,
 >;
 
 /// A key's state after a 429: held until `blocked_until`, then paced without bursts.
@@ -150,6 +162,7 @@ struct Penalty {
 
 /// The keyed limiters of one client.
 pub struct Limiter {
+    clock: Arc<dyn crate::clock::Clock>,
     settings: RateLimits,
     limiters: [Keyed; 4],
     penalties: Mutex<HashMap<LimitKey, Penalty>>,
@@ -158,7 +171,9 @@ pub struct Limiter {
 
 impl std::fmt::Debug for Limiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Limiter").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("Limiter")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -175,12 +190,26 @@ fn class_index(class: RateLimitClass) -> usize {
 }
 
 impl Limiter {
-    /// Builds the limiters; `None` when limiting is off.
+    /// Builds the limiters on tokio's clock; `None` when limiting is off.
     pub fn new(settings: RateLimits) -> Option<Limiter> {
+        Limiter::with_clock(settings, Arc::new(TokioClock))
+    }
+
+    /// Builds the limiters on a given clock; `None` when limiting is off.
+    pub fn with_clock(
+        settings: RateLimits,
+        clock: Arc<dyn crate::clock::Clock>,
+    ) -> Option<Limiter> {
         if !settings.enabled {
             return None;
         }
-        let make = |class| RateLimiter::new(settings.get(class).quota(), DefaultKeyedStateStore::default(), TokioClock);
+        let make = |class| {
+            RateLimiter::new(
+                settings.get(class).quota(),
+                DefaultKeyedStateStore::default(),
+                GovernorClock(clock.clone()),
+            )
+        };
         Some(Limiter {
             limiters: [
                 make(RateLimitClass::PerMachine),
@@ -188,6 +217,7 @@ impl Limiter {
                 make(RateLimitClass::PerApp),
                 make(RateLimitClass::Global),
             ],
+            clock,
             settings,
             penalties: Mutex::new(HashMap::new()),
             admitted: AtomicU64::new(0),
@@ -208,29 +238,35 @@ impl Limiter {
 
     /// Waits for the key's turn. Returns how long it waited, or `Err(wait)` when the wait would
     /// exceed the configured maximum.
-    pub async fn acquire(&self, class: RateLimitClass, key: &LimitKey) -> Result<Duration, Duration> {
-        let started = Instant::now();
+    pub async fn acquire(
+        &self,
+        class: RateLimitClass,
+        key: &LimitKey,
+    ) -> Result<Duration, Duration> {
+        let started = self.clock.now();
         self.wait_out_penalty(key, started).await?;
         let limiter = &self.limiters[class_index(class)];
         loop {
             match limiter.check_key(key) {
                 Ok(()) => break,
                 Err(not_until) => {
-                    let wait = not_until.wait_time_from(TokioClock.now());
+                    let wait = not_until.wait_time_from(self.clock.now());
                     self.check_max_wait(started, wait)?;
-                    tokio::time::sleep(wait).await;
+                    self.clock.sleep(wait).await;
                 }
             }
         }
         if self.admitted.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
             self.prune();
         }
-        Ok(started.elapsed())
+        Ok(self.clock.now().saturating_duration_since(started))
     }
 
     fn check_max_wait(&self, started: Instant, next_wait: Duration) -> Result<(), Duration> {
         match self.settings.max_wait {
-            Some(max) if started.elapsed() + next_wait > max => Err(started.elapsed() + next_wait),
+            Some(max) if self.clock.now().saturating_duration_since(started) + next_wait > max => {
+                Err(self.clock.now().saturating_duration_since(started) + next_wait)
+            }
             _ => Ok(()),
         }
     }
@@ -238,7 +274,7 @@ impl Limiter {
     async fn wait_out_penalty(&self, key: &LimitKey, started: Instant) -> Result<(), Duration> {
         let slot = {
             let mut penalties = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
+            let now = self.clock.now();
             match penalties.get_mut(key) {
                 Some(p) if now < p.paced_until || now < p.next_slot => {
                     let slot = p.next_slot.max(now);
@@ -253,9 +289,9 @@ impl Limiter {
             }
         };
         if let Some(slot) = slot {
-            let wait = slot.saturating_duration_since(Instant::now());
+            let wait = slot.saturating_duration_since(self.clock.now());
             self.check_max_wait(started, wait)?;
-            tokio::time::sleep_until(slot).await;
+            self.clock.sleep(wait).await;
         }
         Ok(())
     }
@@ -267,7 +303,7 @@ impl Limiter {
             return;
         }
         let interval = self.settings.get(class).interval();
-        let now = Instant::now();
+        let now = self.clock.now();
         let hold = retry_after.unwrap_or(interval).max(interval);
         let penalty = Penalty {
             next_slot: now + hold,
@@ -284,7 +320,7 @@ impl Limiter {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut penalties = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
         penalties.retain(|_, p| now < p.paced_until || now < p.next_slot);
     }
@@ -295,10 +331,10 @@ impl Limiter {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::time::Instant;
 
     fn key(s: &str) -> LimitKey {
         ("Machines_start", s.into())
@@ -310,7 +346,10 @@ mod tests {
         let start = Instant::now();
         let mut admitted_at = Vec::new();
         for _ in 0..6 {
-            limiter.acquire(RateLimitClass::PerMachine, &key("m1")).await.unwrap();
+            limiter
+                .acquire(RateLimitClass::PerMachine, &key("m1"))
+                .await
+                .unwrap();
             admitted_at.push(start.elapsed().as_millis());
         }
         assert_eq!(admitted_at, vec![0, 0, 0, 1000, 2000, 3000]);
@@ -322,7 +361,10 @@ mod tests {
         let start = Instant::now();
         for i in 0..100 {
             for _ in 0..3 {
-                limiter.acquire(RateLimitClass::PerMachine, &key(&format!("m{i}"))).await.unwrap();
+                limiter
+                    .acquire(RateLimitClass::PerMachine, &key(&format!("m{i}")))
+                    .await
+                    .unwrap();
             }
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
@@ -331,11 +373,19 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn max_wait_gives_up_instead_of_waiting() {
-        let limiter = Limiter::new(RateLimits::fly_defaults().max_wait(Some(Duration::from_millis(500)))).unwrap();
+        let limiter =
+            Limiter::new(RateLimits::fly_defaults().max_wait(Some(Duration::from_millis(500))))
+                .unwrap();
         for _ in 0..3 {
-            limiter.acquire(RateLimitClass::PerMachine, &key("m")).await.unwrap();
+            limiter
+                .acquire(RateLimitClass::PerMachine, &key("m"))
+                .await
+                .unwrap();
         }
-        let err = limiter.acquire(RateLimitClass::PerMachine, &key("m")).await.unwrap_err();
+        let err = limiter
+            .acquire(RateLimitClass::PerMachine, &key("m"))
+            .await
+            .unwrap_err();
         assert_eq!(err, Duration::from_secs(1));
     }
 
@@ -347,14 +397,20 @@ mod tests {
         let start = Instant::now();
         let mut at = Vec::new();
         for _ in 0..3 {
-            limiter.acquire(RateLimitClass::PerMachine, &k).await.unwrap();
+            limiter
+                .acquire(RateLimitClass::PerMachine, &k)
+                .await
+                .unwrap();
             at.push(start.elapsed().as_millis());
         }
         // Without the penalty these three would all have gone at 0 ms.
         assert_eq!(at, vec![3000, 5000, 7000]);
         // Another key is not affected.
         let before = Instant::now();
-        limiter.acquire(RateLimitClass::PerMachine, &key("other")).await.unwrap();
+        limiter
+            .acquire(RateLimitClass::PerMachine, &key("other"))
+            .await
+            .unwrap();
         assert_eq!(before.elapsed(), Duration::ZERO);
     }
 
@@ -362,7 +418,10 @@ mod tests {
     async fn idle_keys_are_pruned() {
         let limiter = Limiter::new(RateLimits::fly_defaults()).unwrap();
         for i in 0..50 {
-            limiter.acquire(RateLimitClass::PerMachine, &key(&format!("m{i}"))).await.unwrap();
+            limiter
+                .acquire(RateLimitClass::PerMachine, &key(&format!("m{i}")))
+                .await
+                .unwrap();
         }
         assert_eq!(limiter.tracked_keys(), 50);
         tokio::time::advance(Duration::from_secs(10)).await;
@@ -372,11 +431,20 @@ mod tests {
 
     #[test]
     fn keys_follow_fly_scopes() {
-        let start = Operation::find("Machines_start").unwrap();
-        assert_eq!(Limiter::key(start, "/v1/apps/a/machines/m1/start"), ("Machines_start", "m1".into()));
-        let create = Operation::find("Machines_create").unwrap();
-        assert_eq!(Limiter::key(create, "/v1/apps/a/machines"), ("Machines_create", "a".into()));
-        let regions = Operation::find("Platform_regions_get").unwrap();
-        assert_eq!(Limiter::key(regions, "/v1/platform/regions"), ("Platform_regions_get", "".into()));
+        let start = Operation::by_id("Machines_start").unwrap();
+        assert_eq!(
+            Limiter::key(start, "/v1/apps/a/machines/m1/start"),
+            ("Machines_start", "m1".into())
+        );
+        let create = Operation::by_id("Machines_create").unwrap();
+        assert_eq!(
+            Limiter::key(create, "/v1/apps/a/machines"),
+            ("Machines_create", "a".into())
+        );
+        let regions = Operation::by_id("Platform_regions_get").unwrap();
+        assert_eq!(
+            Limiter::key(regions, "/v1/platform/regions"),
+            ("Platform_regions_get", "".into())
+        );
     }
 }

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fly_machines_api::{Operation, PolicyFuture, RequestPolicy};
-use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, USER_AGENT};
-use tokio::time::Instant;
+use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue, USER_AGENT};
 use tracing::Instrument;
 
+use crate::clock::Clock;
 use crate::context;
 use crate::limiter::Limiter;
 use crate::retry::{self, Failure, RetryBudget, RetryPolicy};
@@ -27,6 +27,7 @@ pub(crate) struct Pipeline {
     pub retry: RetryPolicy,
     pub budget: RetryBudget,
     pub limiter: Option<Arc<Limiter>>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Pipeline {
@@ -51,10 +52,13 @@ impl Pipeline {
         operation: &'static Operation,
     ) -> reqwest::Result<reqwest::Response> {
         let ctx = context::current();
-        let idempotent = ctx.as_ref().and_then(|c| c.idempotent).unwrap_or(operation.idempotent);
+        let idempotent = ctx
+            .as_ref()
+            .and_then(|c| c.idempotent)
+            .unwrap_or(operation.idempotent);
         let key = Limiter::key(operation, request.url().path());
         let span = tracing::Span::current();
-        let started = Instant::now();
+        let started = self.clock.now();
         let mut attempt: u32 = 0;
         let mut limiter_wait = Duration::ZERO;
         loop {
@@ -84,17 +88,19 @@ impl Pipeline {
                 record_attempts(&ctx, attempt);
                 return self.finish(&span, result, attempt);
             };
-            let retry_after = result.as_ref().ok().and_then(|r| retry::retry_after(r.headers()));
+            let retry_after = result
+                .as_ref()
+                .ok()
+                .and_then(|r| retry::retry_after(r.headers()));
             if failure == Failure::Throttled {
                 if let Some(limiter) = &self.limiter {
                     limiter.penalize(operation.rate_limit, &key, retry_after);
                 }
             }
             let delay = self.retry.delay_for(attempt, retry_after);
-            let within_deadline = self
-                .retry
-                .max_elapsed
-                .is_none_or(|max| started.elapsed() + delay <= max);
+            let within_deadline = self.retry.max_elapsed.is_none_or(|max| {
+                self.clock.now().saturating_duration_since(started) + delay <= max
+            });
             let may_retry = failure.safe_to_retry(idempotent)
                 && attempt < self.retry.max_attempts
                 && within_deadline
@@ -104,10 +110,15 @@ impl Pipeline {
                 return self.finish(&span, result, attempt);
             }
             span.record("retry_reason", failure.label());
-            tracing::debug!(attempt, reason = failure.label(), delay_ms = delay.as_millis() as u64, "retrying");
+            tracing::debug!(
+                attempt,
+                reason = failure.label(),
+                delay_ms = delay.as_millis() as u64,
+                "retrying"
+            );
             // Drop the failed response (and its connection) before waiting.
             drop(result);
-            tokio::time::sleep(delay).await;
+            self.clock.sleep(delay).await;
         }
     }
 
@@ -120,7 +131,11 @@ impl Pipeline {
         match &result {
             Ok(response) => {
                 span.record("status", response.status().as_u16());
-                if let Some(id) = response.headers().get("fly-request-id").and_then(|v| v.to_str().ok()) {
+                if let Some(id) = response
+                    .headers()
+                    .get("fly-request-id")
+                    .and_then(|v| v.to_str().ok())
+                {
                     span.record("request_id", id);
                 }
             }
@@ -159,7 +174,11 @@ fn client_rate_limited(operation: &Operation, would_wait: Duration) -> reqwest::
 }
 
 impl RequestPolicy for Pipeline {
-    fn prepare(&self, request: &mut reqwest::Request, operation: &'static Operation) -> Result<(), String> {
+    fn prepare(
+        &self,
+        request: &mut reqwest::Request,
+        operation: &'static Operation,
+    ) -> Result<(), String> {
         let timeout = self.timeout_for(request, operation);
         let headers = request.headers_mut();
         headers.insert(AUTHORIZATION, self.token.header_value().clone());
@@ -194,7 +213,12 @@ impl RequestPolicy for Pipeline {
         operation: &'static Operation,
     ) -> PolicyFuture<'a> {
         let params = operation.path_params(request.url().path());
-        let find = |name| params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string());
+        let find = |name| {
+            params
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        };
         let span = tracing::info_span!(
             "fly_machines.call",
             operation = operation.id,

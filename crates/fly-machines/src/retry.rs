@@ -51,7 +51,10 @@ impl Failure {
     pub fn safe_to_retry(self, idempotent: bool) -> bool {
         match self {
             Failure::NotSent | Failure::Throttled => true,
-            Failure::TimedOut | Failure::Interrupted | Failure::RequestTimeout | Failure::ServerError(_) => idempotent,
+            Failure::TimedOut
+            | Failure::Interrupted
+            | Failure::RequestTimeout
+            | Failure::ServerError(_) => idempotent,
         }
     }
 
@@ -113,7 +116,10 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// Never retry: one attempt per call.
     pub fn none() -> Self {
-        RetryPolicy { max_attempts: 1, ..RetryPolicy::default() }
+        RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        }
     }
 
     /// Total attempts per call, the first included (at least 1).
@@ -189,7 +195,10 @@ pub(crate) struct RetryBudget {
 
 impl RetryBudget {
     pub fn new(capacity: u32) -> Self {
-        RetryBudget { tokens: Mutex::new(capacity), capacity }
+        RetryBudget {
+            tokens: Mutex::new(capacity),
+            capacity,
+        }
     }
 
     /// Takes the cost of one retry; `false` when the budget cannot pay for it.
@@ -218,15 +227,23 @@ impl RetryBudget {
 
 /// Reads `Retry-After` as seconds or as an HTTP date.
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(86_400.0)));
     }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 #[cfg(test)]
@@ -237,7 +254,12 @@ mod tests {
     fn only_safe_failures_are_retried_for_non_idempotent_calls() {
         assert!(Failure::NotSent.safe_to_retry(false));
         assert!(Failure::Throttled.safe_to_retry(false));
-        for f in [Failure::TimedOut, Failure::Interrupted, Failure::RequestTimeout, Failure::ServerError(503)] {
+        for f in [
+            Failure::TimedOut,
+            Failure::Interrupted,
+            Failure::RequestTimeout,
+            Failure::ServerError(503),
+        ] {
             assert!(!f.safe_to_retry(false), "{f:?}");
             assert!(f.safe_to_retry(true), "{f:?}");
         }
@@ -245,14 +267,20 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let p = RetryPolicy::default().jitter(false).backoff(Duration::from_millis(100), Duration::from_millis(350));
+        let p = RetryPolicy::default()
+            .jitter(false)
+            .backoff(Duration::from_millis(100), Duration::from_millis(350));
         assert_eq!(p.backoff_for(1), Duration::from_millis(100));
         assert_eq!(p.backoff_for(2), Duration::from_millis(200));
         assert_eq!(p.backoff_for(3), Duration::from_millis(350));
         assert_eq!(p.backoff_for(40), Duration::from_millis(350));
-        let jittered = RetryPolicy::default().backoff(Duration::from_millis(100), Duration::from_secs(1));
+        let jittered =
+            RetryPolicy::default().backoff(Duration::from_millis(100), Duration::from_secs(1));
         for retry in 1..6 {
-            assert!(jittered.backoff_for(retry) <= Duration::from_millis(100 * 2u64.pow(retry - 1)).min(Duration::from_secs(1)));
+            assert!(
+                jittered.backoff_for(retry)
+                    <= Duration::from_millis(100 * 2u64.pow(retry - 1)).min(Duration::from_secs(1))
+            );
         }
     }
 
@@ -262,13 +290,22 @@ mod tests {
         h.insert("retry-after", "7".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
         let future = SystemTime::now() + Duration::from_secs(120);
-        h.insert("retry-after", httpdate::fmt_http_date(future).parse().unwrap());
+        h.insert(
+            "retry-after",
+            httpdate::fmt_http_date(future).parse().unwrap(),
+        );
         let d = retry_after(&h).unwrap();
-        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
         h.insert("retry-after", "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
         let p = RetryPolicy::default().max_retry_after(Duration::from_secs(30));
-        assert_eq!(p.delay_for(1, Some(Duration::from_secs(100))), Duration::from_secs(30));
+        assert_eq!(
+            p.delay_for(1, Some(Duration::from_secs(100))),
+            Duration::from_secs(30)
+        );
     }
 
     #[test]

@@ -38,12 +38,19 @@ impl Token {
             .unwrap_or(trimmed)
             .trim();
         if bare.is_empty() {
-            return Err(Error::invalid_input("token", "<empty>", "a non-empty Fly API token"));
+            return Err(Error::invalid_input(
+                "token",
+                "<empty>",
+                "a non-empty Fly API token",
+            ));
         }
         if let Some(bad) = bare.chars().find(|c| !(' '..='~').contains(c)) {
             return Err(Error::invalid_input(
                 "token",
-                &format!("<redacted, contains {:?}>", bad.escape_default().to_string()),
+                &format!(
+                    "<redacted, contains {:?}>",
+                    bad.escape_default().to_string()
+                ),
                 "printable ASCII only (no newlines or control characters)",
             ));
         }
@@ -61,7 +68,11 @@ impl Token {
             Scheme::Bearer => "Bearer",
         };
         let mut header = HeaderValue::from_str(&format!("{prefix} {bare}")).map_err(|_| {
-            Error::invalid_input("token", "<redacted>", "characters allowed in an HTTP header")
+            Error::invalid_input(
+                "token",
+                "<redacted>",
+                "characters allowed in an HTTP header",
+            )
         })?;
         header.set_sensitive(true);
         Ok(Token { scheme, header })
@@ -96,7 +107,14 @@ mod tests {
 
     #[test]
     fn macaroons_use_flyv1() {
-        for t in ["fm1r_abc", "fm1a_abc", "fm2_abc", "FlyV1 fm2_abc", "fm2_a,fm2_b", "x, fm2_b"] {
+        for t in [
+            "fm1r_abc",
+            "fm1a_abc",
+            "fm2_abc",
+            "FlyV1 fm2_abc",
+            "fm2_a,fm2_b",
+            "x, fm2_b",
+        ] {
             let token = Token::new(t).unwrap();
             assert_eq!(token.scheme(), Scheme::FlyV1, "{t}");
             assert!(token.header_value().to_str().unwrap().starts_with("FlyV1 "));

@@ -5,37 +5,74 @@
 
 use crate::error::{Error, Result};
 
-fn check(what: &'static str, value: &str, allowed: impl Fn(char) -> bool, expected: &str) -> Result<()> {
+fn check(
+    what: &'static str,
+    value: &str,
+    allowed: impl Fn(char) -> bool,
+    expected: &str,
+) -> Result<()> {
     if value.is_empty() {
-        return Err(Error::invalid_input(what, value, &format!("a non-empty {what}")));
+        return Err(Error::invalid_input(
+            what,
+            value,
+            &format!("a non-empty {what}"),
+        ));
     }
     if value == "." || value == ".." || value.contains("..") {
-        return Err(Error::invalid_input(what, value, &format!("{expected} (no `..`)")));
+        return Err(Error::invalid_input(
+            what,
+            value,
+            &format!("{expected} (no `..`)"),
+        ));
     }
     if let Some(bad) = value.chars().find(|c| !allowed(*c)) {
-        return Err(Error::invalid_input(what, value, &format!("{expected}; {bad:?} is not allowed")));
+        return Err(Error::invalid_input(
+            what,
+            value,
+            &format!("{expected}; {bad:?} is not allowed"),
+        ));
     }
     Ok(())
 }
 
 /// App names: letters, digits, `-` and `_`.
 pub(crate) fn app_name(value: &str) -> Result<()> {
-    check("app name", value, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_', "letters, digits, `-` or `_`")
+    check(
+        "app name",
+        value,
+        |c| c.is_ascii_alphanumeric() || c == '-' || c == '_',
+        "letters, digits, `-` or `_`",
+    )
 }
 
 /// Machine, volume and snapshot ids: letters, digits and `_`.
 pub(crate) fn resource_id(what: &'static str, value: &str) -> Result<()> {
-    check(what, value, |c| c.is_ascii_alphanumeric() || c == '_' || c == '-', "letters, digits, `_` or `-`")
+    check(
+        what,
+        value,
+        |c| c.is_ascii_alphanumeric() || c == '_' || c == '-',
+        "letters, digits, `_` or `-`",
+    )
 }
 
 /// Organization slugs, secret names, metadata keys: letters, digits, `-`, `_` and `.`.
 pub(crate) fn key(what: &'static str, value: &str) -> Result<()> {
-    check(what, value, |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'), "letters, digits, `-`, `_` or `.`")
+    check(
+        what,
+        value,
+        |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'),
+        "letters, digits, `-`, `_` or `.`",
+    )
 }
 
 /// Hostnames of certificates and IP addresses: DNS and address characters.
 pub(crate) fn host(what: &'static str, value: &str) -> Result<()> {
-    check(what, value, |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '*'), "a hostname or IP address")
+    check(
+        what,
+        value,
+        |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '*'),
+        "a hostname or IP address",
+    )
 }
 
 #[cfg(test)]
@@ -44,10 +81,15 @@ mod tests {
 
     #[test]
     fn bad_names_are_rejected_and_named() {
-        for bad in ["", "a/b", "..", "a..b", "a b", "a%2f", "ü", "a\n", "a?b", "a#b"] {
+        for bad in [
+            "", "a/b", "..", "a..b", "a b", "a%2f", "ü", "a\n", "a?b", "a#b",
+        ] {
             let err = app_name(bad).unwrap_err();
             let text = err.to_string();
-            assert!(text.contains("app name") && text.contains(&format!("{bad:?}")), "{text}");
+            assert!(
+                text.contains("app name") && text.contains(&format!("{bad:?}")),
+                "{text}"
+            );
         }
         app_name("my-app_1").unwrap();
         resource_id("machine id", "3d8d413b29d089").unwrap();

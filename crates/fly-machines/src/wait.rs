@@ -1,13 +1,304 @@
-//! Waiting for machine states.
+//! Waiting for a machine to reach a state, for as long as you like.
+//!
+//! Fly's `/wait` holds a request for at most 60 s. [`Machine::wait_for`] loops it until an overall
+//! deadline, asks for `failed` too so a crashed machine ends the wait at once, tolerates the brief
+//! 404 after a create, and treats 404 as reached when waiting for `destroyed`.
 
-/// Why a wait ended without reaching a wanted state.
+use std::fmt;
+use std::num::NonZeroU64;
+use std::time::Duration;
+
+use std::time::Instant;
+
+use crate::resources::machines::Machine;
+use crate::{Error, Result, types};
+
+/// A state to wait for. `Settled` means any resting state (`started`, `stopped`, `suspended`,
+/// `failed`, `destroyed`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WaitState {
+    /// `started`
+    Started,
+    /// `stopped`
+    Stopped,
+    /// `suspended`
+    Suspended,
+    /// `destroyed` (a 404 counts as reached)
+    Destroyed,
+    /// `failed`
+    Failed,
+    /// any resting state
+    Settled,
+}
+
+impl WaitState {
+    /// The name Fly uses.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            WaitState::Started => "started",
+            WaitState::Stopped => "stopped",
+            WaitState::Suspended => "suspended",
+            WaitState::Destroyed => "destroyed",
+            WaitState::Failed => "failed",
+            WaitState::Settled => "settled",
+        }
+    }
+
+    /// Whether a machine in `state` satisfies this wanted state.
+    pub fn is_reached_by(&self, state: &str) -> bool {
+        match self {
+            WaitState::Settled => matches!(
+                state,
+                "started" | "stopped" | "suspended" | "failed" | "destroyed"
+            ),
+            other => other.as_str() == state,
+        }
+    }
+}
+
+impl fmt::Display for WaitState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a successful wait saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitOutcome {
+    /// The state reached (`destroyed` when the machine is gone).
+    pub state: String,
+    /// The machine version the state belongs to, when Fly said.
+    pub version: Option<String>,
+    /// The event that ended the wait, when Fly said.
+    pub event_id: Option<String>,
+}
+
+/// Why a wait ended without success.
 #[derive(Debug, thiserror::Error)]
-#[error("wait")]
-pub struct WaitError {}
+#[non_exhaustive]
+pub enum WaitError {
+    /// The deadline passed first.
+    #[error("machine {machine_id}: still not {wanted} after {waited:?} (last state: {last_state})")]
+    Timeout {
+        /// The machine.
+        machine_id: String,
+        /// The wanted states, comma-separated.
+        wanted: String,
+        /// How long we waited.
+        waited: Duration,
+        /// The last state seen, or `unknown`.
+        last_state: String,
+    },
+    /// The machine landed in `failed` while we waited for something else.
+    #[error("machine {machine_id} failed while waiting for {wanted}")]
+    MachineFailed {
+        /// The machine.
+        machine_id: String,
+        /// The wanted states, comma-separated.
+        wanted: String,
+    },
+}
 
 impl WaitError {
     /// Whether the wait ran out of time.
     pub fn is_timeout(&self) -> bool {
-        false
+        matches!(self, WaitError::Timeout { .. })
+    }
+}
+
+/// Longest single long-poll Fly accepts, in seconds.
+const MAX_POLL_SECS: u64 = 60;
+
+#[bon::bon]
+impl Machine {
+    /// Waits until the machine is in one of `states`:
+    /// `machine.wait_for([WaitState::Started]).timeout(Duration::from_secs(300)).send().await`.
+    ///
+    /// Defaults: 5 minutes overall, 404 tolerated for 10 s (a machine just created may not be
+    /// visible yet), any version. Pass the `version` from create or update to wait for that
+    /// version's state rather than an older one's.
+    #[builder(finish_fn = send, on(String, into))]
+    pub async fn wait_for(
+        &self,
+        #[builder(start_fn, into)] states: Vec<WaitState>,
+        /// Overall deadline for the wait (any length; polled in chunks of at most 60 s).
+        timeout: Option<Duration>,
+        /// Only this machine version (`instance_id` from create/update) counts.
+        version: Option<String>,
+        /// How long a 404 is taken as "not visible yet" rather than an error.
+        not_found_grace: Option<Duration>,
+    ) -> Result<WaitOutcome> {
+        let overall = timeout.unwrap_or(Duration::from_secs(300));
+        let grace = not_found_grace.unwrap_or(Duration::from_secs(10));
+        let wanted: Vec<WaitState> = if states.is_empty() {
+            vec![WaitState::Started]
+        } else {
+            states
+        };
+        let wanted_text = wanted
+            .iter()
+            .map(WaitState::as_str)
+            .collect::<Vec<_>>()
+            .join(",");
+        let wants_failed = wanted.iter().any(|s| s.is_reached_by("failed"));
+        let wants_destroyed = wanted.iter().any(|s| s.is_reached_by("destroyed"));
+        // Always ask for `failed` too, so a crash ends the long-poll at once.
+        let mut query = wanted_text.clone();
+        if !wants_failed {
+            query.push_str(",failed");
+        }
+        let clock = self.app.client.clock().clone();
+        let started = clock.now();
+        let deadline = started + overall;
+        let mut from_event_id: Option<String> = None;
+        let mut last_state = String::from("unknown");
+        let mut retry_pause = Duration::from_millis(250);
+        let timed_out = |last_state: String| {
+            Error::Wait(WaitError::Timeout {
+                machine_id: self.id.clone(),
+                wanted: wanted_text.clone(),
+                waited: clock.now().saturating_duration_since(started),
+                last_state,
+            })
+        };
+        loop {
+            let remaining = deadline.saturating_duration_since(clock.now());
+            if remaining.is_zero() {
+                return Err(timed_out(last_state));
+            }
+            let poll_secs = remaining
+                .as_secs_f64()
+                .ceil()
+                .clamp(1.0, MAX_POLL_SECS as f64) as u64;
+            match self
+                .wait_once(
+                    &query,
+                    poll_secs,
+                    version.as_deref(),
+                    from_event_id.as_deref(),
+                )
+                .await
+            {
+                Ok(answer) => {
+                    let state = answer.state.clone().unwrap_or_default();
+                    if wanted.iter().any(|w| w.is_reached_by(&state)) {
+                        return Ok(WaitOutcome {
+                            state,
+                            version: answer.version,
+                            event_id: answer.event_id,
+                        });
+                    }
+                    if state == "failed" && !wants_failed {
+                        return Err(Error::Wait(WaitError::MachineFailed {
+                            machine_id: self.id.clone(),
+                            wanted: wanted_text.clone(),
+                        }));
+                    }
+                    if !state.is_empty() {
+                        last_state = state;
+                    }
+                    if answer.event_id.is_some() {
+                        from_event_id = answer.event_id;
+                    }
+                }
+                Err(e) if e.is_not_found() && wants_destroyed => {
+                    return Ok(WaitOutcome {
+                        state: "destroyed".into(),
+                        version: None,
+                        event_id: None,
+                    });
+                }
+                Err(e)
+                    if e.is_not_found()
+                        && clock.now().saturating_duration_since(started) < grace =>
+                {
+                    tracing::debug!(machine_id = %self.id, "machine not visible yet; waiting");
+                    pause(clock.as_ref(), retry_pause, deadline).await;
+                    retry_pause = (retry_pause * 2).min(Duration::from_secs(2));
+                }
+                // The long-poll ran out (408): poll again until our own deadline.
+                Err(e) if e.status() == Some(408) => {}
+                Err(e) if e.is_retryable() => {
+                    pause(clock.as_ref(), retry_pause, deadline).await;
+                    retry_pause = (retry_pause * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One call of Fly's `/wait` long-poll (at most 60 s); `states` comma-separated.
+    pub async fn wait_once(
+        &self,
+        states: &str,
+        timeout_secs: u64,
+        version: Option<&str>,
+        from_event_id: Option<&str>,
+    ) -> Result<types::WaitMachineResponse> {
+        crate::validate::app_name(&self.app.name)?;
+        crate::validate::resource_id("machine id", &self.id)?;
+        let timeout = NonZeroU64::new(timeout_secs.clamp(1, MAX_POLL_SECS));
+        let r = self
+            .app
+            .client
+            .call("Machines_wait", self.ctx(), |raw| {
+                raw.machines_wait(
+                    &self.app.name,
+                    &self.id,
+                    from_event_id,
+                    None,
+                    Some(states),
+                    timeout,
+                    version,
+                )
+            })
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Starts the machine and waits until it is `started`.
+    pub async fn start_and_wait(&self, timeout: Duration) -> Result<WaitOutcome> {
+        self.start().await?;
+        self.wait_for(vec![WaitState::Started])
+            .timeout(timeout)
+            .send()
+            .await
+    }
+
+    /// Stops the machine and waits until it is `stopped`.
+    pub async fn stop_and_wait(&self, timeout: Duration) -> Result<WaitOutcome> {
+        self.stop().await?;
+        self.wait_for(vec![WaitState::Stopped])
+            .timeout(timeout)
+            .send()
+            .await
+    }
+}
+
+async fn pause(clock: &dyn crate::clock::Clock, wanted: Duration, deadline: Instant) {
+    let now = clock.now();
+    clock
+        .sleep(wanted.min(deadline.saturating_duration_since(now)))
+        .await;
+}
+
+impl crate::resources::machines::Machines {
+    /// Creates a machine and waits until it is `started` (version-pinned).
+    pub async fn create_and_wait(
+        &self,
+        config: types::MachineConfig,
+        timeout: Duration,
+    ) -> Result<(types::Machine, WaitOutcome)> {
+        let machine = self.create(config).send().await?;
+        let id = machine.id.clone().unwrap_or_default();
+        let handle = self.app.machine(id);
+        let outcome = handle
+            .wait_for(vec![WaitState::Started])
+            .timeout(timeout)
+            .maybe_version(machine.instance_id.clone())
+            .send()
+            .await?;
+        Ok((machine, outcome))
     }
 }

@@ -11,12 +11,17 @@ use crate::{Client, Result, types, validate};
 impl Client {
     /// Apps across an organization: list and create.
     pub fn apps(&self) -> Apps {
-        Apps { client: self.clone() }
+        Apps {
+            client: self.clone(),
+        }
     }
 
     /// One app by name.
     pub fn app(&self, name: impl Into<String>) -> App {
-        App { client: self.clone(), name: name.into() }
+        App {
+            client: self.clone(),
+            name: name.into(),
+        }
     }
 }
 
@@ -34,11 +39,17 @@ impl Apps {
     }
 
     /// Lists the apps of an organization, filtered by app role when given.
-    pub async fn list_with_role(&self, org_slug: &str, app_role: Option<&str>) -> Result<types::ListAppsResponse> {
+    pub async fn list_with_role(
+        &self,
+        org_slug: &str,
+        app_role: Option<&str>,
+    ) -> Result<types::ListAppsResponse> {
         validate::key("organization slug", org_slug)?;
         let r = self
             .client
-            .call("Apps_list", CallContext::default(), |raw| raw.apps_list(app_role, org_slug))
+            .call("Apps_list", CallContext::default(), |raw| {
+                raw.apps_list(app_role, org_slug)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -65,7 +76,9 @@ impl Apps {
         };
         let r = self
             .client
-            .call("Apps_create", CallContext::default(), |raw| raw.apps_create(&body))
+            .call("Apps_create", CallContext::default(), |raw| {
+                raw.apps_create(&body)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -92,21 +105,35 @@ impl App {
     /// Fetches the app.
     pub async fn get(&self) -> Result<types::App> {
         validate::app_name(&self.name)?;
-        let r = self.client.call("Apps_show", CallContext::default(), |raw| raw.apps_show(&self.name)).await?;
+        let r = self
+            .client
+            .call("Apps_show", CallContext::default(), |raw| {
+                raw.apps_show(&self.name)
+            })
+            .await?;
         Ok(r.into_inner())
     }
 
     /// Deletes the app and everything in it.
     pub async fn delete(&self) -> Result<()> {
         validate::app_name(&self.name)?;
-        self.client.call("Apps_delete", CallContext::default(), |raw| raw.apps_delete(&self.name)).await?;
+        self.client
+            .call("Apps_delete", CallContext::default(), |raw| {
+                raw.apps_delete(&self.name)
+            })
+            .await?;
         Ok(())
     }
 
     /// Creates a deploy token for this app; `expiry` is a Go duration such as `"720h"`.
-    pub async fn create_deploy_token(&self, expiry: Option<&str>) -> Result<types::CreateAppResponse> {
+    pub async fn create_deploy_token(
+        &self,
+        expiry: Option<&str>,
+    ) -> Result<types::CreateAppResponse> {
         validate::app_name(&self.name)?;
-        let body = types::CreateAppDeployTokenRequest { expiry: expiry.map(str::to_string) };
+        let body = types::CreateAppDeployTokenRequest {
+            expiry: expiry.map(str::to_string),
+        };
         let r = self
             .client
             .call("App_create_deploy_token", CallContext::default(), |raw| {
@@ -133,7 +160,10 @@ impl App {
 
     /// One volume by id.
     pub fn volume(&self, id: impl Into<String>) -> Volume {
-        Volume { app: self.clone(), id: id.into() }
+        Volume {
+            app: self.clone(),
+            id: id.into(),
+        }
     }
 
     /// The app's secrets (environment values set on machines).

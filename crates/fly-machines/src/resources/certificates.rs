@@ -17,7 +17,12 @@ impl Certificates {
     }
 
     /// Lists certificates; `filter` matches hostnames, `cursor`/`limit` page through.
-    pub async fn list(&self, filter: Option<&str>, cursor: Option<&str>, limit: Option<u32>) -> Result<types::ListCertificatesResponse> {
+    pub async fn list(
+        &self,
+        filter: Option<&str>,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<types::ListCertificatesResponse> {
         validate::app_name(&self.app.name)?;
         let r = self
             .app
@@ -32,17 +37,28 @@ impl Certificates {
     /// Requests a certificate from Let's Encrypt for `hostname`.
     pub async fn request_acme(&self, hostname: &str) -> Result<types::CertificateDetail> {
         self.check(hostname)?;
-        let body = types::CreateAcmeCertificateRequest { hostname: Some(hostname.to_string()) };
+        let body = types::CreateAcmeCertificateRequest {
+            hostname: Some(hostname.to_string()),
+        };
         let r = self
             .app
             .client
-            .call("App_Certificates_acme_create", CallContext::default(), |raw| raw.app_certificates_acme_create(&self.app.name, &body))
+            .call(
+                "App_Certificates_acme_create",
+                CallContext::default(),
+                |raw| raw.app_certificates_acme_create(&self.app.name, &body),
+            )
             .await?;
         Ok(r.into_inner())
     }
 
     /// Uploads your own certificate (PEM chain and key).
-    pub async fn import_custom(&self, hostname: &str, fullchain: &str, private_key: &str) -> Result<types::CertificateDetail> {
+    pub async fn import_custom(
+        &self,
+        hostname: &str,
+        fullchain: &str,
+        private_key: &str,
+    ) -> Result<types::CertificateDetail> {
         self.check(hostname)?;
         let body = types::CreateCustomCertificateRequest {
             hostname: Some(hostname.to_string()),
@@ -52,7 +68,11 @@ impl Certificates {
         let r = self
             .app
             .client
-            .call("App_Certificates_custom_create", CallContext::default(), |raw| raw.app_certificates_custom_create(&self.app.name, &body))
+            .call(
+                "App_Certificates_custom_create",
+                CallContext::default(),
+                |raw| raw.app_certificates_custom_create(&self.app.name, &body),
+            )
             .await?;
         Ok(r.into_inner())
     }
@@ -63,7 +83,9 @@ impl Certificates {
         let r = self
             .app
             .client
-            .call("App_Certificates_show", CallContext::default(), |raw| raw.app_certificates_show(&self.app.name, hostname))
+            .call("App_Certificates_show", CallContext::default(), |raw| {
+                raw.app_certificates_show(&self.app.name, hostname)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -73,7 +95,9 @@ impl Certificates {
         self.check(hostname)?;
         self.app
             .client
-            .call("App_Certificates_delete", CallContext::default(), |raw| raw.app_certificates_delete(&self.app.name, hostname))
+            .call("App_Certificates_delete", CallContext::default(), |raw| {
+                raw.app_certificates_delete(&self.app.name, hostname)
+            })
             .await?;
         Ok(())
     }
@@ -84,18 +108,29 @@ impl Certificates {
         let r = self
             .app
             .client
-            .call("App_Certificates_acme_delete", CallContext::default(), |raw| raw.app_certificates_acme_delete(&self.app.name, hostname))
+            .call(
+                "App_Certificates_acme_delete",
+                CallContext::default(),
+                |raw| raw.app_certificates_acme_delete(&self.app.name, hostname),
+            )
             .await?;
         Ok(r.into_inner())
     }
 
     /// Removes only the custom certificate.
-    pub async fn delete_custom(&self, hostname: &str) -> Result<types::DestroyCustomCertificateResponse> {
+    pub async fn delete_custom(
+        &self,
+        hostname: &str,
+    ) -> Result<types::DestroyCustomCertificateResponse> {
         self.check(hostname)?;
         let r = self
             .app
             .client
-            .call("App_Certificates_custom_delete", CallContext::default(), |raw| raw.app_certificates_custom_delete(&self.app.name, hostname))
+            .call(
+                "App_Certificates_custom_delete",
+                CallContext::default(),
+                |raw| raw.app_certificates_custom_delete(&self.app.name, hostname),
+            )
             .await?;
         Ok(r.into_inner())
     }
@@ -106,7 +141,9 @@ impl Certificates {
         let r = self
             .app
             .client
-            .call("App_Certificates_check", CallContext::default(), |raw| raw.app_certificates_check(&self.app.name, hostname))
+            .call("App_Certificates_check", CallContext::default(), |raw| {
+                raw.app_certificates_check(&self.app.name, hostname)
+            })
             .await?;
         Ok(r.into_inner())
     }

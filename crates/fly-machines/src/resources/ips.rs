@@ -17,7 +17,9 @@ impl IpAssignments {
         let r = self
             .app
             .client
-            .call("App_IPAssignments_list", CallContext::default(), |raw| raw.app_ip_assignments_list(&self.app.name))
+            .call("App_IPAssignments_list", CallContext::default(), |raw| {
+                raw.app_ip_assignments_list(&self.app.name)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -28,7 +30,9 @@ impl IpAssignments {
         let r = self
             .app
             .client
-            .call("App_IPAssignments_create", CallContext::default(), |raw| raw.app_ip_assignments_create(&self.app.name, &request))
+            .call("App_IPAssignments_create", CallContext::default(), |raw| {
+                raw.app_ip_assignments_create(&self.app.name, &request)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -39,7 +43,9 @@ impl IpAssignments {
         validate::host("ip address", ip)?;
         self.app
             .client
-            .call("App_IPAssignments_delete", CallContext::default(), |raw| raw.app_ip_assignments_delete(&self.app.name, ip))
+            .call("App_IPAssignments_delete", CallContext::default(), |raw| {
+                raw.app_ip_assignments_delete(&self.app.name, ip)
+            })
             .await?;
         Ok(())
     }

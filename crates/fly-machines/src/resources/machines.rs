@@ -114,7 +114,9 @@ impl Machines {
             let r = self
                 .app
                 .client
-                .call("Machines_create", CallContext::default(), |raw| raw.machines_create(&self.app.name, &body))
+                .call("Machines_create", CallContext::default(), |raw| {
+                    raw.machines_create(&self.app.name, &body)
+                })
                 .await?;
             return Ok(r.into_inner());
         };
@@ -122,15 +124,21 @@ impl Machines {
         for attempt in 1..=CREATE_ATTEMPTS {
             if attempt > 1 {
                 if let Some(found) = self.find_by_launch_id(&key).await? {
-                    tracing::info!(machine_id = found.id.as_deref(), "ambiguous create had succeeded; using the existing machine");
+                    tracing::info!(
+                        machine_id = found.id.as_deref(),
+                        "ambiguous create had succeeded; using the existing machine"
+                    );
                     return Ok(found);
                 }
-                tokio::time::sleep(Duration::from_millis(250) * 2u32.pow(attempt - 2)).await;
+                let pause = Duration::from_millis(250) * 2u32.pow(attempt - 2);
+                self.app.client.clock().sleep(pause).await;
             }
             let result = self
                 .app
                 .client
-                .call("Machines_create", CallContext::default(), |raw| raw.machines_create(&self.app.name, &body))
+                .call("Machines_create", CallContext::default(), |raw| {
+                    raw.machines_create(&self.app.name, &body)
+                })
                 .await;
             match result {
                 Ok(r) => return Ok(r.into_inner()),
@@ -147,7 +155,10 @@ impl Machines {
     /// The machine tagged with a create's idempotency key, if one exists.
     pub async fn find_by_launch_id(&self, key: &str) -> Result<Option<types::Machine>> {
         let filter = ListMachines::builder()
-            .metadata(BTreeMap::from([(LAUNCH_ID_METADATA_KEY.to_string(), key.to_string())]))
+            .metadata(BTreeMap::from([(
+                LAUNCH_ID_METADATA_KEY.to_string(),
+                key.to_string(),
+            )]))
             .include_deleted(false)
             .build();
         let found = self.list(filter).await?;
@@ -173,7 +184,11 @@ fn is_ambiguous(e: &Error) -> bool {
 /// Rejects configs Fly would refuse, before sending them.
 fn validate_config(config: &types::MachineConfig) -> Result<()> {
     match config.image.as_deref() {
-        None | Some("") => Err(Error::invalid_input("machine config image", config.image.as_deref().unwrap_or(""), "an image reference such as `registry.fly.io/app:tag`")),
+        None | Some("") => Err(Error::invalid_input(
+            "machine config image",
+            config.image.as_deref().unwrap_or(""),
+            "an image reference such as `registry.fly.io/app:tag`",
+        )),
         Some(_) => Ok(()),
     }?;
     Ok(())
@@ -190,7 +205,11 @@ pub struct Machine {
 
 impl Machine {
     pub(crate) fn new(app: App, id: String) -> Machine {
-        Machine { app, id, lease_nonce: None }
+        Machine {
+            app,
+            id,
+            lease_nonce: None,
+        }
     }
 
     /// The machine id.
@@ -205,7 +224,10 @@ impl Machine {
 
     /// This handle with a lease nonce: its mutations send `fly-machine-lease-nonce`.
     pub fn with_lease_nonce(&self, nonce: impl Into<String>) -> Machine {
-        Machine { lease_nonce: Some(nonce.into()), ..self.clone() }
+        Machine {
+            lease_nonce: Some(nonce.into()),
+            ..self.clone()
+        }
     }
 
     /// The lease nonce this handle sends, if any.
@@ -225,7 +247,13 @@ impl Machine {
     /// Fetches the machine.
     pub async fn get(&self) -> Result<types::Machine> {
         self.check()?;
-        let r = self.app.client.call("Machines_show", self.ctx(), |raw| raw.machines_show(&self.app.name, &self.id)).await?;
+        let r = self
+            .app
+            .client
+            .call("Machines_show", self.ctx(), |raw| {
+                raw.machines_show(&self.app.name, &self.id)
+            })
+            .await?;
         Ok(r.into_inner())
     }
 
@@ -238,20 +266,32 @@ impl Machine {
         let r = self
             .app
             .client
-            .call("Machines_update", self.ctx(), |raw| raw.machines_update(&self.app.name, &self.id, &request))
+            .call("Machines_update", self.ctx(), |raw| {
+                raw.machines_update(&self.app.name, &self.id, &request)
+            })
             .await?;
         Ok(r.into_inner())
     }
 
     /// Updates the machine to `config`.
     pub async fn update_config(&self, config: types::MachineConfig) -> Result<types::Machine> {
-        self.update(types::UpdateMachineRequest { config: Some(config), ..Default::default() }).await
+        self.update(types::UpdateMachineRequest {
+            config: Some(config),
+            ..Default::default()
+        })
+        .await
     }
 
     /// Starts a stopped, suspended or created machine (412 from any other state).
     pub async fn start(&self) -> Result<types::StartMachineResponse> {
         self.check()?;
-        let r = self.app.client.call("Machines_start", self.ctx(), |raw| raw.machines_start(&self.app.name, &self.id)).await?;
+        let r = self
+            .app
+            .client
+            .call("Machines_start", self.ctx(), |raw| {
+                raw.machines_start(&self.app.name, &self.id)
+            })
+            .await?;
         Ok(r.into_inner())
     }
 
@@ -265,7 +305,9 @@ impl Machine {
         self.check()?;
         self.app
             .client
-            .call("Machines_stop", self.ctx(), |raw| raw.machines_stop(&self.app.name, &self.id, &request))
+            .call("Machines_stop", self.ctx(), |raw| {
+                raw.machines_stop(&self.app.name, &self.id, &request)
+            })
             .await?;
         Ok(())
     }
@@ -273,16 +315,27 @@ impl Machine {
     /// Suspends the machine (snapshot of memory; resumes on start).
     pub async fn suspend(&self) -> Result<()> {
         self.check()?;
-        self.app.client.call("Machines_suspend", self.ctx(), |raw| raw.machines_suspend(&self.app.name, &self.id)).await?;
+        self.app
+            .client
+            .call("Machines_suspend", self.ctx(), |raw| {
+                raw.machines_suspend(&self.app.name, &self.id)
+            })
+            .await?;
         Ok(())
     }
 
     /// Restarts the machine; `timeout` is a Go duration for the stop part.
-    pub async fn restart(&self, signal: Option<types::MachinesRestartSignal>, timeout: Option<&str>) -> Result<()> {
+    pub async fn restart(
+        &self,
+        signal: Option<types::MachinesRestartSignal>,
+        timeout: Option<&str>,
+    ) -> Result<()> {
         self.check()?;
         self.app
             .client
-            .call("Machines_restart", self.ctx(), |raw| raw.machines_restart(&self.app.name, &self.id, signal, timeout))
+            .call("Machines_restart", self.ctx(), |raw| {
+                raw.machines_restart(&self.app.name, &self.id, signal, timeout)
+            })
             .await?;
         Ok(())
     }
@@ -290,10 +343,14 @@ impl Machine {
     /// Sends a signal to the machine's main process.
     pub async fn signal(&self, signal: types::SignalRequestSignal) -> Result<()> {
         self.check()?;
-        let body = types::SignalRequest { signal: Some(signal) };
+        let body = types::SignalRequest {
+            signal: Some(signal),
+        };
         self.app
             .client
-            .call("Machines_signal", self.ctx(), |raw| raw.machines_signal(&self.app.name, &self.id, &body))
+            .call("Machines_signal", self.ctx(), |raw| {
+                raw.machines_signal(&self.app.name, &self.id, &body)
+            })
             .await?;
         Ok(())
     }
@@ -303,7 +360,9 @@ impl Machine {
         self.check()?;
         self.app
             .client
-            .call("Machines_delete", self.ctx(), |raw| raw.machines_delete(&self.app.name, &self.id, force.then_some(true)))
+            .call("Machines_delete", self.ctx(), |raw| {
+                raw.machines_delete(&self.app.name, &self.id, force.then_some(true))
+            })
             .await?;
         Ok(())
     }
@@ -311,14 +370,24 @@ impl Machine {
     /// Stops the proxy from routing new requests to the machine.
     pub async fn cordon(&self) -> Result<()> {
         self.check()?;
-        self.app.client.call("Machines_cordon", self.ctx(), |raw| raw.machines_cordon(&self.app.name, &self.id)).await?;
+        self.app
+            .client
+            .call("Machines_cordon", self.ctx(), |raw| {
+                raw.machines_cordon(&self.app.name, &self.id)
+            })
+            .await?;
         Ok(())
     }
 
     /// Lets the proxy route requests to the machine again.
     pub async fn uncordon(&self) -> Result<()> {
         self.check()?;
-        self.app.client.call("Machines_uncordon", self.ctx(), |raw| raw.machines_uncordon(&self.app.name, &self.id)).await?;
+        self.app
+            .client
+            .call("Machines_uncordon", self.ctx(), |raw| {
+                raw.machines_uncordon(&self.app.name, &self.id)
+            })
+            .await?;
         Ok(())
     }
 
@@ -328,7 +397,9 @@ impl Machine {
         let r = self
             .app
             .client
-            .call("Machines_list_events", self.ctx(), |raw| raw.machines_list_events(&self.app.name, &self.id, limit.map(i64::from)))
+            .call("Machines_list_events", self.ctx(), |raw| {
+                raw.machines_list_events(&self.app.name, &self.id, limit.map(i64::from))
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -339,24 +410,36 @@ impl Machine {
         let r = self
             .app
             .client
-            .call("Machines_list_versions", self.ctx(), |raw| raw.machines_list_versions(&self.app.name, &self.id))
+            .call("Machines_list_versions", self.ctx(), |raw| {
+                raw.machines_list_versions(&self.app.name, &self.id)
+            })
             .await?;
         Ok(r.into_inner())
     }
 
     /// Processes running in the machine, sorted by `sort_by` (e.g. `cpu`) in `order` (`asc`/`desc`).
-    pub async fn processes(&self, sort_by: Option<&str>, order: Option<&str>) -> Result<Vec<types::ProcessStat>> {
+    pub async fn processes(
+        &self,
+        sort_by: Option<&str>,
+        order: Option<&str>,
+    ) -> Result<Vec<types::ProcessStat>> {
         self.check()?;
         let r = self
             .app
             .client
-            .call("Machines_list_processes", self.ctx(), |raw| raw.machines_list_processes(&self.app.name, &self.id, order, sort_by))
+            .call("Machines_list_processes", self.ctx(), |raw| {
+                raw.machines_list_processes(&self.app.name, &self.id, order, sort_by)
+            })
             .await?;
         Ok(r.into_inner())
     }
 
     /// Runs a command in the machine and returns its output; `timeout` in seconds.
-    pub async fn exec(&self, command: &[&str], timeout: Option<u32>) -> Result<types::ExecResponse> {
+    pub async fn exec(
+        &self,
+        command: &[&str],
+        timeout: Option<u32>,
+    ) -> Result<types::ExecResponse> {
         self.exec_with(types::MachineExecRequest {
             command: Some(command.iter().map(|s| s.to_string()).collect()),
             timeout: timeout.map(i64::from),
@@ -366,15 +449,26 @@ impl Machine {
     }
 
     /// Runs a command described by a full request (container, stdin...).
-    pub async fn exec_with(&self, request: types::MachineExecRequest) -> Result<types::ExecResponse> {
+    pub async fn exec_with(
+        &self,
+        request: types::MachineExecRequest,
+    ) -> Result<types::ExecResponse> {
         self.check()?;
-        if request.command.as_ref().is_none_or(|c| c.is_empty()) && request.cmd.as_deref().is_none_or(str::is_empty) {
-            return Err(Error::invalid_input("exec command", "", "at least one word"));
+        if request.command.as_ref().is_none_or(|c| c.is_empty())
+            && request.cmd.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(Error::invalid_input(
+                "exec command",
+                "",
+                "at least one word",
+            ));
         }
         let r = self
             .app
             .client
-            .call("Machines_exec", self.ctx(), |raw| raw.machines_exec(&self.app.name, &self.id, &request))
+            .call("Machines_exec", self.ctx(), |raw| {
+                raw.machines_exec(&self.app.name, &self.id, &request)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -382,18 +476,28 @@ impl Machine {
     /// The machine's memory: limit and what is available.
     pub async fn memory(&self) -> Result<types::MemoryResponse> {
         self.check()?;
-        let r = self.app.client.call("Machines_get_memory", self.ctx(), |raw| raw.machines_get_memory(&self.app.name, &self.id)).await?;
+        let r = self
+            .app
+            .client
+            .call("Machines_get_memory", self.ctx(), |raw| {
+                raw.machines_get_memory(&self.app.name, &self.id)
+            })
+            .await?;
         Ok(r.into_inner())
     }
 
     /// Sets the machine's memory limit, in MB.
     pub async fn set_memory_limit(&self, limit_mb: u32) -> Result<types::MemoryResponse> {
         self.check()?;
-        let body = types::SetMemoryLimitRequest { limit_mb: Some(i64::from(limit_mb)) };
+        let body = types::SetMemoryLimitRequest {
+            limit_mb: Some(i64::from(limit_mb)),
+        };
         let r = self
             .app
             .client
-            .call("Machines_set_memory_limit", self.ctx(), |raw| raw.machines_set_memory_limit(&self.app.name, &self.id, &body))
+            .call("Machines_set_memory_limit", self.ctx(), |raw| {
+                raw.machines_set_memory_limit(&self.app.name, &self.id, &body)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -401,11 +505,15 @@ impl Machine {
     /// Asks the machine to give back `amount_mb` of memory.
     pub async fn reclaim_memory(&self, amount_mb: u32) -> Result<types::ReclaimMemoryResponse> {
         self.check()?;
-        let body = types::ReclaimMemoryRequest { amount_mb: Some(i64::from(amount_mb)) };
+        let body = types::ReclaimMemoryRequest {
+            amount_mb: Some(i64::from(amount_mb)),
+        };
         let r = self
             .app
             .client
-            .call("Machines_reclaim_memory", self.ctx(), |raw| raw.machines_reclaim_memory(&self.app.name, &self.id, &body))
+            .call("Machines_reclaim_memory", self.ctx(), |raw| {
+                raw.machines_reclaim_memory(&self.app.name, &self.id, &body)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -427,7 +535,13 @@ impl Metadata<'_> {
     pub async fn all(&self) -> Result<BTreeMap<String, String>> {
         let m = self.machine;
         m.check()?;
-        let r = m.app.client.call("Machines_show_metadata", m.ctx(), |raw| raw.machines_show_metadata(&m.app.name, &m.id)).await?;
+        let r = m
+            .app
+            .client
+            .call("Machines_show_metadata", m.ctx(), |raw| {
+                raw.machines_show_metadata(&m.app.name, &m.id)
+            })
+            .await?;
         Ok(r.into_inner())
     }
 
@@ -436,7 +550,14 @@ impl Metadata<'_> {
         let m = self.machine;
         m.check()?;
         validate::key("metadata key", key)?;
-        match m.app.client.call("Machines_get_metadata_key", m.ctx(), |raw| raw.machines_get_metadata_key(&m.app.name, &m.id, key)).await {
+        match m
+            .app
+            .client
+            .call("Machines_get_metadata_key", m.ctx(), |raw| {
+                raw.machines_get_metadata_key(&m.app.name, &m.id, key)
+            })
+            .await
+        {
             Ok(r) => Ok(r.into_inner().value),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -448,10 +569,15 @@ impl Metadata<'_> {
         let m = self.machine;
         m.check()?;
         validate::key("metadata key", key)?;
-        let body = types::UpsertMetadataKeyRequest { value: Some(value.to_string()), updated_at: None };
+        let body = types::UpsertMetadataKeyRequest {
+            value: Some(value.to_string()),
+            updated_at: None,
+        };
         m.app
             .client
-            .call("Machines_upsert_metadata", m.ctx(), |raw| raw.machines_upsert_metadata(&m.app.name, &m.id, key, &body))
+            .call("Machines_upsert_metadata", m.ctx(), |raw| {
+                raw.machines_upsert_metadata(&m.app.name, &m.id, key, &body)
+            })
             .await?;
         Ok(())
     }
@@ -463,7 +589,9 @@ impl Metadata<'_> {
         validate::key("metadata key", key)?;
         m.app
             .client
-            .call("Machines_delete_metadata", m.ctx(), |raw| raw.machines_delete_metadata(&m.app.name, &m.id, key))
+            .call("Machines_delete_metadata", m.ctx(), |raw| {
+                raw.machines_delete_metadata(&m.app.name, &m.id, key)
+            })
             .await?;
         Ok(())
     }
@@ -474,7 +602,9 @@ impl Metadata<'_> {
         m.check()?;
         m.app
             .client
-            .call("Machines_update_metadata", m.ctx(), |raw| raw.machines_update_metadata(&m.app.name, &m.id, &request))
+            .call("Machines_update_metadata", m.ctx(), |raw| {
+                raw.machines_update_metadata(&m.app.name, &m.id, &request)
+            })
             .await?;
         Ok(())
     }
@@ -485,7 +615,9 @@ impl Metadata<'_> {
         m.check()?;
         m.app
             .client
-            .call("Machines_patch_metadata", m.ctx(), |raw| raw.machines_patch_metadata(&m.app.name, &m.id, &request))
+            .call("Machines_patch_metadata", m.ctx(), |raw| {
+                raw.machines_patch_metadata(&m.app.name, &m.id, &request)
+            })
             .await?;
         Ok(())
     }

@@ -9,7 +9,10 @@ use crate::{Client, Result, types, validate};
 impl Client {
     /// One organization by slug.
     pub fn org(&self, slug: impl Into<String>) -> Org {
-        Org { client: self.clone(), slug: slug.into() }
+        Org {
+            client: self.clone(),
+            slug: slug.into(),
+        }
     }
 }
 
@@ -51,7 +54,10 @@ impl Org {
     }
 
     /// Every machine of the organization, page after page.
-    pub fn machines(&self, filter: OrgListing) -> impl Stream<Item = Result<types::OrgMachine>> + Send + '_ {
+    pub fn machines(
+        &self,
+        filter: OrgListing,
+    ) -> impl Stream<Item = Result<types::OrgMachine>> + Send + '_ {
         stream::try_unfold(Page::Start, move |page| {
             let filter = filter.clone();
             async move {
@@ -78,7 +84,10 @@ impl Org {
                     .await?
                     .into_inner();
                 let next = next_page(cursor.as_deref(), r.next_cursor);
-                Ok(Some((stream::iter(r.machines.unwrap_or_default().into_iter().map(Ok)), next)))
+                Ok(Some((
+                    stream::iter(r.machines.unwrap_or_default().into_iter().map(Ok)),
+                    next,
+                )))
             }
         })
         .try_flatten()
@@ -86,7 +95,10 @@ impl Org {
     }
 
     /// Every volume of the organization, page after page.
-    pub fn volumes(&self, filter: OrgListing) -> impl Stream<Item = Result<types::OrgVolume>> + Send + '_ {
+    pub fn volumes(
+        &self,
+        filter: OrgListing,
+    ) -> impl Stream<Item = Result<types::OrgVolume>> + Send + '_ {
         stream::try_unfold(Page::Start, move |page| {
             let filter = filter.clone();
             async move {
@@ -113,7 +125,10 @@ impl Org {
                     .await?
                     .into_inner();
                 let next = next_page(cursor.as_deref(), r.next_cursor);
-                Ok(Some((stream::iter(r.volumes.unwrap_or_default().into_iter().map(Ok)), next)))
+                Ok(Some((
+                    stream::iter(r.volumes.unwrap_or_default().into_iter().map(Ok)),
+                    next,
+                )))
             }
         })
         .try_flatten()

@@ -6,7 +6,9 @@ use crate::{Client, Result, types};
 impl Client {
     /// Regions and placement.
     pub fn platform(&self) -> Platform {
-        Platform { client: self.clone() }
+        Platform {
+            client: self.clone(),
+        }
     }
 }
 
@@ -19,15 +21,25 @@ pub struct Platform {
 impl Platform {
     /// Fly's regions and whether they take new machines.
     pub async fn regions(&self) -> Result<types::RegionResponse> {
-        let r = self.client.call("Platform_regions_get", CallContext::default(), |raw| raw.platform_regions_get()).await?;
+        let r = self
+            .client
+            .call("Platform_regions_get", CallContext::default(), |raw| {
+                raw.platform_regions_get()
+            })
+            .await?;
         Ok(r.into_inner())
     }
 
     /// Where machines of a given size could go.
-    pub async fn placements(&self, request: types::GetPlacementsRequest) -> Result<types::GetPlacementsResponse> {
+    pub async fn placements(
+        &self,
+        request: types::GetPlacementsRequest,
+    ) -> Result<types::GetPlacementsResponse> {
         let r = self
             .client
-            .call("Platform_placements_post", CallContext::default(), |raw| raw.platform_placements_post(&request))
+            .call("Platform_placements_post", CallContext::default(), |raw| {
+                raw.platform_placements_post(&request)
+            })
             .await?;
         Ok(r.into_inner())
     }

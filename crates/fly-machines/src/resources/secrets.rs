@@ -19,22 +19,31 @@ impl Secrets {
         let r = self
             .app
             .client
-            .call("Secrets_list", CallContext::default(), |raw| raw.secrets_list(&self.app.name, None, show_secrets))
+            .call("Secrets_list", CallContext::default(), |raw| {
+                raw.secrets_list(&self.app.name, None, show_secrets)
+            })
             .await?;
         Ok(r.into_inner())
     }
 
     /// Sets several secrets at once.
-    pub async fn update(&self, values: BTreeMap<String, String>) -> Result<types::AppSecretsUpdateResp> {
+    pub async fn update(
+        &self,
+        values: BTreeMap<String, String>,
+    ) -> Result<types::AppSecretsUpdateResp> {
         validate::app_name(&self.app.name)?;
         for name in values.keys() {
             validate::key("secret name", name)?;
         }
-        let body = types::AppSecretsUpdateRequest { values: Some(values) };
+        let body = types::AppSecretsUpdateRequest {
+            values: Some(values),
+        };
         let r = self
             .app
             .client
-            .call("Secrets_update", CallContext::default(), |raw| raw.secrets_update(&self.app.name, &body))
+            .call("Secrets_update", CallContext::default(), |raw| {
+                raw.secrets_update(&self.app.name, &body)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -46,7 +55,9 @@ impl Secrets {
         let r = self
             .app
             .client
-            .call("Secret_get", CallContext::default(), |raw| raw.secret_get(&self.app.name, name, None, show_secrets))
+            .call("Secret_get", CallContext::default(), |raw| {
+                raw.secret_get(&self.app.name, name, None, show_secrets)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -55,11 +66,15 @@ impl Secrets {
     pub async fn set(&self, name: &str, value: &str) -> Result<types::SetAppSecretResponse> {
         validate::app_name(&self.app.name)?;
         validate::key("secret name", name)?;
-        let body = types::SetAppSecretRequest { value: Some(value.to_string()) };
+        let body = types::SetAppSecretRequest {
+            value: Some(value.to_string()),
+        };
         let r = self
             .app
             .client
-            .call("Secret_create", CallContext::default(), |raw| raw.secret_create(&self.app.name, name, &body))
+            .call("Secret_create", CallContext::default(), |raw| {
+                raw.secret_create(&self.app.name, name, &body)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -71,7 +86,9 @@ impl Secrets {
         let r = self
             .app
             .client
-            .call("Secret_delete", CallContext::default(), |raw| raw.secret_delete(&self.app.name, name))
+            .call("Secret_delete", CallContext::default(), |raw| {
+                raw.secret_delete(&self.app.name, name)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -96,7 +113,9 @@ impl SecretKeys {
         let r = self
             .app
             .client
-            .call("Secretkeys_list", CallContext::default(), |raw| raw.secretkeys_list(&self.app.name, None, types_filter))
+            .call("Secretkeys_list", CallContext::default(), |raw| {
+                raw.secretkeys_list(&self.app.name, None, types_filter)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -104,28 +123,46 @@ impl SecretKeys {
     /// One key (public part only).
     pub async fn get(&self, name: &str) -> Result<types::SecretKey> {
         self.check(name)?;
-        let r = self.app.client.call("Secretkey_get", CallContext::default(), |raw| raw.secretkey_get(&self.app.name, name, None)).await?;
+        let r = self
+            .app
+            .client
+            .call("Secretkey_get", CallContext::default(), |raw| {
+                raw.secretkey_get(&self.app.name, name, None)
+            })
+            .await?;
         Ok(r.into_inner())
     }
 
     /// Stores a key you provide.
-    pub async fn set(&self, name: &str, request: types::SetSecretkeyRequest) -> Result<types::SetSecretkeyResponse> {
+    pub async fn set(
+        &self,
+        name: &str,
+        request: types::SetSecretkeyRequest,
+    ) -> Result<types::SetSecretkeyResponse> {
         self.check(name)?;
         let r = self
             .app
             .client
-            .call("Secretkey_set", CallContext::default(), |raw| raw.secretkey_set(&self.app.name, name, &request))
+            .call("Secretkey_set", CallContext::default(), |raw| {
+                raw.secretkey_set(&self.app.name, name, &request)
+            })
             .await?;
         Ok(r.into_inner())
     }
 
     /// Has Fly generate a key of `request.type_`.
-    pub async fn generate(&self, name: &str, request: types::SetSecretkeyRequest) -> Result<types::SetSecretkeyResponse> {
+    pub async fn generate(
+        &self,
+        name: &str,
+        request: types::SetSecretkeyRequest,
+    ) -> Result<types::SetSecretkeyResponse> {
         self.check(name)?;
         let r = self
             .app
             .client
-            .call("Secretkey_generate", CallContext::default(), |raw| raw.secretkey_generate(&self.app.name, name, &request))
+            .call("Secretkey_generate", CallContext::default(), |raw| {
+                raw.secretkey_generate(&self.app.name, name, &request)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -133,39 +170,63 @@ impl SecretKeys {
     /// Deletes a key.
     pub async fn delete(&self, name: &str) -> Result<types::DeleteSecretkeyResponse> {
         self.check(name)?;
-        let r = self.app.client.call("Secretkey_delete", CallContext::default(), |raw| raw.secretkey_delete(&self.app.name, name)).await?;
+        let r = self
+            .app
+            .client
+            .call("Secretkey_delete", CallContext::default(), |raw| {
+                raw.secretkey_delete(&self.app.name, name)
+            })
+            .await?;
         Ok(r.into_inner())
     }
 
     /// Encrypts with the key.
-    pub async fn encrypt(&self, name: &str, request: types::EncryptSecretkeyRequest) -> Result<types::EncryptSecretkeyResponse> {
+    pub async fn encrypt(
+        &self,
+        name: &str,
+        request: types::EncryptSecretkeyRequest,
+    ) -> Result<types::EncryptSecretkeyResponse> {
         self.check(name)?;
         let r = self
             .app
             .client
-            .call("Secretkey_encrypt", CallContext::default(), |raw| raw.secretkey_encrypt(&self.app.name, name, None, &request))
+            .call("Secretkey_encrypt", CallContext::default(), |raw| {
+                raw.secretkey_encrypt(&self.app.name, name, None, &request)
+            })
             .await?;
         Ok(r.into_inner())
     }
 
     /// Decrypts with the key.
-    pub async fn decrypt(&self, name: &str, request: types::DecryptSecretkeyRequest) -> Result<types::DecryptSecretkeyResponse> {
+    pub async fn decrypt(
+        &self,
+        name: &str,
+        request: types::DecryptSecretkeyRequest,
+    ) -> Result<types::DecryptSecretkeyResponse> {
         self.check(name)?;
         let r = self
             .app
             .client
-            .call("Secretkey_decrypt", CallContext::default(), |raw| raw.secretkey_decrypt(&self.app.name, name, None, &request))
+            .call("Secretkey_decrypt", CallContext::default(), |raw| {
+                raw.secretkey_decrypt(&self.app.name, name, None, &request)
+            })
             .await?;
         Ok(r.into_inner())
     }
 
     /// Signs with the key.
-    pub async fn sign(&self, name: &str, request: types::SignSecretkeyRequest) -> Result<types::SignSecretkeyResponse> {
+    pub async fn sign(
+        &self,
+        name: &str,
+        request: types::SignSecretkeyRequest,
+    ) -> Result<types::SignSecretkeyResponse> {
         self.check(name)?;
         let r = self
             .app
             .client
-            .call("Secretkey_sign", CallContext::default(), |raw| raw.secretkey_sign(&self.app.name, name, None, &request))
+            .call("Secretkey_sign", CallContext::default(), |raw| {
+                raw.secretkey_sign(&self.app.name, name, None, &request)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -175,7 +236,9 @@ impl SecretKeys {
         self.check(name)?;
         self.app
             .client
-            .call("Secretkey_verify", CallContext::default(), |raw| raw.secretkey_verify(&self.app.name, name, None, &request))
+            .call("Secretkey_verify", CallContext::default(), |raw| {
+                raw.secretkey_verify(&self.app.name, name, None, &request)
+            })
             .await?;
         Ok(())
     }

@@ -6,7 +6,9 @@ use crate::{Client, Result, types};
 impl Client {
     /// Token operations.
     pub fn tokens(&self) -> Tokens {
-        Tokens { client: self.clone() }
+        Tokens {
+            client: self.clone(),
+        }
     }
 }
 
@@ -21,7 +23,11 @@ async fn text(stream: fly_machines_api::ByteStream) -> Result<String> {
     let mut inner = stream.into_inner();
     let mut buf = Vec::new();
     while let Some(chunk) = inner.next().await {
-        let chunk = chunk.map_err(|source| crate::Error::Transport { operation: "Tokens_request", attempts: 1, source })?;
+        let chunk = chunk.map_err(|source| crate::Error::Transport {
+            operation: "Tokens_request",
+            attempts: 1,
+            source,
+        })?;
         buf.extend_from_slice(&chunk);
     }
     Ok(String::from_utf8_lossy(&buf).into_owned())
@@ -30,35 +36,62 @@ async fn text(stream: fly_machines_api::ByteStream) -> Result<String> {
 impl Tokens {
     /// Describes the token this client uses.
     pub async fn current(&self) -> Result<types::CurrentTokenResponse> {
-        let r = self.client.call("CurrentToken_show", CallContext::default(), |raw| raw.current_token_show()).await?;
+        let r = self
+            .client
+            .call("CurrentToken_show", CallContext::default(), |raw| {
+                raw.current_token_show()
+            })
+            .await?;
         Ok(r.into_inner())
     }
 
     /// Checks an `Authorization` header value and lists what it grants.
     pub async fn authenticate(&self, header: &str) -> Result<Vec<types::VerifiedToken>> {
-        let body = types::AuthenticateTokenRequest { header: Some(header.to_string()) };
+        let body = types::AuthenticateTokenRequest {
+            header: Some(header.to_string()),
+        };
         let r = self
             .client
-            .call("Tokens_authenticate", CallContext::default(), |raw| raw.tokens_authenticate(&body))
+            .call("Tokens_authenticate", CallContext::default(), |raw| {
+                raw.tokens_authenticate(&body)
+            })
             .await?;
         Ok(r.into_inner())
     }
 
     /// Checks whether a token allows an access.
-    pub async fn authorize(&self, request: types::AuthorizeTokenRequest) -> Result<types::AuthorizeResponse> {
-        let r = self.client.call("Tokens_authorize", CallContext::default(), |raw| raw.tokens_authorize(&request)).await?;
+    pub async fn authorize(
+        &self,
+        request: types::AuthorizeTokenRequest,
+    ) -> Result<types::AuthorizeResponse> {
+        let r = self
+            .client
+            .call("Tokens_authorize", CallContext::default(), |raw| {
+                raw.tokens_authorize(&request)
+            })
+            .await?;
         Ok(r.into_inner())
     }
 
     /// A token for Fly's KMS (only from inside a machine).
     pub async fn kms(&self) -> Result<String> {
-        let r = self.client.call("Tokens_request_Kms", CallContext::default(), |raw| raw.tokens_request_kms()).await?;
+        let r = self
+            .client
+            .call("Tokens_request_Kms", CallContext::default(), |raw| {
+                raw.tokens_request_kms()
+            })
+            .await?;
         text(r.into_inner()).await
     }
 
     /// An OpenID Connect token for the calling machine, for audience `aud`.
     pub async fn oidc(&self, request: types::CreateOidcTokenRequest) -> Result<String> {
-        let r = self.client.call("Tokens_request_OIDC", CallContext::default(), |raw| raw.tokens_request_oidc(&request)).await?;
+        let r = self
+            .client
+            .call("Tokens_request_OIDC", CallContext::default(), |raw| {
+                raw.tokens_request_oidc(&request)
+            })
+            .await?;
         text(r.into_inner()).await
     }
 }

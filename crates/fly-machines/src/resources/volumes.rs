@@ -15,7 +15,13 @@ impl Volumes {
     /// Lists the app's volumes; `summary` leaves out details.
     pub async fn list(&self, summary: Option<bool>) -> Result<Vec<types::Volume>> {
         validate::app_name(&self.app.name)?;
-        let r = self.app.client.call("Volumes_list", CallContext::default(), |raw| raw.volumes_list(&self.app.name, summary)).await?;
+        let r = self
+            .app
+            .client
+            .call("Volumes_list", CallContext::default(), |raw| {
+                raw.volumes_list(&self.app.name, summary)
+            })
+            .await?;
         Ok(r.into_inner())
     }
 
@@ -60,7 +66,9 @@ impl Volumes {
         let r = self
             .app
             .client
-            .call("Volumes_create", CallContext::default(), |raw| raw.volumes_create(&self.app.name, &body))
+            .call("Volumes_create", CallContext::default(), |raw| {
+                raw.volumes_create(&self.app.name, &body)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -87,7 +95,13 @@ impl Volume {
     /// Fetches the volume.
     pub async fn get(&self) -> Result<types::Volume> {
         self.check()?;
-        let r = self.app.client.call("Volumes_get_by_id", CallContext::default(), |raw| raw.volumes_get_by_id(&self.app.name, &self.id)).await?;
+        let r = self
+            .app
+            .client
+            .call("Volumes_get_by_id", CallContext::default(), |raw| {
+                raw.volumes_get_by_id(&self.app.name, &self.id)
+            })
+            .await?;
         Ok(r.into_inner())
     }
 
@@ -97,7 +111,9 @@ impl Volume {
         let r = self
             .app
             .client
-            .call("Volumes_update", CallContext::default(), |raw| raw.volumes_update(&self.app.name, &self.id, &request))
+            .call("Volumes_update", CallContext::default(), |raw| {
+                raw.volumes_update(&self.app.name, &self.id, &request)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -105,11 +121,15 @@ impl Volume {
     /// Grows the volume to `size_gb` (volumes never shrink).
     pub async fn extend(&self, size_gb: u32) -> Result<types::ExtendVolumeResponse> {
         self.check()?;
-        let body = types::ExtendVolumeRequest { size_gb: Some(i64::from(size_gb)) };
+        let body = types::ExtendVolumeRequest {
+            size_gb: Some(i64::from(size_gb)),
+        };
         let r = self
             .app
             .client
-            .call("Volumes_extend", CallContext::default(), |raw| raw.volumes_extend(&self.app.name, &self.id, &body))
+            .call("Volumes_extend", CallContext::default(), |raw| {
+                raw.volumes_extend(&self.app.name, &self.id, &body)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -117,7 +137,13 @@ impl Volume {
     /// Destroys the volume.
     pub async fn delete(&self) -> Result<types::Volume> {
         self.check()?;
-        let r = self.app.client.call("Volume_delete", CallContext::default(), |raw| raw.volume_delete(&self.app.name, &self.id)).await?;
+        let r = self
+            .app
+            .client
+            .call("Volume_delete", CallContext::default(), |raw| {
+                raw.volume_delete(&self.app.name, &self.id)
+            })
+            .await?;
         Ok(r.into_inner())
     }
 
@@ -127,7 +153,9 @@ impl Volume {
         let r = self
             .app
             .client
-            .call("Volumes_list_snapshots", CallContext::default(), |raw| raw.volumes_list_snapshots(&self.app.name, &self.id))
+            .call("Volumes_list_snapshots", CallContext::default(), |raw| {
+                raw.volumes_list_snapshots(&self.app.name, &self.id)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -137,7 +165,9 @@ impl Volume {
         self.check()?;
         self.app
             .client
-            .call("createVolumeSnapshot", CallContext::default(), |raw| raw.create_volume_snapshot(&self.app.name, &self.id))
+            .call("createVolumeSnapshot", CallContext::default(), |raw| {
+                raw.create_volume_snapshot(&self.app.name, &self.id)
+            })
             .await?;
         Ok(())
     }

@@ -1,0 +1,66 @@
+//! The generated code and our OpenAPI document agree with each other, and the document agrees
+//! with Fly's published one except where we corrected it on purpose.
+//!
+//! Both tests run the workspace's xtask through cargo. Fly's document is kept outside the
+//! repository (`../shared/reference`); where it is absent, that test says so and passes without
+//! checking anything.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the crate lives two levels below the workspace root")
+}
+
+/// Runs `cargo run -q -p xtask -- <args>` from the workspace root.
+fn xtask(args: &[&str]) -> Output {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    Command::new(&cargo)
+        .args(["run", "-q", "-p", "xtask", "--"])
+        .args(args)
+        .current_dir(workspace_root())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", cargo.to_string_lossy()))
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "exit status: {}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn checked_in_generated_code_matches_the_document() {
+    let output = xtask(&["regen", "--check"]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("up to date"), "{}", describe(&output));
+}
+
+#[test]
+fn every_difference_from_fly_s_document_is_explained() {
+    let upstream = workspace_root().join("../shared/reference/fly-machines-openapi3.json");
+    if !upstream.is_file() {
+        println!(
+            "skipped: {} does not exist (Fly's document lives outside the repository)",
+            upstream.display()
+        );
+        return;
+    }
+    let upstream = upstream.to_str().expect("a UTF-8 path").to_owned();
+    let output = xtask(&["spec-diff", &upstream]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("no unexplained difference"),
+        "{}",
+        describe(&output)
+    );
+}

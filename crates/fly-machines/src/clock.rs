@@ -1,0 +1,139 @@
+//! Time as the client sees it, so tests can drive retries, pacing and waits without sleeping.
+//!
+//! The default [`TokioClock`] follows tokio's time (and so also works with paused tokio time in
+//! tests that do no real I/O). [`ManualClock`] is virtual time for tests that talk to a real
+//! loopback server: either every sleep jumps time forward at once (auto-advance, the delays are
+//! recorded for assertions), or sleeps wait until the test calls [`ManualClock::advance`].
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+/// A boxed sleep future.
+pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A source of time for the client.
+pub trait Clock: Send + Sync + Debug + 'static {
+    /// The current instant.
+    fn now(&self) -> Instant;
+    /// Waits for `duration`.
+    fn sleep(&self, duration: Duration) -> Sleep;
+}
+
+/// tokio's clock: real time, or paused time in `#[tokio::test(start_paused = true)]`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TokioClock;
+
+impl Clock for TokioClock {
+    fn now(&self) -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// Virtual time for tests. See the module docs.
+#[derive(Debug)]
+pub struct ManualClock {
+    origin: Instant,
+    auto_advance: bool,
+    offset: watch::Sender<Duration>,
+    sleeps: Mutex<Vec<Duration>>,
+}
+
+impl ManualClock {
+    /// A clock whose sleeps return at once, moving time forward by the slept amount.
+    pub fn auto_advance() -> Arc<ManualClock> {
+        Arc::new(ManualClock::new(true))
+    }
+
+    /// A clock whose sleeps wait until [`advance`](Self::advance) moves time past their end.
+    pub fn manual() -> Arc<ManualClock> {
+        Arc::new(ManualClock::new(false))
+    }
+
+    fn new(auto_advance: bool) -> ManualClock {
+        ManualClock {
+            origin: Instant::now(),
+            auto_advance,
+            offset: watch::channel(Duration::ZERO).0,
+            sleeps: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Moves time forward, waking the sleeps that are due.
+    pub fn advance(&self, by: Duration) {
+        self.offset.send_modify(|offset| *offset += by);
+    }
+
+    /// Virtual time elapsed since the clock was made.
+    pub fn elapsed(&self) -> Duration {
+        *self.offset.borrow()
+    }
+
+    /// Every sleep requested so far, in order (zero-length ones included).
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.sleeps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        self.origin + self.elapsed()
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        self.sleeps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(duration);
+        if self.auto_advance {
+            self.advance(duration);
+            return Box::pin(std::future::ready(()));
+        }
+        let due = self.elapsed() + duration;
+        let mut rx = self.offset.subscribe();
+        Box::pin(async move {
+            // An error means the clock was dropped: nothing will ever advance it, so return.
+            let _ = rx.wait_for(|now| *now >= due).await;
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn auto_advance_moves_time_and_records() {
+        let clock = ManualClock::auto_advance();
+        let before = clock.now();
+        clock.sleep(Duration::from_secs(3)).await;
+        clock.sleep(Duration::from_millis(500)).await;
+        assert_eq!(clock.now() - before, Duration::from_millis(3500));
+        assert_eq!(
+            clock.sleeps(),
+            vec![Duration::from_secs(3), Duration::from_millis(500)]
+        );
+    }
+
+    #[tokio::test]
+    async fn manual_sleeps_wait_for_advance() {
+        let clock = ManualClock::manual();
+        let sleeping = tokio::spawn(clock.sleep(Duration::from_secs(10)));
+        clock.advance(Duration::from_secs(5));
+        tokio::task::yield_now().await;
+        assert!(!sleeping.is_finished());
+        clock.advance(Duration::from_secs(5));
+        sleeping.await.unwrap();
+    }
+}

@@ -1,0 +1,213 @@
+//! Machine leases: exclusive, expiring locks on a machine's mutations.
+//!
+//! [`Machine::lease`] takes a lease and returns a [`LeaseGuard`]. Mutations through
+//! [`LeaseGuard::machine`] carry the `fly-machine-lease-nonce` header; a background task refreshes
+//! the lease at a third of its TTL; [`LeaseGuard::release`] gives it back (and a dropped guard
+//! tries to). Only a conflict (someone else holds it) is retried while acquiring.
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::context::CallContext;
+use crate::resources::machines::Machine;
+use crate::{Error, Result, types};
+
+/// A held lease. Release it with [`release`](Self::release); dropping it releases best effort.
+#[derive(Debug)]
+pub struct LeaseGuard {
+    machine: Machine,
+    nonce: String,
+    lease: types::Lease,
+    refresher: Option<JoinHandle<()>>,
+    released: bool,
+}
+
+#[bon::bon]
+impl Machine {
+    /// Takes a lease for `ttl` (whole seconds, at least 1):
+    /// `machine.lease(Duration::from_secs(30)).description("deploy").send().await`.
+    ///
+    /// While someone else holds the lease (409) it tries again until `acquire_timeout` (default
+    /// 30 s); any other error ends the attempt at once.
+    #[builder(finish_fn = send, on(String, into))]
+    pub async fn lease(
+        &self,
+        #[builder(start_fn)] ttl: Duration,
+        /// Why you hold the lease, shown to others who find the machine leased.
+        description: Option<String>,
+        /// How long to keep trying while the lease is held by someone else.
+        acquire_timeout: Option<Duration>,
+        /// Refresh the lease in the background at a third of its TTL (default on).
+        auto_refresh: Option<bool>,
+    ) -> Result<LeaseGuard> {
+        let ttl_secs = ttl.as_secs().max(1);
+        let clock = self.app.client.clock().clone();
+        let deadline = clock.now() + acquire_timeout.unwrap_or(Duration::from_secs(30));
+        let body = types::CreateLeaseRequest {
+            description,
+            ttl: Some(ttl_secs as i64),
+        };
+        let mut pause = Duration::from_millis(500);
+        let envelope = loop {
+            match self.lease_call(None, &body).await {
+                Ok(envelope) => break envelope,
+                Err(e) if e.is_conflict() && clock.now() + pause < deadline => {
+                    tracing::debug!(machine_id = %self.id, "lease held elsewhere; trying again");
+                    clock.sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(4));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let lease = envelope.data.unwrap_or_default();
+        let Some(nonce) = lease.nonce.clone().filter(|n| !n.is_empty()) else {
+            return Err(Error::Decode {
+                operation: "Machines_create_lease",
+                status: 201,
+                message: "the lease answer carries no nonce".into(),
+                body: serde_json::to_string(&lease).unwrap_or_default(),
+            });
+        };
+        let machine = self.with_lease_nonce(nonce.clone());
+        let refresher = auto_refresh
+            .unwrap_or(true)
+            .then(|| spawn_refresher(machine.clone(), nonce.clone(), ttl_secs));
+        Ok(LeaseGuard {
+            machine,
+            nonce,
+            lease,
+            refresher,
+            released: false,
+        })
+    }
+
+    /// The machine's current lease, or `None` when nobody holds one.
+    pub async fn current_lease(&self) -> Result<Option<types::Lease>> {
+        crate::validate::app_name(&self.app.name)?;
+        crate::validate::resource_id("machine id", &self.id)?;
+        match self
+            .app
+            .client
+            .call("Machines_show_lease", CallContext::default(), |raw| {
+                raw.machines_show_lease(&self.app.name, &self.id)
+            })
+            .await
+        {
+            Ok(r) => Ok(r.into_inner().data),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// POST lease: acquire (no nonce) or refresh (with the nonce).
+    async fn lease_call(
+        &self,
+        nonce: Option<&str>,
+        body: &types::CreateLeaseRequest,
+    ) -> Result<types::LeaseEnvelope> {
+        crate::validate::app_name(&self.app.name)?;
+        crate::validate::resource_id("machine id", &self.id)?;
+        let r = self
+            .app
+            .client
+            .call("Machines_create_lease", CallContext::default(), |raw| {
+                raw.machines_create_lease(&self.app.name, &self.id, nonce, body)
+            })
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// DELETE lease with `nonce`; a lease that is already gone is not an error.
+    pub async fn release_lease(&self, nonce: &str) -> Result<()> {
+        crate::validate::app_name(&self.app.name)?;
+        crate::validate::resource_id("machine id", &self.id)?;
+        match self
+            .app
+            .client
+            .call("Machines_release_lease", CallContext::default(), |raw| {
+                raw.machines_release_lease(&self.app.name, &self.id, nonce)
+            })
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn spawn_refresher(machine: Machine, nonce: String, ttl_secs: u64) -> JoinHandle<()> {
+    let every = Duration::from_secs(ttl_secs)
+        .div_f64(3.0)
+        .max(Duration::from_millis(500));
+    let clock = machine.app.client.clock().clone();
+    tokio::spawn(async move {
+        let body = types::CreateLeaseRequest {
+            description: None,
+            ttl: Some(ttl_secs as i64),
+        };
+        loop {
+            clock.sleep(every).await;
+            match machine.lease_call(Some(&nonce), &body).await {
+                Ok(_) => tracing::trace!(machine_id = %machine.id, "lease refreshed"),
+                Err(e) if e.is_not_found() || e.is_conflict() => {
+                    tracing::warn!(machine_id = %machine.id, error = %e, "lease lost; no longer refreshing");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(machine_id = %machine.id, error = %e, "lease refresh failed; will try again")
+                }
+            }
+        }
+    })
+}
+
+impl LeaseGuard {
+    /// The machine handle whose mutations carry this lease's nonce.
+    pub fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
+    /// The lease nonce.
+    pub fn nonce(&self) -> &str {
+        &self.nonce
+    }
+
+    /// The lease as granted (owner, expiry in Unix seconds, version).
+    pub fn lease(&self) -> &types::Lease {
+        &self.lease
+    }
+
+    /// Stops refreshing and releases the lease. A lease that already expired is not an error.
+    pub async fn release(mut self) -> Result<()> {
+        self.stop_refreshing();
+        self.released = true;
+        self.machine.release_lease(&self.nonce).await
+    }
+
+    fn stop_refreshing(&mut self) {
+        if let Some(task) = self.refresher.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        self.stop_refreshing();
+        if self.released {
+            return;
+        }
+        // Best effort: release from the runtime if there is one; otherwise the TTL frees it.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let machine = self.machine.clone();
+            let nonce = std::mem::take(&mut self.nonce);
+            runtime.spawn(async move {
+                if let Err(e) = machine.release_lease(&nonce).await {
+                    tracing::debug!(machine_id = %machine.id, error = %e, "releasing a dropped lease failed");
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! Retries, the retry budget, rate limiting and duplicate-free creates, against httpmock.
+
+mod common;
+
+use std::time::Duration;
+
+use fly_machines::types::MachineConfig;
+use fly_machines::{ManualClock, RateLimits, RetryPolicy};
+use httpmock::Method::{GET, POST, PUT};
+use httpmock::MockServer;
+use serde_json::json;
+
+use common::{builder, client, machine_json};
+
+fn config() -> MachineConfig {
+    MachineConfig {
+        image: Some("nginx:1.27".into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn get_is_retried_after_two_429s_honouring_retry_after() {
+    let server = MockServer::start_async().await;
+    let throttled = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v1/apps/a/machines/m1");
+            then.status(429)
+                .header("retry-after", "2")
+                .json_body(json!({"error": "rate limited"}))
+                .up_to_n_times(2);
+        })
+        .await;
+    let ok = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v1/apps/a/machines/m1");
+            then.status(200).json_body(machine_json("m1", "started"));
+        })
+        .await;
+    let clock = ManualClock::auto_advance();
+    let machine = client(&server, clock.clone())
+        .app("a")
+        .machine("m1")
+        .get()
+        .await
+        .unwrap();
+    assert_eq!(machine.state.as_deref(), Some("started"));
+    throttled.assert_calls_async(2).await;
+    ok.assert_calls_async(1).await;
+    assert_eq!(
+        clock.sleeps(),
+        vec![Duration::from_secs(2), Duration::from_secs(2)]
+    );
+}
+
+#[tokio::test]
+async fn retry_after_is_capped() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v1/apps/a");
+            then.status(429)
+                .header("retry-after", "3600")
+                .up_to_n_times(1);
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v1/apps/a");
+            then.status(200).json_body(json!({"name": "a"}));
+        })
+        .await;
+    let clock = ManualClock::auto_advance();
+    let c = builder(&server, clock.clone())
+        .retry(
+            RetryPolicy::default()
+                .max_retry_after(Duration::from_secs(5))
+                .max_elapsed(None),
+        )
+        .build()
+        .unwrap();
+    c.app("a").get().await.unwrap();
+    assert_eq!(clock.sleeps(), vec![Duration::from_secs(5)]);
+}
+
+#[tokio::test]
+async fn create_is_not_retried_on_503() {
+    let server = MockServer::start_async().await;
+    let create = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/v1/apps/a/machines");
+            then.status(503)
+                .header("fly-request-id", "req-503")
+                .json_body(json!({"error": "upstream unavailable"}));
+        })
+        .await;
+    let clock = ManualClock::auto_advance();
+    let err = client(&server, clock.clone())
+        .app("a")
+        .machines()
+        .create(config())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503));
+    assert_eq!(err.attempts(), Some(1));
+    assert_eq!(err.request_id(), Some("req-503"));
+    assert!(err.is_retryable());
+    create.assert_calls_async(1).await;
+    assert!(clock.sleeps().is_empty());
+}
+
+#[tokio::test]
+async fn create_is_retried_after_a_connect_error() {
+    // A port nobody listens on yet: the first attempt cannot connect.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let clock = ManualClock::manual();
+    let c = fly_machines::Client::builder()
+        .token("t")
+        .base_url(format!("http://127.0.0.1:{port}"))
+        .clock(clock.clone())
+        .rate_limits(RateLimits::off())
+        .retry(RetryPolicy::default().jitter(false))
+        .build()
+        .unwrap();
+    let call = tokio::spawn(async move { c.app("a").machines().create(config()).send().await });
+    // Wait (without sleeping) until the client backs off after the refused connection.
+    while clock.sleeps().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    // Now a server appears on that port; answer one create.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let server = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut seen = Vec::new();
+        loop {
+            let n = socket.read(&mut buf).await.unwrap();
+            seen.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&seen);
+            if let Some(head_end) = text.find("\r\n\r\n") {
+                let length = text[..head_end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                    })
+                    .unwrap_or(0);
+                if seen.len() >= head_end + 4 + length {
+                    break;
+                }
+            }
+        }
+        let body = machine_json("m-new", "created").to_string();
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        socket.write_all(response.as_bytes()).await.unwrap();
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    clock.advance(Duration::from_secs(5));
+    let machine = call.await.unwrap().unwrap();
+    assert_eq!(machine.id.as_deref(), Some("m-new"));
+    let request = server.await.unwrap();
+    assert!(request.starts_with("POST /v1/apps/a/machines"), "{request}");
+    assert_eq!(clock.sleeps().len(), 1);
+}
+
+#[tokio::test]
+async fn idempotent_put_is_retried_on_502() {
+    let server = MockServer::start_async().await;
+    let bad = server
+        .mock_async(|when, then| {
+            when.method(PUT).path("/v1/apps/a/volumes/vol_1");
+            then.status(502)
+                .body("<html>bad gateway</html>")
+                .up_to_n_times(1);
+        })
+        .await;
+    let good = server
+        .mock_async(|when, then| {
+            when.method(PUT)
+                .path("/v1/apps/a/volumes/vol_1")
+                .json_body(json!({"snapshot_retention": 7}));
+            then.status(200)
+                .json_body(json!({"id": "vol_1", "snapshot_retention": 7}));
+        })
+        .await;
+    let clock = ManualClock::auto_advance();
+    let volume = client(&server, clock.clone())
+        .app("a")
+        .volume("vol_1")
+        .update(fly_machines::types::UpdateVolumeRequest {
+            snapshot_retention: Some(7),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(volume.snapshot_retention, Some(7));
+    bad.assert_calls_async(1).await;
+    good.assert_calls_async(1).await;
+    assert_eq!(clock.sleeps(), vec![Duration::from_millis(200)]);
+}
+
+#[tokio::test]
+async fn the_retry_budget_runs_out_under_a_sustained_outage() {
+    let server = MockServer::start_async().await;
+    let outage = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v1/apps/a");
+            then.status(503);
+        })
+        .await;
+    let clock = ManualClock::auto_advance();
+    let c = builder(&server, clock.clone())
+        .retry(
+            RetryPolicy::default()
+                .jitter(false)
+                .max_attempts(10)
+                .max_elapsed(None)
+                .budget(10, 5, 10),
+        )
+        .build()
+        .unwrap();
+    let first = c.app("a").get().await.unwrap_err();
+    assert_eq!(
+        first.attempts(),
+        Some(3),
+        "two retries drain a budget of 10 at 5 each"
+    );
+    let second = c.app("a").get().await.unwrap_err();
+    assert_eq!(
+        second.attempts(),
+        Some(1),
+        "an empty budget allows no retry"
+    );
+    assert!(second.to_string().contains("503"), "{second}");
+    outage.assert_calls_async(4).await;
+}
+
+#[tokio::test]
+async fn limiter_admits_a_burst_of_three_then_one_per_second_and_keys_are_independent() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path_includes("/start");
+            then.status(200)
+                .json_body(json!({"previous_state": "stopped", "migrated": false, "new_host": ""}));
+        })
+        .await;
+    let clock = ManualClock::auto_advance();
+    let c = builder(&server, clock.clone())
+        .rate_limits(RateLimits::fly_defaults())
+        .build()
+        .unwrap();
+    let app = c.app("a");
+    let mut admitted = Vec::new();
+    for _ in 0..6 {
+        app.machine("m1").start().await.unwrap();
+        admitted.push(clock.elapsed().as_secs());
+    }
+    assert_eq!(admitted, vec![0, 0, 0, 1, 2, 3]);
+    let before = clock.elapsed();
+    let starts = (0..100).map(|i| {
+        let app = app.clone();
+        async move { app.machine(format!("m{}", i + 100)).start().await }
+    });
+    for result in futures::future::join_all(starts).await {
+        result.unwrap();
+    }
+    assert_eq!(
+        clock.elapsed(),
+        before,
+        "100 different machines need no waiting"
+    );
+}
+
+#[tokio::test]
+async fn after_a_429_the_key_slows_down() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/v1/apps/a/machines/m1/cordon");
+            then.status(429).header("retry-after", "4").up_to_n_times(1);
+        })
+        .await;
+    let ok = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/v1/apps/a/machines/m1/cordon");
+            then.status(200);
+        })
+        .await;
+    let clock = ManualClock::auto_advance();
+    let c = builder(&server, clock.clone())
+        .rate_limits(RateLimits::fly_defaults())
+        .build()
+        .unwrap();
+    let m = c.app("a").machine("m1");
+    m.cordon().await.unwrap();
+    let after_first = clock.elapsed();
+    assert!(after_first >= Duration::from_secs(4), "{after_first:?}");
+    m.cordon().await.unwrap();
+    m.cordon().await.unwrap();
+    // Paced at half the sustained rate, no burst: 2 s apart.
+    assert_eq!(clock.elapsed() - after_first, Duration::from_secs(4));
+    ok.assert_calls_async(3).await;
+}
+
+#[tokio::test]
+async fn limiter_max_wait_fails_fast_with_a_429_error() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/v1/apps/a/machines/m1/uncordon");
+            then.status(200);
+        })
+        .await;
+    let clock = ManualClock::auto_advance();
+    let c = builder(&server, clock)
+        .rate_limits(RateLimits::fly_defaults().max_wait(Some(Duration::from_millis(100))))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        c.app("a").machine("m1").uncordon().await.unwrap();
+    }
+    let err = c.app("a").machine("m1").uncordon().await.unwrap_err();
+    assert!(err.is_rate_limited(), "{err}");
+    assert_eq!(err.code().map(|c| c.as_str()), Some("client_rate_limited"));
+    mock.assert_calls_async(3).await;
+}
+
+#[tokio::test]
+async fn duplicate_free_create_finds_the_machine_an_ambiguous_create_made() {
+    let server = MockServer::start_async().await;
+    // The server commits the machine but the answer is lost in a gateway timeout.
+    let create = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/v1/apps/a/machines")
+                .json_body_includes(
+                    r#"{"config": {"metadata": {"fly_machines_launch_id": "job-42"}}}"#,
+                );
+            then.status(504).body("gateway timeout");
+        })
+        .await;
+    let mut existing = machine_json("m-made", "started");
+    existing["config"]["metadata"] = json!({"fly_machines_launch_id": "job-42"});
+    let lookup = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/v1/apps/a/machines")
+                .query_param("metadata.fly_machines_launch_id", "job-42");
+            then.status(200).json_body(json!([existing]));
+        })
+        .await;
+    let clock = ManualClock::auto_advance();
+    let machine = client(&server, clock)
+        .app("a")
+        .machines()
+        .create(config())
+        .idempotency_key("job-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(machine.id.as_deref(), Some("m-made"));
+    create.assert_calls_async(1).await;
+    lookup.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn duplicate_free_create_retries_when_nothing_was_made() {
+    let server = MockServer::start_async().await;
+    let failing = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/v1/apps/a/machines");
+            then.status(502).up_to_n_times(1);
+        })
+        .await;
+    let created = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/v1/apps/a/machines");
+            then.status(200).json_body(machine_json("m-2", "created"));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v1/apps/a/machines");
+            then.status(200).json_body(json!([]));
+        })
+        .await;
+    let clock = ManualClock::auto_advance();
+    let machine = client(&server, clock)
+        .app("a")
+        .machines()
+        .create(config())
+        .idempotency_key("job-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(machine.id.as_deref(), Some("m-2"));
+    failing.assert_calls_async(1).await;
+    created.assert_calls_async(1).await;
+}

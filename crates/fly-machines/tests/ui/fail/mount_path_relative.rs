@@ -1,0 +1,7 @@
+use fly_machines::MachineConfig;
+
+#[derive(MachineConfig)]
+#[machine(image = "app", mount(volume = "vol_1", path = "data"))]
+struct Worker;
+
+fn main() {}
