@@ -17,17 +17,27 @@ async fn macaroon_tokens_use_flyv1_and_others_bearer() {
     let server = MockServer::start_async().await;
     let flyv1 = server
         .mock_async(|when, then| {
-            when.method(GET).path("/v1/apps/a").header("authorization", "FlyV1 fm2_abc,fm2_def");
+            when.method(GET)
+                .path("/v1/apps/a")
+                .header("authorization", "FlyV1 fm2_abc,fm2_def");
             then.status(200).json_body(json!({"name": "a"}));
         })
         .await;
     let bearer = server
         .mock_async(|when, then| {
-            when.method(GET).path("/v1/apps/b").header("authorization", "Bearer plain-token");
+            when.method(GET)
+                .path("/v1/apps/b")
+                .header("authorization", "Bearer plain-token");
             then.status(200).json_body(json!({"name": "b"}));
         })
         .await;
-    let make = |token: &str| Client::builder().token(token).base_url(server.base_url()).build().unwrap();
+    let make = |token: &str| {
+        Client::builder()
+            .token(token)
+            .base_url(server.base_url())
+            .build()
+            .unwrap()
+    };
     make("fm2_abc,fm2_def").app("a").get().await.unwrap();
     make("plain-token").app("b").get().await.unwrap();
     flyv1.assert_calls_async(1).await;
@@ -39,11 +49,17 @@ async fn user_agent_is_sent_and_token_never_shown() {
     let server = MockServer::start_async().await;
     let mock = server
         .mock_async(|when, then| {
-            when.method(GET).path("/v1/apps/a").header_includes("user-agent", "fly-machines-rust/");
+            when.method(GET)
+                .path("/v1/apps/a")
+                .header_includes("user-agent", "fly-machines-rust/");
             then.status(200).json_body(json!({"name": "a"}));
         })
         .await;
-    let c = Client::builder().token("fm2_topsecret").base_url(server.base_url()).build().unwrap();
+    let c = Client::builder()
+        .token("fm2_topsecret")
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
     c.app("a").get().await.unwrap();
     mock.assert_calls_async(1).await;
     assert!(!format!("{c:?}").contains("topsecret"));
@@ -71,13 +87,16 @@ async fn error_bodies_decode_known_unknown_and_non_json_codes() {
     server
         .mock_async(|when, then| {
             when.method(GET).path("/v1/apps/weird");
-            then.status(400).json_body(json!({"error": "odd", "status": "some_future_code"}));
+            then.status(400)
+                .json_body(json!({"error": "odd", "status": "some_future_code"}));
         })
         .await;
     server
         .mock_async(|when, then| {
             when.method(GET).path("/v1/apps/html");
-            then.status(403).header("content-type", "text/html").body("<html>forbidden by proxy</html>");
+            then.status(403)
+                .header("content-type", "text/html")
+                .body("<html>forbidden by proxy</html>");
         })
         .await;
     let c = client(&server, ManualClock::auto_advance());
@@ -87,7 +106,10 @@ async fn error_bodies_decode_known_unknown_and_non_json_codes() {
     assert_eq!(taken.request_id(), Some("01JREQ"));
     assert!(taken.to_string().contains("already been taken"), "{taken}");
     let weird = c.app("weird").get().await.unwrap_err();
-    assert_eq!(weird.code(), Some(&ErrorCode::Other("some_future_code".into())));
+    assert_eq!(
+        weird.code(),
+        Some(&ErrorCode::Other("some_future_code".into()))
+    );
     let html = c.app("html").get().await.unwrap_err();
     assert_eq!(html.code(), None);
     assert_eq!(html.api().unwrap().body, "<html>forbidden by proxy</html>");
@@ -106,7 +128,10 @@ async fn bad_names_are_rejected_before_any_request() {
     let c = client(&server, ManualClock::auto_advance());
     for bad in ["", "a/b", "..", "a b", "a%2F", "ünï"] {
         let err = c.app(bad).get().await.unwrap_err();
-        assert!(matches!(err, fly_machines::Error::InvalidInput { .. }), "{err}");
+        assert!(
+            matches!(err, fly_machines::Error::InvalidInput { .. }),
+            "{err}"
+        );
         let err = c.app("ok").machine(bad).start().await.unwrap_err();
         assert!(err.to_string().contains("machine id"), "{err}");
     }
@@ -119,17 +144,29 @@ async fn wait_tolerates_a_404_right_after_create() {
     let missing = server
         .mock_async(|when, then| {
             when.method(GET).path("/v1/apps/a/machines/m1/wait");
-            then.status(404).json_body(json!({"error": "machine not found"})).up_to_n_times(2);
+            then.status(404)
+                .json_body(json!({"error": "machine not found"}))
+                .up_to_n_times(2);
         })
         .await;
     let found = server
         .mock_async(|when, then| {
-            when.method(GET).path("/v1/apps/a/machines/m1/wait").query_param("state", "started,failed");
-            then.status(200).json_body(json!({"ok": true, "state": "started", "version": "v2", "event_id": "e9"}));
+            when.method(GET)
+                .path("/v1/apps/a/machines/m1/wait")
+                .query_param("state", "started,failed");
+            then.status(200).json_body(
+                json!({"ok": true, "state": "started", "version": "v2", "event_id": "e9"}),
+            );
         })
         .await;
     let c = client(&server, ManualClock::auto_advance());
-    let outcome = c.app("a").machine("m1").wait_for(vec![WaitState::Started]).send().await.unwrap();
+    let outcome = c
+        .app("a")
+        .machine("m1")
+        .wait_for(vec![WaitState::Started])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(outcome.state, "started");
     assert_eq!(outcome.version.as_deref(), Some("v2"));
     missing.assert_calls_async(2).await;
@@ -142,11 +179,18 @@ async fn a_404_past_the_grace_period_is_an_error() {
     server
         .mock_async(|when, then| {
             when.method(GET).path("/v1/apps/a/machines/gone/wait");
-            then.status(404).json_body(json!({"error": "machine not found"}));
+            then.status(404)
+                .json_body(json!({"error": "machine not found"}));
         })
         .await;
     let c = client(&server, ManualClock::auto_advance());
-    let err = c.app("a").machine("gone").wait_for(vec![WaitState::Started]).send().await.unwrap_err();
+    let err = c
+        .app("a")
+        .machine("gone")
+        .wait_for(vec![WaitState::Started])
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.is_not_found(), "{err}");
 }
 
@@ -171,7 +215,10 @@ async fn a_long_wait_is_made_of_several_polls_of_at_most_60_seconds() {
                 // The server holds each poll for its full timeout; the third one succeeds halfway.
                 if polls.len() < 3 {
                     clock2.advance(Duration::from_secs(timeout));
-                    HttpMockResponse::builder().status(408).body(r#"{"error":"deadline exceeded"}"#).build()
+                    HttpMockResponse::builder()
+                        .status(408)
+                        .body(r#"{"error":"deadline exceeded"}"#)
+                        .build()
                 } else {
                     clock2.advance(Duration::from_secs(10));
                     HttpMockResponse::builder()
@@ -212,9 +259,19 @@ async fn a_wait_that_outlives_its_deadline_says_so() {
         })
         .await;
     let c = client(&server, clock);
-    let err = c.app("a").machine("m1").wait_for(vec![WaitState::Started]).timeout(Duration::from_secs(90)).send().await.unwrap_err();
+    let err = c
+        .app("a")
+        .machine("m1")
+        .wait_for(vec![WaitState::Started])
+        .timeout(Duration::from_secs(90))
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.is_timeout(), "{err}");
-    assert!(matches!(err, fly_machines::Error::Wait(WaitError::Timeout { .. })), "{err}");
+    assert!(
+        matches!(err, fly_machines::Error::Wait(WaitError::Timeout { .. })),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -227,7 +284,13 @@ async fn waiting_for_destroyed_ends_at_404() {
         })
         .await;
     let c = client(&server, ManualClock::auto_advance());
-    let outcome = c.app("a").machine("m1").wait_for(vec![WaitState::Destroyed]).send().await.unwrap();
+    let outcome = c
+        .app("a")
+        .machine("m1")
+        .wait_for(vec![WaitState::Destroyed])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(outcome.state, "destroyed");
 }
 
@@ -237,15 +300,34 @@ async fn a_failed_machine_ends_the_wait_at_once() {
     let mock = server
         .mock_async(|when, then| {
             when.method(GET).path("/v1/apps/a/machines/m1/wait");
-            then.status(200).json_body(json!({"ok": true, "state": "failed", "event_id": "e1"}));
+            then.status(200)
+                .json_body(json!({"ok": true, "state": "failed", "event_id": "e1"}));
         })
         .await;
     let c = client(&server, ManualClock::auto_advance());
-    let err = c.app("a").machine("m1").wait_for(vec![WaitState::Started]).send().await.unwrap_err();
-    assert!(matches!(err, fly_machines::Error::Wait(WaitError::MachineFailed { .. })), "{err}");
+    let err = c
+        .app("a")
+        .machine("m1")
+        .wait_for(vec![WaitState::Started])
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            fly_machines::Error::Wait(WaitError::MachineFailed { .. })
+        ),
+        "{err}"
+    );
     mock.assert_calls_async(1).await;
     // Waiting for `settled` accepts `failed`.
-    let ok = c.app("a").machine("m1").wait_for(vec![WaitState::Settled]).send().await.unwrap();
+    let ok = c
+        .app("a")
+        .machine("m1")
+        .wait_for(vec![WaitState::Settled])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.state, "failed");
 }
 
@@ -270,26 +352,42 @@ async fn a_lease_nonce_is_sent_on_later_updates_and_the_lease_is_refreshed_and_r
                 .path("/v1/apps/a/machines/m1/lease")
                 .header("fly-machine-lease-nonce", "5c35f65c9f95")
                 .json_body(json!({"ttl": 30}));
-            then.status(201).json_body(json!({"status": "success", "data": {"nonce": "5c35f65c9f95"}}));
+            then.status(201)
+                .json_body(json!({"status": "success", "data": {"nonce": "5c35f65c9f95"}}));
         })
         .await;
     let update = server
         .mock_async(|when, then| {
-            when.method(POST).path("/v1/apps/a/machines/m1").header("fly-machine-lease-nonce", "5c35f65c9f95");
+            when.method(POST)
+                .path("/v1/apps/a/machines/m1")
+                .header("fly-machine-lease-nonce", "5c35f65c9f95");
             then.status(200).json_body(machine_json("m1", "updating"));
         })
         .await;
     let release = server
         .mock_async(|when, then| {
-            when.method(DELETE).path("/v1/apps/a/machines/m1/lease").header("fly-machine-lease-nonce", "5c35f65c9f95");
-            then.status(200).json_body(json!({"status": "success", "data": {"ok": true}}));
+            when.method(DELETE)
+                .path("/v1/apps/a/machines/m1/lease")
+                .header("fly-machine-lease-nonce", "5c35f65c9f95");
+            then.status(200)
+                .json_body(json!({"status": "success", "data": {"ok": true}}));
         })
         .await;
     let clock = ManualClock::manual();
     let c = common::builder(&server, clock.clone()).build().unwrap();
-    let guard = c.app("a").machine("m1").lease(Duration::from_secs(30)).description("deploy").send().await.unwrap();
+    let guard = c
+        .app("a")
+        .machine("m1")
+        .lease(Duration::from_secs(30))
+        .description("deploy")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(guard.nonce(), "5c35f65c9f95");
-    let config = fly_machines::types::MachineConfig { image: Some("nginx:1.28".into()), ..Default::default() };
+    let config = fly_machines::types::MachineConfig {
+        image: Some("nginx:1.28".into()),
+        ..Default::default()
+    };
     guard.machine().update_config(config).await.unwrap();
     update.assert_calls_async(1).await;
     // A third of the TTL later the lease is refreshed, well before it would expire.
@@ -318,7 +416,8 @@ async fn lease_acquire_retries_only_conflicts() {
     server
         .mock_async(|when, then| {
             when.method(POST).path("/v1/apps/a/machines/m1/lease");
-            then.status(201).json_body(json!({"status": "success", "data": {"nonce": "n2"}}));
+            then.status(201)
+                .json_body(json!({"status": "success", "data": {"nonce": "n2"}}));
         })
         .await;
     server
@@ -328,10 +427,23 @@ async fn lease_acquire_retries_only_conflicts() {
         })
         .await;
     let c = client(&server, ManualClock::auto_advance());
-    let guard = c.app("a").machine("m1").lease(Duration::from_secs(30)).auto_refresh(false).send().await.unwrap();
+    let guard = c
+        .app("a")
+        .machine("m1")
+        .lease(Duration::from_secs(30))
+        .auto_refresh(false)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(guard.nonce(), "n2");
     held.assert_calls_async(2).await;
-    let err = c.app("a").machine("m2").lease(Duration::from_secs(30)).send().await.unwrap_err();
+    let err = c
+        .app("a")
+        .machine("m2")
+        .lease(Duration::from_secs(30))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(403));
     std::mem::forget(guard);
 }
@@ -342,11 +454,16 @@ async fn releasing_a_lease_that_is_gone_is_not_an_error() {
     server
         .mock_async(|when, then| {
             when.method(DELETE).path("/v1/apps/a/machines/m1/lease");
-            then.status(404).json_body(json!({"status": "error", "message": "lease not found"}));
+            then.status(404)
+                .json_body(json!({"status": "error", "message": "lease not found"}));
         })
         .await;
     let c = client(&server, ManualClock::auto_advance());
-    c.app("a").machine("m1").release_lease("old-nonce").await.unwrap();
+    c.app("a")
+        .machine("m1")
+        .release_lease("old-nonce")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -359,10 +476,16 @@ async fn list_filters_travel_as_query_parameters() {
                 .query_param("region", "iad")
                 .query_param("state", "started")
                 .query_param("metadata.role", "worker");
-            then.status(200).json_body(json!([machine_json("m1", "started")]));
+            then.status(200)
+                .json_body(json!([machine_json("m1", "started")]));
         })
         .await;
-    let c = Client::builder().token("t").base_url(server.base_url()).rate_limits(RateLimits::off()).build().unwrap();
+    let c = Client::builder()
+        .token("t")
+        .base_url(server.base_url())
+        .rate_limits(RateLimits::off())
+        .build()
+        .unwrap();
     let filter = fly_machines::ListMachines::builder()
         .region("iad")
         .state("started")

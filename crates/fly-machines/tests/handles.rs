@@ -1,0 +1,500 @@
+//! Every handle method sends the right method to the right path.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fly_machines::{ManualClock, OrgListing, types};
+use futures::TryStreamExt;
+use httpmock::{HttpMockResponse, MockServer};
+
+/// Answers any request with an empty value of the right JSON kind and records (method, path).
+async fn recording_server() -> (MockServer, Arc<Mutex<Vec<(String, String)>>>) {
+    let server = MockServer::start_async().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    server
+        .mock_async(move |when, then| {
+            when.any_request();
+            then.respond_with(move |req| {
+                let method = req.method().to_string();
+                let path = req.uri().path().to_string();
+                log.lock().unwrap().push((method.clone(), path.clone()));
+                let lists = [
+                    "/machines",
+                    "/events",
+                    "/versions",
+                    "/ps",
+                    "/volumes",
+                    "/snapshots",
+                ];
+                let is_list = method == "GET"
+                    && lists.iter().any(|l| path.ends_with(l))
+                    && !path.starts_with("/v1/orgs");
+                let (status, body) =
+                    if path.ends_with("/tokens/kms") || path.ends_with("/tokens/oidc") {
+                        (200, "token-text".to_string())
+                    } else if path == "/v1/tokens/authenticate" || is_list {
+                        (200, "[]".to_string())
+                    } else if method == "POST" && path == "/v1/apps" {
+                        (201, "{}".to_string())
+                    } else if method == "POST"
+                        && (path.ends_with("/lease")
+                            || path.contains("/secrets/")
+                            || path.ends_with("/secretkeys/k")
+                            || path.ends_with("/acme")
+                            || path.ends_with("/custom")
+                            || path.ends_with("/set")
+                            || path.ends_with("/generate"))
+                    {
+                        (
+                            201,
+                            r#"{"status":"success","data":{"nonce":"n1"}}"#.to_string(),
+                        )
+                    } else if method == "DELETE" && path == "/v1/apps/a" {
+                        (202, String::new())
+                    } else if (method == "DELETE"
+                        && (path.contains("/certificates/")
+                            && !path.ends_with("/acme")
+                            && !path.ends_with("/custom")
+                            || path.contains("/ip_assignments/")
+                            || path.contains("/metadata/")))
+                        || (method == "PUT" || method == "PATCH") && path.ends_with("/metadata")
+                        || method == "POST"
+                            && (path.contains("/metadata/") || path.ends_with("/verify"))
+                    {
+                        (204, String::new())
+                    } else {
+                        (200, "{}".to_string())
+                    };
+                let mut response = HttpMockResponse::builder().status(status);
+                if !body.is_empty() {
+                    let kind = if body == "token-text" {
+                        "text/plain"
+                    } else {
+                        "application/json"
+                    };
+                    response = response.header("content-type", kind).body(body);
+                }
+                response.build()
+            });
+        })
+        .await;
+    (server, seen)
+}
+
+macro_rules! expect {
+    ($seen:expr, $call:expr, $method:literal, $path:literal) => {{
+        let result = $call.await;
+        let last = $seen.lock().unwrap().last().cloned();
+        assert_eq!(
+            last,
+            Some(($method.to_string(), $path.to_string())),
+            "{} ({:?})",
+            stringify!($call),
+            result.as_ref().err()
+        );
+        result.unwrap_or_else(|e| panic!("{}: {e}", stringify!($call)));
+        $seen.lock().unwrap().clear();
+    }};
+}
+
+#[tokio::test]
+async fn every_handle_method_hits_its_operation() {
+    let (server, seen) = recording_server().await;
+    let c = common::client(&server, ManualClock::auto_advance());
+    let app = c.app("a");
+    let m = app.machine("m1");
+    let v = app.volume("vol_1");
+    let config = types::MachineConfig {
+        image: Some("nginx".into()),
+        ..Default::default()
+    };
+
+    expect!(seen, c.apps().list("personal"), "GET", "/v1/apps");
+    expect!(
+        seen,
+        c.apps().create("a", "personal").send(),
+        "POST",
+        "/v1/apps"
+    );
+    expect!(seen, app.get(), "GET", "/v1/apps/a");
+    expect!(seen, app.delete(), "DELETE", "/v1/apps/a");
+    expect!(
+        seen,
+        app.create_deploy_token(Some("24h")),
+        "POST",
+        "/v1/apps/a/deploy_token"
+    );
+
+    expect!(
+        seen,
+        app.machines().list_all(),
+        "GET",
+        "/v1/apps/a/machines"
+    );
+    expect!(
+        seen,
+        app.machines().create(config.clone()).send(),
+        "POST",
+        "/v1/apps/a/machines"
+    );
+    expect!(seen, m.get(), "GET", "/v1/apps/a/machines/m1");
+    expect!(
+        seen,
+        m.update_config(config.clone()),
+        "POST",
+        "/v1/apps/a/machines/m1"
+    );
+    expect!(seen, m.start(), "POST", "/v1/apps/a/machines/m1/start");
+    expect!(seen, m.stop(), "POST", "/v1/apps/a/machines/m1/stop");
+    expect!(seen, m.suspend(), "POST", "/v1/apps/a/machines/m1/suspend");
+    expect!(
+        seen,
+        m.restart(None, Some("10s")),
+        "POST",
+        "/v1/apps/a/machines/m1/restart"
+    );
+    expect!(
+        seen,
+        m.signal(types::SignalRequestSignal::Sigusr1),
+        "POST",
+        "/v1/apps/a/machines/m1/signal"
+    );
+    expect!(seen, m.delete(true), "DELETE", "/v1/apps/a/machines/m1");
+    expect!(seen, m.cordon(), "POST", "/v1/apps/a/machines/m1/cordon");
+    expect!(
+        seen,
+        m.uncordon(),
+        "POST",
+        "/v1/apps/a/machines/m1/uncordon"
+    );
+    expect!(
+        seen,
+        m.events(Some(5)),
+        "GET",
+        "/v1/apps/a/machines/m1/events"
+    );
+    expect!(seen, m.versions(), "GET", "/v1/apps/a/machines/m1/versions");
+    expect!(
+        seen,
+        m.processes(Some("cpu"), Some("desc")),
+        "GET",
+        "/v1/apps/a/machines/m1/ps"
+    );
+    expect!(
+        seen,
+        m.exec(&["uname", "-a"], Some(5)),
+        "POST",
+        "/v1/apps/a/machines/m1/exec"
+    );
+    expect!(seen, m.memory(), "GET", "/v1/apps/a/machines/m1/memory");
+    expect!(
+        seen,
+        m.set_memory_limit(512),
+        "PUT",
+        "/v1/apps/a/machines/m1/memory"
+    );
+    expect!(
+        seen,
+        m.reclaim_memory(128),
+        "POST",
+        "/v1/apps/a/machines/m1/memory/reclaim"
+    );
+    expect!(
+        seen,
+        m.wait_once("started", 10, None, None),
+        "GET",
+        "/v1/apps/a/machines/m1/wait"
+    );
+    expect!(
+        seen,
+        m.current_lease(),
+        "GET",
+        "/v1/apps/a/machines/m1/lease"
+    );
+    let guard = m
+        .lease(Duration::from_secs(30))
+        .auto_refresh(false)
+        .send()
+        .await
+        .unwrap();
+    seen.lock().unwrap().clear();
+    expect!(
+        seen,
+        guard.release(),
+        "DELETE",
+        "/v1/apps/a/machines/m1/lease"
+    );
+    expect!(
+        seen,
+        m.metadata().all(),
+        "GET",
+        "/v1/apps/a/machines/m1/metadata"
+    );
+    expect!(
+        seen,
+        m.metadata().get("role"),
+        "GET",
+        "/v1/apps/a/machines/m1/metadata/role"
+    );
+    expect!(
+        seen,
+        m.metadata().set("role", "web"),
+        "POST",
+        "/v1/apps/a/machines/m1/metadata/role"
+    );
+    expect!(
+        seen,
+        m.metadata().delete("role"),
+        "DELETE",
+        "/v1/apps/a/machines/m1/metadata/role"
+    );
+    expect!(
+        seen,
+        m.metadata()
+            .replace(types::UpdateMetadataRequest::default()),
+        "PUT",
+        "/v1/apps/a/machines/m1/metadata"
+    );
+    expect!(
+        seen,
+        m.metadata().merge(types::UpdateMetadataRequest::default()),
+        "PATCH",
+        "/v1/apps/a/machines/m1/metadata"
+    );
+
+    expect!(seen, app.volumes().list(None), "GET", "/v1/apps/a/volumes");
+    expect!(
+        seen,
+        app.volumes().create("data", "iad", 10).send(),
+        "POST",
+        "/v1/apps/a/volumes"
+    );
+    expect!(seen, v.get(), "GET", "/v1/apps/a/volumes/vol_1");
+    expect!(
+        seen,
+        v.update(types::UpdateVolumeRequest::default()),
+        "PUT",
+        "/v1/apps/a/volumes/vol_1"
+    );
+    expect!(seen, v.extend(20), "PUT", "/v1/apps/a/volumes/vol_1/extend");
+    expect!(seen, v.delete(), "DELETE", "/v1/apps/a/volumes/vol_1");
+    expect!(
+        seen,
+        v.snapshots(),
+        "GET",
+        "/v1/apps/a/volumes/vol_1/snapshots"
+    );
+    expect!(
+        seen,
+        v.create_snapshot(),
+        "POST",
+        "/v1/apps/a/volumes/vol_1/snapshots"
+    );
+
+    let s = app.secrets();
+    expect!(seen, s.list(None), "GET", "/v1/apps/a/secrets");
+    expect!(
+        seen,
+        s.update(BTreeMap::from([("A".to_string(), "1".to_string())])),
+        "POST",
+        "/v1/apps/a/secrets"
+    );
+    expect!(seen, s.get("A", None), "GET", "/v1/apps/a/secrets/A");
+    expect!(seen, s.set("A", "2"), "POST", "/v1/apps/a/secrets/A");
+    expect!(seen, s.delete("A"), "DELETE", "/v1/apps/a/secrets/A");
+
+    let k = app.secret_keys();
+    expect!(seen, k.list(None), "GET", "/v1/apps/a/secretkeys");
+    expect!(seen, k.get("k"), "GET", "/v1/apps/a/secretkeys/k");
+    expect!(
+        seen,
+        k.set("k", types::SetSecretkeyRequest::default()),
+        "POST",
+        "/v1/apps/a/secretkeys/k"
+    );
+    expect!(seen, k.delete("k"), "DELETE", "/v1/apps/a/secretkeys/k");
+    expect!(
+        seen,
+        k.generate("k", types::SetSecretkeyRequest::default()),
+        "POST",
+        "/v1/apps/a/secretkeys/k/generate"
+    );
+    expect!(
+        seen,
+        k.encrypt("k", types::EncryptSecretkeyRequest::default()),
+        "POST",
+        "/v1/apps/a/secretkeys/k/encrypt"
+    );
+    expect!(
+        seen,
+        k.decrypt("k", types::DecryptSecretkeyRequest::default()),
+        "POST",
+        "/v1/apps/a/secretkeys/k/decrypt"
+    );
+    expect!(
+        seen,
+        k.sign("k", types::SignSecretkeyRequest::default()),
+        "POST",
+        "/v1/apps/a/secretkeys/k/sign"
+    );
+    expect!(
+        seen,
+        k.verify("k", types::VerifySecretkeyRequest::default()),
+        "POST",
+        "/v1/apps/a/secretkeys/k/verify"
+    );
+
+    let certs = app.certificates();
+    expect!(
+        seen,
+        certs.list(None, None, Some(10)),
+        "GET",
+        "/v1/apps/a/certificates"
+    );
+    expect!(
+        seen,
+        certs.request_acme("www.example.com"),
+        "POST",
+        "/v1/apps/a/certificates/acme"
+    );
+    expect!(
+        seen,
+        certs.import_custom("www.example.com", "PEM", "KEY"),
+        "POST",
+        "/v1/apps/a/certificates/custom"
+    );
+    expect!(
+        seen,
+        certs.get("www.example.com"),
+        "GET",
+        "/v1/apps/a/certificates/www.example.com"
+    );
+    expect!(
+        seen,
+        certs.delete("www.example.com"),
+        "DELETE",
+        "/v1/apps/a/certificates/www.example.com"
+    );
+    expect!(
+        seen,
+        certs.delete_acme("www.example.com"),
+        "DELETE",
+        "/v1/apps/a/certificates/www.example.com/acme"
+    );
+    expect!(
+        seen,
+        certs.delete_custom("www.example.com"),
+        "DELETE",
+        "/v1/apps/a/certificates/www.example.com/custom"
+    );
+    expect!(
+        seen,
+        certs.check_dns("www.example.com"),
+        "POST",
+        "/v1/apps/a/certificates/www.example.com/check"
+    );
+
+    let ips = app.ip_assignments();
+    expect!(seen, ips.list(), "GET", "/v1/apps/a/ip_assignments");
+    expect!(
+        seen,
+        ips.assign(types::AssignIpRequest::default()),
+        "POST",
+        "/v1/apps/a/ip_assignments"
+    );
+    expect!(
+        seen,
+        ips.release("2a09:8280:1::1"),
+        "DELETE",
+        "/v1/apps/a/ip_assignments/2a09:8280:1::1"
+    );
+
+    let org = c.org("acme");
+    expect!(
+        seen,
+        org.machines(OrgListing::default()).try_collect::<Vec<_>>(),
+        "GET",
+        "/v1/orgs/acme/machines"
+    );
+    expect!(
+        seen,
+        org.volumes(OrgListing::default()).try_collect::<Vec<_>>(),
+        "GET",
+        "/v1/orgs/acme/volumes"
+    );
+
+    expect!(seen, c.platform().regions(), "GET", "/v1/platform/regions");
+    expect!(
+        seen,
+        c.platform().placements(types::GetPlacementsRequest {
+            org_slug: "acme".into(),
+            compute: None,
+            count: Some(1),
+            region: None,
+            volume_name: None,
+            volume_size_bytes: None,
+            weights: None
+        }),
+        "POST",
+        "/v1/platform/placements"
+    );
+
+    let t = c.tokens();
+    expect!(seen, t.current(), "GET", "/v1/tokens/current");
+    expect!(
+        seen,
+        t.authenticate("FlyV1 x"),
+        "POST",
+        "/v1/tokens/authenticate"
+    );
+    expect!(
+        seen,
+        t.authorize(types::AuthorizeTokenRequest::default()),
+        "POST",
+        "/v1/tokens/authorize"
+    );
+    expect!(seen, t.kms(), "POST", "/v1/tokens/kms");
+    expect!(
+        seen,
+        t.oidc(types::CreateOidcTokenRequest::default()),
+        "POST",
+        "/v1/tokens/oidc"
+    );
+}
+
+#[tokio::test]
+async fn org_listings_follow_the_cursor_until_it_ends() {
+    let server = MockServer::start_async().await;
+    let first = server
+        .mock_async(|when, then| {
+            when.path("/v1/orgs/acme/machines")
+                .query_param_missing("cursor");
+            then.status(200).json_body(
+                serde_json::json!({"machines": [{"id": "m1"}, {"id": "m2"}], "next_cursor": "c2"}),
+            );
+        })
+        .await;
+    let second = server
+        .mock_async(|when, then| {
+            when.path("/v1/orgs/acme/machines")
+                .query_param("cursor", "c2");
+            then.status(200)
+                .json_body(serde_json::json!({"machines": [{"id": "m3"}], "next_cursor": ""}));
+        })
+        .await;
+    let c = common::client(&server, ManualClock::auto_advance());
+    let all: Vec<_> = c
+        .org("acme")
+        .machines(OrgListing::default())
+        .try_collect()
+        .await
+        .unwrap();
+    let ids: Vec<_> = all.iter().map(|m| m.id.clone().unwrap()).collect();
+    assert_eq!(ids, ["m1", "m2", "m3"]);
+    first.assert_calls_async(1).await;
+    second.assert_calls_async(1).await;
+}
