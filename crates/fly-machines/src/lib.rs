@@ -1,6 +1,97 @@
-//! Rust SDK for the Fly.io Machines API.
+//! Rust SDK for the [Fly.io Machines API](https://fly.io/docs/machines/api/).
 //!
-//! See the README for a tour. The generated raw types are re-exported as [`types`].
+//! Every one of the API's 76 operations is reachable through resource handles named for the
+//! domain (`client.app("my-app").machine(id).start()`), with typed errors, waits of any length,
+//! leases that refresh themselves, retries that never repeat an unsafe call, and Fly's rate
+//! limits paced on the client before the server has to refuse anything.
+//!
+//! # Connect
+//!
+//! ```no_run
+//! # async fn demo() -> fly_machines::Result<()> {
+//! // FLY_API_TOKEN, and FLY_API_HOSTNAME when set (e.g. http://_api.internal:4280).
+//! let client = fly_machines::Client::from_env()?;
+//! // Or explicitly:
+//! let client = fly_machines::Client::builder()
+//!     .token("fm2_...")
+//!     .base_url(fly_machines::PUBLIC_BASE_URL)
+//!     .build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! Macaroon tokens (`fm1r_`, `fm1a_`, `fm2_`) are sent with the `FlyV1` scheme, others as
+//! `Bearer`; the token never appears in `Debug` output or traces.
+//!
+//! # Create, wait, stop, destroy
+//!
+//! ```no_run
+//! # async fn demo(client: fly_machines::Client) -> fly_machines::Result<()> {
+//! use std::time::Duration;
+//! use fly_machines::{WaitState, types::MachineConfig};
+//!
+//! let app = client.app("my-app");
+//! let config = MachineConfig { image: Some("nginx:1.27".into()), ..Default::default() };
+//! let created = app
+//!     .machines()
+//!     .create(config)
+//!     .region("iad")
+//!     .idempotency_key("job-42") // retries can never make two machines
+//!     .send()
+//!     .await?;
+//! let machine = app.machine(created.id.unwrap_or_default());
+//! machine.wait_for(vec![WaitState::Started]).timeout(Duration::from_secs(120)).send().await?;
+//! machine.stop_and_wait(Duration::from_secs(60)).await?;
+//! machine.delete(false).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Waits loop Fly's 60-second long-poll until your deadline, ask for `failed` too so a crash ends
+//! the wait at once, treat a 404 just after a create as "not visible yet", and treat 404 as
+//! reached when waiting for `destroyed`.
+//!
+//! # Leases
+//!
+//! ```no_run
+//! # async fn demo(machine: fly_machines::Machine, config: fly_machines::types::MachineConfig) -> fly_machines::Result<()> {
+//! use std::time::Duration;
+//! let lease = machine.lease(Duration::from_secs(30)).description("deploy v2").send().await?;
+//! lease.machine().update_config(config).await?; // carries fly-machine-lease-nonce
+//! lease.release().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Errors
+//!
+//! Every call returns [`Error`]: status, Fly's error code ([`ErrorCode`], an open set),
+//! message, `fly-request-id`, operation and attempts, with predicates such as
+//! [`Error::is_not_found`], [`Error::is_lease_conflict`], [`Error::is_capacity`] and
+//! [`Error::is_retryable`]. Bodies that are not JSON are kept as text.
+//!
+//! # Retries and rate limits
+//!
+//! [`RetryPolicy`] retries a failure only where repeating is safe: a request that never left,
+//! a 429 (Fly's limiter refused it before acting), or an idempotent operation after a timeout,
+//! 408 or 5xx. Backoff is exponential with full jitter; `Retry-After` is honoured (capped); a
+//! client-wide retry budget stops outages turning into retry storms. [`RateLimits`] paces calls
+//! per action and machine (or app) at Fly's documented limits and slows a key down after a 429.
+//!
+//! # Machine configs from your own types
+//!
+//! `#[derive(MachineConfig)]` turns a struct into a [`types::MachineConfig`], rejecting configs
+//! Fly would refuse at compile time; see [`MachineConfig`].
+//!
+//! # Testing
+//!
+//! * Against the emulator: the `fly-machines-sim` crate runs a stateful local Machines API
+//!   (`Sim::builder().start().await`), with Fly's rate limits and injectable faults.
+//! * Against httpmock: the `fly-machines-httpmock` crate adds one typed mock method per
+//!   operation to `httpmock::MockServer`.
+//! * Without sleeping: pass a [`ManualClock`] to [`ClientBuilder::clock`], and retries, pacing
+//!   and waits run on virtual time.
+//!
+//! The raw generated client is [`Client::raw`]; its types are re-exported as [`types`].
+
+#![deny(missing_docs)]
 
 mod client;
 pub mod clock;

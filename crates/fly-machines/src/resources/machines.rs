@@ -70,7 +70,7 @@ impl Machines {
     /// Creates a machine from a config:
     /// `app.machines().create(config).region("iad").send().await`.
     ///
-    /// With [`idempotency_key`](CreateBuilder::idempotency_key), the machine is tagged with the
+    /// With `.idempotency_key(..)`, the machine is tagged with the
     /// key in its metadata; when a create fails ambiguously (timeout, 408, 5xx after the request
     /// was sent) the app is searched for a machine with that tag before trying again, so a
     /// retried create never leaves two machines.
