@@ -42,10 +42,13 @@ pub struct Limit {
 }
 
 impl Limit {
-    fn quota(self) -> Quota {
-        let rate = NonZeroU32::new(self.per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+    /// The quota, with the interval between calls stretched by `margin` (e.g. 0.05 for 5%).
+    fn quota(self, margin: f64) -> Quota {
         let burst = NonZeroU32::new(self.burst.max(1)).unwrap_or(NonZeroU32::MIN);
-        Quota::per_second(rate).allow_burst(burst)
+        let interval = self.interval().mul_f64(1.0 + margin.max(0.0));
+        Quota::with_period(interval.max(Duration::from_nanos(1)))
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst)
     }
 
     fn interval(self) -> Duration {
@@ -64,6 +67,7 @@ pub struct RateLimits {
     pub(crate) max_wait: Option<Duration>,
     pub(crate) adaptive: bool,
     pub(crate) cooldown: Duration,
+    pub(crate) margin: f64,
 }
 
 impl Default for RateLimits {
@@ -92,6 +96,7 @@ impl RateLimits {
             max_wait: None,
             adaptive: true,
             cooldown: Duration::from_secs(10),
+            margin: 0.05,
         }
     }
 
@@ -101,6 +106,18 @@ impl RateLimits {
             enabled: false,
             ..RateLimits::fly_defaults()
         }
+    }
+
+    /// Spaces paced calls a little wider than the limit (default 0.05, i.e. 5%), because Fly
+    /// counts a call when it arrives, and network delay varies: without a margin, a call sent
+    /// exactly on time can arrive early relative to the one before it.
+    pub fn margin(mut self, fraction: f64) -> Self {
+        self.margin = if fraction.is_finite() {
+            fraction.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        self
     }
 
     /// Sets the limit of one class.
@@ -205,7 +222,7 @@ impl Limiter {
         }
         let make = |class| {
             RateLimiter::new(
-                settings.get(class).quota(),
+                settings.get(class).quota(settings.margin),
                 DefaultKeyedStateStore::default(),
                 GovernorClock(clock.clone()),
             )
@@ -342,7 +359,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn burst_of_three_then_one_per_second() {
-        let limiter = Limiter::new(RateLimits::fly_defaults()).unwrap();
+        let limiter = Limiter::new(RateLimits::fly_defaults().margin(0.0)).unwrap();
         let start = Instant::now();
         let mut admitted_at = Vec::new();
         for _ in 0..6 {
@@ -353,6 +370,19 @@ mod tests {
             admitted_at.push(start.elapsed().as_millis());
         }
         assert_eq!(admitted_at, vec![0, 0, 0, 1000, 2000, 3000]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_margin_widens_the_spacing() {
+        let limiter = Limiter::new(RateLimits::fly_defaults().margin(0.05)).unwrap();
+        let start = Instant::now();
+        for _ in 0..4 {
+            limiter
+                .acquire(RateLimitClass::PerMachine, &key("m1"))
+                .await
+                .unwrap();
+        }
+        assert_eq!(start.elapsed(), Duration::from_millis(1050));
     }
 
     #[tokio::test(start_paused = true)]

@@ -56,16 +56,20 @@ impl Pipeline {
             .as_ref()
             .and_then(|c| c.idempotent)
             .unwrap_or(operation.idempotent);
-        let key = Limiter::key(operation, request.url().path());
+        let key = self
+            .limiter
+            .as_ref()
+            .map(|_| Limiter::key(operation, request.url().path()));
         let span = tracing::Span::current();
         let started = self.clock.now();
         let mut attempt: u32 = 0;
         let mut limiter_wait = Duration::ZERO;
+        let mut request = request;
         loop {
             attempt += 1;
             span.record("attempt", attempt);
-            if let Some(limiter) = &self.limiter {
-                match limiter.acquire(operation.rate_limit, &key).await {
+            if let (Some(limiter), Some(key)) = (&self.limiter, &key) {
+                match limiter.acquire(operation.rate_limit, key).await {
                     Ok(waited) => limiter_wait += waited,
                     Err(would_wait) => {
                         span.record("retry_reason", "client_rate_limited");
@@ -75,10 +79,16 @@ impl Pipeline {
                 }
                 span.record("limiter_wait_ms", limiter_wait.as_millis() as u64);
             }
-            // A body that cannot be cloned (a stream) gets exactly one attempt.
-            let Some(this_try) = request.try_clone() else {
-                record_attempts(&ctx, attempt);
-                return self.finish(&span, client.execute(request).await, attempt);
+            // Keep a copy for a retry only while one is still possible; a body that cannot be
+            // cloned (a stream) gets exactly one attempt.
+            let copy = if attempt < self.retry.max_attempts {
+                request.try_clone()
+            } else {
+                None
+            };
+            let (this_try, kept) = match copy {
+                Some(copy) => (copy, Some(request)),
+                None => (request, None),
             };
             let result = client.execute(this_try).await;
             let Some(failure) = Failure::classify(&result) else {
@@ -93,22 +103,23 @@ impl Pipeline {
                 .ok()
                 .and_then(|r| retry::retry_after(r.headers()));
             if failure == Failure::Throttled {
-                if let Some(limiter) = &self.limiter {
-                    limiter.penalize(operation.rate_limit, &key, retry_after);
+                if let (Some(limiter), Some(key)) = (&self.limiter, &key) {
+                    limiter.penalize(operation.rate_limit, key, retry_after);
                 }
             }
             let delay = self.retry.delay_for(attempt, retry_after);
             let within_deadline = self.retry.max_elapsed.is_none_or(|max| {
                 self.clock.now().saturating_duration_since(started) + delay <= max
             });
-            let may_retry = failure.safe_to_retry(idempotent)
-                && attempt < self.retry.max_attempts
+            let may_retry = kept.is_some()
+                && failure.safe_to_retry(idempotent)
                 && within_deadline
                 && self.budget.try_withdraw(failure, &self.retry);
-            if !may_retry {
+            let Some(next) = kept.filter(|_| may_retry) else {
                 record_attempts(&ctx, attempt);
                 return self.finish(&span, result, attempt);
-            }
+            };
+            request = next;
             span.record("retry_reason", failure.label());
             tracing::debug!(
                 attempt,
@@ -213,24 +224,20 @@ impl RequestPolicy for Pipeline {
         operation: &'static Operation,
     ) -> PolicyFuture<'a> {
         let params = operation.path_params(request.url().path());
-        let find = |name| {
-            params
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string())
-        };
+        let find = |name| params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
         let span = tracing::info_span!(
             "fly_machines.call",
             operation = operation.id,
             method = operation.method,
-            app = find("app_name").as_deref(),
-            machine_id = find("machine_id").as_deref(),
+            app = find("app_name"),
+            machine_id = find("machine_id"),
             attempt = tracing::field::Empty,
             status = tracing::field::Empty,
             request_id = tracing::field::Empty,
             limiter_wait_ms = tracing::field::Empty,
             retry_reason = tracing::field::Empty,
         );
+        drop(params);
         Box::pin(self.send(client, request, operation).instrument(span))
     }
 }

@@ -326,7 +326,11 @@ async fn limiter_max_wait_fails_fast_with_a_429_error() {
         .await;
     let clock = ManualClock::auto_advance();
     let c = builder(&server, clock)
-        .rate_limits(RateLimits::fly_defaults().max_wait(Some(Duration::from_millis(100))))
+        .rate_limits(
+            RateLimits::fly_defaults()
+                .margin(0.0)
+                .max_wait(Some(Duration::from_millis(100))),
+        )
         .retry(RetryPolicy::none())
         .build()
         .unwrap();

@@ -46,15 +46,31 @@ async fn a_call_span_records_operation_attempts_status_and_request_id() {
     server
         .mock_async(|when, then| {
             when.method(GET).path("/v1/apps/a/machines/m1");
-            then.status(200).header("fly-request-id", "01HREQUESTID").json_body(json!({"id": "m1"}));
+            then.status(200)
+                .header("fly-request-id", "01HREQUESTID")
+                .json_body(json!({"id": "m1"}));
         })
         .await;
-    let c = common::builder(&server, ManualClock::auto_advance()).token("fm2_very_secret_token").build().unwrap();
+    let c = common::builder(&server, ManualClock::auto_advance())
+        .token("fm2_very_secret_token")
+        .build()
+        .unwrap();
     c.app("a").machine("m1").get().await.unwrap();
 
     let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-    let close = out.lines().find(|l| l.contains("fly_machines.call") && l.contains("close")).unwrap_or_else(|| panic!("{out}"));
-    for expected in ["operation=\"Machines_show\"", "app=\"a\"", "machine_id=\"m1\"", "attempt=2", "status=200", "request_id=\"01HREQUESTID\"", "retry_reason=\"http_503\""] {
+    let close = out
+        .lines()
+        .find(|l| l.contains("fly_machines.call") && l.contains("close"))
+        .unwrap_or_else(|| panic!("{out}"));
+    for expected in [
+        "operation=\"Machines_show\"",
+        "app=\"a\"",
+        "machine_id=\"m1\"",
+        "attempt=2",
+        "status=200",
+        "request_id=\"01HREQUESTID\"",
+        "retry_reason=\"http_503\"",
+    ] {
         assert!(close.contains(expected), "missing {expected} in {close}");
     }
     assert!(out.contains("retrying"), "{out}");

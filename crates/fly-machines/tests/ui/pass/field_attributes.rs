@@ -20,6 +20,10 @@ struct Fields {
     text: String,
     #[machine(file = "/etc/bytes")]
     bytes: Vec<u8>,
+    #[machine(mount = "/data")]
+    volume: &'static str,
+    #[machine(mount = "/cache")]
+    cache_volume: Option<String>,
     #[machine(skip)]
     #[allow(dead_code)]
     skipped: std::cell::Cell<u8>,
@@ -39,6 +43,8 @@ fn main() {
         entrypoint: ["/bin/sh", "-c"],
         text: "t".into(),
         bytes: vec![1, 2, 3],
+        volume: "vol_1",
+        cache_volume: None,
         skipped: Default::default(),
         unmarked: (),
         r#type: "worker".into(),
@@ -51,4 +57,5 @@ fn main() {
     assert_eq!(metadata["named.key"], "127.0.0.1");
     assert_eq!(metadata["type"], "worker");
     assert_eq!(cfg.files.unwrap().len(), 2);
+    assert_eq!(cfg.mounts.unwrap().len(), 1);
 }
