@@ -1,1 +1,160 @@
-//! x
+//! A stateful local emulator of the Fly.io Machines API.
+//!
+//! `fly-machines-sim` serves all 76 operations of the Machines API (`/v1`) from memory, with
+//! Fly's wire shapes (the types of [`fly_machines_api::types`]) and status codes, so that
+//! orchestration code can be developed and tested offline. It models what clients trip on:
+//! the machine state machine with timed transitions, `/wait` long-polls, leases and their
+//! nonces, bearer/`FlyV1` auth, Fly's rate limits, and injectable faults (5xx, dropped
+//! connections, eventual consistency, ambiguous creates).
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use fly_machines_sim::Sim;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! // A manual clock: nothing moves until the test says so.
+//! let sim = Sim::builder().manual_clock().no_rate_limits().start().await?;
+//! let http = reqwest::Client::new();
+//! http.post(format!("{}/apps", sim.base_url()))
+//!     .bearer_auth(sim.token())
+//!     .json(&serde_json::json!({ "name": "demo", "org_slug": "personal" }))
+//!     .send()
+//!     .await?;
+//! let created: serde_json::Value = http
+//!     .post(format!("{}/apps/demo/machines", sim.base_url()))
+//!     .bearer_auth(sim.token())
+//!     .json(&serde_json::json!({ "config": { "image": "nginx:latest" } }))
+//!     .send()
+//!     .await?
+//!     .json()
+//!     .await?;
+//! assert_eq!(created["state"], "created");
+//! sim.advance(Duration::from_secs(1)); // the machine boots
+//! assert_eq!(sim.machines("demo")[0].state.as_deref(), Some("started"));
+//! sim.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! From the command line: `cargo run -p fly-machines-sim -- --port 4280 --token T`, then
+//! `FLY_API_HOSTNAME=http://127.0.0.1:4280 FLY_API_TOKEN=T`.
+//!
+//! # Behaviour
+//!
+//! **Auth.** Every request needs `Authorization: Bearer <token>` or `FlyV1 <token>` (a
+//! comma-separated macaroon list is accepted when one entry is the token); otherwise `401`
+//! `{"error": "...", "status": "unauthorized"}`. Tokens minted by the deploy-token endpoint
+//! are accepted too. [`SimBuilder::accept_any_token`] turns auth off.
+//!
+//! **Errors** are `{"error": message, "status": code}` with string codes: `invalid_argument`
+//! (400), `unauthorized` (401), `not_found` (404), `deadline_exceeded` (408),
+//! `lease_currently_held` / `version_mismatch` (409), `failed_precondition` (412),
+//! `name_taken` (422), `resource_exhausted` (429). Bad JSON answers 400 naming the operation
+//! and the serde error. Lease endpoints answer errors in their envelope
+//! `{"status": "error", "code", "message", "error"}`. Every answer carries `fly-request-id`.
+//!
+//! **Machine states.** With transition time *T* (default 30 ms, see
+//! [`SimBuilder::transition_time`]):
+//!
+//! | call | allowed from | goes through | ends in |
+//! |---|---|---|---|
+//! | create | — | `created` (answered), `starting` at +T | `started` at +2T (`created` with `skip_launch`) |
+//! | start | `stopped`, `created`, `suspended` | `starting` | `started` at +T |
+//! | stop | `started`, `suspended`, `failed` (a no-op from `stopped`/`created`) | `stopping` | `stopped` |
+//! | suspend | `started` | `suspending` | `suspended` |
+//! | restart | `started`, `failed` | `restarting` | `started` |
+//! | update | any state but `destroying`/`destroyed` | `replacing` (new `instance_id` at once) | `started` if it was running or failed, `created` if it was created, else `stopped` |
+//! | destroy | `stopped`, `created`, `failed`, `suspended`; any with `force=true` | `destroying` | `destroyed`, then 404 |
+//!
+//! A call made from another state, or while a transition is in flight, answers `412`
+//! (`unable to start machine from current state …`). Each state entered is recorded as an
+//! event (`id` a ULID, `timestamp` in ms, `source` `user` or `flyd`). Update keeps every
+//! version (`…/versions`); a wait on a replaced version answers 400. `current_version` that
+//! does not match answers 409. An image whose repository's last segment is `unpullable`
+//! (e.g. `example/unpullable:1`) ends its launches in `failed`.
+//!
+//! **`/wait`** takes `state` (repeated or comma-separated; `started`, `stopped`, `suspended`,
+//! `destroyed`, `failed`, `settled` = any resting state; default `started`), `timeout` in
+//! seconds (1–60, default 60; anything else is 400), `version` (or `instance_id`) and
+//! `from_event_id` (only events after it count). It answers `{ok, state, version, event_id}`
+//! or 408 when the time runs out on the emulator's clock. A wait for `destroyed` on a machine
+//! that is gone succeeds.
+//!
+//! **Leases.** `POST …/lease` (ttl from the body or `?ttl=`, default 30 s) answers 201 with
+//! the envelope and a nonce; with the held nonce in `fly-machine-lease-nonce` it refreshes.
+//! While a lease is held, update, start, stop, restart, suspend, cordon, uncordon and destroy
+//! need that nonce or answer 409. Leases expire on the clock. Release needs the nonce (400
+//! without it, 409 when wrong, 404 when there is no lease). `lease_ttl` on create/update takes
+//! a lease atomically and returns its nonce in the machine's `nonce`.
+//!
+//! **Rate limits** ([`RateLimits`]), on by default: per action and machine (per app for calls
+//! without a machine, per action for calls with neither), 1 req/s with bursts of 3, Get
+//! Machine 5 req/s with bursts of 10, app deletions 100 per minute; 429 with `Retry-After`.
+//! Buckets refill on the emulator's clock.
+//!
+//! **Faults** ([`Faults`]), off by default and seeded: a rate of 500/502/503 answers, extra
+//! latency, dropped connections, a 404 window after create, `destroyed` visible for a while
+//! before 404, and ambiguous creates (the machine is created, the answer is 408 or 5xx).
+//! Every request lands in the request log ([`SimHandle::requests`]).
+//!
+//! **Other resources.** Apps (unique names, `name_taken`; `name` or `app_name` accepted,
+//! `org_slug` defaults to `personal`); volumes with attach rules (a volume mounted by another
+//! machine answers 412; a volume and its machine share a region; an attached volume cannot be
+//! deleted), extend (only larger) and snapshots; secrets and secret keys as versioned stores
+//! (every change bumps the app's secrets version; `min_version` ahead of it answers 412;
+//! `min_secrets_version` on create/update likewise); metadata with `machine_version` and
+//! `updated_at` preconditions (412); list filters `region`, `state`, `include_deleted`,
+//! `summary` and `metadata.<key>=<value>`; org-wide listings with cursors.
+//!
+//! # Simulated infrastructure
+//!
+//! These operations depend on things that do not exist locally; they answer deterministic,
+//! plausible data:
+//!
+//! * **exec** (`Machines_exec`): no process runs. `echo` prints its arguments, `cat` prints
+//!   stdin, `true`/`false` exit 0/1, `sh -c "exit N"` exits N and `sh -c "<cmd>"` runs `<cmd>`
+//!   by these rules; anything else exits 0 with no output. The machine must be `started`
+//!   (else 412).
+//! * **ps** (`Machines_list_processes`): two processes, `/.fly/init` (pid 1) and the
+//!   configured init command or the image (pid 713), listening on the services' internal
+//!   ports; `sort_by` and `order` are honoured. Needs `started`.
+//! * **memory** (get, set limit, reclaim): the limit is the guest's `memory_mb` unless set
+//!   (128 MB up to `max_memory_mb`); available is the limit less 64 MB and a quarter of the
+//!   guest memory; reclaim returns at most half of what is available. Needs `started`.
+//! * **certificates**: ACME certificates are `pending_validation` until the first `check`,
+//!   which issues them (`active`, RSA and ECDSA, 90 days). Custom certificates need PEM-looking
+//!   `fullchain` and `private_key` and are `active` at once. DNS requirements point at made-up
+//!   addresses derived from the app id.
+//! * **IP assignments**: addresses are derived from the app id (`v6`, `v4`, `shared_v4`,
+//!   `private_v6`).
+//! * **deploy tokens** (`App_create_deploy_token`): a `FlyV1 fm2_…` string, also accepted by
+//!   the emulator's auth.
+//! * **tokens**: `authenticate` and `authorize` accept the emulator's token (or a minted one)
+//!   and answer a verified token with no caveats (400 otherwise); `current` describes a
+//!   personal-org token owned by the lease owner; `kms` returns a `FlyV1 fm2_…` string and
+//!   `oidc` an unsigned-looking JWT (issuer `https://oidc.fly.io/personal`, 10 minutes), both
+//!   as `text/plain`.
+//! * **secret keys**: `generate` draws random material; `encrypt`/`decrypt`, `sign`/`verify`
+//!   use a keyed, reversible, **non-cryptographic** transform that round-trips and rejects a
+//!   wrong key, associated data or signature. Key types containing `sign`, `box` (not
+//!   `secretbox`) or `ed25519` report a made-up public key.
+//! * **placements**: each requested region (default `iad`) offers room for 64 GB of guests;
+//!   `count` is spread over the regions in order.
+//! * **regions**: a fixed table of 34 regions (nearest `iad`); machines and volumes must use
+//!   one of them.
+
+mod api;
+mod clock;
+mod config;
+mod server;
+mod state;
+mod util;
+
+pub use clock::{Clock, MANUAL_EPOCH_MS};
+pub use config::{FaultKind, Faults, Limit, RateLimits};
+pub use fly_machines_api::types;
+pub use server::{
+    LEASE_NONCE_HEADER, REQUEST_ID_HEADER, RequestRecord, Sim, SimBuilder, SimHandle,
+};

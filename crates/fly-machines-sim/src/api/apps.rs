@@ -1,0 +1,134 @@
+//! Apps and app deploy tokens.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::http::StatusCode;
+use fly_machines_api::types;
+use serde::Deserialize;
+
+use crate::server::{Env, Req, ok_json};
+use crate::state::AppRec;
+use crate::util::{ApiError, HResult, Reply, alnum_id, b64, fnv64, stream_bytes};
+
+/// Create-app body: Fly's spec says `name`, its docs page says `app_name`; both are accepted.
+#[derive(Debug, Default, Deserialize)]
+struct CreateBody {
+    name: Option<String>,
+    app_name: Option<String>,
+    org_slug: Option<String>,
+    network: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    enable_subdomains: Option<bool>,
+}
+
+/// App names: lowercase letters, digits and dashes, starting with a letter or digit.
+pub(crate) fn valid_app_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
+    let org = req.q("org_slug").filter(|o| !o.is_empty());
+    let now = env.now;
+    let dv = env.w.destroyed_visible_ms;
+    let apps: Vec<types::App> = env
+        .w
+        .apps
+        .values()
+        .filter(|a| org.is_none_or(|o| o == a.org_slug))
+        .map(|a| a.view(now, dv))
+        .collect();
+    ok_json(&types::ListAppsResponse {
+        total_apps: Some(apps.len() as i64),
+        apps: Some(apps),
+    })
+}
+
+pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
+    let body: CreateBody = req.json()?;
+    let name = body
+        .name
+        .or(body.app_name)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::bad_request("name is required"))?;
+    if !valid_app_name(&name) {
+        return Err(ApiError::bad_request(format!(
+            "invalid app name {name:?}: use lowercase letters, digits and dashes"
+        )));
+    }
+    if env.w.apps.contains_key(&name) {
+        return Err(ApiError::unprocessable(
+            "name_taken",
+            format!("Name has already been taken: an app named {name} exists"),
+        ));
+    }
+    let org_slug = body
+        .org_slug
+        .filter(|o| !o.is_empty())
+        .unwrap_or_else(|| "personal".to_string());
+    let id = alnum_id(16, &mut env.w.rng);
+    let numeric_id = (fnv64(id.as_bytes()) % 9_000_000 + 1_000_000) as i64;
+    let app = AppRec {
+        id: id.clone(),
+        numeric_id,
+        name: name.clone(),
+        org_slug,
+        network: body
+            .network
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "default".to_string()),
+        machines: HashMap::new(),
+        machine_names: HashMap::new(),
+        volumes: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        secret_keys: BTreeMap::new(),
+        secrets_version: 0,
+        certs: BTreeMap::new(),
+        ips: Vec::new(),
+    };
+    env.w.apps.insert(name, app);
+    Ok(Reply::json(
+        StatusCode::CREATED,
+        &types::AppCreatedResponse {
+            created_at: Some(env.now as i64),
+            id: Some(id),
+        },
+    ))
+}
+
+pub(crate) fn show(env: &mut Env<'_>, req: &Req) -> HResult {
+    let now = env.now;
+    let dv = env.w.destroyed_visible_ms;
+    let app = env.w.app(req.p("app_name"))?;
+    ok_json(&app.view(now, dv))
+}
+
+pub(crate) fn delete(env: &mut Env<'_>, req: &Req) -> HResult {
+    let name = req.p("app_name");
+    env.w.app(name)?;
+    env.w.apps.remove(name);
+    Ok(Reply::empty(StatusCode::ACCEPTED))
+}
+
+pub(crate) fn deploy_token(env: &mut Env<'_>, req: &Req) -> HResult {
+    let body: types::CreateAppDeployTokenRequest = req.json_or_default()?;
+    if let Some(expiry) = body.expiry.as_deref().filter(|e| !e.is_empty()) {
+        let digits = expiry.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        if digits.parse::<f64>().is_err() {
+            return Err(ApiError::bad_request(format!(
+                "expiry must be a duration such as \"720h\", got {expiry:?}"
+            )));
+        }
+    }
+    let app = env.w.app(req.p("app_name"))?;
+    let seed = fnv64(format!("{}:{}", app.id, env.now).as_bytes());
+    let token = format!("FlyV1 fm2_{}", b64(&stream_bytes(seed, 48)));
+    env.w.issued_tokens.push(token.clone());
+    ok_json(&types::CreateAppResponse { token: Some(token) })
+}

@@ -1,0 +1,976 @@
+//! Machines: create, read, the lifecycle calls, events, versions, metadata, exec, ps, memory.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use axum::http::StatusCode;
+use fly_machines_api::types;
+use serde::Deserialize;
+
+use crate::api::platform::is_region;
+use crate::server::{Env, Req, ok_json};
+use crate::state::{AppRec, LeaseRec, Machine, St, World};
+use crate::util::{ApiError, HResult, Reply, hex_id, rfc3339, ulid};
+
+/// Answer of the calls Fly acknowledges with `{"ok": true}`.
+pub(crate) fn ok_true() -> HResult {
+    ok_json(&serde_json::json!({ "ok": true }))
+}
+
+fn not_running(m: &Machine) -> ApiError {
+    ApiError::precondition(format!(
+        "machine {} is not running (current state {})",
+        m.id,
+        m.state.as_str()
+    ))
+}
+
+/// Splits the world into the app and the settled, visible machine.
+macro_rules! machine {
+    ($env:expr, $req:expr) => {{
+        let now = $env.now;
+        let (app, rng) = $env
+            .w
+            .machine($req.p("app_name"), $req.p("machine_id"), now)?;
+        let id = $req.p("machine_id");
+        let m = app
+            .machines
+            .get_mut(id)
+            .ok_or_else(|| ApiError::not_found(format!("machine {id} not found")))?;
+        (m, rng, now)
+    }};
+}
+pub(crate) use machine;
+
+pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
+    let include_deleted = req.q_bool("include_deleted")?.unwrap_or(false);
+    let summary = req.q_bool("summary")?.unwrap_or(false);
+    let region = req.q("region").filter(|r| !r.is_empty());
+    let mut states = Vec::new();
+    for s in req.q_list("state") {
+        states.push(
+            St::parse(&s)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown machine state {s:?}")))?,
+        );
+    }
+    let meta: Vec<(&str, &str)> = req
+        .query
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("metadata.").map(|k| (k, v.as_str())))
+        .collect();
+    let now = env.now;
+    let World { apps, rng, .. } = &mut *env.w;
+    let name = req.p("app_name");
+    let app = apps
+        .get_mut(name)
+        .ok_or_else(|| ApiError::not_found(format!("app {name} not found")))?;
+    let mut ms: Vec<&mut Machine> = app.machines.values_mut().collect();
+    ms.sort_by_key(|m| m.seq);
+    let mut out = Vec::new();
+    for m in ms {
+        m.settle(now, rng);
+        if now < m.visible_from_ms || (m.state == St::Destroyed && !include_deleted) {
+            continue;
+        }
+        if region.is_some_and(|r| r != m.region)
+            || (!states.is_empty() && !states.contains(&m.state))
+        {
+            continue;
+        }
+        let md = m.config.metadata.as_ref();
+        if !meta
+            .iter()
+            .all(|(k, v)| md.and_then(|md| md.get(*k)).map(String::as_str) == Some(*v))
+        {
+            continue;
+        }
+        out.push(m.view(summary, None));
+    }
+    ok_json(&out)
+}
+
+/// Checks the mounts of a config against the app's volumes; returns the volume ids to attach
+/// and the region they impose (if any).
+fn check_mounts(
+    app: &AppRec,
+    machine_id: Option<&str>,
+    config: &types::MachineConfig,
+) -> Result<(Vec<String>, Option<String>), ApiError> {
+    let mut ids = Vec::new();
+    let mut region = None;
+    for mount in config.mounts.iter().flatten() {
+        let Some(vol_id) = mount.volume.as_deref().filter(|v| !v.is_empty()) else {
+            return Err(ApiError::bad_request(
+                "every entry of config.mounts needs a volume id",
+            ));
+        };
+        if mount.path.as_deref().is_none_or(str::is_empty) {
+            return Err(ApiError::bad_request(format!(
+                "the mount of volume {vol_id} needs a path"
+            )));
+        }
+        let vol = app
+            .volumes
+            .get(vol_id)
+            .ok_or_else(|| ApiError::bad_request(format!("volume {vol_id} not found")))?;
+        if let Some(other) = vol
+            .view
+            .attached_machine_id
+            .as_deref()
+            .filter(|o| !o.is_empty())
+            && Some(other) != machine_id
+        {
+            return Err(ApiError::precondition(format!(
+                "volume {vol_id} is already attached to machine {other}"
+            )));
+        }
+        if ids.iter().any(|i| i == vol_id) {
+            return Err(ApiError::bad_request(format!(
+                "volume {vol_id} is mounted twice"
+            )));
+        }
+        ids.push(vol_id.to_string());
+        region = vol.view.region.clone();
+    }
+    Ok((ids, region))
+}
+
+fn validate_config(config: Option<types::MachineConfig>) -> Result<types::MachineConfig, ApiError> {
+    let mut config = config.ok_or_else(|| ApiError::bad_request("config is required"))?;
+    if config.image.as_deref().is_none_or(|i| i.trim().is_empty()) {
+        return Err(ApiError::bad_request("config.image is required"));
+    }
+    let guest = config.guest.get_or_insert_with(Default::default);
+    guest.cpu_kind.get_or_insert_with(|| "shared".to_string());
+    let cpus = *guest.cpus.get_or_insert(1);
+    let memory = *guest.memory_mb.get_or_insert(256);
+    if cpus <= 0 || memory <= 0 {
+        return Err(ApiError::bad_request(
+            "config.guest.cpus and config.guest.memory_mb must be positive",
+        ));
+    }
+    if memory % 256 != 0 {
+        return Err(ApiError::bad_request(format!(
+            "config.guest.memory_mb must be a multiple of 256, got {memory}"
+        )));
+    }
+    Ok(config)
+}
+
+/// Whether launches of this image fail (see the crate docs).
+fn unpullable(config: &types::MachineConfig) -> bool {
+    let image = config.image.as_deref().unwrap_or_default();
+    let path = image.split('@').next().unwrap_or_default();
+    let path = match path.rsplit_once(':') {
+        Some((p, t)) if !t.contains('/') => p,
+        _ => path,
+    };
+    path.rsplit('/').next() == Some("unpullable")
+}
+
+fn check_secrets_version(app: &AppRec, min: Option<i64>) -> Result<(), ApiError> {
+    match min {
+        Some(min) if min > app.secrets_version => Err(ApiError::precondition(format!(
+            "app secrets are at version {}, below min_secrets_version {min}",
+            app.secrets_version
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn new_lease(
+    env_owner: &str,
+    ttl: i64,
+    now: u64,
+    version: &str,
+    rng: &mut rand::rngs::StdRng,
+) -> Result<LeaseRec, ApiError> {
+    if ttl <= 0 {
+        return Err(ApiError::bad_request(format!(
+            "lease ttl must be a positive number of seconds, got {ttl}"
+        )));
+    }
+    Ok(LeaseRec {
+        nonce: hex_id(12, rng),
+        owner: env_owner.to_string(),
+        description: String::new(),
+        expires_ms: now.saturating_add((ttl as u64).saturating_mul(1000)),
+        version: version.to_string(),
+    })
+}
+
+pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
+    let body: types::CreateMachineRequest = req.json()?;
+    let config = validate_config(body.config)?;
+    let now = env.now;
+    let app_name = req.p("app_name");
+    env.w.app(app_name)?;
+    let id = env.w.new_machine_id();
+    let seq = env.w.seq();
+    let step = env.cfg.transition_ms;
+    let hide_ms = env.w.not_found_after_create_ms;
+    let World { apps, rng, .. } = &mut *env.w;
+    let app = apps
+        .get_mut(app_name)
+        .ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
+    check_secrets_version(app, body.min_secrets_version)?;
+    let (volumes, volume_region) = check_mounts(app, None, &config)?;
+    let region = match (body.region.filter(|r| !r.is_empty()), volume_region) {
+        (Some(r), Some(v)) if r != v => {
+            return Err(ApiError::precondition(format!(
+                "the mounted volume is in region {v}, not {r}"
+            )));
+        }
+        (Some(r), _) => r,
+        (None, Some(v)) => v,
+        (None, None) => env.cfg.default_region.clone(),
+    };
+    if !is_region(&region) {
+        return Err(ApiError::bad_request(format!("unknown region {region:?}")));
+    }
+    let name = match body.name.filter(|n| !n.is_empty()) {
+        Some(n) => {
+            if app.machine_names.contains_key(&n) {
+                return Err(ApiError::unprocessable(
+                    "name_taken",
+                    format!("a machine named {n} already exists in app {app_name}"),
+                ));
+            }
+            n
+        }
+        None => format!("{}-{}", app_name, hex_id(6, rng)),
+    };
+    let instance_id = ulid(now, rng);
+    let lease = match body.lease_ttl {
+        Some(ttl) => Some(new_lease(&env.cfg.owner, ttl, now, &instance_id, rng)?),
+        None => None,
+    };
+    let private_ip = format!(
+        "fdaa:0:{:x}:a7b:{}:{}:{}:2",
+        app.numeric_id % 0xffff,
+        hex_id(4, rng),
+        hex_id(4, rng),
+        hex_id(4, rng)
+    );
+    let mut m = Machine {
+        id: id.clone(),
+        name: name.clone(),
+        region,
+        seq,
+        created_ms: now,
+        updated_ms: now,
+        visible_from_ms: now.saturating_add(hide_ms),
+        state: St::Created,
+        pending: VecDeque::new(),
+        instance_id: instance_id.clone(),
+        unpullable: unpullable(&config),
+        versions: vec![types::MachineVersion {
+            user_config: Some(config.clone()),
+            version: Some(instance_id.clone()),
+        }],
+        config,
+        events: VecDeque::new(),
+        lease,
+        cordoned: false,
+        memory_limit_mb: None,
+        destroyed_ms: None,
+        private_ip,
+        volumes: volumes.clone(),
+    };
+    if body.skip_launch == Some(true) {
+        m.begin(now, step, &[(St::Created, "launch")], rng);
+    } else {
+        let end = m.boot_end();
+        m.begin(
+            now,
+            step,
+            &[(St::Created, "launch"), (St::Starting, "start"), end],
+            rng,
+        );
+    }
+    for v in &volumes {
+        if let Some(vol) = app.volumes.get_mut(v) {
+            vol.view.attached_machine_id = Some(id.clone());
+            vol.view.attached_alloc_id = Some(instance_id.clone());
+        }
+    }
+    let nonce = m.lease.as_ref().map(|l| l.nonce.clone());
+    let view = m.view(false, nonce);
+    app.machine_names.insert(name, id.clone());
+    app.machines.insert(id, m);
+    ok_json(&view)
+}
+
+pub(crate) fn show(env: &mut Env<'_>, req: &Req) -> HResult {
+    let (m, _, _) = machine!(env, req);
+    ok_json(&m.view(false, None))
+}
+
+pub(crate) fn update(env: &mut Env<'_>, req: &Req) -> HResult {
+    let body: types::UpdateMachineRequest = req.json()?;
+    let config = validate_config(body.config)?;
+    let step = env.cfg.transition_ms;
+    let owner = env.cfg.owner.clone();
+    let now = env.now;
+    let id = req.p("machine_id").to_string();
+    let (app, rng) = env.w.machine(req.p("app_name"), &id, now)?;
+    {
+        let m = app
+            .machines
+            .get_mut(&id)
+            .ok_or_else(|| ApiError::not_found(format!("machine {id} not found")))?;
+        m.check_lease(now, req.nonce())?;
+        if let Some(cv) = body.current_version.as_deref().filter(|v| !v.is_empty())
+            && cv != m.instance_id
+        {
+            return Err(ApiError::conflict(
+                "version_mismatch",
+                format!(
+                    "current_version {cv} does not match the machine's version {}",
+                    m.instance_id
+                ),
+            ));
+        }
+        if m.gone() {
+            return Err(ApiError::precondition(format!(
+                "machine {id} is {} and cannot be updated",
+                m.state.as_str()
+            )));
+        }
+    }
+    check_secrets_version(app, body.min_secrets_version)?;
+    let (volumes, volume_region) = check_mounts(app, Some(&id), &config)?;
+    let m = app
+        .machines
+        .get_mut(&id)
+        .ok_or_else(|| ApiError::not_found(format!("machine {id} not found")))?;
+    if let Some(vr) = volume_region
+        && vr != m.region
+    {
+        return Err(ApiError::precondition(format!(
+            "the mounted volume is in region {vr}, but the machine is in {}",
+            m.region
+        )));
+    }
+    if let Some(new_name) = body
+        .name
+        .as_deref()
+        .filter(|n| !n.is_empty() && *n != m.name)
+    {
+        if app.machine_names.contains_key(new_name) {
+            return Err(ApiError::unprocessable(
+                "name_taken",
+                format!("a machine named {new_name} already exists"),
+            ));
+        }
+        app.machine_names.remove(&m.name);
+        app.machine_names.insert(new_name.to_string(), id.clone());
+        m.name = new_name.to_string();
+    }
+    let destination = m.pending.back().map(|p| p.state).unwrap_or(m.state);
+    m.unpullable = unpullable(&config);
+    m.instance_id = ulid(now, rng);
+    m.versions.push(types::MachineVersion {
+        user_config: Some(config.clone()),
+        version: Some(m.instance_id.clone()),
+    });
+    m.config = config;
+    let end = match destination {
+        _ if body.skip_launch == Some(true) => {
+            if destination == St::Created {
+                (St::Created, "update")
+            } else {
+                (St::Stopped, "update")
+            }
+        }
+        St::Started | St::Failed => m.boot_end(),
+        St::Created => (St::Created, "update"),
+        _ => (St::Stopped, "update"),
+    };
+    m.begin(now, step, &[(St::Replacing, "update"), end], rng);
+    if let Some(ttl) = body.lease_ttl {
+        let lease = new_lease(&owner, ttl, now, &m.instance_id, rng)?;
+        match m.lease.as_mut() {
+            Some(held) => {
+                held.expires_ms = lease.expires_ms;
+                held.version = m.instance_id.clone();
+            }
+            None => m.lease = Some(lease),
+        }
+    }
+    let old = std::mem::replace(&mut m.volumes, volumes.clone());
+    let nonce = if body.lease_ttl.is_some() {
+        m.lease.as_ref().map(|l| l.nonce.clone())
+    } else {
+        None
+    };
+    let view = m.view(false, nonce);
+    let instance = m.instance_id.clone();
+    for v in old.iter().filter(|v| !volumes.contains(v)) {
+        if let Some(vol) = app.volumes.get_mut(v) {
+            vol.view.attached_machine_id = None;
+            vol.view.attached_alloc_id = None;
+        }
+    }
+    for v in &volumes {
+        if let Some(vol) = app.volumes.get_mut(v) {
+            vol.view.attached_machine_id = Some(id.clone());
+            vol.view.attached_alloc_id = Some(instance.clone());
+        }
+    }
+    ok_json(&view)
+}
+
+pub(crate) fn delete(env: &mut Env<'_>, req: &Req) -> HResult {
+    let force = req
+        .q_bool("force")?
+        .or(req.q_bool("kill")?)
+        .unwrap_or(false);
+    let step = env.cfg.transition_ms;
+    let now = env.now;
+    let id = req.p("machine_id").to_string();
+    let (app, rng) = env.w.machine(req.p("app_name"), &id, now)?;
+    let m = app
+        .machines
+        .get_mut(&id)
+        .ok_or_else(|| ApiError::not_found(format!("machine {id} not found")))?;
+    m.check_lease(now, req.nonce())?;
+    if m.gone() {
+        return ok_true();
+    }
+    let stoppable = !m.busy()
+        && matches!(
+            m.state,
+            St::Stopped | St::Created | St::Failed | St::Suspended
+        );
+    if !stoppable && !force {
+        return Err(ApiError::precondition(format!(
+            "machine {id} is still active ({}); stop it first or pass force=true",
+            m.state.as_str()
+        )));
+    }
+    m.begin(
+        now,
+        step,
+        &[(St::Destroying, "destroy"), (St::Destroyed, "destroy")],
+        rng,
+    );
+    m.lease = None;
+    let volumes = std::mem::take(&mut m.volumes);
+    let name = m.name.clone();
+    if app.machine_names.get(&name) == Some(&id) {
+        app.machine_names.remove(&name);
+    }
+    for v in volumes {
+        if let Some(vol) = app.volumes.get_mut(&v) {
+            vol.view.attached_machine_id = None;
+            vol.view.attached_alloc_id = None;
+        }
+    }
+    ok_true()
+}
+
+pub(crate) fn start(env: &mut Env<'_>, req: &Req) -> HResult {
+    let step = env.cfg.transition_ms;
+    let (m, rng, now) = machine!(env, req);
+    m.check_lease(now, req.nonce())?;
+    if m.busy() || !matches!(m.state, St::Stopped | St::Created | St::Suspended) {
+        return Err(ApiError::precondition(format!(
+            "unable to start machine from current state {}",
+            m.state.as_str()
+        )));
+    }
+    let previous = m.state.as_str().to_string();
+    let end = m.boot_end();
+    m.begin(now, step, &[(St::Starting, "start"), end], rng);
+    ok_json(&types::StartMachineResponse {
+        migrated: Some(false),
+        new_host: Some(String::new()),
+        previous_state: Some(previous),
+    })
+}
+
+/// Stop body: the generated type, with the signal left as a string so a bad value is reported
+/// by name.
+#[derive(Debug, Default, Deserialize)]
+struct StopBody {
+    signal: Option<String>,
+    timeout: Option<serde_json::Value>,
+}
+
+const STOP_SIGNALS: &[&str] = &[
+    "SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2", "SIGTERM",
+];
+
+fn check_duration(field: &str, value: &str) -> Result<(), ApiError> {
+    let v = value.trim();
+    let numeric = v.parse::<f64>().is_ok();
+    let go_duration = !v.is_empty()
+        && v.trim_end_matches(|c: char| c.is_ascii_alphabetic())
+            .parse::<f64>()
+            .is_ok()
+        && ["ns", "us", "ms", "s", "m", "h"]
+            .iter()
+            .any(|u| v.ends_with(u));
+    if numeric || go_duration {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{field} must be a duration such as \"10s\" or a number of seconds, got {value:?}"
+        )))
+    }
+}
+
+pub(crate) fn stop(env: &mut Env<'_>, req: &Req) -> HResult {
+    let body: StopBody = req.json_or_default()?;
+    if let Some(sig) = body.signal.as_deref()
+        && !STOP_SIGNALS.contains(&sig)
+    {
+        return Err(ApiError::bad_request(format!(
+            "unknown stop signal {sig:?}; expected one of {}",
+            STOP_SIGNALS.join(", ")
+        )));
+    }
+    match &body.timeout {
+        None | Some(serde_json::Value::Null | serde_json::Value::Number(_)) => {}
+        Some(serde_json::Value::String(s)) => check_duration("timeout", s)?,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "timeout must be a duration string or a number, got {other}"
+            )));
+        }
+    }
+    let step = env.cfg.transition_ms;
+    let (m, rng, now) = machine!(env, req);
+    m.check_lease(now, req.nonce())?;
+    if m.busy() || m.gone() {
+        return Err(ApiError::precondition(format!(
+            "unable to stop machine from current state {}",
+            m.state.as_str()
+        )));
+    }
+    match m.state {
+        St::Started | St::Suspended | St::Failed => {
+            m.begin(
+                now,
+                step,
+                &[(St::Stopping, "stop"), (St::Stopped, "stop")],
+                rng,
+            );
+        }
+        _ => {}
+    }
+    ok_true()
+}
+
+pub(crate) fn suspend(env: &mut Env<'_>, req: &Req) -> HResult {
+    let step = env.cfg.transition_ms;
+    let (m, rng, now) = machine!(env, req);
+    m.check_lease(now, req.nonce())?;
+    if m.busy() || m.state != St::Started {
+        return Err(ApiError::precondition(format!(
+            "unable to suspend machine from current state {}",
+            m.state.as_str()
+        )));
+    }
+    m.begin(
+        now,
+        step,
+        &[(St::Suspending, "suspend"), (St::Suspended, "suspend")],
+        rng,
+    );
+    ok_true()
+}
+
+pub(crate) fn restart(env: &mut Env<'_>, req: &Req) -> HResult {
+    if let Some(sig) = req.q("signal").filter(|s| !s.is_empty())
+        && !STOP_SIGNALS.contains(&sig)
+    {
+        return Err(ApiError::bad_request(format!(
+            "unknown signal {sig:?}; expected one of {}",
+            STOP_SIGNALS.join(", ")
+        )));
+    }
+    if let Some(t) = req.q("timeout").filter(|s| !s.is_empty()) {
+        check_duration("timeout", t)?;
+    }
+    req.q_bool("force_stop")?;
+    let step = env.cfg.transition_ms;
+    let (m, rng, now) = machine!(env, req);
+    m.check_lease(now, req.nonce())?;
+    if m.busy() || !matches!(m.state, St::Started | St::Failed) {
+        return Err(ApiError::precondition(format!(
+            "unable to restart machine from current state {}",
+            m.state.as_str()
+        )));
+    }
+    let end = if m.unpullable {
+        (St::Failed, "exit")
+    } else {
+        (St::Started, "restart")
+    };
+    m.begin(now, step, &[(St::Restarting, "restart"), end], rng);
+    ok_true()
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SignalBody {
+    signal: Option<String>,
+}
+
+const SIGNALS: &[&str] = &[
+    "SIGABRT", "SIGALRM", "SIGFPE", "SIGHUP", "SIGILL", "SIGINT", "SIGKILL", "SIGPIPE", "SIGQUIT",
+    "SIGSEGV", "SIGTERM", "SIGTRAP", "SIGUSR1", "SIGUSR2",
+];
+
+pub(crate) fn signal(env: &mut Env<'_>, req: &Req) -> HResult {
+    let body: SignalBody = req.json()?;
+    let sig = body
+        .signal
+        .ok_or_else(|| ApiError::bad_request("signal is required"))?;
+    if !SIGNALS.contains(&sig.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "unknown signal {sig:?}; expected one of {}",
+            SIGNALS.join(", ")
+        )));
+    }
+    let (m, _, _) = machine!(env, req);
+    if m.busy() || m.state != St::Started {
+        return Err(not_running(m));
+    }
+    ok_true()
+}
+
+pub(crate) fn cordon(env: &mut Env<'_>, req: &Req, on: bool) -> HResult {
+    let (m, _, now) = machine!(env, req);
+    m.check_lease(now, req.nonce())?;
+    if m.gone() {
+        return Err(ApiError::precondition(format!(
+            "machine {} is {}",
+            m.id,
+            m.state.as_str()
+        )));
+    }
+    m.cordoned = on;
+    m.updated_ms = m.updated_ms.max(now);
+    ok_true()
+}
+
+pub(crate) fn events(env: &mut Env<'_>, req: &Req) -> HResult {
+    let limit = req.q_int("limit")?.unwrap_or(20);
+    if limit < 1 {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and 50, got {limit}"
+        )));
+    }
+    let limit = limit.min(50) as usize;
+    let (m, _, _) = machine!(env, req);
+    let out: Vec<_> = m.events.iter().rev().take(limit).cloned().collect();
+    ok_json(&out)
+}
+
+pub(crate) fn versions(env: &mut Env<'_>, req: &Req) -> HResult {
+    let (m, _, _) = machine!(env, req);
+    let out: Vec<_> = m.versions.iter().rev().cloned().collect();
+    ok_json(&out)
+}
+
+/// What the emulated `exec` prints for a command.
+fn run_command(argv: &[String], stdin: &str) -> types::ExecResponse {
+    let done = |code: i64, stdout: String| types::ExecResponse {
+        exit_code: Some(code),
+        exit_signal: Some(0),
+        stderr: Some(String::new()),
+        stdout: Some(stdout),
+    };
+    let program = argv
+        .first()
+        .map(|p| p.rsplit('/').next().unwrap_or(p))
+        .unwrap_or_default();
+    match program {
+        "echo" => done(0, format!("{}\n", argv[1..].join(" "))),
+        "cat" => done(0, stdin.to_string()),
+        "true" => done(0, String::new()),
+        "false" => done(1, String::new()),
+        "sh" | "bash" if argv.get(1).map(String::as_str) == Some("-c") => {
+            let script = argv.get(2).cloned().unwrap_or_default();
+            let words: Vec<String> = script.split_whitespace().map(str::to_string).collect();
+            match words.first().map(String::as_str) {
+                Some("exit") => {
+                    let code = words.get(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+                    done(code, String::new())
+                }
+                Some(_) => run_command(&words, stdin),
+                None => done(0, String::new()),
+            }
+        }
+        _ => done(0, String::new()),
+    }
+}
+
+pub(crate) fn exec(env: &mut Env<'_>, req: &Req) -> HResult {
+    let body: types::MachineExecRequest = req.json()?;
+    let argv: Vec<String> = match (body.command, body.cmd) {
+        (Some(c), _) if !c.is_empty() => c,
+        (_, Some(cmd)) if !cmd.trim().is_empty() => {
+            cmd.split_whitespace().map(str::to_string).collect()
+        }
+        _ => return Err(ApiError::bad_request("command is required")),
+    };
+    if let Some(t) = body.timeout
+        && t < 0
+    {
+        return Err(ApiError::bad_request(format!(
+            "timeout must not be negative, got {t}"
+        )));
+    }
+    let (m, _, _) = machine!(env, req);
+    if m.busy() || m.state != St::Started {
+        return Err(not_running(m));
+    }
+    ok_json(&run_command(
+        &argv,
+        body.stdin.as_deref().unwrap_or_default(),
+    ))
+}
+
+pub(crate) fn processes(env: &mut Env<'_>, req: &Req) -> HResult {
+    let sort_by = req.q("sort_by").filter(|s| !s.is_empty());
+    let order = req.q("order").filter(|s| !s.is_empty());
+    if let Some(s) = sort_by
+        && !["pid", "cpu", "rss", "rtime", "stime", "command"].contains(&s)
+    {
+        return Err(ApiError::bad_request(format!(
+            "sort_by must be one of pid, cpu, rss, rtime, stime, command; got {s:?}"
+        )));
+    }
+    if let Some(o) = order
+        && !["asc", "desc"].contains(&o)
+    {
+        return Err(ApiError::bad_request(format!(
+            "order must be asc or desc, got {o:?}"
+        )));
+    }
+    let (m, _, now) = machine!(env, req);
+    if m.busy() || m.state != St::Started {
+        return Err(not_running(m));
+    }
+    let uptime = now.saturating_sub(m.updated_ms) as i64;
+    let command = m
+        .config
+        .init
+        .as_ref()
+        .and_then(|i| i.exec.clone().or(i.cmd.clone()))
+        .filter(|c| !c.is_empty())
+        .map(|c| c.join(" "))
+        .unwrap_or_else(|| m.config.image.clone().unwrap_or_default());
+    let sockets: Vec<types::ListenSocket> = m
+        .config
+        .services
+        .iter()
+        .flatten()
+        .filter_map(|s| s.internal_port)
+        .map(|p| types::ListenSocket {
+            address: Some(format!("0.0.0.0:{p}")),
+            proto: Some("tcp".to_string()),
+        })
+        .collect();
+    let mut procs = vec![
+        types::ProcessStat {
+            command: Some("/.fly/init".to_string()),
+            cpu: Some(uptime / 1000),
+            directory: Some("/".to_string()),
+            listen_sockets: Some(Vec::new()),
+            pid: Some(1),
+            rss: Some(4 * 1024 * 1024),
+            rtime: Some(uptime),
+            stime: Some(0),
+        },
+        types::ProcessStat {
+            command: Some(command),
+            cpu: Some(uptime / 100),
+            directory: Some("/app".to_string()),
+            listen_sockets: Some(sockets),
+            pid: Some(713),
+            rss: Some(48 * 1024 * 1024),
+            rtime: Some(uptime),
+            stime: Some(1),
+        },
+    ];
+    match sort_by {
+        Some("cpu") => procs.sort_by_key(|p| p.cpu),
+        Some("rss") => procs.sort_by_key(|p| p.rss),
+        Some("rtime") => procs.sort_by_key(|p| p.rtime),
+        Some("stime") => procs.sort_by_key(|p| p.stime),
+        Some("command") => procs.sort_by(|a, b| a.command.cmp(&b.command)),
+        _ => procs.sort_by_key(|p| p.pid),
+    }
+    if order == Some("desc") {
+        procs.reverse();
+    }
+    ok_json(&procs)
+}
+
+fn memory_of(m: &Machine) -> (i64, i64) {
+    let guest = m.config.guest.as_ref();
+    let configured = guest.and_then(|g| g.memory_mb).unwrap_or(256);
+    let limit = m.memory_limit_mb.unwrap_or(configured);
+    let used = (64 + configured / 4).min(limit);
+    (limit, limit - used)
+}
+
+pub(crate) fn memory(env: &mut Env<'_>, req: &Req) -> HResult {
+    let (m, _, _) = machine!(env, req);
+    if m.busy() || m.state != St::Started {
+        return Err(not_running(m));
+    }
+    let (limit, available) = memory_of(m);
+    ok_json(&types::MemoryResponse {
+        available_mb: Some(available),
+        limit_mb: Some(limit),
+    })
+}
+
+pub(crate) fn set_memory_limit(env: &mut Env<'_>, req: &Req) -> HResult {
+    let body: types::SetMemoryLimitRequest = req.json()?;
+    let limit = body
+        .limit_mb
+        .ok_or_else(|| ApiError::bad_request("limit_mb is required"))?;
+    let (m, _, now) = machine!(env, req);
+    if m.busy() || m.state != St::Started {
+        return Err(not_running(m));
+    }
+    let guest = m.config.guest.as_ref();
+    let configured = guest.and_then(|g| g.memory_mb).unwrap_or(256);
+    let max = guest
+        .and_then(|g| g.max_memory_mb)
+        .unwrap_or(configured)
+        .max(configured);
+    if limit < 128 || limit > max {
+        return Err(ApiError::bad_request(format!(
+            "limit_mb must be between 128 and {max}, got {limit}"
+        )));
+    }
+    m.memory_limit_mb = Some(limit);
+    m.updated_ms = m.updated_ms.max(now);
+    let (limit, available) = memory_of(m);
+    ok_json(&types::MemoryResponse {
+        available_mb: Some(available),
+        limit_mb: Some(limit),
+    })
+}
+
+pub(crate) fn reclaim_memory(env: &mut Env<'_>, req: &Req) -> HResult {
+    let body: types::ReclaimMemoryRequest = req.json_or_default()?;
+    let amount = body.amount_mb.unwrap_or(0);
+    if amount < 0 {
+        return Err(ApiError::bad_request(format!(
+            "amount_mb must not be negative, got {amount}"
+        )));
+    }
+    let (m, _, _) = machine!(env, req);
+    if m.busy() || m.state != St::Started {
+        return Err(not_running(m));
+    }
+    let (_, available) = memory_of(m);
+    ok_json(&types::ReclaimMemoryResponse {
+        actual_mb: Some(amount.min(available / 2)),
+    })
+}
+
+pub(crate) fn metadata(env: &mut Env<'_>, req: &Req) -> HResult {
+    let (m, _, _) = machine!(env, req);
+    ok_json(&m.config.metadata.clone().unwrap_or_default())
+}
+
+/// Bulk metadata body: values may be null (removal), which the generated type cannot hold.
+#[derive(Debug, Default, Deserialize)]
+struct MetadataBody {
+    metadata: Option<BTreeMap<String, Option<String>>>,
+    machine_version: Option<String>,
+    updated_at: Option<String>,
+}
+
+fn check_metadata_guards(
+    m: &Machine,
+    machine_version: Option<&str>,
+    updated_at: Option<&str>,
+) -> Result<(), ApiError> {
+    if let Some(v) = machine_version.filter(|v| !v.is_empty())
+        && v != m.instance_id
+    {
+        return Err(ApiError::precondition(format!(
+            "machine_version {v} does not match the machine's version {}",
+            m.instance_id
+        )));
+    }
+    if let Some(u) = updated_at.filter(|u| !u.is_empty())
+        && u != rfc3339(m.updated_ms)
+    {
+        return Err(ApiError::precondition(format!(
+            "updated_at {u} does not match the machine's updated_at {}",
+            rfc3339(m.updated_ms)
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn update_metadata(env: &mut Env<'_>, req: &Req) -> HResult {
+    let body: MetadataBody = req.json()?;
+    let (m, _, now) = machine!(env, req);
+    check_metadata_guards(
+        m,
+        body.machine_version.as_deref(),
+        body.updated_at.as_deref(),
+    )?;
+    let md = m.config.metadata.get_or_insert_with(BTreeMap::new);
+    for (k, v) in body.metadata.unwrap_or_default() {
+        if k.is_empty() {
+            return Err(ApiError::bad_request("metadata keys must not be empty"));
+        }
+        match v.filter(|v| !v.is_empty()) {
+            Some(v) => md.insert(k, v),
+            None => md.remove(&k),
+        };
+    }
+    m.updated_ms = m.updated_ms.max(now);
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
+}
+
+pub(crate) fn metadata_key(env: &mut Env<'_>, req: &Req) -> HResult {
+    let key = req.p("key").to_string();
+    let (m, _, _) = machine!(env, req);
+    let value = m
+        .config
+        .metadata
+        .as_ref()
+        .and_then(|md| md.get(&key))
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("metadata key {key} not found")))?;
+    ok_json(&types::MetadataValueResponse { value: Some(value) })
+}
+
+pub(crate) fn upsert_metadata(env: &mut Env<'_>, req: &Req) -> HResult {
+    let body: types::UpsertMetadataKeyRequest = req.json()?;
+    let key = req.p("key").to_string();
+    let value = body
+        .value
+        .ok_or_else(|| ApiError::bad_request("value is required"))?;
+    let (m, _, now) = machine!(env, req);
+    check_metadata_guards(m, None, body.updated_at.as_deref())?;
+    m.config
+        .metadata
+        .get_or_insert_with(BTreeMap::new)
+        .insert(key, value);
+    m.updated_ms = m.updated_ms.max(now);
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
+}
+
+pub(crate) fn delete_metadata(env: &mut Env<'_>, req: &Req) -> HResult {
+    let key = req.p("key").to_string();
+    let (m, _, now) = machine!(env, req);
+    if let Some(md) = m.config.metadata.as_mut() {
+        md.remove(&key);
+    }
+    m.updated_ms = m.updated_ms.max(now);
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
+}

@@ -1,0 +1,256 @@
+//! Volumes, extension and snapshots.
+
+use axum::http::StatusCode;
+use fly_machines_api::types;
+
+use crate::api::platform::is_region;
+use crate::server::{Env, Req, ok_json};
+use crate::state::{AppRec, VolumeRec};
+use crate::util::{ApiError, HResult, Reply, alnum_id, fnv64, hex_id, rfc3339};
+
+const GIB: i64 = 1024 * 1024 * 1024;
+const BLOCK: i64 = 4096;
+
+fn fill_sizes(v: &mut types::Volume, size_gb: i64) {
+    let total = size_gb * GIB;
+    let blocks = total / BLOCK;
+    let used_blocks = blocks / 200;
+    v.size_gb = Some(size_gb);
+    v.bytes_total = Some(total);
+    v.block_size = Some(BLOCK);
+    v.blocks = Some(blocks);
+    v.blocks_free = Some(blocks - used_blocks);
+    v.blocks_avail = Some(blocks - used_blocks - blocks / 20);
+    v.bytes_used = Some(used_blocks * BLOCK);
+}
+
+fn summary_view(v: &types::Volume) -> types::Volume {
+    types::Volume {
+        id: v.id.clone(),
+        name: v.name.clone(),
+        state: v.state.clone(),
+        region: v.region.clone(),
+        size_gb: v.size_gb,
+        attached_machine_id: v.attached_machine_id.clone(),
+        created_at: v.created_at.clone(),
+        ..Default::default()
+    }
+}
+
+fn volume<'a>(app: &'a mut AppRec, id: &str) -> Result<&'a mut VolumeRec, ApiError> {
+    app.volumes
+        .get_mut(id)
+        .ok_or_else(|| ApiError::not_found(format!("volume {id} not found")))
+}
+
+fn valid_volume_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 30
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
+    let summary = req.q_bool("summary")?.unwrap_or(false);
+    let app = env.w.app(req.p("app_name"))?;
+    let mut vols: Vec<&VolumeRec> = app.volumes.values().collect();
+    vols.sort_by_key(|v| v.created_ms);
+    let out: Vec<types::Volume> = vols
+        .into_iter()
+        .map(|v| {
+            if summary {
+                summary_view(&v.view)
+            } else {
+                v.view.clone()
+            }
+        })
+        .collect();
+    ok_json(&out)
+}
+
+pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
+    let body: types::CreateVolumeRequest = req.json()?;
+    let name = body
+        .name
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::bad_request("name is required"))?;
+    if !valid_volume_name(&name) {
+        return Err(ApiError::bad_request(format!(
+            "invalid volume name {name:?}: use at most 30 lowercase letters, digits and underscores"
+        )));
+    }
+    let region = body
+        .region
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| env.cfg.default_region.clone());
+    if !is_region(&region) {
+        return Err(ApiError::bad_request(format!("unknown region {region:?}")));
+    }
+    let now = env.now;
+    let app_name = req.p("app_name").to_string();
+    let id = format!("vol_{}", alnum_id(16, &mut env.w.rng));
+    let zone = hex_id(4, &mut env.w.rng);
+    let app = env.w.app(&app_name)?;
+    let mut min_size = 1;
+    if let Some(src) = body.source_volume_id.as_deref().filter(|s| !s.is_empty()) {
+        let src = app
+            .volumes
+            .get(src)
+            .ok_or_else(|| ApiError::bad_request(format!("source volume {src} not found")))?;
+        min_size = src.view.size_gb.unwrap_or(1);
+    }
+    if let Some(snap) = body.snapshot_id.as_deref().filter(|s| !s.is_empty()) {
+        let found = app
+            .volumes
+            .values()
+            .flat_map(|v| v.snapshots.iter())
+            .find(|s| s.id.as_deref() == Some(snap))
+            .ok_or_else(|| ApiError::bad_request(format!("snapshot {snap} not found")))?;
+        min_size = found.volume_size.map_or(1, |b| (b / GIB).max(1));
+    }
+    let size_gb = body.size_gb.unwrap_or(min_size.max(1));
+    if !(1..=500).contains(&size_gb) {
+        return Err(ApiError::bad_request(format!(
+            "size_gb must be between 1 and 500, got {size_gb}"
+        )));
+    }
+    if size_gb < min_size {
+        return Err(ApiError::bad_request(format!(
+            "size_gb must be at least {min_size}, the size of the source"
+        )));
+    }
+    let mut view = types::Volume {
+        attached_alloc_id: None,
+        attached_machine_id: None,
+        auto_backup_enabled: Some(body.auto_backup_enabled.unwrap_or(true)),
+        created_at: Some(rfc3339(now)),
+        encrypted: Some(body.encrypted.unwrap_or(true)),
+        fstype: Some(
+            body.fstype
+                .filter(|f| !f.is_empty())
+                .unwrap_or_else(|| "ext4".into()),
+        ),
+        host_status: Some("ok".to_string()),
+        id: Some(id.clone()),
+        name: Some(name),
+        region: Some(region),
+        snapshot_retention: Some(body.snapshot_retention.unwrap_or(5)),
+        state: Some("created".to_string()),
+        type_: Some("local".to_string()),
+        zone: Some(zone),
+        ..Default::default()
+    };
+    fill_sizes(&mut view, size_gb);
+    app.volumes.insert(
+        id,
+        VolumeRec {
+            view: view.clone(),
+            created_ms: now,
+            updated_ms: now,
+            snapshots: Vec::new(),
+        },
+    );
+    ok_json(&view)
+}
+
+pub(crate) fn get(env: &mut Env<'_>, req: &Req) -> HResult {
+    let app = env.w.app(req.p("app_name"))?;
+    ok_json(&volume(app, req.p("volume_id"))?.view)
+}
+
+pub(crate) fn update(env: &mut Env<'_>, req: &Req) -> HResult {
+    let body: types::UpdateVolumeRequest = req.json()?;
+    if let Some(r) = body.snapshot_retention
+        && !(1..=60).contains(&r)
+    {
+        return Err(ApiError::bad_request(format!(
+            "snapshot_retention must be between 1 and 60 days, got {r}"
+        )));
+    }
+    let now = env.now;
+    let app = env.w.app(req.p("app_name"))?;
+    let vol = volume(app, req.p("volume_id"))?;
+    if let Some(b) = body.auto_backup_enabled {
+        vol.view.auto_backup_enabled = Some(b);
+    }
+    if let Some(r) = body.snapshot_retention {
+        vol.view.snapshot_retention = Some(r);
+    }
+    vol.updated_ms = now;
+    ok_json(&vol.view)
+}
+
+pub(crate) fn delete(env: &mut Env<'_>, req: &Req) -> HResult {
+    let id = req.p("volume_id");
+    let app = env.w.app(req.p("app_name"))?;
+    let vol = volume(app, id)?;
+    if let Some(m) = vol
+        .view
+        .attached_machine_id
+        .as_deref()
+        .filter(|m| !m.is_empty())
+    {
+        return Err(ApiError::precondition(format!(
+            "volume {id} is attached to machine {m}; destroy the machine or remove the mount first"
+        )));
+    }
+    let mut view = vol.view.clone();
+    view.state = Some("pending_destroy".to_string());
+    app.volumes.remove(id);
+    ok_json(&view)
+}
+
+pub(crate) fn extend(env: &mut Env<'_>, req: &Req) -> HResult {
+    let body: types::ExtendVolumeRequest = req.json()?;
+    let size = body
+        .size_gb
+        .ok_or_else(|| ApiError::bad_request("size_gb is required"))?;
+    let now = env.now;
+    let app = env.w.app(req.p("app_name"))?;
+    let id = req.p("volume_id");
+    let attached = {
+        let vol = volume(app, id)?;
+        let current = vol.view.size_gb.unwrap_or(1);
+        if size <= current || size > 500 {
+            return Err(ApiError::bad_request(format!(
+                "size_gb must be larger than the current {current} GB and at most 500, got {size}"
+            )));
+        }
+        fill_sizes(&mut vol.view, size);
+        vol.updated_ms = now;
+        vol.view.attached_machine_id.clone()
+    };
+    let needs_restart = attached
+        .and_then(|m| app.machines.get(&m))
+        .is_some_and(|m| m.state == crate::state::St::Started);
+    let view = volume(app, id)?.view.clone();
+    ok_json(&types::ExtendVolumeResponse {
+        needs_restart: Some(needs_restart),
+        volume: Some(view),
+    })
+}
+
+pub(crate) fn snapshots(env: &mut Env<'_>, req: &Req) -> HResult {
+    let app = env.w.app(req.p("app_name"))?;
+    ok_json(&volume(app, req.p("volume_id"))?.snapshots)
+}
+
+pub(crate) fn create_snapshot(env: &mut Env<'_>, req: &Req) -> HResult {
+    let now = env.now;
+    let snap_id = format!("vs_{}", alnum_id(16, &mut env.w.rng));
+    let app = env.w.app(req.p("app_name"))?;
+    let vol = volume(app, req.p("volume_id"))?;
+    let digest = fnv64(format!("{snap_id}:{now}").as_bytes());
+    let snap = types::VolumeSnapshot {
+        created_at: Some(rfc3339(now)),
+        digest: Some(format!("{digest:016x}")),
+        id: Some(snap_id),
+        retention_days: vol.view.snapshot_retention,
+        size: vol.view.bytes_used,
+        status: Some("created".to_string()),
+        volume_size: vol.view.bytes_total,
+    };
+    vol.snapshots.push(snap);
+    Ok(Reply::empty(StatusCode::OK))
+}

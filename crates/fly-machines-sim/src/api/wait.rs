@@ -1,0 +1,254 @@
+//! `GET …/wait`: the long-poll.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use fly_machines_api::types;
+
+use crate::server::{Req, Shared, lock};
+use crate::state::{St, World};
+use crate::util::{ApiError, HResult, Reply};
+
+const WAITABLE: &[&str] = &[
+    "started",
+    "stopped",
+    "suspended",
+    "destroyed",
+    "failed",
+    "settled",
+];
+
+/// A parsed wait request.
+struct Spec {
+    states: Vec<String>,
+    version: Option<String>,
+    from_event: Option<String>,
+    timeout_secs: u64,
+}
+
+impl Spec {
+    fn parse(req: &Req) -> Result<Spec, ApiError> {
+        let mut states = req.q_list("state");
+        if states.is_empty() {
+            states.push("started".to_string());
+        }
+        if let Some(bad) = states.iter().find(|s| !WAITABLE.contains(&s.as_str())) {
+            return Err(ApiError::bad_request(format!(
+                "invalid state {bad:?}: wait accepts {}",
+                WAITABLE.join(", ")
+            )));
+        }
+        let timeout_secs = match req.q("timeout").map(str::trim).filter(|t| !t.is_empty()) {
+            None => 60,
+            Some(t) => {
+                let digits = t.strip_suffix('s').unwrap_or(t);
+                let secs: i64 = digits.parse().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "timeout must be a whole number of seconds, got {t:?}"
+                    ))
+                })?;
+                if !(1..=60).contains(&secs) {
+                    return Err(ApiError::bad_request(format!(
+                        "invalid_argument: timeout must be in [1s, 1m0s], got {secs}s"
+                    )));
+                }
+                secs as u64
+            }
+        };
+        let version = req
+            .q("version")
+            .or(req.q("instance_id"))
+            .filter(|v| !v.is_empty())
+            .map(str::to_string);
+        let from_event = req
+            .q("from_event_id")
+            .filter(|v| !v.is_empty())
+            .map(str::to_string);
+        Ok(Spec {
+            states,
+            version,
+            from_event,
+            timeout_secs,
+        })
+    }
+
+    fn wants(&self, state: &str) -> bool {
+        self.states.iter().any(|s| s == state)
+    }
+
+    fn wants_settled(&self) -> bool {
+        self.wants("settled")
+    }
+}
+
+enum Check {
+    Done(types::WaitMachineResponse),
+    Pending { next_due: Option<u64>, state: St },
+}
+
+fn is_resting(s: St) -> bool {
+    matches!(
+        s,
+        St::Created | St::Started | St::Stopped | St::Suspended | St::Failed | St::Destroyed
+    )
+}
+
+/// Looks at the machine once, at time `at`.
+fn check(w: &mut World, app: &str, id: &str, spec: &Spec, at: u64) -> Result<Check, ApiError> {
+    let destroyed_visible = w.destroyed_visible_ms;
+    let World { apps, rng, .. } = w;
+    let app_rec = apps
+        .get_mut(app)
+        .ok_or_else(|| ApiError::not_found(format!("app {app} not found")))?;
+    let m = app_rec
+        .machines
+        .get_mut(id)
+        .ok_or_else(|| ApiError::not_found(format!("machine {id} not found")))?;
+    m.settle(at, rng);
+    if at < m.visible_from_ms {
+        return Err(ApiError::not_found(format!("machine {id} not found")));
+    }
+    let done = |state: &str, event_id: Option<String>, version: &str| {
+        Check::Done(types::WaitMachineResponse {
+            event_id,
+            ok: Some(true),
+            state: Some(state.to_string()),
+            version: Some(version.to_string()),
+        })
+    };
+    if m.hidden(at, destroyed_visible) {
+        // Reaped: only a wait for `destroyed` (or any resting state) can succeed.
+        return if spec.wants("destroyed") || spec.wants_settled() {
+            Ok(done("destroyed", m.last_event_id(), &m.instance_id))
+        } else {
+            Err(ApiError::not_found(format!("machine {id} not found")))
+        };
+    }
+    if let Some(v) = spec.version.as_deref()
+        && v != m.instance_id
+    {
+        let known = m.versions.iter().any(|mv| mv.version.as_deref() == Some(v));
+        return Err(if known {
+            ApiError::bad_request(format!(
+                "machine version {v} is replaced (current version is {}); wait on the current version",
+                m.instance_id
+            ))
+        } else {
+            ApiError::bad_request(format!("machine {id} has no version {v}"))
+        });
+    }
+    let settled_now = is_resting(m.state) && !m.busy();
+    let matches_now = spec.wants(m.state.as_str()) || (spec.wants_settled() && settled_now);
+    let outcome = match spec.from_event.as_deref() {
+        None => matches_now.then(|| done(m.state.as_str(), m.last_event_id(), &m.instance_id)),
+        Some(from) => {
+            let pos = m
+                .events
+                .iter()
+                .position(|e| e.id.as_deref() == Some(from))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("machine {id} has no event {from}"))
+                })?;
+            let later = m.events.iter().skip(pos + 1);
+            let hit = later
+                .clone()
+                .find(|e| e.status.as_deref().is_some_and(|s| spec.wants(s)));
+            match hit {
+                Some(e) => Some(done(
+                    e.status.as_deref().unwrap_or_default(),
+                    e.id.clone(),
+                    &m.instance_id,
+                )),
+                None if spec.wants_settled() && settled_now && later.count() > 0 => {
+                    Some(done(m.state.as_str(), m.last_event_id(), &m.instance_id))
+                }
+                None => None,
+            }
+        }
+    };
+    Ok(outcome.unwrap_or(Check::Pending {
+        next_due: m.next_due(),
+        state: m.state,
+    }))
+}
+
+/// Counts this call among the parked waits while it lives.
+struct Parked<'a>(&'a Shared);
+
+impl<'a> Parked<'a> {
+    fn new(shared: &'a Shared) -> Parked<'a> {
+        shared.parked.fetch_add(1, Ordering::SeqCst);
+        shared.parked_changed.notify_waiters();
+        Parked(shared)
+    }
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        self.0.parked.fetch_sub(1, Ordering::SeqCst);
+        self.0.parked_changed.notify_waiters();
+    }
+}
+
+pub(crate) async fn wait(shared: &Arc<Shared>, req: &Req) -> HResult {
+    let spec = Spec::parse(req)?;
+    let app = req.p("app_name");
+    let id = req.p("machine_id");
+    let start = shared.clock.now_ms();
+    let deadline = start + spec.timeout_secs * 1000;
+    let mut shutdown = shared.shutdown.subscribe();
+    let mut parked = None;
+    loop {
+        if *shutdown.borrow() {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the emulator is shutting down",
+            ));
+        }
+        // Register for wake-ups before looking, so a change in between is not missed.
+        let changed = shared.changed.notified();
+        let ticked = shared.clock.ticked();
+        let now = shared.clock.now_ms();
+        let at = now.min(deadline);
+        let result = {
+            let mut w = lock(&shared.world);
+            check(&mut w, app, id, &spec, at)?
+        };
+        let (next_due, state) = match result {
+            Check::Done(resp) => return Ok(Reply::ok(&resp)),
+            Check::Pending { next_due, state } => (next_due, state),
+        };
+        if now >= deadline {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "deadline_exceeded",
+                format!(
+                    "machine failed to reach desired state {} within {}s, currently {}",
+                    spec.states.join(","),
+                    spec.timeout_secs,
+                    state.as_str()
+                ),
+            ));
+        }
+        if parked.is_none() {
+            parked = Some(Parked::new(shared));
+        }
+        let target = next_due.map_or(deadline, |d| d.min(deadline));
+        let real_delay = (!shared.clock.is_manual())
+            .then(|| Duration::from_millis(target.saturating_sub(now).max(1)));
+        tokio::select! {
+            _ = changed => {}
+            _ = ticked => {}
+            _ = shutdown.changed() => {}
+            _ = async {
+                match real_delay {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending::<()>().await,
+                }
+            } => {}
+        }
+    }
+}

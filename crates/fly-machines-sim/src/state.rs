@@ -1,0 +1,499 @@
+//! The emulator's in-memory world: apps, machines (with their timed state machine), volumes,
+//! secrets, certificates and IPs.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use fly_machines_api::types;
+use rand::{SeedableRng, rngs::StdRng};
+
+use crate::util::{ApiError, fnv64, hex_id, rfc3339, ulid};
+
+/// How many events a machine keeps (older ones are forgotten).
+pub(crate) const EVENTS_KEPT: usize = 100;
+/// How many events a machine view carries.
+const EVENTS_IN_VIEW: usize = 10;
+
+/// Machine states the emulator produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum St {
+    Created,
+    Starting,
+    Started,
+    Stopping,
+    Stopped,
+    Suspending,
+    Suspended,
+    Restarting,
+    Replacing,
+    Destroying,
+    Destroyed,
+    Failed,
+}
+
+impl St {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            St::Created => "created",
+            St::Starting => "starting",
+            St::Started => "started",
+            St::Stopping => "stopping",
+            St::Stopped => "stopped",
+            St::Suspending => "suspending",
+            St::Suspended => "suspended",
+            St::Restarting => "restarting",
+            St::Replacing => "replacing",
+            St::Destroying => "destroying",
+            St::Destroyed => "destroyed",
+            St::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<St> {
+        Some(match s {
+            "created" => St::Created,
+            "starting" => St::Starting,
+            "started" => St::Started,
+            "stopping" => St::Stopping,
+            "stopped" => St::Stopped,
+            "suspending" => St::Suspending,
+            "suspended" => St::Suspended,
+            "restarting" => St::Restarting,
+            "replacing" => St::Replacing,
+            "destroying" => St::Destroying,
+            "destroyed" => St::Destroyed,
+            "failed" => St::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// A transition scheduled on the clock.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub(crate) at: u64,
+    pub(crate) state: St,
+    pub(crate) kind: &'static str,
+}
+
+/// A held lease.
+#[derive(Debug, Clone)]
+pub(crate) struct LeaseRec {
+    pub(crate) nonce: String,
+    pub(crate) owner: String,
+    pub(crate) description: String,
+    pub(crate) expires_ms: u64,
+    pub(crate) version: String,
+}
+
+impl LeaseRec {
+    pub(crate) fn view(&self, with_nonce: bool) -> types::Lease {
+        types::Lease {
+            description: Some(self.description.clone()),
+            expires_at: Some((self.expires_ms / 1000) as i64),
+            nonce: with_nonce.then(|| self.nonce.clone()),
+            owner: Some(self.owner.clone()),
+            version: Some(self.version.clone()),
+        }
+    }
+}
+
+/// One machine.
+#[derive(Debug, Clone)]
+pub(crate) struct Machine {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) region: String,
+    pub(crate) seq: u64,
+    pub(crate) created_ms: u64,
+    pub(crate) updated_ms: u64,
+    /// Before this time the machine answers 404 (eventual-consistency fault).
+    pub(crate) visible_from_ms: u64,
+    pub(crate) state: St,
+    pub(crate) pending: VecDeque<Pending>,
+    pub(crate) instance_id: String,
+    pub(crate) config: types::MachineConfig,
+    /// Oldest first; the last one is current.
+    pub(crate) versions: Vec<types::MachineVersion>,
+    /// Oldest first.
+    pub(crate) events: VecDeque<types::MachineEvent>,
+    pub(crate) lease: Option<LeaseRec>,
+    pub(crate) cordoned: bool,
+    pub(crate) memory_limit_mb: Option<i64>,
+    pub(crate) destroyed_ms: Option<u64>,
+    pub(crate) private_ip: String,
+    /// Volume ids this machine has attached.
+    pub(crate) volumes: Vec<String>,
+    /// Launches of this machine's image fail (see the crate docs on `unpullable`).
+    pub(crate) unpullable: bool,
+}
+
+impl Machine {
+    /// Applies every scheduled transition due at or before `now`.
+    pub(crate) fn settle(&mut self, now: u64, rng: &mut StdRng) {
+        while self.pending.front().is_some_and(|p| p.at <= now) {
+            if let Some(p) = self.pending.pop_front() {
+                self.enter(p.state, p.kind, "flyd", p.at, rng);
+            }
+        }
+    }
+
+    /// The time of the next scheduled transition.
+    pub(crate) fn next_due(&self) -> Option<u64> {
+        self.pending.front().map(|p| p.at)
+    }
+
+    /// Whether a transition is in flight.
+    pub(crate) fn busy(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    fn enter(&mut self, state: St, kind: &'static str, source: &str, at: u64, rng: &mut StdRng) {
+        self.state = state;
+        self.updated_ms = self.updated_ms.max(at);
+        if state == St::Destroyed {
+            self.destroyed_ms = Some(at);
+        }
+        self.push_event(kind, state.as_str(), source, at, rng);
+    }
+
+    pub(crate) fn push_event(
+        &mut self,
+        kind: &str,
+        status: &str,
+        source: &str,
+        at: u64,
+        rng: &mut StdRng,
+    ) {
+        if self.events.len() >= EVENTS_KEPT {
+            self.events.pop_front();
+        }
+        self.events.push_back(types::MachineEvent {
+            id: Some(ulid(at, rng)),
+            request: None,
+            source: Some(source.to_string()),
+            status: Some(status.to_string()),
+            timestamp: Some(at as i64),
+            type_: Some(kind.to_string()),
+        });
+    }
+
+    /// Starts a chain of transitions: the first step happens now (caused by the user), each
+    /// following one `step_ms` after the previous.
+    pub(crate) fn begin(
+        &mut self,
+        now: u64,
+        step_ms: u64,
+        steps: &[(St, &'static str)],
+        rng: &mut StdRng,
+    ) {
+        self.pending.clear();
+        let mut at = now;
+        for (i, (state, kind)) in steps.iter().enumerate() {
+            if i == 0 {
+                self.enter(*state, kind, "user", now, rng);
+            } else {
+                at += step_ms;
+                self.pending.push_back(Pending {
+                    at,
+                    state: *state,
+                    kind,
+                });
+            }
+        }
+    }
+
+    /// The steps of a launch (create or start) ending in `started`, or in `failed` when the
+    /// image cannot be pulled.
+    pub(crate) fn boot_end(&self) -> (St, &'static str) {
+        if self.unpullable {
+            (St::Failed, "exit")
+        } else {
+            (St::Started, "start")
+        }
+    }
+
+    /// The lease, if one is held and unexpired.
+    pub(crate) fn live_lease(&mut self, now: u64) -> Option<&LeaseRec> {
+        if self.lease.as_ref().is_some_and(|l| l.expires_ms <= now) {
+            self.lease = None;
+        }
+        self.lease.as_ref()
+    }
+
+    /// Checks the lease nonce of a mutation: a held lease needs its nonce, else 409.
+    pub(crate) fn check_lease(&mut self, now: u64, nonce: Option<&str>) -> Result<(), ApiError> {
+        let id = self.id.clone();
+        match self.live_lease(now) {
+            Some(lease) if nonce != Some(lease.nonce.as_str()) => Err(ApiError::conflict(
+                "lease_currently_held",
+                format!(
+                    "machine {id} is leased by {} until {}; send the lease nonce in the \
+                     fly-machine-lease-nonce header",
+                    lease.owner,
+                    rfc3339(lease.expires_ms)
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the machine answers 404 at `now`.
+    pub(crate) fn hidden(&self, now: u64, destroyed_visible_ms: u64) -> bool {
+        now < self.visible_from_ms
+            || self
+                .destroyed_ms
+                .is_some_and(|d| now >= d.saturating_add(destroyed_visible_ms))
+    }
+
+    /// Whether the machine is destroyed or on its way there.
+    pub(crate) fn gone(&self) -> bool {
+        matches!(self.state, St::Destroyed | St::Destroying)
+            || self.pending.iter().any(|p| p.state == St::Destroyed)
+    }
+
+    pub(crate) fn last_event_id(&self) -> Option<String> {
+        self.events.back().and_then(|e| e.id.clone())
+    }
+
+    pub(crate) fn image_ref(&self) -> types::ImageRef {
+        image_ref(self.config.image.as_deref().unwrap_or_default())
+    }
+
+    /// The wire view of the machine.
+    pub(crate) fn view(&self, summary: bool, nonce: Option<String>) -> types::Machine {
+        let events = (!summary).then(|| {
+            self.events
+                .iter()
+                .rev()
+                .take(EVENTS_IN_VIEW)
+                .cloned()
+                .collect()
+        });
+        types::Machine {
+            checks: None,
+            config: (!summary).then(|| self.config.clone()),
+            created_at: Some(rfc3339(self.created_ms)),
+            events,
+            host_status: (!summary).then(|| "ok".to_string()),
+            id: Some(self.id.clone()),
+            image_ref: Some(self.image_ref()),
+            incomplete_config: None,
+            instance_id: Some(self.instance_id.clone()),
+            name: Some(self.name.clone()),
+            nonce: if summary { None } else { nonce },
+            private_ip: Some(self.private_ip.clone()),
+            region: Some(self.region.clone()),
+            state: Some(self.state.as_str().to_string()),
+            updated_at: Some(rfc3339(self.updated_ms)),
+        }
+    }
+}
+
+/// Splits an image reference into registry, repository, tag and a made-up digest.
+pub(crate) fn image_ref(image: &str) -> types::ImageRef {
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, Some(d.to_string())),
+        None => (image, None),
+    };
+    let (path, tag) = match rest.rsplit_once(':') {
+        Some((p, t)) if !t.contains('/') => (p, t.to_string()),
+        _ => (rest, "latest".to_string()),
+    };
+    let (registry, repository) = match path.split_once('/') {
+        Some((first, rest))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
+            (first.to_string(), rest.to_string())
+        }
+        _ if path.contains('/') => ("docker-hub-mirror.fly.io".to_string(), path.to_string()),
+        _ => (
+            "docker-hub-mirror.fly.io".to_string(),
+            format!("library/{path}"),
+        ),
+    };
+    let digest = digest.unwrap_or_else(|| {
+        let h = fnv64(image.as_bytes());
+        format!(
+            "sha256:{h:016x}{:016x}{h:016x}{:016x}",
+            !h,
+            h.rotate_left(17)
+        )
+    });
+    types::ImageRef {
+        digest: Some(digest),
+        labels: Some(BTreeMap::new()),
+        registry: Some(registry),
+        repository: Some(repository),
+        tag: Some(tag),
+    }
+}
+
+/// One volume.
+#[derive(Debug, Clone)]
+pub(crate) struct VolumeRec {
+    pub(crate) view: types::Volume,
+    pub(crate) created_ms: u64,
+    pub(crate) updated_ms: u64,
+    pub(crate) snapshots: Vec<types::VolumeSnapshot>,
+}
+
+/// One app secret.
+#[derive(Debug, Clone)]
+pub(crate) struct SecretRec {
+    pub(crate) value: String,
+    pub(crate) created_ms: u64,
+    pub(crate) updated_ms: u64,
+}
+
+/// One secret key.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyRec {
+    pub(crate) kind: String,
+    pub(crate) material: Vec<u8>,
+    pub(crate) created_ms: u64,
+    pub(crate) updated_ms: u64,
+}
+
+/// One hostname with its certificates.
+#[derive(Debug, Clone)]
+pub(crate) struct CertRec {
+    pub(crate) hostname: String,
+    pub(crate) created_ms: u64,
+    pub(crate) updated_ms: u64,
+    pub(crate) acme_requested: bool,
+    /// The ACME certificate is issued (after the first check).
+    pub(crate) acme_issued: bool,
+    pub(crate) custom: bool,
+}
+
+/// One app.
+#[derive(Debug, Clone)]
+pub(crate) struct AppRec {
+    pub(crate) id: String,
+    pub(crate) numeric_id: i64,
+    pub(crate) name: String,
+    pub(crate) org_slug: String,
+    pub(crate) network: String,
+    pub(crate) machines: HashMap<String, Machine>,
+    /// Live machine names → ids (names are unique among machines not destroyed).
+    pub(crate) machine_names: HashMap<String, String>,
+    pub(crate) volumes: BTreeMap<String, VolumeRec>,
+    pub(crate) secrets: BTreeMap<String, SecretRec>,
+    pub(crate) secret_keys: BTreeMap<String, KeyRec>,
+    pub(crate) secrets_version: i64,
+    pub(crate) certs: BTreeMap<String, CertRec>,
+    pub(crate) ips: Vec<types::IpAssignment>,
+}
+
+impl AppRec {
+    pub(crate) fn view(&self, now: u64, destroyed_visible_ms: u64) -> types::App {
+        let machine_count = self
+            .machines
+            .values()
+            .filter(|m| !m.hidden(now, destroyed_visible_ms) && m.state != St::Destroyed)
+            .count();
+        types::App {
+            id: Some(self.id.clone()),
+            internal_numeric_id: Some(self.numeric_id),
+            machine_count: Some(machine_count as i64),
+            name: Some(self.name.clone()),
+            network: Some(self.network.clone()),
+            organization: Some(types::AppOrganizationInfo {
+                internal_numeric_id: Some(org_numeric_id(&self.org_slug)),
+                name: Some(org_display_name(&self.org_slug)),
+                slug: Some(self.org_slug.clone()),
+            }),
+            status: Some(
+                if machine_count > 0 {
+                    "deployed"
+                } else {
+                    "pending"
+                }
+                .to_string(),
+            ),
+            volume_count: Some(self.volumes.len() as i64),
+        }
+    }
+}
+
+pub(crate) fn org_numeric_id(slug: &str) -> i64 {
+    (fnv64(slug.as_bytes()) % 900_000 + 100_000) as i64
+}
+
+pub(crate) fn org_display_name(slug: &str) -> String {
+    if slug == "personal" {
+        "Personal".to_string()
+    } else {
+        slug.to_string()
+    }
+}
+
+/// Everything the emulator holds, behind one lock.
+#[derive(Debug)]
+pub(crate) struct World {
+    pub(crate) rng: StdRng,
+    pub(crate) apps: BTreeMap<String, AppRec>,
+    pub(crate) next_seq: u64,
+    /// Tokens minted by the deploy-token endpoint, accepted like the main token.
+    pub(crate) issued_tokens: Vec<String>,
+    pub(crate) not_found_after_create_ms: u64,
+    pub(crate) destroyed_visible_ms: u64,
+}
+
+impl World {
+    pub(crate) fn new(seed: u64) -> World {
+        World {
+            rng: StdRng::seed_from_u64(seed),
+            apps: BTreeMap::new(),
+            next_seq: 1,
+            issued_tokens: Vec::new(),
+            not_found_after_create_ms: 0,
+            destroyed_visible_ms: 0,
+        }
+    }
+
+    pub(crate) fn seq(&mut self) -> u64 {
+        let s = self.next_seq;
+        self.next_seq += 1;
+        s
+    }
+
+    pub(crate) fn app(&mut self, name: &str) -> Result<&mut AppRec, ApiError> {
+        self.apps
+            .get_mut(name)
+            .ok_or_else(|| ApiError::not_found(format!("app {name} not found")))
+    }
+
+    /// The app and the (settled, visible) machine, or 404.
+    pub(crate) fn machine(
+        &mut self,
+        app: &str,
+        id: &str,
+        now: u64,
+    ) -> Result<(&mut AppRec, &mut StdRng), ApiError> {
+        let destroyed_visible = self.destroyed_visible_ms;
+        let rng = &mut self.rng;
+        let app_rec = self
+            .apps
+            .get_mut(app)
+            .ok_or_else(|| ApiError::not_found(format!("app {app} not found")))?;
+        let m = app_rec
+            .machines
+            .get_mut(id)
+            .ok_or_else(|| ApiError::not_found(format!("machine {id} not found")))?;
+        m.settle(now, rng);
+        if m.hidden(now, destroyed_visible) {
+            return Err(ApiError::not_found(format!("machine {id} not found")));
+        }
+        Ok((app_rec, rng))
+    }
+
+    pub(crate) fn new_machine_id(&mut self) -> String {
+        loop {
+            let id = hex_id(14, &mut self.rng);
+            if !self.apps.values().any(|a| a.machines.contains_key(&id)) {
+                return id;
+            }
+        }
+    }
+}

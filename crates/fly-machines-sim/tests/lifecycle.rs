@@ -1,0 +1,458 @@
+//! Apps and the machine state machine, over raw HTTP.
+
+mod common;
+
+use common::*;
+use fly_machines_sim::types;
+use serde_json::json;
+
+#[tokio::test]
+async fn apps_are_unique_and_answer_fly_shapes() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    let created = http
+        .post("/apps", json!({ "name": "alpha", "org_slug": "acme" }))
+        .await;
+    assert_eq!(created.status, 201);
+    let body: types::AppCreatedResponse = serde_json::from_value(created.body).unwrap();
+    assert!(body.id.is_some() && body.created_at.is_some());
+    assert!(created.headers.contains_key("fly-request-id"));
+
+    let dup = http.post("/apps", json!({ "name": "alpha" })).await;
+    assert_eq!(dup.status, 422);
+    assert_eq!(dup.body["status"], "name_taken");
+    assert!(dup.body["error"].as_str().unwrap().contains("alpha"));
+
+    // The docs' spelling of the field is accepted too.
+    let legacy = http.post("/apps", json!({ "app_name": "beta" })).await;
+    assert_eq!(legacy.status, 201);
+
+    let list: types::ListAppsResponse =
+        serde_json::from_value(http.get("/apps?org_slug=acme").await.body).unwrap();
+    assert_eq!(list.total_apps, Some(1));
+    let show: types::App = serde_json::from_value(http.get("/apps/alpha").await.body).unwrap();
+    assert_eq!(show.organization.unwrap().slug.as_deref(), Some("acme"));
+
+    assert_eq!(http.delete("/apps/alpha").await.status, 202);
+    let gone = http.get("/apps/alpha").await;
+    assert_eq!(gone.status, 404);
+    assert_eq!(gone.body["status"], "not_found");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn create_boots_through_created_and_starting() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    http.app("a").await;
+    let m = http.machine("a", json!({ "region": "ams" })).await;
+    let m: types::Machine = serde_json::from_value(m).unwrap();
+    let id = m.id.unwrap();
+    assert_eq!(m.state.as_deref(), Some("created"));
+    assert_eq!(id.len(), 14);
+    assert_eq!(m.instance_id.as_ref().unwrap().len(), 26);
+    assert_eq!(m.region.as_deref(), Some("ams"));
+    sim.advance(STEP);
+    assert_eq!(http.state("a", &id).await, "starting");
+    sim.advance(STEP);
+    assert_eq!(http.state("a", &id).await, "started");
+
+    // Events: one per state entered, newest first, ULID ids and millisecond timestamps.
+    let events: Vec<types::MachineEvent> = serde_json::from_value(
+        http.get(&format!("/apps/a/machines/{id}/events"))
+            .await
+            .body,
+    )
+    .unwrap();
+    let statuses: Vec<_> = events.iter().map(|e| e.status.clone().unwrap()).collect();
+    assert_eq!(statuses, ["started", "starting", "created"]);
+    assert!(events.iter().all(|e| e.id.as_ref().unwrap().len() == 26));
+    let t0 = fly_machines_sim::MANUAL_EPOCH_MS as i64;
+    assert_eq!(events[2].timestamp, Some(t0));
+    assert_eq!(events[0].timestamp, Some(t0 + 200));
+    assert_eq!(events[0].source.as_deref(), Some("flyd"));
+    assert_eq!(events[2].source.as_deref(), Some("user"));
+
+    let skip = http.machine("a", json!({ "skip_launch": true })).await;
+    settle(&sim);
+    assert_eq!(
+        http.state("a", skip["id"].as_str().unwrap()).await,
+        "created"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn lifecycle_calls_follow_the_state_machine() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    http.app("a").await;
+    let id = http.machine("a", json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = |p: &str| format!("/apps/a/machines/{id}{p}");
+
+    // Start while still launching: 412.
+    let early = http.post_empty(&path("/start")).await;
+    assert_eq!(early.status, 412);
+    assert_eq!(early.body["status"], "failed_precondition");
+    settle(&sim);
+
+    // Start from started: 412 with Fly's wording.
+    let again = http.post_empty(&path("/start")).await;
+    assert_eq!(again.status, 412);
+    assert!(
+        again
+            .text
+            .contains("unable to start machine from current state started")
+    );
+
+    // Stop with a body, then start: previous_state reported.
+    let stop = http
+        .post(
+            &path("/stop"),
+            json!({ "signal": "SIGTERM", "timeout": "10s" }),
+        )
+        .await;
+    assert_eq!(stop.status, 200);
+    assert_eq!(http.state("a", &id).await, "stopping");
+    settle(&sim);
+    assert_eq!(http.state("a", &id).await, "stopped");
+    let start = http.post_empty(&path("/start")).await;
+    assert_eq!(start.status, 200);
+    let start: types::StartMachineResponse = serde_json::from_value(start.body).unwrap();
+    assert_eq!(start.previous_state.as_deref(), Some("stopped"));
+    settle(&sim);
+
+    // Suspend and resume.
+    assert_eq!(http.post_empty(&path("/suspend")).await.status, 200);
+    settle(&sim);
+    assert_eq!(http.state("a", &id).await, "suspended");
+    let resumed = http.post_empty(&path("/start")).await;
+    assert_eq!(resumed.body["previous_state"], "suspended");
+    settle(&sim);
+
+    // Restart goes through restarting.
+    assert_eq!(
+        http.post_empty(&path("/restart?signal=SIGINT&timeout=5s"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(http.state("a", &id).await, "restarting");
+    settle(&sim);
+    assert_eq!(http.state("a", &id).await, "started");
+
+    // A bad stop body answers 400 naming the problem.
+    let bad = http
+        .post(&path("/stop"), json!({ "signal": "SIGNOPE" }))
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.text.contains("SIGNOPE"), "{}", bad.text);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn update_creates_a_version_and_replaces_the_old_one() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    http.app("a").await;
+    let first = http.machine("a", json!({})).await;
+    let id = first["id"].as_str().unwrap().to_string();
+    let v1 = first["instance_id"].as_str().unwrap().to_string();
+    settle(&sim);
+
+    let upd = http
+        .post(
+            &format!("/apps/a/machines/{id}"),
+            json!({ "config": { "image": "nginx:1.28" }, "current_version": v1 }),
+        )
+        .await;
+    assert_eq!(upd.status, 200, "{}", upd.text);
+    let v2 = upd.body["instance_id"].as_str().unwrap().to_string();
+    assert_ne!(v1, v2);
+    assert_eq!(upd.body["state"], "replacing");
+    settle(&sim);
+    assert_eq!(http.state("a", &id).await, "started");
+
+    let versions: Vec<types::MachineVersion> = serde_json::from_value(
+        http.get(&format!("/apps/a/machines/{id}/versions"))
+            .await
+            .body,
+    )
+    .unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0].version.as_deref(), Some(v2.as_str()));
+    assert_eq!(
+        versions[0].user_config.as_ref().unwrap().image.as_deref(),
+        Some("nginx:1.28")
+    );
+
+    // The old version is replaced: waiting on it is refused.
+    let stale = http
+        .get(&format!(
+            "/apps/a/machines/{id}/wait?version={v1}&timeout=1"
+        ))
+        .await;
+    assert_eq!(stale.status, 400);
+    assert!(stale.text.contains("replaced"));
+
+    // A stale current_version is a conflict.
+    let conflict = http
+        .post(
+            &format!("/apps/a/machines/{id}"),
+            json!({ "config": { "image": "nginx:1.29" }, "current_version": v1 }),
+        )
+        .await;
+    assert_eq!(conflict.status, 409);
+
+    // Updating a stopped machine leaves it stopped.
+    http.post_empty(&format!("/apps/a/machines/{id}/stop"))
+        .await;
+    settle(&sim);
+    http.post(
+        &format!("/apps/a/machines/{id}"),
+        json!({ "config": { "image": "nginx:1.30" } }),
+    )
+    .await;
+    settle(&sim);
+    assert_eq!(http.state("a", &id).await, "stopped");
+
+    // A missing config is a 400.
+    let empty = http
+        .post(&format!("/apps/a/machines/{id}"), json!({}))
+        .await;
+    assert_eq!(empty.status, 400);
+    assert!(empty.text.contains("config"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn destroy_needs_force_when_running_and_then_answers_404() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    http.app("a").await;
+    let id = http.machine("a", json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    settle(&sim);
+    let path = format!("/apps/a/machines/{id}");
+    let refused = http.delete(&path).await;
+    assert_eq!(refused.status, 412);
+    let forced = http.delete(&format!("{path}?force=true")).await;
+    assert_eq!(forced.status, 200);
+    assert_eq!(forced.body["ok"], true);
+    assert_eq!(http.state("a", &id).await, "destroying");
+    settle(&sim);
+    assert_eq!(http.get(&path).await.status, 404);
+    assert_eq!(sim.machine_count("a"), 0);
+
+    // Listed again with include_deleted.
+    let all = http.get("/apps/a/machines?include_deleted=true").await;
+    assert_eq!(all.body.as_array().unwrap().len(), 1);
+    assert_eq!(all.body[0]["state"], "destroyed");
+    let live = http.get("/apps/a/machines").await;
+    assert!(live.body.as_array().unwrap().is_empty());
+
+    // A stopped machine is destroyed without force.
+    let id2 = http.machine("a", json!({ "skip_launch": true })).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        http.delete(&format!("/apps/a/machines/{id2}")).await.status,
+        200
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_filters_by_region_state_metadata_and_summary() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    http.app("a").await;
+    let m1 = http
+        .machine(
+            "a",
+            json!({ "region": "ams", "config": { "image": "x:1", "metadata": { "role": "web" } } }),
+        )
+        .await;
+    http.machine(
+        "a",
+        json!({ "region": "ord", "skip_launch": true, "config": { "image": "x:1", "metadata": { "role": "worker" } } }),
+    )
+    .await;
+    settle(&sim);
+    let by_region = http.get("/apps/a/machines?region=ams").await;
+    assert_eq!(by_region.body.as_array().unwrap().len(), 1);
+    assert_eq!(by_region.body[0]["id"], m1["id"]);
+    let by_state = http.get("/apps/a/machines?state=created,stopped").await;
+    assert_eq!(by_state.body.as_array().unwrap().len(), 1);
+    assert_eq!(by_state.body[0]["region"], "ord");
+    let by_meta = http.get("/apps/a/machines?metadata.role=web").await;
+    assert_eq!(by_meta.body.as_array().unwrap().len(), 1);
+    let summary = http.get("/apps/a/machines?summary=true").await;
+    assert!(summary.body[0].get("config").is_none());
+    assert!(summary.body[0].get("events").is_none());
+    let bad = http.get("/apps/a/machines?state=dancing").await;
+    assert_eq!(bad.status, 400);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn metadata_cordon_and_signal() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    http.app("a").await;
+    let m = http.machine("a", json!({})).await;
+    let id = m["id"].as_str().unwrap();
+    let version = m["instance_id"].as_str().unwrap();
+    let md = format!("/apps/a/machines/{id}/metadata");
+    assert_eq!(
+        http.post(&format!("{md}/team"), json!({ "value": "infra" }))
+            .await
+            .status,
+        204
+    );
+    let key = http.get(&format!("{md}/team")).await;
+    assert_eq!(key.body["value"], "infra");
+    assert_eq!(http.get(&format!("{md}/nope")).await.status, 404);
+
+    let put = http
+        .put(
+            &md,
+            json!({ "metadata": { "a": "1", "team": null }, "machine_version": version }),
+        )
+        .await;
+    assert_eq!(put.status, 204);
+    let all = http.get(&md).await;
+    assert_eq!(all.body, json!({ "a": "1" }));
+    let stale = http
+        .patch(
+            &md,
+            json!({ "metadata": { "b": "2" }, "machine_version": "01XXXXXXXXXXXXXXXXXXXXXXXX" }),
+        )
+        .await;
+    assert_eq!(stale.status, 412);
+    let current = http.get(&format!("/apps/a/machines/{id}")).await;
+    let updated_at = current.body["updated_at"].as_str().unwrap().to_string();
+    let patch = http
+        .patch(
+            &md,
+            json!({ "metadata": { "b": "2", "a": "" }, "updated_at": updated_at }),
+        )
+        .await;
+    assert_eq!(patch.status, 204);
+    assert_eq!(http.get(&md).await.body, json!({ "b": "2" }));
+    assert_eq!(http.delete(&format!("{md}/b")).await.status, 204);
+
+    // Signal needs a running machine.
+    let early = http
+        .post(
+            &format!("/apps/a/machines/{id}/signal"),
+            json!({ "signal": "SIGHUP" }),
+        )
+        .await;
+    assert_eq!(early.status, 412);
+    settle(&sim);
+    let sig = http
+        .post(
+            &format!("/apps/a/machines/{id}/signal"),
+            json!({ "signal": "SIGHUP" }),
+        )
+        .await;
+    assert_eq!(sig.status, 200);
+    let bad = http
+        .post(
+            &format!("/apps/a/machines/{id}/signal"),
+            json!({ "signal": 9 }),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        http.post_empty(&format!("/apps/a/machines/{id}/cordon"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        http.post_empty(&format!("/apps/a/machines/{id}/uncordon"))
+            .await
+            .status,
+        200
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_input_answers_400_in_flys_shape() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    http.app("a").await;
+    let resp = http
+        .client
+        .post(format!("{}/apps/a/machines", http.base))
+        .bearer_auth(&http.token)
+        .header("content-type", "application/json")
+        .body("{ not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: types::ErrorResponse = resp.json().await.unwrap();
+    assert!(body.error.unwrap().contains("Machines_create"));
+    assert_eq!(body.status.unwrap().0, "invalid_argument");
+
+    let no_image = http.post("/apps/a/machines", json!({ "config": {} })).await;
+    assert_eq!(no_image.status, 400);
+    assert!(no_image.text.contains("image"));
+    let bad_region = http
+        .post(
+            "/apps/a/machines",
+            json!({ "region": "xyz", "config": { "image": "a" } }),
+        )
+        .await;
+    assert_eq!(bad_region.status, 400);
+    let wrong_type = http
+        .post("/apps/a/machines", json!({ "config": { "image": 5 } }))
+        .await;
+    assert_eq!(wrong_type.status, 400);
+    let unknown = http.get("/nope").await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.body["status"], "not_found");
+    let method = http.send(reqwest::Method::PATCH, "/apps", None, None).await;
+    assert_eq!(method.status, 405);
+    let missing_app = http.get("/apps/ghost/machines").await;
+    assert_eq!(missing_app.status, 404);
+    assert!(missing_app.text.contains("ghost"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn unpullable_images_end_in_failed() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    http.app("a").await;
+    let id = http
+        .machine(
+            "a",
+            json!({ "config": { "image": "example/unpullable:1" } }),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    settle(&sim);
+    assert_eq!(http.state("a", &id).await, "failed");
+    // Fixed by an update to a good image.
+    http.post(
+        &format!("/apps/a/machines/{id}"),
+        json!({ "config": { "image": "example/app:1" } }),
+    )
+    .await;
+    settle(&sim);
+    assert_eq!(http.state("a", &id).await, "started");
+    sim.shutdown().await;
+}
