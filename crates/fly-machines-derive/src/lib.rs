@@ -1,8 +1,26 @@
-//! `#[derive(MachineConfig)]` (placeholder until the derive lands).
-use proc_macro::TokenStream;
+//! `#[derive(MachineConfig)]`: a Fly machine config from a Rust type, checked at compile time.
+//!
+//! Use it through the `fly-machines` crate, which re-exports it next to the trait it implements
+//! (`fly_machines::MachineConfig`) and documents the attribute language. This crate only holds the
+//! macro: [`derive_machine_config`] hands the tokens to `expand::expand`, which reads the
+//! attributes with darling, checks them against the rule table in `rules.rs` (shared with
+//! `fly_machines::guest`) and writes the impl.
 
-/// Derives `fly_machines::MachineConfig`.
+mod attrs;
+mod codegen;
+mod expand;
+// Compiled into `fly_machines` too, whose builders use the parts the macro does not.
+#[allow(dead_code)]
+mod rules;
+mod sections;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+/// Derives `fly_machines::MachineConfig` from `#[machine(...)]` attributes; see the
+/// `fly_machines::MachineConfig` docs for the attribute reference.
 #[proc_macro_derive(MachineConfig, attributes(machine))]
-pub fn derive_machine_config(_input: TokenStream) -> TokenStream {
-    TokenStream::new()
+pub fn derive_machine_config(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    expand::expand(input.into()).into()
 }

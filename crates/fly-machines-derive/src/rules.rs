@@ -1,0 +1,1013 @@
+//! The rules a Fly machine config must follow, written once.
+//!
+//! This file is plain Rust with no dependencies beyond `std`. It is compiled twice: into the
+//! `fly-machines-derive` proc-macro crate, where `#[derive(MachineConfig)]` uses it to reject bad
+//! attribute values at compile time, and into the `fly-machines` crate (as
+//! `fly_machines::guest::rules`), where the runtime builders use it to reject the same values at run
+//! time. Because both sides read the same tables and call the same functions, they cannot disagree
+//! about what Fly accepts, and they word their errors the same way.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A value Fly would refuse: the setting it was given for, the value itself, and what was expected.
+///
+/// The `Display` form reads like ``invalid cpus `16`: expected 1, 2, 4 or 8 for cpu_kind `shared` ``
+/// (setting, value, what was expected), followed by a "did you mean" hint when an accepted value is
+/// close to the one given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleError {
+    setting: String,
+    value: String,
+    expected: String,
+    suggestion: Option<String>,
+}
+
+impl RuleError {
+    /// A new error for `value`, given for `setting`, where `expected` says what is accepted.
+    pub fn new(
+        setting: impl Into<String>,
+        value: impl fmt::Display,
+        expected: impl Into<String>,
+    ) -> Self {
+        RuleError {
+            setting: setting.into(),
+            value: value.to_string(),
+            expected: expected.into(),
+            suggestion: None,
+        }
+    }
+
+    /// Adds a "did you mean" hint.
+    pub fn with_suggestion(mut self, suggestion: Option<impl Into<String>>) -> Self {
+        self.suggestion = suggestion.map(Into::into);
+        self
+    }
+
+    /// The setting the value was given for, e.g. `cpus` or `service.protocol`.
+    pub fn setting(&self) -> &str {
+        &self.setting
+    }
+
+    /// The rejected value, as written.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// What would have been accepted.
+    pub fn expected(&self) -> &str {
+        &self.expected
+    }
+
+    /// An accepted value close to the rejected one, if there is one.
+    pub fn suggestion(&self) -> Option<&str> {
+        self.suggestion.as_deref()
+    }
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid {} `{}`: expected {}",
+            self.setting, self.value, self.expected
+        )?;
+        if let Some(suggestion) = &self.suggestion {
+            write!(f, "; did you mean `{suggestion}`?")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RuleError {}
+
+// ---------------------------------------------------------------------------------------------
+// Guest sizes
+// ---------------------------------------------------------------------------------------------
+
+/// Memory is sized in steps of this many megabytes.
+pub const MEMORY_STEP_MB: u32 = 256;
+
+/// The class of CPU a machine runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CpuKind {
+    /// Burstable vCPUs on shared cores (`"shared"`).
+    Shared,
+    /// Dedicated cores (`"performance"`).
+    Performance,
+}
+
+/// What one CPU kind allows: its CPU counts and the memory range per CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuestRule {
+    /// The CPU kind this rule is for.
+    pub cpu_kind: CpuKind,
+    /// The CPU counts Fly accepts for this kind.
+    pub cpus: &'static [u32],
+    /// Least memory per CPU, in MB.
+    pub min_memory_per_cpu_mb: u32,
+    /// Most memory per CPU, in MB.
+    pub max_memory_per_cpu_mb: u32,
+}
+
+/// The guest size table: one rule per CPU kind, in the order of [`CpuKind`]'s variants.
+pub const GUEST_RULES: [GuestRule; 2] = [
+    GuestRule {
+        cpu_kind: CpuKind::Shared,
+        cpus: &[1, 2, 4, 8],
+        min_memory_per_cpu_mb: 256,
+        max_memory_per_cpu_mb: 2048,
+    },
+    GuestRule {
+        cpu_kind: CpuKind::Performance,
+        cpus: &[1, 2, 4, 8, 16],
+        min_memory_per_cpu_mb: 2048,
+        max_memory_per_cpu_mb: 8192,
+    },
+];
+
+impl CpuKind {
+    /// Every CPU kind.
+    pub const ALL: [CpuKind; 2] = [CpuKind::Shared, CpuKind::Performance];
+
+    /// The name Fly uses on the wire: `"shared"` or `"performance"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CpuKind::Shared => "shared",
+            CpuKind::Performance => "performance",
+        }
+    }
+
+    /// The size rule for this kind.
+    pub const fn rule(self) -> &'static GuestRule {
+        match self {
+            CpuKind::Shared => &GUEST_RULES[0],
+            CpuKind::Performance => &GUEST_RULES[1],
+        }
+    }
+
+    /// Parses a wire name, with a "did you mean" hint on a near miss.
+    pub fn parse(value: &str) -> Result<CpuKind, RuleError> {
+        CpuKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == value)
+            .ok_or_else(|| {
+                let names: Vec<&'static str> = CpuKind::ALL.iter().map(|k| k.as_str()).collect();
+                one_of_error("cpu_kind", value, &names)
+            })
+    }
+
+    /// The memory range, in MB, Fly accepts for `cpus` CPUs of this kind.
+    pub fn memory_range_mb(self, cpus: u32) -> (u32, u32) {
+        let rule = self.rule();
+        (
+            rule.min_memory_per_cpu_mb.saturating_mul(cpus),
+            rule.max_memory_per_cpu_mb.saturating_mul(cpus),
+        )
+    }
+}
+
+impl fmt::Display for CpuKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CpuKind {
+    type Err = RuleError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        CpuKind::parse(value)
+    }
+}
+
+/// Checks a CPU count for a CPU kind.
+pub fn check_cpus(cpu_kind: CpuKind, cpus: i64) -> Result<u32, RuleError> {
+    let allowed = cpu_kind.rule().cpus;
+    match u32::try_from(cpus) {
+        Ok(n) if allowed.contains(&n) => Ok(n),
+        _ => Err(RuleError::new(
+            "cpus",
+            cpus,
+            format!("{} for cpu_kind `{cpu_kind}`", list_numbers(allowed)),
+        )),
+    }
+}
+
+/// Checks that a memory size is a positive multiple of [`MEMORY_STEP_MB`], whatever the CPUs.
+pub fn check_memory_step(memory_mb: i64) -> Result<u32, RuleError> {
+    match u32::try_from(memory_mb) {
+        Ok(n) if n > 0 && n.is_multiple_of(MEMORY_STEP_MB) => Ok(n),
+        _ => Err(RuleError::new(
+            "memory_mb",
+            memory_mb,
+            format!("a positive multiple of {MEMORY_STEP_MB}"),
+        )),
+    }
+}
+
+/// Checks a memory size for `cpus` CPUs of a kind: a multiple of [`MEMORY_STEP_MB`] inside the
+/// kind's per-CPU range.
+pub fn check_memory_mb(cpu_kind: CpuKind, cpus: u32, memory_mb: i64) -> Result<u32, RuleError> {
+    let (min, max) = cpu_kind.memory_range_mb(cpus);
+    let cpu_word = if cpus == 1 { "CPU" } else { "CPUs" };
+    let expected = format!(
+        "a multiple of {MEMORY_STEP_MB} from {min} to {max} for {cpus} {cpu_kind} {cpu_word}"
+    );
+    match u32::try_from(memory_mb) {
+        Ok(n) if n.is_multiple_of(MEMORY_STEP_MB) && (min..=max).contains(&n) => Ok(n),
+        _ => Err(RuleError::new("memory_mb", memory_mb, expected)),
+    }
+}
+
+/// Checks a whole guest size, in the order a reader would: the kind, then the CPU count, then the
+/// memory. Returns the first problem found.
+pub fn check_guest(cpu_kind: &str, cpus: i64, memory_mb: i64) -> Result<CpuKind, RuleError> {
+    let kind = CpuKind::parse(cpu_kind)?;
+    let cpus = check_cpus(kind, cpus)?;
+    check_memory_mb(kind, cpus, memory_mb)?;
+    Ok(kind)
+}
+
+/// A named guest size, as Fly's `size` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GuestPreset {
+    /// `shared-cpu-1x`: 1 shared CPU, 256 MB.
+    SharedCpu1x,
+    /// `shared-cpu-2x`: 2 shared CPUs, 512 MB.
+    SharedCpu2x,
+    /// `shared-cpu-4x`: 4 shared CPUs, 1024 MB.
+    SharedCpu4x,
+    /// `shared-cpu-8x`: 8 shared CPUs, 2048 MB.
+    SharedCpu8x,
+    /// `performance-1x`: 1 performance CPU, 2048 MB.
+    Performance1x,
+    /// `performance-2x`: 2 performance CPUs, 4096 MB.
+    Performance2x,
+    /// `performance-4x`: 4 performance CPUs, 8192 MB.
+    Performance4x,
+    /// `performance-8x`: 8 performance CPUs, 16384 MB.
+    Performance8x,
+    /// `performance-16x`: 16 performance CPUs, 32768 MB.
+    Performance16x,
+}
+
+/// One row of the preset table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PresetRow {
+    /// The preset.
+    pub preset: GuestPreset,
+    /// Its name, e.g. `"shared-cpu-1x"`.
+    pub name: &'static str,
+    /// Its CPU kind.
+    pub cpu_kind: CpuKind,
+    /// Its CPU count.
+    pub cpus: u32,
+    /// Its memory, in MB (the least its kind allows for that many CPUs).
+    pub memory_mb: u32,
+}
+
+/// The preset table, in the order of [`GuestPreset`]'s variants.
+pub const GUEST_PRESETS: [PresetRow; 9] = [
+    preset_row(
+        GuestPreset::SharedCpu1x,
+        "shared-cpu-1x",
+        CpuKind::Shared,
+        1,
+    ),
+    preset_row(
+        GuestPreset::SharedCpu2x,
+        "shared-cpu-2x",
+        CpuKind::Shared,
+        2,
+    ),
+    preset_row(
+        GuestPreset::SharedCpu4x,
+        "shared-cpu-4x",
+        CpuKind::Shared,
+        4,
+    ),
+    preset_row(
+        GuestPreset::SharedCpu8x,
+        "shared-cpu-8x",
+        CpuKind::Shared,
+        8,
+    ),
+    preset_row(
+        GuestPreset::Performance1x,
+        "performance-1x",
+        CpuKind::Performance,
+        1,
+    ),
+    preset_row(
+        GuestPreset::Performance2x,
+        "performance-2x",
+        CpuKind::Performance,
+        2,
+    ),
+    preset_row(
+        GuestPreset::Performance4x,
+        "performance-4x",
+        CpuKind::Performance,
+        4,
+    ),
+    preset_row(
+        GuestPreset::Performance8x,
+        "performance-8x",
+        CpuKind::Performance,
+        8,
+    ),
+    preset_row(
+        GuestPreset::Performance16x,
+        "performance-16x",
+        CpuKind::Performance,
+        16,
+    ),
+];
+
+const fn preset_row(
+    preset: GuestPreset,
+    name: &'static str,
+    cpu_kind: CpuKind,
+    cpus: u32,
+) -> PresetRow {
+    PresetRow {
+        preset,
+        name,
+        cpu_kind,
+        cpus,
+        memory_mb: cpu_kind.rule().min_memory_per_cpu_mb * cpus,
+    }
+}
+
+impl GuestPreset {
+    /// The preset's row in [`GUEST_PRESETS`].
+    pub const fn row(self) -> &'static PresetRow {
+        &GUEST_PRESETS[self as usize]
+    }
+
+    /// The preset's name, e.g. `"performance-2x"`.
+    pub const fn name(self) -> &'static str {
+        self.row().name
+    }
+
+    /// Parses a preset name, with a "did you mean" hint on a near miss.
+    pub fn parse(value: &str) -> Result<GuestPreset, RuleError> {
+        GUEST_PRESETS
+            .iter()
+            .find(|row| row.name == value)
+            .map(|row| row.preset)
+            .ok_or_else(|| {
+                let names: Vec<&'static str> = GUEST_PRESETS.iter().map(|row| row.name).collect();
+                one_of_error("preset", value, &names)
+            })
+    }
+}
+
+impl fmt::Display for GuestPreset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for GuestPreset {
+    type Err = RuleError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        GuestPreset::parse(value)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closed sets of words
+// ---------------------------------------------------------------------------------------------
+
+/// Handlers the Fly proxy can apply to a public port.
+pub const HANDLERS: &[&str] = &["tls", "http", "proxy_proto", "pg_tls", "edge_http"];
+/// Transport protocols of a service.
+pub const PROTOCOLS: &[&str] = &["tcp", "udp"];
+/// Restart policies.
+pub const RESTART_POLICIES: &[&str] = &["no", "always", "on-failure", "spot-price"];
+/// The restart policy that `max_retries` belongs to (also Fly's default).
+pub const ON_FAILURE: &str = "on-failure";
+/// What the proxy may do with an idle machine.
+pub const AUTOSTOP_VALUES: &[&str] = &["off", "stop", "suspend"];
+/// Signals a machine may be stopped with.
+pub const STOP_SIGNALS: &[&str] = &[
+    "SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2", "SIGTERM",
+];
+/// Schedules a machine may run on.
+pub const SCHEDULES: &[&str] = &["hourly", "daily", "weekly", "monthly"];
+/// Types of health check (`type` on the wire).
+pub const CHECK_TYPES: &[&str] = &["tcp", "http"];
+/// Roles of a top-level health check (`kind` on the wire).
+pub const CHECK_ROLES: &[&str] = &["informational", "readiness"];
+/// Schemes of an HTTP health check (`protocol` on the wire).
+pub const CHECK_SCHEMES: &[&str] = &["http", "https"];
+/// What a service's concurrency limits count.
+pub const CONCURRENCY_TYPES: &[&str] = &["connections", "requests"];
+
+/// Checks that `value` is one of `allowed`, returning the matching table entry.
+pub fn check_one_of(
+    setting: &str,
+    value: &str,
+    allowed: &'static [&'static str],
+) -> Result<&'static str, RuleError> {
+    allowed
+        .iter()
+        .copied()
+        .find(|word| *word == value)
+        .ok_or_else(|| one_of_error(setting, value, allowed))
+}
+
+fn one_of_error(setting: &str, value: &str, allowed: &[&'static str]) -> RuleError {
+    RuleError::new(setting, value, list_words(allowed)).with_suggestion(closest(value, allowed))
+}
+
+/// Checks a port handler (`tls`, `http`, `proxy_proto`, `pg_tls` or `edge_http`).
+pub fn check_handler(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of("handler", value, HANDLERS)
+}
+
+/// Checks a service protocol (`tcp` or `udp`).
+pub fn check_protocol(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of("protocol", value, PROTOCOLS)
+}
+
+/// Checks a restart policy (`no`, `always`, `on-failure` or `spot-price`).
+pub fn check_restart_policy(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of("restart policy", value, RESTART_POLICIES)
+}
+
+/// Checks that `max_retries` goes with the restart policy it belongs to. With no policy set Fly
+/// restarts on failure, so `max_retries` alone is fine.
+pub fn check_max_retries(policy: Option<&str>, max_retries: i64) -> Result<u32, RuleError> {
+    if let Some(policy) = policy.filter(|p| *p != ON_FAILURE) {
+        return Err(RuleError::new(
+            "max_retries",
+            max_retries,
+            format!(
+                "no max_retries with restart policy `{policy}` (it applies only to `{ON_FAILURE}`)"
+            ),
+        ));
+    }
+    u32::try_from(max_retries)
+        .map_err(|_| RuleError::new("max_retries", max_retries, "a count of 0 or more"))
+}
+
+/// Checks an autostop value (`off`, `stop` or `suspend`).
+pub fn check_autostop(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of("autostop", value, AUTOSTOP_VALUES)
+}
+
+/// Checks a stop signal (`SIGTERM` and friends). `TERM` gets the hint `SIGTERM`.
+pub fn check_stop_signal(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of("stop signal", value, STOP_SIGNALS).map_err(|err| {
+        let upper = value.to_ascii_uppercase();
+        let prefixed = if upper.starts_with("SIG") {
+            upper
+        } else {
+            format!("SIG{upper}")
+        };
+        match STOP_SIGNALS.iter().find(|s| **s == prefixed) {
+            Some(exact) => err.with_suggestion(Some(*exact)),
+            None => err,
+        }
+    })
+}
+
+/// Checks a schedule (`hourly`, `daily`, `weekly` or `monthly`).
+pub fn check_schedule(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of("schedule", value, SCHEDULES)
+}
+
+/// Checks a health check type (`tcp` or `http`).
+pub fn check_check_type(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of("check kind", value, CHECK_TYPES)
+}
+
+/// Checks a top-level health check role (`informational` or `readiness`).
+pub fn check_check_role(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of("check role", value, CHECK_ROLES)
+}
+
+/// Checks an HTTP health check scheme (`http` or `https`).
+pub fn check_check_scheme(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of("check protocol", value, CHECK_SCHEMES)
+}
+
+/// Checks what concurrency limits count (`connections` or `requests`).
+pub fn check_concurrency_type(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of("concurrency kind", value, CONCURRENCY_TYPES)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numbers, names and paths
+// ---------------------------------------------------------------------------------------------
+
+/// Checks a TCP/UDP port number: 1 to 65535.
+pub fn check_port(setting: &str, port: i64) -> Result<u16, RuleError> {
+    match u16::try_from(port) {
+        Ok(p) if p >= 1 => Ok(p),
+        _ => Err(RuleError::new(setting, port, "a port from 1 to 65535")),
+    }
+}
+
+/// Checks a non-negative count, such as `min_machines_running` or a concurrency limit.
+pub fn check_count(setting: &str, value: i64) -> Result<u32, RuleError> {
+    u32::try_from(value).map_err(|_| RuleError::new(setting, value, "a count of 0 or more"))
+}
+
+/// Checks a file permission mode, as `chmod` takes it: 0 to 0o7777.
+pub fn check_file_mode(mode: i64) -> Result<u32, RuleError> {
+    match u32::try_from(mode) {
+        Ok(m) if m <= 0o7777 => Ok(m),
+        _ => Err(RuleError::new(
+            "file mode",
+            mode,
+            "a permission mode from 0 to 0o7777",
+        )),
+    }
+}
+
+/// Checks an image reference: not empty and without whitespace.
+pub fn check_image(value: &str) -> Result<(), RuleError> {
+    if value.is_empty() || value.chars().any(char::is_whitespace) {
+        Err(RuleError::new(
+            "image",
+            value,
+            "an image reference such as `registry.fly.io/app:tag`, not empty and without spaces",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a path inside the machine: it must be absolute.
+pub fn check_guest_path(setting: &str, path: &str) -> Result<(), RuleError> {
+    if path.starts_with('/') {
+        Ok(())
+    } else {
+        let hint = if path.is_empty() {
+            None
+        } else {
+            Some(format!("/{path}"))
+        };
+        Err(
+            RuleError::new(setting, path, "an absolute path starting with `/`")
+                .with_suggestion(hint),
+        )
+    }
+}
+
+/// Checks a metadata key: not empty.
+pub fn check_metadata_key(key: &str) -> Result<(), RuleError> {
+    if key.is_empty() {
+        Err(RuleError::new(
+            "metadata key",
+            key,
+            "a key that is not empty",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether `name` is a valid environment variable name: `[A-Z_][A-Z0-9_]*`.
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) if first.is_ascii_uppercase() || first == '_' => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Checks an environment variable name against `[A-Z_][A-Z0-9_]*`, suggesting a fixed spelling.
+pub fn check_env_name(name: &str) -> Result<(), RuleError> {
+    if is_env_name(name) {
+        return Ok(());
+    }
+    let mut fixed: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if fixed.starts_with(|c: char| c.is_ascii_digit()) {
+        fixed.insert(0, '_');
+    }
+    let hint = Some(fixed).filter(|f| is_env_name(f) && f != name);
+    Err(
+        RuleError::new("env name", name, "a name matching `[A-Z_][A-Z0-9_]*`")
+            .with_suggestion(hint),
+    )
+}
+
+/// The environment variable name a field gets from `#[machine(env)]`: its name in upper case
+/// (`queue_name` gives `QUEUE_NAME`). A raw identifier loses its `r#`.
+pub fn env_name_for_field(field: &str) -> String {
+    field
+        .strip_prefix("r#")
+        .unwrap_or(field)
+        .to_ascii_uppercase()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Go durations
+// ---------------------------------------------------------------------------------------------
+
+/// Parses a Go duration string as Fly's API takes it, such as `"15s"`, `"1m30s"`, `"500ms"` or
+/// `"1.5h"`: one or more numbers, each with a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), or a
+/// bare `"0"`. Negative durations are refused; they make no sense in a machine config.
+pub fn parse_go_duration(value: &str) -> Result<Duration, RuleError> {
+    let error = || {
+        RuleError::new(
+            "duration",
+            value,
+            "a Go duration such as `15s`, `1m30s` or `500ms`",
+        )
+    };
+    let rest = value.strip_prefix('+').unwrap_or(value);
+    if rest == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if rest.is_empty() {
+        return Err(error());
+    }
+    let mut total: u128 = 0;
+    let mut rest = rest;
+    while !rest.is_empty() {
+        let int_len = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let (int_part, after_int) = rest.split_at(int_len);
+        let (frac_part, after_number) = match after_int.strip_prefix('.') {
+            Some(after_dot) => {
+                let frac_len = after_dot
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(after_dot.len());
+                after_dot.split_at(frac_len)
+            }
+            None => ("", after_int),
+        };
+        if int_part.is_empty() && frac_part.is_empty() {
+            return Err(error());
+        }
+        let unit_len = after_number
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after_number.len());
+        let (unit, after_unit) = after_number.split_at(unit_len);
+        let unit_nanos: u128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return Err(error()),
+        };
+        let whole: u128 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().map_err(|_| error())?
+        };
+        let mut nanos = whole.checked_mul(unit_nanos).ok_or_else(error)?;
+        // The fraction: as many digits as are meaningful at nanosecond precision.
+        let mut scale = unit_nanos;
+        for digit in frac_part.bytes() {
+            scale /= 10;
+            if scale == 0 {
+                break;
+            }
+            nanos = nanos.saturating_add(u128::from(digit - b'0') * scale);
+        }
+        total = total.checked_add(nanos).ok_or_else(error)?;
+        rest = after_unit;
+    }
+    // Go keeps durations in an i64 of nanoseconds.
+    if total > i64::MAX as u128 {
+        return Err(error());
+    }
+    let secs = (total / 1_000_000_000) as u64;
+    let sub = (total % 1_000_000_000) as u32;
+    Ok(Duration::new(secs, sub))
+}
+
+/// Writes a duration as a Go duration string that [`parse_go_duration`] reads back exactly, using
+/// the largest unit that divides it (`90s` stays `90s`, 2 minutes becomes `2m`).
+pub fn format_go_duration(duration: Duration) -> String {
+    let nanos = duration.as_nanos();
+    if nanos == 0 {
+        return "0s".to_owned();
+    }
+    const UNITS: [(u128, &str); 6] = [
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "m"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+        (1, "ns"),
+    ];
+    for (size, unit) in UNITS {
+        if nanos.is_multiple_of(size) {
+            return format!("{}{unit}", nanos / size);
+        }
+    }
+    format!("{nanos}ns")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire encodings
+// ---------------------------------------------------------------------------------------------
+
+/// Encodes file contents the way Fly's `files[].raw_value` carries them: standard base64 with
+/// padding.
+pub fn encode_base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b0 = chunk[0];
+        let b1 = chunk.get(1).copied().unwrap_or(0);
+        let b2 = chunk.get(2).copied().unwrap_or(0);
+        let n = (u32::from(b0) << 16) | (u32::from(b1) << 8) | u32::from(b2);
+        out.push(char::from(ALPHABET[(n >> 18) as usize & 63]));
+        out.push(char::from(ALPHABET[(n >> 12) as usize & 63]));
+        if chunk.len() > 1 {
+            out.push(char::from(ALPHABET[(n >> 6) as usize & 63]));
+        } else {
+            out.push('=');
+        }
+        if chunk.len() > 2 {
+            out.push(char::from(ALPHABET[n as usize & 63]));
+        } else {
+            out.push('=');
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wording helpers
+// ---------------------------------------------------------------------------------------------
+
+/// The accepted word closest to `value`, if one is close enough to be a likely typo: the same
+/// word in another case, or one at most a third of its length in edits away.
+pub fn closest(value: &str, candidates: &[&'static str]) -> Option<&'static str> {
+    if let Some(same) = candidates.iter().find(|c| c.eq_ignore_ascii_case(value)) {
+        return Some(same);
+    }
+    let lowered = value.to_lowercase();
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&lowered, &c.to_lowercase()), *c))
+        .filter(|(distance, c)| *distance <= (c.chars().count() / 3).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, c)| c)
+}
+
+/// Edits (insertions, deletions, substitutions and swaps of neighbours) between `a` and `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // rows[i][j]: edits between the first i chars of `a` and the first j of `b`.
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
+fn list_words(words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("`{w}`")).collect();
+    join_or(&quoted)
+}
+
+fn list_numbers(numbers: &[u32]) -> String {
+    let written: Vec<String> = numbers.iter().map(u32::to_string).collect();
+    join_or(&written)
+}
+
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [only] => only.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_table_matches_fly_bounds() {
+        assert_eq!(CpuKind::Shared.rule().cpus, &[1, 2, 4, 8]);
+        assert_eq!(CpuKind::Performance.rule().cpus, &[1, 2, 4, 8, 16]);
+        assert_eq!(CpuKind::Shared.memory_range_mb(2), (512, 4096));
+        assert_eq!(CpuKind::Performance.memory_range_mb(2), (4096, 16384));
+        for kind in CpuKind::ALL {
+            assert_eq!(kind.rule().cpu_kind, kind);
+        }
+    }
+
+    #[test]
+    fn guest_checks() {
+        assert_eq!(
+            check_guest("performance", 2, 4096),
+            Ok(CpuKind::Performance)
+        );
+        assert_eq!(check_guest("shared", 1, 256), Ok(CpuKind::Shared));
+        let err = check_guest("perfomance", 2, 4096).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid cpu_kind `perfomance`: expected `shared` or `performance`; did you mean `performance`?"
+        );
+        let err = check_guest("shared", 16, 4096).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid cpus `16`: expected 1, 2, 4 or 8 for cpu_kind `shared`"
+        );
+        let err = check_guest("shared", 1, 300).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid memory_mb `300`: expected a multiple of 256 from 256 to 2048 for 1 shared CPU"
+        );
+        assert!(check_guest("performance", 1, 1024).is_err());
+        assert!(check_guest("performance", 1, 8448).is_err());
+        assert!(check_guest("performance", 16, 131072).is_ok());
+        assert!(check_memory_step(0).is_err());
+        assert!(check_memory_step(-256).is_err());
+    }
+
+    #[test]
+    fn presets_follow_the_table() {
+        for row in GUEST_PRESETS {
+            assert_eq!(row.preset.row(), &row);
+            assert_eq!(GuestPreset::parse(row.name), Ok(row.preset));
+            assert!(
+                check_guest(
+                    row.cpu_kind.as_str(),
+                    i64::from(row.cpus),
+                    i64::from(row.memory_mb)
+                )
+                .is_ok()
+            );
+        }
+        assert_eq!(GuestPreset::Performance2x.row().memory_mb, 4096);
+        let err = GuestPreset::parse("shared-cpu-1").unwrap_err();
+        assert_eq!(err.suggestion(), Some("shared-cpu-1x"));
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(
+            check_handler("htpp").unwrap_err().suggestion(),
+            Some("http")
+        );
+        assert_eq!(check_protocol("TCP").unwrap_err().suggestion(), Some("tcp"));
+        assert_eq!(
+            check_restart_policy("on_failure").unwrap_err().suggestion(),
+            Some("on-failure")
+        );
+        assert_eq!(
+            check_autostop("suspnd").unwrap_err().suggestion(),
+            Some("suspend")
+        );
+        assert_eq!(
+            check_stop_signal("TERM").unwrap_err().suggestion(),
+            Some("SIGTERM")
+        );
+        assert_eq!(
+            check_stop_signal("sigint").unwrap_err().suggestion(),
+            Some("SIGINT")
+        );
+        assert_eq!(check_handler("websocket").unwrap_err().suggestion(), None);
+        assert_eq!(closest("imgae", &["image"]), Some("image"));
+        assert_eq!(
+            closest("shraed", &["shared", "performance"]),
+            Some("shared")
+        );
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(
+            check_handler("websocket").unwrap_err().to_string(),
+            "invalid handler `websocket`: expected `tls`, `http`, `proxy_proto`, `pg_tls` or `edge_http`"
+        );
+    }
+
+    #[test]
+    fn restart_rules() {
+        assert_eq!(check_max_retries(Some("on-failure"), 3), Ok(3));
+        assert_eq!(check_max_retries(None, 3), Ok(3));
+        assert!(check_max_retries(Some("always"), 3).is_err());
+        assert!(check_max_retries(None, -1).is_err());
+    }
+
+    #[test]
+    fn ports_and_paths() {
+        assert_eq!(check_port("port", 443), Ok(443));
+        assert!(check_port("port", 0).is_err());
+        assert!(check_port("port", 65536).is_err());
+        assert!(check_guest_path("mount path", "/data").is_ok());
+        assert_eq!(
+            check_guest_path("mount path", "data")
+                .unwrap_err()
+                .suggestion(),
+            Some("/data")
+        );
+        assert!(check_file_mode(0o644).is_ok());
+        assert!(check_file_mode(0o10000).is_err());
+        assert!(check_image("nginx:latest").is_ok());
+        assert!(check_image("").is_err());
+        assert!(check_image("nginx latest").is_err());
+    }
+
+    #[test]
+    fn env_names() {
+        assert!(is_env_name("QUEUE_NAME"));
+        assert!(is_env_name("_X1"));
+        assert!(!is_env_name("1X"));
+        assert!(!is_env_name("queue_name"));
+        assert!(!is_env_name(""));
+        assert_eq!(env_name_for_field("queue_name"), "QUEUE_NAME");
+        assert_eq!(env_name_for_field("r#type"), "TYPE");
+        assert_eq!(
+            check_env_name("db-url").unwrap_err().suggestion(),
+            Some("DB_URL")
+        );
+        assert_eq!(check_env_name("1x").unwrap_err().suggestion(), Some("_1X"));
+    }
+
+    #[test]
+    fn go_durations() {
+        let ok = |s: &str| parse_go_duration(s).unwrap();
+        assert_eq!(ok("0"), Duration::ZERO);
+        assert_eq!(ok("15s"), Duration::from_secs(15));
+        assert_eq!(ok("1m30s"), Duration::from_secs(90));
+        assert_eq!(ok("500ms"), Duration::from_millis(500));
+        assert_eq!(ok("1.5h"), Duration::from_secs(5400));
+        assert_eq!(ok(".5s"), Duration::from_millis(500));
+        assert_eq!(ok("2us"), Duration::from_micros(2));
+        assert_eq!(ok("2µs"), Duration::from_micros(2));
+        assert_eq!(ok("1h2m3s4ms5us6ns"), Duration::new(3723, 4_005_006));
+        assert_eq!(ok("+3s"), Duration::from_secs(3));
+        for bad in [
+            "",
+            "15",
+            "15 s",
+            "s",
+            "-5s",
+            "1.s.",
+            "5d",
+            "1e3s",
+            ".s",
+            "99999999999999999999h",
+        ] {
+            assert!(parse_go_duration(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert_eq!(
+            parse_go_duration("15 seconds").unwrap_err().to_string(),
+            "invalid duration `15 seconds`: expected a Go duration such as `15s`, `1m30s` or `500ms`"
+        );
+        for d in [
+            Duration::ZERO,
+            Duration::from_secs(90),
+            Duration::from_secs(7200),
+            Duration::from_millis(1500),
+            Duration::new(1, 1),
+        ] {
+            assert_eq!(ok(&format_go_duration(d)), d);
+        }
+        assert_eq!(format_go_duration(Duration::from_secs(120)), "2m");
+    }
+
+    #[test]
+    fn base64() {
+        assert_eq!(encode_base64(b""), "");
+        assert_eq!(encode_base64(b"f"), "Zg==");
+        assert_eq!(encode_base64(b"fo"), "Zm8=");
+        assert_eq!(encode_base64(b"foo"), "Zm9v");
+        assert_eq!(encode_base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(encode_base64(&[0xff, 0xfe, 0xfd]), "//79");
+    }
+}
