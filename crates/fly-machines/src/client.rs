@@ -245,7 +245,7 @@ impl ClientBuilder {
 
 /// Accepts `https://api.machines.dev`, `https://api.machines.dev/v1/`, `_api.internal:4280`...
 fn normalize_base_url(input: &str) -> Result<String> {
-    let trimmed = input.trim().trim_end_matches('/');
+    let trimmed = input.trim();
     let with_scheme = if trimmed.contains("://") {
         trimmed.to_string()
     } else if trimmed.starts_with("_api.internal")

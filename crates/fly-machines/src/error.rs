@@ -296,6 +296,16 @@ impl Error {
     }
 }
 
+impl From<crate::guest::GuestError> for Error {
+    fn from(e: crate::guest::GuestError) -> Error {
+        let mut expected = e.expected().to_string();
+        if let Some(suggestion) = e.suggestion() {
+            expected.push_str(&format!(" (did you mean `{suggestion}`?)"));
+        }
+        Error::InvalidInput { what: "guest setting", value: format!("{} = {}", e.setting(), e.value()), expected }
+    }
+}
+
 fn request_id(headers: &reqwest::header::HeaderMap) -> Option<String> {
     headers
         .get("fly-request-id")

@@ -415,3 +415,30 @@ async fn duplicate_free_create_retries_when_nothing_was_made() {
     failing.assert_calls_async(1).await;
     created.assert_calls_async(1).await;
 }
+
+#[tokio::test]
+async fn configs_fly_would_refuse_are_rejected_before_sending() {
+    let server = MockServer::start_async().await;
+    let any = server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(200).json_body(machine_json("m", "created"));
+        })
+        .await;
+    let c = client(&server, ManualClock::auto_advance());
+    let no_image = MachineConfig::default();
+    let err = c.app("a").machines().create(no_image).send().await.unwrap_err();
+    assert!(err.to_string().contains("image"), "{err}");
+    let too_big = MachineConfig {
+        guest: Some(fly_machines::types::MachineGuest {
+            cpu_kind: Some("shared".into()),
+            cpus: Some(1),
+            memory_mb: Some(4096),
+            ..Default::default()
+        }),
+        ..config()
+    };
+    let err = c.app("a").machines().create(too_big).send().await.unwrap_err();
+    assert!(err.to_string().contains("4096"), "{err}");
+    any.assert_calls_async(0).await;
+}

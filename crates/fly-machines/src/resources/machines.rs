@@ -183,14 +183,16 @@ fn is_ambiguous(e: &Error) -> bool {
 
 /// Rejects configs Fly would refuse, before sending them.
 fn validate_config(config: &types::MachineConfig) -> Result<()> {
-    match config.image.as_deref() {
-        None | Some("") => Err(Error::invalid_input(
+    if config.image.as_deref().is_none_or(str::is_empty) {
+        return Err(Error::invalid_input(
             "machine config image",
             config.image.as_deref().unwrap_or(""),
             "an image reference such as `registry.fly.io/app:tag`",
-        )),
-        Some(_) => Ok(()),
-    }?;
+        ));
+    }
+    if let Some(guest) = &config.guest {
+        crate::guest::Guest::try_from(guest)?;
+    }
     Ok(())
 }
 
