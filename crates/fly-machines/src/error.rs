@@ -302,7 +302,11 @@ impl From<crate::guest::GuestError> for Error {
         if let Some(suggestion) = e.suggestion() {
             expected.push_str(&format!(" (did you mean `{suggestion}`?)"));
         }
-        Error::InvalidInput { what: "guest setting", value: format!("{} = {}", e.setting(), e.value()), expected }
+        Error::InvalidInput {
+            what: "guest setting",
+            value: format!("{} = {}", e.setting(), e.value()),
+            expected,
+        }
     }
 }
 

@@ -75,6 +75,13 @@
 //! client-wide retry budget stops outages turning into retry storms. [`RateLimits`] paces calls
 //! per action and machine (or app) at Fly's documented limits and slows a key down after a 429.
 //!
+//! # Builders
+//!
+//! [`builders::machine_config`] takes the image (so a config without one does not compile) and
+//! checks guest sizes, ports, handlers, durations and env names at `build()`, with the same rule
+//! table as the derive. Creates, volumes and waits take their options as chained setters
+//! finished by `.send()`.
+//!
 //! # Machine configs from your own types
 //!
 //! `#[derive(MachineConfig)]` turns a struct into a [`types::MachineConfig`], rejecting configs
@@ -93,6 +100,7 @@
 
 #![deny(missing_docs)]
 
+pub mod builders;
 mod client;
 pub mod clock;
 mod context;

@@ -403,9 +403,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn max_wait_gives_up_instead_of_waiting() {
-        let limiter =
-            Limiter::new(RateLimits::fly_defaults().margin(0.0).max_wait(Some(Duration::from_millis(500))))
-                .unwrap();
+        let limiter = Limiter::new(
+            RateLimits::fly_defaults()
+                .margin(0.0)
+                .max_wait(Some(Duration::from_millis(500))),
+        )
+        .unwrap();
         for _ in 0..3 {
             limiter
                 .acquire(RateLimitClass::PerMachine, &key("m"))

@@ -427,7 +427,13 @@ async fn configs_fly_would_refuse_are_rejected_before_sending() {
         .await;
     let c = client(&server, ManualClock::auto_advance());
     let no_image = MachineConfig::default();
-    let err = c.app("a").machines().create(no_image).send().await.unwrap_err();
+    let err = c
+        .app("a")
+        .machines()
+        .create(no_image)
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("image"), "{err}");
     let too_big = MachineConfig {
         guest: Some(fly_machines::types::MachineGuest {
@@ -438,7 +444,13 @@ async fn configs_fly_would_refuse_are_rejected_before_sending() {
         }),
         ..config()
     };
-    let err = c.app("a").machines().create(too_big).send().await.unwrap_err();
+    let err = c
+        .app("a")
+        .machines()
+        .create(too_big)
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("4096"), "{err}");
     any.assert_calls_async(0).await;
 }

@@ -1,0 +1,520 @@
+//! Builders for machine configs and their parts, checked against the same rules as
+//! `#[derive(MachineConfig)]`.
+//!
+//! The image is required by [`machine_config`] itself, so a config without one does not
+//! compile; everything else is optional and never sent as `null`. Values Fly would refuse (guest
+//! sizes, ports, handlers, durations, env names, restart policies...) are reported by `build()`
+//! with the value and what was expected.
+//!
+//! ```
+//! use fly_machines::builders::{self, Restart};
+//! use fly_machines::guest::GuestPreset;
+//!
+//! let config = builders::machine_config("registry.fly.io/worker:v3")
+//!     .guest(GuestPreset::Performance2x)
+//!     .env("RUST_LOG", "info")
+//!     .metadata("role", "worker")
+//!     .service(
+//!         builders::service("tcp", 8080)
+//!             .port(443, &["tls", "http"])
+//!             .port(80, &["http"])
+//!             .autostop("suspend")
+//!             .autostart(true)
+//!             .build()?,
+//!     )
+//!     .check("alive", builders::http_check(8080, "/health").interval("15s").timeout("2s").build()?)
+//!     .restart(Restart::OnFailure { max_retries: 3 })
+//!     .stop("SIGTERM", "30s")
+//!     .build()?;
+//! assert_eq!(config.image.as_deref(), Some("registry.fly.io/worker:v3"));
+//! # Ok::<(), fly_machines::Error>(())
+//! ```
+
+use std::collections::BTreeMap;
+
+use crate::guest::{Guest, GuestError, rules};
+use crate::{Error, Result, types};
+
+fn rule<T>(result: std::result::Result<T, rules::RuleError>) -> Result<T> {
+    result.map_err(|e| Error::from(GuestError::from(e)))
+}
+
+/// Starts a machine config; the image is required.
+pub fn machine_config(image: impl Into<String>) -> MachineConfigBuilder {
+    MachineConfigBuilder {
+        config: types::MachineConfig {
+            image: Some(image.into()),
+            ..Default::default()
+        },
+        pending: Vec::new(),
+    }
+}
+
+/// How a machine restarts after its main process exits.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Restart {
+    /// Never restart.
+    Never,
+    /// Always restart, even after a clean exit.
+    Always,
+    /// Restart after a non-zero exit, at most `max_retries` times.
+    OnFailure {
+        /// How many restarts to try.
+        max_retries: u32,
+    },
+    /// Run only while spot capacity is available at the bid price (GPU machines).
+    SpotPrice {
+        /// Highest price to bid.
+        bid: f64,
+    },
+}
+
+impl From<Restart> for types::MachineRestart {
+    fn from(r: Restart) -> Self {
+        let (policy, max_retries, gpu_bid_price) = match r {
+            Restart::Never => ("no", None, None),
+            Restart::Always => ("always", None, None),
+            Restart::OnFailure { max_retries } => {
+                ("on-failure", Some(i64::from(max_retries)), None)
+            }
+            Restart::SpotPrice { bid } => ("spot-price", None, Some(bid)),
+        };
+        types::MachineRestart {
+            policy: Some(policy.into()),
+            max_retries,
+            gpu_bid_price,
+        }
+    }
+}
+
+/// Builds a [`types::MachineConfig`]. Made by [`machine_config`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct MachineConfigBuilder {
+    config: types::MachineConfig,
+    /// Values checked at `build()`, so the chain stays infallible.
+    pending: Vec<Check>,
+}
+
+#[derive(Debug, Clone)]
+enum Check {
+    Env(String),
+    Metadata(String),
+    Duration(String),
+    StopSignal(String),
+    GuestPath(&'static str, String),
+    Schedule(String),
+}
+
+impl MachineConfigBuilder {
+    /// CPU kind, CPUs and memory: a [`Guest`], a [`GuestPreset`](crate::guest::GuestPreset), or
+    /// a raw [`types::MachineGuest`] (checked at `build()`).
+    pub fn guest(mut self, guest: impl Into<Guest>) -> Self {
+        self.config.guest = Some(guest.into().into());
+        self
+    }
+
+    /// A raw guest, checked at `build()` (for fields the [`Guest`] type does not cover).
+    pub fn raw_guest(mut self, guest: types::MachineGuest) -> Self {
+        self.config.guest = Some(guest);
+        self
+    }
+
+    /// Sets an environment variable (`[A-Z_][A-Z0-9_]*`).
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = name.into();
+        self.pending.push(Check::Env(name.clone()));
+        self.config
+            .env
+            .get_or_insert_with(BTreeMap::new)
+            .insert(name, value.into());
+        self
+    }
+
+    /// Sets a metadata key.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let key = key.into();
+        self.pending.push(Check::Metadata(key.clone()));
+        self.config
+            .metadata
+            .get_or_insert_with(BTreeMap::new)
+            .insert(key, value.into());
+        self
+    }
+
+    /// Adds a service (see [`service`]).
+    pub fn service(mut self, service: types::MachineService) -> Self {
+        self.config
+            .services
+            .get_or_insert_with(Vec::new)
+            .push(service);
+        self
+    }
+
+    /// Adds a named health check (see [`http_check`], [`tcp_check`]).
+    pub fn check(mut self, name: impl Into<String>, check: types::MachineCheck) -> Self {
+        self.config
+            .checks
+            .get_or_insert_with(BTreeMap::new)
+            .insert(name.into(), check);
+        self
+    }
+
+    /// Mounts a volume (by id, `vol_...`) at an absolute path.
+    pub fn mount(mut self, volume_id: impl Into<String>, path: impl Into<String>) -> Self {
+        let path = path.into();
+        self.pending
+            .push(Check::GuestPath("mount path", path.clone()));
+        self.config
+            .mounts
+            .get_or_insert_with(Vec::new)
+            .push(types::MachineMount {
+                volume: Some(volume_id.into()),
+                path: Some(path),
+                ..Default::default()
+            });
+        self
+    }
+
+    /// The restart policy.
+    pub fn restart(mut self, restart: Restart) -> Self {
+        self.config.restart = Some(restart.into());
+        self
+    }
+
+    /// How the machine is stopped: a signal (`SIGTERM`...) and a Go duration (`"30s"`).
+    pub fn stop(mut self, signal: impl Into<String>, timeout: impl Into<String>) -> Self {
+        let (signal, timeout) = (signal.into(), timeout.into());
+        self.pending.push(Check::StopSignal(signal.clone()));
+        self.pending.push(Check::Duration(timeout.clone()));
+        self.config.stop_config = Some(types::StopConfig {
+            signal: Some(signal),
+            timeout: Some(timeout),
+        });
+        self
+    }
+
+    /// Overrides the image's command.
+    pub fn cmd<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
+        self.config.init.get_or_insert_with(Default::default).cmd =
+            Some(args.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Overrides the image's entrypoint.
+    pub fn entrypoint<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
+        self.config
+            .init
+            .get_or_insert_with(Default::default)
+            .entrypoint = Some(args.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Destroy the machine when its main process exits.
+    pub fn auto_destroy(mut self, on: bool) -> Self {
+        self.config.auto_destroy = Some(on);
+        self
+    }
+
+    /// Run on a schedule: `hourly`, `daily`, `weekly` or `monthly`.
+    pub fn schedule(mut self, schedule: impl Into<String>) -> Self {
+        let schedule = schedule.into();
+        self.pending.push(Check::Schedule(schedule.clone()));
+        self.config.schedule = Some(schedule);
+        self
+    }
+
+    /// Edits the config directly, for parts without a builder method.
+    pub fn with(mut self, edit: impl FnOnce(&mut types::MachineConfig)) -> Self {
+        edit(&mut self.config);
+        self
+    }
+
+    /// Checks every value and returns the config.
+    pub fn build(self) -> Result<types::MachineConfig> {
+        rule(rules::check_image(
+            self.config.image.as_deref().unwrap_or(""),
+        ))?;
+        if let Some(guest) = &self.config.guest {
+            Guest::try_from(guest)?;
+        }
+        for check in &self.pending {
+            match check {
+                Check::Env(name) => rule(rules::check_env_name(name))?,
+                Check::Metadata(key) => rule(rules::check_metadata_key(key))?,
+                Check::Duration(value) => rule(rules::parse_go_duration(value).map(drop))?,
+                Check::StopSignal(signal) => rule(rules::check_stop_signal(signal).map(drop))?,
+                Check::GuestPath(setting, path) => rule(rules::check_guest_path(setting, path))?,
+                Check::Schedule(value) => rule(rules::check_schedule(value).map(drop))?,
+            }
+        }
+        if let Some(restart) = &self.config.restart {
+            if let Some(max) = restart.max_retries {
+                rule(rules::check_max_retries(restart.policy.as_deref(), max))?;
+            }
+        }
+        Ok(self.config)
+    }
+}
+
+/// Starts a service: protocol (`tcp` or `udp`) and the port the app listens on inside.
+pub fn service(protocol: impl Into<String>, internal_port: u16) -> ServiceBuilder {
+    ServiceBuilder {
+        service: types::MachineService {
+            protocol: Some(protocol.into()),
+            internal_port: Some(i64::from(internal_port)),
+            ..Default::default()
+        },
+        handlers: Vec::new(),
+        autostop: None,
+    }
+}
+
+/// Builds a [`types::MachineService`]. Made by [`service`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ServiceBuilder {
+    service: types::MachineService,
+    handlers: Vec<String>,
+    autostop: Option<String>,
+}
+
+impl ServiceBuilder {
+    /// A public port and its handlers (`tls`, `http`, `proxy_proto`, `pg_tls`, `edge_http`).
+    pub fn port(mut self, port: u16, handlers: &[&str]) -> Self {
+        self.handlers.extend(handlers.iter().map(|h| h.to_string()));
+        self.service
+            .ports
+            .get_or_insert_with(Vec::new)
+            .push(types::MachinePort {
+                port: Some(i64::from(port)),
+                handlers: (!handlers.is_empty())
+                    .then(|| handlers.iter().map(|h| h.to_string()).collect()),
+                ..Default::default()
+            });
+        self
+    }
+
+    /// Like [`port`](Self::port), redirecting plain HTTP to HTTPS.
+    pub fn port_force_https(mut self, port: u16, handlers: &[&str]) -> Self {
+        self = self.port(port, handlers);
+        if let Some(last) = self.service.ports.as_mut().and_then(|p| p.last_mut()) {
+            last.force_https = Some(true);
+        }
+        self
+    }
+
+    /// What the proxy does with an idle machine: `off`, `stop` or `suspend`.
+    pub fn autostop(mut self, mode: impl Into<String>) -> Self {
+        self.autostop = Some(mode.into());
+        self
+    }
+
+    /// Whether the proxy starts a stopped machine on a request.
+    pub fn autostart(mut self, on: bool) -> Self {
+        self.service.autostart = Some(on);
+        self
+    }
+
+    /// Machines the proxy keeps running in the primary region.
+    pub fn min_machines_running(mut self, n: u32) -> Self {
+        self.service.min_machines_running = Some(i64::from(n));
+        self
+    }
+
+    /// Load limits: `kind` is `connections` or `requests`.
+    pub fn concurrency(
+        mut self,
+        kind: impl Into<String>,
+        soft_limit: u32,
+        hard_limit: u32,
+    ) -> Self {
+        self.service.concurrency = Some(types::MachineServiceConcurrency {
+            type_: Some(kind.into()),
+            soft_limit: Some(i64::from(soft_limit)),
+            hard_limit: Some(i64::from(hard_limit)),
+        });
+        self
+    }
+
+    /// Checks every value and returns the service.
+    pub fn build(mut self) -> Result<types::MachineService> {
+        rule(rules::check_protocol(
+            self.service.protocol.as_deref().unwrap_or(""),
+        ))?;
+        rule(rules::check_port(
+            "internal_port",
+            self.service.internal_port.unwrap_or(0),
+        ))?;
+        for port in self.service.ports.iter().flatten() {
+            rule(rules::check_port("port", port.port.unwrap_or(0)))?;
+        }
+        for handler in &self.handlers {
+            rule(rules::check_handler(handler))?;
+        }
+        if let Some(c) = &self.service.concurrency {
+            rule(rules::check_concurrency_type(
+                c.type_.as_deref().unwrap_or(""),
+            ))?;
+        }
+        if let Some(mode) = self.autostop.take() {
+            let mode = rule(rules::check_autostop(&mode))?;
+            self.service.autostop = Some(types::MachineServiceAutostop::String(mode.to_string()));
+        }
+        Ok(self.service)
+    }
+}
+
+/// Starts an HTTP health check against `port` and `path`.
+pub fn http_check(port: u16, path: impl Into<String>) -> CheckBuilder {
+    CheckBuilder {
+        check: types::MachineCheck {
+            type_: Some("http".into()),
+            port: Some(i64::from(port)),
+            path: Some(path.into()),
+            method: Some("GET".into()),
+            ..Default::default()
+        },
+    }
+}
+
+/// Starts a TCP health check against `port`.
+pub fn tcp_check(port: u16) -> CheckBuilder {
+    CheckBuilder {
+        check: types::MachineCheck {
+            type_: Some("tcp".into()),
+            port: Some(i64::from(port)),
+            ..Default::default()
+        },
+    }
+}
+
+/// Builds a [`types::MachineCheck`]. Made by [`http_check`] or [`tcp_check`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct CheckBuilder {
+    check: types::MachineCheck,
+}
+
+impl CheckBuilder {
+    /// Time between checks, a Go duration (`"15s"`).
+    pub fn interval(mut self, d: impl Into<String>) -> Self {
+        self.check.interval = Some(d.into());
+        self
+    }
+
+    /// How long one check may take, a Go duration.
+    pub fn timeout(mut self, d: impl Into<String>) -> Self {
+        self.check.timeout = Some(d.into());
+        self
+    }
+
+    /// How long after start failures are ignored, a Go duration.
+    pub fn grace_period(mut self, d: impl Into<String>) -> Self {
+        self.check.grace_period = Some(d.into());
+        self
+    }
+
+    /// HTTP method (HTTP checks).
+    pub fn method(mut self, method: impl Into<String>) -> Self {
+        self.check.method = Some(method.into());
+        self
+    }
+
+    /// Checks every value and returns the check.
+    pub fn build(self) -> Result<types::MachineCheck> {
+        rule(rules::check_port("port", self.check.port.unwrap_or(0)))?;
+        for d in [
+            &self.check.interval,
+            &self.check.timeout,
+            &self.check.grace_period,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            rule(rules::parse_go_duration(d).map(drop))?;
+        }
+        if let Some(path) = &self.check.path {
+            rule(rules::check_guest_path("check path", path))?;
+        }
+        Ok(self.check)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guest::GuestPreset;
+
+    #[test]
+    fn a_full_config_serializes_without_nulls() {
+        let config = machine_config("nginx:1.27")
+            .guest(GuestPreset::SharedCpu1x)
+            .env("A", "1")
+            .service(
+                service("tcp", 8080)
+                    .port_force_https(80, &["http"])
+                    .autostop("stop")
+                    .build()
+                    .unwrap(),
+            )
+            .check("web", tcp_check(8080).interval("10s").build().unwrap())
+            .restart(Restart::OnFailure { max_retries: 2 })
+            .cmd(["serve", "--port", "8080"])
+            .build()
+            .unwrap();
+        let json = serde_json::to_string(&config).unwrap();
+        assert!(!json.contains("null"), "{json}");
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["services"][0]["autostop"], "stop");
+        assert_eq!(value["services"][0]["ports"][0]["force_https"], true);
+        assert_eq!(value["restart"]["policy"], "on-failure");
+        assert_eq!(value["init"]["cmd"][1], "--port");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = machine_config("nginx")
+            .env("lower", "x")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("lower"), "{err}");
+        let err = machine_config("nginx")
+            .stop("SIGTERM", "ten seconds")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("ten seconds"), "{err}");
+        let err = service("tcp", 8080)
+            .port(443, &["tsl"])
+            .build()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("tsl") && err.to_string().contains("tls"),
+            "{err}"
+        );
+        let err = service("sctp", 8080).build().unwrap_err();
+        assert!(err.to_string().contains("sctp"), "{err}");
+        let err = service("tcp", 0).build().unwrap_err();
+        assert!(err.to_string().contains('0'), "{err}");
+        let err = machine_config("").build().unwrap_err();
+        assert!(err.to_string().contains("image"), "{err}");
+        let err = machine_config("nginx")
+            .raw_guest(types::MachineGuest {
+                cpu_kind: Some("shared".into()),
+                cpus: Some(3),
+                ..Default::default()
+            })
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains('3'), "{err}");
+        let err = machine_config("nginx")
+            .restart(Restart::Always)
+            .with(|c| c.restart.as_mut().unwrap().max_retries = Some(2))
+            .build()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("max_retries") || err.to_string().contains("on-failure"),
+            "{err}"
+        );
+    }
+}
