@@ -279,12 +279,12 @@ fn check_path_parameters(path: &str, op: &serde_json::Value) -> Result<(), Strin
         .filter_map(|p| p.get("name").and_then(|v| v.as_str()))
         .collect();
     for segment in path.split('/') {
-        if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            if !declared.contains(&name) {
-                return Err(format!(
-                    "path parameter `{name}` is not declared in `parameters`"
-                ));
-            }
+        if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
+            && !declared.contains(&name)
+        {
+            return Err(format!(
+                "path parameter `{name}` is not declared in `parameters`"
+            ));
         }
     }
     Ok(())

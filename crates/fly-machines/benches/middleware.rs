@@ -47,16 +47,16 @@ async fn cordon(
     State(state): State<Arc<ServerState>>,
     Path((_app, id)): Path<(String, String)>,
 ) -> axum::response::Response {
-    if let Some(limiter) = &state.limiter {
-        if limiter.check_key(&format!("cordon/{id}")).is_err() {
-            state.throttled.fetch_add(1, Ordering::Relaxed);
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                [("retry-after", "1")],
-                r#"{"error":"rate limited"}"#,
-            )
-                .into_response();
-        }
+    if let Some(limiter) = &state.limiter
+        && limiter.check_key(&format!("cordon/{id}")).is_err()
+    {
+        state.throttled.fetch_add(1, Ordering::Relaxed);
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            r#"{"error":"rate limited"}"#,
+        )
+            .into_response();
     }
     StatusCode::OK.into_response()
 }

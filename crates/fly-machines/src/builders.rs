@@ -248,10 +248,10 @@ impl MachineConfigBuilder {
                 Check::Schedule(value) => rule(rules::check_schedule(value).map(drop))?,
             }
         }
-        if let Some(restart) = &self.config.restart {
-            if let Some(max) = restart.max_retries {
-                rule(rules::check_max_retries(restart.policy.as_deref(), max))?;
-            }
+        if let Some(restart) = &self.config.restart
+            && let Some(max) = restart.max_retries
+        {
+            rule(rules::check_max_retries(restart.policy.as_deref(), max))?;
         }
         Ok(self.config)
     }

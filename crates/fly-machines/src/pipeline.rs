@@ -102,10 +102,10 @@ impl Pipeline {
                 .as_ref()
                 .ok()
                 .and_then(|r| retry::retry_after(r.headers()));
-            if failure == Failure::Throttled {
-                if let (Some(limiter), Some(key)) = (&self.limiter, &key) {
-                    limiter.penalize(operation.rate_limit, key, retry_after);
-                }
+            if failure == Failure::Throttled
+                && let (Some(limiter), Some(key)) = (&self.limiter, &key)
+            {
+                limiter.penalize(operation.rate_limit, key, retry_after);
             }
             let delay = self.retry.delay_for(attempt, retry_after);
             let within_deadline = self.retry.max_elapsed.is_none_or(|max| {
@@ -197,12 +197,12 @@ impl RequestPolicy for Pipeline {
             headers.insert(USER_AGENT, self.user_agent.clone());
         }
         if let Some(ctx) = context::current() {
-            if let Some(nonce) = &ctx.lease_nonce {
-                if !headers.contains_key(&LEASE_NONCE) {
-                    let value = HeaderValue::from_str(nonce)
-                        .map_err(|_| format!("lease nonce {nonce:?} cannot be sent in a header"))?;
-                    headers.insert(LEASE_NONCE, value);
-                }
+            if let Some(nonce) = &ctx.lease_nonce
+                && !headers.contains_key(&LEASE_NONCE)
+            {
+                let value = HeaderValue::from_str(nonce)
+                    .map_err(|_| format!("lease nonce {nonce:?} cannot be sent in a header"))?;
+                headers.insert(LEASE_NONCE, value);
             }
             if !ctx.extra_query.is_empty() {
                 let mut pairs = request.url_mut().query_pairs_mut();

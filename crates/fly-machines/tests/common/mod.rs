@@ -12,6 +12,7 @@ pub fn client(server: &MockServer, clock: Arc<ManualClock>) -> Client {
     builder(server, clock).build().unwrap()
 }
 
+/// A client builder against `server` with virtual time, no jitter and no client-side limits.
 pub fn builder(server: &MockServer, clock: Arc<ManualClock>) -> fly_machines::ClientBuilder {
     Client::builder()
         .token("test-token")
@@ -21,6 +22,7 @@ pub fn builder(server: &MockServer, clock: Arc<ManualClock>) -> fly_machines::Cl
         .retry(RetryPolicy::default().jitter(false))
 }
 
+/// A realistic machine body with the given id and state.
 pub fn machine_json(id: &str, state: &str) -> Value {
     json!({
         "id": id,
