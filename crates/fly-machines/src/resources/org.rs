@@ -1,5 +1,7 @@
 //! Machines and volumes across all apps of an organization, as streams that follow pagination.
 
+use std::future::Future;
+
 use futures::Stream;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
@@ -41,10 +43,34 @@ pub struct OrgListing {
     pub page_size: Option<u32>,
 }
 
+/// Where a paged listing stands.
 enum Page {
     Start,
     Next(String),
     Done,
+}
+
+/// Turns a page fetcher (cursor in; items and next cursor out) into a stream of items.
+fn paginate<'a, T, F, Fut>(fetch: F) -> impl Stream<Item = Result<T>> + Send + 'a
+where
+    T: Send + 'a,
+    F: Fn(Option<String>) -> Fut + Send + 'a,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>)>> + Send + 'a,
+{
+    stream::try_unfold((Page::Start, fetch), |(page, fetch)| async move {
+        let cursor = match page {
+            Page::Done => return Ok::<_, crate::Error>(None),
+            Page::Start => None,
+            Page::Next(c) => Some(c),
+        };
+        let (items, next) = fetch(cursor.clone()).await?;
+        let next = next_page(cursor.as_deref(), next);
+        Ok(Some((
+            stream::iter(items.into_iter().map(Ok)),
+            (next, fetch),
+        )))
+    })
+    .try_flatten()
 }
 
 impl Org {
@@ -58,14 +84,9 @@ impl Org {
         &self,
         filter: OrgListing,
     ) -> impl Stream<Item = Result<types::OrgMachine>> + Send + '_ {
-        stream::try_unfold(Page::Start, move |page| {
+        paginate(move |cursor| {
             let filter = filter.clone();
             async move {
-                let cursor = match page {
-                    Page::Done => return Ok::<_, crate::Error>(None),
-                    Page::Start => None,
-                    Page::Next(c) => Some(c),
-                };
                 validate::key("organization slug", &self.slug)?;
                 let r = self
                     .client
@@ -83,14 +104,9 @@ impl Org {
                     })
                     .await?
                     .into_inner();
-                let next = next_page(cursor.as_deref(), r.next_cursor);
-                Ok(Some((
-                    stream::iter(r.machines.unwrap_or_default().into_iter().map(Ok)),
-                    next,
-                )))
+                Ok((r.machines.unwrap_or_default(), r.next_cursor))
             }
         })
-        .try_flatten()
         .boxed()
     }
 
@@ -99,14 +115,9 @@ impl Org {
         &self,
         filter: OrgListing,
     ) -> impl Stream<Item = Result<types::OrgVolume>> + Send + '_ {
-        stream::try_unfold(Page::Start, move |page| {
+        paginate(move |cursor| {
             let filter = filter.clone();
             async move {
-                let cursor = match page {
-                    Page::Done => return Ok::<_, crate::Error>(None),
-                    Page::Start => None,
-                    Page::Next(c) => Some(c),
-                };
                 validate::key("organization slug", &self.slug)?;
                 let r = self
                     .client
@@ -124,14 +135,9 @@ impl Org {
                     })
                     .await?
                     .into_inner();
-                let next = next_page(cursor.as_deref(), r.next_cursor);
-                Ok(Some((
-                    stream::iter(r.volumes.unwrap_or_default().into_iter().map(Ok)),
-                    next,
-                )))
+                Ok((r.volumes.unwrap_or_default(), r.next_cursor))
             }
         })
-        .try_flatten()
         .boxed()
     }
 }
