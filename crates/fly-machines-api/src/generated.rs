@@ -84,7 +84,7 @@ pub mod types {
         schemars::JsonSchema
     )]
     pub struct AcmeChallenge {
-        ///Record name to create, usually _acme-challenge.<hostname>.
+        ///Record name to create, usually `_acme-challenge.<hostname>`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         ///Value the CNAME record must point to.
@@ -153,7 +153,7 @@ pub mod types {
         ///Number of machines in the app (only filled in by some listings).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub machine_count: ::std::option::Option<i64>,
-        ///App name; unique across Fly and used in URLs and the default <name>.fly.dev hostname.
+        ///App name; unique across Fly and used in URLs and the default `<name>.fly.dev` hostname.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         ///Name of the private network the app is attached to; "default" for the organization's default network.
@@ -1314,7 +1314,7 @@ pub mod types {
         pub aaaa: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub acme_challenge: ::std::option::Option<AcmeChallenge>,
-        ///Target to use for a CNAME record instead of A/AAAA, typically <app>.fly.dev.
+        ///Target to use for a CNAME record instead of A/AAAA, typically `<app>.fly.dev`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cname: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1831,7 +1831,7 @@ pub mod types {
         schemars::JsonSchema
     )]
     pub struct ListenSocket {
-        ///Listening address and port, e.g. "0.0.0.0:8080" or "[::]:8080".
+        ///Listening address and port, e.g. "0.0.0.0:8080" or `[::]:8080`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub address: ::std::option::Option<::std::string::String>,
         ///Transport protocol, "tcp" or "udp".
@@ -4055,7 +4055,7 @@ pub mod types {
 #[derive(Clone, Debug)]
 /**Client for Fly.io Machines API
 
-This is the fly-machines project's own description of the Fly.io Machines API, the REST API for managing apps, machines, volumes, secrets and certificates on Fly.io. Requests go to https://api.machines.dev/v1, or to http://_api.internal:4280/v1 from inside Fly's private network. Every call is authenticated with an API token in the Authorization header: macaroon tokens (starting with fm1r_, fm1a_ or fm2_) use the FlyV1 scheme, other tokens the Bearer scheme. Where Fly's published specification disagrees with what the API actually sends, this document follows the real responses.
+This is the fly-machines project's own description of the Fly.io Machines API, the REST API for managing apps, machines, volumes, secrets and certificates on Fly.io. Requests go to `https://api.machines.dev/v1`, or to `http://_api.internal:4280/v1` from inside Fly's private network. Every call is authenticated with an API token in the Authorization header: macaroon tokens (starting with fm1r_, fm1a_ or fm2_) use the FlyV1 scheme, other tokens the Bearer scheme. Where Fly's published specification disagrees with what the API actually sends, this document follows the real responses.
 
 Version: 1.0*/
 pub struct Client {
