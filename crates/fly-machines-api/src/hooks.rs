@@ -84,6 +84,14 @@ impl fmt::Debug for Inner {
     }
 }
 
+/// The path part of a base URL (`https://api.machines.dev/v1` -> `/v1`).
+fn base_path(base_url: &str) -> &str {
+    let after_scheme = base_url
+        .split_once("://")
+        .map_or(base_url, |(_, rest)| rest);
+    after_scheme.find('/').map_or("", |i| &after_scheme[i..])
+}
+
 fn operation_for(info: &OperationInfo) -> Result<&'static Operation, String> {
     Operation::find(info.operation_id).ok_or_else(|| {
         format!(
@@ -100,6 +108,17 @@ impl ClientHooks<Inner> for Client {
         info: &OperationInfo,
     ) -> Result<(), Error<E>> {
         let operation = operation_for(info).map_err(Error::Custom)?;
+        let base_path = base_path(self.baseurl());
+        if !operation.fits_path(request.url().path(), base_path) {
+            return Err(Error::InvalidRequest(format!(
+                "{}: refusing to send to {} because it does not fit {}{}; a path parameter is \
+                 empty, `.` or `..`",
+                operation.id,
+                request.url().path(),
+                base_path,
+                operation.path
+            )));
+        }
         self.inner()
             .policy
             .prepare(request, operation)

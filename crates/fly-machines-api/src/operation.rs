@@ -68,6 +68,27 @@ impl Operation {
             })
             .collect()
     }
+
+    /// Whether `url_path` (below `base_path`, e.g. `/v1`) is exactly this operation's template
+    /// with every parameter filled in. A parameter that was empty, `.` or `..` makes URL
+    /// normalisation move the request to another path; this catches that before it is sent.
+    pub fn fits_path(&self, url_path: &str, base_path: &str) -> bool {
+        let Some(rest) = url_path.strip_prefix(base_path.trim_end_matches('/')) else {
+            return false;
+        };
+        let template = self.path.split('/');
+        let actual = rest.split('/');
+        if template.clone().count() != actual.clone().count() {
+            return false;
+        }
+        template.zip(actual).all(|(t, a)| {
+            if t.starts_with('{') && t.ends_with('}') {
+                !a.is_empty() && a != "." && a != ".."
+            } else {
+                t == a
+            }
+        })
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +131,19 @@ mod tests {
         assert_eq!(start.rate_limit, RateLimitClass::PerMachine);
         assert!(!start.idempotent);
         assert!(Operation::by_id("Volumes_update").unwrap().idempotent);
+    }
+
+    #[test]
+    fn paths_moved_by_dot_segments_do_not_fit() {
+        let op = Operation::by_id("Machines_show").unwrap();
+        assert!(op.fits_path("/v1/apps/my-app/machines/abc123", "/v1"));
+        assert!(op.fits_path("/apps/my-app/machines/abc123", ""));
+        // `..` as the app name: normalisation turns the path into /v1/machines/m1.
+        assert!(!op.fits_path("/v1/machines/m1", "/v1"));
+        // `..` as the machine id: /v1/apps/a/machines/.. becomes /v1/apps/a/.
+        assert!(!op.fits_path("/v1/apps/a/", "/v1"));
+        assert!(!op.fits_path("/v1/apps//machines/m1", "/v1"));
+        assert!(!op.fits_path("/v2/apps/a/machines/m1", "/v1"));
     }
 
     #[test]

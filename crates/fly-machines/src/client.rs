@@ -34,7 +34,13 @@ pub struct Client {
     raw: fly_machines_api::Client,
     pipeline: Arc<Pipeline>,
     base_url: Arc<str>,
+    lease_gates: LeaseGates,
 }
+
+/// One gate per machine, so that the tasks of one client waiting for the same lease poll one
+/// at a time instead of using up the machine's rate limit (which the holder's refreshes need).
+type LeaseGates =
+    Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>;
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -79,6 +85,18 @@ impl Client {
     /// The generated client underneath, with the same policy (auth, limits, retries) installed.
     pub fn raw(&self) -> &fly_machines_api::Client {
         &self.raw
+    }
+
+    /// The gate lease acquisitions of one machine take turns through.
+    pub(crate) fn lease_gate(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut gates = self.lease_gates.lock().unwrap_or_else(|e| e.into_inner());
+        gates.entry(key.to_string()).or_default().clone()
+    }
+
+    /// Forgets gates nobody is using, so the map does not grow with every machine ever leased.
+    pub(crate) fn prune_lease_gates(&self) {
+        let mut gates = self.lease_gates.lock().unwrap_or_else(|e| e.into_inner());
+        gates.retain(|_, gate| Arc::strong_count(gate) > 1);
     }
 
     /// Runs one raw call under this client's policy, turning failures into [`Error`].
@@ -239,6 +257,7 @@ impl ClientBuilder {
             raw,
             pipeline,
             base_url: base_url.into(),
+            lease_gates: LeaseGates::default(),
         })
     }
 }

@@ -43,8 +43,8 @@ impl Clock for TokioClock {
 pub struct ManualClock {
     origin: Instant,
     auto_advance: bool,
-    offset: watch::Sender<Duration>,
-    sleeps: Mutex<Vec<Duration>>,
+    offset: Arc<watch::Sender<Duration>>,
+    sleeps: Arc<Mutex<Vec<Duration>>>,
 }
 
 impl ManualClock {
@@ -62,8 +62,8 @@ impl ManualClock {
         ManualClock {
             origin: Instant::now(),
             auto_advance,
-            offset: watch::channel(Duration::ZERO).0,
-            sleeps: Mutex::new(Vec::new()),
+            offset: Arc::new(watch::channel(Duration::ZERO).0),
+            sleeps: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -92,14 +92,23 @@ impl Clock for ManualClock {
     }
 
     fn sleep(&self, duration: Duration) -> Sleep {
+        if self.auto_advance {
+            // Time moves when the sleep is polled, not when it is made: a sleep that loses a
+            // `select!` without being polled must not move time.
+            let sleeps = Arc::clone(&self.sleeps);
+            let offset = Arc::clone(&self.offset);
+            return Box::pin(async move {
+                sleeps
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(duration);
+                offset.send_modify(|now| *now += duration);
+            });
+        }
         self.sleeps
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(duration);
-        if self.auto_advance {
-            self.advance(duration);
-            return Box::pin(std::future::ready(()));
-        }
         let due = self.elapsed() + duration;
         let mut rx = self.offset.subscribe();
         Box::pin(async move {
@@ -124,6 +133,14 @@ mod tests {
             clock.sleeps(),
             vec![Duration::from_secs(3), Duration::from_millis(500)]
         );
+    }
+
+    #[tokio::test]
+    async fn an_unpolled_sleep_does_not_move_time() {
+        let clock = ManualClock::auto_advance();
+        drop(clock.sleep(Duration::from_secs(30)));
+        assert_eq!(clock.elapsed(), Duration::ZERO);
+        assert!(clock.sleeps().is_empty());
     }
 
     #[tokio::test]

@@ -21,6 +21,8 @@ pub(crate) struct CallContext {
     pub extra_query: Vec<(String, String)>,
     /// Overrides the operation table's idempotency for this call.
     pub idempotent: Option<bool>,
+    /// Skips the client-side limiter (lease refreshes must not queue behind other callers).
+    pub bypass_limiter: bool,
     attempts: AtomicU32,
 }
 
@@ -28,6 +30,14 @@ impl CallContext {
     pub fn new(lease_nonce: Option<String>) -> Self {
         CallContext {
             lease_nonce,
+            ..Default::default()
+        }
+    }
+
+    /// A context that skips the client-side limiter.
+    pub fn bypassing_limiter() -> Self {
+        CallContext {
+            bypass_limiter: true,
             ..Default::default()
         }
     }

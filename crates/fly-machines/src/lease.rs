@@ -5,6 +5,8 @@
 //! the lease at a third of its TTL; [`LeaseGuard::release`] gives it back (and a dropped guard
 //! tries to). Only a conflict (someone else holds it) is retried while acquiring.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -20,6 +22,7 @@ pub struct LeaseGuard {
     nonce: String,
     lease: types::Lease,
     refresher: Option<JoinHandle<()>>,
+    lost: Arc<AtomicBool>,
     released: bool,
 }
 
@@ -48,18 +51,36 @@ impl Machine {
             description,
             ttl: Some(ttl_secs as i64),
         };
-        let mut pause = Duration::from_millis(500);
-        let envelope = loop {
-            match self.lease_call(None, &body).await {
-                Ok(envelope) => break envelope,
-                Err(e) if e.is_conflict() && clock.now() + pause < deadline => {
+        // Waiters of this client take turns; one that runs out of time in the queue still
+        // makes one attempt, so it reports what the server says.
+        let gate = self
+            .app
+            .client
+            .lease_gate(&format!("{}/{}", self.app.name, self.id));
+        let turn = match gate.clone().try_lock_owned() {
+            Ok(turn) => Some(turn),
+            Err(_) => tokio::select! {
+                biased;
+                turn = gate.clone().lock_owned() => Some(turn),
+                _ = clock.sleep(deadline.saturating_duration_since(clock.now())) => None,
+            },
+        };
+        let mut pause = Duration::from_secs(1);
+        let outcome = loop {
+            match self.lease_call(None, &body, false).await {
+                Ok(envelope) => break Ok(envelope),
+                Err(e) if e.is_conflict() && turn.is_some() && clock.now() + pause < deadline => {
                     tracing::debug!(machine_id = %self.id, "lease held elsewhere; trying again");
                     clock.sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(4));
                 }
-                Err(e) => return Err(e),
+                Err(e) => break Err(e),
             }
         };
+        drop(turn);
+        drop(gate);
+        self.app.client.prune_lease_gates();
+        let envelope = outcome?;
         let lease = envelope.data.unwrap_or_default();
         let Some(nonce) = lease.nonce.clone().filter(|n| !n.is_empty()) else {
             return Err(Error::Decode {
@@ -70,14 +91,16 @@ impl Machine {
             });
         };
         let machine = self.with_lease_nonce(nonce.clone());
+        let lost = Arc::new(AtomicBool::new(false));
         let refresher = auto_refresh
             .unwrap_or(true)
-            .then(|| spawn_refresher(machine.clone(), nonce.clone(), ttl_secs));
+            .then(|| spawn_refresher(machine.clone(), nonce.clone(), ttl_secs, lost.clone()));
         Ok(LeaseGuard {
             machine,
             nonce,
             lease,
             refresher,
+            lost,
             released: false,
         })
     }
@@ -105,15 +128,22 @@ impl Machine {
         &self,
         nonce: Option<&str>,
         body: &types::CreateLeaseRequest,
+        bypass_limiter: bool,
     ) -> Result<types::LeaseEnvelope> {
         crate::validate::app_name(&self.app.name)?;
         crate::validate::resource_id("machine id", &self.id)?;
         let r = self
             .app
             .client
-            .call("Machines_create_lease", CallContext::default(), |raw| {
-                raw.machines_create_lease(&self.app.name, &self.id, nonce, body)
-            })
+            .call(
+                "Machines_create_lease",
+                if bypass_limiter {
+                    CallContext::bypassing_limiter()
+                } else {
+                    CallContext::default()
+                },
+                |raw| raw.machines_create_lease(&self.app.name, &self.id, nonce, body),
+            )
             .await?;
         Ok(r.into_inner())
     }
@@ -137,7 +167,14 @@ impl Machine {
     }
 }
 
-fn spawn_refresher(machine: Machine, nonce: String, ttl_secs: u64) -> JoinHandle<()> {
+/// Refreshes the lease at a third of its TTL. Refreshes skip the client-side limiter: waiting
+/// behind other callers' acquire attempts on the same machine could let the lease expire.
+fn spawn_refresher(
+    machine: Machine,
+    nonce: String,
+    ttl_secs: u64,
+    lost: Arc<AtomicBool>,
+) -> JoinHandle<()> {
     let every = Duration::from_secs(ttl_secs)
         .div_f64(3.0)
         .max(Duration::from_millis(500));
@@ -149,9 +186,25 @@ fn spawn_refresher(machine: Machine, nonce: String, ttl_secs: u64) -> JoinHandle
         };
         loop {
             clock.sleep(every).await;
-            match machine.lease_call(Some(&nonce), &body).await {
-                Ok(_) => tracing::trace!(machine_id = %machine.id, "lease refreshed"),
+            match machine.lease_call(Some(&nonce), &body, true).await {
+                Ok(envelope) => {
+                    let granted = envelope.data.and_then(|lease| lease.nonce);
+                    match granted {
+                        Some(other) if other != nonce => {
+                            // Ours expired and the refresh took a brand-new lease: give that one
+                            // back at once so it blocks no one, and report ours as lost.
+                            lost.store(true, Ordering::SeqCst);
+                            tracing::warn!(machine_id = %machine.id, "lease expired before it was refreshed; it is lost");
+                            if let Err(e) = machine.release_lease(&other).await {
+                                tracing::warn!(machine_id = %machine.id, error = %e, "could not release the lease a late refresh took");
+                            }
+                            return;
+                        }
+                        _ => tracing::trace!(machine_id = %machine.id, "lease refreshed"),
+                    }
+                }
                 Err(e) if e.is_not_found() || e.is_conflict() => {
+                    lost.store(true, Ordering::SeqCst);
                     tracing::warn!(machine_id = %machine.id, error = %e, "lease lost; no longer refreshing");
                     return;
                 }
@@ -172,6 +225,12 @@ impl LeaseGuard {
     /// The lease nonce.
     pub fn nonce(&self) -> &str {
         &self.nonce
+    }
+
+    /// Whether the background refresh found the lease gone (expired, or taken by someone
+    /// else). Mutations through [`machine`](Self::machine) will then fail with a lease conflict.
+    pub fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
     }
 
     /// The lease as granted (owner, expiry in Unix seconds, version).

@@ -56,10 +56,9 @@ impl Pipeline {
             .as_ref()
             .and_then(|c| c.idempotent)
             .unwrap_or(operation.idempotent);
-        let key = self
-            .limiter
-            .as_ref()
-            .map(|_| Limiter::key(operation, request.url().path()));
+        let bypass = ctx.as_ref().is_some_and(|c| c.bypass_limiter);
+        let limiter = self.limiter.as_ref().filter(|_| !bypass);
+        let key = limiter.map(|_| Limiter::key(operation, request.url().path()));
         let span = tracing::Span::current();
         let started = self.clock.now();
         let mut attempt: u32 = 0;
@@ -68,7 +67,7 @@ impl Pipeline {
         loop {
             attempt += 1;
             span.record("attempt", attempt);
-            if let (Some(limiter), Some(key)) = (&self.limiter, &key) {
+            if let (Some(limiter), Some(key)) = (limiter, &key) {
                 match limiter.acquire(operation.rate_limit, key).await {
                     Ok(waited) => limiter_wait += waited,
                     Err(would_wait) => {
@@ -103,7 +102,7 @@ impl Pipeline {
                 .ok()
                 .and_then(|r| retry::retry_after(r.headers()));
             if failure == Failure::Throttled
-                && let (Some(limiter), Some(key)) = (&self.limiter, &key)
+                && let (Some(limiter), Some(key)) = (limiter, &key)
             {
                 limiter.penalize(operation.rate_limit, key, retry_after);
             }

@@ -32,11 +32,12 @@ impl Token {
     /// comma-joined macaroons. Rejects empty tokens and characters that cannot go in a header.
     pub fn new(raw: &str) -> Result<Token, Error> {
         let trimmed = raw.trim();
-        let bare = trimmed
-            .strip_prefix("FlyV1 ")
-            .or_else(|| trimmed.strip_prefix("Bearer "))
-            .unwrap_or(trimmed)
-            .trim();
+        // Accept the scheme word as `fly auth token` prints it; a scheme word alone is empty.
+        let bare = match trimmed.split_once(char::is_whitespace) {
+            Some((word, rest)) if word == "FlyV1" || word == "Bearer" => rest.trim(),
+            None if trimmed == "FlyV1" || trimmed == "Bearer" => "",
+            _ => trimmed,
+        };
         if bare.is_empty() {
             return Err(Error::invalid_input(
                 "token",
@@ -144,6 +145,8 @@ mod tests {
         assert!(err.to_string().contains("token"), "{err}");
         assert!(!err.to_string().contains("abc"), "{err}");
         assert!(Token::new("   ").is_err());
+        assert!(Token::new("FlyV1 ").is_err());
+        assert!(Token::new("Bearer").is_err());
         assert!(Token::new("tök").is_err());
     }
 }

@@ -1,7 +1,9 @@
 //! Checks on names and ids before they go into a URL path.
 //!
-//! The generated client percent-encodes path segments, so nothing can escape its path; these
-//! checks exist to give a clear error instead of a confusing 404 for values that cannot be valid.
+//! The generated client percent-encodes path segments, but not `.`: a segment that is `.` or
+//! `..` would be folded away by URL normalisation. The raw client's hook refuses any request
+//! whose path no longer fits its template; these checks come first and give a clear error that
+//! names the value instead.
 
 use crate::error::{Error, Result};
 

@@ -13,8 +13,8 @@ use std::time::Instant;
 use crate::resources::machines::Machine;
 use crate::{Error, Result, types};
 
-/// A state to wait for. `Settled` means any resting state (`started`, `stopped`, `suspended`,
-/// `failed`, `destroyed`).
+/// A state to wait for. `Settled` means any resting state (`created`, `started`, `stopped`,
+/// `suspended`, `failed`, `destroyed`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum WaitState {
@@ -50,7 +50,7 @@ impl WaitState {
         match self {
             WaitState::Settled => matches!(
                 state,
-                "started" | "stopped" | "suspended" | "failed" | "destroyed"
+                "created" | "started" | "stopped" | "suspended" | "failed" | "destroyed"
             ),
             other => other.as_str() == state,
         }

@@ -10,8 +10,14 @@ use crate::{Error, Result, types, validate};
 /// Metadata key that tags a machine with the idempotency key of the create that made it.
 pub const LAUNCH_ID_METADATA_KEY: &str = "fly_machines_launch_id";
 
-/// How many times a duplicate-free create tries before giving up.
+/// How many times a duplicate-free create sends the request before giving up.
 const CREATE_ATTEMPTS: u32 = 4;
+
+/// How long a duplicate-free create keeps looking for its machine after an ambiguous failure.
+const DEFAULT_VISIBILITY_GRACE: Duration = Duration::from_secs(10);
+
+/// Time between two lookups of a create's machine.
+const LOOKUP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The machines of an app.
 #[derive(Debug, Clone)]
@@ -90,6 +96,9 @@ impl Machines {
         skip_service_registration: Option<bool>,
         /// Makes retries of this create duplicate-free (see above).
         idempotency_key: Option<String>,
+        /// After an ambiguous failure, how long to keep looking for the machine before creating
+        /// it again (default 10 s): a new machine can take a moment to become visible.
+        visibility_grace: Option<Duration>,
     ) -> Result<types::Machine> {
         validate::app_name(&self.app.name)?;
         let mut config = config;
@@ -120,19 +129,9 @@ impl Machines {
                 .await?;
             return Ok(r.into_inner());
         };
+        let grace = visibility_grace.unwrap_or(DEFAULT_VISIBILITY_GRACE);
         let mut last_error = None;
-        for attempt in 1..=CREATE_ATTEMPTS {
-            if attempt > 1 {
-                if let Some(found) = self.find_by_launch_id(&key).await? {
-                    tracing::info!(
-                        machine_id = found.id.as_deref(),
-                        "ambiguous create had succeeded; using the existing machine"
-                    );
-                    return Ok(found);
-                }
-                let pause = Duration::from_millis(250) * 2u32.pow(attempt - 2);
-                self.app.client.clock().sleep(pause).await;
-            }
+        for _ in 0..CREATE_ATTEMPTS {
             let result = self
                 .app
                 .client
@@ -145,14 +144,35 @@ impl Machines {
                 Err(e) if is_ambiguous(&e) => last_error = Some(e),
                 Err(e) => return Err(e),
             }
-        }
-        if let Some(found) = self.find_by_launch_id(&key).await? {
-            return Ok(found);
+            if let Some(found) = self.look_for_launch(&key, grace).await? {
+                tracing::info!(
+                    machine_id = found.id.as_deref(),
+                    "an ambiguous create had succeeded; using the machine it made"
+                );
+                return Ok(found);
+            }
         }
         Err(last_error.unwrap_or_else(|| Error::Config("create failed".into())))
     }
 
-    /// The machine tagged with a create's idempotency key, if one exists.
+    /// Looks for the machine a create tagged with `key`, again and again for `grace` (the
+    /// machine may not be visible yet), before concluding it was never made.
+    async fn look_for_launch(&self, key: &str, grace: Duration) -> Result<Option<types::Machine>> {
+        let clock = self.app.client.clock().clone();
+        let deadline = clock.now() + grace;
+        loop {
+            if let Some(found) = self.find_by_launch_id(key).await? {
+                return Ok(Some(found));
+            }
+            let now = clock.now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            clock.sleep(LOOKUP_INTERVAL.min(deadline - now)).await;
+        }
+    }
+
+    /// The machine tagged with a create's idempotency key, if one is visible now.
     pub async fn find_by_launch_id(&self, key: &str) -> Result<Option<types::Machine>> {
         let filter = ListMachines::builder()
             .metadata(BTreeMap::from([(
