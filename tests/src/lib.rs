@@ -1,1 +1,4 @@
-//! End-to-end tests live in tests/*.rs.
+//! End-to-end workflows of the `fly-machines` client against the `fly-machines-sim` emulator.
+//!
+//! The scenarios live in `tests/e2e/` (one test binary); `tests/README.md` lists them, what
+//! each proves, and the figures of the last run.

@@ -1,0 +1,418 @@
+//! Scenario 3: a blue/green deploy that never serves from fewer than N machines.
+//!
+//! Green machines are created without launching, cordoned, started, waited for and probed;
+//! then they are uncordoned, the blue ones cordoned, and the blue ones destroyed. The emulator
+//! does not show cordons in its machine view, so "serving" (started and uncordoned) is rebuilt
+//! from its request log (cordon, uncordon and the calls that take a machine out of `started`,
+//! in the order the emulator applied them) and the machines' own state events (`started`
+//! entered), and checked after every change.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use fly_machines::{App, Machine, WaitState, types};
+use fly_machines_sim::{Faults, RequestRecord, Sim};
+
+use crate::retries::Retries;
+use crate::support::{Figures, World, at_ms, config, create_app, machine_of, secs, transient};
+use crate::vtime::VirtualTime;
+
+const N: usize = 4;
+const TRANSITION: Duration = Duration::from_millis(500);
+/// How long the orchestrator keeps trying a machine that is not visible yet.
+const VISIBILITY_GRACE: Duration = Duration::from_secs(15);
+
+/// Which comes first once the green machines are healthy.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// Uncordon green, then cordon blue: the right way.
+    GreenFirst,
+    /// Cordon blue, then uncordon green: leaves a gap the check must see.
+    BlueFirst,
+}
+
+/// Calls `action` until it succeeds, tolerating transient failures and, for a while, the 404
+/// of a machine that is not visible yet.
+async fn insist<F, Fut>(machine: &Machine, what: &str, action: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = fly_machines::Result<()>>,
+{
+    let clock = machine.app().client().clock().clone();
+    let started = clock.now();
+    loop {
+        match action().await {
+            Ok(()) => return,
+            Err(e) if transient(&e) => {}
+            Err(e) if e.is_not_found() && clock.now() - started < VISIBILITY_GRACE => {
+                clock.sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("{what} {}: {e}", machine.id()),
+        }
+    }
+}
+
+/// Starts a machine; an ambiguous failure is resolved by looking at its state.
+async fn start(machine: &Machine) {
+    loop {
+        match machine.start().await {
+            Ok(_) => return,
+            Err(e) if transient(&e) || e.is_precondition_failed() => {
+                let state = loop {
+                    match machine.get().await {
+                        Ok(m) => break m.state.unwrap_or_default(),
+                        Err(e) if transient(&e) => {}
+                        Err(e) => panic!("get {}: {e}", machine.id()),
+                    }
+                };
+                if state != "created" && state != "stopped" {
+                    return;
+                }
+            }
+            Err(e) => panic!("start {}: {e}", machine.id()),
+        }
+    }
+}
+
+async fn create(app: &App, image: &str, key: &str, skip_launch: bool) -> types::Machine {
+    loop {
+        match app
+            .machines()
+            .create(config(image))
+            .skip_launch(skip_launch)
+            .idempotency_key(key)
+            .send()
+            .await
+        {
+            Ok(m) => return m,
+            Err(e) if transient(&e) => {}
+            Err(e) => panic!("create {key}: {e}"),
+        }
+    }
+}
+
+async fn wait_started(vt: &VirtualTime, machine: &Machine, version: Option<String>) {
+    vt.waiting(
+        machine
+            .wait_for(vec![WaitState::Started])
+            .maybe_version(version)
+            .timeout(Duration::from_secs(120))
+            .send(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{} never started: {e}", machine.id()));
+}
+
+/// One green machine, up to healthy and still cordoned.
+async fn green(app: App, vt: VirtualTime, i: usize) -> Machine {
+    let created = create(&app, "registry.fly.io/shop:v2", &format!("green-{i}"), true).await;
+    let machine = app.machine(created.id.clone().expect("id"));
+    insist(&machine, "cordon", || machine.cordon()).await;
+    start(&machine).await;
+    wait_started(&vt, &machine, created.instance_id.clone()).await;
+    // Health probe: the machine answers a command.
+    loop {
+        match machine.exec(&["true"], Some(5)).await {
+            Ok(r) => {
+                assert_eq!(r.exit_code, Some(0), "probe of {}", machine.id());
+                break;
+            }
+            Err(e) if transient(&e) => {}
+            Err(e) => panic!("probe {}: {e}", machine.id()),
+        }
+    }
+    machine
+}
+
+/// Runs `f` over `items` on workers of their own, and waits for all of them.
+async fn each<I, T, F, Fut>(vt: &VirtualTime, name: &str, items: Vec<I>, f: F) -> Vec<T>
+where
+    F: Fn(I) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let tasks: Vec<_> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| vt.spawn(format!("{name}-{i}"), f(m)))
+        .collect();
+    vt.idle(futures::future::join_all(tasks))
+        .await
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())))
+        .collect()
+}
+
+/// What changes whether a machine serves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Change {
+    Started,
+    LeftStarted,
+    Cordoned(bool),
+}
+
+/// Machines serving (started and uncordoned) after every change from `from_ms` on: the
+/// minimum, the maximum, and the count at the end.
+fn serving(
+    log: &[RequestRecord],
+    machines: &[types::Machine],
+    from_ms: u64,
+) -> (usize, usize, usize, Vec<String>) {
+    // (time, rank, sequence, machine, change): at one instant the emulator applies its own
+    // transitions before the calls that arrive then, and the calls in log order.
+    let mut changes: Vec<(u64, u8, usize, String, Change)> = Vec::new();
+    for m in machines {
+        let id = m.id.clone().unwrap_or_default();
+        for (seq, e) in m.events.iter().flatten().enumerate() {
+            if e.source.as_deref() != Some("flyd") {
+                continue;
+            }
+            let t =
+                (e.timestamp.unwrap_or(0) as u64).saturating_sub(fly_machines_sim::MANUAL_EPOCH_MS);
+            let change = if e.status.as_deref() == Some("started") {
+                Change::Started
+            } else {
+                Change::LeftStarted
+            };
+            changes.push((t, 0, seq, id.clone(), change));
+        }
+    }
+    for (seq, r) in log.iter().enumerate() {
+        if !(200..300).contains(&r.status) {
+            continue;
+        }
+        let Some(id) = machine_of(r) else { continue };
+        let change = match r.operation {
+            Some("Machines_cordon") => Change::Cordoned(true),
+            Some("Machines_uncordon") => Change::Cordoned(false),
+            Some(
+                "Machines_stop" | "Machines_delete" | "Machines_update" | "Machines_restart"
+                | "Machines_suspend" | "Machines_start",
+            ) => Change::LeftStarted,
+            _ => continue,
+        };
+        changes.push((at_ms(r), 1, seq, id.to_string(), change));
+    }
+    changes.sort_by_key(|a| (a.0, a.1, a.2));
+    let mut started: HashMap<String, bool> = HashMap::new();
+    let mut cordoned: HashMap<String, bool> = HashMap::new();
+    let count = |s: &HashMap<String, bool>, c: &HashMap<String, bool>| {
+        s.iter()
+            .filter(|(id, up)| **up && !c.get(*id).copied().unwrap_or(false))
+            .count()
+    };
+    let (mut min, mut max) = (usize::MAX, 0);
+    let mut dips = Vec::new();
+    for (t, _, _, id, change) in &changes {
+        match change {
+            Change::Started => {
+                started.insert(id.clone(), true);
+            }
+            Change::LeftStarted => {
+                started.insert(id.clone(), false);
+            }
+            Change::Cordoned(on) => {
+                cordoned.insert(id.clone(), *on);
+            }
+        }
+        if *t >= from_ms {
+            let n = count(&started, &cordoned);
+            if n < N {
+                dips.push(format!("{n} serving at {t} ms after {change:?} of {id}"));
+            }
+            min = min.min(n);
+            max = max.max(n);
+        }
+    }
+    (min, max, count(&started, &cordoned), dips)
+}
+
+struct Deploy {
+    min: usize,
+    max: usize,
+    end: usize,
+    dips: Vec<String>,
+    blue_left: usize,
+    green_serving: usize,
+}
+
+async fn deploy(scenario: &'static str, order: Order, faults: Faults) -> Deploy {
+    let (retries, _trace) = Retries::install();
+    let sim = Sim::builder()
+        .seed(5)
+        .transition_time(TRANSITION)
+        .faults(faults);
+    let mut world = World::start(sim, TRANSITION / 5).await;
+    let client = world.client.clone();
+    let vt = world.vt.clone();
+
+    // Blue: N machines serving v1.
+    let (blue, from_ms, log_from) = {
+        let vt = vt.clone();
+        let client = client.clone();
+        let sim = world.sim.clone();
+        world
+            .run("blue", async move {
+                create_app(&client, "shop").await;
+                let app = client.app("shop");
+                let mut blue = Vec::new();
+                for i in 0..N {
+                    let m =
+                        create(&app, "registry.fly.io/shop:v1", &format!("blue-{i}"), false).await;
+                    blue.push((
+                        app.machine(m.id.clone().expect("id")),
+                        m.instance_id.clone(),
+                    ));
+                }
+                let blue = each(&vt, "blue-up", blue.clone(), {
+                    let vt = vt.clone();
+                    move |(m, v): (Machine, Option<String>)| {
+                        let vt = vt.clone();
+                        async move {
+                            wait_started(&vt, &m, v).await;
+                            m
+                        }
+                    }
+                })
+                .await;
+                (blue, vt.elapsed().as_millis() as u64, sim.requests().len())
+            })
+            .await
+    };
+
+    // Green, then the switch, then blue goes away.
+    let deploy_from = world.vt.elapsed();
+    let app = client.app("shop");
+    let (green_ids, blue_ids) = {
+        let vt = vt.clone();
+        let blue = blue.clone();
+        world
+            .run("deploy", async move {
+                let greens = each(&vt, "green", (0..N).collect(), {
+                    let (app, vt) = (app.clone(), vt.clone());
+                    move |i| green(app.clone(), vt.clone(), i)
+                })
+                .await;
+                let uncordon_green = |vt: VirtualTime, greens: Vec<Machine>| async move {
+                    each(&vt, "uncordon", greens, |m| async move {
+                        insist(&m, "uncordon", || m.uncordon()).await;
+                    })
+                    .await;
+                };
+                let cordon_blue = |vt: VirtualTime, blue: Vec<Machine>| async move {
+                    each(&vt, "cordon", blue, |m| async move {
+                        insist(&m, "cordon", || m.cordon()).await;
+                    })
+                    .await;
+                };
+                match order {
+                    Order::GreenFirst => {
+                        uncordon_green(vt.clone(), greens.clone()).await;
+                        cordon_blue(vt.clone(), blue.clone()).await;
+                    }
+                    Order::BlueFirst => {
+                        cordon_blue(vt.clone(), blue.clone()).await;
+                        uncordon_green(vt.clone(), greens.clone()).await;
+                    }
+                }
+                each(&vt, "destroy", blue.clone(), {
+                    let vt = vt.clone();
+                    move |m| {
+                        let vt = vt.clone();
+                        async move {
+                            insist(&m, "destroy", || m.delete(true)).await;
+                            vt.waiting(
+                                m.wait_for(vec![WaitState::Destroyed])
+                                    .timeout(Duration::from_secs(60))
+                                    .send(),
+                            )
+                            .await
+                            .unwrap_or_else(|e| panic!("{} never destroyed: {e}", m.id()));
+                        }
+                    }
+                })
+                .await;
+                (
+                    greens
+                        .iter()
+                        .map(|m| m.id().to_string())
+                        .collect::<Vec<_>>(),
+                    blue.iter().map(|m| m.id().to_string()).collect::<Vec<_>>(),
+                )
+            })
+            .await
+    };
+    let took = world.vt.elapsed() - deploy_from;
+
+    let log = world.sim.requests();
+    let machines = world.sim.all_machines("shop");
+    let (min, max, end, dips) = serving(&log, &machines, from_ms);
+    let state = |id: &String| {
+        world
+            .sim
+            .machine("shop", id)
+            .and_then(|m| m.state)
+            .unwrap_or_default()
+    };
+    let blue_left = blue_ids
+        .iter()
+        .filter(|id| state(id) != "destroyed")
+        .count();
+    let green_serving = green_ids.iter().filter(|id| state(id) == "started").count();
+    let deploy_log = &log[log_from..];
+
+    let mut fig = Figures::new(scenario);
+    fig.add("n", N);
+    fig.add("min_serving", min);
+    fig.add("max_serving", max);
+    fig.add("serving_at_end", end);
+    fig.add("moments_below_n", dips.len());
+    fig.add("deploy_virtual_s", secs(took));
+    fig.add("attempts", deploy_log.len());
+    fig.add(
+        "faults",
+        deploy_log.iter().filter(|r| r.fault.is_some()).count(),
+    );
+    fig.add("retries", retries.total());
+    fig.add("real_ms", world.real_elapsed().as_millis());
+    fig.save();
+    world.shutdown().await;
+    Deploy {
+        min,
+        max,
+        end,
+        dips,
+        blue_left,
+        green_serving,
+    }
+}
+
+#[tokio::test]
+async fn blue_green_keeps_n_machines_serving() {
+    let faults = Faults::seeded(31)
+        .error_rate(0.05)
+        .drop_rate(0.02)
+        .not_found_after_create(Duration::from_secs(1))
+        .destroyed_visible_for(Duration::from_secs(1));
+    let d = deploy("blue_green", Order::GreenFirst, faults).await;
+    assert!(
+        d.dips.is_empty(),
+        "fewer than {N} machines served: {:#?}",
+        d.dips
+    );
+    assert_eq!(d.min, N, "the minimum number of machines serving");
+    assert_eq!(d.max, 2 * N, "green and blue both served during the switch");
+    assert_eq!(d.end, N, "machines serving at the end");
+    assert_eq!(d.blue_left, 0, "every blue machine is destroyed");
+    assert_eq!(d.green_serving, N, "every green machine is started");
+}
+
+/// The check above is not vacuous: a deploy that cordons blue before it uncordons green is
+/// seen serving from fewer than N machines.
+#[tokio::test]
+async fn blue_green_check_sees_a_switch_in_the_wrong_order() {
+    let d = deploy("blue_green_wrong_order", Order::BlueFirst, Faults::none()).await;
+    assert!(d.min < N, "the gap between cordon and uncordon went unseen");
+    assert!(!d.dips.is_empty());
+    assert_eq!(d.end, N);
+}

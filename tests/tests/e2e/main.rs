@@ -1,0 +1,11 @@
+//! End-to-end workflows: the `fly-machines` client against the `fly-machines-sim` emulator, with
+//! faults on and Fly's rate limits, on one virtual timeline (see `vtime`).
+
+mod bad_input;
+mod blue_green;
+mod fleet;
+mod leases;
+mod retries;
+mod support;
+mod vtime;
+mod waits;
