@@ -119,6 +119,27 @@ async fn overhead_ratio() -> f64 {
         (CONCURRENCY * PER_TASK) as f64 / started.elapsed().as_secs_f64()
     };
     let bare_url = format!("http://{addr}/v1/apps/bench/machines/m1");
+    let run_bare_timeout = || async {
+        let started = Instant::now();
+        let tasks = (0..CONCURRENCY).map(|_| {
+            let http = http.clone();
+            let url = bare_url.clone();
+            tokio::spawn(async move {
+                for _ in 0..PER_TASK {
+                    let r = http
+                        .get(&url)
+                        .header("authorization", "Bearer bench-token")
+                        .timeout(Duration::from_secs(30))
+                        .send()
+                        .await
+                        .unwrap();
+                    let _: serde_json::Value = r.json().await.unwrap();
+                }
+            })
+        });
+        futures::future::join_all(tasks).await;
+        (CONCURRENCY * PER_TASK) as f64 / started.elapsed().as_secs_f64()
+    };
     let run_bare = || async {
         let started = Instant::now();
         let tasks = (0..CONCURRENCY).map(|_| {
@@ -167,19 +188,34 @@ async fn overhead_ratio() -> f64 {
         futures::future::join_all(tasks).await;
         (CONCURRENCY * PER_TASK) as f64 / started.elapsed().as_secs_f64()
     };
+    // Profiling aid: `FLY_BENCH_ONLY=full|generated` runs one path for a while and stops.
+    if let Ok(only) = std::env::var("FLY_BENCH_ONLY") {
+        for _ in 0..10 {
+            let rate = if only == "full" {
+                run_full().await
+            } else {
+                run_raw().await
+            };
+            println!("  {only}: {rate:.0} req/s");
+        }
+        std::process::exit(0);
+    }
     // Warm up both paths, then alternate to spread machine noise evenly.
     run_bare().await;
     run_full().await;
-    let (mut bare, mut full, mut generated, mut unlimited) = (0.0, 0.0, 0.0, 0.0);
+    let (mut bare, mut full, mut generated, mut unlimited, mut bare_timeout) =
+        (0.0, 0.0, 0.0, 0.0, 0.0);
     for _ in 0..3 {
         bare += run_bare().await;
+        bare_timeout += run_bare_timeout().await;
         generated += run_raw().await;
         full += run_full().await;
         unlimited += run_no_limiter().await;
     }
     println!(
-        "  full stack without the limiter: {:.0} req/s",
-        unlimited / 3.0
+        "  full stack without the limiter: {:.0} req/s; bare reqwest with a per-request timeout: {:.0} req/s",
+        unlimited / 3.0,
+        bare_timeout / 3.0
     );
     println!(
         "  bare reqwest: {:.0} req/s, generated client alone: {:.0} req/s, full stack: {:.0} req/s",
