@@ -1,7 +1,7 @@
 //! Per-call facts that travel from a handle method to the request policy.
 //!
 //! The generated client only tells the policy the operation id. What else a call needs (the
-//! lease nonce to send, extra query parameters, an idempotency override) and what the policy
+//! lease nonce to send, extra query parameters, whether to skip the limiter) and what the policy
 //! reports back (how many attempts it made) travel in a task-local scoped around the call.
 
 use std::future::Future;
@@ -19,8 +19,6 @@ pub(crate) struct CallContext {
     pub lease_nonce: Option<String>,
     /// Appended to the query string (e.g. `metadata.launch_id=...` list filters).
     pub extra_query: Vec<(String, String)>,
-    /// Overrides the operation table's idempotency for this call.
-    pub idempotent: Option<bool>,
     /// Skips the client-side limiter (lease refreshes must not queue behind other callers).
     pub bypass_limiter: bool,
     attempts: AtomicU32,

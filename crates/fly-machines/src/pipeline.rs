@@ -52,10 +52,7 @@ impl Pipeline {
         operation: &'static Operation,
     ) -> reqwest::Result<reqwest::Response> {
         let ctx = context::current();
-        let idempotent = ctx
-            .as_ref()
-            .and_then(|c| c.idempotent)
-            .unwrap_or(operation.idempotent);
+        let idempotent = operation.idempotent;
         let bypass = ctx.as_ref().is_some_and(|c| c.bypass_limiter);
         let limiter = self.limiter.as_ref().filter(|_| !bypass);
         let key = limiter.map(|_| Limiter::key(operation, request.url().path()));
@@ -222,7 +219,12 @@ impl RequestPolicy for Pipeline {
         request: reqwest::Request,
         operation: &'static Operation,
     ) -> PolicyFuture<'a> {
-        let params = operation.path_params(request.url().path());
+        // Only work out the span's app and machine when someone is listening.
+        let params = if tracing::level_enabled!(tracing::Level::INFO) {
+            operation.path_params(request.url().path())
+        } else {
+            Vec::new()
+        };
         let find = |name| params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
         let span = tracing::info_span!(
             "fly_machines.call",

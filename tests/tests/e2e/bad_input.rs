@@ -182,11 +182,9 @@ async fn bad_names_and_ids_are_refused_before_any_request() {
 /// The raw generated client (`Client::raw`) does not validate; it percent-encodes each path
 /// parameter. Whatever it is given, the request must stay inside the operation's path.
 ///
-/// Regression test for a defect this suite found, since fixed (see tests/README.md):
-/// progenitor's `encode_path` leaves `.` unencoded, so a parameter that is exactly `.` or `..`
-/// becomes a dot segment, which URL parsing removes: `machines_show("..", "x")` is sent to
-/// `/v1/machines/x`, and `machines_delete("app", "..")` to `/v1/apps/app/`. The assertion
-/// below is the one that fails.
+/// Guards a fixed defect (defect 4 in tests/README.md): progenitor's `encode_path` leaves `.`
+/// unencoded, so a parameter that is exactly `.` or `..` would become a dot segment that URL
+/// parsing removes; the raw client's hook must refuse such requests before they are sent.
 #[tokio::test]
 async fn the_raw_client_keeps_every_request_inside_its_path() {
     let sim = Sim::builder()
@@ -268,9 +266,8 @@ fn bad_tokens_are_refused_without_showing_them() {
 /// A token that is nothing but a scheme word (`FLY_API_TOKEN="FlyV1 $UNSET"`) is as empty as
 /// no token, and must be refused like one.
 ///
-/// Regression test for a defect this suite found, since fixed (see tests/README.md): the value is trimmed before the
-/// `FlyV1 ` prefix is stripped, so `"FlyV1 "` becomes the token `FlyV1`, sent as
-/// `Authorization: Bearer FlyV1`.
+/// Guards a fixed defect (defect 5 in tests/README.md): a token that is only a scheme word
+/// (`"FlyV1 "`) must be refused like an empty token, not sent as `Bearer FlyV1`.
 #[test]
 fn a_token_of_only_a_scheme_word_is_refused() {
     for token in ["FlyV1 ", "Bearer ", "FlyV1  \n"] {

@@ -386,10 +386,9 @@ async fn fleet_with_consistent_reads() {
 
 /// The fleet exactly as the issue states it, including a 404 window after create.
 ///
-/// Regression test for a defect this suite found, since fixed (see tests/README.md): `Machines::create` with an idempotency
-/// key looks for the machine of an ambiguous create right away; while Fly's reads still hide
-/// the new machine, the lookup finds nothing and the create is sent again, leaving a second,
-/// running machine. The assertion below is the one that fails.
+/// Guards a fixed defect (defect 1 in tests/README.md): while Fly's reads still hide a machine
+/// that an ambiguous create made, a duplicate-free create must keep looking for it rather than
+/// send the create again and leave a second machine running.
 #[tokio::test]
 async fn fleet_with_404_window_after_create() {
     let (count, duplicated) = run_fleet("fleet", faults(Duration::from_secs(2))).await;

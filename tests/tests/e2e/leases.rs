@@ -450,12 +450,9 @@ async fn lease_contention_with_a_crashed_holder() {
 /// A holder that needs its lease for longer than the TTL (here 2.5 TTLs) keeps it through
 /// refreshes while the other tasks of the same client wait for it.
 ///
-/// Regression test for a defect this suite found, since fixed (see tests/README.md): the refresher's POST shares the
-/// client-side rate-limit key (`Machines_create_lease`, machine) with the acquire polls of the
-/// waiting tasks, and nothing gives it priority, so it is paced behind them and arrives after
-/// the lease expired. The late refresh then creates a new lease (Fly's documented rule for a
-/// nonce that names no lease) whose nonce the refresher throws away, and the holder is never
-/// told: it either writes without a live lease, or finds out only when its write gets 409.
+/// Guards a fixed defect (defect 2 in tests/README.md): a holder's refreshes must not queue
+/// behind the acquire polls of the other waiting tasks of the same client, or the lease expires
+/// while its holder still uses it.
 #[tokio::test]
 async fn a_refreshed_lease_outlives_its_ttl_under_contention() {
     let plan = Plan {

@@ -401,9 +401,8 @@ async fn stop(machine: &Machine) {
 /// state model, and the emulator answers the long-poll with `created` at once), so the wait
 /// ends at once.
 ///
-/// Regression test for a defect this suite found, since fixed (see tests/README.md): the client's `WaitState::Settled` does
-/// not count `created` as settled, so it discards the emulator's answer, polls again from that
-/// event, and waits until its own deadline.
+/// Guards a fixed defect (defect 3 in tests/README.md): `created` is a resting state, so a
+/// `settled` wait on a machine that was never launched ends at once.
 #[tokio::test]
 async fn settled_on_a_machine_that_was_never_launched() {
     let mut w = world(faults()).await;
