@@ -69,6 +69,21 @@ impl Operation {
             .collect()
     }
 
+    /// The value of one path parameter in `url_path` (still percent-encoded), found the same way
+    /// as [`path_params`](Self::path_params) but without allocating: it runs on every request.
+    pub fn path_param<'a>(&self, url_path: &'a str, name: &str) -> Option<&'a str> {
+        if url_path.split('/').count() < self.path.split('/').count() {
+            return None;
+        }
+        self.path
+            .rsplit('/')
+            .zip(url_path.rsplit('/'))
+            .find_map(|(t, a)| {
+                let param = t.strip_prefix('{')?.strip_suffix('}')?;
+                (param == name).then_some(a)
+            })
+    }
+
     /// Whether `url_path` (below `base_path`, e.g. `/v1`) is exactly this operation's template
     /// with every parameter filled in. A parameter that was empty, `.` or `..` makes URL
     /// normalisation move the request to another path; this catches that before it is sent.
@@ -76,18 +91,25 @@ impl Operation {
         let Some(rest) = url_path.strip_prefix(base_path.trim_end_matches('/')) else {
             return false;
         };
-        let template = self.path.split('/');
-        let actual = rest.split('/');
-        if template.clone().count() != actual.clone().count() {
-            return false;
-        }
-        template.zip(actual).all(|(t, a)| {
-            if t.starts_with('{') && t.ends_with('}') {
-                !a.is_empty() && a != "." && a != ".."
-            } else {
-                t == a
+        // One pass over both, so a mismatch stops early and nothing is counted twice.
+        let mut template = self.path.split('/');
+        let mut actual = rest.split('/');
+        loop {
+            match (template.next(), actual.next()) {
+                (None, None) => return true,
+                (Some(t), Some(a)) => {
+                    let fits = if t.starts_with('{') && t.ends_with('}') {
+                        !a.is_empty() && a != "." && a != ".."
+                    } else {
+                        t == a
+                    };
+                    if !fits {
+                        return false;
+                    }
+                }
+                _ => return false,
             }
-        })
+        }
     }
 }
 
@@ -154,5 +176,22 @@ mod tests {
             vec![("app_name", "my-app"), ("machine_id", "abc123")]
         );
         assert!(op.path_params("/v1").is_empty());
+    }
+
+    #[test]
+    fn path_param_agrees_with_path_params() {
+        let op = Operation::by_id("Machines_show").unwrap();
+        let path = "/v1/apps/my-app/machines/abc123";
+        assert_eq!(op.path_param(path, "app_name"), Some("my-app"));
+        assert_eq!(op.path_param(path, "machine_id"), Some("abc123"));
+        assert_eq!(op.path_param(path, "volume_id"), None);
+        assert_eq!(op.path_param("/v1", "app_name"), None);
+        for op in &crate::OPERATIONS {
+            let filled = op.path.replace('{', "x-").replace('}', "");
+            let path = format!("/v1{filled}");
+            for (name, value) in op.path_params(&path) {
+                assert_eq!(op.path_param(&path, name), Some(value), "{}", op.id);
+            }
+        }
     }
 }

@@ -8,238 +8,165 @@
 //!   on a single machine, all at once, through a server enforcing Fly's limits; wall time over the
 //!   minimum the limits allow (target <= 1.10, 0 responses 429), and the 429s without the limiter.
 
-use std::net::SocketAddr;
-use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod support;
+
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use fly_machines::{Client, Limiter, RateLimitClass, RateLimits, RetryPolicy};
-use governor::{Quota, RateLimiter};
+use support::serve;
 
-type ServerLimiter = RateLimiter<
-    String,
-    governor::state::keyed::DefaultKeyedStateStore<String>,
-    governor::clock::DefaultClock,
->;
+const CONCURRENCY: usize = 64;
+const PER_TASK: usize = 150;
 
-struct ServerState {
-    limiter: Option<ServerLimiter>,
-    throttled: AtomicU64,
-}
-
-async fn show(
-    State(_): State<Arc<ServerState>>,
-    Path((_app, id)): Path<(String, String)>,
-) -> impl IntoResponse {
-    (
-        [("content-type", "application/json")],
-        format!(r#"{{"id":"{id}","state":"started"}}"#),
-    )
-}
-
-async fn cordon(
-    State(state): State<Arc<ServerState>>,
-    Path((_app, id)): Path<(String, String)>,
-) -> axum::response::Response {
-    if let Some(limiter) = &state.limiter
-        && limiter.check_key(&format!("cordon/{id}")).is_err()
-    {
-        state.throttled.fetch_add(1, Ordering::Relaxed);
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [("retry-after", "1")],
-            r#"{"error":"rate limited"}"#,
-        )
-            .into_response();
+/// Requests per second of [`CONCURRENCY`] tasks, each running the loop `task()` returns
+/// ([`PER_TASK`] calls).
+async fn throughput<F, Fut>(task: F) -> f64
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let started = Instant::now();
+    let tasks = (0..CONCURRENCY).map(|_| tokio::spawn(task()));
+    for result in futures::future::join_all(tasks).await {
+        result.unwrap();
     }
-    StatusCode::OK.into_response()
+    (CONCURRENCY * PER_TASK) as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn serve(limit: bool) -> (SocketAddr, Arc<ServerState>) {
-    let quota =
-        Quota::per_second(NonZeroU32::new(1).unwrap()).allow_burst(NonZeroU32::new(3).unwrap());
-    let state = Arc::new(ServerState {
-        limiter: limit.then(|| RateLimiter::keyed(quota)),
-        throttled: AtomicU64::new(0),
-    });
-    let app = Router::new()
-        .route("/v1/apps/{app}/machines/{id}", get(show))
-        .route("/v1/apps/{app}/machines/{id}/cordon", post(cordon))
-        .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (addr, state)
+/// A client of the loopback server with `limits`; with `http`, it shares that reqwest client
+/// (and then sets the request timeout on each request) instead of building its own.
+fn client(addr: std::net::SocketAddr, limits: RateLimits, http: Option<reqwest::Client>) -> Client {
+    let builder = Client::builder()
+        .token("bench-token")
+        .base_url(format!("http://{addr}"))
+        .rate_limits(limits);
+    match http {
+        Some(http) => builder.http_client(http),
+        None => builder,
+    }
+    .build()
+    .unwrap()
 }
+
+/// Get Machine in a loop through one of our clients.
+fn full_stack(client: &Client) -> impl Fn() -> BoxedLoop + '_ {
+    move || {
+        let machine = client.app("bench").machine("m1");
+        Box::pin(async move {
+            for _ in 0..PER_TASK {
+                machine.get().await.unwrap();
+            }
+        })
+    }
+}
+
+type BoxedLoop = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 async fn overhead_ratio() -> f64 {
-    const CONCURRENCY: usize = 64;
-    const PER_TASK: usize = 150;
     let (addr, _) = serve(false).await;
     let http = reqwest::Client::new();
     // Limits generous enough that the limiter admits every call (it still runs its check).
-    let client = Client::builder()
-        .token("bench-token")
-        .base_url(format!("http://{addr}"))
-        .http_client(http.clone())
-        .rate_limits(RateLimits::fly_defaults().limit(
+    let admitting = || {
+        RateLimits::fly_defaults().limit(
             RateLimitClass::GetMachine,
             fly_machines::Limit {
                 per_second: 1_000_000,
                 burst: 1_000_000,
             },
-        ))
-        .build()
-        .unwrap();
-    let no_limiter = Client::builder()
-        .token("bench-token")
-        .base_url(format!("http://{addr}"))
-        .http_client(http.clone())
-        .rate_limits(RateLimits::off())
-        .build()
-        .unwrap();
-    let run_no_limiter = || async {
-        let started = Instant::now();
-        let tasks = (0..CONCURRENCY).map(|_| {
-            let client = no_limiter.clone();
-            tokio::spawn(async move {
-                let m = client.app("bench").machine("m1");
-                for _ in 0..PER_TASK {
-                    m.get().await.unwrap();
-                }
-            })
-        });
-        futures::future::join_all(tasks).await;
-        (CONCURRENCY * PER_TASK) as f64 / started.elapsed().as_secs_f64()
+        )
     };
-    let bare_url = format!("http://{addr}/v1/apps/bench/machines/m1");
-    let run_bare_timeout = || async {
-        let started = Instant::now();
-        let tasks = (0..CONCURRENCY).map(|_| {
-            let http = http.clone();
-            let url = bare_url.clone();
-            tokio::spawn(async move {
-                for _ in 0..PER_TASK {
-                    let r = http
-                        .get(&url)
-                        .header("authorization", "Bearer bench-token")
-                        .timeout(Duration::from_secs(30))
-                        .send()
-                        .await
-                        .unwrap();
-                    let _: serde_json::Value = r.json().await.unwrap();
-                }
-            })
-        });
-        futures::future::join_all(tasks).await;
-        (CONCURRENCY * PER_TASK) as f64 / started.elapsed().as_secs_f64()
+    let full = client(addr, admitting(), None);
+    let no_limiter = client(addr, RateLimits::off(), None);
+    let shared = client(addr, admitting(), Some(http.clone()));
+    let raw = support::generated_client(addr, http.clone());
+    let url = support::bare_url(addr);
+    let bare = || {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            for _ in 0..PER_TASK {
+                support::bare_get(&http, &url, None).await;
+            }
+        }
     };
-    let run_bare = || async {
-        let started = Instant::now();
-        let tasks = (0..CONCURRENCY).map(|_| {
-            let http = http.clone();
-            let url = bare_url.clone();
-            tokio::spawn(async move {
-                for _ in 0..PER_TASK {
-                    let r = http
-                        .get(&url)
-                        .header("authorization", "Bearer bench-token")
-                        .send()
-                        .await
-                        .unwrap();
-                    let _: serde_json::Value = r.json().await.unwrap();
-                }
-            })
-        });
-        futures::future::join_all(tasks).await;
-        (CONCURRENCY * PER_TASK) as f64 / started.elapsed().as_secs_f64()
+    let bare_timeout = || {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            for _ in 0..PER_TASK {
+                support::bare_get(&http, &url, Some(Duration::from_secs(30))).await;
+            }
+        }
     };
-    let raw = fly_machines_api_client(addr, http.clone());
-    let run_raw = || async {
-        let started = Instant::now();
-        let tasks = (0..CONCURRENCY).map(|_| {
-            let raw = raw.clone();
-            tokio::spawn(async move {
-                for _ in 0..PER_TASK {
-                    raw.machines_show("bench", "m1").await.unwrap();
-                }
-            })
-        });
-        futures::future::join_all(tasks).await;
-        (CONCURRENCY * PER_TASK) as f64 / started.elapsed().as_secs_f64()
-    };
-    let run_full = || async {
-        let started = Instant::now();
-        let tasks = (0..CONCURRENCY).map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move {
-                let m = client.app("bench").machine("m1");
-                for _ in 0..PER_TASK {
-                    m.get().await.unwrap();
-                }
-            })
-        });
-        futures::future::join_all(tasks).await;
-        (CONCURRENCY * PER_TASK) as f64 / started.elapsed().as_secs_f64()
+    let generated = || {
+        let raw = raw.clone();
+        async move {
+            for _ in 0..PER_TASK {
+                raw.machines_show("bench", "m1").await.unwrap();
+            }
+        }
     };
     // Profiling aid: `FLY_BENCH_ONLY=full|generated` runs one path for a while and stops.
     if let Ok(only) = std::env::var("FLY_BENCH_ONLY") {
         for _ in 0..10 {
             let rate = if only == "full" {
-                run_full().await
+                throughput(full_stack(&full)).await
             } else {
-                run_raw().await
+                throughput(generated).await
             };
             println!("  {only}: {rate:.0} req/s");
         }
         std::process::exit(0);
     }
-    // Warm up both paths, then alternate to spread machine noise evenly.
-    run_bare().await;
-    run_full().await;
-    let (mut bare, mut full, mut generated, mut unlimited, mut bare_timeout) =
-        (0.0, 0.0, 0.0, 0.0, 0.0);
-    for _ in 0..3 {
-        bare += run_bare().await;
-        bare_timeout += run_bare_timeout().await;
-        generated += run_raw().await;
-        full += run_full().await;
-        unlimited += run_no_limiter().await;
+    // Warm up, then run the paths back to back in many short rounds. The machine's speed drifts
+    // (other tenants, CPU frequency); a ratio taken within one round cancels most of that, and
+    // the median of the rounds ignores the rounds a burst of noise landed in.
+    throughput(bare).await;
+    throughput(full_stack(&full)).await;
+    const ROUNDS: usize = 15;
+    let mut rounds: Vec<[f64; 6]> = Vec::with_capacity(ROUNDS);
+    for _ in 0..ROUNDS {
+        rounds.push([
+            throughput(bare).await,
+            throughput(bare_timeout).await,
+            throughput(generated).await,
+            throughput(full_stack(&full)).await,
+            throughput(full_stack(&no_limiter)).await,
+            throughput(full_stack(&shared)).await,
+        ]);
     }
+    let median_of = |path: usize| median(rounds.iter().map(|r| r[path]).collect());
+    let ratio_of = |path: usize| median(rounds.iter().map(|r| r[path] / r[0]).collect());
     println!(
-        "  full stack without the limiter: {:.0} req/s; bare reqwest with a per-request timeout: {:.0} req/s",
-        unlimited / 3.0,
-        bare_timeout / 3.0
+        "  req/s (median of {ROUNDS} rounds): bare reqwest {:.0}, with a per-request timeout {:.0}, \
+         generated client alone {:.0}, full stack {:.0}, without the limiter {:.0}, \
+         sharing a reqwest client {:.0}",
+        median_of(0),
+        median_of(1),
+        median_of(2),
+        median_of(3),
+        median_of(4),
+        median_of(5),
     );
     println!(
-        "  bare reqwest: {:.0} req/s, generated client alone: {:.0} req/s, full stack: {:.0} req/s",
-        bare / 3.0,
-        generated / 3.0,
-        full / 3.0
+        "  over bare reqwest, median of per-round ratios: generated client alone {:.3}, \
+         without the limiter {:.3}, sharing a reqwest client (timeout set per request) {:.3}",
+        ratio_of(2),
+        ratio_of(4),
+        ratio_of(5),
     );
-    full / bare
+    ratio_of(3)
 }
 
-/// The generated client with the pass-through policy: what progenitor's code alone costs.
-fn fly_machines_api_client(addr: SocketAddr, http: reqwest::Client) -> fly_machines_api::Client {
-    fly_machines_api::Client::new_with_client(
-        &format!("http://{addr}/v1"),
-        http,
-        fly_machines_api::Inner::default(),
-    )
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 async fn limiter_ns_per_acquire() -> f64 {
     const KEYS: usize = 10_000;
     let limiter = Limiter::new(RateLimits::fly_defaults()).unwrap();
     let keys: Vec<fly_machines::LimitKey> = (0..KEYS)
-        .map(|i| ("Machines_start", format!("m{i}").into()))
+        .map(|i| fly_machines::LimitKey::new("Machines_start", &format!("m{i}")))
         .collect();
     let started = Instant::now();
     for round in 0..3 {

@@ -111,10 +111,16 @@ impl Client {
         Fut: Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>>,
         E: ErrorBody,
     {
-        let ctx = Arc::new(ctx);
-        match context::scope(Arc::clone(&ctx), call(&self.raw)).await {
+        // The scoped call is dropped before the error is read, so the two futures share space.
+        let (result, attempts) = {
+            let mut scoped = std::pin::pin!(context::scope(ctx, call(&self.raw)));
+            let result = scoped.as_mut().await;
+            let attempts = scoped.take_value().map_or(1, |ctx| ctx.attempts());
+            (result, attempts)
+        };
+        match result {
             Ok(value) => Ok(value),
-            Err(e) => Err(Error::from_raw(operation, e, ctx.attempts()).await),
+            Err(e) => Err(Error::from_raw(operation, e, attempts).await),
         }
     }
 }
@@ -162,8 +168,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Timeout of one request (default 30 s). `/wait` calls always get their long-poll time
-    /// plus 15 s, so a 60 s wait is never cut short.
+    /// Timeout of one request, from sending it to reading its whole body (default 30 s).
+    /// `/wait` calls always get their long-poll time plus 15 s, so a 60 s wait is never cut
+    /// short. It applies with [`http_client`](Self::http_client) too, set on each request.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = Some(timeout);
         self
@@ -232,10 +239,13 @@ impl ClientBuilder {
         let user_agent = HeaderValue::from_str(&agent).map_err(|_| {
             Error::invalid_input("user agent", &agent, "characters allowed in an HTTP header")
         })?;
+        let request_timeout = self.request_timeout.unwrap_or(Duration::from_secs(30));
+        let client_applies_timeout = self.http.is_none();
         let http = match self.http {
             Some(client) => client,
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
+                .timeout(request_timeout)
                 .build()
                 .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
         };
@@ -244,7 +254,8 @@ impl ClientBuilder {
         let pipeline = Arc::new(Pipeline {
             token,
             user_agent,
-            request_timeout: self.request_timeout.unwrap_or(Duration::from_secs(30)),
+            request_timeout,
+            client_applies_timeout,
             budget: RetryBudget::new(retry.budget_capacity),
             retry,
             limiter: Limiter::with_clock(self.rate_limits.unwrap_or_default(), clock.clone())

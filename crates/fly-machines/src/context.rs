@@ -5,11 +5,12 @@
 //! reports back (how many attempts it made) travel in a task-local scoped around the call.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use tokio::task::futures::TaskLocalFuture;
+
 tokio::task_local! {
-    static CALL: Arc<CallContext>;
+    static CALL: CallContext;
 }
 
 /// What one call carries into the policy, and what the policy reports back.
@@ -49,12 +50,17 @@ impl CallContext {
     }
 }
 
-/// Runs `fut` with `ctx` visible to the policy.
-pub(crate) async fn scope<F: Future>(ctx: Arc<CallContext>, fut: F) -> F::Output {
-    CALL.scope(ctx, fut).await
+/// `fut` with `ctx` visible to the policy while it runs. Once it has finished,
+/// `TaskLocalFuture::take_value` hands `ctx` back with what the policy recorded in it; the
+/// context lives inside the future, so a call allocates nothing for it.
+///
+/// A plain function rather than an `async fn`: an `async fn` would keep `fut` twice in its state
+/// (as its argument and inside the scope), and every call's future would grow by that much.
+pub(crate) fn scope<F: Future>(ctx: CallContext, fut: F) -> TaskLocalFuture<CallContext, F> {
+    CALL.scope(ctx, fut)
 }
 
-/// The context of the call being made, if it runs inside [`scope`].
-pub(crate) fn current() -> Option<Arc<CallContext>> {
-    CALL.try_with(Arc::clone).ok()
+/// Applies `f` to the context of the call being made, if it runs inside [`scope`].
+pub(crate) fn with<R>(f: impl FnOnce(&CallContext) -> R) -> Option<R> {
+    CALL.try_with(f).ok()
 }

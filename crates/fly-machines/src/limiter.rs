@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use fly_machines_api::{Operation, RateLimitClass};
@@ -160,7 +160,81 @@ impl RateLimits {
 }
 
 /// The key a call is limited under: operation id and the machine id or app name it targets.
-pub type LimitKey = (&'static str, Box<str>);
+///
+/// Built on every request, so short scopes (every machine id, most app names) are kept inline
+/// and making a key does not allocate.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LimitKey {
+    operation: &'static str,
+    scope: Scope,
+}
+
+impl LimitKey {
+    /// The key of `operation` (an operation id) on `scope` (a machine id, an app name, or "").
+    pub fn new(operation: &'static str, scope: &str) -> Self {
+        LimitKey {
+            operation,
+            scope: Scope::new(scope),
+        }
+    }
+
+    /// The operation id.
+    pub fn operation(&self) -> &'static str {
+        self.operation
+    }
+
+    /// The machine id or app name, "" for global calls.
+    pub fn scope(&self) -> &str {
+        self.scope.as_str()
+    }
+}
+
+impl std::fmt::Debug for LimitKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.operation, self.scope())
+    }
+}
+
+impl std::hash::Hash for LimitKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // The text only: the inline form's padding would triple the bytes hashed.
+        self.operation.hash(state);
+        self.scope().hash(state);
+    }
+}
+
+/// Longest scope kept inline; machine ids are 14 characters, app names at most 63.
+const INLINE_SCOPE: usize = 46;
+
+/// A short string without a heap allocation, or a boxed one past [`INLINE_SCOPE`] bytes. A given
+/// string always takes the same form (and inline padding is zero), so the derived equality is
+/// exact.
+#[derive(Clone, PartialEq, Eq)]
+enum Scope {
+    Inline(u8, [u8; INLINE_SCOPE]),
+    Heap(Box<str>),
+}
+
+impl Scope {
+    fn new(scope: &str) -> Self {
+        match u8::try_from(scope.len()) {
+            Ok(len) if scope.len() <= INLINE_SCOPE => {
+                let mut bytes = [0; INLINE_SCOPE];
+                bytes[..scope.len()].copy_from_slice(scope.as_bytes());
+                Scope::Inline(len, bytes)
+            }
+            _ => Scope::Heap(scope.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Always a whole `&str` copied in `new`, so this never fails.
+            Scope::Inline(len, bytes) => std::str::from_utf8(&bytes[..*len as usize]).unwrap_or(""),
+            Scope::Heap(s) => s,
+        }
+    }
+}
 
 type Keyed = RateLimiter<
     LimitKey,
@@ -183,6 +257,8 @@ pub struct Limiter {
     settings: RateLimits,
     limiters: [Keyed; 4],
     penalties: Mutex<HashMap<LimitKey, Penalty>>,
+    /// How many keys `penalties` holds, read without the lock.
+    penalized: AtomicUsize,
     admitted: AtomicU64,
 }
 
@@ -237,20 +313,21 @@ impl Limiter {
             clock,
             settings,
             penalties: Mutex::new(HashMap::new()),
+            penalized: AtomicUsize::new(0),
             admitted: AtomicU64::new(0),
         })
     }
 
     /// The key for `operation` on the request path `url_path`.
     pub fn key(operation: &'static Operation, url_path: &str) -> LimitKey {
-        let params = operation.path_params(url_path);
-        let find = |name| params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
         let scope = match operation.rate_limit {
-            RateLimitClass::PerMachine | RateLimitClass::GetMachine => find("machine_id"),
-            RateLimitClass::PerApp => find("app_name"),
+            RateLimitClass::PerMachine | RateLimitClass::GetMachine => {
+                operation.path_param(url_path, "machine_id")
+            }
+            RateLimitClass::PerApp => operation.path_param(url_path, "app_name"),
             RateLimitClass::Global => None,
         };
-        (operation.id, scope.unwrap_or("").into())
+        LimitKey::new(operation.id, scope.unwrap_or(""))
     }
 
     /// Waits for the key's turn. Returns how long it waited, or `Err(wait)` when the wait would
@@ -260,15 +337,24 @@ impl Limiter {
         class: RateLimitClass,
         key: &LimitKey,
     ) -> Result<Duration, Duration> {
-        let started = self.clock.now();
-        self.wait_out_penalty(key, started).await?;
+        // Set at the first wait: an admission that never waits reads the clock only in governor.
+        let mut started: Option<Instant> = None;
+        if let Some(slot) = self.penalty_slot(key) {
+            let now = self.clock.now();
+            let begun = *started.get_or_insert(now);
+            let wait = slot.saturating_duration_since(now);
+            self.check_max_wait(begun, wait)?;
+            self.clock.sleep(wait).await;
+        }
         let limiter = &self.limiters[class_index(class)];
         loop {
             match limiter.check_key(key) {
                 Ok(()) => break,
                 Err(not_until) => {
-                    let wait = not_until.wait_time_from(self.clock.now());
-                    self.check_max_wait(started, wait)?;
+                    let now = self.clock.now();
+                    let begun = *started.get_or_insert(now);
+                    let wait = not_until.wait_time_from(now);
+                    self.check_max_wait(begun, wait)?;
                     self.clock.sleep(wait).await;
                 }
             }
@@ -276,7 +362,9 @@ impl Limiter {
         if self.admitted.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
             self.prune();
         }
-        Ok(self.clock.now().saturating_duration_since(started))
+        Ok(started.map_or(Duration::ZERO, |begun| {
+            self.clock.now().saturating_duration_since(begun)
+        }))
     }
 
     fn check_max_wait(&self, started: Instant, next_wait: Duration) -> Result<(), Duration> {
@@ -288,29 +376,28 @@ impl Limiter {
         }
     }
 
-    async fn wait_out_penalty(&self, key: &LimitKey, started: Instant) -> Result<(), Duration> {
-        let slot = {
-            let mut penalties = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
-            let now = self.clock.now();
-            match penalties.get_mut(key) {
-                Some(p) if now < p.paced_until || now < p.next_slot => {
-                    let slot = p.next_slot.max(now);
-                    p.next_slot = slot + p.spacing;
-                    Some(slot)
-                }
-                Some(_) => {
-                    penalties.remove(key);
-                    None
-                }
-                None => None,
-            }
-        };
-        if let Some(slot) = slot {
-            let wait = slot.saturating_duration_since(self.clock.now());
-            self.check_max_wait(started, wait)?;
-            self.clock.sleep(wait).await;
+    /// The slot a penalized key must wait for, taking it; `None` when the key is not penalized.
+    /// Without any penalty in force this is one atomic load, so calls do not meet on the lock.
+    fn penalty_slot(&self, key: &LimitKey) -> Option<Instant> {
+        if self.penalized.load(Ordering::Acquire) == 0 {
+            return None;
         }
-        Ok(())
+        let mut penalties = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
+        let now = self.clock.now();
+        let slot = match penalties.get_mut(key) {
+            Some(p) if now < p.paced_until || now < p.next_slot => {
+                let slot = p.next_slot.max(now);
+                p.next_slot = slot + p.spacing;
+                Some(slot)
+            }
+            Some(_) => {
+                penalties.remove(key);
+                None
+            }
+            None => None,
+        };
+        self.penalized.store(penalties.len(), Ordering::Release);
+        slot
     }
 
     /// Records a 429 for `key`: hold it for `retry_after` (at least one interval), then pace it at
@@ -329,6 +416,7 @@ impl Limiter {
         };
         let mut penalties = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
         penalties.insert(key.clone(), penalty);
+        self.penalized.store(penalties.len(), Ordering::Release);
     }
 
     /// Drops state of keys that have been idle long enough to be back at full burst.
@@ -340,6 +428,7 @@ impl Limiter {
         let now = self.clock.now();
         let mut penalties = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
         penalties.retain(|_, p| now < p.paced_until || now < p.next_slot);
+        self.penalized.store(penalties.len(), Ordering::Release);
     }
 
     /// How many keys currently hold state (for tests and benchmarks).
@@ -354,7 +443,23 @@ mod tests {
     use tokio::time::Instant;
 
     fn key(s: &str) -> LimitKey {
-        ("Machines_start", s.into())
+        LimitKey::new("Machines_start", s)
+    }
+
+    #[test]
+    fn keys_compare_by_text_short_or_long() {
+        let long = "a".repeat(INLINE_SCOPE + 1);
+        for scope in ["", "m1", "e784079b449483", long.as_str()] {
+            let key = LimitKey::new("Machines_start", scope);
+            assert_eq!(key.scope(), scope);
+            assert_eq!(key, LimitKey::new("Machines_start", scope));
+            assert_ne!(key, LimitKey::new("Machines_stop", scope));
+            assert_ne!(key, LimitKey::new("Machines_start", &format!("{scope}x")));
+        }
+        let mut set = std::collections::HashSet::new();
+        set.insert(LimitKey::new("Machines_start", &long));
+        assert!(set.contains(&LimitKey::new("Machines_start", &long)));
+        assert_eq!(format!("{:?}", key("m1")), "Machines_start/m1");
     }
 
     #[tokio::test(start_paused = true)]
@@ -467,17 +572,17 @@ mod tests {
         let start = Operation::by_id("Machines_start").unwrap();
         assert_eq!(
             Limiter::key(start, "/v1/apps/a/machines/m1/start"),
-            ("Machines_start", "m1".into())
+            LimitKey::new("Machines_start", "m1")
         );
         let create = Operation::by_id("Machines_create").unwrap();
         assert_eq!(
             Limiter::key(create, "/v1/apps/a/machines"),
-            ("Machines_create", "a".into())
+            LimitKey::new("Machines_create", "a")
         );
         let regions = Operation::by_id("Platform_regions_get").unwrap();
         assert_eq!(
             Limiter::key(regions, "/v1/platform/regions"),
-            ("Platform_regions_get", "".into())
+            LimitKey::new("Platform_regions_get", "")
         );
     }
 }

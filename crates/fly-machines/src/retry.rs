@@ -5,7 +5,7 @@
 //! Fly's limiter refused it, or the operation is idempotent), attempts and the overall deadline
 //! allow it, and the client-wide retry budget has tokens left.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
@@ -187,16 +187,19 @@ impl RetryPolicy {
 }
 
 /// A token bucket of retries shared by all calls of one client.
+///
+/// Every successful call deposits, so this is lock-free: a mutex here would make concurrent
+/// calls queue behind each other, and a full bucket is not written at all.
 #[derive(Debug)]
 pub(crate) struct RetryBudget {
-    tokens: Mutex<u32>,
+    tokens: AtomicU32,
     capacity: u32,
 }
 
 impl RetryBudget {
     pub fn new(capacity: u32) -> Self {
         RetryBudget {
-            tokens: Mutex::new(capacity),
+            tokens: AtomicU32::new(capacity),
             capacity,
         }
     }
@@ -204,24 +207,28 @@ impl RetryBudget {
     /// Takes the cost of one retry; `false` when the budget cannot pay for it.
     pub fn try_withdraw(&self, failure: Failure, policy: &RetryPolicy) -> bool {
         let cost = failure.budget_cost(policy);
-        let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-        if *tokens >= cost {
-            *tokens -= cost;
-            true
-        } else {
-            false
-        }
+        self.tokens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tokens| {
+                tokens.checked_sub(cost)
+            })
+            .is_ok()
     }
 
     /// Gives tokens back after a success (the cost of the retry that led to it, or 1).
     pub fn deposit(&self, amount: u32) {
-        let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-        *tokens = (*tokens + amount).min(self.capacity);
+        if self.tokens.load(Ordering::Relaxed) >= self.capacity {
+            return;
+        }
+        let _ = self
+            .tokens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tokens| {
+                (tokens < self.capacity).then(|| tokens.saturating_add(amount).min(self.capacity))
+            });
     }
 
     #[cfg(test)]
     pub fn available(&self) -> u32 {
-        *self.tokens.lock().unwrap()
+        self.tokens.load(Ordering::Acquire)
     }
 }
 
