@@ -1,5 +1,8 @@
 //! What the middleware needs to know about each operation, without matching on strings by hand.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 /// The rate-limit bucket Fly applies to an operation.
 ///
 /// Fly limits each action per machine (or per app where no machine exists yet): 1 request per
@@ -37,11 +40,13 @@ pub struct Operation {
 impl Operation {
     /// Looks an operation up by its generated method name (what the hooks are told).
     pub fn find(name: &str) -> Option<&'static Operation> {
-        let table = &crate::OPERATIONS;
-        table
-            .binary_search_by(|op| op.name.cmp(name))
-            .ok()
-            .map(|i| &table[i])
+        // Called twice on every request: one hash and one comparison instead of a binary search
+        // of string comparisons.
+        static BY_NAME: OnceLock<HashMap<&'static str, &'static Operation>> = OnceLock::new();
+        BY_NAME
+            .get_or_init(|| crate::OPERATIONS.iter().map(|op| (op.name, op)).collect())
+            .get(name)
+            .copied()
     }
 
     /// Looks an operation up by the document's `operationId`.

@@ -61,13 +61,17 @@ impl Pipeline {
         let bypass = context::with(|c| c.bypass_limiter).unwrap_or(false);
         let limiter = self.limiter.as_ref().filter(|_| !bypass);
         let key = limiter.map(|_| Limiter::key(operation, request.url().path()));
+        // Recording looks each field up by name; skip it all when nobody listens.
+        let traced = !span.is_disabled();
         let started = self.clock.now();
         let mut attempt: u32 = 0;
         let mut limiter_wait = Duration::ZERO;
         let mut request = request;
         loop {
             attempt += 1;
-            span.record("attempt", attempt);
+            if traced {
+                span.record("attempt", attempt);
+            }
             if let (Some(limiter), Some(key)) = (limiter, &key) {
                 match limiter.acquire(operation.rate_limit, key).await {
                     Ok(waited) => limiter_wait += waited,
@@ -77,7 +81,9 @@ impl Pipeline {
                         return Ok(client_rate_limited(operation, would_wait));
                     }
                 }
-                span.record("limiter_wait_ms", limiter_wait.as_millis() as u64);
+                if traced {
+                    span.record("limiter_wait_ms", limiter_wait.as_millis() as u64);
+                }
             }
             // Keep a copy for a retry only while one is still possible; a body that cannot be
             // cloned (a stream) gets exactly one attempt.
@@ -120,7 +126,9 @@ impl Pipeline {
                 return self.finish(&span, result, attempt);
             };
             request = next;
-            span.record("retry_reason", failure.label());
+            if traced {
+                span.record("retry_reason", failure.label());
+            }
             tracing::debug!(
                 attempt,
                 reason = failure.label(),
@@ -140,6 +148,7 @@ impl Pipeline {
         attempt: u32,
     ) -> reqwest::Result<reqwest::Response> {
         match &result {
+            Ok(_) if span.is_disabled() => {}
             Ok(response) => {
                 span.record("status", response.status().as_u16());
                 if let Some(id) = response
