@@ -16,6 +16,10 @@ use crate::token::Token;
 /// Header carrying the lease nonce on mutations of a leased machine.
 pub(crate) const LEASE_NONCE: HeaderName = HeaderName::from_static("fly-machine-lease-nonce");
 
+/// Header progenitor puts on every request with the document's version; Fly defines no such
+/// header, so it is taken off rather than sent (and parsed) on every call.
+const API_VERSION: HeaderName = HeaderName::from_static("api-version");
+
 /// Extra time granted to `/wait` beyond its server-side timeout.
 const WAIT_SLACK: Duration = Duration::from_secs(15);
 
@@ -217,6 +221,7 @@ impl RequestPolicy for Pipeline {
     ) -> Result<(), String> {
         let timeout = self.timeout_for(request, operation);
         let headers = request.headers_mut();
+        headers.remove(API_VERSION);
         headers.insert(AUTHORIZATION, self.token.header_value().clone());
         if !headers.contains_key(USER_AGENT) {
             headers.insert(USER_AGENT, self.user_agent.clone());

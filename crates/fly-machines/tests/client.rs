@@ -67,6 +67,27 @@ async fn user_agent_is_sent_and_token_never_shown() {
 }
 
 #[tokio::test]
+async fn the_generators_api_version_header_is_not_sent() {
+    // progenitor adds `api-version` to every request; Fly defines no such header.
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/v1/apps/a")
+                .header_missing("api-version");
+            then.status(200).json_body(json!({"name": "a"}));
+        })
+        .await;
+    let c = Client::builder()
+        .token("fm2_topsecret")
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    c.app("a").get().await.unwrap();
+    mock.assert_calls_async(1).await;
+}
+
+#[tokio::test]
 async fn a_token_with_a_newline_is_rejected_before_any_request() {
     let err = Client::builder().token("abc\ndef").build().unwrap_err();
     assert!(err.to_string().contains("token"), "{err}");
