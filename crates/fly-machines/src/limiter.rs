@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use fly_machines_api::{Operation, RateLimitClass};
@@ -259,7 +259,6 @@ pub struct Limiter {
     penalties: Mutex<HashMap<LimitKey, Penalty>>,
     /// How many keys `penalties` holds, read without the lock.
     penalized: AtomicUsize,
-    admitted: AtomicU64,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -272,6 +271,20 @@ impl std::fmt::Debug for Limiter {
 
 /// Prune idle keys every this many admissions, so memory stays bounded as keys come and go.
 const PRUNE_EVERY: u64 = 4096;
+
+/// Counts admissions on this thread and says when [`PRUNE_EVERY`] have passed. Per thread, so
+/// concurrent calls do not all write one shared counter; any limiter admitting on the thread
+/// then prunes itself.
+fn due_for_pruning() -> bool {
+    thread_local! {
+        static ADMITTED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    ADMITTED.with(|admitted| {
+        let n = admitted.get().wrapping_add(1);
+        admitted.set(n);
+        n % PRUNE_EVERY == 0
+    })
+}
 
 fn class_index(class: RateLimitClass) -> usize {
     match class {
@@ -314,7 +327,6 @@ impl Limiter {
             settings,
             penalties: Mutex::new(HashMap::new()),
             penalized: AtomicUsize::new(0),
-            admitted: AtomicU64::new(0),
         })
     }
 
@@ -359,7 +371,7 @@ impl Limiter {
                 }
             }
         }
-        if self.admitted.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
+        if due_for_pruning() {
             self.prune();
         }
         Ok(started.map_or(Duration::ZERO, |begun| {
@@ -565,6 +577,30 @@ mod tests {
         tokio::time::advance(Duration::from_secs(10)).await;
         limiter.prune();
         assert_eq!(limiter.tracked_keys(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn admissions_prune_idle_keys_on_their_own() {
+        let limiter = Limiter::new(RateLimits::fly_defaults()).unwrap();
+        let admit_batch = |batch: usize| {
+            let limiter = &limiter;
+            async move {
+                for i in 0..PRUNE_EVERY {
+                    let key = key(&format!("b{batch}-m{i}"));
+                    limiter
+                        .acquire(RateLimitClass::PerMachine, &key)
+                        .await
+                        .unwrap();
+                }
+            }
+        };
+        admit_batch(0).await;
+        tokio::time::advance(Duration::from_secs(60)).await;
+        // Two more batches pass at least one pruning point, which drops the idle first batch
+        // and keeps every key admitted since.
+        admit_batch(1).await;
+        admit_batch(2).await;
+        assert_eq!(limiter.tracked_keys(), 2 * PRUNE_EVERY as usize);
     }
 
     #[test]
