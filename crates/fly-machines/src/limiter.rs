@@ -342,6 +342,22 @@ impl Limiter {
         LimitKey::new(operation.id, scope.unwrap_or(""))
     }
 
+    /// Admits a call on `key` if it may go right now, without waiting; `false` when it would
+    /// have to wait (then [`acquire`](Self::acquire) does the waiting).
+    pub fn try_acquire(&self, class: RateLimitClass, key: &LimitKey) -> bool {
+        if self.penalized.load(Ordering::Acquire) != 0 {
+            // A penalty may hold this key; the waiting path sorts that out.
+            return false;
+        }
+        if self.limiters[class_index(class)].check_key(key).is_err() {
+            return false;
+        }
+        if due_for_pruning() {
+            self.prune();
+        }
+        true
+    }
+
     /// Waits for the key's turn. Returns how long it waited, or `Err(wait)` when the wait would
     /// exceed the configured maximum.
     pub async fn acquire(

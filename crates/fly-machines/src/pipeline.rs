@@ -1,7 +1,8 @@
 //! The request policy installed into the generated client: auth, pacing, retries, tracing.
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fly_machines_api::{Operation, PolicyFuture, RequestPolicy};
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue, USER_AGENT};
@@ -9,7 +10,7 @@ use tracing::Instrument;
 
 use crate::clock::Clock;
 use crate::context;
-use crate::limiter::Limiter;
+use crate::limiter::{LimitKey, Limiter};
 use crate::retry::{self, Failure, RetryBudget, RetryPolicy};
 use crate::token::Token;
 
@@ -54,84 +55,146 @@ impl Pipeline {
         (!self.client_applies_timeout).then_some(self.request_timeout)
     }
 
-    async fn send(
-        &self,
-        client: &reqwest::Client,
-        request: reqwest::Request,
+    /// The facts of one call that every attempt needs.
+    fn call<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: &reqwest::Request,
         operation: &'static Operation,
         span: tracing::Span,
-    ) -> reqwest::Result<reqwest::Response> {
-        let idempotent = operation.idempotent;
+    ) -> Call<'a> {
         let bypass = context::with(|c| c.bypass_limiter).unwrap_or(false);
-        let limiter = self.limiter.as_ref().filter(|_| !bypass);
-        let key = limiter.map(|_| Limiter::key(operation, request.url().path()));
-        // Recording looks each field up by name; skip it all when nobody listens.
-        let traced = !span.is_disabled();
-        let started = self.clock.now();
-        let mut attempt: u32 = 0;
-        let mut limiter_wait = Duration::ZERO;
-        let mut request = request;
+        let limiter = self
+            .limiter
+            .as_deref()
+            .filter(|_| !bypass)
+            .map(|limiter| (limiter, Limiter::key(operation, request.url().path())));
+        Call {
+            client,
+            operation,
+            // Recording looks each field up by name; skip it all when nobody listens.
+            traced: !span.is_disabled(),
+            span,
+            limiter,
+            started: self.clock.now(),
+            limiter_wait: Duration::ZERO,
+        }
+    }
+
+    /// Sends attempt `attempt`, keeping a copy of the request while another attempt is still
+    /// possible; a body that cannot be copied (a stream) gets exactly one attempt.
+    fn start_attempt(
+        &self,
+        call: &Call<'_>,
+        request: reqwest::Request,
+        attempt: u32,
+    ) -> (
+        impl Future<Output = reqwest::Result<reqwest::Response>> + Send + use<>,
+        Option<reqwest::Request>,
+    ) {
+        if call.traced {
+            call.span.record("attempt", attempt);
+        }
+        let copy = if attempt < self.retry.max_attempts {
+            copy_for_retry(&request)
+        } else {
+            None
+        };
+        let (this_try, kept) = match copy {
+            Some(copy) => (copy, Some(request)),
+            None => (request, None),
+        };
+        (call.client.execute(this_try), kept)
+    }
+
+    /// Waits for the limiter's turn; `Err` carries the answer when the wait would be too long.
+    async fn admit(&self, call: &mut Call<'_>, attempt: u32) -> Result<(), reqwest::Response> {
+        let Some((limiter, key)) = &call.limiter else {
+            return Ok(());
+        };
+        match limiter.acquire(call.operation.rate_limit, key).await {
+            Ok(waited) => call.limiter_wait += waited,
+            Err(would_wait) => {
+                call.span.record("retry_reason", "client_rate_limited");
+                record_attempts(attempt - 1);
+                return Err(client_rate_limited(call.operation, would_wait));
+            }
+        }
+        if call.traced {
+            call.span
+                .record("limiter_wait_ms", call.limiter_wait.as_millis() as u64);
+        }
+        Ok(())
+    }
+
+    /// The common case, kept small: the first attempt was sent without waiting, so only its
+    /// response is awaited here; a failure hands over to [`Self::retry`], boxed apart so its
+    /// state does not weigh on every call.
+    async fn first_response(
+        &self,
+        call: Call<'_>,
+        sent: impl Future<Output = reqwest::Result<reqwest::Response>>,
+        kept: Option<reqwest::Request>,
+    ) -> reqwest::Result<reqwest::Response> {
+        let result = sent.await;
+        if Failure::classify(&result).is_none() {
+            return self.succeed(&call, result, 1);
+        }
+        Box::pin(self.retry(call, kept, result, 1)).await
+    }
+
+    /// The first attempt when it has to wait for the limiter first.
+    async fn after_limiter(
+        &self,
+        mut call: Call<'_>,
+        request: reqwest::Request,
+    ) -> reqwest::Result<reqwest::Response> {
+        if let Err(refusal) = self.admit(&mut call, 1).await {
+            return Ok(refusal);
+        }
+        let (sent, kept) = self.start_attempt(&call, request, 1);
+        let result = sent.await;
+        if Failure::classify(&result).is_none() {
+            return self.succeed(&call, result, 1);
+        }
+        self.retry(call, kept, result, 1).await
+    }
+
+    /// Decides on a failed `attempt` and keeps retrying while that is safe and allowed.
+    async fn retry(
+        &self,
+        mut call: Call<'_>,
+        mut kept: Option<reqwest::Request>,
+        mut result: reqwest::Result<reqwest::Response>,
+        mut attempt: u32,
+    ) -> reqwest::Result<reqwest::Response> {
         loop {
-            attempt += 1;
-            if traced {
-                span.record("attempt", attempt);
-            }
-            if let (Some(limiter), Some(key)) = (limiter, &key) {
-                match limiter.acquire(operation.rate_limit, key).await {
-                    Ok(waited) => limiter_wait += waited,
-                    Err(would_wait) => {
-                        span.record("retry_reason", "client_rate_limited");
-                        record_attempts(attempt - 1);
-                        return Ok(client_rate_limited(operation, would_wait));
-                    }
-                }
-                if traced {
-                    span.record("limiter_wait_ms", limiter_wait.as_millis() as u64);
-                }
-            }
-            // Keep a copy for a retry only while one is still possible; a body that cannot be
-            // cloned (a stream) gets exactly one attempt.
-            let copy = if attempt < self.retry.max_attempts {
-                copy_for_retry(&request)
-            } else {
-                None
-            };
-            let (this_try, kept) = match copy {
-                Some(copy) => (copy, Some(request)),
-                None => (request, None),
-            };
-            let result = client.execute(this_try).await;
             let Some(failure) = Failure::classify(&result) else {
-                if attempt == 1 {
-                    self.budget.deposit(1);
-                }
-                record_attempts(attempt);
-                return self.finish(&span, result, attempt);
+                return self.succeed(&call, result, attempt);
             };
             let retry_after = result
                 .as_ref()
                 .ok()
                 .and_then(|r| retry::retry_after(r.headers()));
             if failure == Failure::Throttled
-                && let (Some(limiter), Some(key)) = (limiter, &key)
+                && let Some((limiter, key)) = &call.limiter
             {
-                limiter.penalize(operation.rate_limit, key, retry_after);
+                limiter.penalize(call.operation.rate_limit, key, retry_after);
             }
             let delay = self.retry.delay_for(attempt, retry_after);
             let within_deadline = self.retry.max_elapsed.is_none_or(|max| {
-                self.clock.now().saturating_duration_since(started) + delay <= max
+                self.clock.now().saturating_duration_since(call.started) + delay <= max
             });
             let may_retry = kept.is_some()
-                && failure.safe_to_retry(idempotent)
+                && failure.safe_to_retry(call.operation.idempotent)
                 && within_deadline
                 && self.budget.try_withdraw(failure, &self.retry);
-            let Some(next) = kept.filter(|_| may_retry) else {
+            let Some(request) = kept.take().filter(|_| may_retry) else {
                 record_attempts(attempt);
-                return self.finish(&span, result, attempt);
+                return self.finish(&call.span, result, attempt);
             };
-            request = next;
-            if traced {
-                span.record("retry_reason", failure.label());
+            if call.traced {
+                call.span.record("retry_reason", failure.label());
             }
             tracing::debug!(
                 attempt,
@@ -142,7 +205,28 @@ impl Pipeline {
             // Drop the failed response (and its connection) before waiting.
             drop(result);
             self.clock.sleep(delay).await;
+            attempt += 1;
+            if let Err(refusal) = self.admit(&mut call, attempt).await {
+                return Ok(refusal);
+            }
+            let (sent, next_kept) = self.start_attempt(&call, request, attempt);
+            kept = next_kept;
+            result = sent.await;
         }
+    }
+
+    /// Books a successful attempt: a first-try success refills the retry budget.
+    fn succeed(
+        &self,
+        call: &Call<'_>,
+        result: reqwest::Result<reqwest::Response>,
+        attempt: u32,
+    ) -> reqwest::Result<reqwest::Response> {
+        if attempt == 1 {
+            self.budget.deposit(1);
+        }
+        record_attempts(attempt);
+        self.finish(&call.span, result, attempt)
     }
 
     fn finish(
@@ -169,6 +253,17 @@ impl Pipeline {
         }
         result
     }
+}
+
+/// What every attempt of one call shares.
+struct Call<'a> {
+    client: &'a reqwest::Client,
+    operation: &'static Operation,
+    span: tracing::Span,
+    traced: bool,
+    limiter: Option<(&'a Limiter, LimitKey)>,
+    started: Instant,
+    limiter_wait: Duration,
 }
 
 /// A copy of `request` to send again, or `None` when its body cannot be replayed.
@@ -277,14 +372,28 @@ impl RequestPolicy for Pipeline {
             retry_reason = tracing::field::Empty,
         );
         drop(params);
-        // Entering a span nobody listens to on every poll is pure cost; skip the wrapper then.
-        if span.is_disabled() {
-            Box::pin(self.send(client, request, operation, span))
+        let instrument = !span.is_disabled();
+        let call = self.call(client, &request, operation, span.clone());
+        // Most calls are admitted at once; they send right here and their future only waits for
+        // the response. The rest wait for the limiter first.
+        let admitted = match &call.limiter {
+            None => true,
+            Some((limiter, key)) => limiter.try_acquire(operation.rate_limit, key),
+        };
+        let future: PolicyFuture<'a> = if admitted {
+            if call.traced {
+                call.span.record("limiter_wait_ms", 0u64);
+            }
+            let (sent, kept) = self.start_attempt(&call, request, 1);
+            Box::pin(self.first_response(call, sent, kept))
         } else {
-            Box::pin(
-                self.send(client, request, operation, span.clone())
-                    .instrument(span),
-            )
+            Box::pin(self.after_limiter(call, request))
+        };
+        // Entering a span nobody listens to on every poll is pure cost; skip the wrapper then.
+        if instrument {
+            Box::pin(future.instrument(span))
+        } else {
+            future
         }
     }
 }
