@@ -596,6 +596,26 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn try_acquire_admits_the_burst_and_leaves_waiting_to_acquire() {
+        let limiter = Limiter::new(RateLimits::fly_defaults().margin(0.0)).unwrap();
+        let class = RateLimitClass::PerMachine;
+        assert!((0..3).all(|_| limiter.try_acquire(class, &key("m1"))));
+        assert!(
+            !limiter.try_acquire(class, &key("m1")),
+            "the burst is spent"
+        );
+        assert!(
+            limiter.try_acquire(class, &key("m2")),
+            "other keys are not held"
+        );
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(limiter.try_acquire(class, &key("m1")));
+        // Any penalty in force sends calls down the waiting path.
+        limiter.penalize(class, &key("m3"), None);
+        assert!(!limiter.try_acquire(class, &key("m2")));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn admissions_prune_idle_keys_on_their_own() {
         let limiter = Limiter::new(RateLimits::fly_defaults()).unwrap();
         let admit_batch = |batch: usize| {
