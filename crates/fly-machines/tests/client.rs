@@ -45,13 +45,15 @@ async fn macaroon_tokens_use_flyv1_and_others_bearer() {
 }
 
 #[tokio::test]
-async fn user_agent_is_sent_and_token_never_shown() {
+async fn user_agent_is_sent_api_version_is_not_and_token_never_shown() {
     let server = MockServer::start_async().await;
     let mock = server
         .mock_async(|when, then| {
+            // progenitor puts `api-version` on every request; Fly defines no such header.
             when.method(GET)
                 .path("/v1/apps/a")
-                .header_includes("user-agent", "fly-machines-rust/");
+                .header_includes("user-agent", "fly-machines-rust/")
+                .header_missing("api-version");
             then.status(200).json_body(json!({"name": "a"}));
         })
         .await;
@@ -64,27 +66,6 @@ async fn user_agent_is_sent_and_token_never_shown() {
     mock.assert_calls_async(1).await;
     assert!(!format!("{c:?}").contains("topsecret"));
     assert!(!format!("{:?}", Client::builder().token("fm2_topsecret")).contains("topsecret"));
-}
-
-#[tokio::test]
-async fn the_generators_api_version_header_is_not_sent() {
-    // progenitor adds `api-version` to every request; Fly defines no such header.
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path("/v1/apps/a")
-                .header_missing("api-version");
-            then.status(200).json_body(json!({"name": "a"}));
-        })
-        .await;
-    let c = Client::builder()
-        .token("fm2_topsecret")
-        .base_url(server.base_url())
-        .build()
-        .unwrap();
-    c.app("a").get().await.unwrap();
-    mock.assert_calls_async(1).await;
 }
 
 #[tokio::test]
