@@ -381,7 +381,7 @@ impl RequestPolicy for Pipeline {
             Some((limiter, key)) => limiter.try_acquire(operation.rate_limit, key),
         };
         let future: PolicyFuture<'a> = if admitted {
-            if call.traced {
+            if call.traced && call.limiter.is_some() {
                 call.span.record("limiter_wait_ms", 0u64);
             }
             let (sent, kept) = self.start_attempt(&call, request, 1);
