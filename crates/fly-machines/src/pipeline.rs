@@ -154,13 +154,12 @@ impl Pipeline {
         }
         let (sent, kept) = self.start_attempt(&call, request, 1);
         let result = sent.await;
-        if Failure::classify(&result).is_none() {
-            return self.succeed(&call, result, 1);
-        }
+        // `retry` books a success itself; this future is boxed on its own already.
         self.retry(call, kept, result, 1).await
     }
 
-    /// Decides on a failed `attempt` and keeps retrying while that is safe and allowed.
+    /// Books `attempt` if it succeeded; otherwise decides on it and keeps retrying while that is
+    /// safe and allowed.
     async fn retry(
         &self,
         mut call: Call<'_>,
@@ -372,8 +371,8 @@ impl RequestPolicy for Pipeline {
             retry_reason = tracing::field::Empty,
         );
         drop(params);
-        let instrument = !span.is_disabled();
         let call = self.call(client, &request, operation, span.clone());
+        let instrument = call.traced;
         // Most calls are admitted at once; they send right here and their future only waits for
         // the response. The rest wait for the limiter first.
         let admitted = match &call.limiter {
