@@ -13,8 +13,9 @@ tokio::task_local! {
     static CALL: CallContext;
 }
 
-/// What one call carries into the policy, and what the policy reports back.
-#[derive(Debug, Default)]
+/// What one call carries into the policy, and what the policy reports back. `Debug` leaves the
+/// lease nonce out.
+#[derive(Default)]
 pub(crate) struct CallContext {
     /// Sent as `fly-machine-lease-nonce` when the request has none.
     pub lease_nonce: Option<String>,
@@ -23,6 +24,20 @@ pub(crate) struct CallContext {
     /// Skips the client-side limiter (lease refreshes must not queue behind other callers).
     pub bypass_limiter: bool,
     attempts: AtomicU32,
+}
+
+impl std::fmt::Debug for CallContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallContext")
+            .field(
+                "lease_nonce",
+                &self.lease_nonce.as_ref().map(|_| "<redacted>"),
+            )
+            .field("extra_query", &self.extra_query)
+            .field("bypass_limiter", &self.bypass_limiter)
+            .field("attempts", &self.attempts)
+            .finish()
+    }
 }
 
 impl CallContext {
