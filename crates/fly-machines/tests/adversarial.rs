@@ -223,7 +223,7 @@ async fn duration_max_is_as_long_as_representable_or_refused_never_a_panic() {
     let flaky = Arc::new(AtomicUsize::new(0));
     let flaky_in = flaky.clone();
     let flaky_server = Server::start(move |_: &Seen| {
-        if flaky_in.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+        if flaky_in.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
             Answer::with_headers(429, &[("retry-after", "18446744073709551615")], "{}")
         } else {
             Answer::json(200, MACHINE)

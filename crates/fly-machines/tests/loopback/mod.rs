@@ -208,8 +208,11 @@ async fn serve(
 /// Counts outcomes per class of input, and prints them (`cargo test -- --nocapture`).
 #[derive(Default)]
 pub struct Tally {
-    rows: Vec<(String, usize, Vec<(String, usize)>)>,
+    /// (class, inputs tried, outcomes with their counts)
+    rows: Vec<TallyRow>,
 }
+
+type TallyRow = (String, usize, Vec<(String, usize)>);
 
 impl Tally {
     pub fn record(&mut self, class: &str, outcome: &str) {
