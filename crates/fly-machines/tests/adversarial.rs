@@ -589,7 +589,17 @@ async fn waits_back_off_between_polls_that_return_at_once() {
         ("immediate 408", (408, r#"{"error":"deadline exceeded"}"#)),
         ("immediate 503", (503, r#"{"error":"unavailable"}"#)),
     ] {
-        let server = Server::start(move |_: &Seen| Answer::json(answer.0, answer.1)).await;
+        // Past 50 polls the machine "starts", so a wait that polls in a tight loop ends in
+        // success (and fails this test) instead of spinning forever.
+        let polls = Arc::new(AtomicUsize::new(0));
+        let server = Server::start(move |_: &Seen| {
+            if polls.fetch_add(1, Ordering::SeqCst) >= 50 {
+                Answer::json(200, r#"{"ok":true,"state":"started"}"#)
+            } else {
+                Answer::json(answer.0, answer.1)
+            }
+        })
+        .await;
         let clock = ManualClock::auto_advance();
         let client = client_for(&server, clock.clone())
             .retry(RetryPolicy::none())
@@ -650,4 +660,111 @@ async fn the_lease_nonce_never_shows_in_debug() {
         release.header("fly-machine-lease-nonce"),
         Some("secret-nonce-7")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Broken answers
+
+/// Answers no HTTP library should accept, and answers cut short: each ends in a typed error,
+/// a GET is retried (at most `max_attempts` times), and a create without an idempotency key is
+/// never sent twice after the server may have acted on it.
+#[tokio::test]
+async fn broken_answers_end_in_typed_errors_without_duplicate_creates() {
+    let heads: Vec<(&str, String)> = vec![
+        ("empty answer", String::new()),
+        ("garbage", "\u{0}\u{1}garbage\r\n\r\n".into()),
+        ("bad status line", "HTTP/1.1 abc OK\r\n\r\n".into()),
+        ("status 999", "HTTP/1.1 999 X\r\ncontent-length: 0\r\n\r\n".into()),
+        (
+            "body shorter than announced",
+            "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"id\":".into(),
+        ),
+        (
+            "header of 1 MiB",
+            format!(
+                "HTTP/1.1 200 OK\r\nx-big: {}\r\ncontent-length: 2\r\n\r\n{{}}",
+                "a".repeat(1024 * 1024)
+            ),
+        ),
+        (
+            "10,000 headers",
+            format!(
+                "HTTP/1.1 200 OK\r\n{}content-length: 2\r\n\r\n{{}}",
+                "x-h: 1\r\n".repeat(10_000)
+            ),
+        ),
+        (
+            "bad chunk size",
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n".into(),
+        ),
+        (
+            "both length and chunked",
+            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+                .into(),
+        ),
+    ];
+    let mut tally = Tally::default();
+    for (label, head) in heads {
+        let server = Server::start(move |_: &Seen| Answer::head_only(head.clone())).await;
+        let client = client_for(&server, ManualClock::auto_advance())
+            .build()
+            .unwrap();
+        let got = client.app("a").machine("m1").get().await;
+        let gets = server.seen().len();
+        assert!((1..=4).contains(&gets), "{label}: {gets} GETs");
+        let created = client
+            .app("a")
+            .machines()
+            .create(MachineConfig {
+                image: Some("nginx".into()),
+                ..Default::default()
+            })
+            .send()
+            .await;
+        let creates = server.seen().len() - gets;
+        assert_eq!(creates, 1, "{label}: create sent {creates} times");
+        for result in [got.map(|_| ()), created.map(|_| ())] {
+            let outcome = match result {
+                Ok(()) => "ok".to_string(),
+                Err(e) => {
+                    assert!(!e.to_string().is_empty());
+                    match e {
+                        Error::Transport { .. } => "transport error".into(),
+                        Error::Decode { .. } => "decode error".into(),
+                        Error::Api(api) => format!("API error {}", api.status),
+                        other => format!("{other}"),
+                    }
+                }
+            };
+            tally.record(label, &outcome);
+        }
+    }
+    tally.print("broken answers (GET, then create; each create sent once)");
+}
+
+/// A lease nonce or header value that cannot be sent is refused before anything is sent.
+#[tokio::test]
+async fn unsendable_header_values_are_refused_before_sending() {
+    let server = Server::start(|_: &Seen| Answer::json(200, MACHINE)).await;
+    let client = client_for(&server, ManualClock::auto_advance())
+        .build()
+        .unwrap();
+    let mut tally = Tally::default();
+    for nonce in ["a\r\nx-injected: 1", "a\nb", "\u{7f}", "\0"] {
+        let got = client
+            .app("a")
+            .machine("m1")
+            .with_lease_nonce(nonce)
+            .cordon()
+            .await;
+        assert!(
+            matches!(got, Err(Error::InvalidInput { .. })),
+            "{nonce:?}: {got:?}"
+        );
+        let shown = got.unwrap_err().to_string();
+        assert!(shown.contains("cannot be sent in a header"), "{shown}");
+        tally.record("lease nonce", "refused before sending");
+    }
+    assert!(server.seen().is_empty());
+    tally.print("header values");
 }
