@@ -92,7 +92,7 @@ pub fn generate_all(spec_path: &Path) -> Result<Vec<Output>, String> {
         |generator| generator.generate_tokens(&api),
         &settings,
     )?;
-    let client = format_file(client)?;
+    let client = use_our_path_encoder(format_file(client)?)?;
     check_method_names(&operations, &client)?;
     let mocks = run_generator(
         spec_path,
@@ -150,6 +150,30 @@ fn format_file(tokens: proc_macro2::TokenStream) -> Result<String, String> {
     let file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
     Ok(format!("{HEADER}{}", prettyplease::unparse(&file)))
+}
+
+/// Points the generated client's path encoding at `fly_machines_api::path::encode_path`.
+///
+/// progenitor's own `encode_path` leaves `\` (and other characters a URL parser rewrites) as
+/// they are, so a path parameter could move a request to another app's endpoint. Ours
+/// percent-encodes everything but unreserved characters. The import is swapped rather than the
+/// calls, and exactly one import is expected, so a change in progenitor's output fails loudly.
+fn use_our_path_encoder(client: String) -> Result<String, String> {
+    const THEIRS: &str = "use progenitor_client::{encode_path, ";
+    const OURS: &str =
+        "use crate::path::encode_path;\n#[allow(unused_imports)]\nuse progenitor_client::{";
+    let imports = client.matches(THEIRS).count();
+    if imports != 1 {
+        return Err(format!(
+            "expected the generated client to import progenitor's `encode_path` once, found \
+             {imports} such imports: update use_our_path_encoder in xtask/src/generate.rs"
+        ));
+    }
+    let client = client.replacen(THEIRS, OURS, 1);
+    if client.contains("progenitor_client::encode_path") {
+        return Err("the generated client still calls progenitor's `encode_path`".into());
+    }
+    Ok(client)
 }
 
 /// What the middleware needs to know about one operation, read from our vendor extensions.
@@ -409,6 +433,15 @@ mod tests {
     fn checked_in_code_is_current() {
         let outputs = generate_all(&root().join(SPEC_PATH)).unwrap();
         assert_eq!(stale_files(&root(), &outputs), Vec::<PathBuf>::new());
+    }
+
+    #[test]
+    fn the_client_encodes_paths_with_our_encoder() {
+        let outputs = generate_all(&root().join(SPEC_PATH)).unwrap();
+        let client = &outputs[0].contents;
+        assert!(client.contains("use crate::path::encode_path;"));
+        assert!(!client.contains("progenitor_client::{encode_path"));
+        assert!(use_our_path_encoder("fn main() {}".into()).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 
+use crate::path::check_path;
 use crate::{Client, Error, Operation};
 
 /// The boxed future a [`RequestPolicy`] returns.
@@ -20,13 +21,25 @@ pub type PolicyFuture<'a> =
 /// Decides how each request of the generated client is prepared and sent.
 pub trait RequestPolicy: Send + Sync + 'static {
     /// Adjusts a request once before it is sent (headers, timeouts). An `Err` aborts the call
-    /// with `Error::Custom` carrying the message.
+    /// with `Error::InvalidRequest` carrying the message.
     fn prepare(
         &self,
         request: &mut reqwest::Request,
         operation: &'static Operation,
     ) -> Result<(), String> {
         let _ = (request, operation);
+        Ok(())
+    }
+
+    /// Looks at the answer before it is decoded. An `Err` refuses it: the call fails with
+    /// `Error::Custom` carrying the message (e.g. an answer from another origin than the base
+    /// URL's, reached through a redirect).
+    fn check_response(
+        &self,
+        response: &reqwest::Response,
+        operation: &'static Operation,
+    ) -> Result<(), String> {
+        let _ = (response, operation);
         Ok(())
     }
 
@@ -107,12 +120,11 @@ impl ClientHooks<Inner> for Client {
         request: &mut reqwest::Request,
         info: &OperationInfo,
     ) -> Result<(), Error<E>> {
-        let operation = operation_for(info).map_err(Error::Custom)?;
+        let operation = operation_for(info).map_err(Error::InvalidRequest)?;
         let base_path = base_path(self.baseurl());
-        if !operation.fits_path(request.url().path(), base_path) {
+        if let Err(problem) = check_path(request.url().path(), base_path, operation.path) {
             return Err(Error::InvalidRequest(format!(
-                "{}: refusing to send to {} because it does not fit {}{}; a path parameter is \
-                 empty, `.` or `..`",
+                "{}: refusing to send to {} because it does not fit {}{}: {problem}",
                 operation.id,
                 request.url().path(),
                 base_path,
@@ -122,6 +134,20 @@ impl ClientHooks<Inner> for Client {
         self.inner()
             .policy
             .prepare(request, operation)
+            .map_err(Error::InvalidRequest)
+    }
+
+    async fn post<E>(
+        &self,
+        result: &reqwest::Result<reqwest::Response>,
+        info: &OperationInfo,
+    ) -> Result<(), Error<E>> {
+        let (Ok(response), Ok(operation)) = (result, operation_for(info)) else {
+            return Ok(());
+        };
+        self.inner()
+            .policy
+            .check_response(response, operation)
             .map_err(Error::Custom)
     }
 

@@ -18,6 +18,7 @@
 mod generated;
 mod hooks;
 pub mod operation;
+pub mod path;
 #[rustfmt::skip]
 mod operations;
 

@@ -155,6 +155,7 @@ pub struct ClientBuilder {
     retry: Option<RetryPolicy>,
     rate_limits: Option<RateLimits>,
     clock: Option<Arc<dyn Clock>>,
+    max_response_bytes: Option<u64>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -201,6 +202,11 @@ impl ClientBuilder {
     }
 
     /// Use an existing `reqwest::Client` (proxies, TLS settings, connection pools).
+    ///
+    /// Fly's API never redirects, and the client this crate builds follows no redirect. Build
+    /// yours with `reqwest::redirect::Policy::none()` too: a client that follows one re-sends the
+    /// request, body and token included, before this crate sees the answer. Answers from another
+    /// origin than the base URL's are refused all the same ([`Error::ResponseRefused`]).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -209,6 +215,13 @@ impl ClientBuilder {
     /// Retry policy (default: [`RetryPolicy::default`]; [`RetryPolicy::none`] to disable).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
+        self
+    }
+
+    /// The largest response body accepted, in bytes (default 32 MiB). A larger answer fails
+    /// with [`Error::ResponseTooLarge`] without being read past the limit.
+    pub fn max_response_bytes(mut self, limit: u64) -> Self {
+        self.max_response_bytes = Some(limit);
         self
     }
 
@@ -264,6 +277,7 @@ impl ClientBuilder {
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
                 .timeout(request_timeout)
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
         };
@@ -279,6 +293,11 @@ impl ClientBuilder {
             limiter: Limiter::with_clock(self.rate_limits.unwrap_or_default(), clock.clone())
                 .map(Arc::new),
             clock,
+            base_url: reqwest::Url::parse(&base_url)
+                .map_err(|e| Error::invalid_input("base URL", &base_url, &e.to_string()))?,
+            max_response_bytes: self
+                .max_response_bytes
+                .unwrap_or(crate::body_limit::DEFAULT_MAX_RESPONSE_BYTES),
         });
         let inner = Inner::new(pipeline.clone());
         let raw = fly_machines_api::Client::new_with_client(&base_url, http, inner);

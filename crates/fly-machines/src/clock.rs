@@ -24,6 +24,19 @@ pub trait Clock: Send + Sync + Debug + 'static {
     fn sleep(&self, duration: Duration) -> Sleep;
 }
 
+/// About thirty years: what "as long as representable" comes to when an `Instant` cannot hold
+/// the exact sum (tokio uses the same horizon for sleeps that never end).
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// `instant + duration`, saturating: when the sum cannot be represented (a caller asked for
+/// `Duration::MAX`), a point so far ahead that it is never reached. Never panics.
+pub(crate) fn later(instant: Instant, duration: Duration) -> Instant {
+    instant
+        .checked_add(duration)
+        .or_else(|| instant.checked_add(duration.min(FAR_FUTURE)))
+        .unwrap_or(instant)
+}
+
 /// tokio's clock: real time, or paused time in `#[tokio::test(start_paused = true)]`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TokioClock;
@@ -69,7 +82,8 @@ impl ManualClock {
 
     /// Moves time forward, waking the sleeps that are due.
     pub fn advance(&self, by: Duration) {
-        self.offset.send_modify(|offset| *offset += by);
+        self.offset
+            .send_modify(|offset| *offset = offset.saturating_add(by));
     }
 
     /// Virtual time elapsed since the clock was made.
@@ -88,7 +102,7 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
-        self.origin + self.elapsed()
+        later(self.origin, self.elapsed())
     }
 
     fn sleep(&self, duration: Duration) -> Sleep {
@@ -102,14 +116,14 @@ impl Clock for ManualClock {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push(duration);
-                offset.send_modify(|now| *now += duration);
+                offset.send_modify(|now| *now = now.saturating_add(duration));
             });
         }
         self.sleeps
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(duration);
-        let due = self.elapsed() + duration;
+        let due = self.elapsed().saturating_add(duration);
         let mut rx = self.offset.subscribe();
         Box::pin(async move {
             // An error means the clock was dropped: nothing will ever advance it, so return.

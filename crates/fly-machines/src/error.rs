@@ -141,6 +141,28 @@ pub enum Error {
     /// A wait ended without reaching the wanted state.
     #[error("{0}")]
     Wait(#[from] crate::wait::WaitError),
+    /// The answer's body was larger than the client accepts; it was not read past the limit.
+    #[error(
+        "{operation}: the response body is larger than the limit of {limit} bytes (at least \
+         {size} bytes); raise it with ClientBuilder::max_response_bytes"
+    )]
+    ResponseTooLarge {
+        /// The operation id.
+        operation: &'static str,
+        /// The limit in force, in bytes.
+        limit: u64,
+        /// The announced length, or how much had been read when reading stopped.
+        size: u64,
+    },
+    /// The client refused an answer before decoding it (it came from another origin than the
+    /// base URL's, through a redirect).
+    #[error("{operation}: refused the answer: {reason}")]
+    ResponseRefused {
+        /// The operation id.
+        operation: &'static str,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -277,21 +299,32 @@ impl Error {
                 message: e.to_string(),
                 body: text_of(&bytes),
             },
-            Raw::CommunicationError(source) | Raw::ResponseBodyError(source) => Error::Transport {
-                operation,
-                attempts,
-                source,
-            },
+            Raw::CommunicationError(source) | Raw::ResponseBodyError(source) => {
+                match crate::body_limit::too_large(&source) {
+                    Some(too_large) => Error::ResponseTooLarge {
+                        operation,
+                        limit: too_large.limit,
+                        size: too_large.size,
+                    },
+                    None => Error::Transport {
+                        operation,
+                        attempts,
+                        source,
+                    },
+                }
+            }
             Raw::InvalidUpgrade(source) => Error::Transport {
                 operation,
                 attempts,
                 source,
             },
-            Raw::InvalidRequest(message) | Raw::Custom(message) => Error::InvalidInput {
+            Raw::InvalidRequest(message) => Error::InvalidInput {
                 what: "request",
                 value: operation.to_string(),
                 expected: message,
             },
+            // The hooks raise `Custom` only when the policy refuses an answer.
+            Raw::Custom(reason) => Error::ResponseRefused { operation, reason },
         }
     }
 }

@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
+use crate::clock::later;
 use crate::context::CallContext;
 use crate::resources::machines::Machine;
 use crate::{Error, Result, types};
 
 /// A held lease. Release it with [`release`](Self::release); dropping it releases best effort.
-#[derive(Debug)]
+/// Its `Debug` output leaves the nonce out.
 pub struct LeaseGuard {
     machine: Machine,
     nonce: String,
@@ -25,6 +26,22 @@ pub struct LeaseGuard {
     refresher: Option<JoinHandle<()>>,
     lost: Arc<AtomicBool>,
     released: bool,
+}
+
+impl std::fmt::Debug for LeaseGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lease = types::Lease {
+            nonce: self.lease.nonce.as_ref().map(|_| "<redacted>".into()),
+            ..self.lease.clone()
+        };
+        f.debug_struct("LeaseGuard")
+            .field("machine", &self.machine)
+            .field("nonce", &"<redacted>")
+            .field("lease", &lease)
+            .field("lost", &self.is_lost())
+            .field("released", &self.released)
+            .finish_non_exhaustive()
+    }
 }
 
 #[bon::bon]
@@ -46,11 +63,21 @@ impl Machine {
         auto_refresh: Option<bool>,
     ) -> Result<LeaseGuard> {
         let ttl_secs = ttl.as_secs().max(1);
+        let ttl_field = i64::try_from(ttl_secs).map_err(|_| {
+            Error::invalid_input(
+                "lease ttl",
+                &format!("{ttl:?}"),
+                "a duration of at most i64::MAX seconds",
+            )
+        })?;
         let clock = self.app.client.clock().clone();
-        let deadline = clock.now() + acquire_timeout.unwrap_or(Duration::from_secs(30));
+        let deadline = later(
+            clock.now(),
+            acquire_timeout.unwrap_or(Duration::from_secs(30)),
+        );
         let body = types::CreateLeaseRequest {
             description,
-            ttl: Some(ttl_secs as i64),
+            ttl: Some(ttl_field),
         };
         // Waiters of this client take turns; one that runs out of time in the queue still
         // makes one attempt, so it reports what the server says.
@@ -70,7 +97,11 @@ impl Machine {
         let outcome = loop {
             match self.lease_call(None, &body, false).await {
                 Ok(envelope) => break Ok(envelope),
-                Err(e) if e.is_conflict() && turn.is_some() && clock.now() + pause < deadline => {
+                Err(e)
+                    if e.is_conflict()
+                        && turn.is_some()
+                        && later(clock.now(), pause) < deadline =>
+                {
                     tracing::debug!(machine_id = %self.id, "lease held elsewhere; trying again");
                     clock.sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(4));
@@ -183,7 +214,7 @@ fn spawn_refresher(
     tokio::spawn(async move {
         let body = types::CreateLeaseRequest {
             description: None,
-            ttl: Some(ttl_secs as i64),
+            ttl: i64::try_from(ttl_secs).ok(),
         };
         loop {
             clock.sleep(every).await;

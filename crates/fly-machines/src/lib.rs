@@ -100,6 +100,7 @@
 
 #![deny(missing_docs)]
 
+mod body_limit;
 pub mod builders;
 mod client;
 pub mod clock;

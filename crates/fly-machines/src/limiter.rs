@@ -18,7 +18,7 @@ use governor::{Quota, RateLimiter};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::clock::TokioClock;
+use crate::clock::{TokioClock, later};
 
 /// Adapts our [`crate::clock::Clock`] to governor's clock trait.
 #[derive(Debug, Clone)]
@@ -347,10 +347,15 @@ impl Limiter {
 
     fn check_max_wait(&self, started: Instant, next_wait: Duration) -> Result<(), Duration> {
         match self.settings.max_wait {
-            Some(max) if self.clock.now().saturating_duration_since(started) + next_wait > max => {
-                Err(self.clock.now().saturating_duration_since(started) + next_wait)
+            Some(max) => {
+                let total = self
+                    .clock
+                    .now()
+                    .saturating_duration_since(started)
+                    .saturating_add(next_wait);
+                if total > max { Err(total) } else { Ok(()) }
             }
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
 
@@ -365,7 +370,7 @@ impl Limiter {
         let slot = match penalties.get_mut(key) {
             Some(p) if now < p.paced_until || now < p.next_slot => {
                 let slot = p.next_slot.max(now);
-                p.next_slot = slot + p.spacing;
+                p.next_slot = later(slot, p.spacing);
                 Some(slot)
             }
             Some(_) => {
@@ -380,6 +385,9 @@ impl Limiter {
 
     /// Records a 429 for `key`: hold it for `retry_after` (at least one interval), then pace it at
     /// half its sustained rate, without bursts, for the cooldown.
+    ///
+    /// The client passes `Retry-After` already cut to the retry policy's `max_retry_after`; the
+    /// arithmetic here saturates all the same, so no value can panic.
     pub fn penalize(&self, class: RateLimitClass, key: &LimitKey, retry_after: Option<Duration>) {
         if !self.settings.adaptive {
             return;
@@ -388,9 +396,9 @@ impl Limiter {
         let now = self.clock.now();
         let hold = retry_after.unwrap_or(interval).max(interval);
         let penalty = Penalty {
-            next_slot: now + hold,
-            paced_until: now + hold + self.settings.cooldown,
-            spacing: interval * 2,
+            next_slot: later(now, hold),
+            paced_until: later(now, hold.saturating_add(self.settings.cooldown)),
+            spacing: interval.saturating_mul(2),
         };
         let mut penalties = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
         penalties.insert(key.clone(), penalty);

@@ -5,13 +5,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fly_machines_api::{Operation, PolicyFuture, RequestPolicy};
+use reqwest::ResponseBuilderExt;
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue, USER_AGENT};
 use tracing::Instrument;
 
+use crate::body_limit;
 use crate::clock::Clock;
 use crate::context;
 use crate::limiter::{LimitKey, Limiter};
-use crate::retry::{self, Failure, RetryBudget, RetryPolicy};
+use crate::retry::{Failure, RetryBudget, RetryPolicy};
 use crate::token::Token;
 
 /// Header progenitor puts on every request with the document's version; Fly defines no such
@@ -34,6 +36,10 @@ pub(crate) struct Pipeline {
     pub budget: RetryBudget,
     pub limiter: Option<Arc<Limiter>>,
     pub clock: Arc<dyn Clock>,
+    /// Where calls go; answers from any other origin are refused.
+    pub base_url: reqwest::Url,
+    /// The largest response body accepted, in bytes.
+    pub max_response_bytes: u64,
 }
 
 impl Pipeline {
@@ -47,7 +53,11 @@ impl Pipeline {
                 .find(|(k, _)| k == long_poll)
                 .and_then(|(_, v)| v.parse::<u64>().ok())
                 .unwrap_or(60);
-            return Some((Duration::from_secs(secs) + WAIT_SLACK).max(self.request_timeout));
+            return Some(
+                Duration::from_secs(secs)
+                    .saturating_add(WAIT_SLACK)
+                    .max(self.request_timeout),
+            );
         }
         (!self.client_applies_timeout).then_some(self.request_timeout)
     }
@@ -104,91 +114,46 @@ impl Pipeline {
         (call.client.execute(this_try), kept)
     }
 
-    /// Waits for the limiter's turn; `Err` carries the answer when the wait would be too long.
-    async fn admit(&self, call: &mut Call<'_>, attempt: u32) -> Result<(), reqwest::Response> {
-        let Some((limiter, key)) = &call.limiter else {
-            return Ok(());
-        };
-        match limiter.acquire(call.operation.rate_limit, key).await {
-            Ok(waited) => call.limiter_wait += waited,
-            Err(would_wait) => {
-                call.span.record("retry_reason", "client_rate_limited");
-                record_attempts(attempt - 1);
-                return Err(client_rate_limited(call.operation, would_wait));
-            }
-        }
-        if call.traced {
-            call.span
-                .record("limiter_wait_ms", call.limiter_wait.as_millis() as u64);
-        }
-        Ok(())
-    }
-
-    /// The common case, kept small: the first attempt was sent without waiting, so only its
-    /// response is awaited here; a failure hands over to [`Self::retry`], boxed apart so its
-    /// state does not weigh on every call.
-    async fn first_response(
-        &self,
-        call: Call<'_>,
-        sent: impl Future<Output = reqwest::Result<reqwest::Response>>,
-        kept: Option<reqwest::Request>,
-    ) -> reqwest::Result<reqwest::Response> {
-        let result = sent.await;
-        if Failure::classify(&result).is_none() {
-            return self.succeed(&call, result, 1);
-        }
-        Box::pin(self.retry(call, kept, result, 1)).await
-    }
-
-    /// The first attempt when it has to wait for the limiter first.
-    async fn after_limiter(
+    /// One call, as one loop: send, classify the outcome, decide whether to try again, wait,
+    /// and resend. Only a failure that is safe to repeat, within attempts, deadline and budget,
+    /// goes round again.
+    async fn run(
         &self,
         mut call: Call<'_>,
-        request: reqwest::Request,
+        mut request: reqwest::Request,
     ) -> reqwest::Result<reqwest::Response> {
-        if let Err(refusal) = self.admit(&mut call, 1).await {
-            return Ok(refusal);
-        }
-        let (sent, kept) = self.start_attempt(&call, request, 1);
-        let result = sent.await;
-        // `retry` books a success itself; this future is boxed on its own already.
-        self.retry(call, kept, result, 1).await
-    }
-
-    /// Books `attempt` if it succeeded; otherwise decides on it and keeps retrying while that is
-    /// safe and allowed.
-    async fn retry(
-        &self,
-        mut call: Call<'_>,
-        mut kept: Option<reqwest::Request>,
-        mut result: reqwest::Result<reqwest::Response>,
-        mut attempt: u32,
-    ) -> reqwest::Result<reqwest::Response> {
+        let mut attempt = 1;
         loop {
-            let Some(failure) = Failure::classify(&result) else {
-                return self.succeed(&call, result, attempt);
+            if let Err(refusal) = self.admit(&mut call, attempt).await {
+                return Ok(refusal);
+            }
+            let (sent, kept) = self.start_attempt(&call, request, attempt);
+            let result = sent.await;
+
+            // Classify: a success or a final error ends the call here.
+            let Some(failure) = self.classify(&result) else {
+                if attempt == 1 {
+                    self.budget.deposit(1);
+                }
+                return self.finish(&call, result, attempt);
             };
+
+            // Decide: the server's `Retry-After` (capped) paces both the retry and the key.
             let retry_after = result
                 .as_ref()
                 .ok()
-                .and_then(|r| retry::retry_after(r.headers()));
+                .and_then(|response| self.retry.retry_after(response.headers()));
             if failure == Failure::Throttled
                 && let Some((limiter, key)) = &call.limiter
             {
                 limiter.penalize(call.operation.rate_limit, key, retry_after);
             }
             let delay = self.retry.delay_for(attempt, retry_after);
-            let within_deadline = self.retry.max_elapsed.is_none_or(|max| {
-                self.clock.now().saturating_duration_since(call.started) + delay <= max
-            });
-            let may_retry = kept.is_some()
-                && failure.safe_to_retry(call.operation.idempotent)
-                && within_deadline
-                && self.budget.try_withdraw(failure, &self.retry);
-            let Some(request) = kept.take().filter(|_| may_retry) else {
-                record_attempts(attempt);
-                return self.finish(&call.span, result, attempt);
+            let Some(next) = kept.filter(|_| self.may_retry(&call, failure, delay)) else {
+                return self.finish(&call, result, attempt);
             };
+
+            // Wait, without holding the failed response (and its connection).
             if call.traced {
                 call.span.record("retry_reason", failure.label());
             }
@@ -198,56 +163,112 @@ impl Pipeline {
                 delay_ms = delay.as_millis() as u64,
                 "retrying"
             );
-            // Drop the failed response (and its connection) before waiting.
             drop(result);
             self.clock.sleep(delay).await;
+
+            // Resend.
+            request = next;
             attempt += 1;
-            if let Err(refusal) = self.admit(&mut call, attempt).await {
-                return Ok(refusal);
-            }
-            let (sent, next_kept) = self.start_attempt(&call, request, attempt);
-            kept = next_kept;
-            result = sent.await;
         }
     }
 
-    /// Books a successful attempt: a first-try success refills the retry budget.
-    fn succeed(
+    /// What went wrong with one attempt, if it may be worth repeating. An answer from another
+    /// origin (a redirect the HTTP client followed) is final: the hooks refuse it.
+    fn classify(&self, result: &reqwest::Result<reqwest::Response>) -> Option<Failure> {
+        match result {
+            Ok(response) if !same_origin(response.url(), &self.base_url) => None,
+            _ => Failure::classify(result),
+        }
+    }
+
+    /// Whether the call may go round again after `failure`: the operation allows it, the delay
+    /// fits the overall deadline, and the retry budget pays for it (checked last, as it spends).
+    fn may_retry(&self, call: &Call<'_>, failure: Failure, delay: Duration) -> bool {
+        let within_deadline = self.retry.max_elapsed.is_none_or(|max| {
+            self.clock
+                .now()
+                .saturating_duration_since(call.started)
+                .saturating_add(delay)
+                <= max
+        });
+        failure.safe_to_retry(call.operation.idempotent)
+            && within_deadline
+            && self.budget.try_withdraw(failure, &self.retry)
+    }
+
+    /// Waits for the limiter's turn; `Err` carries the answer when the wait would be too long.
+    async fn admit(&self, call: &mut Call<'_>, attempt: u32) -> Result<(), reqwest::Response> {
+        let Some((limiter, key)) = &call.limiter else {
+            return Ok(());
+        };
+        let class = call.operation.rate_limit;
+        if !limiter.try_acquire(class, key) {
+            match limiter.acquire(class, key).await {
+                Ok(waited) => call.limiter_wait = call.limiter_wait.saturating_add(waited),
+                Err(would_wait) => {
+                    call.span.record("retry_reason", "client_rate_limited");
+                    record_attempts(attempt - 1);
+                    return Err(self.client_rate_limited(call.operation, would_wait));
+                }
+            }
+        }
+        if call.traced {
+            call.span
+                .record("limiter_wait_ms", call.limiter_wait.as_millis() as u64);
+        }
+        Ok(())
+    }
+
+    /// Ends the call: records the attempts on the call and its span, and bounds the body.
+    fn finish(
         &self,
         call: &Call<'_>,
         result: reqwest::Result<reqwest::Response>,
         attempt: u32,
     ) -> reqwest::Result<reqwest::Response> {
-        if attempt == 1 {
-            self.budget.deposit(1);
-        }
         record_attempts(attempt);
-        self.finish(&call.span, result, attempt)
-    }
-
-    fn finish(
-        &self,
-        span: &tracing::Span,
-        result: reqwest::Result<reqwest::Response>,
-        attempt: u32,
-    ) -> reqwest::Result<reqwest::Response> {
         match &result {
-            Ok(_) if span.is_disabled() => {}
+            Ok(_) if !call.traced => {}
             Ok(response) => {
-                span.record("status", response.status().as_u16());
+                call.span.record("status", response.status().as_u16());
                 if let Some(id) = response
                     .headers()
                     .get("fly-request-id")
                     .and_then(|v| v.to_str().ok())
                 {
-                    span.record("request_id", id);
+                    call.span.record("request_id", id);
                 }
             }
             Err(e) => {
                 tracing::debug!(error = %e, attempt, "request failed");
             }
         }
-        result
+        result.map(|response| body_limit::bound(response, self.max_response_bytes))
+    }
+
+    /// The answer given when our own limiter would wait longer than allowed: a 429 in Fly's
+    /// error shape, so callers handle it like a server refusal.
+    fn client_rate_limited(
+        &self,
+        operation: &Operation,
+        would_wait: Duration,
+    ) -> reqwest::Response {
+        let body = serde_json::json!({
+            "error": format!(
+                "client-side rate limit for {} would wait {:.1}s, more than the configured maximum",
+                operation.id,
+                would_wait.as_secs_f64()
+            ),
+            "status": "client_rate_limited",
+        });
+        let response = http::Response::builder()
+            .status(429)
+            .url(self.base_url.clone())
+            .header("content-type", "application/json")
+            .header("retry-after", would_wait.as_secs().max(1).to_string())
+            .body(body.to_string())
+            .unwrap_or_default();
+        reqwest::Response::from(response)
     }
 }
 
@@ -284,24 +305,11 @@ fn record_attempts(attempts: u32) {
     context::with(|ctx| ctx.record_attempts(attempts));
 }
 
-/// The answer given when our own limiter would wait longer than allowed: a 429 in Fly's error
-/// shape, so callers handle it like a server refusal.
-fn client_rate_limited(operation: &Operation, would_wait: Duration) -> reqwest::Response {
-    let body = serde_json::json!({
-        "error": format!(
-            "client-side rate limit for {} would wait {:.1}s, more than the configured maximum",
-            operation.id,
-            would_wait.as_secs_f64()
-        ),
-        "status": "client_rate_limited",
-    });
-    let response = http::Response::builder()
-        .status(429)
-        .header("content-type", "application/json")
-        .header("retry-after", would_wait.as_secs().max(1).to_string())
-        .body(body.to_string())
-        .unwrap_or_default();
-    reqwest::Response::from(response)
+/// Whether `url` is on the same scheme, host and port as `base`.
+fn same_origin(url: &reqwest::Url, base: &reqwest::Url) -> bool {
+    url.scheme() == base.scheme()
+        && url.host_str() == base.host_str()
+        && url.port_or_known_default() == base.port_or_known_default()
 }
 
 impl RequestPolicy for Pipeline {
@@ -343,6 +351,27 @@ impl RequestPolicy for Pipeline {
         Ok(())
     }
 
+    fn check_response(
+        &self,
+        response: &reqwest::Response,
+        operation: &'static Operation,
+    ) -> Result<(), String> {
+        if same_origin(response.url(), &self.base_url) {
+            return Ok(());
+        }
+        let url = response.url();
+        Err(format!(
+            "{}: the answer came from {}://{}, not from the API at {}://{}: the HTTP client \
+             followed a redirect, which Fly's API never sends. The request may have been sent \
+             there too; build the http_client with `redirect::Policy::none()`",
+            operation.id,
+            url.scheme(),
+            url.host_str().unwrap_or(""),
+            self.base_url.scheme(),
+            self.base_url.host_str().unwrap_or(""),
+        ))
+    }
+
     fn execute<'a>(
         &'a self,
         client: &'a reqwest::Client,
@@ -370,27 +399,11 @@ impl RequestPolicy for Pipeline {
         );
         drop(params);
         let call = self.call(client, &request, operation, span.clone());
-        let instrument = call.traced;
-        // Most calls are admitted at once; they send right here and their future only waits for
-        // the response. The rest wait for the limiter first.
-        let admitted = match &call.limiter {
-            None => true,
-            Some((limiter, key)) => limiter.try_acquire(operation.rate_limit, key),
-        };
-        let future: PolicyFuture<'a> = if admitted {
-            if call.traced && call.limiter.is_some() {
-                call.span.record("limiter_wait_ms", 0u64);
-            }
-            let (sent, kept) = self.start_attempt(&call, request, 1);
-            Box::pin(self.first_response(call, sent, kept))
-        } else {
-            Box::pin(self.after_limiter(call, request))
-        };
         // Entering a span nobody listens to on every poll is pure cost; skip the wrapper then.
-        if instrument {
-            Box::pin(future.instrument(span))
+        if call.traced {
+            Box::pin(self.run(call, request).instrument(span))
         } else {
-            future
+            Box::pin(self.run(call, request))
         }
     }
 }

@@ -170,10 +170,19 @@ impl RetryPolicy {
             .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1)))
             .min(self.max_backoff);
         if self.jitter {
-            exp.mul_f64(rand::random::<f64>())
+            // Not `mul_f64`: near `Duration::MAX` float rounding can overshoot and panic.
+            Duration::try_from_secs_f64(exp.as_secs_f64() * rand::random::<f64>())
+                .map_or(exp, |jittered| jittered.min(exp))
         } else {
             exp
         }
+    }
+
+    /// The server's `Retry-After`, cut to [`max_retry_after`](Self::max_retry_after). The one
+    /// place the header is read: the retry delay and the limiter's penalty both take this value,
+    /// so no answer can hold a call or a rate-limit key longer than the cap.
+    pub fn retry_after(&self, headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+        parse_retry_after(headers).map(|after| after.min(self.max_retry_after))
     }
 
     /// The delay before the next attempt: `Retry-After` (capped) when the server sent one,
@@ -232,8 +241,12 @@ impl RetryBudget {
     }
 }
 
-/// Reads `Retry-After` as seconds or as an HTTP date.
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+/// Reads `Retry-After` (whole seconds, decimal seconds or an HTTP date) without a cap.
+///
+/// Any value maps to a duration and never panics: a number too large for a [`Duration`]
+/// saturates to [`Duration::MAX`] and a date in the past is zero. Callers cap it with
+/// [`RetryPolicy::retry_after`]; nothing uses the raw value.
+fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
@@ -243,8 +256,10 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0)
-            .then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+        if secs.is_nan() || secs < 0.0 {
+            return None;
+        }
+        return Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(
@@ -293,6 +308,7 @@ mod tests {
 
     #[test]
     fn retry_after_is_read_as_seconds_or_date_and_capped() {
+        let retry_after = parse_retry_after;
         let mut h = reqwest::header::HeaderMap::new();
         h.insert("retry-after", "7".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
@@ -313,6 +329,35 @@ mod tests {
             p.delay_for(1, Some(Duration::from_secs(100))),
             Duration::from_secs(30)
         );
+    }
+
+    #[test]
+    fn huge_retry_after_values_saturate_then_the_cap_applies() {
+        let p = RetryPolicy::default().max_retry_after(Duration::from_secs(30));
+        for value in [
+            "999999",
+            "18446744073709551615",
+            "99999999999999999999999",
+            "1e308",
+            "1.5e19",
+            "inf",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            let mut h = reqwest::header::HeaderMap::new();
+            h.insert("retry-after", value.parse().unwrap());
+            assert_eq!(p.retry_after(&h), Some(Duration::from_secs(30)), "{value}");
+        }
+        for value in ["-1", "NaN", "-inf", "soon", ""] {
+            let mut h = reqwest::header::HeaderMap::new();
+            h.insert("retry-after", value.parse().unwrap());
+            assert_eq!(p.retry_after(&h), None, "{value}");
+        }
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            "retry-after",
+            "Thu, 01 Jan 1970 00:00:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(p.retry_after(&h), Some(Duration::ZERO));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use std::time::Instant;
 
+use crate::clock::later;
 use crate::resources::machines::Machine;
 use crate::{Error, Result, types};
 
@@ -123,7 +124,8 @@ impl Machine {
     pub async fn wait_for(
         &self,
         #[builder(start_fn, into)] states: Vec<WaitState>,
-        /// Overall deadline for the wait (any length; polled in chunks of at most 60 s).
+        /// Overall deadline for the wait (any length, `Duration::MAX` included; polled in chunks
+        /// of at most 60 s).
         timeout: Option<Duration>,
         /// Only this machine version (`instance_id` from create/update) counts.
         version: Option<String>,
@@ -151,10 +153,10 @@ impl Machine {
         }
         let clock = self.app.client.clock().clone();
         let started = clock.now();
-        let deadline = started + overall;
+        let deadline = later(started, overall);
         let mut from_event_id: Option<String> = None;
         let mut last_state = String::from("unknown");
-        let mut retry_pause = Duration::from_millis(250);
+        let mut backoff = PollBackoff::new();
         let timed_out = |last_state: String| {
             Error::Wait(WaitError::Timeout {
                 machine_id: self.id.clone(),
@@ -164,7 +166,8 @@ impl Machine {
             })
         };
         loop {
-            let remaining = deadline.saturating_duration_since(clock.now());
+            let polled_at = clock.now();
+            let remaining = deadline.saturating_duration_since(polled_at);
             if remaining.is_zero() {
                 return Err(timed_out(last_state));
             }
@@ -172,15 +175,22 @@ impl Machine {
                 .as_secs_f64()
                 .ceil()
                 .clamp(1.0, MAX_POLL_SECS as f64) as u64;
-            match self
+            let answer = self
                 .wait_once(
                     &query,
                     poll_secs,
                     version.as_deref(),
                     from_event_id.as_deref(),
                 )
-                .await
-            {
+                .await;
+            // A long-poll that held for a while needs no pause before the next one; one that
+            // came back at once (wrong state, immediate 408, an error) gets a growing pause, so
+            // a server that never holds the poll is not asked again and again in a tight loop.
+            let returned_at_once = clock.now().saturating_duration_since(polled_at) < QUICK_RETURN;
+            if !returned_at_once {
+                backoff.reset();
+            }
+            match answer {
                 Ok(answer) => {
                     let state = answer.state.clone().unwrap_or_default();
                     if wanted.iter().any(|w| w.is_reached_by(&state)) {
@@ -202,6 +212,9 @@ impl Machine {
                     if answer.event_id.is_some() {
                         from_event_id = answer.event_id;
                     }
+                    if returned_at_once {
+                        pause(clock.as_ref(), backoff.next(), deadline).await;
+                    }
                 }
                 Err(e) if e.is_not_found() && wants_destroyed => {
                     return Ok(WaitOutcome {
@@ -215,14 +228,17 @@ impl Machine {
                         && clock.now().saturating_duration_since(started) < grace =>
                 {
                     tracing::debug!(machine_id = %self.id, "machine not visible yet; waiting");
-                    pause(clock.as_ref(), retry_pause, deadline).await;
-                    retry_pause = (retry_pause * 2).min(Duration::from_secs(2));
+                    pause(clock.as_ref(), backoff.next(), deadline).await;
                 }
-                // The long-poll ran out (408): poll again until our own deadline.
-                Err(e) if e.status() == Some(408) => {}
+                // The long-poll ran out (408): poll again until our own deadline, at once if it
+                // held for a while.
+                Err(e) if e.status() == Some(408) => {
+                    if returned_at_once {
+                        pause(clock.as_ref(), backoff.next(), deadline).await;
+                    }
+                }
                 Err(e) if e.is_retryable() => {
-                    pause(clock.as_ref(), retry_pause, deadline).await;
-                    retry_pause = (retry_pause * 2).min(Duration::from_secs(2));
+                    pause(clock.as_ref(), backoff.next(), deadline).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -274,6 +290,36 @@ impl Machine {
             .timeout(timeout)
             .send()
             .await
+    }
+}
+
+/// A poll that comes back sooner than this did not hold; the next one waits first.
+const QUICK_RETURN: Duration = Duration::from_secs(1);
+
+/// Pauses between polls that came back at once: 250 ms doubling to 5 s, each drawn between
+/// half and all of that (jitter, so many waiters do not poll in step).
+#[derive(Debug)]
+struct PollBackoff {
+    next: Duration,
+}
+
+impl PollBackoff {
+    const FIRST: Duration = Duration::from_millis(250);
+    const MAX: Duration = Duration::from_secs(5);
+
+    fn new() -> Self {
+        PollBackoff { next: Self::FIRST }
+    }
+
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+
+    fn next(&mut self) -> Duration {
+        let full = self.next;
+        self.next = full.saturating_mul(2).min(Self::MAX);
+        let half = full / 2;
+        half.saturating_add(half.mul_f64(rand::random::<f64>()))
     }
 }
 

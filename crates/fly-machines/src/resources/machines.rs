@@ -160,7 +160,7 @@ impl Machines {
     /// machine may not be visible yet), before concluding it was never made.
     async fn look_for_launch(&self, key: &str, grace: Duration) -> Result<Option<types::Machine>> {
         let clock = self.app.client.clock().clone();
-        let deadline = clock.now() + grace;
+        let deadline = crate::clock::later(clock.now(), grace);
         loop {
             if let Some(found) = self.find_by_launch_id(key).await? {
                 return Ok(Some(found));
@@ -218,12 +218,25 @@ fn validate_config(config: &types::MachineConfig) -> Result<()> {
 }
 
 /// One machine of an app. Made by [`App::machine`]; carries a lease nonce when made by a
-/// lease guard, and then every mutation sends it.
-#[derive(Debug, Clone)]
+/// lease guard, and then every mutation sends it. `Debug` leaves the nonce out.
+#[derive(Clone)]
 pub struct Machine {
     pub(crate) app: App,
     pub(crate) id: String,
     pub(crate) lease_nonce: Option<String>,
+}
+
+impl std::fmt::Debug for Machine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Machine")
+            .field("app", &self.app)
+            .field("id", &self.id)
+            .field(
+                "lease_nonce",
+                &self.lease_nonce.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl Machine {

@@ -1,0 +1,770 @@
+//! Hostile servers and hostile inputs: huge `Retry-After` values, `Duration::MAX` everywhere a
+//! duration is taken, path parameters that try to leave their segment, redirects to another
+//! host, oversized bodies, and waits against a server that never holds a poll.
+//!
+//! Everything runs on 127.0.0.1 with virtual time (a [`ManualClock`]), so nothing sleeps.
+//! `cargo test -p fly-machines --test adversarial -- --nocapture` prints, per class, how many
+//! inputs were tried and what came of them.
+
+mod loopback;
+
+use std::num::NonZeroU64;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use fly_machines::types::MachineConfig;
+use fly_machines::{Client, Error, ManualClock, RateLimits, RetryPolicy, WaitState};
+use loopback::{Answer, Seen, Server, Tally};
+
+const MACHINE: &str =
+    r#"{"id":"m1","state":"started","instance_id":"v1","config":{"image":"nginx"}}"#;
+
+fn client_for(server: &Server, clock: Arc<ManualClock>) -> fly_machines::ClientBuilder {
+    Client::builder()
+        .token("adversarial-token")
+        .base_url(server.base_url())
+        .clock(clock)
+        .rate_limits(RateLimits::off())
+        .retry(RetryPolicy::default().jitter(false))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retry-After
+
+/// Values a server might put in `Retry-After`, from sane to absurd.
+const RETRY_AFTER_VALUES: &[&str] = &[
+    "999999",
+    "18446744073709551615",
+    "18446744073709551616",
+    "99999999999999999999999999",
+    "1e308",
+    "1.7976931348623157e308",
+    "inf",
+    "+inf",
+    "NaN",
+    "-1",
+    "-0",
+    "0",
+    "1e-300",
+    " 5 ",
+    "18446744073709551615.9",
+    "Fri, 31 Dec 9999 23:59:59 GMT",
+    "Thu, 01 Jan 1970 00:00:00 GMT",
+    "Sun, 06 Nov 1994 08:49:37 GMT",
+    "Sunday, 06-Nov-94 08:49:37 GMT",
+    "garbage",
+    "",
+];
+
+/// Each value answers the first Get Machine with a 429; the retry and every later call on the
+/// same machine must finish within the cap (30 s) plus the limiter's pacing, with the limiter on.
+#[tokio::test]
+async fn retry_after_never_holds_a_call_or_a_machine_past_the_cap() {
+    let first_seen = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let seen_by_server = first_seen.clone();
+    let server = Server::start(move |req: &Seen| {
+        let index: usize = req.path().rsplit('/').next().unwrap()[1..].parse().unwrap();
+        if seen_by_server.lock().unwrap().insert(index) {
+            Answer::with_headers(
+                429,
+                &[("retry-after", RETRY_AFTER_VALUES[index])],
+                r#"{"error":"slow down"}"#,
+            )
+        } else {
+            Answer::json(200, MACHINE)
+        }
+    })
+    .await;
+    let mut tally = Tally::default();
+    for (index, value) in RETRY_AFTER_VALUES.iter().enumerate() {
+        let clock = ManualClock::auto_advance();
+        let client = client_for(&server, clock.clone())
+            .rate_limits(RateLimits::fly_defaults())
+            .retry(
+                RetryPolicy::default()
+                    .jitter(false)
+                    .max_retry_after(Duration::from_secs(30)),
+            )
+            .build()
+            .unwrap();
+        let machine = client.app("a").machine(format!("m{index}"));
+        machine.get().await.unwrap();
+        let after_retry = clock.elapsed();
+        for _ in 0..3 {
+            machine.get().await.unwrap();
+        }
+        let total = clock.elapsed();
+        assert!(
+            after_retry <= Duration::from_secs(31) && total <= Duration::from_secs(40),
+            "Retry-After {value:?}: retry after {after_retry:?}, three more calls by {total:?}"
+        );
+        let outcome = if after_retry >= Duration::from_secs(30) {
+            "capped at 30 s"
+        } else {
+            "honoured below the cap or ignored"
+        };
+        tally.record("Retry-After values", outcome);
+    }
+    tally.print("Retry-After (limiter on, cap 30 s)");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Duration::MAX
+
+/// A server good enough for waits, leases, creates and lookups.
+async fn cooperative_server(creates_failing: usize) -> Server {
+    let creates = Arc::new(AtomicUsize::new(0));
+    Server::start(move |req: &Seen| {
+        let path = req.path();
+        match (req.method.as_str(), path) {
+            (_, p) if p.ends_with("/wait") => {
+                Answer::json(200, r#"{"ok":true,"state":"started","version":"v1"}"#)
+            }
+            ("POST", p) if p.ends_with("/lease") => Answer::json(
+                201,
+                r#"{"status":"success","data":{"nonce":"secret-nonce-7","expires_at":1,"owner":"me"}}"#,
+            ),
+            ("DELETE", p) if p.ends_with("/lease") => Answer::json(200, "{}"),
+            ("POST", "/v1/apps/a/machines") => {
+                if creates.fetch_add(1, Ordering::SeqCst) < creates_failing {
+                    Answer::json(503, r#"{"error":"try again"}"#)
+                } else {
+                    Answer::json(200, MACHINE)
+                }
+            }
+            // After a failed create, the machine it made shows up in the list.
+            ("GET", "/v1/apps/a/machines") if creates.load(Ordering::SeqCst) > 0 => Answer::json(
+                200,
+                r#"[{"id":"m1","state":"created","config":{"image":"nginx","metadata":{"fly_machines_launch_id":"k1"}}}]"#,
+            ),
+            ("GET", "/v1/apps/a/machines") => Answer::json(200, "[]"),
+            _ => Answer::json(200, MACHINE),
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn duration_max_is_as_long_as_representable_or_refused_never_a_panic() {
+    let server = cooperative_server(1).await;
+    let mut tally = Tally::default();
+    let max = Duration::MAX;
+
+    let clock = ManualClock::auto_advance();
+    let client = client_for(&server, clock.clone()).build().unwrap();
+    let machine = client.app("a").machine("m1");
+
+    let reached = machine
+        .wait_for(vec![WaitState::Started])
+        .timeout(max)
+        .not_found_grace(max)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reached.state, "started");
+    tally.record("wait_for(..).timeout(MAX)", "ok");
+
+    let guard = machine
+        .lease(Duration::from_secs(30))
+        .acquire_timeout(max)
+        .auto_refresh(false)
+        .send()
+        .await
+        .unwrap();
+    guard.release().await.unwrap();
+    tally.record("lease(..).acquire_timeout(MAX)", "ok");
+
+    let refused = machine.lease(max).auto_refresh(false).send().await;
+    assert!(
+        matches!(
+            &refused,
+            Err(Error::InvalidInput {
+                what: "lease ttl",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    tally.record("lease(MAX)", "clear error");
+
+    let created = client
+        .app("a")
+        .machines()
+        .create(MachineConfig {
+            image: Some("nginx".into()),
+            ..Default::default()
+        })
+        .idempotency_key("k1")
+        .visibility_grace(max)
+        .send()
+        .await;
+    // The first create fails with a 503; the lookup, with a grace of "forever", finds the
+    // machine that create made.
+    assert_eq!(created.unwrap().id.as_deref(), Some("m1"));
+    tally.record("create().visibility_grace(MAX)", "ok");
+
+    let raw = client
+        .raw()
+        .machines_wait(
+            "a",
+            "m1",
+            None,
+            None,
+            Some("started"),
+            Some(NonZeroU64::MAX),
+            None,
+        )
+        .await;
+    assert!(raw.is_ok(), "{raw:?}");
+    tally.record("raw machines_wait(timeout = u64::MAX)", "ok");
+
+    // Every duration setting of the client at its maximum, against a flaky server.
+    let flaky = Arc::new(AtomicUsize::new(0));
+    let flaky_in = flaky.clone();
+    let flaky_server = Server::start(move |_: &Seen| {
+        if flaky_in.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
+            Answer::with_headers(429, &[("retry-after", "18446744073709551615")], "{}")
+        } else {
+            Answer::json(200, MACHINE)
+        }
+    })
+    .await;
+    let clock = ManualClock::auto_advance();
+    let client = client_for(&flaky_server, clock.clone())
+        .request_timeout(max)
+        .connect_timeout(max)
+        .retry(
+            RetryPolicy::default()
+                .backoff(max, max)
+                .max_retry_after(max)
+                .max_elapsed(Some(max)),
+        )
+        .rate_limits(
+            RateLimits::fly_defaults()
+                .adaptive(true, max)
+                .max_wait(Some(max)),
+        )
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        client.app("a").machine("m1").get().await.unwrap();
+    }
+    tally.record("every client duration at MAX, Retry-After u64::MAX", "ok");
+    clock.advance(max);
+    clock.advance(max);
+    tally.record("ManualClock advanced by MAX twice", "ok");
+    tally.print("Duration::MAX");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Path parameters
+
+/// Values that try to leave their path segment or change the path around them.
+const HOSTILE_SEGMENTS: &[&str] = &[
+    "..\\..\\victim\\machines\\m1",
+    "x\\..\\victim",
+    "..",
+    ".",
+    "",
+    "%2e%2e",
+    "%2E%2E",
+    ".%2e",
+    "%2e.",
+    "a/../b",
+    "../victim",
+    "a%2F..%2Fvictim",
+    "\\",
+    "/",
+    "//",
+    "?x=1",
+    "#frag",
+    "a?b",
+    "a#b",
+    "m1;x=y",
+    "m1\0",
+    "\t",
+    " ",
+    "\r\nX-Injected: 1",
+    "%",
+    "%%",
+    "%zz",
+    "..%00",
+    "\u{ff0e}\u{ff0e}",
+    "\u{2025}",
+    "ü",
+    "a b",
+    "victim@host",
+    "http://evil",
+    "~user",
+    "...",
+    ".a",
+];
+
+fn decode_segment(segment: &str) -> Option<Vec<u8>> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// Every hostile value, in the app and the machine position of Get Machine and in the app of
+/// List Machines through the raw client: either the call is refused before anything is sent, or
+/// the server sees exactly the operation's path with one segment holding exactly the value.
+#[tokio::test]
+async fn path_parameters_stay_in_their_segment() {
+    let server = Server::start(|req: &Seen| {
+        if req.path().ends_with("/machines") {
+            Answer::json(200, "[]")
+        } else {
+            Answer::json(200, MACHINE)
+        }
+    })
+    .await;
+    let client = client_for(&server, ManualClock::auto_advance())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let raw = client.raw();
+    let mut tally = Tally::default();
+    for value in HOSTILE_SEGMENTS {
+        let labels = [
+            "machines_show(app = value)",
+            "machines_show(machine = value)",
+            "machines_list(app = value)",
+        ];
+        for (case, label) in labels.into_iter().enumerate() {
+            let before = server.seen().len();
+            let (expected, sent_ok) = match case {
+                0 => (
+                    vec!["apps", value, "machines", "m1"],
+                    raw.machines_show(value, "m1").await.is_ok(),
+                ),
+                1 => (
+                    vec!["apps", "h", "machines", value],
+                    raw.machines_show("h", value).await.is_ok(),
+                ),
+                _ => (
+                    vec!["apps", value, "machines"],
+                    raw.machines_list(value, None, None, None, None)
+                        .await
+                        .is_ok(),
+                ),
+            };
+            assert_eq!(server.seen().len(), before + usize::from(sent_ok));
+            let outcome = if sent_ok {
+                let seen = server.seen();
+                let last = seen.last().unwrap();
+                let segments: Vec<Vec<u8>> = last
+                    .path()
+                    .strip_prefix("/v1/")
+                    .unwrap()
+                    .split('/')
+                    .map(|s| decode_segment(s).unwrap())
+                    .collect();
+                let expected: Vec<Vec<u8>> =
+                    expected.iter().map(|s| s.as_bytes().to_vec()).collect();
+                assert_eq!(
+                    segments, expected,
+                    "{label} with {value:?} was sent to {}",
+                    last.target
+                );
+                "sent as one exact segment"
+            } else {
+                "refused before sending"
+            };
+            tally.record(label, outcome);
+        }
+    }
+    for seen in server.seen() {
+        assert!(!seen.path().contains("/victim/"), "{}", seen.target);
+    }
+    // A refusal names the parameter and the problem.
+    match raw.machines_show("h", "..").await {
+        Err(fly_machines_api::Error::InvalidRequest(message)) => {
+            assert!(message.contains("machine_id"), "{message}")
+        }
+        other => panic!("`..` was not refused: {other:?}"),
+    }
+    tally.print("path parameters (raw client)");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redirects
+
+/// A server that redirects everything to `target` with `status`.
+async fn redirecting(status: u16, target: String) -> Server {
+    Server::start(move |req: &Seen| {
+        Answer::with_headers(
+            status,
+            &[("location", &format!("{target}{}", req.target))],
+            "",
+        )
+    })
+    .await
+}
+
+fn create_config() -> MachineConfig {
+    let mut env = std::collections::HashMap::new();
+    env.insert("DATABASE_PASSWORD".to_string(), "hunter2".to_string());
+    MachineConfig {
+        image: Some("nginx".into()),
+        env: Some(env.into_iter().collect()),
+        ..Default::default()
+    }
+}
+
+/// Redirects of every kind, to another port on loopback (another origin) and to the same
+/// origin: our client follows none of them, so the other host never sees the request and the
+/// call fails with the redirect's status. A caller's client that does follow them gets the
+/// other host's answer refused.
+#[tokio::test]
+async fn redirects_are_not_followed_and_foreign_answers_are_refused() {
+    let elsewhere = Server::start(|_: &Seen| Answer::json(200, MACHINE)).await;
+    let mut tally = Tally::default();
+    for status in [301u16, 302, 303, 307, 308] {
+        let origin = redirecting(status, elsewhere.base_url()).await;
+        let client = client_for(&origin, ManualClock::auto_advance())
+            .build()
+            .unwrap();
+        let created = client
+            .app("a")
+            .machines()
+            .create(create_config())
+            .send()
+            .await;
+        assert_eq!(
+            created.as_ref().err().and_then(Error::status),
+            Some(status),
+            "{created:?}"
+        );
+        let got = client.app("a").machine("m1").get().await;
+        assert_eq!(got.as_ref().err().and_then(Error::status), Some(status));
+        tally.record("our client, cross-origin redirect", "not followed, error");
+
+        let same = redirecting(status, origin.base_url()).await;
+        let client = client_for(&same, ManualClock::auto_advance())
+            .build()
+            .unwrap();
+        let got = client.app("a").machine("m1").get().await;
+        assert_eq!(got.as_ref().err().and_then(Error::status), Some(status));
+        tally.record("our client, same-origin redirect", "not followed, error");
+
+        // A caller-supplied client that follows redirects.
+        let following = reqwest::Client::builder().build().unwrap();
+        let client = client_for(&origin, ManualClock::auto_advance())
+            .http_client(following)
+            .build()
+            .unwrap();
+        let got = client.app("a").machine("m1").get().await;
+        assert!(
+            matches!(&got, Err(Error::ResponseRefused { .. })),
+            "{got:?}"
+        );
+        let shown = got.unwrap_err().to_string();
+        assert!(shown.contains("redirect"), "{shown}");
+        tally.record("caller's following client", "foreign answer refused");
+    }
+    // Only the caller's following client (one GET per status) ever reached the other host; our
+    // client's creates, and their secrets, never did.
+    let reached = elsewhere.seen();
+    assert_eq!(reached.len(), 5, "{reached:?}");
+    assert!(
+        reached
+            .iter()
+            .all(|s| s.method == "GET" && s.body.is_empty())
+    );
+    tally.print("redirects");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Body size
+
+/// Announced lengths past the limit are refused before reading; chunked bodies are cut at the
+/// limit; bodies within the limit pass.
+#[tokio::test]
+async fn response_bodies_are_bounded() {
+    let limit: u64 = 1024 * 1024;
+    let mut tally = Tally::default();
+    for announced in [limit + 1, 200 * 1024 * 1024, u64::MAX] {
+        let server = Server::start(move |_: &Seen| {
+            Answer::head_only(format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: \
+                 {announced}\r\nconnection: close\r\n\r\n"
+            ))
+        })
+        .await;
+        let client = client_for(&server, ManualClock::auto_advance())
+            .max_response_bytes(limit)
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let got = client.app("a").machine("m1").get().await;
+        match got {
+            Err(Error::ResponseTooLarge { limit: l, size, .. }) => {
+                assert_eq!((l, size), (limit, announced));
+                tally.record("announced length over the limit", "refused unread");
+            }
+            // hyper refuses a length it cannot represent before we see it.
+            Err(Error::Transport { .. }) if announced == u64::MAX => {
+                tally.record("announced length over the limit", "transport error")
+            }
+            other => panic!("length {announced}: {other:?}"),
+        }
+    }
+    for (chunk, chunks) in [
+        (64 * 1024, 160),
+        (100, 20_000),
+        (1024 * 1024, 2),
+        (1, 2_000),
+        (64 * 1024, 15),
+    ] {
+        let server = Server::start(move |_: &Seen| Answer::chunked(chunk, chunks)).await;
+        let client = client_for(&server, ManualClock::auto_advance())
+            .max_response_bytes(limit)
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let err = client.app("a").machine("m1").get().await.unwrap_err();
+        if ((chunk * chunks) as u64) < limit {
+            // Read whole: the filler then fails to decode as a machine.
+            assert!(matches!(err, Error::Decode { .. }), "{err}");
+            tally.record("chunked body within the limit", "read whole");
+            continue;
+        }
+        match err {
+            Error::ResponseTooLarge { limit: l, size, .. } => {
+                assert_eq!(l, limit);
+                assert!(size > limit && size <= limit + chunk as u64 + 2, "{size}");
+                tally.record("chunked body over the limit", "cut at the limit");
+            }
+            other => panic!("{chunk} x {chunks}: {other}"),
+        }
+        assert!(err_message_names_limit(limit));
+    }
+    // Within the limit: a normal answer decodes.
+    let server = Server::start(|_: &Seen| Answer::json(200, MACHINE)).await;
+    let client = client_for(&server, ManualClock::auto_advance())
+        .max_response_bytes(MACHINE.len() as u64)
+        .build()
+        .unwrap();
+    client.app("a").machine("m1").get().await.unwrap();
+    tally.record("body exactly at the limit", "decoded");
+    tally.print("response bodies (limit 1 MiB)");
+}
+
+fn err_message_names_limit(limit: u64) -> bool {
+    let err = Error::ResponseTooLarge {
+        operation: "Machines_show",
+        limit,
+        size: limit + 1,
+    };
+    let shown = err.to_string();
+    shown.contains(&limit.to_string()) && shown.contains("max_response_bytes")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Polling
+
+/// A `/wait` that answers at once, in the wrong state or with 408, for 5 s of virtual time with
+/// the limiter off: the wait backs off between polls instead of asking again at once.
+#[tokio::test]
+async fn waits_back_off_between_polls_that_return_at_once() {
+    let mut tally = Tally::default();
+    for (label, answer) in [
+        (
+            "200 in the wrong state",
+            (200u16, r#"{"ok":true,"state":"stopped"}"#),
+        ),
+        ("immediate 408", (408, r#"{"error":"deadline exceeded"}"#)),
+        ("immediate 503", (503, r#"{"error":"unavailable"}"#)),
+    ] {
+        // Past 50 polls the machine "starts", so a wait that polls in a tight loop ends in
+        // success (and fails this test) instead of spinning forever.
+        let polls = Arc::new(AtomicUsize::new(0));
+        let server = Server::start(move |_: &Seen| {
+            if polls.fetch_add(1, Ordering::SeqCst) >= 50 {
+                Answer::json(200, r#"{"ok":true,"state":"started"}"#)
+            } else {
+                Answer::json(answer.0, answer.1)
+            }
+        })
+        .await;
+        let clock = ManualClock::auto_advance();
+        let client = client_for(&server, clock.clone())
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let err = client
+            .app("a")
+            .machine("m1")
+            .wait_for(vec![WaitState::Started])
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        let polls = server.seen().len();
+        // Pauses of at least 125, 250, 500, 1000, 2000 ms fit in 5 s: at most 7 polls.
+        assert!((3..=7).contains(&polls), "{label}: {polls} polls in 5 s");
+        tally.record(label, &format!("{polls} polls in 5 s"));
+    }
+    tally.print("wait polling (limiter off, 5 s virtual)");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets in Debug
+
+#[tokio::test]
+async fn the_lease_nonce_never_shows_in_debug() {
+    let server = cooperative_server(0).await;
+    let client = client_for(&server, ManualClock::auto_advance())
+        .build()
+        .unwrap();
+    let guard = client
+        .app("a")
+        .machine("m1")
+        .lease(Duration::from_secs(30))
+        .auto_refresh(false)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(guard.nonce(), "secret-nonce-7");
+    for shown in [
+        format!("{guard:?}"),
+        format!("{:?}", guard.machine()),
+        format!("{:#?}", guard),
+        format!("{client:?}"),
+    ] {
+        assert!(!shown.contains("secret-nonce-7"), "{shown}");
+        assert!(!shown.contains("adversarial-token"), "{shown}");
+    }
+    let sent = server.seen();
+    guard.release().await.unwrap();
+    assert!(
+        sent.iter()
+            .all(|s| s.header("fly-machine-lease-nonce").is_none())
+    );
+    let release = server.seen().pop().unwrap();
+    assert_eq!(
+        release.header("fly-machine-lease-nonce"),
+        Some("secret-nonce-7")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Broken answers
+
+/// Answers no HTTP library should accept, and answers cut short: each ends in a typed error,
+/// a GET is retried (at most `max_attempts` times), and a create without an idempotency key is
+/// never sent twice after the server may have acted on it.
+#[tokio::test]
+async fn broken_answers_end_in_typed_errors_without_duplicate_creates() {
+    let heads: Vec<(&str, String)> = vec![
+        ("empty answer", String::new()),
+        ("garbage", "\u{0}\u{1}garbage\r\n\r\n".into()),
+        ("bad status line", "HTTP/1.1 abc OK\r\n\r\n".into()),
+        ("status 999", "HTTP/1.1 999 X\r\ncontent-length: 0\r\n\r\n".into()),
+        (
+            "body shorter than announced",
+            "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"id\":".into(),
+        ),
+        (
+            "header of 1 MiB",
+            format!(
+                "HTTP/1.1 200 OK\r\nx-big: {}\r\ncontent-length: 2\r\n\r\n{{}}",
+                "a".repeat(1024 * 1024)
+            ),
+        ),
+        (
+            "10,000 headers",
+            format!(
+                "HTTP/1.1 200 OK\r\n{}content-length: 2\r\n\r\n{{}}",
+                "x-h: 1\r\n".repeat(10_000)
+            ),
+        ),
+        (
+            "bad chunk size",
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n".into(),
+        ),
+        (
+            "both length and chunked",
+            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+                .into(),
+        ),
+    ];
+    let mut tally = Tally::default();
+    for (label, head) in heads {
+        let server = Server::start(move |_: &Seen| Answer::head_only(head.clone())).await;
+        let client = client_for(&server, ManualClock::auto_advance())
+            .build()
+            .unwrap();
+        let got = client.app("a").machine("m1").get().await;
+        let gets = server.seen().len();
+        assert!((1..=4).contains(&gets), "{label}: {gets} GETs");
+        let created = client
+            .app("a")
+            .machines()
+            .create(MachineConfig {
+                image: Some("nginx".into()),
+                ..Default::default()
+            })
+            .send()
+            .await;
+        let creates = server.seen().len() - gets;
+        assert_eq!(creates, 1, "{label}: create sent {creates} times");
+        for result in [got.map(|_| ()), created.map(|_| ())] {
+            let outcome = match result {
+                Ok(()) => "ok".to_string(),
+                Err(e) => {
+                    assert!(!e.to_string().is_empty());
+                    match e {
+                        Error::Transport { .. } => "transport error".into(),
+                        Error::Decode { .. } => "decode error".into(),
+                        Error::Api(api) => format!("API error {}", api.status),
+                        other => format!("{other}"),
+                    }
+                }
+            };
+            tally.record(label, &outcome);
+        }
+    }
+    tally.print("broken answers (GET, then create; each create sent once)");
+}
+
+/// A lease nonce or header value that cannot be sent is refused before anything is sent.
+#[tokio::test]
+async fn unsendable_header_values_are_refused_before_sending() {
+    let server = Server::start(|_: &Seen| Answer::json(200, MACHINE)).await;
+    let client = client_for(&server, ManualClock::auto_advance())
+        .build()
+        .unwrap();
+    let mut tally = Tally::default();
+    for nonce in ["a\r\nx-injected: 1", "a\nb", "\u{7f}", "\0"] {
+        let got = client
+            .app("a")
+            .machine("m1")
+            .with_lease_nonce(nonce)
+            .cordon()
+            .await;
+        assert!(
+            matches!(got, Err(Error::InvalidInput { .. })),
+            "{nonce:?}: {got:?}"
+        );
+        let shown = got.unwrap_err().to_string();
+        assert!(shown.contains("cannot be sent in a header"), "{shown}");
+        tally.record("lease nonce", "refused before sending");
+    }
+    assert!(server.seen().is_empty());
+    tally.print("header values");
+}
