@@ -15,9 +15,9 @@ tokio::task_local! {
     static CALL: CallContext;
 }
 
-/// What one call carries into the policy, and what the policy reports back. `Debug` leaves the
-/// lease nonce out.
-#[derive(Default)]
+/// What one call carries into the policy, and what the policy reports back. The lease nonce is
+/// not here: it is a parameter of the raw call.
+#[derive(Debug, Default)]
 pub(crate) struct CallContext {
     /// The operation the handle named; the policy refuses to send any other.
     pub operation: Option<OperationId>,
@@ -26,20 +26,6 @@ pub(crate) struct CallContext {
     /// Skips the client-side limiter (lease refreshes must not queue behind other callers).
     pub bypass_limiter: bool,
     attempts: AtomicU32,
-}
-
-impl std::fmt::Debug for CallContext {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallContext")
-            .field(
-                "lease_nonce",
-                &self.lease_nonce.as_ref().map(|_| "<redacted>"),
-            )
-            .field("extra_query", &self.extra_query)
-            .field("bypass_limiter", &self.bypass_limiter)
-            .field("attempts", &self.attempts)
-            .finish()
-    }
 }
 
 impl CallContext {
