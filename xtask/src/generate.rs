@@ -92,7 +92,10 @@ pub fn generate_all(spec_path: &Path) -> Result<Vec<Output>, String> {
         |generator| generator.generate_tokens(&api),
         &settings,
     )?;
-    let client = use_our_path_encoder(format_file(client)?)?;
+    let mut client: syn::File =
+        syn::parse2(client).map_err(|e| format!("generated code does not parse: {e}"))?;
+    crate::secrets::redact_debug(&mut client, &crate::secrets::secret_fields(&raw)?)?;
+    let client = use_our_path_encoder(format_file(quote!(#client))?)?;
     check_method_names(&operations, &client)?;
     let mocks = run_generator(
         spec_path,

@@ -8,6 +8,7 @@
 mod corrections;
 mod diff;
 mod generate;
+mod secrets;
 mod spec;
 
 use std::path::PathBuf;

@@ -214,7 +214,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Debug,
         Default,
         PartialEq,
         schemars::JsonSchema
@@ -256,7 +255,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Debug,
         Default,
         PartialEq,
         schemars::JsonSchema
@@ -318,7 +316,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Debug,
         Default,
         PartialEq,
         schemars::JsonSchema
@@ -349,7 +346,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Debug,
         Default,
         PartialEq,
         schemars::JsonSchema
@@ -915,7 +911,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Debug,
         Default,
         PartialEq,
         schemars::JsonSchema
@@ -930,7 +925,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Debug,
         Default,
         PartialEq,
         schemars::JsonSchema
@@ -1700,7 +1694,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Debug,
         Default,
         PartialEq,
         schemars::JsonSchema
@@ -1845,7 +1838,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Debug,
         Default,
         PartialEq,
         schemars::JsonSchema
@@ -3112,7 +3104,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Debug,
         Default,
         PartialEq,
         schemars::JsonSchema
@@ -3127,7 +3118,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Debug,
         Default,
         PartialEq,
         schemars::JsonSchema
@@ -3172,7 +3162,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Debug,
         Default,
         PartialEq,
         schemars::JsonSchema
@@ -3823,7 +3812,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Debug,
         Default,
         PartialEq,
         schemars::JsonSchema
@@ -4051,6 +4039,127 @@ pub mod types {
             fn from(value: String) -> Self {
                 Self(value.into())
             }
+        }
+    }
+    impl ::std::fmt::Debug for AppSecret {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("AppSecret")
+                .field("created_at", &self.created_at)
+                .field("digest", &self.digest)
+                .field("name", &self.name)
+                .field("updated_at", &self.updated_at)
+                .field("value", &self.value.as_ref().map(|_| "<redacted>"))
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for AppSecretsUpdateRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("AppSecretsUpdateRequest")
+                .field("values", &self.values.as_ref().map(|_| "<redacted>"))
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for AuthenticateTokenRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("AuthenticateTokenRequest")
+                .field("header", &self.header.as_ref().map(|_| "<redacted>"))
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for AuthorizeTokenRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("AuthorizeTokenRequest")
+                .field("access", &self.access)
+                .field("header", &self.header.as_ref().map(|_| "<redacted>"))
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for CreateAppResponse {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("CreateAppResponse")
+                .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for CreateCustomCertificateRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("CreateCustomCertificateRequest")
+                .field("fullchain", &self.fullchain)
+                .field("hostname", &self.hostname)
+                .field("private_key", &self.private_key.as_ref().map(|_| "<redacted>"))
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for Lease {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("Lease")
+                .field("description", &self.description)
+                .field("expires_at", &self.expires_at)
+                .field("nonce", &self.nonce.as_ref().map(|_| "<redacted>"))
+                .field("owner", &self.owner)
+                .field("version", &self.version)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for Machine {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("Machine")
+                .field("checks", &self.checks)
+                .field("config", &self.config)
+                .field("created_at", &self.created_at)
+                .field("events", &self.events)
+                .field("host_status", &self.host_status)
+                .field("id", &self.id)
+                .field("image_ref", &self.image_ref)
+                .field("incomplete_config", &self.incomplete_config)
+                .field("instance_id", &self.instance_id)
+                .field("name", &self.name)
+                .field("nonce", &self.nonce.as_ref().map(|_| "<redacted>"))
+                .field("private_ip", &self.private_ip)
+                .field("region", &self.region)
+                .field("state", &self.state)
+                .field("updated_at", &self.updated_at)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for SetAppSecretRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("SetAppSecretRequest")
+                .field("value", &self.value.as_ref().map(|_| "<redacted>"))
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for SetAppSecretResponse {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("SetAppSecretResponse")
+                .field("created_at", &self.created_at)
+                .field("digest", &self.digest)
+                .field("name", &self.name)
+                .field("updated_at", &self.updated_at)
+                .field("value", &self.value.as_ref().map(|_| "<redacted>"))
+                .field("version", &self.version)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for SetSecretkeyRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("SetSecretkeyRequest")
+                .field("type_", &self.type_)
+                .field("value", &self.value.as_ref().map(|_| "<redacted>"))
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for VerifiedToken {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("VerifiedToken")
+                .field("caveats", &self.caveats)
+                .field("header", &self.header.as_ref().map(|_| "<redacted>"))
+                .field("nonce", &self.nonce)
+                .field(
+                    "permission_token",
+                    &self.permission_token.as_ref().map(|_| "<redacted>"),
+                )
+                .finish()
         }
     }
 }

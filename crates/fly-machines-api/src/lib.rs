@@ -34,3 +34,34 @@ pub const PUBLIC_BASE_URL: &str = "https://api.machines.dev/v1";
 
 /// The endpoint reachable from inside Fly's private network (6PN).
 pub const INTERNAL_BASE_URL: &str = "http://_api.internal:4280/v1";
+
+#[cfg(test)]
+mod tests {
+    use super::types;
+
+    /// Properties marked `x-secret` in the document never show in `Debug`, however deep.
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let lease = types::Lease {
+            nonce: Some("nonce-secret-1".into()),
+            owner: Some("ops@example.com".into()),
+            ..Default::default()
+        };
+        let machine = types::Machine {
+            id: Some("m1".into()),
+            nonce: Some("nonce-secret-2".into()),
+            ..Default::default()
+        };
+        let secret = types::SetAppSecretRequest {
+            value: Some("hunter2-secret".into()),
+        };
+        let printed = format!("{lease:?} {machine:?} {secret:?} {:#?}", Some(&lease));
+        for needle in ["nonce-secret-1", "nonce-secret-2", "hunter2-secret"] {
+            assert!(!printed.contains(needle), "{needle} leaked: {printed}");
+        }
+        assert!(printed.contains("ops@example.com") && printed.contains("m1"));
+        assert!(printed.contains("<redacted>"));
+        // Nothing is redacted that is not there.
+        assert!(format!("{:?}", types::Lease::default()).contains("nonce: None"));
+    }
+}

@@ -84,10 +84,16 @@ fn count(scratch: &Path, variant: &str, calls: u64, base_url: &str, machine_id: 
         .stderr(Stdio::null())
         .status()
         .expect("valgrind runs");
-    assert!(status.success(), "the {variant} client under callgrind failed: {status}");
+    assert!(
+        status.success(),
+        "the {variant} client under callgrind failed: {status}"
+    );
     let text = std::fs::read_to_string(&out).expect("callgrind output");
     text.lines()
-        .find_map(|line| line.strip_prefix("totals:").or(line.strip_prefix("summary:")))
+        .find_map(|line| {
+            line.strip_prefix("totals:")
+                .or(line.strip_prefix("summary:"))
+        })
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no instruction total in {}", out.display()))
@@ -304,10 +310,7 @@ async fn generated(base_url: &str, machine_id: &str, calls: u64) {
         fly_machines_api::Inner::new(Arc::new(policy)),
     );
     for _ in 0..calls {
-        let machine = raw
-            .machines_show(APP, machine_id)
-            .await
-            .expect("a machine");
+        let machine = raw.machines_show(APP, machine_id).await.expect("a machine");
         std::hint::black_box(machine.into_inner());
     }
 }
