@@ -146,15 +146,31 @@
 //!   one of them.
 
 mod api;
+mod auth;
+mod builder;
 mod clock;
 mod config;
-mod server;
+mod connections;
+mod emulator;
+mod encoding;
+mod errors;
+mod faults;
+mod handle;
+mod ids;
+mod limits;
+mod pipeline;
+mod reply;
+mod request;
+mod request_log;
+mod routing;
 mod state;
-mod util;
+mod time;
 
+pub use builder::{Sim, SimBuilder};
 pub use clock::{Clock, MANUAL_EPOCH_MS};
 pub use config::{FaultKind, Faults, Limit, RateLimits};
 pub use fly_machines_api::types;
-pub use server::{
-    LEASE_NONCE_HEADER, REQUEST_ID_HEADER, RequestRecord, Sim, SimBuilder, SimHandle,
-};
+pub use handle::SimHandle;
+pub use pipeline::REQUEST_ID_HEADER;
+pub use request::LEASE_NONCE_HEADER;
+pub use request_log::RequestRecord;

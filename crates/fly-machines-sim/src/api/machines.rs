@@ -7,12 +7,16 @@ use fly_machines_api::types;
 use serde::Deserialize;
 
 use crate::api::platform::is_region;
-use crate::server::{Env, Req, ok_json};
-use crate::state::{AppRec, LeaseRec, Machine, St, World};
-use crate::util::{ApiError, HResult, Reply, hex_id, rfc3339, ulid};
+use crate::errors::ApiError;
+use crate::ids::{hex_id, ulid};
+use crate::reply::ok_json;
+use crate::reply::{HandlerResult, Reply};
+use crate::request::{ApiRequest, Env};
+use crate::state::{App, Lease, Machine, MachineState, World};
+use crate::time::rfc3339;
 
 /// Answer of the calls Fly acknowledges with `{"ok": true}`.
-pub(crate) fn ok_true() -> HResult {
+pub(crate) fn ok_true() -> HandlerResult {
     ok_json(&serde_json::json!({ "ok": true }))
 }
 
@@ -28,10 +32,12 @@ fn not_running(m: &Machine) -> ApiError {
 macro_rules! machine {
     ($env:expr, $req:expr) => {{
         let now = $env.now;
-        let (app, rng) = $env
-            .w
-            .machine($req.p("app_name"), $req.p("machine_id"), now)?;
-        let id = $req.p("machine_id");
+        let (app, rng) = $env.world.machine(
+            $req.path_param("app_name"),
+            $req.path_param("machine_id"),
+            now,
+        )?;
+        let id = $req.path_param("machine_id");
         let m = app
             .machines
             .get_mut(id)
@@ -41,14 +47,14 @@ macro_rules! machine {
 }
 pub(crate) use machine;
 
-pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
-    let include_deleted = req.q_bool("include_deleted")?.unwrap_or(false);
-    let summary = req.q_bool("summary")?.unwrap_or(false);
-    let region = req.q("region").filter(|r| !r.is_empty());
+pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let include_deleted = req.query_bool("include_deleted")?.unwrap_or(false);
+    let summary = req.query_bool("summary")?.unwrap_or(false);
+    let region = req.query_param("region").filter(|r| !r.is_empty());
     let mut states = Vec::new();
-    for s in req.q_list("state") {
+    for s in req.query_list("state") {
         states.push(
-            St::parse(&s)
+            MachineState::parse(&s)
                 .ok_or_else(|| ApiError::bad_request(format!("unknown machine state {s:?}")))?,
         );
     }
@@ -58,8 +64,8 @@ pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
         .filter_map(|(k, v)| k.strip_prefix("metadata.").map(|k| (k, v.as_str())))
         .collect();
     let now = env.now;
-    let World { apps, rng, .. } = &mut *env.w;
-    let name = req.p("app_name");
+    let World { apps, rng, .. } = &mut *env.world;
+    let name = req.path_param("app_name");
     let app = apps
         .get_mut(name)
         .ok_or_else(|| ApiError::not_found(format!("app {name} not found")))?;
@@ -68,7 +74,7 @@ pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
     let mut out = Vec::new();
     for m in ms {
         m.settle(now, rng);
-        if now < m.visible_from_ms || (m.state == St::Destroyed && !include_deleted) {
+        if now < m.visible_from_ms || (m.state == MachineState::Destroyed && !include_deleted) {
             continue;
         }
         if region.is_some_and(|r| r != m.region)
@@ -91,7 +97,7 @@ pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
 /// Checks the mounts of a config against the app's volumes; returns the volume ids to attach
 /// and the region they impose (if any).
 fn check_mounts(
-    app: &AppRec,
+    app: &App,
     machine_id: Option<&str>,
     config: &types::MachineConfig,
 ) -> Result<(Vec<String>, Option<String>), ApiError> {
@@ -167,7 +173,7 @@ fn unpullable(config: &types::MachineConfig) -> bool {
     path.rsplit('/').next() == Some("unpullable")
 }
 
-fn check_secrets_version(app: &AppRec, min: Option<i64>) -> Result<(), ApiError> {
+fn check_secrets_version(app: &App, min: Option<i64>) -> Result<(), ApiError> {
     match min {
         Some(min) if min > app.secrets_version => Err(ApiError::precondition(format!(
             "app secrets are at version {}, below min_secrets_version {min}",
@@ -183,13 +189,13 @@ fn new_lease(
     now: u64,
     version: &str,
     rng: &mut rand::rngs::StdRng,
-) -> Result<LeaseRec, ApiError> {
+) -> Result<Lease, ApiError> {
     if ttl <= 0 {
         return Err(ApiError::bad_request(format!(
             "lease ttl must be a positive number of seconds, got {ttl}"
         )));
     }
-    Ok(LeaseRec {
+    Ok(Lease {
         nonce: hex_id(12, rng),
         owner: env_owner.to_string(),
         description: String::new(),
@@ -198,17 +204,17 @@ fn new_lease(
     })
 }
 
-pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn create(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let body: types::CreateMachineRequest = req.json()?;
     let config = validate_config(body.config)?;
     let now = env.now;
-    let app_name = req.p("app_name");
-    env.w.app(app_name)?;
-    let id = env.w.new_machine_id();
-    let seq = env.w.seq();
-    let step = env.cfg.transition_ms;
-    let hide_ms = env.w.not_found_after_create_ms;
-    let World { apps, rng, .. } = &mut *env.w;
+    let app_name = req.path_param("app_name");
+    env.world.app(app_name)?;
+    let id = env.world.new_machine_id();
+    let seq = env.world.seq();
+    let step = env.settings.transition_ms;
+    let hide_ms = env.world.not_found_after_create_ms;
+    let World { apps, rng, .. } = &mut *env.world;
     let app = apps
         .get_mut(app_name)
         .ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
@@ -222,7 +228,7 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
         }
         (Some(r), _) => r,
         (None, Some(v)) => v,
-        (None, None) => env.cfg.default_region.clone(),
+        (None, None) => env.settings.default_region.clone(),
     };
     if !is_region(&region) {
         return Err(ApiError::bad_request(format!("unknown region {region:?}")));
@@ -241,7 +247,7 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
     };
     let instance_id = ulid(now, rng);
     let lease = match body.lease_ttl {
-        Some(ttl) => Some(new_lease(&env.cfg.owner, ttl, now, &instance_id, rng)?),
+        Some(ttl) => Some(new_lease(&env.settings.owner, ttl, now, &instance_id, rng)?),
         None => None,
     };
     let private_ip = format!(
@@ -259,7 +265,7 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
         created_ms: now,
         updated_ms: now,
         visible_from_ms: now.saturating_add(hide_ms),
-        state: St::Created,
+        state: MachineState::Created,
         pending: VecDeque::new(),
         instance_id: instance_id.clone(),
         unpullable: unpullable(&config),
@@ -277,13 +283,17 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
         volumes: volumes.clone(),
     };
     if body.skip_launch == Some(true) {
-        m.begin(now, step, &[(St::Created, "launch")], rng);
+        m.begin(now, step, &[(MachineState::Created, "launch")], rng);
     } else {
         let end = m.boot_end();
         m.begin(
             now,
             step,
-            &[(St::Created, "launch"), (St::Starting, "start"), end],
+            &[
+                (MachineState::Created, "launch"),
+                (MachineState::Starting, "start"),
+                end,
+            ],
             rng,
         );
     }
@@ -300,19 +310,19 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
     ok_json(&view)
 }
 
-pub(crate) fn show(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn show(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let (m, _, _) = machine!(env, req);
     ok_json(&m.view(false, None))
 }
 
-pub(crate) fn update(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn update(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let body: types::UpdateMachineRequest = req.json()?;
     let config = validate_config(body.config)?;
-    let step = env.cfg.transition_ms;
-    let owner = env.cfg.owner.clone();
+    let step = env.settings.transition_ms;
+    let owner = env.settings.owner.clone();
     let now = env.now;
-    let id = req.p("machine_id").to_string();
-    let (app, rng) = env.w.machine(req.p("app_name"), &id, now)?;
+    let id = req.path_param("machine_id").to_string();
+    let (app, rng) = env.world.machine(req.path_param("app_name"), &id, now)?;
     {
         let m = app
             .machines
@@ -376,17 +386,17 @@ pub(crate) fn update(env: &mut Env<'_>, req: &Req) -> HResult {
     m.config = config;
     let end = match destination {
         _ if body.skip_launch == Some(true) => {
-            if destination == St::Created {
-                (St::Created, "update")
+            if destination == MachineState::Created {
+                (MachineState::Created, "update")
             } else {
-                (St::Stopped, "update")
+                (MachineState::Stopped, "update")
             }
         }
-        St::Started | St::Failed => m.boot_end(),
-        St::Created => (St::Created, "update"),
-        _ => (St::Stopped, "update"),
+        MachineState::Started | MachineState::Failed => m.boot_end(),
+        MachineState::Created => (MachineState::Created, "update"),
+        _ => (MachineState::Stopped, "update"),
     };
-    m.begin(now, step, &[(St::Replacing, "update"), end], rng);
+    m.begin(now, step, &[(MachineState::Replacing, "update"), end], rng);
     if let Some(ttl) = body.lease_ttl {
         let lease = new_lease(&owner, ttl, now, &m.instance_id, rng)?;
         match m.lease.as_mut() {
@@ -420,15 +430,15 @@ pub(crate) fn update(env: &mut Env<'_>, req: &Req) -> HResult {
     ok_json(&view)
 }
 
-pub(crate) fn delete(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let force = req
-        .q_bool("force")?
-        .or(req.q_bool("kill")?)
+        .query_bool("force")?
+        .or(req.query_bool("kill")?)
         .unwrap_or(false);
-    let step = env.cfg.transition_ms;
+    let step = env.settings.transition_ms;
     let now = env.now;
-    let id = req.p("machine_id").to_string();
-    let (app, rng) = env.w.machine(req.p("app_name"), &id, now)?;
+    let id = req.path_param("machine_id").to_string();
+    let (app, rng) = env.world.machine(req.path_param("app_name"), &id, now)?;
     let m = app
         .machines
         .get_mut(&id)
@@ -440,7 +450,10 @@ pub(crate) fn delete(env: &mut Env<'_>, req: &Req) -> HResult {
     let stoppable = !m.busy()
         && matches!(
             m.state,
-            St::Stopped | St::Created | St::Failed | St::Suspended
+            MachineState::Stopped
+                | MachineState::Created
+                | MachineState::Failed
+                | MachineState::Suspended
         );
     if !stoppable && !force {
         return Err(ApiError::precondition(format!(
@@ -451,7 +464,10 @@ pub(crate) fn delete(env: &mut Env<'_>, req: &Req) -> HResult {
     m.begin(
         now,
         step,
-        &[(St::Destroying, "destroy"), (St::Destroyed, "destroy")],
+        &[
+            (MachineState::Destroying, "destroy"),
+            (MachineState::Destroyed, "destroy"),
+        ],
         rng,
     );
     m.lease = None;
@@ -469,11 +485,16 @@ pub(crate) fn delete(env: &mut Env<'_>, req: &Req) -> HResult {
     ok_true()
 }
 
-pub(crate) fn start(env: &mut Env<'_>, req: &Req) -> HResult {
-    let step = env.cfg.transition_ms;
+pub(crate) fn start(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let step = env.settings.transition_ms;
     let (m, rng, now) = machine!(env, req);
     m.check_lease(now, req.nonce())?;
-    if m.busy() || !matches!(m.state, St::Stopped | St::Created | St::Suspended) {
+    if m.busy()
+        || !matches!(
+            m.state,
+            MachineState::Stopped | MachineState::Created | MachineState::Suspended
+        )
+    {
         return Err(ApiError::precondition(format!(
             "unable to start machine from current state {}",
             m.state.as_str()
@@ -481,7 +502,7 @@ pub(crate) fn start(env: &mut Env<'_>, req: &Req) -> HResult {
     }
     let previous = m.state.as_str().to_string();
     let end = m.boot_end();
-    m.begin(now, step, &[(St::Starting, "start"), end], rng);
+    m.begin(now, step, &[(MachineState::Starting, "start"), end], rng);
     ok_json(&types::StartMachineResponse {
         migrated: Some(false),
         new_host: Some(String::new()),
@@ -520,7 +541,7 @@ fn check_duration(field: &str, value: &str) -> Result<(), ApiError> {
     }
 }
 
-pub(crate) fn stop(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn stop(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let body: StopBody = req.json_or_default()?;
     if let Some(sig) = body.signal.as_deref()
         && !STOP_SIGNALS.contains(&sig)
@@ -539,7 +560,7 @@ pub(crate) fn stop(env: &mut Env<'_>, req: &Req) -> HResult {
             )));
         }
     }
-    let step = env.cfg.transition_ms;
+    let step = env.settings.transition_ms;
     let (m, rng, now) = machine!(env, req);
     m.check_lease(now, req.nonce())?;
     if m.busy() || m.gone() {
@@ -549,11 +570,14 @@ pub(crate) fn stop(env: &mut Env<'_>, req: &Req) -> HResult {
         )));
     }
     match m.state {
-        St::Started | St::Suspended | St::Failed => {
+        MachineState::Started | MachineState::Suspended | MachineState::Failed => {
             m.begin(
                 now,
                 step,
-                &[(St::Stopping, "stop"), (St::Stopped, "stop")],
+                &[
+                    (MachineState::Stopping, "stop"),
+                    (MachineState::Stopped, "stop"),
+                ],
                 rng,
             );
         }
@@ -562,11 +586,11 @@ pub(crate) fn stop(env: &mut Env<'_>, req: &Req) -> HResult {
     ok_true()
 }
 
-pub(crate) fn suspend(env: &mut Env<'_>, req: &Req) -> HResult {
-    let step = env.cfg.transition_ms;
+pub(crate) fn suspend(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let step = env.settings.transition_ms;
     let (m, rng, now) = machine!(env, req);
     m.check_lease(now, req.nonce())?;
-    if m.busy() || m.state != St::Started {
+    if m.busy() || m.state != MachineState::Started {
         return Err(ApiError::precondition(format!(
             "unable to suspend machine from current state {}",
             m.state.as_str()
@@ -575,14 +599,17 @@ pub(crate) fn suspend(env: &mut Env<'_>, req: &Req) -> HResult {
     m.begin(
         now,
         step,
-        &[(St::Suspending, "suspend"), (St::Suspended, "suspend")],
+        &[
+            (MachineState::Suspending, "suspend"),
+            (MachineState::Suspended, "suspend"),
+        ],
         rng,
     );
     ok_true()
 }
 
-pub(crate) fn restart(env: &mut Env<'_>, req: &Req) -> HResult {
-    if let Some(sig) = req.q("signal").filter(|s| !s.is_empty())
+pub(crate) fn restart(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    if let Some(sig) = req.query_param("signal").filter(|s| !s.is_empty())
         && !STOP_SIGNALS.contains(&sig)
     {
         return Err(ApiError::bad_request(format!(
@@ -590,25 +617,30 @@ pub(crate) fn restart(env: &mut Env<'_>, req: &Req) -> HResult {
             STOP_SIGNALS.join(", ")
         )));
     }
-    if let Some(t) = req.q("timeout").filter(|s| !s.is_empty()) {
+    if let Some(t) = req.query_param("timeout").filter(|s| !s.is_empty()) {
         check_duration("timeout", t)?;
     }
-    req.q_bool("force_stop")?;
-    let step = env.cfg.transition_ms;
+    req.query_bool("force_stop")?;
+    let step = env.settings.transition_ms;
     let (m, rng, now) = machine!(env, req);
     m.check_lease(now, req.nonce())?;
-    if m.busy() || !matches!(m.state, St::Started | St::Failed) {
+    if m.busy() || !matches!(m.state, MachineState::Started | MachineState::Failed) {
         return Err(ApiError::precondition(format!(
             "unable to restart machine from current state {}",
             m.state.as_str()
         )));
     }
     let end = if m.unpullable {
-        (St::Failed, "exit")
+        (MachineState::Failed, "exit")
     } else {
-        (St::Started, "restart")
+        (MachineState::Started, "restart")
     };
-    m.begin(now, step, &[(St::Restarting, "restart"), end], rng);
+    m.begin(
+        now,
+        step,
+        &[(MachineState::Restarting, "restart"), end],
+        rng,
+    );
     ok_true()
 }
 
@@ -622,7 +654,7 @@ const SIGNALS: &[&str] = &[
     "SIGSEGV", "SIGTERM", "SIGTRAP", "SIGUSR1", "SIGUSR2",
 ];
 
-pub(crate) fn signal(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn signal(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let body: SignalBody = req.json()?;
     let sig = body
         .signal
@@ -634,13 +666,13 @@ pub(crate) fn signal(env: &mut Env<'_>, req: &Req) -> HResult {
         )));
     }
     let (m, _, _) = machine!(env, req);
-    if m.busy() || m.state != St::Started {
+    if m.busy() || m.state != MachineState::Started {
         return Err(not_running(m));
     }
     ok_true()
 }
 
-pub(crate) fn cordon(env: &mut Env<'_>, req: &Req, on: bool) -> HResult {
+pub(crate) fn cordon(env: &mut Env<'_>, req: &ApiRequest, on: bool) -> HandlerResult {
     let (m, _, now) = machine!(env, req);
     m.check_lease(now, req.nonce())?;
     if m.gone() {
@@ -655,8 +687,8 @@ pub(crate) fn cordon(env: &mut Env<'_>, req: &Req, on: bool) -> HResult {
     ok_true()
 }
 
-pub(crate) fn events(env: &mut Env<'_>, req: &Req) -> HResult {
-    let limit = req.q_int("limit")?.unwrap_or(20);
+pub(crate) fn events(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let limit = req.query_int("limit")?.unwrap_or(20);
     if limit < 1 {
         return Err(ApiError::bad_request(format!(
             "limit must be between 1 and 50, got {limit}"
@@ -668,7 +700,7 @@ pub(crate) fn events(env: &mut Env<'_>, req: &Req) -> HResult {
     ok_json(&out)
 }
 
-pub(crate) fn versions(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn versions(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let (m, _, _) = machine!(env, req);
     let out: Vec<_> = m.versions.iter().rev().cloned().collect();
     ok_json(&out)
@@ -707,7 +739,7 @@ fn run_command(argv: &[String], stdin: &str) -> types::ExecResponse {
     }
 }
 
-pub(crate) fn exec(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn exec(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let body: types::MachineExecRequest = req.json()?;
     let argv: Vec<String> = match (body.command, body.cmd) {
         (Some(c), _) if !c.is_empty() => c,
@@ -724,7 +756,7 @@ pub(crate) fn exec(env: &mut Env<'_>, req: &Req) -> HResult {
         )));
     }
     let (m, _, _) = machine!(env, req);
-    if m.busy() || m.state != St::Started {
+    if m.busy() || m.state != MachineState::Started {
         return Err(not_running(m));
     }
     ok_json(&run_command(
@@ -733,9 +765,9 @@ pub(crate) fn exec(env: &mut Env<'_>, req: &Req) -> HResult {
     ))
 }
 
-pub(crate) fn processes(env: &mut Env<'_>, req: &Req) -> HResult {
-    let sort_by = req.q("sort_by").filter(|s| !s.is_empty());
-    let order = req.q("order").filter(|s| !s.is_empty());
+pub(crate) fn processes(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let sort_by = req.query_param("sort_by").filter(|s| !s.is_empty());
+    let order = req.query_param("order").filter(|s| !s.is_empty());
     if let Some(s) = sort_by
         && !["pid", "cpu", "rss", "rtime", "stime", "command"].contains(&s)
     {
@@ -751,7 +783,7 @@ pub(crate) fn processes(env: &mut Env<'_>, req: &Req) -> HResult {
         )));
     }
     let (m, _, now) = machine!(env, req);
-    if m.busy() || m.state != St::Started {
+    if m.busy() || m.state != MachineState::Started {
         return Err(not_running(m));
     }
     let uptime = now.saturating_sub(m.updated_ms) as i64;
@@ -818,9 +850,9 @@ fn memory_of(m: &Machine) -> (i64, i64) {
     (limit, limit - used)
 }
 
-pub(crate) fn memory(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn memory(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let (m, _, _) = machine!(env, req);
-    if m.busy() || m.state != St::Started {
+    if m.busy() || m.state != MachineState::Started {
         return Err(not_running(m));
     }
     let (limit, available) = memory_of(m);
@@ -830,13 +862,13 @@ pub(crate) fn memory(env: &mut Env<'_>, req: &Req) -> HResult {
     })
 }
 
-pub(crate) fn set_memory_limit(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn set_memory_limit(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let body: types::SetMemoryLimitRequest = req.json()?;
     let limit = body
         .limit_mb
         .ok_or_else(|| ApiError::bad_request("limit_mb is required"))?;
     let (m, _, now) = machine!(env, req);
-    if m.busy() || m.state != St::Started {
+    if m.busy() || m.state != MachineState::Started {
         return Err(not_running(m));
     }
     let guest = m.config.guest.as_ref();
@@ -859,7 +891,7 @@ pub(crate) fn set_memory_limit(env: &mut Env<'_>, req: &Req) -> HResult {
     })
 }
 
-pub(crate) fn reclaim_memory(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn reclaim_memory(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let body: types::ReclaimMemoryRequest = req.json_or_default()?;
     let amount = body.amount_mb.unwrap_or(0);
     if amount < 0 {
@@ -868,7 +900,7 @@ pub(crate) fn reclaim_memory(env: &mut Env<'_>, req: &Req) -> HResult {
         )));
     }
     let (m, _, _) = machine!(env, req);
-    if m.busy() || m.state != St::Started {
+    if m.busy() || m.state != MachineState::Started {
         return Err(not_running(m));
     }
     let (_, available) = memory_of(m);
@@ -877,7 +909,7 @@ pub(crate) fn reclaim_memory(env: &mut Env<'_>, req: &Req) -> HResult {
     })
 }
 
-pub(crate) fn metadata(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn metadata(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let (m, _, _) = machine!(env, req);
     ok_json(&m.config.metadata.clone().unwrap_or_default())
 }
@@ -914,7 +946,7 @@ fn check_metadata_guards(
     Ok(())
 }
 
-pub(crate) fn update_metadata(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn update_metadata(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let body: MetadataBody = req.json()?;
     let (m, _, now) = machine!(env, req);
     check_metadata_guards(
@@ -936,8 +968,8 @@ pub(crate) fn update_metadata(env: &mut Env<'_>, req: &Req) -> HResult {
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
-pub(crate) fn metadata_key(env: &mut Env<'_>, req: &Req) -> HResult {
-    let key = req.p("key").to_string();
+pub(crate) fn metadata_key(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let key = req.path_param("key").to_string();
     let (m, _, _) = machine!(env, req);
     let value = m
         .config
@@ -949,9 +981,9 @@ pub(crate) fn metadata_key(env: &mut Env<'_>, req: &Req) -> HResult {
     ok_json(&types::MetadataValueResponse { value: Some(value) })
 }
 
-pub(crate) fn upsert_metadata(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn upsert_metadata(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let body: types::UpsertMetadataKeyRequest = req.json()?;
-    let key = req.p("key").to_string();
+    let key = req.path_param("key").to_string();
     let value = body
         .value
         .ok_or_else(|| ApiError::bad_request("value is required"))?;
@@ -965,8 +997,8 @@ pub(crate) fn upsert_metadata(env: &mut Env<'_>, req: &Req) -> HResult {
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
-pub(crate) fn delete_metadata(env: &mut Env<'_>, req: &Req) -> HResult {
-    let key = req.p("key").to_string();
+pub(crate) fn delete_metadata(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let key = req.path_param("key").to_string();
     let (m, _, now) = machine!(env, req);
     if let Some(md) = m.config.metadata.as_mut() {
         md.remove(&key);

@@ -1,7 +1,8 @@
 //! The operations, one function each, grouped by resource.
 
-use crate::server::{Env, Req};
-use crate::util::{ApiError, HResult};
+use crate::errors::ApiError;
+use crate::reply::HandlerResult;
+use crate::request::{ApiRequest, Env};
 
 pub(crate) mod apps;
 pub(crate) mod certs;
@@ -13,7 +14,7 @@ pub(crate) mod volumes;
 pub(crate) mod wait;
 
 /// Runs a synchronous operation (every one except `Machines_wait`).
-pub(crate) fn dispatch(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn dispatch(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     match req.op.id {
         "Apps_list" => apps::list(env, req),
         "Apps_create" => apps::create(env, req),

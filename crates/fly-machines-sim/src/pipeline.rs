@@ -1,0 +1,210 @@
+//! The layers every request goes through: auth, rate limits, faults, the body, the operation,
+//! then the request id and the request log.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use fly_machines_api::Operation;
+
+use crate::config::FaultKind;
+use crate::connections::DropConnection;
+use crate::emulator::{Emulator, lock};
+use crate::errors::ApiError;
+use crate::faults::Verdict;
+use crate::reply::{Reply, ReplyBody};
+use crate::request::{ApiRequest, Env, PathParams};
+use crate::request_log::Outcome as Logged;
+
+/// The header carrying the request id on every answer.
+pub const REQUEST_ID_HEADER: &str = "fly-request-id";
+/// Largest request body accepted.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// What the common layer decided.
+enum Outcome {
+    Reply(Reply, Option<FaultKind>),
+    Drop,
+}
+
+/// Serves one request of `op`.
+pub(crate) async fn handle(emu: Arc<Emulator>, op: &'static Operation, req: Request) -> Response {
+    let arrived = emu.clock.now_ms();
+    let (mut head, body) = req.into_parts();
+    let params =
+        match axum::RequestPartsExt::extract::<Path<HashMap<String, String>>>(&mut head).await {
+            Ok(Path(p)) => Ok(PathParams(p)),
+            Err(e) => Err(ApiError::bad_request(format!("invalid path: {e}"))),
+        };
+    let outcome = match params {
+        Err(e) => Outcome::Reply(e.into_reply(), None),
+        Ok(params) => run(&emu, op, &head, params, body).await,
+    };
+    match outcome {
+        Outcome::Reply(reply, fault) => finish(&emu, Some(op), &head, reply, fault, arrived),
+        Outcome::Drop => {
+            let logged = Logged {
+                status: 0,
+                request_id: String::new(),
+                fault: Some(FaultKind::Dropped),
+                arrived_ms: arrived,
+            };
+            emu.log.record(Some(op), &head, logged);
+            let mut resp = Response::new(Body::empty());
+            resp.extensions_mut().insert(DropConnection);
+            resp
+        }
+    }
+}
+
+async fn run(
+    emu: &Arc<Emulator>,
+    op: &'static Operation,
+    head: &Parts,
+    params: PathParams,
+    body: Body,
+) -> Outcome {
+    if let Err(e) = crate::auth::authenticate(emu, &head.headers) {
+        return Outcome::Reply(e.into_reply(), None);
+    }
+    let now = emu.clock.now_ms();
+    if let Err(e) = emu.limiter.admit(op, &params, now) {
+        return Outcome::Reply(e.into_reply(), None);
+    }
+    let mut fault = None;
+    if emu.faults.is_active() {
+        let (latency, verdict) = emu.faults.draw_before(op);
+        if let Some(latency) = latency {
+            fault = Some(FaultKind::Latency);
+            tokio::time::sleep(latency).await;
+        }
+        match verdict {
+            Verdict::Serve => {}
+            Verdict::Drop => return Outcome::Drop,
+            Verdict::Error(code) => {
+                let status =
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let reply =
+                    ApiError::new(status, "unknown", "injected fault: upstream error").into_reply();
+                return Outcome::Reply(reply, Some(FaultKind::ServerError));
+            }
+        }
+    }
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => {
+            let reply = ApiError::bad_request(format!("could not read the request body: {e}"));
+            return Outcome::Reply(reply.into_reply(), fault);
+        }
+    };
+    let query = head
+        .uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let req = ApiRequest {
+        op,
+        params,
+        query,
+        headers: head.headers.clone(),
+        body,
+    };
+    let result = if op.id == "Machines_wait" {
+        crate::api::wait::wait(emu, &req).await
+    } else {
+        let result = {
+            let now = emu.clock.now_ms();
+            let mut world = lock(&emu.world);
+            let mut env = Env {
+                world: &mut world,
+                now,
+                settings: &emu.settings,
+            };
+            crate::api::dispatch(&mut env, &req)
+        };
+        if op.method != "GET" {
+            emu.changed.notify_waiters();
+        }
+        result
+    };
+    let mut reply = result.unwrap_or_else(ApiError::into_reply);
+    if op.id == "Machines_create"
+        && reply.status.is_success()
+        && emu.faults.is_active()
+        && let Some(code) = emu.faults.draw_ambiguous_create()
+    {
+        reply = ambiguous_create(code);
+        fault = Some(FaultKind::AmbiguousCreate);
+    }
+    Outcome::Reply(reply, fault)
+}
+
+/// The error a create answers when the ambiguous-create fault fires.
+fn ambiguous_create(code: u16) -> Reply {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::REQUEST_TIMEOUT);
+    let (code_name, message) = if code == 408 {
+        (
+            "deadline_exceeded",
+            "deadline exceeded while waiting for the machine to be created",
+        )
+    } else {
+        (
+            "unknown",
+            "injected fault: upstream error after the machine was created",
+        )
+    };
+    ApiError::new(status, code_name, message).into_reply()
+}
+
+/// Turns a reply into the response: body, content type, request id; and logs the request.
+pub(crate) fn finish(
+    emu: &Emulator,
+    op: Option<&'static Operation>,
+    head: &Parts,
+    reply: Reply,
+    fault: Option<FaultKind>,
+    arrived_ms: u64,
+) -> Response {
+    let request_id = emu.request_ids.next(arrived_ms);
+    let status = reply.status;
+    let mut resp = match reply.body {
+        ReplyBody::Empty => Response::new(Body::empty()),
+        ReplyBody::Json(bytes) => {
+            let mut r = Response::new(Body::from(bytes));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            r
+        }
+        ReplyBody::Text(text) => {
+            let mut r = Response::new(Body::from(text));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            r
+        }
+    };
+    *resp.status_mut() = status;
+    for (name, value) in reply.headers {
+        resp.headers_mut().insert(name, value);
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    resp.headers_mut()
+        .insert(header::SERVER, HeaderValue::from_static("fly-machines-sim"));
+    let logged = Logged {
+        status: status.as_u16(),
+        request_id,
+        fault,
+        arrived_ms,
+    };
+    emu.log.record(op, head, logged);
+    resp
+}
