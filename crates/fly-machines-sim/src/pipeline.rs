@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use fly_machines_api::Operation;
 
+use crate::api::Work;
 use crate::config::FaultKind;
 use crate::connections::DropConnection;
 use crate::emulator::{Emulator, lock};
@@ -113,23 +114,26 @@ async fn run(
         headers: head.headers.clone(),
         body,
     };
-    let result = if op.id == "Machines_wait" {
-        crate::api::wait::wait(emu, &req).await
-    } else {
-        let result = {
-            let now = emu.clock.now_ms();
-            let mut world = lock(&emu.world);
-            let mut env = Env {
-                world: &mut world,
-                now,
-                settings: &emu.settings,
+    let result = match crate::api::plan(&req) {
+        Err(e) => Err(e),
+        Ok(Work::Answer(reply)) => Ok(reply),
+        Ok(Work::LongPoll) => crate::api::wait::wait(emu, &req).await,
+        Ok(Work::Locked(work)) => {
+            let result = {
+                let now = emu.clock.now_ms();
+                let mut world = lock(&emu.world);
+                let mut env = Env {
+                    world: &mut world,
+                    now,
+                    settings: &emu.settings,
+                };
+                work(&mut env, &req)
             };
-            crate::api::dispatch(&mut env, &req)
-        };
-        if op.method != "GET" {
-            emu.changed.notify_waiters();
+            if op.method != "GET" {
+                emu.changed.notify_waiters();
+            }
+            result
         }
-        result
     };
     let mut reply = result.unwrap_or_else(ApiError::into_reply);
     if op.id == "Machines_create"
@@ -170,8 +174,18 @@ pub(crate) fn finish(
     arrived_ms: u64,
 ) -> Response {
     let request_id = emu.request_ids.next(arrived_ms);
-    let status = reply.status;
-    let mut resp = match reply.body {
+    let (status, body) = match reply.body.encoded() {
+        Ok(body) => (reply.status, body),
+        Err(e) => {
+            let error = ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "unknown",
+                format!("could not encode the response: {e}"),
+            );
+            (error.http, error.into_reply().body)
+        }
+    };
+    let mut resp = match body {
         ReplyBody::Empty => Response::new(Body::empty()),
         ReplyBody::Json(bytes) => {
             let mut r = Response::new(Body::from(bytes));
@@ -189,6 +203,8 @@ pub(crate) fn finish(
             );
             r
         }
+        // `encoded` leaves no deferred value behind.
+        ReplyBody::Deferred(_) => Response::new(Body::empty()),
     };
     *resp.status_mut() = status;
     for (name, value) in reply.headers {

@@ -18,27 +18,50 @@ pub(crate) struct Reply {
 #[derive(Debug)]
 pub(crate) enum ReplyBody {
     Empty,
+    /// JSON already encoded (errors, which are small).
     Json(Vec<u8>),
+    /// A value encoded once the world lock is released.
+    Deferred(Box<dyn Encode>),
     Text(String),
 }
 
-impl Reply {
-    pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Reply {
-        match serde_json::to_vec(value) {
-            Ok(bytes) => Reply {
-                status,
-                body: ReplyBody::Json(bytes),
-                headers: Vec::new(),
-            },
-            Err(e) => ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "unknown",
-                format!("could not encode the response: {e}"),
-            )
-            .into_reply(),
+/// A value that can be encoded to JSON later, on another thread.
+pub(crate) trait Encode: Send {
+    fn encode(&self) -> Result<Vec<u8>, serde_json::Error>;
+}
+
+impl<T: Serialize + Send> Encode for T {
+    fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+}
+
+impl std::fmt::Debug for dyn Encode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<json value>")
+    }
+}
+
+impl ReplyBody {
+    /// The body as bytes: encodes a deferred value (a failure becomes a 500 by the caller).
+    pub(crate) fn encoded(self) -> Result<ReplyBody, serde_json::Error> {
+        match self {
+            ReplyBody::Deferred(value) => value.encode().map(ReplyBody::Json),
+            other => Ok(other),
         }
     }
-    pub(crate) fn ok<T: Serialize>(value: &T) -> Reply {
+}
+
+impl Reply {
+    /// A JSON answer; the value is encoded after the world lock is released.
+    pub(crate) fn json<T: Serialize + Send + 'static>(status: StatusCode, value: T) -> Reply {
+        Reply {
+            status,
+            body: ReplyBody::Deferred(Box::new(value)),
+            headers: Vec::new(),
+        }
+    }
+    pub(crate) fn ok<T: Serialize + Send + 'static>(value: T) -> Reply {
         Reply::json(StatusCode::OK, value)
     }
     pub(crate) fn empty(status: StatusCode) -> Reply {
@@ -61,6 +84,6 @@ impl Reply {
 pub(crate) type HandlerResult = Result<Reply, ApiError>;
 
 /// Shorthand for a handler result carrying JSON.
-pub(crate) fn ok_json<T: serde::Serialize>(value: &T) -> HandlerResult {
+pub(crate) fn ok_json<T: Serialize + Send + 'static>(value: T) -> HandlerResult {
     Ok(Reply::ok(value))
 }

@@ -16,7 +16,7 @@ use crate::state::App;
 
 /// Create-app body: Fly's spec says `name`, its docs page says `app_name`; both are accepted.
 #[derive(Debug, Default, Deserialize)]
-struct CreateBody {
+pub(crate) struct CreateBody {
     name: Option<String>,
     app_name: Option<String>,
     org_slug: Option<String>,
@@ -48,14 +48,13 @@ pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         .filter(|a| org.is_none_or(|o| o == a.org_slug))
         .map(|a| a.view(now, dv))
         .collect();
-    ok_json(&types::ListAppsResponse {
+    ok_json(types::ListAppsResponse {
         total_apps: Some(apps.len() as i64),
         apps: Some(apps),
     })
 }
 
-pub(crate) fn create(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: CreateBody = req.json()?;
+pub(crate) fn create(env: &mut Env<'_>, _req: &ApiRequest, body: CreateBody) -> HandlerResult {
     let name = body
         .name
         .or(body.app_name)
@@ -99,7 +98,7 @@ pub(crate) fn create(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     env.world.apps.insert(name, app);
     Ok(Reply::json(
         StatusCode::CREATED,
-        &types::AppCreatedResponse {
+        types::AppCreatedResponse {
             created_at: Some(env.now as i64),
             id: Some(id),
         },
@@ -110,7 +109,7 @@ pub(crate) fn show(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let now = env.now;
     let dv = env.world.destroyed_visible_ms;
     let app = env.world.app(req.path_param("app_name"))?;
-    ok_json(&app.view(now, dv))
+    ok_json(app.view(now, dv))
 }
 
 pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
@@ -120,8 +119,11 @@ pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     Ok(Reply::empty(StatusCode::ACCEPTED))
 }
 
-pub(crate) fn deploy_token(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::CreateAppDeployTokenRequest = req.json_or_default()?;
+pub(crate) fn deploy_token(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::CreateAppDeployTokenRequest,
+) -> HandlerResult {
     if let Some(expiry) = body.expiry.as_deref().filter(|e| !e.is_empty()) {
         let digits = expiry.trim_end_matches(|c: char| c.is_ascii_alphabetic());
         if digits.parse::<f64>().is_err() {
@@ -134,5 +136,5 @@ pub(crate) fn deploy_token(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult
     let seed = fnv64(format!("{}:{}", app.id, env.now).as_bytes());
     let token = format!("FlyV1 fm2_{}", b64(&stream_bytes(seed, 48)));
     env.world.issued_tokens.push(token.clone());
-    ok_json(&types::CreateAppResponse { token: Some(token) })
+    ok_json(types::CreateAppResponse { token: Some(token) })
 }

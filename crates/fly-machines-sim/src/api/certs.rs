@@ -176,7 +176,7 @@ pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         })
         .collect();
     let end = start + page.len();
-    ok_json(&types::ListCertificatesResponse {
+    ok_json(types::ListCertificatesResponse {
         certificates: Some(page),
         next_cursor: (end < total).then(|| end.to_string()),
         total_count: Some(total as i64),
@@ -207,8 +207,11 @@ fn add_hostname<'a>(
         }))
 }
 
-pub(crate) fn acme_create(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::CreateAcmeCertificateRequest = req.json()?;
+pub(crate) fn acme_create(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::CreateAcmeCertificateRequest,
+) -> HandlerResult {
     let host = body
         .hostname
         .filter(|h| !h.is_empty())
@@ -225,11 +228,14 @@ pub(crate) fn acme_create(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult 
     c.acme_requested = true;
     c.updated_ms = now;
     let c = c.clone();
-    Ok(Reply::json(StatusCode::CREATED, &detail(app, &c)))
+    Ok(Reply::json(StatusCode::CREATED, detail(app, &c)))
 }
 
-pub(crate) fn custom_create(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::CreateCustomCertificateRequest = req.json()?;
+pub(crate) fn custom_create(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::CreateCustomCertificateRequest,
+) -> HandlerResult {
     let host = body
         .hostname
         .filter(|h| !h.is_empty())
@@ -254,13 +260,13 @@ pub(crate) fn custom_create(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResul
     c.custom = true;
     c.updated_ms = now;
     let c = c.clone();
-    Ok(Reply::json(StatusCode::CREATED, &detail(app, &c)))
+    Ok(Reply::json(StatusCode::CREATED, detail(app, &c)))
 }
 
 pub(crate) fn show(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let app = env.world.app(req.path_param("app_name"))?;
     let c = cert(app, req.path_param("hostname"))?.clone();
-    ok_json(&detail(app, &c))
+    ok_json(detail(app, &c))
 }
 
 pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
@@ -280,7 +286,7 @@ pub(crate) fn acme_delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult 
     c.acme_issued = false;
     c.updated_ms = now;
     let c = c.clone();
-    ok_json(&detail(app, &c))
+    ok_json(detail(app, &c))
 }
 
 pub(crate) fn custom_delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
@@ -297,7 +303,7 @@ pub(crate) fn custom_delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResul
     c.updated_ms = now;
     let c = c.clone();
     let d = detail(app, &c);
-    ok_json(&types::DestroyCustomCertificateResponse {
+    ok_json(types::DestroyCustomCertificateResponse {
         acme_requested: d.acme_requested,
         certificates: d.certificates,
         configured: d.configured,
@@ -324,7 +330,7 @@ pub(crate) fn check(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     }
     let c = c.clone();
     let d = detail(app, &c);
-    ok_json(&types::CertificateCheckResponse {
+    ok_json(types::CertificateCheckResponse {
         acme_requested: d.acme_requested,
         certificates: d.certificates,
         configured: d.configured,
@@ -349,13 +355,16 @@ pub(crate) fn check(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
 
 pub(crate) fn ips_list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let app = env.world.app(req.path_param("app_name"))?;
-    ok_json(&types::ListIpAssignmentsResponse {
+    ok_json(types::ListIpAssignmentsResponse {
         ips: Some(app.ips.clone()),
     })
 }
 
-pub(crate) fn ips_create(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::AssignIpRequest = req.json()?;
+pub(crate) fn ips_create(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::AssignIpRequest,
+) -> HandlerResult {
     let kind = body.type_.as_deref().unwrap_or("v6");
     let now = env.now;
     let app = env.world.app(req.path_param("app_name"))?;
@@ -396,7 +405,7 @@ pub(crate) fn ips_create(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         shared: Some(shared),
     };
     app.ips.push(assignment.clone());
-    ok_json(&assignment)
+    ok_json(assignment)
 }
 
 pub(crate) fn ips_delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {

@@ -18,7 +18,7 @@ const DEFAULT_TTL_SECS: i64 = 30;
 fn envelope(status: StatusCode, lease: types::Lease) -> HandlerResult {
     Ok(Reply::json(
         status,
-        &types::LeaseEnvelope {
+        types::LeaseEnvelope {
             code: None,
             data: Some(lease),
             message: None,
@@ -56,8 +56,11 @@ pub(crate) fn show(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     }
 }
 
-pub(crate) fn create(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::CreateLeaseRequest = req.json_or_default().map_err(ApiError::in_envelope)?;
+pub(crate) fn create(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::CreateLeaseRequest,
+) -> HandlerResult {
     let query_ttl = req.query_int("ttl").map_err(ApiError::in_envelope)?;
     let ttl = body.ttl.or(query_ttl).unwrap_or(DEFAULT_TTL_SECS);
     if ttl <= 0 {
@@ -118,7 +121,7 @@ pub(crate) fn release(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         Some(held) if held.nonce != nonce => Err(held_by(&id, &held)),
         Some(_) => {
             m.lease = None;
-            Ok(Reply::ok(&types::LeaseReleaseEnvelope {
+            Ok(Reply::ok(types::LeaseReleaseEnvelope {
                 code: None,
                 data: Some(types::OkResponse { ok: Some(true) }),
                 message: None,

@@ -17,7 +17,7 @@ use crate::time::rfc3339;
 
 /// Answer of the calls Fly acknowledges with `{"ok": true}`.
 pub(crate) fn ok_true() -> HandlerResult {
-    ok_json(&serde_json::json!({ "ok": true }))
+    ok_json(serde_json::json!({ "ok": true }))
 }
 
 fn not_running(m: &Machine) -> ApiError {
@@ -91,7 +91,7 @@ pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         }
         out.push(m.view(summary, None));
     }
-    ok_json(&out)
+    ok_json(out)
 }
 
 /// Checks the mounts of a config against the app's volumes; returns the volume ids to attach
@@ -204,8 +204,11 @@ fn new_lease(
     })
 }
 
-pub(crate) fn create(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::CreateMachineRequest = req.json()?;
+pub(crate) fn create(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::CreateMachineRequest,
+) -> HandlerResult {
     let config = validate_config(body.config)?;
     let now = env.now;
     let app_name = req.path_param("app_name");
@@ -307,16 +310,19 @@ pub(crate) fn create(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let view = m.view(false, nonce);
     app.machine_names.insert(name, id.clone());
     app.machines.insert(id, m);
-    ok_json(&view)
+    ok_json(view)
 }
 
 pub(crate) fn show(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let (m, _, _) = machine!(env, req);
-    ok_json(&m.view(false, None))
+    ok_json(m.view(false, None))
 }
 
-pub(crate) fn update(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::UpdateMachineRequest = req.json()?;
+pub(crate) fn update(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::UpdateMachineRequest,
+) -> HandlerResult {
     let config = validate_config(body.config)?;
     let step = env.settings.transition_ms;
     let owner = env.settings.owner.clone();
@@ -427,7 +433,7 @@ pub(crate) fn update(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
             vol.view.attached_alloc_id = Some(instance.clone());
         }
     }
-    ok_json(&view)
+    ok_json(view)
 }
 
 pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
@@ -503,7 +509,7 @@ pub(crate) fn start(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let previous = m.state.as_str().to_string();
     let end = m.boot_end();
     m.begin(now, step, &[(MachineState::Starting, "start"), end], rng);
-    ok_json(&types::StartMachineResponse {
+    ok_json(types::StartMachineResponse {
         migrated: Some(false),
         new_host: Some(String::new()),
         previous_state: Some(previous),
@@ -513,7 +519,7 @@ pub(crate) fn start(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
 /// Stop body: the generated type, with the signal left as a string so a bad value is reported
 /// by name.
 #[derive(Debug, Default, Deserialize)]
-struct StopBody {
+pub(crate) struct StopBody {
     signal: Option<String>,
     timeout: Option<serde_json::Value>,
 }
@@ -541,8 +547,7 @@ fn check_duration(field: &str, value: &str) -> Result<(), ApiError> {
     }
 }
 
-pub(crate) fn stop(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: StopBody = req.json_or_default()?;
+pub(crate) fn stop(env: &mut Env<'_>, req: &ApiRequest, body: StopBody) -> HandlerResult {
     if let Some(sig) = body.signal.as_deref()
         && !STOP_SIGNALS.contains(&sig)
     {
@@ -645,7 +650,7 @@ pub(crate) fn restart(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct SignalBody {
+pub(crate) struct SignalBody {
     signal: Option<String>,
 }
 
@@ -654,8 +659,7 @@ const SIGNALS: &[&str] = &[
     "SIGSEGV", "SIGTERM", "SIGTRAP", "SIGUSR1", "SIGUSR2",
 ];
 
-pub(crate) fn signal(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: SignalBody = req.json()?;
+pub(crate) fn signal(env: &mut Env<'_>, req: &ApiRequest, body: SignalBody) -> HandlerResult {
     let sig = body
         .signal
         .ok_or_else(|| ApiError::bad_request("signal is required"))?;
@@ -697,13 +701,13 @@ pub(crate) fn events(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let limit = limit.min(50) as usize;
     let (m, _, _) = machine!(env, req);
     let out: Vec<_> = m.events.iter().rev().take(limit).cloned().collect();
-    ok_json(&out)
+    ok_json(out)
 }
 
 pub(crate) fn versions(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let (m, _, _) = machine!(env, req);
     let out: Vec<_> = m.versions.iter().rev().cloned().collect();
-    ok_json(&out)
+    ok_json(out)
 }
 
 /// What the emulated `exec` prints for a command.
@@ -739,8 +743,11 @@ fn run_command(argv: &[String], stdin: &str) -> types::ExecResponse {
     }
 }
 
-pub(crate) fn exec(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::MachineExecRequest = req.json()?;
+pub(crate) fn exec(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::MachineExecRequest,
+) -> HandlerResult {
     let argv: Vec<String> = match (body.command, body.cmd) {
         (Some(c), _) if !c.is_empty() => c,
         (_, Some(cmd)) if !cmd.trim().is_empty() => {
@@ -759,7 +766,7 @@ pub(crate) fn exec(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     if m.busy() || m.state != MachineState::Started {
         return Err(not_running(m));
     }
-    ok_json(&run_command(
+    ok_json(run_command(
         &argv,
         body.stdin.as_deref().unwrap_or_default(),
     ))
@@ -839,7 +846,7 @@ pub(crate) fn processes(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     if order == Some("desc") {
         procs.reverse();
     }
-    ok_json(&procs)
+    ok_json(procs)
 }
 
 fn memory_of(m: &Machine) -> (i64, i64) {
@@ -856,14 +863,17 @@ pub(crate) fn memory(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         return Err(not_running(m));
     }
     let (limit, available) = memory_of(m);
-    ok_json(&types::MemoryResponse {
+    ok_json(types::MemoryResponse {
         available_mb: Some(available),
         limit_mb: Some(limit),
     })
 }
 
-pub(crate) fn set_memory_limit(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::SetMemoryLimitRequest = req.json()?;
+pub(crate) fn set_memory_limit(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::SetMemoryLimitRequest,
+) -> HandlerResult {
     let limit = body
         .limit_mb
         .ok_or_else(|| ApiError::bad_request("limit_mb is required"))?;
@@ -885,14 +895,17 @@ pub(crate) fn set_memory_limit(env: &mut Env<'_>, req: &ApiRequest) -> HandlerRe
     m.memory_limit_mb = Some(limit);
     m.updated_ms = m.updated_ms.max(now);
     let (limit, available) = memory_of(m);
-    ok_json(&types::MemoryResponse {
+    ok_json(types::MemoryResponse {
         available_mb: Some(available),
         limit_mb: Some(limit),
     })
 }
 
-pub(crate) fn reclaim_memory(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::ReclaimMemoryRequest = req.json_or_default()?;
+pub(crate) fn reclaim_memory(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::ReclaimMemoryRequest,
+) -> HandlerResult {
     let amount = body.amount_mb.unwrap_or(0);
     if amount < 0 {
         return Err(ApiError::bad_request(format!(
@@ -904,19 +917,19 @@ pub(crate) fn reclaim_memory(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResu
         return Err(not_running(m));
     }
     let (_, available) = memory_of(m);
-    ok_json(&types::ReclaimMemoryResponse {
+    ok_json(types::ReclaimMemoryResponse {
         actual_mb: Some(amount.min(available / 2)),
     })
 }
 
 pub(crate) fn metadata(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let (m, _, _) = machine!(env, req);
-    ok_json(&m.config.metadata.clone().unwrap_or_default())
+    ok_json(m.config.metadata.clone().unwrap_or_default())
 }
 
 /// Bulk metadata body: values may be null (removal), which the generated type cannot hold.
 #[derive(Debug, Default, Deserialize)]
-struct MetadataBody {
+pub(crate) struct MetadataBody {
     metadata: Option<BTreeMap<String, Option<String>>>,
     machine_version: Option<String>,
     updated_at: Option<String>,
@@ -946,8 +959,11 @@ fn check_metadata_guards(
     Ok(())
 }
 
-pub(crate) fn update_metadata(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: MetadataBody = req.json()?;
+pub(crate) fn update_metadata(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: MetadataBody,
+) -> HandlerResult {
     let (m, _, now) = machine!(env, req);
     check_metadata_guards(
         m,
@@ -978,11 +994,14 @@ pub(crate) fn metadata_key(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult
         .and_then(|md| md.get(&key))
         .cloned()
         .ok_or_else(|| ApiError::not_found(format!("metadata key {key} not found")))?;
-    ok_json(&types::MetadataValueResponse { value: Some(value) })
+    ok_json(types::MetadataValueResponse { value: Some(value) })
 }
 
-pub(crate) fn upsert_metadata(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::UpsertMetadataKeyRequest = req.json()?;
+pub(crate) fn upsert_metadata(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::UpsertMetadataKeyRequest,
+) -> HandlerResult {
     let key = req.path_param("key").to_string();
     let value = body
         .value

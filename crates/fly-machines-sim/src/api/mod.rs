@@ -1,7 +1,9 @@
 //! The operations, one function each, grouped by resource.
 
 use crate::errors::ApiError;
-use crate::reply::HandlerResult;
+use axum::http::StatusCode;
+
+use crate::reply::{HandlerResult, Reply};
 use crate::request::{ApiRequest, Env};
 
 pub(crate) mod apps;
@@ -13,90 +15,130 @@ pub(crate) mod secrets;
 pub(crate) mod volumes;
 pub(crate) mod wait;
 
-/// Runs a synchronous operation (every one except `Machines_wait`).
-pub(crate) fn dispatch(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+/// What an operation does, decided before the world is locked.
+pub(crate) enum Work {
+    /// Runs under the world lock; the body is already parsed into the closure.
+    Locked(Box<dyn FnOnce(&mut Env<'_>, &ApiRequest) -> HandlerResult + Send>),
+    /// Parks until the machine reaches a state (`Machines_wait`).
+    LongPoll,
+    /// Answered without touching the world.
+    Answer(Reply),
+}
+
+fn locked(
+    f: impl FnOnce(&mut Env<'_>, &ApiRequest) -> HandlerResult + Send + 'static,
+) -> Result<Work, ApiError> {
+    Ok(Work::Locked(Box::new(f)))
+}
+
+/// Work on a body parsed outside the lock.
+fn with<B: Send + 'static>(
+    body: B,
+    f: impl FnOnce(&mut Env<'_>, &ApiRequest, B) -> HandlerResult + Send + 'static,
+) -> Result<Work, ApiError> {
+    locked(move |env, req| f(env, req, body))
+}
+
+/// Parses the request and picks the work its operation does; nothing here touches the world,
+/// so the (possibly large) body is decoded without the state lock.
+pub(crate) fn plan(req: &ApiRequest) -> Result<Work, ApiError> {
     match req.op.id {
-        "Apps_list" => apps::list(env, req),
-        "Apps_create" => apps::create(env, req),
-        "Apps_show" => apps::show(env, req),
-        "Apps_delete" => apps::delete(env, req),
-        "App_create_deploy_token" => apps::deploy_token(env, req),
+        "Machines_wait" => Ok(Work::LongPoll),
+        "Apps_list" => locked(apps::list),
+        "Apps_create" => with(req.json()?, apps::create),
+        "Apps_show" => locked(apps::show),
+        "Apps_delete" => locked(apps::delete),
+        "App_create_deploy_token" => with(req.json_or_default()?, apps::deploy_token),
 
-        "App_Certificates_list" => certs::list(env, req),
-        "App_Certificates_acme_create" => certs::acme_create(env, req),
-        "App_Certificates_custom_create" => certs::custom_create(env, req),
-        "App_Certificates_show" => certs::show(env, req),
-        "App_Certificates_delete" => certs::delete(env, req),
-        "App_Certificates_acme_delete" => certs::acme_delete(env, req),
-        "App_Certificates_check" => certs::check(env, req),
-        "App_Certificates_custom_delete" => certs::custom_delete(env, req),
-        "App_IPAssignments_list" => certs::ips_list(env, req),
-        "App_IPAssignments_create" => certs::ips_create(env, req),
-        "App_IPAssignments_delete" => certs::ips_delete(env, req),
+        "App_Certificates_list" => locked(certs::list),
+        "App_Certificates_acme_create" => with(req.json()?, certs::acme_create),
+        "App_Certificates_custom_create" => with(req.json()?, certs::custom_create),
+        "App_Certificates_show" => locked(certs::show),
+        "App_Certificates_delete" => locked(certs::delete),
+        "App_Certificates_acme_delete" => locked(certs::acme_delete),
+        "App_Certificates_check" => locked(certs::check),
+        "App_Certificates_custom_delete" => locked(certs::custom_delete),
+        "App_IPAssignments_list" => locked(certs::ips_list),
+        "App_IPAssignments_create" => with(req.json()?, certs::ips_create),
+        "App_IPAssignments_delete" => locked(certs::ips_delete),
 
-        "Machines_list" => machines::list(env, req),
-        "Machines_create" => machines::create(env, req),
-        "Machines_show" => machines::show(env, req),
-        "Machines_update" => machines::update(env, req),
-        "Machines_delete" => machines::delete(env, req),
-        "Machines_start" => machines::start(env, req),
-        "Machines_stop" => machines::stop(env, req),
-        "Machines_suspend" => machines::suspend(env, req),
-        "Machines_restart" => machines::restart(env, req),
-        "Machines_signal" => machines::signal(env, req),
-        "Machines_cordon" => machines::cordon(env, req, true),
-        "Machines_uncordon" => machines::cordon(env, req, false),
-        "Machines_list_events" => machines::events(env, req),
-        "Machines_list_versions" => machines::versions(env, req),
-        "Machines_exec" => machines::exec(env, req),
-        "Machines_list_processes" => machines::processes(env, req),
-        "Machines_get_memory" => machines::memory(env, req),
-        "Machines_set_memory_limit" => machines::set_memory_limit(env, req),
-        "Machines_reclaim_memory" => machines::reclaim_memory(env, req),
-        "Machines_show_metadata" => machines::metadata(env, req),
+        "Machines_list" => locked(machines::list),
+        "Machines_create" => with(req.json()?, machines::create),
+        "Machines_show" => locked(machines::show),
+        "Machines_update" => with(req.json()?, machines::update),
+        "Machines_delete" => locked(machines::delete),
+        "Machines_start" => locked(machines::start),
+        "Machines_stop" => with(req.json_or_default()?, machines::stop),
+        "Machines_suspend" => locked(machines::suspend),
+        "Machines_restart" => locked(machines::restart),
+        "Machines_signal" => with(req.json()?, machines::signal),
+        "Machines_cordon" => locked(|env, req| machines::cordon(env, req, true)),
+        "Machines_uncordon" => locked(|env, req| machines::cordon(env, req, false)),
+        "Machines_list_events" => locked(machines::events),
+        "Machines_list_versions" => locked(machines::versions),
+        "Machines_exec" => with(req.json()?, machines::exec),
+        "Machines_list_processes" => locked(machines::processes),
+        "Machines_get_memory" => locked(machines::memory),
+        "Machines_set_memory_limit" => with(req.json()?, machines::set_memory_limit),
+        "Machines_reclaim_memory" => with(req.json_or_default()?, machines::reclaim_memory),
+        "Machines_show_metadata" => locked(machines::metadata),
         "Machines_update_metadata" | "Machines_patch_metadata" => {
-            machines::update_metadata(env, req)
+            with(req.json()?, machines::update_metadata)
         }
-        "Machines_get_metadata_key" => machines::metadata_key(env, req),
-        "Machines_upsert_metadata" => machines::upsert_metadata(env, req),
-        "Machines_delete_metadata" => machines::delete_metadata(env, req),
-        "Machines_show_lease" => leases::show(env, req),
-        "Machines_create_lease" => leases::create(env, req),
-        "Machines_release_lease" => leases::release(env, req),
+        "Machines_get_metadata_key" => locked(machines::metadata_key),
+        "Machines_upsert_metadata" => with(req.json()?, machines::upsert_metadata),
+        "Machines_delete_metadata" => locked(machines::delete_metadata),
+        "Machines_show_lease" => locked(leases::show),
+        "Machines_create_lease" => with(
+            req.json_or_default().map_err(ApiError::in_envelope)?,
+            leases::create,
+        ),
+        "Machines_release_lease" => locked(leases::release),
 
-        "Secrets_list" => secrets::list(env, req),
-        "Secrets_update" => secrets::update(env, req),
-        "Secret_get" => secrets::get(env, req),
-        "Secret_create" => secrets::set(env, req),
-        "Secret_delete" => secrets::delete(env, req),
-        "Secretkeys_list" => secrets::keys_list(env, req),
-        "Secretkey_get" => secrets::key_get(env, req),
-        "Secretkey_set" => secrets::key_set(env, req, false),
-        "Secretkey_generate" => secrets::key_set(env, req, true),
-        "Secretkey_delete" => secrets::key_delete(env, req),
-        "Secretkey_encrypt" => secrets::key_encrypt(env, req),
-        "Secretkey_decrypt" => secrets::key_decrypt(env, req),
-        "Secretkey_sign" => secrets::key_sign(env, req),
-        "Secretkey_verify" => secrets::key_verify(env, req),
+        "Secrets_list" => locked(secrets::list),
+        "Secrets_update" => with(req.json()?, secrets::update),
+        "Secret_get" => locked(secrets::get),
+        "Secret_create" => with(req.json()?, secrets::set),
+        "Secret_delete" => locked(secrets::delete),
+        "Secretkeys_list" => locked(secrets::keys_list),
+        "Secretkey_get" => locked(secrets::key_get),
+        "Secretkey_set" => with(req.json()?, |env, req, body| {
+            secrets::key_set(env, req, false, body)
+        }),
+        "Secretkey_generate" => with(req.json()?, |env, req, body| {
+            secrets::key_set(env, req, true, body)
+        }),
+        "Secretkey_delete" => locked(secrets::key_delete),
+        "Secretkey_encrypt" => with(req.json()?, secrets::key_encrypt),
+        "Secretkey_decrypt" => with(req.json()?, secrets::key_decrypt),
+        "Secretkey_sign" => with(req.json()?, secrets::key_sign),
+        "Secretkey_verify" => with(req.json()?, secrets::key_verify),
 
-        "Volumes_list" => volumes::list(env, req),
-        "Volumes_create" => volumes::create(env, req),
-        "Volumes_get_by_id" => volumes::get(env, req),
-        "Volumes_update" => volumes::update(env, req),
-        "Volume_delete" => volumes::delete(env, req),
-        "Volumes_extend" => volumes::extend(env, req),
-        "Volumes_list_snapshots" => volumes::snapshots(env, req),
-        "createVolumeSnapshot" => volumes::create_snapshot(env, req),
+        "Volumes_list" => locked(volumes::list),
+        "Volumes_create" => with(req.json()?, volumes::create),
+        "Volumes_get_by_id" => locked(volumes::get),
+        "Volumes_update" => with(req.json()?, volumes::update),
+        "Volume_delete" => locked(volumes::delete),
+        "Volumes_extend" => with(req.json()?, volumes::extend),
+        "Volumes_list_snapshots" => locked(volumes::snapshots),
+        "createVolumeSnapshot" => locked(volumes::create_snapshot),
 
-        "Machines_org_list" => platform::org_machines(env, req),
-        "Volumes_org_list" => platform::org_volumes(env, req),
-        "Platform_regions_get" => platform::regions(env, req),
-        "Platform_placements_post" => platform::placements(env, req),
-        "Tokens_authenticate" => platform::authenticate(env, req),
-        "Tokens_authorize" => platform::authorize(env, req),
-        "CurrentToken_show" => platform::current(env, req),
-        "Tokens_request_Kms" => platform::kms(env, req),
-        "Tokens_request_OIDC" => platform::oidc(env, req),
+        "Machines_org_list" => locked(platform::org_machines),
+        "Volumes_org_list" => locked(platform::org_volumes),
+        "Platform_regions_get" => locked(platform::regions),
+        "Platform_placements_post" => with(req.json()?, platform::placements),
+        "Tokens_authenticate" => with(req.json()?, platform::authenticate),
+        "Tokens_authorize" => with(req.json()?, platform::authorize),
+        "CurrentToken_show" => locked(platform::current),
+        "Tokens_request_Kms" => locked(platform::kms),
+        "Tokens_request_OIDC" => match req.json_or_default() {
+            Ok(body) => with(body, platform::oidc),
+            // Fly answers this text endpoint's errors as text.
+            Err(e) => Ok(Work::Answer(Reply::text(
+                StatusCode::BAD_REQUEST,
+                e.message,
+            ))),
+        },
 
         other => Err(ApiError::not_found(format!(
             "operation {other} is not served here"

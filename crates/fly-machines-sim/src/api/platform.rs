@@ -393,14 +393,17 @@ pub(crate) fn regions(_env: &mut Env<'_>, _req: &ApiRequest) -> HandlerResult {
             },
         )
         .collect();
-    ok_json(&types::RegionResponse {
+    ok_json(types::RegionResponse {
         nearest: Some(NEAREST.to_string()),
         regions: Some(rows),
     })
 }
 
-pub(crate) fn placements(_env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::GetPlacementsRequest = req.json()?;
+pub(crate) fn placements(
+    _env: &mut Env<'_>,
+    _req: &ApiRequest,
+    body: types::GetPlacementsRequest,
+) -> HandlerResult {
     if body.org_slug.is_empty() {
         return Err(ApiError::bad_request("org_slug is required"));
     }
@@ -448,7 +451,7 @@ pub(crate) fn placements(_env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult 
         })
         .filter(|p| count == 0 || p.count.unwrap_or(0) > 0)
         .collect();
-    ok_json(&types::GetPlacementsResponse {
+    ok_json(types::GetPlacementsResponse {
         regions: Some(regions),
     })
 }
@@ -492,14 +495,20 @@ fn check_token(env: &Env<'_>, header_value: Option<&str>) -> Result<String, ApiE
     Ok(value.to_string())
 }
 
-pub(crate) fn authenticate(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::AuthenticateTokenRequest = req.json()?;
+pub(crate) fn authenticate(
+    env: &mut Env<'_>,
+    _req: &ApiRequest,
+    body: types::AuthenticateTokenRequest,
+) -> HandlerResult {
     let header = check_token(env, body.header.as_deref())?;
-    ok_json(&vec![verified(&header)])
+    ok_json(vec![verified(&header)])
 }
 
-pub(crate) fn authorize(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::AuthorizeTokenRequest = req.json()?;
+pub(crate) fn authorize(
+    env: &mut Env<'_>,
+    _req: &ApiRequest,
+    body: types::AuthorizeTokenRequest,
+) -> HandlerResult {
     let header = check_token(env, body.header.as_deref())?;
     let access = body.access.unwrap_or_default();
     let org = access
@@ -517,7 +526,7 @@ pub(crate) fn authorize(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         ),
         None => None,
     };
-    ok_json(&types::AuthorizeResponse {
+    ok_json(types::AuthorizeResponse {
         access: Some(types::Access {
             action: access.action,
             app_feature: access.app_feature,
@@ -544,7 +553,7 @@ pub(crate) fn current(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         .map(bare_token)
         .unwrap_or_default();
     let apps: Vec<String> = env.world.apps.keys().cloned().collect();
-    ok_json(&types::CurrentTokenResponse {
+    ok_json(types::CurrentTokenResponse {
         tokens: Some(vec![types::TokenInfo {
             apps: Some(apps),
             org_slug: Some("personal".to_string()),
@@ -565,11 +574,11 @@ pub(crate) fn kms(env: &mut Env<'_>, _req: &ApiRequest) -> HandlerResult {
     ))
 }
 
-pub(crate) fn oidc(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::CreateOidcTokenRequest = match req.json_or_default() {
-        Ok(b) => b,
-        Err(e) => return Ok(Reply::text(StatusCode::BAD_REQUEST, e.message)),
-    };
+pub(crate) fn oidc(
+    env: &mut Env<'_>,
+    _req: &ApiRequest,
+    body: types::CreateOidcTokenRequest,
+) -> HandlerResult {
     let now_s = env.now / 1000;
     let aud = body
         .aud
@@ -700,7 +709,7 @@ pub(crate) fn org_machines(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult
     let more = rows.len() > q.limit;
     rows.truncate(q.limit);
     let last = rows.last().map(|(k, m)| (k.clone(), m.clone()));
-    ok_json(&types::OrgMachinesResponse {
+    ok_json(types::OrgMachinesResponse {
         error_regions: Some(Vec::new()),
         last_machine_id: last.as_ref().and_then(|(_, m)| m.id.clone()),
         last_updated_at: last.as_ref().and_then(|(_, m)| m.updated_at.clone()),
@@ -765,7 +774,7 @@ pub(crate) fn org_volumes(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult 
     let more = rows.len() > q.limit;
     rows.truncate(q.limit);
     let last = rows.last().map(|(k, v)| (k.clone(), v.clone()));
-    ok_json(&types::OrgVolumesResponse {
+    ok_json(types::OrgVolumesResponse {
         last_updated_at: last.as_ref().and_then(|(_, v)| v.updated_at.clone()),
         last_volume_id: last.as_ref().and_then(|(_, v)| v.id.clone()),
         next_cursor: if more { last.map(|(k, _)| k) } else { None },

@@ -71,19 +71,18 @@ pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         .iter()
         .map(|(n, s)| secret_view(n, s, show))
         .collect();
-    ok_json(&types::AppSecrets {
+    ok_json(types::AppSecrets {
         secrets: Some(secrets),
     })
 }
 
 /// Bulk update body: values may be null (removal), which the generated type cannot hold.
 #[derive(Debug, Default, Deserialize)]
-struct BulkBody {
+pub(crate) struct BulkBody {
     values: Option<BTreeMap<String, Option<String>>>,
 }
 
-pub(crate) fn update(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: BulkBody = req.json()?;
+pub(crate) fn update(env: &mut Env<'_>, req: &ApiRequest, body: BulkBody) -> HandlerResult {
     let values = body.values.unwrap_or_default();
     for name in values.keys() {
         check_name(name)?;
@@ -112,7 +111,7 @@ pub(crate) fn update(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         .iter()
         .map(|(n, s)| secret_view(n, s, false))
         .collect();
-    ok_json(&types::AppSecretsUpdateResp {
+    ok_json(types::AppSecretsUpdateResp {
         secrets: Some(secrets),
         version: Some(app.secrets_version),
     })
@@ -127,11 +126,14 @@ pub(crate) fn get(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         .secrets
         .get(name)
         .ok_or_else(|| ApiError::not_found(format!("secret {name} not found")))?;
-    ok_json(&secret_view(name, s, show))
+    ok_json(secret_view(name, s, show))
 }
 
-pub(crate) fn set(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::SetAppSecretRequest = req.json()?;
+pub(crate) fn set(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::SetAppSecretRequest,
+) -> HandlerResult {
     let name = req.path_param("secret_name").to_string();
     check_name(&name)?;
     let value = body
@@ -150,7 +152,7 @@ pub(crate) fn set(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     app.secrets_version += 1;
     Ok(Reply::json(
         StatusCode::CREATED,
-        &types::SetAppSecretResponse {
+        types::SetAppSecretResponse {
             created_at: Some(rfc3339(entry.created_ms)),
             digest: Some(digest(&entry.value)),
             name: Some(name),
@@ -168,7 +170,7 @@ pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         .remove(name)
         .ok_or_else(|| ApiError::not_found(format!("secret {name} not found")))?;
     app.secrets_version += 1;
-    ok_json(&types::DeleteAppSecretResponse {
+    ok_json(types::DeleteAppSecretResponse {
         version: Some(app.secrets_version),
     })
 }
@@ -209,7 +211,7 @@ pub(crate) fn keys_list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         .filter(|(_, k)| types_filter.is_empty() || types_filter.contains(&k.kind))
         .map(|(n, k)| key_view(n, k))
         .collect();
-    ok_json(&types::SecretKeys {
+    ok_json(types::SecretKeys {
         secret_keys: Some(keys),
     })
 }
@@ -218,11 +220,15 @@ pub(crate) fn key_get(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let app = env.world.app(req.path_param("app_name"))?;
     check_min_version(req, app)?;
     let name = req.path_param("secret_name");
-    ok_json(&key_view(name, key(app, name)?))
+    ok_json(key_view(name, key(app, name)?))
 }
 
-pub(crate) fn key_set(env: &mut Env<'_>, req: &ApiRequest, generate: bool) -> HandlerResult {
-    let body: types::SetSecretkeyRequest = req.json()?;
+pub(crate) fn key_set(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    generate: bool,
+    body: types::SetSecretkeyRequest,
+) -> HandlerResult {
     let name = req.path_param("secret_name").to_string();
     check_name(&name)?;
     let kind = body
@@ -264,7 +270,7 @@ pub(crate) fn key_set(env: &mut Env<'_>, req: &ApiRequest, generate: bool) -> Ha
     app.secrets_version += 1;
     Ok(Reply::json(
         StatusCode::CREATED,
-        &types::SetSecretkeyResponse {
+        types::SetSecretkeyResponse {
             version: Some(app.secrets_version),
             ..resp
         },
@@ -278,7 +284,7 @@ pub(crate) fn key_delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         .remove(name)
         .ok_or_else(|| ApiError::not_found(format!("secret key {name} not found")))?;
     app.secrets_version += 1;
-    ok_json(&types::DeleteSecretkeyResponse {
+    ok_json(types::DeleteSecretkeyResponse {
         version: Some(app.secrets_version),
     })
 }
@@ -300,8 +306,11 @@ fn opt_bytes(field: &str, v: Option<&str>) -> Result<Vec<u8>, ApiError> {
         .map_or(Ok(Vec::new()), |v| unb64(field, v))
 }
 
-pub(crate) fn key_encrypt(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::EncryptSecretkeyRequest = req.json()?;
+pub(crate) fn key_encrypt(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::EncryptSecretkeyRequest,
+) -> HandlerResult {
     let plaintext = opt_bytes("plaintext", body.plaintext.as_deref())?;
     let ad = opt_bytes("associated_data", body.associated_data.as_deref())?;
     let app = env.world.app(req.path_param("app_name"))?;
@@ -310,13 +319,16 @@ pub(crate) fn key_encrypt(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult 
     let seed = seal_seed(&k.material, &ad);
     let mut out = seed.to_be_bytes().to_vec();
     out.extend(xor(&plaintext, seed));
-    ok_json(&types::EncryptSecretkeyResponse {
+    ok_json(types::EncryptSecretkeyResponse {
         ciphertext: Some(b64(&out)),
     })
 }
 
-pub(crate) fn key_decrypt(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::DecryptSecretkeyRequest = req.json()?;
+pub(crate) fn key_decrypt(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::DecryptSecretkeyRequest,
+) -> HandlerResult {
     let ciphertext = opt_bytes("ciphertext", body.ciphertext.as_deref())?;
     let ad = opt_bytes("associated_data", body.associated_data.as_deref())?;
     let app = env.world.app(req.path_param("app_name"))?;
@@ -328,7 +340,7 @@ pub(crate) fn key_decrypt(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult 
             "decryption failed: the ciphertext was not sealed with this key and associated data",
         ));
     }
-    ok_json(&types::DecryptSecretkeyResponse {
+    ok_json(types::DecryptSecretkeyResponse {
         plaintext: Some(b64(&xor(&ciphertext[8..], seed))),
     })
 }
@@ -340,19 +352,25 @@ fn signature(material: &[u8], plaintext: &[u8]) -> Vec<u8> {
     stream_bytes(fnv64(&buf), 64)
 }
 
-pub(crate) fn key_sign(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::SignSecretkeyRequest = req.json()?;
+pub(crate) fn key_sign(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::SignSecretkeyRequest,
+) -> HandlerResult {
     let plaintext = opt_bytes("plaintext", body.plaintext.as_deref())?;
     let app = env.world.app(req.path_param("app_name"))?;
     check_min_version(req, app)?;
     let k = key(app, req.path_param("secret_name"))?;
-    ok_json(&types::SignSecretkeyResponse {
+    ok_json(types::SignSecretkeyResponse {
         signature: Some(b64(&signature(&k.material, &plaintext))),
     })
 }
 
-pub(crate) fn key_verify(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::VerifySecretkeyRequest = req.json()?;
+pub(crate) fn key_verify(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::VerifySecretkeyRequest,
+) -> HandlerResult {
     let plaintext = opt_bytes("plaintext", body.plaintext.as_deref())?;
     let sig = opt_bytes("signature", body.signature.as_deref())?;
     let app = env.world.app(req.path_param("app_name"))?;

@@ -70,11 +70,14 @@ pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
             }
         })
         .collect();
-    ok_json(&out)
+    ok_json(out)
 }
 
-pub(crate) fn create(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::CreateVolumeRequest = req.json()?;
+pub(crate) fn create(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::CreateVolumeRequest,
+) -> HandlerResult {
     let name = body
         .name
         .filter(|n| !n.is_empty())
@@ -155,16 +158,19 @@ pub(crate) fn create(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
             snapshots: Vec::new(),
         },
     );
-    ok_json(&view)
+    ok_json(view)
 }
 
 pub(crate) fn get(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let app = env.world.app(req.path_param("app_name"))?;
-    ok_json(&volume(app, req.path_param("volume_id"))?.view)
+    ok_json(volume(app, req.path_param("volume_id"))?.view.clone())
 }
 
-pub(crate) fn update(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::UpdateVolumeRequest = req.json()?;
+pub(crate) fn update(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::UpdateVolumeRequest,
+) -> HandlerResult {
     if let Some(r) = body.snapshot_retention
         && !(1..=60).contains(&r)
     {
@@ -182,7 +188,7 @@ pub(crate) fn update(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         vol.view.snapshot_retention = Some(r);
     }
     vol.updated_ms = now;
-    ok_json(&vol.view)
+    ok_json(vol.view.clone())
 }
 
 pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
@@ -202,11 +208,14 @@ pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let mut view = vol.view.clone();
     view.state = Some("pending_destroy".to_string());
     app.volumes.remove(id);
-    ok_json(&view)
+    ok_json(view)
 }
 
-pub(crate) fn extend(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let body: types::ExtendVolumeRequest = req.json()?;
+pub(crate) fn extend(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::ExtendVolumeRequest,
+) -> HandlerResult {
     let size = body
         .size_gb
         .ok_or_else(|| ApiError::bad_request("size_gb is required"))?;
@@ -229,7 +238,7 @@ pub(crate) fn extend(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         .and_then(|m| app.machines.get(&m))
         .is_some_and(|m| m.state == crate::state::MachineState::Started);
     let view = volume(app, id)?.view.clone();
-    ok_json(&types::ExtendVolumeResponse {
+    ok_json(types::ExtendVolumeResponse {
         needs_restart: Some(needs_restart),
         volume: Some(view),
     })
@@ -237,7 +246,7 @@ pub(crate) fn extend(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
 
 pub(crate) fn snapshots(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let app = env.world.app(req.path_param("app_name"))?;
-    ok_json(&volume(app, req.path_param("volume_id"))?.snapshots)
+    ok_json(volume(app, req.path_param("volume_id"))?.snapshots.clone())
 }
 
 pub(crate) fn create_snapshot(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {

@@ -232,7 +232,7 @@ pub(crate) async fn wait(emu: &Arc<Emulator>, req: &ApiRequest) -> HandlerResult
             check(&mut w, app, id, &spec, at)?
         };
         let (next_due, state) = match result {
-            Check::Done(resp) => return Ok(Reply::ok(&resp)),
+            Check::Done(resp) => return Ok(Reply::ok(resp)),
             Check::Pending { next_due, state } => (next_due, state),
         };
         if now >= deadline {
