@@ -11,6 +11,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
 use crate::config::{Faults, RateLimits};
+use crate::connections::ConnectionLimits;
 use crate::emulator::{Emulator, Settings};
 use crate::faults::FaultInjector;
 use crate::handle::SimHandle;
@@ -56,6 +57,7 @@ pub struct SimBuilder {
     region: String,
     owner: String,
     log_capacity: usize,
+    connection_limits: ConnectionLimits,
 }
 
 impl Default for SimBuilder {
@@ -72,6 +74,7 @@ impl Default for SimBuilder {
             region: "iad".to_string(),
             owner: "user@fly-machines-sim.test".to_string(),
             log_capacity: 10_000,
+            connection_limits: ConnectionLimits::default(),
         }
     }
 }
@@ -163,6 +166,29 @@ impl SimBuilder {
         self
     }
 
+    /// Most connections open at once (default 512, under the usual limit of 1,024 file
+    /// descriptors). Further clients wait in the listen backlog until a connection closes.
+    pub fn max_connections(mut self, max: usize) -> SimBuilder {
+        self.connection_limits.max_connections = max.max(1);
+        self
+    }
+
+    /// How long a connection may take to send the head of a request, counted from when it
+    /// starts waiting for one (default 10 s). This is also the idle timeout: a kept-alive
+    /// connection that sends nothing for this long is closed. Runs on tokio's clock, so a
+    /// test with paused time drives it without sleeping.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> SimBuilder {
+        self.connection_limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a request body may take to arrive once its head is read (default 30 s);
+    /// a slower body is answered `408` and its connection closed. Runs on tokio's clock.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> SimBuilder {
+        self.connection_limits.body_read_timeout = timeout;
+        self
+    }
+
     /// Binds the listener and starts serving in a background task.
     pub async fn start(self) -> std::io::Result<SimHandle> {
         let listener = TcpListener::bind(self.addr).await?;
@@ -172,15 +198,17 @@ impl SimBuilder {
             format!("sim_{}", hex_id(32, &mut rng))
         });
         let mut world = World::new(self.seed);
-        world.not_found_after_create_ms = self.faults.not_found_after_create.as_millis() as u64;
-        world.destroyed_visible_ms = self.faults.destroyed_visible_for.as_millis() as u64;
+        world.not_found_after_create_ms = crate::time::millis(self.faults.not_found_after_create);
+        world.destroyed_visible_ms = crate::time::millis(self.faults.destroyed_visible_for);
         let (shutdown, _) = watch::channel(false);
+        let connection_limits = self.connection_limits;
         let emulator = Arc::new(Emulator {
+            connection_limits,
             request_ids: RequestIds::new(self.region.clone()),
             settings: Settings {
                 token,
                 auth: self.auth,
-                transition_ms: self.transition.as_millis() as u64,
+                transition_ms: crate::time::millis(self.transition),
                 default_region: self.region,
                 owner: self.owner,
             },
@@ -196,7 +224,12 @@ impl SimBuilder {
         });
         let router = crate::routing::router(emulator.clone());
         let rx = emulator.shutdown.subscribe();
-        let task = tokio::spawn(crate::connections::serve(listener, router, rx));
+        let task = tokio::spawn(crate::connections::serve(
+            listener,
+            router,
+            connection_limits,
+            rx,
+        ));
         tracing::info!(%addr, "fly-machines-sim listening");
         Ok(SimHandle::new(emulator, addr, task))
     }

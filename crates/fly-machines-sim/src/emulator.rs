@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
+use crate::connections::ConnectionLimits;
 use crate::faults::FaultInjector;
 use crate::ids::RequestIds;
 use crate::limits::RateLimiter;
@@ -31,6 +32,7 @@ pub(crate) struct Settings {
 #[derive(Debug)]
 pub(crate) struct Emulator {
     pub(crate) settings: Settings,
+    pub(crate) connection_limits: ConnectionLimits,
     pub(crate) clock: Clock,
     pub(crate) world: Mutex<World>,
     /// Notified after every change to the world, so long-polls re-check.

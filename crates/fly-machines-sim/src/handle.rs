@@ -71,8 +71,8 @@ impl SimHandle {
     pub fn set_faults(&self, faults: Faults) {
         {
             let mut w = lock(&self.emulator.world);
-            w.not_found_after_create_ms = faults.not_found_after_create.as_millis() as u64;
-            w.destroyed_visible_ms = faults.destroyed_visible_for.as_millis() as u64;
+            w.not_found_after_create_ms = crate::time::millis(faults.not_found_after_create);
+            w.destroyed_visible_ms = crate::time::millis(faults.destroyed_visible_for);
         }
         self.emulator.faults.set(faults);
     }

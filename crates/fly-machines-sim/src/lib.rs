@@ -165,6 +165,8 @@ mod request_log;
 mod routing;
 mod state;
 mod time;
+mod validation;
+mod wire_errors;
 
 pub use builder::{Sim, SimBuilder};
 pub use clock::{Clock, MANUAL_EPOCH_MS};

@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
+use bytes::Bytes;
 use fly_machines_api::Operation;
 
 use crate::api::Work;
@@ -20,6 +22,7 @@ use crate::faults::Verdict;
 use crate::reply::{Reply, ReplyBody};
 use crate::request::{ApiRequest, Env, PathParams};
 use crate::request_log::Outcome as Logged;
+use crate::wire_errors::SERVER_NAME;
 
 /// The header carrying the request id on every answer.
 pub const REQUEST_ID_HEADER: &str = "fly-request-id";
@@ -95,12 +98,9 @@ async fn run(
             }
         }
     }
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+    let body = match read_body(head, body, emu.connection_limits.body_read_timeout).await {
         Ok(b) => b,
-        Err(e) => {
-            let reply = ApiError::bad_request(format!("could not read the request body: {e}"));
-            return Outcome::Reply(reply.into_reply(), fault);
-        }
+        Err(e) => return Outcome::Reply(e.into_reply(), fault),
     };
     let query = head
         .uri
@@ -145,6 +145,53 @@ async fn run(
         fault = Some(FaultKind::AmbiguousCreate);
     }
     Outcome::Reply(reply, fault)
+}
+
+/// Reads the whole body: 413 past [`MAX_BODY`] (at once when the declared length says so),
+/// 408 when it does not arrive in time, 400 when the connection fails.
+async fn read_body(head: &Parts, body: Body, timeout: Duration) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request_entity_too_large",
+            format!("the request body is larger than {MAX_BODY} bytes"),
+        )
+    };
+    let declared = head
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) if is_length_limit(&e) => Err(too_large()),
+        Ok(Err(e)) => Err(ApiError::bad_request(format!(
+            "could not read the request body: {e}"
+        ))),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "deadline_exceeded",
+            format!(
+                "the request body did not arrive within {} ms",
+                timeout.as_millis()
+            ),
+        )),
+    }
+}
+
+/// Whether a body error is the size limit (it is wrapped, so the chain is searched).
+fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// The error a create answers when the ambiguous-create fault fires.
@@ -214,7 +261,7 @@ pub(crate) fn finish(
         resp.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
     resp.headers_mut()
-        .insert(header::SERVER, HeaderValue::from_static("fly-machines-sim"));
+        .insert(header::SERVER, HeaderValue::from_static(SERVER_NAME));
     let logged = Logged {
         status: status.as_u16(),
         request_id,

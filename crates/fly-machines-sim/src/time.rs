@@ -1,4 +1,13 @@
-//! Calendar arithmetic: RFC 3339 timestamps to and from Unix milliseconds.
+//! Time arithmetic: durations to milliseconds (saturating), and RFC 3339 timestamps to and from
+//! Unix milliseconds.
+
+use std::time::Duration;
+
+/// A duration in whole milliseconds; a duration too long for `u64` means "as long as
+/// representable".
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {

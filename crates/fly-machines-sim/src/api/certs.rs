@@ -41,13 +41,15 @@ fn entries(c: &Certificate) -> Vec<types::CertificateEntry> {
     if c.acme_requested {
         out.push(types::CertificateEntry {
             created_at: Some(rfc3339(c.created_ms)),
-            expires_at: c.acme_issued.then(|| rfc3339(c.updated_ms + QUARTER_MS)),
+            expires_at: c
+                .acme_issued
+                .then(|| rfc3339(c.updated_ms.saturating_add(QUARTER_MS))),
             issued: Some(if c.acme_issued {
                 ["rsa", "ecdsa"]
                     .iter()
                     .map(|t| types::IssuedCertificate {
                         certificate_authority: Some("lets_encrypt".to_string()),
-                        expires_at: Some(rfc3339(c.updated_ms + QUARTER_MS)),
+                        expires_at: Some(rfc3339(c.updated_ms.saturating_add(QUARTER_MS))),
                         type_: Some((*t).to_string()),
                     })
                     .collect()
@@ -69,10 +71,10 @@ fn entries(c: &Certificate) -> Vec<types::CertificateEntry> {
     if c.custom {
         out.push(types::CertificateEntry {
             created_at: Some(rfc3339(c.created_ms)),
-            expires_at: Some(rfc3339(c.created_ms + YEAR_MS)),
+            expires_at: Some(rfc3339(c.created_ms.saturating_add(YEAR_MS))),
             issued: Some(vec![types::IssuedCertificate {
                 certificate_authority: Some("custom".to_string()),
-                expires_at: Some(rfc3339(c.created_ms + YEAR_MS)),
+                expires_at: Some(rfc3339(c.created_ms.saturating_add(YEAR_MS))),
                 type_: Some("ecdsa".to_string()),
             }]),
             issuer: Some("Custom CA".to_string()),

@@ -63,12 +63,7 @@ pub(crate) fn create(
 ) -> HandlerResult {
     let query_ttl = req.query_int("ttl").map_err(ApiError::in_envelope)?;
     let ttl = body.ttl.or(query_ttl).unwrap_or(DEFAULT_TTL_SECS);
-    if ttl <= 0 {
-        return Err(ApiError::bad_request(format!(
-            "ttl must be a positive number of seconds, got {ttl}"
-        ))
-        .in_envelope());
-    }
+    let ttl = crate::validation::lease_ttl(ttl).map_err(ApiError::in_envelope)?;
     let owner = env.settings.owner.clone();
     let nonce = req.nonce().map(str::to_string);
     let (m, rng, now) = machine!(env, req);
@@ -81,7 +76,7 @@ pub(crate) fn create(
         .in_envelope());
     }
     let id = m.id.clone();
-    let expires_ms = now.saturating_add((ttl as u64).saturating_mul(1000));
+    let expires_ms = now.saturating_add(ttl.saturating_mul(1000));
     let version = m.instance_id.clone();
     if let Some(held) = m.live_lease(now).cloned() {
         if nonce.as_deref() != Some(held.nonce.as_str()) {

@@ -14,6 +14,7 @@ use crate::reply::{HandlerResult, Reply};
 use crate::request::{ApiRequest, Env};
 use crate::state::{App, Lease, Machine, MachineState, World};
 use crate::time::rfc3339;
+use crate::validation;
 
 /// Answer of the calls Fly acknowledges with `{"ok": true}`.
 pub(crate) fn ok_true() -> HandlerResult {
@@ -140,28 +141,6 @@ fn check_mounts(
     Ok((ids, region))
 }
 
-fn validate_config(config: Option<types::MachineConfig>) -> Result<types::MachineConfig, ApiError> {
-    let mut config = config.ok_or_else(|| ApiError::bad_request("config is required"))?;
-    if config.image.as_deref().is_none_or(|i| i.trim().is_empty()) {
-        return Err(ApiError::bad_request("config.image is required"));
-    }
-    let guest = config.guest.get_or_insert_with(Default::default);
-    guest.cpu_kind.get_or_insert_with(|| "shared".to_string());
-    let cpus = *guest.cpus.get_or_insert(1);
-    let memory = *guest.memory_mb.get_or_insert(256);
-    if cpus <= 0 || memory <= 0 {
-        return Err(ApiError::bad_request(
-            "config.guest.cpus and config.guest.memory_mb must be positive",
-        ));
-    }
-    if memory % 256 != 0 {
-        return Err(ApiError::bad_request(format!(
-            "config.guest.memory_mb must be a multiple of 256, got {memory}"
-        )));
-    }
-    Ok(config)
-}
-
 /// Whether launches of this image fail (see the crate docs).
 fn unpullable(config: &types::MachineConfig) -> bool {
     let image = config.image.as_deref().unwrap_or_default();
@@ -183,24 +162,45 @@ fn check_secrets_version(app: &App, min: Option<i64>) -> Result<(), ApiError> {
     }
 }
 
+/// A lease granted with a create or update; `ttl_secs` is already validated.
 fn new_lease(
-    env_owner: &str,
-    ttl: i64,
+    owner: &str,
+    ttl_secs: u64,
     now: u64,
     version: &str,
     rng: &mut rand::rngs::StdRng,
-) -> Result<Lease, ApiError> {
-    if ttl <= 0 {
-        return Err(ApiError::bad_request(format!(
-            "lease ttl must be a positive number of seconds, got {ttl}"
-        )));
-    }
-    Ok(Lease {
+) -> Lease {
+    Lease {
         nonce: hex_id(12, rng),
-        owner: env_owner.to_string(),
+        owner: owner.to_string(),
         description: String::new(),
-        expires_ms: now.saturating_add((ttl as u64).saturating_mul(1000)),
+        expires_ms: now.saturating_add(ttl_secs.saturating_mul(1000)),
         version: version.to_string(),
+    }
+}
+
+/// The checks on a create or update body that need no state.
+struct CheckedBody {
+    config: types::MachineConfig,
+    name: Option<String>,
+    lease_ttl: Option<u64>,
+}
+
+fn check_body(
+    config: Option<types::MachineConfig>,
+    name: Option<String>,
+    lease_ttl: Option<i64>,
+) -> Result<CheckedBody, ApiError> {
+    let config = validation::machine_config(config)?;
+    let name = name.filter(|n| !n.is_empty());
+    if let Some(n) = name.as_deref() {
+        validation::machine_name(n)?;
+    }
+    let lease_ttl = lease_ttl.map(validation::lease_ttl).transpose()?;
+    Ok(CheckedBody {
+        config,
+        name,
+        lease_ttl,
     })
 }
 
@@ -209,18 +209,12 @@ pub(crate) fn create(
     req: &ApiRequest,
     body: types::CreateMachineRequest,
 ) -> HandlerResult {
-    let config = validate_config(body.config)?;
+    let checked = check_body(body.config, body.name, body.lease_ttl)?;
+    let config = checked.config;
     let now = env.now;
     let app_name = req.path_param("app_name");
-    env.world.app(app_name)?;
-    let id = env.world.new_machine_id();
-    let seq = env.world.seq();
-    let step = env.settings.transition_ms;
-    let hide_ms = env.world.not_found_after_create_ms;
-    let World { apps, rng, .. } = &mut *env.world;
-    let app = apps
-        .get_mut(app_name)
-        .ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
+    // Every check first: nothing below the checks can fail.
+    let app = env.world.app(app_name)?;
     check_secrets_version(app, body.min_secrets_version)?;
     let (volumes, volume_region) = check_mounts(app, None, &config)?;
     let region = match (body.region.filter(|r| !r.is_empty()), volume_region) {
@@ -236,23 +230,29 @@ pub(crate) fn create(
     if !is_region(&region) {
         return Err(ApiError::bad_request(format!("unknown region {region:?}")));
     }
-    let name = match body.name.filter(|n| !n.is_empty()) {
-        Some(n) => {
-            if app.machine_names.contains_key(&n) {
-                return Err(ApiError::unprocessable(
-                    "name_taken",
-                    format!("a machine named {n} already exists in app {app_name}"),
-                ));
-            }
-            n
-        }
-        None => format!("{}-{}", app_name, hex_id(6, rng)),
-    };
+    if let Some(n) = checked.name.as_deref()
+        && app.machine_names.contains_key(n)
+    {
+        return Err(ApiError::unprocessable(
+            "name_taken",
+            format!("a machine named {n} already exists in app {app_name}"),
+        ));
+    }
+    let id = env.world.new_machine_id();
+    let seq = env.world.seq();
+    let step = env.settings.transition_ms;
+    let hide_ms = env.world.not_found_after_create_ms;
+    let World { apps, rng, .. } = &mut *env.world;
+    let app = apps
+        .get_mut(app_name)
+        .ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
+    let name = checked
+        .name
+        .unwrap_or_else(|| format!("{}-{}", app_name, hex_id(6, rng)));
     let instance_id = ulid(now, rng);
-    let lease = match body.lease_ttl {
-        Some(ttl) => Some(new_lease(&env.settings.owner, ttl, now, &instance_id, rng)?),
-        None => None,
-    };
+    let lease = checked
+        .lease_ttl
+        .map(|ttl| new_lease(&env.settings.owner, ttl, now, &instance_id, rng));
     let private_ip = format!(
         "fdaa:0:{:x}:a7b:{}:{}:{}:2",
         app.numeric_id % 0xffff,
@@ -272,10 +272,10 @@ pub(crate) fn create(
         pending: VecDeque::new(),
         instance_id: instance_id.clone(),
         unpullable: unpullable(&config),
-        versions: vec![types::MachineVersion {
+        versions: VecDeque::from([types::MachineVersion {
             user_config: Some(config.clone()),
             version: Some(instance_id.clone()),
-        }],
+        }]),
         config,
         events: VecDeque::new(),
         lease,
@@ -323,13 +323,15 @@ pub(crate) fn update(
     req: &ApiRequest,
     body: types::UpdateMachineRequest,
 ) -> HandlerResult {
-    let config = validate_config(body.config)?;
+    let checked = check_body(body.config, body.name, body.lease_ttl)?;
+    let config = checked.config;
     let step = env.settings.transition_ms;
     let owner = env.settings.owner.clone();
     let now = env.now;
     let id = req.path_param("machine_id").to_string();
     let (app, rng) = env.world.machine(req.path_param("app_name"), &id, now)?;
-    {
+    // Every check first: nothing below the checks can fail.
+    let new_name = {
         let m = app
             .machines
             .get_mut(&id)
@@ -352,9 +354,18 @@ pub(crate) fn update(
                 m.state.as_str()
             )));
         }
-    }
+        checked.name.filter(|n| *n != m.name)
+    };
     check_secrets_version(app, body.min_secrets_version)?;
     let (volumes, volume_region) = check_mounts(app, Some(&id), &config)?;
+    if let Some(new_name) = new_name.as_deref()
+        && app.machine_names.contains_key(new_name)
+    {
+        return Err(ApiError::unprocessable(
+            "name_taken",
+            format!("a machine named {new_name} already exists"),
+        ));
+    }
     let m = app
         .machines
         .get_mut(&id)
@@ -367,25 +378,15 @@ pub(crate) fn update(
             m.region
         )));
     }
-    if let Some(new_name) = body
-        .name
-        .as_deref()
-        .filter(|n| !n.is_empty() && *n != m.name)
-    {
-        if app.machine_names.contains_key(new_name) {
-            return Err(ApiError::unprocessable(
-                "name_taken",
-                format!("a machine named {new_name} already exists"),
-            ));
-        }
+    if let Some(new_name) = new_name {
         app.machine_names.remove(&m.name);
-        app.machine_names.insert(new_name.to_string(), id.clone());
-        m.name = new_name.to_string();
+        app.machine_names.insert(new_name.clone(), id.clone());
+        m.name = new_name;
     }
     let destination = m.pending.back().map(|p| p.state).unwrap_or(m.state);
     m.unpullable = unpullable(&config);
     m.instance_id = ulid(now, rng);
-    m.versions.push(types::MachineVersion {
+    m.push_version(types::MachineVersion {
         user_config: Some(config.clone()),
         version: Some(m.instance_id.clone()),
     });
@@ -403,8 +404,8 @@ pub(crate) fn update(
         _ => (MachineState::Stopped, "update"),
     };
     m.begin(now, step, &[(MachineState::Replacing, "update"), end], rng);
-    if let Some(ttl) = body.lease_ttl {
-        let lease = new_lease(&owner, ttl, now, &m.instance_id, rng)?;
+    if let Some(ttl) = checked.lease_ttl {
+        let lease = new_lease(&owner, ttl, now, &m.instance_id, rng);
         match m.lease.as_mut() {
             Some(held) => {
                 held.expires_ms = lease.expires_ms;
@@ -414,7 +415,7 @@ pub(crate) fn update(
         }
     }
     let old = std::mem::replace(&mut m.volumes, volumes.clone());
-    let nonce = if body.lease_ttl.is_some() {
+    let nonce = if checked.lease_ttl.is_some() {
         m.lease.as_ref().map(|l| l.nonce.clone())
     } else {
         None

@@ -15,10 +15,13 @@ pub(crate) mod secrets;
 pub(crate) mod volumes;
 pub(crate) mod wait;
 
+/// An operation's work on the locked world, its body already parsed.
+pub(crate) type LockedWork = Box<dyn FnOnce(&mut Env<'_>, &ApiRequest) -> HandlerResult + Send>;
+
 /// What an operation does, decided before the world is locked.
 pub(crate) enum Work {
     /// Runs under the world lock; the body is already parsed into the closure.
-    Locked(Box<dyn FnOnce(&mut Env<'_>, &ApiRequest) -> HandlerResult + Send>),
+    Locked(LockedWork),
     /// Parks until the machine reaches a state (`Machines_wait`).
     LongPoll,
     /// Answered without touching the world.

@@ -211,7 +211,7 @@ pub(crate) async fn wait(emu: &Arc<Emulator>, req: &ApiRequest) -> HandlerResult
     let app = req.path_param("app_name");
     let id = req.path_param("machine_id");
     let start = emu.clock.now_ms();
-    let deadline = start + spec.timeout_secs * 1000;
+    let deadline = start.saturating_add(spec.timeout_secs.saturating_mul(1000));
     let mut shutdown = emu.shutdown.subscribe();
     let mut parked = None;
     loop {

@@ -11,6 +11,8 @@ use crate::time::rfc3339;
 
 /// How many events a machine keeps (older ones are forgotten).
 pub(crate) const EVENTS_KEPT: usize = 100;
+/// How many versions a machine keeps (older ones are forgotten, as Fly does).
+pub(crate) const VERSIONS_KEPT: usize = 10;
 /// How many events a machine view carries.
 const EVENTS_IN_VIEW: usize = 10;
 
@@ -113,8 +115,8 @@ pub(crate) struct Machine {
     pub(crate) pending: VecDeque<Transition>,
     pub(crate) instance_id: String,
     pub(crate) config: types::MachineConfig,
-    /// Oldest first; the last one is current.
-    pub(crate) versions: Vec<types::MachineVersion>,
+    /// Oldest first; the last one is current. Only the newest [`VERSIONS_KEPT`] are kept.
+    pub(crate) versions: VecDeque<types::MachineVersion>,
     /// Oldest first.
     pub(crate) events: VecDeque<types::MachineEvent>,
     pub(crate) lease: Option<Lease>,
@@ -164,6 +166,14 @@ impl Machine {
         self.push_event(kind, state.as_str(), source, at, rng);
     }
 
+    /// Records a new current version, forgetting the oldest beyond [`VERSIONS_KEPT`].
+    pub(crate) fn push_version(&mut self, version: types::MachineVersion) {
+        while self.versions.len() >= VERSIONS_KEPT {
+            self.versions.pop_front();
+        }
+        self.versions.push_back(version);
+    }
+
     pub(crate) fn push_event(
         &mut self,
         kind: &str,
@@ -200,7 +210,7 @@ impl Machine {
             if i == 0 {
                 self.enter(*state, kind, "user", now, rng);
             } else {
-                at += step_ms;
+                at = at.saturating_add(step_ms);
                 self.pending.push_back(Transition {
                     at,
                     state: *state,
