@@ -57,6 +57,7 @@ pub struct SimBuilder {
     region: String,
     owner: String,
     log_capacity: usize,
+    log_bytes: usize,
     connection_limits: ConnectionLimits,
 }
 
@@ -74,6 +75,7 @@ impl Default for SimBuilder {
             region: "iad".to_string(),
             owner: "user@fly-machines-sim.test".to_string(),
             log_capacity: 10_000,
+            log_bytes: 4 * 1024 * 1024,
             connection_limits: ConnectionLimits::default(),
         }
     }
@@ -166,6 +168,13 @@ impl SimBuilder {
         self
     }
 
+    /// How many bytes the request log may hold, oldest records dropped first (default 4 MiB;
+    /// a record costs about 200 bytes plus its path and query, each cut to 512 bytes).
+    pub fn request_log_bytes(mut self, bytes: usize) -> SimBuilder {
+        self.log_bytes = bytes;
+        self
+    }
+
     /// Most connections open at once (default 512, under the usual limit of 1,024 file
     /// descriptors). Further clients wait in the listen backlog until a connection closes.
     pub fn max_connections(mut self, max: usize) -> SimBuilder {
@@ -217,7 +226,7 @@ impl SimBuilder {
             changed: Notify::new(),
             limiter: RateLimiter::new(self.rate_limits),
             faults: FaultInjector::new(self.faults),
-            log: RequestLog::new(self.log_capacity),
+            log: RequestLog::new(self.log_capacity, self.log_bytes),
             shutdown,
             parked_waits: AtomicUsize::new(0),
             parked_changed: Notify::new(),

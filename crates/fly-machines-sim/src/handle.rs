@@ -92,6 +92,13 @@ impl SimHandle {
         self.emulator.log.snapshot()
     }
 
+    /// How many bytes the request log holds now (see [`SimBuilder::request_log_bytes`]).
+    ///
+    /// [`SimBuilder::request_log_bytes`]: crate::SimBuilder::request_log_bytes
+    pub fn request_log_bytes(&self) -> usize {
+        self.emulator.log.bytes()
+    }
+
     /// Empties the request log.
     pub fn clear_requests(&self) {
         self.emulator.log.clear();

@@ -122,6 +122,7 @@ async fn run(
             let result = {
                 let now = emu.clock.now_ms();
                 let mut world = lock(&emu.world);
+                world.reap(now);
                 let mut env = Env {
                     world: &mut world,
                     now,

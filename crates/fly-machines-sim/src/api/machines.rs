@@ -477,6 +477,7 @@ pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         ],
         rng,
     );
+    let destroyed_at = m.next_due().unwrap_or(now);
     m.lease = None;
     let volumes = std::mem::take(&mut m.volumes);
     let name = m.name.clone();
@@ -489,6 +490,8 @@ pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
             vol.view.attached_alloc_id = None;
         }
     }
+    env.world
+        .schedule_reap(req.path_param("app_name"), &id, destroyed_at);
     ok_true()
 }
 

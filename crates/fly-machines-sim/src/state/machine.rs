@@ -166,6 +166,23 @@ impl Machine {
         self.push_event(kind, state.as_str(), source, at, rng);
     }
 
+    /// Drops what a destroyed machine no longer needs: versions, most of the config, and all
+    /// but the events a view shows.
+    pub(crate) fn compact(&mut self) {
+        self.versions.clear();
+        self.versions.shrink_to_fit();
+        self.config = types::MachineConfig {
+            image: self.config.image.take(),
+            guest: self.config.guest.take(),
+            ..Default::default()
+        };
+        while self.events.len() > EVENTS_IN_VIEW {
+            self.events.pop_front();
+        }
+        self.events.shrink_to_fit();
+        self.volumes = Vec::new();
+    }
+
     /// Records a new current version, forgetting the oldest beyond [`VERSIONS_KEPT`].
     pub(crate) fn push_version(&mut self, version: types::MachineVersion) {
         while self.versions.len() >= VERSIONS_KEPT {
