@@ -11,7 +11,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
 use crate::config::{Faults, RateLimits};
-use crate::connections::ConnectionLimits;
+use crate::connections::{ConnectionLimits, ConnectionSlots};
 use crate::emulator::{Emulator, Settings};
 use crate::faults::FaultInjector;
 use crate::handle::SimHandle;
@@ -211,8 +211,10 @@ impl SimBuilder {
         world.destroyed_visible_ms = crate::time::millis(self.faults.destroyed_visible_for);
         let (shutdown, _) = watch::channel(false);
         let connection_limits = self.connection_limits;
+        let connection_slots = Arc::new(ConnectionSlots::new(connection_limits.max_connections));
         let emulator = Arc::new(Emulator {
             connection_limits,
+            connection_slots: connection_slots.clone(),
             request_ids: RequestIds::new(self.region.clone()),
             settings: Settings {
                 token,
@@ -237,6 +239,7 @@ impl SimBuilder {
             listener,
             router,
             connection_limits,
+            connection_slots,
             rx,
         ));
         tracing::info!(%addr, "fly-machines-sim listening");

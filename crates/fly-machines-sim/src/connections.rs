@@ -4,13 +4,14 @@
 //! connection), and accept errors that back off instead of spinning.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::wire_errors::FlyShapedErrors;
 
@@ -91,22 +92,65 @@ impl AcceptBackoff {
     }
 }
 
+/// One permit per open connection, and a count of the connections being served.
+#[derive(Debug)]
+pub(crate) struct ConnectionSlots {
+    free: Arc<Semaphore>,
+    open: AtomicUsize,
+}
+
+impl ConnectionSlots {
+    pub(crate) fn new(max: usize) -> ConnectionSlots {
+        ConnectionSlots {
+            free: Arc::new(Semaphore::new(max.max(1))),
+            open: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many connections are open now.
+    pub(crate) fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+}
+
+/// A served connection's hold on its slot; released when the connection ends.
+struct Occupied {
+    slots: Arc<ConnectionSlots>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Occupied {
+    fn new(slots: Arc<ConnectionSlots>, permit: OwnedSemaphorePermit) -> Occupied {
+        slots.open.fetch_add(1, Ordering::SeqCst);
+        Occupied {
+            slots,
+            _permit: permit,
+        }
+    }
+}
+
+impl Drop for Occupied {
+    fn drop(&mut self) {
+        self.slots.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    slots: Arc<ConnectionSlots>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut backoff = AcceptBackoff::new();
     loop {
         // A slot first: at the cap, clients wait in the backlog instead of costing a descriptor.
         let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => match slot {
+            slot = slots.free.clone().acquire_owned() => match slot {
                 Ok(slot) => slot,
                 Err(_) => break,
             },
@@ -129,6 +173,7 @@ pub(crate) async fn serve(
                         continue;
                     }
                 };
+                let occupied = Occupied::new(slots.clone(), slot);
                 let _ = stream.set_nodelay(true);
                 let router = router.clone();
                 let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
@@ -148,7 +193,7 @@ pub(crate) async fn serve(
                 let conn = graceful.watch(http.serve_connection(io, service));
                 tokio::spawn(async move {
                     let _ = conn.await;
-                    drop(slot);
+                    drop(occupied);
                 });
             }
             _ = shutdown.changed() => break,
@@ -158,5 +203,22 @@ pub(crate) async fn serve(
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_failures_back_off_doubling_to_a_second_and_reset() {
+        let mut backoff = AcceptBackoff::new();
+        let error = std::io::Error::other("too many open files");
+        let pauses: Vec<u128> = (0..10)
+            .map(|_| backoff.failed(&error).as_millis())
+            .collect();
+        assert_eq!(pauses, [10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000]);
+        backoff.succeeded();
+        assert_eq!(backoff.failed(&error), Duration::from_millis(10));
     }
 }

@@ -1,12 +1,12 @@
 //! The state one running emulator shares between its connections and its handle.
 
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
-use crate::connections::ConnectionLimits;
+use crate::connections::{ConnectionLimits, ConnectionSlots};
 use crate::faults::FaultInjector;
 use crate::ids::RequestIds;
 use crate::limits::RateLimiter;
@@ -33,6 +33,7 @@ pub(crate) struct Settings {
 pub(crate) struct Emulator {
     pub(crate) settings: Settings,
     pub(crate) connection_limits: ConnectionLimits,
+    pub(crate) connection_slots: Arc<ConnectionSlots>,
     pub(crate) clock: Clock,
     pub(crate) world: Mutex<World>,
     /// Notified after every change to the world, so long-polls re-check.

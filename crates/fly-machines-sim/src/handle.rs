@@ -99,6 +99,13 @@ impl SimHandle {
         self.emulator.log.bytes()
     }
 
+    /// How many client connections are open now (at most [`SimBuilder::max_connections`]).
+    ///
+    /// [`SimBuilder::max_connections`]: crate::SimBuilder::max_connections
+    pub fn open_connections(&self) -> usize {
+        self.emulator.connection_slots.open()
+    }
+
     /// Empties the request log.
     pub fn clear_requests(&self) {
         self.emulator.log.clear();

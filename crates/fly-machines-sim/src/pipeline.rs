@@ -100,7 +100,12 @@ async fn run(
     }
     let body = match read_body(head, body, emu.connection_limits.body_read_timeout).await {
         Ok(b) => b,
-        Err(e) => return Outcome::Reply(e.into_reply(), fault),
+        Err(mut e) => {
+            // The rest of the body is still on the wire: close instead of reading it.
+            e.headers
+                .push((header::CONNECTION, HeaderValue::from_static("close")));
+            return Outcome::Reply(e.into_reply(), fault);
+        }
     };
     let query = head
         .uri
