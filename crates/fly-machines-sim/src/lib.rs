@@ -159,6 +159,8 @@ mod handle;
 mod ids;
 mod limits;
 mod pipeline;
+#[cfg(test)]
+mod properties;
 mod reply;
 mod request;
 mod request_log;

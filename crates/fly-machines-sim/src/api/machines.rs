@@ -974,11 +974,12 @@ pub(crate) fn update_metadata(
         body.machine_version.as_deref(),
         body.updated_at.as_deref(),
     )?;
+    let changes = body.metadata.unwrap_or_default();
+    if changes.keys().any(String::is_empty) {
+        return Err(ApiError::bad_request("metadata keys must not be empty"));
+    }
     let md = m.config.metadata.get_or_insert_with(BTreeMap::new);
-    for (k, v) in body.metadata.unwrap_or_default() {
-        if k.is_empty() {
-            return Err(ApiError::bad_request("metadata keys must not be empty"));
-        }
+    for (k, v) in changes {
         match v.filter(|v| !v.is_empty()) {
             Some(v) => md.insert(k, v),
             None => md.remove(&k),
