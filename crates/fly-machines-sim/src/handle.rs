@@ -106,6 +106,23 @@ impl SimHandle {
         self.emulator.connection_slots.open()
     }
 
+    /// How many bytes the machines of every app hold in configs, versions and events,
+    /// measured as their JSON size: a gauge of what the world retains (tests watch it fall
+    /// once destroyed machines are reaped).
+    pub fn machine_state_bytes(&self) -> usize {
+        let world = lock(&self.emulator.world);
+        world
+            .apps
+            .values()
+            .flat_map(|a| a.machines.values())
+            .map(|m| {
+                json_len(&m.config)
+                    + m.versions.iter().map(json_len).sum::<usize>()
+                    + m.events.iter().map(json_len).sum::<usize>()
+            })
+            .sum()
+    }
+
     /// Empties the request log.
     pub fn clear_requests(&self) {
         self.emulator.log.clear();
@@ -202,4 +219,9 @@ impl Drop for SimHandle {
         let _ = self.emulator.shutdown.send(true);
         self.emulator.changed.notify_waiters();
     }
+}
+
+/// The JSON size of a value.
+fn json_len<T: serde::Serialize>(value: &T) -> usize {
+    serde_json::to_vec(value).map_or(0, |v| v.len())
 }
