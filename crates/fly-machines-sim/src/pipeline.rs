@@ -19,7 +19,7 @@ use crate::connections::DropConnection;
 use crate::emulator::{Emulator, lock};
 use crate::errors::ApiError;
 use crate::faults::Verdict;
-use crate::reply::{Reply, ReplyBody};
+use crate::reply::{Reply, WireBody};
 use crate::request::{ApiRequest, Env, PathParams};
 use crate::request_log::Outcome as Logged;
 use crate::wire_errors::SERVER_NAME;
@@ -235,30 +235,24 @@ pub(crate) fn finish(
                 "unknown",
                 format!("could not encode the response: {e}"),
             );
-            (error.http, error.into_reply().body)
+            let status = error.http;
+            match error.into_reply().body.encoded() {
+                Ok(body) => (status, body),
+                Err(_) => (
+                    status,
+                    WireBody {
+                        content_type: None,
+                        bytes: Vec::new(),
+                    },
+                ),
+            }
         }
     };
-    let mut resp = match body {
-        ReplyBody::Empty => Response::new(Body::empty()),
-        ReplyBody::Json(bytes) => {
-            let mut r = Response::new(Body::from(bytes));
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json; charset=utf-8"),
-            );
-            r
-        }
-        ReplyBody::Text(text) => {
-            let mut r = Response::new(Body::from(text));
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
-            r
-        }
-        // `encoded` leaves no deferred value behind.
-        ReplyBody::Deferred(_) => Response::new(Body::empty()),
-    };
+    let mut resp = Response::new(Body::from(body.bytes));
+    if let Some(content_type) = body.content_type {
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
     *resp.status_mut() = status;
     for (name, value) in reply.headers {
         resp.headers_mut().insert(name, value);

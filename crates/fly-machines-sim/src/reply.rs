@@ -42,13 +42,28 @@ impl std::fmt::Debug for dyn Encode {
     }
 }
 
+/// A body ready for the wire: its bytes and content type.
+pub(crate) struct WireBody {
+    pub(crate) content_type: Option<&'static str>,
+    pub(crate) bytes: Vec<u8>,
+}
+
+const JSON: &str = "application/json; charset=utf-8";
+const TEXT: &str = "text/plain; charset=utf-8";
+
 impl ReplyBody {
-    /// The body as bytes: encodes a deferred value (a failure becomes a 500 by the caller).
-    pub(crate) fn encoded(self) -> Result<ReplyBody, serde_json::Error> {
-        match self {
-            ReplyBody::Deferred(value) => value.encode().map(ReplyBody::Json),
-            other => Ok(other),
-        }
+    /// The body as bytes, encoding a deferred value (a failure becomes a 500 by the caller).
+    pub(crate) fn encoded(self) -> Result<WireBody, serde_json::Error> {
+        let (content_type, bytes) = match self {
+            ReplyBody::Empty => (None, Vec::new()),
+            ReplyBody::Json(bytes) => (Some(JSON), bytes),
+            ReplyBody::Deferred(value) => (Some(JSON), value.encode()?),
+            ReplyBody::Text(text) => (Some(TEXT), text.into_bytes()),
+        };
+        Ok(WireBody {
+            content_type,
+            bytes,
+        })
     }
 }
 
