@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use axum::http::{HeaderValue, StatusCode, header};
-use fly_machines_api::{Operation, RateLimitClass};
+use fly_machines_api::{LimitScope, Operation, OperationId};
 
-use crate::config::{Limit, RateLimits};
+use crate::config::RateLimits;
 use crate::emulator::lock;
 use crate::errors::ApiError;
 use crate::request::PathParams;
@@ -14,7 +14,7 @@ use crate::request::PathParams;
 #[derive(Debug)]
 struct Buckets {
     limits: RateLimits,
-    by_key: HashMap<(&'static str, String), Bucket>,
+    by_key: HashMap<(OperationId, String), Bucket>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -57,24 +57,17 @@ impl RateLimiter {
         if !b.limits.enabled() {
             return Ok(());
         }
-        let (limit, key): (Limit, String) = match op.rate_limit {
-            RateLimitClass::AppDelete => (b.limits.app_delete_limit(), String::new()),
-            RateLimitClass::GetMachine => (
-                b.limits.get_machine_limit(),
-                format!("{}/{}", params.get("app_name"), params.get("machine_id")),
-            ),
-            RateLimitClass::PerMachine => (
-                b.limits.default_limit(),
-                format!("{}/{}", params.get("app_name"), params.get("machine_id")),
-            ),
-            RateLimitClass::PerApp => {
-                (b.limits.default_limit(), params.get("app_name").to_string())
+        let limit = b.limits.for_class(op.rate_limit);
+        let key = match op.rate_limit.scope() {
+            LimitScope::Machine => {
+                format!("{}/{}", params.get("app_name"), params.get("machine_id"))
             }
-            RateLimitClass::Global => (b.limits.default_limit(), String::new()),
+            LimitScope::App => params.get("app_name").to_string(),
+            LimitScope::Action => String::new(),
         };
         let burst = f64::from(limit.burst.max(1));
         let rate = limit.per_second.max(1e-9);
-        let bucket = b.by_key.entry((op.id, key)).or_insert(Bucket {
+        let bucket = b.by_key.entry((op.op, key)).or_insert(Bucket {
             tokens: burst,
             last_ms: now,
         });

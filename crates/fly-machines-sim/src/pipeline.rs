@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
-use fly_machines_api::Operation;
+use fly_machines_api::{Operation, OperationId};
 
 use crate::api::Work;
 use crate::config::FaultKind;
@@ -122,7 +122,9 @@ async fn run(
     let result = match crate::api::plan(&req) {
         Err(e) => Err(e),
         Ok(Work::Answer(reply)) => Ok(reply),
-        Ok(Work::LongPoll) => crate::api::wait::wait(emu, &req).await,
+        Ok(Work::LongPoll { timeout_param }) => {
+            crate::api::wait::wait(emu, &req, timeout_param).await
+        }
         Ok(Work::Locked(work)) => {
             let result = {
                 let now = emu.clock.now_ms();
@@ -142,7 +144,7 @@ async fn run(
         }
     };
     let mut reply = result.unwrap_or_else(ApiError::into_reply);
-    if op.id == "Machines_create"
+    if op.op == OperationId::MachinesCreate
         && reply.status.is_success()
         && emu.faults.is_active()
         && let Some(code) = emu.faults.draw_ambiguous_create()

@@ -35,7 +35,7 @@ fn run(world: &mut World, now: u64, req: &ApiRequest) -> Option<u16> {
     match plan(req) {
         Err(e) => Some(e.http.as_u16()),
         Ok(Work::Answer(reply)) => Some(reply.status.as_u16()),
-        Ok(Work::LongPoll) => None,
+        Ok(Work::LongPoll { .. }) => None,
         Ok(Work::Locked(work)) => {
             world.reap(now);
             let mut env = Env {

@@ -2,6 +2,7 @@
 
 use crate::errors::ApiError;
 use axum::http::StatusCode;
+use fly_machines_api::{Operation, OperationId};
 
 use crate::reply::{HandlerResult, Reply};
 use crate::request::{ApiRequest, Env};
@@ -22,8 +23,9 @@ pub(crate) type LockedWork = Box<dyn FnOnce(&mut Env<'_>, &ApiRequest) -> Handle
 pub(crate) enum Work {
     /// Runs under the world lock; the body is already parsed into the closure.
     Locked(LockedWork),
-    /// Parks until the machine reaches a state (`Machines_wait`).
-    LongPoll,
+    /// Parks until the machine reaches a state (`Machines_wait`); the query parameter named
+    /// here bounds how long, from the table's `long_poll` column.
+    LongPoll { timeout_param: &'static str },
     /// Answered without touching the world.
     Answer(Reply),
 }
@@ -42,99 +44,117 @@ fn with<B: Send + 'static>(
     locked(move |env, req| f(env, req, body))
 }
 
+/// A long-poll, as the operation table declares it.
+fn long_poll(op: &Operation) -> Result<Work, ApiError> {
+    match op.long_poll {
+        Some(timeout_param) => Ok(Work::LongPoll { timeout_param }),
+        None => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "unknown",
+            format!(
+                "{} is served as a long-poll but the table declares none",
+                op.id
+            ),
+        )),
+    }
+}
+
 /// Parses the request and picks the work its operation does; nothing here touches the world,
-/// so the (possibly large) body is decoded without the state lock.
+/// so the (possibly large) body is decoded without the state lock. The `match` names every
+/// operation of the table, so an operation without a handler does not compile.
 pub(crate) fn plan(req: &ApiRequest) -> Result<Work, ApiError> {
-    match req.op.id {
-        "Machines_wait" => Ok(Work::LongPoll),
-        "Apps_list" => locked(apps::list),
-        "Apps_create" => with(req.json()?, apps::create),
-        "Apps_show" => locked(apps::show),
-        "Apps_delete" => locked(apps::delete),
-        "App_create_deploy_token" => with(req.json_or_default()?, apps::deploy_token),
+    match req.op.op {
+        OperationId::MachinesWait => long_poll(req.op),
+        OperationId::AppsList => locked(apps::list),
+        OperationId::AppsCreate => with(req.json()?, apps::create),
+        OperationId::AppsShow => locked(apps::show),
+        OperationId::AppsDelete => locked(apps::delete),
+        OperationId::AppCreateDeployToken => with(req.json_or_default()?, apps::deploy_token),
 
-        "App_Certificates_list" => locked(certs::list),
-        "App_Certificates_acme_create" => with(req.json()?, certs::acme_create),
-        "App_Certificates_custom_create" => with(req.json()?, certs::custom_create),
-        "App_Certificates_show" => locked(certs::show),
-        "App_Certificates_delete" => locked(certs::delete),
-        "App_Certificates_acme_delete" => locked(certs::acme_delete),
-        "App_Certificates_check" => locked(certs::check),
-        "App_Certificates_custom_delete" => locked(certs::custom_delete),
-        "App_IPAssignments_list" => locked(certs::ips_list),
-        "App_IPAssignments_create" => with(req.json()?, certs::ips_create),
-        "App_IPAssignments_delete" => locked(certs::ips_delete),
+        OperationId::AppCertificatesList => locked(certs::list),
+        OperationId::AppCertificatesAcmeCreate => with(req.json()?, certs::acme_create),
+        OperationId::AppCertificatesCustomCreate => with(req.json()?, certs::custom_create),
+        OperationId::AppCertificatesShow => locked(certs::show),
+        OperationId::AppCertificatesDelete => locked(certs::delete),
+        OperationId::AppCertificatesAcmeDelete => locked(certs::acme_delete),
+        OperationId::AppCertificatesCheck => locked(certs::check),
+        OperationId::AppCertificatesCustomDelete => locked(certs::custom_delete),
+        OperationId::AppIpAssignmentsList => locked(certs::ips_list),
+        OperationId::AppIpAssignmentsCreate => with(req.json()?, certs::ips_create),
+        OperationId::AppIpAssignmentsDelete => locked(certs::ips_delete),
 
-        "Machines_list" => locked(machines::list),
-        "Machines_create" => with(req.json()?, machines::create),
-        "Machines_show" => locked(machines::show),
-        "Machines_update" => with(req.json()?, machines::update),
-        "Machines_delete" => locked(machines::delete),
-        "Machines_start" => locked(machines::start),
-        "Machines_stop" => with(req.json_or_default()?, machines::stop),
-        "Machines_suspend" => locked(machines::suspend),
-        "Machines_restart" => locked(machines::restart),
-        "Machines_signal" => with(req.json()?, machines::signal),
-        "Machines_cordon" => locked(|env, req| machines::cordon(env, req, true)),
-        "Machines_uncordon" => locked(|env, req| machines::cordon(env, req, false)),
-        "Machines_list_events" => locked(machines::events),
-        "Machines_list_versions" => locked(machines::versions),
-        "Machines_exec" => with(req.json()?, machines::exec),
-        "Machines_list_processes" => locked(machines::processes),
-        "Machines_get_memory" => locked(machines::memory),
-        "Machines_set_memory_limit" => with(req.json()?, machines::set_memory_limit),
-        "Machines_reclaim_memory" => with(req.json_or_default()?, machines::reclaim_memory),
-        "Machines_show_metadata" => locked(machines::metadata),
-        "Machines_update_metadata" | "Machines_patch_metadata" => {
+        OperationId::MachinesList => locked(machines::list),
+        OperationId::MachinesCreate => with(req.json()?, machines::create),
+        OperationId::MachinesShow => locked(machines::show),
+        OperationId::MachinesUpdate => with(req.json()?, machines::update),
+        OperationId::MachinesDelete => locked(machines::delete),
+        OperationId::MachinesStart => locked(machines::start),
+        OperationId::MachinesStop => with(req.json_or_default()?, machines::stop),
+        OperationId::MachinesSuspend => locked(machines::suspend),
+        OperationId::MachinesRestart => locked(machines::restart),
+        OperationId::MachinesSignal => with(req.json()?, machines::signal),
+        OperationId::MachinesCordon => locked(|env, req| machines::cordon(env, req, true)),
+        OperationId::MachinesUncordon => locked(|env, req| machines::cordon(env, req, false)),
+        OperationId::MachinesListEvents => locked(machines::events),
+        OperationId::MachinesListVersions => locked(machines::versions),
+        OperationId::MachinesExec => with(req.json()?, machines::exec),
+        OperationId::MachinesListProcesses => locked(machines::processes),
+        OperationId::MachinesGetMemory => locked(machines::memory),
+        OperationId::MachinesSetMemoryLimit => with(req.json()?, machines::set_memory_limit),
+        OperationId::MachinesReclaimMemory => {
+            with(req.json_or_default()?, machines::reclaim_memory)
+        }
+        OperationId::MachinesShowMetadata => locked(machines::metadata),
+        OperationId::MachinesUpdateMetadata | OperationId::MachinesPatchMetadata => {
             with(req.json()?, machines::update_metadata)
         }
-        "Machines_get_metadata_key" => locked(machines::metadata_key),
-        "Machines_upsert_metadata" => with(req.json()?, machines::upsert_metadata),
-        "Machines_delete_metadata" => locked(machines::delete_metadata),
-        "Machines_show_lease" => locked(leases::show),
-        "Machines_create_lease" => with(
+        OperationId::MachinesGetMetadataKey => locked(machines::metadata_key),
+        OperationId::MachinesUpsertMetadata => with(req.json()?, machines::upsert_metadata),
+        OperationId::MachinesDeleteMetadata => locked(machines::delete_metadata),
+        OperationId::MachinesShowLease => locked(leases::show),
+        OperationId::MachinesCreateLease => with(
             req.json_or_default().map_err(ApiError::in_envelope)?,
             leases::create,
         ),
-        "Machines_release_lease" => locked(leases::release),
+        OperationId::MachinesReleaseLease => locked(leases::release),
 
-        "Secrets_list" => locked(secrets::list),
-        "Secrets_update" => with(req.json()?, secrets::update),
-        "Secret_get" => locked(secrets::get),
-        "Secret_create" => with(req.json()?, secrets::set),
-        "Secret_delete" => locked(secrets::delete),
-        "Secretkeys_list" => locked(secrets::keys_list),
-        "Secretkey_get" => locked(secrets::key_get),
-        "Secretkey_set" => with(req.json()?, |env, req, body| {
+        OperationId::SecretsList => locked(secrets::list),
+        OperationId::SecretsUpdate => with(req.json()?, secrets::update),
+        OperationId::SecretGet => locked(secrets::get),
+        OperationId::SecretCreate => with(req.json()?, secrets::set),
+        OperationId::SecretDelete => locked(secrets::delete),
+        OperationId::SecretkeysList => locked(secrets::keys_list),
+        OperationId::SecretkeyGet => locked(secrets::key_get),
+        OperationId::SecretkeySet => with(req.json()?, |env, req, body| {
             secrets::key_set(env, req, false, body)
         }),
-        "Secretkey_generate" => with(req.json()?, |env, req, body| {
+        OperationId::SecretkeyGenerate => with(req.json()?, |env, req, body| {
             secrets::key_set(env, req, true, body)
         }),
-        "Secretkey_delete" => locked(secrets::key_delete),
-        "Secretkey_encrypt" => with(req.json()?, secrets::key_encrypt),
-        "Secretkey_decrypt" => with(req.json()?, secrets::key_decrypt),
-        "Secretkey_sign" => with(req.json()?, secrets::key_sign),
-        "Secretkey_verify" => with(req.json()?, secrets::key_verify),
+        OperationId::SecretkeyDelete => locked(secrets::key_delete),
+        OperationId::SecretkeyEncrypt => with(req.json()?, secrets::key_encrypt),
+        OperationId::SecretkeyDecrypt => with(req.json()?, secrets::key_decrypt),
+        OperationId::SecretkeySign => with(req.json()?, secrets::key_sign),
+        OperationId::SecretkeyVerify => with(req.json()?, secrets::key_verify),
 
-        "Volumes_list" => locked(volumes::list),
-        "Volumes_create" => with(req.json()?, volumes::create),
-        "Volumes_get_by_id" => locked(volumes::get),
-        "Volumes_update" => with(req.json()?, volumes::update),
-        "Volume_delete" => locked(volumes::delete),
-        "Volumes_extend" => with(req.json()?, volumes::extend),
-        "Volumes_list_snapshots" => locked(volumes::snapshots),
-        "createVolumeSnapshot" => locked(volumes::create_snapshot),
+        OperationId::VolumesList => locked(volumes::list),
+        OperationId::VolumesCreate => with(req.json()?, volumes::create),
+        OperationId::VolumesGetById => locked(volumes::get),
+        OperationId::VolumesUpdate => with(req.json()?, volumes::update),
+        OperationId::VolumeDelete => locked(volumes::delete),
+        OperationId::VolumesExtend => with(req.json()?, volumes::extend),
+        OperationId::VolumesListSnapshots => locked(volumes::snapshots),
+        OperationId::CreateVolumeSnapshot => locked(volumes::create_snapshot),
 
-        "Machines_org_list" => locked(platform::org_machines),
-        "Volumes_org_list" => locked(platform::org_volumes),
-        "Platform_regions_get" => locked(platform::regions),
-        "Platform_placements_post" => with(req.json()?, platform::placements),
-        "Tokens_authenticate" => with(req.json()?, platform::authenticate),
-        "Tokens_authorize" => with(req.json()?, platform::authorize),
-        "CurrentToken_show" => locked(platform::current),
-        "Tokens_request_Kms" => locked(platform::kms),
-        "Tokens_request_OIDC" => match req.json_or_default() {
+        OperationId::MachinesOrgList => locked(platform::org_machines),
+        OperationId::VolumesOrgList => locked(platform::org_volumes),
+        OperationId::PlatformRegionsGet => locked(platform::regions),
+        OperationId::PlatformPlacementsPost => with(req.json()?, platform::placements),
+        OperationId::TokensAuthenticate => with(req.json()?, platform::authenticate),
+        OperationId::TokensAuthorize => with(req.json()?, platform::authorize),
+        OperationId::CurrentTokenShow => locked(platform::current),
+        OperationId::TokensRequestKms => locked(platform::kms),
+        OperationId::TokensRequestOidc => match req.json_or_default() {
             Ok(body) => with(body, platform::oidc),
             // Fly answers this text endpoint's errors as text.
             Err(e) => Ok(Work::Answer(Reply::text(
@@ -142,9 +162,5 @@ pub(crate) fn plan(req: &ApiRequest) -> Result<Work, ApiError> {
                 e.message,
             ))),
         },
-
-        other => Err(ApiError::not_found(format!(
-            "operation {other} is not served here"
-        ))),
     }
 }

@@ -31,7 +31,7 @@ struct Spec {
 }
 
 impl Spec {
-    fn parse(req: &ApiRequest) -> Result<Spec, ApiError> {
+    fn parse(req: &ApiRequest, timeout_param: &str) -> Result<Spec, ApiError> {
         let mut states = req.query_list("state");
         if states.is_empty() {
             states.push("started".to_string());
@@ -43,7 +43,7 @@ impl Spec {
             )));
         }
         let timeout_secs = match req
-            .query_param("timeout")
+            .query_param(timeout_param)
             .map(str::trim)
             .filter(|t| !t.is_empty())
         {
@@ -206,8 +206,13 @@ impl Drop for Parked<'_> {
     }
 }
 
-pub(crate) async fn wait(emu: &Arc<Emulator>, req: &ApiRequest) -> HandlerResult {
-    let spec = Spec::parse(req)?;
+/// Serves a wait; `timeout_param` is the query parameter the table names for its bound.
+pub(crate) async fn wait(
+    emu: &Arc<Emulator>,
+    req: &ApiRequest,
+    timeout_param: &str,
+) -> HandlerResult {
+    let spec = Spec::parse(req, timeout_param)?;
     let app = req.path_param("app_name");
     let id = req.path_param("machine_id");
     let start = emu.clock.now_ms();
