@@ -58,6 +58,7 @@ pub struct SimBuilder {
     owner: String,
     log_capacity: usize,
     log_bytes: usize,
+    versions_kept: usize,
     connection_limits: ConnectionLimits,
 }
 
@@ -76,6 +77,7 @@ impl Default for SimBuilder {
             owner: "user@fly-machines-sim.test".to_string(),
             log_capacity: 10_000,
             log_bytes: 4 * 1024 * 1024,
+            versions_kept: 10,
             connection_limits: ConnectionLimits::default(),
         }
     }
@@ -175,6 +177,13 @@ impl SimBuilder {
         self
     }
 
+    /// How many versions each machine keeps, newest first (default 10, as Fly keeps a few;
+    /// at least 1). Raise it for a test that counts every update through `…/versions`.
+    pub fn versions_kept(mut self, count: usize) -> SimBuilder {
+        self.versions_kept = count.max(1);
+        self
+    }
+
     /// Most connections open at once (default 512, under the usual limit of 1,024 file
     /// descriptors). Further clients wait in the listen backlog until a connection closes.
     pub fn max_connections(mut self, max: usize) -> SimBuilder {
@@ -222,6 +231,7 @@ impl SimBuilder {
                 transition_ms: crate::time::millis(self.transition),
                 default_region: self.region,
                 owner: self.owner,
+                versions_kept: self.versions_kept,
             },
             clock: self.clock.unwrap_or_default(),
             world: Mutex::new(world),

@@ -26,6 +26,8 @@ pub(crate) struct Settings {
     pub(crate) transition_ms: u64,
     pub(crate) default_region: String,
     pub(crate) owner: String,
+    /// How many versions each machine keeps.
+    pub(crate) versions_kept: usize,
 }
 
 /// Everything one emulator holds: settings, clock, the world and the per-request layers.

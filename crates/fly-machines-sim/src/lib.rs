@@ -80,7 +80,7 @@
 //! A call made from another state, or while a transition is in flight, answers `412`
 //! (`unable to start machine from current state …`). Each state entered is recorded as an
 //! event (`id` a ULID, `timestamp` in ms, `source` `user` or `flyd`). Update keeps the newest
-//! ten versions (`…/versions`), as Fly does; a wait on a replaced version answers 400. `current_version` that
+//! ten versions (`…/versions`, see [`SimBuilder::versions_kept`]), as Fly keeps a few; a wait on a replaced version answers 400. `current_version` that
 //! does not match answers 409. An image whose repository's last segment is `unpullable`
 //! (e.g. `example/unpullable:1`) ends its launches in `failed`.
 //!

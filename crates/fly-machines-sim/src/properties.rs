@@ -25,6 +25,7 @@ fn settings() -> Settings {
         transition_ms: 100,
         default_region: "iad".to_string(),
         owner: "owner@test".to_string(),
+        versions_kept: 3,
     }
 }
 

@@ -370,3 +370,35 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
     assert!(sim.open_connections() <= 1);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_version_count_kept_is_configurable() {
+    let sim = manual().versions_kept(3).start().await.unwrap();
+    let http = Http::new(&sim);
+    http.app("a").await;
+    let id = http.machine("a", json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/apps/a/machines/{id}");
+    for i in 0..5 {
+        settle(&sim);
+        let answer = http
+            .post(
+                &path,
+                json!({ "config": { "image": format!("nginx:{i}") } }),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
+    let versions = http.get(&format!("{path}/versions")).await;
+    let images: Vec<&str> = versions
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["user_config"]["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(images, ["nginx:4", "nginx:3", "nginx:2"]);
+    sim.shutdown().await;
+}

@@ -327,6 +327,7 @@ pub(crate) fn update(
     let config = checked.config;
     let step = env.settings.transition_ms;
     let owner = env.settings.owner.clone();
+    let versions_kept = env.settings.versions_kept;
     let now = env.now;
     let id = req.path_param("machine_id").to_string();
     let (app, rng) = env.world.machine(req.path_param("app_name"), &id, now)?;
@@ -386,10 +387,13 @@ pub(crate) fn update(
     let destination = m.pending.back().map(|p| p.state).unwrap_or(m.state);
     m.unpullable = unpullable(&config);
     m.instance_id = ulid(now, rng);
-    m.push_version(types::MachineVersion {
-        user_config: Some(config.clone()),
-        version: Some(m.instance_id.clone()),
-    });
+    m.push_version(
+        types::MachineVersion {
+            user_config: Some(config.clone()),
+            version: Some(m.instance_id.clone()),
+        },
+        versions_kept,
+    );
     m.config = config;
     let end = match destination {
         _ if body.skip_launch == Some(true) => {

@@ -11,8 +11,6 @@ use crate::time::rfc3339;
 
 /// How many events a machine keeps (older ones are forgotten).
 pub(crate) const EVENTS_KEPT: usize = 100;
-/// How many versions a machine keeps (older ones are forgotten, as Fly does).
-pub(crate) const VERSIONS_KEPT: usize = 10;
 /// How many events a machine view carries.
 const EVENTS_IN_VIEW: usize = 10;
 
@@ -115,7 +113,7 @@ pub(crate) struct Machine {
     pub(crate) pending: VecDeque<Transition>,
     pub(crate) instance_id: String,
     pub(crate) config: types::MachineConfig,
-    /// Oldest first; the last one is current. Only the newest [`VERSIONS_KEPT`] are kept.
+    /// Oldest first; the last one is current. Only the newest few are kept (`SimBuilder::versions_kept`).
     pub(crate) versions: VecDeque<types::MachineVersion>,
     /// Oldest first.
     pub(crate) events: VecDeque<types::MachineEvent>,
@@ -183,9 +181,10 @@ impl Machine {
         self.volumes = Vec::new();
     }
 
-    /// Records a new current version, forgetting the oldest beyond [`VERSIONS_KEPT`].
-    pub(crate) fn push_version(&mut self, version: types::MachineVersion) {
-        while self.versions.len() >= VERSIONS_KEPT {
+    /// Records a new current version, forgetting the oldest beyond `keep` (at least one, the
+    /// current, is always kept).
+    pub(crate) fn push_version(&mut self, version: types::MachineVersion, keep: usize) {
+        while self.versions.len() >= keep.max(1) {
             self.versions.pop_front();
         }
         self.versions.push_back(version);
