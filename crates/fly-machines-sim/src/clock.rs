@@ -48,7 +48,7 @@ impl Clock {
     pub fn real() -> Clock {
         let origin_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
             .unwrap_or(MANUAL_EPOCH_MS);
         Clock::new(Kind::Real {
             origin: Instant::now(),
@@ -66,7 +66,7 @@ impl Clock {
     pub fn manual_at(start: SystemTime) -> Clock {
         let ms = start
             .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
             .unwrap_or(0);
         Clock::new(Kind::Manual {
             now_ms: AtomicU64::new(ms),
@@ -91,10 +91,11 @@ impl Clock {
     /// The current time in Unix milliseconds.
     pub fn now_ms(&self) -> u64 {
         let base = match &self.inner.kind {
-            Kind::Real { origin, origin_ms } => origin_ms + origin.elapsed().as_millis() as u64,
+            Kind::Real { origin, origin_ms } => origin_ms
+                .saturating_add(u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX)),
             Kind::Manual { now_ms } => now_ms.load(Ordering::SeqCst),
         };
-        base + self.inner.offset_ms.load(Ordering::SeqCst)
+        base.saturating_add(self.inner.offset_ms.load(Ordering::SeqCst))
     }
 
     /// The current time.
@@ -102,18 +103,18 @@ impl Clock {
         UNIX_EPOCH + Duration::from_millis(self.now_ms())
     }
 
-    /// Moves time forward by `by` (millisecond resolution) and wakes everything waiting on the
-    /// clock. On the real clock this adds a permanent offset to wall time.
+    /// Moves time forward by `by` (millisecond resolution, saturating at the largest time
+    /// representable) and wakes everything waiting on the clock. On the real clock this adds a permanent offset to wall time.
     pub fn advance(&self, by: Duration) {
-        let ms = by.as_millis().min(u128::from(u64::MAX / 4)) as u64;
-        match &self.inner.kind {
-            Kind::Manual { now_ms } => {
-                now_ms.fetch_add(ms, Ordering::SeqCst);
-            }
-            Kind::Real { .. } => {
-                self.inner.offset_ms.fetch_add(ms, Ordering::SeqCst);
-            }
-        }
+        let ms = crate::time::millis(by);
+        let counter = match &self.inner.kind {
+            Kind::Manual { now_ms } => now_ms,
+            Kind::Real { .. } => &self.inner.offset_ms,
+        };
+        // Saturates: a clock advanced past the end of time stays at the end.
+        let _ = counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| {
+            Some(t.saturating_add(ms))
+        });
         self.inner.ticked.notify_waiters();
     }
 

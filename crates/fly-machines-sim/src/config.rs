@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use fly_machines_api::RateLimitClass;
+
 /// One token bucket: a steady rate and a burst size.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limit {
@@ -16,13 +18,21 @@ impl Limit {
     pub const fn new(per_second: f64, burst: u32) -> Limit {
         Limit { per_second, burst }
     }
+
+    /// Fly's limit for a class of operations, from the operation table (the one place the
+    /// client and the emulator read Fly's numbers from).
+    pub fn fly(class: RateLimitClass) -> Limit {
+        let limit = class.fly_limit();
+        Limit::new(limit.per_second_f64(), limit.burst)
+    }
 }
 
 /// Fly's rate limits, applied per action and per machine (per app for calls without a machine
 /// in the path, such as Create Machine; per action alone for calls with neither).
 ///
-/// The defaults are Fly's documented numbers: 1 request per second with bursts of 3 for every
-/// action, Get Machine 5 per second with bursts of 10, and app deletions 100 per minute.
+/// The defaults are Fly's documented numbers, read from the operation table
+/// (`RateLimitClass::fly_limit`): 1 request per second with bursts of 3 for every action, Get
+/// Machine 5 per second with bursts of 10, and app deletions 100 per minute.
 /// Exceeding a limit answers `429` with a `Retry-After` header (whole seconds).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateLimits {
@@ -37,9 +47,9 @@ impl RateLimits {
     pub fn fly() -> RateLimits {
         RateLimits {
             enabled: true,
-            default: Limit::new(1.0, 3),
-            get_machine: Limit::new(5.0, 10),
-            app_delete: Limit::new(100.0 / 60.0, 100),
+            default: Limit::fly(RateLimitClass::PerMachine),
+            get_machine: Limit::fly(RateLimitClass::GetMachine),
+            app_delete: Limit::fly(RateLimitClass::AppDelete),
         }
     }
 
@@ -87,6 +97,17 @@ impl RateLimits {
     /// The app deletion limit.
     pub fn app_delete_limit(&self) -> Limit {
         self.app_delete
+    }
+
+    /// The limit applied to a class of operations.
+    pub fn for_class(&self, class: RateLimitClass) -> Limit {
+        match class {
+            RateLimitClass::GetMachine => self.get_machine,
+            RateLimitClass::AppDelete => self.app_delete,
+            RateLimitClass::PerMachine | RateLimitClass::PerApp | RateLimitClass::Global => {
+                self.default
+            }
+        }
     }
 }
 
@@ -245,4 +266,27 @@ pub enum FaultKind {
     AmbiguousCreate,
     /// Latency was added (the answer itself is genuine).
     Latency,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fly_limits_come_from_the_operation_table() {
+        let fly = RateLimits::fly();
+        for class in RateLimitClass::ALL {
+            assert_eq!(fly.for_class(class), Limit::fly(class), "{class:?}");
+        }
+        assert_eq!(fly.default_limit(), Limit::new(1.0, 3));
+        assert_eq!(fly.get_machine_limit(), Limit::new(5.0, 10));
+        assert_eq!(fly.app_delete_limit().burst, 100);
+        assert!((fly.app_delete_limit().per_second - 100.0 / 60.0).abs() < 1e-9);
+        // Overrides still win.
+        let custom = RateLimits::fly().with_app_delete(Limit::new(1.0, 1));
+        assert_eq!(
+            custom.for_class(RateLimitClass::AppDelete),
+            Limit::new(1.0, 1)
+        );
+    }
 }

@@ -51,9 +51,18 @@
 //! **Errors** are `{"error": message, "status": code}` with string codes: `invalid_argument`
 //! (400), `unauthorized` (401), `not_found` (404), `deadline_exceeded` (408),
 //! `lease_currently_held` / `version_mismatch` (409), `failed_precondition` (412),
-//! `name_taken` (422), `resource_exhausted` (429). Bad JSON answers 400 naming the operation
-//! and the serde error. Lease endpoints answer errors in their envelope
-//! `{"status": "error", "code", "message", "error"}`. Every answer carries `fly-request-id`.
+//! `request_entity_too_large` (413, bodies over 16 MiB), `uri_too_long` (414, URIs over
+//! 64 KiB), `name_taken` (422), `resource_exhausted` (429),
+//! `request_header_fields_too_large` (431). Bad JSON answers 400 naming the operation and the
+//! serde error. Lease endpoints answer errors in their envelope
+//! `{"status": "error", "code", "message", "error"}`. Every answer the router produces carries
+//! `fly-request-id`.
+//!
+//! **Validation.** A request is checked whole before anything changes: a refused request
+//! (any 4xx) leaves the emulator's state as it was. Machine configs follow the shared rules
+//! of `fly-machines-rules` (guest sizes, ports, protocols, handlers, file modes and paths,
+//! stop signals, restart policies, metadata keys), the same ones the client's builders use.
+//! Machine names are 1 to 63 letters, digits, `-` or `_`; lease TTLs are 1 s to a day.
 //!
 //! **Machine states.** With transition time *T* (default 30 ms, see
 //! [`SimBuilder::transition_time`]):
@@ -70,8 +79,8 @@
 //!
 //! A call made from another state, or while a transition is in flight, answers `412`
 //! (`unable to start machine from current state …`). Each state entered is recorded as an
-//! event (`id` a ULID, `timestamp` in ms, `source` `user` or `flyd`). Update keeps every
-//! version (`…/versions`); a wait on a replaced version answers 400. `current_version` that
+//! event (`id` a ULID, `timestamp` in ms, `source` `user` or `flyd`). Update keeps the newest
+//! ten versions (`…/versions`, see [`SimBuilder::versions_kept`]), as Fly keeps a few; a wait on a replaced version answers 400. `current_version` that
 //! does not match answers 409. An image whose repository's last segment is `unpullable`
 //! (e.g. `example/unpullable:1`) ends its launches in `failed`.
 //!
@@ -80,7 +89,7 @@
 //! seconds (1–60, default 60; anything else is 400), `version` (or `instance_id`) and
 //! `from_event_id` (only events after it count). It answers `{ok, state, version, event_id}`
 //! or 408 when the time runs out on the emulator's clock. A wait for `destroyed` on a machine
-//! that is gone succeeds.
+//! that is gone succeeds (until it is forgotten, an hour after it is hidden).
 //!
 //! **Leases.** `POST …/lease` (ttl from the body or `?ttl=`, default 30 s) answers 201 with
 //! the envelope and a nonce; with the held nonce in `fly-machine-lease-nonce` it refreshes.
@@ -98,6 +107,17 @@
 //! latency, dropped connections, a 404 window after create, `destroyed` visible for a while
 //! before 404, and ambiguous creates (the machine is created, the answer is 408 or 5xx).
 //! Every request lands in the request log ([`SimHandle::requests`]).
+//!
+//! **Limits.** Memory is bounded by bytes, not records: the request log holds at most
+//! [`SimBuilder::request_log_bytes`] (paths and queries cut to 512 bytes, lease nonces kept
+//! only for requests that passed auth); a destroyed machine is compacted once it answers 404
+//! and forgotten an hour later. Connections are capped ([`SimBuilder::max_connections`]); a
+//! connection that is slow to send a request head or sits idle is closed
+//! ([`SimBuilder::header_read_timeout`]), a slow body is answered 408
+//! ([`SimBuilder::body_read_timeout`]), and failed accepts back off instead of spinning.
+//! Bodies are parsed and answers encoded outside the state lock, so one large request does
+//! not stall the others. Time arithmetic saturates: a huge duration means "as long as
+//! representable".
 //!
 //! **Other resources.** Apps (unique names, `name_taken`; `name` or `app_name` accepted,
 //! `org_slug` defaults to `personal`); volumes with attach rules (a volume mounted by another
@@ -146,15 +166,35 @@
 //!   one of them.
 
 mod api;
+mod auth;
+mod builder;
 mod clock;
 mod config;
-mod server;
+mod connections;
+mod emulator;
+mod encoding;
+mod errors;
+mod faults;
+mod handle;
+mod ids;
+mod limits;
+mod pipeline;
+#[cfg(test)]
+mod properties;
+mod reply;
+mod request;
+mod request_log;
+mod routing;
 mod state;
-mod util;
+mod time;
+mod validation;
+mod wire_errors;
 
+pub use builder::{Sim, SimBuilder};
 pub use clock::{Clock, MANUAL_EPOCH_MS};
 pub use config::{FaultKind, Faults, Limit, RateLimits};
 pub use fly_machines_api::types;
-pub use server::{
-    LEASE_NONCE_HEADER, REQUEST_ID_HEADER, RequestRecord, Sim, SimBuilder, SimHandle,
-};
+pub use handle::SimHandle;
+pub use pipeline::REQUEST_ID_HEADER;
+pub use request::LEASE_NONCE_HEADER;
+pub use request_log::RequestRecord;

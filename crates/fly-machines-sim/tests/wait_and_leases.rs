@@ -272,12 +272,12 @@ async fn release_needs_the_right_nonce() {
     let http = Http::new(&sim);
     let id = started_machine(&sim, &http).await;
     let lease_path = format!("/apps/a/machines/{id}/lease");
-    // An absurd ttl is clamped, not a crash.
+    // An absurd ttl is refused as Fly refuses it, in the lease envelope, and takes no lease.
     let huge = http.post(&lease_path, json!({ "ttl": i64::MAX })).await;
-    assert_eq!(huge.status, 201);
-    let n = huge.body["data"]["nonce"].as_str().unwrap().to_string();
-    http.send(reqwest::Method::DELETE, &lease_path, None, Some(&n))
-        .await;
+    assert_eq!(huge.status, 400);
+    assert_eq!(huge.body["status"], "error");
+    assert!(huge.body["message"].as_str().unwrap().contains("86400"));
+    assert!(sim.lease("a", &id).is_none());
     let zero = http.post(&lease_path, json!({ "ttl": 0 })).await;
     assert_eq!(zero.status, 400);
     assert_eq!(zero.body["status"], "error");

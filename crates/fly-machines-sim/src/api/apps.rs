@@ -6,13 +6,17 @@ use axum::http::StatusCode;
 use fly_machines_api::types;
 use serde::Deserialize;
 
-use crate::server::{Env, Req, ok_json};
-use crate::state::AppRec;
-use crate::util::{ApiError, HResult, Reply, alnum_id, b64, fnv64, stream_bytes};
+use crate::encoding::b64;
+use crate::errors::ApiError;
+use crate::ids::{alnum_id, fnv64, stream_bytes};
+use crate::reply::ok_json;
+use crate::reply::{HandlerResult, Reply};
+use crate::request::{ApiRequest, Env};
+use crate::state::App;
 
 /// Create-app body: Fly's spec says `name`, its docs page says `app_name`; both are accepted.
 #[derive(Debug, Default, Deserialize)]
-struct CreateBody {
+pub(crate) struct CreateBody {
     name: Option<String>,
     app_name: Option<String>,
     org_slug: Option<String>,
@@ -33,25 +37,24 @@ pub(crate) fn valid_app_name(name: &str) -> bool {
         && !name.ends_with('-')
 }
 
-pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
-    let org = req.q("org_slug").filter(|o| !o.is_empty());
+pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let org = req.query_param("org_slug").filter(|o| !o.is_empty());
     let now = env.now;
-    let dv = env.w.destroyed_visible_ms;
+    let dv = env.world.destroyed_visible_ms;
     let apps: Vec<types::App> = env
-        .w
+        .world
         .apps
         .values()
         .filter(|a| org.is_none_or(|o| o == a.org_slug))
         .map(|a| a.view(now, dv))
         .collect();
-    ok_json(&types::ListAppsResponse {
+    ok_json(types::ListAppsResponse {
         total_apps: Some(apps.len() as i64),
         apps: Some(apps),
     })
 }
 
-pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: CreateBody = req.json()?;
+pub(crate) fn create(env: &mut Env<'_>, _req: &ApiRequest, body: CreateBody) -> HandlerResult {
     let name = body
         .name
         .or(body.app_name)
@@ -62,7 +65,7 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
             "invalid app name {name:?}: use lowercase letters, digits and dashes"
         )));
     }
-    if env.w.apps.contains_key(&name) {
+    if env.world.apps.contains_key(&name) {
         return Err(ApiError::unprocessable(
             "name_taken",
             format!("Name has already been taken: an app named {name} exists"),
@@ -72,9 +75,9 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
         .org_slug
         .filter(|o| !o.is_empty())
         .unwrap_or_else(|| "personal".to_string());
-    let id = alnum_id(16, &mut env.w.rng);
+    let id = alnum_id(16, &mut env.world.rng);
     let numeric_id = (fnv64(id.as_bytes()) % 9_000_000 + 1_000_000) as i64;
-    let app = AppRec {
+    let app = App {
         id: id.clone(),
         numeric_id,
         name: name.clone(),
@@ -92,32 +95,35 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
         certs: BTreeMap::new(),
         ips: Vec::new(),
     };
-    env.w.apps.insert(name, app);
+    env.world.apps.insert(name, app);
     Ok(Reply::json(
         StatusCode::CREATED,
-        &types::AppCreatedResponse {
+        types::AppCreatedResponse {
             created_at: Some(env.now as i64),
             id: Some(id),
         },
     ))
 }
 
-pub(crate) fn show(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn show(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let now = env.now;
-    let dv = env.w.destroyed_visible_ms;
-    let app = env.w.app(req.p("app_name"))?;
-    ok_json(&app.view(now, dv))
+    let dv = env.world.destroyed_visible_ms;
+    let app = env.world.app(req.path_param("app_name"))?;
+    ok_json(app.view(now, dv))
 }
 
-pub(crate) fn delete(env: &mut Env<'_>, req: &Req) -> HResult {
-    let name = req.p("app_name");
-    env.w.app(name)?;
-    env.w.apps.remove(name);
+pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let name = req.path_param("app_name");
+    env.world.app(name)?;
+    env.world.apps.remove(name);
     Ok(Reply::empty(StatusCode::ACCEPTED))
 }
 
-pub(crate) fn deploy_token(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::CreateAppDeployTokenRequest = req.json_or_default()?;
+pub(crate) fn deploy_token(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::CreateAppDeployTokenRequest,
+) -> HandlerResult {
     if let Some(expiry) = body.expiry.as_deref().filter(|e| !e.is_empty()) {
         let digits = expiry.trim_end_matches(|c: char| c.is_ascii_alphabetic());
         if digits.parse::<f64>().is_err() {
@@ -126,9 +132,9 @@ pub(crate) fn deploy_token(env: &mut Env<'_>, req: &Req) -> HResult {
             )));
         }
     }
-    let app = env.w.app(req.p("app_name"))?;
+    let app = env.world.app(req.path_param("app_name"))?;
     let seed = fnv64(format!("{}:{}", app.id, env.now).as_bytes());
     let token = format!("FlyV1 fm2_{}", b64(&stream_bytes(seed, 48)));
-    env.w.issued_tokens.push(token.clone());
-    ok_json(&types::CreateAppResponse { token: Some(token) })
+    env.world.issued_tokens.push(token.clone());
+    ok_json(types::CreateAppResponse { token: Some(token) })
 }

@@ -3,9 +3,13 @@
 use axum::http::StatusCode;
 use fly_machines_api::types;
 
-use crate::server::{Env, Req, ok_json};
-use crate::state::{AppRec, CertRec};
-use crate::util::{ApiError, HResult, Reply, fnv64, rfc3339};
+use crate::errors::ApiError;
+use crate::ids::fnv64;
+use crate::reply::ok_json;
+use crate::reply::{HandlerResult, Reply};
+use crate::request::{ApiRequest, Env};
+use crate::state::{App, Certificate};
+use crate::time::rfc3339;
 
 const YEAR_MS: u64 = 365 * 24 * 3600 * 1000;
 const QUARTER_MS: u64 = 90 * 24 * 3600 * 1000;
@@ -22,28 +26,30 @@ fn valid_hostname(h: &str) -> bool {
         })
 }
 
-fn app_ipv4(app: &AppRec) -> String {
+fn app_ipv4(app: &App) -> String {
     let h = fnv64(app.id.as_bytes());
     format!("66.241.{}.{}", 124 + (h % 4), 1 + (h >> 8) % 250)
 }
 
-fn app_ipv6(app: &AppRec) -> String {
+fn app_ipv6(app: &App) -> String {
     let h = fnv64(app.id.as_bytes());
     format!("2a09:8280:1::{:x}:{:x}", (h >> 16) & 0xffff, h & 0xffff)
 }
 
-fn entries(c: &CertRec) -> Vec<types::CertificateEntry> {
+fn entries(c: &Certificate) -> Vec<types::CertificateEntry> {
     let mut out = Vec::new();
     if c.acme_requested {
         out.push(types::CertificateEntry {
             created_at: Some(rfc3339(c.created_ms)),
-            expires_at: c.acme_issued.then(|| rfc3339(c.updated_ms + QUARTER_MS)),
+            expires_at: c
+                .acme_issued
+                .then(|| rfc3339(c.updated_ms.saturating_add(QUARTER_MS))),
             issued: Some(if c.acme_issued {
                 ["rsa", "ecdsa"]
                     .iter()
                     .map(|t| types::IssuedCertificate {
                         certificate_authority: Some("lets_encrypt".to_string()),
-                        expires_at: Some(rfc3339(c.updated_ms + QUARTER_MS)),
+                        expires_at: Some(rfc3339(c.updated_ms.saturating_add(QUARTER_MS))),
                         type_: Some((*t).to_string()),
                     })
                     .collect()
@@ -65,10 +71,10 @@ fn entries(c: &CertRec) -> Vec<types::CertificateEntry> {
     if c.custom {
         out.push(types::CertificateEntry {
             created_at: Some(rfc3339(c.created_ms)),
-            expires_at: Some(rfc3339(c.created_ms + YEAR_MS)),
+            expires_at: Some(rfc3339(c.created_ms.saturating_add(YEAR_MS))),
             issued: Some(vec![types::IssuedCertificate {
                 certificate_authority: Some("custom".to_string()),
-                expires_at: Some(rfc3339(c.created_ms + YEAR_MS)),
+                expires_at: Some(rfc3339(c.created_ms.saturating_add(YEAR_MS))),
                 type_: Some("ecdsa".to_string()),
             }]),
             issuer: Some("Custom CA".to_string()),
@@ -79,7 +85,7 @@ fn entries(c: &CertRec) -> Vec<types::CertificateEntry> {
     out
 }
 
-fn status(c: &CertRec) -> &'static str {
+fn status(c: &Certificate) -> &'static str {
     if c.custom || c.acme_issued {
         "active"
     } else {
@@ -87,7 +93,7 @@ fn status(c: &CertRec) -> &'static str {
     }
 }
 
-fn detail(app: &AppRec, c: &CertRec) -> types::CertificateDetail {
+fn detail(app: &App, c: &Certificate) -> types::CertificateDetail {
     let configured = c.custom || c.acme_issued;
     types::CertificateDetail {
         acme_requested: Some(c.acme_requested),
@@ -121,28 +127,28 @@ fn detail(app: &AppRec, c: &CertRec) -> types::CertificateDetail {
     }
 }
 
-fn cert<'a>(app: &'a mut AppRec, host: &str) -> Result<&'a mut CertRec, ApiError> {
+fn cert<'a>(app: &'a mut App, host: &str) -> Result<&'a mut Certificate, ApiError> {
     app.certs
         .get_mut(host)
         .ok_or_else(|| ApiError::not_found(format!("certificate for {host} not found")))
 }
 
-pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
-    let filter = req.q("filter").unwrap_or_default().to_string();
-    let limit = req.q_int("limit")?.unwrap_or(100);
+pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let filter = req.query_param("filter").unwrap_or_default().to_string();
+    let limit = req.query_int("limit")?.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::bad_request(format!(
             "limit must be between 1 and 500, got {limit}"
         )));
     }
-    let start = match req.q("cursor").filter(|c| !c.is_empty()) {
+    let start = match req.query_param("cursor").filter(|c| !c.is_empty()) {
         Some(c) => c
             .parse::<usize>()
             .map_err(|_| ApiError::bad_request(format!("invalid cursor {c:?}")))?,
         None => 0,
     };
-    let app = env.w.app(req.p("app_name"))?;
-    let matching: Vec<&CertRec> = app
+    let app = env.world.app(req.path_param("app_name"))?;
+    let matching: Vec<&Certificate> = app
         .certs
         .values()
         .filter(|c| c.hostname.contains(filter.as_str()))
@@ -172,7 +178,7 @@ pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
         })
         .collect();
     let end = start + page.len();
-    ok_json(&types::ListCertificatesResponse {
+    ok_json(types::ListCertificatesResponse {
         certificates: Some(page),
         next_cursor: (end < total).then(|| end.to_string()),
         total_count: Some(total as i64),
@@ -180,10 +186,10 @@ pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
 }
 
 fn add_hostname<'a>(
-    app: &'a mut AppRec,
+    app: &'a mut App,
     host: &str,
     now: u64,
-) -> Result<&'a mut CertRec, ApiError> {
+) -> Result<&'a mut Certificate, ApiError> {
     if !valid_hostname(host) {
         return Err(ApiError::unprocessable(
             "invalid_hostname",
@@ -193,7 +199,7 @@ fn add_hostname<'a>(
     Ok(app
         .certs
         .entry(host.to_string())
-        .or_insert_with(|| CertRec {
+        .or_insert_with(|| Certificate {
             hostname: host.to_string(),
             created_ms: now,
             updated_ms: now,
@@ -203,14 +209,17 @@ fn add_hostname<'a>(
         }))
 }
 
-pub(crate) fn acme_create(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::CreateAcmeCertificateRequest = req.json()?;
+pub(crate) fn acme_create(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::CreateAcmeCertificateRequest,
+) -> HandlerResult {
     let host = body
         .hostname
         .filter(|h| !h.is_empty())
         .ok_or_else(|| ApiError::unprocessable("invalid_hostname", "hostname is required"))?;
     let now = env.now;
-    let app = env.w.app(req.p("app_name"))?;
+    let app = env.world.app(req.path_param("app_name"))?;
     if app.certs.get(&host).is_some_and(|c| c.acme_requested) {
         return Err(ApiError::unprocessable(
             "already_exists",
@@ -221,11 +230,14 @@ pub(crate) fn acme_create(env: &mut Env<'_>, req: &Req) -> HResult {
     c.acme_requested = true;
     c.updated_ms = now;
     let c = c.clone();
-    Ok(Reply::json(StatusCode::CREATED, &detail(app, &c)))
+    Ok(Reply::json(StatusCode::CREATED, detail(app, &c)))
 }
 
-pub(crate) fn custom_create(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::CreateCustomCertificateRequest = req.json()?;
+pub(crate) fn custom_create(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::CreateCustomCertificateRequest,
+) -> HandlerResult {
     let host = body
         .hostname
         .filter(|h| !h.is_empty())
@@ -245,44 +257,44 @@ pub(crate) fn custom_create(env: &mut Env<'_>, req: &Req) -> HResult {
         ));
     }
     let now = env.now;
-    let app = env.w.app(req.p("app_name"))?;
+    let app = env.world.app(req.path_param("app_name"))?;
     let c = add_hostname(app, &host, now)?;
     c.custom = true;
     c.updated_ms = now;
     let c = c.clone();
-    Ok(Reply::json(StatusCode::CREATED, &detail(app, &c)))
+    Ok(Reply::json(StatusCode::CREATED, detail(app, &c)))
 }
 
-pub(crate) fn show(env: &mut Env<'_>, req: &Req) -> HResult {
-    let app = env.w.app(req.p("app_name"))?;
-    let c = cert(app, req.p("hostname"))?.clone();
-    ok_json(&detail(app, &c))
+pub(crate) fn show(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let app = env.world.app(req.path_param("app_name"))?;
+    let c = cert(app, req.path_param("hostname"))?.clone();
+    ok_json(detail(app, &c))
 }
 
-pub(crate) fn delete(env: &mut Env<'_>, req: &Req) -> HResult {
-    let host = req.p("hostname");
-    let app = env.w.app(req.p("app_name"))?;
+pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let host = req.path_param("hostname");
+    let app = env.world.app(req.path_param("app_name"))?;
     app.certs
         .remove(host)
         .ok_or_else(|| ApiError::not_found(format!("certificate for {host} not found")))?;
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
-pub(crate) fn acme_delete(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn acme_delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let now = env.now;
-    let app = env.w.app(req.p("app_name"))?;
-    let c = cert(app, req.p("hostname"))?;
+    let app = env.world.app(req.path_param("app_name"))?;
+    let c = cert(app, req.path_param("hostname"))?;
     c.acme_requested = false;
     c.acme_issued = false;
     c.updated_ms = now;
     let c = c.clone();
-    ok_json(&detail(app, &c))
+    ok_json(detail(app, &c))
 }
 
-pub(crate) fn custom_delete(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn custom_delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let now = env.now;
-    let app = env.w.app(req.p("app_name"))?;
-    let c = cert(app, req.p("hostname"))?;
+    let app = env.world.app(req.path_param("app_name"))?;
+    let c = cert(app, req.path_param("hostname"))?;
     if !c.custom {
         return Err(ApiError::not_found(format!(
             "no custom certificate for {}",
@@ -293,7 +305,7 @@ pub(crate) fn custom_delete(env: &mut Env<'_>, req: &Req) -> HResult {
     c.updated_ms = now;
     let c = c.clone();
     let d = detail(app, &c);
-    ok_json(&types::DestroyCustomCertificateResponse {
+    ok_json(types::DestroyCustomCertificateResponse {
         acme_requested: d.acme_requested,
         certificates: d.certificates,
         configured: d.configured,
@@ -310,17 +322,17 @@ pub(crate) fn custom_delete(env: &mut Env<'_>, req: &Req) -> HResult {
     })
 }
 
-pub(crate) fn check(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn check(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let now = env.now;
-    let app = env.w.app(req.p("app_name"))?;
-    let c = cert(app, req.p("hostname"))?;
+    let app = env.world.app(req.path_param("app_name"))?;
+    let c = cert(app, req.path_param("hostname"))?;
     if c.acme_requested && !c.acme_issued {
         c.acme_issued = true;
         c.updated_ms = now;
     }
     let c = c.clone();
     let d = detail(app, &c);
-    ok_json(&types::CertificateCheckResponse {
+    ok_json(types::CertificateCheckResponse {
         acme_requested: d.acme_requested,
         certificates: d.certificates,
         configured: d.configured,
@@ -343,18 +355,21 @@ pub(crate) fn check(env: &mut Env<'_>, req: &Req) -> HResult {
     })
 }
 
-pub(crate) fn ips_list(env: &mut Env<'_>, req: &Req) -> HResult {
-    let app = env.w.app(req.p("app_name"))?;
-    ok_json(&types::ListIpAssignmentsResponse {
+pub(crate) fn ips_list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let app = env.world.app(req.path_param("app_name"))?;
+    ok_json(types::ListIpAssignmentsResponse {
         ips: Some(app.ips.clone()),
     })
 }
 
-pub(crate) fn ips_create(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::AssignIpRequest = req.json()?;
+pub(crate) fn ips_create(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::AssignIpRequest,
+) -> HandlerResult {
     let kind = body.type_.as_deref().unwrap_or("v6");
     let now = env.now;
-    let app = env.w.app(req.p("app_name"))?;
+    let app = env.world.app(req.path_param("app_name"))?;
     let n = app.ips.len() as u64 + 1;
     let h = fnv64(app.id.as_bytes());
     let (ip, shared) = match kind {
@@ -392,12 +407,12 @@ pub(crate) fn ips_create(env: &mut Env<'_>, req: &Req) -> HResult {
         shared: Some(shared),
     };
     app.ips.push(assignment.clone());
-    ok_json(&assignment)
+    ok_json(assignment)
 }
 
-pub(crate) fn ips_delete(env: &mut Env<'_>, req: &Req) -> HResult {
-    let ip = req.p("ip");
-    let app = env.w.app(req.p("app_name"))?;
+pub(crate) fn ips_delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let ip = req.path_param("ip");
+    let app = env.world.app(req.path_param("app_name"))?;
     let before = app.ips.len();
     app.ips.retain(|i| i.ip.as_deref() != Some(ip));
     if app.ips.len() == before {

@@ -5,17 +5,20 @@ use axum::http::StatusCode;
 use fly_machines_api::types;
 
 use crate::api::machines::machine;
-use crate::server::{Env, Req};
-use crate::state::LeaseRec;
-use crate::util::{ApiError, HResult, Reply, hex_id, rfc3339};
+use crate::errors::ApiError;
+use crate::ids::hex_id;
+use crate::reply::{HandlerResult, Reply};
+use crate::request::{ApiRequest, Env};
+use crate::state::Lease;
+use crate::time::rfc3339;
 
 /// Lease length when the request names none, in seconds.
 const DEFAULT_TTL_SECS: i64 = 30;
 
-fn envelope(status: StatusCode, lease: types::Lease) -> HResult {
+fn envelope(status: StatusCode, lease: types::Lease) -> HandlerResult {
     Ok(Reply::json(
         status,
-        &types::LeaseEnvelope {
+        types::LeaseEnvelope {
             code: None,
             data: Some(lease),
             message: None,
@@ -24,7 +27,7 @@ fn envelope(status: StatusCode, lease: types::Lease) -> HResult {
     ))
 }
 
-fn held_by(id: &str, lease: &LeaseRec) -> ApiError {
+fn held_by(id: &str, lease: &Lease) -> ApiError {
     ApiError::conflict(
         "lease_currently_held",
         format!(
@@ -40,7 +43,7 @@ fn lease_not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("lease not found for machine {id}")).in_envelope()
 }
 
-pub(crate) fn show(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn show(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let nonce = req.nonce().map(str::to_string);
     let (m, _, now) = machine!(env, req);
     let id = m.id.clone();
@@ -53,17 +56,15 @@ pub(crate) fn show(env: &mut Env<'_>, req: &Req) -> HResult {
     }
 }
 
-pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::CreateLeaseRequest = req.json_or_default().map_err(ApiError::in_envelope)?;
-    let query_ttl = req.q_int("ttl").map_err(ApiError::in_envelope)?;
+pub(crate) fn create(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::CreateLeaseRequest,
+) -> HandlerResult {
+    let query_ttl = req.query_int("ttl").map_err(ApiError::in_envelope)?;
     let ttl = body.ttl.or(query_ttl).unwrap_or(DEFAULT_TTL_SECS);
-    if ttl <= 0 {
-        return Err(ApiError::bad_request(format!(
-            "ttl must be a positive number of seconds, got {ttl}"
-        ))
-        .in_envelope());
-    }
-    let owner = env.cfg.owner.clone();
+    let ttl = crate::validation::lease_ttl(ttl).map_err(ApiError::in_envelope)?;
+    let owner = env.settings.owner.clone();
     let nonce = req.nonce().map(str::to_string);
     let (m, rng, now) = machine!(env, req);
     if m.gone() {
@@ -75,7 +76,7 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
         .in_envelope());
     }
     let id = m.id.clone();
-    let expires_ms = now.saturating_add((ttl as u64).saturating_mul(1000));
+    let expires_ms = now.saturating_add(ttl.saturating_mul(1000));
     let version = m.instance_id.clone();
     if let Some(held) = m.live_lease(now).cloned() {
         if nonce.as_deref() != Some(held.nonce.as_str()) {
@@ -89,7 +90,7 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
         let view = lease.view(true);
         return envelope(StatusCode::CREATED, view);
     }
-    let lease = LeaseRec {
+    let lease = Lease {
         nonce: hex_id(12, rng),
         owner,
         description: body.description.unwrap_or_default(),
@@ -101,7 +102,7 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
     envelope(StatusCode::CREATED, view)
 }
 
-pub(crate) fn release(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn release(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let Some(nonce) = req.nonce().map(str::to_string) else {
         return Err(ApiError::bad_request(
             "the fly-machine-lease-nonce header is required to release a lease",
@@ -115,7 +116,7 @@ pub(crate) fn release(env: &mut Env<'_>, req: &Req) -> HResult {
         Some(held) if held.nonce != nonce => Err(held_by(&id, &held)),
         Some(_) => {
             m.lease = None;
-            Ok(Reply::ok(&types::LeaseReleaseEnvelope {
+            Ok(Reply::ok(types::LeaseReleaseEnvelope {
                 code: None,
                 data: Some(types::OkResponse { ok: Some(true) }),
                 message: None,

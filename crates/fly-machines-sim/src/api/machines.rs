@@ -7,13 +7,18 @@ use fly_machines_api::types;
 use serde::Deserialize;
 
 use crate::api::platform::is_region;
-use crate::server::{Env, Req, ok_json};
-use crate::state::{AppRec, LeaseRec, Machine, St, World};
-use crate::util::{ApiError, HResult, Reply, hex_id, rfc3339, ulid};
+use crate::errors::ApiError;
+use crate::ids::{hex_id, ulid};
+use crate::reply::ok_json;
+use crate::reply::{HandlerResult, Reply};
+use crate::request::{ApiRequest, Env};
+use crate::state::{App, Lease, Machine, MachineState, World};
+use crate::time::rfc3339;
+use crate::validation;
 
 /// Answer of the calls Fly acknowledges with `{"ok": true}`.
-pub(crate) fn ok_true() -> HResult {
-    ok_json(&serde_json::json!({ "ok": true }))
+pub(crate) fn ok_true() -> HandlerResult {
+    ok_json(serde_json::json!({ "ok": true }))
 }
 
 fn not_running(m: &Machine) -> ApiError {
@@ -28,10 +33,12 @@ fn not_running(m: &Machine) -> ApiError {
 macro_rules! machine {
     ($env:expr, $req:expr) => {{
         let now = $env.now;
-        let (app, rng) = $env
-            .w
-            .machine($req.p("app_name"), $req.p("machine_id"), now)?;
-        let id = $req.p("machine_id");
+        let (app, rng) = $env.world.machine(
+            $req.path_param("app_name"),
+            $req.path_param("machine_id"),
+            now,
+        )?;
+        let id = $req.path_param("machine_id");
         let m = app
             .machines
             .get_mut(id)
@@ -41,14 +48,14 @@ macro_rules! machine {
 }
 pub(crate) use machine;
 
-pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
-    let include_deleted = req.q_bool("include_deleted")?.unwrap_or(false);
-    let summary = req.q_bool("summary")?.unwrap_or(false);
-    let region = req.q("region").filter(|r| !r.is_empty());
+pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let include_deleted = req.query_bool("include_deleted")?.unwrap_or(false);
+    let summary = req.query_bool("summary")?.unwrap_or(false);
+    let region = req.query_param("region").filter(|r| !r.is_empty());
     let mut states = Vec::new();
-    for s in req.q_list("state") {
+    for s in req.query_list("state") {
         states.push(
-            St::parse(&s)
+            MachineState::parse(&s)
                 .ok_or_else(|| ApiError::bad_request(format!("unknown machine state {s:?}")))?,
         );
     }
@@ -58,8 +65,8 @@ pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
         .filter_map(|(k, v)| k.strip_prefix("metadata.").map(|k| (k, v.as_str())))
         .collect();
     let now = env.now;
-    let World { apps, rng, .. } = &mut *env.w;
-    let name = req.p("app_name");
+    let World { apps, rng, .. } = &mut *env.world;
+    let name = req.path_param("app_name");
     let app = apps
         .get_mut(name)
         .ok_or_else(|| ApiError::not_found(format!("app {name} not found")))?;
@@ -68,7 +75,7 @@ pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
     let mut out = Vec::new();
     for m in ms {
         m.settle(now, rng);
-        if now < m.visible_from_ms || (m.state == St::Destroyed && !include_deleted) {
+        if now < m.visible_from_ms || (m.state == MachineState::Destroyed && !include_deleted) {
             continue;
         }
         if region.is_some_and(|r| r != m.region)
@@ -85,13 +92,13 @@ pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
         }
         out.push(m.view(summary, None));
     }
-    ok_json(&out)
+    ok_json(out)
 }
 
 /// Checks the mounts of a config against the app's volumes; returns the volume ids to attach
 /// and the region they impose (if any).
 fn check_mounts(
-    app: &AppRec,
+    app: &App,
     machine_id: Option<&str>,
     config: &types::MachineConfig,
 ) -> Result<(Vec<String>, Option<String>), ApiError> {
@@ -134,28 +141,6 @@ fn check_mounts(
     Ok((ids, region))
 }
 
-fn validate_config(config: Option<types::MachineConfig>) -> Result<types::MachineConfig, ApiError> {
-    let mut config = config.ok_or_else(|| ApiError::bad_request("config is required"))?;
-    if config.image.as_deref().is_none_or(|i| i.trim().is_empty()) {
-        return Err(ApiError::bad_request("config.image is required"));
-    }
-    let guest = config.guest.get_or_insert_with(Default::default);
-    guest.cpu_kind.get_or_insert_with(|| "shared".to_string());
-    let cpus = *guest.cpus.get_or_insert(1);
-    let memory = *guest.memory_mb.get_or_insert(256);
-    if cpus <= 0 || memory <= 0 {
-        return Err(ApiError::bad_request(
-            "config.guest.cpus and config.guest.memory_mb must be positive",
-        ));
-    }
-    if memory % 256 != 0 {
-        return Err(ApiError::bad_request(format!(
-            "config.guest.memory_mb must be a multiple of 256, got {memory}"
-        )));
-    }
-    Ok(config)
-}
-
 /// Whether launches of this image fail (see the crate docs).
 fn unpullable(config: &types::MachineConfig) -> bool {
     let image = config.image.as_deref().unwrap_or_default();
@@ -167,7 +152,7 @@ fn unpullable(config: &types::MachineConfig) -> bool {
     path.rsplit('/').next() == Some("unpullable")
 }
 
-fn check_secrets_version(app: &AppRec, min: Option<i64>) -> Result<(), ApiError> {
+fn check_secrets_version(app: &App, min: Option<i64>) -> Result<(), ApiError> {
     match min {
         Some(min) if min > app.secrets_version => Err(ApiError::precondition(format!(
             "app secrets are at version {}, below min_secrets_version {min}",
@@ -177,41 +162,59 @@ fn check_secrets_version(app: &AppRec, min: Option<i64>) -> Result<(), ApiError>
     }
 }
 
+/// A lease granted with a create or update; `ttl_secs` is already validated.
 fn new_lease(
-    env_owner: &str,
-    ttl: i64,
+    owner: &str,
+    ttl_secs: u64,
     now: u64,
     version: &str,
     rng: &mut rand::rngs::StdRng,
-) -> Result<LeaseRec, ApiError> {
-    if ttl <= 0 {
-        return Err(ApiError::bad_request(format!(
-            "lease ttl must be a positive number of seconds, got {ttl}"
-        )));
-    }
-    Ok(LeaseRec {
+) -> Lease {
+    Lease {
         nonce: hex_id(12, rng),
-        owner: env_owner.to_string(),
+        owner: owner.to_string(),
         description: String::new(),
-        expires_ms: now.saturating_add((ttl as u64).saturating_mul(1000)),
+        expires_ms: now.saturating_add(ttl_secs.saturating_mul(1000)),
         version: version.to_string(),
+    }
+}
+
+/// The checks on a create or update body that need no state.
+struct CheckedBody {
+    config: types::MachineConfig,
+    name: Option<String>,
+    lease_ttl: Option<u64>,
+}
+
+fn check_body(
+    config: Option<types::MachineConfig>,
+    name: Option<String>,
+    lease_ttl: Option<i64>,
+) -> Result<CheckedBody, ApiError> {
+    let config = validation::machine_config(config)?;
+    let name = name.filter(|n| !n.is_empty());
+    if let Some(n) = name.as_deref() {
+        validation::machine_name(n)?;
+    }
+    let lease_ttl = lease_ttl.map(validation::lease_ttl).transpose()?;
+    Ok(CheckedBody {
+        config,
+        name,
+        lease_ttl,
     })
 }
 
-pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::CreateMachineRequest = req.json()?;
-    let config = validate_config(body.config)?;
+pub(crate) fn create(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::CreateMachineRequest,
+) -> HandlerResult {
+    let checked = check_body(body.config, body.name, body.lease_ttl)?;
+    let config = checked.config;
     let now = env.now;
-    let app_name = req.p("app_name");
-    env.w.app(app_name)?;
-    let id = env.w.new_machine_id();
-    let seq = env.w.seq();
-    let step = env.cfg.transition_ms;
-    let hide_ms = env.w.not_found_after_create_ms;
-    let World { apps, rng, .. } = &mut *env.w;
-    let app = apps
-        .get_mut(app_name)
-        .ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
+    let app_name = req.path_param("app_name");
+    // Every check first: nothing below the checks can fail.
+    let app = env.world.app(app_name)?;
     check_secrets_version(app, body.min_secrets_version)?;
     let (volumes, volume_region) = check_mounts(app, None, &config)?;
     let region = match (body.region.filter(|r| !r.is_empty()), volume_region) {
@@ -222,28 +225,34 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
         }
         (Some(r), _) => r,
         (None, Some(v)) => v,
-        (None, None) => env.cfg.default_region.clone(),
+        (None, None) => env.settings.default_region.clone(),
     };
     if !is_region(&region) {
         return Err(ApiError::bad_request(format!("unknown region {region:?}")));
     }
-    let name = match body.name.filter(|n| !n.is_empty()) {
-        Some(n) => {
-            if app.machine_names.contains_key(&n) {
-                return Err(ApiError::unprocessable(
-                    "name_taken",
-                    format!("a machine named {n} already exists in app {app_name}"),
-                ));
-            }
-            n
-        }
-        None => format!("{}-{}", app_name, hex_id(6, rng)),
-    };
+    if let Some(n) = checked.name.as_deref()
+        && app.machine_names.contains_key(n)
+    {
+        return Err(ApiError::unprocessable(
+            "name_taken",
+            format!("a machine named {n} already exists in app {app_name}"),
+        ));
+    }
+    let id = env.world.new_machine_id();
+    let seq = env.world.seq();
+    let step = env.settings.transition_ms;
+    let hide_ms = env.world.not_found_after_create_ms;
+    let World { apps, rng, .. } = &mut *env.world;
+    let app = apps
+        .get_mut(app_name)
+        .ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
+    let name = checked
+        .name
+        .unwrap_or_else(|| format!("{}-{}", app_name, hex_id(6, rng)));
     let instance_id = ulid(now, rng);
-    let lease = match body.lease_ttl {
-        Some(ttl) => Some(new_lease(&env.cfg.owner, ttl, now, &instance_id, rng)?),
-        None => None,
-    };
+    let lease = checked
+        .lease_ttl
+        .map(|ttl| new_lease(&env.settings.owner, ttl, now, &instance_id, rng));
     let private_ip = format!(
         "fdaa:0:{:x}:a7b:{}:{}:{}:2",
         app.numeric_id % 0xffff,
@@ -259,14 +268,14 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
         created_ms: now,
         updated_ms: now,
         visible_from_ms: now.saturating_add(hide_ms),
-        state: St::Created,
+        state: MachineState::Created,
         pending: VecDeque::new(),
         instance_id: instance_id.clone(),
         unpullable: unpullable(&config),
-        versions: vec![types::MachineVersion {
+        versions: VecDeque::from([types::MachineVersion {
             user_config: Some(config.clone()),
             version: Some(instance_id.clone()),
-        }],
+        }]),
         config,
         events: VecDeque::new(),
         lease,
@@ -277,13 +286,17 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
         volumes: volumes.clone(),
     };
     if body.skip_launch == Some(true) {
-        m.begin(now, step, &[(St::Created, "launch")], rng);
+        m.begin(now, step, &[(MachineState::Created, "launch")], rng);
     } else {
         let end = m.boot_end();
         m.begin(
             now,
             step,
-            &[(St::Created, "launch"), (St::Starting, "start"), end],
+            &[
+                (MachineState::Created, "launch"),
+                (MachineState::Starting, "start"),
+                end,
+            ],
             rng,
         );
     }
@@ -297,23 +310,29 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
     let view = m.view(false, nonce);
     app.machine_names.insert(name, id.clone());
     app.machines.insert(id, m);
-    ok_json(&view)
+    ok_json(view)
 }
 
-pub(crate) fn show(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn show(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let (m, _, _) = machine!(env, req);
-    ok_json(&m.view(false, None))
+    ok_json(m.view(false, None))
 }
 
-pub(crate) fn update(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::UpdateMachineRequest = req.json()?;
-    let config = validate_config(body.config)?;
-    let step = env.cfg.transition_ms;
-    let owner = env.cfg.owner.clone();
+pub(crate) fn update(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::UpdateMachineRequest,
+) -> HandlerResult {
+    let checked = check_body(body.config, body.name, body.lease_ttl)?;
+    let config = checked.config;
+    let step = env.settings.transition_ms;
+    let owner = env.settings.owner.clone();
+    let versions_kept = env.settings.versions_kept;
     let now = env.now;
-    let id = req.p("machine_id").to_string();
-    let (app, rng) = env.w.machine(req.p("app_name"), &id, now)?;
-    {
+    let id = req.path_param("machine_id").to_string();
+    let (app, rng) = env.world.machine(req.path_param("app_name"), &id, now)?;
+    // Every check first: nothing below the checks can fail.
+    let new_name = {
         let m = app
             .machines
             .get_mut(&id)
@@ -336,9 +355,18 @@ pub(crate) fn update(env: &mut Env<'_>, req: &Req) -> HResult {
                 m.state.as_str()
             )));
         }
-    }
+        checked.name.filter(|n| *n != m.name)
+    };
     check_secrets_version(app, body.min_secrets_version)?;
     let (volumes, volume_region) = check_mounts(app, Some(&id), &config)?;
+    if let Some(new_name) = new_name.as_deref()
+        && app.machine_names.contains_key(new_name)
+    {
+        return Err(ApiError::unprocessable(
+            "name_taken",
+            format!("a machine named {new_name} already exists"),
+        ));
+    }
     let m = app
         .machines
         .get_mut(&id)
@@ -351,44 +379,37 @@ pub(crate) fn update(env: &mut Env<'_>, req: &Req) -> HResult {
             m.region
         )));
     }
-    if let Some(new_name) = body
-        .name
-        .as_deref()
-        .filter(|n| !n.is_empty() && *n != m.name)
-    {
-        if app.machine_names.contains_key(new_name) {
-            return Err(ApiError::unprocessable(
-                "name_taken",
-                format!("a machine named {new_name} already exists"),
-            ));
-        }
+    if let Some(new_name) = new_name {
         app.machine_names.remove(&m.name);
-        app.machine_names.insert(new_name.to_string(), id.clone());
-        m.name = new_name.to_string();
+        app.machine_names.insert(new_name.clone(), id.clone());
+        m.name = new_name;
     }
     let destination = m.pending.back().map(|p| p.state).unwrap_or(m.state);
     m.unpullable = unpullable(&config);
     m.instance_id = ulid(now, rng);
-    m.versions.push(types::MachineVersion {
-        user_config: Some(config.clone()),
-        version: Some(m.instance_id.clone()),
-    });
+    m.push_version(
+        types::MachineVersion {
+            user_config: Some(config.clone()),
+            version: Some(m.instance_id.clone()),
+        },
+        versions_kept,
+    );
     m.config = config;
     let end = match destination {
         _ if body.skip_launch == Some(true) => {
-            if destination == St::Created {
-                (St::Created, "update")
+            if destination == MachineState::Created {
+                (MachineState::Created, "update")
             } else {
-                (St::Stopped, "update")
+                (MachineState::Stopped, "update")
             }
         }
-        St::Started | St::Failed => m.boot_end(),
-        St::Created => (St::Created, "update"),
-        _ => (St::Stopped, "update"),
+        MachineState::Started | MachineState::Failed => m.boot_end(),
+        MachineState::Created => (MachineState::Created, "update"),
+        _ => (MachineState::Stopped, "update"),
     };
-    m.begin(now, step, &[(St::Replacing, "update"), end], rng);
-    if let Some(ttl) = body.lease_ttl {
-        let lease = new_lease(&owner, ttl, now, &m.instance_id, rng)?;
+    m.begin(now, step, &[(MachineState::Replacing, "update"), end], rng);
+    if let Some(ttl) = checked.lease_ttl {
+        let lease = new_lease(&owner, ttl, now, &m.instance_id, rng);
         match m.lease.as_mut() {
             Some(held) => {
                 held.expires_ms = lease.expires_ms;
@@ -398,7 +419,7 @@ pub(crate) fn update(env: &mut Env<'_>, req: &Req) -> HResult {
         }
     }
     let old = std::mem::replace(&mut m.volumes, volumes.clone());
-    let nonce = if body.lease_ttl.is_some() {
+    let nonce = if checked.lease_ttl.is_some() {
         m.lease.as_ref().map(|l| l.nonce.clone())
     } else {
         None
@@ -417,18 +438,18 @@ pub(crate) fn update(env: &mut Env<'_>, req: &Req) -> HResult {
             vol.view.attached_alloc_id = Some(instance.clone());
         }
     }
-    ok_json(&view)
+    ok_json(view)
 }
 
-pub(crate) fn delete(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let force = req
-        .q_bool("force")?
-        .or(req.q_bool("kill")?)
+        .query_bool("force")?
+        .or(req.query_bool("kill")?)
         .unwrap_or(false);
-    let step = env.cfg.transition_ms;
+    let step = env.settings.transition_ms;
     let now = env.now;
-    let id = req.p("machine_id").to_string();
-    let (app, rng) = env.w.machine(req.p("app_name"), &id, now)?;
+    let id = req.path_param("machine_id").to_string();
+    let (app, rng) = env.world.machine(req.path_param("app_name"), &id, now)?;
     let m = app
         .machines
         .get_mut(&id)
@@ -440,7 +461,10 @@ pub(crate) fn delete(env: &mut Env<'_>, req: &Req) -> HResult {
     let stoppable = !m.busy()
         && matches!(
             m.state,
-            St::Stopped | St::Created | St::Failed | St::Suspended
+            MachineState::Stopped
+                | MachineState::Created
+                | MachineState::Failed
+                | MachineState::Suspended
         );
     if !stoppable && !force {
         return Err(ApiError::precondition(format!(
@@ -451,9 +475,13 @@ pub(crate) fn delete(env: &mut Env<'_>, req: &Req) -> HResult {
     m.begin(
         now,
         step,
-        &[(St::Destroying, "destroy"), (St::Destroyed, "destroy")],
+        &[
+            (MachineState::Destroying, "destroy"),
+            (MachineState::Destroyed, "destroy"),
+        ],
         rng,
     );
+    let destroyed_at = m.next_due().unwrap_or(now);
     m.lease = None;
     let volumes = std::mem::take(&mut m.volumes);
     let name = m.name.clone();
@@ -466,14 +494,21 @@ pub(crate) fn delete(env: &mut Env<'_>, req: &Req) -> HResult {
             vol.view.attached_alloc_id = None;
         }
     }
+    env.world
+        .schedule_reap(req.path_param("app_name"), &id, destroyed_at);
     ok_true()
 }
 
-pub(crate) fn start(env: &mut Env<'_>, req: &Req) -> HResult {
-    let step = env.cfg.transition_ms;
+pub(crate) fn start(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let step = env.settings.transition_ms;
     let (m, rng, now) = machine!(env, req);
     m.check_lease(now, req.nonce())?;
-    if m.busy() || !matches!(m.state, St::Stopped | St::Created | St::Suspended) {
+    if m.busy()
+        || !matches!(
+            m.state,
+            MachineState::Stopped | MachineState::Created | MachineState::Suspended
+        )
+    {
         return Err(ApiError::precondition(format!(
             "unable to start machine from current state {}",
             m.state.as_str()
@@ -481,8 +516,8 @@ pub(crate) fn start(env: &mut Env<'_>, req: &Req) -> HResult {
     }
     let previous = m.state.as_str().to_string();
     let end = m.boot_end();
-    m.begin(now, step, &[(St::Starting, "start"), end], rng);
-    ok_json(&types::StartMachineResponse {
+    m.begin(now, step, &[(MachineState::Starting, "start"), end], rng);
+    ok_json(types::StartMachineResponse {
         migrated: Some(false),
         new_host: Some(String::new()),
         previous_state: Some(previous),
@@ -492,7 +527,7 @@ pub(crate) fn start(env: &mut Env<'_>, req: &Req) -> HResult {
 /// Stop body: the generated type, with the signal left as a string so a bad value is reported
 /// by name.
 #[derive(Debug, Default, Deserialize)]
-struct StopBody {
+pub(crate) struct StopBody {
     signal: Option<String>,
     timeout: Option<serde_json::Value>,
 }
@@ -520,8 +555,7 @@ fn check_duration(field: &str, value: &str) -> Result<(), ApiError> {
     }
 }
 
-pub(crate) fn stop(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: StopBody = req.json_or_default()?;
+pub(crate) fn stop(env: &mut Env<'_>, req: &ApiRequest, body: StopBody) -> HandlerResult {
     if let Some(sig) = body.signal.as_deref()
         && !STOP_SIGNALS.contains(&sig)
     {
@@ -539,7 +573,7 @@ pub(crate) fn stop(env: &mut Env<'_>, req: &Req) -> HResult {
             )));
         }
     }
-    let step = env.cfg.transition_ms;
+    let step = env.settings.transition_ms;
     let (m, rng, now) = machine!(env, req);
     m.check_lease(now, req.nonce())?;
     if m.busy() || m.gone() {
@@ -549,11 +583,14 @@ pub(crate) fn stop(env: &mut Env<'_>, req: &Req) -> HResult {
         )));
     }
     match m.state {
-        St::Started | St::Suspended | St::Failed => {
+        MachineState::Started | MachineState::Suspended | MachineState::Failed => {
             m.begin(
                 now,
                 step,
-                &[(St::Stopping, "stop"), (St::Stopped, "stop")],
+                &[
+                    (MachineState::Stopping, "stop"),
+                    (MachineState::Stopped, "stop"),
+                ],
                 rng,
             );
         }
@@ -562,11 +599,11 @@ pub(crate) fn stop(env: &mut Env<'_>, req: &Req) -> HResult {
     ok_true()
 }
 
-pub(crate) fn suspend(env: &mut Env<'_>, req: &Req) -> HResult {
-    let step = env.cfg.transition_ms;
+pub(crate) fn suspend(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let step = env.settings.transition_ms;
     let (m, rng, now) = machine!(env, req);
     m.check_lease(now, req.nonce())?;
-    if m.busy() || m.state != St::Started {
+    if m.busy() || m.state != MachineState::Started {
         return Err(ApiError::precondition(format!(
             "unable to suspend machine from current state {}",
             m.state.as_str()
@@ -575,14 +612,17 @@ pub(crate) fn suspend(env: &mut Env<'_>, req: &Req) -> HResult {
     m.begin(
         now,
         step,
-        &[(St::Suspending, "suspend"), (St::Suspended, "suspend")],
+        &[
+            (MachineState::Suspending, "suspend"),
+            (MachineState::Suspended, "suspend"),
+        ],
         rng,
     );
     ok_true()
 }
 
-pub(crate) fn restart(env: &mut Env<'_>, req: &Req) -> HResult {
-    if let Some(sig) = req.q("signal").filter(|s| !s.is_empty())
+pub(crate) fn restart(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    if let Some(sig) = req.query_param("signal").filter(|s| !s.is_empty())
         && !STOP_SIGNALS.contains(&sig)
     {
         return Err(ApiError::bad_request(format!(
@@ -590,30 +630,35 @@ pub(crate) fn restart(env: &mut Env<'_>, req: &Req) -> HResult {
             STOP_SIGNALS.join(", ")
         )));
     }
-    if let Some(t) = req.q("timeout").filter(|s| !s.is_empty()) {
+    if let Some(t) = req.query_param("timeout").filter(|s| !s.is_empty()) {
         check_duration("timeout", t)?;
     }
-    req.q_bool("force_stop")?;
-    let step = env.cfg.transition_ms;
+    req.query_bool("force_stop")?;
+    let step = env.settings.transition_ms;
     let (m, rng, now) = machine!(env, req);
     m.check_lease(now, req.nonce())?;
-    if m.busy() || !matches!(m.state, St::Started | St::Failed) {
+    if m.busy() || !matches!(m.state, MachineState::Started | MachineState::Failed) {
         return Err(ApiError::precondition(format!(
             "unable to restart machine from current state {}",
             m.state.as_str()
         )));
     }
     let end = if m.unpullable {
-        (St::Failed, "exit")
+        (MachineState::Failed, "exit")
     } else {
-        (St::Started, "restart")
+        (MachineState::Started, "restart")
     };
-    m.begin(now, step, &[(St::Restarting, "restart"), end], rng);
+    m.begin(
+        now,
+        step,
+        &[(MachineState::Restarting, "restart"), end],
+        rng,
+    );
     ok_true()
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct SignalBody {
+pub(crate) struct SignalBody {
     signal: Option<String>,
 }
 
@@ -622,8 +667,7 @@ const SIGNALS: &[&str] = &[
     "SIGSEGV", "SIGTERM", "SIGTRAP", "SIGUSR1", "SIGUSR2",
 ];
 
-pub(crate) fn signal(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: SignalBody = req.json()?;
+pub(crate) fn signal(env: &mut Env<'_>, req: &ApiRequest, body: SignalBody) -> HandlerResult {
     let sig = body
         .signal
         .ok_or_else(|| ApiError::bad_request("signal is required"))?;
@@ -634,13 +678,13 @@ pub(crate) fn signal(env: &mut Env<'_>, req: &Req) -> HResult {
         )));
     }
     let (m, _, _) = machine!(env, req);
-    if m.busy() || m.state != St::Started {
+    if m.busy() || m.state != MachineState::Started {
         return Err(not_running(m));
     }
     ok_true()
 }
 
-pub(crate) fn cordon(env: &mut Env<'_>, req: &Req, on: bool) -> HResult {
+pub(crate) fn cordon(env: &mut Env<'_>, req: &ApiRequest, on: bool) -> HandlerResult {
     let (m, _, now) = machine!(env, req);
     m.check_lease(now, req.nonce())?;
     if m.gone() {
@@ -655,8 +699,8 @@ pub(crate) fn cordon(env: &mut Env<'_>, req: &Req, on: bool) -> HResult {
     ok_true()
 }
 
-pub(crate) fn events(env: &mut Env<'_>, req: &Req) -> HResult {
-    let limit = req.q_int("limit")?.unwrap_or(20);
+pub(crate) fn events(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let limit = req.query_int("limit")?.unwrap_or(20);
     if limit < 1 {
         return Err(ApiError::bad_request(format!(
             "limit must be between 1 and 50, got {limit}"
@@ -665,13 +709,13 @@ pub(crate) fn events(env: &mut Env<'_>, req: &Req) -> HResult {
     let limit = limit.min(50) as usize;
     let (m, _, _) = machine!(env, req);
     let out: Vec<_> = m.events.iter().rev().take(limit).cloned().collect();
-    ok_json(&out)
+    ok_json(out)
 }
 
-pub(crate) fn versions(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn versions(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let (m, _, _) = machine!(env, req);
     let out: Vec<_> = m.versions.iter().rev().cloned().collect();
-    ok_json(&out)
+    ok_json(out)
 }
 
 /// What the emulated `exec` prints for a command.
@@ -707,8 +751,11 @@ fn run_command(argv: &[String], stdin: &str) -> types::ExecResponse {
     }
 }
 
-pub(crate) fn exec(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::MachineExecRequest = req.json()?;
+pub(crate) fn exec(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::MachineExecRequest,
+) -> HandlerResult {
     let argv: Vec<String> = match (body.command, body.cmd) {
         (Some(c), _) if !c.is_empty() => c,
         (_, Some(cmd)) if !cmd.trim().is_empty() => {
@@ -724,18 +771,18 @@ pub(crate) fn exec(env: &mut Env<'_>, req: &Req) -> HResult {
         )));
     }
     let (m, _, _) = machine!(env, req);
-    if m.busy() || m.state != St::Started {
+    if m.busy() || m.state != MachineState::Started {
         return Err(not_running(m));
     }
-    ok_json(&run_command(
+    ok_json(run_command(
         &argv,
         body.stdin.as_deref().unwrap_or_default(),
     ))
 }
 
-pub(crate) fn processes(env: &mut Env<'_>, req: &Req) -> HResult {
-    let sort_by = req.q("sort_by").filter(|s| !s.is_empty());
-    let order = req.q("order").filter(|s| !s.is_empty());
+pub(crate) fn processes(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let sort_by = req.query_param("sort_by").filter(|s| !s.is_empty());
+    let order = req.query_param("order").filter(|s| !s.is_empty());
     if let Some(s) = sort_by
         && !["pid", "cpu", "rss", "rtime", "stime", "command"].contains(&s)
     {
@@ -751,7 +798,7 @@ pub(crate) fn processes(env: &mut Env<'_>, req: &Req) -> HResult {
         )));
     }
     let (m, _, now) = machine!(env, req);
-    if m.busy() || m.state != St::Started {
+    if m.busy() || m.state != MachineState::Started {
         return Err(not_running(m));
     }
     let uptime = now.saturating_sub(m.updated_ms) as i64;
@@ -807,7 +854,7 @@ pub(crate) fn processes(env: &mut Env<'_>, req: &Req) -> HResult {
     if order == Some("desc") {
         procs.reverse();
     }
-    ok_json(&procs)
+    ok_json(procs)
 }
 
 fn memory_of(m: &Machine) -> (i64, i64) {
@@ -818,25 +865,28 @@ fn memory_of(m: &Machine) -> (i64, i64) {
     (limit, limit - used)
 }
 
-pub(crate) fn memory(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn memory(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let (m, _, _) = machine!(env, req);
-    if m.busy() || m.state != St::Started {
+    if m.busy() || m.state != MachineState::Started {
         return Err(not_running(m));
     }
     let (limit, available) = memory_of(m);
-    ok_json(&types::MemoryResponse {
+    ok_json(types::MemoryResponse {
         available_mb: Some(available),
         limit_mb: Some(limit),
     })
 }
 
-pub(crate) fn set_memory_limit(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::SetMemoryLimitRequest = req.json()?;
+pub(crate) fn set_memory_limit(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::SetMemoryLimitRequest,
+) -> HandlerResult {
     let limit = body
         .limit_mb
         .ok_or_else(|| ApiError::bad_request("limit_mb is required"))?;
     let (m, _, now) = machine!(env, req);
-    if m.busy() || m.state != St::Started {
+    if m.busy() || m.state != MachineState::Started {
         return Err(not_running(m));
     }
     let guest = m.config.guest.as_ref();
@@ -853,14 +903,17 @@ pub(crate) fn set_memory_limit(env: &mut Env<'_>, req: &Req) -> HResult {
     m.memory_limit_mb = Some(limit);
     m.updated_ms = m.updated_ms.max(now);
     let (limit, available) = memory_of(m);
-    ok_json(&types::MemoryResponse {
+    ok_json(types::MemoryResponse {
         available_mb: Some(available),
         limit_mb: Some(limit),
     })
 }
 
-pub(crate) fn reclaim_memory(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::ReclaimMemoryRequest = req.json_or_default()?;
+pub(crate) fn reclaim_memory(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::ReclaimMemoryRequest,
+) -> HandlerResult {
     let amount = body.amount_mb.unwrap_or(0);
     if amount < 0 {
         return Err(ApiError::bad_request(format!(
@@ -868,23 +921,23 @@ pub(crate) fn reclaim_memory(env: &mut Env<'_>, req: &Req) -> HResult {
         )));
     }
     let (m, _, _) = machine!(env, req);
-    if m.busy() || m.state != St::Started {
+    if m.busy() || m.state != MachineState::Started {
         return Err(not_running(m));
     }
     let (_, available) = memory_of(m);
-    ok_json(&types::ReclaimMemoryResponse {
+    ok_json(types::ReclaimMemoryResponse {
         actual_mb: Some(amount.min(available / 2)),
     })
 }
 
-pub(crate) fn metadata(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn metadata(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let (m, _, _) = machine!(env, req);
-    ok_json(&m.config.metadata.clone().unwrap_or_default())
+    ok_json(m.config.metadata.clone().unwrap_or_default())
 }
 
 /// Bulk metadata body: values may be null (removal), which the generated type cannot hold.
 #[derive(Debug, Default, Deserialize)]
-struct MetadataBody {
+pub(crate) struct MetadataBody {
     metadata: Option<BTreeMap<String, Option<String>>>,
     machine_version: Option<String>,
     updated_at: Option<String>,
@@ -914,19 +967,23 @@ fn check_metadata_guards(
     Ok(())
 }
 
-pub(crate) fn update_metadata(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: MetadataBody = req.json()?;
+pub(crate) fn update_metadata(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: MetadataBody,
+) -> HandlerResult {
     let (m, _, now) = machine!(env, req);
     check_metadata_guards(
         m,
         body.machine_version.as_deref(),
         body.updated_at.as_deref(),
     )?;
+    let changes = body.metadata.unwrap_or_default();
+    if changes.keys().any(String::is_empty) {
+        return Err(ApiError::bad_request("metadata keys must not be empty"));
+    }
     let md = m.config.metadata.get_or_insert_with(BTreeMap::new);
-    for (k, v) in body.metadata.unwrap_or_default() {
-        if k.is_empty() {
-            return Err(ApiError::bad_request("metadata keys must not be empty"));
-        }
+    for (k, v) in changes {
         match v.filter(|v| !v.is_empty()) {
             Some(v) => md.insert(k, v),
             None => md.remove(&k),
@@ -936,8 +993,8 @@ pub(crate) fn update_metadata(env: &mut Env<'_>, req: &Req) -> HResult {
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
-pub(crate) fn metadata_key(env: &mut Env<'_>, req: &Req) -> HResult {
-    let key = req.p("key").to_string();
+pub(crate) fn metadata_key(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let key = req.path_param("key").to_string();
     let (m, _, _) = machine!(env, req);
     let value = m
         .config
@@ -946,12 +1003,15 @@ pub(crate) fn metadata_key(env: &mut Env<'_>, req: &Req) -> HResult {
         .and_then(|md| md.get(&key))
         .cloned()
         .ok_or_else(|| ApiError::not_found(format!("metadata key {key} not found")))?;
-    ok_json(&types::MetadataValueResponse { value: Some(value) })
+    ok_json(types::MetadataValueResponse { value: Some(value) })
 }
 
-pub(crate) fn upsert_metadata(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::UpsertMetadataKeyRequest = req.json()?;
-    let key = req.p("key").to_string();
+pub(crate) fn upsert_metadata(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::UpsertMetadataKeyRequest,
+) -> HandlerResult {
+    let key = req.path_param("key").to_string();
     let value = body
         .value
         .ok_or_else(|| ApiError::bad_request("value is required"))?;
@@ -965,8 +1025,8 @@ pub(crate) fn upsert_metadata(env: &mut Env<'_>, req: &Req) -> HResult {
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
-pub(crate) fn delete_metadata(env: &mut Env<'_>, req: &Req) -> HResult {
-    let key = req.p("key").to_string();
+pub(crate) fn delete_metadata(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let key = req.path_param("key").to_string();
     let (m, _, now) = machine!(env, req);
     if let Some(md) = m.config.metadata.as_mut() {
         md.remove(&key);

@@ -1,7 +1,11 @@
 //! The operations, one function each, grouped by resource.
 
-use crate::server::{Env, Req};
-use crate::util::{ApiError, HResult};
+use crate::errors::ApiError;
+use axum::http::StatusCode;
+use fly_machines_api::{Operation, OperationId};
+
+use crate::reply::{HandlerResult, Reply};
+use crate::request::{ApiRequest, Env};
 
 pub(crate) mod apps;
 pub(crate) mod certs;
@@ -12,93 +16,151 @@ pub(crate) mod secrets;
 pub(crate) mod volumes;
 pub(crate) mod wait;
 
-/// Runs a synchronous operation (every one except `Machines_wait`).
-pub(crate) fn dispatch(env: &mut Env<'_>, req: &Req) -> HResult {
-    match req.op.id {
-        "Apps_list" => apps::list(env, req),
-        "Apps_create" => apps::create(env, req),
-        "Apps_show" => apps::show(env, req),
-        "Apps_delete" => apps::delete(env, req),
-        "App_create_deploy_token" => apps::deploy_token(env, req),
+/// An operation's work on the locked world, its body already parsed.
+pub(crate) type LockedWork = Box<dyn FnOnce(&mut Env<'_>, &ApiRequest) -> HandlerResult + Send>;
 
-        "App_Certificates_list" => certs::list(env, req),
-        "App_Certificates_acme_create" => certs::acme_create(env, req),
-        "App_Certificates_custom_create" => certs::custom_create(env, req),
-        "App_Certificates_show" => certs::show(env, req),
-        "App_Certificates_delete" => certs::delete(env, req),
-        "App_Certificates_acme_delete" => certs::acme_delete(env, req),
-        "App_Certificates_check" => certs::check(env, req),
-        "App_Certificates_custom_delete" => certs::custom_delete(env, req),
-        "App_IPAssignments_list" => certs::ips_list(env, req),
-        "App_IPAssignments_create" => certs::ips_create(env, req),
-        "App_IPAssignments_delete" => certs::ips_delete(env, req),
+/// What an operation does, decided before the world is locked.
+pub(crate) enum Work {
+    /// Runs under the world lock; the body is already parsed into the closure.
+    Locked(LockedWork),
+    /// Parks until the machine reaches a state (`Machines_wait`); the query parameter named
+    /// here bounds how long, from the table's `long_poll` column.
+    LongPoll { timeout_param: &'static str },
+    /// Answered without touching the world.
+    Answer(Reply),
+}
 
-        "Machines_list" => machines::list(env, req),
-        "Machines_create" => machines::create(env, req),
-        "Machines_show" => machines::show(env, req),
-        "Machines_update" => machines::update(env, req),
-        "Machines_delete" => machines::delete(env, req),
-        "Machines_start" => machines::start(env, req),
-        "Machines_stop" => machines::stop(env, req),
-        "Machines_suspend" => machines::suspend(env, req),
-        "Machines_restart" => machines::restart(env, req),
-        "Machines_signal" => machines::signal(env, req),
-        "Machines_cordon" => machines::cordon(env, req, true),
-        "Machines_uncordon" => machines::cordon(env, req, false),
-        "Machines_list_events" => machines::events(env, req),
-        "Machines_list_versions" => machines::versions(env, req),
-        "Machines_exec" => machines::exec(env, req),
-        "Machines_list_processes" => machines::processes(env, req),
-        "Machines_get_memory" => machines::memory(env, req),
-        "Machines_set_memory_limit" => machines::set_memory_limit(env, req),
-        "Machines_reclaim_memory" => machines::reclaim_memory(env, req),
-        "Machines_show_metadata" => machines::metadata(env, req),
-        "Machines_update_metadata" | "Machines_patch_metadata" => {
-            machines::update_metadata(env, req)
+fn locked(
+    f: impl FnOnce(&mut Env<'_>, &ApiRequest) -> HandlerResult + Send + 'static,
+) -> Result<Work, ApiError> {
+    Ok(Work::Locked(Box::new(f)))
+}
+
+/// Work on a body parsed outside the lock.
+fn with<B: Send + 'static>(
+    body: B,
+    f: impl FnOnce(&mut Env<'_>, &ApiRequest, B) -> HandlerResult + Send + 'static,
+) -> Result<Work, ApiError> {
+    locked(move |env, req| f(env, req, body))
+}
+
+/// A long-poll, as the operation table declares it.
+fn long_poll(op: &Operation) -> Result<Work, ApiError> {
+    match op.long_poll {
+        Some(timeout_param) => Ok(Work::LongPoll { timeout_param }),
+        None => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "unknown",
+            format!(
+                "{} is served as a long-poll but the table declares none",
+                op.id
+            ),
+        )),
+    }
+}
+
+/// Parses the request and picks the work its operation does; nothing here touches the world,
+/// so the (possibly large) body is decoded without the state lock. The `match` names every
+/// operation of the table, so an operation without a handler does not compile.
+pub(crate) fn plan(req: &ApiRequest) -> Result<Work, ApiError> {
+    match req.op.op {
+        OperationId::MachinesWait => long_poll(req.op),
+        OperationId::AppsList => locked(apps::list),
+        OperationId::AppsCreate => with(req.json()?, apps::create),
+        OperationId::AppsShow => locked(apps::show),
+        OperationId::AppsDelete => locked(apps::delete),
+        OperationId::AppCreateDeployToken => with(req.json_or_default()?, apps::deploy_token),
+
+        OperationId::AppCertificatesList => locked(certs::list),
+        OperationId::AppCertificatesAcmeCreate => with(req.json()?, certs::acme_create),
+        OperationId::AppCertificatesCustomCreate => with(req.json()?, certs::custom_create),
+        OperationId::AppCertificatesShow => locked(certs::show),
+        OperationId::AppCertificatesDelete => locked(certs::delete),
+        OperationId::AppCertificatesAcmeDelete => locked(certs::acme_delete),
+        OperationId::AppCertificatesCheck => locked(certs::check),
+        OperationId::AppCertificatesCustomDelete => locked(certs::custom_delete),
+        OperationId::AppIpAssignmentsList => locked(certs::ips_list),
+        OperationId::AppIpAssignmentsCreate => with(req.json()?, certs::ips_create),
+        OperationId::AppIpAssignmentsDelete => locked(certs::ips_delete),
+
+        OperationId::MachinesList => locked(machines::list),
+        OperationId::MachinesCreate => with(req.json()?, machines::create),
+        OperationId::MachinesShow => locked(machines::show),
+        OperationId::MachinesUpdate => with(req.json()?, machines::update),
+        OperationId::MachinesDelete => locked(machines::delete),
+        OperationId::MachinesStart => locked(machines::start),
+        OperationId::MachinesStop => with(req.json_or_default()?, machines::stop),
+        OperationId::MachinesSuspend => locked(machines::suspend),
+        OperationId::MachinesRestart => locked(machines::restart),
+        OperationId::MachinesSignal => with(req.json()?, machines::signal),
+        OperationId::MachinesCordon => locked(|env, req| machines::cordon(env, req, true)),
+        OperationId::MachinesUncordon => locked(|env, req| machines::cordon(env, req, false)),
+        OperationId::MachinesListEvents => locked(machines::events),
+        OperationId::MachinesListVersions => locked(machines::versions),
+        OperationId::MachinesExec => with(req.json()?, machines::exec),
+        OperationId::MachinesListProcesses => locked(machines::processes),
+        OperationId::MachinesGetMemory => locked(machines::memory),
+        OperationId::MachinesSetMemoryLimit => with(req.json()?, machines::set_memory_limit),
+        OperationId::MachinesReclaimMemory => {
+            with(req.json_or_default()?, machines::reclaim_memory)
         }
-        "Machines_get_metadata_key" => machines::metadata_key(env, req),
-        "Machines_upsert_metadata" => machines::upsert_metadata(env, req),
-        "Machines_delete_metadata" => machines::delete_metadata(env, req),
-        "Machines_show_lease" => leases::show(env, req),
-        "Machines_create_lease" => leases::create(env, req),
-        "Machines_release_lease" => leases::release(env, req),
+        OperationId::MachinesShowMetadata => locked(machines::metadata),
+        OperationId::MachinesUpdateMetadata | OperationId::MachinesPatchMetadata => {
+            with(req.json()?, machines::update_metadata)
+        }
+        OperationId::MachinesGetMetadataKey => locked(machines::metadata_key),
+        OperationId::MachinesUpsertMetadata => with(req.json()?, machines::upsert_metadata),
+        OperationId::MachinesDeleteMetadata => locked(machines::delete_metadata),
+        OperationId::MachinesShowLease => locked(leases::show),
+        OperationId::MachinesCreateLease => with(
+            req.json_or_default().map_err(ApiError::in_envelope)?,
+            leases::create,
+        ),
+        OperationId::MachinesReleaseLease => locked(leases::release),
 
-        "Secrets_list" => secrets::list(env, req),
-        "Secrets_update" => secrets::update(env, req),
-        "Secret_get" => secrets::get(env, req),
-        "Secret_create" => secrets::set(env, req),
-        "Secret_delete" => secrets::delete(env, req),
-        "Secretkeys_list" => secrets::keys_list(env, req),
-        "Secretkey_get" => secrets::key_get(env, req),
-        "Secretkey_set" => secrets::key_set(env, req, false),
-        "Secretkey_generate" => secrets::key_set(env, req, true),
-        "Secretkey_delete" => secrets::key_delete(env, req),
-        "Secretkey_encrypt" => secrets::key_encrypt(env, req),
-        "Secretkey_decrypt" => secrets::key_decrypt(env, req),
-        "Secretkey_sign" => secrets::key_sign(env, req),
-        "Secretkey_verify" => secrets::key_verify(env, req),
+        OperationId::SecretsList => locked(secrets::list),
+        OperationId::SecretsUpdate => with(req.json()?, secrets::update),
+        OperationId::SecretGet => locked(secrets::get),
+        OperationId::SecretCreate => with(req.json()?, secrets::set),
+        OperationId::SecretDelete => locked(secrets::delete),
+        OperationId::SecretkeysList => locked(secrets::keys_list),
+        OperationId::SecretkeyGet => locked(secrets::key_get),
+        OperationId::SecretkeySet => with(req.json()?, |env, req, body| {
+            secrets::key_set(env, req, false, body)
+        }),
+        OperationId::SecretkeyGenerate => with(req.json()?, |env, req, body| {
+            secrets::key_set(env, req, true, body)
+        }),
+        OperationId::SecretkeyDelete => locked(secrets::key_delete),
+        OperationId::SecretkeyEncrypt => with(req.json()?, secrets::key_encrypt),
+        OperationId::SecretkeyDecrypt => with(req.json()?, secrets::key_decrypt),
+        OperationId::SecretkeySign => with(req.json()?, secrets::key_sign),
+        OperationId::SecretkeyVerify => with(req.json()?, secrets::key_verify),
 
-        "Volumes_list" => volumes::list(env, req),
-        "Volumes_create" => volumes::create(env, req),
-        "Volumes_get_by_id" => volumes::get(env, req),
-        "Volumes_update" => volumes::update(env, req),
-        "Volume_delete" => volumes::delete(env, req),
-        "Volumes_extend" => volumes::extend(env, req),
-        "Volumes_list_snapshots" => volumes::snapshots(env, req),
-        "createVolumeSnapshot" => volumes::create_snapshot(env, req),
+        OperationId::VolumesList => locked(volumes::list),
+        OperationId::VolumesCreate => with(req.json()?, volumes::create),
+        OperationId::VolumesGetById => locked(volumes::get),
+        OperationId::VolumesUpdate => with(req.json()?, volumes::update),
+        OperationId::VolumeDelete => locked(volumes::delete),
+        OperationId::VolumesExtend => with(req.json()?, volumes::extend),
+        OperationId::VolumesListSnapshots => locked(volumes::snapshots),
+        OperationId::CreateVolumeSnapshot => locked(volumes::create_snapshot),
 
-        "Machines_org_list" => platform::org_machines(env, req),
-        "Volumes_org_list" => platform::org_volumes(env, req),
-        "Platform_regions_get" => platform::regions(env, req),
-        "Platform_placements_post" => platform::placements(env, req),
-        "Tokens_authenticate" => platform::authenticate(env, req),
-        "Tokens_authorize" => platform::authorize(env, req),
-        "CurrentToken_show" => platform::current(env, req),
-        "Tokens_request_Kms" => platform::kms(env, req),
-        "Tokens_request_OIDC" => platform::oidc(env, req),
-
-        other => Err(ApiError::not_found(format!(
-            "operation {other} is not served here"
-        ))),
+        OperationId::MachinesOrgList => locked(platform::org_machines),
+        OperationId::VolumesOrgList => locked(platform::org_volumes),
+        OperationId::PlatformRegionsGet => locked(platform::regions),
+        OperationId::PlatformPlacementsPost => with(req.json()?, platform::placements),
+        OperationId::TokensAuthenticate => with(req.json()?, platform::authenticate),
+        OperationId::TokensAuthorize => with(req.json()?, platform::authorize),
+        OperationId::CurrentTokenShow => locked(platform::current),
+        OperationId::TokensRequestKms => locked(platform::kms),
+        OperationId::TokensRequestOidc => match req.json_or_default() {
+            Ok(body) => with(body, platform::oidc),
+            // Fly answers this text endpoint's errors as text.
+            Err(e) => Ok(Work::Answer(Reply::text(
+                StatusCode::BAD_REQUEST,
+                e.message,
+            ))),
+        },
     }
 }

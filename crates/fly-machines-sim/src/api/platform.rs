@@ -4,11 +4,15 @@
 use axum::http::{StatusCode, header};
 use fly_machines_api::types;
 
-use crate::server::{Env, Req, ok_json, token_matches};
-use crate::state::{St, org_display_name, org_numeric_id};
-use crate::util::{
-    ApiError, HResult, Reply, b64, b64url, fnv64, parse_rfc3339, rfc3339, stream_bytes,
-};
+use crate::auth::token_matches;
+use crate::encoding::{b64, b64url};
+use crate::errors::ApiError;
+use crate::ids::{fnv64, stream_bytes};
+use crate::reply::ok_json;
+use crate::reply::{HandlerResult, Reply};
+use crate::request::{ApiRequest, Env};
+use crate::state::{MachineState, org_display_name, org_numeric_id};
+use crate::time::{parse_rfc3339, rfc3339};
 
 /// (code, name, latitude, longitude, geo region, gateway, paid plan only, deprecated)
 type RegionEntry = (
@@ -373,7 +377,7 @@ pub(crate) fn is_region(code: &str) -> bool {
     REGIONS.iter().any(|r| r.0 == code)
 }
 
-pub(crate) fn regions(_env: &mut Env<'_>, _req: &Req) -> HResult {
+pub(crate) fn regions(_env: &mut Env<'_>, _req: &ApiRequest) -> HandlerResult {
     let rows = REGIONS
         .iter()
         .map(
@@ -389,14 +393,17 @@ pub(crate) fn regions(_env: &mut Env<'_>, _req: &Req) -> HResult {
             },
         )
         .collect();
-    ok_json(&types::RegionResponse {
+    ok_json(types::RegionResponse {
         nearest: Some(NEAREST.to_string()),
         regions: Some(rows),
     })
 }
 
-pub(crate) fn placements(_env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::GetPlacementsRequest = req.json()?;
+pub(crate) fn placements(
+    _env: &mut Env<'_>,
+    _req: &ApiRequest,
+    body: types::GetPlacementsRequest,
+) -> HandlerResult {
     if body.org_slug.is_empty() {
         return Err(ApiError::bad_request("org_slug is required"));
     }
@@ -444,7 +451,7 @@ pub(crate) fn placements(_env: &mut Env<'_>, req: &Req) -> HResult {
         })
         .filter(|p| count == 0 || p.count.unwrap_or(0) > 0)
         .collect();
-    ok_json(&types::GetPlacementsResponse {
+    ok_json(types::GetPlacementsResponse {
         regions: Some(regions),
     })
 }
@@ -478,20 +485,30 @@ fn check_token(env: &Env<'_>, header_value: Option<&str>) -> Result<String, ApiE
     let value = header_value
         .filter(|h| !h.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("header is required"))?;
-    if !token_matches(&env.cfg.token, &env.w.issued_tokens, &bare_token(value)) {
+    if !token_matches(
+        &env.settings.token,
+        &env.world.issued_tokens,
+        &bare_token(value),
+    ) {
         return Err(ApiError::bad_request("the token could not be verified"));
     }
     Ok(value.to_string())
 }
 
-pub(crate) fn authenticate(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::AuthenticateTokenRequest = req.json()?;
+pub(crate) fn authenticate(
+    env: &mut Env<'_>,
+    _req: &ApiRequest,
+    body: types::AuthenticateTokenRequest,
+) -> HandlerResult {
     let header = check_token(env, body.header.as_deref())?;
-    ok_json(&vec![verified(&header)])
+    ok_json(vec![verified(&header)])
 }
 
-pub(crate) fn authorize(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::AuthorizeTokenRequest = req.json()?;
+pub(crate) fn authorize(
+    env: &mut Env<'_>,
+    _req: &ApiRequest,
+    body: types::AuthorizeTokenRequest,
+) -> HandlerResult {
     let header = check_token(env, body.header.as_deref())?;
     let access = body.access.unwrap_or_default();
     let org = access
@@ -501,7 +518,7 @@ pub(crate) fn authorize(env: &mut Env<'_>, req: &Req) -> HResult {
         .unwrap_or_else(|| "personal".to_string());
     let appid = match access.app_name.as_deref().filter(|a| !a.is_empty()) {
         Some(name) => Some(
-            env.w
+            env.world
                 .apps
                 .get(name)
                 .map(|a| a.numeric_id)
@@ -509,7 +526,7 @@ pub(crate) fn authorize(env: &mut Env<'_>, req: &Req) -> HResult {
         ),
         None => None,
     };
-    ok_json(&types::AuthorizeResponse {
+    ok_json(types::AuthorizeResponse {
         access: Some(types::Access {
             action: access.action,
             app_feature: access.app_feature,
@@ -528,15 +545,15 @@ pub(crate) fn authorize(env: &mut Env<'_>, req: &Req) -> HResult {
     })
 }
 
-pub(crate) fn current(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn current(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let value = req
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(bare_token)
         .unwrap_or_default();
-    let apps: Vec<String> = env.w.apps.keys().cloned().collect();
-    ok_json(&types::CurrentTokenResponse {
+    let apps: Vec<String> = env.world.apps.keys().cloned().collect();
+    ok_json(types::CurrentTokenResponse {
         tokens: Some(vec![types::TokenInfo {
             apps: Some(apps),
             org_slug: Some("personal".to_string()),
@@ -544,12 +561,12 @@ pub(crate) fn current(env: &mut Env<'_>, req: &Req) -> HResult {
             restricted_to_machine: None,
             source_machine_id: None,
             token_id: Some(format!("tok_{:016x}", fnv64(value.as_bytes()))),
-            user: Some(env.cfg.owner.clone()),
+            user: Some(env.settings.owner.clone()),
         }]),
     })
 }
 
-pub(crate) fn kms(env: &mut Env<'_>, _req: &Req) -> HResult {
+pub(crate) fn kms(env: &mut Env<'_>, _req: &ApiRequest) -> HandlerResult {
     let seed = fnv64(format!("kms:{}", env.now / 1000).as_bytes());
     Ok(Reply::text(
         StatusCode::OK,
@@ -557,11 +574,11 @@ pub(crate) fn kms(env: &mut Env<'_>, _req: &Req) -> HResult {
     ))
 }
 
-pub(crate) fn oidc(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::CreateOidcTokenRequest = match req.json_or_default() {
-        Ok(b) => b,
-        Err(e) => return Ok(Reply::text(StatusCode::BAD_REQUEST, e.message)),
-    };
+pub(crate) fn oidc(
+    env: &mut Env<'_>,
+    _req: &ApiRequest,
+    body: types::CreateOidcTokenRequest,
+) -> HandlerResult {
     let now_s = env.now / 1000;
     let aud = body
         .aud
@@ -578,7 +595,7 @@ pub(crate) fn oidc(env: &mut Env<'_>, req: &Req) -> HResult {
         "org_name": "personal",
         "app_name": "fly-machines-sim",
         "machine_id": "00000000000000",
-        "region": env.cfg.default_region,
+        "region": env.settings.default_region,
     });
     if body.aws_principal_tags == Some(true) {
         claims["https://aws.amazon.com/tags"] = serde_json::json!({
@@ -613,8 +630,8 @@ struct OrgQuery {
     limit: usize,
 }
 
-fn org_query(req: &Req) -> Result<OrgQuery, ApiError> {
-    let updated_after = match req.q("updated_after").filter(|u| !u.is_empty()) {
+fn org_query(req: &ApiRequest) -> Result<OrgQuery, ApiError> {
+    let updated_after = match req.query_param("updated_after").filter(|u| !u.is_empty()) {
         Some(u) => Some(parse_rfc3339(u).ok_or_else(|| {
             ApiError::bad_request(format!(
                 "updated_after must be an RFC 3339 timestamp, got {u:?}"
@@ -622,40 +639,40 @@ fn org_query(req: &Req) -> Result<OrgQuery, ApiError> {
         })?),
         None => None,
     };
-    let limit = req.q_int("limit")?.unwrap_or(500);
+    let limit = req.query_int("limit")?.unwrap_or(500);
     if limit < 1 {
         return Err(ApiError::bad_request(format!(
             "limit must be positive, got {limit}"
         )));
     }
     Ok(OrgQuery {
-        org: req.p("org_slug").to_string(),
-        include_deleted: req.q_bool("include_deleted")?.unwrap_or(false),
+        org: req.path_param("org_slug").to_string(),
+        include_deleted: req.query_bool("include_deleted")?.unwrap_or(false),
         region: req
-            .q("region")
+            .query_param("region")
             .filter(|r| !r.is_empty())
             .map(str::to_string),
-        states: req.q_list("state"),
-        summary: req.q_bool("summary")?.unwrap_or(false),
+        states: req.query_list("state"),
+        summary: req.query_bool("summary")?.unwrap_or(false),
         updated_after,
         cursor: req
-            .q("cursor")
+            .query_param("cursor")
             .filter(|c| !c.is_empty())
             .map(str::to_string),
         limit: limit.min(1000) as usize,
     })
 }
 
-pub(crate) fn org_machines(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn org_machines(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let q = org_query(req)?;
     let now = env.now;
-    let crate::state::World { apps, rng, .. } = &mut *env.w;
+    let crate::state::World { apps, rng, .. } = &mut *env.world;
     let mut rows: Vec<(String, types::OrgMachine)> = Vec::new();
     for app in apps.values_mut().filter(|a| a.org_slug == q.org) {
         for m in app.machines.values_mut() {
             m.settle(now, rng);
             if now < m.visible_from_ms
-                || (m.state == St::Destroyed && !q.include_deleted)
+                || (m.state == MachineState::Destroyed && !q.include_deleted)
                 || q.region.as_deref().is_some_and(|r| r != m.region)
                 || (!q.states.is_empty() && !q.states.iter().any(|s| s == m.state.as_str()))
                 || q.updated_after.is_some_and(|u| m.updated_ms <= u)
@@ -692,7 +709,7 @@ pub(crate) fn org_machines(env: &mut Env<'_>, req: &Req) -> HResult {
     let more = rows.len() > q.limit;
     rows.truncate(q.limit);
     let last = rows.last().map(|(k, m)| (k.clone(), m.clone()));
-    ok_json(&types::OrgMachinesResponse {
+    ok_json(types::OrgMachinesResponse {
         error_regions: Some(Vec::new()),
         last_machine_id: last.as_ref().and_then(|(_, m)| m.id.clone()),
         last_updated_at: last.as_ref().and_then(|(_, m)| m.updated_at.clone()),
@@ -701,10 +718,10 @@ pub(crate) fn org_machines(env: &mut Env<'_>, req: &Req) -> HResult {
     })
 }
 
-pub(crate) fn org_volumes(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn org_volumes(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let q = org_query(req)?;
     let mut rows: Vec<(String, types::OrgVolume)> = Vec::new();
-    for app in env.w.apps.values().filter(|a| a.org_slug == q.org) {
+    for app in env.world.apps.values().filter(|a| a.org_slug == q.org) {
         for v in app.volumes.values() {
             let state = v.view.state.clone().unwrap_or_default();
             if q.region
@@ -757,7 +774,7 @@ pub(crate) fn org_volumes(env: &mut Env<'_>, req: &Req) -> HResult {
     let more = rows.len() > q.limit;
     rows.truncate(q.limit);
     let last = rows.last().map(|(k, v)| (k.clone(), v.clone()));
-    ok_json(&types::OrgVolumesResponse {
+    ok_json(types::OrgVolumesResponse {
         last_updated_at: last.as_ref().and_then(|(_, v)| v.updated_at.clone()),
         last_volume_id: last.as_ref().and_then(|(_, v)| v.id.clone()),
         next_cursor: if more { last.map(|(k, _)| k) } else { None },

@@ -7,9 +7,14 @@ use fly_machines_api::types;
 use rand::Rng;
 use serde::Deserialize;
 
-use crate::server::{Env, Req, ok_json};
-use crate::state::{AppRec, KeyRec, SecretRec};
-use crate::util::{ApiError, HResult, Reply, b64, fnv64, rfc3339, stream_bytes, unb64};
+use crate::encoding::{b64, unb64};
+use crate::errors::ApiError;
+use crate::ids::{fnv64, stream_bytes};
+use crate::reply::ok_json;
+use crate::reply::{HandlerResult, Reply};
+use crate::request::{ApiRequest, Env};
+use crate::state::{App, Secret, SecretKey};
+use crate::time::rfc3339;
 
 fn valid_secret_name(name: &str) -> bool {
     let mut bytes = name.bytes();
@@ -32,8 +37,8 @@ fn digest(value: &str) -> String {
     format!("{:016x}", fnv64(value.as_bytes()))
 }
 
-fn check_min_version(req: &Req, app: &AppRec) -> Result<(), ApiError> {
-    if let Some(v) = req.q("min_version").filter(|v| !v.is_empty()) {
+fn check_min_version(req: &ApiRequest, app: &App) -> Result<(), ApiError> {
+    if let Some(v) = req.query_param("min_version").filter(|v| !v.is_empty()) {
         let min: i64 = v.parse().map_err(|_| {
             ApiError::bad_request(format!("min_version must be an integer, got {v:?}"))
         })?;
@@ -47,7 +52,7 @@ fn check_min_version(req: &Req, app: &AppRec) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn secret_view(name: &str, s: &SecretRec, show: bool) -> types::AppSecret {
+fn secret_view(name: &str, s: &Secret, show: bool) -> types::AppSecret {
     types::AppSecret {
         created_at: Some(rfc3339(s.created_ms)),
         digest: Some(digest(&s.value)),
@@ -57,38 +62,37 @@ fn secret_view(name: &str, s: &SecretRec, show: bool) -> types::AppSecret {
     }
 }
 
-pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
-    let show = req.q_bool("show_secrets")?.unwrap_or(false);
-    let app = env.w.app(req.p("app_name"))?;
+pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let show = req.query_bool("show_secrets")?.unwrap_or(false);
+    let app = env.world.app(req.path_param("app_name"))?;
     check_min_version(req, app)?;
     let secrets = app
         .secrets
         .iter()
         .map(|(n, s)| secret_view(n, s, show))
         .collect();
-    ok_json(&types::AppSecrets {
+    ok_json(types::AppSecrets {
         secrets: Some(secrets),
     })
 }
 
 /// Bulk update body: values may be null (removal), which the generated type cannot hold.
 #[derive(Debug, Default, Deserialize)]
-struct BulkBody {
+pub(crate) struct BulkBody {
     values: Option<BTreeMap<String, Option<String>>>,
 }
 
-pub(crate) fn update(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: BulkBody = req.json()?;
+pub(crate) fn update(env: &mut Env<'_>, req: &ApiRequest, body: BulkBody) -> HandlerResult {
     let values = body.values.unwrap_or_default();
     for name in values.keys() {
         check_name(name)?;
     }
     let now = env.now;
-    let app = env.w.app(req.p("app_name"))?;
+    let app = env.world.app(req.path_param("app_name"))?;
     for (name, value) in values {
         match value {
             Some(v) => {
-                let entry = app.secrets.entry(name).or_insert(SecretRec {
+                let entry = app.secrets.entry(name).or_insert(Secret {
                     value: String::new(),
                     created_ms: now,
                     updated_ms: now,
@@ -107,34 +111,37 @@ pub(crate) fn update(env: &mut Env<'_>, req: &Req) -> HResult {
         .iter()
         .map(|(n, s)| secret_view(n, s, false))
         .collect();
-    ok_json(&types::AppSecretsUpdateResp {
+    ok_json(types::AppSecretsUpdateResp {
         secrets: Some(secrets),
         version: Some(app.secrets_version),
     })
 }
 
-pub(crate) fn get(env: &mut Env<'_>, req: &Req) -> HResult {
-    let show = req.q_bool("show_secrets")?.unwrap_or(false);
-    let name = req.p("secret_name");
-    let app = env.w.app(req.p("app_name"))?;
+pub(crate) fn get(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let show = req.query_bool("show_secrets")?.unwrap_or(false);
+    let name = req.path_param("secret_name");
+    let app = env.world.app(req.path_param("app_name"))?;
     check_min_version(req, app)?;
     let s = app
         .secrets
         .get(name)
         .ok_or_else(|| ApiError::not_found(format!("secret {name} not found")))?;
-    ok_json(&secret_view(name, s, show))
+    ok_json(secret_view(name, s, show))
 }
 
-pub(crate) fn set(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::SetAppSecretRequest = req.json()?;
-    let name = req.p("secret_name").to_string();
+pub(crate) fn set(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::SetAppSecretRequest,
+) -> HandlerResult {
+    let name = req.path_param("secret_name").to_string();
     check_name(&name)?;
     let value = body
         .value
         .ok_or_else(|| ApiError::bad_request("value is required"))?;
     let now = env.now;
-    let app = env.w.app(req.p("app_name"))?;
-    let entry = app.secrets.entry(name.clone()).or_insert(SecretRec {
+    let app = env.world.app(req.path_param("app_name"))?;
+    let entry = app.secrets.entry(name.clone()).or_insert(Secret {
         value: String::new(),
         created_ms: now,
         updated_ms: now,
@@ -145,7 +152,7 @@ pub(crate) fn set(env: &mut Env<'_>, req: &Req) -> HResult {
     app.secrets_version += 1;
     Ok(Reply::json(
         StatusCode::CREATED,
-        &types::SetAppSecretResponse {
+        types::SetAppSecretResponse {
             created_at: Some(rfc3339(entry.created_ms)),
             digest: Some(digest(&entry.value)),
             name: Some(name),
@@ -156,14 +163,14 @@ pub(crate) fn set(env: &mut Env<'_>, req: &Req) -> HResult {
     ))
 }
 
-pub(crate) fn delete(env: &mut Env<'_>, req: &Req) -> HResult {
-    let name = req.p("secret_name");
-    let app = env.w.app(req.p("app_name"))?;
+pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let name = req.path_param("secret_name");
+    let app = env.world.app(req.path_param("app_name"))?;
     app.secrets
         .remove(name)
         .ok_or_else(|| ApiError::not_found(format!("secret {name} not found")))?;
     app.secrets_version += 1;
-    ok_json(&types::DeleteAppSecretResponse {
+    ok_json(types::DeleteAppSecretResponse {
         version: Some(app.secrets_version),
     })
 }
@@ -174,11 +181,11 @@ fn has_public_key(kind: &str) -> bool {
     k.contains("sign") || k.contains("box") && !k.contains("secretbox") || k.contains("ed25519")
 }
 
-fn public_key(k: &KeyRec) -> Option<String> {
+fn public_key(k: &SecretKey) -> Option<String> {
     has_public_key(&k.kind).then(|| b64(&stream_bytes(fnv64(&k.material) ^ 0x9b1c, 32)))
 }
 
-fn key_view(name: &str, k: &KeyRec) -> types::SecretKey {
+fn key_view(name: &str, k: &SecretKey) -> types::SecretKey {
     types::SecretKey {
         created_at: Some(rfc3339(k.created_ms)),
         name: Some(name.to_string()),
@@ -188,15 +195,15 @@ fn key_view(name: &str, k: &KeyRec) -> types::SecretKey {
     }
 }
 
-fn key<'a>(app: &'a AppRec, name: &str) -> Result<&'a KeyRec, ApiError> {
+fn key<'a>(app: &'a App, name: &str) -> Result<&'a SecretKey, ApiError> {
     app.secret_keys
         .get(name)
         .ok_or_else(|| ApiError::not_found(format!("secret key {name} not found")))
 }
 
-pub(crate) fn keys_list(env: &mut Env<'_>, req: &Req) -> HResult {
-    let types_filter = req.q_list("types");
-    let app = env.w.app(req.p("app_name"))?;
+pub(crate) fn keys_list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let types_filter = req.query_list("types");
+    let app = env.world.app(req.path_param("app_name"))?;
     check_min_version(req, app)?;
     let keys = app
         .secret_keys
@@ -204,21 +211,25 @@ pub(crate) fn keys_list(env: &mut Env<'_>, req: &Req) -> HResult {
         .filter(|(_, k)| types_filter.is_empty() || types_filter.contains(&k.kind))
         .map(|(n, k)| key_view(n, k))
         .collect();
-    ok_json(&types::SecretKeys {
+    ok_json(types::SecretKeys {
         secret_keys: Some(keys),
     })
 }
 
-pub(crate) fn key_get(env: &mut Env<'_>, req: &Req) -> HResult {
-    let app = env.w.app(req.p("app_name"))?;
+pub(crate) fn key_get(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let app = env.world.app(req.path_param("app_name"))?;
     check_min_version(req, app)?;
-    let name = req.p("secret_name");
-    ok_json(&key_view(name, key(app, name)?))
+    let name = req.path_param("secret_name");
+    ok_json(key_view(name, key(app, name)?))
 }
 
-pub(crate) fn key_set(env: &mut Env<'_>, req: &Req, generate: bool) -> HResult {
-    let body: types::SetSecretkeyRequest = req.json()?;
-    let name = req.p("secret_name").to_string();
+pub(crate) fn key_set(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    generate: bool,
+    body: types::SetSecretkeyRequest,
+) -> HandlerResult {
+    let name = req.path_param("secret_name").to_string();
     check_name(&name)?;
     let kind = body
         .type_
@@ -232,16 +243,16 @@ pub(crate) fn key_set(env: &mut Env<'_>, req: &Req, generate: bool) -> HResult {
         }
         (true, None) => {
             let mut bytes = vec![0u8; 32];
-            env.w.rng.fill(&mut bytes[..]);
+            env.world.rng.fill(&mut bytes[..]);
             bytes
         }
         (false, Some(v)) => unb64("value", v)?,
         (false, None) => return Err(ApiError::bad_request("value is required")),
     };
     let now = env.now;
-    let app = env.w.app(req.p("app_name"))?;
+    let app = env.world.app(req.path_param("app_name"))?;
     let created_ms = app.secret_keys.get(&name).map_or(now, |k| k.created_ms);
-    let rec = KeyRec {
+    let rec = SecretKey {
         kind,
         material,
         created_ms,
@@ -259,21 +270,21 @@ pub(crate) fn key_set(env: &mut Env<'_>, req: &Req, generate: bool) -> HResult {
     app.secrets_version += 1;
     Ok(Reply::json(
         StatusCode::CREATED,
-        &types::SetSecretkeyResponse {
+        types::SetSecretkeyResponse {
             version: Some(app.secrets_version),
             ..resp
         },
     ))
 }
 
-pub(crate) fn key_delete(env: &mut Env<'_>, req: &Req) -> HResult {
-    let name = req.p("secret_name");
-    let app = env.w.app(req.p("app_name"))?;
+pub(crate) fn key_delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let name = req.path_param("secret_name");
+    let app = env.world.app(req.path_param("app_name"))?;
     app.secret_keys
         .remove(name)
         .ok_or_else(|| ApiError::not_found(format!("secret key {name} not found")))?;
     app.secrets_version += 1;
-    ok_json(&types::DeleteSecretkeyResponse {
+    ok_json(types::DeleteSecretkeyResponse {
         version: Some(app.secrets_version),
     })
 }
@@ -295,35 +306,41 @@ fn opt_bytes(field: &str, v: Option<&str>) -> Result<Vec<u8>, ApiError> {
         .map_or(Ok(Vec::new()), |v| unb64(field, v))
 }
 
-pub(crate) fn key_encrypt(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::EncryptSecretkeyRequest = req.json()?;
+pub(crate) fn key_encrypt(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::EncryptSecretkeyRequest,
+) -> HandlerResult {
     let plaintext = opt_bytes("plaintext", body.plaintext.as_deref())?;
     let ad = opt_bytes("associated_data", body.associated_data.as_deref())?;
-    let app = env.w.app(req.p("app_name"))?;
+    let app = env.world.app(req.path_param("app_name"))?;
     check_min_version(req, app)?;
-    let k = key(app, req.p("secret_name"))?;
+    let k = key(app, req.path_param("secret_name"))?;
     let seed = seal_seed(&k.material, &ad);
     let mut out = seed.to_be_bytes().to_vec();
     out.extend(xor(&plaintext, seed));
-    ok_json(&types::EncryptSecretkeyResponse {
+    ok_json(types::EncryptSecretkeyResponse {
         ciphertext: Some(b64(&out)),
     })
 }
 
-pub(crate) fn key_decrypt(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::DecryptSecretkeyRequest = req.json()?;
+pub(crate) fn key_decrypt(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::DecryptSecretkeyRequest,
+) -> HandlerResult {
     let ciphertext = opt_bytes("ciphertext", body.ciphertext.as_deref())?;
     let ad = opt_bytes("associated_data", body.associated_data.as_deref())?;
-    let app = env.w.app(req.p("app_name"))?;
+    let app = env.world.app(req.path_param("app_name"))?;
     check_min_version(req, app)?;
-    let k = key(app, req.p("secret_name"))?;
+    let k = key(app, req.path_param("secret_name"))?;
     let seed = seal_seed(&k.material, &ad);
     if ciphertext.len() < 8 || ciphertext[..8] != seed.to_be_bytes() {
         return Err(ApiError::bad_request(
             "decryption failed: the ciphertext was not sealed with this key and associated data",
         ));
     }
-    ok_json(&types::DecryptSecretkeyResponse {
+    ok_json(types::DecryptSecretkeyResponse {
         plaintext: Some(b64(&xor(&ciphertext[8..], seed))),
     })
 }
@@ -335,24 +352,30 @@ fn signature(material: &[u8], plaintext: &[u8]) -> Vec<u8> {
     stream_bytes(fnv64(&buf), 64)
 }
 
-pub(crate) fn key_sign(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::SignSecretkeyRequest = req.json()?;
+pub(crate) fn key_sign(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::SignSecretkeyRequest,
+) -> HandlerResult {
     let plaintext = opt_bytes("plaintext", body.plaintext.as_deref())?;
-    let app = env.w.app(req.p("app_name"))?;
+    let app = env.world.app(req.path_param("app_name"))?;
     check_min_version(req, app)?;
-    let k = key(app, req.p("secret_name"))?;
-    ok_json(&types::SignSecretkeyResponse {
+    let k = key(app, req.path_param("secret_name"))?;
+    ok_json(types::SignSecretkeyResponse {
         signature: Some(b64(&signature(&k.material, &plaintext))),
     })
 }
 
-pub(crate) fn key_verify(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::VerifySecretkeyRequest = req.json()?;
+pub(crate) fn key_verify(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::VerifySecretkeyRequest,
+) -> HandlerResult {
     let plaintext = opt_bytes("plaintext", body.plaintext.as_deref())?;
     let sig = opt_bytes("signature", body.signature.as_deref())?;
-    let app = env.w.app(req.p("app_name"))?;
+    let app = env.world.app(req.path_param("app_name"))?;
     check_min_version(req, app)?;
-    let k = key(app, req.p("secret_name"))?;
+    let k = key(app, req.path_param("secret_name"))?;
     if sig == signature(&k.material, &plaintext) {
         Ok(Reply::empty(StatusCode::NO_CONTENT))
     } else {

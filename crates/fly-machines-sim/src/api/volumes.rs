@@ -4,9 +4,13 @@ use axum::http::StatusCode;
 use fly_machines_api::types;
 
 use crate::api::platform::is_region;
-use crate::server::{Env, Req, ok_json};
-use crate::state::{AppRec, VolumeRec};
-use crate::util::{ApiError, HResult, Reply, alnum_id, fnv64, hex_id, rfc3339};
+use crate::errors::ApiError;
+use crate::ids::{alnum_id, fnv64, hex_id};
+use crate::reply::ok_json;
+use crate::reply::{HandlerResult, Reply};
+use crate::request::{ApiRequest, Env};
+use crate::state::{App, Volume};
+use crate::time::rfc3339;
 
 const GIB: i64 = 1024 * 1024 * 1024;
 const BLOCK: i64 = 4096;
@@ -37,7 +41,7 @@ fn summary_view(v: &types::Volume) -> types::Volume {
     }
 }
 
-fn volume<'a>(app: &'a mut AppRec, id: &str) -> Result<&'a mut VolumeRec, ApiError> {
+fn volume<'a>(app: &'a mut App, id: &str) -> Result<&'a mut Volume, ApiError> {
     app.volumes
         .get_mut(id)
         .ok_or_else(|| ApiError::not_found(format!("volume {id} not found")))
@@ -51,10 +55,10 @@ fn valid_volume_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
-    let summary = req.q_bool("summary")?.unwrap_or(false);
-    let app = env.w.app(req.p("app_name"))?;
-    let mut vols: Vec<&VolumeRec> = app.volumes.values().collect();
+pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let summary = req.query_bool("summary")?.unwrap_or(false);
+    let app = env.world.app(req.path_param("app_name"))?;
+    let mut vols: Vec<&Volume> = app.volumes.values().collect();
     vols.sort_by_key(|v| v.created_ms);
     let out: Vec<types::Volume> = vols
         .into_iter()
@@ -66,11 +70,14 @@ pub(crate) fn list(env: &mut Env<'_>, req: &Req) -> HResult {
             }
         })
         .collect();
-    ok_json(&out)
+    ok_json(out)
 }
 
-pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::CreateVolumeRequest = req.json()?;
+pub(crate) fn create(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::CreateVolumeRequest,
+) -> HandlerResult {
     let name = body
         .name
         .filter(|n| !n.is_empty())
@@ -83,15 +90,15 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
     let region = body
         .region
         .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| env.cfg.default_region.clone());
+        .unwrap_or_else(|| env.settings.default_region.clone());
     if !is_region(&region) {
         return Err(ApiError::bad_request(format!("unknown region {region:?}")));
     }
     let now = env.now;
-    let app_name = req.p("app_name").to_string();
-    let id = format!("vol_{}", alnum_id(16, &mut env.w.rng));
-    let zone = hex_id(4, &mut env.w.rng);
-    let app = env.w.app(&app_name)?;
+    let app_name = req.path_param("app_name").to_string();
+    let id = format!("vol_{}", alnum_id(16, &mut env.world.rng));
+    let zone = hex_id(4, &mut env.world.rng);
+    let app = env.world.app(&app_name)?;
     let mut min_size = 1;
     if let Some(src) = body.source_volume_id.as_deref().filter(|s| !s.is_empty()) {
         let src = app
@@ -144,23 +151,26 @@ pub(crate) fn create(env: &mut Env<'_>, req: &Req) -> HResult {
     fill_sizes(&mut view, size_gb);
     app.volumes.insert(
         id,
-        VolumeRec {
+        Volume {
             view: view.clone(),
             created_ms: now,
             updated_ms: now,
             snapshots: Vec::new(),
         },
     );
-    ok_json(&view)
+    ok_json(view)
 }
 
-pub(crate) fn get(env: &mut Env<'_>, req: &Req) -> HResult {
-    let app = env.w.app(req.p("app_name"))?;
-    ok_json(&volume(app, req.p("volume_id"))?.view)
+pub(crate) fn get(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let app = env.world.app(req.path_param("app_name"))?;
+    ok_json(volume(app, req.path_param("volume_id"))?.view.clone())
 }
 
-pub(crate) fn update(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::UpdateVolumeRequest = req.json()?;
+pub(crate) fn update(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::UpdateVolumeRequest,
+) -> HandlerResult {
     if let Some(r) = body.snapshot_retention
         && !(1..=60).contains(&r)
     {
@@ -169,8 +179,8 @@ pub(crate) fn update(env: &mut Env<'_>, req: &Req) -> HResult {
         )));
     }
     let now = env.now;
-    let app = env.w.app(req.p("app_name"))?;
-    let vol = volume(app, req.p("volume_id"))?;
+    let app = env.world.app(req.path_param("app_name"))?;
+    let vol = volume(app, req.path_param("volume_id"))?;
     if let Some(b) = body.auto_backup_enabled {
         vol.view.auto_backup_enabled = Some(b);
     }
@@ -178,12 +188,12 @@ pub(crate) fn update(env: &mut Env<'_>, req: &Req) -> HResult {
         vol.view.snapshot_retention = Some(r);
     }
     vol.updated_ms = now;
-    ok_json(&vol.view)
+    ok_json(vol.view.clone())
 }
 
-pub(crate) fn delete(env: &mut Env<'_>, req: &Req) -> HResult {
-    let id = req.p("volume_id");
-    let app = env.w.app(req.p("app_name"))?;
+pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let id = req.path_param("volume_id");
+    let app = env.world.app(req.path_param("app_name"))?;
     let vol = volume(app, id)?;
     if let Some(m) = vol
         .view
@@ -198,17 +208,20 @@ pub(crate) fn delete(env: &mut Env<'_>, req: &Req) -> HResult {
     let mut view = vol.view.clone();
     view.state = Some("pending_destroy".to_string());
     app.volumes.remove(id);
-    ok_json(&view)
+    ok_json(view)
 }
 
-pub(crate) fn extend(env: &mut Env<'_>, req: &Req) -> HResult {
-    let body: types::ExtendVolumeRequest = req.json()?;
+pub(crate) fn extend(
+    env: &mut Env<'_>,
+    req: &ApiRequest,
+    body: types::ExtendVolumeRequest,
+) -> HandlerResult {
     let size = body
         .size_gb
         .ok_or_else(|| ApiError::bad_request("size_gb is required"))?;
     let now = env.now;
-    let app = env.w.app(req.p("app_name"))?;
-    let id = req.p("volume_id");
+    let app = env.world.app(req.path_param("app_name"))?;
+    let id = req.path_param("volume_id");
     let attached = {
         let vol = volume(app, id)?;
         let current = vol.view.size_gb.unwrap_or(1);
@@ -223,24 +236,24 @@ pub(crate) fn extend(env: &mut Env<'_>, req: &Req) -> HResult {
     };
     let needs_restart = attached
         .and_then(|m| app.machines.get(&m))
-        .is_some_and(|m| m.state == crate::state::St::Started);
+        .is_some_and(|m| m.state == crate::state::MachineState::Started);
     let view = volume(app, id)?.view.clone();
-    ok_json(&types::ExtendVolumeResponse {
+    ok_json(types::ExtendVolumeResponse {
         needs_restart: Some(needs_restart),
         volume: Some(view),
     })
 }
 
-pub(crate) fn snapshots(env: &mut Env<'_>, req: &Req) -> HResult {
-    let app = env.w.app(req.p("app_name"))?;
-    ok_json(&volume(app, req.p("volume_id"))?.snapshots)
+pub(crate) fn snapshots(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
+    let app = env.world.app(req.path_param("app_name"))?;
+    ok_json(volume(app, req.path_param("volume_id"))?.snapshots.clone())
 }
 
-pub(crate) fn create_snapshot(env: &mut Env<'_>, req: &Req) -> HResult {
+pub(crate) fn create_snapshot(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let now = env.now;
-    let snap_id = format!("vs_{}", alnum_id(16, &mut env.w.rng));
-    let app = env.w.app(req.p("app_name"))?;
-    let vol = volume(app, req.p("volume_id"))?;
+    let snap_id = format!("vs_{}", alnum_id(16, &mut env.world.rng));
+    let app = env.world.app(req.path_param("app_name"))?;
+    let vol = volume(app, req.path_param("volume_id"))?;
     let digest = fnv64(format!("{snap_id}:{now}").as_bytes());
     let snap = types::VolumeSnapshot {
         created_at: Some(rfc3339(now)),

@@ -7,9 +7,11 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use fly_machines_api::types;
 
-use crate::server::{Req, Shared, lock};
-use crate::state::{St, World};
-use crate::util::{ApiError, HResult, Reply};
+use crate::emulator::{Emulator, lock};
+use crate::errors::ApiError;
+use crate::reply::{HandlerResult, Reply};
+use crate::request::ApiRequest;
+use crate::state::{MachineState, World};
 
 const WAITABLE: &[&str] = &[
     "started",
@@ -29,8 +31,8 @@ struct Spec {
 }
 
 impl Spec {
-    fn parse(req: &Req) -> Result<Spec, ApiError> {
-        let mut states = req.q_list("state");
+    fn parse(req: &ApiRequest, timeout_param: &str) -> Result<Spec, ApiError> {
+        let mut states = req.query_list("state");
         if states.is_empty() {
             states.push("started".to_string());
         }
@@ -40,7 +42,11 @@ impl Spec {
                 WAITABLE.join(", ")
             )));
         }
-        let timeout_secs = match req.q("timeout").map(str::trim).filter(|t| !t.is_empty()) {
+        let timeout_secs = match req
+            .query_param(timeout_param)
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
             None => 60,
             Some(t) => {
                 let digits = t.strip_suffix('s').unwrap_or(t);
@@ -58,12 +64,12 @@ impl Spec {
             }
         };
         let version = req
-            .q("version")
-            .or(req.q("instance_id"))
+            .query_param("version")
+            .or(req.query_param("instance_id"))
             .filter(|v| !v.is_empty())
             .map(str::to_string);
         let from_event = req
-            .q("from_event_id")
+            .query_param("from_event_id")
             .filter(|v| !v.is_empty())
             .map(str::to_string);
         Ok(Spec {
@@ -85,13 +91,21 @@ impl Spec {
 
 enum Check {
     Done(types::WaitMachineResponse),
-    Pending { next_due: Option<u64>, state: St },
+    Pending {
+        next_due: Option<u64>,
+        state: MachineState,
+    },
 }
 
-fn is_resting(s: St) -> bool {
+fn is_resting(s: MachineState) -> bool {
     matches!(
         s,
-        St::Created | St::Started | St::Stopped | St::Suspended | St::Failed | St::Destroyed
+        MachineState::Created
+            | MachineState::Started
+            | MachineState::Stopped
+            | MachineState::Suspended
+            | MachineState::Failed
+            | MachineState::Destroyed
     )
 }
 
@@ -175,30 +189,35 @@ fn check(w: &mut World, app: &str, id: &str, spec: &Spec, at: u64) -> Result<Che
 }
 
 /// Counts this call among the parked waits while it lives.
-struct Parked<'a>(&'a Shared);
+struct Parked<'a>(&'a Emulator);
 
 impl<'a> Parked<'a> {
-    fn new(shared: &'a Shared) -> Parked<'a> {
-        shared.parked.fetch_add(1, Ordering::SeqCst);
-        shared.parked_changed.notify_waiters();
-        Parked(shared)
+    fn new(emu: &'a Emulator) -> Parked<'a> {
+        emu.parked_waits.fetch_add(1, Ordering::SeqCst);
+        emu.parked_changed.notify_waiters();
+        Parked(emu)
     }
 }
 
 impl Drop for Parked<'_> {
     fn drop(&mut self) {
-        self.0.parked.fetch_sub(1, Ordering::SeqCst);
+        self.0.parked_waits.fetch_sub(1, Ordering::SeqCst);
         self.0.parked_changed.notify_waiters();
     }
 }
 
-pub(crate) async fn wait(shared: &Arc<Shared>, req: &Req) -> HResult {
-    let spec = Spec::parse(req)?;
-    let app = req.p("app_name");
-    let id = req.p("machine_id");
-    let start = shared.clock.now_ms();
-    let deadline = start + spec.timeout_secs * 1000;
-    let mut shutdown = shared.shutdown.subscribe();
+/// Serves a wait; `timeout_param` is the query parameter the table names for its bound.
+pub(crate) async fn wait(
+    emu: &Arc<Emulator>,
+    req: &ApiRequest,
+    timeout_param: &str,
+) -> HandlerResult {
+    let spec = Spec::parse(req, timeout_param)?;
+    let app = req.path_param("app_name");
+    let id = req.path_param("machine_id");
+    let start = emu.clock.now_ms();
+    let deadline = start.saturating_add(spec.timeout_secs.saturating_mul(1000));
+    let mut shutdown = emu.shutdown.subscribe();
     let mut parked = None;
     loop {
         if *shutdown.borrow() {
@@ -209,16 +228,16 @@ pub(crate) async fn wait(shared: &Arc<Shared>, req: &Req) -> HResult {
             ));
         }
         // Register for wake-ups before looking, so a change in between is not missed.
-        let changed = shared.changed.notified();
-        let ticked = shared.clock.ticked();
-        let now = shared.clock.now_ms();
+        let changed = emu.changed.notified();
+        let ticked = emu.clock.ticked();
+        let now = emu.clock.now_ms();
         let at = now.min(deadline);
         let result = {
-            let mut w = lock(&shared.world);
+            let mut w = lock(&emu.world);
             check(&mut w, app, id, &spec, at)?
         };
         let (next_due, state) = match result {
-            Check::Done(resp) => return Ok(Reply::ok(&resp)),
+            Check::Done(resp) => return Ok(Reply::ok(resp)),
             Check::Pending { next_due, state } => (next_due, state),
         };
         if now >= deadline {
@@ -234,10 +253,10 @@ pub(crate) async fn wait(shared: &Arc<Shared>, req: &Req) -> HResult {
             ));
         }
         if parked.is_none() {
-            parked = Some(Parked::new(shared));
+            parked = Some(Parked::new(emu));
         }
         let target = next_due.map_or(deadline, |d| d.min(deadline));
-        let real_delay = (!shared.clock.is_manual())
+        let real_delay = (!emu.clock.is_manual())
             .then(|| Duration::from_millis(target.saturating_sub(now).max(1)));
         tokio::select! {
             _ = changed => {}

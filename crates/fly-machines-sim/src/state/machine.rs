@@ -1,12 +1,13 @@
-//! The emulator's in-memory world: apps, machines (with their timed state machine), volumes,
-//! secrets, certificates and IPs.
+//! One machine: its timed state machine, events, versions and lease.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use fly_machines_api::types;
-use rand::{SeedableRng, rngs::StdRng};
+use rand::rngs::StdRng;
 
-use crate::util::{ApiError, fnv64, hex_id, rfc3339, ulid};
+use crate::errors::ApiError;
+use crate::ids::{fnv64, ulid};
+use crate::time::rfc3339;
 
 /// How many events a machine keeps (older ones are forgotten).
 pub(crate) const EVENTS_KEPT: usize = 100;
@@ -15,7 +16,7 @@ const EVENTS_IN_VIEW: usize = 10;
 
 /// Machine states the emulator produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum St {
+pub(crate) enum MachineState {
     Created,
     Starting,
     Started,
@@ -30,38 +31,38 @@ pub(crate) enum St {
     Failed,
 }
 
-impl St {
+impl MachineState {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
-            St::Created => "created",
-            St::Starting => "starting",
-            St::Started => "started",
-            St::Stopping => "stopping",
-            St::Stopped => "stopped",
-            St::Suspending => "suspending",
-            St::Suspended => "suspended",
-            St::Restarting => "restarting",
-            St::Replacing => "replacing",
-            St::Destroying => "destroying",
-            St::Destroyed => "destroyed",
-            St::Failed => "failed",
+            MachineState::Created => "created",
+            MachineState::Starting => "starting",
+            MachineState::Started => "started",
+            MachineState::Stopping => "stopping",
+            MachineState::Stopped => "stopped",
+            MachineState::Suspending => "suspending",
+            MachineState::Suspended => "suspended",
+            MachineState::Restarting => "restarting",
+            MachineState::Replacing => "replacing",
+            MachineState::Destroying => "destroying",
+            MachineState::Destroyed => "destroyed",
+            MachineState::Failed => "failed",
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Option<St> {
+    pub(crate) fn parse(s: &str) -> Option<MachineState> {
         Some(match s {
-            "created" => St::Created,
-            "starting" => St::Starting,
-            "started" => St::Started,
-            "stopping" => St::Stopping,
-            "stopped" => St::Stopped,
-            "suspending" => St::Suspending,
-            "suspended" => St::Suspended,
-            "restarting" => St::Restarting,
-            "replacing" => St::Replacing,
-            "destroying" => St::Destroying,
-            "destroyed" => St::Destroyed,
-            "failed" => St::Failed,
+            "created" => MachineState::Created,
+            "starting" => MachineState::Starting,
+            "started" => MachineState::Started,
+            "stopping" => MachineState::Stopping,
+            "stopped" => MachineState::Stopped,
+            "suspending" => MachineState::Suspending,
+            "suspended" => MachineState::Suspended,
+            "restarting" => MachineState::Restarting,
+            "replacing" => MachineState::Replacing,
+            "destroying" => MachineState::Destroying,
+            "destroyed" => MachineState::Destroyed,
+            "failed" => MachineState::Failed,
             _ => return None,
         })
     }
@@ -69,15 +70,15 @@ impl St {
 
 /// A transition scheduled on the clock.
 #[derive(Debug, Clone)]
-pub(crate) struct Pending {
+pub(crate) struct Transition {
     pub(crate) at: u64,
-    pub(crate) state: St,
+    pub(crate) state: MachineState,
     pub(crate) kind: &'static str,
 }
 
 /// A held lease.
 #[derive(Debug, Clone)]
-pub(crate) struct LeaseRec {
+pub(crate) struct Lease {
     pub(crate) nonce: String,
     pub(crate) owner: String,
     pub(crate) description: String,
@@ -85,7 +86,7 @@ pub(crate) struct LeaseRec {
     pub(crate) version: String,
 }
 
-impl LeaseRec {
+impl Lease {
     pub(crate) fn view(&self, with_nonce: bool) -> types::Lease {
         types::Lease {
             description: Some(self.description.clone()),
@@ -108,15 +109,15 @@ pub(crate) struct Machine {
     pub(crate) updated_ms: u64,
     /// Before this time the machine answers 404 (eventual-consistency fault).
     pub(crate) visible_from_ms: u64,
-    pub(crate) state: St,
-    pub(crate) pending: VecDeque<Pending>,
+    pub(crate) state: MachineState,
+    pub(crate) pending: VecDeque<Transition>,
     pub(crate) instance_id: String,
     pub(crate) config: types::MachineConfig,
-    /// Oldest first; the last one is current.
-    pub(crate) versions: Vec<types::MachineVersion>,
+    /// Oldest first; the last one is current. Only the newest few are kept (`SimBuilder::versions_kept`).
+    pub(crate) versions: VecDeque<types::MachineVersion>,
     /// Oldest first.
     pub(crate) events: VecDeque<types::MachineEvent>,
-    pub(crate) lease: Option<LeaseRec>,
+    pub(crate) lease: Option<Lease>,
     pub(crate) cordoned: bool,
     pub(crate) memory_limit_mb: Option<i64>,
     pub(crate) destroyed_ms: Option<u64>,
@@ -147,13 +148,46 @@ impl Machine {
         !self.pending.is_empty()
     }
 
-    fn enter(&mut self, state: St, kind: &'static str, source: &str, at: u64, rng: &mut StdRng) {
+    fn enter(
+        &mut self,
+        state: MachineState,
+        kind: &'static str,
+        source: &str,
+        at: u64,
+        rng: &mut StdRng,
+    ) {
         self.state = state;
         self.updated_ms = self.updated_ms.max(at);
-        if state == St::Destroyed {
+        if state == MachineState::Destroyed {
             self.destroyed_ms = Some(at);
         }
         self.push_event(kind, state.as_str(), source, at, rng);
+    }
+
+    /// Drops what a destroyed machine no longer needs: versions, most of the config, and all
+    /// but the events a view shows.
+    pub(crate) fn compact(&mut self) {
+        self.versions.clear();
+        self.versions.shrink_to_fit();
+        self.config = types::MachineConfig {
+            image: self.config.image.take(),
+            guest: self.config.guest.take(),
+            ..Default::default()
+        };
+        while self.events.len() > EVENTS_IN_VIEW {
+            self.events.pop_front();
+        }
+        self.events.shrink_to_fit();
+        self.volumes = Vec::new();
+    }
+
+    /// Records a new current version, forgetting the oldest beyond `keep` (at least one, the
+    /// current, is always kept).
+    pub(crate) fn push_version(&mut self, version: types::MachineVersion, keep: usize) {
+        while self.versions.len() >= keep.max(1) {
+            self.versions.pop_front();
+        }
+        self.versions.push_back(version);
     }
 
     pub(crate) fn push_event(
@@ -183,7 +217,7 @@ impl Machine {
         &mut self,
         now: u64,
         step_ms: u64,
-        steps: &[(St, &'static str)],
+        steps: &[(MachineState, &'static str)],
         rng: &mut StdRng,
     ) {
         self.pending.clear();
@@ -192,8 +226,8 @@ impl Machine {
             if i == 0 {
                 self.enter(*state, kind, "user", now, rng);
             } else {
-                at += step_ms;
-                self.pending.push_back(Pending {
+                at = at.saturating_add(step_ms);
+                self.pending.push_back(Transition {
                     at,
                     state: *state,
                     kind,
@@ -204,16 +238,16 @@ impl Machine {
 
     /// The steps of a launch (create or start) ending in `started`, or in `failed` when the
     /// image cannot be pulled.
-    pub(crate) fn boot_end(&self) -> (St, &'static str) {
+    pub(crate) fn boot_end(&self) -> (MachineState, &'static str) {
         if self.unpullable {
-            (St::Failed, "exit")
+            (MachineState::Failed, "exit")
         } else {
-            (St::Started, "start")
+            (MachineState::Started, "start")
         }
     }
 
     /// The lease, if one is held and unexpired.
-    pub(crate) fn live_lease(&mut self, now: u64) -> Option<&LeaseRec> {
+    pub(crate) fn live_lease(&mut self, now: u64) -> Option<&Lease> {
         if self.lease.as_ref().is_some_and(|l| l.expires_ms <= now) {
             self.lease = None;
         }
@@ -247,8 +281,13 @@ impl Machine {
 
     /// Whether the machine is destroyed or on its way there.
     pub(crate) fn gone(&self) -> bool {
-        matches!(self.state, St::Destroyed | St::Destroying)
-            || self.pending.iter().any(|p| p.state == St::Destroyed)
+        matches!(
+            self.state,
+            MachineState::Destroyed | MachineState::Destroying
+        ) || self
+            .pending
+            .iter()
+            .any(|p| p.state == MachineState::Destroyed)
     }
 
     pub(crate) fn last_event_id(&self) -> Option<String> {
@@ -325,175 +364,5 @@ pub(crate) fn image_ref(image: &str) -> types::ImageRef {
         registry: Some(registry),
         repository: Some(repository),
         tag: Some(tag),
-    }
-}
-
-/// One volume.
-#[derive(Debug, Clone)]
-pub(crate) struct VolumeRec {
-    pub(crate) view: types::Volume,
-    pub(crate) created_ms: u64,
-    pub(crate) updated_ms: u64,
-    pub(crate) snapshots: Vec<types::VolumeSnapshot>,
-}
-
-/// One app secret.
-#[derive(Debug, Clone)]
-pub(crate) struct SecretRec {
-    pub(crate) value: String,
-    pub(crate) created_ms: u64,
-    pub(crate) updated_ms: u64,
-}
-
-/// One secret key.
-#[derive(Debug, Clone)]
-pub(crate) struct KeyRec {
-    pub(crate) kind: String,
-    pub(crate) material: Vec<u8>,
-    pub(crate) created_ms: u64,
-    pub(crate) updated_ms: u64,
-}
-
-/// One hostname with its certificates.
-#[derive(Debug, Clone)]
-pub(crate) struct CertRec {
-    pub(crate) hostname: String,
-    pub(crate) created_ms: u64,
-    pub(crate) updated_ms: u64,
-    pub(crate) acme_requested: bool,
-    /// The ACME certificate is issued (after the first check).
-    pub(crate) acme_issued: bool,
-    pub(crate) custom: bool,
-}
-
-/// One app.
-#[derive(Debug, Clone)]
-pub(crate) struct AppRec {
-    pub(crate) id: String,
-    pub(crate) numeric_id: i64,
-    pub(crate) name: String,
-    pub(crate) org_slug: String,
-    pub(crate) network: String,
-    pub(crate) machines: HashMap<String, Machine>,
-    /// Live machine names → ids (names are unique among machines not destroyed).
-    pub(crate) machine_names: HashMap<String, String>,
-    pub(crate) volumes: BTreeMap<String, VolumeRec>,
-    pub(crate) secrets: BTreeMap<String, SecretRec>,
-    pub(crate) secret_keys: BTreeMap<String, KeyRec>,
-    pub(crate) secrets_version: i64,
-    pub(crate) certs: BTreeMap<String, CertRec>,
-    pub(crate) ips: Vec<types::IpAssignment>,
-}
-
-impl AppRec {
-    pub(crate) fn view(&self, now: u64, destroyed_visible_ms: u64) -> types::App {
-        let machine_count = self
-            .machines
-            .values()
-            .filter(|m| !m.hidden(now, destroyed_visible_ms) && m.state != St::Destroyed)
-            .count();
-        types::App {
-            id: Some(self.id.clone()),
-            internal_numeric_id: Some(self.numeric_id),
-            machine_count: Some(machine_count as i64),
-            name: Some(self.name.clone()),
-            network: Some(self.network.clone()),
-            organization: Some(types::AppOrganizationInfo {
-                internal_numeric_id: Some(org_numeric_id(&self.org_slug)),
-                name: Some(org_display_name(&self.org_slug)),
-                slug: Some(self.org_slug.clone()),
-            }),
-            status: Some(
-                if machine_count > 0 {
-                    "deployed"
-                } else {
-                    "pending"
-                }
-                .to_string(),
-            ),
-            volume_count: Some(self.volumes.len() as i64),
-        }
-    }
-}
-
-pub(crate) fn org_numeric_id(slug: &str) -> i64 {
-    (fnv64(slug.as_bytes()) % 900_000 + 100_000) as i64
-}
-
-pub(crate) fn org_display_name(slug: &str) -> String {
-    if slug == "personal" {
-        "Personal".to_string()
-    } else {
-        slug.to_string()
-    }
-}
-
-/// Everything the emulator holds, behind one lock.
-#[derive(Debug)]
-pub(crate) struct World {
-    pub(crate) rng: StdRng,
-    pub(crate) apps: BTreeMap<String, AppRec>,
-    pub(crate) next_seq: u64,
-    /// Tokens minted by the deploy-token endpoint, accepted like the main token.
-    pub(crate) issued_tokens: Vec<String>,
-    pub(crate) not_found_after_create_ms: u64,
-    pub(crate) destroyed_visible_ms: u64,
-}
-
-impl World {
-    pub(crate) fn new(seed: u64) -> World {
-        World {
-            rng: StdRng::seed_from_u64(seed),
-            apps: BTreeMap::new(),
-            next_seq: 1,
-            issued_tokens: Vec::new(),
-            not_found_after_create_ms: 0,
-            destroyed_visible_ms: 0,
-        }
-    }
-
-    pub(crate) fn seq(&mut self) -> u64 {
-        let s = self.next_seq;
-        self.next_seq += 1;
-        s
-    }
-
-    pub(crate) fn app(&mut self, name: &str) -> Result<&mut AppRec, ApiError> {
-        self.apps
-            .get_mut(name)
-            .ok_or_else(|| ApiError::not_found(format!("app {name} not found")))
-    }
-
-    /// The app and the (settled, visible) machine, or 404.
-    pub(crate) fn machine(
-        &mut self,
-        app: &str,
-        id: &str,
-        now: u64,
-    ) -> Result<(&mut AppRec, &mut StdRng), ApiError> {
-        let destroyed_visible = self.destroyed_visible_ms;
-        let rng = &mut self.rng;
-        let app_rec = self
-            .apps
-            .get_mut(app)
-            .ok_or_else(|| ApiError::not_found(format!("app {app} not found")))?;
-        let m = app_rec
-            .machines
-            .get_mut(id)
-            .ok_or_else(|| ApiError::not_found(format!("machine {id} not found")))?;
-        m.settle(now, rng);
-        if m.hidden(now, destroyed_visible) {
-            return Err(ApiError::not_found(format!("machine {id} not found")));
-        }
-        Ok((app_rec, rng))
-    }
-
-    pub(crate) fn new_machine_id(&mut self) -> String {
-        loop {
-            let id = hex_id(14, &mut self.rng);
-            if !self.apps.values().any(|a| a.machines.contains_key(&id)) {
-                return id;
-            }
-        }
     }
 }

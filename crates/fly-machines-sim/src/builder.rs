@@ -1,0 +1,258 @@
+//! Configuring and starting an emulator: [`Sim`] and [`SimBuilder`].
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::{SeedableRng, rngs::StdRng};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+use crate::clock::Clock;
+use crate::config::{Faults, RateLimits};
+use crate::connections::{ConnectionLimits, ConnectionSlots};
+use crate::emulator::{Emulator, Settings};
+use crate::faults::FaultInjector;
+use crate::handle::SimHandle;
+use crate::ids::{RequestIds, hex_id};
+use crate::limits::RateLimiter;
+use crate::request_log::RequestLog;
+use crate::state::World;
+
+/// Entry point: `Sim::builder()`.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use fly_machines_sim::Sim;
+///
+/// let sim = Sim::builder().token("secret").start().await?;
+/// println!("FLY_API_HOSTNAME={}", sim.hostname());
+/// sim.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Sim;
+
+impl Sim {
+    /// A builder with the defaults: a generated token, Fly's rate limits, the real clock with
+    /// 30 ms transitions, no faults, port chosen by the OS on 127.0.0.1.
+    pub fn builder() -> SimBuilder {
+        SimBuilder::default()
+    }
+}
+
+/// Configures and starts an emulator.
+#[derive(Debug, Clone)]
+pub struct SimBuilder {
+    token: Option<String>,
+    auth: bool,
+    rate_limits: RateLimits,
+    clock: Option<Clock>,
+    transition: Duration,
+    faults: Faults,
+    seed: u64,
+    addr: SocketAddr,
+    region: String,
+    owner: String,
+    log_capacity: usize,
+    log_bytes: usize,
+    versions_kept: usize,
+    connection_limits: ConnectionLimits,
+}
+
+impl Default for SimBuilder {
+    fn default() -> SimBuilder {
+        SimBuilder {
+            token: None,
+            auth: true,
+            rate_limits: RateLimits::fly(),
+            clock: None,
+            transition: Duration::from_millis(30),
+            faults: Faults::none(),
+            seed: 0x5EED,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            region: "iad".to_string(),
+            owner: "user@fly-machines-sim.test".to_string(),
+            log_capacity: 10_000,
+            log_bytes: 4 * 1024 * 1024,
+            versions_kept: 10,
+            connection_limits: ConnectionLimits::default(),
+        }
+    }
+}
+
+impl SimBuilder {
+    /// The API token clients must send (`Authorization: Bearer <token>` or `FlyV1 <token>`).
+    /// Without it a token is derived from the seed; read it with [`SimHandle::token`].
+    pub fn token(mut self, token: impl Into<String>) -> SimBuilder {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Accept every request, with or without an `Authorization` header.
+    pub fn accept_any_token(mut self) -> SimBuilder {
+        self.auth = false;
+        self
+    }
+
+    /// Rate limits (default: [`RateLimits::fly`]).
+    pub fn rate_limits(mut self, limits: RateLimits) -> SimBuilder {
+        self.rate_limits = limits;
+        self
+    }
+
+    /// Turns rate limiting off.
+    pub fn no_rate_limits(self) -> SimBuilder {
+        self.rate_limits(RateLimits::off())
+    }
+
+    /// The clock (default: [`Clock::real`]).
+    pub fn clock(mut self, clock: Clock) -> SimBuilder {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Uses a [`Clock::manual`] clock: nothing times out and no transition completes until the
+    /// test calls [`SimHandle::advance`].
+    pub fn manual_clock(self) -> SimBuilder {
+        self.clock(Clock::manual())
+    }
+
+    /// How long each transient state lasts (default 30 ms; millisecond resolution). With zero,
+    /// transitions complete as soon as the machine is next observed.
+    pub fn transition_time(mut self, step: Duration) -> SimBuilder {
+        self.transition = step;
+        self
+    }
+
+    /// Fault injection (default: none). Can be changed later with [`SimHandle::set_faults`].
+    pub fn faults(mut self, faults: Faults) -> SimBuilder {
+        self.faults = faults;
+        self
+    }
+
+    /// Seed of the generator behind ids, nonces and the default token, so runs are
+    /// reproducible.
+    pub fn seed(mut self, seed: u64) -> SimBuilder {
+        self.seed = seed;
+        self
+    }
+
+    /// Address to listen on (default `127.0.0.1:0`, a free port).
+    pub fn bind(mut self, addr: SocketAddr) -> SimBuilder {
+        self.addr = addr;
+        self
+    }
+
+    /// Port to listen on, on 127.0.0.1 (0 picks a free one).
+    pub fn port(mut self, port: u16) -> SimBuilder {
+        self.addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        self
+    }
+
+    /// Region given to machines and volumes created without one (default `iad`).
+    pub fn default_region(mut self, region: impl Into<String>) -> SimBuilder {
+        self.region = region.into();
+        self
+    }
+
+    /// Owner reported on leases (default `user@fly-machines-sim.test`).
+    pub fn lease_owner(mut self, owner: impl Into<String>) -> SimBuilder {
+        self.owner = owner.into();
+        self
+    }
+
+    /// How many requests the request log keeps, oldest dropped first (default 10 000).
+    pub fn request_log_capacity(mut self, capacity: usize) -> SimBuilder {
+        self.log_capacity = capacity;
+        self
+    }
+
+    /// How many bytes the request log may hold, oldest records dropped first (default 4 MiB;
+    /// a record costs about 200 bytes plus its path and query, each cut to 512 bytes).
+    pub fn request_log_bytes(mut self, bytes: usize) -> SimBuilder {
+        self.log_bytes = bytes;
+        self
+    }
+
+    /// How many versions each machine keeps, newest first (default 10, as Fly keeps a few;
+    /// at least 1). Raise it for a test that counts every update through `…/versions`.
+    pub fn versions_kept(mut self, count: usize) -> SimBuilder {
+        self.versions_kept = count.max(1);
+        self
+    }
+
+    /// Most connections open at once (default 512, under the usual limit of 1,024 file
+    /// descriptors). Further clients wait in the listen backlog until a connection closes.
+    pub fn max_connections(mut self, max: usize) -> SimBuilder {
+        self.connection_limits.max_connections = max.max(1);
+        self
+    }
+
+    /// How long a connection may take to send the head of a request, counted from when it
+    /// starts waiting for one (default 10 s). This is also the idle timeout: a kept-alive
+    /// connection that sends nothing for this long is closed. Runs on tokio's clock, so a
+    /// test with paused time drives it without sleeping.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> SimBuilder {
+        self.connection_limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a request body may take to arrive once its head is read (default 30 s);
+    /// a slower body is answered `408` and its connection closed. Runs on tokio's clock.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> SimBuilder {
+        self.connection_limits.body_read_timeout = timeout;
+        self
+    }
+
+    /// Binds the listener and starts serving in a background task.
+    pub async fn start(self) -> std::io::Result<SimHandle> {
+        let listener = TcpListener::bind(self.addr).await?;
+        let addr = listener.local_addr()?;
+        let token = self.token.clone().unwrap_or_else(|| {
+            let mut rng = StdRng::seed_from_u64(self.seed ^ 0x70CE_u64);
+            format!("sim_{}", hex_id(32, &mut rng))
+        });
+        let mut world = World::new(self.seed);
+        world.not_found_after_create_ms = crate::time::millis(self.faults.not_found_after_create);
+        world.destroyed_visible_ms = crate::time::millis(self.faults.destroyed_visible_for);
+        let (shutdown, _) = watch::channel(false);
+        let connection_limits = self.connection_limits;
+        let connection_slots = Arc::new(ConnectionSlots::new(connection_limits.max_connections));
+        let emulator = Arc::new(Emulator {
+            connection_limits,
+            connection_slots: connection_slots.clone(),
+            request_ids: RequestIds::new(self.region.clone()),
+            settings: Settings {
+                token,
+                auth: self.auth,
+                transition_ms: crate::time::millis(self.transition),
+                default_region: self.region,
+                owner: self.owner,
+                versions_kept: self.versions_kept,
+            },
+            clock: self.clock.unwrap_or_default(),
+            world: Mutex::new(world),
+            changed: Notify::new(),
+            limiter: RateLimiter::new(self.rate_limits),
+            faults: FaultInjector::new(self.faults),
+            log: RequestLog::new(self.log_capacity, self.log_bytes),
+            shutdown,
+            parked_waits: AtomicUsize::new(0),
+            parked_changed: Notify::new(),
+        });
+        let router = crate::routing::router(emulator.clone());
+        let rx = emulator.shutdown.subscribe();
+        let task = tokio::spawn(crate::connections::serve(
+            listener,
+            router,
+            connection_limits,
+            connection_slots,
+            rx,
+        ));
+        tracing::info!(%addr, "fly-machines-sim listening");
+        Ok(SimHandle::new(emulator, addr, task))
+    }
+}

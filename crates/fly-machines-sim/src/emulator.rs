@@ -1,0 +1,51 @@
+//! The state one running emulator shares between its connections and its handle.
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{Notify, watch};
+
+use crate::clock::Clock;
+use crate::connections::{ConnectionLimits, ConnectionSlots};
+use crate::faults::FaultInjector;
+use crate::ids::RequestIds;
+use crate::limits::RateLimiter;
+use crate::request_log::RequestLog;
+use crate::state::World;
+
+/// Locks a mutex, recovering the data if a previous holder panicked.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Fixed settings of one emulator.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) token: String,
+    pub(crate) auth: bool,
+    pub(crate) transition_ms: u64,
+    pub(crate) default_region: String,
+    pub(crate) owner: String,
+    /// How many versions each machine keeps.
+    pub(crate) versions_kept: usize,
+}
+
+/// Everything one emulator holds: settings, clock, the world and the per-request layers.
+#[derive(Debug)]
+pub(crate) struct Emulator {
+    pub(crate) settings: Settings,
+    pub(crate) connection_limits: ConnectionLimits,
+    pub(crate) connection_slots: Arc<ConnectionSlots>,
+    pub(crate) clock: Clock,
+    pub(crate) world: Mutex<World>,
+    /// Notified after every change to the world, so long-polls re-check.
+    pub(crate) changed: Notify,
+    pub(crate) limiter: RateLimiter,
+    pub(crate) faults: FaultInjector,
+    pub(crate) log: RequestLog,
+    pub(crate) request_ids: RequestIds,
+    pub(crate) shutdown: watch::Sender<bool>,
+    /// How many `/wait` calls are blocked, and a signal when that changes.
+    pub(crate) parked_waits: AtomicUsize,
+    pub(crate) parked_changed: Notify,
+}
