@@ -259,6 +259,8 @@ async fn contend(plan: Plan) -> Outcome {
     let (retries, _trace) = Retries::install();
     let sim = Sim::builder()
         .seed(11)
+        // Every committed update is counted from the version list, so keep them all.
+        .versions_kept(64)
         .transition_time(TRANSITION)
         .faults(Faults::seeded(99).error_rate(0.05).drop_rate(0.02));
     let mut world = World::start(sim, TRANSITION / 5).await;
