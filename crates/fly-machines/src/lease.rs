@@ -164,6 +164,7 @@ impl Machine {
     ) -> Result<types::LeaseEnvelope> {
         crate::validate::app_name(&self.app.name)?;
         crate::validate::resource_id("machine id", &self.id)?;
+        nonce.map_or(Ok(()), crate::validate::lease_nonce)?;
         let r = self
             .app
             .client
@@ -184,6 +185,7 @@ impl Machine {
     pub async fn release_lease(&self, nonce: &str) -> Result<()> {
         crate::validate::app_name(&self.app.name)?;
         crate::validate::resource_id("machine id", &self.id)?;
+        crate::validate::lease_nonce(nonce)?;
         match self
             .app
             .client

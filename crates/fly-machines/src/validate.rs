@@ -37,6 +37,19 @@ fn check(
     Ok(())
 }
 
+/// A lease nonce goes into the `fly-machine-lease-nonce` header, so it must be a valid header
+/// value; the error never shows it.
+pub(crate) fn lease_nonce(nonce: &str) -> Result<()> {
+    if !nonce.is_empty() && reqwest::header::HeaderValue::from_str(nonce).is_ok() {
+        return Ok(());
+    }
+    Err(Error::invalid_input(
+        "lease nonce",
+        "<redacted>",
+        "visible ASCII characters: the nonce cannot be sent in a header otherwise",
+    ))
+}
+
 /// App names: letters, digits, `-` and `_`.
 pub(crate) fn app_name(value: &str) -> Result<()> {
     check(

@@ -763,6 +763,7 @@ async fn unsendable_header_values_are_refused_before_sending() {
         );
         let shown = got.unwrap_err().to_string();
         assert!(shown.contains("cannot be sent in a header"), "{shown}");
+        assert!(!shown.contains(nonce), "the nonce shows in {shown}");
         tally.record("lease nonce", "refused before sending");
     }
     assert!(server.seen().is_empty());

@@ -273,7 +273,8 @@ impl Machine {
 
     fn check(&self) -> Result<()> {
         validate::app_name(&self.app.name)?;
-        validate::resource_id("machine id", &self.id)
+        validate::resource_id("machine id", &self.id)?;
+        self.lease_nonce.as_deref().map_or(Ok(()), validate::lease_nonce)
     }
 
     /// Fetches the machine.
