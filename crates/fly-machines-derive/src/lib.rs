@@ -3,15 +3,14 @@
 //! Use it through the `fly-machines` crate, which re-exports it next to the trait it implements
 //! (`fly_machines::MachineConfig`) and documents the attribute language. This crate only holds the
 //! macro: [`derive_machine_config`] hands the tokens to `expand::expand`, which reads the
-//! attributes with darling, checks them against the rule table in `rules.rs` (shared with
-//! `fly_machines::guest`) and writes the impl.
+//! attributes with darling, checks them against the rule table in `fly-machines-rules` (shared
+//! with `fly_machines::guest`) and writes the impl.
 
 mod attrs;
 mod codegen;
 mod expand;
-// Compiled into `fly_machines` too, whose builders use the parts the macro does not.
-#[allow(dead_code)]
-mod rules;
+// The rule table lives in its own crate, shared with `fly_machines` and the emulator.
+use fly_machines_rules as rules;
 mod sections;
 mod values;
 

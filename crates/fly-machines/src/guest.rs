@@ -15,7 +15,7 @@
 //! let small = Guest::preset("shared-cpu-1x")?;
 //! assert_eq!((small.cpu_kind(), small.cpus(), small.memory_mb()), (CpuKind::Shared, 1, 256));
 //!
-//! let big = GuestPreset::Performance2x.guest().with_memory_mb(8192)?;
+//! let big = Guest::from(GuestPreset::Performance2x).with_memory_mb(8192)?;
 //! let raw: fly_machines::types::MachineGuest = big.into();
 //! assert_eq!(raw.memory_mb, Some(8192));
 //!
@@ -32,8 +32,7 @@ use crate::types;
 /// sets of words (handlers, protocols, restart policies, autostop values, stop signals, ...), env
 /// name and path rules, Go durations, and the base64 form of file contents. Builders use these so
 /// that they accept exactly what the derive accepts.
-#[path = "../../fly-machines-derive/src/rules.rs"]
-pub mod rules;
+pub use fly_machines_rules as rules;
 
 pub use rules::{CpuKind, GUEST_PRESETS, GUEST_RULES, GuestPreset, GuestRule, MEMORY_STEP_MB};
 
@@ -111,7 +110,7 @@ impl Guest {
 
     /// The guest of a named preset, such as `"shared-cpu-1x"` or `"performance-2x"`.
     pub fn preset(name: &str) -> Result<Guest, GuestError> {
-        Ok(GuestPreset::parse(name)?.guest())
+        Ok(Guest::from(GuestPreset::parse(name)?))
     }
 
     /// `cpus` shared CPUs with the least memory allowed for them.
@@ -159,34 +158,15 @@ impl Guest {
     }
 }
 
-impl GuestPreset {
-    /// Every preset, smallest shared first.
-    pub const ALL: [GuestPreset; 9] = [
-        GuestPreset::SharedCpu1x,
-        GuestPreset::SharedCpu2x,
-        GuestPreset::SharedCpu4x,
-        GuestPreset::SharedCpu8x,
-        GuestPreset::Performance1x,
-        GuestPreset::Performance2x,
-        GuestPreset::Performance4x,
-        GuestPreset::Performance8x,
-        GuestPreset::Performance16x,
-    ];
-
+impl From<GuestPreset> for Guest {
     /// The preset's size.
-    pub fn guest(self) -> Guest {
-        let row = self.row();
+    fn from(preset: GuestPreset) -> Self {
+        let row = preset.row();
         Guest {
             cpu_kind: row.cpu_kind,
             cpus: row.cpus,
             memory_mb: row.memory_mb,
         }
-    }
-}
-
-impl From<GuestPreset> for Guest {
-    fn from(preset: GuestPreset) -> Self {
-        preset.guest()
     }
 }
 

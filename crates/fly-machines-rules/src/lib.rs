@@ -1,11 +1,11 @@
 //! The rules a Fly machine config must follow, written once.
 //!
-//! This file is plain Rust with no dependencies beyond `std`. It is compiled twice: into the
+//! A plain library with no dependencies beyond `std`, read by three users: the
 //! `fly-machines-derive` proc-macro crate, where `#[derive(MachineConfig)]` uses it to reject bad
-//! attribute values at compile time, and into the `fly-machines` crate (as
-//! `fly_machines::guest::rules`), where the runtime builders use it to reject the same values at run
-//! time. Because both sides read the same tables and call the same functions, they cannot disagree
-//! about what Fly accepts, and they word their errors the same way.
+//! attribute values at compile time; the `fly-machines` crate (re-exported as
+//! `fly_machines::guest::rules`), whose builders reject the same values at run time; and the
+//! emulator's validation. Because all of them read the same tables and call the same functions,
+//! they cannot disagree about what Fly accepts, and they word their errors the same way.
 
 use std::fmt;
 use std::str::FromStr;
@@ -342,6 +342,19 @@ const fn preset_row(
 }
 
 impl GuestPreset {
+    /// Every preset, smallest shared first.
+    pub const ALL: [GuestPreset; 9] = [
+        GuestPreset::SharedCpu1x,
+        GuestPreset::SharedCpu2x,
+        GuestPreset::SharedCpu4x,
+        GuestPreset::SharedCpu8x,
+        GuestPreset::Performance1x,
+        GuestPreset::Performance2x,
+        GuestPreset::Performance4x,
+        GuestPreset::Performance8x,
+        GuestPreset::Performance16x,
+    ];
+
     /// The preset's row in [`GUEST_PRESETS`].
     pub const fn row(self) -> &'static PresetRow {
         &GUEST_PRESETS[self as usize]
