@@ -120,24 +120,15 @@ pub struct ErrorAnswers {
     pub unprocessable: bool,
 }
 
-const LEASE_NONCE_HEADER: &str = "fly-machine-lease-nonce";
-
-/// Which answers `op` can get, from its method, its path and its entry in the document.
+/// Which answers `op` can get, from its row of the operation table and its entry in the
+/// document.
 pub fn answers_for(op: &OperationFacts, raw: &serde_json::Value) -> ErrorAnswers {
     let entry = &raw["paths"][&op.path][op.method.to_ascii_lowercase()];
     let mutating = !op.method.eq_ignore_ascii_case("GET");
-    let one_machine = op.path.contains("/machines/{");
-    let takes_nonce = entry["parameters"].as_array().is_some_and(|params| {
-        params.iter().any(|p| {
-            p["in"] == "header"
-                && p["name"]
-                    .as_str()
-                    .is_some_and(|n| n.eq_ignore_ascii_case(LEASE_NONCE_HEADER))
-        })
-    });
     ErrorAnswers {
         not_found: op.path.contains('{'),
-        lease_held: takes_nonce || (mutating && one_machine),
+        // Exactly the calls that carry a lease nonce: those a held lease guards.
+        lease_held: op.lease_nonce,
         precondition_failed: mutating && op.path.contains("/machines"),
         unprocessable: mutating && entry.get("requestBody").is_some(),
     }
@@ -241,7 +232,14 @@ mod tests {
             path: path.into(),
             idempotent: false,
             rate_limit: "global".into(),
+            lease_nonce: false,
+            long_poll: None,
         }
+    }
+
+    fn leased(mut op: OperationFacts) -> OperationFacts {
+        op.lease_nonce = true;
+        op
     }
 
     #[test]
@@ -250,9 +248,7 @@ mod tests {
             "/apps": {"post": {"requestBody": {}}, "get": {}},
             "/apps/{app_name}/machines/{machine_id}/start": {"post": {}},
             "/apps/{app_name}/machines/{machine_id}": {"get": {}},
-            "/apps/{app_name}/volumes/{volume_id}": {"delete": {"parameters": [
-                {"in": "header", "name": "fly-machine-lease-nonce"}
-            ]}},
+            "/apps/{app_name}/volumes/{volume_id}": {"delete": {}},
         }});
         assert_eq!(
             answers_for(&op("GET", "/apps"), &raw),
@@ -267,7 +263,7 @@ mod tests {
         );
         assert_eq!(
             answers_for(
-                &op("POST", "/apps/{app_name}/machines/{machine_id}/start"),
+                &leased(op("POST", "/apps/{app_name}/machines/{machine_id}/start")),
                 &raw
             ),
             ErrorAnswers {
@@ -284,9 +280,8 @@ mod tests {
                 ..Default::default()
             }
         );
-        let leased_volume =
-            answers_for(&op("DELETE", "/apps/{app_name}/volumes/{volume_id}"), &raw);
-        assert!(leased_volume.lease_held && !leased_volume.precondition_failed);
+        let volume = answers_for(&op("DELETE", "/apps/{app_name}/volumes/{volume_id}"), &raw);
+        assert!(volume.not_found && !volume.lease_held && !volume.precondition_failed);
         assert_eq!(upper_camel("machines_list"), "MachinesList");
     }
 }

@@ -203,7 +203,7 @@ async fn the_raw_client_from_raw_client_reaches_the_typed_mocks_and_decodes_thei
         then.fly_not_found("Could not find App \"my-app-name\"");
     });
     let client = fly_machines_httpmock::raw_client(&server);
-    let err = client.machines_start(APP, MACHINE).await.unwrap_err();
+    let err = client.machines_start(APP, MACHINE, None).await.unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(409));
     busy.assert_calls_async(1).await;
     // The document declares no error answer for this operation, so the raw client hands the
