@@ -113,7 +113,11 @@ pub fn generate_all(spec_path: &Path) -> Result<Vec<Output>, String> {
         },
         Output {
             path: "crates/fly-machines-httpmock/src/generated.rs",
-            contents: format_file(mocks)?,
+            contents: format_file(crate::mocks::rebase_paths(mocks)?)?,
+        },
+        Output {
+            path: "crates/fly-machines-httpmock/src/answers.rs",
+            contents: format_file(crate::mocks::error_answers(&operations, &raw))?,
         },
     ])
 }

@@ -8,6 +8,7 @@
 mod corrections;
 mod diff;
 mod generate;
+mod mocks;
 mod secrets;
 mod spec;
 

@@ -138,10 +138,11 @@ impl Check for PortAttr {
                     Err(rule_error(
                         end.0.span,
                         rules::RuleError::new(
-                            "end_port",
+                            rules::Rule::PortRange,
                             end.0.value,
                             format!("a port no lower than start_port {}", start.0.value),
-                        ),
+                        )
+                        .for_setting("end_port"),
                     ))
                 } else {
                     Ok(self)
@@ -197,7 +198,8 @@ impl Check for CheckAttr {
         if self.name.value.is_empty() {
             return Err(rule_error(
                 self.name.span,
-                rules::RuleError::new("check name", "", "a name that is not empty"),
+                rules::RuleError::new(rules::Rule::NotEmpty, "", "a name that is not empty")
+                    .for_setting("check name"),
             ));
         }
         check_http_only(&self.common)?;

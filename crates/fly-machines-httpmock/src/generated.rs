@@ -13,7 +13,7 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::GET)
-                    .path_matches(regex::Regex::new("^/apps$").unwrap()),
+                    .path_matches(regex::Regex::new("^(?:/[^/]+)*/apps$").unwrap()),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
@@ -57,7 +57,7 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::POST)
-                    .path_matches(regex::Regex::new("^/apps$").unwrap()),
+                    .path_matches(regex::Regex::new("^(?:/[^/]+)*/apps$").unwrap()),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
@@ -100,14 +100,16 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::GET)
-                    .path_matches(regex::Regex::new("^/apps/[^/]*$").unwrap()),
+                    .path_matches(regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*$").unwrap()),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
         pub fn app_name(self, value: &str) -> Self {
-            let re = regex::Regex::new(&format!("^/apps/{}$", value.to_string()))
+            let re = regex::Regex::new(
+                    &format!("^(?:/[^/]+)*/apps/{}$", regex::escape(& value.to_string())),
+                )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
@@ -136,14 +138,16 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::DELETE)
-                    .path_matches(regex::Regex::new("^/apps/[^/]*$").unwrap()),
+                    .path_matches(regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*$").unwrap()),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
         pub fn app_name(self, value: &str) -> Self {
-            let re = regex::Regex::new(&format!("^/apps/{}$", value.to_string()))
+            let re = regex::Regex::new(
+                    &format!("^(?:/[^/]+)*/apps/{}$", regex::escape(& value.to_string())),
+                )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
@@ -167,7 +171,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::GET)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/certificates$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/certificates$")
+                            .unwrap(),
                     ),
             )
         }
@@ -176,7 +181,10 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/certificates$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/certificates$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -237,7 +245,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/certificates/acme$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/certificates/acme$")
+                            .unwrap(),
                     ),
             )
         }
@@ -246,7 +255,10 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/certificates/acme$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/certificates/acme$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -289,7 +301,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/certificates/custom$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/certificates/custom$")
+                            .unwrap(),
                     ),
             )
         }
@@ -298,7 +311,10 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/certificates/custom$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/certificates/custom$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -341,7 +357,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::GET)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/certificates/[^/]*$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/certificates/[^/]*$")
+                            .unwrap(),
                     ),
             )
         }
@@ -350,14 +367,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/certificates/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/certificates/.*$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn hostname(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/certificates/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/certificates/{}$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -388,7 +411,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::DELETE)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/certificates/[^/]*$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/certificates/[^/]*$")
+                            .unwrap(),
                     ),
             )
         }
@@ -397,14 +421,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/certificates/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/certificates/.*$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn hostname(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/certificates/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/certificates/{}$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -429,7 +459,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::DELETE)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/certificates/[^/]*/acme$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/certificates/[^/]*/acme$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -439,14 +471,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/certificates/.*/acme$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/certificates/.*/acme$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn hostname(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/certificates/{}/acme$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/certificates/{}/acme$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -477,7 +515,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/certificates/[^/]*/check$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/certificates/[^/]*/check$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -487,14 +527,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/certificates/.*/check$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/certificates/.*/check$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn hostname(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/certificates/{}/check$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/certificates/{}/check$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -525,7 +571,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::DELETE)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/certificates/[^/]*/custom$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/certificates/[^/]*/custom$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -535,14 +583,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/certificates/.*/custom$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/certificates/.*/custom$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn hostname(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/certificates/{}/custom$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/certificates/{}/custom$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -573,7 +627,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/deploy_token$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/deploy_token$")
+                            .unwrap(),
                     ),
             )
         }
@@ -582,7 +637,10 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/deploy_token$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/deploy_token$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -616,7 +674,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::GET)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/ip_assignments$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/ip_assignments$")
+                            .unwrap(),
                     ),
             )
         }
@@ -625,7 +684,10 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/ip_assignments$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/ip_assignments$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -656,7 +718,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/ip_assignments$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/ip_assignments$")
+                            .unwrap(),
                     ),
             )
         }
@@ -665,7 +728,10 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/ip_assignments$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/ip_assignments$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -699,7 +765,10 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::DELETE)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/ip_assignments/[^/]*$").unwrap(),
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/ip_assignments/[^/]*$",
+                            )
+                            .unwrap(),
                     ),
             )
         }
@@ -708,14 +777,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/ip_assignments/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/ip_assignments/.*$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn ip(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/ip_assignments/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/ip_assignments/{}$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -739,7 +814,9 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::GET)
-                    .path_matches(regex::Regex::new("^/apps/[^/]*/machines$").unwrap()),
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/machines$").unwrap(),
+                    ),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
@@ -747,7 +824,10 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -817,7 +897,9 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::POST)
-                    .path_matches(regex::Regex::new("^/apps/[^/]*/machines$").unwrap()),
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/machines$").unwrap(),
+                    ),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
@@ -825,7 +907,10 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -859,7 +944,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::GET)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*$")
+                            .unwrap(),
                     ),
             )
         }
@@ -868,14 +954,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -906,7 +998,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*$")
+                            .unwrap(),
                     ),
             )
         }
@@ -915,14 +1008,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -975,7 +1074,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::DELETE)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*$")
+                            .unwrap(),
                     ),
             )
         }
@@ -984,14 +1084,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -1036,7 +1142,10 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/cordon$").unwrap(),
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/cordon$",
+                            )
+                            .unwrap(),
                     ),
             )
         }
@@ -1045,14 +1154,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/cordon$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/cordon$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/cordon$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/cordon$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -1087,7 +1202,10 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::GET)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/events$").unwrap(),
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/events$",
+                            )
+                            .unwrap(),
                     ),
             )
         }
@@ -1096,14 +1214,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/events$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/events$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/events$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/events$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -1144,7 +1268,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/exec$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/exec$")
+                            .unwrap(),
                     ),
             )
         }
@@ -1153,14 +1278,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/exec$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/exec$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/exec$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/exec$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -1213,7 +1344,10 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::GET)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/lease$").unwrap(),
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/lease$",
+                            )
+                            .unwrap(),
                     ),
             )
         }
@@ -1222,14 +1356,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/lease$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/lease$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/lease$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/lease$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -1260,7 +1400,10 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/lease$").unwrap(),
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/lease$",
+                            )
+                            .unwrap(),
                     ),
             )
         }
@@ -1269,14 +1412,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/lease$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/lease$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/lease$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/lease$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -1320,7 +1469,10 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::DELETE)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/lease$").unwrap(),
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/lease$",
+                            )
+                            .unwrap(),
                     ),
             )
         }
@@ -1329,14 +1481,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/lease$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/lease$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/lease$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/lease$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -1370,7 +1528,10 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::GET)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/memory$").unwrap(),
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/memory$",
+                            )
+                            .unwrap(),
                     ),
             )
         }
@@ -1379,14 +1540,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/memory$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/memory$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/memory$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/memory$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -1417,7 +1584,10 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::PUT)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/memory$").unwrap(),
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/memory$",
+                            )
+                            .unwrap(),
                     ),
             )
         }
@@ -1426,14 +1596,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/memory$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/memory$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/memory$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/memory$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -1477,7 +1653,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/memory/reclaim$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/memory/reclaim$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -1487,14 +1665,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/memory/reclaim$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/memory/reclaim$",
+                        regex::escape(& value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/memory/reclaim$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/memory/reclaim$",
+                        regex::escape(& value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -1538,7 +1722,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::GET)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/metadata$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/metadata$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -1548,14 +1734,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/metadata$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/metadata$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/metadata$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/metadata$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -1592,7 +1784,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::PUT)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/metadata$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/metadata$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -1602,14 +1796,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/metadata$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/metadata$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/metadata$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/metadata$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -1665,7 +1865,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::PATCH)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/metadata$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/metadata$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -1675,14 +1877,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/metadata$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/metadata$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/metadata$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/metadata$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -1738,7 +1946,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::GET)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/metadata/[^/]*$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/metadata/[^/]*$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -1748,21 +1958,30 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/metadata/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/metadata/.*$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/metadata/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/metadata/.*$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn key(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/.*/metadata/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/.*/metadata/{}$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -1802,7 +2021,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/metadata/[^/]*$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/metadata/[^/]*$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -1812,21 +2033,30 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/metadata/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/metadata/.*$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/metadata/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/metadata/.*$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn key(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/.*/metadata/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/.*/metadata/{}$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -1873,7 +2103,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::DELETE)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/metadata/[^/]*$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/metadata/[^/]*$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -1883,21 +2115,30 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/metadata/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/metadata/.*$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/metadata/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/metadata/.*$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn key(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/.*/metadata/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/.*/metadata/{}$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -1932,7 +2173,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::GET)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/ps$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/ps$")
+                            .unwrap(),
                     ),
             )
         }
@@ -1941,14 +2183,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/ps$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/ps$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/ps$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/ps$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2008,7 +2256,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/restart$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/restart$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -2018,14 +2268,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/restart$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/restart$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/restart$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/restart$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2089,7 +2345,10 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/signal$").unwrap(),
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/signal$",
+                            )
+                            .unwrap(),
                     ),
             )
         }
@@ -2098,14 +2357,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/signal$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/signal$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/signal$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/signal$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2152,7 +2417,10 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/start$").unwrap(),
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/start$",
+                            )
+                            .unwrap(),
                     ),
             )
         }
@@ -2161,14 +2429,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/start$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/start$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/start$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/start$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2209,7 +2483,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/stop$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/stop$")
+                            .unwrap(),
                     ),
             )
         }
@@ -2218,14 +2493,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/stop$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/stop$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/stop$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/stop$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2272,7 +2553,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/suspend$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/suspend$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -2282,14 +2565,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/suspend$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/suspend$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/suspend$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/suspend$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2324,7 +2613,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/uncordon$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/uncordon$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -2334,14 +2625,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/uncordon$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/uncordon$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/uncordon$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/uncordon$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2376,7 +2673,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::GET)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/versions$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/versions$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -2386,14 +2685,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/versions$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/versions$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/versions$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/versions$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2424,7 +2729,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::GET)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/machines/[^/]*/wait$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/machines/[^/]*/wait$")
+                            .unwrap(),
                     ),
             )
         }
@@ -2433,14 +2739,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/machines/.*/wait$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/machines/.*/wait$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn machine_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/machines/{}/wait$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/machines/{}/wait$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2529,7 +2841,9 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::GET)
-                    .path_matches(regex::Regex::new("^/apps/[^/]*/secretkeys$").unwrap()),
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/secretkeys$").unwrap(),
+                    ),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
@@ -2537,7 +2851,10 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/secretkeys$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/secretkeys$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2588,7 +2905,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::GET)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/secretkeys/[^/]*$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/secretkeys/[^/]*$")
+                            .unwrap(),
                     ),
             )
         }
@@ -2597,14 +2915,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/secretkeys/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/secretkeys/.*$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn secret_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/secretkeys/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/secretkeys/{}$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2645,7 +2969,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/secretkeys/[^/]*$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/secretkeys/[^/]*$")
+                            .unwrap(),
                     ),
             )
         }
@@ -2654,14 +2979,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/secretkeys/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/secretkeys/.*$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn secret_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/secretkeys/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/secretkeys/{}$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2704,7 +3035,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::DELETE)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/secretkeys/[^/]*$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/secretkeys/[^/]*$")
+                            .unwrap(),
                     ),
             )
         }
@@ -2713,14 +3045,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/secretkeys/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/secretkeys/.*$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn secret_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/secretkeys/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/secretkeys/{}$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2751,7 +3089,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/secretkeys/[^/]*/decrypt$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/secretkeys/[^/]*/decrypt$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -2761,14 +3101,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/secretkeys/.*/decrypt$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/secretkeys/.*/decrypt$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn secret_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/secretkeys/{}/decrypt$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/secretkeys/{}/decrypt$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2821,7 +3167,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/secretkeys/[^/]*/encrypt$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/secretkeys/[^/]*/encrypt$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -2831,14 +3179,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/secretkeys/.*/encrypt$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/secretkeys/.*/encrypt$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn secret_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/secretkeys/{}/encrypt$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/secretkeys/{}/encrypt$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2891,7 +3245,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/secretkeys/[^/]*/generate$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/secretkeys/[^/]*/generate$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -2901,14 +3257,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/secretkeys/.*/generate$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/secretkeys/.*/generate$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn secret_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/secretkeys/{}/generate$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/secretkeys/{}/generate$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2951,7 +3313,10 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/secretkeys/[^/]*/sign$").unwrap(),
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/secretkeys/[^/]*/sign$",
+                            )
+                            .unwrap(),
                     ),
             )
         }
@@ -2960,14 +3325,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/secretkeys/.*/sign$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/secretkeys/.*/sign$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn secret_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/secretkeys/{}/sign$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/secretkeys/{}/sign$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -3020,7 +3391,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/secretkeys/[^/]*/verify$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/secretkeys/[^/]*/verify$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -3030,14 +3403,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/secretkeys/.*/verify$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/secretkeys/.*/verify$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn secret_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/secretkeys/{}/verify$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/secretkeys/{}/verify$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -3083,14 +3462,21 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::GET)
-                    .path_matches(regex::Regex::new("^/apps/[^/]*/secrets$").unwrap()),
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/secrets$").unwrap(),
+                    ),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
         pub fn app_name(self, value: &str) -> Self {
-            let re = regex::Regex::new(&format!("^/apps/{}/secrets$", value.to_string()))
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/secrets$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
@@ -3139,14 +3525,21 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::POST)
-                    .path_matches(regex::Regex::new("^/apps/[^/]*/secrets$").unwrap()),
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/secrets$").unwrap(),
+                    ),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
         pub fn app_name(self, value: &str) -> Self {
-            let re = regex::Regex::new(&format!("^/apps/{}/secrets$", value.to_string()))
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/secrets$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
@@ -3188,7 +3581,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::GET)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/secrets/[^/]*$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/secrets/[^/]*$")
+                            .unwrap(),
                     ),
             )
         }
@@ -3197,14 +3591,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/secrets/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/secrets/.*$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn secret_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/secrets/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/secrets/{}$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -3255,7 +3655,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/secrets/[^/]*$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/secrets/[^/]*$")
+                            .unwrap(),
                     ),
             )
         }
@@ -3264,14 +3665,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/secrets/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/secrets/.*$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn secret_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/secrets/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/secrets/{}$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -3314,7 +3721,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::DELETE)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/secrets/[^/]*$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/secrets/[^/]*$")
+                            .unwrap(),
                     ),
             )
         }
@@ -3323,14 +3731,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/secrets/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/secrets/.*$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn secret_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/secrets/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/secrets/{}$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -3360,14 +3774,21 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::GET)
-                    .path_matches(regex::Regex::new("^/apps/[^/]*/volumes$").unwrap()),
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/volumes$").unwrap(),
+                    ),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
         pub fn app_name(self, value: &str) -> Self {
-            let re = regex::Regex::new(&format!("^/apps/{}/volumes$", value.to_string()))
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/volumes$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
@@ -3406,14 +3827,21 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::POST)
-                    .path_matches(regex::Regex::new("^/apps/[^/]*/volumes$").unwrap()),
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/volumes$").unwrap(),
+                    ),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
         pub fn app_name(self, value: &str) -> Self {
-            let re = regex::Regex::new(&format!("^/apps/{}/volumes$", value.to_string()))
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/volumes$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
@@ -3446,7 +3874,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::GET)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/volumes/[^/]*$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/volumes/[^/]*$")
+                            .unwrap(),
                     ),
             )
         }
@@ -3455,14 +3884,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/volumes/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/volumes/.*$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn volume_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/volumes/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/volumes/{}$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -3493,7 +3928,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::PUT)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/volumes/[^/]*$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/volumes/[^/]*$")
+                            .unwrap(),
                     ),
             )
         }
@@ -3502,14 +3938,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/volumes/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/volumes/.*$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn volume_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/volumes/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/volumes/{}$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -3552,7 +3994,8 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::DELETE)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/volumes/[^/]*$").unwrap(),
+                        regex::Regex::new("^(?:/[^/]+)*/apps/[^/]*/volumes/[^/]*$")
+                            .unwrap(),
                     ),
             )
         }
@@ -3561,14 +4004,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/volumes/.*$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/volumes/.*$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn volume_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/volumes/{}$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/volumes/{}$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -3599,7 +4048,10 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::PUT)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/volumes/[^/]*/extend$").unwrap(),
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/volumes/[^/]*/extend$",
+                            )
+                            .unwrap(),
                     ),
             )
         }
@@ -3608,14 +4060,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/volumes/.*/extend$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/volumes/.*/extend$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn volume_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/volumes/{}/extend$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/volumes/{}/extend$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -3649,7 +4107,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::GET)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/volumes/[^/]*/snapshots$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/volumes/[^/]*/snapshots$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -3659,14 +4119,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/volumes/.*/snapshots$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/volumes/.*/snapshots$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn volume_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/volumes/{}/snapshots$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/volumes/{}/snapshots$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -3697,7 +4163,9 @@ pub mod operations {
                 inner
                     .method(::httpmock::Method::POST)
                     .path_matches(
-                        regex::Regex::new("^/apps/[^/]*/volumes/[^/]*/snapshots$")
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/apps/[^/]*/volumes/[^/]*/snapshots$",
+                            )
                             .unwrap(),
                     ),
             )
@@ -3707,14 +4175,20 @@ pub mod operations {
         }
         pub fn app_name(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/{}/volumes/.*/snapshots$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/{}/volumes/.*/snapshots$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
         pub fn volume_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/apps/.*/volumes/{}/snapshots$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/apps/.*/volumes/{}/snapshots$", regex::escape(&
+                        value.to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -3738,7 +4212,9 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::GET)
-                    .path_matches(regex::Regex::new("^/orgs/[^/]*/machines$").unwrap()),
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/orgs/[^/]*/machines$").unwrap(),
+                    ),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
@@ -3746,7 +4222,10 @@ pub mod operations {
         }
         pub fn org_slug(self, value: &str) -> Self {
             let re = regex::Regex::new(
-                    &format!("^/orgs/{}/machines$", value.to_string()),
+                    &format!(
+                        "^(?:/[^/]+)*/orgs/{}/machines$", regex::escape(& value
+                        .to_string())
+                    ),
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -3846,14 +4325,21 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::GET)
-                    .path_matches(regex::Regex::new("^/orgs/[^/]*/volumes$").unwrap()),
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/orgs/[^/]*/volumes$").unwrap(),
+                    ),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
         pub fn org_slug(self, value: &str) -> Self {
-            let re = regex::Regex::new(&format!("^/orgs/{}/volumes$", value.to_string()))
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/orgs/{}/volumes$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
                 .unwrap();
             Self(self.0.path_matches(re))
         }
@@ -3952,7 +4438,9 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::POST)
-                    .path_matches(regex::Regex::new("^/platform/placements$").unwrap()),
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/platform/placements$").unwrap(),
+                    ),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
@@ -3986,7 +4474,9 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::GET)
-                    .path_matches(regex::Regex::new("^/platform/regions$").unwrap()),
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/platform/regions$").unwrap(),
+                    ),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
@@ -4017,7 +4507,9 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::POST)
-                    .path_matches(regex::Regex::new("^/tokens/authenticate$").unwrap()),
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/tokens/authenticate$").unwrap(),
+                    ),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
@@ -4060,7 +4552,9 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::POST)
-                    .path_matches(regex::Regex::new("^/tokens/authorize$").unwrap()),
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/tokens/authorize$").unwrap(),
+                    ),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
@@ -4112,7 +4606,9 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::GET)
-                    .path_matches(regex::Regex::new("^/tokens/current$").unwrap()),
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/tokens/current$").unwrap(),
+                    ),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
@@ -4161,7 +4657,7 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::POST)
-                    .path_matches(regex::Regex::new("^/tokens/kms$").unwrap()),
+                    .path_matches(regex::Regex::new("^(?:/[^/]+)*/tokens/kms$").unwrap()),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {
@@ -4192,7 +4688,9 @@ pub mod operations {
             Self(
                 inner
                     .method(::httpmock::Method::POST)
-                    .path_matches(regex::Regex::new("^/tokens/oidc$").unwrap()),
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/tokens/oidc$").unwrap(),
+                    ),
             )
         }
         pub fn into_inner(self) -> ::httpmock::When {

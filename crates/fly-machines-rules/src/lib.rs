@@ -11,13 +11,111 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// A value Fly would refuse: the setting it was given for, the value itself, and what was expected.
+/// Which rule a value broke. Each `check_*` function of this crate reports exactly one of these,
+/// so callers can match on the rule instead of parsing a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Rule {
+    /// `cpu_kind` must be `shared` or `performance`.
+    CpuKind,
+    /// The CPU count must be one its kind offers.
+    Cpus,
+    /// Memory must be a multiple of [`MEMORY_STEP_MB`] inside the range the CPUs allow.
+    MemoryMb,
+    /// A guest preset name must be one of [`GUEST_PRESETS`].
+    Preset,
+    /// A port handler must be one of [`HANDLERS`].
+    Handler,
+    /// A service protocol must be one of [`PROTOCOLS`].
+    Protocol,
+    /// A restart policy must be one of [`RESTART_POLICIES`].
+    RestartPolicy,
+    /// `max_retries` is a count, and only goes with the `on-failure` policy.
+    MaxRetries,
+    /// An autostop value must be one of [`AUTOSTOP_VALUES`].
+    Autostop,
+    /// A stop signal must be one of [`STOP_SIGNALS`].
+    StopSignal,
+    /// A schedule must be one of [`SCHEDULES`].
+    Schedule,
+    /// A health check type must be one of [`CHECK_TYPES`].
+    CheckType,
+    /// A health check role must be one of [`CHECK_ROLES`].
+    CheckRole,
+    /// An HTTP health check scheme must be one of [`CHECK_SCHEMES`].
+    CheckScheme,
+    /// What concurrency limits count must be one of [`CONCURRENCY_TYPES`].
+    ConcurrencyType,
+    /// A port number must be from 1 to 65535.
+    Port,
+    /// A port range must not end below its start.
+    PortRange,
+    /// A count must be 0 or more and fit in 32 bits.
+    Count,
+    /// A file mode must be from 0 to 0o7777.
+    FileMode,
+    /// An image reference must be non-empty and without whitespace.
+    Image,
+    /// A path inside the machine must be absolute.
+    GuestPath,
+    /// A metadata key must not be empty.
+    MetadataKey,
+    /// An environment variable name must match `[A-Z_][A-Z0-9_]*`.
+    EnvName,
+    /// A duration must be a non-negative Go duration such as `15s`.
+    GoDuration,
+    /// A name that is required must not be empty.
+    NotEmpty,
+}
+
+impl Rule {
+    /// A short name for the rule, e.g. `protocol` or `env name`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Rule::CpuKind => "cpu_kind",
+            Rule::Cpus => "cpus",
+            Rule::MemoryMb => "memory_mb",
+            Rule::Preset => "preset",
+            Rule::Handler => "handler",
+            Rule::Protocol => "protocol",
+            Rule::RestartPolicy => "restart policy",
+            Rule::MaxRetries => "max_retries",
+            Rule::Autostop => "autostop",
+            Rule::StopSignal => "stop signal",
+            Rule::Schedule => "schedule",
+            Rule::CheckType => "check kind",
+            Rule::CheckRole => "check role",
+            Rule::CheckScheme => "check protocol",
+            Rule::ConcurrencyType => "concurrency kind",
+            Rule::Port => "port",
+            Rule::PortRange => "port range",
+            Rule::Count => "count",
+            Rule::FileMode => "file mode",
+            Rule::Image => "image",
+            Rule::GuestPath => "path",
+            Rule::MetadataKey => "metadata key",
+            Rule::EnvName => "env name",
+            Rule::GoDuration => "duration",
+            Rule::NotEmpty => "name",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A value Fly would refuse: the rule it broke, the setting it was given for, the value itself,
+/// and what was expected.
 ///
 /// The `Display` form reads like ``invalid cpus `16`: expected 1, 2, 4 or 8 for cpu_kind `shared` ``
 /// (setting, value, what was expected), followed by a "did you mean" hint when an accepted value is
 /// close to the one given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleError {
+    rule: Rule,
     setting: String,
     value: String,
     expected: String,
@@ -25,18 +123,22 @@ pub struct RuleError {
 }
 
 impl RuleError {
-    /// A new error for `value`, given for `setting`, where `expected` says what is accepted.
-    pub fn new(
-        setting: impl Into<String>,
-        value: impl fmt::Display,
-        expected: impl Into<String>,
-    ) -> Self {
+    /// A new error: `value` broke `rule`, where `expected` says what is accepted. The setting is
+    /// the rule's own name until [`RuleError::for_setting`] names a more precise one.
+    pub fn new(rule: Rule, value: impl fmt::Display, expected: impl Into<String>) -> Self {
         RuleError {
-            setting: setting.into(),
+            rule,
+            setting: rule.name().to_owned(),
             value: value.to_string(),
             expected: expected.into(),
             suggestion: None,
         }
+    }
+
+    /// Names the setting the value was given for, e.g. `internal_port` for a [`Rule::Port`].
+    pub fn for_setting(mut self, setting: impl Into<String>) -> Self {
+        self.setting = setting.into();
+        self
     }
 
     /// Adds a "did you mean" hint.
@@ -45,7 +147,12 @@ impl RuleError {
         self
     }
 
-    /// The setting the value was given for, e.g. `cpus` or `service.protocol`.
+    /// The rule the value broke.
+    pub fn rule(&self) -> Rule {
+        self.rule
+    }
+
+    /// The setting the value was given for, e.g. `cpus` or `internal_port`.
     pub fn setting(&self) -> &str {
         &self.setting
     }
@@ -154,7 +261,7 @@ impl CpuKind {
             .find(|kind| kind.as_str() == value)
             .ok_or_else(|| {
                 let names: Vec<&'static str> = CpuKind::ALL.iter().map(|k| k.as_str()).collect();
-                one_of_error("cpu_kind", value, &names)
+                one_of_error(Rule::CpuKind, value, &names)
             })
     }
 
@@ -188,7 +295,7 @@ pub fn check_cpus(cpu_kind: CpuKind, cpus: i64) -> Result<u32, RuleError> {
     match u32::try_from(cpus) {
         Ok(n) if allowed.contains(&n) => Ok(n),
         _ => Err(RuleError::new(
-            "cpus",
+            Rule::Cpus,
             cpus,
             format!("{} for cpu_kind `{cpu_kind}`", list_numbers(allowed)),
         )),
@@ -200,7 +307,7 @@ pub fn check_memory_step(memory_mb: i64) -> Result<u32, RuleError> {
     match u32::try_from(memory_mb) {
         Ok(n) if n > 0 && n.is_multiple_of(MEMORY_STEP_MB) => Ok(n),
         _ => Err(RuleError::new(
-            "memory_mb",
+            Rule::MemoryMb,
             memory_mb,
             format!("a positive multiple of {MEMORY_STEP_MB}"),
         )),
@@ -217,7 +324,7 @@ pub fn check_memory_mb(cpu_kind: CpuKind, cpus: u32, memory_mb: i64) -> Result<u
     );
     match u32::try_from(memory_mb) {
         Ok(n) if n.is_multiple_of(MEMORY_STEP_MB) && (min..=max).contains(&n) => Ok(n),
-        _ => Err(RuleError::new("memory_mb", memory_mb, expected)),
+        _ => Err(RuleError::new(Rule::MemoryMb, memory_mb, expected)),
     }
 }
 
@@ -373,7 +480,7 @@ impl GuestPreset {
             .map(|row| row.preset)
             .ok_or_else(|| {
                 let names: Vec<&'static str> = GUEST_PRESETS.iter().map(|row| row.name).collect();
-                one_of_error("preset", value, &names)
+                one_of_error(Rule::Preset, value, &names)
             })
     }
 }
@@ -423,7 +530,7 @@ pub const CONCURRENCY_TYPES: &[&str] = &["connections", "requests"];
 
 /// Checks that `value` is one of `allowed`, returning the matching table entry.
 pub fn check_one_of(
-    setting: &str,
+    rule: Rule,
     value: &str,
     allowed: &'static [&'static str],
 ) -> Result<&'static str, RuleError> {
@@ -431,26 +538,26 @@ pub fn check_one_of(
         .iter()
         .copied()
         .find(|word| *word == value)
-        .ok_or_else(|| one_of_error(setting, value, allowed))
+        .ok_or_else(|| one_of_error(rule, value, allowed))
 }
 
-fn one_of_error(setting: &str, value: &str, allowed: &[&'static str]) -> RuleError {
-    RuleError::new(setting, value, list_words(allowed)).with_suggestion(closest(value, allowed))
+fn one_of_error(rule: Rule, value: &str, allowed: &[&'static str]) -> RuleError {
+    RuleError::new(rule, value, list_words(allowed)).with_suggestion(closest(value, allowed))
 }
 
 /// Checks a port handler (`tls`, `http`, `proxy_proto`, `pg_tls` or `edge_http`).
 pub fn check_handler(value: &str) -> Result<&'static str, RuleError> {
-    check_one_of("handler", value, HANDLERS)
+    check_one_of(Rule::Handler, value, HANDLERS)
 }
 
 /// Checks a service protocol (`tcp` or `udp`).
 pub fn check_protocol(value: &str) -> Result<&'static str, RuleError> {
-    check_one_of("protocol", value, PROTOCOLS)
+    check_one_of(Rule::Protocol, value, PROTOCOLS)
 }
 
 /// Checks a restart policy (`no`, `always`, `on-failure` or `spot-price`).
 pub fn check_restart_policy(value: &str) -> Result<&'static str, RuleError> {
-    check_one_of("restart policy", value, RESTART_POLICIES)
+    check_one_of(Rule::RestartPolicy, value, RESTART_POLICIES)
 }
 
 /// Checks that `max_retries` goes with the restart policy it belongs to. With no policy set Fly
@@ -458,7 +565,7 @@ pub fn check_restart_policy(value: &str) -> Result<&'static str, RuleError> {
 pub fn check_max_retries(policy: Option<&str>, max_retries: i64) -> Result<u32, RuleError> {
     if let Some(policy) = policy.filter(|p| *p != ON_FAILURE) {
         return Err(RuleError::new(
-            "max_retries",
+            Rule::MaxRetries,
             max_retries,
             format!(
                 "no max_retries with restart policy `{policy}` (it applies only to `{ON_FAILURE}`)"
@@ -466,17 +573,17 @@ pub fn check_max_retries(policy: Option<&str>, max_retries: i64) -> Result<u32, 
         ));
     }
     u32::try_from(max_retries)
-        .map_err(|_| RuleError::new("max_retries", max_retries, "a count of 0 or more"))
+        .map_err(|_| RuleError::new(Rule::MaxRetries, max_retries, "a count of 0 or more"))
 }
 
 /// Checks an autostop value (`off`, `stop` or `suspend`).
 pub fn check_autostop(value: &str) -> Result<&'static str, RuleError> {
-    check_one_of("autostop", value, AUTOSTOP_VALUES)
+    check_one_of(Rule::Autostop, value, AUTOSTOP_VALUES)
 }
 
 /// Checks a stop signal (`SIGTERM` and friends). `TERM` gets the hint `SIGTERM`.
 pub fn check_stop_signal(value: &str) -> Result<&'static str, RuleError> {
-    check_one_of("stop signal", value, STOP_SIGNALS).map_err(|err| {
+    check_one_of(Rule::StopSignal, value, STOP_SIGNALS).map_err(|err| {
         let upper = value.to_ascii_uppercase();
         let prefixed = if upper.starts_with("SIG") {
             upper
@@ -492,27 +599,27 @@ pub fn check_stop_signal(value: &str) -> Result<&'static str, RuleError> {
 
 /// Checks a schedule (`hourly`, `daily`, `weekly` or `monthly`).
 pub fn check_schedule(value: &str) -> Result<&'static str, RuleError> {
-    check_one_of("schedule", value, SCHEDULES)
+    check_one_of(Rule::Schedule, value, SCHEDULES)
 }
 
 /// Checks a health check type (`tcp` or `http`).
 pub fn check_check_type(value: &str) -> Result<&'static str, RuleError> {
-    check_one_of("check kind", value, CHECK_TYPES)
+    check_one_of(Rule::CheckType, value, CHECK_TYPES)
 }
 
 /// Checks a top-level health check role (`informational` or `readiness`).
 pub fn check_check_role(value: &str) -> Result<&'static str, RuleError> {
-    check_one_of("check role", value, CHECK_ROLES)
+    check_one_of(Rule::CheckRole, value, CHECK_ROLES)
 }
 
 /// Checks an HTTP health check scheme (`http` or `https`).
 pub fn check_check_scheme(value: &str) -> Result<&'static str, RuleError> {
-    check_one_of("check protocol", value, CHECK_SCHEMES)
+    check_one_of(Rule::CheckScheme, value, CHECK_SCHEMES)
 }
 
 /// Checks what concurrency limits count (`connections` or `requests`).
 pub fn check_concurrency_type(value: &str) -> Result<&'static str, RuleError> {
-    check_one_of("concurrency kind", value, CONCURRENCY_TYPES)
+    check_one_of(Rule::ConcurrencyType, value, CONCURRENCY_TYPES)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -523,13 +630,15 @@ pub fn check_concurrency_type(value: &str) -> Result<&'static str, RuleError> {
 pub fn check_port(setting: &str, port: i64) -> Result<u16, RuleError> {
     match u16::try_from(port) {
         Ok(p) if p >= 1 => Ok(p),
-        _ => Err(RuleError::new(setting, port, "a port from 1 to 65535")),
+        _ => Err(RuleError::new(Rule::Port, port, "a port from 1 to 65535").for_setting(setting)),
     }
 }
 
 /// Checks a non-negative count, such as `min_machines_running` or a concurrency limit.
 pub fn check_count(setting: &str, value: i64) -> Result<u32, RuleError> {
-    u32::try_from(value).map_err(|_| RuleError::new(setting, value, "a count of 0 or more"))
+    u32::try_from(value).map_err(|_| {
+        RuleError::new(Rule::Count, value, "a count of 0 or more").for_setting(setting)
+    })
 }
 
 /// Checks a file permission mode, as `chmod` takes it: 0 to 0o7777.
@@ -537,7 +646,7 @@ pub fn check_file_mode(mode: i64) -> Result<u32, RuleError> {
     match u32::try_from(mode) {
         Ok(m) if m <= 0o7777 => Ok(m),
         _ => Err(RuleError::new(
-            "file mode",
+            Rule::FileMode,
             mode,
             "a permission mode from 0 to 0o7777",
         )),
@@ -548,7 +657,7 @@ pub fn check_file_mode(mode: i64) -> Result<u32, RuleError> {
 pub fn check_image(value: &str) -> Result<(), RuleError> {
     if value.is_empty() || value.chars().any(char::is_whitespace) {
         Err(RuleError::new(
-            "image",
+            Rule::Image,
             value,
             "an image reference such as `registry.fly.io/app:tag`, not empty and without spaces",
         ))
@@ -568,7 +677,8 @@ pub fn check_guest_path(setting: &str, path: &str) -> Result<(), RuleError> {
             Some(format!("/{path}"))
         };
         Err(
-            RuleError::new(setting, path, "an absolute path starting with `/`")
+            RuleError::new(Rule::GuestPath, path, "an absolute path starting with `/`")
+                .for_setting(setting)
                 .with_suggestion(hint),
         )
     }
@@ -578,7 +688,7 @@ pub fn check_guest_path(setting: &str, path: &str) -> Result<(), RuleError> {
 pub fn check_metadata_key(key: &str) -> Result<(), RuleError> {
     if key.is_empty() {
         Err(RuleError::new(
-            "metadata key",
+            Rule::MetadataKey,
             key,
             "a key that is not empty",
         ))
@@ -617,7 +727,7 @@ pub fn check_env_name(name: &str) -> Result<(), RuleError> {
     }
     let hint = Some(fixed).filter(|f| is_env_name(f) && f != name);
     Err(
-        RuleError::new("env name", name, "a name matching `[A-Z_][A-Z0-9_]*`")
+        RuleError::new(Rule::EnvName, name, "a name matching `[A-Z_][A-Z0-9_]*`")
             .with_suggestion(hint),
     )
 }
@@ -641,7 +751,7 @@ pub fn env_name_for_field(field: &str) -> String {
 pub fn parse_go_duration(value: &str) -> Result<Duration, RuleError> {
     let error = || {
         RuleError::new(
-            "duration",
+            Rule::GoDuration,
             value,
             "a Go duration such as `15s`, `1m30s` or `500ms`",
         )
@@ -871,6 +981,97 @@ mod tests {
         assert!(check_guest("performance", 16, 131072).is_ok());
         assert!(check_memory_step(0).is_err());
         assert!(check_memory_step(-256).is_err());
+    }
+
+    #[test]
+    fn each_check_names_the_rule_it_enforces() {
+        let rule_of = |result: Result<(), RuleError>| result.unwrap_err().rule();
+        let cases = [
+            (
+                rule_of(check_guest("tiny", 1, 256).map(drop)),
+                Rule::CpuKind,
+            ),
+            (rule_of(check_guest("shared", 3, 768).map(drop)), Rule::Cpus),
+            (
+                rule_of(check_guest("shared", 1, 300).map(drop)),
+                Rule::MemoryMb,
+            ),
+            (rule_of(check_memory_step(100).map(drop)), Rule::MemoryMb),
+            (rule_of(GuestPreset::parse("huge").map(drop)), Rule::Preset),
+            (rule_of(check_handler("h3").map(drop)), Rule::Handler),
+            (rule_of(check_protocol("sctp").map(drop)), Rule::Protocol),
+            (
+                rule_of(check_restart_policy("sometimes").map(drop)),
+                Rule::RestartPolicy,
+            ),
+            (
+                rule_of(check_max_retries(Some("no"), 1).map(drop)),
+                Rule::MaxRetries,
+            ),
+            (rule_of(check_autostop("pause").map(drop)), Rule::Autostop),
+            (
+                rule_of(check_stop_signal("SIGSTOP").map(drop)),
+                Rule::StopSignal,
+            ),
+            (rule_of(check_schedule("yearly").map(drop)), Rule::Schedule),
+            (rule_of(check_check_type("grpc").map(drop)), Rule::CheckType),
+            (
+                rule_of(check_check_role("liveness").map(drop)),
+                Rule::CheckRole,
+            ),
+            (
+                rule_of(check_check_scheme("ftp").map(drop)),
+                Rule::CheckScheme,
+            ),
+            (
+                rule_of(check_concurrency_type("bytes").map(drop)),
+                Rule::ConcurrencyType,
+            ),
+            (
+                rule_of(check_port("internal_port", 0).map(drop)),
+                Rule::Port,
+            ),
+            (
+                rule_of(check_count("soft_limit", -1).map(drop)),
+                Rule::Count,
+            ),
+            (rule_of(check_file_mode(-1).map(drop)), Rule::FileMode),
+            (rule_of(check_image("a b")), Rule::Image),
+            (
+                rule_of(check_guest_path("mount path", "data")),
+                Rule::GuestPath,
+            ),
+            (rule_of(check_metadata_key("")), Rule::MetadataKey),
+            (rule_of(check_env_name("a-b")), Rule::EnvName),
+            (
+                rule_of(parse_go_duration("soon").map(drop)),
+                Rule::GoDuration,
+            ),
+        ];
+        for (i, (got, want)) in cases.into_iter().enumerate() {
+            assert_eq!(got, want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn errors_keep_rule_setting_value_and_expectation_apart() {
+        let err = check_port("internal_port", 70000).unwrap_err();
+        assert_eq!(err.rule(), Rule::Port);
+        assert_eq!(err.rule().name(), "port");
+        assert_eq!(err.setting(), "internal_port");
+        assert_eq!(err.value(), "70000");
+        assert_eq!(err.expected(), "a port from 1 to 65535");
+        assert_eq!(
+            err.to_string(),
+            "invalid internal_port `70000`: expected a port from 1 to 65535"
+        );
+        let err = check_protocol("UDP").unwrap_err();
+        assert_eq!(err.setting(), "protocol");
+        assert_eq!(err.suggestion(), Some("udp"));
+        assert_eq!(
+            err.to_string(),
+            "invalid protocol `UDP`: expected `tcp` or `udp`; did you mean `udp`?"
+        );
     }
 
     #[test]

@@ -32,11 +32,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::guest::{Guest, GuestError, rules};
+use crate::guest::{Guest, rules};
 use crate::{Error, Result, types};
 
+/// A rule check's result as this crate's error, keeping which rule failed.
 fn rule<T>(result: std::result::Result<T, rules::RuleError>) -> Result<T> {
-    result.map_err(|e| Error::from(GuestError::from(e)))
+    result.map_err(Error::Rule)
 }
 
 /// Starts a machine config; the image is required.
@@ -472,49 +473,82 @@ mod tests {
         assert_eq!(value["init"]["cmd"][1], "--port");
     }
 
+    /// Which rule `err` reports as broken, and its message.
+    fn broken(err: Error) -> (rules::Rule, String) {
+        let message = err.to_string();
+        match err {
+            Error::Rule(rule) => (rule.rule(), message),
+            other => panic!("expected a rule error, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn bad_values_are_named() {
-        let err = machine_config("nginx")
-            .env("lower", "x")
-            .build()
-            .unwrap_err();
-        assert!(err.to_string().contains("lower"), "{err}");
+    fn bad_values_name_the_rule_they_break() {
+        use rules::Rule;
+
+        let err = machine_config("nginx").env("lower", "x").build();
+        assert_eq!(
+            broken(err.unwrap_err()),
+            (
+                Rule::EnvName,
+                "invalid env name `lower`: expected a name matching `[A-Z_][A-Z0-9_]*`; \
+                 did you mean `LOWER`?"
+                    .into()
+            )
+        );
         let err = machine_config("nginx")
             .stop("SIGTERM", "ten seconds")
-            .build()
-            .unwrap_err();
-        assert!(err.to_string().contains("ten seconds"), "{err}");
-        let err = service("tcp", 8080)
-            .port(443, &["tsl"])
-            .build()
-            .unwrap_err();
-        assert!(
-            err.to_string().contains("tsl") && err.to_string().contains("tls"),
-            "{err}"
+            .build();
+        let (rule, message) = broken(err.unwrap_err());
+        assert_eq!(rule, Rule::GoDuration);
+        assert!(message.contains("`ten seconds`"), "{message}");
+        let err = machine_config("nginx").stop("TERM", "10s").build();
+        let (rule, message) = broken(err.unwrap_err());
+        assert_eq!(rule, Rule::StopSignal);
+        assert!(message.ends_with("did you mean `SIGTERM`?"), "{message}");
+        let err = service("tcp", 8080).port(443, &["tsl"]).build();
+        let (rule, message) = broken(err.unwrap_err());
+        assert_eq!(rule, Rule::Handler);
+        assert!(message.starts_with("invalid handler `tsl`"), "{message}");
+        assert!(message.ends_with("did you mean `tls`?"), "{message}");
+        let err = service("sctp", 8080).build();
+        assert_eq!(
+            broken(err.unwrap_err()),
+            (
+                Rule::Protocol,
+                "invalid protocol `sctp`: expected `tcp` or `udp`".into()
+            )
         );
-        let err = service("sctp", 8080).build().unwrap_err();
-        assert!(err.to_string().contains("sctp"), "{err}");
-        let err = service("tcp", 0).build().unwrap_err();
-        assert!(err.to_string().contains('0'), "{err}");
-        let err = machine_config("").build().unwrap_err();
-        assert!(err.to_string().contains("image"), "{err}");
+        let err = service("tcp", 0).build();
+        assert_eq!(
+            broken(err.unwrap_err()),
+            (
+                Rule::Port,
+                "invalid internal_port `0`: expected a port from 1 to 65535".into()
+            )
+        );
+        let (rule, _) = broken(machine_config("").build().unwrap_err());
+        assert_eq!(rule, Rule::Image);
         let err = machine_config("nginx")
             .raw_guest(types::MachineGuest {
                 cpu_kind: Some("shared".into()),
                 cpus: Some(3),
                 ..Default::default()
             })
-            .build()
-            .unwrap_err();
-        assert!(err.to_string().contains('3'), "{err}");
+            .build();
+        assert_eq!(
+            broken(err.unwrap_err()),
+            (
+                Rule::Cpus,
+                "invalid cpus `3`: expected 1, 2, 4 or 8 for cpu_kind `shared`".into()
+            )
+        );
         let err = machine_config("nginx")
             .restart(Restart::Always)
             .with(|c| c.restart.as_mut().unwrap().max_retries = Some(2))
-            .build()
-            .unwrap_err();
-        assert!(
-            err.to_string().contains("max_retries") || err.to_string().contains("on-failure"),
-            "{err}"
-        );
+            .build();
+        let (rule, message) = broken(err.unwrap_err());
+        assert_eq!(rule, Rule::MaxRetries);
+        assert!(message.contains("`always`"), "{message}");
     }
 }

@@ -135,6 +135,12 @@ pub enum Error {
         /// What was expected instead.
         expected: String,
     },
+    /// A machine config value broke one of Fly's rules (a guest size, a protocol, an env name,
+    /// ...), caught before any request was made. [`RuleError::rule`] says which rule.
+    ///
+    /// [`RuleError::rule`]: crate::guest::rules::RuleError::rule
+    #[error("{0}")]
+    Rule(#[from] fly_machines_rules::RuleError),
     /// The client is not configured (e.g. no token).
     #[error("configuration: {0}")]
     Config(String),
@@ -179,6 +185,14 @@ impl Error {
         match self {
             Error::Api(e) => Some(e.status),
             Error::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The rule a config value broke, when this is a rule error.
+    pub fn rule(&self) -> Option<&fly_machines_rules::RuleError> {
+        match self {
+            Error::Rule(e) => Some(e),
             _ => None,
         }
     }
@@ -331,15 +345,7 @@ impl Error {
 
 impl From<crate::guest::GuestError> for Error {
     fn from(e: crate::guest::GuestError) -> Error {
-        let mut expected = e.expected().to_string();
-        if let Some(suggestion) = e.suggestion() {
-            expected.push_str(&format!(" (did you mean `{suggestion}`?)"));
-        }
-        Error::InvalidInput {
-            what: "guest setting",
-            value: format!("{} = {}", e.setting(), e.value()),
-            expected,
-        }
+        Error::Rule(e.into_rule_error())
     }
 }
 

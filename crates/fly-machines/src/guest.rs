@@ -42,6 +42,13 @@ pub use rules::{CpuKind, GUEST_PRESETS, GUEST_RULES, GuestPreset, GuestRule, MEM
 pub struct GuestError(rules::RuleError);
 
 impl GuestError {
+    /// The rule the value broke: [`Rule::CpuKind`](rules::Rule::CpuKind),
+    /// [`Rule::Cpus`](rules::Rule::Cpus), [`Rule::MemoryMb`](rules::Rule::MemoryMb) or
+    /// [`Rule::Preset`](rules::Rule::Preset).
+    pub fn rule(&self) -> rules::Rule {
+        self.0.rule()
+    }
+
     /// The setting the value was given for: `cpu_kind`, `cpus`, `memory_mb` or `preset`.
     pub fn setting(&self) -> &str {
         self.0.setting()
@@ -60,6 +67,13 @@ impl GuestError {
     /// A close accepted value, for a misspelled kind or preset.
     pub fn suggestion(&self) -> Option<&str> {
         self.0.suggestion()
+    }
+}
+
+impl GuestError {
+    /// The rule error inside, with every detail.
+    pub fn into_rule_error(self) -> rules::RuleError {
+        self.0
     }
 }
 

@@ -113,6 +113,7 @@ mod machine_config;
 mod pipeline;
 pub mod resources;
 mod retry;
+pub mod testing;
 mod token;
 mod validate;
 pub mod wait;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fly_machines::{ManualClock, OrgListing, types};
+use fly_machines_httpmock::MockServerExt;
 use futures::TryStreamExt;
 use httpmock::{HttpMockResponse, MockServer};
 
@@ -469,23 +470,18 @@ async fn every_handle_method_hits_its_operation() {
 #[tokio::test]
 async fn org_listings_follow_the_cursor_until_it_ends() {
     let server = MockServer::start_async().await;
-    let first = server
-        .mock_async(|when, then| {
-            when.path("/v1/orgs/acme/machines")
-                .query_param_missing("cursor");
-            then.status(200).json_body(
-                serde_json::json!({"machines": [{"id": "m1"}, {"id": "m2"}], "next_cursor": "c2"}),
-            );
-        })
-        .await;
-    let second = server
-        .mock_async(|when, then| {
-            when.path("/v1/orgs/acme/machines")
-                .query_param("cursor", "c2");
-            then.status(200)
-                .json_body(serde_json::json!({"machines": [{"id": "m3"}], "next_cursor": ""}));
-        })
-        .await;
+    let first = server.machines_org_list(|when, then| {
+        when.org_slug("acme").cursor(None);
+        then.into_inner().status(200).json_body(
+            serde_json::json!({"machines": [{"id": "m1"}, {"id": "m2"}], "next_cursor": "c2"}),
+        );
+    });
+    let second = server.machines_org_list(|when, then| {
+        when.org_slug("acme").cursor("c2");
+        then.into_inner()
+            .status(200)
+            .json_body(serde_json::json!({"machines": [{"id": "m3"}], "next_cursor": ""}));
+    });
     let c = common::client(&server, ManualClock::auto_advance());
     let all: Vec<_> = c
         .org("acme")

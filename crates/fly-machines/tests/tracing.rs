@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use fly_machines::ManualClock;
-use httpmock::Method::GET;
+use fly_machines_httpmock::{FlyErrors, MockServerExt, ServerError};
 use httpmock::MockServer;
 use serde_json::json;
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -37,20 +37,19 @@ async fn a_call_span_records_operation_attempts_status_and_request_id() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let server = MockServer::start_async().await;
-    server
-        .mock_async(|when, then| {
-            when.method(GET).path("/v1/apps/a/machines/m1");
-            then.status(503).up_to_n_times(1);
-        })
-        .await;
-    server
-        .mock_async(|when, then| {
-            when.method(GET).path("/v1/apps/a/machines/m1");
-            then.status(200)
-                .header("fly-request-id", "01HREQUESTID")
-                .json_body(json!({"id": "m1"}));
-        })
-        .await;
+    server.machines_show(|when, then| {
+        when.app_name("a").machine_id("m1");
+        then.fly_server_error(ServerError::Unavailable)
+            .into_inner()
+            .up_to_n_times(1);
+    });
+    server.machines_show(|when, then| {
+        when.app_name("a").machine_id("m1");
+        then.into_inner()
+            .status(200)
+            .header("fly-request-id", "01HREQUESTID")
+            .json_body(json!({"id": "m1"}));
+    });
     let c = common::builder(&server, ManualClock::auto_advance())
         .token("fm2_very_secret_token")
         .build()

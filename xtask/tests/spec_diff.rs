@@ -1,30 +1,28 @@
 //! The generated code and our OpenAPI document agree with each other, and the document agrees
 //! with Fly's published one except where we corrected it on purpose.
 //!
-//! Both tests run the workspace's xtask through cargo. Fly's document is kept outside the
+//! Both tests run the xtask binary that cargo builds for them. Fly's document is kept outside the
 //! repository (`../shared/reference`); where it is absent, that test says so and passes without
 //! checking anything.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
+        .join("..")
         .canonicalize()
-        .expect("the crate lives two levels below the workspace root")
+        .expect("the xtask lives one level below the workspace root")
 }
 
-/// Runs `cargo run -q -p xtask -- <args>` from the workspace root.
+/// Runs the xtask binary cargo built for this test, from the workspace root.
 fn xtask(args: &[&str]) -> Output {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    Command::new(&cargo)
-        .args(["run", "-q", "-p", "xtask", "--"])
+    let xtask = env!("CARGO_BIN_EXE_xtask");
+    Command::new(xtask)
         .args(args)
         .current_dir(workspace_root())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", cargo.to_string_lossy()))
+        .unwrap_or_else(|e| panic!("cannot run {xtask}: {e}"))
 }
 
 fn describe(output: &Output) -> String {

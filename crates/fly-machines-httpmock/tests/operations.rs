@@ -1,7 +1,11 @@
 //! Wire tests: every operation of the generated client, called once against a mock server.
 //!
-//! Each test checks what goes on the wire (method, path, exact query string, the headers that
-//! matter, the exact JSON body) and that a realistic answer decodes into the declared type.
+//! Each test sets up the operation's typed mock (`MockServerExt`), which matches the method and
+//! the path under the `/v1` base path with every path value pinned, then checks the rest of what
+//! goes on the wire (exact query string, the headers that matter, the exact JSON body) and that a
+//! realistic answer decodes into the declared type. Answers are written as JSON documents the way
+//! Fly sends them, not serialized from our own types, so that decoding is tested against the
+//! wire and not against itself.
 //! Every request is also routed through a recording [`RequestPolicy`], so each test proves that
 //! the generated method is attributed to the right row of [`OPERATIONS`] and that the row's
 //! method and path template fit the request that was actually sent.
@@ -15,10 +19,13 @@ use fly_machines_api::types;
 use fly_machines_api::{
     Client, Inner, OPERATIONS, Operation, PolicyFuture, RequestPolicy, ResponseValue,
 };
+use fly_machines_httpmock::MockServerExt;
 use futures::TryStreamExt;
-use httpmock::{Method, MockServer, Then, When};
+use httpmock::{MockServer, Then, When};
 use serde_json::{Value, json};
 
+/// The API's base path, as `fly_machines_httpmock::raw_client` and the real API use it.
+const BASE_PATH: &str = "/v1";
 const APP: &str = "my-app-name";
 const ORG: &str = "personal";
 const MACHINE: &str = "3d8d413b29d089";
@@ -77,7 +84,7 @@ impl Harness {
     async fn start() -> Self {
         let server = MockServer::start_async().await;
         let recorder = Arc::new(Recorder::default());
-        let client = Client::new(&server.base_url(), Inner::new(recorder.clone()));
+        let client = Client::new(&server.url(BASE_PATH), Inner::new(recorder.clone()));
         Harness {
             server,
             client,
@@ -104,8 +111,12 @@ impl Harness {
             sent.method, row.method,
             "{id}: method differs from the table"
         );
+        let path = sent
+            .path
+            .strip_prefix(BASE_PATH)
+            .unwrap_or_else(|| panic!("{id}: {} is not under {BASE_PATH}", sent.path));
         assert!(
-            path_fits(row.path, &sent.path),
+            path_fits(row.path, path),
             "{id}: path {} does not fit the template {}",
             sent.path,
             row.path
@@ -128,9 +139,10 @@ fn path_fits(template: &str, path: &str) -> bool {
         })
 }
 
-/// Method and path, plus the `api-version` header progenitor puts on every request.
-fn route(when: When, method: Method, path: &str) -> When {
-    when.method(method).path(path).header("api-version", "1.0")
+/// The `api-version` header progenitor puts on every request. (The typed mock already matched
+/// the method and the path, with every path value pinned.)
+fn api_version(when: When) -> When {
+    when.header("api-version", "1.0")
 }
 
 /// The query string holds exactly these pairs (in any order) and nothing else.
@@ -509,31 +521,29 @@ fn path_templates_are_matched_segment_by_segment() {
 // ---------------------------------------------------------------------------------------------
 
 async fn apps_list(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = route(when, Method::GET, "/apps");
-            let when = query(when, &[("org_slug", ORG), ("app_role", "postgres_cluster")]);
-            empty_request(accepts_json(when));
-            reply(
-                then,
-                200,
-                json!({
-                    "total_apps": 1,
-                    "apps": [{
-                        "id": "682kqp6pdno9d543",
-                        "name": "my-pg-cluster",
-                        "machine_count": 3,
-                        "volume_count": 3,
-                        "network": "default",
-                        "status": "deployed",
-                        "internal_numeric_id": 1700318,
-                        "organization": {"name": "Personal", "slug": ORG, "internal_numeric_id": 51234}
-                    }]
-                }),
-            );
-        })
-        .await;
+    let mock = h.server.apps_list(|when, then| {
+        let (when, then) = (when.into_inner(), then.into_inner());
+        let when = api_version(when);
+        let when = query(when, &[("org_slug", ORG), ("app_role", "postgres_cluster")]);
+        empty_request(accepts_json(when));
+        reply(
+            then,
+            200,
+            json!({
+                "total_apps": 1,
+                "apps": [{
+                    "id": "682kqp6pdno9d543",
+                    "name": "my-pg-cluster",
+                    "machine_count": 3,
+                    "volume_count": 3,
+                    "network": "default",
+                    "status": "deployed",
+                    "internal_numeric_id": 1700318,
+                    "organization": {"name": "Personal", "slug": ORG, "internal_numeric_id": 51234}
+                }]
+            }),
+        );
+    });
     let result = h.client.apps_list(Some("postgres_cluster"), ORG).await;
     let list = settle(mock, result).await.into_inner();
     assert_eq!(list.total_apps, Some(1));
@@ -548,21 +558,19 @@ async fn apps_list(h: &Harness) {
 }
 
 async fn apps_create(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(when, Method::POST, "/apps"));
-            json_request(
-                accepts_json(when),
-                json!({"name": APP, "org_slug": ORG, "network": "tenant-net"}),
-            );
-            reply(
-                then,
-                201,
-                json!({"id": "z4k69dxd8r31p5mx", "created_at": 1708631799000_i64}),
-            );
-        })
-        .await;
+    let mock = h.server.apps_create(|when, then| {
+        let (when, then) = (when.into_inner(), then.into_inner());
+        let when = no_query(api_version(when));
+        json_request(
+            accepts_json(when),
+            json!({"name": APP, "org_slug": ORG, "network": "tenant-net"}),
+        );
+        reply(
+            then,
+            201,
+            json!({"id": "z4k69dxd8r31p5mx", "created_at": 1708631799000_i64}),
+        );
+    });
     let body = types::CreateAppRequest {
         name: Some(APP.into()),
         org_slug: Some(ORG.into()),
@@ -577,26 +585,24 @@ async fn apps_create(h: &Harness) {
 }
 
 async fn apps_show(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(when, Method::GET, "/apps/my-app-name"));
-            empty_request(accepts_json(when));
-            reply(
-                then,
-                200,
-                json!({
-                    "id": "jlyv9r5d56v18xrg",
-                    "name": APP,
-                    "status": "pending",
-                    "machine_count": 0,
-                    "volume_count": 0,
-                    "network": "default",
-                    "organization": {"name": "My Org", "slug": ORG}
-                }),
-            );
-        })
-        .await;
+    let mock = h.server.apps_show(|when, then| {
+        let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
+        let when = no_query(api_version(when));
+        empty_request(accepts_json(when));
+        reply(
+            then,
+            200,
+            json!({
+                "id": "jlyv9r5d56v18xrg",
+                "name": APP,
+                "status": "pending",
+                "machine_count": 0,
+                "volume_count": 0,
+                "network": "default",
+                "organization": {"name": "My Org", "slug": ORG}
+            }),
+        );
+    });
     let app = settle(mock, h.client.apps_show(APP).await)
         .await
         .into_inner();
@@ -606,13 +612,11 @@ async fn apps_show(h: &Harness) {
 }
 
 async fn apps_delete(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            empty_request(no_query(route(when, Method::DELETE, "/apps/my-app-name")));
-            reply_empty(then, 202);
-        })
-        .await;
+    let mock = h.server.apps_delete(|when, then| {
+        let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
+        empty_request(no_query(api_version(when)));
+        reply_empty(then, 202);
+    });
     let response = settle(mock, h.client.apps_delete(APP).await).await;
     assert_eq!(response.status().as_u16(), 202);
 }
@@ -622,44 +626,42 @@ async fn apps_delete(h: &Harness) {
 // ---------------------------------------------------------------------------------------------
 
 async fn app_certificates_list(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = route(when, Method::GET, "/apps/my-app-name/certificates");
-            let when = query(
-                when,
-                &[
-                    ("filter", "example.com"),
-                    ("cursor", "Y3Vyc29yOjUw"),
-                    ("limit", "50"),
-                ],
-            );
-            empty_request(accepts_json(when));
-            reply(
-                then,
-                200,
-                json!({
-                    "certificates": [{
-                        "hostname": HOSTNAME,
-                        "status": "active",
-                        "dns_provider": "cloudflare",
-                        "acme_dns_configured": true,
-                        "acme_alpn_configured": true,
-                        "acme_http_configured": false,
-                        "ownership_txt_configured": true,
-                        "configured": true,
-                        "acme_requested": true,
-                        "has_custom_certificate": false,
-                        "has_fly_certificate": true,
-                        "created_at": "2024-03-01T09:12:44Z",
-                        "updated_at": "2024-03-01T09:14:02Z"
-                    }],
-                    "next_cursor": "Y3Vyc29yOjUx",
-                    "total_count": 51
-                }),
-            );
-        })
-        .await;
+    let mock = h.server.app_certificates_list(|when, then| {
+        let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
+        let when = api_version(when);
+        let when = query(
+            when,
+            &[
+                ("filter", "example.com"),
+                ("cursor", "Y3Vyc29yOjUw"),
+                ("limit", "50"),
+            ],
+        );
+        empty_request(accepts_json(when));
+        reply(
+            then,
+            200,
+            json!({
+                "certificates": [{
+                    "hostname": HOSTNAME,
+                    "status": "active",
+                    "dns_provider": "cloudflare",
+                    "acme_dns_configured": true,
+                    "acme_alpn_configured": true,
+                    "acme_http_configured": false,
+                    "ownership_txt_configured": true,
+                    "configured": true,
+                    "acme_requested": true,
+                    "has_custom_certificate": false,
+                    "has_fly_certificate": true,
+                    "created_at": "2024-03-01T09:12:44Z",
+                    "updated_at": "2024-03-01T09:14:02Z"
+                }],
+                "next_cursor": "Y3Vyc29yOjUx",
+                "total_count": 51
+            }),
+        );
+    });
     let result = h
         .client
         .app_certificates_list(APP, Some("Y3Vyc29yOjUw"), Some("example.com"), Some(50))
@@ -674,18 +676,12 @@ async fn app_certificates_list(h: &Harness) {
 }
 
 async fn app_certificates_acme_create(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/certificates/acme",
-            ));
-            json_request(accepts_json(when), json!({"hostname": HOSTNAME}));
-            reply(then, 201, certificate_detail_json("pending"));
-        })
-        .await;
+    let mock = h.server.app_certificates_acme_create(|when, then| {
+        let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
+        let when = no_query(api_version(when));
+        json_request(accepts_json(when), json!({"hostname": HOSTNAME}));
+        reply(then, 201, certificate_detail_json("pending"));
+    });
     let body = types::CreateAcmeCertificateRequest {
         hostname: Some(HOSTNAME.into()),
     };
@@ -712,30 +708,24 @@ async fn app_certificates_custom_create(h: &Harness) {
         "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ0c2\n-----END CERTIFICATE-----\n";
     let private_key =
         "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBv3\n-----END EC PRIVATE KEY-----\n";
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/certificates/custom",
-            ));
-            json_request(
-                accepts_json(when),
-                json!({"hostname": HOSTNAME, "fullchain": fullchain, "private_key": private_key}),
-            );
-            let mut detail = certificate_detail_json("active");
-            detail["certificates"] = json!([{
-                "source": "custom",
-                "status": "active",
-                "created_at": "2024-03-02T10:00:00Z",
-                "expires_at": "2039-03-02T10:00:00Z",
-                "issuer": "Cloudflare Origin Certificate",
-                "issued": []
-            }]);
-            reply(then, 201, detail);
-        })
-        .await;
+    let mock = h.server.app_certificates_custom_create(|when, then| {
+        let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
+        let when = no_query(api_version(when));
+        json_request(
+            accepts_json(when),
+            json!({"hostname": HOSTNAME, "fullchain": fullchain, "private_key": private_key}),
+        );
+        let mut detail = certificate_detail_json("active");
+        detail["certificates"] = json!([{
+            "source": "custom",
+            "status": "active",
+            "created_at": "2024-03-02T10:00:00Z",
+            "expires_at": "2039-03-02T10:00:00Z",
+            "issuer": "Cloudflare Origin Certificate",
+            "issued": []
+        }]);
+        reply(then, 201, detail);
+    });
     let body = types::CreateCustomCertificateRequest {
         hostname: Some(HOSTNAME.into()),
         fullchain: Some(fullchain.into()),
@@ -758,18 +748,15 @@ async fn app_certificates_custom_create(h: &Harness) {
 }
 
 async fn app_certificates_show(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::GET,
-                "/apps/my-app-name/certificates/app.example.com",
-            ));
-            empty_request(accepts_json(when));
-            reply(then, 200, certificate_detail_json("active"));
-        })
-        .await;
+    let mock = h.server.app_certificates_show(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).hostname(HOSTNAME).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(accepts_json(when));
+        reply(then, 200, certificate_detail_json("active"));
+    });
     let detail = settle(mock, h.client.app_certificates_show(APP, HOSTNAME).await)
         .await
         .into_inner();
@@ -784,38 +771,32 @@ async fn app_certificates_show(h: &Harness) {
 }
 
 async fn app_certificates_delete(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::DELETE,
-                "/apps/my-app-name/certificates/app.example.com",
-            ));
-            empty_request(when);
-            reply_empty(then, 204);
-        })
-        .await;
+    let mock = h.server.app_certificates_delete(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).hostname(HOSTNAME).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(when);
+        reply_empty(then, 204);
+    });
     let response = settle(mock, h.client.app_certificates_delete(APP, HOSTNAME).await).await;
     assert_eq!(response.status().as_u16(), 204);
 }
 
 async fn app_certificates_acme_delete(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::DELETE,
-                "/apps/my-app-name/certificates/app.example.com/acme",
-            ));
-            empty_request(accepts_json(when));
-            let mut detail = certificate_detail_json("active");
-            detail["acme_requested"] = json!(false);
-            detail["certificates"] = json!([]);
-            reply(then, 200, detail);
-        })
-        .await;
+    let mock = h.server.app_certificates_acme_delete(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).hostname(HOSTNAME).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(accepts_json(when));
+        let mut detail = certificate_detail_json("active");
+        detail["acme_requested"] = json!(false);
+        detail["certificates"] = json!([]);
+        reply(then, 200, detail);
+    });
     let detail = settle(
         mock,
         h.client.app_certificates_acme_delete(APP, HOSTNAME).await,
@@ -827,34 +808,31 @@ async fn app_certificates_acme_delete(h: &Harness) {
 }
 
 async fn app_certificates_check(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/certificates/app.example.com/check",
-            ));
-            empty_request(accepts_json(when));
-            let mut check = certificate_detail_json("pending");
-            check["dns_records"] = json!({
-                "a": ["66.241.124.17"],
-                "aaaa": [],
-                "cname": ["my-app-name.fly.dev"],
-                "resolved_addresses": ["66.241.124.17"],
-                "acme_challenge_cname": "app.example.com.5xzw.flydns.net",
-                "ownership_txt": "app-5xzw7k2",
-                "soa": "ns1.example-dns.net"
-            });
-            check["validation_errors"] = json!([{
-                "code": "dns_aaaa_missing",
-                "message": "No AAAA record points at the app",
-                "remediation": "Add an AAAA record for app.example.com with value 2a09:8280:1::3c:7f2e",
-                "timestamp": "2024-03-01T09:13:00Z"
-            }]);
-            reply(then, 200, check);
-        })
-        .await;
+    let mock = h.server.app_certificates_check(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).hostname(HOSTNAME).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(accepts_json(when));
+        let mut check = certificate_detail_json("pending");
+        check["dns_records"] = json!({
+            "a": ["66.241.124.17"],
+            "aaaa": [],
+            "cname": ["my-app-name.fly.dev"],
+            "resolved_addresses": ["66.241.124.17"],
+            "acme_challenge_cname": "app.example.com.5xzw.flydns.net",
+            "ownership_txt": "app-5xzw7k2",
+            "soa": "ns1.example-dns.net"
+        });
+        check["validation_errors"] = json!([{
+            "code": "dns_aaaa_missing",
+            "message": "No AAAA record points at the app",
+            "remediation": "Add an AAAA record for app.example.com with value 2a09:8280:1::3c:7f2e",
+            "timestamp": "2024-03-01T09:13:00Z"
+        }]);
+        reply(then, 200, check);
+    });
     let check = settle(mock, h.client.app_certificates_check(APP, HOSTNAME).await)
         .await
         .into_inner();
@@ -870,20 +848,17 @@ async fn app_certificates_check(h: &Harness) {
 }
 
 async fn app_certificates_custom_delete(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::DELETE,
-                "/apps/my-app-name/certificates/app.example.com/custom",
-            ));
-            empty_request(accepts_json(when));
-            let mut detail = certificate_detail_json("active");
-            detail["warning"] = json!("app.example.com keeps its Fly-managed certificate");
-            reply(then, 200, detail);
-        })
-        .await;
+    let mock = h.server.app_certificates_custom_delete(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).hostname(HOSTNAME).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(accepts_json(when));
+        let mut detail = certificate_detail_json("active");
+        detail["warning"] = json!("app.example.com keeps its Fly-managed certificate");
+        reply(then, 200, detail);
+    });
     let result = settle(
         mock,
         h.client.app_certificates_custom_delete(APP, HOSTNAME).await,
@@ -898,18 +873,16 @@ async fn app_certificates_custom_delete(h: &Harness) {
 }
 
 async fn app_create_deploy_token(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(when, Method::POST, "/apps/my-app-name/deploy_token"));
-            json_request(accepts_json(when), json!({"expiry": "720h"}));
-            reply(
-                then,
-                200,
-                json!({"token": "FlyV1 fm2_lJPECAAAAAAAAMGyxBD1aMnM3b2xb1vnJpWa"}),
-            );
-        })
-        .await;
+    let mock = h.server.app_create_deploy_token(|when, then| {
+        let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
+        let when = no_query(api_version(when));
+        json_request(accepts_json(when), json!({"expiry": "720h"}));
+        reply(
+            then,
+            200,
+            json!({"token": "FlyV1 fm2_lJPECAAAAAAAAMGyxBD1aMnM3b2xb1vnJpWa"}),
+        );
+    });
     let body = types::CreateAppDeployTokenRequest {
         expiry: Some("720h".into()),
     };
@@ -929,8 +902,9 @@ async fn app_create_deploy_token(h: &Harness) {
 async fn app_ip_assignments_list(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = no_query(route(when, Method::GET, "/apps/my-app-name/ip_assignments"));
+        .app_ip_assignments_list(|when, then| {
+            let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
+            let when = no_query(api_version(when));
             empty_request(accepts_json(when));
             reply(
                 then,
@@ -940,8 +914,7 @@ async fn app_ip_assignments_list(h: &Harness) {
                     {"ip": "2a09:8280:1::3c:7f2e", "region": "global", "service_name": "", "shared": false, "created_at": "2024-02-22T02:40:12Z"}
                 ]}),
             );
-        })
-        .await;
+        });
     let list = settle(mock, h.client.app_ip_assignments_list(APP).await)
         .await
         .into_inner();
@@ -954,8 +927,9 @@ async fn app_ip_assignments_list(h: &Harness) {
 async fn app_ip_assignments_create(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = no_query(route(when, Method::POST, "/apps/my-app-name/ip_assignments"));
+        .app_ip_assignments_create(|when, then| {
+            let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
+            let when = no_query(api_version(when));
             json_request(
                 accepts_json(when),
                 json!({"type": "private_v6", "network": "tenant-net", "org_slug": ORG, "service_name": "api"}),
@@ -965,8 +939,7 @@ async fn app_ip_assignments_create(h: &Harness) {
                 200,
                 json!({"ip": "fdaa:0:3ec2:0:1::5", "region": "", "service_name": "api", "shared": false, "created_at": "2024-02-22T02:45:00Z"}),
             );
-        })
-        .await;
+        });
     let body = types::AssignIpRequest {
         type_: Some("private_v6".into()),
         network: Some("tenant-net".into()),
@@ -983,20 +956,19 @@ async fn app_ip_assignments_create(h: &Harness) {
 }
 
 async fn app_ip_assignments_delete(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            // An IPv6 address in the path: ':' may travel raw or percent-encoded; httpmock
-            // compares the decoded path.
-            let when = no_query(route(
-                when,
-                Method::DELETE,
-                "/apps/my-app-name/ip_assignments/2a09:8280:1::3c:7f2e",
-            ));
-            empty_request(when);
-            reply_empty(then, 204);
-        })
-        .await;
+    let mock = h.server.app_ip_assignments_delete(|when, then| {
+        let (when, then) = (
+            when.app_name("my-app-name")
+                .ip("2a09:8280:1::3c:7f2e")
+                .into_inner(),
+            then.into_inner(),
+        );
+        // An IPv6 address in the path: ':' may travel raw or percent-encoded; httpmock
+        // compares the decoded path.
+        let when = no_query(api_version(when));
+        empty_request(when);
+        reply_empty(then, 204);
+    });
     let response = settle(
         mock,
         h.client
@@ -1012,29 +984,27 @@ async fn app_ip_assignments_delete(h: &Harness) {
 // ---------------------------------------------------------------------------------------------
 
 async fn machines_list(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = route(when, Method::GET, "/apps/my-app-name/machines");
-            let when = query(
-                when,
-                &[
-                    ("include_deleted", "true"),
-                    ("region", "iad"),
-                    ("state", "started,stopped"),
-                ],
-            );
-            empty_request(accepts_json(when));
-            reply(
-                then,
-                200,
-                json!([
-                    machine_json(MACHINE, "started", VERSION),
-                    machine_json(OTHER_MACHINE, "stopped", NEW_VERSION)
-                ]),
-            );
-        })
-        .await;
+    let mock = h.server.machines_list(|when, then| {
+        let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
+        let when = api_version(when);
+        let when = query(
+            when,
+            &[
+                ("include_deleted", "true"),
+                ("region", "iad"),
+                ("state", "started,stopped"),
+            ],
+        );
+        empty_request(accepts_json(when));
+        reply(
+            then,
+            200,
+            json!([
+                machine_json(MACHINE, "started", VERSION),
+                machine_json(OTHER_MACHINE, "stopped", NEW_VERSION)
+            ]),
+        );
+    });
     let result = h
         .client
         .machines_list(APP, Some(true), Some("iad"), Some("started,stopped"), None)
@@ -1046,35 +1016,33 @@ async fn machines_list(h: &Harness) {
 }
 
 async fn machines_create(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(when, Method::POST, "/apps/my-app-name/machines"));
-            json_request(
-                accepts_json(when),
-                json!({
-                    "name": "quiet-sun-4821",
-                    "region": "iad",
-                    "lease_ttl": 30,
-                    "config": {
-                        "image": "registry.fly.io/my-app-name:deployment-01HQ73A7",
-                        "env": {"APP_ENV": "production"},
-                        "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256},
-                        "auto_destroy": false,
-                        "restart": {"policy": "on-failure", "max_retries": 10},
-                        "services": [{
-                            "protocol": "tcp",
-                            "internal_port": 8080,
-                            "autostart": true,
-                            "autostop": true,
-                            "ports": [{"port": 443, "handlers": ["tls", "http"]}]
-                        }]
-                    }
-                }),
-            );
-            reply(then, 200, machine_json(MACHINE, "created", VERSION));
-        })
-        .await;
+    let mock = h.server.machines_create(|when, then| {
+        let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
+        let when = no_query(api_version(when));
+        json_request(
+            accepts_json(when),
+            json!({
+                "name": "quiet-sun-4821",
+                "region": "iad",
+                "lease_ttl": 30,
+                "config": {
+                    "image": "registry.fly.io/my-app-name:deployment-01HQ73A7",
+                    "env": {"APP_ENV": "production"},
+                    "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256},
+                    "auto_destroy": false,
+                    "restart": {"policy": "on-failure", "max_retries": 10},
+                    "services": [{
+                        "protocol": "tcp",
+                        "internal_port": 8080,
+                        "autostart": true,
+                        "autostop": true,
+                        "ports": [{"port": 443, "handlers": ["tls", "http"]}]
+                    }]
+                }
+            }),
+        );
+        reply(then, 200, machine_json(MACHINE, "created", VERSION));
+    });
     let body = types::CreateMachineRequest {
         name: Some("quiet-sun-4821".into()),
         region: Some("iad".into()),
@@ -1117,18 +1085,15 @@ async fn machines_create(h: &Harness) {
 }
 
 async fn machines_show(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::GET,
-                "/apps/my-app-name/machines/3d8d413b29d089",
-            ));
-            empty_request(accepts_json(when));
-            reply(then, 200, machine_json(MACHINE, "started", VERSION));
-        })
-        .await;
+    let mock = h.server.machines_show(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(accepts_json(when));
+        reply(then, 200, machine_json(MACHINE, "started", VERSION));
+    });
     let machine = settle(mock, h.client.machines_show(APP, MACHINE).await)
         .await
         .into_inner();
@@ -1141,29 +1106,26 @@ async fn machines_show(h: &Harness) {
 }
 
 async fn machines_update(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/machines/3d8d413b29d089",
-            ));
-            json_request(
-                accepts_json(when),
-                json!({
-                    "current_version": VERSION,
-                    "skip_launch": false,
-                    "config": {
-                        "image": "registry.fly.io/my-app-name:deployment-01HQ73A7",
-                        "guest": {"cpu_kind": "performance", "cpus": 2, "memory_mb": 4096},
-                        "metadata": {"fly_process_group": "app"}
-                    }
-                }),
-            );
-            reply(then, 200, machine_json(MACHINE, "replacing", NEW_VERSION));
-        })
-        .await;
+    let mock = h.server.machines_update(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        json_request(
+            accepts_json(when),
+            json!({
+                "current_version": VERSION,
+                "skip_launch": false,
+                "config": {
+                    "image": "registry.fly.io/my-app-name:deployment-01HQ73A7",
+                    "guest": {"cpu_kind": "performance", "cpus": 2, "memory_mb": 4096},
+                    "metadata": {"fly_process_group": "app"}
+                }
+            }),
+        );
+        reply(then, 200, machine_json(MACHINE, "replacing", NEW_VERSION));
+    });
     let body = types::UpdateMachineRequest {
         current_version: Some(VERSION.into()),
         skip_launch: Some(false),
@@ -1190,18 +1152,15 @@ async fn machines_update(h: &Harness) {
 }
 
 async fn machines_delete(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = route(
-                when,
-                Method::DELETE,
-                "/apps/my-app-name/machines/3d8d413b29d089",
-            );
-            empty_request(query(when, &[("force", "true")]));
-            reply(then, 200, json!({"ok": true}));
-        })
-        .await;
+    let mock = h.server.machines_delete(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = api_version(when);
+        empty_request(query(when, &[("force", "true")]));
+        reply(then, 200, json!({"ok": true}));
+    });
     let response = settle(
         mock,
         h.client
@@ -1213,18 +1172,15 @@ async fn machines_delete(h: &Harness) {
 }
 
 async fn machines_cordon(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/machines/3d8d413b29d089/cordon",
-            ));
-            empty_request(when);
-            reply(then, 200, json!({"ok": true}));
-        })
-        .await;
+    let mock = h.server.machines_cordon(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(when);
+        reply(then, 200, json!({"ok": true}));
+    });
     let response = settle(mock, h.client.machines_cordon(APP, MACHINE, None).await).await;
     assert_eq!(response.status().as_u16(), 200);
 }
@@ -1232,12 +1188,9 @@ async fn machines_cordon(h: &Harness) {
 async fn machines_list_events(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = route(
-                when,
-                Method::GET,
-                "/apps/my-app-name/machines/3d8d413b29d089/events",
-            );
+        .machines_list_events(|when, then| {
+            let (when, then) = (when.app_name(APP).machine_id(MACHINE).into_inner(), then.into_inner());
+            let when = api_version(when);
             empty_request(accepts_json(query(when, &[("limit", "2")])));
             reply(
                 then,
@@ -1266,8 +1219,7 @@ async fn machines_list_events(h: &Harness) {
                     {"id": EVENT, "type": "start", "status": "started", "source": "flyd", "timestamp": 1708569700432_i64}
                 ]),
             );
-        })
-        .await;
+        });
     let events = settle(
         mock,
         h.client.machines_list_events(APP, MACHINE, Some(2)).await,
@@ -1284,25 +1236,22 @@ async fn machines_list_events(h: &Harness) {
 }
 
 async fn machines_exec(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/machines/3d8d413b29d089/exec",
-            ));
-            json_request(
-                accepts_json(when),
-                json!({"command": ["cat", "/etc/hostname"], "timeout": 10}),
-            );
-            reply(
-                then,
-                200,
-                json!({"exit_code": 0, "exit_signal": 0, "stdout": "3d8d413b29d089\n", "stderr": ""}),
-            );
-        })
-        .await;
+    let mock = h.server.machines_exec(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        json_request(
+            accepts_json(when),
+            json!({"command": ["cat", "/etc/hostname"], "timeout": 10}),
+        );
+        reply(
+            then,
+            200,
+            json!({"exit_code": 0, "exit_signal": 0, "stdout": "3d8d413b29d089\n", "stderr": ""}),
+        );
+    });
     let body = types::MachineExecRequest {
         command: Some(vec!["cat".into(), "/etc/hostname".into()]),
         timeout: Some(10),
@@ -1320,31 +1269,28 @@ async fn machines_exec(h: &Harness) {
 }
 
 async fn machines_show_lease(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::GET,
-                "/apps/my-app-name/machines/3d8d413b29d089/lease",
-            ));
-            empty_request(accepts_json(when));
-            reply(
-                then,
-                200,
-                json!({
-                    "status": "success",
-                    "data": {
-                        "nonce": NONCE,
-                        "expires_at": 1708569778,
-                        "owner": "deployer@example.com",
-                        "description": "rolling deploy",
-                        "version": VERSION
-                    }
-                }),
-            );
-        })
-        .await;
+    let mock = h.server.machines_show_lease(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(accepts_json(when));
+        reply(
+            then,
+            200,
+            json!({
+                "status": "success",
+                "data": {
+                    "nonce": NONCE,
+                    "expires_at": 1708569778,
+                    "owner": "deployer@example.com",
+                    "description": "rolling deploy",
+                    "version": VERSION
+                }
+            }),
+        );
+    });
     let envelope = settle(mock, h.client.machines_show_lease(APP, MACHINE).await)
         .await
         .into_inner();
@@ -1357,35 +1303,32 @@ async fn machines_show_lease(h: &Harness) {
 
 async fn machines_create_lease(h: &Harness) {
     // Refreshing a held lease: the nonce goes in the header.
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/machines/3d8d413b29d089/lease",
-            ));
-            let when = when.header("fly-machine-lease-nonce", NONCE);
-            json_request(
-                accepts_json(when),
-                json!({"ttl": 60, "description": "rolling deploy"}),
-            );
-            reply(
-                then,
-                201,
-                json!({
-                    "status": "success",
-                    "data": {
-                        "nonce": NONCE,
-                        "expires_at": 1708569838,
-                        "owner": "deployer@example.com",
-                        "description": "rolling deploy",
-                        "version": VERSION
-                    }
-                }),
-            );
-        })
-        .await;
+    let mock = h.server.machines_create_lease(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        let when = when.header("fly-machine-lease-nonce", NONCE);
+        json_request(
+            accepts_json(when),
+            json!({"ttl": 60, "description": "rolling deploy"}),
+        );
+        reply(
+            then,
+            201,
+            json!({
+                "status": "success",
+                "data": {
+                    "nonce": NONCE,
+                    "expires_at": 1708569838,
+                    "owner": "deployer@example.com",
+                    "description": "rolling deploy",
+                    "version": VERSION
+                }
+            }),
+        );
+    });
     let body = types::CreateLeaseRequest {
         ttl: Some(60),
         description: Some("rolling deploy".into()),
@@ -1405,23 +1348,20 @@ async fn machines_create_lease(h: &Harness) {
 }
 
 async fn machines_release_lease(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::DELETE,
-                "/apps/my-app-name/machines/3d8d413b29d089/lease",
-            ));
-            let when = when.header("fly-machine-lease-nonce", NONCE);
-            empty_request(accepts_json(when));
-            reply(
-                then,
-                200,
-                json!({"status": "success", "data": {"ok": true}}),
-            );
-        })
-        .await;
+    let mock = h.server.machines_release_lease(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        let when = when.header("fly-machine-lease-nonce", NONCE);
+        empty_request(accepts_json(when));
+        reply(
+            then,
+            200,
+            json!({"status": "success", "data": {"ok": true}}),
+        );
+    });
     let envelope = settle(
         mock,
         h.client.machines_release_lease(APP, MACHINE, NONCE).await,
@@ -1433,18 +1373,15 @@ async fn machines_release_lease(h: &Harness) {
 }
 
 async fn machines_get_memory(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::GET,
-                "/apps/my-app-name/machines/3d8d413b29d089/memory",
-            ));
-            empty_request(accepts_json(when));
-            reply(then, 200, json!({"available_mb": 212, "limit_mb": 256}));
-        })
-        .await;
+    let mock = h.server.machines_get_memory(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(accepts_json(when));
+        reply(then, 200, json!({"available_mb": 212, "limit_mb": 256}));
+    });
     let memory = settle(mock, h.client.machines_get_memory(APP, MACHINE).await)
         .await
         .into_inner();
@@ -1453,18 +1390,15 @@ async fn machines_get_memory(h: &Harness) {
 }
 
 async fn machines_set_memory_limit(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::PUT,
-                "/apps/my-app-name/machines/3d8d413b29d089/memory",
-            ));
-            json_request(accepts_json(when), json!({"limit_mb": 192}));
-            reply(then, 200, json!({"available_mb": 148, "limit_mb": 192}));
-        })
-        .await;
+    let mock = h.server.machines_set_memory_limit(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        json_request(accepts_json(when), json!({"limit_mb": 192}));
+        reply(then, 200, json!({"available_mb": 148, "limit_mb": 192}));
+    });
     let body = types::SetMemoryLimitRequest {
         limit_mb: Some(192),
     };
@@ -1481,18 +1415,15 @@ async fn machines_set_memory_limit(h: &Harness) {
 }
 
 async fn machines_reclaim_memory(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/machines/3d8d413b29d089/memory/reclaim",
-            ));
-            json_request(accepts_json(when), json!({"amount_mb": 64}));
-            reply(then, 200, json!({"actual_mb": 48}));
-        })
-        .await;
+    let mock = h.server.machines_reclaim_memory(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        json_request(accepts_json(when), json!({"amount_mb": 64}));
+        reply(then, 200, json!({"actual_mb": 48}));
+    });
     let body = types::ReclaimMemoryRequest {
         amount_mb: Some(64),
     };
@@ -1508,27 +1439,24 @@ async fn machines_reclaim_memory(h: &Harness) {
 }
 
 async fn machines_show_metadata(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::GET,
-                "/apps/my-app-name/machines/3d8d413b29d089/metadata",
-            ));
-            empty_request(accepts_json(when));
-            reply(
-                then,
-                200,
-                json!({
-                    "fly_flyctl_version": "0.2.8",
-                    "fly_platform_version": "v2",
-                    "fly_process_group": "app",
-                    "fly_release_version": "63"
-                }),
-            );
-        })
-        .await;
+    let mock = h.server.machines_show_metadata(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(accepts_json(when));
+        reply(
+            then,
+            200,
+            json!({
+                "fly_flyctl_version": "0.2.8",
+                "fly_platform_version": "v2",
+                "fly_process_group": "app",
+                "fly_release_version": "63"
+            }),
+        );
+    });
     let metadata = settle(mock, h.client.machines_show_metadata(APP, MACHINE).await)
         .await
         .into_inner();
@@ -1558,18 +1486,15 @@ fn metadata_update_body() -> (types::UpdateMetadataRequest, Value) {
 
 async fn machines_update_metadata(h: &Harness) {
     let (body, expected) = metadata_update_body();
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::PUT,
-                "/apps/my-app-name/machines/3d8d413b29d089/metadata",
-            ));
-            json_request(accepts_json(when), expected);
-            reply_empty(then, 204);
-        })
-        .await;
+    let mock = h.server.machines_update_metadata(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        json_request(accepts_json(when), expected);
+        reply_empty(then, 204);
+    });
     let response = settle(
         mock,
         h.client
@@ -1582,18 +1507,15 @@ async fn machines_update_metadata(h: &Harness) {
 
 async fn machines_patch_metadata(h: &Harness) {
     let (body, expected) = metadata_update_body();
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::PATCH,
-                "/apps/my-app-name/machines/3d8d413b29d089/metadata",
-            ));
-            json_request(accepts_json(when), expected);
-            reply_empty(then, 204);
-        })
-        .await;
+    let mock = h.server.machines_patch_metadata(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        json_request(accepts_json(when), expected);
+        reply_empty(then, 204);
+    });
     let response = settle(
         mock,
         h.client
@@ -1605,18 +1527,18 @@ async fn machines_patch_metadata(h: &Harness) {
 }
 
 async fn machines_get_metadata_key(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::GET,
-                "/apps/my-app-name/machines/3d8d413b29d089/metadata/fly_process_group",
-            ));
-            empty_request(accepts_json(when));
-            reply(then, 200, json!({"value": "app"}));
-        })
-        .await;
+    let mock = h.server.machines_get_metadata_key(|when, then| {
+        let (when, then) = (
+            when.app_name("my-app-name")
+                .machine_id("3d8d413b29d089")
+                .key("fly_process_group")
+                .into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(accepts_json(when));
+        reply(then, 200, json!({"value": "app"}));
+    });
     let value = settle(
         mock,
         h.client
@@ -1629,21 +1551,21 @@ async fn machines_get_metadata_key(h: &Harness) {
 }
 
 async fn machines_upsert_metadata(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/machines/3d8d413b29d089/metadata/tenant",
-            ));
-            json_request(
-                accepts_json(when),
-                json!({"value": "acme-corp", "updated_at": "2024-02-22T02:41:40Z"}),
-            );
-            reply_empty(then, 204);
-        })
-        .await;
+    let mock = h.server.machines_upsert_metadata(|when, then| {
+        let (when, then) = (
+            when.app_name("my-app-name")
+                .machine_id("3d8d413b29d089")
+                .key("tenant")
+                .into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        json_request(
+            accepts_json(when),
+            json!({"value": "acme-corp", "updated_at": "2024-02-22T02:41:40Z"}),
+        );
+        reply_empty(then, 204);
+    });
     let body = types::UpsertMetadataKeyRequest {
         value: Some("acme-corp".into()),
         updated_at: Some("2024-02-22T02:41:40Z".into()),
@@ -1659,18 +1581,18 @@ async fn machines_upsert_metadata(h: &Harness) {
 }
 
 async fn machines_delete_metadata(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::DELETE,
-                "/apps/my-app-name/machines/3d8d413b29d089/metadata/tenant",
-            ));
-            empty_request(when);
-            reply_empty(then, 204);
-        })
-        .await;
+    let mock = h.server.machines_delete_metadata(|when, then| {
+        let (when, then) = (
+            when.app_name("my-app-name")
+                .machine_id("3d8d413b29d089")
+                .key("tenant")
+                .into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(when);
+        reply_empty(then, 204);
+    });
     let response = settle(
         mock,
         h.client
@@ -1682,44 +1604,41 @@ async fn machines_delete_metadata(h: &Harness) {
 }
 
 async fn machines_list_processes(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = route(
-                when,
-                Method::GET,
-                "/apps/my-app-name/machines/3d8d413b29d089/ps",
-            );
-            let when = query(when, &[("sort_by", "cpu"), ("order", "desc")]);
-            empty_request(accepts_json(when));
-            reply(
-                then,
-                200,
-                json!([
-                    {
-                        "pid": 713,
-                        "command": "node server.js",
-                        "directory": "/app",
-                        "cpu": 1520,
-                        "rss": 83451904,
-                        "rtime": 98231,
-                        "stime": 1204,
-                        "listen_sockets": [{"address": "0.0.0.0:8080", "proto": "tcp"}]
-                    },
-                    {
-                        "pid": 1,
-                        "command": "/.fly/init",
-                        "directory": "/",
-                        "cpu": 12,
-                        "rss": 3276800,
-                        "rtime": 98240,
-                        "stime": 3,
-                        "listen_sockets": null
-                    }
-                ]),
-            );
-        })
-        .await;
+    let mock = h.server.machines_list_processes(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = api_version(when);
+        let when = query(when, &[("sort_by", "cpu"), ("order", "desc")]);
+        empty_request(accepts_json(when));
+        reply(
+            then,
+            200,
+            json!([
+                {
+                    "pid": 713,
+                    "command": "node server.js",
+                    "directory": "/app",
+                    "cpu": 1520,
+                    "rss": 83451904,
+                    "rtime": 98231,
+                    "stime": 1204,
+                    "listen_sockets": [{"address": "0.0.0.0:8080", "proto": "tcp"}]
+                },
+                {
+                    "pid": 1,
+                    "command": "/.fly/init",
+                    "directory": "/",
+                    "cpu": 12,
+                    "rss": 3276800,
+                    "rtime": 98240,
+                    "stime": 3,
+                    "listen_sockets": null
+                }
+            ]),
+        );
+    });
     let processes = settle(
         mock,
         h.client
@@ -1737,19 +1656,16 @@ async fn machines_list_processes(h: &Harness) {
 }
 
 async fn machines_restart(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/machines/3d8d413b29d089/restart",
-            );
-            let when = query(when, &[("signal", "SIGTERM"), ("timeout", "30s")]);
-            empty_request(accepts_json(when));
-            reply(then, 200, json!({"ok": true}));
-        })
-        .await;
+    let mock = h.server.machines_restart(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = api_version(when);
+        let when = query(when, &[("signal", "SIGTERM"), ("timeout", "30s")]);
+        empty_request(accepts_json(when));
+        reply(then, 200, json!({"ok": true}));
+    });
     let response = settle(
         mock,
         h.client
@@ -1767,18 +1683,15 @@ async fn machines_restart(h: &Harness) {
 }
 
 async fn machines_signal(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/machines/3d8d413b29d089/signal",
-            ));
-            json_request(accepts_json(when), json!({"signal": "SIGUSR1"}));
-            reply(then, 200, json!({"ok": true}));
-        })
-        .await;
+    let mock = h.server.machines_signal(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        json_request(accepts_json(when), json!({"signal": "SIGUSR1"}));
+        reply(then, 200, json!({"ok": true}));
+    });
     let body = types::SignalRequest {
         signal: Some(types::SignalRequestSignal::Sigusr1),
     };
@@ -1791,22 +1704,19 @@ async fn machines_signal(h: &Harness) {
 }
 
 async fn machines_start(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/machines/3d8d413b29d089/start",
-            ));
-            empty_request(accepts_json(when));
-            reply(
-                then,
-                200,
-                json!({"previous_state": "suspended", "migrated": true, "new_host": "8e72"}),
-            );
-        })
-        .await;
+    let mock = h.server.machines_start(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(accepts_json(when));
+        reply(
+            then,
+            200,
+            json!({"previous_state": "suspended", "migrated": true, "new_host": "8e72"}),
+        );
+    });
     let started = settle(mock, h.client.machines_start(APP, MACHINE, None).await)
         .await
         .into_inner();
@@ -1816,21 +1726,18 @@ async fn machines_start(h: &Harness) {
 }
 
 async fn machines_stop(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/machines/3d8d413b29d089/stop",
-            ));
-            json_request(
-                accepts_json(when),
-                json!({"signal": "SIGINT", "timeout": "30s"}),
-            );
-            reply(then, 200, json!({"ok": true}));
-        })
-        .await;
+    let mock = h.server.machines_stop(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        json_request(
+            accepts_json(when),
+            json!({"signal": "SIGINT", "timeout": "30s"}),
+        );
+        reply(then, 200, json!({"ok": true}));
+    });
     let body = types::StopRequest {
         signal: Some(types::StopRequestSignal::Sigint),
         timeout: Some("30s".into()),
@@ -1844,35 +1751,29 @@ async fn machines_stop(h: &Harness) {
 }
 
 async fn machines_suspend(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/machines/3d8d413b29d089/suspend",
-            ));
-            empty_request(when);
-            reply(then, 200, json!({"ok": true}));
-        })
-        .await;
+    let mock = h.server.machines_suspend(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(when);
+        reply(then, 200, json!({"ok": true}));
+    });
     let response = settle(mock, h.client.machines_suspend(APP, MACHINE, None).await).await;
     assert_eq!(response.status().as_u16(), 200);
 }
 
 async fn machines_uncordon(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/machines/3d8d413b29d089/uncordon",
-            ));
-            empty_request(when);
-            reply(then, 200, json!({"ok": true}));
-        })
-        .await;
+    let mock = h.server.machines_uncordon(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(when);
+        reply(then, 200, json!({"ok": true}));
+    });
     let response = settle(mock, h.client.machines_uncordon(APP, MACHINE, None).await).await;
     assert_eq!(response.status().as_u16(), 200);
 }
@@ -1880,12 +1781,9 @@ async fn machines_uncordon(h: &Harness) {
 async fn machines_list_versions(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::GET,
-                "/apps/my-app-name/machines/3d8d413b29d089/versions",
-            ));
+        .machines_list_versions(|when, then| {
+            let (when, then) = (when.app_name(APP).machine_id(MACHINE).into_inner(), then.into_inner());
+            let when = no_query(api_version(when));
             empty_request(accepts_json(when));
             reply(
                 then,
@@ -1895,8 +1793,7 @@ async fn machines_list_versions(h: &Harness) {
                     {"version": VERSION, "user_config": {"image": "registry.fly.io/my-app-name:deployment-01HQ73A7", "env": null, "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}}}
                 ]),
             );
-        })
-        .await;
+        });
     let versions = settle(mock, h.client.machines_list_versions(APP, MACHINE).await)
         .await
         .into_inner();
@@ -1909,32 +1806,29 @@ async fn machines_list_versions(h: &Harness) {
 }
 
 async fn machines_wait(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = route(
-                when,
-                Method::GET,
-                "/apps/my-app-name/machines/3d8d413b29d089/wait",
-            );
-            // Several states travel as one comma-separated value; timeout is whole seconds.
-            let when = query(
-                when,
-                &[
-                    ("from_event_id", EVENT),
-                    ("state", "started,stopped"),
-                    ("timeout", "60"),
-                    ("version", VERSION),
-                ],
-            );
-            empty_request(accepts_json(when));
-            reply(
-                then,
-                200,
-                json!({"ok": true, "state": "stopped", "version": VERSION, "event_id": NEXT_EVENT}),
-            );
-        })
-        .await;
+    let mock = h.server.machines_wait(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).machine_id(MACHINE).into_inner(),
+            then.into_inner(),
+        );
+        let when = api_version(when);
+        // Several states travel as one comma-separated value; timeout is whole seconds.
+        let when = query(
+            when,
+            &[
+                ("from_event_id", EVENT),
+                ("state", "started,stopped"),
+                ("timeout", "60"),
+                ("version", VERSION),
+            ],
+        );
+        empty_request(accepts_json(when));
+        reply(
+            then,
+            200,
+            json!({"ok": true, "state": "stopped", "version": VERSION, "event_id": NEXT_EVENT}),
+        );
+    });
     let result = h
         .client
         .machines_wait(
@@ -1961,8 +1855,9 @@ async fn machines_wait(h: &Harness) {
 async fn secretkeys_list(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = route(when, Method::GET, "/apps/my-app-name/secretkeys");
+        .secretkeys_list(|when, then| {
+            let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
+            let when = api_version(when);
             let when = query(when, &[("min_version", "17"), ("types", "ed25519,hs256")]);
             empty_request(accepts_json(when));
             reply(
@@ -1973,8 +1868,7 @@ async fn secretkeys_list(h: &Harness) {
                     {"name": "session-mac", "type": "hs256", "created_at": "2024-02-22T02:51:00Z", "updated_at": "2024-02-22T02:51:00Z"}
                 ]}),
             );
-        })
-        .await;
+        });
     let keys = settle(
         mock,
         h.client
@@ -1996,20 +1890,16 @@ async fn secretkeys_list(h: &Harness) {
 async fn secretkey_get(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = route(
-                when,
-                Method::GET,
-                "/apps/my-app-name/secretkeys/webhook-signing",
-            );
+        .secretkey_get(|when, then| {
+            let (when, then) = (when.app_name("my-app-name").secret_name("webhook-signing").into_inner(), then.into_inner());
+            let when = api_version(when);
             empty_request(accepts_json(query(when, &[("min_version", "17")])));
             reply(
                 then,
                 200,
                 json!({"name": "webhook-signing", "type": "ed25519", "public_key": "GpQ1kZ8hJ3Wc9sVx0bT2mYr4nL6eA7uD5fK1oP3qS8I=", "created_at": "2024-02-22T02:50:00Z", "updated_at": "2024-02-22T02:50:00Z"}),
             );
-        })
-        .await;
+        });
     let key = settle(
         mock,
         h.client
@@ -2025,12 +1915,9 @@ async fn secretkey_get(h: &Harness) {
 async fn secretkey_set(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/secretkeys/session-mac",
-            ));
+        .secretkey_set(|when, then| {
+            let (when, then) = (when.app_name("my-app-name").secret_name("session-mac").into_inner(), then.into_inner());
+            let when = no_query(api_version(when));
             json_request(
                 accepts_json(when),
                 json!({"type": "hs256", "value": "c2Vzc2lvbi1tYWMta2V5LW1hdGVyaWFsLTMyYnl0ZXM="}),
@@ -2040,8 +1927,7 @@ async fn secretkey_set(h: &Harness) {
                 201,
                 json!({"name": "session-mac", "type": "hs256", "version": 18, "created_at": "2024-02-22T02:51:00Z", "updated_at": "2024-02-22T02:51:00Z"}),
             );
-        })
-        .await;
+        });
     let body = types::SetSecretkeyRequest {
         type_: Some("hs256".into()),
         value: Some("c2Vzc2lvbi1tYWMta2V5LW1hdGVyaWFsLTMyYnl0ZXM=".into()),
@@ -2058,18 +1944,17 @@ async fn secretkey_set(h: &Harness) {
 }
 
 async fn secretkey_delete(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::DELETE,
-                "/apps/my-app-name/secretkeys/session-mac",
-            ));
-            empty_request(accepts_json(when));
-            reply(then, 200, json!({"version": 19}));
-        })
-        .await;
+    let mock = h.server.secretkey_delete(|when, then| {
+        let (when, then) = (
+            when.app_name("my-app-name")
+                .secret_name("session-mac")
+                .into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(accepts_json(when));
+        reply(then, 200, json!({"version": 19}));
+    });
     let deleted = settle(mock, h.client.secretkey_delete(APP, "session-mac").await)
         .await
         .into_inner();
@@ -2079,20 +1964,16 @@ async fn secretkey_delete(h: &Harness) {
 async fn secretkey_decrypt(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/secretkeys/vault/decrypt",
-            );
+        .secretkey_decrypt(|when, then| {
+            let (when, then) = (when.app_name("my-app-name").secret_name("vault").into_inner(), then.into_inner());
+            let when = api_version(when);
             let when = query(when, &[("min_version", "18")]);
             json_request(
                 accepts_json(when),
                 json!({"ciphertext": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "associated_data": "dGVuYW50OmFjbWU="}),
             );
             reply(then, 200, json!({"plaintext": "aGVsbG8gd29ybGQ="}));
-        })
-        .await;
+        });
     let body = types::DecryptSecretkeyRequest {
         ciphertext: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
         associated_data: Some("dGVuYW50OmFjbWU=".into()),
@@ -2109,26 +1990,25 @@ async fn secretkey_decrypt(h: &Harness) {
 }
 
 async fn secretkey_encrypt(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/secretkeys/vault/encrypt",
-            );
-            let when = query(when, &[("min_version", "18")]);
-            json_request(
-                accepts_json(when),
-                json!({"plaintext": "aGVsbG8gd29ybGQ=", "associated_data": "dGVuYW50OmFjbWU="}),
-            );
-            reply(
-                then,
-                200,
-                json!({"ciphertext": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}),
-            );
-        })
-        .await;
+    let mock = h.server.secretkey_encrypt(|when, then| {
+        let (when, then) = (
+            when.app_name("my-app-name")
+                .secret_name("vault")
+                .into_inner(),
+            then.into_inner(),
+        );
+        let when = api_version(when);
+        let when = query(when, &[("min_version", "18")]);
+        json_request(
+            accepts_json(when),
+            json!({"plaintext": "aGVsbG8gd29ybGQ=", "associated_data": "dGVuYW50OmFjbWU="}),
+        );
+        reply(
+            then,
+            200,
+            json!({"ciphertext": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}),
+        );
+    });
     let body = types::EncryptSecretkeyRequest {
         plaintext: Some("aGVsbG8gd29ybGQ=".into()),
         associated_data: Some("dGVuYW50OmFjbWU=".into()),
@@ -2150,20 +2030,16 @@ async fn secretkey_encrypt(h: &Harness) {
 async fn secretkey_generate(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/secretkeys/vault/generate",
-            ));
+        .secretkey_generate(|when, then| {
+            let (when, then) = (when.app_name("my-app-name").secret_name("vault").into_inner(), then.into_inner());
+            let when = no_query(api_version(when));
             json_request(accepts_json(when), json!({"type": "xaes256gcm"}));
             reply(
                 then,
                 201,
                 json!({"name": "vault", "type": "xaes256gcm", "version": 18, "created_at": "2024-02-22T02:52:00Z", "updated_at": "2024-02-22T02:52:00Z"}),
             );
-        })
-        .await;
+        });
     let body = types::SetSecretkeyRequest {
         type_: Some("xaes256gcm".into()),
         value: None,
@@ -2178,12 +2054,9 @@ async fn secretkey_generate(h: &Harness) {
 async fn secretkey_sign(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/secretkeys/webhook-signing/sign",
-            );
+        .secretkey_sign(|when, then| {
+            let (when, then) = (when.app_name("my-app-name").secret_name("webhook-signing").into_inner(), then.into_inner());
+            let when = api_version(when);
             let when = query(when, &[("min_version", "17")]);
             json_request(accepts_json(when), json!({"plaintext": "eyJldmVudCI6InBpbmcifQ=="}));
             reply(
@@ -2191,8 +2064,7 @@ async fn secretkey_sign(h: &Harness) {
                 200,
                 json!({"signature": "3q2+7w8fHh4AAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4/QA=="}),
             );
-        })
-        .await;
+        });
     let body = types::SignSecretkeyRequest {
         plaintext: Some("eyJldmVudCI6InBpbmcifQ==".into()),
     };
@@ -2210,19 +2082,15 @@ async fn secretkey_sign(h: &Harness) {
 async fn secretkey_verify(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/secretkeys/webhook-signing/verify",
-            ));
+        .secretkey_verify(|when, then| {
+            let (when, then) = (when.app_name("my-app-name").secret_name("webhook-signing").into_inner(), then.into_inner());
+            let when = no_query(api_version(when));
             json_request(
                 accepts_json(when),
                 json!({"plaintext": "eyJldmVudCI6InBpbmcifQ==", "signature": "3q2+7w8fHh4AAQIDBAUGBwgJCgs="}),
             );
             reply_empty(then, 204);
-        })
-        .await;
+        });
     let body = types::VerifySecretkeyRequest {
         plaintext: Some("eyJldmVudCI6InBpbmcifQ==".into()),
         signature: Some("3q2+7w8fHh4AAQIDBAUGBwgJCgs=".into()),
@@ -2244,8 +2112,9 @@ async fn secretkey_verify(h: &Harness) {
 async fn secrets_list(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = route(when, Method::GET, "/apps/my-app-name/secrets");
+        .secrets_list(|when, then| {
+            let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
+            let when = api_version(when);
             let when = query(when, &[("show_secrets", "false")]);
             empty_request(accepts_json(when));
             reply(
@@ -2256,8 +2125,7 @@ async fn secrets_list(h: &Harness) {
                     {"name": "SESSION_SECRET", "digest": "0b7e5d3c1a9f8e6d", "created_at": "2024-02-20T10:00:00Z", "updated_at": "2024-02-20T10:00:00Z"}
                 ]}),
             );
-        })
-        .await;
+        });
     let secrets = settle(mock, h.client.secrets_list(APP, None, Some(false)).await)
         .await
         .into_inner();
@@ -2270,8 +2138,9 @@ async fn secrets_list(h: &Harness) {
 async fn secrets_update(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = no_query(route(when, Method::POST, "/apps/my-app-name/secrets"));
+        .secrets_update(|when, then| {
+            let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
+            let when = no_query(api_version(when));
             json_request(
                 accepts_json(when),
                 json!({"values": {"DATABASE_URL": "postgres://app:s3cret@db.internal:5432/app", "FEATURE_FLAGS": "beta"}}),
@@ -2287,8 +2156,7 @@ async fn secrets_update(h: &Harness) {
                     ]
                 }),
             );
-        })
-        .await;
+        });
     let body = types::AppSecretsUpdateRequest {
         values: Some(string_map(&[
             ("DATABASE_URL", "postgres://app:s3cret@db.internal:5432/app"),
@@ -2305,8 +2173,9 @@ async fn secrets_update(h: &Harness) {
 async fn secret_get(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = route(when, Method::GET, "/apps/my-app-name/secrets/DATABASE_URL");
+        .secret_get(|when, then| {
+            let (when, then) = (when.app_name("my-app-name").secret_name("DATABASE_URL").into_inner(), then.into_inner());
+            let when = api_version(when);
             let when = query(when, &[("min_version", "21"), ("show_secrets", "true")]);
             empty_request(accepts_json(when));
             reply(
@@ -2314,8 +2183,7 @@ async fn secret_get(h: &Harness) {
                 200,
                 json!({"name": "DATABASE_URL", "value": "postgres://app:s3cret@db.internal:5432/app", "digest": "2c4e6a8b0d1f3e5a", "created_at": "2024-02-20T10:00:00Z", "updated_at": "2024-02-22T03:00:00Z"}),
             );
-        })
-        .await;
+        });
     let secret = settle(
         mock,
         h.client
@@ -2334,20 +2202,16 @@ async fn secret_get(h: &Harness) {
 async fn secret_create(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/secrets/SESSION_SECRET",
-            ));
+        .secret_create(|when, then| {
+            let (when, then) = (when.app_name("my-app-name").secret_name("SESSION_SECRET").into_inner(), then.into_inner());
+            let when = no_query(api_version(when));
             json_request(accepts_json(when), json!({"value": "c0rrect-h0rse-battery"}));
             reply(
                 then,
                 201,
                 json!({"name": "SESSION_SECRET", "digest": "5e7a9c1b3d5f7a9c", "version": 22, "created_at": "2024-02-22T03:05:00Z", "updated_at": "2024-02-22T03:05:00Z"}),
             );
-        })
-        .await;
+        });
     let body = types::SetAppSecretRequest {
         value: Some("c0rrect-h0rse-battery".into()),
     };
@@ -2363,18 +2227,17 @@ async fn secret_create(h: &Harness) {
 }
 
 async fn secret_delete(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::DELETE,
-                "/apps/my-app-name/secrets/SESSION_SECRET",
-            ));
-            empty_request(accepts_json(when));
-            reply(then, 200, json!({"version": 23}));
-        })
-        .await;
+    let mock = h.server.secret_delete(|when, then| {
+        let (when, then) = (
+            when.app_name("my-app-name")
+                .secret_name("SESSION_SECRET")
+                .into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(accepts_json(when));
+        reply(then, 200, json!({"version": 23}));
+    });
     let deleted = settle(mock, h.client.secret_delete(APP, "SESSION_SECRET").await)
         .await
         .into_inner();
@@ -2386,14 +2249,12 @@ async fn secret_delete(h: &Harness) {
 // ---------------------------------------------------------------------------------------------
 
 async fn volumes_list(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = route(when, Method::GET, "/apps/my-app-name/volumes");
-            empty_request(accepts_json(query(when, &[("summary", "true")])));
-            reply(then, 200, json!([volume_json("created", 3)]));
-        })
-        .await;
+    let mock = h.server.volumes_list(|when, then| {
+        let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
+        let when = api_version(when);
+        empty_request(accepts_json(query(when, &[("summary", "true")])));
+        reply(then, 200, json!([volume_json("created", 3)]));
+    });
     let volumes = settle(mock, h.client.volumes_list(APP, Some(true)).await)
         .await
         .into_inner();
@@ -2407,15 +2268,15 @@ async fn volumes_list(h: &Harness) {
 async fn volumes_create(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = no_query(route(when, Method::POST, "/apps/my-app-name/volumes"));
+        .volumes_create(|when, then| {
+            let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
+            let when = no_query(api_version(when));
             json_request(
                 accepts_json(when),
                 json!({"name": "pg_data", "region": "iad", "size_gb": 3, "encrypted": true, "require_unique_zone": true, "snapshot_retention": 5}),
             );
             reply(then, 200, volume_json("created", 3));
-        })
-        .await;
+        });
     let body = types::CreateVolumeRequest {
         name: Some("pg_data".into()),
         region: Some("iad".into()),
@@ -2434,18 +2295,15 @@ async fn volumes_create(h: &Harness) {
 }
 
 async fn volumes_get_by_id(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::GET,
-                "/apps/my-app-name/volumes/vol_9vw681egy1jj5xm4",
-            ));
-            empty_request(accepts_json(when));
-            reply(then, 200, volume_json("created", 3));
-        })
-        .await;
+    let mock = h.server.volumes_get_by_id(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).volume_id(VOLUME).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(accepts_json(when));
+        reply(then, 200, volume_json("created", 3));
+    });
     let volume = settle(mock, h.client.volumes_get_by_id(APP, VOLUME).await)
         .await
         .into_inner();
@@ -2454,24 +2312,21 @@ async fn volumes_get_by_id(h: &Harness) {
 }
 
 async fn volumes_update(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::PUT,
-                "/apps/my-app-name/volumes/vol_9vw681egy1jj5xm4",
-            ));
-            json_request(
-                accepts_json(when),
-                json!({"auto_backup_enabled": false, "snapshot_retention": 14}),
-            );
-            let mut volume = volume_json("created", 3);
-            volume["auto_backup_enabled"] = json!(false);
-            volume["snapshot_retention"] = json!(14);
-            reply(then, 200, volume);
-        })
-        .await;
+    let mock = h.server.volumes_update(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).volume_id(VOLUME).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        json_request(
+            accepts_json(when),
+            json!({"auto_backup_enabled": false, "snapshot_retention": 14}),
+        );
+        let mut volume = volume_json("created", 3);
+        volume["auto_backup_enabled"] = json!(false);
+        volume["snapshot_retention"] = json!(14);
+        reply(then, 200, volume);
+    });
     let body = types::UpdateVolumeRequest {
         auto_backup_enabled: Some(false),
         snapshot_retention: Some(14),
@@ -2484,20 +2339,17 @@ async fn volumes_update(h: &Harness) {
 }
 
 async fn volume_delete(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::DELETE,
-                "/apps/my-app-name/volumes/vol_9vw681egy1jj5xm4",
-            ));
-            empty_request(accepts_json(when));
-            let mut volume = volume_json("scheduled_for_destruction", 3);
-            volume["attached_machine_id"] = Value::Null;
-            reply(then, 200, volume);
-        })
-        .await;
+    let mock = h.server.volume_delete(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).volume_id(VOLUME).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        empty_request(accepts_json(when));
+        let mut volume = volume_json("scheduled_for_destruction", 3);
+        volume["attached_machine_id"] = Value::Null;
+        reply(then, 200, volume);
+    });
     let volume = settle(mock, h.client.volume_delete(APP, VOLUME).await)
         .await
         .into_inner();
@@ -2506,22 +2358,19 @@ async fn volume_delete(h: &Harness) {
 }
 
 async fn volumes_extend(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::PUT,
-                "/apps/my-app-name/volumes/vol_9vw681egy1jj5xm4/extend",
-            ));
-            json_request(accepts_json(when), json!({"size_gb": 10}));
-            reply(
-                then,
-                200,
-                json!({"needs_restart": true, "volume": volume_json("created", 10)}),
-            );
-        })
-        .await;
+    let mock = h.server.volumes_extend(|when, then| {
+        let (when, then) = (
+            when.app_name(APP).volume_id(VOLUME).into_inner(),
+            then.into_inner(),
+        );
+        let when = no_query(api_version(when));
+        json_request(accepts_json(when), json!({"size_gb": 10}));
+        reply(
+            then,
+            200,
+            json!({"needs_restart": true, "volume": volume_json("created", 10)}),
+        );
+    });
     let body = types::ExtendVolumeRequest { size_gb: Some(10) };
     let extended = settle(mock, h.client.volumes_extend(APP, VOLUME, &body).await)
         .await
@@ -2533,12 +2382,9 @@ async fn volumes_extend(h: &Harness) {
 async fn volumes_list_snapshots(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::GET,
-                "/apps/my-app-name/volumes/vol_9vw681egy1jj5xm4/snapshots",
-            ));
+        .volumes_list_snapshots(|when, then| {
+            let (when, then) = (when.app_name(APP).volume_id(VOLUME).into_inner(), then.into_inner());
+            let when = no_query(api_version(when));
             empty_request(accepts_json(when));
             reply(
                 then,
@@ -2548,8 +2394,7 @@ async fn volumes_list_snapshots(h: &Harness) {
                     {"id": "vs_Qb1nzR0aJ4LkTm7xP2cW9vYe3", "size": 20480, "digest": "1f3b5d7a9c2e4a6c8e0b", "created_at": "2024-02-22T04:00:09Z", "status": "created", "retention_days": 5, "volume_size": 3221225472_i64}
                 ]),
             );
-        })
-        .await;
+        });
     let snapshots = settle(mock, h.client.volumes_list_snapshots(APP, VOLUME).await)
         .await
         .into_inner();
@@ -2564,12 +2409,9 @@ async fn volumes_list_snapshots(h: &Harness) {
 async fn create_volume_snapshot(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = no_query(route(
-                when,
-                Method::POST,
-                "/apps/my-app-name/volumes/vol_9vw681egy1jj5xm4/snapshots",
-            ));
+        .create_volume_snapshot(|when, then| {
+            let (when, then) = (when.app_name(APP).volume_id(VOLUME).into_inner(), then.into_inner());
+            let when = no_query(api_version(when));
             empty_request(when);
             // The real API answers with a body the document does not describe; the generated
             // method ignores it.
@@ -2578,8 +2420,7 @@ async fn create_volume_snapshot(h: &Harness) {
                 200,
                 json!({"Msg": {"backup": {"id": "85999", "state": "prepare", "type": "BACKUP_TYPE_ON_DEMAND"}}}),
             );
-        })
-        .await;
+        });
     let response = settle(mock, h.client.create_volume_snapshot(APP, VOLUME).await).await;
     assert_eq!(response.status().as_u16(), 200);
 }
@@ -2589,52 +2430,50 @@ async fn create_volume_snapshot(h: &Harness) {
 // ---------------------------------------------------------------------------------------------
 
 async fn machines_org_list(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = route(when, Method::GET, "/orgs/personal/machines");
-            let when = query(
-                when,
-                &[
-                    ("cursor", "MDFIUTczQTdCRkZERjFCNldNR0hGWlo0RTc"),
-                    ("include_deleted", "false"),
-                    ("limit", "100"),
-                    ("region", "iad"),
-                    ("state", "started"),
-                    ("summary", "false"),
-                    ("updated_after", "2024-02-01T00:00:00Z"),
-                ],
-            );
-            empty_request(accepts_json(when));
-            reply(
-                then,
-                200,
-                json!({
-                    "machines": [{
-                        "id": MACHINE,
-                        "name": "quiet-sun-4821",
-                        "app_name": APP,
-                        "state": "started",
-                        "region": "iad",
-                        "version": VERSION,
-                        "instance_id": VERSION,
-                        "private_ip": "fdaa:0:3ec2:a7b:5adc:6068:5b85:2",
-                        "created_at": "2024-02-22T02:41:32Z",
-                        "updated_at": "2024-02-22T02:41:40Z",
-                        "config": {
-                            "image": "registry.fly.io/my-app-name:deployment-01HQ73A7",
-                            "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256},
-                            "metadata": {"fly_process_group": "app"}
-                        }
-                    }],
-                    "next_cursor": "MDFIUTdCMks1VjNOOEQ0UUowWFdaNlBSVE0",
-                    "last_machine_id": MACHINE,
-                    "last_updated_at": "2024-02-22T02:41:40Z",
-                    "error_regions": null
-                }),
-            );
-        })
-        .await;
+    let mock = h.server.machines_org_list(|when, then| {
+        let (when, then) = (when.org_slug(ORG).into_inner(), then.into_inner());
+        let when = api_version(when);
+        let when = query(
+            when,
+            &[
+                ("cursor", "MDFIUTczQTdCRkZERjFCNldNR0hGWlo0RTc"),
+                ("include_deleted", "false"),
+                ("limit", "100"),
+                ("region", "iad"),
+                ("state", "started"),
+                ("summary", "false"),
+                ("updated_after", "2024-02-01T00:00:00Z"),
+            ],
+        );
+        empty_request(accepts_json(when));
+        reply(
+            then,
+            200,
+            json!({
+                "machines": [{
+                    "id": MACHINE,
+                    "name": "quiet-sun-4821",
+                    "app_name": APP,
+                    "state": "started",
+                    "region": "iad",
+                    "version": VERSION,
+                    "instance_id": VERSION,
+                    "private_ip": "fdaa:0:3ec2:a7b:5adc:6068:5b85:2",
+                    "created_at": "2024-02-22T02:41:32Z",
+                    "updated_at": "2024-02-22T02:41:40Z",
+                    "config": {
+                        "image": "registry.fly.io/my-app-name:deployment-01HQ73A7",
+                        "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256},
+                        "metadata": {"fly_process_group": "app"}
+                    }
+                }],
+                "next_cursor": "MDFIUTdCMks1VjNOOEQ0UUowWFdaNlBSVE0",
+                "last_machine_id": MACHINE,
+                "last_updated_at": "2024-02-22T02:41:40Z",
+                "error_regions": null
+            }),
+        );
+    });
     let result = h
         .client
         .machines_org_list(
@@ -2667,30 +2506,28 @@ async fn machines_org_list(h: &Harness) {
 }
 
 async fn volumes_org_list(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = route(when, Method::GET, "/orgs/personal/volumes");
-            let when = query(
-                when,
-                &[("limit", "50"), ("state", "created"), ("summary", "true")],
-            );
-            empty_request(accepts_json(when));
-            let mut volume = volume_json("created", 3);
-            volume["app_name"] = json!(APP);
-            volume["updated_at"] = json!("2024-02-22T02:41:40Z");
-            reply(
-                then,
-                200,
-                json!({
-                    "volumes": [volume],
-                    "next_cursor": "",
-                    "last_volume_id": VOLUME,
-                    "last_updated_at": "2024-02-22T02:41:40Z"
-                }),
-            );
-        })
-        .await;
+    let mock = h.server.volumes_org_list(|when, then| {
+        let (when, then) = (when.org_slug(ORG).into_inner(), then.into_inner());
+        let when = api_version(when);
+        let when = query(
+            when,
+            &[("limit", "50"), ("state", "created"), ("summary", "true")],
+        );
+        empty_request(accepts_json(when));
+        let mut volume = volume_json("created", 3);
+        volume["app_name"] = json!(APP);
+        volume["updated_at"] = json!("2024-02-22T02:41:40Z");
+        reply(
+            then,
+            200,
+            json!({
+                "volumes": [volume],
+                "next_cursor": "",
+                "last_volume_id": VOLUME,
+                "last_updated_at": "2024-02-22T02:41:40Z"
+            }),
+        );
+    });
     let result = h
         .client
         .volumes_org_list(
@@ -2717,31 +2554,29 @@ async fn volumes_org_list(h: &Harness) {
 // ---------------------------------------------------------------------------------------------
 
 async fn platform_placements_post(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(when, Method::POST, "/platform/placements"));
-            json_request(
-                accepts_json(when),
-                json!({
-                    "org_slug": ORG,
-                    "region": "iad,ord",
-                    "count": 3,
-                    "compute": {"cpu_kind": "performance", "cpus": 2, "memory_mb": 4096},
-                    "volume_size_bytes": 10737418240_i64,
-                    "weights": {"region": 100, "spread": 10}
-                }),
-            );
-            reply(
-                then,
-                200,
-                json!({"regions": [
-                    {"region": "iad", "count": 2, "concurrency": 2},
-                    {"region": "ord", "count": 1, "concurrency": 1}
-                ]}),
-            );
-        })
-        .await;
+    let mock = h.server.platform_placements_post(|when, then| {
+        let (when, then) = (when.into_inner(), then.into_inner());
+        let when = no_query(api_version(when));
+        json_request(
+            accepts_json(when),
+            json!({
+                "org_slug": ORG,
+                "region": "iad,ord",
+                "count": 3,
+                "compute": {"cpu_kind": "performance", "cpus": 2, "memory_mb": 4096},
+                "volume_size_bytes": 10737418240_i64,
+                "weights": {"region": 100, "spread": 10}
+            }),
+        );
+        reply(
+            then,
+            200,
+            json!({"regions": [
+                {"region": "iad", "count": 2, "concurrency": 2},
+                {"region": "ord", "count": 1, "concurrency": 1}
+            ]}),
+        );
+    });
     let body = types::GetPlacementsRequest {
         org_slug: ORG.into(),
         region: Some("iad,ord".into()),
@@ -2772,8 +2607,9 @@ async fn platform_placements_post(h: &Harness) {
 async fn platform_regions_get(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = no_query(route(when, Method::GET, "/platform/regions"));
+        .platform_regions_get(|when, then| {
+            let (when, then) = (when.into_inner(), then.into_inner());
+            let when = no_query(api_version(when));
             empty_request(accepts_json(when));
             reply(
                 then,
@@ -2786,8 +2622,7 @@ async fn platform_regions_get(h: &Harness) {
                     ]
                 }),
             );
-        })
-        .await;
+        });
     let regions = settle(mock, h.client.platform_regions_get().await)
         .await
         .into_inner();
@@ -2816,17 +2651,15 @@ fn verified_token_json() -> Value {
 }
 
 async fn tokens_authenticate(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(when, Method::POST, "/tokens/authenticate"));
-            json_request(
-                accepts_json(when),
-                json!({"header": "FlyV1 fm2_lJPECAAAAAAAAMGyxBD1aMnM3b2xb1vnJpWa"}),
-            );
-            reply(then, 200, json!([verified_token_json()]));
-        })
-        .await;
+    let mock = h.server.tokens_authenticate(|when, then| {
+        let (when, then) = (when.into_inner(), then.into_inner());
+        let when = no_query(api_version(when));
+        json_request(
+            accepts_json(when),
+            json!({"header": "FlyV1 fm2_lJPECAAAAAAAAMGyxBD1aMnM3b2xb1vnJpWa"}),
+        );
+        reply(then, 200, json!([verified_token_json()]));
+    });
     let body = types::AuthenticateTokenRequest {
         header: Some("FlyV1 fm2_lJPECAAAAAAAAMGyxBD1aMnM3b2xb1vnJpWa".into()),
     };
@@ -2850,8 +2683,9 @@ async fn tokens_authenticate(h: &Harness) {
 async fn tokens_authorize(h: &Harness) {
     let mock = h
         .server
-        .mock_async(|when, then| {
-            let when = no_query(route(when, Method::POST, "/tokens/authorize"));
+        .tokens_authorize(|when, then| {
+            let (when, then) = (when.into_inner(), then.into_inner());
+            let when = no_query(api_version(when));
             json_request(
                 accepts_json(when),
                 json!({
@@ -2867,8 +2701,7 @@ async fn tokens_authorize(h: &Harness) {
                     "verified_token": verified_token_json()
                 }),
             );
-        })
-        .await;
+        });
     let body = types::AuthorizeTokenRequest {
         header: Some("FlyV1 fm2_lJPECAAAAAAAAMGyxBD1aMnM3b2xb1vnJpWa".into()),
         access: Some(types::TokenAccess {
@@ -2891,26 +2724,24 @@ async fn tokens_authorize(h: &Harness) {
 }
 
 async fn current_token_show(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(when, Method::GET, "/tokens/current"));
-            empty_request(accepts_json(when));
-            reply(
-                then,
-                200,
-                json!({"tokens": [{
-                    "token_id": "tkn_01HQ73A7BFFD",
-                    "org_slug": ORG,
-                    "organization": "Q1v3m9dXk2",
-                    "apps": [APP],
-                    "user": "",
-                    "restricted_to_machine": "",
-                    "source_machine_id": MACHINE
-                }]}),
-            );
-        })
-        .await;
+    let mock = h.server.current_token_show(|when, then| {
+        let (when, then) = (when.into_inner(), then.into_inner());
+        let when = no_query(api_version(when));
+        empty_request(accepts_json(when));
+        reply(
+            then,
+            200,
+            json!({"tokens": [{
+                "token_id": "tkn_01HQ73A7BFFD",
+                "org_slug": ORG,
+                "organization": "Q1v3m9dXk2",
+                "apps": [APP],
+                "user": "",
+                "restricted_to_machine": "",
+                "source_machine_id": MACHINE
+            }]}),
+        );
+    });
     let current = settle(mock, h.client.current_token_show().await)
         .await
         .into_inner();
@@ -2921,15 +2752,13 @@ async fn current_token_show(h: &Harness) {
 }
 
 async fn tokens_request_kms(h: &Harness) {
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            empty_request(no_query(route(when, Method::POST, "/tokens/kms")));
-            then.status(200)
-                .header("content-type", "text/plain; charset=utf-8")
-                .body("FlyV1 fm2_kmsTokenAAAAAAAAMGyxBD1aMnM3b2xb1vnJpWa");
-        })
-        .await;
+    let mock = h.server.tokens_request_kms(|when, then| {
+        let (when, then) = (when.into_inner(), then.into_inner());
+        empty_request(no_query(api_version(when)));
+        then.status(200)
+            .header("content-type", "text/plain; charset=utf-8")
+            .body("FlyV1 fm2_kmsTokenAAAAAAAAMGyxBD1aMnM3b2xb1vnJpWa");
+    });
     let response = settle(mock, h.client.tokens_request_kms().await).await;
     assert_eq!(
         read_text(response).await,
@@ -2940,19 +2769,17 @@ async fn tokens_request_kms(h: &Harness) {
 async fn tokens_request_oidc(h: &Harness) {
     let jwt =
         "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJhdWQiOiJzdHMuYW1hem9uYXdzLmNvbSJ9.c2lnbmF0dXJl";
-    let mock = h
-        .server
-        .mock_async(|when, then| {
-            let when = no_query(route(when, Method::POST, "/tokens/oidc"));
-            json_request(
-                when,
-                json!({"aud": "sts.amazonaws.com", "aws_principal_tags": true}),
-            );
-            then.status(200)
-                .header("content-type", "text/plain; charset=utf-8")
-                .body(jwt);
-        })
-        .await;
+    let mock = h.server.tokens_request_oidc(|when, then| {
+        let (when, then) = (when.into_inner(), then.into_inner());
+        let when = no_query(api_version(when));
+        json_request(
+            when,
+            json!({"aud": "sts.amazonaws.com", "aws_principal_tags": true}),
+        );
+        then.status(200)
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(jwt);
+    });
     let body = types::CreateOidcTokenRequest {
         aud: Some("sts.amazonaws.com".into()),
         aws_principal_tags: Some(true),

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use fly_machines_api::types;
 use fly_machines_api::{Client, Error, Inner};
-use httpmock::{Method, MockServer};
+use fly_machines_httpmock::{FlyErrors, MockServerExt, Unprocessable};
+use httpmock::MockServer;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -173,16 +174,15 @@ fn error_codes_outside_the_documented_list_are_kept() {
 #[tokio::test]
 async fn declared_error_body_with_an_unknown_code_reaches_the_caller_typed() {
     let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(Method::POST)
-                .path("/apps/my-app-name/machines/3d8d413b29d089");
-            then.status(400)
-                .header("content-type", "application/json")
-                .body(r#"{"error":"guest.memory_mb must be a multiple of 256","status":"invalid_guest_size"}"#);
-        })
-        .await;
-    let client = Client::new(&server.base_url(), Inner::default());
+    let mock = server.machines_update(|when, then| {
+        when.app_name(APP).machine_id(MACHINE);
+        then.fly_error(
+            400,
+            "guest.memory_mb must be a multiple of 256",
+            Some("invalid_guest_size"),
+        );
+    });
+    let client = fly_machines_httpmock::raw_client(&server);
     let result = client
         .machines_update(APP, MACHINE, None, &types::UpdateMachineRequest::default())
         .await;
@@ -205,15 +205,13 @@ async fn name_taken_arrives_as_422_outside_the_declared_errors() {
     // Fly answers a duplicate app name with 422 {"status":"name_taken"}; Apps_create only
     // declares 400, so the caller gets the raw response and decodes the body itself.
     let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(Method::POST).path("/apps");
-            then.status(422)
-                .header("content-type", "application/json")
-                .body(r#"{"error":"Validation failed: Name has already been taken","status":"name_taken"}"#);
-        })
-        .await;
-    let client = Client::new(&server.base_url(), Inner::default());
+    let mock = server.apps_create(|_, then| {
+        then.fly_unprocessable(
+            "Validation failed: Name has already been taken",
+            "name_taken",
+        );
+    });
+    let client = fly_machines_httpmock::raw_client(&server);
     let body = types::CreateAppRequest {
         name: Some(APP.into()),
         org_slug: Some("personal".into()),
@@ -343,20 +341,21 @@ fn lease_release_envelope_decodes() {
 #[tokio::test]
 async fn acquiring_a_lease_sends_no_nonce_and_the_reply_carries_one() {
     let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(Method::POST)
-                .path("/apps/my-app-name/machines/3d8d413b29d089/lease")
-                .header_missing("fly-machine-lease-nonce")
-                .json_body(json!({"ttl": 30}));
-            then.status(201)
-                .header("content-type", "application/json")
-                .body(format!(
-                    r#"{{"status":"success","data":{{"nonce":"{NONCE}","expires_at":1708569778,"owner":"hello@fly.io","version":"{VERSION}"}}}}"#
-                ));
-        })
-        .await;
-    let client = Client::new(&server.base_url(), Inner::default());
+    let mock = server.machines_create_lease(|when, then| {
+        when.app_name(APP)
+            .machine_id(MACHINE)
+            .into_inner()
+            .header_missing("fly-machine-lease-nonce")
+            .json_body(json!({"ttl": 30}));
+        // Written out as Fly sends it, so that decoding is tested against the wire.
+        then.into_inner()
+            .status(201)
+            .header("content-type", "application/json")
+            .body(format!(
+                r#"{{"status":"success","data":{{"nonce":"{NONCE}","expires_at":1708569778,"owner":"hello@fly.io","version":"{VERSION}"}}}}"#
+            ));
+    });
+    let client = fly_machines_httpmock::raw_client(&server);
     let body = types::CreateLeaseRequest {
         ttl: Some(30),
         description: None,

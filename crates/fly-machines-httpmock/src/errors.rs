@@ -1,0 +1,121 @@
+//! The error answers Fly gives, for any operation's `Then`.
+//!
+//! Fly answers errors with a JSON body `{"error": "<message>", "status": "<code>"}` (the code is
+//! left out where Fly sends none). Which answers an operation can get is decided by the xtask from
+//! the API document and written to `answers.rs`: every operation implements [`FlyErrors`]; those
+//! that name a resource in their path implement [`NotFound`], and so on. Asking a mock for an
+//! answer its operation never gets is a compile error.
+
+use serde_json::{Value, json};
+
+/// The JSON body of a Fly error: `{"error": message}`, plus `"status": code` when there is a code.
+pub fn error_body(message: &str, code: Option<&str>) -> Value {
+    match code {
+        Some(code) => json!({ "error": message, "status": code }),
+        None => json!({ "error": message }),
+    }
+}
+
+/// The server errors Fly's edge and API answer with; all are transient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ServerError {
+    /// 500.
+    Internal,
+    /// 502.
+    BadGateway,
+    /// 503.
+    Unavailable,
+    /// 504.
+    GatewayTimeout,
+}
+
+impl ServerError {
+    /// The HTTP status.
+    pub const fn status(self) -> u16 {
+        match self {
+            ServerError::Internal => 500,
+            ServerError::BadGateway => 502,
+            ServerError::Unavailable => 503,
+            ServerError::GatewayTimeout => 504,
+        }
+    }
+
+    const fn message(self) -> &'static str {
+        match self {
+            ServerError::Internal => "internal server error",
+            ServerError::BadGateway => "bad gateway",
+            ServerError::Unavailable => "service unavailable",
+            ServerError::GatewayTimeout => "gateway timeout",
+        }
+    }
+}
+
+/// The error answers every operation can get. Implemented by every operation's `Then` wrapper.
+pub trait FlyErrors: Sized {
+    /// Wraps a plain `httpmock::Then`.
+    fn from_then(then: httpmock::Then) -> Self;
+
+    /// The plain `httpmock::Then` inside.
+    fn into_then(self) -> httpmock::Then;
+
+    /// Answers `status` with Fly's error body.
+    fn fly_error(self, status: u16, message: &str, code: Option<&str>) -> Self {
+        Self::from_then(
+            self.into_then()
+                .status(status)
+                .header("content-type", "application/json")
+                .json_body(error_body(message, code)),
+        )
+    }
+
+    /// 429, with `Retry-After: retry_after_secs`, as Fly answers a caller over its rate limit.
+    fn fly_rate_limited(self, retry_after_secs: u32) -> Self {
+        let then = self
+            .into_then()
+            .header("retry-after", retry_after_secs.to_string());
+        Self::from_then(then).fly_error(429, "rate limit exceeded", Some("resource_exhausted"))
+    }
+
+    /// A 5xx answer.
+    fn fly_server_error(self, error: ServerError) -> Self {
+        self.fly_error(error.status(), error.message(), None)
+    }
+}
+
+/// 404: the app, machine, volume or other resource named in the path does not exist (or, just
+/// after a create, is not visible yet).
+pub trait NotFound: FlyErrors {
+    /// 404 with `message`, e.g. `Could not find App "my-app"`.
+    fn fly_not_found(self, message: &str) -> Self {
+        self.fly_error(404, message, None)
+    }
+}
+
+/// 409: someone else holds the machine's lease, and the request did not carry its nonce.
+pub trait LeaseHeld: FlyErrors {
+    /// 409, lease currently held.
+    fn fly_lease_held(self) -> Self {
+        self.fly_error(
+            409,
+            "machine is leased; supply the fly-machine-lease-nonce header of the current lease",
+            Some("lease_currently_held"),
+        )
+    }
+}
+
+/// 412: the machine's state or version does not allow the change (start from `replacing`, a
+/// `machine_version` or `min_secrets_version` precondition, a volume attached elsewhere).
+pub trait PreconditionFailed: FlyErrors {
+    /// 412 with `message`, e.g. `unable to start machine from current state`.
+    fn fly_precondition_failed(self, message: &str) -> Self {
+        self.fly_error(412, message, Some("failed_precondition"))
+    }
+}
+
+/// 422: Fly refused the request body (a name already taken, a limit reached, a bad config).
+pub trait Unprocessable: FlyErrors {
+    /// 422 with `message` and Fly's `code`, e.g. `name_taken`.
+    fn fly_unprocessable(self, message: &str, code: &str) -> Self {
+        self.fly_error(422, message, Some(code))
+    }
+}

@@ -1,0 +1,287 @@
+//! The typed httpmock helpers: progenitor's mocks, fixed to match what our `Client` sends, and the
+//! error answers Fly gives, generated per operation.
+//!
+//! Progenitor anchors every path matcher at the root (`^/apps/...`), but the API lives under a base
+//! path (`/v1`), so none of its mocks would ever match a request from our client. [`rebase_paths`]
+//! rewrites each matcher to accept any base path in front, and escapes the path values a test
+//! pins (an id with a `.` must match only itself). [`error_answers`] says, for each operation,
+//! which of Fly's error answers it can get; the httpmock crate turns that into trait impls.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::visit_mut::VisitMut;
+
+use crate::generate::OperationFacts;
+
+/// What a matcher accepts in front of an operation's path: any number of whole segments (`/v1`,
+/// `/proxy/v1`, or nothing).
+pub const BASE_PATH_PATTERN: &str = "(?:/[^/]+)*";
+
+/// Rewrites progenitor's httpmock code so that each path matcher accepts any base path in front
+/// of the operation's path, and so that pinned path values are matched literally.
+pub fn rebase_paths(tokens: TokenStream) -> Result<TokenStream, String> {
+    let mut file: syn::File =
+        syn::parse2(tokens).map_err(|e| format!("progenitor's mocks do not parse: {e}"))?;
+    let mut rebase = Rebase::default();
+    rebase.visit_file_mut(&mut file);
+    if let Some(problem) = rebase.problem {
+        return Err(problem);
+    }
+    if rebase.templates == 0 || rebase.pinned == 0 {
+        return Err(format!(
+            "progenitor's mocks changed shape: found {} path matchers and {} pinned path values",
+            rebase.templates, rebase.pinned
+        ));
+    }
+    Ok(quote!(#file))
+}
+
+#[derive(Default)]
+struct Rebase {
+    /// `Regex::new("^/...")` literals rewritten.
+    templates: usize,
+    /// `format!("^/...", value)` calls rewritten.
+    pinned: usize,
+    problem: Option<String>,
+}
+
+impl Rebase {
+    fn rebased(&mut self, pattern: &str) -> Option<String> {
+        match pattern.strip_prefix("^/") {
+            Some(rest) => Some(format!("^{BASE_PATH_PATTERN}/{rest}")),
+            None => {
+                self.problem = Some(format!(
+                    "a path matcher `{pattern}` is not anchored at `^/`"
+                ));
+                None
+            }
+        }
+    }
+}
+
+impl VisitMut for Rebase {
+    fn visit_expr_call_mut(&mut self, call: &mut syn::ExprCall) {
+        let is_regex_new = matches!(&*call.func, syn::Expr::Path(p)
+            if p.path.segments.len() >= 2
+                && p.path.segments.iter().rev().nth(1).is_some_and(|s| s.ident == "Regex")
+                && p.path.segments.last().is_some_and(|s| s.ident == "new"));
+        if is_regex_new
+            && let Some(syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(lit),
+                ..
+            })) = call.args.first_mut()
+            && let Some(pattern) = self.rebased(&lit.value())
+        {
+            *lit = syn::LitStr::new(&pattern, lit.span());
+            self.templates += 1;
+        }
+        syn::visit_mut::visit_expr_call_mut(self, call);
+    }
+
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        if mac.path.is_ident("format") {
+            let parser = syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated;
+            let Ok(mut args) = mac.parse_body_with(parser) else {
+                self.problem = Some("a format! in progenitor's mocks does not parse".into());
+                return;
+            };
+            let mut items = args.iter_mut();
+            if let Some(syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(lit),
+                ..
+            })) = items.next()
+                && lit.value().starts_with("^/")
+                && let Some(pattern) = self.rebased(&lit.value())
+            {
+                *lit = syn::LitStr::new(&pattern, lit.span());
+                for value in items {
+                    *value = syn::parse_quote!(regex::escape(&#value));
+                }
+                self.pinned += 1;
+                mac.tokens = quote!(#args);
+            }
+        }
+        syn::visit_mut::visit_macro_mut(self, mac);
+    }
+}
+
+/// The error answers one operation can get from Fly, beyond those every operation can get
+/// (429 with `Retry-After`, 5xx, any status with Fly's error body).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ErrorAnswers {
+    /// 404: the operation names an app, machine, volume or other resource in its path.
+    pub not_found: bool,
+    /// 409, lease held: a change to one machine (or taking its lease) while another holder has it.
+    pub lease_held: bool,
+    /// 412: a change to a machine whose state or version does not allow it (start from the wrong
+    /// state, a version or secrets precondition, a volume attached elsewhere).
+    pub precondition_failed: bool,
+    /// 422: the request carries a body Fly validates (names taken, limits, bad configs).
+    pub unprocessable: bool,
+}
+
+/// Which answers `op` can get, from its row of the operation table and its entry in the
+/// document.
+pub fn answers_for(op: &OperationFacts, raw: &serde_json::Value) -> ErrorAnswers {
+    let entry = &raw["paths"][&op.path][op.method.to_ascii_lowercase()];
+    let mutating = !op.method.eq_ignore_ascii_case("GET");
+    ErrorAnswers {
+        not_found: op.path.contains('{'),
+        // Exactly the calls that carry a lease nonce: those a held lease guards.
+        lease_held: op.lease_nonce,
+        precondition_failed: mutating && op.path.contains("/machines"),
+        unprocessable: mutating && entry.get("requestBody").is_some(),
+    }
+}
+
+/// The generated file of the httpmock crate that says which error answers each operation's
+/// `Then` offers, as impls of the crate's answer traits.
+pub fn error_answers(ops: &[OperationFacts], raw: &serde_json::Value) -> TokenStream {
+    let impls = ops.iter().map(|op| {
+        let then = format_ident!("{}Then", upper_camel(&op.name), span = Span::call_site());
+        let answers = answers_for(op, raw);
+        let doc = format!(" `{} {}`", op.method.to_ascii_uppercase(), op.path);
+        let mut items = vec![quote! {
+            #[doc = #doc]
+            impl crate::FlyErrors for operations::#then {
+                fn from_then(then: ::httpmock::Then) -> Self {
+                    operations::#then::new(then)
+                }
+                fn into_then(self) -> ::httpmock::Then {
+                    self.into_inner()
+                }
+            }
+        }];
+        for (wanted, name) in [
+            (answers.not_found, "NotFound"),
+            (answers.lease_held, "LeaseHeld"),
+            (answers.precondition_failed, "PreconditionFailed"),
+            (answers.unprocessable, "Unprocessable"),
+        ] {
+            if wanted {
+                let answer = format_ident!("{name}");
+                items.push(quote!(impl crate::#answer for operations::#then {}));
+            }
+        }
+        quote!(#(#items)*)
+    });
+    quote! {
+        use crate::generated::operations;
+        #(#impls)*
+    }
+}
+
+/// `machines_list` → `MachinesList`, as progenitor names the wrapper types.
+fn upper_camel(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rebased(code: TokenStream) -> String {
+        let file: syn::File = syn::parse2(rebase_paths(code).unwrap()).unwrap();
+        prettyplease::unparse(&file)
+    }
+
+    #[test]
+    fn matchers_accept_a_base_path_and_pinned_values_are_escaped() {
+        let out = rebased(quote! {
+            fn a(when: When) -> When { when.path_matches(regex::Regex::new("^/apps/[^/]*$").unwrap()) }
+            fn b(value: &str) -> Regex {
+                regex::Regex::new(&format!("^/apps/{}$", value.to_string())).unwrap()
+            }
+        });
+        assert!(
+            out.contains(r#"Regex::new("^(?:/[^/]+)*/apps/[^/]*$")"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"format!("^(?:/[^/]+)*/apps/{}$", regex::escape(& value.to_string()))"#)
+                || out.contains(
+                    r#"format!("^(?:/[^/]+)*/apps/{}$", regex::escape(&value.to_string()))"#
+                ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn code_without_matchers_is_an_error() {
+        let err = rebase_paths(quote!(
+            fn a() {}
+        ))
+        .unwrap_err();
+        assert!(err.contains("changed shape"), "{err}");
+    }
+
+    fn op(method: &str, path: &str) -> OperationFacts {
+        OperationFacts {
+            id: "X".into(),
+            name: "x".into(),
+            method: method.into(),
+            path: path.into(),
+            idempotent: false,
+            rate_limit: "global".into(),
+            lease_nonce: false,
+            long_poll: None,
+        }
+    }
+
+    fn leased(mut op: OperationFacts) -> OperationFacts {
+        op.lease_nonce = true;
+        op
+    }
+
+    #[test]
+    fn answers_follow_method_path_and_body() {
+        let raw = serde_json::json!({"paths": {
+            "/apps": {"post": {"requestBody": {}}, "get": {}},
+            "/apps/{app_name}/machines/{machine_id}/start": {"post": {}},
+            "/apps/{app_name}/machines/{machine_id}": {"get": {}},
+            "/apps/{app_name}/volumes/{volume_id}": {"delete": {}},
+        }});
+        assert_eq!(
+            answers_for(&op("GET", "/apps"), &raw),
+            ErrorAnswers::default()
+        );
+        assert_eq!(
+            answers_for(&op("POST", "/apps"), &raw),
+            ErrorAnswers {
+                unprocessable: true,
+                ..Default::default()
+            }
+        );
+        assert_eq!(
+            answers_for(
+                &leased(op("POST", "/apps/{app_name}/machines/{machine_id}/start")),
+                &raw
+            ),
+            ErrorAnswers {
+                not_found: true,
+                lease_held: true,
+                precondition_failed: true,
+                unprocessable: false,
+            }
+        );
+        assert_eq!(
+            answers_for(&op("GET", "/apps/{app_name}/machines/{machine_id}"), &raw),
+            ErrorAnswers {
+                not_found: true,
+                ..Default::default()
+            }
+        );
+        let volume = answers_for(&op("DELETE", "/apps/{app_name}/volumes/{volume_id}"), &raw);
+        assert!(volume.not_found && !volume.lease_held && !volume.precondition_failed);
+        assert_eq!(upper_camel("machines_list"), "MachinesList");
+    }
+}
