@@ -74,6 +74,18 @@
 //! 408 or 5xx. Backoff is exponential with full jitter; `Retry-After` is honoured (capped); a
 //! client-wide retry budget stops outages turning into retry storms. [`RateLimits`] paces calls
 //! per action and machine (or app) at Fly's documented limits and slows a key down after a 429.
+//! Operations are named by [`OperationId`], one per operation of the API; its row
+//! ([`OperationId::operation`]) says whether the call is idempotent, which limit applies, whether
+//! it carries the lease nonce and whether it is a server long-poll.
+//!
+//! # Answers you can trust
+//!
+//! The client treats a broken or hostile server as bad input: it follows no redirects (and, with
+//! your own `reqwest::Client`, refuses an answer from another origin), reads at most
+//! [`ClientBuilder::max_response_bytes`] of a body, caps `Retry-After` wherever it is used, and
+//! saturates time arithmetic, so `Duration::MAX` means "as long as representable". Path
+//! parameters are encoded so that each stays exactly one path segment. Lease nonces, tokens and
+//! secret values print as `<redacted>` in `Debug`.
 //!
 //! # Builders
 //!
@@ -92,7 +104,9 @@
 //! * Against the emulator: the `fly-machines-sim` crate runs a stateful local Machines API
 //!   (`Sim::builder().start().await`), with Fly's rate limits and injectable faults.
 //! * Against httpmock: the `fly-machines-httpmock` crate adds one typed mock method per
-//!   operation to `httpmock::MockServer`.
+//!   operation to `httpmock::MockServer`, matching whatever base path the client uses, with
+//!   Fly's error answers (404, 409 lease held, 412, 422, 429 with `Retry-After`, 5xx);
+//!   `Client::builder().test_server(server.base_url())` points a client at it in one line.
 //! * Without sleeping: pass a [`ManualClock`] to [`ClientBuilder::clock`], and retries, pacing
 //!   and waits run on virtual time.
 //!
@@ -124,7 +138,7 @@ pub use client::{
 pub use clock::{Clock, ManualClock, TokioClock};
 pub use error::{ApiError, Error, ErrorBody, ErrorCode, Result};
 pub use fly_machines_api::types;
-pub use fly_machines_api::{Operation, RateLimitClass};
+pub use fly_machines_api::{Operation, OperationId, RateLimitClass};
 pub use fly_machines_derive::MachineConfig;
 pub use lease::LeaseGuard;
 pub use limiter::{Limit, LimitKey, Limiter, RateLimits};
