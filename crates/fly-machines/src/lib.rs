@@ -112,6 +112,8 @@ mod machine_config;
 mod pipeline;
 pub mod resources;
 mod retry;
+#[cfg(feature = "redis")]
+mod shared_limiter;
 mod token;
 mod validate;
 pub mod wait;
@@ -133,5 +135,10 @@ pub use resources::machines::{ListMachines, Machine, Machines, Metadata};
 pub use resources::org::{Org, OrgListing};
 pub use resources::volumes::{Volume, Volumes};
 pub use retry::{Failure, RetryPolicy};
+#[cfg(feature = "redis")]
+pub use shared_limiter::{
+    DEFAULT_DECISION_TIMEOUT, DEFAULT_RETRY_INTERVAL, Reservation, SharedError, SharedLimiter,
+    SharedLimits, SharedStats,
+};
 pub use token::{Scheme, Token};
 pub use wait::{WaitError, WaitOutcome, WaitState};

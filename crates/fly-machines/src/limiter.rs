@@ -68,6 +68,8 @@ pub struct RateLimits {
     pub(crate) adaptive: bool,
     pub(crate) cooldown: Duration,
     pub(crate) margin: f64,
+    #[cfg(feature = "redis")]
+    pub(crate) shared: Option<crate::shared_limiter::SharedLimits>,
 }
 
 impl Default for RateLimits {
@@ -97,6 +99,8 @@ impl RateLimits {
             adaptive: true,
             cooldown: Duration::from_secs(10),
             margin: 0.05,
+            #[cfg(feature = "redis")]
+            shared: None,
         }
     }
 
@@ -259,6 +263,10 @@ pub struct Limiter {
     penalties: Mutex<HashMap<LimitKey, Penalty>>,
     /// How many keys `penalties` holds, read without the lock.
     penalized: AtomicUsize,
+    /// The shared backend (Redis), when configured; this limiter's own state paces the calls
+    /// it cannot decide.
+    #[cfg(feature = "redis")]
+    pub(crate) shared: Option<Arc<crate::shared_limiter::SharedLimiter>>,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -323,6 +331,8 @@ impl Limiter {
                 make(RateLimitClass::PerApp),
                 make(RateLimitClass::Global),
             ],
+            #[cfg(feature = "redis")]
+            shared: crate::shared_limiter::SharedLimiter::from_limits(&settings, clock.clone()),
             clock,
             settings,
             penalties: Mutex::new(HashMap::new()),
@@ -345,6 +355,11 @@ impl Limiter {
     /// Admits a call on `key` if it may go right now, without waiting; `false` when it would
     /// have to wait (then [`acquire`](Self::acquire) does the waiting).
     pub fn try_acquire(&self, class: RateLimitClass, key: &LimitKey) -> bool {
+        #[cfg(feature = "redis")]
+        if self.shared.is_some() {
+            // Only the shared budget can say; that takes a round trip, on the waiting path.
+            return false;
+        }
         if self.penalized.load(Ordering::Acquire) != 0 {
             // A penalty may hold this key; the waiting path sorts that out.
             return false;
@@ -365,6 +380,12 @@ impl Limiter {
         class: RateLimitClass,
         key: &LimitKey,
     ) -> Result<Duration, Duration> {
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.shared
+            && let Some(decision) = shared.acquire(key, self.settings.get(class)).await
+        {
+            return decision;
+        }
         // Set at the first wait: an admission that never waits reads the clock only in governor.
         let mut started: Option<Instant> = None;
         if let Some(slot) = self.penalty_slot(key) {
@@ -442,6 +463,10 @@ impl Limiter {
             paced_until: now + hold + self.settings.cooldown,
             spacing: interval * 2,
         };
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.shared {
+            shared.penalize_in_background(key, hold, penalty.spacing);
+        }
         let mut penalties = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
         penalties.insert(key.clone(), penalty);
         self.penalized.store(penalties.len(), Ordering::Release);
