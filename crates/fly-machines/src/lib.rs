@@ -75,6 +75,48 @@
 //! client-wide retry budget stops outages turning into retry storms. [`RateLimits`] paces calls
 //! per action and machine (or app) at Fly's documented limits and slows a key down after a 429.
 //!
+//! # Replicas: one budget in Redis or Valkey
+//!
+//! Fly counts its limits per action and machine (or app) for everyone using the token, not per
+//! process. A service running 3 to 20 replicas with one token and app, each pacing itself,
+//! sends N times Fly's limit and gets 429s. With the `redis` cargo feature, the replicas pace
+//! through one budget in a Redis or Valkey server they already run:
+//!
+//! ```toml
+//! fly-machines = { version = "0.1", features = ["redis"] }
+//! ```
+//!
+//! ```no_run
+//! # #[cfg(feature = "redis")]
+//! # fn demo() -> fly_machines::Result<()> {
+//! use fly_machines::{RateLimits, SharedLimits};
+//! let client = fly_machines::Client::builder()
+//!     .token("fm2_...")
+//!     .rate_limits(RateLimits::fly_defaults().shared(
+//!         SharedLimits::redis("redis://redis.internal:6379/0")
+//!             // Optional: who shares a budget (default: a fingerprint of the token).
+//!             .namespace("my-app"),
+//!     ))
+//!     .build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! Use it when more than one process calls Fly with the same token; one process is better
+//! served by the local limiter (no round trip). Each admission is one script call in Redis:
+//! the same GCRA, limits, margin and maximum wait as the local limiter, keyed as Fly keys, on
+//! the Redis server's clock (replicas' clocks do not matter). A 429 seen by any replica holds
+//! and slows that key for all of them. Keys expire once their state no longer matters, so
+//! Redis memory follows the machines in use. Keys are
+//! `fly-machines:<namespace>:<operation>:<machine or app>`.
+//!
+//! When Redis is down or slow, calls never hang on it: a decision that takes longer than
+//! `SharedLimits::decision_timeout` (50 ms) or fails is made by this process's local
+//! limiter instead, a warning is logged once per outage, and `SharedStats` counts the
+//! fallbacks (`client.limiter().and_then(|l| l.shared()).map(|s| s.stats())`). During an
+//! outage only one call per `SharedLimits::retry_interval` (250 ms) tries Redis; the first
+//! answer switches back to the shared budget. While the replicas pace locally they can again
+//! exceed Fly's limits together; the retry policy absorbs the 429s that follow.
+//!
 //! # Builders
 //!
 //! [`builders::machine_config`] takes the image (so a config without one does not compile) and

@@ -57,6 +57,11 @@ impl Limit {
 }
 
 /// Client-side rate limiting settings.
+///
+/// The budget lives in this process by default. With the `redis` feature, `RateLimits::shared`
+/// moves it into Redis or Valkey so that replicas sharing a token and app pace together, with
+/// this process's local limiter taking over while Redis does not answer (see the crate docs,
+/// "Replicas").
 #[derive(Debug, Clone)]
 pub struct RateLimits {
     pub(crate) enabled: bool,
