@@ -38,9 +38,11 @@ async fn run(args: &[String]) -> Result<(), String> {
     let number: u64 = number
         .parse()
         .map_err(|_| format!("expected a whole number, got {number:?}"))?;
-    let limits = RateLimits::fly_defaults()
-        .margin(0.0)
-        .shared(SharedLimits::redis(url.as_str()).namespace(namespace.as_str()));
+    let limits = RateLimits::fly_defaults().margin(0.0).shared(
+        SharedLimits::redis(url.as_str())
+            .namespace(namespace.as_str())
+            .decision_timeout(Duration::from_secs(2)),
+    );
     let limiter = Limiter::new(limits).ok_or("limiting is off")?;
     let shared = limiter.shared().ok_or("no shared backend")?;
     let key = LimitKey::new(operation.id, scope);

@@ -9,7 +9,11 @@ mod redis_server;
 use std::process::Command;
 use std::time::Duration;
 
-use fly_machines::{Limit, LimitKey, Limiter, RateLimitClass, RateLimits, SharedLimits};
+use fly_machines::types::MachineConfig;
+use fly_machines::{
+    Client, Limit, LimitKey, Limiter, RateLimitClass, RateLimits, Reservation, RetryPolicy,
+    SharedLimiter, SharedLimits, SharedStats,
+};
 use redis_server::RedisServer;
 
 /// Fly's default limit: 1 call per second, bursts of 3.
@@ -19,15 +23,24 @@ const FLY: Limit = Limit {
 };
 const SECOND_US: u64 = 1_000_000;
 
+/// Decision timeout of the tests that expect Redis to answer: generous, so that a loaded
+/// machine does not turn a slow answer into a fallback. The outage tests set a short one.
+const PATIENT: Duration = Duration::from_secs(2);
+
+/// Scheduling slack allowed on top of a decision timeout before a call counts as stuck.
+const SLACK: Duration = Duration::from_millis(500);
+
 /// A limiter at Fly's limits, without margin, sharing `namespace` in `redis`.
 fn replica(
     redis: &RedisServer,
     namespace: &str,
     configure: impl Fn(RateLimits) -> RateLimits,
 ) -> Limiter {
-    let limits = RateLimits::fly_defaults()
-        .margin(0.0)
-        .shared(SharedLimits::redis(redis.url()).namespace(namespace));
+    let limits = RateLimits::fly_defaults().margin(0.0).shared(
+        SharedLimits::redis(redis.url())
+            .namespace(namespace)
+            .decision_timeout(PATIENT),
+    );
     Limiter::new(configure(limits)).expect("limiting is on")
 }
 
@@ -40,6 +53,27 @@ fn run_replica(redis: &RedisServer, namespace: &str, args: &[&str]) -> std::proc
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("limiter_replica starts")
+}
+
+/// The first reservation Redis makes on `key`, trying until it answers (each try is bounded by
+/// the decision timeout): after a start, a restart or a freeze.
+async fn until_redis_answers(shared: &SharedLimiter, key: &LimitKey) -> Reservation {
+    for _ in 0..400 {
+        if let Ok(reservation) = shared.reserve(key, FLY).await {
+            return reservation;
+        }
+    }
+    panic!("Redis never answered: {:?}", shared.stats());
+}
+
+/// (decisions, fallbacks, outages) since `base`.
+fn since(shared: &SharedLimiter, base: SharedStats) -> (u64, u64, u64) {
+    let now = shared.stats();
+    (
+        now.shared_decisions - base.shared_decisions,
+        now.fallbacks - base.fallbacks,
+        now.outages - base.outages,
+    )
 }
 
 fn finish(child: std::process::Child) -> String {
@@ -185,12 +219,15 @@ async fn a_redis_outage_falls_back_to_local_pacing_and_recovers() {
     .unwrap();
     let shared = limiter.shared().unwrap();
     let class = RateLimitClass::PerMachine;
+    // Connected, with the script loaded, before anything is counted.
+    until_redis_answers(shared, &LimitKey::new("Machines_start", "warm-up")).await;
+    let base = shared.stats();
     // No call may be held by Redis longer than the decision timeout (plus scheduling slack).
     let bounded = |key: &'static str| {
         let limiter = &limiter;
         async move {
             tokio::time::timeout(
-                timeout * 4,
+                timeout + SLACK,
                 limiter.acquire(class, &LimitKey::new("Machines_start", key)),
             )
             .await
@@ -204,7 +241,7 @@ async fn a_redis_outage_falls_back_to_local_pacing_and_recovers() {
         bounded("before").await.is_err(),
         "the shared burst is spent"
     );
-    assert_eq!(shared.stats().shared_decisions, 4);
+    assert_eq!(since(shared, base), (4, 0, 0));
 
     redis.kill();
     // Local pacing: the burst of a fresh key, then a refusal a second out, every call prompt.
@@ -215,9 +252,8 @@ async fn a_redis_outage_falls_back_to_local_pacing_and_recovers() {
         .await
         .expect_err("local pacing spends the burst");
     assert!(refused > Duration::from_millis(500), "{refused:?}");
-    let stats = shared.stats();
     assert_eq!(
-        (stats.shared_decisions, stats.fallbacks, stats.outages),
+        since(shared, base),
         (4, 4, 1),
         "one outage, however many calls fell back"
     );
@@ -225,18 +261,7 @@ async fn a_redis_outage_falls_back_to_local_pacing_and_recovers() {
     redis.restart();
     // The connection comes back on its own; every attempt is bounded by the timeout.
     let key = LimitKey::new("Machines_start", "after");
-    let mut attempts = 0;
-    let reservation = loop {
-        attempts += 1;
-        assert!(
-            attempts <= 400,
-            "Redis never came back: {:?}",
-            shared.stats()
-        );
-        if let Ok(reservation) = shared.reserve(&key, FLY).await {
-            break reservation;
-        }
-    };
+    let reservation = until_redis_answers(shared, &key).await;
     assert!(reservation.admitted && reservation.wait.is_zero());
     // Shared pacing again: the rest of the burst, then the next slot a second later.
     for _ in 0..2 {
@@ -244,7 +269,50 @@ async fn a_redis_outage_falls_back_to_local_pacing_and_recovers() {
     }
     let fourth = shared.reserve(&key, FLY).await.unwrap();
     assert!(fourth.wait > Duration::from_millis(900), "{fourth:?}");
-    assert_eq!(shared.stats().outages, 1);
+    assert_eq!(since(shared, base).2, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_stops_answering_times_out_to_local_pacing() {
+    let redis = RedisServer::start();
+    let timeout = Duration::from_millis(50);
+    let limiter = Limiter::new(
+        RateLimits::fly_defaults().margin(0.0).shared(
+            SharedLimits::redis(redis.url())
+                .namespace("frozen")
+                .decision_timeout(timeout)
+                .retry_interval(Duration::ZERO),
+        ),
+    )
+    .unwrap();
+    let shared = limiter.shared().unwrap();
+    let key = LimitKey::new("Machines_start", "m-frozen");
+    assert!(until_redis_answers(shared, &key).await.wait.is_zero());
+    let base = shared.stats();
+
+    redis.freeze();
+    // Every call gives up on Redis at its timeout and is admitted by the local burst.
+    for _ in 0..3 {
+        let admitted = tokio::time::timeout(
+            timeout + SLACK,
+            limiter.acquire(RateLimitClass::PerMachine, &key),
+        )
+        .await
+        .expect("no call waits on a frozen Redis past its timeout");
+        assert_eq!(admitted, Ok(Duration::ZERO));
+    }
+    assert_eq!(since(shared, base), (0, 3, 1));
+
+    redis.thaw();
+    // Back to the shared budget: a fresh key gets its burst, then the next slot a second on.
+    let fresh = LimitKey::new("Machines_start", "m-thawed");
+    assert!(until_redis_answers(shared, &fresh).await.wait.is_zero());
+    for _ in 0..2 {
+        assert!(shared.reserve(&fresh, FLY).await.unwrap().wait.is_zero());
+    }
+    let fourth = shared.reserve(&fresh, FLY).await.unwrap();
+    assert!(fourth.wait > Duration::from_millis(900), "{fourth:?}");
+    assert_eq!(since(shared, base).2, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,4 +379,70 @@ async fn keys_expire() {
     assert_eq!(live(&mut conn).await, 0, "every fast key expired");
     // The penalized key, whose state still matters, is kept.
     assert!(pttl(&mut conn, name).await > 11_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_of_one_token_pace_together_through_redis() {
+    let redis = RedisServer::start();
+    let sim = fly_machines_sim::Sim::builder()
+        .start()
+        .await
+        .expect("the emulator starts");
+    // Two replicas of one service: same token, so the same budget by default.
+    let replica = || {
+        Client::builder()
+            .token(sim.token())
+            .base_url(sim.base_url())
+            .rate_limits(
+                RateLimits::fly_defaults()
+                    .max_wait(Some(Duration::from_millis(500)))
+                    .shared(SharedLimits::redis(redis.url()).decision_timeout(PATIENT)),
+            )
+            .retry(RetryPolicy::default())
+            .build()
+            .expect("the client builds")
+    };
+    let (first, second) = (replica(), replica());
+    first
+        .apps()
+        .create("replicas", "personal")
+        .send()
+        .await
+        .unwrap();
+    let config = MachineConfig {
+        image: Some("nginx:1.27".into()),
+        ..Default::default()
+    };
+    let machine = first
+        .app("replicas")
+        .machines()
+        .create(config)
+        .send()
+        .await
+        .unwrap();
+    let id = machine.id.unwrap();
+    for _ in 0..3 {
+        first.app("replicas").machine(&id).cordon().await.unwrap();
+    }
+    // The second replica's first call on that machine finds the burst spent by the first, and
+    // its limiter refuses rather than wait past its maximum: nothing reaches the emulator.
+    let err = second
+        .app("replicas")
+        .machine(&id)
+        .cordon()
+        .await
+        .expect_err("the shared budget is spent");
+    assert!(err.is_rate_limited(), "{err}");
+    assert_eq!(err.code().map(|c| c.as_str()), Some("client_rate_limited"));
+    let cordons = sim
+        .requests()
+        .iter()
+        .filter(|r| r.operation == Some("Machines_cordon"))
+        .count();
+    assert_eq!(cordons, 3);
+    for client in [&first, &second] {
+        let shared = client.limiter().and_then(|l| l.shared()).unwrap();
+        assert_eq!(shared.stats().fallbacks, 0);
+        assert!(shared.namespace().starts_with("token-"));
+    }
 }
