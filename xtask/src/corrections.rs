@@ -135,6 +135,14 @@ pub const CORRECTIONS: &[Correction] = &[
         reason: "lease endpoints answer with a {status, data, message, code} envelope (D-8, R7)",
     },
     Correction {
+        name: "lease-nonce-header",
+        group: "parameters",
+        subject: "* /apps/{app_name}/machines/{machine_id}* header:fly-machine-lease-nonce",
+        detail: "added *",
+        reason: "Fly refuses changes to a leased machine without the nonce (409), so every call that \
+                 changes a machine declares the header its lease calls already declare",
+    },
+    Correction {
         name: "lease-envelope",
         group: "schemas",
         subject: "Lease*Envelope",

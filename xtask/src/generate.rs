@@ -161,9 +161,14 @@ pub struct OperationFacts {
     pub path: String,
     pub idempotent: bool,
     pub rate_limit: String,
+    /// Whether the operation declares the `fly-machine-lease-nonce` header.
+    pub lease_nonce: bool,
+    /// The query parameter holding a server-side long-poll time (`x-long-poll`), if any.
+    pub long_poll: Option<String>,
 }
 
-const RATE_LIMIT_CLASSES: [&str; 4] = ["machine", "get_machine", "app", "global"];
+const RATE_LIMIT_CLASSES: [&str; 5] = ["machine", "get_machine", "app", "app_delete", "global"];
+const LEASE_NONCE_HEADER: &str = "fly-machine-lease-nonce";
 const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 
 /// Collects the operations, checking path parameters and vendor extensions on the way.
@@ -203,6 +208,7 @@ pub fn read_operations(
                         format!("{id}: `x-rate-limit` must be one of {RATE_LIMIT_CLASSES:?}"),
                     )
                 })?;
+            let long_poll = long_poll_parameter(id, op).map_err(|m| at(&ptr, m))?;
             ops.push(OperationFacts {
                 id: id.to_string(),
                 name: method_name(id),
@@ -210,6 +216,8 @@ pub fn read_operations(
                 path: path.clone(),
                 idempotent,
                 rate_limit: rate_limit.to_string(),
+                lease_nonce: parameters(op, "header").any(|name| name == LEASE_NONCE_HEADER),
+                long_poll,
             });
         }
     }
@@ -268,16 +276,35 @@ fn check_method_names(ops: &[OperationFacts], generated: &str) -> Result<(), Str
     Ok(())
 }
 
-/// Every `{name}` in the path must be declared as a path parameter (progenitor panics otherwise).
-fn check_path_parameters(path: &str, op: &serde_json::Value) -> Result<(), String> {
-    let declared: Vec<&str> = op
-        .get("parameters")
+/// The names of the operation's parameters that sit `location` (`path`, `query`, `header`).
+fn parameters<'a>(op: &'a serde_json::Value, location: &'a str) -> impl Iterator<Item = &'a str> {
+    op.get("parameters")
         .and_then(|p| p.as_array())
         .into_iter()
         .flatten()
-        .filter(|p| p.get("in").and_then(|v| v.as_str()) == Some("path"))
+        .filter(move |p| p.get("in").and_then(|v| v.as_str()) == Some(location))
         .filter_map(|p| p.get("name").and_then(|v| v.as_str()))
-        .collect();
+}
+
+/// `x-long-poll` names the query parameter that holds how long the server may hold the call.
+fn long_poll_parameter(id: &str, op: &serde_json::Value) -> Result<Option<String>, String> {
+    let Some(value) = op.get("x-long-poll") else {
+        return Ok(None);
+    };
+    let name = value
+        .as_str()
+        .ok_or_else(|| format!("{id}: `x-long-poll` must name a query parameter"))?;
+    if !parameters(op, "query").any(|q| q == name) {
+        return Err(format!(
+            "{id}: `x-long-poll` names `{name}`, which is not one of its query parameters"
+        ));
+    }
+    Ok(Some(name.to_string()))
+}
+
+/// Every `{name}` in the path must be declared as a path parameter (progenitor panics otherwise).
+fn check_path_parameters(path: &str, op: &serde_json::Value) -> Result<(), String> {
+    let declared: Vec<&str> = parameters(op, "path").collect();
     for segment in path.split('/') {
         if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
             && !declared.contains(&name)
@@ -290,22 +317,68 @@ fn check_path_parameters(path: &str, op: &serde_json::Value) -> Result<(), Strin
     Ok(())
 }
 
+/// The name of an operation's `OperationId` variant (`machines_wait` -> `MachinesWait`).
+fn variant_name(method_name: &str) -> proc_macro2::Ident {
+    use heck::ToUpperCamelCase;
+    quote::format_ident!("{}", method_name.to_upper_camel_case())
+}
+
 fn operation_table(ops: &[OperationFacts]) -> proc_macro2::TokenStream {
-    let rows = ops.iter().map(|op| {
-        let OperationFacts { id, name, method, path, idempotent, rate_limit } = op;
+    let variants: Vec<_> = ops.iter().map(|op| variant_name(&op.name)).collect();
+    let variant_docs = ops
+        .iter()
+        .map(|op| format!(" `{} {}` (`{}`).", op.method, op.path, op.id));
+    let rows = ops.iter().zip(&variants).map(|(op, variant)| {
+        let OperationFacts {
+            id,
+            name,
+            method,
+            path,
+            idempotent,
+            rate_limit,
+            lease_nonce,
+            long_poll,
+        } = op;
         let class = match rate_limit.as_str() {
             "machine" => quote!(RateLimitClass::PerMachine),
             "get_machine" => quote!(RateLimitClass::GetMachine),
             "app" => quote!(RateLimitClass::PerApp),
+            "app_delete" => quote!(RateLimitClass::AppDelete),
             _ => quote!(RateLimitClass::Global),
         };
+        let long_poll = match long_poll {
+            Some(name) => quote!(Some(#name)),
+            None => quote!(None),
+        };
         quote! {
-            Operation { id: #id, name: #name, method: #method, path: #path, idempotent: #idempotent, rate_limit: #class },
+            Operation {
+                op: OperationId::#variant,
+                id: #id,
+                name: #name,
+                method: #method,
+                path: #path,
+                idempotent: #idempotent,
+                rate_limit: #class,
+                lease_nonce: #lease_nonce,
+                long_poll: #long_poll,
+            },
         }
     });
     let count = ops.len();
     quote! {
         use crate::operation::{Operation, RateLimitClass};
+
+        /// One identifier per operation of the API. Its discriminant is the operation's index in
+        /// [`OPERATIONS`], so [`OperationId::operation`] is a plain array access.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum OperationId {
+            #(#[doc = #variant_docs] #variants,)*
+        }
+
+        impl OperationId {
+            /// Every operation, in table order.
+            pub const ALL: [OperationId; #count] = [ #(OperationId::#variants,)* ];
+        }
 
         /// Every operation of the API, sorted by generated method name.
         pub static OPERATIONS: [Operation; #count] = [ #(#rows)* ];

@@ -5014,24 +5014,29 @@ Sends a `POST` request to `/apps/{app_name}/machines/{machine_id}`
 Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
+- `fly_machine_lease_nonce`: Nonce of the lease held on the machine. Fly refuses changes to a leased machine (409) unless the request carries it; leave it out when the machine is not leased.
 - `body`: The complete new config and options. current_version guards against concurrent changes, lease_ttl (seconds) takes a lease, and skip_launch keeps the machine from starting.
 */
     pub async fn machines_update<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
+        fly_machine_lease_nonce: Option<&'a str>,
         body: &'a types::UpdateMachineRequest,
     ) -> Result<ResponseValue<types::Machine>, Error<types::ErrorResponse>> {
         let url = format!(
             "{}/apps/{}/machines/{}", self.baseurl, encode_path(& app_name.to_string()),
             encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = fly_machine_lease_nonce {
+            header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
+        }
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5068,23 +5073,28 @@ Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
 - `force`: When true, kill the machine if it is running instead of refusing the request. Defaults to false.
+- `fly_machine_lease_nonce`: Nonce of the lease held on the machine. Fly refuses changes to a leased machine (409) unless the request carries it; leave it out when the machine is not leased.
 */
     pub async fn machines_delete<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
         force: Option<bool>,
+        fly_machine_lease_nonce: Option<&'a str>,
     ) -> Result<ResponseValue<()>, Error<()>> {
         let url = format!(
             "{}/apps/{}/machines/{}", self.baseurl, encode_path(& app_name.to_string()),
             encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = fly_machine_lease_nonce {
+            header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
+        }
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5113,22 +5123,27 @@ Sends a `POST` request to `/apps/{app_name}/machines/{machine_id}/cordon`
 Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
+- `fly_machine_lease_nonce`: Nonce of the lease held on the machine. Fly refuses changes to a leased machine (409) unless the request carries it; leave it out when the machine is not leased.
 */
     pub async fn machines_cordon<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
+        fly_machine_lease_nonce: Option<&'a str>,
     ) -> Result<ResponseValue<()>, Error<()>> {
         let url = format!(
             "{}/apps/{}/machines/{}/cordon", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = fly_machine_lease_nonce {
+            header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
+        }
         #[allow(unused_mut)]
         let mut request = self.client.post(url).headers(header_map).build()?;
         let info = OperationInfo {
@@ -5202,24 +5217,29 @@ Sends a `POST` request to `/apps/{app_name}/machines/{machine_id}/exec`
 Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
+- `fly_machine_lease_nonce`: Nonce of the lease held on the machine. Fly refuses changes to a leased machine (409) unless the request carries it; leave it out when the machine is not leased.
 - `body`: The command as an argument list in command (cmd, a single string, is deprecated), with optional stdin, the container to run in, and a timeout in seconds.
 */
     pub async fn machines_exec<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
+        fly_machine_lease_nonce: Option<&'a str>,
         body: &'a types::MachineExecRequest,
     ) -> Result<ResponseValue<types::ExecResponse>, Error<types::ErrorResponse>> {
         let url = format!(
             "{}/apps/{}/machines/{}/exec", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = fly_machine_lease_nonce {
+            header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
+        }
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5458,24 +5478,29 @@ Sends a `PUT` request to `/apps/{app_name}/machines/{machine_id}/memory`
 Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
+- `fly_machine_lease_nonce`: Nonce of the lease held on the machine. Fly refuses changes to a leased machine (409) unless the request carries it; leave it out when the machine is not leased.
 - `body`: The new memory limit in megabytes (limit_mb).
 */
     pub async fn machines_set_memory_limit<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
+        fly_machine_lease_nonce: Option<&'a str>,
         body: &'a types::SetMemoryLimitRequest,
     ) -> Result<ResponseValue<types::MemoryResponse>, Error<()>> {
         let url = format!(
             "{}/apps/{}/machines/{}/memory", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = fly_machine_lease_nonce {
+            header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
+        }
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5508,24 +5533,29 @@ Sends a `POST` request to `/apps/{app_name}/machines/{machine_id}/memory/reclaim
 Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
+- `fly_machine_lease_nonce`: Nonce of the lease held on the machine. Fly refuses changes to a leased machine (409) unless the request carries it; leave it out when the machine is not leased.
 - `body`: How much memory to reclaim, in megabytes (amount_mb).
 */
     pub async fn machines_reclaim_memory<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
+        fly_machine_lease_nonce: Option<&'a str>,
         body: &'a types::ReclaimMemoryRequest,
     ) -> Result<ResponseValue<types::ReclaimMemoryResponse>, Error<()>> {
         let url = format!(
             "{}/apps/{}/machines/{}/memory/reclaim", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = fly_machine_lease_nonce {
+            header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
+        }
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5610,24 +5640,29 @@ Sends a `PUT` request to `/apps/{app_name}/machines/{machine_id}/metadata`
 Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
+- `fly_machine_lease_nonce`: Nonce of the lease held on the machine. Fly refuses changes to a leased machine (409) unless the request carries it; leave it out when the machine is not leased.
 - `body`: The keys to change in metadata, plus optional machine_version and updated_at preconditions.
 */
     pub async fn machines_update_metadata<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
+        fly_machine_lease_nonce: Option<&'a str>,
         body: &'a types::UpdateMetadataRequest,
     ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
         let url = format!(
             "{}/apps/{}/machines/{}/metadata", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = fly_machine_lease_nonce {
+            header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
+        }
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5666,24 +5701,29 @@ Sends a `PATCH` request to `/apps/{app_name}/machines/{machine_id}/metadata`
 Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
+- `fly_machine_lease_nonce`: Nonce of the lease held on the machine. Fly refuses changes to a leased machine (409) unless the request carries it; leave it out when the machine is not leased.
 - `body`: The keys to change in metadata, plus optional machine_version and updated_at preconditions.
 */
     pub async fn machines_patch_metadata<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
+        fly_machine_lease_nonce: Option<&'a str>,
         body: &'a types::UpdateMetadataRequest,
     ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
         let url = format!(
             "{}/apps/{}/machines/{}/metadata", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = fly_machine_lease_nonce {
+            header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
+        }
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5779,6 +5819,7 @@ Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
 - `key`: The metadata key to set.
+- `fly_machine_lease_nonce`: Nonce of the lease held on the machine. Fly refuses changes to a leased machine (409) unless the request carries it; leave it out when the machine is not leased.
 - `body`: The value to store, with an optional updated_at precondition.
 */
     pub async fn machines_upsert_metadata<'a>(
@@ -5786,6 +5827,7 @@ Arguments:
         app_name: &'a str,
         machine_id: &'a str,
         key: &'a str,
+        fly_machine_lease_nonce: Option<&'a str>,
         body: &'a types::UpsertMetadataKeyRequest,
     ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
         let url = format!(
@@ -5793,12 +5835,15 @@ Arguments:
             .to_string()), encode_path(& machine_id.to_string()), encode_path(& key
             .to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = fly_machine_lease_nonce {
+            header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
+        }
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5835,24 +5880,29 @@ Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
 - `key`: The metadata key to remove.
+- `fly_machine_lease_nonce`: Nonce of the lease held on the machine. Fly refuses changes to a leased machine (409) unless the request carries it; leave it out when the machine is not leased.
 */
     pub async fn machines_delete_metadata<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
         key: &'a str,
+        fly_machine_lease_nonce: Option<&'a str>,
     ) -> Result<ResponseValue<()>, Error<()>> {
         let url = format!(
             "{}/apps/{}/machines/{}/metadata/{}", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()), encode_path(& key
             .to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = fly_machine_lease_nonce {
+            header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
+        }
         #[allow(unused_mut)]
         let mut request = self.client.delete(url).headers(header_map).build()?;
         let info = OperationInfo {
@@ -5937,6 +5987,7 @@ Arguments:
 - `machine_id`: ID of the machine.
 - `signal`: Signal sent to the main process to stop it, for example SIGTERM or SIGINT.
 - `timeout`: How long to wait for the machine to stop before killing it, as a Go duration string such as "10s" or a whole number of seconds.
+- `fly_machine_lease_nonce`: Nonce of the lease held on the machine. Fly refuses changes to a leased machine (409) unless the request carries it; leave it out when the machine is not leased.
 */
     pub async fn machines_restart<'a>(
         &'a self,
@@ -5944,17 +5995,21 @@ Arguments:
         machine_id: &'a str,
         signal: Option<types::MachinesRestartSignal>,
         timeout: Option<&'a str>,
+        fly_machine_lease_nonce: Option<&'a str>,
     ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
         let url = format!(
             "{}/apps/{}/machines/{}/restart", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = fly_machine_lease_nonce {
+            header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
+        }
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5991,24 +6046,29 @@ Sends a `POST` request to `/apps/{app_name}/machines/{machine_id}/signal`
 Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
+- `fly_machine_lease_nonce`: Nonce of the lease held on the machine. Fly refuses changes to a leased machine (409) unless the request carries it; leave it out when the machine is not leased.
 - `body`: The signal to send, by name, for example SIGUSR1 or SIGHUP.
 */
     pub async fn machines_signal<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
+        fly_machine_lease_nonce: Option<&'a str>,
         body: &'a types::SignalRequest,
     ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
         let url = format!(
             "{}/apps/{}/machines/{}/signal", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = fly_machine_lease_nonce {
+            header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
+        }
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -6044,22 +6104,27 @@ Sends a `POST` request to `/apps/{app_name}/machines/{machine_id}/start`
 Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
+- `fly_machine_lease_nonce`: Nonce of the lease held on the machine. Fly refuses changes to a leased machine (409) unless the request carries it; leave it out when the machine is not leased.
 */
     pub async fn machines_start<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
+        fly_machine_lease_nonce: Option<&'a str>,
     ) -> Result<ResponseValue<types::StartMachineResponse>, Error<()>> {
         let url = format!(
             "{}/apps/{}/machines/{}/start", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = fly_machine_lease_nonce {
+            header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
+        }
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -6091,24 +6156,29 @@ Sends a `POST` request to `/apps/{app_name}/machines/{machine_id}/stop`
 Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
+- `fly_machine_lease_nonce`: Nonce of the lease held on the machine. Fly refuses changes to a leased machine (409) unless the request carries it; leave it out when the machine is not leased.
 - `body`: Optional stop settings: signal (default the machine's configured kill signal, normally SIGTERM) and timeout, a Go duration string such as "30s".
 */
     pub async fn machines_stop<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
+        fly_machine_lease_nonce: Option<&'a str>,
         body: &'a types::StopRequest,
     ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
         let url = format!(
             "{}/apps/{}/machines/{}/stop", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = fly_machine_lease_nonce {
+            header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
+        }
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -6144,22 +6214,27 @@ Sends a `POST` request to `/apps/{app_name}/machines/{machine_id}/suspend`
 Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
+- `fly_machine_lease_nonce`: Nonce of the lease held on the machine. Fly refuses changes to a leased machine (409) unless the request carries it; leave it out when the machine is not leased.
 */
     pub async fn machines_suspend<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
+        fly_machine_lease_nonce: Option<&'a str>,
     ) -> Result<ResponseValue<()>, Error<()>> {
         let url = format!(
             "{}/apps/{}/machines/{}/suspend", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = fly_machine_lease_nonce {
+            header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
+        }
         #[allow(unused_mut)]
         let mut request = self.client.post(url).headers(header_map).build()?;
         let info = OperationInfo {
@@ -6183,22 +6258,27 @@ Sends a `POST` request to `/apps/{app_name}/machines/{machine_id}/uncordon`
 Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
+- `fly_machine_lease_nonce`: Nonce of the lease held on the machine. Fly refuses changes to a leased machine (409) unless the request carries it; leave it out when the machine is not leased.
 */
     pub async fn machines_uncordon<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
+        fly_machine_lease_nonce: Option<&'a str>,
     ) -> Result<ResponseValue<()>, Error<()>> {
         let url = format!(
             "{}/apps/{}/machines/{}/uncordon", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = fly_machine_lease_nonce {
+            header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
+        }
         #[allow(unused_mut)]
         let mut request = self.client.post(url).headers(header_map).build()?;
         let info = OperationInfo {

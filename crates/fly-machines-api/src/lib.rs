@@ -23,7 +23,7 @@ mod operations;
 
 pub use generated::*;
 pub use hooks::{DirectPolicy, Inner, PolicyFuture, RequestPolicy};
-pub use operation::{Operation, RateLimitClass};
+pub use operation::{LimitScope, Operation, OperationId, RateLimit, RateLimitClass};
 pub use operations::OPERATIONS;
 pub use progenitor_client;
 pub use reqwest;

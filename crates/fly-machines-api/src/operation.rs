@@ -1,12 +1,18 @@
 //! What the middleware needs to know about each operation, without matching on strings by hand.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::OnceLock;
+use std::time::Duration;
 
-/// The rate-limit bucket Fly applies to an operation.
+pub use crate::operations::OperationId;
+
+/// The rate-limit bucket Fly applies to an operation (the document's `x-rate-limit`).
 ///
 /// Fly limits each action per machine (or per app where no machine exists yet): 1 request per
-/// second with bursts of 3, except Get Machine which allows 5 per second with bursts of 10.
+/// second with bursts of 3, except Get Machine which allows 5 per second with bursts of 10, and
+/// app deletions, which are limited to 100 a minute. [`RateLimitClass::fly_limit`] holds those
+/// numbers; the client's limiter and the emulator both read them from there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RateLimitClass {
     /// Limited per action and machine.
@@ -15,13 +21,128 @@ pub enum RateLimitClass {
     GetMachine,
     /// Limited per action and app (no machine in the path).
     PerApp,
+    /// App deletion: limited per action across all apps, at its own rate.
+    AppDelete,
     /// Neither app nor machine in the path: limited per action.
     Global,
+}
+
+/// What a rate-limit key is made of, besides the action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LimitScope {
+    /// The action on one machine (`app_name` and `machine_id`).
+    Machine,
+    /// The action in one app (`app_name`).
+    App,
+    /// The action alone.
+    Action,
+}
+
+/// A steady rate with a burst allowance: `burst` calls may go at once, then one call per
+/// [`interval`](Self::interval).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RateLimit {
+    /// Time between calls at the steady rate.
+    pub interval: Duration,
+    /// How many calls may go at once before pacing starts.
+    pub burst: u32,
+}
+
+impl RateLimit {
+    /// `per_second` calls a second (at least 1) with bursts of `burst`.
+    pub const fn per_second(per_second: u32, burst: u32) -> RateLimit {
+        let per_second = if per_second == 0 { 1 } else { per_second };
+        RateLimit {
+            interval: Duration::from_nanos(1_000_000_000 / per_second as u64),
+            burst,
+        }
+    }
+
+    /// `per_minute` calls a minute (at least 1) with bursts of `burst`.
+    pub const fn per_minute(per_minute: u32, burst: u32) -> RateLimit {
+        let per_minute = if per_minute == 0 { 1 } else { per_minute };
+        RateLimit {
+            interval: Duration::from_nanos(60_000_000_000 / per_minute as u64),
+            burst,
+        }
+    }
+
+    /// The steady rate in calls per second.
+    pub fn per_second_f64(self) -> f64 {
+        1.0 / self.interval.as_secs_f64().max(1e-9)
+    }
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} requests per second with bursts of {}",
+            self.per_second_f64(),
+            self.burst
+        )
+    }
+}
+
+impl RateLimitClass {
+    /// Every class.
+    pub const ALL: [RateLimitClass; 5] = [
+        RateLimitClass::PerMachine,
+        RateLimitClass::GetMachine,
+        RateLimitClass::PerApp,
+        RateLimitClass::AppDelete,
+        RateLimitClass::Global,
+    ];
+
+    /// Fly's documented limit for this class. The one place these numbers are written.
+    pub const fn fly_limit(self) -> RateLimit {
+        match self {
+            RateLimitClass::GetMachine => RateLimit::per_second(5, 10),
+            RateLimitClass::AppDelete => RateLimit::per_minute(100, 100),
+            RateLimitClass::PerMachine | RateLimitClass::PerApp | RateLimitClass::Global => {
+                RateLimit::per_second(1, 3)
+            }
+        }
+    }
+
+    /// What the class's keys are made of.
+    pub const fn scope(self) -> LimitScope {
+        match self {
+            RateLimitClass::PerMachine | RateLimitClass::GetMachine => LimitScope::Machine,
+            RateLimitClass::PerApp => LimitScope::App,
+            RateLimitClass::AppDelete | RateLimitClass::Global => LimitScope::Action,
+        }
+    }
+
+    /// The class's position in [`RateLimitClass::ALL`], for per-class arrays.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl OperationId {
+    /// This operation's row of the table.
+    pub const fn operation(self) -> &'static Operation {
+        &crate::OPERATIONS[self as usize]
+    }
+
+    /// The document's `operationId`, e.g. `Machines_wait`.
+    pub const fn id(self) -> &'static str {
+        self.operation().id
+    }
+}
+
+impl fmt::Display for OperationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
 }
 
 /// One row of the operation table, generated from `openapi/fly-machines.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Operation {
+    /// The operation's identifier; `OPERATIONS[op as usize]` is this row.
+    pub op: OperationId,
     /// The document's `operationId`, e.g. `Machines_wait`.
     pub id: &'static str,
     /// The generated method's name, e.g. `machines_wait`; progenitor reports this as the
@@ -35,6 +156,12 @@ pub struct Operation {
     pub idempotent: bool,
     /// Fly's rate-limit bucket for this call.
     pub rate_limit: RateLimitClass,
+    /// Whether the call declares the `fly-machine-lease-nonce` header: it changes a machine, and
+    /// Fly refuses it on a leased machine unless it carries the lease's nonce.
+    pub lease_nonce: bool,
+    /// The query parameter holding how long the server may hold the call (a long-poll, such as
+    /// `/wait`'s `timeout`, in seconds); `None` for ordinary calls.
+    pub long_poll: Option<&'static str>,
 }
 
 impl Operation {
@@ -125,6 +252,11 @@ mod tests {
     #[test]
     fn table_is_sorted_and_complete() {
         assert_eq!(crate::OPERATIONS.len(), 76);
+        assert_eq!(OperationId::ALL.len(), crate::OPERATIONS.len());
+        for (index, id) in OperationId::ALL.into_iter().enumerate() {
+            assert_eq!(crate::OPERATIONS[index].op, id);
+            assert_eq!(id.operation().op, id);
+        }
         assert!(crate::OPERATIONS.windows(2).all(|w| w[0].name < w[1].name));
         for op in &crate::OPERATIONS {
             assert_eq!(Operation::find(op.name), Some(op));
@@ -158,6 +290,37 @@ mod tests {
         assert_eq!(start.rate_limit, RateLimitClass::PerMachine);
         assert!(!start.idempotent);
         assert!(Operation::by_id("Volumes_update").unwrap().idempotent);
+        assert_eq!(
+            OperationId::AppsDelete.operation().rate_limit,
+            RateLimitClass::AppDelete
+        );
+        assert_eq!(
+            RateLimitClass::AppDelete.fly_limit().interval,
+            Duration::from_millis(600)
+        );
+        assert_eq!(
+            RateLimitClass::GetMachine.fly_limit(),
+            RateLimit {
+                interval: Duration::from_millis(200),
+                burst: 10
+            }
+        );
+        for (index, class) in RateLimitClass::ALL.into_iter().enumerate() {
+            assert_eq!(class.index(), index);
+        }
+    }
+
+    #[test]
+    fn long_polls_and_lease_nonces_are_table_columns() {
+        let long_polls: Vec<_> = crate::OPERATIONS
+            .iter()
+            .filter_map(|op| op.long_poll.map(|q| (op.op, q)))
+            .collect();
+        assert_eq!(long_polls, vec![(OperationId::MachinesWait, "timeout")]);
+        for op in &crate::OPERATIONS {
+            let mutates_a_machine = op.path.contains("{machine_id}") && op.method != "GET";
+            assert_eq!(op.lease_nonce, mutates_a_machine, "{}", op.id);
+        }
     }
 
     #[test]

@@ -1180,9 +1180,12 @@ async fn machines_update(h: &Harness) {
         }),
         ..Default::default()
     };
-    let machine = settle(mock, h.client.machines_update(APP, MACHINE, &body).await)
-        .await
-        .into_inner();
+    let machine = settle(
+        mock,
+        h.client.machines_update(APP, MACHINE, None, &body).await,
+    )
+    .await
+    .into_inner();
     assert_machine(&machine, MACHINE, "replacing", NEW_VERSION);
 }
 
@@ -1201,7 +1204,9 @@ async fn machines_delete(h: &Harness) {
         .await;
     let response = settle(
         mock,
-        h.client.machines_delete(APP, MACHINE, Some(true)).await,
+        h.client
+            .machines_delete(APP, MACHINE, Some(true), None)
+            .await,
     )
     .await;
     assert_eq!(response.status().as_u16(), 200);
@@ -1220,7 +1225,7 @@ async fn machines_cordon(h: &Harness) {
             reply(then, 200, json!({"ok": true}));
         })
         .await;
-    let response = settle(mock, h.client.machines_cordon(APP, MACHINE).await).await;
+    let response = settle(mock, h.client.machines_cordon(APP, MACHINE, None).await).await;
     assert_eq!(response.status().as_u16(), 200);
 }
 
@@ -1303,9 +1308,12 @@ async fn machines_exec(h: &Harness) {
         timeout: Some(10),
         ..Default::default()
     };
-    let output = settle(mock, h.client.machines_exec(APP, MACHINE, &body).await)
-        .await
-        .into_inner();
+    let output = settle(
+        mock,
+        h.client.machines_exec(APP, MACHINE, None, &body).await,
+    )
+    .await
+    .into_inner();
     assert_eq!(output.exit_code, Some(0));
     assert_eq!(output.stdout.as_deref(), Some("3d8d413b29d089\n"));
     assert_eq!(output.stderr.as_deref(), Some(""));
@@ -1463,7 +1471,7 @@ async fn machines_set_memory_limit(h: &Harness) {
     let memory = settle(
         mock,
         h.client
-            .machines_set_memory_limit(APP, MACHINE, &body)
+            .machines_set_memory_limit(APP, MACHINE, None, &body)
             .await,
     )
     .await
@@ -1490,7 +1498,9 @@ async fn machines_reclaim_memory(h: &Harness) {
     };
     let reclaimed = settle(
         mock,
-        h.client.machines_reclaim_memory(APP, MACHINE, &body).await,
+        h.client
+            .machines_reclaim_memory(APP, MACHINE, None, &body)
+            .await,
     )
     .await
     .into_inner();
@@ -1562,7 +1572,9 @@ async fn machines_update_metadata(h: &Harness) {
         .await;
     let response = settle(
         mock,
-        h.client.machines_update_metadata(APP, MACHINE, &body).await,
+        h.client
+            .machines_update_metadata(APP, MACHINE, None, &body)
+            .await,
     )
     .await;
     assert_eq!(response.status().as_u16(), 204);
@@ -1584,7 +1596,9 @@ async fn machines_patch_metadata(h: &Harness) {
         .await;
     let response = settle(
         mock,
-        h.client.machines_patch_metadata(APP, MACHINE, &body).await,
+        h.client
+            .machines_patch_metadata(APP, MACHINE, None, &body)
+            .await,
     )
     .await;
     assert_eq!(response.status().as_u16(), 204);
@@ -1637,7 +1651,7 @@ async fn machines_upsert_metadata(h: &Harness) {
     let response = settle(
         mock,
         h.client
-            .machines_upsert_metadata(APP, MACHINE, "tenant", &body)
+            .machines_upsert_metadata(APP, MACHINE, "tenant", None, &body)
             .await,
     )
     .await;
@@ -1660,7 +1674,7 @@ async fn machines_delete_metadata(h: &Harness) {
     let response = settle(
         mock,
         h.client
-            .machines_delete_metadata(APP, MACHINE, "tenant")
+            .machines_delete_metadata(APP, MACHINE, "tenant", None)
             .await,
     )
     .await;
@@ -1744,6 +1758,7 @@ async fn machines_restart(h: &Harness) {
                 MACHINE,
                 Some(types::MachinesRestartSignal::Sigterm),
                 Some("30s"),
+                None,
             )
             .await,
     )
@@ -1767,7 +1782,11 @@ async fn machines_signal(h: &Harness) {
     let body = types::SignalRequest {
         signal: Some(types::SignalRequestSignal::Sigusr1),
     };
-    let response = settle(mock, h.client.machines_signal(APP, MACHINE, &body).await).await;
+    let response = settle(
+        mock,
+        h.client.machines_signal(APP, MACHINE, None, &body).await,
+    )
+    .await;
     assert_eq!(response.status().as_u16(), 200);
 }
 
@@ -1788,7 +1807,7 @@ async fn machines_start(h: &Harness) {
             );
         })
         .await;
-    let started = settle(mock, h.client.machines_start(APP, MACHINE).await)
+    let started = settle(mock, h.client.machines_start(APP, MACHINE, None).await)
         .await
         .into_inner();
     assert_eq!(started.previous_state.as_deref(), Some("suspended"));
@@ -1816,7 +1835,11 @@ async fn machines_stop(h: &Harness) {
         signal: Some(types::StopRequestSignal::Sigint),
         timeout: Some("30s".into()),
     };
-    let response = settle(mock, h.client.machines_stop(APP, MACHINE, &body).await).await;
+    let response = settle(
+        mock,
+        h.client.machines_stop(APP, MACHINE, None, &body).await,
+    )
+    .await;
     assert_eq!(response.status().as_u16(), 200);
 }
 
@@ -1833,7 +1856,7 @@ async fn machines_suspend(h: &Harness) {
             reply(then, 200, json!({"ok": true}));
         })
         .await;
-    let response = settle(mock, h.client.machines_suspend(APP, MACHINE).await).await;
+    let response = settle(mock, h.client.machines_suspend(APP, MACHINE, None).await).await;
     assert_eq!(response.status().as_u16(), 200);
 }
 
@@ -1850,7 +1873,7 @@ async fn machines_uncordon(h: &Harness) {
             reply(then, 200, json!({"ok": true}));
         })
         .await;
-    let response = settle(mock, h.client.machines_uncordon(APP, MACHINE).await).await;
+    let response = settle(mock, h.client.machines_uncordon(APP, MACHINE, None).await).await;
     assert_eq!(response.status().as_u16(), 200);
 }
 

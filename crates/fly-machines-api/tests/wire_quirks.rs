@@ -184,7 +184,7 @@ async fn declared_error_body_with_an_unknown_code_reaches_the_caller_typed() {
         .await;
     let client = Client::new(&server.base_url(), Inner::default());
     let result = client
-        .machines_update(APP, MACHINE, &types::UpdateMachineRequest::default())
+        .machines_update(APP, MACHINE, None, &types::UpdateMachineRequest::default())
         .await;
     assert_sent(&result);
     mock.assert_async().await;

@@ -927,6 +927,16 @@ pub mod operations {
                 .unwrap();
             Self(self.0.path_matches(re))
         }
+        pub fn fly_machine_lease_nonce<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
+            } else {
+                Self(self.0.header_missing("fly-machine-lease-nonce"))
+            }
+        }
         pub fn body(self, value: &types::UpdateMachineRequest) -> Self {
             Self(self.0.json_body_obj(value))
         }
@@ -996,6 +1006,16 @@ pub mod operations {
                 Self(self.0.query_param_missing("force"))
             }
         }
+        pub fn fly_machine_lease_nonce<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
+            } else {
+                Self(self.0.header_missing("fly-machine-lease-nonce"))
+            }
+        }
     }
     pub struct MachinesDeleteThen(::httpmock::Then);
     impl MachinesDeleteThen {
@@ -1036,6 +1056,16 @@ pub mod operations {
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
+        }
+        pub fn fly_machine_lease_nonce<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
+            } else {
+                Self(self.0.header_missing("fly-machine-lease-nonce"))
+            }
         }
     }
     pub struct MachinesCordonThen(::httpmock::Then);
@@ -1134,6 +1164,16 @@ pub mod operations {
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
+        }
+        pub fn fly_machine_lease_nonce<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
+            } else {
+                Self(self.0.header_missing("fly-machine-lease-nonce"))
+            }
         }
         pub fn body(self, value: &types::MachineExecRequest) -> Self {
             Self(self.0.json_body_obj(value))
@@ -1398,6 +1438,16 @@ pub mod operations {
                 .unwrap();
             Self(self.0.path_matches(re))
         }
+        pub fn fly_machine_lease_nonce<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
+            } else {
+                Self(self.0.header_missing("fly-machine-lease-nonce"))
+            }
+        }
         pub fn body(self, value: &types::SetMemoryLimitRequest) -> Self {
             Self(self.0.json_body_obj(value))
         }
@@ -1448,6 +1498,16 @@ pub mod operations {
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
+        }
+        pub fn fly_machine_lease_nonce<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
+            } else {
+                Self(self.0.header_missing("fly-machine-lease-nonce"))
+            }
         }
         pub fn body(self, value: &types::ReclaimMemoryRequest) -> Self {
             Self(self.0.json_body_obj(value))
@@ -1554,6 +1614,16 @@ pub mod operations {
                 .unwrap();
             Self(self.0.path_matches(re))
         }
+        pub fn fly_machine_lease_nonce<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
+            } else {
+                Self(self.0.header_missing("fly-machine-lease-nonce"))
+            }
+        }
         pub fn body(self, value: &types::UpdateMetadataRequest) -> Self {
             Self(self.0.json_body_obj(value))
         }
@@ -1616,6 +1686,16 @@ pub mod operations {
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
+        }
+        pub fn fly_machine_lease_nonce<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
+            } else {
+                Self(self.0.header_missing("fly-machine-lease-nonce"))
+            }
         }
         pub fn body(self, value: &types::UpdateMetadataRequest) -> Self {
             Self(self.0.json_body_obj(value))
@@ -1751,6 +1831,16 @@ pub mod operations {
                 .unwrap();
             Self(self.0.path_matches(re))
         }
+        pub fn fly_machine_lease_nonce<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
+            } else {
+                Self(self.0.header_missing("fly-machine-lease-nonce"))
+            }
+        }
         pub fn body(self, value: &types::UpsertMetadataKeyRequest) -> Self {
             Self(self.0.json_body_obj(value))
         }
@@ -1811,6 +1901,16 @@ pub mod operations {
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
+        }
+        pub fn fly_machine_lease_nonce<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
+            } else {
+                Self(self.0.header_missing("fly-machine-lease-nonce"))
+            }
         }
     }
     pub struct MachinesDeleteMetadataThen(::httpmock::Then);
@@ -1950,6 +2050,16 @@ pub mod operations {
                 Self(self.0.query_param_missing("timeout"))
             }
         }
+        pub fn fly_machine_lease_nonce<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
+            } else {
+                Self(self.0.header_missing("fly-machine-lease-nonce"))
+            }
+        }
     }
     pub struct MachinesRestartThen(::httpmock::Then);
     impl MachinesRestartThen {
@@ -1999,6 +2109,16 @@ pub mod operations {
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
+        }
+        pub fn fly_machine_lease_nonce<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
+            } else {
+                Self(self.0.header_missing("fly-machine-lease-nonce"))
+            }
         }
         pub fn body(self, value: &types::SignalRequest) -> Self {
             Self(self.0.json_body_obj(value))
@@ -2053,6 +2173,16 @@ pub mod operations {
                 .unwrap();
             Self(self.0.path_matches(re))
         }
+        pub fn fly_machine_lease_nonce<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
+            } else {
+                Self(self.0.header_missing("fly-machine-lease-nonce"))
+            }
+        }
     }
     pub struct MachinesStartThen(::httpmock::Then);
     impl MachinesStartThen {
@@ -2099,6 +2229,16 @@ pub mod operations {
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
+        }
+        pub fn fly_machine_lease_nonce<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
+            } else {
+                Self(self.0.header_missing("fly-machine-lease-nonce"))
+            }
         }
         pub fn body(self, value: &types::StopRequest) -> Self {
             Self(self.0.json_body_obj(value))
@@ -2154,6 +2294,16 @@ pub mod operations {
                 .unwrap();
             Self(self.0.path_matches(re))
         }
+        pub fn fly_machine_lease_nonce<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
+            } else {
+                Self(self.0.header_missing("fly-machine-lease-nonce"))
+            }
+        }
     }
     pub struct MachinesSuspendThen(::httpmock::Then);
     impl MachinesSuspendThen {
@@ -2195,6 +2345,16 @@ pub mod operations {
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
+        }
+        pub fn fly_machine_lease_nonce<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
+            } else {
+                Self(self.0.header_missing("fly-machine-lease-nonce"))
+            }
         }
     }
     pub struct MachinesUncordonThen(::httpmock::Then);

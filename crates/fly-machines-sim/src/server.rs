@@ -882,24 +882,21 @@ impl Shared {
             return Ok(());
         }
         let param = |name: &str| params.get(name).map(String::as_str).unwrap_or("");
-        let (limit, key): (Limit, String) = if op.id == "Apps_delete" {
-            (limiter.limits.app_delete_limit(), String::new())
-        } else {
-            match op.rate_limit {
-                RateLimitClass::GetMachine => (
-                    limiter.limits.get_machine_limit(),
-                    format!("{}/{}", param("app_name"), param("machine_id")),
-                ),
-                RateLimitClass::PerMachine => (
-                    limiter.limits.default_limit(),
-                    format!("{}/{}", param("app_name"), param("machine_id")),
-                ),
-                RateLimitClass::PerApp => (
-                    limiter.limits.default_limit(),
-                    param("app_name").to_string(),
-                ),
-                RateLimitClass::Global => (limiter.limits.default_limit(), String::new()),
-            }
+        let (limit, key): (Limit, String) = match op.rate_limit {
+            RateLimitClass::AppDelete => (limiter.limits.app_delete_limit(), String::new()),
+            RateLimitClass::GetMachine => (
+                limiter.limits.get_machine_limit(),
+                format!("{}/{}", param("app_name"), param("machine_id")),
+            ),
+            RateLimitClass::PerMachine => (
+                limiter.limits.default_limit(),
+                format!("{}/{}", param("app_name"), param("machine_id")),
+            ),
+            RateLimitClass::PerApp => (
+                limiter.limits.default_limit(),
+                param("app_name").to_string(),
+            ),
+            RateLimitClass::Global => (limiter.limits.default_limit(), String::new()),
         };
         let burst = f64::from(limit.burst.max(1));
         let rate = limit.per_second.max(1e-9);

@@ -54,10 +54,7 @@ async fn main() {
         .base_url(format!("http://{addr}"))
         .rate_limits(RateLimits::fly_defaults().limit(
             RateLimitClass::GetMachine,
-            Limit {
-                per_second: 1_000_000,
-                burst: 1_000_000,
-            },
+            Limit::per_second(1_000_000, 1_000_000),
         ))
         .build()
         .unwrap();

@@ -83,10 +83,7 @@ async fn overhead_ratio() -> Overhead {
     let admitting = || {
         RateLimits::fly_defaults().limit(
             RateLimitClass::GetMachine,
-            fly_machines::Limit {
-                per_second: 1_000_000,
-                burst: 1_000_000,
-            },
+            fly_machines::Limit::per_second(1_000_000, 1_000_000),
         )
     };
     let full = client(addr, admitting(), None);

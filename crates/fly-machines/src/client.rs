@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fly_machines_api::{Inner, ResponseValue};
+use fly_machines_api::{Inner, OperationId, ResponseValue};
 use reqwest::header::HeaderValue;
 
 use crate::clock::{Clock, TokioClock};
@@ -99,11 +99,11 @@ impl Client {
         gates.retain(|_, gate| Arc::strong_count(gate) > 1);
     }
 
-    /// Runs one raw call under this client's policy, turning failures into [`Error`].
+    /// Runs the raw call to `operation` under this client's policy, turning failures into
+    /// [`Error`]. The policy refuses to send any operation other than the one named here.
     pub(crate) async fn call<'a, T, E, F, Fut>(
         &'a self,
-        operation: &'static str,
-        ctx: CallContext,
+        operation: OperationId,
         call: F,
     ) -> Result<ResponseValue<T>>
     where
@@ -111,6 +111,24 @@ impl Client {
         Fut: Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>>,
         E: ErrorBody,
     {
+        self.call_with(operation, CallContext::default(), call)
+            .await
+    }
+
+    /// [`call`](Self::call) with facts the raw call cannot carry itself (extra query pairs, a
+    /// limiter bypass).
+    pub(crate) async fn call_with<'a, T, E, F, Fut>(
+        &'a self,
+        operation: OperationId,
+        mut ctx: CallContext,
+        call: F,
+    ) -> Result<ResponseValue<T>>
+    where
+        F: FnOnce(&'a fly_machines_api::Client) -> Fut,
+        Fut: Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>>,
+        E: ErrorBody,
+    {
+        ctx.operation = Some(operation);
         // The scoped call is dropped before the error is read, so the two futures share space.
         let (result, attempts) = {
             let mut scoped = std::pin::pin!(context::scope(ctx, call(&self.raw)));
@@ -120,7 +138,7 @@ impl Client {
         };
         match result {
             Ok(value) => Ok(value),
-            Err(e) => Err(Error::from_raw(operation, e, attempts).await),
+            Err(e) => Err(Error::from_raw(operation.id(), e, attempts).await),
         }
     }
 }
@@ -332,6 +350,45 @@ mod tests {
         );
         assert!(normalize_base_url("ftp://x").is_err());
         assert!(normalize_base_url("http://").is_err());
+    }
+
+    /// Every handle names its operation; a handle whose raw call sends another operation fails
+    /// before anything leaves, so such a slip cannot go unnoticed in the handle tests.
+    #[tokio::test]
+    async fn a_call_that_sends_another_operation_than_it_names_is_refused() {
+        let server = httpmock::MockServer::start_async().await;
+        let any = server
+            .mock_async(|when, then| {
+                when.any_request();
+                then.status(200).json_body(serde_json::json!({}));
+            })
+            .await;
+        let client = Client::builder()
+            .token("t")
+            .base_url(server.base_url())
+            .build()
+            .unwrap();
+        let stop = fly_machines_api::types::StopRequest::default();
+        let err = client
+            .call(OperationId::MachinesStart, |raw| {
+                raw.machines_stop("app", "m1", None, &stop)
+            })
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("Machines_start") && text.contains("Machines_stop"),
+            "{text}"
+        );
+        assert_eq!(any.calls_async().await, 0, "nothing may be sent");
+        // The same call naming its own operation goes through.
+        client
+            .call(OperationId::MachinesStop, |raw| {
+                raw.machines_stop("app", "m1", None, &stop)
+            })
+            .await
+            .unwrap();
+        assert_eq!(any.calls_async().await, 1);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Per-call facts that travel from a handle method to the request policy.
 //!
-//! The generated client only tells the policy the operation id. What else a call needs (the
-//! lease nonce to send, extra query parameters, whether to skip the limiter) and what the policy
+//! The generated client tells the policy which operation it sends, and carries every parameter
+//! the document declares (the lease nonce included). What the document cannot say (the operation
+//! the handle meant to send, extra query pairs, whether to skip the limiter) and what the policy
 //! reports back (how many attempts it made) travel in a task-local scoped around the call.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use fly_machines_api::OperationId;
 use tokio::task::futures::TaskLocalFuture;
 
 tokio::task_local! {
@@ -16,8 +18,8 @@ tokio::task_local! {
 /// What one call carries into the policy, and what the policy reports back.
 #[derive(Debug, Default)]
 pub(crate) struct CallContext {
-    /// Sent as `fly-machine-lease-nonce` when the request has none.
-    pub lease_nonce: Option<String>,
+    /// The operation the handle named; the policy refuses to send any other.
+    pub operation: Option<OperationId>,
     /// Appended to the query string (e.g. `metadata.launch_id=...` list filters).
     pub extra_query: Vec<(String, String)>,
     /// Skips the client-side limiter (lease refreshes must not queue behind other callers).
@@ -26,13 +28,6 @@ pub(crate) struct CallContext {
 }
 
 impl CallContext {
-    pub fn new(lease_nonce: Option<String>) -> Self {
-        CallContext {
-            lease_nonce,
-            ..Default::default()
-        }
-    }
-
     /// A context that skips the client-side limiter.
     pub fn bypassing_limiter() -> Self {
         CallContext {

@@ -5,6 +5,7 @@
 //! the lease at a third of its TTL; [`LeaseGuard::release`] gives it back (and a dropped guard
 //! tries to). Only a conflict (someone else holds it) is retried while acquiring.
 
+use fly_machines_api::OperationId;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -112,7 +113,7 @@ impl Machine {
         match self
             .app
             .client
-            .call("Machines_show_lease", CallContext::default(), |raw| {
+            .call(OperationId::MachinesShowLease, |raw| {
                 raw.machines_show_lease(&self.app.name, &self.id)
             })
             .await
@@ -135,8 +136,8 @@ impl Machine {
         let r = self
             .app
             .client
-            .call(
-                "Machines_create_lease",
+            .call_with(
+                OperationId::MachinesCreateLease,
                 if bypass_limiter {
                     CallContext::bypassing_limiter()
                 } else {
@@ -155,7 +156,7 @@ impl Machine {
         match self
             .app
             .client
-            .call("Machines_release_lease", CallContext::default(), |raw| {
+            .call(OperationId::MachinesReleaseLease, |raw| {
                 raw.machines_release_lease(&self.app.name, &self.id, nonce)
             })
             .await

@@ -1,7 +1,7 @@
 //! Fly's rate limits, paced on the client before the server has to refuse a call.
 //!
-//! Fly limits each action per machine (per app where there is no machine yet): 1 request/s with
-//! bursts of 3, Get Machine 5/s with bursts of 10. We keep one keyed GCRA limiter (`governor`)
+//! Fly limits each action per machine (per app where there is no machine yet); the numbers per
+//! class live in [`RateLimitClass::fly_limit`]. We keep one keyed GCRA limiter (`governor`)
 //! per class, keyed by (operation, machine or app). Calls wait for their turn instead of failing.
 //! After a 429 the key is held until `Retry-After` and then paced without bursts for a while.
 
@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use fly_machines_api::{Operation, RateLimitClass};
+use fly_machines_api::{LimitScope, Operation, RateLimitClass};
 use governor::clock::Clock;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
@@ -32,28 +32,16 @@ impl Clock for GovernorClock {
     }
 }
 
-/// One class's limit: sustained requests per second and burst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limit {
-    /// Sustained requests per second (at least 1).
-    pub per_second: u32,
-    /// How many calls may go at once before pacing starts (at least 1).
-    pub burst: u32,
-}
+/// One class's limit: a steady rate and a burst (Fly's are [`RateLimitClass::fly_limit`]).
+pub use fly_machines_api::RateLimit as Limit;
 
-impl Limit {
-    /// The quota, with the interval between calls stretched by `margin` (e.g. 0.05 for 5%).
-    fn quota(self, margin: f64) -> Quota {
-        let burst = NonZeroU32::new(self.burst.max(1)).unwrap_or(NonZeroU32::MIN);
-        let interval = self.interval().mul_f64(1.0 + margin.max(0.0));
-        Quota::with_period(interval.max(Duration::from_nanos(1)))
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(burst)
-    }
-
-    fn interval(self) -> Duration {
-        Duration::from_secs(1) / self.per_second.max(1)
-    }
+/// The quota of `limit`, with the interval between calls stretched by `margin` (e.g. 0.05 for 5%).
+fn quota(limit: Limit, margin: f64) -> Quota {
+    let burst = NonZeroU32::new(limit.burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    let interval = limit.interval.mul_f64(1.0 + margin.max(0.0));
+    Quota::with_period(interval.max(Duration::from_nanos(1)))
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(burst)
 }
 
 /// Client-side rate limiting settings.
@@ -65,10 +53,8 @@ impl Limit {
 #[derive(Debug, Clone)]
 pub struct RateLimits {
     pub(crate) enabled: bool,
-    pub(crate) per_machine: Limit,
-    pub(crate) get_machine: Limit,
-    pub(crate) per_app: Limit,
-    pub(crate) global: Limit,
+    /// Indexed by [`RateLimitClass::index`].
+    pub(crate) limits: [Limit; RateLimitClass::ALL.len()],
     pub(crate) max_wait: Option<Duration>,
     pub(crate) adaptive: bool,
     pub(crate) cooldown: Duration,
@@ -84,22 +70,12 @@ impl Default for RateLimits {
 }
 
 impl RateLimits {
-    /// Fly's documented limits: 1/s burst 3 per action and machine (or app), Get Machine 5/s
-    /// burst 10; adaptive slow-down after a 429; no maximum wait.
+    /// Fly's documented limits ([`RateLimitClass::fly_limit`]); adaptive slow-down after a 429;
+    /// no maximum wait.
     pub fn fly_defaults() -> Self {
-        let normal = Limit {
-            per_second: 1,
-            burst: 3,
-        };
         RateLimits {
             enabled: true,
-            per_machine: normal,
-            get_machine: Limit {
-                per_second: 5,
-                burst: 10,
-            },
-            per_app: normal,
-            global: normal,
+            limits: RateLimitClass::ALL.map(RateLimitClass::fly_limit),
             max_wait: None,
             adaptive: true,
             cooldown: Duration::from_secs(10),
@@ -150,21 +126,11 @@ impl RateLimits {
     }
 
     fn slot(&mut self, class: RateLimitClass) -> &mut Limit {
-        match class {
-            RateLimitClass::PerMachine => &mut self.per_machine,
-            RateLimitClass::GetMachine => &mut self.get_machine,
-            RateLimitClass::PerApp => &mut self.per_app,
-            RateLimitClass::Global => &mut self.global,
-        }
+        &mut self.limits[class.index()]
     }
 
     fn get(&self, class: RateLimitClass) -> Limit {
-        match class {
-            RateLimitClass::PerMachine => self.per_machine,
-            RateLimitClass::GetMachine => self.get_machine,
-            RateLimitClass::PerApp => self.per_app,
-            RateLimitClass::Global => self.global,
-        }
+        self.limits[class.index()]
     }
 }
 
@@ -264,7 +230,7 @@ struct Penalty {
 pub struct Limiter {
     clock: Arc<dyn crate::clock::Clock>,
     settings: RateLimits,
-    limiters: [Keyed; 4],
+    limiters: [Keyed; RateLimitClass::ALL.len()],
     penalties: Mutex<HashMap<LimitKey, Penalty>>,
     /// How many keys `penalties` holds, read without the lock.
     penalized: AtomicUsize,
@@ -299,15 +265,6 @@ fn due_for_pruning() -> bool {
     })
 }
 
-fn class_index(class: RateLimitClass) -> usize {
-    match class {
-        RateLimitClass::PerMachine => 0,
-        RateLimitClass::GetMachine => 1,
-        RateLimitClass::PerApp => 2,
-        RateLimitClass::Global => 3,
-    }
-}
-
 impl Limiter {
     /// Builds the limiters on tokio's clock; `None` when limiting is off.
     pub fn new(settings: RateLimits) -> Option<Limiter> {
@@ -324,18 +281,13 @@ impl Limiter {
         }
         let make = |class| {
             RateLimiter::new(
-                settings.get(class).quota(settings.margin),
+                quota(settings.get(class), settings.margin),
                 DefaultKeyedStateStore::default(),
                 GovernorClock(clock.clone()),
             )
         };
         Some(Limiter {
-            limiters: [
-                make(RateLimitClass::PerMachine),
-                make(RateLimitClass::GetMachine),
-                make(RateLimitClass::PerApp),
-                make(RateLimitClass::Global),
-            ],
+            limiters: RateLimitClass::ALL.map(make),
             #[cfg(feature = "redis")]
             shared: crate::shared_limiter::SharedLimiter::from_limits(&settings, clock.clone()),
             clock,
@@ -347,12 +299,10 @@ impl Limiter {
 
     /// The key for `operation` on the request path `url_path`.
     pub fn key(operation: &'static Operation, url_path: &str) -> LimitKey {
-        let scope = match operation.rate_limit {
-            RateLimitClass::PerMachine | RateLimitClass::GetMachine => {
-                operation.path_param(url_path, "machine_id")
-            }
-            RateLimitClass::PerApp => operation.path_param(url_path, "app_name"),
-            RateLimitClass::Global => None,
+        let scope = match operation.rate_limit.scope() {
+            LimitScope::Machine => operation.path_param(url_path, "machine_id"),
+            LimitScope::App => operation.path_param(url_path, "app_name"),
+            LimitScope::Action => None,
         };
         LimitKey::new(operation.id, scope.unwrap_or(""))
     }
@@ -369,7 +319,7 @@ impl Limiter {
             // A penalty may hold this key; the waiting path sorts that out.
             return false;
         }
-        if self.limiters[class_index(class)].check_key(key).is_err() {
+        if self.limiters[class.index()].check_key(key).is_err() {
             return false;
         }
         if due_for_pruning() {
@@ -400,7 +350,7 @@ impl Limiter {
             self.check_max_wait(begun, wait)?;
             self.clock.sleep(wait).await;
         }
-        let limiter = &self.limiters[class_index(class)];
+        let limiter = &self.limiters[class.index()];
         loop {
             match limiter.check_key(key) {
                 Ok(()) => break,
@@ -460,7 +410,7 @@ impl Limiter {
         if !self.settings.adaptive {
             return;
         }
-        let interval = self.settings.get(class).interval();
+        let interval = self.settings.get(class).interval;
         let now = self.clock.now();
         let hold = retry_after.unwrap_or(interval).max(interval);
         let penalty = Penalty {

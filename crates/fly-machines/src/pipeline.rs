@@ -14,9 +14,6 @@ use crate::limiter::{LimitKey, Limiter};
 use crate::retry::{self, Failure, RetryBudget, RetryPolicy};
 use crate::token::Token;
 
-/// Header carrying the lease nonce on mutations of a leased machine.
-pub(crate) const LEASE_NONCE: HeaderName = HeaderName::from_static("fly-machine-lease-nonce");
-
 /// Header progenitor puts on every request with the document's version; Fly defines no such
 /// header, so it is taken off rather than sent (and parsed) on every call.
 const API_VERSION: HeaderName = HeaderName::from_static("api-version");
@@ -43,11 +40,11 @@ impl Pipeline {
     /// The timeout to set on this request, if the HTTP client's own does not fit: `/wait` gets
     /// its long-poll time plus slack.
     fn timeout_for(&self, request: &reqwest::Request, operation: &Operation) -> Option<Duration> {
-        if operation.id == "Machines_wait" {
+        if let Some(long_poll) = operation.long_poll {
             let secs = request
                 .url()
                 .query_pairs()
-                .find(|(k, _)| k == "timeout")
+                .find(|(k, _)| k == long_poll)
                 .and_then(|(_, v)| v.parse::<u64>().ok())
                 .unwrap_or(60);
             return Some((Duration::from_secs(secs) + WAIT_SLACK).max(self.request_timeout));
@@ -321,12 +318,13 @@ impl RequestPolicy for Pipeline {
             headers.insert(USER_AGENT, self.user_agent.clone());
         }
         context::with(|ctx| {
-            if let Some(nonce) = &ctx.lease_nonce
-                && !request.headers().contains_key(&LEASE_NONCE)
+            if let Some(named) = ctx.operation
+                && named != operation.op
             {
-                let value = HeaderValue::from_str(nonce)
-                    .map_err(|_| format!("lease nonce {nonce:?} cannot be sent in a header"))?;
-                request.headers_mut().insert(LEASE_NONCE, value);
+                return Err(format!(
+                    "the handle named {named} but the raw client sent {}",
+                    operation.id
+                ));
             }
             if !ctx.extra_query.is_empty() {
                 let mut pairs = request.url_mut().query_pairs_mut();

@@ -252,7 +252,7 @@ impl SharedLimiter {
     }
 
     fn interval_us(&self, limit: Limit) -> i64 {
-        let interval = 1_000_000.0 / f64::from(limit.per_second.max(1)) * (1.0 + self.margin);
+        let interval = limit.interval.as_secs_f64() * 1e6 * (1.0 + self.margin);
         (interval.ceil() as i64).max(1)
     }
 
@@ -352,10 +352,7 @@ mod tests {
         let limiter = Limiter::new(limits).unwrap();
         let shared = limiter.shared().unwrap();
         let key = LimitKey::new("Machines_start", "m1");
-        let limit = Limit {
-            per_second: 1,
-            burst: 3,
-        };
+        let limit = Limit::per_second(1, 3);
         for _ in 0..3 {
             assert!(shared.reserve(&key, limit).await.is_err());
         }

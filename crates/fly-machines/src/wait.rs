@@ -4,6 +4,7 @@
 //! deadline, asks for `failed` too so a crashed machine ends the wait at once, tolerates the brief
 //! 404 after a create, and treats 404 as reached when waiting for `destroyed`.
 
+use fly_machines_api::OperationId;
 use std::fmt;
 use std::num::NonZeroU64;
 use std::time::Duration;
@@ -242,7 +243,7 @@ impl Machine {
         let r = self
             .app
             .client
-            .call("Machines_wait", self.ctx(), |raw| {
+            .call(OperationId::MachinesWait, |raw| {
                 raw.machines_wait(
                     &self.app.name,
                     &self.id,

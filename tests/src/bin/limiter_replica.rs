@@ -48,10 +48,7 @@ async fn run(args: &[String]) -> Result<(), String> {
     let key = LimitKey::new(operation.id, scope);
     match mode.as_str() {
         "reserve" => {
-            let limit = fly_machines::Limit {
-                per_second: 1,
-                burst: 3,
-            };
+            let limit = fly_machines::Limit::per_second(1, 3);
             for _ in 0..number {
                 let slot = shared
                     .reserve(&key, limit)

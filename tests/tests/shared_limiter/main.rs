@@ -17,10 +17,7 @@ use fly_machines::{
 use redis_server::RedisServer;
 
 /// Fly's default limit: 1 call per second, bursts of 3.
-const FLY: Limit = Limit {
-    per_second: 1,
-    burst: 3,
-};
+const FLY: Limit = Limit::per_second(1, 3);
 const SECOND_US: u64 = 1_000_000;
 
 /// Decision timeout of the tests that expect Redis to answer: generous, so that a loaded
@@ -351,10 +348,7 @@ async fn keys_expire() {
     assert!(ttl > 11_900 && ttl <= 12_001, "penalized: {ttl} ms");
 
     // 100 keys of a fast limit are gone once Redis's clock has moved past their last slot.
-    let fast = Limit {
-        per_second: 1000,
-        burst: 1,
-    };
+    let fast = Limit::per_second(1000, 1);
     for i in 0..100 {
         let key = LimitKey::new("Machines_show", &format!("m{i}"));
         shared.reserve(&key, fast).await.unwrap();

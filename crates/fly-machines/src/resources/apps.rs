@@ -1,12 +1,12 @@
 //! Apps: list, create, get, delete, and the way to everything inside an app.
 
-use crate::context::CallContext;
 use crate::resources::certificates::Certificates;
 use crate::resources::ips::IpAssignments;
 use crate::resources::machines::{Machine, Machines};
 use crate::resources::secrets::{SecretKeys, Secrets};
 use crate::resources::volumes::{Volume, Volumes};
 use crate::{Client, Result, types, validate};
+use fly_machines_api::OperationId;
 
 impl Client {
     /// Apps across an organization: list and create.
@@ -47,7 +47,7 @@ impl Apps {
         validate::key("organization slug", org_slug)?;
         let r = self
             .client
-            .call("Apps_list", CallContext::default(), |raw| {
+            .call(OperationId::AppsList, |raw| {
                 raw.apps_list(app_role, org_slug)
             })
             .await?;
@@ -76,9 +76,7 @@ impl Apps {
         };
         let r = self
             .client
-            .call("Apps_create", CallContext::default(), |raw| {
-                raw.apps_create(&body)
-            })
+            .call(OperationId::AppsCreate, |raw| raw.apps_create(&body))
             .await?;
         Ok(r.into_inner())
     }
@@ -107,9 +105,7 @@ impl App {
         validate::app_name(&self.name)?;
         let r = self
             .client
-            .call("Apps_show", CallContext::default(), |raw| {
-                raw.apps_show(&self.name)
-            })
+            .call(OperationId::AppsShow, |raw| raw.apps_show(&self.name))
             .await?;
         Ok(r.into_inner())
     }
@@ -118,9 +114,7 @@ impl App {
     pub async fn delete(&self) -> Result<()> {
         validate::app_name(&self.name)?;
         self.client
-            .call("Apps_delete", CallContext::default(), |raw| {
-                raw.apps_delete(&self.name)
-            })
+            .call(OperationId::AppsDelete, |raw| raw.apps_delete(&self.name))
             .await?;
         Ok(())
     }
@@ -136,7 +130,7 @@ impl App {
         };
         let r = self
             .client
-            .call("App_create_deploy_token", CallContext::default(), |raw| {
+            .call(OperationId::AppCreateDeployToken, |raw| {
                 raw.app_create_deploy_token(&self.name, &body)
             })
             .await?;

@@ -1,8 +1,8 @@
 //! TLS certificates of an app's hostnames.
 
-use crate::context::CallContext;
 use crate::resources::apps::App;
 use crate::{Result, types, validate};
+use fly_machines_api::OperationId;
 
 /// An app's certificates.
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ impl Certificates {
         let r = self
             .app
             .client
-            .call("App_Certificates_list", CallContext::default(), |raw| {
+            .call(OperationId::AppCertificatesList, |raw| {
                 raw.app_certificates_list(&self.app.name, cursor, filter, limit.map(i64::from))
             })
             .await?;
@@ -43,11 +43,9 @@ impl Certificates {
         let r = self
             .app
             .client
-            .call(
-                "App_Certificates_acme_create",
-                CallContext::default(),
-                |raw| raw.app_certificates_acme_create(&self.app.name, &body),
-            )
+            .call(OperationId::AppCertificatesAcmeCreate, |raw| {
+                raw.app_certificates_acme_create(&self.app.name, &body)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -68,11 +66,9 @@ impl Certificates {
         let r = self
             .app
             .client
-            .call(
-                "App_Certificates_custom_create",
-                CallContext::default(),
-                |raw| raw.app_certificates_custom_create(&self.app.name, &body),
-            )
+            .call(OperationId::AppCertificatesCustomCreate, |raw| {
+                raw.app_certificates_custom_create(&self.app.name, &body)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -83,7 +79,7 @@ impl Certificates {
         let r = self
             .app
             .client
-            .call("App_Certificates_show", CallContext::default(), |raw| {
+            .call(OperationId::AppCertificatesShow, |raw| {
                 raw.app_certificates_show(&self.app.name, hostname)
             })
             .await?;
@@ -95,7 +91,7 @@ impl Certificates {
         self.check(hostname)?;
         self.app
             .client
-            .call("App_Certificates_delete", CallContext::default(), |raw| {
+            .call(OperationId::AppCertificatesDelete, |raw| {
                 raw.app_certificates_delete(&self.app.name, hostname)
             })
             .await?;
@@ -108,11 +104,9 @@ impl Certificates {
         let r = self
             .app
             .client
-            .call(
-                "App_Certificates_acme_delete",
-                CallContext::default(),
-                |raw| raw.app_certificates_acme_delete(&self.app.name, hostname),
-            )
+            .call(OperationId::AppCertificatesAcmeDelete, |raw| {
+                raw.app_certificates_acme_delete(&self.app.name, hostname)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -126,11 +120,9 @@ impl Certificates {
         let r = self
             .app
             .client
-            .call(
-                "App_Certificates_custom_delete",
-                CallContext::default(),
-                |raw| raw.app_certificates_custom_delete(&self.app.name, hostname),
-            )
+            .call(OperationId::AppCertificatesCustomDelete, |raw| {
+                raw.app_certificates_custom_delete(&self.app.name, hostname)
+            })
             .await?;
         Ok(r.into_inner())
     }
@@ -141,7 +133,7 @@ impl Certificates {
         let r = self
             .app
             .client
-            .call("App_Certificates_check", CallContext::default(), |raw| {
+            .call(OperationId::AppCertificatesCheck, |raw| {
                 raw.app_certificates_check(&self.app.name, hostname)
             })
             .await?;

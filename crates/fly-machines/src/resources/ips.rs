@@ -1,8 +1,8 @@
 //! IP addresses assigned to an app.
 
-use crate::context::CallContext;
 use crate::resources::apps::App;
 use crate::{Result, types, validate};
+use fly_machines_api::OperationId;
 
 /// An app's IP assignments.
 #[derive(Debug, Clone)]
@@ -17,7 +17,7 @@ impl IpAssignments {
         let r = self
             .app
             .client
-            .call("App_IPAssignments_list", CallContext::default(), |raw| {
+            .call(OperationId::AppIpAssignmentsList, |raw| {
                 raw.app_ip_assignments_list(&self.app.name)
             })
             .await?;
@@ -30,7 +30,7 @@ impl IpAssignments {
         let r = self
             .app
             .client
-            .call("App_IPAssignments_create", CallContext::default(), |raw| {
+            .call(OperationId::AppIpAssignmentsCreate, |raw| {
                 raw.app_ip_assignments_create(&self.app.name, &request)
             })
             .await?;
@@ -43,7 +43,7 @@ impl IpAssignments {
         validate::host("ip address", ip)?;
         self.app
             .client
-            .call("App_IPAssignments_delete", CallContext::default(), |raw| {
+            .call(OperationId::AppIpAssignmentsDelete, |raw| {
                 raw.app_ip_assignments_delete(&self.app.name, ip)
             })
             .await?;

@@ -1,5 +1,6 @@
 //! Machines: list and create in an app, and every action on one machine.
 
+use fly_machines_api::OperationId;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -55,7 +56,7 @@ impl Machines {
         let r = self
             .app
             .client
-            .call("Machines_list", ctx, |raw| {
+            .call_with(OperationId::MachinesList, ctx, |raw| {
                 raw.machines_list(
                     &self.app.name,
                     filter.include_deleted,
@@ -123,7 +124,7 @@ impl Machines {
             let r = self
                 .app
                 .client
-                .call("Machines_create", CallContext::default(), |raw| {
+                .call(OperationId::MachinesCreate, |raw| {
                     raw.machines_create(&self.app.name, &body)
                 })
                 .await?;
@@ -135,7 +136,7 @@ impl Machines {
             let result = self
                 .app
                 .client
-                .call("Machines_create", CallContext::default(), |raw| {
+                .call(OperationId::MachinesCreate, |raw| {
                     raw.machines_create(&self.app.name, &body)
                 })
                 .await;
@@ -262,17 +263,13 @@ impl Machine {
         validate::resource_id("machine id", &self.id)
     }
 
-    pub(crate) fn ctx(&self) -> CallContext {
-        CallContext::new(self.lease_nonce.clone())
-    }
-
     /// Fetches the machine.
     pub async fn get(&self) -> Result<types::Machine> {
         self.check()?;
         let r = self
             .app
             .client
-            .call("Machines_show", self.ctx(), |raw| {
+            .call(OperationId::MachinesShow, |raw| {
                 raw.machines_show(&self.app.name, &self.id)
             })
             .await?;
@@ -288,8 +285,13 @@ impl Machine {
         let r = self
             .app
             .client
-            .call("Machines_update", self.ctx(), |raw| {
-                raw.machines_update(&self.app.name, &self.id, &request)
+            .call(OperationId::MachinesUpdate, |raw| {
+                raw.machines_update(
+                    &self.app.name,
+                    &self.id,
+                    self.lease_nonce.as_deref(),
+                    &request,
+                )
             })
             .await?;
         Ok(r.into_inner())
@@ -310,8 +312,8 @@ impl Machine {
         let r = self
             .app
             .client
-            .call("Machines_start", self.ctx(), |raw| {
-                raw.machines_start(&self.app.name, &self.id)
+            .call(OperationId::MachinesStart, |raw| {
+                raw.machines_start(&self.app.name, &self.id, self.lease_nonce.as_deref())
             })
             .await?;
         Ok(r.into_inner())
@@ -327,8 +329,13 @@ impl Machine {
         self.check()?;
         self.app
             .client
-            .call("Machines_stop", self.ctx(), |raw| {
-                raw.machines_stop(&self.app.name, &self.id, &request)
+            .call(OperationId::MachinesStop, |raw| {
+                raw.machines_stop(
+                    &self.app.name,
+                    &self.id,
+                    self.lease_nonce.as_deref(),
+                    &request,
+                )
             })
             .await?;
         Ok(())
@@ -339,8 +346,8 @@ impl Machine {
         self.check()?;
         self.app
             .client
-            .call("Machines_suspend", self.ctx(), |raw| {
-                raw.machines_suspend(&self.app.name, &self.id)
+            .call(OperationId::MachinesSuspend, |raw| {
+                raw.machines_suspend(&self.app.name, &self.id, self.lease_nonce.as_deref())
             })
             .await?;
         Ok(())
@@ -355,8 +362,14 @@ impl Machine {
         self.check()?;
         self.app
             .client
-            .call("Machines_restart", self.ctx(), |raw| {
-                raw.machines_restart(&self.app.name, &self.id, signal, timeout)
+            .call(OperationId::MachinesRestart, |raw| {
+                raw.machines_restart(
+                    &self.app.name,
+                    &self.id,
+                    signal,
+                    timeout,
+                    self.lease_nonce.as_deref(),
+                )
             })
             .await?;
         Ok(())
@@ -370,8 +383,8 @@ impl Machine {
         };
         self.app
             .client
-            .call("Machines_signal", self.ctx(), |raw| {
-                raw.machines_signal(&self.app.name, &self.id, &body)
+            .call(OperationId::MachinesSignal, |raw| {
+                raw.machines_signal(&self.app.name, &self.id, self.lease_nonce.as_deref(), &body)
             })
             .await?;
         Ok(())
@@ -382,8 +395,13 @@ impl Machine {
         self.check()?;
         self.app
             .client
-            .call("Machines_delete", self.ctx(), |raw| {
-                raw.machines_delete(&self.app.name, &self.id, force.then_some(true))
+            .call(OperationId::MachinesDelete, |raw| {
+                raw.machines_delete(
+                    &self.app.name,
+                    &self.id,
+                    force.then_some(true),
+                    self.lease_nonce.as_deref(),
+                )
             })
             .await?;
         Ok(())
@@ -394,8 +412,8 @@ impl Machine {
         self.check()?;
         self.app
             .client
-            .call("Machines_cordon", self.ctx(), |raw| {
-                raw.machines_cordon(&self.app.name, &self.id)
+            .call(OperationId::MachinesCordon, |raw| {
+                raw.machines_cordon(&self.app.name, &self.id, self.lease_nonce.as_deref())
             })
             .await?;
         Ok(())
@@ -406,8 +424,8 @@ impl Machine {
         self.check()?;
         self.app
             .client
-            .call("Machines_uncordon", self.ctx(), |raw| {
-                raw.machines_uncordon(&self.app.name, &self.id)
+            .call(OperationId::MachinesUncordon, |raw| {
+                raw.machines_uncordon(&self.app.name, &self.id, self.lease_nonce.as_deref())
             })
             .await?;
         Ok(())
@@ -419,7 +437,7 @@ impl Machine {
         let r = self
             .app
             .client
-            .call("Machines_list_events", self.ctx(), |raw| {
+            .call(OperationId::MachinesListEvents, |raw| {
                 raw.machines_list_events(&self.app.name, &self.id, limit.map(i64::from))
             })
             .await?;
@@ -432,7 +450,7 @@ impl Machine {
         let r = self
             .app
             .client
-            .call("Machines_list_versions", self.ctx(), |raw| {
+            .call(OperationId::MachinesListVersions, |raw| {
                 raw.machines_list_versions(&self.app.name, &self.id)
             })
             .await?;
@@ -449,7 +467,7 @@ impl Machine {
         let r = self
             .app
             .client
-            .call("Machines_list_processes", self.ctx(), |raw| {
+            .call(OperationId::MachinesListProcesses, |raw| {
                 raw.machines_list_processes(&self.app.name, &self.id, order, sort_by)
             })
             .await?;
@@ -488,8 +506,13 @@ impl Machine {
         let r = self
             .app
             .client
-            .call("Machines_exec", self.ctx(), |raw| {
-                raw.machines_exec(&self.app.name, &self.id, &request)
+            .call(OperationId::MachinesExec, |raw| {
+                raw.machines_exec(
+                    &self.app.name,
+                    &self.id,
+                    self.lease_nonce.as_deref(),
+                    &request,
+                )
             })
             .await?;
         Ok(r.into_inner())
@@ -501,7 +524,7 @@ impl Machine {
         let r = self
             .app
             .client
-            .call("Machines_get_memory", self.ctx(), |raw| {
+            .call(OperationId::MachinesGetMemory, |raw| {
                 raw.machines_get_memory(&self.app.name, &self.id)
             })
             .await?;
@@ -517,8 +540,13 @@ impl Machine {
         let r = self
             .app
             .client
-            .call("Machines_set_memory_limit", self.ctx(), |raw| {
-                raw.machines_set_memory_limit(&self.app.name, &self.id, &body)
+            .call(OperationId::MachinesSetMemoryLimit, |raw| {
+                raw.machines_set_memory_limit(
+                    &self.app.name,
+                    &self.id,
+                    self.lease_nonce.as_deref(),
+                    &body,
+                )
             })
             .await?;
         Ok(r.into_inner())
@@ -533,8 +561,13 @@ impl Machine {
         let r = self
             .app
             .client
-            .call("Machines_reclaim_memory", self.ctx(), |raw| {
-                raw.machines_reclaim_memory(&self.app.name, &self.id, &body)
+            .call(OperationId::MachinesReclaimMemory, |raw| {
+                raw.machines_reclaim_memory(
+                    &self.app.name,
+                    &self.id,
+                    self.lease_nonce.as_deref(),
+                    &body,
+                )
             })
             .await?;
         Ok(r.into_inner())
@@ -560,7 +593,7 @@ impl Metadata<'_> {
         let r = m
             .app
             .client
-            .call("Machines_show_metadata", m.ctx(), |raw| {
+            .call(OperationId::MachinesShowMetadata, |raw| {
                 raw.machines_show_metadata(&m.app.name, &m.id)
             })
             .await?;
@@ -575,7 +608,7 @@ impl Metadata<'_> {
         match m
             .app
             .client
-            .call("Machines_get_metadata_key", m.ctx(), |raw| {
+            .call(OperationId::MachinesGetMetadataKey, |raw| {
                 raw.machines_get_metadata_key(&m.app.name, &m.id, key)
             })
             .await
@@ -597,8 +630,14 @@ impl Metadata<'_> {
         };
         m.app
             .client
-            .call("Machines_upsert_metadata", m.ctx(), |raw| {
-                raw.machines_upsert_metadata(&m.app.name, &m.id, key, &body)
+            .call(OperationId::MachinesUpsertMetadata, |raw| {
+                raw.machines_upsert_metadata(
+                    &m.app.name,
+                    &m.id,
+                    key,
+                    m.lease_nonce.as_deref(),
+                    &body,
+                )
             })
             .await?;
         Ok(())
@@ -611,8 +650,8 @@ impl Metadata<'_> {
         validate::key("metadata key", key)?;
         m.app
             .client
-            .call("Machines_delete_metadata", m.ctx(), |raw| {
-                raw.machines_delete_metadata(&m.app.name, &m.id, key)
+            .call(OperationId::MachinesDeleteMetadata, |raw| {
+                raw.machines_delete_metadata(&m.app.name, &m.id, key, m.lease_nonce.as_deref())
             })
             .await?;
         Ok(())
@@ -624,8 +663,8 @@ impl Metadata<'_> {
         m.check()?;
         m.app
             .client
-            .call("Machines_update_metadata", m.ctx(), |raw| {
-                raw.machines_update_metadata(&m.app.name, &m.id, &request)
+            .call(OperationId::MachinesUpdateMetadata, |raw| {
+                raw.machines_update_metadata(&m.app.name, &m.id, m.lease_nonce.as_deref(), &request)
             })
             .await?;
         Ok(())
@@ -637,8 +676,8 @@ impl Metadata<'_> {
         m.check()?;
         m.app
             .client
-            .call("Machines_patch_metadata", m.ctx(), |raw| {
-                raw.machines_patch_metadata(&m.app.name, &m.id, &request)
+            .call(OperationId::MachinesPatchMetadata, |raw| {
+                raw.machines_patch_metadata(&m.app.name, &m.id, m.lease_nonce.as_deref(), &request)
             })
             .await?;
         Ok(())

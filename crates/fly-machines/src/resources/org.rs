@@ -1,11 +1,11 @@
 //! Machines and volumes across all apps of an organization, as streams that follow pagination.
 
+use fly_machines_api::OperationId;
 use std::future::Future;
 
 use futures::Stream;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use crate::context::CallContext;
 use crate::{Client, Result, types, validate};
 
 impl Client {
@@ -90,7 +90,7 @@ impl Org {
                 validate::key("organization slug", &self.slug)?;
                 let r = self
                     .client
-                    .call("Machines_org_list", CallContext::default(), |raw| {
+                    .call(OperationId::MachinesOrgList, |raw| {
                         raw.machines_org_list(
                             &self.slug,
                             cursor.as_deref(),
@@ -121,7 +121,7 @@ impl Org {
                 validate::key("organization slug", &self.slug)?;
                 let r = self
                     .client
-                    .call("Volumes_org_list", CallContext::default(), |raw| {
+                    .call(OperationId::VolumesOrgList, |raw| {
                         raw.volumes_org_list(
                             &self.slug,
                             cursor.as_deref(),

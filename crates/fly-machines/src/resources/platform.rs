@@ -1,7 +1,7 @@
 //! Platform facts: regions and placement advice.
 
-use crate::context::CallContext;
 use crate::{Client, Result, types};
+use fly_machines_api::OperationId;
 
 impl Client {
     /// Regions and placement.
@@ -23,7 +23,7 @@ impl Platform {
     pub async fn regions(&self) -> Result<types::RegionResponse> {
         let r = self
             .client
-            .call("Platform_regions_get", CallContext::default(), |raw| {
+            .call(OperationId::PlatformRegionsGet, |raw| {
                 raw.platform_regions_get()
             })
             .await?;
@@ -37,7 +37,7 @@ impl Platform {
     ) -> Result<types::GetPlacementsResponse> {
         let r = self
             .client
-            .call("Platform_placements_post", CallContext::default(), |raw| {
+            .call(OperationId::PlatformPlacementsPost, |raw| {
                 raw.platform_placements_post(&request)
             })
             .await?;

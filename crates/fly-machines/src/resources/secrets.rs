@@ -1,8 +1,8 @@
 //! App secrets and secret keys.
 
+use fly_machines_api::OperationId;
 use std::collections::BTreeMap;
 
-use crate::context::CallContext;
 use crate::resources::apps::App;
 use crate::{Result, types, validate};
 
@@ -19,7 +19,7 @@ impl Secrets {
         let r = self
             .app
             .client
-            .call("Secrets_list", CallContext::default(), |raw| {
+            .call(OperationId::SecretsList, |raw| {
                 raw.secrets_list(&self.app.name, None, show_secrets)
             })
             .await?;
@@ -41,7 +41,7 @@ impl Secrets {
         let r = self
             .app
             .client
-            .call("Secrets_update", CallContext::default(), |raw| {
+            .call(OperationId::SecretsUpdate, |raw| {
                 raw.secrets_update(&self.app.name, &body)
             })
             .await?;
@@ -55,7 +55,7 @@ impl Secrets {
         let r = self
             .app
             .client
-            .call("Secret_get", CallContext::default(), |raw| {
+            .call(OperationId::SecretGet, |raw| {
                 raw.secret_get(&self.app.name, name, None, show_secrets)
             })
             .await?;
@@ -72,7 +72,7 @@ impl Secrets {
         let r = self
             .app
             .client
-            .call("Secret_create", CallContext::default(), |raw| {
+            .call(OperationId::SecretCreate, |raw| {
                 raw.secret_create(&self.app.name, name, &body)
             })
             .await?;
@@ -86,7 +86,7 @@ impl Secrets {
         let r = self
             .app
             .client
-            .call("Secret_delete", CallContext::default(), |raw| {
+            .call(OperationId::SecretDelete, |raw| {
                 raw.secret_delete(&self.app.name, name)
             })
             .await?;
@@ -113,7 +113,7 @@ impl SecretKeys {
         let r = self
             .app
             .client
-            .call("Secretkeys_list", CallContext::default(), |raw| {
+            .call(OperationId::SecretkeysList, |raw| {
                 raw.secretkeys_list(&self.app.name, None, types_filter)
             })
             .await?;
@@ -126,7 +126,7 @@ impl SecretKeys {
         let r = self
             .app
             .client
-            .call("Secretkey_get", CallContext::default(), |raw| {
+            .call(OperationId::SecretkeyGet, |raw| {
                 raw.secretkey_get(&self.app.name, name, None)
             })
             .await?;
@@ -143,7 +143,7 @@ impl SecretKeys {
         let r = self
             .app
             .client
-            .call("Secretkey_set", CallContext::default(), |raw| {
+            .call(OperationId::SecretkeySet, |raw| {
                 raw.secretkey_set(&self.app.name, name, &request)
             })
             .await?;
@@ -160,7 +160,7 @@ impl SecretKeys {
         let r = self
             .app
             .client
-            .call("Secretkey_generate", CallContext::default(), |raw| {
+            .call(OperationId::SecretkeyGenerate, |raw| {
                 raw.secretkey_generate(&self.app.name, name, &request)
             })
             .await?;
@@ -173,7 +173,7 @@ impl SecretKeys {
         let r = self
             .app
             .client
-            .call("Secretkey_delete", CallContext::default(), |raw| {
+            .call(OperationId::SecretkeyDelete, |raw| {
                 raw.secretkey_delete(&self.app.name, name)
             })
             .await?;
@@ -190,7 +190,7 @@ impl SecretKeys {
         let r = self
             .app
             .client
-            .call("Secretkey_encrypt", CallContext::default(), |raw| {
+            .call(OperationId::SecretkeyEncrypt, |raw| {
                 raw.secretkey_encrypt(&self.app.name, name, None, &request)
             })
             .await?;
@@ -207,7 +207,7 @@ impl SecretKeys {
         let r = self
             .app
             .client
-            .call("Secretkey_decrypt", CallContext::default(), |raw| {
+            .call(OperationId::SecretkeyDecrypt, |raw| {
                 raw.secretkey_decrypt(&self.app.name, name, None, &request)
             })
             .await?;
@@ -224,7 +224,7 @@ impl SecretKeys {
         let r = self
             .app
             .client
-            .call("Secretkey_sign", CallContext::default(), |raw| {
+            .call(OperationId::SecretkeySign, |raw| {
                 raw.secretkey_sign(&self.app.name, name, None, &request)
             })
             .await?;
@@ -236,7 +236,7 @@ impl SecretKeys {
         self.check(name)?;
         self.app
             .client
-            .call("Secretkey_verify", CallContext::default(), |raw| {
+            .call(OperationId::SecretkeyVerify, |raw| {
                 raw.secretkey_verify(&self.app.name, name, None, &request)
             })
             .await?;

@@ -1,7 +1,7 @@
 //! Token introspection and the tokens a machine can request for itself.
 
-use crate::context::CallContext;
 use crate::{Client, Result, types};
+use fly_machines_api::OperationId;
 
 impl Client {
     /// Token operations.
@@ -38,7 +38,7 @@ impl Tokens {
     pub async fn current(&self) -> Result<types::CurrentTokenResponse> {
         let r = self
             .client
-            .call("CurrentToken_show", CallContext::default(), |raw| {
+            .call(OperationId::CurrentTokenShow, |raw| {
                 raw.current_token_show()
             })
             .await?;
@@ -52,7 +52,7 @@ impl Tokens {
         };
         let r = self
             .client
-            .call("Tokens_authenticate", CallContext::default(), |raw| {
+            .call(OperationId::TokensAuthenticate, |raw| {
                 raw.tokens_authenticate(&body)
             })
             .await?;
@@ -66,7 +66,7 @@ impl Tokens {
     ) -> Result<types::AuthorizeResponse> {
         let r = self
             .client
-            .call("Tokens_authorize", CallContext::default(), |raw| {
+            .call(OperationId::TokensAuthorize, |raw| {
                 raw.tokens_authorize(&request)
             })
             .await?;
@@ -77,7 +77,7 @@ impl Tokens {
     pub async fn kms(&self) -> Result<String> {
         let r = self
             .client
-            .call("Tokens_request_Kms", CallContext::default(), |raw| {
+            .call(OperationId::TokensRequestKms, |raw| {
                 raw.tokens_request_kms()
             })
             .await?;
@@ -88,7 +88,7 @@ impl Tokens {
     pub async fn oidc(&self, request: types::CreateOidcTokenRequest) -> Result<String> {
         let r = self
             .client
-            .call("Tokens_request_OIDC", CallContext::default(), |raw| {
+            .call(OperationId::TokensRequestOidc, |raw| {
                 raw.tokens_request_oidc(&request)
             })
             .await?;

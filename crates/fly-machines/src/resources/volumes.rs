@@ -1,8 +1,8 @@
 //! Volumes and their snapshots.
 
-use crate::context::CallContext;
 use crate::resources::apps::App;
 use crate::{Result, types, validate};
+use fly_machines_api::OperationId;
 
 /// The volumes of an app.
 #[derive(Debug, Clone)]
@@ -18,7 +18,7 @@ impl Volumes {
         let r = self
             .app
             .client
-            .call("Volumes_list", CallContext::default(), |raw| {
+            .call(OperationId::VolumesList, |raw| {
                 raw.volumes_list(&self.app.name, summary)
             })
             .await?;
@@ -66,7 +66,7 @@ impl Volumes {
         let r = self
             .app
             .client
-            .call("Volumes_create", CallContext::default(), |raw| {
+            .call(OperationId::VolumesCreate, |raw| {
                 raw.volumes_create(&self.app.name, &body)
             })
             .await?;
@@ -98,7 +98,7 @@ impl Volume {
         let r = self
             .app
             .client
-            .call("Volumes_get_by_id", CallContext::default(), |raw| {
+            .call(OperationId::VolumesGetById, |raw| {
                 raw.volumes_get_by_id(&self.app.name, &self.id)
             })
             .await?;
@@ -111,7 +111,7 @@ impl Volume {
         let r = self
             .app
             .client
-            .call("Volumes_update", CallContext::default(), |raw| {
+            .call(OperationId::VolumesUpdate, |raw| {
                 raw.volumes_update(&self.app.name, &self.id, &request)
             })
             .await?;
@@ -127,7 +127,7 @@ impl Volume {
         let r = self
             .app
             .client
-            .call("Volumes_extend", CallContext::default(), |raw| {
+            .call(OperationId::VolumesExtend, |raw| {
                 raw.volumes_extend(&self.app.name, &self.id, &body)
             })
             .await?;
@@ -140,7 +140,7 @@ impl Volume {
         let r = self
             .app
             .client
-            .call("Volume_delete", CallContext::default(), |raw| {
+            .call(OperationId::VolumeDelete, |raw| {
                 raw.volume_delete(&self.app.name, &self.id)
             })
             .await?;
@@ -153,7 +153,7 @@ impl Volume {
         let r = self
             .app
             .client
-            .call("Volumes_list_snapshots", CallContext::default(), |raw| {
+            .call(OperationId::VolumesListSnapshots, |raw| {
                 raw.volumes_list_snapshots(&self.app.name, &self.id)
             })
             .await?;
@@ -165,7 +165,7 @@ impl Volume {
         self.check()?;
         self.app
             .client
-            .call("createVolumeSnapshot", CallContext::default(), |raw| {
+            .call(OperationId::CreateVolumeSnapshot, |raw| {
                 raw.create_volume_snapshot(&self.app.name, &self.id)
             })
             .await?;
