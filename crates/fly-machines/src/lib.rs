@@ -110,12 +110,15 @@
 //! `fly-machines:<namespace>:<operation>:<machine or app>`.
 //!
 //! When Redis is down or slow, calls never hang on it: a decision that takes longer than
-//! `SharedLimits::decision_timeout` (50 ms) or fails is made by this process's local
-//! limiter instead, a warning is logged once per outage, and `SharedStats` counts the
-//! fallbacks (`client.limiter().and_then(|l| l.shared()).map(|s| s.stats())`). During an
-//! outage only one call per `SharedLimits::retry_interval` (250 ms) tries Redis; the first
-//! answer switches back to the shared budget. While the replicas pace locally they can again
-//! exceed Fly's limits together; the retry policy absorbs the 429s that follow.
+//! `SharedLimits::decision_timeout` (200 ms) or fails is made by this process's local
+//! limiter instead, and `SharedStats` counts these fallbacks
+//! (`client.limiter().and_then(|l| l.shared()).map(|s| s.stats())`). An error, or a timeout
+//! while nothing else is answered either, starts an outage: one warning is logged, and until
+//! Redis answers again calls pace locally without asking it, except one probe per
+//! `SharedLimits::retry_interval` (250 ms); the first answer switches back to the shared
+//! budget. While replicas pace locally they can again exceed Fly's limits together; the retry
+//! policy absorbs the 429s that follow. A call dropped while it waits for its reserved slot
+//! leaves the slot unused (the budget errs on the safe side).
 //!
 //! # Builders
 //!

@@ -120,7 +120,7 @@ impl SharedLimiter {
             connection: tokio::sync::OnceCell::new(),
             acquire: redis::Script::new(include_str!("shared_limiter/acquire.lua")),
             penalize: redis::Script::new(include_str!("shared_limiter/penalize.lua")),
-            health: Health::new(),
+            health: Health::new(settings.decision_timeout, settings.retry_interval),
             background: Mutex::new(Vec::new()),
             settings,
         }))
@@ -282,12 +282,7 @@ impl SharedLimiter {
         };
         match &result {
             Ok(_) => self.health.answered(),
-            Err(e) => {
-                self.health.fell_back();
-                if !matches!(e, SharedError::Waiting) {
-                    self.health.failed(e, self.settings.retry_interval);
-                }
-            }
+            Err(e) => self.health.failed(e),
         }
         result
     }

@@ -10,8 +10,9 @@
 //!   (17 s); each machine's key gets 6 calls (3 s). The minimum is the larger: 17 s.
 //! * `replicas_fleet_makespan_ratio`, `replicas_429s`: with the shared limiter, wall time (from
 //!   a start instant all replicas wait for to the last one's end) over that minimum (target
-//!   <= 1.10), and the 429s the emulator answered (target 0). `_local_only`: the same with
-//!   each replica's local limiter alone.
+//!   <= 1.10), and the 429s the emulator answered (target 0); `replicas_shared_fallbacks`:
+//!   admissions Redis did not decide in time, paced locally instead. `_local_only`: the same
+//!   with each replica's local limiter alone.
 //! * `shared_acquire_us_p50`, `shared_acquire_us_p99`: one admission through the shared
 //!   limiter against a local `redis-server` (target p50 < 200 µs), beside the local limiter's.
 //!
@@ -101,6 +102,9 @@ async fn replica() {
         call.expect("the task runs").expect("the call succeeds");
     }
     println!("finished_ms {}", unix_ms());
+    if let Some(shared) = client.limiter().and_then(|l| l.shared()) {
+        println!("fallbacks {}", shared.stats().fallbacks);
+    }
 }
 
 /// The emulator with the app and every replica's machines, made with limits off.
@@ -136,9 +140,18 @@ async fn emulator() -> (SimHandle, Vec<String>) {
     (sim, ids)
 }
 
-/// Runs the 4 replicas against the emulator, each sharing `redis` when given; returns the
-/// makespan over the minimum and the 429s answered.
-async fn fleet(sim: &SimHandle, ids: &[String], redis: Option<(&str, &str)>) -> (f64, usize) {
+/// What one run of the fleet gave.
+struct Run {
+    /// Makespan over the limit-bound minimum.
+    ratio: f64,
+    /// Responses 429 the emulator gave.
+    throttled: usize,
+    /// Admissions the replicas' shared limiters had to leave to their local limiters.
+    fallbacks: u64,
+}
+
+/// Runs the 4 replicas against the emulator, each sharing `redis` when given.
+async fn fleet(sim: &SimHandle, ids: &[String], redis: Option<(&str, &str)>) -> Run {
     sim.set_rate_limits(fly_machines_sim::RateLimits::fly());
     sim.clear_requests();
     let start_ms = unix_ms() + 500;
@@ -164,6 +177,7 @@ async fn fleet(sim: &SimHandle, ids: &[String], redis: Option<(&str, &str)>) -> 
         })
         .collect();
     let mut finished = start_ms;
+    let mut fallbacks = 0;
     for child in children {
         let output = tokio::task::spawn_blocking(move || child.wait_with_output())
             .await
@@ -177,10 +191,19 @@ async fn fleet(sim: &SimHandle, ids: &[String], redis: Option<(&str, &str)>) -> 
             .and_then(|v| v.parse().ok())
             .expect("the replica says when it finished");
         finished = finished.max(at);
+        fallbacks += text
+            .lines()
+            .find_map(|l| l.strip_prefix("fallbacks "))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
     }
     let makespan = Duration::from_millis(finished - start_ms);
     let throttled = sim.requests().iter().filter(|r| r.status == 429).count();
-    (makespan.as_secs_f64() / minimum().as_secs_f64(), throttled)
+    Run {
+        ratio: makespan.as_secs_f64() / minimum().as_secs_f64(),
+        throttled,
+        fallbacks,
+    }
 }
 
 /// Microseconds per admission (p50, p99) of `limiter` over fresh keys, so none waits.
@@ -214,8 +237,8 @@ async fn main() {
     let url = redis.url();
     let (sim, ids) = emulator().await;
     let namespace = format!("bench-{}", unix_ms());
-    let (shared_ratio, shared_429s) = fleet(&sim, &ids, Some((&url, &namespace))).await;
-    let (local_ratio, local_429s) = fleet(&sim, &ids, None).await;
+    let shared_run = fleet(&sim, &ids, Some((&url, &namespace))).await;
+    let local_run = fleet(&sim, &ids, None).await;
 
     let shared = Limiter::new(
         RateLimits::fly_defaults().shared(SharedLimits::redis(&url).namespace("bench-latency")),
@@ -229,10 +252,14 @@ async fn main() {
     let (local_p50, local_p99) = acquire_us(&local, 5000).await;
 
     println!("replicas_minimum_s: {:.0}", minimum().as_secs_f64());
-    println!("replicas_fleet_makespan_ratio: {shared_ratio:.3}");
-    println!("replicas_429s: {shared_429s}");
-    println!("replicas_fleet_makespan_ratio_local_only: {local_ratio:.3}");
-    println!("replicas_429s_local_only: {local_429s}");
+    println!("replicas_fleet_makespan_ratio: {:.3}", shared_run.ratio);
+    println!("replicas_429s: {}", shared_run.throttled);
+    println!("replicas_shared_fallbacks: {}", shared_run.fallbacks);
+    println!(
+        "replicas_fleet_makespan_ratio_local_only: {:.3}",
+        local_run.ratio
+    );
+    println!("replicas_429s_local_only: {}", local_run.throttled);
     println!("shared_acquire_us_p50: {shared_p50:.1}");
     println!("shared_acquire_us_p99: {shared_p99:.1}");
     println!("shared_acquire_fallbacks: {fallbacks}");
