@@ -283,6 +283,12 @@ impl ClientBuilder {
         };
         let retry = self.retry.unwrap_or_default();
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(TokioClock));
+        let rate_limits = self.rate_limits.unwrap_or_default();
+        #[cfg(feature = "redis")]
+        let rate_limits = {
+            rate_limits.validate_shared().map_err(Error::Config)?;
+            rate_limits.with_token_namespace(&raw_token)
+        };
         let pipeline = Arc::new(Pipeline {
             token,
             user_agent,
@@ -290,8 +296,7 @@ impl ClientBuilder {
             client_applies_timeout,
             budget: RetryBudget::new(retry.budget_capacity),
             retry,
-            limiter: Limiter::with_clock(self.rate_limits.unwrap_or_default(), clock.clone())
-                .map(Arc::new),
+            limiter: Limiter::with_clock(rate_limits, clock.clone()).map(Arc::new),
             clock,
             base_url: reqwest::Url::parse(&base_url)
                 .map_err(|e| Error::invalid_input("base URL", &base_url, &e.to_string()))?,

@@ -87,6 +87,51 @@
 //! parameters are encoded so that each stays exactly one path segment. Lease nonces, tokens and
 //! secret values print as `<redacted>` in `Debug`.
 //!
+//! # Replicas: one budget in Redis or Valkey
+//!
+//! Fly counts its limits per action and machine (or app) for everyone using the token, not per
+//! process. A service running 3 to 20 replicas with one token and app, each pacing itself,
+//! sends N times Fly's limit and gets 429s. With the `redis` cargo feature, the replicas pace
+//! through one budget in a Redis or Valkey server they already run:
+//!
+//! ```toml
+//! fly-machines = { version = "0.1", features = ["redis"] }
+//! ```
+//!
+//! ```no_run
+//! # #[cfg(feature = "redis")]
+//! # fn demo() -> fly_machines::Result<()> {
+//! use fly_machines::{RateLimits, SharedLimits};
+//! let client = fly_machines::Client::builder()
+//!     .token("fm2_...")
+//!     .rate_limits(RateLimits::fly_defaults().shared(
+//!         SharedLimits::redis("redis://redis.internal:6379/0")
+//!             // Optional: who shares a budget (default: a fingerprint of the token).
+//!             .namespace("my-app"),
+//!     ))
+//!     .build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! Use it when more than one process calls Fly with the same token; one process is better
+//! served by the local limiter (no round trip). Each admission is one script call in Redis:
+//! the same GCRA, limits, margin and maximum wait as the local limiter, keyed as Fly keys, on
+//! the Redis server's clock (replicas' clocks do not matter). A 429 seen by any replica holds
+//! and slows that key for all of them. Keys expire once their state no longer matters, so
+//! Redis memory follows the machines in use. Keys are
+//! `fly-machines:<namespace>:<operation>:<machine or app>`.
+//!
+//! When Redis is down or slow, calls never hang on it: a decision that takes longer than
+//! `SharedLimits::decision_timeout` (200 ms) or fails is made by this process's local
+//! limiter instead, and `SharedStats` counts these fallbacks
+//! (`client.limiter().and_then(|l| l.shared()).map(|s| s.stats())`). An error, or a timeout
+//! while nothing else is answered either, starts an outage: one warning is logged, and until
+//! Redis answers again calls pace locally without asking it, except one probe per
+//! `SharedLimits::retry_interval` (250 ms); the first answer switches back to the shared
+//! budget. While replicas pace locally they can again exceed Fly's limits together; the retry
+//! policy absorbs the 429s that follow. A call dropped while it waits for its reserved slot
+//! leaves the slot unused (the budget errs on the safe side).
+//!
 //! # Builders
 //!
 //! [`builders::machine_config`] takes the image (so a config without one does not compile) and
@@ -127,6 +172,8 @@ mod machine_config;
 mod pipeline;
 pub mod resources;
 mod retry;
+#[cfg(feature = "redis")]
+mod shared_limiter;
 pub mod testing;
 mod token;
 mod validate;
@@ -149,5 +196,10 @@ pub use resources::machines::{ListMachines, Machine, Machines, Metadata};
 pub use resources::org::{Org, OrgListing};
 pub use resources::volumes::{Volume, Volumes};
 pub use retry::{Failure, RetryPolicy};
+#[cfg(feature = "redis")]
+pub use shared_limiter::{
+    DEFAULT_DECISION_TIMEOUT, DEFAULT_RETRY_INTERVAL, Reservation, SharedError, SharedLimiter,
+    SharedLimits, SharedStats,
+};
 pub use token::{Scheme, Token};
 pub use wait::{WaitError, WaitOutcome, WaitState};

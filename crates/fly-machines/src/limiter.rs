@@ -45,6 +45,11 @@ fn quota(limit: Limit, margin: f64) -> Quota {
 }
 
 /// Client-side rate limiting settings.
+///
+/// The budget lives in this process by default. With the `redis` feature, `RateLimits::shared`
+/// moves it into Redis or Valkey so that replicas sharing a token and app pace together, with
+/// this process's local limiter taking over while Redis does not answer (see the crate docs,
+/// "Replicas").
 #[derive(Debug, Clone)]
 pub struct RateLimits {
     pub(crate) enabled: bool,
@@ -54,6 +59,8 @@ pub struct RateLimits {
     pub(crate) adaptive: bool,
     pub(crate) cooldown: Duration,
     pub(crate) margin: f64,
+    #[cfg(feature = "redis")]
+    pub(crate) shared: Option<crate::shared_limiter::SharedLimits>,
 }
 
 impl Default for RateLimits {
@@ -73,6 +80,8 @@ impl RateLimits {
             adaptive: true,
             cooldown: Duration::from_secs(10),
             margin: 0.05,
+            #[cfg(feature = "redis")]
+            shared: None,
         }
     }
 
@@ -225,6 +234,10 @@ pub struct Limiter {
     penalties: Mutex<HashMap<LimitKey, Penalty>>,
     /// How many keys `penalties` holds, read without the lock.
     penalized: AtomicUsize,
+    /// The shared backend (Redis), when configured; this limiter's own state paces the calls
+    /// it cannot decide.
+    #[cfg(feature = "redis")]
+    pub(crate) shared: Option<Arc<crate::shared_limiter::SharedLimiter>>,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -275,6 +288,8 @@ impl Limiter {
         };
         Some(Limiter {
             limiters: RateLimitClass::ALL.map(make),
+            #[cfg(feature = "redis")]
+            shared: crate::shared_limiter::SharedLimiter::from_limits(&settings, clock.clone()),
             clock,
             settings,
             penalties: Mutex::new(HashMap::new()),
@@ -295,6 +310,11 @@ impl Limiter {
     /// Admits a call on `key` if it may go right now, without waiting; `false` when it would
     /// have to wait (then [`acquire`](Self::acquire) does the waiting).
     pub fn try_acquire(&self, class: RateLimitClass, key: &LimitKey) -> bool {
+        #[cfg(feature = "redis")]
+        if self.shared.is_some() {
+            // Only the shared budget can say; that takes a round trip, on the waiting path.
+            return false;
+        }
         if self.penalized.load(Ordering::Acquire) != 0 {
             // A penalty may hold this key; the waiting path sorts that out.
             return false;
@@ -315,6 +335,12 @@ impl Limiter {
         class: RateLimitClass,
         key: &LimitKey,
     ) -> Result<Duration, Duration> {
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.shared
+            && let Some(decision) = shared.acquire(key, self.settings.get(class)).await
+        {
+            return decision;
+        }
         // Set at the first wait: an admission that never waits reads the clock only in governor.
         let mut started: Option<Instant> = None;
         if let Some(slot) = self.penalty_slot(key) {
@@ -400,6 +426,10 @@ impl Limiter {
             paced_until: later(now, hold.saturating_add(self.settings.cooldown)),
             spacing: interval.saturating_mul(2),
         };
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.shared {
+            shared.penalize_in_background(key, hold, penalty.spacing);
+        }
         let mut penalties = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
         penalties.insert(key.clone(), penalty);
         self.penalized.store(penalties.len(), Ordering::Release);
