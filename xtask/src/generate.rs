@@ -96,6 +96,7 @@ pub fn generate_all(spec_path: &Path) -> Result<Vec<Output>, String> {
         syn::parse2(client).map_err(|e| format!("generated code does not parse: {e}"))?;
     crate::secrets::redact_debug(&mut client, &crate::secrets::secret_fields(&raw)?)?;
     let client = use_our_path_encoder(format_file(quote!(#client))?)?;
+    let client = drop_api_version_header(client, operations.len())?;
     check_method_names(&operations, &client)?;
     let mocks = run_generator(
         spec_path,
@@ -179,6 +180,35 @@ fn use_our_path_encoder(client: String) -> Result<String, String> {
     let client = client.replacen(THEIRS, OURS, 1);
     if client.contains("progenitor_client::encode_path") {
         return Err("the generated client still calls progenitor's `encode_path`".into());
+    }
+    Ok(client)
+}
+
+/// Takes out the `api-version` header progenitor puts on every request (from the document's
+/// `info.version`). Fly defines no such header; sending it cost every call a header insert, and
+/// taking it off again a removal. Exactly one per operation is expected, so a change in
+/// progenitor's output fails loudly instead of leaving some behind.
+fn drop_api_version_header(client: String, operations: usize) -> Result<String, String> {
+    const INSERT: &str = "        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static(\"api-version\"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+";
+    const ONLY_API_VERSION: &str = "::reqwest::header::HeaderMap::with_capacity(1usize);";
+    let found = client.matches(INSERT).count();
+    if found != operations {
+        return Err(format!(
+            "expected progenitor to add the api-version header once in each of the {operations} \
+             operations, found {found}: update drop_api_version_header in xtask/src/generate.rs"
+        ));
+    }
+    let client = client
+        .replace(INSERT, "")
+        // A map that held only that header is now empty, and an empty map does not allocate.
+        .replace(ONLY_API_VERSION, "::reqwest::header::HeaderMap::new();");
+    if client.contains("from_static(\"api-version\")") {
+        return Err("the generated client still sends an api-version header".into());
     }
     Ok(client)
 }

@@ -4247,12 +4247,7 @@ Arguments:
         org_slug: &'a str,
     ) -> Result<ResponseValue<types::ListAppsResponse>, Error<()>> {
         let url = format!("{}/apps", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -4291,12 +4286,7 @@ Arguments:
         body: &'a types::CreateAppRequest,
     ) -> Result<ResponseValue<types::AppCreatedResponse>, Error<types::ErrorResponse>> {
         let url = format!("{}/apps", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -4339,12 +4329,7 @@ Arguments:
         let url = format!(
             "{}/apps/{}", self.baseurl, encode_path(& app_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -4383,12 +4368,7 @@ Arguments:
         let url = format!(
             "{}/apps/{}", self.baseurl, encode_path(& app_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self.client.delete(url).headers(header_map).build()?;
         let info = OperationInfo {
@@ -4425,12 +4405,7 @@ Arguments:
         let url = format!(
             "{}/apps/{}/certificates", self.baseurl, encode_path(& app_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -4475,12 +4450,7 @@ Arguments:
             "{}/apps/{}/certificates/acme", self.baseurl, encode_path(& app_name
             .to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -4526,12 +4496,7 @@ Arguments:
             "{}/apps/{}/certificates/custom", self.baseurl, encode_path(& app_name
             .to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -4577,12 +4542,7 @@ Arguments:
             "{}/apps/{}/certificates/{}", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& hostname.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -4624,12 +4584,7 @@ Arguments:
             "{}/apps/{}/certificates/{}", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& hostname.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self.client.delete(url).headers(header_map).build()?;
         let info = OperationInfo {
@@ -4663,12 +4618,7 @@ Arguments:
             "{}/apps/{}/certificates/{}/acme", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& hostname.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -4710,12 +4660,7 @@ Arguments:
             "{}/apps/{}/certificates/{}/check", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& hostname.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -4757,12 +4702,7 @@ Arguments:
             "{}/apps/{}/certificates/{}/custom", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& hostname.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -4803,12 +4743,7 @@ Arguments:
         let url = format!(
             "{}/apps/{}/deploy_token", self.baseurl, encode_path(& app_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -4849,12 +4784,7 @@ Arguments:
             "{}/apps/{}/ip_assignments", self.baseurl, encode_path(& app_name
             .to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -4896,12 +4826,7 @@ Arguments:
             "{}/apps/{}/ip_assignments", self.baseurl, encode_path(& app_name
             .to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -4944,12 +4869,7 @@ Arguments:
             "{}/apps/{}/ip_assignments/{}", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& ip.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self.client.delete(url).headers(header_map).build()?;
         let info = OperationInfo {
@@ -4988,12 +4908,7 @@ Arguments:
         let url = format!(
             "{}/apps/{}/machines", self.baseurl, encode_path(& app_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5040,12 +4955,7 @@ Arguments:
         let url = format!(
             "{}/apps/{}/machines", self.baseurl, encode_path(& app_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5088,12 +4998,7 @@ Arguments:
             "{}/apps/{}/machines/{}", self.baseurl, encode_path(& app_name.to_string()),
             encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5140,11 +5045,6 @@ Arguments:
             encode_path(& machine_id.to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -5198,11 +5098,6 @@ Arguments:
             encode_path(& machine_id.to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -5247,11 +5142,6 @@ Arguments:
             .to_string()), encode_path(& machine_id.to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -5290,12 +5180,7 @@ Arguments:
             "{}/apps/{}/machines/{}/events", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5343,11 +5228,6 @@ Arguments:
             .to_string()), encode_path(& machine_id.to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -5396,12 +5276,7 @@ Arguments:
             "{}/apps/{}/machines/{}/lease", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5448,11 +5323,6 @@ Arguments:
             .to_string()), encode_path(& machine_id.to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -5503,11 +5373,6 @@ Arguments:
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
             .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
-        header_map
-            .append(
                 "fly-machine-lease-nonce",
                 fly_machine_lease_nonce.to_string().try_into()?,
             );
@@ -5552,12 +5417,7 @@ Arguments:
             "{}/apps/{}/machines/{}/memory", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5604,11 +5464,6 @@ Arguments:
             .to_string()), encode_path(& machine_id.to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -5659,11 +5514,6 @@ Arguments:
             .to_string()), encode_path(& machine_id.to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -5714,12 +5564,7 @@ Arguments:
             "{}/apps/{}/machines/{}/metadata", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5766,11 +5611,6 @@ Arguments:
             .to_string()), encode_path(& machine_id.to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -5827,11 +5667,6 @@ Arguments:
             .to_string()), encode_path(& machine_id.to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -5889,12 +5724,7 @@ Arguments:
             .to_string()), encode_path(& machine_id.to_string()), encode_path(& key
             .to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -5947,11 +5777,6 @@ Arguments:
             .to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -6006,11 +5831,6 @@ Arguments:
             .to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -6054,12 +5874,7 @@ Arguments:
             "{}/apps/{}/machines/{}/ps", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -6113,11 +5928,6 @@ Arguments:
             .to_string()), encode_path(& machine_id.to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -6172,11 +5982,6 @@ Arguments:
             .to_string()), encode_path(& machine_id.to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -6228,11 +6033,6 @@ Arguments:
             .to_string()), encode_path(& machine_id.to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -6282,11 +6082,6 @@ Arguments:
             .to_string()), encode_path(& machine_id.to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -6338,11 +6133,6 @@ Arguments:
             .to_string()), encode_path(& machine_id.to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -6382,11 +6172,6 @@ Arguments:
             .to_string()), encode_path(& machine_id.to_string()),
         );
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = fly_machine_lease_nonce {
             header_map.append("fly-machine-lease-nonce", value.to_string().try_into()?);
         }
@@ -6423,12 +6208,7 @@ Arguments:
             "{}/apps/{}/machines/{}/versions", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -6480,12 +6260,7 @@ Arguments:
             "{}/apps/{}/machines/{}/wait", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& machine_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -6536,12 +6311,7 @@ Arguments:
         let url = format!(
             "{}/apps/{}/secretkeys", self.baseurl, encode_path(& app_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -6587,12 +6357,7 @@ Arguments:
             "{}/apps/{}/secretkeys/{}", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& secret_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -6640,12 +6405,7 @@ Arguments:
             "{}/apps/{}/secretkeys/{}", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& secret_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -6691,12 +6451,7 @@ Arguments:
             "{}/apps/{}/secretkeys/{}", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& secret_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -6745,12 +6500,7 @@ Arguments:
             "{}/apps/{}/secretkeys/{}/decrypt", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& secret_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -6804,12 +6554,7 @@ Arguments:
             "{}/apps/{}/secretkeys/{}/encrypt", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& secret_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -6861,12 +6606,7 @@ Arguments:
             "{}/apps/{}/secretkeys/{}/generate", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& secret_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -6919,12 +6659,7 @@ Arguments:
             "{}/apps/{}/secretkeys/{}/sign", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& secret_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -6975,12 +6710,7 @@ Arguments:
             "{}/apps/{}/secretkeys/{}/verify", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& secret_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7028,12 +6758,7 @@ Arguments:
         let url = format!(
             "{}/apps/{}/secrets", self.baseurl, encode_path(& app_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7079,12 +6804,7 @@ Arguments:
         let url = format!(
             "{}/apps/{}/secrets", self.baseurl, encode_path(& app_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7134,12 +6854,7 @@ Arguments:
             "{}/apps/{}/secrets/{}", self.baseurl, encode_path(& app_name.to_string()),
             encode_path(& secret_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7188,12 +6903,7 @@ Arguments:
             "{}/apps/{}/secrets/{}", self.baseurl, encode_path(& app_name.to_string()),
             encode_path(& secret_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7239,12 +6949,7 @@ Arguments:
             "{}/apps/{}/secrets/{}", self.baseurl, encode_path(& app_name.to_string()),
             encode_path(& secret_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7285,12 +6990,7 @@ Arguments:
         let url = format!(
             "{}/apps/{}/volumes", self.baseurl, encode_path(& app_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7332,12 +7032,7 @@ Arguments:
         let url = format!(
             "{}/apps/{}/volumes", self.baseurl, encode_path(& app_name.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7380,12 +7075,7 @@ Arguments:
             "{}/apps/{}/volumes/{}", self.baseurl, encode_path(& app_name.to_string()),
             encode_path(& volume_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7429,12 +7119,7 @@ Arguments:
             "{}/apps/{}/volumes/{}", self.baseurl, encode_path(& app_name.to_string()),
             encode_path(& volume_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7480,12 +7165,7 @@ Arguments:
             "{}/apps/{}/volumes/{}", self.baseurl, encode_path(& app_name.to_string()),
             encode_path(& volume_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7529,12 +7209,7 @@ Arguments:
             "{}/apps/{}/volumes/{}/extend", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& volume_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7577,12 +7252,7 @@ Arguments:
             "{}/apps/{}/volumes/{}/snapshots", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& volume_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7624,12 +7294,7 @@ Arguments:
             "{}/apps/{}/volumes/{}/snapshots", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& volume_id.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self.client.post(url).headers(header_map).build()?;
         let info = OperationInfo {
@@ -7674,12 +7339,7 @@ Arguments:
         let url = format!(
             "{}/orgs/{}/machines", self.baseurl, encode_path(& org_slug.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7741,12 +7401,7 @@ Arguments:
         let url = format!(
             "{}/orgs/{}/volumes", self.baseurl, encode_path(& org_slug.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7792,12 +7447,7 @@ Arguments:
         body: &'a types::GetPlacementsRequest,
     ) -> Result<ResponseValue<types::GetPlacementsResponse>, Error<()>> {
         let url = format!("{}/platform/placements", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7832,12 +7482,7 @@ Sends a `GET` request to `/platform/regions`
         &'a self,
     ) -> Result<ResponseValue<types::RegionResponse>, Error<()>> {
         let url = format!("{}/platform/regions", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7877,12 +7522,7 @@ Arguments:
         Error<types::ErrorResponse>,
     > {
         let url = format!("{}/tokens/authenticate", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7923,12 +7563,7 @@ Arguments:
         body: &'a types::AuthorizeTokenRequest,
     ) -> Result<ResponseValue<types::AuthorizeResponse>, Error<types::ErrorResponse>> {
         let url = format!("{}/tokens/authorize", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -7972,12 +7607,7 @@ Sends a `GET` request to `/tokens/current`
         Error<types::ErrorResponse>,
     > {
         let url = format!("{}/tokens/current", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -8017,12 +7647,7 @@ Sends a `POST` request to `/tokens/kms`
         &'a self,
     ) -> Result<ResponseValue<ByteStream>, Error<()>> {
         let url = format!("{}/tokens/kms", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self.client.post(url).headers(header_map).build()?;
         let info = OperationInfo {
@@ -8051,12 +7676,7 @@ Arguments:
         body: &'a types::CreateOidcTokenRequest,
     ) -> Result<ResponseValue<ByteStream>, Error<ByteStream>> {
         let url = format!("{}/tokens/oidc", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
         let mut request = self.client.post(url).json(&body).headers(header_map).build()?;
         let info = OperationInfo {

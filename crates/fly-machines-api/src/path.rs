@@ -15,8 +15,13 @@
 /// [`check_path`] refuses it.)
 pub fn encode_path(value: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(value.len());
-    for &byte in value.as_bytes() {
+    // Names and ids almost never need escaping: copy them whole.
+    let Some(first) = value.bytes().position(|byte| !is_kept(byte)) else {
+        return value.to_owned();
+    };
+    let mut out = String::with_capacity(value.len() + 8);
+    out.push_str(&value[..first]);
+    for &byte in &value.as_bytes()[first..] {
         if is_kept(byte) {
             out.push(char::from(byte));
         } else {

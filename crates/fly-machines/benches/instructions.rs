@@ -15,7 +15,8 @@
 //!
 //! Prints `instructions_bare`, `instructions_generated`, `instructions_full` and
 //! `instructions_full_over_bare` (target <= 1.10). Needs valgrind: installed with `apt-get` when
-//! missing. `cargo bench -p fly-machines --bench instructions`.
+//! missing. `cargo bench -p fly-machines --bench instructions`; with `FLY_INSTRUCTIONS_KEEP=1`
+//! the callgrind files are kept (and their folder printed) for `callgrind_annotate`.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -57,7 +58,11 @@ fn measure() {
     let bare = per_call("bare");
     let generated = per_call("generated");
     let full = per_call("full");
-    std::fs::remove_dir_all(&scratch).ok();
+    if std::env::var_os("FLY_INSTRUCTIONS_KEEP").is_some() {
+        eprintln!("callgrind files kept in {}", scratch.display());
+    } else {
+        std::fs::remove_dir_all(&scratch).ok();
+    }
     server.stop();
 
     println!("instructions_bare: {bare:.0}");

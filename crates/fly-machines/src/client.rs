@@ -101,18 +101,22 @@ impl Client {
 
     /// Runs the raw call to `operation` under this client's policy, turning failures into
     /// [`Error`]. The policy refuses to send any operation other than the one named here.
-    pub(crate) async fn call<'a, T, E, F, Fut>(
+    ///
+    /// A plain function returning [`call_with`](Self::call_with)'s future: another `async`
+    /// layer would copy the whole call's state once more on every call.
+    pub(crate) fn call<'a, T, E, F, Fut>(
         &'a self,
         operation: OperationId,
         call: F,
-    ) -> Result<ResponseValue<T>>
+    ) -> impl Future<Output = Result<ResponseValue<T>>> + 'a
     where
-        F: FnOnce(&'a fly_machines_api::Client) -> Fut,
-        Fut: Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>>,
-        E: ErrorBody,
+        F: FnOnce(&'a fly_machines_api::Client) -> Fut + 'a,
+        Fut:
+            Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>> + 'a,
+        E: ErrorBody + 'a,
+        T: 'a,
     {
         self.call_with(operation, CallContext::default(), call)
-            .await
     }
 
     /// [`call`](Self::call) with facts the raw call cannot carry itself (extra query pairs, a
@@ -294,6 +298,7 @@ impl ClientBuilder {
             user_agent,
             request_timeout,
             client_applies_timeout,
+            own_client: client_applies_timeout,
             budget: RetryBudget::new(retry.budget_capacity),
             retry,
             limiter: Limiter::with_clock(rate_limits, clock.clone()).map(Arc::new),

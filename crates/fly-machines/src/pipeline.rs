@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use fly_machines_api::{Operation, PolicyFuture, RequestPolicy};
 use reqwest::ResponseBuilderExt;
-use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue, USER_AGENT};
+use reqwest::header::{AUTHORIZATION, HeaderValue, USER_AGENT};
 use tracing::Instrument;
 
 use crate::body_limit;
@@ -15,10 +15,6 @@ use crate::context;
 use crate::limiter::{LimitKey, Limiter};
 use crate::retry::{Failure, RetryBudget, RetryPolicy};
 use crate::token::Token;
-
-/// Header progenitor puts on every request with the document's version; Fly defines no such
-/// header, so it is taken off rather than sent (and parsed) on every call.
-const API_VERSION: HeaderName = HeaderName::from_static("api-version");
 
 /// Extra time granted to `/wait` beyond its server-side timeout.
 const WAIT_SLACK: Duration = Duration::from_secs(15);
@@ -32,6 +28,9 @@ pub(crate) struct Pipeline {
     /// we built it). Then only `/wait` needs a timeout of its own, which spares every other
     /// request the allocations reqwest makes for a per-request timeout.
     pub client_applies_timeout: bool,
+    /// Whether the HTTP client is one we built, which follows no redirects: then every answer
+    /// comes from the base URL's origin and needs no check.
+    pub own_client: bool,
     pub retry: RetryPolicy,
     pub budget: RetryBudget,
     pub limiter: Option<Arc<Limiter>>,
@@ -176,7 +175,9 @@ impl Pipeline {
     /// origin (a redirect the HTTP client followed) is final: the hooks refuse it.
     fn classify(&self, result: &reqwest::Result<reqwest::Response>) -> Option<Failure> {
         match result {
-            Ok(response) if !same_origin(response.url(), &self.base_url) => None,
+            Ok(response) if !self.own_client && !same_origin(response.url(), &self.base_url) => {
+                None
+            }
             _ => Failure::classify(result),
         }
     }
@@ -320,7 +321,6 @@ impl RequestPolicy for Pipeline {
     ) -> Result<(), String> {
         let timeout = self.timeout_for(request, operation);
         let headers = request.headers_mut();
-        headers.remove(API_VERSION);
         headers.insert(AUTHORIZATION, self.token.header_value().clone());
         if !headers.contains_key(USER_AGENT) {
             headers.insert(USER_AGENT, self.user_agent.clone());
@@ -334,9 +334,9 @@ impl RequestPolicy for Pipeline {
                     operation.id
                 ));
             }
-            if !ctx.extra_query.is_empty() {
+            if let Some(extra) = &ctx.extra_query {
                 let mut pairs = request.url_mut().query_pairs_mut();
-                for (k, v) in &ctx.extra_query {
+                for (k, v) in extra.iter() {
                     pairs.append_pair(k, v);
                 }
             }
@@ -356,7 +356,7 @@ impl RequestPolicy for Pipeline {
         response: &reqwest::Response,
         operation: &'static Operation,
     ) -> Result<(), String> {
-        if same_origin(response.url(), &self.base_url) {
+        if self.own_client || same_origin(response.url(), &self.base_url) {
             return Ok(());
         }
         let url = response.url();

@@ -228,7 +228,9 @@ impl Machine {
                         && clock.now().saturating_duration_since(started) < grace =>
                 {
                     tracing::debug!(machine_id = %self.id, "machine not visible yet; waiting");
-                    pause(clock.as_ref(), backoff.next(), deadline).await;
+                    // Look once more as the grace ends, not a whole backoff step after it.
+                    let grace_ends = crate::clock::later(started, grace).min(deadline);
+                    pause(clock.as_ref(), backoff.next(), grace_ends).await;
                 }
                 // The long-poll ran out (408): poll again until our own deadline, at once if it
                 // held for a while.

@@ -48,11 +48,13 @@ impl Machines {
     /// Lists the app's machines, filtered as given.
     pub async fn list(&self, filter: ListMachines) -> Result<Vec<types::Machine>> {
         validate::app_name(&self.app.name)?;
-        let mut ctx = CallContext::default();
+        let mut extra = Vec::with_capacity(filter.metadata.len());
         for (k, v) in &filter.metadata {
             validate::key("metadata key", k)?;
-            ctx.extra_query.push((format!("metadata.{k}"), v.clone()));
+            extra.push((format!("metadata.{k}"), v.clone()));
         }
+        let mut ctx = CallContext::default();
+        ctx.extra_query = (!extra.is_empty()).then(|| Box::new(extra));
         let r = self
             .app
             .client
@@ -274,7 +276,9 @@ impl Machine {
     fn check(&self) -> Result<()> {
         validate::app_name(&self.app.name)?;
         validate::resource_id("machine id", &self.id)?;
-        self.lease_nonce.as_deref().map_or(Ok(()), validate::lease_nonce)
+        self.lease_nonce
+            .as_deref()
+            .map_or(Ok(()), validate::lease_nonce)
     }
 
     /// Fetches the machine.
