@@ -426,6 +426,7 @@ fn operation_table(ops: &[OperationFacts]) -> proc_macro2::TokenStream {
         }
     });
     let count = ops.len();
+    let names = ops.iter().map(|op| op.name.as_str());
     quote! {
         use crate::operation::{Operation, RateLimitClass};
 
@@ -439,6 +440,16 @@ fn operation_table(ops: &[OperationFacts]) -> proc_macro2::TokenStream {
         impl OperationId {
             /// Every operation, in table order.
             pub const ALL: [OperationId; #count] = [ #(OperationId::#variants,)* ];
+
+            /// The operation whose generated method is `name`: what progenitor reports to the
+            /// hooks on every request. A `match` on the text, which the compiler turns into a
+            /// switch on the length and a comparison or two: cheaper than hashing the name.
+            pub fn from_method_name(name: &str) -> Option<OperationId> {
+                match name {
+                    #(#names => Some(OperationId::#variants),)*
+                    _ => None,
+                }
+            }
         }
 
         /// Every operation of the API, sorted by generated method name.

@@ -1,8 +1,6 @@
 //! What the middleware needs to know about each operation, without matching on strings by hand.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use crate::operations::OperationId;
@@ -167,13 +165,7 @@ pub struct Operation {
 impl Operation {
     /// Looks an operation up by its generated method name (what the hooks are told).
     pub fn find(name: &str) -> Option<&'static Operation> {
-        // Called twice on every request: one hash and one comparison instead of a binary search
-        // of string comparisons.
-        static BY_NAME: OnceLock<HashMap<&'static str, &'static Operation>> = OnceLock::new();
-        BY_NAME
-            .get_or_init(|| crate::OPERATIONS.iter().map(|op| (op.name, op)).collect())
-            .get(name)
-            .copied()
+        OperationId::from_method_name(name).map(OperationId::operation)
     }
 
     /// Looks an operation up by the document's `operationId`.

@@ -239,6 +239,98 @@ impl OperationId {
         OperationId::VolumesOrgList,
         OperationId::VolumesUpdate,
     ];
+    /// The operation whose generated method is `name`: what progenitor reports to the
+    /// hooks on every request. A `match` on the text, which the compiler turns into a
+    /// switch on the length and a comparison or two: cheaper than hashing the name.
+    pub fn from_method_name(name: &str) -> Option<OperationId> {
+        match name {
+            "app_certificates_acme_create" => {
+                Some(OperationId::AppCertificatesAcmeCreate)
+            }
+            "app_certificates_acme_delete" => {
+                Some(OperationId::AppCertificatesAcmeDelete)
+            }
+            "app_certificates_check" => Some(OperationId::AppCertificatesCheck),
+            "app_certificates_custom_create" => {
+                Some(OperationId::AppCertificatesCustomCreate)
+            }
+            "app_certificates_custom_delete" => {
+                Some(OperationId::AppCertificatesCustomDelete)
+            }
+            "app_certificates_delete" => Some(OperationId::AppCertificatesDelete),
+            "app_certificates_list" => Some(OperationId::AppCertificatesList),
+            "app_certificates_show" => Some(OperationId::AppCertificatesShow),
+            "app_create_deploy_token" => Some(OperationId::AppCreateDeployToken),
+            "app_ip_assignments_create" => Some(OperationId::AppIpAssignmentsCreate),
+            "app_ip_assignments_delete" => Some(OperationId::AppIpAssignmentsDelete),
+            "app_ip_assignments_list" => Some(OperationId::AppIpAssignmentsList),
+            "apps_create" => Some(OperationId::AppsCreate),
+            "apps_delete" => Some(OperationId::AppsDelete),
+            "apps_list" => Some(OperationId::AppsList),
+            "apps_show" => Some(OperationId::AppsShow),
+            "create_volume_snapshot" => Some(OperationId::CreateVolumeSnapshot),
+            "current_token_show" => Some(OperationId::CurrentTokenShow),
+            "machines_cordon" => Some(OperationId::MachinesCordon),
+            "machines_create" => Some(OperationId::MachinesCreate),
+            "machines_create_lease" => Some(OperationId::MachinesCreateLease),
+            "machines_delete" => Some(OperationId::MachinesDelete),
+            "machines_delete_metadata" => Some(OperationId::MachinesDeleteMetadata),
+            "machines_exec" => Some(OperationId::MachinesExec),
+            "machines_get_memory" => Some(OperationId::MachinesGetMemory),
+            "machines_get_metadata_key" => Some(OperationId::MachinesGetMetadataKey),
+            "machines_list" => Some(OperationId::MachinesList),
+            "machines_list_events" => Some(OperationId::MachinesListEvents),
+            "machines_list_processes" => Some(OperationId::MachinesListProcesses),
+            "machines_list_versions" => Some(OperationId::MachinesListVersions),
+            "machines_org_list" => Some(OperationId::MachinesOrgList),
+            "machines_patch_metadata" => Some(OperationId::MachinesPatchMetadata),
+            "machines_reclaim_memory" => Some(OperationId::MachinesReclaimMemory),
+            "machines_release_lease" => Some(OperationId::MachinesReleaseLease),
+            "machines_restart" => Some(OperationId::MachinesRestart),
+            "machines_set_memory_limit" => Some(OperationId::MachinesSetMemoryLimit),
+            "machines_show" => Some(OperationId::MachinesShow),
+            "machines_show_lease" => Some(OperationId::MachinesShowLease),
+            "machines_show_metadata" => Some(OperationId::MachinesShowMetadata),
+            "machines_signal" => Some(OperationId::MachinesSignal),
+            "machines_start" => Some(OperationId::MachinesStart),
+            "machines_stop" => Some(OperationId::MachinesStop),
+            "machines_suspend" => Some(OperationId::MachinesSuspend),
+            "machines_uncordon" => Some(OperationId::MachinesUncordon),
+            "machines_update" => Some(OperationId::MachinesUpdate),
+            "machines_update_metadata" => Some(OperationId::MachinesUpdateMetadata),
+            "machines_upsert_metadata" => Some(OperationId::MachinesUpsertMetadata),
+            "machines_wait" => Some(OperationId::MachinesWait),
+            "platform_placements_post" => Some(OperationId::PlatformPlacementsPost),
+            "platform_regions_get" => Some(OperationId::PlatformRegionsGet),
+            "secret_create" => Some(OperationId::SecretCreate),
+            "secret_delete" => Some(OperationId::SecretDelete),
+            "secret_get" => Some(OperationId::SecretGet),
+            "secretkey_decrypt" => Some(OperationId::SecretkeyDecrypt),
+            "secretkey_delete" => Some(OperationId::SecretkeyDelete),
+            "secretkey_encrypt" => Some(OperationId::SecretkeyEncrypt),
+            "secretkey_generate" => Some(OperationId::SecretkeyGenerate),
+            "secretkey_get" => Some(OperationId::SecretkeyGet),
+            "secretkey_set" => Some(OperationId::SecretkeySet),
+            "secretkey_sign" => Some(OperationId::SecretkeySign),
+            "secretkey_verify" => Some(OperationId::SecretkeyVerify),
+            "secretkeys_list" => Some(OperationId::SecretkeysList),
+            "secrets_list" => Some(OperationId::SecretsList),
+            "secrets_update" => Some(OperationId::SecretsUpdate),
+            "tokens_authenticate" => Some(OperationId::TokensAuthenticate),
+            "tokens_authorize" => Some(OperationId::TokensAuthorize),
+            "tokens_request_kms" => Some(OperationId::TokensRequestKms),
+            "tokens_request_oidc" => Some(OperationId::TokensRequestOidc),
+            "volume_delete" => Some(OperationId::VolumeDelete),
+            "volumes_create" => Some(OperationId::VolumesCreate),
+            "volumes_extend" => Some(OperationId::VolumesExtend),
+            "volumes_get_by_id" => Some(OperationId::VolumesGetById),
+            "volumes_list" => Some(OperationId::VolumesList),
+            "volumes_list_snapshots" => Some(OperationId::VolumesListSnapshots),
+            "volumes_org_list" => Some(OperationId::VolumesOrgList),
+            "volumes_update" => Some(OperationId::VolumesUpdate),
+            _ => None,
+        }
+    }
 }
 /// Every operation of the API, sorted by generated method name.
 pub static OPERATIONS: [Operation; 76usize] = [

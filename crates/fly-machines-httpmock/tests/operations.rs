@@ -139,10 +139,11 @@ fn path_fits(template: &str, path: &str) -> bool {
         })
 }
 
-/// The `api-version` header progenitor puts on every request. (The typed mock already matched
-/// the method and the path, with every path value pinned.)
-fn api_version(when: When) -> When {
-    when.header("api-version", "1.0")
+/// No `api-version` header: progenitor would put one on every request, Fly defines none, and
+/// the xtask takes it out. (The typed mock already matched the method and the path, with every
+/// path value pinned.)
+fn no_api_version(when: When) -> When {
+    when.header_missing("api-version")
 }
 
 /// The query string holds exactly these pairs (in any order) and nothing else.
@@ -523,7 +524,7 @@ fn path_templates_are_matched_segment_by_segment() {
 async fn apps_list(h: &Harness) {
     let mock = h.server.apps_list(|when, then| {
         let (when, then) = (when.into_inner(), then.into_inner());
-        let when = api_version(when);
+        let when = no_api_version(when);
         let when = query(when, &[("org_slug", ORG), ("app_role", "postgres_cluster")]);
         empty_request(accepts_json(when));
         reply(
@@ -560,7 +561,7 @@ async fn apps_list(h: &Harness) {
 async fn apps_create(h: &Harness) {
     let mock = h.server.apps_create(|when, then| {
         let (when, then) = (when.into_inner(), then.into_inner());
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(
             accepts_json(when),
             json!({"name": APP, "org_slug": ORG, "network": "tenant-net"}),
@@ -587,7 +588,7 @@ async fn apps_create(h: &Harness) {
 async fn apps_show(h: &Harness) {
     let mock = h.server.apps_show(|when, then| {
         let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
         reply(
             then,
@@ -614,7 +615,7 @@ async fn apps_show(h: &Harness) {
 async fn apps_delete(h: &Harness) {
     let mock = h.server.apps_delete(|when, then| {
         let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
-        empty_request(no_query(api_version(when)));
+        empty_request(no_query(no_api_version(when)));
         reply_empty(then, 202);
     });
     let response = settle(mock, h.client.apps_delete(APP).await).await;
@@ -628,7 +629,7 @@ async fn apps_delete(h: &Harness) {
 async fn app_certificates_list(h: &Harness) {
     let mock = h.server.app_certificates_list(|when, then| {
         let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
-        let when = api_version(when);
+        let when = no_api_version(when);
         let when = query(
             when,
             &[
@@ -678,7 +679,7 @@ async fn app_certificates_list(h: &Harness) {
 async fn app_certificates_acme_create(h: &Harness) {
     let mock = h.server.app_certificates_acme_create(|when, then| {
         let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(accepts_json(when), json!({"hostname": HOSTNAME}));
         reply(then, 201, certificate_detail_json("pending"));
     });
@@ -710,7 +711,7 @@ async fn app_certificates_custom_create(h: &Harness) {
         "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBv3\n-----END EC PRIVATE KEY-----\n";
     let mock = h.server.app_certificates_custom_create(|when, then| {
         let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(
             accepts_json(when),
             json!({"hostname": HOSTNAME, "fullchain": fullchain, "private_key": private_key}),
@@ -753,7 +754,7 @@ async fn app_certificates_show(h: &Harness) {
             when.app_name(APP).hostname(HOSTNAME).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
         reply(then, 200, certificate_detail_json("active"));
     });
@@ -776,7 +777,7 @@ async fn app_certificates_delete(h: &Harness) {
             when.app_name(APP).hostname(HOSTNAME).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(when);
         reply_empty(then, 204);
     });
@@ -790,7 +791,7 @@ async fn app_certificates_acme_delete(h: &Harness) {
             when.app_name(APP).hostname(HOSTNAME).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
         let mut detail = certificate_detail_json("active");
         detail["acme_requested"] = json!(false);
@@ -813,7 +814,7 @@ async fn app_certificates_check(h: &Harness) {
             when.app_name(APP).hostname(HOSTNAME).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
         let mut check = certificate_detail_json("pending");
         check["dns_records"] = json!({
@@ -853,7 +854,7 @@ async fn app_certificates_custom_delete(h: &Harness) {
             when.app_name(APP).hostname(HOSTNAME).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
         let mut detail = certificate_detail_json("active");
         detail["warning"] = json!("app.example.com keeps its Fly-managed certificate");
@@ -875,7 +876,7 @@ async fn app_certificates_custom_delete(h: &Harness) {
 async fn app_create_deploy_token(h: &Harness) {
     let mock = h.server.app_create_deploy_token(|when, then| {
         let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(accepts_json(when), json!({"expiry": "720h"}));
         reply(
             then,
@@ -904,7 +905,7 @@ async fn app_ip_assignments_list(h: &Harness) {
         .server
         .app_ip_assignments_list(|when, then| {
             let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
-            let when = no_query(api_version(when));
+            let when = no_query(no_api_version(when));
             empty_request(accepts_json(when));
             reply(
                 then,
@@ -929,7 +930,7 @@ async fn app_ip_assignments_create(h: &Harness) {
         .server
         .app_ip_assignments_create(|when, then| {
             let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
-            let when = no_query(api_version(when));
+            let when = no_query(no_api_version(when));
             json_request(
                 accepts_json(when),
                 json!({"type": "private_v6", "network": "tenant-net", "org_slug": ORG, "service_name": "api"}),
@@ -965,7 +966,7 @@ async fn app_ip_assignments_delete(h: &Harness) {
         );
         // An IPv6 address in the path: ':' may travel raw or percent-encoded; httpmock
         // compares the decoded path.
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(when);
         reply_empty(then, 204);
     });
@@ -986,7 +987,7 @@ async fn app_ip_assignments_delete(h: &Harness) {
 async fn machines_list(h: &Harness) {
     let mock = h.server.machines_list(|when, then| {
         let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
-        let when = api_version(when);
+        let when = no_api_version(when);
         let when = query(
             when,
             &[
@@ -1018,7 +1019,7 @@ async fn machines_list(h: &Harness) {
 async fn machines_create(h: &Harness) {
     let mock = h.server.machines_create(|when, then| {
         let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(
             accepts_json(when),
             json!({
@@ -1090,7 +1091,7 @@ async fn machines_show(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
         reply(then, 200, machine_json(MACHINE, "started", VERSION));
     });
@@ -1111,7 +1112,7 @@ async fn machines_update(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(
             accepts_json(when),
             json!({
@@ -1157,7 +1158,7 @@ async fn machines_delete(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = api_version(when);
+        let when = no_api_version(when);
         empty_request(query(when, &[("force", "true")]));
         reply(then, 200, json!({"ok": true}));
     });
@@ -1177,7 +1178,7 @@ async fn machines_cordon(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(when);
         reply(then, 200, json!({"ok": true}));
     });
@@ -1190,7 +1191,7 @@ async fn machines_list_events(h: &Harness) {
         .server
         .machines_list_events(|when, then| {
             let (when, then) = (when.app_name(APP).machine_id(MACHINE).into_inner(), then.into_inner());
-            let when = api_version(when);
+            let when = no_api_version(when);
             empty_request(accepts_json(query(when, &[("limit", "2")])));
             reply(
                 then,
@@ -1241,7 +1242,7 @@ async fn machines_exec(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(
             accepts_json(when),
             json!({"command": ["cat", "/etc/hostname"], "timeout": 10}),
@@ -1274,7 +1275,7 @@ async fn machines_show_lease(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
         reply(
             then,
@@ -1308,7 +1309,7 @@ async fn machines_create_lease(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         let when = when.header("fly-machine-lease-nonce", NONCE);
         json_request(
             accepts_json(when),
@@ -1353,7 +1354,7 @@ async fn machines_release_lease(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         let when = when.header("fly-machine-lease-nonce", NONCE);
         empty_request(accepts_json(when));
         reply(
@@ -1378,7 +1379,7 @@ async fn machines_get_memory(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
         reply(then, 200, json!({"available_mb": 212, "limit_mb": 256}));
     });
@@ -1395,7 +1396,7 @@ async fn machines_set_memory_limit(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(accepts_json(when), json!({"limit_mb": 192}));
         reply(then, 200, json!({"available_mb": 148, "limit_mb": 192}));
     });
@@ -1420,7 +1421,7 @@ async fn machines_reclaim_memory(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(accepts_json(when), json!({"amount_mb": 64}));
         reply(then, 200, json!({"actual_mb": 48}));
     });
@@ -1444,7 +1445,7 @@ async fn machines_show_metadata(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
         reply(
             then,
@@ -1491,7 +1492,7 @@ async fn machines_update_metadata(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(accepts_json(when), expected);
         reply_empty(then, 204);
     });
@@ -1512,7 +1513,7 @@ async fn machines_patch_metadata(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(accepts_json(when), expected);
         reply_empty(then, 204);
     });
@@ -1535,7 +1536,7 @@ async fn machines_get_metadata_key(h: &Harness) {
                 .into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
         reply(then, 200, json!({"value": "app"}));
     });
@@ -1559,7 +1560,7 @@ async fn machines_upsert_metadata(h: &Harness) {
                 .into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(
             accepts_json(when),
             json!({"value": "acme-corp", "updated_at": "2024-02-22T02:41:40Z"}),
@@ -1589,7 +1590,7 @@ async fn machines_delete_metadata(h: &Harness) {
                 .into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(when);
         reply_empty(then, 204);
     });
@@ -1609,7 +1610,7 @@ async fn machines_list_processes(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = api_version(when);
+        let when = no_api_version(when);
         let when = query(when, &[("sort_by", "cpu"), ("order", "desc")]);
         empty_request(accepts_json(when));
         reply(
@@ -1661,7 +1662,7 @@ async fn machines_restart(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = api_version(when);
+        let when = no_api_version(when);
         let when = query(when, &[("signal", "SIGTERM"), ("timeout", "30s")]);
         empty_request(accepts_json(when));
         reply(then, 200, json!({"ok": true}));
@@ -1688,7 +1689,7 @@ async fn machines_signal(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(accepts_json(when), json!({"signal": "SIGUSR1"}));
         reply(then, 200, json!({"ok": true}));
     });
@@ -1709,7 +1710,7 @@ async fn machines_start(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
         reply(
             then,
@@ -1731,7 +1732,7 @@ async fn machines_stop(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(
             accepts_json(when),
             json!({"signal": "SIGINT", "timeout": "30s"}),
@@ -1756,7 +1757,7 @@ async fn machines_suspend(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(when);
         reply(then, 200, json!({"ok": true}));
     });
@@ -1770,7 +1771,7 @@ async fn machines_uncordon(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(when);
         reply(then, 200, json!({"ok": true}));
     });
@@ -1783,7 +1784,7 @@ async fn machines_list_versions(h: &Harness) {
         .server
         .machines_list_versions(|when, then| {
             let (when, then) = (when.app_name(APP).machine_id(MACHINE).into_inner(), then.into_inner());
-            let when = no_query(api_version(when));
+            let when = no_query(no_api_version(when));
             empty_request(accepts_json(when));
             reply(
                 then,
@@ -1811,7 +1812,7 @@ async fn machines_wait(h: &Harness) {
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
         );
-        let when = api_version(when);
+        let when = no_api_version(when);
         // Several states travel as one comma-separated value; timeout is whole seconds.
         let when = query(
             when,
@@ -1857,7 +1858,7 @@ async fn secretkeys_list(h: &Harness) {
         .server
         .secretkeys_list(|when, then| {
             let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
-            let when = api_version(when);
+            let when = no_api_version(when);
             let when = query(when, &[("min_version", "17"), ("types", "ed25519,hs256")]);
             empty_request(accepts_json(when));
             reply(
@@ -1892,7 +1893,7 @@ async fn secretkey_get(h: &Harness) {
         .server
         .secretkey_get(|when, then| {
             let (when, then) = (when.app_name("my-app-name").secret_name("webhook-signing").into_inner(), then.into_inner());
-            let when = api_version(when);
+            let when = no_api_version(when);
             empty_request(accepts_json(query(when, &[("min_version", "17")])));
             reply(
                 then,
@@ -1917,7 +1918,7 @@ async fn secretkey_set(h: &Harness) {
         .server
         .secretkey_set(|when, then| {
             let (when, then) = (when.app_name("my-app-name").secret_name("session-mac").into_inner(), then.into_inner());
-            let when = no_query(api_version(when));
+            let when = no_query(no_api_version(when));
             json_request(
                 accepts_json(when),
                 json!({"type": "hs256", "value": "c2Vzc2lvbi1tYWMta2V5LW1hdGVyaWFsLTMyYnl0ZXM="}),
@@ -1951,7 +1952,7 @@ async fn secretkey_delete(h: &Harness) {
                 .into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
         reply(then, 200, json!({"version": 19}));
     });
@@ -1966,7 +1967,7 @@ async fn secretkey_decrypt(h: &Harness) {
         .server
         .secretkey_decrypt(|when, then| {
             let (when, then) = (when.app_name("my-app-name").secret_name("vault").into_inner(), then.into_inner());
-            let when = api_version(when);
+            let when = no_api_version(when);
             let when = query(when, &[("min_version", "18")]);
             json_request(
                 accepts_json(when),
@@ -1997,7 +1998,7 @@ async fn secretkey_encrypt(h: &Harness) {
                 .into_inner(),
             then.into_inner(),
         );
-        let when = api_version(when);
+        let when = no_api_version(when);
         let when = query(when, &[("min_version", "18")]);
         json_request(
             accepts_json(when),
@@ -2032,7 +2033,7 @@ async fn secretkey_generate(h: &Harness) {
         .server
         .secretkey_generate(|when, then| {
             let (when, then) = (when.app_name("my-app-name").secret_name("vault").into_inner(), then.into_inner());
-            let when = no_query(api_version(when));
+            let when = no_query(no_api_version(when));
             json_request(accepts_json(when), json!({"type": "xaes256gcm"}));
             reply(
                 then,
@@ -2056,7 +2057,7 @@ async fn secretkey_sign(h: &Harness) {
         .server
         .secretkey_sign(|when, then| {
             let (when, then) = (when.app_name("my-app-name").secret_name("webhook-signing").into_inner(), then.into_inner());
-            let when = api_version(when);
+            let when = no_api_version(when);
             let when = query(when, &[("min_version", "17")]);
             json_request(accepts_json(when), json!({"plaintext": "eyJldmVudCI6InBpbmcifQ=="}));
             reply(
@@ -2084,7 +2085,7 @@ async fn secretkey_verify(h: &Harness) {
         .server
         .secretkey_verify(|when, then| {
             let (when, then) = (when.app_name("my-app-name").secret_name("webhook-signing").into_inner(), then.into_inner());
-            let when = no_query(api_version(when));
+            let when = no_query(no_api_version(when));
             json_request(
                 accepts_json(when),
                 json!({"plaintext": "eyJldmVudCI6InBpbmcifQ==", "signature": "3q2+7w8fHh4AAQIDBAUGBwgJCgs="}),
@@ -2114,7 +2115,7 @@ async fn secrets_list(h: &Harness) {
         .server
         .secrets_list(|when, then| {
             let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
-            let when = api_version(when);
+            let when = no_api_version(when);
             let when = query(when, &[("show_secrets", "false")]);
             empty_request(accepts_json(when));
             reply(
@@ -2140,7 +2141,7 @@ async fn secrets_update(h: &Harness) {
         .server
         .secrets_update(|when, then| {
             let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
-            let when = no_query(api_version(when));
+            let when = no_query(no_api_version(when));
             json_request(
                 accepts_json(when),
                 json!({"values": {"DATABASE_URL": "postgres://app:s3cret@db.internal:5432/app", "FEATURE_FLAGS": "beta"}}),
@@ -2175,7 +2176,7 @@ async fn secret_get(h: &Harness) {
         .server
         .secret_get(|when, then| {
             let (when, then) = (when.app_name("my-app-name").secret_name("DATABASE_URL").into_inner(), then.into_inner());
-            let when = api_version(when);
+            let when = no_api_version(when);
             let when = query(when, &[("min_version", "21"), ("show_secrets", "true")]);
             empty_request(accepts_json(when));
             reply(
@@ -2204,7 +2205,7 @@ async fn secret_create(h: &Harness) {
         .server
         .secret_create(|when, then| {
             let (when, then) = (when.app_name("my-app-name").secret_name("SESSION_SECRET").into_inner(), then.into_inner());
-            let when = no_query(api_version(when));
+            let when = no_query(no_api_version(when));
             json_request(accepts_json(when), json!({"value": "c0rrect-h0rse-battery"}));
             reply(
                 then,
@@ -2234,7 +2235,7 @@ async fn secret_delete(h: &Harness) {
                 .into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
         reply(then, 200, json!({"version": 23}));
     });
@@ -2251,7 +2252,7 @@ async fn secret_delete(h: &Harness) {
 async fn volumes_list(h: &Harness) {
     let mock = h.server.volumes_list(|when, then| {
         let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
-        let when = api_version(when);
+        let when = no_api_version(when);
         empty_request(accepts_json(query(when, &[("summary", "true")])));
         reply(then, 200, json!([volume_json("created", 3)]));
     });
@@ -2270,7 +2271,7 @@ async fn volumes_create(h: &Harness) {
         .server
         .volumes_create(|when, then| {
             let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
-            let when = no_query(api_version(when));
+            let when = no_query(no_api_version(when));
             json_request(
                 accepts_json(when),
                 json!({"name": "pg_data", "region": "iad", "size_gb": 3, "encrypted": true, "require_unique_zone": true, "snapshot_retention": 5}),
@@ -2300,7 +2301,7 @@ async fn volumes_get_by_id(h: &Harness) {
             when.app_name(APP).volume_id(VOLUME).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
         reply(then, 200, volume_json("created", 3));
     });
@@ -2317,7 +2318,7 @@ async fn volumes_update(h: &Harness) {
             when.app_name(APP).volume_id(VOLUME).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(
             accepts_json(when),
             json!({"auto_backup_enabled": false, "snapshot_retention": 14}),
@@ -2344,7 +2345,7 @@ async fn volume_delete(h: &Harness) {
             when.app_name(APP).volume_id(VOLUME).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
         let mut volume = volume_json("scheduled_for_destruction", 3);
         volume["attached_machine_id"] = Value::Null;
@@ -2363,7 +2364,7 @@ async fn volumes_extend(h: &Harness) {
             when.app_name(APP).volume_id(VOLUME).into_inner(),
             then.into_inner(),
         );
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(accepts_json(when), json!({"size_gb": 10}));
         reply(
             then,
@@ -2384,7 +2385,7 @@ async fn volumes_list_snapshots(h: &Harness) {
         .server
         .volumes_list_snapshots(|when, then| {
             let (when, then) = (when.app_name(APP).volume_id(VOLUME).into_inner(), then.into_inner());
-            let when = no_query(api_version(when));
+            let when = no_query(no_api_version(when));
             empty_request(accepts_json(when));
             reply(
                 then,
@@ -2411,7 +2412,7 @@ async fn create_volume_snapshot(h: &Harness) {
         .server
         .create_volume_snapshot(|when, then| {
             let (when, then) = (when.app_name(APP).volume_id(VOLUME).into_inner(), then.into_inner());
-            let when = no_query(api_version(when));
+            let when = no_query(no_api_version(when));
             empty_request(when);
             // The real API answers with a body the document does not describe; the generated
             // method ignores it.
@@ -2432,7 +2433,7 @@ async fn create_volume_snapshot(h: &Harness) {
 async fn machines_org_list(h: &Harness) {
     let mock = h.server.machines_org_list(|when, then| {
         let (when, then) = (when.org_slug(ORG).into_inner(), then.into_inner());
-        let when = api_version(when);
+        let when = no_api_version(when);
         let when = query(
             when,
             &[
@@ -2508,7 +2509,7 @@ async fn machines_org_list(h: &Harness) {
 async fn volumes_org_list(h: &Harness) {
     let mock = h.server.volumes_org_list(|when, then| {
         let (when, then) = (when.org_slug(ORG).into_inner(), then.into_inner());
-        let when = api_version(when);
+        let when = no_api_version(when);
         let when = query(
             when,
             &[("limit", "50"), ("state", "created"), ("summary", "true")],
@@ -2556,7 +2557,7 @@ async fn volumes_org_list(h: &Harness) {
 async fn platform_placements_post(h: &Harness) {
     let mock = h.server.platform_placements_post(|when, then| {
         let (when, then) = (when.into_inner(), then.into_inner());
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(
             accepts_json(when),
             json!({
@@ -2609,7 +2610,7 @@ async fn platform_regions_get(h: &Harness) {
         .server
         .platform_regions_get(|when, then| {
             let (when, then) = (when.into_inner(), then.into_inner());
-            let when = no_query(api_version(when));
+            let when = no_query(no_api_version(when));
             empty_request(accepts_json(when));
             reply(
                 then,
@@ -2653,7 +2654,7 @@ fn verified_token_json() -> Value {
 async fn tokens_authenticate(h: &Harness) {
     let mock = h.server.tokens_authenticate(|when, then| {
         let (when, then) = (when.into_inner(), then.into_inner());
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(
             accepts_json(when),
             json!({"header": "FlyV1 fm2_lJPECAAAAAAAAMGyxBD1aMnM3b2xb1vnJpWa"}),
@@ -2685,7 +2686,7 @@ async fn tokens_authorize(h: &Harness) {
         .server
         .tokens_authorize(|when, then| {
             let (when, then) = (when.into_inner(), then.into_inner());
-            let when = no_query(api_version(when));
+            let when = no_query(no_api_version(when));
             json_request(
                 accepts_json(when),
                 json!({
@@ -2726,7 +2727,7 @@ async fn tokens_authorize(h: &Harness) {
 async fn current_token_show(h: &Harness) {
     let mock = h.server.current_token_show(|when, then| {
         let (when, then) = (when.into_inner(), then.into_inner());
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
         reply(
             then,
@@ -2754,7 +2755,7 @@ async fn current_token_show(h: &Harness) {
 async fn tokens_request_kms(h: &Harness) {
     let mock = h.server.tokens_request_kms(|when, then| {
         let (when, then) = (when.into_inner(), then.into_inner());
-        empty_request(no_query(api_version(when)));
+        empty_request(no_query(no_api_version(when)));
         then.status(200)
             .header("content-type", "text/plain; charset=utf-8")
             .body("FlyV1 fm2_kmsTokenAAAAAAAAMGyxBD1aMnM3b2xb1vnJpWa");
@@ -2771,7 +2772,7 @@ async fn tokens_request_oidc(h: &Harness) {
         "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJhdWQiOiJzdHMuYW1hem9uYXdzLmNvbSJ9.c2lnbmF0dXJl";
     let mock = h.server.tokens_request_oidc(|when, then| {
         let (when, then) = (when.into_inner(), then.into_inner());
-        let when = no_query(api_version(when));
+        let when = no_query(no_api_version(when));
         json_request(
             when,
             json!({"aud": "sts.amazonaws.com", "aws_principal_tags": true}),

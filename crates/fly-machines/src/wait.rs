@@ -229,8 +229,10 @@ impl Machine {
                 {
                     tracing::debug!(machine_id = %self.id, "machine not visible yet; waiting");
                     // Look once more as the grace ends, not a whole backoff step after it.
+                    // Within the grace, look at least once a second: the machine shows up soon.
                     let grace_ends = crate::clock::later(started, grace).min(deadline);
-                    pause(clock.as_ref(), backoff.next(), grace_ends).await;
+                    let step = backoff.next().min(NOT_VISIBLE_POLL);
+                    pause(clock.as_ref(), step, grace_ends).await;
                 }
                 // The long-poll ran out (408): poll again until our own deadline, at once if it
                 // held for a while.
@@ -324,6 +326,9 @@ impl PollBackoff {
         half.saturating_add(half.mul_f64(rand::random::<f64>()))
     }
 }
+
+/// The longest pause between polls of a machine that is not visible yet.
+const NOT_VISIBLE_POLL: Duration = Duration::from_secs(1);
 
 async fn pause(clock: &dyn crate::clock::Clock, wanted: Duration, deadline: Instant) {
     let now = clock.now();
