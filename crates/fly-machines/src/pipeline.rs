@@ -334,9 +334,9 @@ impl RequestPolicy for Pipeline {
                     operation.id
                 ));
             }
-            if let Some(extra) = &ctx.extra_query {
+            if !ctx.extra_query.is_empty() {
                 let mut pairs = request.url_mut().query_pairs_mut();
-                for (k, v) in extra.iter() {
+                for (k, v) in &ctx.extra_query {
                     pairs.append_pair(k, v);
                 }
             }

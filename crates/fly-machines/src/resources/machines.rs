@@ -54,7 +54,7 @@ impl Machines {
             extra.push((format!("metadata.{k}"), v.clone()));
         }
         let mut ctx = CallContext::default();
-        ctx.extra_query = (!extra.is_empty()).then(|| Box::new(extra));
+        ctx.extra_query = extra;
         let r = self
             .app
             .client
