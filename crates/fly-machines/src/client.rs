@@ -133,17 +133,17 @@ impl Client {
         E: ErrorBody,
     {
         ctx.operation = Some(operation);
-        // The scoped call is dropped before the error is read, so the two futures share space.
-        let (result, attempts) = {
+        // A success goes straight to the caller (the answer can be kilobytes, and every move
+        // copies it). The scoped call is dropped before the error is read, so the two futures
+        // share space.
+        let (error, attempts) = {
             let mut scoped = std::pin::pin!(context::scope(ctx, call(&self.raw)));
-            let result = scoped.as_mut().await;
-            let attempts = scoped.take_value().map_or(1, |ctx| ctx.attempts());
-            (result, attempts)
+            match scoped.as_mut().await {
+                Ok(value) => return Ok(value),
+                Err(error) => (error, scoped.take_value().map_or(1, |ctx| ctx.attempts())),
+            }
         };
-        match result {
-            Ok(value) => Ok(value),
-            Err(e) => Err(Error::from_raw(operation.id(), e, attempts).await),
-        }
+        Err(Error::from_raw(operation.id(), error, attempts).await)
     }
 }
 
