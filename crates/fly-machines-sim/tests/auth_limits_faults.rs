@@ -68,12 +68,7 @@ async fn rate_limits_follow_fly_defaults_per_action_and_machine() {
     http.app("b").await;
     let mut ids = Vec::new();
     for _ in 0..3 {
-        ids.push(
-            http.machine("a", json!({})).await["id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        ids.push(http.machine_id("a", json!({})).await);
     }
     let limited = http
         .post("/apps/a/machines", json!({ "config": { "image": "x" } }))
@@ -136,10 +131,7 @@ async fn request_log_records_method_path_status_nonce_and_time() {
     let sim = start().await;
     let http = Http::new(&sim);
     http.app("a").await;
-    let id = http.machine("a", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = http.machine_id("a", json!({})).await;
     sim.advance(Duration::from_secs(3));
     http.post_nonce(&format!("/apps/a/machines/{id}/stop"), None, "n1")
         .await;
@@ -236,10 +228,7 @@ async fn new_machines_are_invisible_for_a_window_and_destroyed_ones_linger() {
     );
     let http = Http::new(&sim);
     http.app("a").await;
-    let id = http.machine("a", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = http.machine_id("a", json!({})).await;
     let path = format!("/apps/a/machines/{id}");
     assert_eq!(http.get(&path).await.status, 404);
     assert_eq!(

@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Http, manual, settle, start};
+use fly_machines_sim::SimHandle;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -178,21 +179,9 @@ async fn versions_are_capped_and_destroyed_machines_are_reaped() {
     let sim = start().await;
     let http = Http::new(&sim);
     http.app("a").await;
-    let id = http.machine("a", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = http.machine_id("a", json!({})).await;
     let path = format!("/apps/a/machines/{id}");
-    for i in 0..20 {
-        settle(&sim);
-        let answer = http
-            .post(
-                &path,
-                json!({ "config": { "image": format!("nginx:{i}") } }),
-            )
-            .await;
-        assert_eq!(answer.status, 200, "{}", answer.text);
-    }
+    update_images(&sim, &http, &path, 20).await;
     let versions = http.get(&format!("{path}/versions")).await;
     let versions = versions.body.as_array().unwrap();
     assert_eq!(versions.len(), 10, "only the newest ten versions are kept");
@@ -376,21 +365,9 @@ async fn the_version_count_kept_is_configurable() {
     let sim = manual().versions_kept(3).start().await.unwrap();
     let http = Http::new(&sim);
     http.app("a").await;
-    let id = http.machine("a", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = http.machine_id("a", json!({})).await;
     let path = format!("/apps/a/machines/{id}");
-    for i in 0..5 {
-        settle(&sim);
-        let answer = http
-            .post(
-                &path,
-                json!({ "config": { "image": format!("nginx:{i}") } }),
-            )
-            .await;
-        assert_eq!(answer.status, 200, "{}", answer.text);
-    }
+    update_images(&sim, &http, &path, 5).await;
     let versions = http.get(&format!("{path}/versions")).await;
     let images: Vec<&str> = versions
         .body
@@ -401,4 +378,16 @@ async fn the_version_count_kept_is_configurable() {
         .collect();
     assert_eq!(images, ["nginx:4", "nginx:3", "nginx:2"]);
     sim.shutdown().await;
+}
+
+/// Updates the machine at `path` `count` times, to images `nginx:0`, `nginx:1`, ..., each one
+/// after the previous update has settled.
+async fn update_images(sim: &SimHandle, http: &Http, path: &str, count: usize) {
+    for i in 0..count {
+        settle(sim);
+        let answer = http
+            .post(path, json!({ "config": { "image": format!("nginx:{i}") } }))
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
 }

@@ -87,10 +87,7 @@ async fn lifecycle_calls_follow_the_state_machine() {
     let sim = start().await;
     let http = Http::new(&sim);
     http.app("a").await;
-    let id = http.machine("a", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = http.machine_id("a", json!({})).await;
     let path = |p: &str| format!("/apps/a/machines/{id}{p}");
 
     // Start while still launching: 412.
@@ -233,10 +230,7 @@ async fn destroy_needs_force_when_running_and_then_answers_404() {
     let sim = start().await;
     let http = Http::new(&sim);
     http.app("a").await;
-    let id = http.machine("a", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = http.machine_id("a", json!({})).await;
     settle(&sim);
     let path = format!("/apps/a/machines/{id}");
     let refused = http.delete(&path).await;
@@ -257,10 +251,7 @@ async fn destroy_needs_force_when_running_and_then_answers_404() {
     assert!(live.body.as_array().unwrap().is_empty());
 
     // A stopped machine is destroyed without force.
-    let id2 = http.machine("a", json!({ "skip_launch": true })).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id2 = http.machine_id("a", json!({ "skip_launch": true })).await;
     assert_eq!(
         http.delete(&format!("/apps/a/machines/{id2}")).await.status,
         200

@@ -10,10 +10,7 @@ use serde_json::json;
 
 async fn started_machine(sim: &fly_machines_sim::SimHandle, http: &Http) -> String {
     http.app("a").await;
-    let id = http.machine("a", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = http.machine_id("a", json!({})).await;
     settle(sim);
     id
 }
@@ -332,10 +329,7 @@ async fn the_real_clock_completes_transitions_by_itself() {
         .unwrap();
     let http = Http::new(&sim);
     http.app("a").await;
-    let id = http.machine("a", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = http.machine_id("a", json!({})).await;
     let before = std::time::Instant::now();
     let waited = http
         .get(&format!(

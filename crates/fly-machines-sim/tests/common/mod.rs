@@ -126,6 +126,12 @@ impl Http {
         a.body
     }
 
+    /// Creates a machine, asserting 200, and returns its id.
+    pub async fn machine_id(&self, app: &str, extra: Value) -> String {
+        let created = self.machine(app, extra).await;
+        created["id"].as_str().expect("a machine id").to_string()
+    }
+
     pub async fn state(&self, app: &str, id: &str) -> String {
         let a = self.get(&format!("/apps/{app}/machines/{id}")).await;
         assert_eq!(a.status, 200, "{}", a.text);
