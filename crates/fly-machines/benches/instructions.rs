@@ -105,14 +105,14 @@ fn count(scratch: &Path, variant: &str, calls: u64, base_url: &str, machine_id: 
 }
 
 fn ensure_valgrind() {
-    let present = |_: ()| {
+    let present = || {
         Command::new("valgrind")
             .arg("--version")
             .stdout(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
     };
-    if present(()) {
+    if present() {
         return;
     }
     eprintln!("valgrind is missing: installing Debian's package");
@@ -127,7 +127,7 @@ fn ensure_valgrind() {
             args.join(" ")
         );
     }
-    assert!(present(()), "valgrind still missing after apt-get install");
+    assert!(present(), "valgrind still missing after apt-get install");
 }
 
 fn runtime() -> tokio::runtime::Runtime {

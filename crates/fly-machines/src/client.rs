@@ -275,7 +275,7 @@ impl ClientBuilder {
             Error::invalid_input("user agent", &agent, "characters allowed in an HTTP header")
         })?;
         let request_timeout = self.request_timeout.unwrap_or(Duration::from_secs(30));
-        let client_applies_timeout = self.http.is_none();
+        let own_client = self.http.is_none();
         let http = match self.http {
             Some(client) => client,
             None => reqwest::Client::builder()
@@ -297,8 +297,7 @@ impl ClientBuilder {
             token,
             user_agent,
             request_timeout,
-            client_applies_timeout,
-            own_client: client_applies_timeout,
+            own_client,
             budget: RetryBudget::new(retry.budget_capacity),
             retry,
             limiter: Limiter::with_clock(rate_limits, clock.clone()).map(Arc::new),

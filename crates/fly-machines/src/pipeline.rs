@@ -24,11 +24,9 @@ pub(crate) struct Pipeline {
     pub token: Token,
     pub user_agent: HeaderValue,
     pub request_timeout: Duration,
-    /// Whether the HTTP client already applies `request_timeout` to every request (it does when
-    /// we built it). Then only `/wait` needs a timeout of its own, which spares every other
-    /// request the allocations reqwest makes for a per-request timeout.
-    pub client_applies_timeout: bool,
-    /// Whether the HTTP client is one we built, which follows no redirects: then every answer
+    /// Whether the HTTP client is one we built. It then applies `request_timeout` to every
+    /// request itself, so only `/wait` needs a timeout of its own (sparing every other request
+    /// the allocations of a per-request timeout), and it follows no redirects, so every answer
     /// comes from the base URL's origin and needs no check.
     pub own_client: bool,
     pub retry: RetryPolicy,
@@ -58,7 +56,7 @@ impl Pipeline {
                     .max(self.request_timeout),
             );
         }
-        (!self.client_applies_timeout).then_some(self.request_timeout)
+        (!self.own_client).then_some(self.request_timeout)
     }
 
     /// The facts of one call that every attempt needs.
