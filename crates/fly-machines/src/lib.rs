@@ -175,6 +175,7 @@ mod retry;
 #[cfg(feature = "redis")]
 mod shared_limiter;
 pub mod testing;
+mod tls;
 mod token;
 mod validate;
 pub mod wait;
@@ -186,6 +187,7 @@ pub use clock::{Clock, ManualClock, TokioClock};
 pub use error::{ApiError, Error, ErrorBody, ErrorCode, Result};
 pub use fly_machines_api::types;
 pub use fly_machines_api::{Operation, OperationId, RateLimitClass};
+#[cfg(feature = "derive")]
 pub use fly_machines_derive::MachineConfig;
 pub use lease::LeaseGuard;
 pub use limiter::{Limit, LimitKey, Limiter, RateLimits};

@@ -1,12 +1,24 @@
 //! Pointing a [`Client`](crate::Client) at a local test server in one line.
 //!
-//! `fly-machines` does not depend on `httpmock` or on the emulator: the helper takes the server's
-//! base URL, so it works with `httpmock::MockServer::base_url()`, the emulator's address, or
-//! anything else that speaks the API. (A method taking `&MockServer` would need `httpmock` as a
-//! dependency of every user of this crate, or a dependency of `fly-machines-httpmock` on this
-//! crate, which is a dev-dependency cycle that stops the crates from being published.)
+//! - [`ClientBuilder::test_server`] takes any base URL: settings for tests (placeholder token, no
+//!   client-side limits, a clock that skips waits).
+//! - With the `sim` feature, `sim.client()` on a running emulator
+//!   ([`fly_machines_sim::SimHandle`]) gives a client with its token and address.
+//! - With the `httpmock` feature, `server.client()` on an `httpmock::MockServer` gives a client with
+//!   [`test_server`](ClientBuilder::test_server)'s settings.
+//!
+//! Both come from the [`TestServer`] trait. The mock and emulator crates do not depend on this one
+//! (that would be a dependency cycle through our own tests), so the glue lives here, behind
+//! features a user turns on in `[dev-dependencies]`:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! fly-machines = { version = "0.1", features = ["sim", "httpmock"] }
+//! fly-machines-sim = "0.1"
+//! fly-machines-httpmock = "0.1"
+//! ```
 
-use crate::{ClientBuilder, ManualClock, RateLimits, RetryPolicy};
+use crate::{Client, ClientBuilder, ManualClock, RateLimits, RetryPolicy};
 
 /// The token [`ClientBuilder::test_server`] sends unless another one is set after it.
 pub const TEST_TOKEN: &str = "test-token";
@@ -29,5 +41,45 @@ impl ClientBuilder {
             .rate_limits(RateLimits::off())
             .retry(RetryPolicy::default().jitter(false))
             .clock(ManualClock::auto_advance())
+    }
+}
+
+/// A local server a test points a client at: `server.client()`.
+pub trait TestServer {
+    /// A builder already pointed at this server, to change a setting before
+    /// [`build`](ClientBuilder::build).
+    fn client_builder(&self) -> ClientBuilder;
+
+    /// A client for this server.
+    ///
+    /// # Panics
+    ///
+    /// Never for the servers this crate implements it for: their address and token are always
+    /// valid client settings. A custom implementation whose builder fails panics here; use
+    /// [`client_builder`](TestServer::client_builder) and handle the error instead.
+    fn client(&self) -> Client {
+        self.client_builder()
+            .build()
+            .expect("a local test server's address and token are valid client settings")
+    }
+}
+
+/// The emulator speaks the API as Fly does, limits and waits included, so its client keeps the
+/// real settings (real clock, Fly's rate limits) and only takes the emulator's address and token.
+#[cfg(feature = "sim")]
+impl TestServer for fly_machines_sim::SimHandle {
+    fn client_builder(&self) -> ClientBuilder {
+        Client::builder()
+            .base_url(self.base_url())
+            .token(self.token())
+    }
+}
+
+/// A mock answers only what a test set up, so its client gets
+/// [`test_server`](ClientBuilder::test_server)'s settings.
+#[cfg(feature = "httpmock")]
+impl TestServer for httpmock::MockServer {
+    fn client_builder(&self) -> ClientBuilder {
+        Client::builder().test_server(self.base_url())
     }
 }

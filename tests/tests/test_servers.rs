@@ -1,0 +1,43 @@
+//! `server.client()` from `fly_machines::testing::TestServer`: one line from a running emulator
+//! or an `httpmock::MockServer` to a working client.
+
+use fly_machines::testing::{TEST_TOKEN, TestServer};
+use fly_machines_httpmock::MockServerExt;
+use httpmock::MockServer;
+
+#[tokio::test]
+async fn an_emulator_gives_a_client_with_its_address_and_token() {
+    let sim = fly_machines_sim::Sim::builder()
+        .token("only-this-token")
+        .start()
+        .await
+        .unwrap();
+    let client = sim.client();
+    assert_eq!(client.base_url(), sim.base_url());
+
+    // The emulator refuses any other token, so a created app proves the token went along.
+    client
+        .apps()
+        .create("test-servers-app", "personal")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sim.apps(), ["test-servers-app"]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_mock_server_gives_a_client_with_test_settings() {
+    let server = MockServer::start_async().await;
+    let show = server.apps_show(|when, then| {
+        let when = when.app_name("mocked-app").into_inner();
+        when.header("authorization", format!("Bearer {TEST_TOKEN}"));
+        then.ok(&fly_machines::types::App {
+            name: Some("mocked-app".into()),
+            ..Default::default()
+        });
+    });
+    let app = server.client().app("mocked-app").get().await.unwrap();
+    assert_eq!(app.name.as_deref(), Some("mocked-app"));
+    show.assert_async().await;
+}
