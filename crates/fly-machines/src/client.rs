@@ -278,7 +278,7 @@ impl ClientBuilder {
         let own_client = self.http.is_none();
         let http = match self.http {
             Some(client) => client,
-            None => crate::tls::prepare_then(reqwest::Client::builder)
+            None => crate::tls::configure(reqwest::Client::builder())?
                 .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
                 .timeout(request_timeout)
                 .redirect(reqwest::redirect::Policy::none())

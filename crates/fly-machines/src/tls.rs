@@ -1,16 +1,29 @@
 //! The TLS backend, chosen with a cargo feature: `rustls` (default, aws-lc), `rustls-ring` (no C
 //! code to build) or `native-tls` (the platform's library).
 
-/// Makes the chosen backend usable before the HTTP client is built.
+use crate::{Error, Result};
+
+/// Sets the chosen backend on the builder of the HTTP client the SDK makes for itself.
 ///
-/// With `rustls-ring`, reqwest has no crypto provider of its own and refuses to build a client
-/// unless the process has a default one, so ring is installed as that default when none is set.
-/// A provider the application installed itself is left alone.
-pub(crate) fn prepare_then<T>(next: impl FnOnce() -> T) -> T {
-    #[cfg(feature = "rustls-ring")]
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing a race with another thread that installs one is fine: a default then exists.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+/// With `rustls-ring` alone, reqwest has no crypto provider of its own, so the client gets a
+/// rustls config built on ring here, with the platform's certificate verifier and the same ALPN
+/// offer reqwest makes (HTTP/2, then HTTP/1.1). Nothing is installed process-wide: an application
+/// keeps its own choice of default provider.
+pub(crate) fn configure(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+    #[cfg(all(feature = "rustls-ring", not(feature = "rustls")))]
+    {
+        use rustls_platform_verifier::BuilderVerifierExt;
+        let failed = |e: rustls::Error| Error::Config(format!("cannot set up TLS with ring: {e}"));
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(failed)?
+            .with_platform_verifier()
+            .map_err(failed)?
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        return Ok(builder.tls_backend_preconfigured(config));
     }
-    next()
+    #[allow(unreachable_code)]
+    Ok(builder)
 }

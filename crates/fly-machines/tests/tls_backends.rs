@@ -23,7 +23,7 @@ async fn an_https_call_starts_with_a_tls_handshake() {
     });
 
     // Building the client must not panic: with `rustls-ring`, reqwest has no crypto provider of
-    // its own and needs the one the client installs.
+    // its own and would refuse to build without the ring config the SDK gives it.
     let client = Client::builder()
         .test_server(format!("https://{addr}"))
         .build()
