@@ -1,7 +1,7 @@
 //! The TLS backend, chosen with a cargo feature: `rustls` (default, aws-lc), `rustls-ring` (no C
 //! code to build) or `native-tls` (the platform's library).
 
-use crate::{Error, Result};
+use crate::Result;
 
 /// Sets the chosen backend on the builder of the HTTP client the SDK makes for itself.
 ///
@@ -13,7 +13,8 @@ pub(crate) fn configure(builder: reqwest::ClientBuilder) -> Result<reqwest::Clie
     #[cfg(all(feature = "rustls-ring", not(feature = "rustls")))]
     {
         use rustls_platform_verifier::BuilderVerifierExt;
-        let failed = |e: rustls::Error| Error::Config(format!("cannot set up TLS with ring: {e}"));
+        let failed =
+            |e: rustls::Error| crate::Error::Config(format!("cannot set up TLS with ring: {e}"));
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
