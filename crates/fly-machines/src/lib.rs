@@ -172,10 +172,12 @@ mod machine_config;
 mod pipeline;
 pub mod resources;
 mod retry;
+mod signal;
 #[cfg(feature = "redis")]
 mod shared_limiter;
 pub mod testing;
 mod token;
+mod units;
 mod validate;
 pub mod wait;
 
@@ -185,21 +187,26 @@ pub use client::{
 pub use clock::{Clock, ManualClock, TokioClock};
 pub use error::{ApiError, Error, ErrorBody, ErrorCode, Result};
 pub use fly_machines_api::types;
-pub use fly_machines_api::{Operation, OperationId, RateLimitClass};
+pub use fly_machines_api::{
+    CheckState, EventKind, HostStatus, MachineState, Operation, OperationId, RateLimitClass,
+    VolumeState,
+};
 pub use fly_machines_derive::MachineConfig;
 pub use lease::LeaseGuard;
 pub use limiter::{Limit, LimitKey, Limiter, RateLimits};
 pub use machine_config::MachineConfig;
 pub use reqwest;
 pub use resources::apps::{App, Apps};
-pub use resources::machines::{ListMachines, Machine, Machines, Metadata};
+pub use resources::machine_snapshot::MachineSnapshot;
+pub use resources::machines::{Command, Machine, Machines, Metadata, ProcessSort, SortOrder};
 pub use resources::org::{Org, OrgListing};
 pub use resources::volumes::{Volume, Volumes};
 pub use retry::{Failure, RetryPolicy};
+pub use signal::Signal;
 #[cfg(feature = "redis")]
 pub use shared_limiter::{
     DEFAULT_DECISION_TIMEOUT, DEFAULT_RETRY_INTERVAL, Reservation, SharedError, SharedLimiter,
     SharedLimits, SharedStats,
 };
 pub use token::{Scheme, Token};
-pub use wait::{WaitError, WaitOutcome, WaitState};
+pub use wait::{WaitError, WaitOutcome, WaitState, WaitTarget, WaitTargets};

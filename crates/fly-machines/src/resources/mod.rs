@@ -7,7 +7,9 @@
 pub mod apps;
 pub mod certificates;
 pub mod ips;
+pub mod machine_snapshot;
 pub mod machines;
+mod rolling;
 pub mod org;
 pub mod platform;
 pub mod secrets;
