@@ -172,9 +172,9 @@ mod machine_config;
 mod pipeline;
 pub mod resources;
 mod retry;
-mod signal;
 #[cfg(feature = "redis")]
 mod shared_limiter;
+mod signal;
 pub mod testing;
 mod token;
 mod units;
@@ -202,11 +202,11 @@ pub use resources::machines::{Command, Machine, Machines, Metadata, ProcessSort,
 pub use resources::org::{Org, OrgListing};
 pub use resources::volumes::{Volume, Volumes};
 pub use retry::{Failure, RetryPolicy};
-pub use signal::Signal;
 #[cfg(feature = "redis")]
 pub use shared_limiter::{
     DEFAULT_DECISION_TIMEOUT, DEFAULT_RETRY_INTERVAL, Reservation, SharedError, SharedLimiter,
     SharedLimits, SharedStats,
 };
+pub use signal::Signal;
 pub use token::{Scheme, Token};
 pub use wait::{WaitError, WaitOutcome, WaitState, WaitTarget, WaitTargets};

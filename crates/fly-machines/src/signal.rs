@@ -97,13 +97,22 @@ mod tests {
 
     #[test]
     fn stop_takes_its_subset_and_names_the_rest() {
-        assert_eq!(Signal::Int.for_stop().unwrap(), types::StopRequestSignal::Sigint);
+        assert_eq!(
+            Signal::Int.for_stop().unwrap(),
+            types::StopRequestSignal::Sigint
+        );
         assert_eq!(
             Signal::Usr2.for_restart().unwrap(),
             types::MachinesRestartSignal::Sigusr2
         );
         let err = Signal::Pipe.for_stop().unwrap_err().to_string();
-        assert!(err.contains("stop signal") && err.contains("SIGPIPE"), "{err}");
-        assert_eq!(Signal::Pipe.for_signal().unwrap(), types::SignalRequestSignal::Sigpipe);
+        assert!(
+            err.contains("stop signal") && err.contains("SIGPIPE"),
+            "{err}"
+        );
+        assert_eq!(
+            Signal::Pipe.for_signal().unwrap(),
+            types::SignalRequestSignal::Sigpipe
+        );
     }
 }

@@ -26,7 +26,8 @@ pub(crate) fn whole_secs(what: &'static str, d: Duration, min: u64, max: u64) ->
 /// [`whole_secs`] as the `i64` the generated types carry.
 pub(crate) fn whole_secs_i64(what: &'static str, d: Duration, min: u64, max: u64) -> Result<i64> {
     let secs = whole_secs(what, d, min, max.min(i64::MAX as u64))?;
-    i64::try_from(secs).map_err(|_| Error::invalid_input(what, &format!("{d:?}"), "a smaller duration"))
+    i64::try_from(secs)
+        .map_err(|_| Error::invalid_input(what, &format!("{d:?}"), "a smaller duration"))
 }
 
 /// The longest duration Go can hold: `i64::MAX` nanoseconds (about 292 years).
@@ -67,7 +68,10 @@ mod tests {
         assert_eq!(s(1_001).unwrap(), 2);
         assert_eq!(s(60_000).unwrap(), 60);
         let err = s(60_001).unwrap_err().to_string();
-        assert!(err.contains("exec timeout") && err.contains("1 s to 60 s"), "{err}");
+        assert!(
+            err.contains("exec timeout") && err.contains("1 s to 60 s"),
+            "{err}"
+        );
         assert!(s(0).is_err());
         assert!(whole_secs("x", Duration::MAX, 0, u64::MAX).is_ok());
         assert!(whole_secs_i64("x", Duration::MAX, 0, u64::MAX).is_err());
@@ -76,11 +80,22 @@ mod tests {
     #[test]
     fn go_durations_are_exact_and_bounded() {
         assert_eq!(go_duration("t", Duration::from_secs(30)).unwrap(), "30s");
-        assert_eq!(go_duration("t", Duration::from_millis(1500)).unwrap(), "1500ms");
-        assert_eq!(go_duration("t", Duration::from_micros(250)).unwrap(), "250us");
+        assert_eq!(
+            go_duration("t", Duration::from_millis(1500)).unwrap(),
+            "1500ms"
+        );
+        assert_eq!(
+            go_duration("t", Duration::from_micros(250)).unwrap(),
+            "250us"
+        );
         assert_eq!(go_duration("t", Duration::from_nanos(7)).unwrap(), "7ns");
         assert_eq!(go_duration("t", Duration::ZERO).unwrap(), "0s");
-        let err = go_duration("stop timeout", Duration::MAX).unwrap_err().to_string();
-        assert!(err.contains("stop timeout") && err.contains("Go's limit"), "{err}");
+        let err = go_duration("stop timeout", Duration::MAX)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("stop timeout") && err.contains("Go's limit"),
+            "{err}"
+        );
     }
 }

@@ -283,7 +283,10 @@ impl Machine {
 
     /// Waits until the machine is `started`, any version.
     #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn wait_started(&self, #[builder(start_fn)] timeout: Duration) -> Result<WaitOutcome> {
+    pub async fn wait_started(
+        &self,
+        #[builder(start_fn)] timeout: Duration,
+    ) -> Result<WaitOutcome> {
         self.wait_for([WaitState::Started])
             .timeout(timeout)
             .send()
@@ -292,7 +295,10 @@ impl Machine {
 
     /// Waits until the machine is `stopped`, any version.
     #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn wait_stopped(&self, #[builder(start_fn)] timeout: Duration) -> Result<WaitOutcome> {
+    pub async fn wait_stopped(
+        &self,
+        #[builder(start_fn)] timeout: Duration,
+    ) -> Result<WaitOutcome> {
         self.wait_for([WaitState::Stopped])
             .timeout(timeout)
             .send()
@@ -301,14 +307,20 @@ impl Machine {
 
     /// Starts the machine and waits until it is `started`.
     #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn start_and_wait(&self, #[builder(start_fn)] timeout: Duration) -> Result<WaitOutcome> {
+    pub async fn start_and_wait(
+        &self,
+        #[builder(start_fn)] timeout: Duration,
+    ) -> Result<WaitOutcome> {
         self.start().send().await?;
         self.wait_started(timeout).send().await
     }
 
     /// Stops the machine and waits until it is `stopped`.
     #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn stop_and_wait(&self, #[builder(start_fn)] timeout: Duration) -> Result<WaitOutcome> {
+    pub async fn stop_and_wait(
+        &self,
+        #[builder(start_fn)] timeout: Duration,
+    ) -> Result<WaitOutcome> {
         self.stop().send().await?;
         self.wait_stopped(timeout).send().await
     }

@@ -40,8 +40,7 @@ impl Machines {
     /// Lists the app's machines:
     /// `app.machines().list().metadata("role", "web").state(MachineState::Started).await`.
     ///
-    /// Each filter is sent to Fly; metadata filters are checked again here, so a server that
-    /// ignores them never hands back a stranger.
+    /// Each filter is sent to Fly as a query parameter (`metadata.{key}=value` for metadata).
     #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn list(
         &self,
@@ -81,7 +80,6 @@ impl Machines {
             .await?;
         Ok(r.into_inner()
             .into_iter()
-            .filter(|m| metadata.iter().all(|(k, v)| m.metadata(k) == Some(v)))
             .map(|m| MachineSnapshot::new(&self.app, m))
             .collect())
     }
@@ -196,7 +194,10 @@ impl Machines {
             .metadata(LAUNCH_ID_METADATA_KEY, key)
             .send()
             .await?;
-        Ok(found.into_iter().next())
+        // Filter again locally: a server that ignores the filter must not make us pick a stranger.
+        Ok(found
+            .into_iter()
+            .find(|m| m.metadata(LAUNCH_ID_METADATA_KEY) == Some(key)))
     }
 }
 
