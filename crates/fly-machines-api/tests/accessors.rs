@@ -77,7 +77,7 @@ fn real_volumes_apps_and_leases() {
         assert_eq!(v.attached_machine_id(), Some("908057ef21e487"));
         assert_eq!(volumes[1].attached_machine_id(), None);
     }
-    if let Some(app) = example::<types::AppCreatedResponse>("app-create-response.json") {
+    if let Some(app) = example::<types::CreateAppResponse>("app-create-response.json") {
         assert_eq!(app.id(), "z4k69dxd8r31p5mx");
         assert_eq!(app.created_at(), Some(at_millis(1_708_631_799_000)));
     }

@@ -3,7 +3,7 @@
 use std::time::SystemTime;
 
 use super::unix_millis;
-use crate::types::{App, AppCreatedResponse};
+use crate::types::{App, CreateAppResponse};
 
 impl App {
     /// The app's name; empty when absent.
@@ -27,7 +27,7 @@ impl App {
     }
 }
 
-impl AppCreatedResponse {
+impl CreateAppResponse {
     /// The new app's id; empty when absent.
     pub fn id(&self) -> &str {
         self.id.as_deref().unwrap_or_default()

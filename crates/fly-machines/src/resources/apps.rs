@@ -64,7 +64,7 @@ impl Apps {
         network: Option<String>,
         /// Whether to enable subdomains for the app's machines.
         enable_subdomains: Option<bool>,
-    ) -> Result<types::AppCreatedResponse> {
+    ) -> Result<types::CreateAppResponse> {
         validate::app_name(&name)?;
         validate::key("organization slug", &org_slug)?;
         let body = types::CreateAppRequest {
@@ -72,6 +72,7 @@ impl Apps {
             org_slug: Some(org_slug),
             network,
             enable_subdomains,
+            idempotency_key: None,
         };
         let r = self
             .client
@@ -128,7 +129,7 @@ impl App {
         &self,
         /// How long the token is valid (Fly's default when unset).
         expiry: Option<std::time::Duration>,
-    ) -> Result<types::CreateAppResponse> {
+    ) -> Result<types::CreateAppDeployTokenResponse> {
         validate::app_name(&self.name)?;
         let body = types::CreateAppDeployTokenRequest {
             expiry: expiry
