@@ -135,7 +135,7 @@ async fn emulator() -> (SimHandle, Vec<String>) {
             .send()
             .await
             .unwrap();
-        ids.push(machine.id.expect("an id"));
+        ids.push(machine.id().to_string());
     }
     (sim, ids)
 }
