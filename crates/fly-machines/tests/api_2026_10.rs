@@ -22,6 +22,13 @@ fn client(server: &MockServer) -> Client {
         .unwrap()
 }
 
+/// The apps [`app_registry`] made: by idempotency key (name and id), and by name (id).
+#[derive(Default)]
+struct Registry {
+    by_key: HashMap<String, (String, String)>,
+    by_name: HashMap<String, String>,
+}
+
 /// A stand-in for Fly's app create: a repeat with the same key and name answers with the app
 /// the first made; a new key for a taken name is `name_taken`; the same key with another name
 /// is refused. Returns the server and how many apps it made.
@@ -29,9 +36,7 @@ async fn app_registry() -> (MockServer, Arc<Mutex<usize>>) {
     let server = MockServer::start_async().await;
     let made = Arc::new(Mutex::new(0usize));
     let counter = made.clone();
-    // key -> (name, id); name -> id
-    let state: Arc<Mutex<(HashMap<String, (String, String)>, HashMap<String, String>)>> =
-        Arc::default();
+    let state: Arc<Mutex<Registry>> = Arc::default();
     server
         .mock_async(move |when, then| {
             when.method("POST").path("/v1/apps");
@@ -40,7 +45,7 @@ async fn app_registry() -> (MockServer, Arc<Mutex<usize>>) {
                 let name = body["name"].as_str().unwrap().to_string();
                 let key = body["idempotency_key"].as_str().map(str::to_string);
                 let mut guard = state.lock().unwrap();
-                let (by_key, by_name) = &mut *guard;
+                let Registry { by_key, by_name } = &mut *guard;
                 let answer = |status: u16, value: Value| {
                     HttpMockResponse::builder()
                         .status(status)
