@@ -547,6 +547,8 @@ impl ErrorBody for types::LeaseEnvelope {
     }
 }
 
+/// The Managed Postgres endpoints answer errors as `{error: "..."}`: the message is kept, with no
+/// code (Fly sends none there), and the status predicates apply as usual.
 impl ErrorBody for types::PostgresErrorResponse {
     async fn into_text(self) -> String {
         serde_json::to_string(&self).unwrap_or_default()
@@ -678,6 +680,18 @@ mod tests {
         let gone = api_error("Postgres", 410, None, String::new(), 1);
         assert!(gone.is_gone() && !gone.is_not_found());
         assert!(api_error("Apps_show", 401, None, String::new(), 1).is_unauthorized());
+    }
+
+    /// The Postgres API's `{error: "..."}` shape, as the generated client hands it over.
+    #[tokio::test]
+    async fn postgres_error_body_keeps_its_message() {
+        let body = types::PostgresErrorResponse {
+            error: Some("cluster is being deleted".into()),
+        };
+        let text = body.into_text().await;
+        let err = api_error("Postgres_cluster_delete", 409, None, text, 1);
+        assert!(err.is_conflict() && err.code().is_none());
+        assert_eq!(err.api().unwrap().message, "cluster is being deleted");
     }
 
     /// The Postgres API's `{error: "..."}` shape: the message is kept, no code invented.

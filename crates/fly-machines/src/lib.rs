@@ -209,7 +209,7 @@ pub use lease::LeaseGuard;
 pub use limiter::{Limit, LimitKey, Limiter, RateLimits};
 pub use machine_config::MachineConfig;
 pub use reqwest;
-pub use resources::apps::{App, Apps};
+pub use resources::apps::{App, Apps, EnsuredApp};
 pub use resources::machine_snapshot::MachineSnapshot;
 pub use resources::machines::{Command, Machine, Machines, Metadata, ProcessSort, SortOrder};
 pub use resources::org::{Org, OrgListing};

@@ -1,5 +1,6 @@
 //! Apps: list, create, get, delete, and the way to everything inside an app.
 
+use crate::context::CallContext;
 use crate::resources::certificates::Certificates;
 use crate::resources::ips::IpAssignments;
 use crate::resources::machines::{Machine, Machines};
@@ -54,31 +55,126 @@ impl Apps {
     }
 
     /// Creates an app: `client.apps().create("my-app", "personal").await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    ///
+    /// With `.idempotency_key(..)`, Fly answers a repeat of the same create (same key, same
+    /// name) with the app the first one made, so the call is retried after a timeout or 5xx like
+    /// an idempotent one. Without a key it is sent once, unless `.retry_unsafe()` says otherwise.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn create(
         &self,
-        #[builder(start_fn, into)] name: String,
-        #[builder(start_fn, into)] org_slug: String,
+        #[builder(start_fn)] name: String,
+        #[builder(start_fn)] org_slug: String,
         /// Name of a custom private network to put the app in.
-        #[builder(into)]
         network: Option<String>,
-        /// Whether to enable subdomains for the app's machines.
-        enable_subdomains: Option<bool>,
+        /// Enable subdomains for the app's machines.
+        #[builder(default, with = || true)]
+        enable_subdomains: bool,
+        /// Makes repeats of this create return the same app (see above).
+        idempotency_key: Option<String>,
+        /// Without a key, retry after a timeout or 5xx anyway (a repeat may then fail with
+        /// `name_taken` although the first attempt made the app).
+        #[builder(default, with = || true)]
+        retry_unsafe: bool,
     ) -> Result<types::CreateAppResponse> {
         validate::app_name(&name)?;
         validate::key("organization slug", &org_slug)?;
+        if let Some(key) = &idempotency_key {
+            validate::key("idempotency key", key)?;
+        }
+        let repeatable = retry_unsafe || idempotency_key.is_some();
         let body = types::CreateAppRequest {
             name: Some(name),
             org_slug: Some(org_slug),
             network,
-            enable_subdomains,
-            idempotency_key: None,
+            enable_subdomains: enable_subdomains.then_some(true),
+            idempotency_key,
         };
         let r = self
             .client
-            .call(OperationId::AppsCreate, |raw| raw.apps_create(&body))
+            .call_with(
+                OperationId::AppsCreate,
+                CallContext::retrying_unsafe(repeatable),
+                |raw| raw.apps_create(&body),
+            )
             .await?;
         Ok(r.into_inner())
+    }
+
+    /// Makes sure the app exists in the organization and returns it, creating it if needed:
+    /// `client.apps().ensure("my-app", "personal").await?`.
+    ///
+    /// The create carries an idempotency key (by default one derived from the organization and
+    /// name, so every process that ensures the same app uses the same key), so repeats and
+    /// retries never fail on the app a previous attempt made. An app of that name made
+    /// otherwise is accepted when it belongs to the organization; in another organization it is
+    /// a `name_taken` error.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
+    pub async fn ensure(
+        &self,
+        #[builder(start_fn)] name: String,
+        #[builder(start_fn)] org_slug: String,
+        /// The create's idempotency key, instead of the one derived from org and name.
+        idempotency_key: Option<String>,
+        /// Name of a custom private network for a new app.
+        network: Option<String>,
+    ) -> Result<EnsuredApp> {
+        let key =
+            idempotency_key.unwrap_or_else(|| format!("{ENSURE_KEY_PREFIX}{org_slug}.{name}"));
+        let created = self
+            .create(name.clone(), org_slug.clone())
+            .idempotency_key(key)
+            .maybe_network(network)
+            .send()
+            .await;
+        let handle = self.client.app(name);
+        match created {
+            Ok(answer) => Ok(EnsuredApp {
+                handle,
+                id: answer.id().to_string(),
+                created: true,
+            }),
+            Err(e) if e.is_name_taken() => {
+                let existing = handle.get().send().await?;
+                if existing.org_slug().is_some_and(|org| org != org_slug) {
+                    return Err(e);
+                }
+                Ok(EnsuredApp {
+                    id: existing.id().to_string(),
+                    handle,
+                    created: false,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// What the derived idempotency key of [`Apps::ensure`] starts with.
+const ENSURE_KEY_PREFIX: &str = "fly-machines-ensure.";
+
+/// The app [`Apps::ensure`] made sure of.
+#[derive(Debug, Clone)]
+pub struct EnsuredApp {
+    handle: App,
+    id: String,
+    created: bool,
+}
+
+impl EnsuredApp {
+    /// The app's handle.
+    pub fn app(&self) -> &App {
+        &self.handle
+    }
+
+    /// The app's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether this ensure's create made the app (or a repeat of it answered with the app it
+    /// made), rather than finding one made otherwise.
+    pub fn created(&self) -> bool {
+        self.created
     }
 }
 

@@ -648,6 +648,10 @@ impl Machine {
         stdin: Option<String>,
         /// Run in this container of a multi-container machine.
         container: Option<String>,
+        /// Run in the machine's own namespace rather than in a container (not with
+        /// `.container(..)`).
+        #[builder(default, with = || true)]
+        in_machine: bool,
         /// Retry after a timeout or 5xx even though the command may then run twice.
         #[builder(default, with = || true)]
         retry_unsafe: bool,
@@ -661,8 +665,16 @@ impl Machine {
                 "at least one word, the program to run",
             ));
         }
+        if in_machine && container.is_some() {
+            return Err(Error::invalid_input(
+                "exec container",
+                container.as_deref().unwrap_or_default(),
+                "no container when the command runs in the machine's namespace (in_machine)",
+            ));
+        }
         let request = types::MachineExecRequest {
             command: Some(command),
+            machine: in_machine.then_some(true),
             timeout: timeout
                 .map(|d| units::whole_secs_i64("exec timeout", d, 1, MAX_EXEC_SECS))
                 .transpose()?,
