@@ -165,9 +165,11 @@ impl Model {
         };
 
         let container = parse_container(&input.attrs, &mut acc);
+        // Whether a field says `image` at all, even wrongly (that error is already reported).
+        let mut field_image_written = false;
         let fields: Vec<FieldAttrs> = fields
             .into_iter()
-            .filter_map(|field| parse_field(field, &mut acc))
+            .filter_map(|field| parse_field(field, &mut field_image_written, &mut acc))
             .filter(FieldAttrs::is_used)
             .collect();
 
@@ -176,8 +178,10 @@ impl Model {
             .unknown_keys
             .iter()
             .any(|key| rules::closest(key, &["image"]).is_some());
-        let field_image = fields.iter().any(|f| f.image.is_some());
-        if container.image.is_none() && !container.image_given && !image_misspelled && !field_image
+        if container.image.is_none()
+            && !container.image_given
+            && !image_misspelled
+            && !field_image_written
         {
             acc.push(error_at(
                 input.ident.span(),
@@ -419,7 +423,11 @@ fn word(item: &NestedMeta, key: &str) -> darling::Result<()> {
 
 /// Reads one field's `#[machine(...)]`. Returns `None` for a skipped field or one whose attribute
 /// had errors (already recorded).
-fn parse_field(field: &syn::Field, acc: &mut darling::error::Accumulator) -> Option<FieldAttrs> {
+fn parse_field(
+    field: &syn::Field,
+    image_written: &mut bool,
+    acc: &mut darling::error::Accumulator,
+) -> Option<FieldAttrs> {
     let ident = field.ident.clone()?;
     let mut out = FieldAttrs {
         ident: ident.clone(),
@@ -449,6 +457,7 @@ fn parse_field(field: &syn::Field, acc: &mut darling::error::Accumulator) -> Opt
                 continue;
             }
         };
+        *image_written |= key == "image";
         let duplicate =
             |taken: bool| taken.then(|| Error::duplicate_field(&key).with_span(&key_span));
         match key.as_str() {
