@@ -98,7 +98,7 @@ pub(crate) fn create(env: &mut Env<'_>, _req: &ApiRequest, body: CreateBody) -> 
     env.world.apps.insert(name, app);
     Ok(Reply::json(
         StatusCode::CREATED,
-        types::AppCreatedResponse {
+        types::CreateAppResponse {
             created_at: Some(env.now as i64),
             id: Some(id),
         },
@@ -136,5 +136,5 @@ pub(crate) fn deploy_token(
     let seed = fnv64(format!("{}:{}", app.id, env.now).as_bytes());
     let token = format!("FlyV1 fm2_{}", b64(&stream_bytes(seed, 48)));
     env.world.issued_tokens.push(token.clone());
-    ok_json(types::CreateAppResponse { token: Some(token) })
+    ok_json(types::CreateAppDeployTokenResponse { token: Some(token) })
 }
