@@ -16,12 +16,14 @@
 #[rustfmt::skip]
 #[allow(clippy::all, clippy::pedantic, unused_imports, unused_mut)]
 mod generated;
+pub mod accessors;
 mod hooks;
 pub mod operation;
 pub mod path;
 #[rustfmt::skip]
 mod operations;
 
+pub use accessors::{CheckState, EventKind, HostStatus, MachineState, VolumeState};
 pub use generated::*;
 pub use hooks::{DirectPolicy, Inner, PolicyFuture, RequestPolicy};
 pub use operation::{LimitScope, Operation, OperationId, RateLimit, RateLimitClass};

@@ -232,10 +232,18 @@ async fn make_machine(base_url: &str) -> String {
         .send()
         .await
         .expect("machine");
-    let id = machine.id.expect("machine id");
-    let size = serde_json::to_vec(&client.app(APP).machine(&id).get().await.expect("get"))
-        .map(|body| body.len())
-        .unwrap_or(0);
+    let id = machine.id().to_string();
+    let size = serde_json::to_vec(
+        &client
+            .app(APP)
+            .machine(&id)
+            .get()
+            .await
+            .expect("get")
+            .data(),
+    )
+    .map(|body| body.len())
+    .unwrap_or(0);
     eprintln!("Get Machine answer: {size} bytes");
     id
 }

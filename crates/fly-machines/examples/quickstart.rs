@@ -13,7 +13,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use fly_machines::{Client, MachineConfig, WaitState};
+use fly_machines::{Client, MachineConfig, MachineSnapshot};
 
 /// The kind of machine this quickstart runs, described once as a Rust type.
 #[derive(MachineConfig)]
@@ -108,7 +108,7 @@ async fn main() -> Result<(), BoxError> {
         println!("cleaning up after the failure...");
     }
     if existing_app.is_none() {
-        step("delete app", app.delete()).await.ok();
+        step("delete app", app.delete().send()).await.ok();
     }
     if let Some(sim) = sim {
         sim.shutdown().await;
@@ -120,7 +120,7 @@ async fn lifecycle(app: &fly_machines::App) -> Result<(), BoxError> {
     let server = WebServer {
         greeting: "hello from fly-machines".into(),
     };
-    let created = step(
+    let machine = step(
         "create machine from #[derive(MachineConfig)]",
         app.machines()
             .create(server.machine_config())
@@ -128,78 +128,44 @@ async fn lifecycle(app: &fly_machines::App) -> Result<(), BoxError> {
             .send(),
     )
     .await?;
-    let id = created.id.clone().unwrap_or_default();
-    let machine = app.machine(&id);
     println!(
-        "        machine {id}, version {}",
-        created.instance_id.as_deref().unwrap_or("?")
+        "        machine {}, version {}",
+        machine.id(),
+        machine.version().unwrap_or("?")
     );
 
-    let outcome = lifecycle_steps(&machine, &server, created.instance_id).await;
+    let outcome = lifecycle_steps(&machine).await;
     if outcome.is_err() {
-        machine.delete(true).await.ok();
+        machine.handle().delete().force().await.ok();
     }
     outcome
 }
 
-async fn lifecycle_steps(
-    machine: &fly_machines::Machine,
-    server: &WebServer,
-    version: Option<String>,
-) -> Result<(), BoxError> {
+async fn lifecycle_steps(created: &MachineSnapshot) -> Result<(), BoxError> {
     let minute = Duration::from_secs(60);
-    step(
-        "wait for started",
-        machine
-            .wait_for(vec![WaitState::Started])
-            .timeout(minute)
-            .maybe_version(version)
-            .send(),
-    )
-    .await?;
-
-    let lease = step(
-        "take a 30 s lease",
-        machine
-            .lease(Duration::from_secs(30))
-            .description("quickstart update")
-            .send(),
-    )
-    .await?;
-    let mut config = server.machine_config();
-    config.image = Some("nginx:1.28".into());
+    let machine = created.handle();
+    step("wait for started", created.wait_started(minute)).await?;
     let updated = step(
-        "update the image under the lease",
-        lease.machine().update_config(config),
+        "update the image under a lease",
+        machine
+            .update_image("nginx:1.28")
+            .lease_description("quickstart update")
+            .send(),
     )
     .await?;
     step(
         "wait for the new version to start",
-        machine
-            .wait_for(vec![WaitState::Started])
-            .timeout(minute)
-            .maybe_version(updated.instance_id)
-            .send(),
+        updated.wait_started(minute),
     )
     .await?;
-    step("release the lease", lease.release()).await?;
-
-    step("stop", machine.stop()).await?;
     step(
-        "wait for stopped",
-        machine
-            .wait_for(vec![WaitState::Stopped])
-            .timeout(minute)
-            .send(),
+        "stop and wait for stopped",
+        machine.stop_and_wait(minute).send(),
     )
     .await?;
-    step("destroy", machine.delete(false)).await?;
     step(
-        "wait for destroyed",
-        machine
-            .wait_for(vec![WaitState::Destroyed])
-            .timeout(minute)
-            .send(),
+        "destroy and wait until gone",
+        machine.destroy_and_wait(minute).send(),
     )
     .await?;
     Ok(())

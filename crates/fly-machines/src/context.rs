@@ -25,6 +25,9 @@ pub(crate) struct CallContext {
     pub extra_query: Vec<(String, String)>,
     /// Skips the client-side limiter (lease refreshes must not queue behind other callers).
     pub bypass_limiter: bool,
+    /// The caller accepts that a non-idempotent call may run twice: retry it after a timeout,
+    /// 408 or 5xx as if it were idempotent.
+    pub retry_unsafe: bool,
     attempts: AtomicU32,
 }
 
@@ -33,6 +36,14 @@ impl CallContext {
     pub fn bypassing_limiter() -> Self {
         CallContext {
             bypass_limiter: true,
+            ..Default::default()
+        }
+    }
+
+    /// A context that retries the call even when it is not idempotent.
+    pub fn retrying_unsafe(retry_unsafe: bool) -> Self {
+        CallContext {
+            retry_unsafe,
             ..Default::default()
         }
     }

@@ -14,40 +14,98 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The most of an error body we keep, in bytes; the rest is cut (and said so).
 const MAX_BODY: usize = 1024 * 1024;
 
-/// Fly's machine-readable error code (`status` in an error body). An open set: codes this
-/// version does not know are kept as [`ErrorCode::Other`].
+/// Fly's machine-readable error code (`status` in an error body, `code` in a lease envelope).
+///
+/// Names every value of Fly's `StatusCode` set plus the gRPC-style codes some endpoints send;
+/// an open set, so a code this version does not know is kept as [`ErrorCode::Other`] rather
+/// than lost.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorCode {
-    /// An app or machine name is already in use.
-    NameTaken,
-    /// The region has no room for the requested machine.
-    InsufficientCapacity,
-    /// Fly said `unknown`.
+    /// `unknown`: Fly did not classify the failure.
     Unknown,
+    /// `insufficient_capacity`: the region has no room for the machine.
+    InsufficientCapacity,
+    /// `volume_placement_capacity`: no host can hold the volume with the machine.
+    VolumePlacementCapacity,
+    /// `name_taken`: an app or machine name is already in use.
+    NameTaken,
+    /// `not_found`: the app, machine or resource does not exist.
+    NotFound,
+    /// `failed_precondition`: the resource is not in a state that allows the call.
+    FailedPrecondition,
+    /// `invalid_argument`: a value in the request was refused.
+    InvalidArgument,
     /// Any other code, as sent.
     Other(String),
 }
 
 impl ErrorCode {
-    /// Parses a code as sent by Fly.
+    /// Every named code with its wire spelling (for parsing, display and tests).
+    const NAMED: [(ErrorCode, &'static str); 7] = [
+        (ErrorCode::Unknown, "unknown"),
+        (ErrorCode::InsufficientCapacity, "insufficient_capacity"),
+        (
+            ErrorCode::VolumePlacementCapacity,
+            "volume_placement_capacity",
+        ),
+        (ErrorCode::NameTaken, "name_taken"),
+        (ErrorCode::NotFound, "not_found"),
+        (ErrorCode::FailedPrecondition, "failed_precondition"),
+        (ErrorCode::InvalidArgument, "invalid_argument"),
+    ];
+
+    /// Parses a code as sent by Fly; unknown codes become [`ErrorCode::Other`].
     pub fn parse(code: &str) -> ErrorCode {
-        match code {
-            "name_taken" => ErrorCode::NameTaken,
-            "insufficient_capacity" => ErrorCode::InsufficientCapacity,
-            "unknown" => ErrorCode::Unknown,
-            other => ErrorCode::Other(other.to_string()),
-        }
+        Self::NAMED
+            .iter()
+            .find(|(_, name)| *name == code)
+            .map_or_else(|| ErrorCode::Other(code.to_string()), |(c, _)| c.clone())
     }
 
     /// The code as Fly writes it.
     pub fn as_str(&self) -> &str {
         match self {
-            ErrorCode::NameTaken => "name_taken",
-            ErrorCode::InsufficientCapacity => "insufficient_capacity",
-            ErrorCode::Unknown => "unknown",
             ErrorCode::Other(s) => s,
+            named => Self::NAMED
+                .iter()
+                .find(|(c, _)| c == named)
+                .map_or("unknown", |(_, name)| *name),
         }
+    }
+
+    /// No room for the machine or its volume (`insufficient_capacity`,
+    /// `volume_placement_capacity`): try another region or size.
+    pub fn is_capacity(&self) -> bool {
+        matches!(
+            self,
+            ErrorCode::InsufficientCapacity | ErrorCode::VolumePlacementCapacity
+        )
+    }
+
+    /// The name is in use (`name_taken`).
+    pub fn is_name_taken(&self) -> bool {
+        *self == ErrorCode::NameTaken
+    }
+
+    /// The resource does not exist (`not_found`).
+    pub fn is_not_found(&self) -> bool {
+        *self == ErrorCode::NotFound
+    }
+
+    /// The resource's state forbids the call (`failed_precondition`).
+    pub fn is_failed_precondition(&self) -> bool {
+        *self == ErrorCode::FailedPrecondition
+    }
+
+    /// A request value was refused (`invalid_argument`).
+    pub fn is_invalid_argument(&self) -> bool {
+        *self == ErrorCode::InvalidArgument
+    }
+
+    /// Fly said `unknown`.
+    pub fn is_unknown(&self) -> bool {
+        *self == ErrorCode::Unknown
     }
 }
 
@@ -224,9 +282,31 @@ impl Error {
         }
     }
 
-    /// 404: the app, machine or resource does not exist (or is not visible yet).
+    /// 404 or code `not_found`: the app, machine or resource does not exist (or is not
+    /// visible yet).
     pub fn is_not_found(&self) -> bool {
-        self.status() == Some(404)
+        self.status() == Some(404) || self.code().is_some_and(ErrorCode::is_not_found)
+    }
+
+    /// 410: the resource existed but is gone for good (Postgres clusters, for one).
+    pub fn is_gone(&self) -> bool {
+        self.status() == Some(410)
+    }
+
+    /// Code `name_taken`: the app or machine name is already in use.
+    pub fn is_name_taken(&self) -> bool {
+        self.code().is_some_and(ErrorCode::is_name_taken)
+    }
+
+    /// 400/422 or code `invalid_argument`: a value in the request was refused.
+    pub fn is_invalid_argument(&self) -> bool {
+        matches!(self.status(), Some(400 | 422))
+            || self.code().is_some_and(ErrorCode::is_invalid_argument)
+    }
+
+    /// 401 or 403: the token is missing, wrong, or not allowed this call.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self.status(), Some(401 | 403))
     }
 
     /// 409: the call conflicts with the resource's current state, leases included.
@@ -242,9 +322,10 @@ impl Error {
             })
     }
 
-    /// 412: a precondition failed, e.g. starting a machine that is not stopped.
+    /// 412 or code `failed_precondition`: a precondition failed, e.g. starting a machine
+    /// that is not stopped.
     pub fn is_precondition_failed(&self) -> bool {
-        self.status() == Some(412)
+        self.status() == Some(412) || self.code().is_some_and(ErrorCode::is_failed_precondition)
     }
 
     /// 429: Fly's rate limit refused the call (after our retries), or our own limiter would have
@@ -253,9 +334,10 @@ impl Error {
         self.status() == Some(429)
     }
 
-    /// The region has no capacity for the machine.
+    /// No capacity for the machine or its volume (`insufficient_capacity` or
+    /// `volume_placement_capacity`).
     pub fn is_capacity(&self) -> bool {
-        self.code() == Some(&ErrorCode::InsufficientCapacity)
+        self.code().is_some_and(ErrorCode::is_capacity)
     }
 
     /// A timeout: HTTP 408, a request that timed out, or a wait that ran out of time.
@@ -530,5 +612,76 @@ mod tests {
                 && shown.contains("req-1"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn every_named_code_round_trips_and_unknown_codes_are_kept() {
+        for (code, name) in ErrorCode::NAMED {
+            assert_eq!(ErrorCode::parse(name), code);
+            assert_eq!(code.as_str(), name);
+        }
+        let new = ErrorCode::parse("quota_exceeded");
+        assert_eq!(new, ErrorCode::Other("quota_exceeded".into()));
+        assert_eq!(new.to_string(), "quota_exceeded");
+    }
+
+    /// Fly's `StatusCode` set (2026-10) plus the gRPC-style codes, each with its predicate,
+    /// decoded from a real error body.
+    #[test]
+    fn each_code_has_a_predicate_that_only_it_answers() {
+        type Predicate = fn(&Error) -> bool;
+        let cases: [(&str, u16, Predicate); 6] = [
+            ("insufficient_capacity", 503, Error::is_capacity),
+            ("volume_placement_capacity", 503, Error::is_capacity),
+            ("name_taken", 409, Error::is_name_taken),
+            ("not_found", 500, Error::is_not_found),
+            ("failed_precondition", 500, Error::is_precondition_failed),
+            ("invalid_argument", 500, Error::is_invalid_argument),
+        ];
+        let all: [Predicate; 5] = [
+            Error::is_capacity,
+            Error::is_name_taken,
+            Error::is_not_found,
+            Error::is_precondition_failed,
+            Error::is_invalid_argument,
+        ];
+        for (code, status, predicate) in cases {
+            let body = format!(r#"{{"error":"x","status":"{code}"}}"#);
+            let err = api_error("Machines_create", status, None, body, 1);
+            assert!(predicate(&err), "{code}");
+            let answered = all.iter().filter(|p| p(&err)).count();
+            assert_eq!(answered, 1, "{code} answered by {answered} predicates");
+            assert_eq!(err.code().map(ErrorCode::as_str), Some(code));
+        }
+        let unknown = api_error(
+            "Apps_create",
+            500,
+            None,
+            r#"{"error":"?","status":"unknown"}"#.into(),
+            1,
+        );
+        assert!(unknown.code().is_some_and(ErrorCode::is_unknown));
+        assert!(all.iter().all(|p| !p(&unknown)));
+        // Status alone still answers where Fly sends no code.
+        let gone = api_error("Postgres", 410, None, String::new(), 1);
+        assert!(gone.is_gone() && !gone.is_not_found());
+        assert!(api_error("Apps_show", 401, None, String::new(), 1).is_unauthorized());
+    }
+
+    /// The Postgres API's `{error: "..."}` shape: the message is kept, no code invented.
+    #[test]
+    fn postgres_error_shape_decodes() {
+        let err = api_error(
+            "Postgres_cluster_show",
+            404,
+            Some("req-9".into()),
+            r#"{"error":"cluster not found"}"#.into(),
+            1,
+        );
+        assert!(err.is_not_found());
+        let api = err.api().unwrap();
+        assert_eq!(api.message, "cluster not found");
+        assert_eq!(api.code, None);
+        assert!(err.to_string().contains("cluster not found"));
     }
 }

@@ -47,11 +47,11 @@ impl std::fmt::Debug for LeaseGuard {
 #[bon::bon]
 impl Machine {
     /// Takes a lease for `ttl` (whole seconds, at least 1):
-    /// `machine.lease(Duration::from_secs(30)).description("deploy").send().await`.
+    /// `machine.lease(Duration::from_secs(30)).description("deploy").await`.
     ///
     /// While someone else holds the lease (409) it tries again until `acquire_timeout` (default
     /// 30 s); any other error ends the attempt at once.
-    #[builder(finish_fn = send, on(String, into))]
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn lease(
         &self,
         #[builder(start_fn)] ttl: Duration,

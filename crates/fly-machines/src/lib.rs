@@ -174,8 +174,10 @@ pub mod resources;
 mod retry;
 #[cfg(feature = "redis")]
 mod shared_limiter;
+mod signal;
 pub mod testing;
 mod token;
+mod units;
 mod validate;
 pub mod wait;
 
@@ -185,14 +187,18 @@ pub use client::{
 pub use clock::{Clock, ManualClock, TokioClock};
 pub use error::{ApiError, Error, ErrorBody, ErrorCode, Result};
 pub use fly_machines_api::types;
-pub use fly_machines_api::{Operation, OperationId, RateLimitClass};
+pub use fly_machines_api::{
+    CheckState, EventKind, HostStatus, MachineState, Operation, OperationId, RateLimitClass,
+    VolumeState,
+};
 pub use fly_machines_derive::MachineConfig;
 pub use lease::LeaseGuard;
 pub use limiter::{Limit, LimitKey, Limiter, RateLimits};
 pub use machine_config::MachineConfig;
 pub use reqwest;
 pub use resources::apps::{App, Apps};
-pub use resources::machines::{ListMachines, Machine, Machines, Metadata};
+pub use resources::machine_snapshot::MachineSnapshot;
+pub use resources::machines::{Command, Machine, Machines, Metadata, ProcessSort, SortOrder};
 pub use resources::org::{Org, OrgListing};
 pub use resources::volumes::{Volume, Volumes};
 pub use retry::{Failure, RetryPolicy};
@@ -201,5 +207,6 @@ pub use shared_limiter::{
     DEFAULT_DECISION_TIMEOUT, DEFAULT_RETRY_INTERVAL, Reservation, SharedError, SharedLimiter,
     SharedLimits, SharedStats,
 };
+pub use signal::Signal;
 pub use token::{Scheme, Token};
-pub use wait::{WaitError, WaitOutcome, WaitState};
+pub use wait::{WaitError, WaitOutcome, WaitState, WaitTarget, WaitTargets};

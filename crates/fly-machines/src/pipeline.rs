@@ -67,7 +67,8 @@ impl Pipeline {
         operation: &'static Operation,
         span: tracing::Span,
     ) -> Call<'a> {
-        let bypass = context::with(|c| c.bypass_limiter).unwrap_or(false);
+        let (bypass, retry_unsafe) =
+            context::with(|c| (c.bypass_limiter, c.retry_unsafe)).unwrap_or((false, false));
         let limiter = self
             .limiter
             .as_deref()
@@ -82,6 +83,7 @@ impl Pipeline {
             limiter,
             started: self.clock.now(),
             limiter_wait: Duration::ZERO,
+            repeatable: operation.idempotent || retry_unsafe,
         }
     }
 
@@ -190,7 +192,7 @@ impl Pipeline {
                 .saturating_add(delay)
                 <= max
         });
-        failure.safe_to_retry(call.operation.idempotent)
+        failure.safe_to_retry(call.repeatable)
             && within_deadline
             && self.budget.try_withdraw(failure, &self.retry)
     }
@@ -280,6 +282,9 @@ struct Call<'a> {
     limiter: Option<(&'a Limiter, LimitKey)>,
     started: Instant,
     limiter_wait: Duration,
+    /// The operation is idempotent, or the caller opted in to repeating it after an ambiguous
+    /// failure (`retry_unsafe`).
+    repeatable: bool,
 }
 
 /// A copy of `request` to send again, or `None` when its body cannot be replayed.

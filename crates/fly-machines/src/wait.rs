@@ -11,9 +11,12 @@ use std::time::Duration;
 
 use std::time::Instant;
 
+use futures::StreamExt;
+
 use crate::clock::later;
-use crate::resources::machines::Machine;
-use crate::{Error, Result, types};
+use crate::resources::machine_snapshot::MachineSnapshot;
+use crate::resources::machines::{Machine, Machines};
+use crate::{Error, MachineState, Result, types};
 
 /// A state to wait for. `Settled` means any resting state (`created`, `started`, `stopped`,
 /// `suspended`, `failed`, `destroyed`).
@@ -69,7 +72,7 @@ impl fmt::Display for WaitState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitOutcome {
     /// The state reached (`destroyed` when the machine is gone).
-    pub state: String,
+    pub state: MachineState,
     /// The machine version the state belongs to, when Fly said.
     pub version: Option<String>,
     /// The event that ended the wait, when Fly said.
@@ -115,12 +118,12 @@ const MAX_POLL_SECS: u64 = 60;
 #[bon::bon]
 impl Machine {
     /// Waits until the machine is in one of `states`:
-    /// `machine.wait_for([WaitState::Started]).timeout(Duration::from_secs(300)).send().await`.
+    /// `machine.wait_for([WaitState::Started]).timeout(Duration::from_secs(300)).await`.
     ///
     /// Defaults: 5 minutes overall, 404 tolerated for 10 s (a machine just created may not be
     /// visible yet), any version. Pass the `version` from create or update to wait for that
     /// version's state rather than an older one's.
-    #[builder(finish_fn = send, on(String, into))]
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn wait_for(
         &self,
         #[builder(start_fn, into)] states: Vec<WaitState>,
@@ -132,7 +135,7 @@ impl Machine {
         /// How long a 404 is taken as "not visible yet" rather than an error.
         not_found_grace: Option<Duration>,
     ) -> Result<WaitOutcome> {
-        let overall = timeout.unwrap_or(Duration::from_secs(300));
+        let overall = timeout.unwrap_or(DEFAULT_WAIT);
         let grace = not_found_grace.unwrap_or(Duration::from_secs(10));
         let wanted: Vec<WaitState> = if states.is_empty() {
             vec![WaitState::Started]
@@ -195,7 +198,7 @@ impl Machine {
                     let state = answer.state.clone().unwrap_or_default();
                     if wanted.iter().any(|w| w.is_reached_by(&state)) {
                         return Ok(WaitOutcome {
-                            state,
+                            state: MachineState::parse(&state),
                             version: answer.version,
                             event_id: answer.event_id,
                         });
@@ -218,7 +221,7 @@ impl Machine {
                 }
                 Err(e) if e.is_not_found() && wants_destroyed => {
                     return Ok(WaitOutcome {
-                        state: "destroyed".into(),
+                        state: MachineState::Destroyed,
                         version: None,
                         event_id: None,
                     });
@@ -278,24 +281,170 @@ impl Machine {
         Ok(r.into_inner())
     }
 
-    /// Starts the machine and waits until it is `started`.
-    pub async fn start_and_wait(&self, timeout: Duration) -> Result<WaitOutcome> {
-        self.start().await?;
-        self.wait_for(vec![WaitState::Started])
+    /// Waits until the machine is `started`, any version.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn wait_started(
+        &self,
+        #[builder(start_fn)] timeout: Duration,
+    ) -> Result<WaitOutcome> {
+        self.wait_for([WaitState::Started])
             .timeout(timeout)
             .send()
             .await
     }
 
+    /// Waits until the machine is `stopped`, any version.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn wait_stopped(
+        &self,
+        #[builder(start_fn)] timeout: Duration,
+    ) -> Result<WaitOutcome> {
+        self.wait_for([WaitState::Stopped])
+            .timeout(timeout)
+            .send()
+            .await
+    }
+
+    /// Starts the machine and waits until it is `started`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn start_and_wait(
+        &self,
+        #[builder(start_fn)] timeout: Duration,
+    ) -> Result<WaitOutcome> {
+        self.start().send().await?;
+        self.wait_started(timeout).send().await
+    }
+
     /// Stops the machine and waits until it is `stopped`.
-    pub async fn stop_and_wait(&self, timeout: Duration) -> Result<WaitOutcome> {
-        self.stop().await?;
-        self.wait_for(vec![WaitState::Stopped])
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn stop_and_wait(
+        &self,
+        #[builder(start_fn)] timeout: Duration,
+    ) -> Result<WaitOutcome> {
+        self.stop().send().await?;
+        self.wait_stopped(timeout).send().await
+    }
+
+    /// Destroys the machine and waits until it is gone (`destroyed`, or 404):
+    /// `machine.destroy_and_wait(d).force().await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn destroy_and_wait(
+        &self,
+        #[builder(start_fn)] timeout: Duration,
+        /// Kill the machine if it is running.
+        #[builder(default, with = || true)]
+        force: bool,
+    ) -> Result<WaitOutcome> {
+        let delete = self.delete();
+        if force {
+            delete.force().send().await?;
+        } else {
+            delete.send().await?;
+        }
+        self.wait_for([WaitState::Destroyed])
             .timeout(timeout)
             .send()
             .await
     }
 }
+
+/// One machine to wait for, with the version that counts when it is known (a
+/// [`MachineSnapshot`] from a create or update knows it; a bare [`Machine`] handle does not).
+#[derive(Debug, Clone)]
+pub struct WaitTarget {
+    machine: Machine,
+    version: Option<String>,
+}
+
+impl From<Machine> for WaitTarget {
+    fn from(machine: Machine) -> WaitTarget {
+        WaitTarget {
+            machine,
+            version: None,
+        }
+    }
+}
+
+impl From<&Machine> for WaitTarget {
+    fn from(machine: &Machine) -> WaitTarget {
+        machine.clone().into()
+    }
+}
+
+impl From<&MachineSnapshot> for WaitTarget {
+    fn from(snapshot: &MachineSnapshot) -> WaitTarget {
+        WaitTarget {
+            machine: snapshot.handle().clone(),
+            version: snapshot.version().map(str::to_string),
+        }
+    }
+}
+
+impl From<MachineSnapshot> for WaitTarget {
+    fn from(snapshot: MachineSnapshot) -> WaitTarget {
+        (&snapshot).into()
+    }
+}
+
+/// The machines of a [`Machines::wait_all`]: made from any list of [`Machine`]s or
+/// [`MachineSnapshot`]s (owned or borrowed).
+#[derive(Debug, Clone)]
+pub struct WaitTargets(pub Vec<WaitTarget>);
+
+impl<I, T> From<I> for WaitTargets
+where
+    I: IntoIterator<Item = T>,
+    T: Into<WaitTarget>,
+{
+    fn from(machines: I) -> WaitTargets {
+        WaitTargets(machines.into_iter().map(Into::into).collect())
+    }
+}
+
+/// How many waits [`Machines::wait_all`] keeps open at once unless told otherwise.
+const DEFAULT_WAITS_IN_FLIGHT: usize = 8;
+
+#[bon::bon]
+impl Machines {
+    /// Waits for many machines at once, at most `max_in_flight` long-polls open at a time
+    /// (default 8), and returns one result per machine, in the order given:
+    /// `app.machines().wait_all(&created, [WaitState::Started]).timeout(d).await`.
+    ///
+    /// Each machine gets the whole `timeout` (default 5 minutes) from when its wait begins;
+    /// one failure does not stop the others.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn wait_all(
+        &self,
+        #[builder(start_fn, into)] targets: WaitTargets,
+        #[builder(start_fn, into)] states: Vec<WaitState>,
+        /// The deadline of each machine's wait.
+        timeout: Option<Duration>,
+        /// The most waits open at once (at least 1).
+        max_in_flight: Option<usize>,
+    ) -> Vec<Result<WaitOutcome>> {
+        let limit = max_in_flight.unwrap_or(DEFAULT_WAITS_IN_FLIGHT).max(1);
+        let timeout = timeout.unwrap_or(DEFAULT_WAIT);
+        futures::stream::iter(targets.0)
+            .map(|target| {
+                let states = states.clone();
+                async move {
+                    target
+                        .machine
+                        .wait_for(states)
+                        .timeout(timeout)
+                        .maybe_version(target.version)
+                        .send()
+                        .await
+                }
+            })
+            .buffered(limit)
+            .collect()
+            .await
+    }
+}
+
+/// The overall deadline of a wait unless set.
+const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 
 /// A poll that comes back sooner than this did not hold; the next one waits first.
 const QUICK_RETURN: Duration = Duration::from_secs(1);
@@ -337,22 +486,15 @@ async fn pause(clock: &dyn crate::clock::Clock, wanted: Duration, deadline: Inst
         .await;
 }
 
-impl crate::resources::machines::Machines {
-    /// Creates a machine and waits until it is `started` (version-pinned).
+impl Machines {
+    /// Creates a machine and waits until its version is `started`.
     pub async fn create_and_wait(
         &self,
         config: types::MachineConfig,
         timeout: Duration,
-    ) -> Result<(types::Machine, WaitOutcome)> {
+    ) -> Result<(MachineSnapshot, WaitOutcome)> {
         let machine = self.create(config).send().await?;
-        let id = machine.id.clone().unwrap_or_default();
-        let handle = self.app.machine(id);
-        let outcome = handle
-            .wait_for(vec![WaitState::Started])
-            .timeout(timeout)
-            .maybe_version(machine.instance_id.clone())
-            .send()
-            .await?;
+        let outcome = machine.wait_started(timeout).await?;
         Ok((machine, outcome))
     }
 }

@@ -488,12 +488,15 @@ async fn list_filters_travel_as_query_parameters() {
         .rate_limits(RateLimits::off())
         .build()
         .unwrap();
-    let filter = fly_machines::ListMachines::builder()
+    let found = c
+        .app("a")
+        .machines()
+        .list()
         .region("iad")
-        .state("started")
-        .metadata([("role".to_string(), "worker".to_string())].into())
-        .build();
-    let found = c.app("a").machines().list(filter).await.unwrap();
+        .state(fly_machines::MachineState::Started)
+        .metadata("role", "worker")
+        .await
+        .unwrap();
     assert_eq!(found.len(), 1);
     mock.assert_calls_async(1).await;
 }

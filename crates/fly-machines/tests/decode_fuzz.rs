@@ -184,7 +184,7 @@ proptest! {
             h.runtime.block_on(async {
                 check(machine.get().await)?;
                 check(machine.wait_once("started", 1, None, None).await)?;
-                check(h.client.app("a").machines().list_all().await)?;
+                check(h.client.app("a").machines().list().await)?;
                 check(machine.current_lease().await)?;
                 check(machine.start().await)?;
                 Ok(())
@@ -205,7 +205,12 @@ fn a_valid_answer_with_unknown_values_decodes() {
     *h.answer.lock().unwrap() = (200, Vec::new(), serde_json::to_vec(&m).unwrap());
     let got = h
         .runtime
-        .block_on(h.client.app("a").machine("m1").get())
+        .block_on(h.client.app("a").machine("m1").get().send())
         .unwrap();
     assert_eq!(got.state.as_deref(), Some("brand_new_state"));
+    assert_eq!(
+        got.state(),
+        fly_machines::MachineState::Other("brand_new_state".into())
+    );
+    assert_eq!(got.host_status().as_str(), "brand_new_status");
 }

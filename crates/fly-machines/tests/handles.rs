@@ -125,17 +125,13 @@ async fn every_handle_method_hits_its_operation() {
     expect!(seen, app.delete(), "DELETE", "/v1/apps/a");
     expect!(
         seen,
-        app.create_deploy_token(Some("24h")),
+        app.create_deploy_token()
+            .expiry(Duration::from_secs(24 * 3600)),
         "POST",
         "/v1/apps/a/deploy_token"
     );
 
-    expect!(
-        seen,
-        app.machines().list_all(),
-        "GET",
-        "/v1/apps/a/machines"
-    );
+    expect!(seen, app.machines().list(), "GET", "/v1/apps/a/machines");
     expect!(
         seen,
         app.machines().create(config.clone()).send(),
@@ -154,17 +150,17 @@ async fn every_handle_method_hits_its_operation() {
     expect!(seen, m.suspend(), "POST", "/v1/apps/a/machines/m1/suspend");
     expect!(
         seen,
-        m.restart(None, Some("10s")),
+        m.restart().timeout(Duration::from_secs(10)),
         "POST",
         "/v1/apps/a/machines/m1/restart"
     );
     expect!(
         seen,
-        m.signal(types::SignalRequestSignal::Sigusr1),
+        m.signal(fly_machines::Signal::Usr1),
         "POST",
         "/v1/apps/a/machines/m1/signal"
     );
-    expect!(seen, m.delete(true), "DELETE", "/v1/apps/a/machines/m1");
+    expect!(seen, m.delete().force(), "DELETE", "/v1/apps/a/machines/m1");
     expect!(seen, m.cordon(), "POST", "/v1/apps/a/machines/m1/cordon");
     expect!(
         seen,
@@ -174,20 +170,22 @@ async fn every_handle_method_hits_its_operation() {
     );
     expect!(
         seen,
-        m.events(Some(5)),
+        m.events().limit(5),
         "GET",
         "/v1/apps/a/machines/m1/events"
     );
     expect!(seen, m.versions(), "GET", "/v1/apps/a/machines/m1/versions");
     expect!(
         seen,
-        m.processes(Some("cpu"), Some("desc")),
+        m.processes()
+            .sort_by(fly_machines::ProcessSort::Cpu)
+            .order(fly_machines::SortOrder::Descending),
         "GET",
         "/v1/apps/a/machines/m1/ps"
     );
     expect!(
         seen,
-        m.exec(&["uname", "-a"], Some(5)),
+        m.exec(["uname", "-a"]).timeout(Duration::from_secs(5)),
         "POST",
         "/v1/apps/a/machines/m1/exec"
     );
@@ -267,7 +265,7 @@ async fn every_handle_method_hits_its_operation() {
         "/v1/apps/a/machines/m1/metadata"
     );
 
-    expect!(seen, app.volumes().list(None), "GET", "/v1/apps/a/volumes");
+    expect!(seen, app.volumes().list(), "GET", "/v1/apps/a/volumes");
     expect!(
         seen,
         app.volumes().create("data", "iad", 10).send(),
@@ -297,19 +295,19 @@ async fn every_handle_method_hits_its_operation() {
     );
 
     let s = app.secrets();
-    expect!(seen, s.list(None), "GET", "/v1/apps/a/secrets");
+    expect!(seen, s.list(), "GET", "/v1/apps/a/secrets");
     expect!(
         seen,
         s.update(BTreeMap::from([("A".to_string(), "1".to_string())])),
         "POST",
         "/v1/apps/a/secrets"
     );
-    expect!(seen, s.get("A", None), "GET", "/v1/apps/a/secrets/A");
+    expect!(seen, s.get("A"), "GET", "/v1/apps/a/secrets/A");
     expect!(seen, s.set("A", "2"), "POST", "/v1/apps/a/secrets/A");
     expect!(seen, s.delete("A"), "DELETE", "/v1/apps/a/secrets/A");
 
     let k = app.secret_keys();
-    expect!(seen, k.list(None), "GET", "/v1/apps/a/secretkeys");
+    expect!(seen, k.list(), "GET", "/v1/apps/a/secretkeys");
     expect!(seen, k.get("k"), "GET", "/v1/apps/a/secretkeys/k");
     expect!(
         seen,
@@ -352,7 +350,7 @@ async fn every_handle_method_hits_its_operation() {
     let certs = app.certificates();
     expect!(
         seen,
-        certs.list(None, None, Some(10)),
+        certs.list().limit(10),
         "GET",
         "/v1/apps/a/certificates"
     );

@@ -8,7 +8,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fly_machines::{Client, Error, ErrorCode, ManualClock, RateLimits, RetryPolicy, WaitState};
+use fly_machines::{
+    Client, Error, ErrorCode, HostStatus, MachineState, ManualClock, RateLimits, RetryPolicy,
+    WaitState,
+};
 use fly_machines_sim::Sim;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -98,7 +101,7 @@ async fn bad_names_and_ids_are_refused_before_any_request() {
         refused(app.get().await, "app name", bad, "app.get");
         refused(app.delete().await, "app name", bad, "app.delete");
         refused(
-            app.machines().list_all().await,
+            app.machines().list().await,
             "app name",
             bad,
             "machines.list",
@@ -122,7 +125,7 @@ async fn bad_names_and_ids_are_refused_before_any_request() {
         refused(machine.start().await, "machine id", bad, "machine.start");
         refused(machine.stop().await, "machine id", bad, "machine.stop");
         refused(
-            machine.delete(true).await,
+            machine.delete().force().await,
             "machine id",
             bad,
             "machine.delete",
@@ -351,7 +354,7 @@ impl Drop for Scripted {
 }
 
 /// Fetches machine `m1` from a server that always answers `reply`.
-async fn get_from(reply: Vec<u8>) -> (fly_machines::Result<fly_machines::types::Machine>, usize) {
+async fn get_from(reply: Vec<u8>) -> (fly_machines::Result<fly_machines::MachineSnapshot>, usize) {
     let server = Scripted::start(reply).await;
     let client = client_for(&server.base_url, "test-token");
     let result = client.app("a").machine("m1").get().await;
@@ -359,7 +362,7 @@ async fn get_from(reply: Vec<u8>) -> (fly_machines::Result<fly_machines::types::
 }
 
 fn decode_error(
-    result: &fly_machines::Result<fly_machines::types::Machine>,
+    result: &fly_machines::Result<fly_machines::MachineSnapshot>,
 ) -> (&str, u16, &str, &str) {
     match result {
         Err(Error::Decode {
@@ -482,7 +485,7 @@ async fn huge_answers_are_decoded_or_cut() {
     ))
     .await;
     let m = r.expect("a 10 MB machine decodes");
-    let env = m.config.and_then(|c| c.env).unwrap_or_default();
+    let env = m.into_data().config.and_then(|c| c.env).unwrap_or_default();
     assert_eq!(env.get("BIG").map(String::len), Some(TEN_MB));
 
     // 10 MB of garbage with a success status: a decode error that keeps at most 1 MiB.
@@ -546,12 +549,11 @@ async fn unknown_values_and_fields_decode() {
     ))
     .await;
     let m = r.expect("unknown values and fields decode");
-    assert_eq!(m.state.as_deref(), Some("hibernating"));
-    assert_eq!(m.host_status.as_deref(), Some("on_fire"));
-    let checks = m.checks.unwrap_or_default();
-    assert_eq!(checks.len(), 1);
-    let events = m.events.unwrap_or_default();
-    assert_eq!(events[0].status.as_deref(), Some("elsewhere"));
+    // Kept as sent, through the open enums of the accessors.
+    assert_eq!(m.state(), MachineState::Other("hibernating".into()));
+    assert_eq!(m.host_status(), HostStatus::Other("on_fire".into()));
+    assert_eq!(m.checks().len(), 1);
+    assert_eq!(m.events()[0].state(), MachineState::Other("elsewhere".into()));
 
     // A wait answered with a state this version does not know.
     let server = Scripted::start(Scripted::response(
@@ -569,7 +571,7 @@ async fn unknown_values_and_fields_decode() {
         .wait_once("started", 5, None, None)
         .await
         .expect("the wait answer decodes");
-    assert_eq!(answer.state.as_deref(), Some("hibernating"));
+    assert_eq!(answer.state(), MachineState::Other("hibernating".into()));
     let mut fig = Figures::new("bad_input_unknown");
     fig.add("answers_decoded", 2);
     fig.save();

@@ -60,7 +60,7 @@ async fn start(machine: &Machine) {
             Err(e) if transient(&e) || e.is_precondition_failed() => {
                 let state = loop {
                     match machine.get().await {
-                        Ok(m) => break m.state.unwrap_or_default(),
+                        Ok(m) => break m.state(),
                         Err(e) if transient(&e) => {}
                         Err(e) => panic!("get {}: {e}", machine.id()),
                     }
@@ -79,12 +79,12 @@ async fn create(app: &App, image: &str, key: &str, skip_launch: bool) -> types::
         match app
             .machines()
             .create(config(image))
-            .skip_launch(skip_launch)
+            .maybe_skip_launch(skip_launch.then_some(()))
             .idempotency_key(key)
             .send()
             .await
         {
-            Ok(m) => return m,
+            Ok(m) => return m.into_data(),
             Err(e) if transient(&e) => {}
             Err(e) => panic!("create {key}: {e}"),
         }
@@ -107,12 +107,12 @@ async fn wait_started(vt: &VirtualTime, machine: &Machine, version: Option<Strin
 async fn green(app: App, vt: VirtualTime, i: usize) -> Machine {
     let created = create(&app, "registry.fly.io/shop:v2", &format!("green-{i}"), true).await;
     let machine = app.machine(created.id.clone().expect("id"));
-    insist(&machine, "cordon", || machine.cordon()).await;
+    insist(&machine, "cordon", || machine.cordon().send()).await;
     start(&machine).await;
     wait_started(&vt, &machine, created.instance_id.clone()).await;
     // Health probe: the machine answers a command.
     loop {
-        match machine.exec(&["true"], Some(5)).await {
+        match machine.exec(["true"]).timeout(Duration::from_secs(5)).await {
             Ok(r) => {
                 assert_eq!(r.exit_code, Some(0), "probe of {}", machine.id());
                 break;
@@ -295,13 +295,13 @@ async fn deploy(scenario: &'static str, order: Order, faults: Faults) -> Deploy 
                 .await;
                 let uncordon_green = |vt: VirtualTime, greens: Vec<Machine>| async move {
                     each(&vt, "uncordon", greens, |m| async move {
-                        insist(&m, "uncordon", || m.uncordon()).await;
+                        insist(&m, "uncordon", || m.uncordon().send()).await;
                     })
                     .await;
                 };
                 let cordon_blue = |vt: VirtualTime, blue: Vec<Machine>| async move {
                     each(&vt, "cordon", blue, |m| async move {
-                        insist(&m, "cordon", || m.cordon()).await;
+                        insist(&m, "cordon", || m.cordon().send()).await;
                     })
                     .await;
                 };
@@ -320,7 +320,7 @@ async fn deploy(scenario: &'static str, order: Order, faults: Faults) -> Deploy 
                     move |m| {
                         let vt = vt.clone();
                         async move {
-                            insist(&m, "destroy", || m.delete(true)).await;
+                            insist(&m, "destroy", || m.delete().force().send()).await;
                             vt.waiting(
                                 m.wait_for(vec![WaitState::Destroyed])
                                     .timeout(Duration::from_secs(60))

@@ -120,7 +120,7 @@ async fn lifecycle(app: App, job: usize, vt: crate::vtime::VirtualTime, tally: A
     // Destroy, then see it gone.
     loop {
         tally.call();
-        match machine.delete(false).await {
+        match machine.delete().await {
             Ok(()) => break,
             Err(e) if e.is_not_found() => break,
             Err(e) if transient(&e) => {

@@ -43,12 +43,12 @@ async fn new_machine(app: &App, image: &str, key: &str, skip_launch: bool) -> ty
         match app
             .machines()
             .create(config(image))
-            .skip_launch(skip_launch)
+            .maybe_skip_launch(skip_launch.then_some(()))
             .idempotency_key(key)
             .send()
             .await
         {
-            Ok(m) => return m,
+            Ok(m) => return m.into_data(),
             Err(e) if transient(&e) => {}
             Err(e) => panic!("create {key}: {e}"),
         }
@@ -98,7 +98,7 @@ async fn a_wait_spans_several_long_polls() {
                 let (machine, clock) = (machine.clone(), client.clock().clone());
                 async move {
                     clock.sleep(Duration::from_secs(150)).await;
-                    insist("start", || machine.start()).await;
+                    insist("start", || machine.start().send()).await;
                 }
             });
             let outcome = vt
@@ -221,7 +221,7 @@ async fn destroyed_then_not_found() {
             )
             .await
             .expect("started");
-            insist("destroy", || machine.delete(true)).await;
+            insist("destroy", || machine.delete().force().send()).await;
             let t0 = ms(&vt);
             let gone = vt
                 .waiting(
@@ -235,7 +235,7 @@ async fn destroyed_then_not_found() {
             assert_eq!(gone.state, "destroyed");
             let destroyed_wait = Duration::from_millis(ms(&vt) - t0);
             // Still visible, as destroyed.
-            let seen = insist("get", || machine.get()).await;
+            let seen = insist("get", || machine.get().send()).await;
             assert_eq!(seen.state.as_deref(), Some("destroyed"));
 
             client.clock().sleep(window).await;

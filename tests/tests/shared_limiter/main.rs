@@ -414,7 +414,7 @@ async fn clients_of_one_token_pace_together_through_redis() {
         .send()
         .await
         .unwrap();
-    let id = machine.id.unwrap();
+    let id = machine.id().to_string();
     for _ in 0..3 {
         first.app("replicas").machine(&id).cordon().await.unwrap();
     }

@@ -33,17 +33,16 @@ pub struct Apps {
 
 #[bon::bon]
 impl Apps {
-    /// Lists the apps of an organization (`personal` for your personal org).
-    pub async fn list(&self, org_slug: &str) -> Result<types::ListAppsResponse> {
-        self.list_with_role(org_slug, None).await
-    }
-
-    /// Lists the apps of an organization, filtered by app role when given.
-    pub async fn list_with_role(
+    /// Lists the apps of an organization (`personal` for your personal org):
+    /// `client.apps().list("personal").await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn list(
         &self,
-        org_slug: &str,
-        app_role: Option<&str>,
+        #[builder(start_fn)] org_slug: &str,
+        /// Only apps with this role.
+        role: Option<&str>,
     ) -> Result<types::ListAppsResponse> {
+        let app_role = role;
         validate::key("organization slug", org_slug)?;
         let r = self
             .client
@@ -54,8 +53,8 @@ impl Apps {
         Ok(r.into_inner())
     }
 
-    /// Creates an app: `client.apps().create("my-app", "personal").send().await`.
-    #[builder(finish_fn = send)]
+    /// Creates an app: `client.apps().create("my-app", "personal").await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn create(
         &self,
         #[builder(start_fn, into)] name: String,
@@ -90,6 +89,7 @@ pub struct App {
     pub(crate) name: String,
 }
 
+#[bon::bon]
 impl App {
     /// The app's name.
     pub fn name(&self) -> &str {
@@ -102,6 +102,7 @@ impl App {
     }
 
     /// Fetches the app.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn get(&self) -> Result<types::App> {
         validate::app_name(&self.name)?;
         let r = self
@@ -112,6 +113,7 @@ impl App {
     }
 
     /// Deletes the app and everything in it.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn delete(&self) -> Result<()> {
         validate::app_name(&self.name)?;
         self.client
@@ -120,14 +122,19 @@ impl App {
         Ok(())
     }
 
-    /// Creates a deploy token for this app; `expiry` is a Go duration such as `"720h"`.
+    /// Creates a deploy token for this app:
+    /// `app.create_deploy_token().expiry(Duration::from_secs(30 * 86_400)).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn create_deploy_token(
         &self,
-        expiry: Option<&str>,
+        /// How long the token is valid (Fly's default when unset).
+        expiry: Option<std::time::Duration>,
     ) -> Result<types::CreateAppDeployTokenResponse> {
         validate::app_name(&self.name)?;
         let body = types::CreateAppDeployTokenRequest {
-            expiry: expiry.map(str::to_string),
+            expiry: expiry
+                .map(|d| crate::units::go_duration("deploy token expiry", d))
+                .transpose()?,
         };
         let r = self
             .client

@@ -10,17 +10,22 @@ pub struct Certificates {
     pub(crate) app: App,
 }
 
+#[bon::bon]
 impl Certificates {
     fn check(&self, hostname: &str) -> Result<()> {
         validate::app_name(&self.app.name)?;
         validate::host("hostname", hostname)
     }
 
-    /// Lists certificates; `filter` matches hostnames, `cursor`/`limit` page through.
+    /// Lists certificates: `app.certificates().list().filter("example.com").limit(50).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn list(
         &self,
+        /// Only hostnames matching this.
         filter: Option<&str>,
+        /// Continue after this cursor (from the previous page).
         cursor: Option<&str>,
+        /// Page size.
         limit: Option<u32>,
     ) -> Result<types::ListCertificatesResponse> {
         validate::app_name(&self.app.name)?;

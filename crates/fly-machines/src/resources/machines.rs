@@ -1,4 +1,8 @@
 //! Machines: list and create in an app, and every action on one machine.
+//!
+//! Every call is a builder: required inputs go in the method call, options are named setters,
+//! and the builder is awaited directly (`machine.stop().timeout(d).await`) or finished with
+//! `.send()`, which is the same call.
 
 use fly_machines_api::OperationId;
 use std::collections::BTreeMap;
@@ -6,7 +10,9 @@ use std::time::Duration;
 
 use crate::context::CallContext;
 use crate::resources::apps::App;
-use crate::{Error, Result, types, validate};
+use crate::resources::machine_snapshot::MachineSnapshot;
+use crate::signal::Signal;
+use crate::{Error, MachineState, Result, types, units, validate};
 
 /// Metadata key that tags a machine with the idempotency key of the create that made it.
 pub const LAUNCH_ID_METADATA_KEY: &str = "fly_machines_launch_id";
@@ -20,71 +26,74 @@ const DEFAULT_VISIBILITY_GRACE: Duration = Duration::from_secs(10);
 /// Time between two lookups of a create's machine.
 const LOOKUP_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Longest exec Fly runs, in seconds.
+const MAX_EXEC_SECS: u64 = 3600;
+
 /// The machines of an app.
 #[derive(Debug, Clone)]
 pub struct Machines {
     pub(crate) app: App,
 }
 
-/// Filters for [`Machines::list`].
-#[derive(Debug, Clone, Default, bon::Builder)]
-#[builder(on(String, into))]
-pub struct ListMachines {
-    /// Include destroyed machines.
-    pub include_deleted: Option<bool>,
-    /// Only machines in this region.
-    pub region: Option<String>,
-    /// Only machines in this state (e.g. `started`).
-    pub state: Option<String>,
-    /// Return summaries without the full config.
-    pub summary: Option<bool>,
-    /// Only machines whose metadata has these values (`metadata.{key}=value` filters).
-    #[builder(default)]
-    pub metadata: BTreeMap<String, String>,
-}
-
 #[bon::bon]
 impl Machines {
-    /// Lists the app's machines, filtered as given.
-    pub async fn list(&self, filter: ListMachines) -> Result<Vec<types::Machine>> {
+    /// Lists the app's machines:
+    /// `app.machines().list().metadata("role", "web").state(MachineState::Started).await`.
+    ///
+    /// Each filter is sent to Fly as a query parameter (`metadata.{key}=value` for metadata).
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
+    pub async fn list(
+        &self,
+        /// Metadata pairs every listed machine must carry (`.metadata(key, value)`, repeatable).
+        #[builder(field)]
+        metadata: Vec<(String, String)>,
+        /// Only machines in this region.
+        region: Option<String>,
+        /// Only machines in this state.
+        #[builder(into)]
+        state: Option<MachineState>,
+        /// Include destroyed machines.
+        #[builder(default, with = || true)]
+        include_deleted: bool,
+        /// Summaries without the full config.
+        #[builder(default, with = || true)]
+        summary: bool,
+    ) -> Result<Vec<MachineSnapshot>> {
         validate::app_name(&self.app.name)?;
-        let mut extra = Vec::with_capacity(filter.metadata.len());
-        for (k, v) in &filter.metadata {
-            validate::key("metadata key", k)?;
-            extra.push((format!("metadata.{k}"), v.clone()));
-        }
         let mut ctx = CallContext::default();
-        ctx.extra_query = extra;
+        for (k, v) in &metadata {
+            validate::key("metadata key", k)?;
+            ctx.extra_query.push((format!("metadata.{k}"), v.clone()));
+        }
         let r = self
             .app
             .client
             .call_with(OperationId::MachinesList, ctx, |raw| {
                 raw.machines_list(
                     &self.app.name,
-                    filter.include_deleted,
+                    include_deleted.then_some(true),
                     None,
-                    filter.region.as_deref(),
-                    filter.state.as_deref(),
-                    filter.summary,
+                    region.as_deref(),
+                    state.as_ref().map(MachineState::as_str),
+                    summary.then_some(true),
                 )
             })
             .await?;
-        Ok(r.into_inner())
-    }
-
-    /// Lists all of the app's machines.
-    pub async fn list_all(&self) -> Result<Vec<types::Machine>> {
-        self.list(ListMachines::default()).await
+        Ok(r.into_inner()
+            .into_iter()
+            .map(|m| MachineSnapshot::new(&self.app, m))
+            .collect())
     }
 
     /// Creates a machine from a config:
-    /// `app.machines().create(config).region("iad").send().await`.
+    /// `let m = app.machines().create(config).region("iad").await?; m.wait_started(d).await?`.
     ///
-    /// With `.idempotency_key(..)`, the machine is tagged with the
-    /// key in its metadata; when a create fails ambiguously (timeout, 408, 5xx after the request
-    /// was sent) the app is searched for a machine with that tag before trying again, so a
-    /// retried create never leaves two machines.
-    #[builder(finish_fn = send, on(String, into))]
+    /// The answer carries the handle and the version, so a wait on it counts only this
+    /// version. With `.idempotency_key(..)` the machine is tagged with the key in its metadata;
+    /// when a create fails ambiguously (timeout, 408, 5xx after the request was sent) the app is
+    /// searched for a machine with that tag before trying again, so a retried create never
+    /// leaves two machines.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn create(
         &self,
         #[builder(start_fn)] config: types::MachineConfig,
@@ -92,18 +101,24 @@ impl Machines {
         name: Option<String>,
         /// Region code such as `iad`; Fly picks one when absent.
         region: Option<String>,
-        /// Create and hold a lease for this many seconds; its nonce is in the answer.
-        lease_ttl: Option<u32>,
+        /// Create and hold a lease this long (whole seconds); its nonce is in the answer.
+        lease_ttl: Option<Duration>,
         /// Create the machine without starting it.
-        skip_launch: Option<bool>,
+        #[builder(default, with = || true)]
+        skip_launch: bool,
         /// Do not register the machine's services with the proxy yet.
-        skip_service_registration: Option<bool>,
+        #[builder(default, with = || true)]
+        skip_service_registration: bool,
         /// Makes retries of this create duplicate-free (see above).
         idempotency_key: Option<String>,
         /// After an ambiguous failure, how long to keep looking for the machine before creating
         /// it again (default 10 s): a new machine can take a moment to become visible.
         visibility_grace: Option<Duration>,
-    ) -> Result<types::Machine> {
+        /// Without an idempotency key, retry the create after a timeout or 5xx anyway,
+        /// accepting that it may make two machines.
+        #[builder(default, with = || true)]
+        retry_unsafe: bool,
+    ) -> Result<MachineSnapshot> {
         validate::app_name(&self.app.name)?;
         let mut config = config;
         validate_config(&config)?;
@@ -114,43 +129,40 @@ impl Machines {
                 .get_or_insert_with(Default::default)
                 .insert(LAUNCH_ID_METADATA_KEY.to_string(), key.clone());
         }
+        let lease_ttl = lease_ttl
+            .map(|d| units::whole_secs_i64("lease ttl", d, 1, u64::MAX))
+            .transpose()?;
         let body = types::CreateMachineRequest {
             config: Some(config),
             name,
             region,
-            lease_ttl: lease_ttl.map(i64::from),
-            skip_launch,
-            skip_service_registration,
+            lease_ttl,
+            skip_launch: skip_launch.then_some(true),
+            skip_service_registration: skip_service_registration.then_some(true),
             ..Default::default()
         };
+        let send = || {
+            self.app.client.call_with(
+                OperationId::MachinesCreate,
+                CallContext::retrying_unsafe(retry_unsafe),
+                |raw| raw.machines_create(&self.app.name, &body),
+            )
+        };
         let Some(key) = idempotency_key else {
-            let r = self
-                .app
-                .client
-                .call(OperationId::MachinesCreate, |raw| {
-                    raw.machines_create(&self.app.name, &body)
-                })
-                .await?;
-            return Ok(r.into_inner());
+            let created = send().await?.into_inner();
+            return Ok(MachineSnapshot::new(&self.app, created));
         };
         let grace = visibility_grace.unwrap_or(DEFAULT_VISIBILITY_GRACE);
         let mut last_error = None;
         for _ in 0..CREATE_ATTEMPTS {
-            let result = self
-                .app
-                .client
-                .call(OperationId::MachinesCreate, |raw| {
-                    raw.machines_create(&self.app.name, &body)
-                })
-                .await;
-            match result {
-                Ok(r) => return Ok(r.into_inner()),
+            match send().await {
+                Ok(r) => return Ok(MachineSnapshot::new(&self.app, r.into_inner())),
                 Err(e) if is_ambiguous(&e) => last_error = Some(e),
                 Err(e) => return Err(e),
             }
             if let Some(found) = self.look_for_launch(&key, grace).await? {
                 tracing::info!(
-                    machine_id = found.id.as_deref(),
+                    machine_id = found.id(),
                     "an ambiguous create had succeeded; using the machine it made"
                 );
                 return Ok(found);
@@ -161,7 +173,7 @@ impl Machines {
 
     /// Looks for the machine a create tagged with `key`, again and again for `grace` (the
     /// machine may not be visible yet), before concluding it was never made.
-    async fn look_for_launch(&self, key: &str, grace: Duration) -> Result<Option<types::Machine>> {
+    async fn look_for_launch(&self, key: &str, grace: Duration) -> Result<Option<MachineSnapshot>> {
         let clock = self.app.client.clock().clone();
         let deadline = crate::clock::later(clock.now(), grace);
         loop {
@@ -177,23 +189,24 @@ impl Machines {
     }
 
     /// The machine tagged with a create's idempotency key, if one is visible now.
-    pub async fn find_by_launch_id(&self, key: &str) -> Result<Option<types::Machine>> {
-        let filter = ListMachines::builder()
-            .metadata(BTreeMap::from([(
-                LAUNCH_ID_METADATA_KEY.to_string(),
-                key.to_string(),
-            )]))
-            .include_deleted(false)
-            .build();
-        let found = self.list(filter).await?;
+    pub async fn find_by_launch_id(&self, key: &str) -> Result<Option<MachineSnapshot>> {
+        let found = self
+            .list()
+            .metadata(LAUNCH_ID_METADATA_KEY, key)
+            .send()
+            .await?;
         // Filter again locally: a server that ignores the filter must not make us pick a stranger.
-        Ok(found.into_iter().find(|m| {
-            m.config
-                .as_ref()
-                .and_then(|c| c.metadata.as_ref())
-                .and_then(|md| md.get(LAUNCH_ID_METADATA_KEY))
-                .is_some_and(|v| v == key)
-        }))
+        Ok(found
+            .into_iter()
+            .find(|m| m.metadata(LAUNCH_ID_METADATA_KEY) == Some(key)))
+    }
+}
+
+impl<S: machines_list_builder::State> MachinesListBuilder<'_, S> {
+    /// Only machines whose metadata has `key` set to `value`; call again to add more pairs.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.push((key.into(), value.into()));
+        self
     }
 }
 
@@ -206,7 +219,7 @@ fn is_ambiguous(e: &Error) -> bool {
 }
 
 /// Rejects configs Fly would refuse, before sending them.
-fn validate_config(config: &types::MachineConfig) -> Result<()> {
+pub(crate) fn validate_config(config: &types::MachineConfig) -> Result<()> {
     if config.image.as_deref().is_none_or(str::is_empty) {
         return Err(Error::invalid_input(
             "machine config image",
@@ -242,6 +255,58 @@ impl std::fmt::Debug for Machine {
     }
 }
 
+/// The words of a command for [`Machine::exec`]: made from any list of strings (`["ls", "-l"]`,
+/// a `Vec<String>`, an iterator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command(pub Vec<String>);
+
+impl<I, S> From<I> for Command
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    fn from(words: I) -> Command {
+        Command(words.into_iter().map(Into::into).collect())
+    }
+}
+
+/// What [`Machine::processes`] sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProcessSort {
+    /// CPU use.
+    Cpu,
+    /// Resident memory.
+    Memory,
+}
+
+impl ProcessSort {
+    fn as_str(self) -> &'static str {
+        match self {
+            ProcessSort::Cpu => "cpu",
+            ProcessSort::Memory => "mem",
+        }
+    }
+}
+
+/// A sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Smallest first.
+    Ascending,
+    /// Largest first.
+    Descending,
+}
+
+impl SortOrder {
+    fn as_str(self) -> &'static str {
+        match self {
+            SortOrder::Ascending => "asc",
+            SortOrder::Descending => "desc",
+        }
+    }
+}
+
 impl Machine {
     pub(crate) fn new(app: App, id: String) -> Machine {
         Machine {
@@ -274,7 +339,7 @@ impl Machine {
         self.lease_nonce.as_deref()
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         validate::app_name(&self.app.name)?;
         validate::resource_id("machine id", &self.id)?;
         self.lease_nonce
@@ -282,8 +347,17 @@ impl Machine {
             .map_or(Ok(()), validate::lease_nonce)
     }
 
-    /// Fetches the machine.
-    pub async fn get(&self) -> Result<types::Machine> {
+    /// The machine's metadata.
+    pub fn metadata(&self) -> Metadata<'_> {
+        Metadata { machine: self }
+    }
+}
+
+#[bon::bon]
+impl Machine {
+    /// Fetches the machine: `machine.get().await?.state()`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn get(&self) -> Result<MachineSnapshot> {
         self.check()?;
         let r = self
             .app
@@ -292,11 +366,19 @@ impl Machine {
                 raw.machines_show(&self.app.name, &self.id, None)
             })
             .await?;
-        Ok(r.into_inner())
+        Ok(MachineSnapshot::new(&self.app, r.into_inner()))
     }
 
-    /// Replaces the machine's config (a new version); `request.config` must be complete.
-    pub async fn update(&self, request: types::UpdateMachineRequest) -> Result<types::Machine> {
+    /// Replaces the machine's config (a new version); `request.config` must be complete. For
+    /// an edit of the current config, [`modify_config`](Self::modify_config) is shorter.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn update(
+        &self,
+        #[builder(start_fn)] request: types::UpdateMachineRequest,
+        /// Retry after a timeout or 5xx even though an update is not idempotent.
+        #[builder(default, with = || true)]
+        retry_unsafe: bool,
+    ) -> Result<MachineSnapshot> {
         self.check()?;
         if let Some(config) = &request.config {
             validate_config(config)?;
@@ -304,28 +386,38 @@ impl Machine {
         let r = self
             .app
             .client
-            .call(OperationId::MachinesUpdate, |raw| {
-                raw.machines_update(
-                    &self.app.name,
-                    &self.id,
-                    self.lease_nonce.as_deref(),
-                    &request,
-                )
-            })
+            .call_with(
+                OperationId::MachinesUpdate,
+                CallContext::retrying_unsafe(retry_unsafe),
+                |raw| {
+                    raw.machines_update(
+                        &self.app.name,
+                        &self.id,
+                        self.lease_nonce.as_deref(),
+                        &request,
+                    )
+                },
+            )
             .await?;
-        Ok(r.into_inner())
+        Ok(MachineSnapshot::new(&self.app, r.into_inner()).with_nonce(self.lease_nonce.clone()))
     }
 
-    /// Updates the machine to `config`.
-    pub async fn update_config(&self, config: types::MachineConfig) -> Result<types::Machine> {
+    /// Updates the machine to `config` (a complete config).
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn update_config(
+        &self,
+        #[builder(start_fn)] config: types::MachineConfig,
+    ) -> Result<MachineSnapshot> {
         self.update(types::UpdateMachineRequest {
             config: Some(config),
             ..Default::default()
         })
+        .send()
         .await
     }
 
     /// Starts a stopped, suspended or created machine (412 from any other state).
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn start(&self) -> Result<types::StartMachineResponse> {
         self.check()?;
         let r = self
@@ -338,14 +430,23 @@ impl Machine {
         Ok(r.into_inner())
     }
 
-    /// Stops the machine with its configured signal and timeout.
-    pub async fn stop(&self) -> Result<()> {
-        self.stop_with(types::StopRequest::default()).await
-    }
-
-    /// Stops the machine with a given signal and timeout (a Go duration such as `"30s"`).
-    pub async fn stop_with(&self, request: types::StopRequest) -> Result<()> {
+    /// Stops the machine: `machine.stop().signal(Signal::Int).timeout(d).await`; without
+    /// options, with the config's stop signal and timeout.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn stop(
+        &self,
+        /// The signal for the main process (one of HUP INT QUIT KILL USR1 USR2 TERM).
+        signal: Option<Signal>,
+        /// How long after the signal the machine is killed.
+        timeout: Option<Duration>,
+    ) -> Result<()> {
         self.check()?;
+        let request = types::StopRequest {
+            signal: signal.map(Signal::for_stop).transpose()?,
+            timeout: timeout
+                .map(|d| units::go_duration("stop timeout", d))
+                .transpose()?,
+        };
         self.app
             .client
             .call(OperationId::MachinesStop, |raw| {
@@ -361,6 +462,7 @@ impl Machine {
     }
 
     /// Suspends the machine (snapshot of memory; resumes on start).
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn suspend(&self) -> Result<()> {
         self.check()?;
         self.app
@@ -372,13 +474,20 @@ impl Machine {
         Ok(())
     }
 
-    /// Restarts the machine; `timeout` is a Go duration for the stop part.
+    /// Restarts the machine: `machine.restart().signal(Signal::Hup).timeout(d).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn restart(
         &self,
-        signal: Option<types::MachinesRestartSignal>,
-        timeout: Option<&str>,
+        /// The signal that stops the main process.
+        signal: Option<Signal>,
+        /// How long the stop part may take before the process is killed.
+        timeout: Option<Duration>,
     ) -> Result<()> {
         self.check()?;
+        let signal = signal.map(Signal::for_restart).transpose()?;
+        let timeout = timeout
+            .map(|d| units::go_duration("restart timeout", d))
+            .transpose()?;
         self.app
             .client
             .call(OperationId::MachinesRestart, |raw| {
@@ -386,7 +495,7 @@ impl Machine {
                     &self.app.name,
                     &self.id,
                     signal,
-                    timeout,
+                    timeout.as_deref(),
                     self.lease_nonce.as_deref(),
                 )
             })
@@ -395,10 +504,11 @@ impl Machine {
     }
 
     /// Sends a signal to the machine's main process.
-    pub async fn signal(&self, signal: types::SignalRequestSignal) -> Result<()> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn signal(&self, #[builder(start_fn)] signal: Signal) -> Result<()> {
         self.check()?;
         let body = types::SignalRequest {
-            signal: Some(signal),
+            signal: Some(signal.for_signal()?),
         };
         self.app
             .client
@@ -409,8 +519,14 @@ impl Machine {
         Ok(())
     }
 
-    /// Destroys the machine; `force` kills a running one.
-    pub async fn delete(&self, force: bool) -> Result<()> {
+    /// Destroys the machine: `machine.delete().force().await` kills a running one.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn delete(
+        &self,
+        /// Kill the machine if it is running, instead of refusing.
+        #[builder(default, with = || true)]
+        force: bool,
+    ) -> Result<()> {
         self.check()?;
         self.app
             .client
@@ -427,6 +543,7 @@ impl Machine {
     }
 
     /// Stops the proxy from routing new requests to the machine.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn cordon(&self) -> Result<()> {
         self.check()?;
         self.app
@@ -439,6 +556,7 @@ impl Machine {
     }
 
     /// Lets the proxy route requests to the machine again.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn uncordon(&self) -> Result<()> {
         self.check()?;
         self.app
@@ -450,8 +568,13 @@ impl Machine {
         Ok(())
     }
 
-    /// The machine's events, newest first; `limit` caps how many.
-    pub async fn events(&self, limit: Option<u32>) -> Result<Vec<types::MachineEvent>> {
+    /// The machine's events, newest first: `machine.events().limit(10).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn events(
+        &self,
+        /// At most this many events.
+        limit: Option<u32>,
+    ) -> Result<Vec<types::MachineEvent>> {
         self.check()?;
         let r = self
             .app
@@ -464,6 +587,7 @@ impl Machine {
     }
 
     /// The machine's config versions.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn versions(&self) -> Result<Vec<types::MachineVersion>> {
         self.check()?;
         let r = self
@@ -476,68 +600,87 @@ impl Machine {
         Ok(r.into_inner())
     }
 
-    /// Processes running in the machine, sorted by `sort_by` (e.g. `cpu`) in `order` (`asc`/`desc`).
+    /// Processes running in the machine:
+    /// `machine.processes().sort_by(ProcessSort::Cpu).order(SortOrder::Descending).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn processes(
         &self,
-        sort_by: Option<&str>,
-        order: Option<&str>,
+        /// What to sort by.
+        sort_by: Option<ProcessSort>,
+        /// The direction.
+        order: Option<SortOrder>,
     ) -> Result<Vec<types::ProcessStat>> {
         self.check()?;
         let r = self
             .app
             .client
             .call(OperationId::MachinesListProcesses, |raw| {
-                raw.machines_list_processes(&self.app.name, &self.id, order, sort_by)
-            })
-            .await?;
-        Ok(r.into_inner())
-    }
-
-    /// Runs a command in the machine and returns its output; `timeout` in seconds.
-    pub async fn exec(
-        &self,
-        command: &[&str],
-        timeout: Option<u32>,
-    ) -> Result<types::ExecResponse> {
-        self.exec_with(types::MachineExecRequest {
-            command: Some(command.iter().map(|s| s.to_string()).collect()),
-            timeout: timeout.map(i64::from),
-            ..Default::default()
-        })
-        .await
-    }
-
-    /// Runs a command described by a full request (container, stdin...).
-    pub async fn exec_with(
-        &self,
-        request: types::MachineExecRequest,
-    ) -> Result<types::ExecResponse> {
-        self.check()?;
-        if request.command.as_ref().is_none_or(|c| c.is_empty())
-            && request.cmd.as_deref().is_none_or(str::is_empty)
-        {
-            return Err(Error::invalid_input(
-                "exec command",
-                "",
-                "at least one word",
-            ));
-        }
-        let r = self
-            .app
-            .client
-            .call(OperationId::MachinesExec, |raw| {
-                raw.machines_exec(
+                raw.machines_list_processes(
                     &self.app.name,
                     &self.id,
-                    self.lease_nonce.as_deref(),
-                    &request,
+                    order.map(SortOrder::as_str),
+                    sort_by.map(ProcessSort::as_str),
                 )
             })
             .await?;
         Ok(r.into_inner())
     }
 
+    /// Runs a command (no shell) in the machine and returns its output:
+    /// `machine.exec(["ls", "-l"]).timeout(Duration::from_secs(10)).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
+    pub async fn exec(
+        &self,
+        #[builder(start_fn, into)] command: Command,
+        /// How long the command may run (whole seconds, 1 s to 1 h).
+        timeout: Option<Duration>,
+        /// Text fed to the command's standard input.
+        stdin: Option<String>,
+        /// Run in this container of a multi-container machine.
+        container: Option<String>,
+        /// Retry after a timeout or 5xx even though the command may then run twice.
+        #[builder(default, with = || true)]
+        retry_unsafe: bool,
+    ) -> Result<types::ExecResponse> {
+        self.check()?;
+        let Command(command) = command;
+        if command.is_empty() || command[0].is_empty() {
+            return Err(Error::invalid_input(
+                "exec command",
+                &command.join(" "),
+                "at least one word, the program to run",
+            ));
+        }
+        let request = types::MachineExecRequest {
+            command: Some(command),
+            timeout: timeout
+                .map(|d| units::whole_secs_i64("exec timeout", d, 1, MAX_EXEC_SECS))
+                .transpose()?,
+            stdin,
+            container,
+            ..Default::default()
+        };
+        let r = self
+            .app
+            .client
+            .call_with(
+                OperationId::MachinesExec,
+                CallContext::retrying_unsafe(retry_unsafe),
+                |raw| {
+                    raw.machines_exec(
+                        &self.app.name,
+                        &self.id,
+                        self.lease_nonce.as_deref(),
+                        &request,
+                    )
+                },
+            )
+            .await?;
+        Ok(r.into_inner())
+    }
+
     /// The machine's memory: limit and what is available.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn memory(&self) -> Result<types::MemoryResponse> {
         self.check()?;
         let r = self
@@ -551,7 +694,11 @@ impl Machine {
     }
 
     /// Sets the machine's memory limit, in MB.
-    pub async fn set_memory_limit(&self, limit_mb: u32) -> Result<types::MemoryResponse> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn set_memory_limit(
+        &self,
+        #[builder(start_fn)] limit_mb: u32,
+    ) -> Result<types::MemoryResponse> {
         self.check()?;
         let body = types::SetMemoryLimitRequest {
             limit_mb: Some(i64::from(limit_mb)),
@@ -572,7 +719,11 @@ impl Machine {
     }
 
     /// Asks the machine to give back `amount_mb` of memory.
-    pub async fn reclaim_memory(&self, amount_mb: u32) -> Result<types::ReclaimMemoryResponse> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn reclaim_memory(
+        &self,
+        #[builder(start_fn)] amount_mb: u32,
+    ) -> Result<types::ReclaimMemoryResponse> {
         self.check()?;
         let body = types::ReclaimMemoryRequest {
             amount_mb: Some(i64::from(amount_mb)),
@@ -590,11 +741,6 @@ impl Machine {
             })
             .await?;
         Ok(r.into_inner())
-    }
-
-    /// The machine's metadata.
-    pub fn metadata(&self) -> Metadata<'_> {
-        Metadata { machine: self }
     }
 }
 

@@ -7,9 +7,11 @@
 pub mod apps;
 pub mod certificates;
 pub mod ips;
+pub mod machine_snapshot;
 pub mod machines;
 pub mod org;
 pub mod platform;
+mod rolling;
 pub mod secrets;
 pub mod tokens;
 pub mod volumes;

@@ -12,9 +12,17 @@ pub struct Secrets {
     pub(crate) app: App,
 }
 
+#[bon::bon]
 impl Secrets {
-    /// Lists secrets (names and digests; values only with `show_secrets` and the right token).
-    pub async fn list(&self, show_secrets: Option<bool>) -> Result<types::AppSecrets> {
+    /// Lists secrets (names and digests): `app.secrets().list().await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn list(
+        &self,
+        /// Include the values (needs a token allowed to read them).
+        #[builder(default, with = || true)]
+        show_values: bool,
+    ) -> Result<types::AppSecrets> {
+        let show_secrets = show_values.then_some(true);
         validate::app_name(&self.app.name)?;
         let r = self
             .app
@@ -48,8 +56,16 @@ impl Secrets {
         Ok(r.into_inner())
     }
 
-    /// One secret.
-    pub async fn get(&self, name: &str, show_secrets: Option<bool>) -> Result<types::AppSecret> {
+    /// One secret: `app.secrets().get("DATABASE_URL").show_value().await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn get(
+        &self,
+        #[builder(start_fn)] name: &str,
+        /// Include the value (needs a token allowed to read it).
+        #[builder(default, with = || true)]
+        show_value: bool,
+    ) -> Result<types::AppSecret> {
+        let show_secrets = show_value.then_some(true);
         validate::app_name(&self.app.name)?;
         validate::key("secret name", name)?;
         let r = self
@@ -101,14 +117,21 @@ pub struct SecretKeys {
     pub(crate) app: App,
 }
 
+#[bon::bon]
 impl SecretKeys {
     fn check(&self, name: &str) -> Result<()> {
         validate::app_name(&self.app.name)?;
         validate::key("secret key name", name)
     }
 
-    /// Lists the keys, optionally only of some `types` (comma-separated).
-    pub async fn list(&self, types_filter: Option<&str>) -> Result<types::SecretKeys> {
+    /// Lists the keys: `app.secret_keys().list().types("signing").await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn list(
+        &self,
+        /// Only keys of these types (comma-separated).
+        types: Option<&str>,
+    ) -> Result<types::SecretKeys> {
+        let types_filter = types;
         validate::app_name(&self.app.name)?;
         let r = self
             .app

@@ -12,8 +12,15 @@ pub struct Volumes {
 
 #[bon::bon]
 impl Volumes {
-    /// Lists the app's volumes; `summary` leaves out details.
-    pub async fn list(&self, summary: Option<bool>) -> Result<Vec<types::Volume>> {
+    /// Lists the app's volumes: `app.volumes().list().await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn list(
+        &self,
+        /// Leave out details.
+        #[builder(default, with = || true)]
+        summary: bool,
+    ) -> Result<Vec<types::Volume>> {
+        let summary = summary.then_some(true);
         validate::app_name(&self.app.name)?;
         let r = self
             .app
@@ -25,8 +32,8 @@ impl Volumes {
         Ok(r.into_inner())
     }
 
-    /// Creates a volume: `app.volumes().create("data", "iad", 10).send().await` (size in GB).
-    #[builder(finish_fn = send, on(String, into))]
+    /// Creates a volume: `app.volumes().create("data", "iad", 10).await` (size in GB).
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn create(
         &self,
         #[builder(start_fn)] name: String,
@@ -40,6 +47,9 @@ impl Volumes {
         encrypted: Option<bool>,
         /// Place on a host no other volume of this name uses.
         require_unique_zone: Option<bool>,
+        /// Retry after a timeout or 5xx even though that may make two volumes.
+        #[builder(default, with = || true)]
+        retry_unsafe: bool,
         /// Days of daily snapshots to keep.
         snapshot_retention: Option<u32>,
         /// Take daily snapshots.
@@ -66,9 +76,11 @@ impl Volumes {
         let r = self
             .app
             .client
-            .call(OperationId::VolumesCreate, |raw| {
-                raw.volumes_create(&self.app.name, &body)
-            })
+            .call_with(
+                OperationId::VolumesCreate,
+                crate::context::CallContext::retrying_unsafe(retry_unsafe),
+                |raw| raw.volumes_create(&self.app.name, &body),
+            )
             .await?;
         Ok(r.into_inner())
     }

@@ -1,0 +1,118 @@
+//! Unix signals by name, typed, for stop, restart and signal calls.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::{Error, Result, types};
+
+/// A signal for a machine's main process. Stop and restart accept the ones Fly lets them send
+/// (`HUP INT QUIT KILL USR1 USR2 TERM`); [`Machine::signal`](crate::Machine::signal) takes all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Signal {
+    /// `SIGABRT`
+    Abrt,
+    /// `SIGALRM`
+    Alrm,
+    /// `SIGFPE`
+    Fpe,
+    /// `SIGHUP`
+    Hup,
+    /// `SIGILL`
+    Ill,
+    /// `SIGINT`
+    Int,
+    /// `SIGKILL`
+    Kill,
+    /// `SIGPIPE`
+    Pipe,
+    /// `SIGQUIT`
+    Quit,
+    /// `SIGSEGV`
+    Segv,
+    /// `SIGTERM`
+    Term,
+    /// `SIGTRAP`
+    Trap,
+    /// `SIGUSR1`
+    Usr1,
+    /// `SIGUSR2`
+    Usr2,
+}
+
+impl Signal {
+    /// The signal's name as Fly writes it (`SIGTERM`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Abrt => "SIGABRT",
+            Signal::Alrm => "SIGALRM",
+            Signal::Fpe => "SIGFPE",
+            Signal::Hup => "SIGHUP",
+            Signal::Ill => "SIGILL",
+            Signal::Int => "SIGINT",
+            Signal::Kill => "SIGKILL",
+            Signal::Pipe => "SIGPIPE",
+            Signal::Quit => "SIGQUIT",
+            Signal::Segv => "SIGSEGV",
+            Signal::Term => "SIGTERM",
+            Signal::Trap => "SIGTRAP",
+            Signal::Usr1 => "SIGUSR1",
+            Signal::Usr2 => "SIGUSR2",
+        }
+    }
+
+    /// The wire enum of one call, or an error naming the call and the signals it accepts.
+    fn as_wire<T: FromStr>(self, call: &'static str) -> Result<T> {
+        self.as_str().parse().map_err(|_| {
+            Error::invalid_input(
+                call,
+                self.as_str(),
+                "one of SIGHUP, SIGINT, SIGQUIT, SIGKILL, SIGUSR1, SIGUSR2, SIGTERM",
+            )
+        })
+    }
+
+    pub(crate) fn for_stop(self) -> Result<types::StopRequestSignal> {
+        self.as_wire("stop signal")
+    }
+
+    pub(crate) fn for_restart(self) -> Result<types::MachinesRestartSignal> {
+        self.as_wire("restart signal")
+    }
+
+    pub(crate) fn for_signal(self) -> Result<types::SignalRequestSignal> {
+        self.as_wire("signal")
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_takes_its_subset_and_names_the_rest() {
+        assert_eq!(
+            Signal::Int.for_stop().unwrap(),
+            types::StopRequestSignal::Sigint
+        );
+        assert_eq!(
+            Signal::Usr2.for_restart().unwrap(),
+            types::MachinesRestartSignal::Sigusr2
+        );
+        let err = Signal::Pipe.for_stop().unwrap_err().to_string();
+        assert!(
+            err.contains("stop signal") && err.contains("SIGPIPE"),
+            "{err}"
+        );
+        assert_eq!(
+            Signal::Pipe.for_signal().unwrap(),
+            types::SignalRequestSignal::Sigpipe
+        );
+    }
+}
