@@ -384,7 +384,10 @@ async fn databases_and_extensions_are_managed() {
     let client = client(&server);
     let handle = client.postgres().cluster(CLUSTER);
 
-    assert_eq!(handle.databases().list().await.unwrap(), [orders.clone()]);
+    assert_eq!(
+        handle.databases().list().await.unwrap(),
+        std::slice::from_ref(&orders)
+    );
     assert_eq!(handle.databases().create("orders").await.unwrap(), orders);
     let db = handle.database("orders");
     let listed = db.extensions().list().await.unwrap();
