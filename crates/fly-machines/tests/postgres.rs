@@ -105,7 +105,7 @@ async fn clusters_are_listed_and_created() {
         .create("orders-db")
         .org("my-org")
         .region("iad")
-        .plan(PostgresPlan::Performance)
+        .plan("performance") // Fly matches plans without regard to case
         .pg_major_version(17)
         .pool_mode(PoolMode::Transaction)
         .disk_size_gb(40)

@@ -78,7 +78,7 @@ impl Clusters {
             region,
             plan: wire(
                 "plan",
-                plan.as_str(),
+                plan_word(&plan),
                 "basic, starter, launch, scale or Performance",
             )?,
             pg_major_version: pg_major_version
@@ -110,6 +110,16 @@ impl Clusters {
             .await?;
         data(OperationId::PostgresCreate, answer, |r| r.data)
     }
+}
+
+/// The plan's word as the request type spells it: Fly matches plans without regard to case, so
+/// `performance` is sent as `Performance` rather than refused.
+fn plan_word(plan: &PostgresPlan) -> &str {
+    const PLANS: [&str; 5] = ["basic", "starter", "launch", "scale", "Performance"];
+    PLANS
+        .into_iter()
+        .find(|word| word.eq_ignore_ascii_case(plan.as_str()))
+        .unwrap_or(plan.as_str())
 }
 
 /// A word for a closed set the generated request type holds, or an error naming the value and
