@@ -27,7 +27,7 @@
 //! ```no_run
 //! # async fn demo(client: fly_machines::Client) -> fly_machines::Result<()> {
 //! use std::time::Duration;
-//! use fly_machines::{WaitState, types::MachineConfig};
+//! use fly_machines::{MachineState, Signal, types::MachineConfig};
 //!
 //! let app = client.app("my-app");
 //! let config = MachineConfig { image: Some("nginx:1.27".into()), ..Default::default() };
@@ -36,14 +36,19 @@
 //!     .create(config)
 //!     .region("iad")
 //!     .idempotency_key("job-42") // retries can never make two machines
-//!     .send()
 //!     .await?;
-//! let machine = app.machine(created.id.unwrap_or_default());
-//! machine.wait_for(vec![WaitState::Started]).timeout(Duration::from_secs(120)).send().await?;
-//! machine.stop_and_wait(Duration::from_secs(60)).await?;
-//! machine.delete(false).await?;
+//! // Accessors, not Options: `created.id()`, `created.state()`, `created.metadata("tenant")`.
+//! assert_eq!(created.state(), MachineState::Created);
+//! created.wait_started(Duration::from_secs(120)).await?; // this version, not an older one
+//! let machine = created.handle();
+//! machine.stop().signal(Signal::Int).timeout(Duration::from_secs(30)).await?;
+//! machine.wait_stopped(Duration::from_secs(60)).await?;
+//! machine.destroy_and_wait(Duration::from_secs(60)).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! Every request is a builder: required inputs in the call, options as named setters, times as
+//! [`std::time::Duration`]. Await it directly, or finish it with `.send()` (the same call).
 //!
 //! Waits loop Fly's 60-second long-poll until your deadline, ask for `failed` too so a crash ends
 //! the wait at once, treat a 404 just after a create as "not visible yet", and treat 404 as
@@ -52,17 +57,23 @@
 //! # Leases
 //!
 //! ```no_run
-//! # async fn demo(machine: fly_machines::Machine, config: fly_machines::types::MachineConfig) -> fly_machines::Result<()> {
+//! # async fn demo(machine: fly_machines::Machine) -> fly_machines::Result<()> {
 //! use std::time::Duration;
-//! let lease = machine.lease(Duration::from_secs(30)).description("deploy v2").send().await?;
-//! lease.machine().update_config(config).await?; // carries fly-machine-lease-nonce
+//! // Read, edit and write the config under a lease taken, refreshed and released for you:
+//! let updated = machine.update_image("registry.fly.io/app:v2").await?;
+//! updated.wait_started(Duration::from_secs(120)).await?; // waits for the new version
+//! // Or hold a lease yourself:
+//! let lease = machine.lease(Duration::from_secs(30)).description("deploy v2").await?;
+//! lease.machine().modify_config(|c| c.auto_destroy = Some(true)).await?; // carries the nonce
 //! lease.release().await?;
 //! # Ok(()) }
 //! ```
 //!
 //! # Errors
 //!
-//! Every call returns [`Error`]: status, Fly's error code ([`ErrorCode`], an open set),
+//! Every call returns [`Error`]: status, Fly's error code ([`ErrorCode`]: every code of Fly's
+//! `StatusCode` set plus `not_found`, `failed_precondition` and `invalid_argument`, and any other
+//! kept as sent),
 //! message, `fly-request-id`, operation and attempts, with predicates such as
 //! [`Error::is_not_found`], [`Error::is_lease_conflict`], [`Error::is_capacity`] and
 //! [`Error::is_retryable`]. Bodies that are not JSON are kept as text.
@@ -136,8 +147,8 @@
 //!
 //! [`builders::machine_config`] takes the image (so a config without one does not compile) and
 //! checks guest sizes, ports, handlers, durations and env names at `build()`, with the same rule
-//! table as the derive. Creates, volumes and waits take their options as chained setters
-//! finished by `.send()`.
+//! table as the derive. Every request takes its options as chained setters and is awaited
+//! directly or finished by `.send()`.
 //!
 //! # Machine configs from your own types
 //!

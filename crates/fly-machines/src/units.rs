@@ -8,10 +8,7 @@ use crate::{Error, Result};
 /// `d` in whole seconds (a part second rounds up, so a wait is never shorter than asked),
 /// within `min..=max` seconds.
 pub(crate) fn whole_secs(what: &'static str, d: Duration, min: u64, max: u64) -> Result<u64> {
-    let secs = d
-        .as_secs()
-        .checked_add(u64::from(d.subsec_nanos() > 0))
-        .unwrap_or(u64::MAX);
+    let secs = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
     if (min..=max).contains(&secs) {
         Ok(secs)
     } else {
@@ -44,11 +41,11 @@ pub(crate) fn go_duration(what: &'static str, d: Duration) -> Result<String> {
             "a duration of at most 2562047h47m16.854775807s (Go's limit)",
         ));
     }
-    let text = if nanos % 1_000_000_000 == 0 {
+    let text = if nanos.is_multiple_of(1_000_000_000) {
         format!("{}s", nanos / 1_000_000_000)
-    } else if nanos % 1_000_000 == 0 {
+    } else if nanos.is_multiple_of(1_000_000) {
         format!("{}ms", nanos / 1_000_000)
-    } else if nanos % 1_000 == 0 {
+    } else if nanos.is_multiple_of(1_000) {
         format!("{}us", nanos / 1_000)
     } else {
         format!("{nanos}ns")

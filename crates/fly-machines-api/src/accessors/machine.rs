@@ -1,7 +1,7 @@
 //! Accessors for [`Machine`]: what a caller reads after a get, list, create or update.
 
 use super::{HostStatus, MachineState};
-use crate::types::{CheckStatus, Machine, MachineConfig, MachineEvent};
+use crate::types::{CheckStatus, Machine, MachineConfig, MachineEvent, StrippedLease};
 
 impl Machine {
     /// The machine id; empty when the answer had none.
@@ -85,5 +85,16 @@ impl Machine {
     /// Last change as sent (RFC 3339).
     pub fn updated_at(&self) -> Option<&str> {
         self.updated_at.as_deref()
+    }
+
+    /// The lease held on the machine, when the answer was asked to include leases
+    /// (`include_leases`) and one is held. Its nonce is never part of it.
+    pub fn lease(&self) -> Option<&StrippedLease> {
+        self.lease.as_ref()
+    }
+
+    /// Whether the proxy is sending the machine no new traffic.
+    pub fn is_cordoned(&self) -> bool {
+        self.cordoned.unwrap_or(false)
     }
 }

@@ -58,6 +58,10 @@ impl Machines {
         /// Summaries without the full config.
         #[builder(default, with = || true)]
         summary: bool,
+        /// Include each machine's current lease (owner, description, expiry; never its nonce),
+        /// read with [`types::Machine::lease`].
+        #[builder(default, with = || true)]
+        include_leases: bool,
     ) -> Result<Vec<MachineSnapshot>> {
         validate::app_name(&self.app.name)?;
         let mut ctx = CallContext::default();
@@ -72,7 +76,7 @@ impl Machines {
                 raw.machines_list(
                     &self.app.name,
                     include_deleted.then_some(true),
-                    None,
+                    include_leases.then_some(true),
                     region.as_deref(),
                     state.as_ref().map(MachineState::as_str),
                     summary.then_some(true),
@@ -355,15 +359,21 @@ impl Machine {
 
 #[bon::bon]
 impl Machine {
-    /// Fetches the machine: `machine.get().await?.state()`.
+    /// Fetches the machine: `machine.get().await?.state()`; with `.include_leases()` the
+    /// answer carries the current lease, read with [`types::Machine::lease`].
     #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn get(&self) -> Result<MachineSnapshot> {
+    pub async fn get(
+        &self,
+        /// Include the machine's current lease (owner, description, expiry; never its nonce).
+        #[builder(default, with = || true)]
+        include_leases: bool,
+    ) -> Result<MachineSnapshot> {
         self.check()?;
         let r = self
             .app
             .client
             .call(OperationId::MachinesShow, |raw| {
-                raw.machines_show(&self.app.name, &self.id, None)
+                raw.machines_show(&self.app.name, &self.id, include_leases.then_some(true))
             })
             .await?;
         Ok(MachineSnapshot::new(&self.app, r.into_inner()))

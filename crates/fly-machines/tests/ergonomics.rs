@@ -1,0 +1,539 @@
+//! The issue #14 surface over real HTTP: named setters reach the wire in Fly's units, every
+//! builder is awaitable directly and through `.send()`, answers carry their handle and version,
+//! config changes run under a lease, waits have shortcuts and fan out with a bound, and a
+//! non-idempotent call is repeated only when the caller opts in.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use fly_machines::{
+    Client, MachineState, ProcessSort, RetryPolicy, Signal, SortOrder, WaitState, types,
+};
+use fly_machines_httpmock::{FlyErrors, MockServerExt, ServerError};
+use httpmock::MockServer;
+use serde_json::json;
+
+const APP: &str = "my-app-name";
+const MACHINE: &str = "3d8d413b29d089";
+const NONCE: &str = "nonce-do-not-print-7f3a";
+
+fn client(server: &MockServer) -> Client {
+    Client::builder()
+        .test_server(server.base_url())
+        .build()
+        .unwrap()
+}
+
+fn machine(state: &str, version: &str, image: &str) -> types::Machine {
+    serde_json::from_value(json!({
+        "id": MACHINE,
+        "state": state,
+        "instance_id": version,
+        "region": "iad",
+        "config": {"image": image, "metadata": {"tenant": "acme"}, "env": {"PORT": "8080"}},
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn stop_sends_a_typed_signal_and_a_go_duration() {
+    let server = MockServer::start_async().await;
+    let stop = server.machines_stop(|when, then| {
+        when.app_name(APP)
+            .machine_id(MACHINE)
+            .body(&types::StopRequest {
+                signal: Some(types::StopRequestSignal::Sigint),
+                timeout: Some("1500ms".into()),
+            });
+        then.into_inner().status(200);
+    });
+    let m = client(&server).app(APP).machine(MACHINE);
+    m.stop()
+        .signal(Signal::Int)
+        .timeout(Duration::from_millis(1500))
+        .await
+        .unwrap();
+    stop.assert_calls_async(1).await;
+    // A signal Fly does not take for a stop is refused before any request.
+    let err = m.stop().signal(Signal::Pipe).await.unwrap_err();
+    assert!(err.to_string().contains("SIGPIPE"), "{err}");
+    stop.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn exec_timeout_goes_out_in_whole_seconds_rounded_up_and_is_range_checked() {
+    let server = MockServer::start_async().await;
+    let exec = server.machines_exec(|when, then| {
+        when.app_name(APP)
+            .machine_id(MACHINE)
+            .body(&types::MachineExecRequest {
+                command: Some(vec!["uname".into(), "-a".into()]),
+                timeout: Some(2),
+                stdin: Some("input".into()),
+                ..Default::default()
+            });
+        then.ok(&types::ExecResponse {
+            exit_code: Some(0),
+            stdout: Some("Linux".into()),
+            ..Default::default()
+        });
+    });
+    let m = client(&server).app(APP).machine(MACHINE);
+    let out = m
+        .exec(["uname", "-a"])
+        .timeout(Duration::from_millis(1500))
+        .stdin("input")
+        .await
+        .unwrap();
+    assert_eq!(out.stdout.as_deref(), Some("Linux"));
+    exec.assert_calls_async(1).await;
+    for bad in [Duration::ZERO, Duration::from_secs(3601), Duration::MAX] {
+        let err = m.exec(["true"]).timeout(bad).await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("exec timeout") && text.contains("1 s to 3600 s"),
+            "{text}"
+        );
+    }
+    let err = m.exec(Vec::<String>::new()).await.unwrap_err();
+    assert!(err.to_string().contains("exec command"), "{err}");
+    exec.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn query_options_are_named_setters() {
+    let server = MockServer::start_async().await;
+    let events = server.machines_list_events(|when, then| {
+        when.app_name(APP).machine_id(MACHINE).limit(10);
+        then.ok(&vec![]);
+    });
+    let ps = server.machines_list_processes(|when, then| {
+        when.app_name(APP)
+            .machine_id(MACHINE)
+            .sort_by("cpu")
+            .order("desc");
+        then.ok(&vec![]);
+    });
+    let delete = server.machines_delete(|when, then| {
+        when.app_name(APP).machine_id(MACHINE).force(true);
+        then.into_inner().status(200);
+    });
+    let restart = server.machines_restart(|when, then| {
+        when.app_name(APP)
+            .machine_id(MACHINE)
+            .signal(types::MachinesRestartSignal::Sighup)
+            .timeout("30s");
+        then.into_inner().status(200);
+    });
+    let list = server.machines_list(|when, then| {
+        when.app_name(APP)
+            .region("iad")
+            .state("started")
+            .into_inner()
+            .query_param("metadata.role", "web")
+            .query_param("metadata.tenant", "acme")
+            .query_param_missing("include_deleted");
+        then.ok(&vec![machine("started", "v1", "nginx")]);
+    });
+    let m = client(&server).app(APP).machine(MACHINE);
+    m.events().limit(10).await.unwrap();
+    m.processes()
+        .sort_by(ProcessSort::Cpu)
+        .order(SortOrder::Descending)
+        .await
+        .unwrap();
+    m.delete().force().await.unwrap();
+    m.restart()
+        .signal(Signal::Hup)
+        .timeout(Duration::from_secs(30))
+        .await
+        .unwrap();
+    let found = client(&server)
+        .app(APP)
+        .machines()
+        .list()
+        .metadata("role", "web")
+        .metadata("tenant", "acme")
+        .state(MachineState::Started)
+        .region("iad")
+        .await
+        .unwrap();
+    assert_eq!(found[0].handle().id(), MACHINE);
+    for mock in [events, ps, delete, restart, list] {
+        mock.assert_calls_async(1).await;
+    }
+}
+
+/// The same builder finished both ways makes the same call.
+#[tokio::test]
+async fn every_builder_is_awaitable_directly_and_through_send() {
+    let server = MockServer::start_async().await;
+    let get = server.machines_show(|when, then| {
+        when.app_name(APP).machine_id(MACHINE);
+        then.ok(&machine("started", "v1", "nginx"));
+    });
+    let start = server.machines_start(|when, then| {
+        when.app_name(APP).machine_id(MACHINE);
+        then.ok(&types::StartMachineResponse::default());
+    });
+    let versions = server.machines_list_versions(|when, then| {
+        when.app_name(APP).machine_id(MACHINE);
+        then.ok(&vec![]);
+    });
+    let m = client(&server).app(APP).machine(MACHINE);
+    let direct = m.get().await.unwrap();
+    let sent = m.get().send().await.unwrap();
+    assert_eq!(direct.data(), sent.data());
+    m.start().await.unwrap();
+    m.start().send().await.unwrap();
+    m.versions().await.unwrap();
+    m.versions().send().await.unwrap();
+    for mock in [get, start, versions] {
+        mock.assert_calls_async(2).await;
+    }
+}
+
+/// A create answers with data read through accessors and the handle for the next call.
+#[tokio::test]
+async fn create_returns_the_handle_and_a_version_pinned_wait() {
+    let server = MockServer::start_async().await;
+    let config = fly_machines::builders::machine_config("nginx:1.27")
+        .build()
+        .unwrap();
+    let create = server.machines_create(|when, then| {
+        when.app_name(APP).body(&types::CreateMachineRequest {
+            config: Some(config.clone()),
+            region: Some("iad".into()),
+            lease_ttl: Some(30),
+            skip_launch: Some(true),
+            ..Default::default()
+        });
+        then.ok(&machine("created", "v1", "nginx:1.27"));
+    });
+    let wait = server.machines_wait(|when, then| {
+        when.app_name(APP)
+            .machine_id(MACHINE)
+            .version("v1")
+            .state("started,failed");
+        then.ok(&types::WaitMachineResponse {
+            ok: Some(true),
+            state: Some("started".into()),
+            version: Some("v1".into()),
+            event_id: None,
+        });
+    });
+    let created = client(&server)
+        .app(APP)
+        .machines()
+        .create(config)
+        .region("iad")
+        .lease_ttl(Duration::from_millis(29_001))
+        .skip_launch()
+        .await
+        .unwrap();
+    assert_eq!(created.id(), MACHINE);
+    assert_eq!(created.state(), MachineState::Created);
+    assert_eq!(created.metadata("tenant"), Some("acme"));
+    assert_eq!(created.env("PORT"), Some("8080"));
+    assert_eq!(created.handle().id(), MACHINE);
+    let outcome = created.wait_started(Duration::from_secs(60)).await.unwrap();
+    assert_eq!(outcome.state, MachineState::Started);
+    assert_eq!(outcome.version.as_deref(), Some("v1"));
+    create.assert_calls_async(1).await;
+    wait.assert_calls_async(1).await;
+}
+
+/// `update_image` takes a lease, reads, edits and writes the config carrying the nonce, then
+/// releases the lease; the answer's wait uses the new version; the nonce shows nowhere.
+#[tokio::test]
+async fn update_image_runs_under_a_lease_and_waits_on_the_new_version() {
+    let server = MockServer::start_async().await;
+    let acquire = server.machines_create_lease(|when, then| {
+        when.app_name(APP)
+            .machine_id(MACHINE)
+            .fly_machine_lease_nonce(None)
+            .body(&types::CreateLeaseRequest {
+                description: Some("deploy v2".into()),
+                ttl: Some(45),
+            });
+        then.created(&types::LeaseEnvelope {
+            status: Some("success".into()),
+            data: Some(types::Lease {
+                nonce: Some(NONCE.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    });
+    let read = server.machines_show(|when, then| {
+        when.app_name(APP).machine_id(MACHINE);
+        then.ok(&machine("started", "v1", "app:v1"));
+    });
+    let mut next = machine("started", "v1", "app:v2").config.unwrap();
+    next.metadata = Some([("tenant".to_string(), "acme".to_string())].into());
+    let write = server.machines_update(|when, then| {
+        when.app_name(APP)
+            .machine_id(MACHINE)
+            .fly_machine_lease_nonce(NONCE)
+            .body(&types::UpdateMachineRequest {
+                config: Some(next.clone()),
+                ..Default::default()
+            });
+        then.ok(&machine("replacing", "v2", "app:v2"));
+    });
+    let release = server.machines_release_lease(|when, then| {
+        when.app_name(APP)
+            .machine_id(MACHINE)
+            .fly_machine_lease_nonce(NONCE);
+        then.ok(&types::LeaseReleaseEnvelope::default());
+    });
+    let wait = server.machines_wait(|when, then| {
+        when.app_name(APP).machine_id(MACHINE).version("v2");
+        then.ok(&types::WaitMachineResponse {
+            ok: Some(true),
+            state: Some("started".into()),
+            version: Some("v2".into()),
+            event_id: None,
+        });
+    });
+    let m = client(&server).app(APP).machine(MACHINE);
+    let updated = m
+        .update_image("app:v2")
+        .lease_ttl(Duration::from_secs(45))
+        .lease_description("deploy v2")
+        .await
+        .unwrap();
+    assert_eq!(updated.image(), Some("app:v2"));
+    assert_eq!(updated.version(), Some("v2"));
+    // The lease is gone: the answer's handle carries no nonce, and nothing prints it.
+    assert_eq!(updated.handle().lease_nonce(), None);
+    assert!(!format!("{updated:?}").contains(NONCE));
+    updated.wait_started(Duration::from_secs(60)).await.unwrap();
+    for mock in [acquire, read, write, release, wait] {
+        mock.assert_calls_async(1).await;
+    }
+}
+
+/// When the write fails, the lease is still given back and the write's error is reported.
+#[tokio::test]
+async fn modify_config_releases_the_lease_when_the_change_fails() {
+    let server = MockServer::start_async().await;
+    server.machines_create_lease(|when, then| {
+        when.app_name(APP).machine_id(MACHINE);
+        then.created(&types::LeaseEnvelope {
+            data: Some(types::Lease {
+                nonce: Some(NONCE.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    });
+    server.machines_show(|when, then| {
+        when.app_name(APP).machine_id(MACHINE);
+        then.ok(&machine("started", "v1", "app:v1"));
+    });
+    let write = server.machines_update(|when, then| {
+        when.app_name(APP).machine_id(MACHINE);
+        then.into_inner()
+            .status(422)
+            .json_body(json!({"error": "invalid guest"}));
+    });
+    let release = server.machines_release_lease(|when, then| {
+        when.app_name(APP)
+            .machine_id(MACHINE)
+            .fly_machine_lease_nonce(NONCE);
+        then.ok(&types::LeaseReleaseEnvelope::default());
+    });
+    let err = client(&server)
+        .app(APP)
+        .machine(MACHINE)
+        .modify_config(|c| {
+            c.env
+                .get_or_insert_with(Default::default)
+                .insert("MODE".into(), "fast".into());
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422));
+    assert!(!err.to_string().contains(NONCE));
+    write.assert_calls_async(1).await;
+    release.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn destroy_and_wait_counts_a_404_as_gone() {
+    let server = MockServer::start_async().await;
+    let delete = server.machines_delete(|when, then| {
+        when.app_name(APP).machine_id(MACHINE).force(true);
+        then.into_inner().status(200);
+    });
+    let wait = server.machines_wait(|when, then| {
+        when.app_name(APP)
+            .machine_id(MACHINE)
+            .state("destroyed,failed");
+        then.into_inner()
+            .status(404)
+            .json_body(json!({"error": "machine not found"}));
+    });
+    let outcome = client(&server)
+        .app(APP)
+        .machine(MACHINE)
+        .destroy_and_wait(Duration::from_secs(30))
+        .force()
+        .await
+        .unwrap();
+    assert_eq!(outcome.state, MachineState::Destroyed);
+    delete.assert_calls_async(1).await;
+    wait.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn wait_stopped_asks_for_stopped() {
+    let server = MockServer::start_async().await;
+    let wait = server.machines_wait(|when, then| {
+        when.app_name(APP)
+            .machine_id(MACHINE)
+            .state("stopped,failed")
+            .version(None);
+        then.ok(&types::WaitMachineResponse {
+            ok: Some(true),
+            state: Some("stopped".into()),
+            ..Default::default()
+        });
+    });
+    let outcome = client(&server)
+        .app(APP)
+        .machine(MACHINE)
+        .wait_stopped(Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(outcome.state, "stopped");
+    wait.assert_calls_async(1).await;
+}
+
+/// An exec that meets a 503 is not repeated (the command may have run); with `retry_unsafe`
+/// the caller accepts that and it is.
+#[tokio::test]
+async fn a_non_idempotent_call_is_retried_only_on_opt_in() {
+    let server = MockServer::start_async().await;
+    let failing = server.machines_exec(|when, then| {
+        when.app_name(APP).machine_id(MACHINE);
+        then.fly_server_error(ServerError::Unavailable);
+    });
+    let c = Client::builder()
+        .test_server(server.base_url())
+        .retry(RetryPolicy::default().jitter(false).max_attempts(2))
+        .build()
+        .unwrap();
+    let m = c.app(APP).machine(MACHINE);
+    let err = m.exec(["true"]).await.unwrap_err();
+    assert_eq!((err.status(), err.attempts()), (Some(503), Some(1)));
+    failing.assert_calls_async(1).await;
+    let err = m.exec(["true"]).retry_unsafe().await.unwrap_err();
+    assert_eq!((err.status(), err.attempts()), (Some(503), Some(2)));
+    failing.assert_calls_async(3).await;
+    failing.delete_async().await;
+    // A create without an idempotency key is the same.
+    let create = server.machines_create(|when, then| {
+        when.app_name(APP);
+        then.fly_server_error(ServerError::BadGateway);
+    });
+    let config = fly_machines::builders::machine_config("nginx")
+        .build()
+        .unwrap();
+    let machines = c.app(APP).machines();
+    machines.create(config.clone()).await.unwrap_err();
+    create.assert_calls_async(1).await;
+    machines.create(config).retry_unsafe().await.unwrap_err();
+    create.assert_calls_async(3).await;
+}
+
+/// A stand-in for `/wait` that holds each long-poll until a batch of `bound` is open at once
+/// (or every machine has asked), and records the most it ever saw open.
+mod fan_out {
+    use super::*;
+    use axum::extract::State;
+    use tokio::sync::watch;
+
+    #[derive(Clone)]
+    pub struct Holder {
+        pub open: Arc<AtomicUsize>,
+        pub most: Arc<AtomicUsize>,
+        arrived: Arc<AtomicUsize>,
+        arrivals: watch::Sender<usize>,
+        bound: usize,
+        total: usize,
+    }
+
+    async fn wait(State(h): State<Holder>) -> axum::Json<serde_json::Value> {
+        let open = h.open.fetch_add(1, Ordering::SeqCst) + 1;
+        h.most.fetch_max(open, Ordering::SeqCst);
+        let index = h.arrived.fetch_add(1, Ordering::SeqCst);
+        h.arrivals.send_replace(index + 1);
+        // Hold until the batch this request belongs to is complete.
+        let batch_end = ((index / h.bound) + 1) * h.bound;
+        let release_at = batch_end.min(h.total);
+        let mut arrivals = h.arrivals.subscribe();
+        arrivals
+            .wait_for(|n| *n >= release_at)
+            .await
+            .expect("sender lives");
+        h.open.fetch_sub(1, Ordering::SeqCst);
+        axum::Json(json!({"ok": true, "state": "started"}))
+    }
+
+    pub async fn start(bound: usize, total: usize) -> (String, Holder) {
+        let holder = Holder {
+            open: Arc::default(),
+            most: Arc::default(),
+            arrived: Arc::default(),
+            arrivals: watch::channel(0).0,
+            bound,
+            total,
+        };
+        let app = axum::Router::new()
+            .route(
+                "/v1/apps/{app}/machines/{id}/wait",
+                axum::routing::get(wait),
+            )
+            .with_state(holder.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}"), holder)
+    }
+}
+
+/// Twenty machines, at most five long-polls open at a time: the server sees exactly five at
+/// once, and every machine gets its own result in order. A tighter bound never fills a batch,
+/// and a looser one puts the batches out of step (or shows more than five open): either way the
+/// run stalls and the watchdog fails it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_all_keeps_at_most_the_bound_in_flight() {
+    const TOTAL: usize = 20;
+    const BOUND: usize = 5;
+    let (base_url, holder) = fan_out::start(BOUND, TOTAL).await;
+    let c = Client::builder().test_server(base_url).build().unwrap();
+    let app = c.app(APP);
+    let machines: Vec<_> = (0..TOTAL)
+        .map(|i| app.machine(format!("m{i:02}")))
+        .collect();
+    let results = tokio::time::timeout(
+        Duration::from_secs(60),
+        app.machines()
+            .wait_all(&machines, [WaitState::Started])
+            .max_in_flight(BOUND)
+            .timeout(Duration::from_secs(30)),
+    )
+    .await
+    .expect("the waits did not go out in batches of exactly 5");
+    assert_eq!(results.len(), TOTAL);
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|o| o.state == "started"))
+    );
+    assert_eq!(holder.most.load(Ordering::SeqCst), BOUND);
+    assert_eq!(holder.open.load(Ordering::SeqCst), 0);
+}
