@@ -26,7 +26,10 @@ pub mod path;
 #[rustfmt::skip]
 mod operations;
 
-pub use accessors::{CheckState, EventKind, HostStatus, MachineState, VolumeState};
+pub use accessors::{
+    BackupKind, CheckState, ClusterStatus, EventKind, HostStatus, MachineState, PostgresPlan,
+    PostgresRole, VolumeState,
+};
 pub use generated::*;
 pub use hooks::{DirectPolicy, Inner, PolicyFuture, RequestPolicy};
 pub use operation::{LimitScope, Operation, OperationId, RateLimit, RateLimitClass};

@@ -12,10 +12,11 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Attribute, Data, DeriveInput, Fields, Meta};
 
+use crate::codegen::option_inner;
 use crate::rules;
 use crate::sections::{
     CheckAttr, DnsAttr, FileAttr, GuestAttr, InitAttr, MetricsAttr, MountAttr, ProcessAttr,
-    RestartAttr, ServiceAttr, StopAttr,
+    RestartAttr, ServiceAttr, SpotAttr, StopAttr,
 };
 use crate::values::{
     Checked, Entry, EnvKeys, GuestPath, Image, Map, MetadataKeys, Schedule, Str, error_at,
@@ -44,10 +45,13 @@ const CONTAINER_KEYS: &[&str] = &[
     "file",
     "process",
     "metrics",
+    "spot",
 ];
 
 /// Keys accepted in `#[machine(...)]` on a field.
 const FIELD_KEYS: &[&str] = &[
+    "image",
+    "guest",
     "env",
     "metadata",
     "cmd",
@@ -67,7 +71,7 @@ pub(crate) struct ContainerAttrs {
     pub restart: Option<Checked<RestartAttr>>,
     pub services: Vec<ServiceAttr>,
     pub checks: Vec<Checked<CheckAttr>>,
-    pub mounts: Vec<MountAttr>,
+    pub mounts: Vec<Checked<MountAttr>>,
     pub stop: Option<StopAttr>,
     pub init: Option<InitAttr>,
     pub metadata: Vec<Entry>,
@@ -77,6 +81,11 @@ pub(crate) struct ContainerAttrs {
     pub files: Vec<Checked<FileAttr>>,
     pub processes: Vec<ProcessAttr>,
     pub metrics: Option<MetricsAttr>,
+    pub spot: Option<SpotAttr>,
+    /// Where `image = "..."` was written, for errors about the image given twice.
+    pub image_span: Option<Span>,
+    /// Where `guest(...)` was written, likewise.
+    pub guest_span: Option<Span>,
     /// Keys that were not recognised (already reported).
     pub unknown_keys: Vec<String>,
     /// Whether `image` was written at all, even with a bad value (already reported).
@@ -87,6 +96,10 @@ pub(crate) struct ContainerAttrs {
 pub(crate) struct FieldAttrs {
     pub ident: syn::Ident,
     pub ty: syn::Type,
+    /// The field's value is the image (`#[machine(image)]`), at this key.
+    pub image: Option<Span>,
+    /// The field's value is the guest (`#[machine(guest)]`), at this key.
+    pub guest: Option<Span>,
     pub env: Option<(String, Span)>,
     pub metadata: Option<(String, Span)>,
     pub cmd: Option<Span>,
@@ -98,7 +111,9 @@ pub(crate) struct FieldAttrs {
 
 impl FieldAttrs {
     fn is_used(&self) -> bool {
-        self.env.is_some()
+        self.image.is_some()
+            || self.guest.is_some()
+            || self.env.is_some()
             || self.metadata.is_some()
             || self.cmd.is_some()
             || self.entrypoint.is_some()
@@ -150,23 +165,31 @@ impl Model {
         };
 
         let container = parse_container(&input.attrs, &mut acc);
+        // Whether a field says `image` at all, even wrongly (that error is already reported).
+        let mut field_image_written = false;
+        let fields: Vec<FieldAttrs> = fields
+            .into_iter()
+            .filter_map(|field| parse_field(field, &mut field_image_written, &mut acc))
+            .filter(FieldAttrs::is_used)
+            .collect();
+
         // A misspelled `image` already has its "did you mean"; saying it is missing adds nothing.
         let image_misspelled = container
             .unknown_keys
             .iter()
             .any(|key| rules::closest(key, &["image"]).is_some());
-        if container.image.is_none() && !container.image_given && !image_misspelled {
+        if container.image.is_none()
+            && !container.image_given
+            && !image_misspelled
+            && !field_image_written
+        {
             acc.push(error_at(
                 input.ident.span(),
-                "missing `image`: add `#[machine(image = \"registry.fly.io/app:tag\")]`",
+                "missing `image`: add `#[machine(image = \"registry.fly.io/app:tag\")]`, or \
+                 `#[machine(image)]` on a field that holds it",
             ));
         }
-
-        let fields: Vec<FieldAttrs> = fields
-            .into_iter()
-            .filter_map(|field| parse_field(field, &mut acc))
-            .filter(FieldAttrs::is_used)
-            .collect();
+        check_field_overrides(&container, &fields, &mut acc);
 
         check_duplicates(&container, &fields, &mut acc);
 
@@ -262,6 +285,7 @@ fn parse_container(attrs: &[Attribute], acc: &mut darling::error::Accumulator) -
         match key.as_str() {
             "image" => {
                 out.image_given = true;
+                out.image_span.get_or_insert(key_span);
                 set_once(
                     &mut out.image,
                     Image::from_nested_meta(&item),
@@ -288,13 +312,16 @@ fn parse_container(attrs: &[Attribute], acc: &mut darling::error::Accumulator) -
                 key_span,
                 acc,
             ),
-            "guest" => set_once(
-                &mut out.guest,
-                FromMeta::from_nested_meta(&item),
-                &key,
-                key_span,
-                acc,
-            ),
+            "guest" => {
+                out.guest_span.get_or_insert(key_span);
+                set_once(
+                    &mut out.guest,
+                    FromMeta::from_nested_meta(&item),
+                    &key,
+                    key_span,
+                    acc,
+                );
+            }
             "auto_destroy" => set_once(
                 &mut out.auto_destroy,
                 bool::from_nested_meta(&item),
@@ -359,6 +386,13 @@ fn parse_container(attrs: &[Attribute], acc: &mut darling::error::Accumulator) -
                 key_span,
                 acc,
             ),
+            "spot" => set_once(
+                &mut out.spot,
+                FromMeta::from_nested_meta(&item),
+                &key,
+                key_span,
+                acc,
+            ),
             other => {
                 acc.push(unknown_key(other, CONTAINER_KEYS, key_span));
                 out.unknown_keys.push(other.to_owned());
@@ -389,11 +423,17 @@ fn word(item: &NestedMeta, key: &str) -> darling::Result<()> {
 
 /// Reads one field's `#[machine(...)]`. Returns `None` for a skipped field or one whose attribute
 /// had errors (already recorded).
-fn parse_field(field: &syn::Field, acc: &mut darling::error::Accumulator) -> Option<FieldAttrs> {
+fn parse_field(
+    field: &syn::Field,
+    image_written: &mut bool,
+    acc: &mut darling::error::Accumulator,
+) -> Option<FieldAttrs> {
     let ident = field.ident.clone()?;
     let mut out = FieldAttrs {
         ident: ident.clone(),
         ty: field.ty.clone(),
+        image: None,
+        guest: None,
         env: None,
         metadata: None,
         cmd: None,
@@ -417,6 +457,7 @@ fn parse_field(field: &syn::Field, acc: &mut darling::error::Accumulator) -> Opt
                 continue;
             }
         };
+        *image_written |= key == "image";
         let duplicate =
             |taken: bool| taken.then(|| Error::duplicate_field(&key).with_span(&key_span));
         match key.as_str() {
@@ -464,11 +505,12 @@ fn parse_field(field: &syn::Field, acc: &mut darling::error::Accumulator) -> Opt
                 }
                 others.push((key, key_span));
             }
-            "cmd" | "entrypoint" => {
-                let slot = if key == "cmd" {
-                    &mut out.cmd
-                } else {
-                    &mut out.entrypoint
+            "cmd" | "entrypoint" | "image" | "guest" => {
+                let slot = match key.as_str() {
+                    "cmd" => &mut out.cmd,
+                    "entrypoint" => &mut out.entrypoint,
+                    "image" => &mut out.image,
+                    _ => &mut out.guest,
                 };
                 if let Some(err) = duplicate(slot.is_some()) {
                     fail(acc, err);
@@ -534,6 +576,38 @@ fn parse_field(field: &syn::Field, acc: &mut darling::error::Accumulator) -> Opt
     ok.then_some(out)
 }
 
+/// A value given on the struct and by a field that always has one: the struct's would never be
+/// used. With an `Option` field the struct's value is the default for `None`, which is fine.
+fn check_field_overrides(
+    container: &ContainerAttrs,
+    fields: &[FieldAttrs],
+    acc: &mut darling::error::Accumulator,
+) {
+    for field in fields.iter().filter(|f| option_inner(&f.ty).is_none()) {
+        let pairs = [
+            ("image", field.image, container.image_span),
+            ("guest", field.guest, container.guest_span),
+        ];
+        for (key, at_field, at_struct) in pairs {
+            if let (Some(at_field), Some(at_struct)) = (at_field, at_struct) {
+                acc.push(error_at(
+                    at_field,
+                    format!(
+                        "`{key}` is set on the struct and by field `{}`, whose value always \
+                         replaces it; remove one, or make the field an `Option` so that the \
+                         struct's `{key}` is its default",
+                        field.ident
+                    ),
+                ));
+                acc.push(error_at(
+                    at_struct,
+                    format!("note: the struct's `{key}` is set here"),
+                ));
+            }
+        }
+    }
+}
+
 /// Reports the second and later uses of a name with an error at each, and a note at the first.
 struct Seen<'a> {
     what: &'a str,
@@ -573,6 +647,16 @@ fn check_duplicates(
     }
     for entry in &container.metadata {
         metadata.add(&entry.key, entry.key_span, acc);
+    }
+    let mut image = Seen::new("setting");
+    let mut guest = Seen::new("setting");
+    for field in fields {
+        if let Some(span) = field.image {
+            image.add("image", span, acc);
+        }
+        if let Some(span) = field.guest {
+            guest.add("guest", span, acc);
+        }
     }
     let mut cmd = Seen::new("setting");
     let mut entrypoint = Seen::new("setting");

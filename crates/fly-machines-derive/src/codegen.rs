@@ -69,7 +69,7 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
 
 /// The inner type of `Option<T>` (also written `std::option::Option<T>` or
 /// `core::option::Option<T>`), recognised by its spelling.
-fn option_inner(ty: &Type) -> Option<&Type> {
+pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
     let Type::Path(path) = ty else {
         return None;
     };
@@ -113,7 +113,11 @@ fn field_bounds(field: &FieldAttrs) -> Vec<syn::WherePredicate> {
     let ty = option_inner(&field.ty).unwrap_or(&field.ty);
     let span = ty.span();
     let mut bounds = Vec::new();
-    if field.env.is_some() || field.metadata.is_some() || field.mount.is_some() {
+    if field.image.is_some()
+        || field.env.is_some()
+        || field.metadata.is_some()
+        || field.mount.is_some()
+    {
         bounds.push(parse_quote_spanned_bound(
             quote_spanned!(span=> #ty: ::core::fmt::Display),
         ));
@@ -126,6 +130,11 @@ fn field_bounds(field: &FieldAttrs) -> Vec<syn::WherePredicate> {
             for<'__machine> <&'__machine #ty as ::core::iter::IntoIterator>::Item:
                 ::core::fmt::Display
         )));
+    }
+    if field.guest.is_some() {
+        bounds.push(parse_quote_spanned_bound(
+            quote_spanned!(span=> #ty: ::core::clone::Clone),
+        ));
     }
     if field.file.is_some() {
         bounds.push(parse_quote_spanned_bound(
@@ -274,15 +283,17 @@ impl Gen {
                     .set("volume", string(&m.volume.value))
                     .set("path", string(&m.path.0.value))
                     .opt_str("name", &m.name)
-                    .opt("size_gb", m.size_gb, |v| int(v.0.value))
+                    .opt("size_gb", m.size_gb, |v| int(v.value))
                     .opt_bool("encrypted", m.encrypted)
                     .opt(
                         "extend_threshold_percent",
                         m.extend_threshold_percent,
-                        |v| int(v.0.value),
+                        |v| int(v.value),
                     )
-                    .opt("add_size_gb", m.add_size_gb, |v| int(v.0.value))
-                    .opt("size_gb_limit", m.size_gb_limit, |v| int(v.0.value));
+                    .opt("add_size_gb", m.add_size_gb, |v| int(v.value))
+                    .opt("add_size_percent", m.add_size_percent, |v| int(v.value))
+                    .opt("min_add_size_gb", m.min_add_size_gb, |v| int(v.value))
+                    .opt("size_gb_limit", m.size_gb_limit, |v| int(v.value));
                 fields.build(quote!(#types::MachineMount))
             });
             config.set("mounts", quote!(::std::vec::Vec::from([#(#mounts),*])));
@@ -363,6 +374,13 @@ impl Gen {
                 .set("path", string(&m.path.value))
                 .opt_bool("https", m.https);
             fields.build(quote!(#types::MachineMetrics))
+        });
+
+        config.opt("spot", c.spot.as_ref(), |spot| {
+            let fraction = Literal::f64_suffixed(spot.max_price_fraction.0);
+            let mut fields = Fields::default();
+            fields.set("max_price_fraction", quote!(#fraction));
+            fields.build(quote!(#types::MachineSpot))
         });
 
         config.build(quote!(#types::MachineConfig))
@@ -458,6 +476,23 @@ impl Gen {
         let value = quote_spanned!(span=> __machine_value);
 
         let mut body = Vec::new();
+        if field.image.is_some() {
+            body.push(quote_spanned! {span=>
+                config.image = ::core::option::Option::Some(
+                    ::std::string::ToString::to_string(#value),
+                );
+            });
+        }
+        if field.guest.is_some() {
+            let types = &self.types;
+            body.push(quote_spanned! {span=>
+                config.guest = ::core::option::Option::Some(
+                    <#types::MachineGuest as ::core::convert::From<_>>::from(
+                        ::core::clone::Clone::clone(#value),
+                    ),
+                );
+            });
+        }
         if let Some((name, _)) = &field.env {
             let name = string(name);
             body.push(quote_spanned! {span=>

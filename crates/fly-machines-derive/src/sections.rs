@@ -10,7 +10,7 @@ use crate::rules::{self, CpuKind, GuestPreset};
 use crate::values::{
     Autostop, Check, CheckRole, CheckScheme, CheckType, Checked, ConcurrencyType, Count, EnvKeys,
     FileMode, Float, GoDuration, GuestPath, Handlers, Int, Map, Port, Protocol, RestartPolicy,
-    StopSignal, Str, StrList, error_at, rule_error,
+    SpotFraction, StopSignal, Str, StrList, error_at, rule_error,
 };
 
 /// `guest(preset = "...", cpu_kind = "...", cpus = N, memory_mb = N, gpu_kind = "...", gpus = N,
@@ -242,17 +242,61 @@ fn check_http_only(common: &CheckCommon) -> darling::Result<()> {
     acc.finish()
 }
 
-/// `mount(volume = "...", path = "/...", name = "...", size_gb = N, encrypted, ...)`.
+/// `mount(volume = "...", path = "/...", name = "...", size_gb = N, encrypted,
+/// extend_threshold_percent = N, add_size_gb = N | add_size_percent = N, min_add_size_gb = N,
+/// size_gb_limit = N)`.
 #[derive(Clone, Debug, FromMeta)]
 pub(crate) struct MountAttr {
     pub volume: Str,
     pub path: GuestPath,
     pub name: Option<Str>,
-    pub size_gb: Option<Count>,
     pub encrypted: Option<bool>,
-    pub extend_threshold_percent: Option<Count>,
-    pub add_size_gb: Option<Count>,
-    pub size_gb_limit: Option<Count>,
+    // Sizes and growth are checked together by the rule table (see `Check`), which names the
+    // setting at fault; the error is then put on that setting's value.
+    pub size_gb: Option<Int>,
+    pub extend_threshold_percent: Option<Int>,
+    pub add_size_gb: Option<Int>,
+    pub add_size_percent: Option<Int>,
+    pub min_add_size_gb: Option<Int>,
+    pub size_gb_limit: Option<Int>,
+}
+
+impl Check for MountAttr {
+    fn check(self, whole: Span) -> darling::Result<Self> {
+        let value = |v: Option<Int>| v.map(|v| v.value);
+        let growth = rules::MountGrowth {
+            size_gb: value(self.size_gb),
+            extend_threshold_percent: value(self.extend_threshold_percent),
+            add_size_gb: value(self.add_size_gb),
+            add_size_percent: value(self.add_size_percent),
+            min_add_size_gb: value(self.min_add_size_gb),
+            size_gb_limit: value(self.size_gb_limit),
+        };
+        let span_of = |setting: &str| {
+            match setting {
+                "size_gb" => self.size_gb,
+                "extend_threshold_percent" => self.extend_threshold_percent,
+                "add_size_gb" => self.add_size_gb,
+                "add_size_percent" => self.add_size_percent,
+                "min_add_size_gb" => self.min_add_size_gb,
+                "size_gb_limit" => self.size_gb_limit,
+                _ => None,
+            }
+            .map_or(whole, |v| v.span)
+        };
+        let mut acc = Error::accumulator();
+        for err in rules::check_mount_growth(&growth) {
+            acc.push(rule_error(span_of(err.setting()), err));
+        }
+        acc.finish_with(self)
+    }
+}
+
+/// `spot(max_price_fraction = 0.5)`: run on spot capacity, paying at most this share of the
+/// full price.
+#[derive(Clone, Debug, FromMeta)]
+pub(crate) struct SpotAttr {
+    pub max_price_fraction: SpotFraction,
 }
 
 /// `stop(signal = "SIGTERM", timeout = "30s")`.

@@ -243,3 +243,53 @@ fn out_of_range_numbers_are_errors_not_panics() {
     assert_eq!(found.len(), 2, "{found:#?}");
     assert!(found[0].contains("expected a finite number"), "{found:#?}");
 }
+
+#[test]
+fn every_mount_growth_problem_and_a_bad_spot_price_are_reported_together() {
+    let found = errors(quote! {
+        #[machine(
+            image = "db",
+            spot(max_price_fraction = -0.5),
+            mount(volume = "vol_1", path = "/data", size_gb = 50, add_size_gb = 5,
+                  add_size_percent = 0, min_add_size_gb = 1, size_gb_limit = 20),
+        )]
+        struct Db;
+    });
+    assert_eq!(
+        found,
+        [
+            "invalid max_price_fraction `-0.5`: expected a fraction of the full price above 0 \
+             and at most 1, such as 0.5",
+            "invalid add_size_percent `0`: expected a percentage from 1 to 100",
+            "invalid add_size_percent `0`: expected either `add_size_gb` or `add_size_percent`, \
+             not both",
+            "invalid add_size_gb `5`: expected `extend_threshold_percent` too: without it the \
+             volume never grows",
+            "invalid size_gb_limit `20`: expected a limit no lower than size_gb 50",
+        ]
+    );
+}
+
+#[test]
+fn an_option_field_may_override_the_struct_image_and_guest() {
+    let found = errors(quote! {
+        #[machine(image = "app:stable", guest(preset = "shared-cpu-1x"))]
+        struct Web {
+            #[machine(image)]
+            image: Option<String>,
+            #[machine(guest)]
+            size: ::core::option::Option<Guest>,
+        }
+    });
+    assert!(found.is_empty(), "{found:?}");
+    let generated = pretty(quote! {
+        struct Web {
+            #[machine(image)]
+            image: String,
+        }
+    });
+    assert!(
+        generated.contains("config.image = ::core::option::Option::Some("),
+        "{generated}"
+    );
+}

@@ -257,6 +257,38 @@ impl FromMeta for Count {
     }
 }
 
+/// `spot(max_price_fraction = 0.5)`: the share of the full price a spot machine may cost. A
+/// negative number reaches the rule too, so it gets the rule's message rather than a parse error.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SpotFraction(pub f64);
+
+impl SpotFraction {
+    fn magnitude(lit: &Lit) -> darling::Result<f64> {
+        match lit {
+            Lit::Float(f) => f.base10_parse().map_err(Error::from),
+            Lit::Int(i) => i.base10_parse().map_err(Error::from),
+            other => Err(Error::unexpected_lit_type(other)),
+        }
+    }
+}
+
+impl FromMeta for SpotFraction {
+    fn from_expr(expr: &Expr) -> darling::Result<Self> {
+        let value = match ungroup(expr) {
+            Expr::Lit(lit) => Self::magnitude(&lit.lit),
+            Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => match ungroup(&unary.expr) {
+                Expr::Lit(lit) => Self::magnitude(&lit.lit).map(|m| -m),
+                _ => Err(Error::unexpected_expr_type(expr)),
+            },
+            _ => Err(Error::unexpected_expr_type(expr)),
+        }
+        .map_err(|e| e.with_span(expr))?;
+        rules::check_spot_price_fraction(value)
+            .map(SpotFraction)
+            .map_err(|err| rule_error(expr.span(), err))
+    }
+}
+
 /// A file permission mode such as `0o644`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct FileMode(pub Int);

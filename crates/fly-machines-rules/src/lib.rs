@@ -66,6 +66,13 @@ pub enum Rule {
     GoDuration,
     /// A name that is required must not be empty.
     NotEmpty,
+    /// A percentage must be from 1 to 100.
+    Percent,
+    /// A spot price cap must be a fraction of the full price above 0 and at most 1.
+    SpotPrice,
+    /// A volume's growth settings must fit together (one way to grow, a threshold to grow at, a
+    /// limit not below the size).
+    MountGrowth,
 }
 
 impl Rule {
@@ -97,6 +104,9 @@ impl Rule {
             Rule::EnvName => "env name",
             Rule::GoDuration => "duration",
             Rule::NotEmpty => "name",
+            Rule::Percent => "percent",
+            Rule::SpotPrice => "spot price",
+            Rule::MountGrowth => "mount growth",
         }
     }
 }
@@ -742,6 +752,131 @@ pub fn env_name_for_field(field: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Spot pricing and volume growth
+// ---------------------------------------------------------------------------------------------
+
+/// Checks a percentage such as `extend_threshold_percent` or `add_size_percent`: 1 to 100.
+///
+/// A threshold of 0 would grow a volume at every check and one above 100 never; growing by more
+/// than the current size in one step is refused too, so a typo cannot run away with the disk.
+pub fn check_percent(setting: &str, value: i64) -> Result<u8, RuleError> {
+    match u8::try_from(value) {
+        Ok(p) if (1..=100).contains(&p) => Ok(p),
+        _ => Err(
+            RuleError::new(Rule::Percent, value, "a percentage from 1 to 100").for_setting(setting),
+        ),
+    }
+}
+
+/// Checks `spot.max_price_fraction`, the share of the full machine price a spot machine may cost:
+/// above 0 and at most 1.
+pub fn check_spot_price_fraction(value: f64) -> Result<f64, RuleError> {
+    if value.is_finite() && value > 0.0 && value <= 1.0 {
+        Ok(value)
+    } else {
+        Err(RuleError::new(
+            Rule::SpotPrice,
+            value,
+            "a fraction of the full price above 0 and at most 1, such as 0.5",
+        )
+        .for_setting("max_price_fraction"))
+    }
+}
+
+/// A mount's size and automatic growth settings, as given (`None` when not set).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MountGrowth {
+    /// `size_gb`: the volume's size when created.
+    pub size_gb: Option<i64>,
+    /// `extend_threshold_percent`: grow when this share of the volume is used.
+    pub extend_threshold_percent: Option<i64>,
+    /// `add_size_gb`: grow by this many GB.
+    pub add_size_gb: Option<i64>,
+    /// `add_size_percent`: grow by this share of the current size.
+    pub add_size_percent: Option<i64>,
+    /// `min_add_size_gb`: the least a percentage growth adds.
+    pub min_add_size_gb: Option<i64>,
+    /// `size_gb_limit`: never grow past this size.
+    pub size_gb_limit: Option<i64>,
+}
+
+/// Checks a mount's growth settings, each value and how they fit together. Every problem is
+/// returned (empty when all is well); each error's [`RuleError::setting`] names the setting to
+/// fix, so a caller can point at it.
+///
+/// * sizes are counts; percentages are from 1 to 100 ([`check_percent`]);
+/// * `add_size_gb` and `add_size_percent` are two ways to grow: give one;
+/// * `min_add_size_gb` only bounds a growth by percentage;
+/// * growth settings do nothing without `extend_threshold_percent`, the usage that triggers it;
+/// * `size_gb_limit` is not below `size_gb`.
+pub fn check_mount_growth(growth: &MountGrowth) -> Vec<RuleError> {
+    let mut errors = Vec::new();
+    let counts = [
+        ("size_gb", growth.size_gb),
+        ("add_size_gb", growth.add_size_gb),
+        ("min_add_size_gb", growth.min_add_size_gb),
+        ("size_gb_limit", growth.size_gb_limit),
+    ];
+    for (setting, value) in counts {
+        if let Some(Err(err)) = value.map(|v| check_count(setting, v)) {
+            errors.push(err);
+        }
+    }
+    let percents = [
+        ("extend_threshold_percent", growth.extend_threshold_percent),
+        ("add_size_percent", growth.add_size_percent),
+    ];
+    for (setting, value) in percents {
+        if let Some(Err(err)) = value.map(|v| check_percent(setting, v)) {
+            errors.push(err);
+        }
+    }
+    let growth_error = |setting: &str, value: i64, expected: &str| {
+        RuleError::new(Rule::MountGrowth, value, expected).for_setting(setting)
+    };
+    if let (Some(_), Some(percent)) = (growth.add_size_gb, growth.add_size_percent) {
+        errors.push(growth_error(
+            "add_size_percent",
+            percent,
+            "either `add_size_gb` or `add_size_percent`, not both",
+        ));
+    }
+    if let (Some(min), None) = (growth.min_add_size_gb, growth.add_size_percent) {
+        errors.push(growth_error(
+            "min_add_size_gb",
+            min,
+            "`add_size_percent` beside it: the minimum bounds a growth by percentage",
+        ));
+    }
+    let first_growth_setting = [
+        ("add_size_gb", growth.add_size_gb),
+        ("add_size_percent", growth.add_size_percent),
+        ("min_add_size_gb", growth.min_add_size_gb),
+        ("size_gb_limit", growth.size_gb_limit),
+    ]
+    .into_iter()
+    .find_map(|(setting, value)| value.map(|v| (setting, v)));
+    if let (None, Some((setting, value))) = (growth.extend_threshold_percent, first_growth_setting)
+    {
+        errors.push(growth_error(
+            setting,
+            value,
+            "`extend_threshold_percent` too: without it the volume never grows",
+        ));
+    }
+    if let (Some(size), Some(limit)) = (growth.size_gb, growth.size_gb_limit)
+        && limit < size
+    {
+        errors.push(growth_error(
+            "size_gb_limit",
+            limit,
+            &format!("a limit no lower than size_gb {size}"),
+        ));
+    }
+    errors
+}
+
+// ---------------------------------------------------------------------------------------------
 // Go durations
 // ---------------------------------------------------------------------------------------------
 
@@ -1223,5 +1358,103 @@ mod tests {
         assert_eq!(encode_base64(b"foo"), "Zm9v");
         assert_eq!(encode_base64(b"foobar"), "Zm9vYmFy");
         assert_eq!(encode_base64(&[0xff, 0xfe, 0xfd]), "//79");
+    }
+    #[test]
+    fn spot_price_fractions() {
+        assert_eq!(check_spot_price_fraction(0.5), Ok(0.5));
+        assert_eq!(check_spot_price_fraction(1.0), Ok(1.0));
+        for bad in [0.0, -0.1, 1.01, f64::NAN, f64::INFINITY] {
+            let err = check_spot_price_fraction(bad).unwrap_err();
+            assert_eq!(err.rule(), Rule::SpotPrice, "{bad}");
+            assert_eq!(err.setting(), "max_price_fraction");
+        }
+        assert_eq!(
+            check_spot_price_fraction(1.5).unwrap_err().to_string(),
+            "invalid max_price_fraction `1.5`: expected a fraction of the full price above 0 \
+             and at most 1, such as 0.5"
+        );
+    }
+
+    #[test]
+    fn percentages() {
+        assert_eq!(check_percent("add_size_percent", 1), Ok(1));
+        assert_eq!(check_percent("add_size_percent", 100), Ok(100));
+        for bad in [0, 101, -5, i64::MAX] {
+            let err = check_percent("extend_threshold_percent", bad).unwrap_err();
+            assert_eq!(
+                (err.rule(), err.setting()),
+                (Rule::Percent, "extend_threshold_percent")
+            );
+        }
+    }
+
+    #[test]
+    fn mount_growth_rules_name_the_setting_to_fix() {
+        let settings = |growth: MountGrowth| -> Vec<(Rule, String)> {
+            check_mount_growth(&growth)
+                .into_iter()
+                .map(|e| (e.rule(), e.setting().to_owned()))
+                .collect()
+        };
+        let fine = MountGrowth {
+            size_gb: Some(10),
+            extend_threshold_percent: Some(80),
+            add_size_percent: Some(20),
+            min_add_size_gb: Some(2),
+            size_gb_limit: Some(100),
+            ..Default::default()
+        };
+        assert!(check_mount_growth(&fine).is_empty());
+        assert!(check_mount_growth(&MountGrowth::default()).is_empty());
+        // A threshold alone is accepted: the step is then left to Fly.
+        assert!(
+            check_mount_growth(&MountGrowth {
+                extend_threshold_percent: Some(90),
+                ..Default::default()
+            })
+            .is_empty()
+        );
+        assert_eq!(
+            settings(MountGrowth {
+                add_size_gb: Some(5),
+                ..fine
+            }),
+            [(Rule::MountGrowth, "add_size_percent".into())]
+        );
+        assert_eq!(
+            settings(MountGrowth {
+                add_size_percent: None,
+                add_size_gb: Some(5),
+                ..fine
+            }),
+            [(Rule::MountGrowth, "min_add_size_gb".into())]
+        );
+        assert_eq!(
+            settings(MountGrowth {
+                extend_threshold_percent: None,
+                ..fine
+            }),
+            [(Rule::MountGrowth, "add_size_percent".into())]
+        );
+        assert_eq!(
+            settings(MountGrowth {
+                size_gb_limit: Some(5),
+                ..fine
+            }),
+            [(Rule::MountGrowth, "size_gb_limit".into())]
+        );
+        assert_eq!(
+            settings(MountGrowth {
+                add_size_percent: Some(150),
+                extend_threshold_percent: Some(0),
+                min_add_size_gb: Some(-1),
+                ..fine
+            }),
+            [
+                (Rule::Count, "min_add_size_gb".into()),
+                (Rule::Percent, "extend_threshold_percent".into()),
+                (Rule::Percent, "add_size_percent".into()),
+            ]
+        );
     }
 }

@@ -103,7 +103,6 @@ enum Check {
     Metadata(String),
     Duration(String),
     StopSignal(String),
-    GuestPath(&'static str, String),
     Schedule(String),
 }
 
@@ -163,17 +162,29 @@ impl MachineConfigBuilder {
 
     /// Mounts a volume (by id, `vol_...`) at an absolute path.
     pub fn mount(mut self, volume_id: impl Into<String>, path: impl Into<String>) -> Self {
-        let path = path.into();
-        self.pending
-            .push(Check::GuestPath("mount path", path.clone()));
         self.config
             .mounts
             .get_or_insert_with(Vec::new)
             .push(types::MachineMount {
                 volume: Some(volume_id.into()),
-                path: Some(path),
+                path: Some(path.into()),
                 ..Default::default()
             });
+        self
+    }
+
+    /// Mounts a volume with the settings [`mount`] builds (size, encryption, growth).
+    pub fn add_mount(mut self, mount: types::MachineMount) -> Self {
+        self.config.mounts.get_or_insert_with(Vec::new).push(mount);
+        self
+    }
+
+    /// Runs on spot capacity, paying at most `max_price_fraction` of the full price (above 0,
+    /// at most 1; checked at `build()`).
+    pub fn spot(mut self, max_price_fraction: f64) -> Self {
+        self.config.spot = Some(types::MachineSpot {
+            max_price_fraction: Some(max_price_fraction),
+        });
         self
     }
 
@@ -233,28 +244,162 @@ impl MachineConfigBuilder {
 
     /// Checks every value and returns the config.
     pub fn build(self) -> Result<types::MachineConfig> {
-        rule(rules::check_image(
-            self.config.image.as_deref().unwrap_or(""),
-        ))?;
-        if let Some(guest) = &self.config.guest {
-            Guest::try_from(guest)?;
-        }
         for check in &self.pending {
             match check {
                 Check::Env(name) => rule(rules::check_env_name(name))?,
                 Check::Metadata(key) => rule(rules::check_metadata_key(key))?,
                 Check::Duration(value) => rule(rules::parse_go_duration(value).map(drop))?,
                 Check::StopSignal(signal) => rule(rules::check_stop_signal(signal).map(drop))?,
-                Check::GuestPath(setting, path) => rule(rules::check_guest_path(setting, path))?,
                 Check::Schedule(value) => rule(rules::check_schedule(value).map(drop))?,
             }
         }
-        if let Some(restart) = &self.config.restart
-            && let Some(max) = restart.max_retries
-        {
-            rule(rules::check_max_retries(restart.policy.as_deref(), max))?;
-        }
+        check_config(&self.config)?;
         Ok(self.config)
+    }
+}
+
+/// Checks the parts of a finished config that can be checked without knowing how it was made:
+/// the image, the guest, the restart policy, spot pricing and each mount's path and growth.
+///
+/// [`MachineConfigBuilder::build`] runs it, and so does
+/// [`MachineConfig::checked_machine_config`](crate::MachineConfig::checked_machine_config) for
+/// derived configs whose image or guest comes from a field.
+pub fn check_config(config: &types::MachineConfig) -> Result<()> {
+    rule(rules::check_image(config.image.as_deref().unwrap_or("")))?;
+    if let Some(guest) = &config.guest {
+        Guest::try_from(guest)?;
+    }
+    if let Some(restart) = &config.restart
+        && let Some(max) = restart.max_retries
+    {
+        rule(rules::check_max_retries(restart.policy.as_deref(), max))?;
+    }
+    if let Some(fraction) = config.spot.as_ref().and_then(|s| s.max_price_fraction) {
+        rule(rules::check_spot_price_fraction(fraction))?;
+    }
+    for mount in config.mounts.iter().flatten() {
+        if let Some(path) = &mount.path {
+            rule(rules::check_guest_path("mount path", path))?;
+        }
+        if let Some(err) = rules::check_mount_growth(&growth_of(mount))
+            .into_iter()
+            .next()
+        {
+            return Err(Error::Rule(err));
+        }
+    }
+    Ok(())
+}
+
+/// A mount's size and growth settings, as the rule table reads them.
+fn growth_of(mount: &types::MachineMount) -> rules::MountGrowth {
+    rules::MountGrowth {
+        size_gb: mount.size_gb,
+        extend_threshold_percent: mount.extend_threshold_percent,
+        add_size_gb: mount.add_size_gb,
+        add_size_percent: mount.add_size_percent,
+        min_add_size_gb: mount.min_add_size_gb,
+        size_gb_limit: mount.size_gb_limit,
+    }
+}
+
+/// Starts a volume mount: the volume id (`vol_...`) and an absolute path inside the machine.
+///
+/// ```
+/// use fly_machines::builders;
+///
+/// // Grow by a fifth (at least 2 GB) whenever 80% is used, up to 100 GB.
+/// let data = builders::mount("vol_123", "/data")
+///     .extend_threshold_percent(80)
+///     .add_size_percent(20)
+///     .min_add_size_gb(2)
+///     .size_gb_limit(100)
+///     .build()?;
+/// let config = builders::machine_config("postgres:17").add_mount(data).build()?;
+/// assert_eq!(config.mounts.unwrap()[0].add_size_percent, Some(20));
+/// # Ok::<(), fly_machines::Error>(())
+/// ```
+pub fn mount(volume_id: impl Into<String>, path: impl Into<String>) -> MountBuilder {
+    MountBuilder {
+        mount: types::MachineMount {
+            volume: Some(volume_id.into()),
+            path: Some(path.into()),
+            ..Default::default()
+        },
+    }
+}
+
+/// Builds a [`types::MachineMount`]. Made by [`mount`]; `build()` checks the path and that the
+/// growth settings fit together (one way to grow, a threshold to grow at, a limit not below the
+/// size).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct MountBuilder {
+    mount: types::MachineMount,
+}
+
+impl MountBuilder {
+    /// The size in GB of a volume created for this mount.
+    pub fn size_gb(mut self, size_gb: u32) -> Self {
+        self.mount.size_gb = Some(i64::from(size_gb));
+        self
+    }
+
+    /// The volume's name, for a volume created for this mount.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.mount.name = Some(name.into());
+        self
+    }
+
+    /// Whether a volume created for this mount is encrypted.
+    pub fn encrypted(mut self, on: bool) -> Self {
+        self.mount.encrypted = Some(on);
+        self
+    }
+
+    /// Grow the volume once this share of it is used (1 to 100).
+    pub fn extend_threshold_percent(mut self, percent: u8) -> Self {
+        self.mount.extend_threshold_percent = Some(i64::from(percent));
+        self
+    }
+
+    /// Grow by this many GB each time (instead of [`add_size_percent`](Self::add_size_percent)).
+    pub fn add_size_gb(mut self, gb: u32) -> Self {
+        self.mount.add_size_gb = Some(i64::from(gb));
+        self
+    }
+
+    /// Grow by this share of the current size each time, rounded up to whole GB (1 to 100;
+    /// instead of [`add_size_gb`](Self::add_size_gb)).
+    pub fn add_size_percent(mut self, percent: u8) -> Self {
+        self.mount.add_size_percent = Some(i64::from(percent));
+        self
+    }
+
+    /// The least a growth by percentage adds, in GB (Fly's default is 1).
+    pub fn min_add_size_gb(mut self, gb: u32) -> Self {
+        self.mount.min_add_size_gb = Some(i64::from(gb));
+        self
+    }
+
+    /// Never grow past this size in GB.
+    pub fn size_gb_limit(mut self, gb: u32) -> Self {
+        self.mount.size_gb_limit = Some(i64::from(gb));
+        self
+    }
+
+    /// Checks the path and the growth settings and returns the mount.
+    pub fn build(self) -> Result<types::MachineMount> {
+        if let Some(path) = &self.mount.path {
+            rule(rules::check_guest_path("mount path", path))?;
+        }
+        if let Some(err) = rules::check_mount_growth(&growth_of(&self.mount))
+            .into_iter()
+            .next()
+        {
+            return Err(Error::Rule(err));
+        }
+        Ok(self.mount)
     }
 }
 
@@ -550,5 +695,71 @@ mod tests {
         let (rule, message) = broken(err.unwrap_err());
         assert_eq!(rule, Rule::MaxRetries);
         assert!(message.contains("`always`"), "{message}");
+    }
+    #[test]
+    fn spot_and_mount_growth_are_checked_at_build() {
+        use rules::Rule;
+
+        let config = machine_config("postgres:17")
+            .spot(0.4)
+            .add_mount(
+                mount("vol_1", "/data")
+                    .size_gb(10)
+                    .extend_threshold_percent(80)
+                    .add_size_percent(25)
+                    .min_add_size_gb(3)
+                    .size_gb_limit(50)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let value = serde_json::to_value(&config).unwrap();
+        assert_eq!(
+            value["spot"],
+            serde_json::json!({"max_price_fraction": 0.4})
+        );
+        assert_eq!(
+            value["mounts"][0],
+            serde_json::json!({
+                "volume": "vol_1", "path": "/data", "size_gb": 10,
+                "extend_threshold_percent": 80, "add_size_percent": 25,
+                "min_add_size_gb": 3, "size_gb_limit": 50
+            })
+        );
+
+        let (rule, message) = broken(machine_config("app").spot(1.2).build().unwrap_err());
+        assert_eq!(rule, Rule::SpotPrice);
+        assert!(message.contains("`1.2`"), "{message}");
+        let err = mount("vol_1", "/data")
+            .extend_threshold_percent(80)
+            .add_size_gb(5)
+            .add_size_percent(10)
+            .build();
+        let (rule, message) = broken(err.unwrap_err());
+        assert_eq!(rule, Rule::MountGrowth);
+        assert!(
+            message.starts_with("invalid add_size_percent `10`"),
+            "{message}"
+        );
+        let err = mount("vol_1", "/data").add_size_gb(5).build();
+        assert_eq!(broken(err.unwrap_err()).0, Rule::MountGrowth);
+        let err = mount("vol_1", "/data")
+            .extend_threshold_percent(101)
+            .build();
+        assert_eq!(broken(err.unwrap_err()).0, Rule::Percent);
+        let err = mount("vol_1", "data").build();
+        assert_eq!(broken(err.unwrap_err()).0, Rule::GuestPath);
+        // A mount set through `with` is checked by `build()` all the same.
+        let err = machine_config("app")
+            .with(|c| {
+                c.mounts = Some(vec![types::MachineMount {
+                    path: Some("/data".into()),
+                    min_add_size_gb: Some(1),
+                    ..Default::default()
+                }])
+            })
+            .build();
+        assert_eq!(broken(err.unwrap_err()).0, Rule::MountGrowth);
     }
 }

@@ -205,6 +205,9 @@ pub enum Error {
     /// A wait ended without reaching the wanted state.
     #[error("{0}")]
     Wait(#[from] crate::wait::WaitError),
+    /// A Postgres cluster did not become ready.
+    #[error("{0}")]
+    ClusterWait(#[from] crate::resources::postgres::ClusterWaitError),
     /// The answer's body was larger than the client accepts; it was not read past the limit.
     #[error(
         "{operation}: the response body is larger than the limit of {limit} bytes (at least \
@@ -345,6 +348,7 @@ impl Error {
         match self {
             Error::Transport { source, .. } => source.is_timeout(),
             Error::Wait(w) => w.is_timeout(),
+            Error::ClusterWait(w) => w.is_timeout(),
             other => other.status() == Some(408),
         }
     }

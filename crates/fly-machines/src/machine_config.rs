@@ -82,7 +82,8 @@ use crate::types;
 /// | `port(port \| start_port + end_port, handlers, force_https)` inside `service` | `services[].ports[]` | handlers `tls`, `http`, `proxy_proto`, `pg_tls`, `edge_http` |
 /// | `concurrency(kind, soft_limit, hard_limit)` inside `service` | `services[].concurrency` | kind `connections`/`requests` |
 /// | `check(name, kind, role, port, path, method, protocol, interval, timeout, grace_period, tls_server_name, tls_skip_verify)`, repeatable | `checks{name}` (inside `service`: `services[].checks[]`, without `name`/`role`) | kind `tcp`/`http` (sent as `type`); role `informational`/`readiness` (sent as `kind`); `path`/`method` only for `http`; durations |
-/// | `mount(volume, path, name, size_gb, encrypted, extend_threshold_percent, add_size_gb, size_gb_limit)`, repeatable | `mounts[]` (`volume` is a volume id; for ids known only at run time, use the field attribute) | `path` absolute, not mounted twice |
+/// | `mount(volume, path, name, size_gb, encrypted, extend_threshold_percent, add_size_gb \| add_size_percent, min_add_size_gb, size_gb_limit)`, repeatable | `mounts[]` (`volume` is a volume id; for ids known only at run time, use the field attribute) | `path` absolute, not mounted twice; percentages 1..=100; one way to grow; `min_add_size_gb` only with `add_size_percent`; growth only with `extend_threshold_percent`; `size_gb_limit` not below `size_gb` |
+/// | `spot(max_price_fraction)` | `spot` | above 0, at most 1 |
 /// | `stop(signal, timeout)` | `stop_config` | `SIGHUP`, `SIGINT`, `SIGQUIT`, `SIGKILL`, `SIGUSR1`, `SIGUSR2`, `SIGTERM`; duration |
 /// | `init(cmd, entrypoint, exec, kernel_args, tty, swap_size_mb)` | `init` | lists of strings |
 /// | `metadata(key = "value", ...)` | `metadata` | keys not repeated |
@@ -100,6 +101,8 @@ use crate::types;
 ///
 /// | attribute | puts the field into | field type |
 /// |---|---|---|
+/// | `image` | `image` (a deploy's new image); the struct's `image` is then optional, and is the default of an `Option` field | `T: Display` |
+/// | `guest` | `guest`; the struct's `guest(...)` likewise becomes the default of an `Option` field | `T: Clone`, `MachineGuest: From<T>` (a [`Guest`](crate::guest::Guest), a preset, a raw guest) |
 /// | `env` | `env`, named after the field in upper case (`queue_name` → `QUEUE_NAME`) | `T: Display` |
 /// | `env = "NAME"` | `env["NAME"]` | `T: Display` |
 /// | `metadata` / `metadata = "key"` | `metadata`, under the field name or `key` | `T: Display` |
@@ -291,6 +294,43 @@ use crate::types;
 /// assert_eq!(cfg.mounts.unwrap()[0].volume.as_deref(), Some("vol_123"));
 /// ```
 ///
+/// Values a deploy changes, from fields: the image (and the guest) come with each value, and
+/// [`checked_machine_config`](MachineConfig::checked_machine_config) checks them at run time.
+/// Spot pricing and volume growth are struct attributes:
+///
+/// ```
+/// use fly_machines::MachineConfig;
+/// use fly_machines::guest::{Guest, GuestPreset};
+///
+/// #[derive(MachineConfig)]
+/// #[machine(
+///     image = "registry.fly.io/batch:stable", // used when `image` is None
+///     spot(max_price_fraction = 0.5),
+///     mount(volume = "vol_123", path = "/scratch", extend_threshold_percent = 80,
+///           add_size_percent = 20, min_add_size_gb = 2, size_gb_limit = 200),
+/// )]
+/// struct Batch {
+///     #[machine(image)]
+///     image: Option<String>,
+///     #[machine(guest)]
+///     size: Guest,
+/// }
+///
+/// let batch = Batch {
+///     image: Some("registry.fly.io/batch:v42".into()),
+///     size: GuestPreset::Performance2x.into(),
+/// };
+/// let cfg = batch.checked_machine_config()?;
+/// assert_eq!(cfg.image.as_deref(), Some("registry.fly.io/batch:v42"));
+/// assert_eq!(cfg.guest.unwrap().cpus, Some(2));
+/// assert_eq!(cfg.spot.unwrap().max_price_fraction, Some(0.5));
+/// assert_eq!(cfg.mounts.unwrap()[0].add_size_percent, Some(20));
+///
+/// let empty = Batch { image: Some(String::new()), size: GuestPreset::SharedCpu1x.into() };
+/// assert!(empty.checked_machine_config().is_err()); // an empty image is refused
+/// # Ok::<(), fly_machines::Error>(())
+/// ```
+///
 /// A config Fly would refuse does not compile:
 ///
 /// ```compile_fail
@@ -314,5 +354,14 @@ pub trait MachineConfig {
         Self: Sized,
     {
         types::MachineConfig::default()
+    }
+
+    /// [`machine_config`](Self::machine_config), with the values that only exist at run time
+    /// (an image or guest taken from a field) checked by the same rules as the builders: see
+    /// [`builders::check_config`](crate::builders::check_config).
+    fn checked_machine_config(&self) -> crate::Result<types::MachineConfig> {
+        let config = self.machine_config();
+        crate::builders::check_config(&config)?;
+        Ok(config)
     }
 }

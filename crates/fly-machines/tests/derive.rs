@@ -454,6 +454,108 @@ fn field_mounts_use_the_value_as_volume_id() {
     );
 }
 
+/// A deploy's values from fields, spot pricing, and a volume that grows by percentage.
+#[derive(MachineConfig)]
+#[machine(
+    image = "registry.fly.io/batch:stable",
+    spot(max_price_fraction = 0.5),
+    mount(
+        volume = "vol_placeholder",
+        path = "/scratch",
+        size_gb = 1,
+        extend_threshold_percent = 80,
+        add_size_percent = 20,
+        min_add_size_gb = 2,
+        size_gb_limit = 20
+    )
+)]
+struct Batch {
+    #[machine(image)]
+    image: Option<String>,
+    #[machine(guest)]
+    size: Option<Guest>,
+}
+
+/// An image that always comes from the value: no struct-level image needed.
+#[derive(MachineConfig)]
+struct Deploy {
+    #[machine(image)]
+    image: String,
+    #[machine(env)]
+    release: u32,
+}
+
+#[test]
+fn spot_and_mount_growth_serialize_as_fly_expects() {
+    let config = to_json(&Batch::static_config());
+    assert_eq!(config["spot"], json!({"max_price_fraction": 0.5}));
+    assert_eq!(
+        config["mounts"],
+        json!([{
+            "volume": "vol_placeholder",
+            "path": "/scratch",
+            "size_gb": 1,
+            "extend_threshold_percent": 80,
+            "add_size_percent": 20,
+            "min_add_size_gb": 2,
+            "size_gb_limit": 20
+        }])
+    );
+}
+
+#[test]
+fn deploy_values_come_from_fields() {
+    let v42 = Batch {
+        image: Some("registry.fly.io/batch:v42".into()),
+        size: Some(GuestPreset::Performance2x.into()),
+    };
+    let config = to_json(&v42.machine_config());
+    assert_eq!(config["image"], "registry.fly.io/batch:v42");
+    assert_eq!(
+        config["guest"],
+        json!({"cpu_kind": "performance", "cpus": 2, "memory_mb": 4096})
+    );
+    // `None` keeps the struct's image and leaves the guest out.
+    let default = Batch {
+        image: None,
+        size: None,
+    };
+    let config = to_json(&default.machine_config());
+    assert_eq!(config["image"], "registry.fly.io/batch:stable");
+    assert!(config.get("guest").is_none(), "{config}");
+
+    let deploy = Deploy {
+        image: "registry.fly.io/web:deployment-01J".into(),
+        release: 7,
+    };
+    assert_eq!(
+        to_json(&deploy.checked_machine_config().expect("a good image")),
+        json!({"image": "registry.fly.io/web:deployment-01J", "env": {"RELEASE": "7"}})
+    );
+    // The static part has no image at all: it comes with each value.
+    assert!(Deploy::static_config().image.is_none());
+}
+
+#[test]
+fn checked_configs_refuse_run_time_values_fly_would_refuse() {
+    let blank = Deploy {
+        image: "registry.fly.io/web: v2".into(),
+        release: 1,
+    };
+    let err = blank.checked_machine_config().unwrap_err();
+    let rule = err.rule().expect("a rule error").rule();
+    assert_eq!(rule, fly_machines::guest::rules::Rule::Image, "{err}");
+    assert!(
+        err.to_string().contains("`registry.fly.io/web: v2`"),
+        "{err}"
+    );
+    // Unchecked, the same value is handed over as is.
+    assert_eq!(
+        blank.machine_config().image.as_deref(),
+        Some("registry.fly.io/web: v2")
+    );
+}
+
 /// The emulator, which follows Fly's rules for creates, accepts the derived configs and keeps
 /// what was sent.
 #[tokio::test]
@@ -505,6 +607,25 @@ async fn the_emulator_accepts_derived_configs() {
         extra: None,
         not_in_config: 0,
     };
+    // The growing mount is pointed at a volume of its own; its growth settings stay.
+    let scratch: serde_json::Value = post(
+        "/apps/derive/volumes",
+        json!({"name": "scratch", "size_gb": 1}),
+    )
+    .await
+    .expect("create volume")
+    .json()
+    .await
+    .expect("a volume");
+    let scratch_id = scratch["id"].as_str().expect("the volume has an id");
+    let mut batch = Batch {
+        image: Some("registry.fly.io/batch:v42".into()),
+        size: Some(GuestPreset::SharedCpu2x.into()),
+    }
+    .machine_config();
+    if let Some(mount) = batch.mounts.as_mut().and_then(|m| m.first_mut()) {
+        mount.volume = Some(scratch_id.to_owned());
+    }
     let database = Database {
         volume_id,
         backup_volume_id: None,
@@ -515,6 +636,7 @@ async fn the_emulator_accepts_derived_configs() {
         Minimal.machine_config(),
         job.machine_config(),
         database.machine_config(),
+        batch,
     ];
     for config in configs {
         let response = post("/apps/derive/machines", json!({"config": config}))

@@ -12,10 +12,12 @@ mod event;
 mod lease;
 mod machine;
 mod open_enum;
+mod postgres;
 mod states;
 mod volume;
 mod wait;
 
+pub use postgres::{BackupKind, ClusterStatus, PostgresPlan, PostgresRole};
 pub use states::{CheckState, EventKind, HostStatus, MachineState, VolumeState};
 
 /// A Unix time in milliseconds as a [`std::time::SystemTime`]; `None` for a value before 1970

@@ -11,6 +11,7 @@ pub mod machine_snapshot;
 pub mod machines;
 pub mod org;
 pub mod platform;
+pub mod postgres;
 mod rolling;
 pub mod secrets;
 pub mod tokens;

@@ -1,0 +1,56 @@
+//! Backups: list, and start one on demand.
+
+use fly_machines_api::OperationId;
+
+use super::clusters::wire;
+use super::envelope::list;
+use super::{BackupKind, Cluster};
+use crate::context::CallContext;
+use crate::{Result, types};
+
+/// A cluster's backups. Made by [`Cluster::backups`].
+#[derive(Debug, Clone)]
+pub struct Backups {
+    pub(crate) cluster: Cluster,
+}
+
+#[bon::bon]
+impl Backups {
+    /// Lists the backups; their ids are what [`Cluster::restore`] takes.
+    pub async fn list(&self) -> Result<Vec<types::PostgresBackup>> {
+        self.cluster.check()?;
+        let answer = self
+            .cluster
+            .client
+            .call(OperationId::PostgresBackupsList, |raw| {
+                raw.postgres_backups_list(&self.cluster.id)
+            })
+            .await?;
+        Ok(list(answer, |r| r.data))
+    }
+
+    /// Starts a backup (Fly accepts at once and runs it in the background):
+    /// `cluster.backups().create(BackupKind::Full).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn create(
+        &self,
+        #[builder(start_fn, into)] kind: BackupKind,
+        /// Retry after a timeout or 5xx even though that may start two backups.
+        #[builder(default, with = || true)]
+        retry_unsafe: bool,
+    ) -> Result<()> {
+        self.cluster.check()?;
+        let body = types::CreatePostgresBackupRequest {
+            type_: wire("backup kind", kind.as_str(), "full, incr or diff")?,
+        };
+        self.cluster
+            .client
+            .call_with(
+                OperationId::PostgresBackupsCreate,
+                CallContext::retrying_unsafe(retry_unsafe),
+                |raw| raw.postgres_backups_create(&self.cluster.id, &body),
+            )
+            .await?;
+        Ok(())
+    }
+}

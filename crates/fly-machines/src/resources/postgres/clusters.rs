@@ -1,0 +1,361 @@
+//! Clusters: list, create, get, delete, fork, restore, attach and detach apps, query statistics.
+
+use std::time::{Duration, SystemTime};
+
+use fly_machines_api::OperationId;
+
+use super::envelope::{data, list};
+use super::{Backups, Database, Databases, PoolMode, PostgresPlan, User, Users};
+use crate::context::CallContext;
+use crate::{Client, Error, Result, types, units, validate};
+
+/// Listing and creating clusters. Made by [`Postgres::clusters`](super::Postgres::clusters).
+#[derive(Debug, Clone)]
+pub struct Clusters {
+    pub(crate) client: Client,
+}
+
+/// Disk sizes Fly accepts for a new cluster, in GB.
+const DISK_SIZE_GB: std::ops::RangeInclusive<u32> = 10..=1000;
+
+/// The longest look back slow-query statistics take (7 days), in seconds.
+const MAX_SLOW_QUERY_RANGE_SECS: u64 = 604_800;
+
+#[bon::bon]
+impl Clusters {
+    /// Lists an organization's clusters (`personal` for your personal one):
+    /// `postgres.clusters().list("my-org").await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
+    pub async fn list(
+        &self,
+        #[builder(start_fn)] org_slug: String,
+        /// Include deleted clusters too.
+        #[builder(default, with = || true)]
+        include_deleted: bool,
+    ) -> Result<Vec<types::PostgresClusterSummary>> {
+        validate::key("organization slug", &org_slug)?;
+        let answer = self
+            .client
+            .call(OperationId::PostgresList, |raw| {
+                raw.postgres_list(include_deleted.then_some(true), &org_slug)
+            })
+            .await?;
+        Ok(list(answer, |r| r.data))
+    }
+
+    /// Creates a cluster; Fly provisions it in the background, so follow with
+    /// [`Cluster::wait_ready`]:
+    /// `clusters.create("orders-db").org("my-org").region("iad").plan(PostgresPlan::Basic).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
+    pub async fn create(
+        &self,
+        #[builder(start_fn)] name: String,
+        /// The organization that will own the cluster (`personal` for your personal one).
+        org: String,
+        /// The region of the primary (`iad`).
+        region: String,
+        /// CPU, memory and disk sizing.
+        #[builder(into)]
+        plan: PostgresPlan,
+        /// Postgres major version (16 or 17; Fly's default when unset).
+        pg_major_version: Option<u16>,
+        /// How the pooler hands out connections.
+        pool_mode: Option<PoolMode>,
+        /// Disk size in GB, 10 to 1000 (the plan's when unset).
+        disk_size_gb: Option<u32>,
+        /// Enable PostGIS, which its extensions need.
+        #[builder(default, with = || true)]
+        postgis: bool,
+        /// Retry after a timeout or 5xx even though that may make two clusters.
+        #[builder(default, with = || true)]
+        retry_unsafe: bool,
+    ) -> Result<types::PostgresCluster> {
+        validate::key("organization slug", &org)?;
+        validate::key("region", &region)?;
+        let body = types::CreatePostgresClusterRequest {
+            name: (!name.is_empty()).then_some(name),
+            org_slug: org,
+            region,
+            plan: wire(
+                "plan",
+                plan_word(&plan),
+                "basic, starter, launch, scale or Performance",
+            )?,
+            pg_major_version: pg_major_version
+                .map(|v| wire("pg_major_version", &v.to_string(), "16 or 17"))
+                .transpose()?,
+            pool_mode,
+            disk_size_gb: disk_size_gb
+                .map(|gb| {
+                    if DISK_SIZE_GB.contains(&gb) {
+                        Ok(i64::from(gb))
+                    } else {
+                        Err(Error::invalid_input(
+                            "disk_size_gb",
+                            &gb.to_string(),
+                            "a size from 10 to 1000 GB",
+                        ))
+                    }
+                })
+                .transpose()?,
+            postgis_enabled: postgis.then_some(true),
+        };
+        let answer = self
+            .client
+            .call_with(
+                OperationId::PostgresCreate,
+                CallContext::retrying_unsafe(retry_unsafe),
+                |raw| raw.postgres_create(&body),
+            )
+            .await?;
+        data(OperationId::PostgresCreate, answer, |r| r.data)
+    }
+}
+
+/// The plan's word as the request type spells it: Fly matches plans without regard to case, so
+/// `performance` is sent as `Performance` rather than refused.
+fn plan_word(plan: &PostgresPlan) -> &str {
+    const PLANS: [&str; 5] = ["basic", "starter", "launch", "scale", "Performance"];
+    PLANS
+        .into_iter()
+        .find(|word| word.eq_ignore_ascii_case(plan.as_str()))
+        .unwrap_or(plan.as_str())
+}
+
+/// A word for a closed set the generated request type holds, or an error naming the value and
+/// the words Fly takes.
+pub(crate) fn wire<T: std::str::FromStr>(
+    what: &'static str,
+    value: &str,
+    expected: &str,
+) -> Result<T> {
+    value
+        .parse()
+        .map_err(|_| Error::invalid_input(what, value, expected))
+}
+
+/// Where a restore starts from: a backup, or a point in time inside the recovery window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestorePoint {
+    /// A backup, by the id the backups list gives.
+    Backup(String),
+    /// A point in time (sent in UTC, to the second).
+    Time(SystemTime),
+}
+
+impl RestorePoint {
+    /// From a backup id.
+    pub fn backup(id: impl Into<String>) -> Self {
+        RestorePoint::Backup(id.into())
+    }
+
+    /// From a point in time.
+    pub fn time(at: SystemTime) -> Self {
+        RestorePoint::Time(at)
+    }
+}
+
+/// One cluster. Made by [`Postgres::cluster`](super::Postgres::cluster).
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub(crate) client: Client,
+    pub(crate) id: String,
+}
+
+#[bon::bon]
+impl Cluster {
+    /// The cluster id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The client this handle uses.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        validate::resource_id("postgres cluster id", &self.id)
+    }
+
+    /// Fetches the cluster: status, sizing, endpoints, attached apps.
+    pub async fn get(&self) -> Result<types::PostgresCluster> {
+        self.check()?;
+        let answer = self
+            .client
+            .call(OperationId::PostgresShow, |raw| raw.postgres_show(&self.id))
+            .await?;
+        data(OperationId::PostgresShow, answer, |r| r.data)
+    }
+
+    /// Deletes the cluster and its data (Fly accepts at once and removes it in the background).
+    pub async fn delete(&self) -> Result<()> {
+        self.check()?;
+        self.client
+            .call(OperationId::PostgresDelete, |raw| {
+                raw.postgres_delete(&self.id)
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Copies the cluster into a new one: `cluster.fork().name("orders-copy").await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
+    pub async fn fork(
+        &self,
+        /// The new cluster's name (Fly's default: this one's with `-fork`).
+        name: Option<String>,
+        /// Retry after a timeout or 5xx even though that may make two clusters.
+        #[builder(default, with = || true)]
+        retry_unsafe: bool,
+    ) -> Result<types::PostgresCluster> {
+        self.check()?;
+        let body = types::ForkPostgresClusterRequest { name };
+        let answer = self
+            .client
+            .call_with(
+                OperationId::PostgresFork,
+                CallContext::retrying_unsafe(retry_unsafe),
+                |raw| raw.postgres_fork(&self.id, &body),
+            )
+            .await?;
+        data(OperationId::PostgresFork, answer, |r| r.data)
+    }
+
+    /// Restores the cluster's data into a new cluster:
+    /// `cluster.restore(RestorePoint::backup(id)).name("orders-restored").await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
+    pub async fn restore(
+        &self,
+        #[builder(start_fn)] from: RestorePoint,
+        /// The new cluster's name (Fly makes one up when unset).
+        name: Option<String>,
+        /// Retry after a timeout or 5xx even though that may make two clusters.
+        #[builder(default, with = || true)]
+        retry_unsafe: bool,
+    ) -> Result<types::PostgresCluster> {
+        self.check()?;
+        let (backup_id, pitr_time) = match from {
+            RestorePoint::Backup(id) => {
+                validate::resource_id("backup id", &id)?;
+                (Some(id), None)
+            }
+            RestorePoint::Time(at) => (None, Some(super::time::rfc3339_utc("pitr time", at)?)),
+        };
+        let body = types::RestorePostgresClusterRequest {
+            backup_id,
+            name,
+            pitr_time,
+        };
+        let answer = self
+            .client
+            .call_with(
+                OperationId::PostgresRestore,
+                CallContext::retrying_unsafe(retry_unsafe),
+                |raw| raw.postgres_restore(&self.id, &body),
+            )
+            .await?;
+        data(OperationId::PostgresRestore, answer, |r| r.data)
+    }
+
+    /// Attaches an app, which gets the connection string as a secret.
+    pub async fn attach(&self, app: impl Into<String>) -> Result<types::PostgresAttachment> {
+        self.check()?;
+        let app_name = app.into();
+        validate::app_name(&app_name)?;
+        let body = types::CreatePostgresAttachmentRequest { app_name };
+        let answer = self
+            .client
+            .call(OperationId::PostgresAttachmentsCreate, |raw| {
+                raw.postgres_attachments_create(&self.id, &body)
+            })
+            .await?;
+        data(OperationId::PostgresAttachmentsCreate, answer, |r| r.data)
+    }
+
+    /// Detaches an app.
+    pub async fn detach(&self, app: &str) -> Result<()> {
+        self.check()?;
+        validate::app_name(app)?;
+        self.client
+            .call(OperationId::PostgresAttachmentsDelete, |raw| {
+                raw.postgres_attachments_delete(&self.id, app)
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The queries running now in `database`.
+    pub async fn active_queries(&self, database: &str) -> Result<Vec<types::PostgresActiveQuery>> {
+        self.check()?;
+        let database: types::PostgresQueriesActiveDatabase = database
+            .parse()
+            .map_err(|_| Error::invalid_input("database", database, "a database name"))?;
+        let answer = self
+            .client
+            .call(OperationId::PostgresQueriesActive, |raw| {
+                raw.postgres_queries_active(&self.id, &database)
+            })
+            .await?;
+        Ok(list(answer, |r| r.data))
+    }
+
+    /// The 20 queries with the most total execution time:
+    /// `cluster.slow_queries().range(Duration::from_secs(86_400)).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn slow_queries(
+        &self,
+        /// How far back to look for the latest statistics, 1 s to 7 days (Fly's default: 1 hour).
+        range: Option<Duration>,
+    ) -> Result<Vec<types::PostgresSlowQuery>> {
+        self.check()?;
+        let range = range
+            .map(|d| units::whole_secs("slow query range", d, 1, MAX_SLOW_QUERY_RANGE_SECS))
+            .transpose()?
+            .and_then(std::num::NonZeroU64::new);
+        let answer = self
+            .client
+            .call(OperationId::PostgresQueriesSlow, |raw| {
+                raw.postgres_queries_slow(&self.id, range)
+            })
+            .await?;
+        Ok(list(answer, |r| r.data))
+    }
+
+    /// The cluster's users: list and create.
+    pub fn users(&self) -> Users {
+        Users {
+            cluster: self.clone(),
+        }
+    }
+
+    /// One user by name.
+    pub fn user(&self, name: impl Into<String>) -> User {
+        User {
+            cluster: self.clone(),
+            name: name.into(),
+        }
+    }
+
+    /// The cluster's databases: list and create.
+    pub fn databases(&self) -> Databases {
+        Databases {
+            cluster: self.clone(),
+        }
+    }
+
+    /// One database by name.
+    pub fn database(&self, name: impl Into<String>) -> Database {
+        Database {
+            cluster: self.clone(),
+            name: name.into(),
+        }
+    }
+
+    /// The cluster's backups: list and create.
+    pub fn backups(&self) -> Backups {
+        Backups {
+            cluster: self.clone(),
+        }
+    }
+}

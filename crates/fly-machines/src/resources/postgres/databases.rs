@@ -1,0 +1,203 @@
+//! Databases and their extensions.
+
+use fly_machines_api::OperationId;
+
+use super::Cluster;
+use super::envelope::{data, list};
+use crate::context::CallContext;
+use crate::{Result, types, validate};
+
+/// Checks a database or extension name before it goes into a path.
+fn check_name(what: &'static str, name: &str) -> Result<()> {
+    validate::resource_id(what, name)
+}
+
+/// A cluster's databases. Made by [`Cluster::databases`].
+#[derive(Debug, Clone)]
+pub struct Databases {
+    pub(crate) cluster: Cluster,
+}
+
+#[bon::bon]
+impl Databases {
+    /// Lists the databases.
+    pub async fn list(&self) -> Result<Vec<types::PostgresDatabase>> {
+        self.cluster.check()?;
+        let answer = self
+            .cluster
+            .client
+            .call(OperationId::PostgresDatabasesList, |raw| {
+                raw.postgres_databases_list(&self.cluster.id)
+            })
+            .await?;
+        Ok(list(answer, |r| r.data))
+    }
+
+    /// Creates a database: `cluster.databases().create("orders").await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
+    pub async fn create(
+        &self,
+        #[builder(start_fn)] name: String,
+        /// Retry after a timeout or 5xx even though the database may then exist already.
+        #[builder(default, with = || true)]
+        retry_unsafe: bool,
+    ) -> Result<types::PostgresDatabase> {
+        self.cluster.check()?;
+        check_name("database name", &name)?;
+        let body = types::CreatePostgresDatabaseRequest { name };
+        let answer = self
+            .cluster
+            .client
+            .call_with(
+                OperationId::PostgresDatabasesCreate,
+                CallContext::retrying_unsafe(retry_unsafe),
+                |raw| raw.postgres_databases_create(&self.cluster.id, &body),
+            )
+            .await?;
+        data(OperationId::PostgresDatabasesCreate, answer, |r| r.data)
+    }
+}
+
+/// One database. Made by [`Cluster::database`].
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub(crate) cluster: Cluster,
+    pub(crate) name: String,
+}
+
+impl Database {
+    /// The database name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn check(&self) -> Result<()> {
+        self.cluster.check()?;
+        check_name("database name", &self.name)
+    }
+
+    /// Drops the database and returns what it was.
+    pub async fn delete(&self) -> Result<types::PostgresDatabase> {
+        self.check()?;
+        let answer = self
+            .cluster
+            .client
+            .call(OperationId::PostgresDatabasesDelete, |raw| {
+                raw.postgres_databases_delete(&self.cluster.id, &self.name)
+            })
+            .await?;
+        data(OperationId::PostgresDatabasesDelete, answer, |r| r.data)
+    }
+
+    /// The database's extensions: list and enable.
+    pub fn extensions(&self) -> Extensions {
+        Extensions {
+            database: self.clone(),
+        }
+    }
+
+    /// One extension by name.
+    pub fn extension(&self, name: impl Into<String>) -> Extension {
+        Extension {
+            database: self.clone(),
+            name: name.into(),
+        }
+    }
+}
+
+/// A database's extensions. Made by [`Database::extensions`].
+#[derive(Debug, Clone)]
+pub struct Extensions {
+    database: Database,
+}
+
+#[bon::bon]
+impl Extensions {
+    /// Lists the extensions available, with those installed marked.
+    pub async fn list(&self) -> Result<Vec<types::PostgresExtension>> {
+        self.database.check()?;
+        let db = &self.database;
+        let answer = db
+            .cluster
+            .client
+            .call(OperationId::PostgresExtensionsList, |raw| {
+                raw.postgres_extensions_list(&db.cluster.id, &db.name)
+            })
+            .await?;
+        Ok(list(answer, |r| r.data))
+    }
+
+    /// Enables an extension: `db.extensions().enable("citext").schema("util").create_schema().await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
+    pub async fn enable(
+        &self,
+        #[builder(start_fn)] name: String,
+        /// The schema to install it into (the database's default when unset).
+        schema: Option<String>,
+        /// Create the schema first when it does not exist.
+        #[builder(default, with = || true)]
+        create_schema: bool,
+        /// Retry after a timeout or 5xx (a second enable of the same extension may fail with
+        /// 409 where the first went through).
+        #[builder(default, with = || true)]
+        retry_unsafe: bool,
+    ) -> Result<()> {
+        self.database.check()?;
+        check_name("extension name", &name)?;
+        let db = &self.database;
+        let body = types::EnablePostgresExtensionRequest {
+            create_schema: create_schema.then_some(true),
+            name,
+            schema,
+        };
+        db.cluster
+            .client
+            .call_with(
+                OperationId::PostgresExtensionsEnable,
+                CallContext::retrying_unsafe(retry_unsafe),
+                |raw| raw.postgres_extensions_enable(&db.cluster.id, &db.name, &body),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// One extension of a database. Made by [`Database::extension`].
+#[derive(Debug, Clone)]
+pub struct Extension {
+    database: Database,
+    name: String,
+}
+
+#[bon::bon]
+impl Extension {
+    /// The extension name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Disables the extension: `db.extension("citext").disable().force().await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn disable(
+        &self,
+        /// Drop what depends on the extension too.
+        #[builder(default, with = || true)]
+        force: bool,
+    ) -> Result<()> {
+        self.database.check()?;
+        check_name("extension name", &self.name)?;
+        let db = &self.database;
+        db.cluster
+            .client
+            .call(OperationId::PostgresExtensionsDisable, |raw| {
+                raw.postgres_extensions_disable(
+                    &db.cluster.id,
+                    &db.name,
+                    &self.name,
+                    force.then_some(true),
+                )
+            })
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,159 @@
+//! Database users: list, create, change role, delete, read and rotate credentials.
+
+use fly_machines_api::OperationId;
+
+use super::clusters::wire;
+use super::envelope::{data, list};
+use super::{Cluster, PostgresRole};
+use crate::context::CallContext;
+use crate::{Result, types, validate};
+
+/// The roles Fly takes, for errors.
+const ROLES: &str = "schema_admin, writer or reader";
+
+/// Checks a user name before it goes into a path.
+fn check_name(name: &str) -> Result<()> {
+    validate::resource_id("postgres user name", name)
+}
+
+/// A cluster's users. Made by [`Cluster::users`].
+#[derive(Debug, Clone)]
+pub struct Users {
+    pub(crate) cluster: Cluster,
+}
+
+#[bon::bon]
+impl Users {
+    /// Lists the users.
+    pub async fn list(&self) -> Result<Vec<types::PostgresUser>> {
+        self.cluster.check()?;
+        let answer = self
+            .cluster
+            .client
+            .call(OperationId::PostgresUsersList, |raw| {
+                raw.postgres_users_list(&self.cluster.id)
+            })
+            .await?;
+        Ok(list(answer, |r| r.data))
+    }
+
+    /// Creates a user: `cluster.users().create("orders_app").role(PostgresRole::Writer).await`.
+    /// Read the password with [`User::credentials`].
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
+    pub async fn create(
+        &self,
+        #[builder(start_fn)] name: String,
+        /// What the user may do.
+        #[builder(into)]
+        role: PostgresRole,
+        /// Retry after a timeout or 5xx even though the user may then exist already.
+        #[builder(default, with = || true)]
+        retry_unsafe: bool,
+    ) -> Result<types::PostgresUser> {
+        self.cluster.check()?;
+        check_name(&name)?;
+        let body = types::CreatePostgresUserRequest {
+            role: wire("role", role.as_str(), ROLES)?,
+            username: name,
+        };
+        let answer = self
+            .cluster
+            .client
+            .call_with(
+                OperationId::PostgresUsersCreate,
+                CallContext::retrying_unsafe(retry_unsafe),
+                |raw| raw.postgres_users_create(&self.cluster.id, &body),
+            )
+            .await?;
+        data(OperationId::PostgresUsersCreate, answer, |r| r.data)
+    }
+}
+
+/// One user. Made by [`Cluster::user`].
+#[derive(Debug, Clone)]
+pub struct User {
+    pub(crate) cluster: Cluster,
+    pub(crate) name: String,
+}
+
+#[bon::bon]
+impl User {
+    /// The user name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn check(&self) -> Result<()> {
+        self.cluster.check()?;
+        check_name(&self.name)
+    }
+
+    /// Changes what the user may do.
+    pub async fn set_role(&self, role: impl Into<PostgresRole>) -> Result<()> {
+        self.check()?;
+        let body = types::UpdatePostgresUserRoleRequest {
+            role: wire("role", role.into().as_str(), ROLES)?,
+        };
+        self.cluster
+            .client
+            .call(OperationId::PostgresUsersUpdateRole, |raw| {
+                raw.postgres_users_update_role(&self.cluster.id, &self.name, &body)
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the user.
+    pub async fn delete(&self) -> Result<()> {
+        self.check()?;
+        self.cluster
+            .client
+            .call(OperationId::PostgresUsersDelete, |raw| {
+                raw.postgres_users_delete(&self.cluster.id, &self.name)
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The user's name and password (`Debug` never shows the password).
+    pub async fn credentials(&self) -> Result<types::PostgresUserCredentials> {
+        self.check()?;
+        let answer = self
+            .cluster
+            .client
+            .call(OperationId::PostgresUsersCredentials, |raw| {
+                raw.postgres_users_credentials(&self.cluster.id, &self.name)
+            })
+            .await?;
+        data(OperationId::PostgresUsersCredentials, answer, |r| r.data)
+    }
+
+    /// Gives the user a new password and returns it:
+    /// `cluster.user("orders_app").rotate_password().kill_sessions().await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn rotate_password(
+        &self,
+        /// End the user's open sessions, so the old password stops working at once.
+        #[builder(default, with = || true)]
+        kill_sessions: bool,
+        /// Retry after a timeout or 5xx even though the password may then change twice (the
+        /// answer holds the last one).
+        #[builder(default, with = || true)]
+        retry_unsafe: bool,
+    ) -> Result<types::PostgresUserCredentials> {
+        self.check()?;
+        let body = types::RotatePostgresPasswordRequest {
+            kill_sessions: kill_sessions.then_some(true),
+        };
+        let answer = self
+            .cluster
+            .client
+            .call_with(
+                OperationId::PostgresUsersRotatePassword,
+                CallContext::retrying_unsafe(retry_unsafe),
+                |raw| raw.postgres_users_rotate_password(&self.cluster.id, &self.name, &body),
+            )
+            .await?;
+        data(OperationId::PostgresUsersRotatePassword, answer, |r| r.data)
+    }
+}

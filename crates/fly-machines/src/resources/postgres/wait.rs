@@ -1,0 +1,122 @@
+//! Waiting for a new cluster to be ready. Provisioning takes minutes, so the cluster is polled
+//! with a pause that grows to half a minute, well inside Fly's rate limit.
+
+use std::time::Duration;
+
+use super::{Cluster, ClusterStatus};
+use crate::clock::later;
+use crate::{Error, Result, types};
+
+/// Why a cluster did not become ready.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterWaitError {
+    /// The deadline passed first.
+    #[error(
+        "postgres cluster {cluster_id}: not ready after {waited:?} (last status: {last_status})"
+    )]
+    Timeout {
+        /// The cluster.
+        cluster_id: String,
+        /// How long we waited.
+        waited: Duration,
+        /// The last status seen, or `unknown`.
+        last_status: String,
+    },
+    /// The cluster reached a status it does not come back from (`failed`, `deleting`,
+    /// `deleted`).
+    #[error("postgres cluster {cluster_id} is {status}; it will not become ready")]
+    Failed {
+        /// The cluster.
+        cluster_id: String,
+        /// The status it reached.
+        status: ClusterStatus,
+    },
+    /// The cluster no longer exists (404).
+    #[error("postgres cluster {cluster_id} vanished while waiting for it to be ready")]
+    Vanished {
+        /// The cluster.
+        cluster_id: String,
+    },
+}
+
+impl ClusterWaitError {
+    /// Whether the wait ran out of time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, ClusterWaitError::Timeout { .. })
+    }
+}
+
+/// Pauses between polls: 2 s doubling to 30 s, each drawn between half and all of that so that
+/// many waiters do not poll in step.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_secs(2);
+    const MAX: Duration = Duration::from_secs(30);
+
+    fn next(&mut self) -> Duration {
+        let full = self.next;
+        self.next = full.saturating_mul(2).min(Self::MAX);
+        let half = full / 2;
+        half.saturating_add(half.mul_f64(rand::random::<f64>()))
+    }
+}
+
+impl Cluster {
+    /// Polls the cluster until it is `ready` and returns it; fails at once when it becomes
+    /// `failed` (or is being deleted) or vanishes, and with a timeout error when `timeout`
+    /// passes first. Failed polls that may succeed later (5xx, 429, transport) are polled again.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<types::PostgresCluster> {
+        self.check()?;
+        let clock = self.client.clock().clone();
+        let started = clock.now();
+        let deadline = later(started, timeout);
+        let mut backoff = Backoff {
+            next: Backoff::FIRST,
+        };
+        let mut last_status = String::from("unknown");
+        loop {
+            match self.get().await {
+                Ok(cluster) => {
+                    let status = cluster.status();
+                    if status == ClusterStatus::Ready {
+                        return Ok(cluster);
+                    }
+                    if status.is_dead_end() {
+                        return Err(Error::ClusterWait(ClusterWaitError::Failed {
+                            cluster_id: self.id.clone(),
+                            status,
+                        }));
+                    }
+                    if !status.as_str().is_empty() {
+                        last_status = status.as_str().to_owned();
+                    }
+                }
+                Err(e) if e.is_not_found() => {
+                    return Err(Error::ClusterWait(ClusterWaitError::Vanished {
+                        cluster_id: self.id.clone(),
+                    }));
+                }
+                Err(e) if e.is_retryable() => {
+                    tracing::debug!(cluster_id = %self.id, error = %e, "cluster poll failed; polling again");
+                }
+                Err(e) => return Err(e),
+            }
+            let now = clock.now();
+            let remaining = deadline.saturating_duration_since(now);
+            if remaining.is_zero() {
+                return Err(Error::ClusterWait(ClusterWaitError::Timeout {
+                    cluster_id: self.id.clone(),
+                    waited: now.saturating_duration_since(started),
+                    last_status,
+                }));
+            }
+            // The last look comes at the deadline, not a whole pause after it.
+            clock.sleep(backoff.next().min(remaining)).await;
+        }
+    }
+}

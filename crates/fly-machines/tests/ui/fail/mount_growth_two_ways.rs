@@ -1,0 +1,11 @@
+use fly_machines::MachineConfig;
+
+#[derive(MachineConfig)]
+#[machine(
+    image = "db",
+    mount(volume = "vol_1", path = "/data", extend_threshold_percent = 80,
+          add_size_gb = 5, add_size_percent = 20)
+)]
+struct Db;
+
+fn main() {}

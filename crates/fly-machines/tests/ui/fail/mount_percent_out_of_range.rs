@@ -1,0 +1,10 @@
+use fly_machines::MachineConfig;
+
+#[derive(MachineConfig)]
+#[machine(
+    image = "db",
+    mount(volume = "vol_1", path = "/data", extend_threshold_percent = 80, add_size_percent = 150)
+)]
+struct Db;
+
+fn main() {}
