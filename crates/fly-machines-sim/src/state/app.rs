@@ -51,6 +51,7 @@ pub(crate) struct App {
     pub(crate) id: String,
     pub(crate) numeric_id: i64,
     pub(crate) name: String,
+    pub(crate) created_ms: u64,
     pub(crate) org_slug: String,
     pub(crate) network: String,
     pub(crate) machines: HashMap<String, Machine>,
