@@ -73,11 +73,7 @@ fn created(app: &App) -> HandlerResult {
 /// A repeat of a create made with the same idempotency key: the app it made, when the name
 /// agrees (or is left out); 422 when it names another app. `None` when the key is new, or
 /// its app has been deleted since (the key is then forgotten).
-fn replay(
-    env: &mut Env<'_>,
-    key: &str,
-    name: Option<&str>,
-) -> Option<HandlerResult> {
+fn replay(env: &mut Env<'_>, key: &str, name: Option<&str>) -> Option<HandlerResult> {
     let world = &mut *env.world;
     let first = world.app_idempotency_keys.get(key)?;
     let Some(app) = world.apps.get(&first.name).filter(|a| a.id == first.app_id) else {

@@ -111,32 +111,72 @@ pub(crate) const EXTENSIONS: &[Extension] = &[
         system: true,
         ..ext("plpgsql", "1.0", "The PL/pgSQL procedural language")
     },
-    ext("btree_gin", "1.3", "GIN operator classes for common data types"),
-    ext("btree_gist", "1.7", "GiST operator classes for common data types"),
+    ext(
+        "btree_gin",
+        "1.3",
+        "GIN operator classes for common data types",
+    ),
+    ext(
+        "btree_gist",
+        "1.7",
+        "GiST operator classes for common data types",
+    ),
     ext("citext", "1.6", "A case-insensitive text type"),
     ext("cube", "1.5", "A type for multi-dimensional cubes"),
     Extension {
         requires: &["cube"],
-        ..ext("earthdistance", "1.2", "Great-circle distances on the Earth's surface")
+        ..ext(
+            "earthdistance",
+            "1.2",
+            "Great-circle distances on the Earth's surface",
+        )
     },
-    ext("fuzzystrmatch", "1.2", "Similarity and distance between strings"),
+    ext(
+        "fuzzystrmatch",
+        "1.2",
+        "Similarity and distance between strings",
+    ),
     ext("hstore", "1.8", "A key/value type for sets of string pairs"),
     ext("ltree", "1.3", "A type for labels of a tree-like hierarchy"),
-    ext("pg_stat_statements", "1.11", "Execution statistics of SQL statements"),
-    ext("pg_trgm", "1.6", "Text similarity from trigram matching, with index support"),
+    ext(
+        "pg_stat_statements",
+        "1.11",
+        "Execution statistics of SQL statements",
+    ),
+    ext(
+        "pg_trgm",
+        "1.6",
+        "Text similarity from trigram matching, with index support",
+    ),
     ext("pgcrypto", "1.3", "Hashing and encryption functions"),
     Extension {
         needs_postgis: true,
-        ..ext("postgis", "3.5.2", "Geometry and geography types and functions")
+        ..ext(
+            "postgis",
+            "3.5.2",
+            "Geometry and geography types and functions",
+        )
     },
     Extension {
         needs_postgis: true,
         requires: &["postgis"],
-        ..ext("postgis_topology", "3.5.2", "Topology types and functions on top of PostGIS")
+        ..ext(
+            "postgis_topology",
+            "3.5.2",
+            "Topology types and functions on top of PostGIS",
+        )
     },
-    ext("unaccent", "1.1", "A text search dictionary that drops accents"),
+    ext(
+        "unaccent",
+        "1.1",
+        "A text search dictionary that drops accents",
+    ),
     ext("uuid-ossp", "1.1", "Functions that generate UUIDs"),
-    ext("vector", "0.8.0", "A vector type with similarity search (pgvector)"),
+    ext(
+        "vector",
+        "0.8.0",
+        "A vector type with similarity search (pgvector)",
+    ),
 ];
 
 /// The catalogue entry for `name`.
@@ -184,14 +224,18 @@ fn lower_alnum(c: u8) -> bool {
 
 /// User names: lowercase letters and digits, with `-` and `_` inside, up to 63 characters.
 pub(crate) fn valid_user_name(name: &str) -> bool {
-    shaped(name, lower_alnum, |c| lower_alnum(c) || c == b'-' || c == b'_')
+    shaped(name, lower_alnum, |c| {
+        lower_alnum(c) || c == b'-' || c == b'_'
+    })
 }
 
 /// Database names: letters and digits, with `-` and `_` inside, up to 63 characters.
 pub(crate) fn valid_database_name(name: &str) -> bool {
-    shaped(name, |c| c.is_ascii_alphanumeric(), |c| {
-        c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
-    })
+    shaped(
+        name,
+        |c| c.is_ascii_alphanumeric(),
+        |c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_',
+    )
 }
 
 /// Cluster names: lowercase letters, digits and `-`, starting and ending with a letter or
@@ -202,7 +246,9 @@ pub(crate) fn valid_cluster_name(name: &str) -> bool {
 
 /// Extension names as the catalogue spells them: lowercase letters, digits, `-` and `_`.
 pub(crate) fn valid_extension_name(name: &str) -> bool {
-    shaped(name, lower_alnum, |c| lower_alnum(c) || c == b'-' || c == b'_')
+    shaped(name, lower_alnum, |c| {
+        lower_alnum(c) || c == b'-' || c == b'_'
+    })
 }
 
 /// Schema names: a lowercase letter or `_`, then lowercase letters, digits or `_`.

@@ -232,7 +232,8 @@ impl Cluster {
 /// `YYYYMMDD-HHMMSS`, the time part of a backup label.
 fn backup_stamp(ms: u64) -> String {
     let text = crate::time::rfc3339(ms);
-    let digits = |range: std::ops::Range<usize>| text.get(range).unwrap_or("").replace(['-', ':'], "");
+    let digits =
+        |range: std::ops::Range<usize>| text.get(range).unwrap_or("").replace(['-', ':'], "");
     format!("{}-{}", digits(0..10), digits(11..19))
 }
 
@@ -308,11 +309,17 @@ mod tests {
             backups: Vec::new(),
             attachments: BTreeMap::new(),
         };
-        let first = c.start_backup(BackupKind::Full, crate::MANUAL_EPOCH_MS, 10).id.clone();
+        let first = c
+            .start_backup(BackupKind::Full, crate::MANUAL_EPOCH_MS, 10)
+            .id
+            .clone();
         assert_eq!(first, "20250101-000000F");
         assert!(c.running_backup(crate::MANUAL_EPOCH_MS + 9).is_some());
         assert!(c.running_backup(crate::MANUAL_EPOCH_MS + 10).is_none());
-        let again = c.start_backup(BackupKind::Full, crate::MANUAL_EPOCH_MS, 10).id.clone();
+        let again = c
+            .start_backup(BackupKind::Full, crate::MANUAL_EPOCH_MS, 10)
+            .id
+            .clone();
         assert_ne!(first, again, "labels stay unique");
     }
 }
