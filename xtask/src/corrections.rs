@@ -191,6 +191,38 @@ pub const CORRECTIONS: &[Correction] = &[
         detail: "text/plain ErrorResponse -> text/plain string",
         reason: "a text/plain body cannot be a JSON object; the error is plain text (D-21)",
     },
+    Correction {
+        name: "kept-removed-fields",
+        group: "properties",
+        subject: "CreateMachineRequest.lsvd|UpdateMachineRequest.lsvd|MachineRestart.gpu_bid_price|OrgMachine.instance_id",
+        detail: "added *",
+        reason: "Fly's 2026-10 document dropped these; older servers still send them, so we keep them, \
+                 marked deprecated, and answers from those servers still decode",
+    },
+    Correction {
+        name: "kept-removed-fields",
+        group: "enum values",
+        subject: "MachineRestart.policy",
+        detail: "added *spot-price*",
+        reason: "restart policy \"spot-price\" left Fly's document but older machines still carry it",
+    },
+    Correction {
+        name: "timestamps-as-text",
+        group: "properties",
+        subject: "PostgresCluster.created_at|PostgresClusterSummary.created_at",
+        detail: "string(date-time) -> string",
+        reason: "every other timestamp in the API is plain text; keeping these as text too needs no date \
+                 library and gives back exactly the string the server sent",
+    },
+    Correction {
+        name: "metadata-filter-template",
+        group: "parameters",
+        subject: "GET /apps/{app_name}/machines query:metadata.{key}",
+        detail: "removed *",
+        reason: "`metadata.{key}` stands for one query name per metadata key (metadata.role=db), not a \
+                 parameter named with braces; a generated client would send the braces, so callers add \
+                 such pairs as extra query pairs instead",
+    },
 ];
 
 #[cfg(test)]

@@ -115,8 +115,9 @@ impl<'a> Report<'a> {
 
 /// Flattens both documents and lists every fact that is not the same in both.
 pub fn compare(ours: &Value, upstream: &Value) -> Vec<Difference> {
-    let ours = Facts::of(ours, false);
-    let upstream = Facts::of(upstream, true);
+    let shown_base = server_base_path(ours);
+    let ours = Facts::of(ours, false, &shown_base);
+    let upstream = Facts::of(upstream, true, &shown_base);
     let mut out = Vec::new();
     for (group, a, b) in [
         ("operations", &ours.operations, &upstream.operations),
@@ -168,6 +169,29 @@ pub fn compare(ours: &Value, upstream: &Value) -> Vec<Difference> {
     out
 }
 
+/// The path part of a document's first server URL, without a trailing `/` (`/v1` for
+/// `https://api.machines.dev/v1`, empty for `https://api.machines.dev`).
+pub fn server_base_path(doc: &Value) -> String {
+    let url = doc
+        .pointer("/servers/0/url")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
+    path.trim_end_matches('/').to_string()
+}
+
+/// The URL path a request for `path` really goes to (`base` + `path`), shown relative to
+/// `shown_base` (our document's server path) so that a document with `/v1` on every path and one
+/// with `/v1` in `servers` name the same endpoint the same way.
+pub fn wire_path(base: &str, path: &str, shown_base: &str) -> String {
+    let full = format!("{base}{path}");
+    match full.strip_prefix(shown_base) {
+        Some(rest) if rest.starts_with('/') => rest.to_string(),
+        _ => full,
+    }
+}
+
 /// The comparable facts of one document, each keyed by a readable subject.
 #[derive(Default)]
 struct Facts {
@@ -180,7 +204,7 @@ struct Facts {
 }
 
 impl Facts {
-    fn of(doc: &Value, rename: bool) -> Facts {
+    fn of(doc: &Value, rename: bool, shown_base: &str) -> Facts {
         let namer = Namer { rename };
         let mut facts = Facts::default();
         let empty = serde_json::Map::new();
@@ -188,7 +212,9 @@ impl Facts {
             .get("paths")
             .and_then(Value::as_object)
             .unwrap_or(&empty);
+        let base = server_base_path(doc);
         for (path, item) in paths {
+            let path = wire_path(&base, path, shown_base);
             for method in ["get", "put", "post", "delete", "patch"] {
                 let Some(op) = item.get(method) else { continue };
                 let key = format!("{} {path}", method.to_uppercase());

@@ -161,6 +161,9 @@ pub mod types {
         ///Name of the private network the app is attached to; "default" for the organization's default network.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub network: ::std::option::Option<::std::string::String>,
+        ///Address range of the app's private network, in CIDR notation.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub network_cidr: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub organization: ::std::option::Option<AppOrganizationInfo>,
         ///Lifecycle status of the app as a free-form string, for example "pending" right after creation or "deployed".
@@ -169,24 +172,6 @@ pub mod types {
         ///Number of volumes in the app (only filled in by some listings).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub volume_count: ::std::option::Option<i64>,
-    }
-    ///Body returned when an app is created.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    pub struct AppCreatedResponse {
-        ///Creation time as a Unix timestamp in milliseconds.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub created_at: ::std::option::Option<i64>,
-        ///Opaque unique ID of the new app.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub id: ::std::option::Option<::std::string::String>,
     }
     ///Short description of the organization that owns an app.
     #[derive(
@@ -307,9 +292,42 @@ pub mod types {
         ///Name of the service the address is for, when it should route to one service only.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub service_name: ::std::option::Option<::std::string::String>,
-        ///Kind of address to allocate, for example "v6", "shared_v4" or "private_v6" (a Flycast address).
         #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-        pub type_: ::std::option::Option<::std::string::String>,
+        pub type_: ::std::option::Option<IpAssignmentType>,
+    }
+    ///The address the API allocated to an app. For an egress pair, ip is null and ip_pair holds both addresses.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct AssignIpResponse {
+        ///When the address was allocated, as an RFC 3339 timestamp.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created_at: ::std::option::Option<::std::string::String>,
+        ///True for an egress address, used for the app's outgoing traffic.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub egress: ::std::option::Option<bool>,
+        ///The allocated address in text form; null when an egress pair was allocated.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ip: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ip_pair: ::std::option::Option<IpPair>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub network: ::std::option::Option<IpAssignmentNetwork>,
+        ///Region the address is pinned to, if any.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub region: ::std::option::Option<::std::string::String>,
+        ///Service the address routes to, if restricted to one.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub service_name: ::std::option::Option<::std::string::String>,
+        ///True for a shared IPv4 address.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub shared: ::std::option::Option<bool>,
     }
     ///Request body for checking which macaroon tokens in an Authorization header value are genuine.
     #[derive(
@@ -882,6 +900,20 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expiry: ::std::option::Option<::std::string::String>,
     }
+    ///Body returned when a deploy token is minted.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct CreateAppDeployTokenResponse {
+        ///The new token, ready to use in an Authorization header; it is not shown again.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub token: ::std::option::Option<::std::string::String>,
+    }
     ///Request body for creating an app.
     #[derive(
         ::serde::Deserialize,
@@ -896,6 +928,9 @@ pub mod types {
         ///When true, turns on subdomain routing for the app under its fly.dev hostname.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub enable_subdomains: ::std::option::Option<bool>,
+        ///Your key for this create: repeating the request with the same key and name returns the app it already made instead of failing, so a retry after a lost answer is safe.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub idempotency_key: ::std::option::Option<::std::string::String>,
         ///Name of the new app; must be unique across all of Fly.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
@@ -906,19 +941,23 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub org_slug: ::std::option::Option<::std::string::String>,
     }
-    ///Body returned when a deploy token is minted.
+    ///Body returned when an app is created.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
+        Debug,
         Default,
         PartialEq,
         schemars::JsonSchema
     )]
     pub struct CreateAppResponse {
-        ///The new token, ready to use in an Authorization header; it is not shown again.
+        ///Creation time as a Unix timestamp in milliseconds.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub token: ::std::option::Option<::std::string::String>,
+        pub created_at: ::std::option::Option<i64>,
+        ///Opaque unique ID of the new app.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
     }
     ///Request body for uploading your own certificate and private key for a hostname.
     #[derive(
@@ -974,7 +1013,7 @@ pub mod types {
         ///If set, the new machine is created with a lease held for this many seconds; the lease nonce is returned in the machine's nonce field.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub lease_ttl: ::std::option::Option<i64>,
-        ///When true, backs the machine's storage with a log-structured virtual disk (LSVD); experimental.
+        ///When true, backs the machine's storage with a log-structured virtual disk (LSVD); experimental. Fly no longer documents this field; it stays so that answers from older servers still decode.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub lsvd: ::std::option::Option<bool>,
         ///Fail unless app secrets are at least this version, so the machine sees recent secret changes; the request is rejected with 412 otherwise.
@@ -1013,6 +1052,427 @@ pub mod types {
         ///When true, adds AWS session principal-tag claims so the token can be exchanged for AWS credentials with tag-based policies.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub aws_principal_tags: ::std::option::Option<bool>,
+    }
+    ///Which app to attach a cluster to.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct CreatePostgresAttachmentRequest {
+        ///Name of the app to attach the cluster to.
+        pub app_name: ::std::string::String,
+    }
+    ///Answer to attaching a cluster: the attachment, in the data envelope.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct CreatePostgresAttachmentResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<PostgresAttachment>,
+    }
+    ///What kind of backup to start.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct CreatePostgresBackupRequest {
+        ///Kind of backup to take: "full", "incr" or "diff".
+        #[serde(rename = "type")]
+        pub type_: CreatePostgresBackupRequestType,
+    }
+    ///Kind of backup to take: "full", "incr" or "diff".
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum CreatePostgresBackupRequestType {
+        #[serde(rename = "full")]
+        Full,
+        #[serde(rename = "incr")]
+        Incr,
+        #[serde(rename = "diff")]
+        Diff,
+    }
+    impl ::std::fmt::Display for CreatePostgresBackupRequestType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Full => f.write_str("full"),
+                Self::Incr => f.write_str("incr"),
+                Self::Diff => f.write_str("diff"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CreatePostgresBackupRequestType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "full" => Ok(Self::Full),
+                "incr" => Ok(Self::Incr),
+                "diff" => Ok(Self::Diff),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreatePostgresBackupRequestType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CreatePostgresBackupRequestType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///The new managed Postgres cluster: owner, plan, region and options.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct CreatePostgresClusterRequest {
+        ///Disk size per node in GB; the plan's size when omitted.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub disk_size_gb: ::std::option::Option<i64>,
+        ///Name of the cluster; the server makes one up when omitted.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///Organization that will own the cluster, or "personal" for your personal organization.
+        pub org_slug: ::std::string::String,
+        ///Postgres major version to run.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pg_major_version: ::std::option::Option<
+            CreatePostgresClusterRequestPgMajorVersion,
+        >,
+        ///Plan that sets CPU, memory and disk; the server ignores its case.
+        pub plan: CreatePostgresClusterRequestPlan,
+        ///How the connection pooler shares server connections: per session or per transaction.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pool_mode: ::std::option::Option<CreatePostgresClusterRequestPoolMode>,
+        ///Turn on PostGIS support, which the PostGIS extensions need later.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub postgis_enabled: ::std::option::Option<bool>,
+        ///Region where the primary node runs.
+        pub region: ::std::string::String,
+    }
+    ///Postgres major version to run.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum CreatePostgresClusterRequestPgMajorVersion {
+        #[serde(rename = "16")]
+        X16,
+        #[serde(rename = "17")]
+        X17,
+    }
+    impl ::std::fmt::Display for CreatePostgresClusterRequestPgMajorVersion {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::X16 => f.write_str("16"),
+                Self::X17 => f.write_str("17"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CreatePostgresClusterRequestPgMajorVersion {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "16" => Ok(Self::X16),
+                "17" => Ok(Self::X17),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreatePostgresClusterRequestPgMajorVersion {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CreatePostgresClusterRequestPgMajorVersion {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Plan that sets CPU, memory and disk; the server ignores its case.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum CreatePostgresClusterRequestPlan {
+        #[serde(rename = "basic")]
+        Basic,
+        #[serde(rename = "starter")]
+        Starter,
+        #[serde(rename = "launch")]
+        Launch,
+        #[serde(rename = "scale")]
+        Scale,
+        Performance,
+    }
+    impl ::std::fmt::Display for CreatePostgresClusterRequestPlan {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Basic => f.write_str("basic"),
+                Self::Starter => f.write_str("starter"),
+                Self::Launch => f.write_str("launch"),
+                Self::Scale => f.write_str("scale"),
+                Self::Performance => f.write_str("Performance"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CreatePostgresClusterRequestPlan {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "basic" => Ok(Self::Basic),
+                "starter" => Ok(Self::Starter),
+                "launch" => Ok(Self::Launch),
+                "scale" => Ok(Self::Scale),
+                "Performance" => Ok(Self::Performance),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreatePostgresClusterRequestPlan {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CreatePostgresClusterRequestPlan {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///How the connection pooler shares server connections: per session or per transaction.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum CreatePostgresClusterRequestPoolMode {
+        #[serde(rename = "session")]
+        Session,
+        #[serde(rename = "transaction")]
+        Transaction,
+    }
+    impl ::std::fmt::Display for CreatePostgresClusterRequestPoolMode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Session => f.write_str("session"),
+                Self::Transaction => f.write_str("transaction"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CreatePostgresClusterRequestPoolMode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "session" => Ok(Self::Session),
+                "transaction" => Ok(Self::Transaction),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreatePostgresClusterRequestPoolMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CreatePostgresClusterRequestPoolMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///The new database.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct CreatePostgresDatabaseRequest {
+        ///Name of the database: letters, digits, hyphens and underscores, starting and ending with a letter or digit.
+        pub name: ::std::string::String,
+    }
+    ///The new database user and the role to give it.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct CreatePostgresUserRequest {
+        ///Role to give the user.
+        pub role: CreatePostgresUserRequestRole,
+        ///Name of the user: lower-case letters, digits, hyphens and underscores, starting and ending with a letter or digit.
+        pub username: ::std::string::String,
+    }
+    ///Role to give the user.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum CreatePostgresUserRequestRole {
+        #[serde(rename = "schema_admin")]
+        SchemaAdmin,
+        #[serde(rename = "writer")]
+        Writer,
+        #[serde(rename = "reader")]
+        Reader,
+    }
+    impl ::std::fmt::Display for CreatePostgresUserRequestRole {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::SchemaAdmin => f.write_str("schema_admin"),
+                Self::Writer => f.write_str("writer"),
+                Self::Reader => f.write_str("reader"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CreatePostgresUserRequestRole {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "schema_admin" => Ok(Self::SchemaAdmin),
+                "writer" => Ok(Self::Writer),
+                "reader" => Ok(Self::Reader),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreatePostgresUserRequestRole {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CreatePostgresUserRequestRole {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Answer to creating a user: the user, in the data envelope.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct CreatePostgresUserResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<PostgresUser>,
     }
     ///Request body for creating a volume, optionally from a snapshot or by forking another volume.
     #[derive(
@@ -1316,6 +1776,25 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ownership: ::std::option::Option<OwnershipVerification>,
     }
+    ///The extension to enable and where to install it.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct EnablePostgresExtensionRequest {
+        ///Create the schema first when it does not exist yet.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub create_schema: ::std::option::Option<bool>,
+        ///Name of the extension to enable.
+        pub name: ::std::string::String,
+        ///Schema to install the extension in; the database's default schema when omitted.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub schema: ::std::option::Option<::std::string::String>,
+    }
     ///Request body for encrypting data with an app's secret key, without the key ever leaving Fly.
     #[derive(
         ::serde::Deserialize,
@@ -1487,6 +1966,21 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub secret_name: ::std::option::Option<::std::string::String>,
     }
+    ///Options for copying a cluster into a new one.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ForkPostgresClusterRequest {
+        ///Name of the copy; the source's name with a "-fork" suffix when omitted.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
     ///Request body asking where machines with given resources and volumes could be placed, without creating anything.
     #[derive(
         ::serde::Deserialize,
@@ -1530,6 +2024,20 @@ pub mod types {
         ///Candidate regions with how many machines each can take; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub regions: ::std::option::Option<::std::vec::Vec<RegionPlacement>>,
+    }
+    ///A user's credentials, in the data envelope.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct GetPostgresUserCredentialsResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<PostgresUserCredentials>,
     }
     ///Health check that sends an HTTP request to the container and judges health by the response status.
     #[derive(
@@ -1655,9 +2163,14 @@ pub mod types {
         ///When the address was allocated, as an RFC 3339 timestamp.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub created_at: ::std::option::Option<::std::string::String>,
+        ///True for an egress address, used for the app's outgoing traffic.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub egress: ::std::option::Option<bool>,
         ///The address itself, IPv4 or IPv6 in text form.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ip: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub network: ::std::option::Option<IpAssignmentNetwork>,
         ///Region code the address is pinned to; empty or "global" for anycast addresses.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub region: ::std::option::Option<::std::string::String>,
@@ -1667,6 +2180,84 @@ pub mod types {
         ///True if this is a shared IPv4 address used by many apps rather than a dedicated one.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub shared: ::std::option::Option<bool>,
+    }
+    ///The private network a Flycast (private_v6) address lives in; absent or null for every other kind of address.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct IpAssignmentNetwork {
+        ///Name of the network; empty for the organization's default one.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///Organization that owns the network.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub org_slug: ::std::option::Option<::std::string::String>,
+    }
+    ///Kind of IP address to allocate. "egress_pair" gets an IPv4 and an IPv6 egress address together. Other values may appear.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct IpAssignmentType(pub ::std::string::String);
+    impl ::std::ops::Deref for IpAssignmentType {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<IpAssignmentType> for ::std::string::String {
+        fn from(value: IpAssignmentType) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for IpAssignmentType {
+        fn from(value: ::std::string::String) -> Self {
+            Self(value)
+        }
+    }
+    impl ::std::fmt::Display for IpAssignmentType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+    impl ::std::str::FromStr for IpAssignmentType {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self(value.to_string()))
+        }
+    }
+    ///An IPv4 and an IPv6 address allocated together.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct IpPair {
+        ///The IPv4 address.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub v4: ::std::option::Option<::std::string::String>,
+        ///The IPv6 address.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub v6: ::std::option::Option<::std::string::String>,
     }
     ///One certificate issued for a hostname, for a single key type.
     #[derive(
@@ -1815,6 +2406,111 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ips: ::std::option::Option<::std::vec::Vec<IpAssignment>>,
     }
+    ///Running queries, in the data envelope.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ListPostgresActiveQueriesResponse {
+        ///The running queries; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<::std::vec::Vec<PostgresActiveQuery>>,
+    }
+    ///A cluster's backups, in the data envelope.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ListPostgresBackupsResponse {
+        ///The backups; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<::std::vec::Vec<PostgresBackup>>,
+    }
+    ///An organization's clusters, in the data envelope.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ListPostgresClustersResponse {
+        ///The clusters; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<::std::vec::Vec<PostgresClusterSummary>>,
+    }
+    ///A cluster's databases, in the data envelope.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ListPostgresDatabasesResponse {
+        ///The databases; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<::std::vec::Vec<PostgresDatabase>>,
+    }
+    ///A database's available extensions, in the data envelope.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ListPostgresExtensionsResponse {
+        ///The extensions; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<::std::vec::Vec<PostgresExtension>>,
+    }
+    ///Slow query shapes, in the data envelope.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ListPostgresSlowQueriesResponse {
+        ///The slow query shapes; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<::std::vec::Vec<PostgresSlowQuery>>,
+    }
+    ///A cluster's users, in the data envelope.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ListPostgresUsersResponse {
+        ///The users; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<::std::vec::Vec<PostgresUser>>,
+    }
     ///A socket a process in the machine is listening on.
     #[derive(
         ::serde::Deserialize,
@@ -1848,12 +2544,18 @@ pub mod types {
         pub checks: ::std::option::Option<::std::vec::Vec<CheckStatus>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub config: ::std::option::Option<MachineConfig>,
+        ///True while the machine is cordoned: the proxy sends it no new traffic.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cordoned: ::std::option::Option<bool>,
         ///When the machine was created, as an RFC 3339 timestamp.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub created_at: ::std::option::Option<::std::string::String>,
         ///Recent lifecycle events such as launch, start and exit; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub events: ::std::option::Option<::std::vec::Vec<MachineEvent>>,
+        ///Features the machine's host offers; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub host_features: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
         ///Reachability of the machine's host. Known values: "ok", "unknown" and "unreachable"; other values may appear. When not "ok", other fields may be stale.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub host_status: ::std::option::Option<::std::string::String>,
@@ -1867,6 +2569,8 @@ pub mod types {
         ///ID of the current version of the machine; changes on every update. Pass it as version to wait.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub instance_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub lease: ::std::option::Option<StrippedLease>,
         ///Machine name, unique within the app.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
@@ -2019,6 +2723,8 @@ pub mod types {
         ///Deprecated preset size name such as "shared-cpu-1x"; set guest instead.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub size: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub spot: ::std::option::Option<MachineSpot>,
         ///IDs of the Machines this one stands by for; it is started if one of them is lost to a host failure. May be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub standbys: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
@@ -2080,6 +2786,9 @@ pub mod types {
         ///Name of the container to run the command in, for multi-container Machines.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub container: ::std::option::Option<::std::string::String>,
+        ///Run the command in the machine itself rather than in one of its containers; cannot be combined with container.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub machine: ::std::option::Option<bool>,
         ///Text written to the command's standard input.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub stdin: ::std::option::Option<::std::string::String>,
@@ -2125,6 +2834,11 @@ pub mod types {
         ///Deprecated: use rootfs.persist. Known values are "never", "always" and "restart"; others may appear.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub persist_rootfs: ::std::option::Option<::std::string::String>,
+        ///Host features the machine must be placed on; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub required_host_features: ::std::option::Option<
+            ::std::vec::Vec<::std::string::String>,
+        >,
     }
     ///One HTTP header sent with an HTTP health check request.
     #[derive(
@@ -2209,12 +2923,18 @@ pub mod types {
         ///How many GB to add each time the volume is automatically extended.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub add_size_gb: ::std::option::Option<i64>,
+        ///Grow the volume by this percentage of its current size, rounded up to whole GiB; use instead of add_size_gb.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub add_size_percent: ::std::option::Option<i64>,
         ///Whether the volume is encrypted at rest.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub encrypted: ::std::option::Option<bool>,
         ///Disk usage, in percent of capacity, at which the volume is automatically extended; unset disables auto-extension.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub extend_threshold_percent: ::std::option::Option<i64>,
+        ///Smallest step, in GiB, of a growth given by add_size_percent (1 when unset).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub min_add_size_gb: ::std::option::Option<i64>,
         ///Name of the volume to mount.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
@@ -2335,13 +3055,13 @@ pub mod types {
         schemars::JsonSchema
     )]
     pub struct MachineRestart {
-        ///Highest price to bid for spot GPU capacity when policy is "spot-price".
+        ///Highest price to bid for spot GPU capacity when policy is "spot-price". Fly no longer documents this field; it stays so that answers from older servers still decode.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub gpu_bid_price: ::std::option::Option<f64>,
         ///With policy "on-failure", how many restarts to attempt before leaving the Machine stopped.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub max_retries: ::std::option::Option<i64>,
-        ///Restart policy. Known values: "no" (never restart), "always" (restart even after a clean exit), "on-failure" (restart after a non-zero exit, up to max_retries; the default) and "spot-price" (run only while spot capacity is available at the bid price). The server may return "" when no policy is set, and other values may appear.
+        ///Restart policy. Known values: "no" (never restart), "always" (restart even after a clean exit) and "on-failure" (restart after a non-zero exit, up to max_retries; the default). "spot-price" is no longer documented but older servers may still send it; the server may also send "" when no policy is set, and other values may appear.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub policy: ::std::option::Option<::std::string::String>,
     }
@@ -2514,6 +3234,21 @@ pub mod types {
         ///What is counted against the limits: "connections" or "requests".
         #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
         pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///Spot pricing for a machine: it runs on spare capacity at a discount and may be stopped when that capacity is needed.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct MachineSpot {
+        ///Highest share of the full machine price to pay, above 0 and at most 1.0.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max_price_fraction: ::std::option::Option<f64>,
     }
     ///One past or current version of a Machine's configuration.
     #[derive(
@@ -2699,7 +3434,7 @@ pub mod types {
         ///Machine ID, a 14-character hex string such as "d5683210c7968e".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id: ::std::option::Option<::std::string::String>,
-        ///Deprecated: same as version.
+        ///Deprecated: same as version. Fly no longer documents this field; it stays so that answers from older servers still decode.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub instance_id: ::std::option::Option<::std::string::String>,
         ///Machine name, unique within its app.
@@ -2798,6 +3533,9 @@ pub mod types {
         ///Filesystem type, e.g. "ext4".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub fstype: ::std::option::Option<::std::string::String>,
+        ///Features the volume's host offers; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub host_features: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
         ///Reachability of the host that holds the volume. Known values: "ok", "unknown", "unreachable"; others may appear.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub host_status: ::std::option::Option<::std::string::String>,
@@ -2810,6 +3548,11 @@ pub mod types {
         ///Region code the volume lives in, e.g. "iad".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub region: ::std::option::Option<::std::string::String>,
+        ///Host features the volume needs wherever it is placed; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub required_host_features: ::std::option::Option<
+            ::std::vec::Vec<::std::string::String>,
+        >,
         ///Provisioned size in GB.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub size_gb: ::std::option::Option<i64>,
@@ -2853,6 +3596,24 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub volumes: ::std::option::Option<::std::vec::Vec<OrgVolume>>,
     }
+    ///A short reference to an organization.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct OrganizationRef {
+        ///Display name of the organization.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///Slug of the organization.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub slug: ::std::option::Option<::std::string::String>,
+    }
     ///DNS TXT record that proves control of a domain, needed before a certificate can be issued for it.
     #[derive(
         ::serde::Deserialize,
@@ -2873,6 +3634,506 @@ pub mod types {
         ///TXT value that ties the domain to the whole organization instead of one app.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub org_value: ::std::option::Option<::std::string::String>,
+    }
+    ///A query running right now on a managed Postgres cluster.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresActiveQuery {
+        ///Application name the client gave when connecting; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub application_name: ::std::option::Option<::std::string::String>,
+        ///Address of the connected client; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client: ::std::option::Option<::std::string::String>,
+        ///Database the query runs in.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub database: ::std::option::Option<::std::string::String>,
+        ///How long the query has been running, in seconds; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub duration_seconds: ::std::option::Option<f64>,
+        ///Process ID of the server backend running the query.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pid: ::std::option::Option<i64>,
+        ///Text of the query.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub query: ::std::option::Option<::std::string::String>,
+        ///What the backend is doing, such as "active" or "idle in transaction"; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub state: ::std::option::Option<::std::string::String>,
+        ///Seconds spent in the current state; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub state_duration_seconds: ::std::option::Option<f64>,
+        ///Database user that runs the query.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user: ::std::option::Option<::std::string::String>,
+        ///What the backend is waiting for, if anything; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub wait_event: ::std::option::Option<::std::string::String>,
+        ///Class of what the backend is waiting for; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub wait_event_type: ::std::option::Option<::std::string::String>,
+    }
+    ///An app that a managed Postgres cluster is attached to.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresAttachedApp {
+        ///Name of the attached app.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    ///The link between a managed Postgres cluster and an app, which gives the app a connection string secret.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresAttachment {
+        ///Name of the attached app.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub app_name: ::std::option::Option<::std::string::String>,
+        ///When the app was attached, as an RFC 3339 timestamp.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub attached_at: ::std::option::Option<::std::string::String>,
+        ///ID of the cluster the app is attached to.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub postgres_cluster_id: ::std::option::Option<::std::string::String>,
+    }
+    ///One backup of a managed Postgres cluster.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresBackup {
+        ///When the backup finished, as an RFC 3339 timestamp; null while it runs.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub finished_at: ::std::option::Option<::std::string::String>,
+        ///Backup label; pass it as backup_id to restore from this backup.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        ///Size of the backup in bytes; may be null while it runs.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub size_bytes: ::std::option::Option<i64>,
+        ///When the backup started, as an RFC 3339 timestamp.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub started_at: ::std::option::Option<::std::string::String>,
+        ///Progress of the backup as the server reports it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+        ///Kind of backup: "full", "incr" (changes since the last backup) or "diff" (changes since the last full one). Other values may appear.
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///A managed Postgres cluster with its sizing, state and connection endpoints.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresCluster {
+        ///Apps attached to the cluster; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub attached_apps: ::std::option::Option<::std::vec::Vec<PostgresAttachedApp>>,
+        ///CPU class of the nodes, "shared" or "performance". Other values may appear.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cpu_kind: ::std::option::Option<::std::string::String>,
+        ///Virtual CPUs per node.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cpus: ::std::option::Option<i64>,
+        ///When the cluster was created, as an RFC 3339 timestamp.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created_at: ::std::option::Option<::std::string::String>,
+        ///Disk size of one node, in GB.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub disk_size_gb: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub endpoints: ::std::option::Option<PostgresClusterEndpoints>,
+        ///ID of the cluster.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        ///Memory per node, in MB.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub memory_mb: ::std::option::Option<i64>,
+        ///Name of the cluster.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub organization: ::std::option::Option<OrganizationRef>,
+        ///Postgres major version, such as "17". Other values may appear.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pg_major_version: ::std::option::Option<::std::string::String>,
+        ///Plan the cluster runs on. Other values may appear.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub plan: ::std::option::Option<::std::string::String>,
+        ///True when PostGIS can be used in the cluster.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub postgis_enabled: ::std::option::Option<bool>,
+        ///Region of the primary node.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub region: ::std::option::Option<::std::string::String>,
+        ///How many replicas run beside the primary.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub replicas: ::std::option::Option<i64>,
+        ///Where the cluster is in its life. Other values may appear.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+        ///Storage provisioned over all the cluster's volumes, measured hourly; null before the first measurement.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub storage_provisioned_bytes: ::std::option::Option<i64>,
+        ///Storage used over all the cluster's volumes, measured hourly; null before the first measurement.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub storage_used_bytes: ::std::option::Option<i64>,
+    }
+    ///Where to connect to a managed Postgres cluster.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresClusterEndpoints {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub primary: ::std::option::Option<PostgresNodeEndpoints>,
+    }
+    ///The short form of a managed Postgres cluster, as listed.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresClusterSummary {
+        ///Apps attached to the cluster; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub attached_apps: ::std::option::Option<::std::vec::Vec<PostgresAttachedApp>>,
+        ///When the cluster was created, as an RFC 3339 timestamp.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created_at: ::std::option::Option<::std::string::String>,
+        ///When the cluster was deleted, as an RFC 3339 timestamp; only for deleted clusters.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub deleted_at: ::std::option::Option<::std::string::String>,
+        ///ID of the cluster.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        ///Name of the cluster.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///Plan the cluster runs on. Other values may appear.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub plan: ::std::option::Option<::std::string::String>,
+        ///Region of the primary node.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub region: ::std::option::Option<::std::string::String>,
+        ///Where the cluster is in its life. Other values may appear.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+    }
+    ///A database inside a managed Postgres cluster.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresDatabase {
+        ///Name of the database.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    ///One database, in the data envelope.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresDatabaseResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<PostgresDatabase>,
+    }
+    ///A host and port to connect to.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresEndpoint {
+        ///Host name to connect to.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub host: ::std::option::Option<::std::string::String>,
+        ///TCP port to connect to.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub port: ::std::option::Option<i64>,
+    }
+    ///Error body of the managed Postgres calls: a message only, no machine-readable code.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresErrorResponse {
+        ///What went wrong, in words.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
+    }
+    ///A Postgres extension available in a database, and whether it is installed.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresExtension {
+        ///Version that enabling the extension installs.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub default_version: ::std::option::Option<::std::string::String>,
+        ///What the extension does, as Postgres describes it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///Where and in which version the extension is installed; null when it is not.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub installed: ::std::option::Option<PostgresExtensionInstalled>,
+        ///Name of the extension.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///True for an extension the system needs, which cannot be disabled.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub system: ::std::option::Option<bool>,
+    }
+    ///Where and in which version the extension is installed; null when it is not.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresExtensionInstalled {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub schema: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub version: ::std::option::Option<::std::string::String>,
+    }
+    ///Where and in which version an extension is installed.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresInstalledExtension {
+        ///Schema the extension is installed in.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub schema: ::std::option::Option<::std::string::String>,
+        ///Installed version.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub version: ::std::option::Option<::std::string::String>,
+    }
+    ///The direct and the pooled way to reach one node of a cluster.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresNodeEndpoints {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub direct: ::std::option::Option<PostgresEndpoint>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pooler: ::std::option::Option<PostgresEndpoint>,
+    }
+    ///`PostgresQueriesActiveDatabase`
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct PostgresQueriesActiveDatabase(::std::string::String);
+    impl ::std::ops::Deref for PostgresQueriesActiveDatabase {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<PostgresQueriesActiveDatabase> for ::std::string::String {
+        fn from(value: PostgresQueriesActiveDatabase) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for PostgresQueriesActiveDatabase {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for PostgresQueriesActiveDatabase {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for PostgresQueriesActiveDatabase {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PostgresQueriesActiveDatabase {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///A query shape that took long over the requested time range, with its timing statistics.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresSlowQuery {
+        ///How many times the query ran.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub calls: ::std::option::Option<i64>,
+        ///Database the query ran in.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub database: ::std::option::Option<::std::string::String>,
+        ///Longest run, in seconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max_exec_time_seconds: ::std::option::Option<f64>,
+        ///Average run, in seconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mean_exec_time_seconds: ::std::option::Option<f64>,
+        ///The query with its literal values replaced by placeholders.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub query: ::std::option::Option<::std::string::String>,
+        ///Identifier Postgres gives this query shape.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub query_id: ::std::option::Option<::std::string::String>,
+        ///Time spent in all runs together, in seconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_exec_time_seconds: ::std::option::Option<f64>,
+        ///Database user that ran the query.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user: ::std::option::Option<::std::string::String>,
+    }
+    ///A database user of a managed Postgres cluster.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresUser {
+        ///Role of the user. Other values may appear.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub role: ::std::option::Option<::std::string::String>,
+        ///Name of the user.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub username: ::std::option::Option<::std::string::String>,
+    }
+    ///A database user's name and password.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct PostgresUserCredentials {
+        ///The user's password. Secret: never logged or printed.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub password: ::std::option::Option<::std::string::String>,
+        ///Name of the user.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub username: ::std::option::Option<::std::string::String>,
     }
     ///One process running inside a Machine, as reported by its init: command, resource use and listening sockets.
     #[derive(
@@ -3023,6 +4284,9 @@ pub mod types {
         ///Longitude of the region, in decimal degrees.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub longitude: ::std::option::Option<f64>,
+        ///True when managed Postgres clusters can be created in this region.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mpg_available: ::std::option::Option<bool>,
         ///Human-readable name, e.g. "Ashburn, Virginia (US)".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
@@ -3056,6 +4320,56 @@ pub mod types {
         ///Where the cache key comes from. Known values: "cookie" and "header"; others may appear.
         #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
         pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///What to restore into a new cluster: a backup or a point in time.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct RestorePostgresClusterRequest {
+        ///Label of the backup to restore, from the backup list; do not combine with pitr_time.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub backup_id: ::std::option::Option<::std::string::String>,
+        ///Name of the new cluster; the server derives one from the source when omitted.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///Moment to restore to, as an RFC 3339 timestamp with an explicit UTC offset; do not combine with backup_id.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pitr_time: ::std::option::Option<::std::string::String>,
+    }
+    ///Options for rotating a user's password.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct RotatePostgresPasswordRequest {
+        ///Also end the sessions the user has open.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub kill_sessions: ::std::option::Option<bool>,
+    }
+    ///The user's new credentials, in the data envelope.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct RotatePostgresPasswordResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<PostgresUserCredentials>,
     }
     ///An app secret key held by Fly for signing, verifying, encrypting or decrypting; the private material is never returned.
     #[derive(
@@ -3203,6 +4517,20 @@ pub mod types {
         ///App secrets version that includes this key; pass it as min_version so later key operations see it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub version: ::std::option::Option<i64>,
+    }
+    ///One cluster, in the data envelope.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ShowPostgresClusterResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<PostgresCluster>,
     }
     ///Data to sign with a secret key.
     #[derive(
@@ -3395,7 +4723,7 @@ pub mod types {
         ///URL path prefix served from guest_path, e.g. "/assets/"; required.
         pub url_prefix: ::std::string::String,
     }
-    ///Machine-readable error code in an error response. Known values: "unknown" and "insufficient_capacity"; others such as "name_taken" occur, and new ones may appear.
+    ///Machine-readable error code in an error response. Known values: "unknown", "insufficient_capacity", "name_taken" (an app name already in use) and "volume_placement_capacity" (no room for the volume where it was asked for); new ones may appear.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -3548,6 +4876,27 @@ pub mod types {
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
+    }
+    ///The public part of a machine's lease, as listed with include_leases: who holds it and until when, without the nonce.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct StrippedLease {
+        ///The note the holder gave when taking the lease.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///When the lease expires, as a Unix timestamp in seconds (UTC).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expires_at: ::std::option::Option<i64>,
+        ///Who holds the lease, usually an email address.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub owner: ::std::option::Option<::std::string::String>,
     }
     ///Container health check that passes when a TCP connection to the port succeeds.
     #[derive(
@@ -3726,7 +5075,7 @@ pub mod types {
         ///If set, take a lease on the Machine for this many seconds as part of the update; the response carries the lease nonce.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub lease_ttl: ::std::option::Option<i64>,
-        ///Use Fly's experimental log-structured virtual disk (LSVD) storage for the Machine.
+        ///Use Fly's experimental log-structured virtual disk (LSVD) storage for the Machine. Fly no longer documents this field; it stays so that answers from older servers still decode.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub lsvd: ::std::option::Option<bool>,
         ///Fail unless the app's secrets are at least this version, so the Machine boots with recently set secrets.
@@ -3770,6 +5119,80 @@ pub mod types {
         ///Last-update timestamp of the metadata as read by the caller, used as a concurrency guard.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub updated_at: ::std::option::Option<::std::string::String>,
+    }
+    ///The role to give a user.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct UpdatePostgresUserRoleRequest {
+        ///The new role.
+        pub role: UpdatePostgresUserRoleRequestRole,
+    }
+    ///The new role.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum UpdatePostgresUserRoleRequestRole {
+        #[serde(rename = "schema_admin")]
+        SchemaAdmin,
+        #[serde(rename = "writer")]
+        Writer,
+        #[serde(rename = "reader")]
+        Reader,
+    }
+    impl ::std::fmt::Display for UpdatePostgresUserRoleRequestRole {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::SchemaAdmin => f.write_str("schema_admin"),
+                Self::Writer => f.write_str("writer"),
+                Self::Reader => f.write_str("reader"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for UpdatePostgresUserRoleRequestRole {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "schema_admin" => Ok(Self::SchemaAdmin),
+                "writer" => Ok(Self::Writer),
+                "reader" => Ok(Self::Reader),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UpdatePostgresUserRoleRequestRole {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for UpdatePostgresUserRoleRequestRole {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
     }
     ///Changes a volume's backup settings.
     #[derive(
@@ -3893,6 +5316,9 @@ pub mod types {
         ///Filesystem type, e.g. "ext4".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub fstype: ::std::option::Option<::std::string::String>,
+        ///Features the volume's host offers; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub host_features: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
         ///Reachability of the host that holds the volume. Known values: "ok", "unknown", "unreachable"; others may appear.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub host_status: ::std::option::Option<::std::string::String>,
@@ -3905,6 +5331,11 @@ pub mod types {
         ///Region code the volume lives in, e.g. "iad".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub region: ::std::option::Option<::std::string::String>,
+        ///Host features the volume needs wherever it is placed; may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub required_host_features: ::std::option::Option<
+            ::std::vec::Vec<::std::string::String>,
+        >,
         ///Provisioned size in GB.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub size_gb: ::std::option::Option<i64>,
@@ -4074,9 +5505,9 @@ pub mod types {
                 .finish()
         }
     }
-    impl ::std::fmt::Debug for CreateAppResponse {
+    impl ::std::fmt::Debug for CreateAppDeployTokenResponse {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.debug_struct("CreateAppResponse")
+            f.debug_struct("CreateAppDeployTokenResponse")
                 .field("token", &self.token.as_ref().map(|_| "<redacted>"))
                 .finish()
         }
@@ -4106,19 +5537,30 @@ pub mod types {
             f.debug_struct("Machine")
                 .field("checks", &self.checks)
                 .field("config", &self.config)
+                .field("cordoned", &self.cordoned)
                 .field("created_at", &self.created_at)
                 .field("events", &self.events)
+                .field("host_features", &self.host_features)
                 .field("host_status", &self.host_status)
                 .field("id", &self.id)
                 .field("image_ref", &self.image_ref)
                 .field("incomplete_config", &self.incomplete_config)
                 .field("instance_id", &self.instance_id)
+                .field("lease", &self.lease)
                 .field("name", &self.name)
                 .field("nonce", &self.nonce.as_ref().map(|_| "<redacted>"))
                 .field("private_ip", &self.private_ip)
                 .field("region", &self.region)
                 .field("state", &self.state)
                 .field("updated_at", &self.updated_at)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for PostgresUserCredentials {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("PostgresUserCredentials")
+                .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+                .field("username", &self.username)
                 .finish()
         }
     }
@@ -4166,7 +5608,7 @@ pub mod types {
 #[derive(Clone, Debug)]
 /**Client for Fly.io Machines API
 
-This is the fly-machines project's own description of the Fly.io Machines API, the REST API for managing apps, machines, volumes, secrets and certificates on Fly.io. Requests go to `https://api.machines.dev/v1`, or to `http://_api.internal:4280/v1` from inside Fly's private network. Every call is authenticated with an API token in the Authorization header: macaroon tokens (starting with fm1r_, fm1a_ or fm2_) use the FlyV1 scheme, other tokens the Bearer scheme. Where Fly's published specification disagrees with what the API actually sends, this document follows the real responses.
+This is the fly-machines project's own description of the Fly.io Machines API, the REST API for managing apps, machines, volumes, secrets, certificates and managed Postgres clusters on Fly.io. Requests go to `https://api.machines.dev/v1`, or to `http://_api.internal:4280/v1` from inside Fly's private network. Every call is authenticated with an API token in the Authorization header: macaroon tokens (starting with fm1r_, fm1a_ or fm2_) use the FlyV1 scheme, other tokens the Bearer scheme. Where Fly's published specification disagrees with what the API actually sends, this document follows the real responses.
 
 Version: 1.0*/
 pub struct Client {
@@ -4284,7 +5726,7 @@ Arguments:
     pub async fn apps_create<'a>(
         &'a self,
         body: &'a types::CreateAppRequest,
-    ) -> Result<ResponseValue<types::AppCreatedResponse>, Error<types::ErrorResponse>> {
+    ) -> Result<ResponseValue<types::CreateAppResponse>, Error<types::ErrorResponse>> {
         let url = format!("{}/apps", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::new();
         #[allow(unused_mut)]
@@ -4308,6 +5750,9 @@ Arguments:
         match response.status().as_u16() {
             201u16 => ResponseValue::from_response(response).await,
             400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            422u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -4739,7 +6184,7 @@ Arguments:
         &'a self,
         app_name: &'a str,
         body: &'a types::CreateAppDeployTokenRequest,
-    ) -> Result<ResponseValue<types::CreateAppResponse>, Error<()>> {
+    ) -> Result<ResponseValue<types::CreateAppDeployTokenResponse>, Error<()>> {
         let url = format!(
             "{}/apps/{}/deploy_token", self.baseurl, encode_path(& app_name.to_string()),
         );
@@ -4821,7 +6266,7 @@ Arguments:
         &'a self,
         app_name: &'a str,
         body: &'a types::AssignIpRequest,
-    ) -> Result<ResponseValue<types::IpAssignment>, Error<()>> {
+    ) -> Result<ResponseValue<types::AssignIpResponse>, Error<()>> {
         let url = format!(
             "{}/apps/{}/ip_assignments", self.baseurl, encode_path(& app_name
             .to_string()),
@@ -4893,6 +6338,7 @@ Sends a `GET` request to `/apps/{app_name}/machines`
 Arguments:
 - `app_name`: Name of the Fly app.
 - `include_deleted`: Also return machines that have been destroyed. Defaults to false.
+- `include_leases`: Also return each machine's lease (without its nonce) in lease.
 - `region`: Only return machines in this region, given as a region code such as ord or ams.
 - `state`: Only return machines in these states, given as a comma-separated list of created, started, stopped and suspended.
 - `summary`: When true, return a shortened record for each machine, leaving out config, checks, events, host status and the lease nonce.
@@ -4901,6 +6347,7 @@ Arguments:
         &'a self,
         app_name: &'a str,
         include_deleted: Option<bool>,
+        include_leases: Option<bool>,
         region: Option<&'a str>,
         state: Option<&'a str>,
         summary: Option<bool>,
@@ -4919,6 +6366,9 @@ Arguments:
             )
             .query(
                 &progenitor_client::QueryParam::new("include_deleted", &include_deleted),
+            )
+            .query(
+                &progenitor_client::QueryParam::new("include_leases", &include_leases),
             )
             .query(&progenitor_client::QueryParam::new("region", &region))
             .query(&progenitor_client::QueryParam::new("state", &state))
@@ -4988,11 +6438,13 @@ Sends a `GET` request to `/apps/{app_name}/machines/{machine_id}`
 Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
+- `include_leases`: Also return the machine's lease (without its nonce) in lease.
 */
     pub async fn machines_show<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
+        include_leases: Option<bool>,
     ) -> Result<ResponseValue<types::Machine>, Error<()>> {
         let url = format!(
             "{}/apps/{}/machines/{}", self.baseurl, encode_path(& app_name.to_string()),
@@ -5006,6 +6458,9 @@ Arguments:
             .header(
                 ::reqwest::header::ACCEPT,
                 ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(
+                &progenitor_client::QueryParam::new("include_leases", &include_leases),
             )
             .headers(header_map)
             .build()?;
@@ -7502,6 +8957,1367 @@ Sends a `GET` request to `/platform/regions`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**List managed Postgres clusters
+
+Lists the managed Postgres clusters of an organization, optionally with the deleted ones.
+
+Sends a `GET` request to `/postgres`
+
+Arguments:
+- `include_deleted`: Also list clusters that have been deleted.
+- `org_slug`: Slug of the organization, or "personal" for your personal organization.
+*/
+    pub async fn postgres_list<'a>(
+        &'a self,
+        include_deleted: Option<bool>,
+        org_slug: &'a str,
+    ) -> Result<
+        ResponseValue<types::ListPostgresClustersResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!("{}/postgres", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(
+                &progenitor_client::QueryParam::new("include_deleted", &include_deleted),
+            )
+            .query(&progenitor_client::QueryParam::new("org_slug", &org_slug))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_list",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            422u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Create a managed Postgres cluster
+
+Starts provisioning a new cluster. The answer comes at once with status "creating"; poll the cluster until it is ready.
+
+Sends a `POST` request to `/postgres`
+
+Arguments:
+- `body`: The cluster to create.
+*/
+    pub async fn postgres_create<'a>(
+        &'a self,
+        body: &'a types::CreatePostgresClusterRequest,
+    ) -> Result<
+        ResponseValue<types::ShowPostgresClusterResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!("{}/postgres", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_create",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            201u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            422u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Get a managed Postgres cluster
+
+Returns one cluster with its sizing, state and connection endpoints.
+
+Sends a `GET` request to `/postgres/{postgres_cluster_id}`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+*/
+    pub async fn postgres_show<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+    ) -> Result<
+        ResponseValue<types::ShowPostgresClusterResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!(
+            "{}/postgres/{}", self.baseurl, encode_path(& postgres_cluster_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_show",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Delete a managed Postgres cluster
+
+Starts deleting a cluster and all its data. A cluster already deleted or being deleted answers 410.
+
+Sends a `DELETE` request to `/postgres/{postgres_cluster_id}`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+*/
+    pub async fn postgres_delete<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+    ) -> Result<ResponseValue<()>, Error<types::PostgresErrorResponse>> {
+        let url = format!(
+            "{}/postgres/{}", self.baseurl, encode_path(& postgres_cluster_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .delete(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_delete",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            202u16 => Ok(ResponseValue::empty(response)),
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            410u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Attach a cluster to an app
+
+Gives an app access to the cluster. Attaching an app that is already attached answers 200 with the existing attachment, so a repeat is harmless.
+
+Sends a `POST` request to `/postgres/{postgres_cluster_id}/attachments`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `body`: The app to attach.
+*/
+    pub async fn postgres_attachments_create<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        body: &'a types::CreatePostgresAttachmentRequest,
+    ) -> Result<
+        ResponseValue<types::CreatePostgresAttachmentResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!(
+            "{}/postgres/{}/attachments", self.baseurl, encode_path(& postgres_cluster_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_attachments_create",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            201u16 => ResponseValue::from_response(response).await,
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            410u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Detach a cluster from an app
+
+Removes an app's access to the cluster.
+
+Sends a `DELETE` request to `/postgres/{postgres_cluster_id}/attachments/{app_name}`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `app_name`: Name of the Fly app.
+*/
+    pub async fn postgres_attachments_delete<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        app_name: &'a str,
+    ) -> Result<ResponseValue<()>, Error<types::PostgresErrorResponse>> {
+        let url = format!(
+            "{}/postgres/{}/attachments/{}", self.baseurl, encode_path(&
+            postgres_cluster_id.to_string()), encode_path(& app_name.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .delete(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_attachments_delete",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            204u16 => Ok(ResponseValue::empty(response)),
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            410u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**List backups
+
+Lists the backups of a cluster.
+
+Sends a `GET` request to `/postgres/{postgres_cluster_id}/backups`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+*/
+    pub async fn postgres_backups_list<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+    ) -> Result<
+        ResponseValue<types::ListPostgresBackupsResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!(
+            "{}/postgres/{}/backups", self.baseurl, encode_path(& postgres_cluster_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_backups_list",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Start a backup
+
+Starts a backup of the given kind; a backup already running answers 409.
+
+Sends a `POST` request to `/postgres/{postgres_cluster_id}/backups`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `body`: The kind of backup.
+*/
+    pub async fn postgres_backups_create<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        body: &'a types::CreatePostgresBackupRequest,
+    ) -> Result<ResponseValue<()>, Error<types::PostgresErrorResponse>> {
+        let url = format!(
+            "{}/postgres/{}/backups", self.baseurl, encode_path(& postgres_cluster_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_backups_create",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            202u16 => Ok(ResponseValue::empty(response)),
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**List databases
+
+Lists the databases in a cluster.
+
+Sends a `GET` request to `/postgres/{postgres_cluster_id}/databases`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+*/
+    pub async fn postgres_databases_list<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+    ) -> Result<
+        ResponseValue<types::ListPostgresDatabasesResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!(
+            "{}/postgres/{}/databases", self.baseurl, encode_path(& postgres_cluster_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_databases_list",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Create a database
+
+Creates a database in the cluster.
+
+Sends a `POST` request to `/postgres/{postgres_cluster_id}/databases`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `body`: The database to create.
+*/
+    pub async fn postgres_databases_create<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        body: &'a types::CreatePostgresDatabaseRequest,
+    ) -> Result<
+        ResponseValue<types::PostgresDatabaseResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!(
+            "{}/postgres/{}/databases", self.baseurl, encode_path(& postgres_cluster_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_databases_create",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            201u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            422u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Delete a database
+
+Drops a database and everything in it, and returns the database it dropped.
+
+Sends a `DELETE` request to `/postgres/{postgres_cluster_id}/databases/{database_name}`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `database_name`: Name of the database.
+*/
+    pub async fn postgres_databases_delete<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        database_name: &'a str,
+    ) -> Result<
+        ResponseValue<types::PostgresDatabaseResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!(
+            "{}/postgres/{}/databases/{}", self.baseurl, encode_path(&
+            postgres_cluster_id.to_string()), encode_path(& database_name.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .delete(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_databases_delete",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**List extensions
+
+Lists the extensions available in a database and which of them are installed.
+
+Sends a `GET` request to `/postgres/{postgres_cluster_id}/databases/{database_name}/extensions`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `database_name`: Name of the database.
+*/
+    pub async fn postgres_extensions_list<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        database_name: &'a str,
+    ) -> Result<
+        ResponseValue<types::ListPostgresExtensionsResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!(
+            "{}/postgres/{}/databases/{}/extensions", self.baseurl, encode_path(&
+            postgres_cluster_id.to_string()), encode_path(& database_name.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_extensions_list",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Enable an extension
+
+Installs an extension in a database; one already installed answers 409.
+
+Sends a `POST` request to `/postgres/{postgres_cluster_id}/databases/{database_name}/extensions`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `database_name`: Name of the database.
+- `body`: The extension to enable.
+*/
+    pub async fn postgres_extensions_enable<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        database_name: &'a str,
+        body: &'a types::EnablePostgresExtensionRequest,
+    ) -> Result<ResponseValue<()>, Error<types::PostgresErrorResponse>> {
+        let url = format!(
+            "{}/postgres/{}/databases/{}/extensions", self.baseurl, encode_path(&
+            postgres_cluster_id.to_string()), encode_path(& database_name.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_extensions_enable",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            204u16 => Ok(ResponseValue::empty(response)),
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            422u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Disable an extension
+
+Removes an extension from a database; with force, objects that depend on it go too.
+
+Sends a `DELETE` request to `/postgres/{postgres_cluster_id}/databases/{database_name}/extensions/{extension_name}`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `database_name`: Name of the database.
+- `extension_name`: Name of the extension.
+- `force`: Also drop the objects that depend on the extension.
+*/
+    pub async fn postgres_extensions_disable<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        database_name: &'a str,
+        extension_name: &'a str,
+        force: Option<bool>,
+    ) -> Result<ResponseValue<()>, Error<types::PostgresErrorResponse>> {
+        let url = format!(
+            "{}/postgres/{}/databases/{}/extensions/{}", self.baseurl, encode_path(&
+            postgres_cluster_id.to_string()), encode_path(& database_name.to_string()),
+            encode_path(& extension_name.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .delete(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("force", &force))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_extensions_disable",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            204u16 => Ok(ResponseValue::empty(response)),
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            422u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Fork a cluster
+
+Creates a new cluster holding a copy of this one's data.
+
+Sends a `POST` request to `/postgres/{postgres_cluster_id}/fork`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `body`: Options for the copy.
+*/
+    pub async fn postgres_fork<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        body: &'a types::ForkPostgresClusterRequest,
+    ) -> Result<
+        ResponseValue<types::ShowPostgresClusterResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!(
+            "{}/postgres/{}/fork", self.baseurl, encode_path(& postgres_cluster_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_fork",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            201u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            410u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            422u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**List running queries
+
+Lists the queries running right now in one database of the cluster.
+
+Sends a `GET` request to `/postgres/{postgres_cluster_id}/queries/active`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `database`: Database to look at; must not be empty or blank.
+*/
+    pub async fn postgres_queries_active<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        database: &'a types::PostgresQueriesActiveDatabase,
+    ) -> Result<
+        ResponseValue<types::ListPostgresActiveQueriesResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!(
+            "{}/postgres/{}/queries/active", self.baseurl, encode_path(&
+            postgres_cluster_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("database", &database))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_queries_active",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            422u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**List slow queries
+
+Lists the slowest query shapes over a recent time range, with their timing statistics.
+
+Sends a `GET` request to `/postgres/{postgres_cluster_id}/queries/slow`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `range`: How far back to look, in seconds (1 to 604800; 3600 when omitted).
+*/
+    pub async fn postgres_queries_slow<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        range: Option<::std::num::NonZeroU64>,
+    ) -> Result<
+        ResponseValue<types::ListPostgresSlowQueriesResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!(
+            "{}/postgres/{}/queries/slow", self.baseurl, encode_path(&
+            postgres_cluster_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("range", &range))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_queries_slow",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            422u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Restore into a new cluster
+
+Creates a new cluster from a backup of this one, or from its state at a point in time.
+
+Sends a `POST` request to `/postgres/{postgres_cluster_id}/restore`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `body`: What to restore.
+*/
+    pub async fn postgres_restore<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        body: &'a types::RestorePostgresClusterRequest,
+    ) -> Result<
+        ResponseValue<types::ShowPostgresClusterResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!(
+            "{}/postgres/{}/restore", self.baseurl, encode_path(& postgres_cluster_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_restore",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            201u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            422u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**List database users
+
+Lists the database users of a cluster with their roles.
+
+Sends a `GET` request to `/postgres/{postgres_cluster_id}/users`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+*/
+    pub async fn postgres_users_list<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+    ) -> Result<
+        ResponseValue<types::ListPostgresUsersResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!(
+            "{}/postgres/{}/users", self.baseurl, encode_path(& postgres_cluster_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_users_list",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Create a database user
+
+Creates a database user with a role; the answer has no password, fetch it with the credentials call.
+
+Sends a `POST` request to `/postgres/{postgres_cluster_id}/users`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `body`: The user to create.
+*/
+    pub async fn postgres_users_create<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        body: &'a types::CreatePostgresUserRequest,
+    ) -> Result<
+        ResponseValue<types::CreatePostgresUserResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!(
+            "{}/postgres/{}/users", self.baseurl, encode_path(& postgres_cluster_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_users_create",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            201u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            422u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Delete a database user
+
+Removes a database user.
+
+Sends a `DELETE` request to `/postgres/{postgres_cluster_id}/users/{username}`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `username`: Name of the database user.
+*/
+    pub async fn postgres_users_delete<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        username: &'a str,
+    ) -> Result<ResponseValue<()>, Error<types::PostgresErrorResponse>> {
+        let url = format!(
+            "{}/postgres/{}/users/{}", self.baseurl, encode_path(& postgres_cluster_id
+            .to_string()), encode_path(& username.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .delete(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_users_delete",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            204u16 => Ok(ResponseValue::empty(response)),
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Change a user's role
+
+Gives a database user a different role.
+
+Sends a `PATCH` request to `/postgres/{postgres_cluster_id}/users/{username}`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `username`: Name of the database user.
+- `body`: The new role.
+*/
+    pub async fn postgres_users_update_role<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        username: &'a str,
+        body: &'a types::UpdatePostgresUserRoleRequest,
+    ) -> Result<ResponseValue<()>, Error<types::PostgresErrorResponse>> {
+        let url = format!(
+            "{}/postgres/{}/users/{}", self.baseurl, encode_path(& postgres_cluster_id
+            .to_string()), encode_path(& username.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .patch(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_users_update_role",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            204u16 => Ok(ResponseValue::empty(response)),
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            422u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Get a user's credentials
+
+Returns a database user's name and password.
+
+Sends a `GET` request to `/postgres/{postgres_cluster_id}/users/{username}/credentials`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `username`: Name of the database user.
+*/
+    pub async fn postgres_users_credentials<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        username: &'a str,
+    ) -> Result<
+        ResponseValue<types::GetPostgresUserCredentialsResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!(
+            "{}/postgres/{}/users/{}/credentials", self.baseurl, encode_path(&
+            postgres_cluster_id.to_string()), encode_path(& username.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_users_credentials",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Rotate a user's password
+
+Gives a database user a new password and returns it; every call makes another one.
+
+Sends a `POST` request to `/postgres/{postgres_cluster_id}/users/{username}/rotate_password`
+
+Arguments:
+- `postgres_cluster_id`: ID of the managed Postgres cluster.
+- `username`: Name of the database user.
+- `body`: Options for the rotation.
+*/
+    pub async fn postgres_users_rotate_password<'a>(
+        &'a self,
+        postgres_cluster_id: &'a str,
+        username: &'a str,
+        body: &'a types::RotatePostgresPasswordRequest,
+    ) -> Result<
+        ResponseValue<types::RotatePostgresPasswordResponse>,
+        Error<types::PostgresErrorResponse>,
+    > {
+        let url = format!(
+            "{}/postgres/{}/users/{}/rotate_password", self.baseurl, encode_path(&
+            postgres_cluster_id.to_string()), encode_path(& username.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::new();
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "postgres_users_rotate_password",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            410u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            422u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }

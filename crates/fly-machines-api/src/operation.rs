@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn table_is_sorted_and_complete() {
-        assert_eq!(crate::OPERATIONS.len(), 76);
+        assert_eq!(crate::OPERATIONS.len(), 100);
         assert_eq!(OperationId::ALL.len(), crate::OPERATIONS.len());
         for (index, id) in OperationId::ALL.into_iter().enumerate() {
             assert_eq!(crate::OPERATIONS[index].op, id);

@@ -39,11 +39,7 @@ fn catalogue() -> Vec<(&'static str, Target, &'static [&'static str])> {
             with::<CreateAppRequest>(),
             &["app_name"],
         ),
-        (
-            "app-create-response.json",
-            with::<AppCreatedResponse>(),
-            &[],
-        ),
+        ("app-create-response.json", with::<CreateAppResponse>(), &[]),
         ("app-get-response.json", with::<App>(), &[]),
         (
             "app-ip-assignment-create-request.json",

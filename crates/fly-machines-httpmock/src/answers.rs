@@ -551,6 +551,254 @@ impl crate::FlyErrors for operations::PlatformRegionsGetThen {
         self.into_inner()
     }
 }
+/// `POST /postgres/{postgres_cluster_id}/attachments`
+impl crate::FlyErrors for operations::PostgresAttachmentsCreateThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresAttachmentsCreateThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresAttachmentsCreateThen {}
+impl crate::Unprocessable for operations::PostgresAttachmentsCreateThen {}
+/// `DELETE /postgres/{postgres_cluster_id}/attachments/{app_name}`
+impl crate::FlyErrors for operations::PostgresAttachmentsDeleteThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresAttachmentsDeleteThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresAttachmentsDeleteThen {}
+/// `POST /postgres/{postgres_cluster_id}/backups`
+impl crate::FlyErrors for operations::PostgresBackupsCreateThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresBackupsCreateThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresBackupsCreateThen {}
+impl crate::Unprocessable for operations::PostgresBackupsCreateThen {}
+/// `GET /postgres/{postgres_cluster_id}/backups`
+impl crate::FlyErrors for operations::PostgresBackupsListThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresBackupsListThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresBackupsListThen {}
+/// `POST /postgres`
+impl crate::FlyErrors for operations::PostgresCreateThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresCreateThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::Unprocessable for operations::PostgresCreateThen {}
+/// `POST /postgres/{postgres_cluster_id}/databases`
+impl crate::FlyErrors for operations::PostgresDatabasesCreateThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresDatabasesCreateThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresDatabasesCreateThen {}
+impl crate::Unprocessable for operations::PostgresDatabasesCreateThen {}
+/// `DELETE /postgres/{postgres_cluster_id}/databases/{database_name}`
+impl crate::FlyErrors for operations::PostgresDatabasesDeleteThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresDatabasesDeleteThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresDatabasesDeleteThen {}
+/// `GET /postgres/{postgres_cluster_id}/databases`
+impl crate::FlyErrors for operations::PostgresDatabasesListThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresDatabasesListThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresDatabasesListThen {}
+/// `DELETE /postgres/{postgres_cluster_id}`
+impl crate::FlyErrors for operations::PostgresDeleteThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresDeleteThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresDeleteThen {}
+/// `DELETE /postgres/{postgres_cluster_id}/databases/{database_name}/extensions/{extension_name}`
+impl crate::FlyErrors for operations::PostgresExtensionsDisableThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresExtensionsDisableThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresExtensionsDisableThen {}
+/// `POST /postgres/{postgres_cluster_id}/databases/{database_name}/extensions`
+impl crate::FlyErrors for operations::PostgresExtensionsEnableThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresExtensionsEnableThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresExtensionsEnableThen {}
+impl crate::Unprocessable for operations::PostgresExtensionsEnableThen {}
+/// `GET /postgres/{postgres_cluster_id}/databases/{database_name}/extensions`
+impl crate::FlyErrors for operations::PostgresExtensionsListThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresExtensionsListThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresExtensionsListThen {}
+/// `POST /postgres/{postgres_cluster_id}/fork`
+impl crate::FlyErrors for operations::PostgresForkThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresForkThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresForkThen {}
+impl crate::Unprocessable for operations::PostgresForkThen {}
+/// `GET /postgres`
+impl crate::FlyErrors for operations::PostgresListThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresListThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+/// `GET /postgres/{postgres_cluster_id}/queries/active`
+impl crate::FlyErrors for operations::PostgresQueriesActiveThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresQueriesActiveThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresQueriesActiveThen {}
+/// `GET /postgres/{postgres_cluster_id}/queries/slow`
+impl crate::FlyErrors for operations::PostgresQueriesSlowThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresQueriesSlowThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresQueriesSlowThen {}
+/// `POST /postgres/{postgres_cluster_id}/restore`
+impl crate::FlyErrors for operations::PostgresRestoreThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresRestoreThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresRestoreThen {}
+impl crate::Unprocessable for operations::PostgresRestoreThen {}
+/// `GET /postgres/{postgres_cluster_id}`
+impl crate::FlyErrors for operations::PostgresShowThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresShowThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresShowThen {}
+/// `POST /postgres/{postgres_cluster_id}/users`
+impl crate::FlyErrors for operations::PostgresUsersCreateThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresUsersCreateThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresUsersCreateThen {}
+impl crate::Unprocessable for operations::PostgresUsersCreateThen {}
+/// `GET /postgres/{postgres_cluster_id}/users/{username}/credentials`
+impl crate::FlyErrors for operations::PostgresUsersCredentialsThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresUsersCredentialsThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresUsersCredentialsThen {}
+/// `DELETE /postgres/{postgres_cluster_id}/users/{username}`
+impl crate::FlyErrors for operations::PostgresUsersDeleteThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresUsersDeleteThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresUsersDeleteThen {}
+/// `GET /postgres/{postgres_cluster_id}/users`
+impl crate::FlyErrors for operations::PostgresUsersListThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresUsersListThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresUsersListThen {}
+/// `POST /postgres/{postgres_cluster_id}/users/{username}/rotate_password`
+impl crate::FlyErrors for operations::PostgresUsersRotatePasswordThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresUsersRotatePasswordThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresUsersRotatePasswordThen {}
+impl crate::Unprocessable for operations::PostgresUsersRotatePasswordThen {}
+/// `PATCH /postgres/{postgres_cluster_id}/users/{username}`
+impl crate::FlyErrors for operations::PostgresUsersUpdateRoleThen {
+    fn from_then(then: ::httpmock::Then) -> Self {
+        operations::PostgresUsersUpdateRoleThen::new(then)
+    }
+    fn into_then(self) -> ::httpmock::Then {
+        self.into_inner()
+    }
+}
+impl crate::NotFound for operations::PostgresUsersUpdateRoleThen {}
+impl crate::Unprocessable for operations::PostgresUsersUpdateRoleThen {}
 /// `POST /apps/{app_name}/secrets/{secret_name}`
 impl crate::FlyErrors for operations::SecretCreateThen {
     fn from_then(then: ::httpmock::Then) -> Self {

@@ -75,7 +75,7 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn created(self, value: &types::AppCreatedResponse) -> Self {
+        pub fn created(self, value: &types::CreateAppResponse) -> Self {
             Self(
                 self
                     .0
@@ -89,6 +89,15 @@ pub mod operations {
                 self
                     .0
                     .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::ErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(422u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -657,7 +666,7 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::CreateAppResponse) -> Self {
+        pub fn ok(self, value: &types::CreateAppDeployTokenResponse) -> Self {
             Self(
                 self
                     .0
@@ -748,7 +757,7 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::IpAssignment) -> Self {
+        pub fn ok(self, value: &types::AssignIpResponse) -> Self {
             Self(
                 self
                     .0
@@ -840,6 +849,16 @@ pub mod operations {
                 Self(self.0.query_param("include_deleted", value.to_string()))
             } else {
                 Self(self.0.query_param_missing("include_deleted"))
+            }
+        }
+        pub fn include_leases<T>(self, value: T) -> Self
+        where
+            T: Into<Option<bool>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("include_leases", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("include_leases"))
             }
         }
         pub fn region<'a, T>(self, value: T) -> Self
@@ -971,6 +990,16 @@ pub mod operations {
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
+        }
+        pub fn include_leases<T>(self, value: T) -> Self
+        where
+            T: Into<Option<bool>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("include_leases", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("include_leases"))
+            }
         }
     }
     pub struct MachinesShowThen(::httpmock::Then);
@@ -4501,6 +4530,2053 @@ pub mod operations {
             )
         }
     }
+    pub struct PostgresListWhen(::httpmock::When);
+    impl PostgresListWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(regex::Regex::new("^(?:/[^/]+)*/postgres$").unwrap()),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn include_deleted<T>(self, value: T) -> Self
+        where
+            T: Into<Option<bool>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("include_deleted", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("include_deleted"))
+            }
+        }
+        pub fn org_slug(self, value: &str) -> Self {
+            Self(self.0.query_param("org_slug", value.to_string()))
+        }
+    }
+    pub struct PostgresListThen(::httpmock::Then);
+    impl PostgresListThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn ok(self, value: &types::ListPostgresClustersResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn bad_request(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(422u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresCreateWhen(::httpmock::When);
+    impl PostgresCreateWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::POST)
+                    .path_matches(regex::Regex::new("^(?:/[^/]+)*/postgres$").unwrap()),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn body(self, value: &types::CreatePostgresClusterRequest) -> Self {
+            Self(self.0.json_body_obj(value))
+        }
+    }
+    pub struct PostgresCreateThen(::httpmock::Then);
+    impl PostgresCreateThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn created(self, value: &types::ShowPostgresClusterResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(201u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn bad_request(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(422u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresShowWhen(::httpmock::When);
+    impl PostgresShowWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/postgres/[^/]*$").unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}$", regex::escape(& value.to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+    }
+    pub struct PostgresShowThen(::httpmock::Then);
+    impl PostgresShowThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn ok(self, value: &types::ShowPostgresClusterResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresDeleteWhen(::httpmock::When);
+    impl PostgresDeleteWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::DELETE)
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/postgres/[^/]*$").unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}$", regex::escape(& value.to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+    }
+    pub struct PostgresDeleteThen(::httpmock::Then);
+    impl PostgresDeleteThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn accepted(self) -> Self {
+            Self(self.0.status(202u16))
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn gone(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(410u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresAttachmentsCreateWhen(::httpmock::When);
+    impl PostgresAttachmentsCreateWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::POST)
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/postgres/[^/]*/attachments$")
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/attachments$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn body(self, value: &types::CreatePostgresAttachmentRequest) -> Self {
+            Self(self.0.json_body_obj(value))
+        }
+    }
+    pub struct PostgresAttachmentsCreateThen(::httpmock::Then);
+    impl PostgresAttachmentsCreateThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn ok(self, value: &types::CreatePostgresAttachmentResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn created(self, value: &types::CreatePostgresAttachmentResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(201u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn gone(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(410u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresAttachmentsDeleteWhen(::httpmock::When);
+    impl PostgresAttachmentsDeleteWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::DELETE)
+                    .path_matches(
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/postgres/[^/]*/attachments/[^/]*$",
+                            )
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/attachments/.*$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn app_name(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/.*/attachments/{}$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+    }
+    pub struct PostgresAttachmentsDeleteThen(::httpmock::Then);
+    impl PostgresAttachmentsDeleteThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn no_content(self) -> Self {
+            Self(self.0.status(204u16))
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn gone(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(410u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresBackupsListWhen(::httpmock::When);
+    impl PostgresBackupsListWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/postgres/[^/]*/backups$")
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/backups$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+    }
+    pub struct PostgresBackupsListThen(::httpmock::Then);
+    impl PostgresBackupsListThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn ok(self, value: &types::ListPostgresBackupsResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresBackupsCreateWhen(::httpmock::When);
+    impl PostgresBackupsCreateWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::POST)
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/postgres/[^/]*/backups$")
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/backups$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn body(self, value: &types::CreatePostgresBackupRequest) -> Self {
+            Self(self.0.json_body_obj(value))
+        }
+    }
+    pub struct PostgresBackupsCreateThen(::httpmock::Then);
+    impl PostgresBackupsCreateThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn accepted(self) -> Self {
+            Self(self.0.status(202u16))
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn conflict(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(409u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresDatabasesListWhen(::httpmock::When);
+    impl PostgresDatabasesListWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/postgres/[^/]*/databases$")
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/databases$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+    }
+    pub struct PostgresDatabasesListThen(::httpmock::Then);
+    impl PostgresDatabasesListThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn ok(self, value: &types::ListPostgresDatabasesResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn service_unavailable(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresDatabasesCreateWhen(::httpmock::When);
+    impl PostgresDatabasesCreateWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::POST)
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/postgres/[^/]*/databases$")
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/databases$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn body(self, value: &types::CreatePostgresDatabaseRequest) -> Self {
+            Self(self.0.json_body_obj(value))
+        }
+    }
+    pub struct PostgresDatabasesCreateThen(::httpmock::Then);
+    impl PostgresDatabasesCreateThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn created(self, value: &types::PostgresDatabaseResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(201u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn bad_request(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(422u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn service_unavailable(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresDatabasesDeleteWhen(::httpmock::When);
+    impl PostgresDatabasesDeleteWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::DELETE)
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/postgres/[^/]*/databases/[^/]*$")
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/databases/.*$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn database_name(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/.*/databases/{}$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+    }
+    pub struct PostgresDatabasesDeleteThen(::httpmock::Then);
+    impl PostgresDatabasesDeleteThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn ok(self, value: &types::PostgresDatabaseResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn bad_request(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn service_unavailable(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresExtensionsListWhen(::httpmock::When);
+    impl PostgresExtensionsListWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/postgres/[^/]*/databases/[^/]*/extensions$",
+                            )
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/databases/.*/extensions$",
+                        regex::escape(& value.to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn database_name(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/.*/databases/{}/extensions$",
+                        regex::escape(& value.to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+    }
+    pub struct PostgresExtensionsListThen(::httpmock::Then);
+    impl PostgresExtensionsListThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn ok(self, value: &types::ListPostgresExtensionsResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn bad_request(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn service_unavailable(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresExtensionsEnableWhen(::httpmock::When);
+    impl PostgresExtensionsEnableWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::POST)
+                    .path_matches(
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/postgres/[^/]*/databases/[^/]*/extensions$",
+                            )
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/databases/.*/extensions$",
+                        regex::escape(& value.to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn database_name(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/.*/databases/{}/extensions$",
+                        regex::escape(& value.to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn body(self, value: &types::EnablePostgresExtensionRequest) -> Self {
+            Self(self.0.json_body_obj(value))
+        }
+    }
+    pub struct PostgresExtensionsEnableThen(::httpmock::Then);
+    impl PostgresExtensionsEnableThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn no_content(self) -> Self {
+            Self(self.0.status(204u16))
+        }
+        pub fn bad_request(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn conflict(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(409u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(422u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn service_unavailable(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresExtensionsDisableWhen(::httpmock::When);
+    impl PostgresExtensionsDisableWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::DELETE)
+                    .path_matches(
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/postgres/[^/]*/databases/[^/]*/extensions/[^/]*$",
+                            )
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/databases/.*/extensions/.*$",
+                        regex::escape(& value.to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn database_name(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/.*/databases/{}/extensions/.*$",
+                        regex::escape(& value.to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn extension_name(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/.*/databases/.*/extensions/{}$",
+                        regex::escape(& value.to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn force<T>(self, value: T) -> Self
+        where
+            T: Into<Option<bool>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("force", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("force"))
+            }
+        }
+    }
+    pub struct PostgresExtensionsDisableThen(::httpmock::Then);
+    impl PostgresExtensionsDisableThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn no_content(self) -> Self {
+            Self(self.0.status(204u16))
+        }
+        pub fn bad_request(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(422u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn service_unavailable(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresForkWhen(::httpmock::When);
+    impl PostgresForkWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::POST)
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/postgres/[^/]*/fork$").unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/fork$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn body(self, value: &types::ForkPostgresClusterRequest) -> Self {
+            Self(self.0.json_body_obj(value))
+        }
+    }
+    pub struct PostgresForkThen(::httpmock::Then);
+    impl PostgresForkThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn created(self, value: &types::ShowPostgresClusterResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(201u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn bad_request(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn conflict(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(409u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn gone(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(410u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(422u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresQueriesActiveWhen(::httpmock::When);
+    impl PostgresQueriesActiveWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/postgres/[^/]*/queries/active$")
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/queries/active$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn database(self, value: &types::PostgresQueriesActiveDatabase) -> Self {
+            Self(self.0.query_param("database", value.to_string()))
+        }
+    }
+    pub struct PostgresQueriesActiveThen(::httpmock::Then);
+    impl PostgresQueriesActiveThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn ok(self, value: &types::ListPostgresActiveQueriesResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(422u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn internal_server_error(
+            self,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            Self(
+                self
+                    .0
+                    .status(500u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresQueriesSlowWhen(::httpmock::When);
+    impl PostgresQueriesSlowWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/postgres/[^/]*/queries/slow$")
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/queries/slow$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn range<T>(self, value: T) -> Self
+        where
+            T: Into<Option<::std::num::NonZeroU64>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("range", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("range"))
+            }
+        }
+    }
+    pub struct PostgresQueriesSlowThen(::httpmock::Then);
+    impl PostgresQueriesSlowThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn ok(self, value: &types::ListPostgresSlowQueriesResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(422u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn internal_server_error(
+            self,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            Self(
+                self
+                    .0
+                    .status(500u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresRestoreWhen(::httpmock::When);
+    impl PostgresRestoreWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::POST)
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/postgres/[^/]*/restore$")
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/restore$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn body(self, value: &types::RestorePostgresClusterRequest) -> Self {
+            Self(self.0.json_body_obj(value))
+        }
+    }
+    pub struct PostgresRestoreThen(::httpmock::Then);
+    impl PostgresRestoreThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn created(self, value: &types::ShowPostgresClusterResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(201u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn bad_request(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(422u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresUsersListWhen(::httpmock::When);
+    impl PostgresUsersListWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/postgres/[^/]*/users$").unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/users$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+    }
+    pub struct PostgresUsersListThen(::httpmock::Then);
+    impl PostgresUsersListThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn ok(self, value: &types::ListPostgresUsersResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn service_unavailable(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresUsersCreateWhen(::httpmock::When);
+    impl PostgresUsersCreateWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::POST)
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/postgres/[^/]*/users$").unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/users$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn body(self, value: &types::CreatePostgresUserRequest) -> Self {
+            Self(self.0.json_body_obj(value))
+        }
+    }
+    pub struct PostgresUsersCreateThen(::httpmock::Then);
+    impl PostgresUsersCreateThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn created(self, value: &types::CreatePostgresUserResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(201u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn bad_request(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn conflict(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(409u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(422u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn service_unavailable(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresUsersDeleteWhen(::httpmock::When);
+    impl PostgresUsersDeleteWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::DELETE)
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/postgres/[^/]*/users/[^/]*$")
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/users/.*$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn username(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/.*/users/{}$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+    }
+    pub struct PostgresUsersDeleteThen(::httpmock::Then);
+    impl PostgresUsersDeleteThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn no_content(self) -> Self {
+            Self(self.0.status(204u16))
+        }
+        pub fn bad_request(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn service_unavailable(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresUsersUpdateRoleWhen(::httpmock::When);
+    impl PostgresUsersUpdateRoleWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::PATCH)
+                    .path_matches(
+                        regex::Regex::new("^(?:/[^/]+)*/postgres/[^/]*/users/[^/]*$")
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/users/.*$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn username(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/.*/users/{}$", regex::escape(& value
+                        .to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn body(self, value: &types::UpdatePostgresUserRoleRequest) -> Self {
+            Self(self.0.json_body_obj(value))
+        }
+    }
+    pub struct PostgresUsersUpdateRoleThen(::httpmock::Then);
+    impl PostgresUsersUpdateRoleThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn no_content(self) -> Self {
+            Self(self.0.status(204u16))
+        }
+        pub fn bad_request(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(422u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn service_unavailable(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresUsersCredentialsWhen(::httpmock::When);
+    impl PostgresUsersCredentialsWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/postgres/[^/]*/users/[^/]*/credentials$",
+                            )
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/users/.*/credentials$", regex::escape(&
+                        value.to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn username(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/.*/users/{}/credentials$", regex::escape(&
+                        value.to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+    }
+    pub struct PostgresUsersCredentialsThen(::httpmock::Then);
+    impl PostgresUsersCredentialsThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn ok(self, value: &types::GetPostgresUserCredentialsResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn bad_request(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn service_unavailable(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct PostgresUsersRotatePasswordWhen(::httpmock::When);
+    impl PostgresUsersRotatePasswordWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::POST)
+                    .path_matches(
+                        regex::Regex::new(
+                                "^(?:/[^/]+)*/postgres/[^/]*/users/[^/]*/rotate_password$",
+                            )
+                            .unwrap(),
+                    ),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn postgres_cluster_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/{}/users/.*/rotate_password$",
+                        regex::escape(& value.to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn username(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^(?:/[^/]+)*/postgres/.*/users/{}/rotate_password$",
+                        regex::escape(& value.to_string())
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn body(self, value: &types::RotatePostgresPasswordRequest) -> Self {
+            Self(self.0.json_body_obj(value))
+        }
+    }
+    pub struct PostgresUsersRotatePasswordThen(::httpmock::Then);
+    impl PostgresUsersRotatePasswordThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn ok(self, value: &types::RotatePostgresPasswordResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn bad_request(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn gone(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(410u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(422u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn service_unavailable(self, value: &types::PostgresErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
     pub struct TokensAuthenticateWhen(::httpmock::When);
     impl TokensAuthenticateWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -5031,6 +7107,129 @@ pub trait MockServerExt {
         F: FnOnce(
             operations::PlatformRegionsGetWhen,
             operations::PlatformRegionsGetThen,
+        );
+    fn postgres_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::PostgresListWhen, operations::PostgresListThen);
+    fn postgres_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::PostgresCreateWhen, operations::PostgresCreateThen);
+    fn postgres_show<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::PostgresShowWhen, operations::PostgresShowThen);
+    fn postgres_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::PostgresDeleteWhen, operations::PostgresDeleteThen);
+    fn postgres_attachments_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresAttachmentsCreateWhen,
+            operations::PostgresAttachmentsCreateThen,
+        );
+    fn postgres_attachments_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresAttachmentsDeleteWhen,
+            operations::PostgresAttachmentsDeleteThen,
+        );
+    fn postgres_backups_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresBackupsListWhen,
+            operations::PostgresBackupsListThen,
+        );
+    fn postgres_backups_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresBackupsCreateWhen,
+            operations::PostgresBackupsCreateThen,
+        );
+    fn postgres_databases_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresDatabasesListWhen,
+            operations::PostgresDatabasesListThen,
+        );
+    fn postgres_databases_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresDatabasesCreateWhen,
+            operations::PostgresDatabasesCreateThen,
+        );
+    fn postgres_databases_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresDatabasesDeleteWhen,
+            operations::PostgresDatabasesDeleteThen,
+        );
+    fn postgres_extensions_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresExtensionsListWhen,
+            operations::PostgresExtensionsListThen,
+        );
+    fn postgres_extensions_enable<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresExtensionsEnableWhen,
+            operations::PostgresExtensionsEnableThen,
+        );
+    fn postgres_extensions_disable<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresExtensionsDisableWhen,
+            operations::PostgresExtensionsDisableThen,
+        );
+    fn postgres_fork<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::PostgresForkWhen, operations::PostgresForkThen);
+    fn postgres_queries_active<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresQueriesActiveWhen,
+            operations::PostgresQueriesActiveThen,
+        );
+    fn postgres_queries_slow<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresQueriesSlowWhen,
+            operations::PostgresQueriesSlowThen,
+        );
+    fn postgres_restore<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::PostgresRestoreWhen, operations::PostgresRestoreThen);
+    fn postgres_users_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::PostgresUsersListWhen, operations::PostgresUsersListThen);
+    fn postgres_users_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresUsersCreateWhen,
+            operations::PostgresUsersCreateThen,
+        );
+    fn postgres_users_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresUsersDeleteWhen,
+            operations::PostgresUsersDeleteThen,
+        );
+    fn postgres_users_update_role<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresUsersUpdateRoleWhen,
+            operations::PostgresUsersUpdateRoleThen,
+        );
+    fn postgres_users_credentials<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresUsersCredentialsWhen,
+            operations::PostgresUsersCredentialsThen,
+        );
+    fn postgres_users_rotate_password<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresUsersRotatePasswordWhen,
+            operations::PostgresUsersRotatePasswordThen,
         );
     fn tokens_authenticate<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
@@ -5917,6 +8116,321 @@ impl MockServerExt for ::httpmock::MockServer {
             config_fn(
                 operations::PlatformRegionsGetWhen::new(when),
                 operations::PlatformRegionsGetThen::new(then),
+            )
+        })
+    }
+    fn postgres_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::PostgresListWhen, operations::PostgresListThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresListWhen::new(when),
+                operations::PostgresListThen::new(then),
+            )
+        })
+    }
+    fn postgres_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::PostgresCreateWhen, operations::PostgresCreateThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresCreateWhen::new(when),
+                operations::PostgresCreateThen::new(then),
+            )
+        })
+    }
+    fn postgres_show<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::PostgresShowWhen, operations::PostgresShowThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresShowWhen::new(when),
+                operations::PostgresShowThen::new(then),
+            )
+        })
+    }
+    fn postgres_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::PostgresDeleteWhen, operations::PostgresDeleteThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresDeleteWhen::new(when),
+                operations::PostgresDeleteThen::new(then),
+            )
+        })
+    }
+    fn postgres_attachments_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresAttachmentsCreateWhen,
+            operations::PostgresAttachmentsCreateThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresAttachmentsCreateWhen::new(when),
+                operations::PostgresAttachmentsCreateThen::new(then),
+            )
+        })
+    }
+    fn postgres_attachments_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresAttachmentsDeleteWhen,
+            operations::PostgresAttachmentsDeleteThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresAttachmentsDeleteWhen::new(when),
+                operations::PostgresAttachmentsDeleteThen::new(then),
+            )
+        })
+    }
+    fn postgres_backups_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresBackupsListWhen,
+            operations::PostgresBackupsListThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresBackupsListWhen::new(when),
+                operations::PostgresBackupsListThen::new(then),
+            )
+        })
+    }
+    fn postgres_backups_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresBackupsCreateWhen,
+            operations::PostgresBackupsCreateThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresBackupsCreateWhen::new(when),
+                operations::PostgresBackupsCreateThen::new(then),
+            )
+        })
+    }
+    fn postgres_databases_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresDatabasesListWhen,
+            operations::PostgresDatabasesListThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresDatabasesListWhen::new(when),
+                operations::PostgresDatabasesListThen::new(then),
+            )
+        })
+    }
+    fn postgres_databases_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresDatabasesCreateWhen,
+            operations::PostgresDatabasesCreateThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresDatabasesCreateWhen::new(when),
+                operations::PostgresDatabasesCreateThen::new(then),
+            )
+        })
+    }
+    fn postgres_databases_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresDatabasesDeleteWhen,
+            operations::PostgresDatabasesDeleteThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresDatabasesDeleteWhen::new(when),
+                operations::PostgresDatabasesDeleteThen::new(then),
+            )
+        })
+    }
+    fn postgres_extensions_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresExtensionsListWhen,
+            operations::PostgresExtensionsListThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresExtensionsListWhen::new(when),
+                operations::PostgresExtensionsListThen::new(then),
+            )
+        })
+    }
+    fn postgres_extensions_enable<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresExtensionsEnableWhen,
+            operations::PostgresExtensionsEnableThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresExtensionsEnableWhen::new(when),
+                operations::PostgresExtensionsEnableThen::new(then),
+            )
+        })
+    }
+    fn postgres_extensions_disable<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresExtensionsDisableWhen,
+            operations::PostgresExtensionsDisableThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresExtensionsDisableWhen::new(when),
+                operations::PostgresExtensionsDisableThen::new(then),
+            )
+        })
+    }
+    fn postgres_fork<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::PostgresForkWhen, operations::PostgresForkThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresForkWhen::new(when),
+                operations::PostgresForkThen::new(then),
+            )
+        })
+    }
+    fn postgres_queries_active<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresQueriesActiveWhen,
+            operations::PostgresQueriesActiveThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresQueriesActiveWhen::new(when),
+                operations::PostgresQueriesActiveThen::new(then),
+            )
+        })
+    }
+    fn postgres_queries_slow<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresQueriesSlowWhen,
+            operations::PostgresQueriesSlowThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresQueriesSlowWhen::new(when),
+                operations::PostgresQueriesSlowThen::new(then),
+            )
+        })
+    }
+    fn postgres_restore<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::PostgresRestoreWhen, operations::PostgresRestoreThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresRestoreWhen::new(when),
+                operations::PostgresRestoreThen::new(then),
+            )
+        })
+    }
+    fn postgres_users_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::PostgresUsersListWhen, operations::PostgresUsersListThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresUsersListWhen::new(when),
+                operations::PostgresUsersListThen::new(then),
+            )
+        })
+    }
+    fn postgres_users_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresUsersCreateWhen,
+            operations::PostgresUsersCreateThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresUsersCreateWhen::new(when),
+                operations::PostgresUsersCreateThen::new(then),
+            )
+        })
+    }
+    fn postgres_users_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresUsersDeleteWhen,
+            operations::PostgresUsersDeleteThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresUsersDeleteWhen::new(when),
+                operations::PostgresUsersDeleteThen::new(then),
+            )
+        })
+    }
+    fn postgres_users_update_role<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresUsersUpdateRoleWhen,
+            operations::PostgresUsersUpdateRoleThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresUsersUpdateRoleWhen::new(when),
+                operations::PostgresUsersUpdateRoleThen::new(then),
+            )
+        })
+    }
+    fn postgres_users_credentials<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresUsersCredentialsWhen,
+            operations::PostgresUsersCredentialsThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresUsersCredentialsWhen::new(when),
+                operations::PostgresUsersCredentialsThen::new(then),
+            )
+        })
+    }
+    fn postgres_users_rotate_password<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostgresUsersRotatePasswordWhen,
+            operations::PostgresUsersRotatePasswordThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostgresUsersRotatePasswordWhen::new(when),
+                operations::PostgresUsersRotatePasswordThen::new(then),
             )
         })
     }

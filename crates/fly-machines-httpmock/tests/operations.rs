@@ -577,6 +577,7 @@ async fn apps_create(h: &Harness) {
         org_slug: Some(ORG.into()),
         network: Some("tenant-net".into()),
         enable_subdomains: None,
+        idempotency_key: None,
     };
     let response = settle(mock, h.client.apps_create(&body).await).await;
     assert_eq!(response.status().as_u16(), 201);
@@ -942,7 +943,7 @@ async fn app_ip_assignments_create(h: &Harness) {
             );
         });
     let body = types::AssignIpRequest {
-        type_: Some("private_v6".into()),
+        type_: Some(types::IpAssignmentType("private_v6".into())),
         network: Some("tenant-net".into()),
         org_slug: Some(ORG.into()),
         service_name: Some("api".into()),
@@ -1008,7 +1009,14 @@ async fn machines_list(h: &Harness) {
     });
     let result = h
         .client
-        .machines_list(APP, Some(true), Some("iad"), Some("started,stopped"), None)
+        .machines_list(
+            APP,
+            Some(true),
+            None,
+            Some("iad"),
+            Some("started,stopped"),
+            None,
+        )
         .await;
     let machines = settle(mock, result).await.into_inner();
     assert_eq!(machines.len(), 2);
@@ -1095,7 +1103,7 @@ async fn machines_show(h: &Harness) {
         empty_request(accepts_json(when));
         reply(then, 200, machine_json(MACHINE, "started", VERSION));
     });
-    let machine = settle(mock, h.client.machines_show(APP, MACHINE).await)
+    let machine = settle(mock, h.client.machines_show(APP, MACHINE, None).await)
         .await
         .into_inner();
     assert_machine(&machine, MACHINE, "started", VERSION);

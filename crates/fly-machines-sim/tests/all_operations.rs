@@ -57,7 +57,7 @@ async fn every_operation_answers_its_declared_status_and_shape() {
         201,
     )
     .await;
-    let _: types::AppCreatedResponse = decode("Apps_create", &a);
+    let _: types::CreateAppResponse = decode("Apps_create", &a);
     let a = call(&http, "Apps_list", M::GET, "/apps?org_slug=acme", None, 200).await;
     let _: types::ListAppsResponse = decode("Apps_list", &a);
     let a = call(&http, "Apps_show", M::GET, "/apps/app", None, 200).await;
@@ -71,7 +71,7 @@ async fn every_operation_answers_its_declared_status_and_shape() {
         200,
     )
     .await;
-    let t: types::CreateAppResponse = decode("App_create_deploy_token", &a);
+    let t: types::CreateAppDeployTokenResponse = decode("App_create_deploy_token", &a);
     assert!(t.token.unwrap().starts_with("FlyV1 fm2_"));
 
     // Certificates and IPs.

@@ -14,7 +14,7 @@ async fn apps_are_unique_and_answer_fly_shapes() {
         .post("/apps", json!({ "name": "alpha", "org_slug": "acme" }))
         .await;
     assert_eq!(created.status, 201);
-    let body: types::AppCreatedResponse = serde_json::from_value(created.body).unwrap();
+    let body: types::CreateAppResponse = serde_json::from_value(created.body).unwrap();
     assert!(body.id.is_some() && body.created_at.is_some());
     assert!(created.headers.contains_key("fly-request-id"));
 

@@ -315,7 +315,10 @@ async fn generated(base_url: &str, machine_id: &str, calls: u64) {
         fly_machines_api::Inner::new(Arc::new(policy)),
     );
     for _ in 0..calls {
-        let machine = raw.machines_show(APP, machine_id).await.expect("a machine");
+        let machine = raw
+            .machines_show(APP, machine_id, None)
+            .await
+            .expect("a machine");
         std::hint::black_box(machine.into_inner());
     }
 }

@@ -63,7 +63,7 @@ const MAX_IDEMPOTENCY_KEY: usize = 256;
 fn created(app: &App) -> HandlerResult {
     Ok(Reply::json(
         StatusCode::CREATED,
-        types::AppCreatedResponse {
+        types::CreateAppResponse {
             created_at: Some(i64::try_from(app.created_ms).unwrap_or(i64::MAX)),
             id: Some(app.id.clone()),
         },
@@ -188,5 +188,5 @@ pub(crate) fn deploy_token(
     let seed = fnv64(format!("{}:{}", app.id, env.now).as_bytes());
     let token = format!("FlyV1 fm2_{}", b64(&stream_bytes(seed, 48)));
     env.world.issued_tokens.push(token.clone());
-    ok_json(types::CreateAppResponse { token: Some(token) })
+    ok_json(types::CreateAppDeployTokenResponse { token: Some(token) })
 }

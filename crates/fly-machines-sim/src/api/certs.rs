@@ -367,7 +367,7 @@ pub(crate) fn ips_create(
     req: &ApiRequest,
     body: types::AssignIpRequest,
 ) -> HandlerResult {
-    let kind = body.type_.as_deref().unwrap_or("v6");
+    let kind = body.type_.as_ref().map_or("v6", |t| t.as_str());
     let now = env.now;
     let app = env.world.app(req.path_param("app_name"))?;
     let n = app.ips.len() as u64 + 1;
@@ -405,6 +405,7 @@ pub(crate) fn ips_create(
         ),
         service_name: body.service_name,
         shared: Some(shared),
+        ..Default::default()
     };
     app.ips.push(assignment.clone());
     ok_json(assignment)

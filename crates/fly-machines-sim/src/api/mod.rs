@@ -162,5 +162,35 @@ pub(crate) fn plan(req: &ApiRequest) -> Result<Work, ApiError> {
                 e.message,
             ))),
         },
+
+        // Managed Postgres: not emulated yet.
+        OperationId::PostgresList
+        | OperationId::PostgresCreate
+        | OperationId::PostgresShow
+        | OperationId::PostgresDelete
+        | OperationId::PostgresAttachmentsCreate
+        | OperationId::PostgresAttachmentsDelete
+        | OperationId::PostgresBackupsList
+        | OperationId::PostgresBackupsCreate
+        | OperationId::PostgresDatabasesList
+        | OperationId::PostgresDatabasesCreate
+        | OperationId::PostgresDatabasesDelete
+        | OperationId::PostgresExtensionsList
+        | OperationId::PostgresExtensionsEnable
+        | OperationId::PostgresExtensionsDisable
+        | OperationId::PostgresFork
+        | OperationId::PostgresQueriesActive
+        | OperationId::PostgresQueriesSlow
+        | OperationId::PostgresRestore
+        | OperationId::PostgresUsersList
+        | OperationId::PostgresUsersCreate
+        | OperationId::PostgresUsersDelete
+        | OperationId::PostgresUsersUpdateRole
+        | OperationId::PostgresUsersCredentials
+        | OperationId::PostgresUsersRotatePassword => Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_implemented",
+            format!("{} is not implemented by the emulator yet", req.op.id),
+        )),
     }
 }

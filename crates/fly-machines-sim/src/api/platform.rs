@@ -390,6 +390,7 @@ pub(crate) fn regions(_env: &mut Env<'_>, _req: &ApiRequest) -> HandlerResult {
                 longitude: Some(long),
                 name: Some(name.to_string()),
                 requires_paid_plan: Some(paid),
+                ..Default::default()
             },
         )
         .collect();
@@ -765,6 +766,7 @@ pub(crate) fn org_volumes(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult 
                     type_: vw.type_.clone(),
                     updated_at: Some(rfc3339(v.updated_ms)),
                     zone: vw.zone.clone(),
+                    ..Default::default()
                 },
             ));
         }

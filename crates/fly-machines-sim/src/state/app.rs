@@ -92,6 +92,7 @@ impl App {
                 .to_string(),
             ),
             volume_count: Some(self.volumes.len() as i64),
+            ..Default::default()
         }
     }
 }

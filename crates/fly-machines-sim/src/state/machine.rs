@@ -324,6 +324,7 @@ impl Machine {
             region: Some(self.region.clone()),
             state: Some(self.state.as_str().to_string()),
             updated_at: Some(rfc3339(self.updated_ms)),
+            ..Default::default()
         }
     }
 }

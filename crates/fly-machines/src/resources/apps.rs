@@ -65,7 +65,7 @@ impl Apps {
         network: Option<String>,
         /// Whether to enable subdomains for the app's machines.
         enable_subdomains: Option<bool>,
-    ) -> Result<types::AppCreatedResponse> {
+    ) -> Result<types::CreateAppResponse> {
         validate::app_name(&name)?;
         validate::key("organization slug", &org_slug)?;
         let body = types::CreateAppRequest {
@@ -73,6 +73,7 @@ impl Apps {
             org_slug: Some(org_slug),
             network,
             enable_subdomains,
+            idempotency_key: None,
         };
         let r = self
             .client
@@ -123,7 +124,7 @@ impl App {
     pub async fn create_deploy_token(
         &self,
         expiry: Option<&str>,
-    ) -> Result<types::CreateAppResponse> {
+    ) -> Result<types::CreateAppDeployTokenResponse> {
         validate::app_name(&self.name)?;
         let body = types::CreateAppDeployTokenRequest {
             expiry: expiry.map(str::to_string),

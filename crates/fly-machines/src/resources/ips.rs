@@ -25,7 +25,7 @@ impl IpAssignments {
     }
 
     /// Assigns an address (`type_`: e.g. `v6`, `shared_v4`, `private_v6`).
-    pub async fn assign(&self, request: types::AssignIpRequest) -> Result<types::IpAssignment> {
+    pub async fn assign(&self, request: types::AssignIpRequest) -> Result<types::AssignIpResponse> {
         validate::app_name(&self.app.name)?;
         let r = self
             .app

@@ -62,6 +62,7 @@ impl Machines {
                 raw.machines_list(
                     &self.app.name,
                     filter.include_deleted,
+                    None,
                     filter.region.as_deref(),
                     filter.state.as_deref(),
                     filter.summary,
@@ -288,7 +289,7 @@ impl Machine {
             .app
             .client
             .call(OperationId::MachinesShow, |raw| {
-                raw.machines_show(&self.app.name, &self.id)
+                raw.machines_show(&self.app.name, &self.id, None)
             })
             .await?;
         Ok(r.into_inner())
