@@ -74,7 +74,7 @@ pub(crate) fn offers_postgres(region: &str) -> bool {
 /// Postgres major versions on offer; the last one is the default.
 pub(crate) const PG_MAJOR_VERSIONS: &[&str] = &["16", "17"];
 
-/// Connection pooler modes; the last one is the default.
+/// Connection pooler modes.
 pub(crate) const POOL_MODES: &[&str] = &["session", "transaction"];
 
 /// Disk sizes a cluster may ask for, in GB.

@@ -141,6 +141,8 @@ pub(crate) struct Backup {
     pub(crate) started_ms: u64,
     pub(crate) finished_ms: u64,
     pub(crate) size_bytes: i64,
+    /// What the cluster held when the backup started: what a restore from it gets.
+    pub(crate) data: ClusterData,
 }
 
 impl Backup {
@@ -156,7 +158,6 @@ pub(crate) struct ClusterSettings {
     pub(crate) region: String,
     pub(crate) plan: &'static Plan,
     pub(crate) pg_major_version: String,
-    pub(crate) pool_mode: String,
     pub(crate) postgis: bool,
     pub(crate) disk_size_gb: i64,
 }
@@ -224,6 +225,7 @@ impl Cluster {
             started_ms: now,
             finished_ms: now.saturating_add(duration_ms),
             size_bytes,
+            data: self.data.clone(),
         });
         &self.backups[self.backups.len() - 1]
     }
@@ -300,7 +302,6 @@ mod tests {
                 region: "iad".into(),
                 plan: &catalog::PLANS[0],
                 pg_major_version: "17".into(),
-                pool_mode: "transaction".into(),
                 postgis: false,
                 disk_size_gb: 10,
             },
