@@ -168,7 +168,7 @@ async fn every_operation_answers_its_declared_status_and_shape() {
         200,
     )
     .await;
-    let ip: types::IpAssignment = decode("ip_create", &a);
+    let ip: types::AssignIpResponse = decode("ip_create", &a);
     let a = call(
         &http,
         "App_IPAssignments_list",

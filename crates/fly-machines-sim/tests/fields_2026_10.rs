@@ -1,5 +1,6 @@
-//! Machine fields of the 2026-10 API: `include_leases`, `cordoned`, spot config, mount growth
-//! and exec in the machine's namespace.
+//! Fields the 2026-10 API adds: `include_leases`, `cordoned`, spot config, mount growth, exec
+//! in the machine's namespace, egress and Flycast IP assignments, `mpg_available` regions and
+//! the app's `network_cidr`.
 
 mod common;
 
@@ -185,5 +186,95 @@ async fn exec_in_the_machine_namespace_is_accepted() {
         .await;
     assert_eq!(both.status, 400);
     assert!(both.text.contains("mutually exclusive"), "{}", both.text);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn egress_and_flycast_addresses_carry_their_new_fields() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    http.post("/apps", json!({ "name": "app", "org_slug": "acme" }))
+        .await;
+    let path = "/apps/app/ip_assignments";
+
+    let pair = http
+        .post(path, json!({ "type": "egress_pair", "region": "ams" }))
+        .await;
+    assert_eq!(pair.status, 200, "{}", pair.text);
+    let pair: types::AssignIpResponse = serde_json::from_value(pair.body).unwrap();
+    assert_eq!(pair.ip, None, "a pair answers ip_pair instead of ip");
+    assert_eq!(pair.egress, Some(true));
+    let ip_pair = pair.ip_pair.unwrap();
+    assert!(ip_pair.v4.unwrap().contains('.') && ip_pair.v6.unwrap().contains(':'));
+
+    let flycast = http
+        .post(path, json!({ "type": "private_v6", "network": "tenant-a" }))
+        .await;
+    let flycast: types::AssignIpResponse = serde_json::from_value(flycast.body).unwrap();
+    let network = flycast.network.unwrap();
+    assert_eq!(network.name.as_deref(), Some("tenant-a"));
+    assert_eq!(network.org_slug.as_deref(), Some("acme"));
+    assert_eq!(flycast.egress, Some(false));
+
+    let list: types::ListIpAssignmentsResponse =
+        serde_json::from_value(http.get(path).await.body).unwrap();
+    let ips = list.ips.unwrap();
+    assert_eq!(ips.len(), 3, "a pair is two assignments");
+    assert_eq!(ips.iter().filter(|i| i.egress == Some(true)).count(), 2);
+    assert!(
+        ips.iter()
+            .filter(|i| i.egress == Some(true))
+            .all(|i| i.region.as_deref() == Some("ams"))
+    );
+
+    let no_region = http.post(path, json!({ "type": "egress_v4" })).await;
+    assert_eq!(no_region.status, 400);
+    assert!(no_region.text.contains("region"), "{}", no_region.text);
+    let unknown = http.post(path, json!({ "type": "v5" })).await;
+    assert_eq!(unknown.status, 400);
+    assert!(unknown.text.contains("egress_pair"), "{}", unknown.text);
+
+    // The app's private network range holds its Flycast address.
+    let app: types::App = serde_json::from_value(http.get("/apps/app").await.body).unwrap();
+    let cidr = app.network_cidr.unwrap();
+    let prefix = cidr.trim_end_matches("::/48");
+    assert!(cidr.ends_with("::/48"));
+    assert!(
+        flycast.ip.unwrap().starts_with(&format!("{prefix}:")),
+        "{cidr}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn regions_say_where_managed_postgres_runs() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    let regions: types::RegionResponse =
+        serde_json::from_value(http.get("/platform/regions").await.body).unwrap();
+    let rows = regions.regions.unwrap();
+    let mpg = |code: &str| {
+        rows.iter()
+            .find(|r| r.code.as_deref() == Some(code))
+            .and_then(|r| r.mpg_available)
+    };
+    assert_eq!(mpg("iad"), Some(true));
+    assert_eq!(mpg("arn"), Some(false));
+    // A cluster can be created exactly where the listing says.
+    for r in &rows {
+        let code = r.code.clone().unwrap();
+        let a = http
+            .post(
+                "/postgres",
+                json!({ "org_slug": "personal", "plan": "basic", "region": code }),
+            )
+            .await;
+        assert_eq!(
+            a.status == 201,
+            r.mpg_available == Some(true),
+            "{code}: {}",
+            a.text
+        );
+    }
     sim.shutdown().await;
 }
