@@ -162,15 +162,16 @@ fn derived_name(world: &World, org: &str, base: &str, suffix: &str, now: u64) ->
     base.to_string()
 }
 
-/// Adds a new cluster starting to provision now, and answers it (201).
+/// Adds a new cluster (its id drawn by `Clusters::new_id`) starting to provision now, and answers
+/// it (201).
 fn provision(
     env: &mut Env<'_>,
+    id: String,
     name: String,
     settings: ClusterSettings,
     data: ClusterData,
 ) -> HandlerResult {
     let now = env.now;
-    let id = env.world.postgres.new_id(&mut env.world.rng);
     let fails = name.ends_with(FAILING_NAME_SUFFIX);
     let cluster = Cluster {
         id: id.clone(),
@@ -196,15 +197,16 @@ pub(crate) fn create(env: &mut Env<'_>, _req: &ApiRequest, body: Fields) -> Hand
     }
     let settings = settings(&body, org)?;
     let now = env.now;
-    let name = match body.string("name")?.filter(|n| !n.trim().is_empty()) {
-        Some(name) => chosen_name(env.world, &settings.org_slug, &name, now)?,
-        None => {
-            let id = env.world.postgres.new_id(&mut env.world.rng);
-            format!("pg-{}", id.get(..8).unwrap_or(&id))
-        }
+    let asked = body.string("name")?.filter(|n| !n.trim().is_empty());
+    let name = match asked {
+        Some(name) => Some(chosen_name(env.world, &settings.org_slug, &name, now)?),
+        None => None,
     };
+    let id = env.world.postgres.new_id(&mut env.world.rng);
+    // A generated name comes from the id, so it is as unique as the id.
+    let name = name.unwrap_or_else(|| format!("pg-{}", id.get(..8).unwrap_or(&id)));
     let data = ClusterData::provisioned(&mut env.world.rng);
-    provision(env, name, settings, data)
+    provision(env, id, name, settings, data)
 }
 
 pub(crate) fn show(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
@@ -250,7 +252,8 @@ pub(crate) fn fork(env: &mut Env<'_>, req: &ApiRequest, body: Fields) -> Handler
     }
     let source = source.clone();
     let name = copy_name(env, &source, asked, "fork")?;
-    provision(env, name, source.settings, source.data)
+    let id = env.world.postgres.new_id(&mut env.world.rng);
+    provision(env, id, name, source.settings, source.data)
 }
 
 pub(crate) fn restore(env: &mut Env<'_>, req: &ApiRequest, body: Fields) -> HandlerResult {
@@ -287,7 +290,8 @@ pub(crate) fn restore(env: &mut Env<'_>, req: &ApiRequest, body: Fields) -> Hand
         }
     };
     let name = copy_name(env, &source, asked, "restore")?;
-    provision(env, name, source.settings, data)
+    let id = env.world.postgres.new_id(&mut env.world.rng);
+    provision(env, id, name, source.settings, data)
 }
 
 /// A point in time must carry its offset and fall between the moment the cluster became
