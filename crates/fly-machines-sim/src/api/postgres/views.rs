@@ -10,7 +10,9 @@ use crate::state::postgres::{Backup, Cluster, ClusterStatus, Database, Role, Use
 use crate::time::rfc3339;
 
 /// Bytes in a GiB.
-const GIB: i64 = 1024 * 1024 * 1024;
+const GIB: i64 = 1024 * MIB;
+/// Bytes in a MiB.
+const MIB: i64 = 1024 * 1024;
 /// Storage is measured this long after a cluster is ready (Fly measures hourly).
 const STORAGE_MEASURED_AFTER_MS: u64 = 60 * 60 * 1000;
 /// The Postgres port of both endpoints.
@@ -50,7 +52,11 @@ pub(crate) fn cluster(c: &Cluster, now: u64) -> types::ShowPostgresClusterRespon
         .disk_size_gb
         .saturating_mul(GIB)
         .saturating_mul(replicas);
-    let used = (16 * 1024 * 1024 * (1 + c.data.databases.len() as i64)).saturating_mul(replicas);
+    // 16 MiB per database plus the system's own, on every replica.
+    let databases = i64::try_from(c.data.databases.len()).unwrap_or(i64::MAX);
+    let used = (16 * MIB)
+        .saturating_mul(databases.saturating_add(1))
+        .saturating_mul(replicas);
     let plan = c.settings.plan;
     types::ShowPostgresClusterResponse {
         data: Some(types::PostgresCluster {

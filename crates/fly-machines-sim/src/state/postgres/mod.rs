@@ -209,7 +209,9 @@ impl Cluster {
 
     /// Starts a backup at `now` taking `duration_ms`; its size grows with the databases.
     pub(crate) fn start_backup(&mut self, kind: BackupKind, now: u64, duration_ms: u64) -> &Backup {
-        let full = 32 * 1024 * 1024 + 8 * 1024 * 1024 * self.data.databases.len() as i64;
+        const MIB: i64 = 1024 * 1024;
+        let databases = i64::try_from(self.data.databases.len()).unwrap_or(i64::MAX);
+        let full = (8 * MIB).saturating_mul(databases).saturating_add(32 * MIB);
         let size_bytes = match kind {
             BackupKind::Full => full,
             BackupKind::Diff => full / 4,
