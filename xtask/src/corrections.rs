@@ -192,6 +192,14 @@ pub const CORRECTIONS: &[Correction] = &[
         reason: "a text/plain body cannot be a JSON object; the error is plain text (D-21)",
     },
     Correction {
+        name: "declared-error-statuses",
+        group: "bodies",
+        subject: "* response 4*|* response 5*",
+        detail: "added (*)",
+        reason: "every operation declares each error status the API answers it with, in the body \
+                 shape of its part of the API (rule and reasons: xtask/src/statuses.rs)",
+    },
+    Correction {
         name: "kept-removed-fields",
         group: "properties",
         subject: "CreateMachineRequest.lsvd|UpdateMachineRequest.lsvd|MachineRestart.gpu_bid_price|OrgMachine.instance_id",

@@ -260,6 +260,8 @@ impl Facts {
                     .and_then(Value::as_object)
                     .unwrap_or(&empty);
                 for (code, response) in responses {
+                    let response =
+                        crate::statuses::resolve_response(doc, response).unwrap_or(response);
                     facts.bodies.insert(
                         format!("{key} response {code}"),
                         namer.content(response.get("content")),

@@ -74,6 +74,8 @@ pub fn stale_files(root: &Path, outputs: &[Output]) -> Vec<PathBuf> {
 pub fn generate_all(spec_path: &Path) -> Result<Vec<Output>, String> {
     let (raw, api) = spec::read_openapi(spec_path)?;
     let operations = read_operations(&raw, spec_path)?;
+    crate::statuses::check(&raw, &operations)
+        .map_err(|e| format!("{}: {e}", spec_path.display()))?;
 
     let mut settings = GenerationSettings::new();
     settings
@@ -226,6 +228,8 @@ pub struct OperationFacts {
     pub lease_nonce: bool,
     /// The query parameter holding a server-side long-poll time (`x-long-poll`), if any.
     pub long_poll: Option<String>,
+    /// The error statuses the operation declares (`404`, `5XX`, ...), as the document lists them.
+    pub errors: Vec<String>,
 }
 
 const RATE_LIMIT_CLASSES: [&str; 5] = ["machine", "get_machine", "app", "app_delete", "global"];
@@ -279,6 +283,7 @@ pub fn read_operations(
                 rate_limit: rate_limit.to_string(),
                 lease_nonce: parameters(op, "header").any(|name| name == LEASE_NONCE_HEADER),
                 long_poll,
+                errors: crate::statuses::declared(op),
             });
         }
     }
@@ -399,6 +404,7 @@ fn operation_table(ops: &[OperationFacts]) -> proc_macro2::TokenStream {
             rate_limit,
             lease_nonce,
             long_poll,
+            errors: _,
         } = op;
         let class = match rate_limit.as_str() {
             "machine" => quote!(RateLimitClass::PerMachine),

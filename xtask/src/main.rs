@@ -11,6 +11,7 @@ mod generate;
 mod mocks;
 mod secrets;
 mod spec;
+mod statuses;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -12,6 +12,7 @@ use quote::{format_ident, quote};
 use syn::visit_mut::VisitMut;
 
 use crate::generate::OperationFacts;
+use crate::statuses::ErrorShape;
 
 /// What a matcher accepts in front of an operation's path: any number of whole segments (`/v1`,
 /// `/proxy/v1`, or nothing).
@@ -106,31 +107,37 @@ impl VisitMut for Rebase {
 }
 
 /// The error answers one operation can get from Fly, beyond those every operation can get
-/// (429 with `Retry-After`, 5xx, any status with Fly's error body).
+/// (429 with `Retry-After`, 5xx, any status with Fly's error body). Read from the statuses the
+/// operation declares in the document (which `regen` checks against the rule in
+/// `statuses.rs`), so a mock offers exactly the errors the client is told to expect.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ErrorAnswers {
-    /// 404: the operation names an app, machine, volume or other resource in its path.
+    /// 404 declared: the operation names an app, machine, volume or other resource in its path.
     pub not_found: bool,
-    /// 409, lease held: a change to one machine (or taking its lease) while another holder has it.
+    /// 408 declared: a wait that ran out, or a host that missed its deadline.
+    pub timeout: bool,
+    /// 409 declared by a call that carries a lease nonce: another holder has the machine.
     pub lease_held: bool,
-    /// 412: a change to a machine whose state or version does not allow it (start from the wrong
-    /// state, a version or secrets precondition, a volume attached elsewhere).
+    /// 412 declared: a change to a machine whose state or version does not allow it.
     pub precondition_failed: bool,
-    /// 422: the request carries a body Fly validates (names taken, limits, bad configs).
+    /// 422 declared with Fly's `{error, status}` body: the request body was refused.
     pub unprocessable: bool,
+    /// Errors in the managed Postgres shape (`{error}`), including 503 with `Retry-After`.
+    pub postgres: bool,
 }
 
-/// Which answers `op` can get, from its row of the operation table and its entry in the
-/// document.
+/// Which answers `op` can get, from the statuses it declares and the shape of its errors.
 pub fn answers_for(op: &OperationFacts, raw: &serde_json::Value) -> ErrorAnswers {
     let entry = &raw["paths"][&op.path][op.method.to_ascii_lowercase()];
-    let mutating = !op.method.eq_ignore_ascii_case("GET");
+    let shape = ErrorShape::of(&op.path, entry);
+    let declares = |status: &str| op.errors.iter().any(|e| e == status);
     ErrorAnswers {
-        not_found: op.path.contains('{'),
-        // Exactly the calls that carry a lease nonce: those a held lease guards.
-        lease_held: op.lease_nonce,
-        precondition_failed: mutating && op.path.contains("/machines"),
-        unprocessable: mutating && entry.get("requestBody").is_some(),
+        not_found: declares("404"),
+        timeout: declares("408"),
+        lease_held: declares("409") && op.lease_nonce,
+        precondition_failed: declares("412"),
+        unprocessable: declares("422") && shape == ErrorShape::Machines,
+        postgres: shape == ErrorShape::Postgres,
     }
 }
 
@@ -154,9 +161,11 @@ pub fn error_answers(ops: &[OperationFacts], raw: &serde_json::Value) -> TokenSt
         }];
         for (wanted, name) in [
             (answers.not_found, "NotFound"),
+            (answers.timeout, "RequestTimeout"),
             (answers.lease_held, "LeaseHeld"),
             (answers.precondition_failed, "PreconditionFailed"),
             (answers.unprocessable, "Unprocessable"),
+            (answers.postgres, "PostgresErrors"),
         ] {
             if wanted {
                 let answer = format_ident!("{name}");
@@ -234,54 +243,60 @@ mod tests {
             rate_limit: "global".into(),
             lease_nonce: false,
             long_poll: None,
+            errors: Vec::new(),
         }
     }
 
-    fn leased(mut op: OperationFacts) -> OperationFacts {
-        op.lease_nonce = true;
+    fn declaring(mut op: OperationFacts, statuses: &[&str], lease_nonce: bool) -> OperationFacts {
+        op.errors = statuses.iter().map(|s| s.to_string()).collect();
+        op.lease_nonce = lease_nonce;
         op
     }
 
     #[test]
-    fn answers_follow_method_path_and_body() {
+    fn answers_follow_the_declared_statuses() {
         let raw = serde_json::json!({"paths": {
-            "/apps": {"post": {"requestBody": {}}, "get": {}},
+            "/apps": {"get": {}},
             "/apps/{app_name}/machines/{machine_id}/start": {"post": {}},
-            "/apps/{app_name}/machines/{machine_id}": {"get": {}},
-            "/apps/{app_name}/volumes/{volume_id}": {"delete": {}},
+            "/apps/{app_name}/machines/{machine_id}/wait": {"get": {}},
+            "/postgres/{postgres_cluster_id}/databases": {"post": {}},
         }});
+        let list = declaring(op("GET", "/apps"), &["401", "429", "5XX"], false);
+        assert_eq!(answers_for(&list, &raw), ErrorAnswers::default());
+        let start = op("POST", "/apps/{app_name}/machines/{machine_id}/start");
+        let declared = ["404", "408", "409", "412"];
         assert_eq!(
-            answers_for(&op("GET", "/apps"), &raw),
-            ErrorAnswers::default()
-        );
-        assert_eq!(
-            answers_for(&op("POST", "/apps"), &raw),
-            ErrorAnswers {
-                unprocessable: true,
-                ..Default::default()
-            }
-        );
-        assert_eq!(
-            answers_for(
-                &leased(op("POST", "/apps/{app_name}/machines/{machine_id}/start")),
-                &raw
-            ),
+            answers_for(&declaring(start, &declared, true), &raw),
             ErrorAnswers {
                 not_found: true,
+                timeout: true,
                 lease_held: true,
                 precondition_failed: true,
-                unprocessable: false,
-            }
-        );
-        assert_eq!(
-            answers_for(&op("GET", "/apps/{app_name}/machines/{machine_id}"), &raw),
-            ErrorAnswers {
-                not_found: true,
                 ..Default::default()
             }
         );
-        let volume = answers_for(&op("DELETE", "/apps/{app_name}/volumes/{volume_id}"), &raw);
-        assert!(volume.not_found && !volume.lease_held && !volume.precondition_failed);
+        // A 409 without a lease nonce is some other conflict, not a held lease.
+        let start = op("POST", "/apps/{app_name}/machines/{machine_id}/start");
+        assert!(!answers_for(&declaring(start, &["409"], false), &raw).lease_held);
+        // Nothing follows from the path alone: an undeclared 404 gives no NotFound.
+        let wait = op("GET", "/apps/{app_name}/machines/{machine_id}/wait");
+        assert_eq!(
+            answers_for(&declaring(wait, &["408"], false), &raw),
+            ErrorAnswers {
+                timeout: true,
+                ..Default::default()
+            }
+        );
+        // Postgres errors carry no code, so they get their own answers, not Unprocessable.
+        let create = op("POST", "/postgres/{postgres_cluster_id}/databases");
+        assert_eq!(
+            answers_for(&declaring(create, &["404", "422", "503"], false), &raw),
+            ErrorAnswers {
+                not_found: true,
+                postgres: true,
+                ..Default::default()
+            }
+        );
         assert_eq!(upper_camel("machines_list"), "MachinesList");
     }
 }

@@ -194,6 +194,7 @@ impl crate::FlyErrors for operations::MachinesCordonThen {
     }
 }
 impl crate::NotFound for operations::MachinesCordonThen {}
+impl crate::RequestTimeout for operations::MachinesCordonThen {}
 impl crate::LeaseHeld for operations::MachinesCordonThen {}
 impl crate::PreconditionFailed for operations::MachinesCordonThen {}
 /// `POST /apps/{app_name}/machines`
@@ -206,6 +207,7 @@ impl crate::FlyErrors for operations::MachinesCreateThen {
     }
 }
 impl crate::NotFound for operations::MachinesCreateThen {}
+impl crate::RequestTimeout for operations::MachinesCreateThen {}
 impl crate::PreconditionFailed for operations::MachinesCreateThen {}
 impl crate::Unprocessable for operations::MachinesCreateThen {}
 /// `POST /apps/{app_name}/machines/{machine_id}/lease`
@@ -218,9 +220,9 @@ impl crate::FlyErrors for operations::MachinesCreateLeaseThen {
     }
 }
 impl crate::NotFound for operations::MachinesCreateLeaseThen {}
+impl crate::RequestTimeout for operations::MachinesCreateLeaseThen {}
 impl crate::LeaseHeld for operations::MachinesCreateLeaseThen {}
 impl crate::PreconditionFailed for operations::MachinesCreateLeaseThen {}
-impl crate::Unprocessable for operations::MachinesCreateLeaseThen {}
 /// `DELETE /apps/{app_name}/machines/{machine_id}`
 impl crate::FlyErrors for operations::MachinesDeleteThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -231,6 +233,7 @@ impl crate::FlyErrors for operations::MachinesDeleteThen {
     }
 }
 impl crate::NotFound for operations::MachinesDeleteThen {}
+impl crate::RequestTimeout for operations::MachinesDeleteThen {}
 impl crate::LeaseHeld for operations::MachinesDeleteThen {}
 impl crate::PreconditionFailed for operations::MachinesDeleteThen {}
 /// `DELETE /apps/{app_name}/machines/{machine_id}/metadata/{key}`
@@ -243,6 +246,7 @@ impl crate::FlyErrors for operations::MachinesDeleteMetadataThen {
     }
 }
 impl crate::NotFound for operations::MachinesDeleteMetadataThen {}
+impl crate::RequestTimeout for operations::MachinesDeleteMetadataThen {}
 impl crate::LeaseHeld for operations::MachinesDeleteMetadataThen {}
 impl crate::PreconditionFailed for operations::MachinesDeleteMetadataThen {}
 /// `POST /apps/{app_name}/machines/{machine_id}/exec`
@@ -255,6 +259,7 @@ impl crate::FlyErrors for operations::MachinesExecThen {
     }
 }
 impl crate::NotFound for operations::MachinesExecThen {}
+impl crate::RequestTimeout for operations::MachinesExecThen {}
 impl crate::LeaseHeld for operations::MachinesExecThen {}
 impl crate::PreconditionFailed for operations::MachinesExecThen {}
 impl crate::Unprocessable for operations::MachinesExecThen {}
@@ -268,6 +273,7 @@ impl crate::FlyErrors for operations::MachinesGetMemoryThen {
     }
 }
 impl crate::NotFound for operations::MachinesGetMemoryThen {}
+impl crate::RequestTimeout for operations::MachinesGetMemoryThen {}
 /// `GET /apps/{app_name}/machines/{machine_id}/metadata/{key}`
 impl crate::FlyErrors for operations::MachinesGetMetadataKeyThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -278,6 +284,7 @@ impl crate::FlyErrors for operations::MachinesGetMetadataKeyThen {
     }
 }
 impl crate::NotFound for operations::MachinesGetMetadataKeyThen {}
+impl crate::RequestTimeout for operations::MachinesGetMetadataKeyThen {}
 /// `GET /apps/{app_name}/machines`
 impl crate::FlyErrors for operations::MachinesListThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -288,6 +295,7 @@ impl crate::FlyErrors for operations::MachinesListThen {
     }
 }
 impl crate::NotFound for operations::MachinesListThen {}
+impl crate::RequestTimeout for operations::MachinesListThen {}
 /// `GET /apps/{app_name}/machines/{machine_id}/events`
 impl crate::FlyErrors for operations::MachinesListEventsThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -298,6 +306,7 @@ impl crate::FlyErrors for operations::MachinesListEventsThen {
     }
 }
 impl crate::NotFound for operations::MachinesListEventsThen {}
+impl crate::RequestTimeout for operations::MachinesListEventsThen {}
 /// `GET /apps/{app_name}/machines/{machine_id}/ps`
 impl crate::FlyErrors for operations::MachinesListProcessesThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -308,6 +317,7 @@ impl crate::FlyErrors for operations::MachinesListProcessesThen {
     }
 }
 impl crate::NotFound for operations::MachinesListProcessesThen {}
+impl crate::RequestTimeout for operations::MachinesListProcessesThen {}
 /// `GET /apps/{app_name}/machines/{machine_id}/versions`
 impl crate::FlyErrors for operations::MachinesListVersionsThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -318,6 +328,7 @@ impl crate::FlyErrors for operations::MachinesListVersionsThen {
     }
 }
 impl crate::NotFound for operations::MachinesListVersionsThen {}
+impl crate::RequestTimeout for operations::MachinesListVersionsThen {}
 /// `GET /orgs/{org_slug}/machines`
 impl crate::FlyErrors for operations::MachinesOrgListThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -338,6 +349,7 @@ impl crate::FlyErrors for operations::MachinesPatchMetadataThen {
     }
 }
 impl crate::NotFound for operations::MachinesPatchMetadataThen {}
+impl crate::RequestTimeout for operations::MachinesPatchMetadataThen {}
 impl crate::LeaseHeld for operations::MachinesPatchMetadataThen {}
 impl crate::PreconditionFailed for operations::MachinesPatchMetadataThen {}
 impl crate::Unprocessable for operations::MachinesPatchMetadataThen {}
@@ -351,6 +363,7 @@ impl crate::FlyErrors for operations::MachinesReclaimMemoryThen {
     }
 }
 impl crate::NotFound for operations::MachinesReclaimMemoryThen {}
+impl crate::RequestTimeout for operations::MachinesReclaimMemoryThen {}
 impl crate::LeaseHeld for operations::MachinesReclaimMemoryThen {}
 impl crate::PreconditionFailed for operations::MachinesReclaimMemoryThen {}
 impl crate::Unprocessable for operations::MachinesReclaimMemoryThen {}
@@ -364,6 +377,7 @@ impl crate::FlyErrors for operations::MachinesReleaseLeaseThen {
     }
 }
 impl crate::NotFound for operations::MachinesReleaseLeaseThen {}
+impl crate::RequestTimeout for operations::MachinesReleaseLeaseThen {}
 impl crate::LeaseHeld for operations::MachinesReleaseLeaseThen {}
 impl crate::PreconditionFailed for operations::MachinesReleaseLeaseThen {}
 /// `POST /apps/{app_name}/machines/{machine_id}/restart`
@@ -376,6 +390,7 @@ impl crate::FlyErrors for operations::MachinesRestartThen {
     }
 }
 impl crate::NotFound for operations::MachinesRestartThen {}
+impl crate::RequestTimeout for operations::MachinesRestartThen {}
 impl crate::LeaseHeld for operations::MachinesRestartThen {}
 impl crate::PreconditionFailed for operations::MachinesRestartThen {}
 /// `PUT /apps/{app_name}/machines/{machine_id}/memory`
@@ -388,6 +403,7 @@ impl crate::FlyErrors for operations::MachinesSetMemoryLimitThen {
     }
 }
 impl crate::NotFound for operations::MachinesSetMemoryLimitThen {}
+impl crate::RequestTimeout for operations::MachinesSetMemoryLimitThen {}
 impl crate::LeaseHeld for operations::MachinesSetMemoryLimitThen {}
 impl crate::PreconditionFailed for operations::MachinesSetMemoryLimitThen {}
 impl crate::Unprocessable for operations::MachinesSetMemoryLimitThen {}
@@ -401,6 +417,7 @@ impl crate::FlyErrors for operations::MachinesShowThen {
     }
 }
 impl crate::NotFound for operations::MachinesShowThen {}
+impl crate::RequestTimeout for operations::MachinesShowThen {}
 /// `GET /apps/{app_name}/machines/{machine_id}/lease`
 impl crate::FlyErrors for operations::MachinesShowLeaseThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -411,6 +428,7 @@ impl crate::FlyErrors for operations::MachinesShowLeaseThen {
     }
 }
 impl crate::NotFound for operations::MachinesShowLeaseThen {}
+impl crate::RequestTimeout for operations::MachinesShowLeaseThen {}
 /// `GET /apps/{app_name}/machines/{machine_id}/metadata`
 impl crate::FlyErrors for operations::MachinesShowMetadataThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -421,6 +439,7 @@ impl crate::FlyErrors for operations::MachinesShowMetadataThen {
     }
 }
 impl crate::NotFound for operations::MachinesShowMetadataThen {}
+impl crate::RequestTimeout for operations::MachinesShowMetadataThen {}
 /// `POST /apps/{app_name}/machines/{machine_id}/signal`
 impl crate::FlyErrors for operations::MachinesSignalThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -431,6 +450,7 @@ impl crate::FlyErrors for operations::MachinesSignalThen {
     }
 }
 impl crate::NotFound for operations::MachinesSignalThen {}
+impl crate::RequestTimeout for operations::MachinesSignalThen {}
 impl crate::LeaseHeld for operations::MachinesSignalThen {}
 impl crate::PreconditionFailed for operations::MachinesSignalThen {}
 impl crate::Unprocessable for operations::MachinesSignalThen {}
@@ -444,6 +464,7 @@ impl crate::FlyErrors for operations::MachinesStartThen {
     }
 }
 impl crate::NotFound for operations::MachinesStartThen {}
+impl crate::RequestTimeout for operations::MachinesStartThen {}
 impl crate::LeaseHeld for operations::MachinesStartThen {}
 impl crate::PreconditionFailed for operations::MachinesStartThen {}
 /// `POST /apps/{app_name}/machines/{machine_id}/stop`
@@ -456,6 +477,7 @@ impl crate::FlyErrors for operations::MachinesStopThen {
     }
 }
 impl crate::NotFound for operations::MachinesStopThen {}
+impl crate::RequestTimeout for operations::MachinesStopThen {}
 impl crate::LeaseHeld for operations::MachinesStopThen {}
 impl crate::PreconditionFailed for operations::MachinesStopThen {}
 impl crate::Unprocessable for operations::MachinesStopThen {}
@@ -469,6 +491,7 @@ impl crate::FlyErrors for operations::MachinesSuspendThen {
     }
 }
 impl crate::NotFound for operations::MachinesSuspendThen {}
+impl crate::RequestTimeout for operations::MachinesSuspendThen {}
 impl crate::LeaseHeld for operations::MachinesSuspendThen {}
 impl crate::PreconditionFailed for operations::MachinesSuspendThen {}
 /// `POST /apps/{app_name}/machines/{machine_id}/uncordon`
@@ -481,6 +504,7 @@ impl crate::FlyErrors for operations::MachinesUncordonThen {
     }
 }
 impl crate::NotFound for operations::MachinesUncordonThen {}
+impl crate::RequestTimeout for operations::MachinesUncordonThen {}
 impl crate::LeaseHeld for operations::MachinesUncordonThen {}
 impl crate::PreconditionFailed for operations::MachinesUncordonThen {}
 /// `POST /apps/{app_name}/machines/{machine_id}`
@@ -493,6 +517,7 @@ impl crate::FlyErrors for operations::MachinesUpdateThen {
     }
 }
 impl crate::NotFound for operations::MachinesUpdateThen {}
+impl crate::RequestTimeout for operations::MachinesUpdateThen {}
 impl crate::LeaseHeld for operations::MachinesUpdateThen {}
 impl crate::PreconditionFailed for operations::MachinesUpdateThen {}
 impl crate::Unprocessable for operations::MachinesUpdateThen {}
@@ -506,6 +531,7 @@ impl crate::FlyErrors for operations::MachinesUpdateMetadataThen {
     }
 }
 impl crate::NotFound for operations::MachinesUpdateMetadataThen {}
+impl crate::RequestTimeout for operations::MachinesUpdateMetadataThen {}
 impl crate::LeaseHeld for operations::MachinesUpdateMetadataThen {}
 impl crate::PreconditionFailed for operations::MachinesUpdateMetadataThen {}
 impl crate::Unprocessable for operations::MachinesUpdateMetadataThen {}
@@ -519,6 +545,7 @@ impl crate::FlyErrors for operations::MachinesUpsertMetadataThen {
     }
 }
 impl crate::NotFound for operations::MachinesUpsertMetadataThen {}
+impl crate::RequestTimeout for operations::MachinesUpsertMetadataThen {}
 impl crate::LeaseHeld for operations::MachinesUpsertMetadataThen {}
 impl crate::PreconditionFailed for operations::MachinesUpsertMetadataThen {}
 impl crate::Unprocessable for operations::MachinesUpsertMetadataThen {}
@@ -532,6 +559,7 @@ impl crate::FlyErrors for operations::MachinesWaitThen {
     }
 }
 impl crate::NotFound for operations::MachinesWaitThen {}
+impl crate::RequestTimeout for operations::MachinesWaitThen {}
 /// `POST /platform/placements`
 impl crate::FlyErrors for operations::PlatformPlacementsPostThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -561,7 +589,7 @@ impl crate::FlyErrors for operations::PostgresAttachmentsCreateThen {
     }
 }
 impl crate::NotFound for operations::PostgresAttachmentsCreateThen {}
-impl crate::Unprocessable for operations::PostgresAttachmentsCreateThen {}
+impl crate::PostgresErrors for operations::PostgresAttachmentsCreateThen {}
 /// `DELETE /postgres/{postgres_cluster_id}/attachments/{app_name}`
 impl crate::FlyErrors for operations::PostgresAttachmentsDeleteThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -572,6 +600,7 @@ impl crate::FlyErrors for operations::PostgresAttachmentsDeleteThen {
     }
 }
 impl crate::NotFound for operations::PostgresAttachmentsDeleteThen {}
+impl crate::PostgresErrors for operations::PostgresAttachmentsDeleteThen {}
 /// `POST /postgres/{postgres_cluster_id}/backups`
 impl crate::FlyErrors for operations::PostgresBackupsCreateThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -582,7 +611,7 @@ impl crate::FlyErrors for operations::PostgresBackupsCreateThen {
     }
 }
 impl crate::NotFound for operations::PostgresBackupsCreateThen {}
-impl crate::Unprocessable for operations::PostgresBackupsCreateThen {}
+impl crate::PostgresErrors for operations::PostgresBackupsCreateThen {}
 /// `GET /postgres/{postgres_cluster_id}/backups`
 impl crate::FlyErrors for operations::PostgresBackupsListThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -593,6 +622,7 @@ impl crate::FlyErrors for operations::PostgresBackupsListThen {
     }
 }
 impl crate::NotFound for operations::PostgresBackupsListThen {}
+impl crate::PostgresErrors for operations::PostgresBackupsListThen {}
 /// `POST /postgres`
 impl crate::FlyErrors for operations::PostgresCreateThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -602,7 +632,8 @@ impl crate::FlyErrors for operations::PostgresCreateThen {
         self.into_inner()
     }
 }
-impl crate::Unprocessable for operations::PostgresCreateThen {}
+impl crate::NotFound for operations::PostgresCreateThen {}
+impl crate::PostgresErrors for operations::PostgresCreateThen {}
 /// `POST /postgres/{postgres_cluster_id}/databases`
 impl crate::FlyErrors for operations::PostgresDatabasesCreateThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -613,7 +644,7 @@ impl crate::FlyErrors for operations::PostgresDatabasesCreateThen {
     }
 }
 impl crate::NotFound for operations::PostgresDatabasesCreateThen {}
-impl crate::Unprocessable for operations::PostgresDatabasesCreateThen {}
+impl crate::PostgresErrors for operations::PostgresDatabasesCreateThen {}
 /// `DELETE /postgres/{postgres_cluster_id}/databases/{database_name}`
 impl crate::FlyErrors for operations::PostgresDatabasesDeleteThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -624,6 +655,7 @@ impl crate::FlyErrors for operations::PostgresDatabasesDeleteThen {
     }
 }
 impl crate::NotFound for operations::PostgresDatabasesDeleteThen {}
+impl crate::PostgresErrors for operations::PostgresDatabasesDeleteThen {}
 /// `GET /postgres/{postgres_cluster_id}/databases`
 impl crate::FlyErrors for operations::PostgresDatabasesListThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -634,6 +666,7 @@ impl crate::FlyErrors for operations::PostgresDatabasesListThen {
     }
 }
 impl crate::NotFound for operations::PostgresDatabasesListThen {}
+impl crate::PostgresErrors for operations::PostgresDatabasesListThen {}
 /// `DELETE /postgres/{postgres_cluster_id}`
 impl crate::FlyErrors for operations::PostgresDeleteThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -644,6 +677,7 @@ impl crate::FlyErrors for operations::PostgresDeleteThen {
     }
 }
 impl crate::NotFound for operations::PostgresDeleteThen {}
+impl crate::PostgresErrors for operations::PostgresDeleteThen {}
 /// `DELETE /postgres/{postgres_cluster_id}/databases/{database_name}/extensions/{extension_name}`
 impl crate::FlyErrors for operations::PostgresExtensionsDisableThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -654,6 +688,7 @@ impl crate::FlyErrors for operations::PostgresExtensionsDisableThen {
     }
 }
 impl crate::NotFound for operations::PostgresExtensionsDisableThen {}
+impl crate::PostgresErrors for operations::PostgresExtensionsDisableThen {}
 /// `POST /postgres/{postgres_cluster_id}/databases/{database_name}/extensions`
 impl crate::FlyErrors for operations::PostgresExtensionsEnableThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -664,7 +699,7 @@ impl crate::FlyErrors for operations::PostgresExtensionsEnableThen {
     }
 }
 impl crate::NotFound for operations::PostgresExtensionsEnableThen {}
-impl crate::Unprocessable for operations::PostgresExtensionsEnableThen {}
+impl crate::PostgresErrors for operations::PostgresExtensionsEnableThen {}
 /// `GET /postgres/{postgres_cluster_id}/databases/{database_name}/extensions`
 impl crate::FlyErrors for operations::PostgresExtensionsListThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -675,6 +710,7 @@ impl crate::FlyErrors for operations::PostgresExtensionsListThen {
     }
 }
 impl crate::NotFound for operations::PostgresExtensionsListThen {}
+impl crate::PostgresErrors for operations::PostgresExtensionsListThen {}
 /// `POST /postgres/{postgres_cluster_id}/fork`
 impl crate::FlyErrors for operations::PostgresForkThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -685,7 +721,7 @@ impl crate::FlyErrors for operations::PostgresForkThen {
     }
 }
 impl crate::NotFound for operations::PostgresForkThen {}
-impl crate::Unprocessable for operations::PostgresForkThen {}
+impl crate::PostgresErrors for operations::PostgresForkThen {}
 /// `GET /postgres`
 impl crate::FlyErrors for operations::PostgresListThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -695,6 +731,8 @@ impl crate::FlyErrors for operations::PostgresListThen {
         self.into_inner()
     }
 }
+impl crate::NotFound for operations::PostgresListThen {}
+impl crate::PostgresErrors for operations::PostgresListThen {}
 /// `GET /postgres/{postgres_cluster_id}/queries/active`
 impl crate::FlyErrors for operations::PostgresQueriesActiveThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -705,6 +743,7 @@ impl crate::FlyErrors for operations::PostgresQueriesActiveThen {
     }
 }
 impl crate::NotFound for operations::PostgresQueriesActiveThen {}
+impl crate::PostgresErrors for operations::PostgresQueriesActiveThen {}
 /// `GET /postgres/{postgres_cluster_id}/queries/slow`
 impl crate::FlyErrors for operations::PostgresQueriesSlowThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -715,6 +754,7 @@ impl crate::FlyErrors for operations::PostgresQueriesSlowThen {
     }
 }
 impl crate::NotFound for operations::PostgresQueriesSlowThen {}
+impl crate::PostgresErrors for operations::PostgresQueriesSlowThen {}
 /// `POST /postgres/{postgres_cluster_id}/restore`
 impl crate::FlyErrors for operations::PostgresRestoreThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -725,7 +765,7 @@ impl crate::FlyErrors for operations::PostgresRestoreThen {
     }
 }
 impl crate::NotFound for operations::PostgresRestoreThen {}
-impl crate::Unprocessable for operations::PostgresRestoreThen {}
+impl crate::PostgresErrors for operations::PostgresRestoreThen {}
 /// `GET /postgres/{postgres_cluster_id}`
 impl crate::FlyErrors for operations::PostgresShowThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -736,6 +776,7 @@ impl crate::FlyErrors for operations::PostgresShowThen {
     }
 }
 impl crate::NotFound for operations::PostgresShowThen {}
+impl crate::PostgresErrors for operations::PostgresShowThen {}
 /// `POST /postgres/{postgres_cluster_id}/users`
 impl crate::FlyErrors for operations::PostgresUsersCreateThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -746,7 +787,7 @@ impl crate::FlyErrors for operations::PostgresUsersCreateThen {
     }
 }
 impl crate::NotFound for operations::PostgresUsersCreateThen {}
-impl crate::Unprocessable for operations::PostgresUsersCreateThen {}
+impl crate::PostgresErrors for operations::PostgresUsersCreateThen {}
 /// `GET /postgres/{postgres_cluster_id}/users/{username}/credentials`
 impl crate::FlyErrors for operations::PostgresUsersCredentialsThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -757,6 +798,7 @@ impl crate::FlyErrors for operations::PostgresUsersCredentialsThen {
     }
 }
 impl crate::NotFound for operations::PostgresUsersCredentialsThen {}
+impl crate::PostgresErrors for operations::PostgresUsersCredentialsThen {}
 /// `DELETE /postgres/{postgres_cluster_id}/users/{username}`
 impl crate::FlyErrors for operations::PostgresUsersDeleteThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -767,6 +809,7 @@ impl crate::FlyErrors for operations::PostgresUsersDeleteThen {
     }
 }
 impl crate::NotFound for operations::PostgresUsersDeleteThen {}
+impl crate::PostgresErrors for operations::PostgresUsersDeleteThen {}
 /// `GET /postgres/{postgres_cluster_id}/users`
 impl crate::FlyErrors for operations::PostgresUsersListThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -777,6 +820,7 @@ impl crate::FlyErrors for operations::PostgresUsersListThen {
     }
 }
 impl crate::NotFound for operations::PostgresUsersListThen {}
+impl crate::PostgresErrors for operations::PostgresUsersListThen {}
 /// `POST /postgres/{postgres_cluster_id}/users/{username}/rotate_password`
 impl crate::FlyErrors for operations::PostgresUsersRotatePasswordThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -787,7 +831,7 @@ impl crate::FlyErrors for operations::PostgresUsersRotatePasswordThen {
     }
 }
 impl crate::NotFound for operations::PostgresUsersRotatePasswordThen {}
-impl crate::Unprocessable for operations::PostgresUsersRotatePasswordThen {}
+impl crate::PostgresErrors for operations::PostgresUsersRotatePasswordThen {}
 /// `PATCH /postgres/{postgres_cluster_id}/users/{username}`
 impl crate::FlyErrors for operations::PostgresUsersUpdateRoleThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -798,7 +842,7 @@ impl crate::FlyErrors for operations::PostgresUsersUpdateRoleThen {
     }
 }
 impl crate::NotFound for operations::PostgresUsersUpdateRoleThen {}
-impl crate::Unprocessable for operations::PostgresUsersUpdateRoleThen {}
+impl crate::PostgresErrors for operations::PostgresUsersUpdateRoleThen {}
 /// `POST /apps/{app_name}/secrets/{secret_name}`
 impl crate::FlyErrors for operations::SecretCreateThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -985,7 +1029,6 @@ impl crate::FlyErrors for operations::TokensRequestOidcThen {
         self.into_inner()
     }
 }
-impl crate::Unprocessable for operations::TokensRequestOidcThen {}
 /// `DELETE /apps/{app_name}/volumes/{volume_id}`
 impl crate::FlyErrors for operations::VolumeDeleteThen {
     fn from_then(then: ::httpmock::Then) -> Self {

@@ -1,10 +1,11 @@
 //! The error answers Fly gives, for any operation's `Then`.
 //!
 //! Fly answers errors with a JSON body `{"error": "<message>", "status": "<code>"}` (the code is
-//! left out where Fly sends none). Which answers an operation can get is decided by the xtask from
-//! the API document and written to `answers.rs`: every operation implements [`FlyErrors`]; those
-//! that name a resource in their path implement [`NotFound`], and so on. Asking a mock for an
-//! answer its operation never gets is a compile error.
+//! left out where Fly sends none; the managed Postgres API never sends one). Which answers an
+//! operation can get is read by the xtask from the error statuses the operation declares in the
+//! API document, and written to `answers.rs`: every operation implements [`FlyErrors`]; those
+//! that declare 404 implement [`NotFound`], and so on. Asking a mock for an answer its operation
+//! never gets is a compile error.
 
 use serde_json::{Value, json};
 
@@ -88,6 +89,31 @@ pub trait NotFound: FlyErrors {
     /// 404 with `message`, e.g. `Could not find App "my-app"`.
     fn fly_not_found(self, message: &str) -> Self {
         self.fly_error(404, message, None)
+    }
+}
+
+/// 408: a `/wait` that ran out, or a machine's host that missed its deadline (for a create, the
+/// machine may or may not exist afterwards).
+pub trait RequestTimeout: FlyErrors {
+    /// 408 with `message`, e.g. `timeout waiting for machine to reach started`.
+    fn fly_timeout(self, message: &str) -> Self {
+        self.fly_error(408, message, None)
+    }
+}
+
+/// The managed Postgres API's error answers: `{"error": message}`, without a code.
+pub trait PostgresErrors: FlyErrors {
+    /// `status` with the Postgres error body.
+    fn postgres_error(self, status: u16, message: &str) -> Self {
+        self.fly_error(status, message, None)
+    }
+
+    /// 503 with `Retry-After: retry_after_secs`: the cluster cannot be reached right now.
+    fn postgres_unavailable(self, retry_after_secs: u32) -> Self {
+        let then = self
+            .into_then()
+            .header("retry-after", retry_after_secs.to_string());
+        Self::from_then(then).postgres_error(503, "cluster is temporarily unavailable")
     }
 }
 

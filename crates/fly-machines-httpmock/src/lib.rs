@@ -8,8 +8,9 @@
 //!
 //! Besides the success answers, every `Then` can give the error answers Fly gives, with Fly's
 //! error body `{"error": "...", "status": "..."}`: see [`FlyErrors`] (429 with `Retry-After`,
-//! 5xx, any status) and, where the operation can get them, [`NotFound`], [`LeaseHeld`],
-//! [`PreconditionFailed`] and [`Unprocessable`].
+//! 5xx, any status) and, where the operation declares them, [`NotFound`], [`RequestTimeout`],
+//! [`LeaseHeld`], [`PreconditionFailed`] and [`Unprocessable`]; the managed Postgres operations
+//! offer [`PostgresErrors`] (their `{"error"}` body, and 503 with `Retry-After`).
 //!
 //! ```no_run
 //! use fly_machines_httpmock::{FlyErrors, LeaseHeld, MockServerExt, ServerError};
@@ -39,7 +40,8 @@ mod answers;
 mod errors;
 
 pub use errors::{
-    FlyErrors, LeaseHeld, NotFound, PreconditionFailed, ServerError, Unprocessable, error_body,
+    FlyErrors, LeaseHeld, NotFound, PostgresErrors, PreconditionFailed, RequestTimeout,
+    ServerError, Unprocessable, error_body,
 };
 pub use generated::*;
 

@@ -206,13 +206,15 @@ async fn the_raw_client_from_raw_client_reaches_the_typed_mocks_and_decodes_thei
     let err = client.machines_start(APP, MACHINE, None).await.unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(409));
     busy.assert_calls_async(1).await;
-    // The document declares no error answer for this operation, so the raw client hands the
-    // response back as it came; Fly's body is in it.
+    // The document declares the 404, so the raw client decodes Fly's body into its type.
     match client.apps_show(APP).await.unwrap_err() {
-        fly_machines_api::Error::UnexpectedResponse(response) => {
+        fly_machines_api::Error::ErrorResponse(response) => {
             assert_eq!(response.status().as_u16(), 404);
-            let body: Value = response.json().await.unwrap();
-            assert_eq!(body, json!({"error": "Could not find App \"my-app-name\""}));
+            assert_eq!(
+                response.error.as_deref(),
+                Some("Could not find App \"my-app-name\"")
+            );
+            assert_eq!(response.status, None);
         }
         other => panic!("expected the 404 answer, got {other:?}"),
     }

@@ -201,9 +201,9 @@ async fn declared_error_body_with_an_unknown_code_reaches_the_caller_typed() {
 }
 
 #[tokio::test]
-async fn name_taken_arrives_as_422_outside_the_declared_errors() {
-    // Fly answers a duplicate app name with 422 {"status":"name_taken"}; Apps_create only
-    // declares 400, so the caller gets the raw response and decodes the body itself.
+async fn name_taken_arrives_as_a_declared_422() {
+    // Fly answers a duplicate app name with 422 {"status":"name_taken"}; Apps_create declares
+    // the 422 (Fly's 2026-10 document does too), so the body reaches the caller typed.
     let server = MockServer::start_async().await;
     let mock = server.apps_create(|_, then| {
         then.fly_unprocessable(
@@ -220,14 +220,13 @@ async fn name_taken_arrives_as_422_outside_the_declared_errors() {
     let result = client.apps_create(&body).await;
     assert_sent(&result);
     mock.assert_async().await;
-    let Err(Error::UnexpectedResponse(response)) = result else {
+    let Err(Error::ErrorResponse(error)) = result else {
         panic!(
-            "expected an undeclared status, got {:?}",
+            "expected a declared error, got {:?}",
             result.map(|_| ()).map_err(Error::into_untyped)
         );
     };
-    assert_eq!(response.status().as_u16(), 422);
-    let error: types::ErrorResponse = response.json().await.unwrap();
+    assert_eq!(error.status().as_u16(), 422);
     assert_eq!(error.status, Some(types::StatusCode("name_taken".into())));
 }
 

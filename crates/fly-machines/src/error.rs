@@ -459,6 +459,18 @@ impl ErrorBody for types::ErrorResponse {
     }
 }
 
+impl ErrorBody for types::LeaseEnvelope {
+    async fn into_text(self) -> String {
+        serde_json::to_string(&self).unwrap_or_default()
+    }
+}
+
+impl ErrorBody for types::PostgresErrorResponse {
+    async fn into_text(self) -> String {
+        serde_json::to_string(&self).unwrap_or_default()
+    }
+}
+
 impl ErrorBody for ByteStream {
     async fn into_text(self) -> String {
         let mut stream = self.into_inner();
