@@ -125,8 +125,12 @@ async fn a_cluster_provisions_on_the_clock_and_is_deleted_on_it() {
         410,
         "being deleted",
     );
+    // Operations without a documented 410 answer 503 (no Retry-After) meanwhile.
+    let users = http.get(&format!("/postgres/{id}/users")).await;
+    refused(&users, 503, "being deleted");
+    assert!(users.headers.get("retry-after").is_none());
     refused(
-        &http.get(&format!("/postgres/{id}/users")).await,
+        &http.post(&format!("/postgres/{id}/fork"), json!({})).await,
         410,
         "being deleted",
     );
@@ -141,6 +145,11 @@ async fn a_cluster_provisions_on_the_clock_and_is_deleted_on_it() {
         &http.delete(&format!("/postgres/{id}")).await,
         410,
         "has been deleted",
+    );
+    refused(
+        &http.get(&format!("/postgres/{id}/users")).await,
+        404,
+        "Cluster not found",
     );
     let listed = http.get("/postgres?org_slug=personal").await;
     assert_eq!(listed.body["data"], json!([]));
@@ -688,7 +697,7 @@ async fn extensions_install_with_their_requirements_and_uninstall() {
     );
     refused(
         &http.delete(&p("/extensions/cube")).await,
-        409,
+        400,
         "earthdistance",
     );
     assert_eq!(

@@ -64,13 +64,20 @@ impl Model {
         }
     }
 
-    /// The status an operation needing the database gets before its own checks, if any.
-    fn gate(&self) -> Option<u16> {
-        match self.status() {
-            "ready" => None,
-            "creating" | "initializing" => Some(503),
-            _ => Some(410),
+    /// The status an operation needing the database gets before its own checks, if any
+    /// (`gone`: the operation documents a 410 for a cluster being deleted or deleted).
+    fn gate_for(&self, gone: bool) -> Option<u16> {
+        match (self.status(), gone) {
+            ("ready", _) => None,
+            ("creating" | "initializing", _) => Some(503),
+            (_, true) => Some(410),
+            ("deleting", false) => Some(503),
+            _ => Some(404),
         }
+    }
+
+    fn gate(&self) -> Option<u16> {
+        self.gate_for(false)
     }
 
     fn apply(&mut self, op: &Op) -> u16 {
@@ -101,7 +108,7 @@ impl Model {
                     404
                 }
             }),
-            Op::Rotate(u) => self.gate().unwrap_or_else(|| {
+            Op::Rotate(u) => self.gate_for(true).unwrap_or_else(|| {
                 if self.users.contains_key(USERS[u]) {
                     200
                 } else {

@@ -1,5 +1,5 @@
 //! Extensions of a database: the catalogue with what is installed, enabling (with what an
-//! extension requires, as `CREATE EXTENSION … CASCADE` would) and disabling (refused while
+//! extension requires, as `CREATE EXTENSION … CASCADE` would) and disabling (refused, 400, while
 //! another installed extension needs it, unless `force`).
 
 use axum::http::StatusCode;
@@ -153,13 +153,10 @@ pub(crate) fn disable(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     }
     let needing = dependents(db, &name);
     if !needing.is_empty() && !force {
-        return Err(ApiError::conflict(
-            "dependent_objects",
-            format!(
-                "Extension {name} is required by {}; pass force=true to drop them too",
-                needing.join(", ")
-            ),
-        ));
+        return Err(ApiError::bad_request(format!(
+            "Extension {name} is required by {}; pass force=true to drop them too",
+            needing.join(", ")
+        )));
     }
     for n in needing.iter().chain(std::iter::once(&name)) {
         db.extensions.remove(n);

@@ -3,8 +3,10 @@
 //! (`PostgresErrorResponse`).
 //!
 //! What an operation may do depends on the cluster's status: reading a cluster (show, its
-//! backups) works until it is deleted (then 404); everything else answers 410 once deletion
-//! has started; operations that need the running database (users, databases, extensions,
+//! backups) works until it is deleted (then 404). Once deletion has started, the operations
+//! Fly documents a 410 for (delete, attachments, fork, password rotation) answer 410; the
+//! others answer 503 without `Retry-After` while the cluster is being deleted and 404 once it
+//! is gone. Operations that need the running database (users, databases, extensions,
 //! credentials, backups, queries) answer 503 with `Retry-After` while it is provisioning, and
 //! 503 without it when provisioning failed.
 
@@ -17,6 +19,8 @@ pub(crate) mod ops;
 pub(crate) mod views;
 
 use axum::http::{HeaderValue, StatusCode, header};
+
+use fly_machines_api::OperationId;
 
 use crate::errors::ApiError;
 use crate::reply::HandlerResult;
@@ -64,15 +68,34 @@ pub(crate) fn cluster<'w>(
         .by_id
         .get_mut(id)
         .ok_or_else(|| ApiError::not_found("Cluster not found"))?;
+    let answers_gone = documents_gone(req.op.op);
     match (c.status(now), needs) {
-        (ClusterStatus::Deleted, Needs::Known) => Err(ApiError::not_found("Cluster not found")),
-        (ClusterStatus::Deleted, _) => Err(gone("This cluster has been deleted")),
-        (ClusterStatus::Deleting, Needs::Alive | Needs::Running) => {
+        (ClusterStatus::Deleted, Needs::Alive | Needs::Running) if answers_gone => {
+            Err(gone("This cluster has been deleted"))
+        }
+        (ClusterStatus::Deleted, _) => Err(ApiError::not_found("Cluster not found")),
+        (ClusterStatus::Deleting, Needs::Alive | Needs::Running) if answers_gone => {
             Err(gone("This cluster is being deleted"))
         }
+        (ClusterStatus::Deleting, Needs::Alive | Needs::Running) => Err(unavailable(format!(
+            "pg-admin is unavailable: cluster {} is being deleted",
+            c.id
+        ))),
         (_, Needs::Running) => require_running(c, now).map(|()| c),
         _ => Ok(c),
     }
+}
+
+/// The operations Fly documents a 410 for, on a cluster being deleted or deleted.
+fn documents_gone(op: OperationId) -> bool {
+    matches!(
+        op,
+        OperationId::PostgresDelete
+            | OperationId::PostgresAttachmentsCreate
+            | OperationId::PostgresAttachmentsDelete
+            | OperationId::PostgresFork
+            | OperationId::PostgresUsersRotatePassword
+    )
 }
 
 /// 503 unless the cluster's database is up: with `Retry-After` (whole seconds until it is
@@ -99,9 +122,10 @@ pub(crate) fn require_running(c: &Cluster, now: u64) -> Result<(), ApiError> {
             "pg-admin is unavailable: cluster {} failed to provision",
             c.id
         ))),
-        ClusterStatus::Deleting | ClusterStatus::Deleted => {
-            Err(gone("This cluster is being deleted"))
-        }
+        ClusterStatus::Deleting | ClusterStatus::Deleted => Err(unavailable(format!(
+            "pg-admin is unavailable: cluster {} is being deleted",
+            c.id
+        ))),
     }
 }
 
