@@ -51,6 +51,7 @@ pub struct SimBuilder {
     rate_limits: RateLimits,
     clock: Option<Clock>,
     transition: Duration,
+    postgres_step: Duration,
     faults: Faults,
     seed: u64,
     addr: SocketAddr,
@@ -70,6 +71,7 @@ impl Default for SimBuilder {
             rate_limits: RateLimits::fly(),
             clock: None,
             transition: Duration::from_millis(30),
+            postgres_step: Duration::from_secs(1),
             faults: Faults::none(),
             seed: 0x5EED,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -124,6 +126,14 @@ impl SimBuilder {
     /// transitions complete as soon as the machine is next observed.
     pub fn transition_time(mut self, step: Duration) -> SimBuilder {
         self.transition = step;
+        self
+    }
+
+    /// How long each Managed Postgres phase lasts (default 1 s; millisecond resolution): a
+    /// new cluster is `creating` for one step and `initializing` for another before it is
+    /// `ready`; deletion and a backup take one step each.
+    pub fn postgres_step(mut self, step: Duration) -> SimBuilder {
+        self.postgres_step = step;
         self
     }
 
@@ -229,6 +239,7 @@ impl SimBuilder {
                 token,
                 auth: self.auth,
                 transition_ms: crate::time::millis(self.transition),
+                postgres_step_ms: crate::time::millis(self.postgres_step),
                 default_region: self.region,
                 owner: self.owner,
                 versions_kept: self.versions_kept,

@@ -24,6 +24,8 @@ pub(crate) struct Settings {
     pub(crate) token: String,
     pub(crate) auth: bool,
     pub(crate) transition_ms: u64,
+    /// How long each Managed Postgres phase lasts (creating, initializing, deleting, a backup).
+    pub(crate) postgres_step_ms: u64,
     pub(crate) default_region: String,
     pub(crate) owner: String,
     /// How many versions each machine keeps.

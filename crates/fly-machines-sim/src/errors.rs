@@ -4,14 +4,25 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::reply::{Reply, ReplyBody};
 
+/// The body shapes Fly's endpoints answer errors in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorShape {
+    /// `{"error": message, "status": code}`, most endpoints.
+    Fly,
+    /// `{"status": "error", "code", "message", "error"}`, the lease endpoints.
+    LeaseEnvelope,
+    /// `{"error": message}`, the Managed Postgres endpoints (`PostgresErrorResponse`).
+    Postgres,
+}
+
 /// A Fly-shaped error: `{"error": message, "status": code}` with an HTTP status.
 #[derive(Debug, Clone)]
 pub(crate) struct ApiError {
     pub(crate) http: StatusCode,
     pub(crate) code: &'static str,
     pub(crate) message: String,
-    /// Lease endpoints answer errors in their `{status, code, message}` envelope.
-    pub(crate) envelope: bool,
+    /// Which body shape the error is sent in.
+    pub(crate) shape: ErrorShape,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -21,7 +32,7 @@ impl ApiError {
             http,
             code,
             message: message.into(),
-            envelope: false,
+            shape: ErrorShape::Fly,
             headers: Vec::new(),
         }
     }
@@ -46,20 +57,30 @@ impl ApiError {
     }
     /// Marks the error as one to be sent in the lease envelope shape.
     pub(crate) fn in_envelope(mut self) -> Self {
-        self.envelope = true;
+        self.shape = ErrorShape::LeaseEnvelope;
+        self
+    }
+    /// Marks the error as one to be sent in the Managed Postgres shape.
+    pub(crate) fn in_postgres_shape(mut self) -> Self {
+        self.shape = ErrorShape::Postgres;
+        self
+    }
+    /// Adds a header to the answer (e.g. `Retry-After`).
+    pub(crate) fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
         self
     }
 
     pub(crate) fn into_reply(self) -> Reply {
-        let body = if self.envelope {
-            serde_json::json!({
+        let body = match self.shape {
+            ErrorShape::LeaseEnvelope => serde_json::json!({
                 "status": "error",
                 "code": self.code,
                 "message": self.message,
                 "error": self.message,
-            })
-        } else {
-            serde_json::json!({ "error": self.message, "status": self.code })
+            }),
+            ErrorShape::Fly => serde_json::json!({ "error": self.message, "status": self.code }),
+            ErrorShape::Postgres => serde_json::json!({ "error": self.message }),
         };
         Reply {
             status: self.http,

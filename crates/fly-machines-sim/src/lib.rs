@@ -1,6 +1,7 @@
 //! A stateful local emulator of the Fly.io Machines API.
 //!
-//! `fly-machines-sim` serves all 76 operations of the Machines API (`/v1`) from memory, with
+//! `fly-machines-sim` serves all 100 operations of the Machines API (`/v1`, Fly's 2026-10
+//! document, Managed Postgres included) from memory, with
 //! Fly's wire shapes (the types of [`fly_machines_api::types`]) and status codes, so that
 //! orchestration code can be developed and tested offline. It models what clients trip on:
 //! the machine state machine with timed transitions, `/wait` long-polls, leases and their
@@ -119,8 +120,28 @@
 //! not stall the others. Time arithmetic saturates: a huge duration means "as long as
 //! representable".
 //!
+//! **Managed Postgres** (`/v1/postgres…`). With Postgres step *P* (default 1 s, see
+//! [`SimBuilder::postgres_step`]), a new cluster is `creating` until +P, `initializing` until
+//! +2P, then `ready` (endpoints appear; storage figures an hour later). A cluster whose name
+//! ends in `unprovisionable` ends in `failed` instead. Delete (202) makes it `deleting`, and
+//! `deleted` at +P: show answers 404, `include_deleted=true` lists it for an hour. Fork needs a
+//! `ready` source (409 otherwise); restore takes a finished backup (what it saved) or a point in
+//! time between ready and now (what the cluster holds now); both provision a new cluster with
+//! the source's settings. Users get 32-character passwords, replaced on rotation. Backups run
+//! for P; another one meanwhile is 409. Active and slow queries are deterministic samples (slow
+//! ones from metrics scraped every 60 s after ready). Errors are `{"error": message}`: 404
+//! unknown cluster/user/database/backup/app; 422 bad plan, region, role, backup type, cluster
+//! name, or a field of the wrong type; 400 a missing `org_slug`, malformed or reserved user
+//! and database names, system extensions; 409 duplicates and PostGIS on a cluster without it;
+//! 410 once deletion has started (show and backup listing still answer while `deleting`);
+//! 503 with `Retry-After` (whole seconds until ready) for users, databases, extensions,
+//! credentials, backups and queries while the cluster provisions, 503 without it when it failed.
+//! Organizations are `personal` and any that owns an app or a cluster (404 otherwise).
+//!
 //! **Other resources.** Apps (unique names, `name_taken`; `name` or `app_name` accepted,
-//! `org_slug` defaults to `personal`); volumes with attach rules (a volume mounted by another
+//! `org_slug` defaults to `personal`; `idempotency_key` makes a repeat with the same key and
+//! name, or no name, answer 201 with the first app, and the same key with another name 422
+//! `idempotency_key_reused`); volumes with attach rules (a volume mounted by another
 //! machine answers 412; a volume and its machine share a region; an attached volume cannot be
 //! deleted), extend (only larger) and snapshots; secrets and secret keys as versioned stores
 //! (every change bumps the app's secrets version; `min_version` ahead of it answers 412;

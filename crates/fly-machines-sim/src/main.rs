@@ -24,6 +24,10 @@ struct Args {
     /// Duration of each transient state, in milliseconds.
     #[arg(long, default_value_t = 30)]
     transition_ms: u64,
+    /// Duration of each Managed Postgres phase (creating, initializing, deleting, a backup),
+    /// in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    postgres_step_ms: u64,
     /// Seed for ids, nonces and faults.
     #[arg(long, default_value_t = 0x5EED)]
     seed: u64,
@@ -51,6 +55,7 @@ async fn main() -> std::io::Result<()> {
         .port(args.port)
         .seed(args.seed)
         .transition_time(Duration::from_millis(args.transition_ms))
+        .postgres_step(Duration::from_millis(args.postgres_step_ms))
         .faults(
             Faults::seeded(args.seed)
                 .error_rate(args.error_rate)

@@ -23,6 +23,7 @@ fn settings() -> Settings {
         token: "t".to_string(),
         auth: true,
         transition_ms: 100,
+        postgres_step_ms: 1_000,
         default_region: "iad".to_string(),
         owner: "owner@test".to_string(),
         versions_kept: 3,

@@ -84,6 +84,14 @@ pub(crate) fn machine_config(
         if let Some(path) = mount.path.as_deref().filter(|p| !p.is_empty()) {
             rules::check_guest_path("mounts.path", path).map_err(refused)?;
         }
+        mount_growth(mount)?;
+    }
+    if let Some(fraction) = config.spot.as_ref().and_then(|s| s.max_price_fraction)
+        && !(fraction > 0.0 && fraction <= 1.0)
+    {
+        return Err(ApiError::bad_request(format!(
+            "spot.max_price_fraction must be more than 0 and at most 1, got {fraction}"
+        )));
     }
     if let Some(signal) = config
         .stop_config
@@ -111,6 +119,28 @@ pub(crate) fn machine_config(
         rules::check_metadata_key(key).map_err(refused)?;
     }
     Ok(config)
+}
+
+/// Checks how a mount grows: by GB or by percent, not both; amounts positive.
+fn mount_growth(mount: &types::MachineMount) -> Result<(), ApiError> {
+    if mount.add_size_gb.is_some() && mount.add_size_percent.is_some() {
+        return Err(ApiError::bad_request(
+            "mounts.add_size_gb and mounts.add_size_percent are mutually exclusive",
+        ));
+    }
+    for (field, value) in [
+        ("mounts.add_size_percent", mount.add_size_percent),
+        ("mounts.min_add_size_gb", mount.min_add_size_gb),
+    ] {
+        if let Some(v) = value
+            && v < 1
+        {
+            return Err(ApiError::bad_request(format!(
+                "{field} must be at least 1, got {v}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Checks a machine name: 1 to 63 letters, digits, `-` or `_`.

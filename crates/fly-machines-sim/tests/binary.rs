@@ -8,7 +8,14 @@ use std::time::Duration;
 #[tokio::test]
 async fn binary_serves_prints_its_url_and_stops_on_sigint() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_fly-machines-sim"))
-        .args(["--port", "0", "--token", "bin-token"])
+        .args([
+            "--port",
+            "0",
+            "--token",
+            "bin-token",
+            "--postgres-step-ms",
+            "0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -50,6 +57,18 @@ async fn binary_serves_prints_its_url_and_stops_on_sigint() {
         .await
         .expect("request");
     assert_eq!(resp.status(), 200);
+    // With zero-length Postgres phases a new cluster is ready at once.
+    let cluster: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/postgres"))
+        .bearer_auth("bin-token")
+        .json(&serde_json::json!({ "org_slug": "personal", "plan": "basic", "region": "iad" }))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(cluster["data"]["status"], "ready", "{cluster}");
 
     let pid = child.id().to_string();
     let killed = Command::new("kill")

@@ -12,7 +12,7 @@ use crate::ids::{alnum_id, fnv64, stream_bytes};
 use crate::reply::ok_json;
 use crate::reply::{HandlerResult, Reply};
 use crate::request::{ApiRequest, Env};
-use crate::state::App;
+use crate::state::{App, AppKey};
 
 /// Create-app body: Fly's spec says `name`, its docs page says `app_name`; both are accepted.
 #[derive(Debug, Default, Deserialize)]
@@ -21,6 +21,8 @@ pub(crate) struct CreateBody {
     app_name: Option<String>,
     org_slug: Option<String>,
     network: Option<String>,
+    /// Makes a repeat of the same create answer the app the first one made.
+    idempotency_key: Option<String>,
     #[serde(default)]
     #[allow(dead_code)]
     enable_subdomains: Option<bool>,
@@ -54,12 +56,57 @@ pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     })
 }
 
+/// Longest idempotency key accepted.
+const MAX_IDEMPOTENCY_KEY: usize = 256;
+
+/// The answer to a create: the app's id and creation time.
+fn created(app: &App) -> HandlerResult {
+    Ok(Reply::json(
+        StatusCode::CREATED,
+        types::CreateAppResponse {
+            created_at: Some(i64::try_from(app.created_ms).unwrap_or(i64::MAX)),
+            id: Some(app.id.clone()),
+        },
+    ))
+}
+
+/// A repeat of a create made with the same idempotency key: the app it made, when the name
+/// agrees (or is left out); 422 when it names another app. `None` when the key is new, or
+/// its app has been deleted since (the key is then forgotten).
+fn replay(env: &mut Env<'_>, key: &str, name: Option<&str>) -> Option<HandlerResult> {
+    let world = &mut *env.world;
+    let first = world.app_idempotency_keys.get(key)?;
+    let Some(app) = world.apps.get(&first.name).filter(|a| a.id == first.app_id) else {
+        world.app_idempotency_keys.remove(key);
+        return None;
+    };
+    Some(match name {
+        Some(name) if name != app.name => Err(ApiError::unprocessable(
+            "idempotency_key_reused",
+            format!(
+                "idempotency key {key:?} was used to create app {:?}; it cannot create {name:?}",
+                app.name
+            ),
+        )),
+        _ => created(app),
+    })
+}
+
 pub(crate) fn create(env: &mut Env<'_>, _req: &ApiRequest, body: CreateBody) -> HandlerResult {
-    let name = body
-        .name
-        .or(body.app_name)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::bad_request("name is required"))?;
+    let requested = body.name.or(body.app_name).filter(|n| !n.is_empty());
+    let key = body.idempotency_key.filter(|k| !k.is_empty());
+    if let Some(key) = &key {
+        if key.len() > MAX_IDEMPOTENCY_KEY {
+            return Err(ApiError::bad_request(format!(
+                "idempotency_key is {} bytes long; at most {MAX_IDEMPOTENCY_KEY} are accepted",
+                key.len()
+            )));
+        }
+        if let Some(answer) = replay(env, key, requested.as_deref()) {
+            return answer;
+        }
+    }
+    let name = requested.ok_or_else(|| ApiError::bad_request("name is required"))?;
     if !valid_app_name(&name) {
         return Err(ApiError::bad_request(format!(
             "invalid app name {name:?}: use lowercase letters, digits and dashes"
@@ -81,6 +128,7 @@ pub(crate) fn create(env: &mut Env<'_>, _req: &ApiRequest, body: CreateBody) -> 
         id: id.clone(),
         numeric_id,
         name: name.clone(),
+        created_ms: env.now,
         org_slug,
         network: body
             .network
@@ -95,14 +143,16 @@ pub(crate) fn create(env: &mut Env<'_>, _req: &ApiRequest, body: CreateBody) -> 
         certs: BTreeMap::new(),
         ips: Vec::new(),
     };
+    let answer = created(&app);
+    if let Some(key) = key {
+        let record = AppKey {
+            name: name.clone(),
+            app_id: id,
+        };
+        env.world.app_idempotency_keys.insert(key, record);
+    }
     env.world.apps.insert(name, app);
-    Ok(Reply::json(
-        StatusCode::CREATED,
-        types::CreateAppResponse {
-            created_at: Some(env.now as i64),
-            id: Some(id),
-        },
-    ))
+    answer
 }
 
 pub(crate) fn show(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
@@ -116,6 +166,8 @@ pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let name = req.path_param("app_name");
     env.world.app(name)?;
     env.world.apps.remove(name);
+    env.world.app_idempotency_keys.retain(|_, k| k.name != name);
+    env.world.postgres.detach_app(name);
     Ok(Reply::empty(StatusCode::ACCEPTED))
 }
 

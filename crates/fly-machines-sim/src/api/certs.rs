@@ -362,53 +362,114 @@ pub(crate) fn ips_list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     })
 }
 
+/// The address of one kind for the app's `n`th assignment.
+fn new_address(app: &App, kind: &str, n: u64) -> String {
+    let h = fnv64(app.id.as_bytes());
+    match kind {
+        "v6" => format!("2a09:8280:1::{:x}:{n:x}", h & 0xffff),
+        "v4" => format!("137.66.{}.{}", (h >> 8) % 250 + 1, n % 250 + 1),
+        "egress_v4" => format!("209.71.{}.{}", (h >> 16) % 250 + 1, n % 250 + 1),
+        "egress_v6" => format!("2a09:8280:e::{:x}:{n:x}", h & 0xffff),
+        _ => format!("fdaa:0:{:x}:0:1::{n:x}", app.numeric_id % 0xffff),
+    }
+}
+
+/// The 6PN network a Flycast address sits on (`name` empty for the org's default network).
+fn flycast_network(app: &App, network: Option<String>) -> types::IpAssignmentNetwork {
+    types::IpAssignmentNetwork {
+        name: Some(network.unwrap_or_default()),
+        org_slug: Some(app.org_slug.clone()),
+    }
+}
+
 pub(crate) fn ips_create(
     env: &mut Env<'_>,
     req: &ApiRequest,
     body: types::AssignIpRequest,
 ) -> HandlerResult {
-    let kind = body.type_.as_ref().map_or("v6", |t| t.as_str());
+    let kind = body.type_.as_ref().map_or("v6", |t| t.as_str()).to_string();
+    const KINDS: &[&str] = &[
+        "v6",
+        "v4",
+        "shared_v4",
+        "private_v6",
+        "egress_v4",
+        "egress_v6",
+        "egress_pair",
+    ];
+    if !KINDS.contains(&kind.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "type must be one of {}; got {kind:?}",
+            KINDS.join(", ")
+        )));
+    }
+    let egress = kind.starts_with("egress");
+    let region = body.region.filter(|r| !r.is_empty());
+    // Egress addresses belong to one region, so one must be named.
+    let region = match (egress, region) {
+        (true, Some(r)) if crate::api::platform::is_region(&r) => r,
+        (true, other) => {
+            return Err(ApiError::bad_request(format!(
+                "egress addresses need the region they leave from; got {:?}",
+                other.unwrap_or_default()
+            )));
+        }
+        (false, r) => r.unwrap_or_else(|| "global".to_string()),
+    };
+    let network = body.network.filter(|n| !n.is_empty());
     let now = env.now;
     let app = env.world.app(req.path_param("app_name"))?;
     let n = app.ips.len() as u64 + 1;
-    let h = fnv64(app.id.as_bytes());
-    let (ip, shared) = match kind {
-        "v6" => (format!("2a09:8280:1::{:x}:{n:x}", h & 0xffff), false),
-        "v4" => (
-            format!("137.66.{}.{}", (h >> 8) % 250 + 1, n % 250 + 1),
-            false,
-        ),
-        "shared_v4" => (app_ipv4(app), true),
-        "private_v6" => (
-            format!("fdaa:0:{:x}:0:1::{n:x}", app.numeric_id % 0xffff),
-            false,
-        ),
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "type must be one of v6, v4, shared_v4, private_v6; got {other:?}"
-            )));
+    let addresses: Vec<(String, &str)> = match kind.as_str() {
+        "shared_v4" => vec![(app_ipv4(app), "shared_v4")],
+        "egress_pair" => vec![
+            (new_address(app, "egress_v4", n), "egress_v4"),
+            (new_address(app, "egress_v6", n), "egress_v6"),
+        ],
+        other => vec![(new_address(app, other, n), other)],
+    };
+    for (ip, _) in &addresses {
+        if app.ips.iter().any(|i| i.ip.as_deref() == Some(ip.as_str())) {
+            return Err(ApiError::unprocessable(
+                "already_exists",
+                format!("the app already has the address {ip}"),
+            ));
         }
-    };
-    if app.ips.iter().any(|i| i.ip.as_deref() == Some(ip.as_str())) {
-        return Err(ApiError::unprocessable(
-            "already_exists",
-            format!("the app already has the address {ip}"),
-        ));
     }
-    let assignment = types::IpAssignment {
-        created_at: Some(rfc3339(now)),
-        ip: Some(ip),
-        region: Some(
-            body.region
-                .filter(|r| !r.is_empty())
-                .unwrap_or_else(|| "global".to_string()),
+    let flycast = (kind == "private_v6").then(|| flycast_network(app, network));
+    for (ip, of_kind) in &addresses {
+        app.ips.push(types::IpAssignment {
+            created_at: Some(rfc3339(now)),
+            egress: Some(egress),
+            ip: Some(ip.clone()),
+            network: flycast.clone(),
+            region: Some(region.clone()),
+            service_name: body.service_name.clone(),
+            shared: Some(*of_kind == "shared_v4"),
+        });
+    }
+    // A pair answers both addresses in `ip_pair` and no `ip`.
+    let (ip, ip_pair) = match addresses.as_slice() {
+        [(v4, _), (v6, _)] => (
+            None,
+            Some(types::IpPair {
+                v4: Some(v4.clone()),
+                v6: Some(v6.clone()),
+            }),
         ),
-        service_name: body.service_name,
-        shared: Some(shared),
-        ..Default::default()
+        [(one, _), ..] => (Some(one.clone()), None),
+        [] => (None, None),
     };
-    app.ips.push(assignment.clone());
-    ok_json(assignment)
+    ok_json(types::AssignIpResponse {
+        created_at: Some(rfc3339(now)),
+        egress: Some(egress),
+        ip,
+        ip_pair,
+        network: flycast,
+        region: Some(region),
+        service_name: body.service_name,
+        shared: Some(kind == "shared_v4"),
+    })
 }
 
 pub(crate) fn ips_delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {

@@ -51,6 +51,7 @@ pub(crate) use machine;
 pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let include_deleted = req.query_bool("include_deleted")?.unwrap_or(false);
     let summary = req.query_bool("summary")?.unwrap_or(false);
+    let include_leases = req.query_bool("include_leases")?.unwrap_or(false);
     let region = req.query_param("region").filter(|r| !r.is_empty());
     let mut states = Vec::new();
     for s in req.query_list("state") {
@@ -90,7 +91,11 @@ pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         {
             continue;
         }
-        out.push(m.view(summary, None));
+        out.push(if include_leases {
+            m.view_with_lease(summary, None, now)
+        } else {
+            m.view(summary, None)
+        });
     }
     ok_json(out)
 }
@@ -314,8 +319,13 @@ pub(crate) fn create(
 }
 
 pub(crate) fn show(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let (m, _, _) = machine!(env, req);
-    ok_json(m.view(false, None))
+    let include_leases = req.query_bool("include_leases")?.unwrap_or(false);
+    let (m, _, now) = machine!(env, req);
+    ok_json(if include_leases {
+        m.view_with_lease(false, None, now)
+    } else {
+        m.view(false, None)
+    })
 }
 
 pub(crate) fn update(
@@ -763,6 +773,14 @@ pub(crate) fn exec(
         }
         _ => return Err(ApiError::bad_request("command is required")),
     };
+    // `machine` runs the command in the machine's own namespace; it cannot also name a
+    // container. Either way the command runs by the same simulated rules.
+    if body.machine == Some(true) && body.container.as_deref().is_some_and(|c| !c.is_empty()) {
+        return Err(ApiError::bad_request(
+            "machine and container are mutually exclusive: run in the machine's namespace or \
+             in a container, not both",
+        ));
+    }
     if let Some(t) = body.timeout
         && t < 0
     {

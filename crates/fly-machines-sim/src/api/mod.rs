@@ -12,6 +12,7 @@ pub(crate) mod certs;
 pub(crate) mod leases;
 pub(crate) mod machines;
 pub(crate) mod platform;
+pub(crate) mod postgres;
 pub(crate) mod secrets;
 pub(crate) mod volumes;
 pub(crate) mod wait;
@@ -42,6 +43,27 @@ fn with<B: Send + 'static>(
     f: impl FnOnce(&mut Env<'_>, &ApiRequest, B) -> HandlerResult + Send + 'static,
 ) -> Result<Work, ApiError> {
     locked(move |env, req| f(env, req, body))
+}
+
+/// A Managed Postgres operation: its errors are sent in the Postgres shape.
+fn pg(
+    f: impl FnOnce(&mut Env<'_>, &ApiRequest) -> HandlerResult + Send + 'static,
+) -> Result<Work, ApiError> {
+    locked(move |env, req| postgres::shaped(f(env, req)))
+}
+
+/// A Managed Postgres operation with a body (`required` or optional), parsed outside the lock.
+fn pg_with(
+    req: &ApiRequest,
+    required: bool,
+    f: impl FnOnce(&mut Env<'_>, &ApiRequest, postgres::body::Fields) -> HandlerResult + Send + 'static,
+) -> Result<Work, ApiError> {
+    let body = if required {
+        postgres::body::Fields::required(req)?
+    } else {
+        postgres::body::Fields::optional(req)?
+    };
+    locked(move |env, req| postgres::shaped(f(env, req, body)))
 }
 
 /// A long-poll, as the operation table declares it.
@@ -163,34 +185,35 @@ pub(crate) fn plan(req: &ApiRequest) -> Result<Work, ApiError> {
             ))),
         },
 
-        // Managed Postgres: not emulated yet.
-        OperationId::PostgresList
-        | OperationId::PostgresCreate
-        | OperationId::PostgresShow
-        | OperationId::PostgresDelete
-        | OperationId::PostgresAttachmentsCreate
-        | OperationId::PostgresAttachmentsDelete
-        | OperationId::PostgresBackupsList
-        | OperationId::PostgresBackupsCreate
-        | OperationId::PostgresDatabasesList
-        | OperationId::PostgresDatabasesCreate
-        | OperationId::PostgresDatabasesDelete
-        | OperationId::PostgresExtensionsList
-        | OperationId::PostgresExtensionsEnable
-        | OperationId::PostgresExtensionsDisable
-        | OperationId::PostgresFork
-        | OperationId::PostgresQueriesActive
-        | OperationId::PostgresQueriesSlow
-        | OperationId::PostgresRestore
-        | OperationId::PostgresUsersList
-        | OperationId::PostgresUsersCreate
-        | OperationId::PostgresUsersDelete
-        | OperationId::PostgresUsersUpdateRole
-        | OperationId::PostgresUsersCredentials
-        | OperationId::PostgresUsersRotatePassword => Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "not_implemented",
-            format!("{} is not implemented by the emulator yet", req.op.id),
-        )),
+        OperationId::PostgresList => pg(postgres::clusters::list),
+        OperationId::PostgresCreate => pg_with(req, true, postgres::clusters::create),
+        OperationId::PostgresShow => pg(postgres::clusters::show),
+        OperationId::PostgresDelete => pg(postgres::clusters::delete),
+        OperationId::PostgresFork => pg_with(req, false, postgres::clusters::fork),
+        OperationId::PostgresRestore => pg_with(req, true, postgres::clusters::restore),
+        OperationId::PostgresAttachmentsCreate => pg_with(req, true, postgres::clusters::attach),
+        OperationId::PostgresAttachmentsDelete => pg(postgres::clusters::detach),
+        OperationId::PostgresBackupsList => pg(postgres::ops::backups_list),
+        OperationId::PostgresBackupsCreate => pg_with(req, true, postgres::ops::backups_create),
+        OperationId::PostgresQueriesActive => pg(postgres::ops::queries_active),
+        OperationId::PostgresQueriesSlow => pg(postgres::ops::queries_slow),
+        OperationId::PostgresDatabasesList => pg(postgres::admin::databases_list),
+        OperationId::PostgresDatabasesCreate => {
+            pg_with(req, true, postgres::admin::databases_create)
+        }
+        OperationId::PostgresDatabasesDelete => pg(postgres::admin::databases_delete),
+        OperationId::PostgresExtensionsList => pg(postgres::extensions::list),
+        OperationId::PostgresExtensionsEnable => pg_with(req, true, postgres::extensions::enable),
+        OperationId::PostgresExtensionsDisable => pg(postgres::extensions::disable),
+        OperationId::PostgresUsersList => pg(postgres::admin::users_list),
+        OperationId::PostgresUsersCreate => pg_with(req, true, postgres::admin::users_create),
+        OperationId::PostgresUsersDelete => pg(postgres::admin::users_delete),
+        OperationId::PostgresUsersUpdateRole => {
+            pg_with(req, true, postgres::admin::users_update_role)
+        }
+        OperationId::PostgresUsersCredentials => pg(postgres::admin::users_credentials),
+        OperationId::PostgresUsersRotatePassword => {
+            pg_with(req, false, postgres::admin::users_rotate_password)
+        }
     }
 }

@@ -390,7 +390,7 @@ pub(crate) fn regions(_env: &mut Env<'_>, _req: &ApiRequest) -> HandlerResult {
                 longitude: Some(long),
                 name: Some(name.to_string()),
                 requires_paid_plan: Some(paid),
-                ..Default::default()
+                mpg_available: Some(crate::state::postgres::catalog::offers_postgres(code)),
             },
         )
         .collect();

@@ -51,6 +51,7 @@ pub(crate) struct App {
     pub(crate) id: String,
     pub(crate) numeric_id: i64,
     pub(crate) name: String,
+    pub(crate) created_ms: u64,
     pub(crate) org_slug: String,
     pub(crate) network: String,
     pub(crate) machines: HashMap<String, Machine>,
@@ -77,6 +78,8 @@ impl App {
             machine_count: Some(machine_count as i64),
             name: Some(self.name.clone()),
             network: Some(self.network.clone()),
+            // The /48 its private (6PN and Flycast) addresses come from.
+            network_cidr: Some(format!("fdaa:0:{:x}::/48", self.numeric_id % 0xffff)),
             organization: Some(types::AppOrganizationInfo {
                 internal_numeric_id: Some(org_numeric_id(&self.org_slug)),
                 name: Some(org_display_name(&self.org_slug)),
@@ -91,7 +94,6 @@ impl App {
                 .to_string(),
             ),
             volume_count: Some(self.volumes.len() as i64),
-            ..Default::default()
         }
     }
 }

@@ -96,6 +96,15 @@ impl Lease {
             version: Some(self.version.clone()),
         }
     }
+
+    /// The lease as a machine listing carries it (`include_leases`): never the nonce.
+    pub(crate) fn stripped(&self) -> types::StrippedLease {
+        types::StrippedLease {
+            description: Some(self.description.clone()),
+            expires_at: Some(i64::try_from(self.expires_ms / 1000).unwrap_or(i64::MAX)),
+            owner: Some(self.owner.clone()),
+        }
+    }
 }
 
 /// One machine.
@@ -324,7 +333,22 @@ impl Machine {
             region: Some(self.region.clone()),
             state: Some(self.state.as_str().to_string()),
             updated_at: Some(rfc3339(self.updated_ms)),
+            cordoned: Some(self.cordoned),
             ..Default::default()
+        }
+    }
+
+    /// The wire view with the live lease attached, as `include_leases=true` asks.
+    pub(crate) fn view_with_lease(
+        &mut self,
+        summary: bool,
+        nonce: Option<String>,
+        now: u64,
+    ) -> types::Machine {
+        let lease = self.live_lease(now).map(Lease::stripped);
+        types::Machine {
+            lease,
+            ..self.view(summary, nonce)
         }
     }
 }

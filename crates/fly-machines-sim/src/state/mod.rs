@@ -3,6 +3,7 @@
 
 mod app;
 mod machine;
+pub(crate) mod postgres;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -22,6 +23,10 @@ pub(crate) use machine::{Lease, Machine, MachineState};
 pub(crate) struct World {
     pub(crate) rng: StdRng,
     pub(crate) apps: BTreeMap<String, App>,
+    /// Managed Postgres clusters.
+    pub(crate) postgres: postgres::Clusters,
+    /// App-create idempotency keys → the app name they created.
+    pub(crate) app_idempotency_keys: BTreeMap<String, AppKey>,
     pub(crate) next_seq: u64,
     /// Tokens minted by the deploy-token endpoint, accepted like the main token.
     pub(crate) issued_tokens: Vec<String>,
@@ -29,6 +34,14 @@ pub(crate) struct World {
     pub(crate) destroyed_visible_ms: u64,
     /// Destroyed machines to shrink once hidden, then forget: (due, stage, app, machine id).
     reaps: BinaryHeap<Reverse<(u64, ReapStage, String, String)>>,
+}
+
+/// What an app-create idempotency key created.
+#[derive(Debug, Clone)]
+pub(crate) struct AppKey {
+    pub(crate) name: String,
+    /// The app's id, so a key outlives neither its app nor a new app of the same name.
+    pub(crate) app_id: String,
 }
 
 /// What happens to a destroyed machine when its reap falls due.
@@ -48,6 +61,8 @@ impl World {
         World {
             rng: StdRng::seed_from_u64(seed),
             apps: BTreeMap::new(),
+            postgres: postgres::Clusters::default(),
+            app_idempotency_keys: BTreeMap::new(),
             next_seq: 1,
             issued_tokens: Vec::new(),
             not_found_after_create_ms: 0,
