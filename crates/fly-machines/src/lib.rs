@@ -177,6 +177,7 @@ pub mod clock;
 mod context;
 mod error;
 pub mod guest;
+pub mod guide;
 pub mod lease;
 mod limiter;
 mod machine_config;

@@ -553,7 +553,10 @@ async fn unknown_values_and_fields_decode() {
     assert_eq!(m.state(), MachineState::Other("hibernating".into()));
     assert_eq!(m.host_status(), HostStatus::Other("on_fire".into()));
     assert_eq!(m.checks().len(), 1);
-    assert_eq!(m.events()[0].state(), MachineState::Other("elsewhere".into()));
+    assert_eq!(
+        m.events()[0].state(),
+        MachineState::Other("elsewhere".into())
+    );
 
     // A wait answered with a state this version does not know.
     let server = Scripted::start(Scripted::response(

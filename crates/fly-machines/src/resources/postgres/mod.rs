@@ -33,7 +33,6 @@ mod backups;
 mod clusters;
 mod databases;
 mod envelope;
-mod error;
 mod time;
 mod users;
 mod wait;

@@ -1,0 +1,266 @@
+//! The crate guide: one section per resource, each with the code a service writes.
+//!
+//! Every request is a builder: required inputs go in the call, options are named setters, times
+//! are [`Duration`](std::time::Duration)s, and the builder is awaited directly (or finished with
+//! `.send()`, the same call). Answers have accessors (`m.id()`, `m.state()`,
+//! `m.metadata("tenant")`) so no field needs unwrapping. Runnable programs for the main workflows
+//! are in the repository's `examples/` folder; each also runs as a test against the emulator.
+//!
+//! # Connecting
+//!
+//! ```no_run
+//! # fn demo() -> fly_machines::Result<()> {
+//! // FLY_API_TOKEN, and FLY_API_HOSTNAME when set (e.g. http://_api.internal:4280 inside Fly).
+//! let client = fly_machines::Client::from_env()?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Apps
+//!
+//! ```no_run
+//! # async fn demo(client: fly_machines::Client) -> fly_machines::Result<()> {
+//! // Safe to repeat and to retry: Fly's app-create idempotency key, derived from org and name.
+//! let ensured = client.apps().ensure("orders", "my-org").await?;
+//! println!("app {} (created now: {})", ensured.id(), ensured.created());
+//! // A plain create fails with `is_name_taken()` when the name is in use.
+//! client.apps().create("orders-staging", "my-org").idempotency_key("deploy-118").await?;
+//! let app = client.app("orders");
+//! let info = app.get().await?;
+//! println!("{} in {:?}", info.name(), info.org_slug());
+//! let apps = client.apps().list("my-org").await?;
+//! # let _ = apps;
+//! client.app("orders-staging").delete().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Machines
+//!
+//! ```no_run
+//! # async fn demo(app: fly_machines::App) -> fly_machines::Result<()> {
+//! use std::time::Duration;
+//! use fly_machines::{MachineState, Signal, builders};
+//!
+//! let config = builders::machine_config("registry.fly.io/orders:v7")
+//!     .metadata("role", "web")
+//!     .build()?;
+//! // The key makes a retried create find the machine it already made instead of a second one.
+//! let created = app.machines().create(config).region("iad").idempotency_key("web-1").await?;
+//! created.wait_started(Duration::from_secs(120)).await?; // waits for this very version
+//! let machine = created.handle();
+//! let now = machine.get().await?;
+//! assert_eq!(now.state(), MachineState::Started);
+//! machine.stop().signal(Signal::Term).timeout(Duration::from_secs(30)).await?;
+//! machine.start().await?;
+//! machine.restart().await?;
+//! machine.cordon().await?; // the proxy stops sending it traffic
+//! machine.destroy_and_wait(Duration::from_secs(60)).force().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Config changes go through a lease taken, refreshed and released for you:
+//!
+//! ```no_run
+//! # async fn demo(machine: fly_machines::Machine) -> fly_machines::Result<()> {
+//! use std::time::Duration;
+//! let updated = machine.update_image("registry.fly.io/orders:v8").await?;
+//! updated.wait_started(Duration::from_secs(120)).await?;
+//! machine.modify_config(|c| c.auto_destroy = Some(false)).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Listing and filters
+//!
+//! ```no_run
+//! # async fn demo(app: fly_machines::App) -> fly_machines::Result<()> {
+//! use fly_machines::MachineState;
+//! let web = app
+//!     .machines()
+//!     .list()
+//!     .metadata("role", "web") // repeatable; sent as metadata.role=web
+//!     .state(MachineState::Started)
+//!     .region("iad")
+//!     .include_leases() // who holds each machine's lease (never its nonce)
+//!     .await?;
+//! for m in &web {
+//!     println!("{} {} {:?} lease: {:?}", m.id(), m.state(), m.image(), m.lease().map(|l| l.owner()));
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Organization-wide listings page through every result as a stream:
+//! `client.org("my-org").machines(OrgListing::default())`.
+//!
+//! # Waiting
+//!
+//! ```no_run
+//! # async fn demo(app: fly_machines::App, fleet: Vec<fly_machines::MachineSnapshot>) -> fly_machines::Result<()> {
+//! use std::time::Duration;
+//! use fly_machines::wait::WaitState;
+//! // Many machines at once, at most 8 long-polls open (set with `.max_in_flight(n)`).
+//! let results = app
+//!     .machines()
+//!     .wait_all(&fleet, [WaitState::Started])
+//!     .timeout(Duration::from_secs(300))
+//!     .await;
+//! for (machine, result) in fleet.iter().zip(results) {
+//!     if let Err(e) = result {
+//!         eprintln!("{} did not start: {e}", machine.id());
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Exec, processes, events, metadata
+//!
+//! ```no_run
+//! # async fn demo(machine: fly_machines::Machine) -> fly_machines::Result<()> {
+//! use std::time::Duration;
+//! use fly_machines::{ProcessSort, SortOrder};
+//! let out = machine.exec(["df", "-h"]).timeout(Duration::from_secs(10)).await?;
+//! println!("{}", out.stdout.unwrap_or_default());
+//! let busiest = machine.processes().sort_by(ProcessSort::Cpu).order(SortOrder::Descending).await?;
+//! let events = machine.events().limit(10).await?;
+//! for e in &events {
+//!     println!("{:?} {:?} at {:?}", e.kind(), e.status(), e.time());
+//! }
+//! machine.metadata().set("tenant", "acme").await?;
+//! let tenant = machine.metadata().get("tenant").await?;
+//! # let _ = (busiest, tenant);
+//! # Ok(()) }
+//! ```
+//!
+//! # Leases
+//!
+//! ```no_run
+//! # async fn demo(machine: fly_machines::Machine) -> fly_machines::Result<()> {
+//! use std::time::Duration;
+//! let lease = machine.lease(Duration::from_secs(30)).description("deploy v8").await?;
+//! // Every call through the leased handle carries the nonce; the lease refreshes itself.
+//! lease.machine().stop().await?;
+//! lease.release().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Another deployer holding the lease gets [`Error::is_lease_conflict`](crate::Error::is_lease_conflict)
+//! (409, never retried). The nonce never appears in `Debug` output or traces.
+//!
+//! # Volumes
+//!
+//! ```no_run
+//! # async fn demo(app: fly_machines::App) -> fly_machines::Result<()> {
+//! let volume = app.volumes().create("orders_data", "iad", 10).await?;
+//! let handle = app.volume(volume.id());
+//! handle.extend(20).await?;
+//! handle.create_snapshot().await?;
+//! let snapshots = handle.snapshots().await?;
+//! let all = app.volumes().list().await?;
+//! # let _ = (snapshots, all);
+//! # Ok(()) }
+//! ```
+//!
+//! # Secrets
+//!
+//! ```no_run
+//! # async fn demo(app: fly_machines::App) -> fly_machines::Result<()> {
+//! app.secrets().set("DATABASE_URL", "postgres://...").await?;
+//! let names = app.secrets().list().await?; // values only with `.show_values()`
+//! app.secrets().delete("DATABASE_URL").await?;
+//! # let _ = names;
+//! # Ok(()) }
+//! ```
+//!
+//! Secret keys (`app.secret_keys()`) sign, verify, encrypt and decrypt without the key leaving Fly.
+//!
+//! # Certificates and IP addresses
+//!
+//! ```no_run
+//! # async fn demo(app: fly_machines::App) -> fly_machines::Result<()> {
+//! let cert = app.certificates().request_acme("orders.example.com").await?;
+//! let dns = app.certificates().check_dns("orders.example.com").await?;
+//! let ips = app.ip_assignments().list().await?;
+//! # let _ = (cert, dns, ips);
+//! # Ok(()) }
+//! ```
+//!
+//! # Tokens
+//!
+//! ```no_run
+//! # async fn demo(client: fly_machines::Client, app: fly_machines::App) -> fly_machines::Result<()> {
+//! use std::time::Duration;
+//! let me = client.tokens().current().await?;
+//! // A token limited to one app, for a deploy pipeline.
+//! let deploy = app.create_deploy_token().expiry(Duration::from_secs(24 * 3600)).await?;
+//! # let _ = (me, deploy);
+//! # Ok(()) }
+//! ```
+//!
+//! # Managed Postgres
+//!
+//! ```no_run
+//! # async fn demo(client: fly_machines::Client) -> fly_machines::Result<()> {
+//! use std::time::Duration;
+//! use fly_machines::resources::postgres::{PostgresPlan, PostgresRole};
+//! let created = client
+//!     .postgres()
+//!     .clusters()
+//!     .create("orders-db")
+//!     .org("my-org")
+//!     .region("iad")
+//!     .plan(PostgresPlan::Basic)
+//!     .await?;
+//! let cluster = client.postgres().cluster(created.id());
+//! cluster.wait_ready(Duration::from_secs(900)).await?; // provisioning takes minutes
+//! cluster.databases().create("orders").await?;
+//! cluster.users().create("orders_app").role(PostgresRole::Writer).await?;
+//! cluster.attach("orders").await?;
+//! let fork = cluster.fork().name("orders-db-test").await?;
+//! client.postgres().cluster(fork.id()).delete().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Errors and retries
+//!
+//! ```no_run
+//! # async fn demo(app: fly_machines::App) -> fly_machines::Result<()> {
+//! match app.machine("d5683000000000").get().await {
+//!     Ok(m) => println!("{}", m.state()),
+//!     Err(e) if e.is_not_found() => println!("gone"),
+//!     Err(e) if e.is_capacity() => println!("try another region: {e}"),
+//!     Err(e) => return Err(e),
+//! }
+//! // A non-idempotent call is not retried after an ambiguous failure unless you say so:
+//! app.machine("d5683000000000").exec(["date"]).retry_unsafe().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Testing
+//!
+//! With the `sim` and `httpmock` features (in `[dev-dependencies]`), a running emulator or an
+//! `httpmock::MockServer` gives a client in one line through [`TestServer`](crate::testing::TestServer):
+//!
+//! ```no_run
+//! # #[cfg(feature = "sim")]
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use fly_machines::testing::TestServer;
+//! let sim = fly_machines_sim::Sim::builder().start().await?;
+//! let client = sim.client();
+//! client.apps().ensure("test-app", "personal").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The typed mocks of `fly-machines-httpmock` have one method per operation, with typed matchers,
+//! typed answers and Fly's error answers (`then.fly_lease_held()`, `then.fly_rate_limited(..)`).
+//!
+//! # Cargo features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `rustls` | yes | HTTPS with rustls and the aws-lc crypto provider (reqwest's default) |
+//! | `rustls-ring` | no | HTTPS with rustls and ring: no C code to build, a faster first build |
+//! | `native-tls` | no | HTTPS through the platform's TLS library (OpenSSL on Linux) |
+//! | `derive` | yes | `#[derive(MachineConfig)]` |
+//! | `redis` | no | a rate budget shared by replicas through Redis or Valkey |
+//! | `sim` | no | `sim.client()` for the emulator (`fly-machines-sim`) |
+//! | `httpmock` | no | `server.client()` for an `httpmock::MockServer` |
+//!
+//! With `default-features = false`, pick one TLS feature (or none, for plain HTTP only).
