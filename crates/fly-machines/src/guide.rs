@@ -121,7 +121,7 @@
 //! let busiest = machine.processes().sort_by(ProcessSort::Cpu).order(SortOrder::Descending).await?;
 //! let events = machine.events().limit(10).await?;
 //! for e in &events {
-//!     println!("{:?} {:?} at {:?}", e.kind(), e.status(), e.time());
+//!     println!("{:?} {:?} at {:?}", e.kind(), e.state(), e.time());
 //! }
 //! machine.metadata().set("tenant", "acme").await?;
 //! let tenant = machine.metadata().get("tenant").await?;

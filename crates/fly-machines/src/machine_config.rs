@@ -118,7 +118,9 @@ use crate::types;
 ///
 /// ```
 /// mod sdk {
-///     pub use fly_machines as fly;
+///     pub mod fly {
+///         pub use fly_machines::*;
+///     }
 /// }
 /// use fly_machines::MachineConfig;
 ///
