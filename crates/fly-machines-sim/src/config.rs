@@ -198,8 +198,8 @@ impl Faults {
         self
     }
 
-    /// Fraction (0.0..=1.0) of machine creates that do create the machine but answer 408, 500,
-    /// 502 or 503 (see [`ambiguous_statuses`](Faults::ambiguous_statuses)).
+    /// Fraction (0.0..=1.0) of machine and app creates that do create the machine or app but
+    /// answer 408, 500, 502 or 503 (see [`ambiguous_statuses`](Faults::ambiguous_statuses)).
     pub fn ambiguous_create_rate(mut self, rate: f64) -> Faults {
         self.ambiguous_create_rate = clamp_rate(rate);
         self

@@ -144,7 +144,7 @@ async fn run(
         }
     };
     let mut reply = result.unwrap_or_else(ApiError::into_reply);
-    if op.op == OperationId::MachinesCreate
+    if AMBIGUOUS_CREATES.contains(&op.op)
         && reply.status.is_success()
         && emu.faults.is_active()
         && let Some(code) = emu.faults.draw_ambiguous_create()
@@ -202,18 +202,22 @@ fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// The creates the ambiguous-create fault applies to: those a client can make safe to repeat
+/// (a machine tagged with a launch key, an app with Fly's idempotency key).
+const AMBIGUOUS_CREATES: [OperationId; 2] = [OperationId::MachinesCreate, OperationId::AppsCreate];
+
 /// The error a create answers when the ambiguous-create fault fires.
 fn ambiguous_create(code: u16) -> Reply {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::REQUEST_TIMEOUT);
     let (code_name, message) = if code == 408 {
         (
             "deadline_exceeded",
-            "deadline exceeded while waiting for the machine to be created",
+            "deadline exceeded while waiting for the create to finish",
         )
     } else {
         (
             "unknown",
-            "injected fault: upstream error after the machine was created",
+            "injected fault: upstream error after the create took effect",
         )
     };
     ApiError::new(status, code_name, message).into_reply()

@@ -5,6 +5,7 @@ mod bad_input;
 mod blue_green;
 mod fleet;
 mod leases;
+mod postgres;
 mod retries;
 mod support;
 mod vtime;
