@@ -74,6 +74,7 @@ impl Apps {
             network,
             enable_subdomains,
             idempotency_key: None,
+            app_name: None,
         };
         let r = self
             .client
