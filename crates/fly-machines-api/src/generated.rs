@@ -925,6 +925,9 @@ pub mod types {
         schemars::JsonSchema
     )]
     pub struct CreateAppRequest {
+        ///Older spelling of name, still accepted and still used in Fly's own examples; send name instead.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub app_name: ::std::option::Option<::std::string::String>,
         ///When true, turns on subdomain routing for the app under its fly.dev hostname.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub enable_subdomains: ::std::option::Option<bool>,
@@ -1523,6 +1526,34 @@ pub mod types {
         ///When true, the unique-zone rule applies to all volumes of the app, not only those with the same name.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub unique_zone_app_wide: ::std::option::Option<bool>,
+    }
+    ///Wrapper around the backup job a snapshot request started.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct CreateVolumeSnapshotMessage {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub backup: ::std::option::Option<VolumeBackup>,
+    }
+    ///Answer to taking a volume snapshot: the backup job the request started, under Msg.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct CreateVolumeSnapshotResponse {
+        #[serde(rename = "Msg", skip_serializing_if = "::std::option::Option::is_none")]
+        pub msg: ::std::option::Option<CreateVolumeSnapshotMessage>,
     }
     ///Describes the token(s) used to make the request.
     #[derive(
@@ -5316,6 +5347,9 @@ pub mod types {
         ///Filesystem type, e.g. "ext4".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub fstype: ::std::option::Option<::std::string::String>,
+        ///Key that keeps the volume on hosts dedicated to one customer; empty when the volume is on shared hosts.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub host_dedication_key: ::std::option::Option<::std::string::String>,
         ///Features the volume's host offers; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub host_features: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
@@ -5351,6 +5385,48 @@ pub mod types {
         ///Hardware zone within the region that holds the volume.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub zone: ::std::option::Option<::std::string::String>,
+    }
+    ///A backup job of a volume, as the snapshot call reports it when it starts.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct VolumeBackup {
+        ///Internal ID of the app that owns the volume.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub app_id: ::std::option::Option<::std::string::String>,
+        ///When the job was created, as an RFC 3339 timestamp.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created_at: ::std::option::Option<::std::string::String>,
+        ///When the job finished, as an RFC 3339 timestamp; null while it runs.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub finished_at: ::std::option::Option<::std::string::String>,
+        ///ID of the snapshot the job makes, the same as in the snapshot list (vs_...).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub graph_id: ::std::option::Option<::std::string::String>,
+        ///ID of the backup job.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        ///Note from the backup service; often empty.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<::std::string::String>,
+        ///Progress of the job, such as "prepare" when it has just started. Other values may appear.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub state: ::std::option::Option<::std::string::String>,
+        ///Kind of backup, such as "BACKUP_TYPE_ON_DEMAND" for one you asked for. Other values may appear.
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+        ///When the job last changed, as an RFC 3339 timestamp.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub updated_at: ::std::option::Option<::std::string::String>,
+        ///Internal ID of the volume being backed up.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub volume_id: ::std::option::Option<::std::string::String>,
     }
     ///A point-in-time copy of a volume that can be used to restore or fork it.
     #[derive(
@@ -10043,7 +10119,10 @@ Arguments:
         &'a self,
         app_name: &'a str,
         volume_id: &'a str,
-    ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
+    ) -> Result<
+        ResponseValue<types::CreateVolumeSnapshotResponse>,
+        Error<types::ErrorResponse>,
+    > {
         let url = format!(
             "{}/apps/{}/volumes/{}/snapshots", self.baseurl, encode_path(& app_name
             .to_string()), encode_path(& volume_id.to_string()),
@@ -10067,7 +10146,7 @@ Arguments:
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => Ok(ResponseValue::empty(response)),
+            200u16 => ResponseValue::from_response(response).await,
             400u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }

@@ -7870,8 +7870,14 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self) -> Self {
-            Self(self.0.status(200u16))
+        pub fn ok(self, value: &types::CreateVolumeSnapshotResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
         }
         pub fn bad_request(self, value: &types::ErrorResponse) -> Self {
             Self(

@@ -578,6 +578,7 @@ async fn apps_create(h: &Harness) {
         network: Some("tenant-net".into()),
         enable_subdomains: None,
         idempotency_key: None,
+        app_name: None,
     };
     let response = settle(mock, h.client.apps_create(&body).await).await;
     assert_eq!(response.status().as_u16(), 201);
@@ -2422,16 +2423,23 @@ async fn create_volume_snapshot(h: &Harness) {
             let (when, then) = (when.app_name(APP).volume_id(VOLUME).into_inner(), then.into_inner());
             let when = no_query(no_api_version(when));
             empty_request(when);
-            // The real API answers with a body the document does not describe; the generated
-            // method ignores it.
+            // The started backup job, under `Msg`, as Fly's docs show it.
             reply(
                 then,
                 200,
-                json!({"Msg": {"backup": {"id": "85999", "state": "prepare", "type": "BACKUP_TYPE_ON_DEMAND"}}}),
+                json!({"Msg": {"backup": {"id": "85999", "state": "prepare", "type": "BACKUP_TYPE_ON_DEMAND", "finished_at": null, "graph_id": "vs_gwMAXwwLjOVuo7jL96v2kGXU2"}}}),
             );
         });
     let response = settle(mock, h.client.create_volume_snapshot(APP, VOLUME).await).await;
     assert_eq!(response.status().as_u16(), 200);
+    let backup = response.into_inner().msg.unwrap().backup.unwrap();
+    assert_eq!(backup.id.as_deref(), Some("85999"));
+    assert_eq!(backup.type_.as_deref(), Some("BACKUP_TYPE_ON_DEMAND"));
+    assert_eq!(backup.finished_at, None);
+    assert_eq!(
+        backup.graph_id.as_deref(),
+        Some("vs_gwMAXwwLjOVuo7jL96v2kGXU2")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

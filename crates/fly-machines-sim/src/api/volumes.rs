@@ -1,13 +1,12 @@
 //! Volumes, extension and snapshots.
 
-use axum::http::StatusCode;
 use fly_machines_api::types;
 
 use crate::api::platform::is_region;
 use crate::errors::ApiError;
 use crate::ids::{alnum_id, fnv64, hex_id};
+use crate::reply::HandlerResult;
 use crate::reply::ok_json;
-use crate::reply::{HandlerResult, Reply};
 use crate::request::{ApiRequest, Env};
 use crate::state::{App, Volume};
 use crate::time::rfc3339;
@@ -264,6 +263,20 @@ pub(crate) fn create_snapshot(env: &mut Env<'_>, req: &ApiRequest) -> HandlerRes
         status: Some("created".to_string()),
         volume_size: vol.view.bytes_total,
     };
+    let backup = types::VolumeBackup {
+        created_at: snap.created_at.clone(),
+        graph_id: snap.id.clone(),
+        id: Some((digest % 100_000).to_string()),
+        state: Some("prepare".to_string()),
+        type_: Some("BACKUP_TYPE_ON_DEMAND".to_string()),
+        updated_at: snap.created_at.clone(),
+        volume_id: vol.view.id.clone(),
+        ..Default::default()
+    };
     vol.snapshots.push(snap);
-    Ok(Reply::empty(StatusCode::OK))
+    ok_json(types::CreateVolumeSnapshotResponse {
+        msg: Some(types::CreateVolumeSnapshotMessage {
+            backup: Some(backup),
+        }),
+    })
 }

@@ -88,6 +88,7 @@ impl Apps {
             network,
             enable_subdomains: enable_subdomains.then_some(true),
             idempotency_key,
+            app_name: None,
         };
         let r = self
             .client
