@@ -7,6 +7,8 @@
 //! with the value and what was expected.
 //!
 //! ```
+//! use std::time::Duration;
+//! use fly_machines::Signal;
 //! use fly_machines::builders::{self, Restart};
 //! use fly_machines::guest::GuestPreset;
 //!
@@ -22,9 +24,15 @@
 //!             .autostart(true)
 //!             .build()?,
 //!     )
-//!     .check("alive", builders::http_check(8080, "/health").interval("15s").timeout("2s").build()?)
+//!     .check(
+//!         "alive",
+//!         builders::http_check(8080, "/health")
+//!             .interval(Duration::from_secs(15))
+//!             .timeout(Duration::from_secs(2))
+//!             .build()?,
+//!     )
 //!     .restart(Restart::OnFailure { max_retries: 3 })
-//!     .stop("SIGTERM", "30s")
+//!     .stop(Signal::Term, Duration::from_secs(30))
 //!     .build()?;
 //! assert_eq!(config.image.as_deref(), Some("registry.fly.io/worker:v3"));
 //! # Ok::<(), fly_machines::Error>(())
@@ -101,7 +109,8 @@ pub struct MachineConfigBuilder {
 enum Check {
     Env(String),
     Metadata(String),
-    Duration(String),
+    /// A `Duration` longer than a Go duration can hold, reported at `build()`.
+    TooLong(&'static str, std::time::Duration),
     StopSignal(String),
     Schedule(String),
 }
@@ -194,14 +203,21 @@ impl MachineConfigBuilder {
         self
     }
 
-    /// How the machine is stopped: a signal (`SIGTERM`...) and a Go duration (`"30s"`).
-    pub fn stop(mut self, signal: impl Into<String>, timeout: impl Into<String>) -> Self {
-        let (signal, timeout) = (signal.into(), timeout.into());
-        self.pending.push(Check::StopSignal(signal.clone()));
-        self.pending.push(Check::Duration(timeout.clone()));
+    /// How the machine is stopped: the signal for its main process, and how long after it the
+    /// machine is killed.
+    pub fn stop(mut self, signal: crate::Signal, timeout: std::time::Duration) -> Self {
+        let timeout = match crate::units::go_duration("stop timeout", timeout) {
+            Ok(text) => Some(text),
+            Err(_) => {
+                self.pending.push(Check::TooLong("stop timeout", timeout));
+                None
+            }
+        };
+        self.pending
+            .push(Check::StopSignal(signal.as_str().to_string()));
         self.config.stop_config = Some(types::StopConfig {
-            signal: Some(signal),
-            timeout: Some(timeout),
+            signal: Some(signal.as_str().to_string()),
+            timeout,
         });
         self
     }
@@ -248,7 +264,9 @@ impl MachineConfigBuilder {
             match check {
                 Check::Env(name) => rule(rules::check_env_name(name))?,
                 Check::Metadata(key) => rule(rules::check_metadata_key(key))?,
-                Check::Duration(value) => rule(rules::parse_go_duration(value).map(drop))?,
+                Check::TooLong(what, d) => {
+                    crate::units::go_duration(what, *d)?;
+                }
                 Check::StopSignal(signal) => rule(rules::check_stop_signal(signal).map(drop))?,
                 Check::Schedule(value) => rule(rules::check_schedule(value).map(drop))?,
             }
@@ -521,6 +539,7 @@ pub fn http_check(port: u16, path: impl Into<String>) -> CheckBuilder {
             method: Some("GET".into()),
             ..Default::default()
         },
+        too_long: None,
     }
 }
 
@@ -532,6 +551,7 @@ pub fn tcp_check(port: u16) -> CheckBuilder {
             port: Some(i64::from(port)),
             ..Default::default()
         },
+        too_long: None,
     }
 }
 
@@ -540,25 +560,38 @@ pub fn tcp_check(port: u16) -> CheckBuilder {
 #[must_use]
 pub struct CheckBuilder {
     check: types::MachineCheck,
+    /// A `Duration` longer than a Go duration can hold, reported at `build()`.
+    too_long: Option<(&'static str, std::time::Duration)>,
 }
 
 impl CheckBuilder {
-    /// Time between checks, a Go duration (`"15s"`).
-    pub fn interval(mut self, d: impl Into<String>) -> Self {
-        self.check.interval = Some(d.into());
+    /// Time between checks.
+    pub fn interval(mut self, d: std::time::Duration) -> Self {
+        self.check.interval = self.go("check interval", d);
         self
     }
 
-    /// How long one check may take, a Go duration.
-    pub fn timeout(mut self, d: impl Into<String>) -> Self {
-        self.check.timeout = Some(d.into());
+    /// How long one check may take.
+    pub fn timeout(mut self, d: std::time::Duration) -> Self {
+        self.check.timeout = self.go("check timeout", d);
         self
     }
 
-    /// How long after start failures are ignored, a Go duration.
-    pub fn grace_period(mut self, d: impl Into<String>) -> Self {
-        self.check.grace_period = Some(d.into());
+    /// How long after start failures are ignored.
+    pub fn grace_period(mut self, d: std::time::Duration) -> Self {
+        self.check.grace_period = self.go("check grace period", d);
         self
+    }
+
+    /// `d` as a Go duration, or `None` and an error kept for `build()`.
+    fn go(&mut self, what: &'static str, d: std::time::Duration) -> Option<String> {
+        match crate::units::go_duration(what, d) {
+            Ok(text) => Some(text),
+            Err(_) => {
+                self.too_long.get_or_insert((what, d));
+                None
+            }
+        }
     }
 
     /// HTTP method (HTTP checks).
@@ -569,6 +602,9 @@ impl CheckBuilder {
 
     /// Checks every value and returns the check.
     pub fn build(self) -> Result<types::MachineCheck> {
+        if let Some((what, d)) = self.too_long {
+            crate::units::go_duration(what, d)?;
+        }
         rule(rules::check_port("port", self.check.port.unwrap_or(0)))?;
         for d in [
             &self.check.interval,
@@ -604,7 +640,13 @@ mod tests {
                     .build()
                     .unwrap(),
             )
-            .check("web", tcp_check(8080).interval("10s").build().unwrap())
+            .check(
+                "web",
+                tcp_check(8080)
+                    .interval(std::time::Duration::from_secs(10))
+                    .build()
+                    .unwrap(),
+            )
             .restart(Restart::OnFailure { max_retries: 2 })
             .cmd(["serve", "--port", "8080"])
             .build()
@@ -616,6 +658,28 @@ mod tests {
         assert_eq!(value["services"][0]["ports"][0]["force_https"], true);
         assert_eq!(value["restart"]["policy"], "on-failure");
         assert_eq!(value["init"]["cmd"][1], "--port");
+    }
+
+    #[test]
+    fn stop_and_check_times_go_out_as_go_durations() {
+        let config = machine_config("nginx")
+            .stop(crate::Signal::Int, std::time::Duration::from_millis(1500))
+            .check(
+                "alive",
+                http_check(8080, "/health")
+                    .interval(std::time::Duration::from_secs(15))
+                    .timeout(std::time::Duration::from_millis(250))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let stop = config.stop_config.unwrap();
+        assert_eq!(stop.signal.as_deref(), Some("SIGINT"));
+        assert_eq!(stop.timeout.as_deref(), Some("1500ms"));
+        let check = &config.checks.unwrap()["alive"];
+        assert_eq!(check.interval.as_deref(), Some("15s"));
+        assert_eq!(check.timeout.as_deref(), Some("250ms"));
     }
 
     /// Which rule `err` reports as broken, and its message.
@@ -641,16 +705,22 @@ mod tests {
                     .into()
             )
         );
+        // Typed signals and `Duration`s: only a duration past Go's limit can be wrong.
         let err = machine_config("nginx")
-            .stop("SIGTERM", "ten seconds")
-            .build();
-        let (rule, message) = broken(err.unwrap_err());
-        assert_eq!(rule, Rule::GoDuration);
-        assert!(message.contains("`ten seconds`"), "{message}");
-        let err = machine_config("nginx").stop("TERM", "10s").build();
-        let (rule, message) = broken(err.unwrap_err());
-        assert_eq!(rule, Rule::StopSignal);
-        assert!(message.ends_with("did you mean `SIGTERM`?"), "{message}");
+            .stop(crate::Signal::Term, std::time::Duration::MAX)
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("stop timeout") && err.contains("Go's limit"),
+            "{err}"
+        );
+        let err = tcp_check(8080)
+            .grace_period(std::time::Duration::MAX)
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("check grace period"), "{err}");
         let err = service("tcp", 8080).port(443, &["tsl"]).build();
         let (rule, message) = broken(err.unwrap_err());
         assert_eq!(rule, Rule::Handler);

@@ -40,7 +40,11 @@ impl Certificates {
     }
 
     /// Requests a certificate from Let's Encrypt for `hostname`.
-    pub async fn request_acme(&self, hostname: &str) -> Result<types::CertificateDetail> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn request_acme(
+        &self,
+        #[builder(start_fn)] hostname: &str,
+    ) -> Result<types::CertificateDetail> {
         self.check(hostname)?;
         let body = types::CreateAcmeCertificateRequest {
             hostname: Some(hostname.to_string()),
@@ -56,11 +60,12 @@ impl Certificates {
     }
 
     /// Uploads your own certificate (PEM chain and key).
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn import_custom(
         &self,
-        hostname: &str,
-        fullchain: &str,
-        private_key: &str,
+        #[builder(start_fn)] hostname: &str,
+        #[builder(start_fn)] fullchain: &str,
+        #[builder(start_fn)] private_key: &str,
     ) -> Result<types::CertificateDetail> {
         self.check(hostname)?;
         let body = types::CreateCustomCertificateRequest {
@@ -79,7 +84,11 @@ impl Certificates {
     }
 
     /// The certificate details of one hostname.
-    pub async fn get(&self, hostname: &str) -> Result<types::CertificateDetail> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn get(
+        &self,
+        #[builder(start_fn)] hostname: &str,
+    ) -> Result<types::CertificateDetail> {
         self.check(hostname)?;
         let r = self
             .app
@@ -92,7 +101,8 @@ impl Certificates {
     }
 
     /// Removes the hostname and all its certificates.
-    pub async fn delete(&self, hostname: &str) -> Result<()> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn delete(&self, #[builder(start_fn)] hostname: &str) -> Result<()> {
         self.check(hostname)?;
         self.app
             .client
@@ -104,7 +114,11 @@ impl Certificates {
     }
 
     /// Removes only the ACME-issued certificate.
-    pub async fn delete_acme(&self, hostname: &str) -> Result<types::CertificateDetail> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn delete_acme(
+        &self,
+        #[builder(start_fn)] hostname: &str,
+    ) -> Result<types::CertificateDetail> {
         self.check(hostname)?;
         let r = self
             .app
@@ -117,9 +131,10 @@ impl Certificates {
     }
 
     /// Removes only the custom certificate.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn delete_custom(
         &self,
-        hostname: &str,
+        #[builder(start_fn)] hostname: &str,
     ) -> Result<types::DestroyCustomCertificateResponse> {
         self.check(hostname)?;
         let r = self
@@ -133,7 +148,11 @@ impl Certificates {
     }
 
     /// Re-checks DNS and issuance for the hostname.
-    pub async fn check_dns(&self, hostname: &str) -> Result<types::CertificateCheckResponse> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn check_dns(
+        &self,
+        #[builder(start_fn)] hostname: &str,
+    ) -> Result<types::CertificateCheckResponse> {
         self.check(hostname)?;
         let r = self
             .app

@@ -10,8 +10,10 @@ pub struct IpAssignments {
     pub(crate) app: App,
 }
 
+#[bon::bon]
 impl IpAssignments {
     /// Lists the app's addresses.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn list(&self) -> Result<types::ListIpAssignmentsResponse> {
         validate::app_name(&self.app.name)?;
         let r = self
@@ -25,7 +27,11 @@ impl IpAssignments {
     }
 
     /// Assigns an address (`type_`: e.g. `v6`, `shared_v4`, `private_v6`).
-    pub async fn assign(&self, request: types::AssignIpRequest) -> Result<types::AssignIpResponse> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn assign(
+        &self,
+        #[builder(start_fn)] request: types::AssignIpRequest,
+    ) -> Result<types::AssignIpResponse> {
         validate::app_name(&self.app.name)?;
         let r = self
             .app
@@ -38,7 +44,8 @@ impl IpAssignments {
     }
 
     /// Releases an address.
-    pub async fn release(&self, ip: &str) -> Result<()> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn release(&self, #[builder(start_fn)] ip: &str) -> Result<()> {
         validate::app_name(&self.app.name)?;
         validate::host("ip address", ip)?;
         self.app

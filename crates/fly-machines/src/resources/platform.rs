@@ -18,8 +18,10 @@ pub struct Platform {
     client: Client,
 }
 
+#[bon::bon]
 impl Platform {
     /// Fly's regions and whether they take new machines.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn regions(&self) -> Result<types::RegionResponse> {
         let r = self
             .client
@@ -31,9 +33,10 @@ impl Platform {
     }
 
     /// Where machines of a given size could go.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn placements(
         &self,
-        request: types::GetPlacementsRequest,
+        #[builder(start_fn)] request: types::GetPlacementsRequest,
     ) -> Result<types::GetPlacementsResponse> {
         let r = self
             .client

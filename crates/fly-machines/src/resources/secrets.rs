@@ -35,9 +35,10 @@ impl Secrets {
     }
 
     /// Sets several secrets at once.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn update(
         &self,
-        values: BTreeMap<String, String>,
+        #[builder(start_fn)] values: BTreeMap<String, String>,
     ) -> Result<types::AppSecretsUpdateResp> {
         validate::app_name(&self.app.name)?;
         for name in values.keys() {
@@ -79,7 +80,12 @@ impl Secrets {
     }
 
     /// Sets one secret.
-    pub async fn set(&self, name: &str, value: &str) -> Result<types::SetAppSecretResponse> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn set(
+        &self,
+        #[builder(start_fn)] name: &str,
+        #[builder(start_fn)] value: &str,
+    ) -> Result<types::SetAppSecretResponse> {
         validate::app_name(&self.app.name)?;
         validate::key("secret name", name)?;
         let body = types::SetAppSecretRequest {
@@ -96,7 +102,11 @@ impl Secrets {
     }
 
     /// Removes one secret.
-    pub async fn delete(&self, name: &str) -> Result<types::DeleteAppSecretResponse> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn delete(
+        &self,
+        #[builder(start_fn)] name: &str,
+    ) -> Result<types::DeleteAppSecretResponse> {
         validate::app_name(&self.app.name)?;
         validate::key("secret name", name)?;
         let r = self
@@ -144,7 +154,8 @@ impl SecretKeys {
     }
 
     /// One key (public part only).
-    pub async fn get(&self, name: &str) -> Result<types::SecretKey> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn get(&self, #[builder(start_fn)] name: &str) -> Result<types::SecretKey> {
         self.check(name)?;
         let r = self
             .app
@@ -157,10 +168,11 @@ impl SecretKeys {
     }
 
     /// Stores a key you provide.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn set(
         &self,
-        name: &str,
-        request: types::SetSecretkeyRequest,
+        #[builder(start_fn)] name: &str,
+        #[builder(start_fn)] request: types::SetSecretkeyRequest,
     ) -> Result<types::SetSecretkeyResponse> {
         self.check(name)?;
         let r = self
@@ -174,10 +186,11 @@ impl SecretKeys {
     }
 
     /// Has Fly generate a key of `request.type_`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn generate(
         &self,
-        name: &str,
-        request: types::SetSecretkeyRequest,
+        #[builder(start_fn)] name: &str,
+        #[builder(start_fn)] request: types::SetSecretkeyRequest,
     ) -> Result<types::SetSecretkeyResponse> {
         self.check(name)?;
         let r = self
@@ -191,7 +204,11 @@ impl SecretKeys {
     }
 
     /// Deletes a key.
-    pub async fn delete(&self, name: &str) -> Result<types::DeleteSecretkeyResponse> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn delete(
+        &self,
+        #[builder(start_fn)] name: &str,
+    ) -> Result<types::DeleteSecretkeyResponse> {
         self.check(name)?;
         let r = self
             .app
@@ -204,10 +221,11 @@ impl SecretKeys {
     }
 
     /// Encrypts with the key.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn encrypt(
         &self,
-        name: &str,
-        request: types::EncryptSecretkeyRequest,
+        #[builder(start_fn)] name: &str,
+        #[builder(start_fn)] request: types::EncryptSecretkeyRequest,
     ) -> Result<types::EncryptSecretkeyResponse> {
         self.check(name)?;
         let r = self
@@ -221,10 +239,11 @@ impl SecretKeys {
     }
 
     /// Decrypts with the key.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn decrypt(
         &self,
-        name: &str,
-        request: types::DecryptSecretkeyRequest,
+        #[builder(start_fn)] name: &str,
+        #[builder(start_fn)] request: types::DecryptSecretkeyRequest,
     ) -> Result<types::DecryptSecretkeyResponse> {
         self.check(name)?;
         let r = self
@@ -238,10 +257,11 @@ impl SecretKeys {
     }
 
     /// Signs with the key.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn sign(
         &self,
-        name: &str,
-        request: types::SignSecretkeyRequest,
+        #[builder(start_fn)] name: &str,
+        #[builder(start_fn)] request: types::SignSecretkeyRequest,
     ) -> Result<types::SignSecretkeyResponse> {
         self.check(name)?;
         let r = self
@@ -255,7 +275,12 @@ impl SecretKeys {
     }
 
     /// Verifies a signature; an invalid signature is an API error.
-    pub async fn verify(&self, name: &str, request: types::VerifySecretkeyRequest) -> Result<()> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn verify(
+        &self,
+        #[builder(start_fn)] name: &str,
+        #[builder(start_fn)] request: types::VerifySecretkeyRequest,
+    ) -> Result<()> {
         self.check(name)?;
         self.app
             .client

@@ -33,8 +33,10 @@ async fn text(stream: fly_machines_api::ByteStream) -> Result<String> {
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
+#[bon::bon]
 impl Tokens {
     /// Describes the token this client uses.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn current(&self) -> Result<types::CurrentTokenResponse> {
         let r = self
             .client
@@ -46,7 +48,11 @@ impl Tokens {
     }
 
     /// Checks an `Authorization` header value and lists what it grants.
-    pub async fn authenticate(&self, header: &str) -> Result<Vec<types::VerifiedToken>> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn authenticate(
+        &self,
+        #[builder(start_fn)] header: &str,
+    ) -> Result<Vec<types::VerifiedToken>> {
         let body = types::AuthenticateTokenRequest {
             header: Some(header.to_string()),
         };
@@ -60,9 +66,10 @@ impl Tokens {
     }
 
     /// Checks whether a token allows an access.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn authorize(
         &self,
-        request: types::AuthorizeTokenRequest,
+        #[builder(start_fn)] request: types::AuthorizeTokenRequest,
     ) -> Result<types::AuthorizeResponse> {
         let r = self
             .client
@@ -74,6 +81,7 @@ impl Tokens {
     }
 
     /// A token for Fly's KMS (only from inside a machine).
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn kms(&self) -> Result<String> {
         let r = self
             .client
@@ -85,7 +93,11 @@ impl Tokens {
     }
 
     /// An OpenID Connect token for the calling machine, for audience `aud`.
-    pub async fn oidc(&self, request: types::CreateOidcTokenRequest) -> Result<String> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn oidc(
+        &self,
+        #[builder(start_fn)] request: types::CreateOidcTokenRequest,
+    ) -> Result<String> {
         let r = self
             .client
             .call(OperationId::TokensRequestOidc, |raw| {

@@ -93,6 +93,7 @@ pub struct Volume {
     pub(crate) id: String,
 }
 
+#[bon::bon]
 impl Volume {
     /// The volume id (`vol_...`).
     pub fn id(&self) -> &str {
@@ -105,6 +106,7 @@ impl Volume {
     }
 
     /// Fetches the volume.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn get(&self) -> Result<types::Volume> {
         self.check()?;
         let r = self
@@ -118,7 +120,11 @@ impl Volume {
     }
 
     /// Changes backup settings.
-    pub async fn update(&self, request: types::UpdateVolumeRequest) -> Result<types::Volume> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn update(
+        &self,
+        #[builder(start_fn)] request: types::UpdateVolumeRequest,
+    ) -> Result<types::Volume> {
         self.check()?;
         let r = self
             .app
@@ -131,7 +137,11 @@ impl Volume {
     }
 
     /// Grows the volume to `size_gb` (volumes never shrink).
-    pub async fn extend(&self, size_gb: u32) -> Result<types::ExtendVolumeResponse> {
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn extend(
+        &self,
+        #[builder(start_fn)] size_gb: u32,
+    ) -> Result<types::ExtendVolumeResponse> {
         self.check()?;
         let body = types::ExtendVolumeRequest {
             size_gb: Some(i64::from(size_gb)),
@@ -147,6 +157,7 @@ impl Volume {
     }
 
     /// Destroys the volume.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn delete(&self) -> Result<types::Volume> {
         self.check()?;
         let r = self
@@ -160,6 +171,7 @@ impl Volume {
     }
 
     /// The volume's snapshots.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn snapshots(&self) -> Result<Vec<types::VolumeSnapshot>> {
         self.check()?;
         let r = self
@@ -173,6 +185,7 @@ impl Volume {
     }
 
     /// Starts an on-demand snapshot.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn create_snapshot(&self) -> Result<()> {
         self.check()?;
         self.app
