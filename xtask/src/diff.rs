@@ -22,6 +22,35 @@ pub const GROUPS: [&str; 6] = [
     "enum values",
 ];
 
+/// The steps of the upgrade checklist the unexplained differences are printed as, in order.
+pub const CHECKLIST: [&str; 8] = [
+    "new operations",
+    "new parameters and bodies",
+    "new schemas",
+    "new properties",
+    "new enum values",
+    "changed",
+    "removed upstream (still in ours)",
+    "enum values removed upstream (still in ours)",
+];
+
+/// Which checklist step a difference belongs to. `removed` in a detail means upstream has the
+/// fact and we do not (new upstream); `added` means only we have it.
+pub fn checklist_step(d: &Difference) -> &'static str {
+    let only_upstream = d.detail.starts_with("removed");
+    let only_ours = d.detail.starts_with("added");
+    match (d.group, only_upstream, only_ours) {
+        ("operations", true, _) => CHECKLIST[0],
+        ("parameters" | "bodies", true, _) => CHECKLIST[1],
+        ("schemas", true, _) => CHECKLIST[2],
+        ("properties", true, _) => CHECKLIST[3],
+        ("enum values", true, _) => CHECKLIST[4],
+        ("enum values", _, true) => CHECKLIST[7],
+        (_, _, true) => CHECKLIST[6],
+        _ => CHECKLIST[5],
+    }
+}
+
 /// One difference between the two documents.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Difference {
@@ -45,7 +74,127 @@ pub fn run(ours: &Path, upstream: &Path, verbose: bool) -> Result<bool, String> 
     let differences = compare(&ours_doc, &upstream_doc);
     let report = Report::new(&differences, corrections::CORRECTIONS);
     print!("{}", report.render(ours, upstream, verbose));
+    print!("{}", same_shape_hints(&ours_doc, &upstream_doc));
+    print!("{}", left_out());
+    print!("{}", Coverage::of(&ours_doc, &upstream_doc).render());
     Ok(report.unexplained.is_empty())
+}
+
+/// The values of real documents our document leaves out on purpose, with the reasons.
+fn left_out() -> String {
+    let mut out = String::from("\nleft out of our document on purpose:\n");
+    for (place, why) in corrections::LEFT_OUT {
+        out += &format!("  {place}: {why}\n");
+    }
+    out
+}
+
+/// How much of the upstream document ours covers: facts present in both, out of upstream's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Coverage {
+    /// Upstream operations (method and wire path) that ours also has, and how many upstream has.
+    pub operations: (usize, usize),
+    /// Upstream parameters that ours also declares.
+    pub parameters: (usize, usize),
+    /// Upstream schemas (under our names) that ours also has.
+    pub schemas: (usize, usize),
+    /// Upstream schema properties that ours also has.
+    pub properties: (usize, usize),
+    /// Upstream enum values that ours also lists (closed or open).
+    pub enum_values: (usize, usize),
+}
+
+impl Coverage {
+    /// Counts what of `upstream` is in `ours`, after the same normalisation as [`compare`].
+    pub fn of(ours: &Value, upstream: &Value) -> Coverage {
+        let shown_base = server_base_path(ours);
+        let ours = Facts::of(ours, false, &shown_base);
+        let upstream = Facts::of(upstream, true, &shown_base);
+        let covered = |ours: &BTreeMap<String, String>, up: &BTreeMap<String, String>| {
+            (
+                up.keys().filter(|k| ours.contains_key(*k)).count(),
+                up.len(),
+            )
+        };
+        let empty = BTreeSet::new();
+        let enum_values = upstream
+            .enums
+            .iter()
+            .map(|(subject, values)| {
+                let ours = ours.enums.get(subject).unwrap_or(&empty);
+                (values.intersection(ours).count(), values.len())
+            })
+            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+        Coverage {
+            operations: covered(&ours.operations, &upstream.operations),
+            parameters: covered(&ours.parameters, &upstream.parameters),
+            schemas: covered(&ours.schemas, &upstream.schemas),
+            properties: covered(&ours.properties, &upstream.properties),
+            enum_values,
+        }
+    }
+
+    /// One line per kind of fact, e.g. `operations     76/100  (76.0%)`.
+    pub fn render(&self) -> String {
+        let mut out = String::from("\ncoverage of the upstream document (covered/upstream):\n");
+        for (name, (have, of)) in [
+            ("operations", self.operations),
+            ("parameters", self.parameters),
+            ("schemas", self.schemas),
+            ("properties", self.properties),
+            ("enum values", self.enum_values),
+        ] {
+            let percent = if of == 0 {
+                100.0
+            } else {
+                have as f64 * 100.0 / of as f64
+            };
+            out += &format!("  {name:<12} {have:>4}/{of:<4} ({percent:.1}%)\n");
+        }
+        out
+    }
+}
+
+/// Upstream schemas whose properties are exactly those of one of ours under another name, where
+/// upstream has no schema of that other name: most likely a rename (Fly's
+/// `CreateAppDeployTokenResponse` is what its older document called `CreateAppResponse`), worth
+/// checking before adding a twin.
+pub fn same_shape_hints(ours: &Value, upstream: &Value) -> String {
+    let shapes = |doc: &Value, rename: bool| -> BTreeMap<String, BTreeSet<String>> {
+        doc.pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, schema)| {
+                let props = schema.get("properties")?.as_object()?;
+                let name = if rename {
+                    corrections::our_schema_name(name)
+                } else {
+                    name.clone()
+                };
+                Some((name, props.keys().cloned().collect()))
+            })
+            .collect()
+    };
+    let (ours, upstream) = (shapes(ours, false), shapes(upstream, true));
+    let mut out = String::new();
+    for (name, props) in &upstream {
+        if ours.get(name) == Some(props) {
+            continue;
+        }
+        for (our_name, our_props) in &ours {
+            if our_name != name && our_props == props && !upstream.contains_key(our_name) {
+                out += &format!(
+                    "  upstream `{name}` has exactly the properties of our `{our_name}`: a rename?\n"
+                );
+            }
+        }
+    }
+    if out.is_empty() {
+        out
+    } else {
+        format!("\nschemas that may have been renamed:\n{out}")
+    }
 }
 
 /// Differences sorted into those a correction explains and the rest.
@@ -89,10 +238,22 @@ impl<'a> Report<'a> {
             out += &format!("{group:<12} {open:>4} unexplained {known:>5} explained\n");
         }
         if !self.unexplained.is_empty() {
-            out += &format!("\nunexplained differences ({}):\n", self.unexplained.len());
-            for group in GROUPS {
-                for d in self.unexplained.iter().filter(|d| d.group == group) {
-                    out += &format!("  [{group}] {}: {}\n", d.subject, d.detail);
+            out += &format!(
+                "\nunexplained differences ({}), as an upgrade checklist:\n",
+                self.unexplained.len()
+            );
+            for step in CHECKLIST {
+                let items: Vec<&&Difference> = self
+                    .unexplained
+                    .iter()
+                    .filter(|d| checklist_step(d) == step)
+                    .collect();
+                if items.is_empty() {
+                    continue;
+                }
+                out += &format!("\n  {step} ({}):\n", items.len());
+                for d in items {
+                    out += &format!("    [ ] [{}] {}: {}\n", d.group, d.subject, d.detail);
                 }
             }
         }

@@ -18,8 +18,9 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage:
   cargo xtask regen [--check]          regenerate the client crates from openapi/fly-machines.json
-  cargo xtask spec-diff <upstream.json> [--verbose]
-                                       show how our document differs from an upstream one";
+  cargo xtask spec-diff <upstream.json> [--verbose] [--ours <document.json>]
+                                       show how our document (or the one given) differs from an
+                                       upstream one, as an upgrade checklist with coverage figures";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,14 +32,25 @@ fn main() -> ExitCode {
             _ => Err(format!("unexpected arguments {:?}\n{USAGE}", &args[1..])),
         },
         Some("spec-diff") => {
-            let verbose = args.iter().any(|a| a == "--verbose" || a == "-v");
-            let files: Vec<&String> = args[1..].iter().filter(|a| !a.starts_with('-')).collect();
+            let mut verbose = false;
+            let mut ours = root.join(spec::SPEC_PATH);
+            let mut files = Vec::new();
+            let mut rest = args[1..].iter();
+            while let Some(arg) = rest.next() {
+                match arg.as_str() {
+                    "--verbose" | "-v" => verbose = true,
+                    "--ours" => match rest.next() {
+                        Some(path) => ours = PathBuf::from(path),
+                        None => return fail(format!("--ours needs a file\n{USAGE}")),
+                    },
+                    flag if flag.starts_with('-') => {
+                        return fail(format!("unknown option `{flag}`\n{USAGE}"));
+                    }
+                    file => files.push(file),
+                }
+            }
             match files.as_slice() {
-                [upstream] => diff::run(
-                    &root.join(spec::SPEC_PATH),
-                    &PathBuf::from(upstream),
-                    verbose,
-                ),
+                [upstream] => diff::run(&ours, &PathBuf::from(upstream), verbose),
                 _ => Err(format!(
                     "spec-diff takes exactly one upstream document\n{USAGE}"
                 )),
@@ -59,6 +71,12 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Prints `message` as an error and exits with the status for bad arguments.
+fn fail(message: String) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
 }
 
 /// The workspace root: the xtask crate lives one level below it.

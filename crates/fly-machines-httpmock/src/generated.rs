@@ -77,16 +77,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct AppsCreateWhen(::httpmock::When);
     impl AppsCreateWhen {
@@ -153,16 +143,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -241,16 +221,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct AppsDeleteWhen(::httpmock::When);
     impl AppsDeleteWhen {
@@ -315,16 +285,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -439,16 +399,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct AppCertificatesAcmeCreateWhen(::httpmock::When);
     impl AppCertificatesAcmeCreateWhen {
@@ -537,16 +487,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -643,16 +583,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct AppCertificatesShowWhen(::httpmock::When);
     impl AppCertificatesShowWhen {
@@ -743,16 +673,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct AppCertificatesDeleteWhen(::httpmock::When);
     impl AppCertificatesDeleteWhen {
@@ -833,16 +753,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -939,16 +849,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct AppCertificatesCheckWhen(::httpmock::When);
     impl AppCertificatesCheckWhen {
@@ -1037,16 +937,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -1143,16 +1033,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct AppCreateDeployTokenWhen(::httpmock::When);
     impl AppCreateDeployTokenWhen {
@@ -1245,16 +1125,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct AppIpAssignmentsListWhen(::httpmock::When);
     impl AppIpAssignmentsListWhen {
@@ -1331,16 +1201,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -1437,16 +1297,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct AppIpAssignmentsDeleteWhen(::httpmock::When);
     impl AppIpAssignmentsDeleteWhen {
@@ -1529,16 +1379,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -1681,16 +1521,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesCreateWhen(::httpmock::When);
     impl MachinesCreateWhen {
@@ -1809,16 +1639,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesShowWhen(::httpmock::When);
     impl MachinesShowWhen {
@@ -1924,16 +1744,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -2077,16 +1887,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesDeleteWhen(::httpmock::When);
     impl MachinesDeleteWhen {
@@ -2218,16 +2018,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesCordonWhen(::httpmock::When);
     impl MachinesCordonWhen {
@@ -2351,16 +2141,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesListEventsWhen(::httpmock::When);
     impl MachinesListEventsWhen {
@@ -2468,16 +2248,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -2621,16 +2391,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesShowLeaseWhen(::httpmock::When);
     impl MachinesShowLeaseWhen {
@@ -2728,16 +2488,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::LeaseEnvelope) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -2883,16 +2633,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::LeaseEnvelope) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesReleaseLeaseWhen(::httpmock::When);
     impl MachinesReleaseLeaseWhen {
@@ -3015,16 +2755,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::LeaseEnvelope) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesGetMemoryWhen(::httpmock::When);
     impl MachinesGetMemoryWhen {
@@ -3122,16 +2852,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -3277,16 +2997,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesReclaimMemoryWhen(::httpmock::When);
     impl MachinesReclaimMemoryWhen {
@@ -3428,16 +3138,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesShowMetadataWhen(::httpmock::When);
     impl MachinesShowMetadataWhen {
@@ -3541,16 +3241,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -3690,16 +3380,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesPatchMetadataWhen(::httpmock::When);
     impl MachinesPatchMetadataWhen {
@@ -3835,16 +3515,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesGetMetadataKeyWhen(::httpmock::When);
     impl MachinesGetMetadataKeyWhen {
@@ -3952,16 +3622,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -4111,16 +3771,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesDeleteMetadataWhen(::httpmock::When);
     impl MachinesDeleteMetadataWhen {
@@ -4254,16 +3904,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesListProcessesWhen(::httpmock::When);
     impl MachinesListProcessesWhen {
@@ -4379,16 +4019,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -4536,16 +4166,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesSignalWhen(::httpmock::When);
     impl MachinesSignalWhen {
@@ -4681,16 +4301,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesStartWhen(::httpmock::When);
     impl MachinesStartWhen {
@@ -4816,16 +4426,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -4963,16 +4563,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesSuspendWhen(::httpmock::When);
     impl MachinesSuspendWhen {
@@ -5092,16 +4682,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -5229,16 +4809,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct MachinesListVersionsWhen(::httpmock::When);
     impl MachinesListVersionsWhen {
@@ -5336,16 +4906,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -5499,16 +5059,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct SecretkeysListWhen(::httpmock::When);
     impl SecretkeysListWhen {
@@ -5604,16 +5154,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -5714,16 +5254,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -5830,16 +5360,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct SecretkeyDeleteWhen(::httpmock::When);
     impl SecretkeyDeleteWhen {
@@ -5926,16 +5446,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -6054,16 +5564,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct SecretkeyEncryptWhen(::httpmock::When);
     impl SecretkeyEncryptWhen {
@@ -6178,16 +5678,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct SecretkeyGenerateWhen(::httpmock::When);
     impl SecretkeyGenerateWhen {
@@ -6288,16 +5778,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -6416,16 +5896,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct SecretkeyVerifyWhen(::httpmock::When);
     impl SecretkeyVerifyWhen {
@@ -6534,16 +6004,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct SecretsListWhen(::httpmock::When);
     impl SecretsListWhen {
@@ -6643,16 +6103,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct SecretsUpdateWhen(::httpmock::When);
     impl SecretsUpdateWhen {
@@ -6740,16 +6190,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -6864,16 +6304,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct SecretCreateWhen(::httpmock::When);
     impl SecretCreateWhen {
@@ -6976,16 +6406,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct SecretDeleteWhen(::httpmock::When);
     impl SecretDeleteWhen {
@@ -7076,16 +6496,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct VolumesListWhen(::httpmock::When);
     impl VolumesListWhen {
@@ -7171,16 +6581,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -7285,16 +6685,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct VolumesGetByIdWhen(::httpmock::When);
     impl VolumesGetByIdWhen {
@@ -7381,16 +6771,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -7497,16 +6877,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct VolumeDeleteWhen(::httpmock::When);
     impl VolumeDeleteWhen {
@@ -7593,16 +6963,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -7711,16 +7071,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct VolumesListSnapshotsWhen(::httpmock::When);
     impl VolumesListSnapshotsWhen {
@@ -7813,16 +7163,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct CreateVolumeSnapshotWhen(::httpmock::When);
     impl CreateVolumeSnapshotWhen {
@@ -7911,16 +7251,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -8074,16 +7404,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct VolumesOrgListWhen(::httpmock::When);
     impl VolumesOrgListWhen {
@@ -8233,16 +7553,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct PlatformPlacementsPostWhen(::httpmock::When);
     impl PlatformPlacementsPostWhen {
@@ -8315,16 +7625,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct PlatformRegionsGetWhen(::httpmock::When);
     impl PlatformRegionsGetWhen {
@@ -8372,16 +7672,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -8484,20 +7774,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct PostgresCreateWhen(::httpmock::When);
     impl PostgresCreateWhen {
@@ -8586,20 +7862,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct PostgresShowWhen(::httpmock::When);
     impl PostgresShowWhen {
@@ -8674,20 +7936,6 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -8769,20 +8017,6 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -8906,20 +8140,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct PostgresAttachmentsDeleteWhen(::httpmock::When);
     impl PostgresAttachmentsDeleteWhen {
@@ -9015,20 +8235,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct PostgresBackupsListWhen(::httpmock::When);
     impl PostgresBackupsListWhen {
@@ -9105,20 +8311,6 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -9227,20 +8419,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct PostgresDatabasesListWhen(::httpmock::When);
     impl PostgresDatabasesListWhen {
@@ -9317,20 +8495,6 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -9436,20 +8600,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct PostgresDatabasesDeleteWhen(::httpmock::When);
     impl PostgresDatabasesDeleteWhen {
@@ -9545,20 +8695,6 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -9660,20 +8796,6 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -9790,20 +8912,6 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -9932,20 +9040,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct PostgresForkWhen(::httpmock::When);
     impl PostgresForkWhen {
@@ -10064,20 +9158,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct PostgresQueriesActiveWhen(::httpmock::When);
     impl PostgresQueriesActiveWhen {
@@ -10187,20 +9267,6 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -10325,20 +9391,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct PostgresRestoreWhen(::httpmock::When);
     impl PostgresRestoreWhen {
@@ -10440,20 +9492,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct PostgresUsersListWhen(::httpmock::When);
     impl PostgresUsersListWhen {
@@ -10529,20 +9567,6 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -10656,20 +9680,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct PostgresUsersDeleteWhen(::httpmock::When);
     impl PostgresUsersDeleteWhen {
@@ -10759,20 +9769,6 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -10882,20 +9878,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct PostgresUsersCredentialsWhen(::httpmock::When);
     impl PostgresUsersCredentialsWhen {
@@ -10993,20 +9975,6 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -11133,20 +10101,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(
-            self,
-            status: u16,
-            value: &types::PostgresErrorResponse,
-        ) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct TokensAuthenticateWhen(::httpmock::When);
     impl TokensAuthenticateWhen {
@@ -11215,16 +10169,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -11310,16 +10254,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct CurrentTokenShowWhen(::httpmock::When);
     impl CurrentTokenShowWhen {
@@ -11380,16 +10314,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct TokensRequestKmsWhen(::httpmock::When);
     impl TokensRequestKmsWhen {
@@ -11435,16 +10359,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: ::serde_json::Value) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body(value),
             )
@@ -11517,16 +10431,6 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body(value),
-            )
-        }
-        pub fn server_error(self, status: u16, value: ::serde_json::Value) -> Self {
-            assert_eq!(status / 100u16, 5u16);
-            Self(
-                self
-                    .0
-                    .status(status)
                     .header("content-type", "application/json")
                     .json_body(value),
             )

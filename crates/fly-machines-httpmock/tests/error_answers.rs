@@ -236,3 +236,59 @@ fn server_errors_are_5xx() {
         json!({"error": "gone"})
     );
 }
+
+#[tokio::test]
+async fn postgres_errors_have_their_own_body_and_503_carries_retry_after() {
+    use fly_machines_httpmock::PostgresErrors;
+    let server = MockServer::start_async().await;
+    let cluster = "kd8x9m2pq7w1l4ev";
+    let unavailable = server.postgres_databases_list(|when, then| {
+        when.postgres_cluster_id(cluster);
+        then.postgres_unavailable(30);
+    });
+    let gone = server.postgres_delete(|when, then| {
+        when.postgres_cluster_id(cluster);
+        then.postgres_error(410, "This cluster has been deleted");
+    });
+    // On the wire: `{"error"}` only, and the Retry-After header with the 503.
+    assert_eq!(
+        send(
+            reqwest::Method::GET,
+            server.url(format!("/v1/postgres/{cluster}/databases"))
+        )
+        .await,
+        Answer {
+            status: 503,
+            retry_after: Some("30".into()),
+            content_type: Some("application/json".into()),
+            body: json!({"error": "cluster is temporarily unavailable"}),
+        }
+    );
+    unavailable.assert_calls_async(1).await;
+    // Through the raw client: both statuses are declared, so the body arrives typed.
+    let client = fly_machines_httpmock::raw_client(&server);
+    match client.postgres_databases_list(cluster).await.unwrap_err() {
+        fly_machines_api::Error::ErrorResponse(response) => {
+            assert_eq!(response.status().as_u16(), 503);
+            assert_eq!(response.headers()["retry-after"], "30");
+            assert_eq!(
+                response.error.as_deref(),
+                Some("cluster is temporarily unavailable")
+            );
+        }
+        other => panic!("expected the declared 503, got {other:?}"),
+    }
+    match client.postgres_delete(cluster).await.unwrap_err() {
+        fly_machines_api::Error::ErrorResponse(response) => {
+            assert_eq!(response.status().as_u16(), 410);
+            assert_eq!(
+                response.into_inner(),
+                fly_machines_api::types::PostgresErrorResponse {
+                    error: Some("This cluster has been deleted".into())
+                }
+            );
+        }
+        other => panic!("expected the declared 410, got {other:?}"),
+    }
+    gone.assert_calls_async(1).await;
+}

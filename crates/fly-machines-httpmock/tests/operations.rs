@@ -484,6 +484,30 @@ operation_tests! {
     "CurrentToken_show" => current_token_show,
     "Tokens_request_Kms" => tokens_request_kms,
     "Tokens_request_OIDC" => tokens_request_oidc,
+    "Postgres_list" => postgres_list,
+    "Postgres_create" => postgres_create,
+    "Postgres_show" => postgres_show,
+    "Postgres_delete" => postgres_delete,
+    "Postgres_attachments_create" => postgres_attachments_create,
+    "Postgres_attachments_delete" => postgres_attachments_delete,
+    "Postgres_backups_list" => postgres_backups_list,
+    "Postgres_backups_create" => postgres_backups_create,
+    "Postgres_databases_list" => postgres_databases_list,
+    "Postgres_databases_create" => postgres_databases_create,
+    "Postgres_databases_delete" => postgres_databases_delete,
+    "Postgres_extensions_list" => postgres_extensions_list,
+    "Postgres_extensions_enable" => postgres_extensions_enable,
+    "Postgres_extensions_disable" => postgres_extensions_disable,
+    "Postgres_fork" => postgres_fork,
+    "Postgres_queries_active" => postgres_queries_active,
+    "Postgres_queries_slow" => postgres_queries_slow,
+    "Postgres_restore" => postgres_restore,
+    "Postgres_users_list" => postgres_users_list,
+    "Postgres_users_create" => postgres_users_create,
+    "Postgres_users_delete" => postgres_users_delete,
+    "Postgres_users_update_role" => postgres_users_update_role,
+    "Postgres_users_credentials" => postgres_users_credentials,
+    "Postgres_users_rotate_password" => postgres_users_rotate_password,
 }
 
 #[test]
@@ -505,7 +529,7 @@ fn every_operation_in_the_table_has_a_wire_test() {
         unknown.is_empty(),
         "tests for operations not in the table: {unknown:?}"
     );
-    assert_eq!(table.len(), 76);
+    assert_eq!(table.len(), 100);
 }
 
 #[test]
@@ -2803,4 +2827,611 @@ async fn tokens_request_oidc(h: &Harness) {
     };
     let response = settle(mock, h.client.tokens_request_oidc(&body).await).await;
     assert_eq!(read_text(response).await, jwt);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Managed Postgres
+// ---------------------------------------------------------------------------------------------
+
+const CLUSTER: &str = "kd8x9m2pq7w1l4ev";
+const DATABASE: &str = "orders";
+const PG_USER: &str = "reporting";
+
+fn cluster_json(status: &str) -> Value {
+    json!({
+        "id": CLUSTER,
+        "name": "orders-db",
+        "status": status,
+        "plan": "basic",
+        "region": "iad",
+        "cpu_kind": "shared",
+        "cpus": 1,
+        "memory_mb": 1024,
+        "disk_size_gb": 10,
+        "replicas": 1,
+        "pg_major_version": "17",
+        "postgis_enabled": false,
+        "created_at": "2026-10-02T09:15:00Z",
+        "organization": {"name": "Personal", "slug": ORG},
+        "attached_apps": [{"name": APP}],
+        "endpoints": {"primary": {
+            "direct": {"host": "direct.kd8x9m2pq7w1l4ev.flympg.net", "port": 5432},
+            "pooler": {"host": "pgbouncer.kd8x9m2pq7w1l4ev.flympg.net", "port": 5432}
+        }},
+        "storage_used_bytes": null,
+        "storage_provisioned_bytes": 10737418240_i64
+    })
+}
+
+/// Decodes `body` into a request type, so the test sends exactly the document it expects.
+fn request_body<T: serde::de::DeserializeOwned>(body: &Value) -> T {
+    serde_json::from_value(body.clone()).expect("the request document fits its type")
+}
+
+fn assert_cluster(cluster: &types::PostgresCluster, status: &str) {
+    assert_eq!(cluster.id.as_deref(), Some(CLUSTER));
+    assert_eq!(cluster.status.as_deref(), Some(status));
+    assert_eq!(cluster.pg_major_version.as_deref(), Some("17"));
+    assert_eq!(
+        cluster.organization.as_ref().unwrap().slug.as_deref(),
+        Some(ORG)
+    );
+    assert_eq!(
+        cluster.attached_apps.as_ref().unwrap()[0].name.as_deref(),
+        Some(APP)
+    );
+    let primary = cluster
+        .endpoints
+        .as_ref()
+        .unwrap()
+        .primary
+        .as_ref()
+        .unwrap();
+    assert_eq!(primary.pooler.as_ref().unwrap().port, Some(5432));
+    assert_eq!(cluster.storage_used_bytes, None);
+    assert_eq!(cluster.storage_provisioned_bytes, Some(10737418240));
+}
+
+async fn postgres_list(h: &Harness) {
+    let mock = h.server.postgres_list(|when, then| {
+        let (when, then) = (when.into_inner(), then.into_inner());
+        let when = query(
+            no_api_version(when),
+            &[("org_slug", ORG), ("include_deleted", "true")],
+        );
+        empty_request(accepts_json(when));
+        reply(
+            then,
+            200,
+            json!({"data": [
+                {"id": CLUSTER, "name": "orders-db", "status": "ready", "plan": "basic", "region": "iad",
+                 "created_at": "2026-10-02T09:15:00Z", "attached_apps": null},
+                {"id": "old1", "name": "old", "status": "deleted", "plan": "launch", "region": "ams",
+                 "created_at": "2026-01-02T09:15:00Z", "deleted_at": "2026-03-01T00:00:00Z", "attached_apps": []}
+            ]}),
+        );
+    });
+    let list = settle(mock, h.client.postgres_list(Some(true), ORG).await)
+        .await
+        .into_inner();
+    let data = list.data.unwrap();
+    assert_eq!(data.len(), 2);
+    assert_eq!(data[0].status.as_deref(), Some("ready"));
+    assert_eq!(data[0].attached_apps, None);
+    assert_eq!(data[1].deleted_at.as_deref(), Some("2026-03-01T00:00:00Z"));
+}
+
+async fn postgres_create(h: &Harness) {
+    let sent = json!({"org_slug": ORG, "plan": "basic", "region": "iad", "name": "orders-db",
+                      "pg_major_version": "17", "pool_mode": "transaction", "postgis_enabled": false,
+                      "disk_size_gb": 10});
+    let expected = sent.clone();
+    let mock = h.server.postgres_create(|when, then| {
+        let (when, then) = (when.into_inner(), then.into_inner());
+        json_request(accepts_json(no_query(no_api_version(when))), expected);
+        reply(then, 201, json!({"data": cluster_json("creating")}));
+    });
+    let body: types::CreatePostgresClusterRequest = request_body(&sent);
+    let response = settle(mock, h.client.postgres_create(&body).await).await;
+    assert_eq!(response.status().as_u16(), 201);
+    assert_cluster(response.into_inner().data.as_ref().unwrap(), "creating");
+}
+
+async fn postgres_show(h: &Harness) {
+    let mock = h.server.postgres_show(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER).into_inner(),
+            then.into_inner(),
+        );
+        empty_request(accepts_json(no_query(no_api_version(when))));
+        // A status this document does not list yet still decodes.
+        reply(then, 200, json!({"data": cluster_json("upgrading")}));
+    });
+    let shown = settle(mock, h.client.postgres_show(CLUSTER).await)
+        .await
+        .into_inner();
+    assert_cluster(shown.data.as_ref().unwrap(), "upgrading");
+}
+
+async fn postgres_delete(h: &Harness) {
+    let mock = h.server.postgres_delete(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER).into_inner(),
+            then.into_inner(),
+        );
+        empty_request(no_query(no_api_version(when)));
+        reply_empty(then, 202);
+    });
+    let response = settle(mock, h.client.postgres_delete(CLUSTER).await).await;
+    assert_eq!(response.status().as_u16(), 202);
+}
+
+async fn postgres_attachments_create(h: &Harness) {
+    let mock = h.server.postgres_attachments_create(|when, then| {
+        let (when, then) = (when.postgres_cluster_id(CLUSTER).into_inner(), then.into_inner());
+        json_request(no_query(no_api_version(when)), json!({"app_name": APP}));
+        // Already attached: 200 with the existing attachment (a fresh one is 201).
+        reply(
+            then,
+            200,
+            json!({"data": {"app_name": APP, "postgres_cluster_id": CLUSTER, "attached_at": "2026-10-02T09:20:00Z"}}),
+        );
+    });
+    let body = types::CreatePostgresAttachmentRequest {
+        app_name: APP.into(),
+    };
+    let response = settle(
+        mock,
+        h.client.postgres_attachments_create(CLUSTER, &body).await,
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let attachment = response.into_inner().data.unwrap();
+    assert_eq!(attachment.app_name.as_deref(), Some(APP));
+    assert_eq!(attachment.postgres_cluster_id.as_deref(), Some(CLUSTER));
+}
+
+async fn postgres_attachments_delete(h: &Harness) {
+    let mock = h.server.postgres_attachments_delete(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER).app_name(APP).into_inner(),
+            then.into_inner(),
+        );
+        empty_request(no_query(no_api_version(when)));
+        reply_empty(then, 204);
+    });
+    let response = settle(
+        mock,
+        h.client.postgres_attachments_delete(CLUSTER, APP).await,
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 204);
+}
+
+async fn postgres_backups_list(h: &Harness) {
+    let mock = h.server.postgres_backups_list(|when, then| {
+        let (when, then) = (when.postgres_cluster_id(CLUSTER).into_inner(), then.into_inner());
+        empty_request(accepts_json(no_query(no_api_version(when))));
+        reply(
+            then,
+            200,
+            json!({"data": [
+                {"id": "20261002-091500F", "type": "full", "status": "completed", "size_bytes": 52428800,
+                 "started_at": "2026-10-02T09:15:00Z", "finished_at": "2026-10-02T09:16:10Z"},
+                {"id": "20261002-101500I", "type": "block", "status": "running", "size_bytes": null,
+                 "started_at": "2026-10-02T10:15:00Z", "finished_at": null}
+            ]}),
+        );
+    });
+    let backups = settle(mock, h.client.postgres_backups_list(CLUSTER).await)
+        .await
+        .into_inner()
+        .data
+        .unwrap();
+    assert_eq!(backups[0].size_bytes, Some(52428800));
+    // A backup type this document does not list yet still decodes.
+    assert_eq!(backups[1].type_.as_deref(), Some("block"));
+    assert_eq!(backups[1].finished_at, None);
+}
+
+async fn postgres_backups_create(h: &Harness) {
+    let mock = h.server.postgres_backups_create(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER).into_inner(),
+            then.into_inner(),
+        );
+        json_request(no_query(no_api_version(when)), json!({"type": "incr"}));
+        reply_empty(then, 202);
+    });
+    let body: types::CreatePostgresBackupRequest = request_body(&json!({"type": "incr"}));
+    let response = settle(mock, h.client.postgres_backups_create(CLUSTER, &body).await).await;
+    assert_eq!(response.status().as_u16(), 202);
+}
+
+async fn postgres_databases_list(h: &Harness) {
+    let mock = h.server.postgres_databases_list(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER).into_inner(),
+            then.into_inner(),
+        );
+        empty_request(accepts_json(no_query(no_api_version(when))));
+        reply(
+            then,
+            200,
+            json!({"data": [{"name": "postgres"}, {"name": DATABASE}]}),
+        );
+    });
+    let names: Vec<_> = settle(mock, h.client.postgres_databases_list(CLUSTER).await)
+        .await
+        .into_inner()
+        .data
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name.unwrap())
+        .collect();
+    assert_eq!(names, ["postgres", DATABASE]);
+}
+
+async fn postgres_databases_create(h: &Harness) {
+    let mock = h.server.postgres_databases_create(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER).into_inner(),
+            then.into_inner(),
+        );
+        json_request(no_query(no_api_version(when)), json!({"name": DATABASE}));
+        reply(then, 201, json!({"data": {"name": DATABASE}}));
+    });
+    let body = types::CreatePostgresDatabaseRequest {
+        name: DATABASE.into(),
+    };
+    let response = settle(
+        mock,
+        h.client.postgres_databases_create(CLUSTER, &body).await,
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 201);
+    assert_eq!(
+        response.into_inner().data.unwrap().name.as_deref(),
+        Some(DATABASE)
+    );
+}
+
+async fn postgres_databases_delete(h: &Harness) {
+    let mock = h.server.postgres_databases_delete(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER)
+                .database_name(DATABASE)
+                .into_inner(),
+            then.into_inner(),
+        );
+        empty_request(no_query(no_api_version(when)));
+        reply(then, 200, json!({"data": {"name": DATABASE}}));
+    });
+    let dropped = settle(
+        mock,
+        h.client.postgres_databases_delete(CLUSTER, DATABASE).await,
+    )
+    .await
+    .into_inner();
+    assert_eq!(dropped.data.unwrap().name.as_deref(), Some(DATABASE));
+}
+
+async fn postgres_extensions_list(h: &Harness) {
+    let mock = h.server.postgres_extensions_list(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER).database_name(DATABASE).into_inner(),
+            then.into_inner(),
+        );
+        empty_request(accepts_json(no_query(no_api_version(when))));
+        reply(
+            then,
+            200,
+            json!({"data": [
+                {"name": "pg_trgm", "default_version": "1.6", "description": "text similarity", "system": false,
+                 "installed": {"schema": "public", "version": "1.6"}},
+                {"name": "plpgsql", "default_version": "1.0", "description": "procedural language", "system": true,
+                 "installed": null}
+            ]}),
+        );
+    });
+    let extensions = settle(
+        mock,
+        h.client.postgres_extensions_list(CLUSTER, DATABASE).await,
+    )
+    .await
+    .into_inner()
+    .data
+    .unwrap();
+    let installed = extensions[0].installed.as_ref().unwrap();
+    assert_eq!(installed.schema.as_deref(), Some("public"));
+    assert_eq!(extensions[1].installed, None);
+    assert_eq!(extensions[1].system, Some(true));
+}
+
+async fn postgres_extensions_enable(h: &Harness) {
+    let sent = json!({"name": "pg_trgm", "schema": "search", "create_schema": true});
+    let expected = sent.clone();
+    let mock = h.server.postgres_extensions_enable(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER)
+                .database_name(DATABASE)
+                .into_inner(),
+            then.into_inner(),
+        );
+        json_request(no_query(no_api_version(when)), expected);
+        reply_empty(then, 204);
+    });
+    let body: types::EnablePostgresExtensionRequest = request_body(&sent);
+    let response = settle(
+        mock,
+        h.client
+            .postgres_extensions_enable(CLUSTER, DATABASE, &body)
+            .await,
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 204);
+}
+
+async fn postgres_extensions_disable(h: &Harness) {
+    let mock = h.server.postgres_extensions_disable(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER)
+                .database_name(DATABASE)
+                .extension_name("pg_trgm")
+                .into_inner(),
+            then.into_inner(),
+        );
+        empty_request(query(no_api_version(when), &[("force", "true")]));
+        reply_empty(then, 204);
+    });
+    let response = settle(
+        mock,
+        h.client
+            .postgres_extensions_disable(CLUSTER, DATABASE, "pg_trgm", Some(true))
+            .await,
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 204);
+}
+
+async fn postgres_fork(h: &Harness) {
+    let mock = h.server.postgres_fork(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER).into_inner(),
+            then.into_inner(),
+        );
+        json_request(
+            no_query(no_api_version(when)),
+            json!({"name": "orders-db-fork"}),
+        );
+        reply(then, 201, json!({"data": cluster_json("creating")}));
+    });
+    let body = types::ForkPostgresClusterRequest {
+        name: Some("orders-db-fork".into()),
+    };
+    let response = settle(mock, h.client.postgres_fork(CLUSTER, &body).await).await;
+    assert_eq!(response.status().as_u16(), 201);
+    assert_cluster(response.into_inner().data.as_ref().unwrap(), "creating");
+}
+
+async fn postgres_queries_active(h: &Harness) {
+    let mock = h.server.postgres_queries_active(|when, then| {
+        let (when, then) = (when.postgres_cluster_id(CLUSTER).into_inner(), then.into_inner());
+        empty_request(query(no_api_version(when), &[("database", DATABASE)]));
+        reply(
+            then,
+            200,
+            json!({"data": [{"pid": 4242, "user": PG_USER, "database": DATABASE, "query": "select 1",
+                             "state": "active", "duration_seconds": 1.5, "state_duration_seconds": 1.5,
+                             "wait_event": null, "wait_event_type": null, "client": null,
+                             "application_name": "psql"}]}),
+        );
+    });
+    let database: types::PostgresQueriesActiveDatabase = DATABASE.parse().unwrap();
+    let queries = settle(
+        mock,
+        h.client.postgres_queries_active(CLUSTER, &database).await,
+    )
+    .await
+    .into_inner()
+    .data
+    .unwrap();
+    assert_eq!(queries[0].pid, Some(4242));
+    assert_eq!(queries[0].duration_seconds, Some(1.5));
+    assert_eq!(queries[0].wait_event, None);
+    // An empty name is refused before anything is sent.
+    assert!("".parse::<types::PostgresQueriesActiveDatabase>().is_err());
+}
+
+async fn postgres_queries_slow(h: &Harness) {
+    let mock = h.server.postgres_queries_slow(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER).into_inner(),
+            then.into_inner(),
+        );
+        empty_request(query(no_api_version(when), &[("range", "86400")]));
+        reply(
+            then,
+            200,
+            json!({"data": [{"query_id": "-812345", "query": "select * from orders where id = $1",
+                             "database": DATABASE, "user": PG_USER, "calls": 1200,
+                             "mean_exec_time_seconds": 0.25, "max_exec_time_seconds": 3.0,
+                             "total_exec_time_seconds": 300.0}]}),
+        );
+    });
+    let slow = settle(
+        mock,
+        h.client
+            .postgres_queries_slow(CLUSTER, std::num::NonZeroU64::new(86400))
+            .await,
+    )
+    .await
+    .into_inner()
+    .data
+    .unwrap();
+    assert_eq!(slow[0].calls, Some(1200));
+    assert_eq!(slow[0].max_exec_time_seconds, Some(3.0));
+}
+
+async fn postgres_restore(h: &Harness) {
+    let sent = json!({"backup_id": "20261002-091500F", "name": "orders-db-restored"});
+    let expected = sent.clone();
+    let mock = h.server.postgres_restore(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER).into_inner(),
+            then.into_inner(),
+        );
+        json_request(no_query(no_api_version(when)), expected);
+        reply(then, 201, json!({"data": cluster_json("creating")}));
+    });
+    let body: types::RestorePostgresClusterRequest = request_body(&sent);
+    let response = settle(mock, h.client.postgres_restore(CLUSTER, &body).await).await;
+    assert_eq!(response.status().as_u16(), 201);
+}
+
+async fn postgres_users_list(h: &Harness) {
+    let mock = h.server.postgres_users_list(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER).into_inner(),
+            then.into_inner(),
+        );
+        empty_request(accepts_json(no_query(no_api_version(when))));
+        reply(
+            then,
+            200,
+            json!({"data": [{"username": "fly-user", "role": "schema_admin"},
+                            {"username": PG_USER, "role": "auditor"}]}),
+        );
+    });
+    let users = settle(mock, h.client.postgres_users_list(CLUSTER).await)
+        .await
+        .into_inner()
+        .data
+        .unwrap();
+    assert_eq!(users[0].role.as_deref(), Some("schema_admin"));
+    // A role this document does not list yet still decodes.
+    assert_eq!(users[1].role.as_deref(), Some("auditor"));
+}
+
+async fn postgres_users_create(h: &Harness) {
+    let sent = json!({"username": PG_USER, "role": "reader"});
+    let expected = sent.clone();
+    let mock = h.server.postgres_users_create(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER).into_inner(),
+            then.into_inner(),
+        );
+        json_request(no_query(no_api_version(when)), expected);
+        reply(
+            then,
+            201,
+            json!({"data": {"username": PG_USER, "role": "reader"}}),
+        );
+    });
+    let body: types::CreatePostgresUserRequest = request_body(&sent);
+    let response = settle(mock, h.client.postgres_users_create(CLUSTER, &body).await).await;
+    assert_eq!(response.status().as_u16(), 201);
+    assert_eq!(
+        response.into_inner().data.unwrap().username.as_deref(),
+        Some(PG_USER)
+    );
+}
+
+async fn postgres_users_delete(h: &Harness) {
+    let mock = h.server.postgres_users_delete(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER)
+                .username(PG_USER)
+                .into_inner(),
+            then.into_inner(),
+        );
+        empty_request(no_query(no_api_version(when)));
+        reply_empty(then, 204);
+    });
+    let response = settle(mock, h.client.postgres_users_delete(CLUSTER, PG_USER).await).await;
+    assert_eq!(response.status().as_u16(), 204);
+}
+
+async fn postgres_users_update_role(h: &Harness) {
+    let mock = h.server.postgres_users_update_role(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER)
+                .username(PG_USER)
+                .into_inner(),
+            then.into_inner(),
+        );
+        json_request(no_query(no_api_version(when)), json!({"role": "writer"}));
+        reply_empty(then, 204);
+    });
+    let body: types::UpdatePostgresUserRoleRequest = request_body(&json!({"role": "writer"}));
+    let response = settle(
+        mock,
+        h.client
+            .postgres_users_update_role(CLUSTER, PG_USER, &body)
+            .await,
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 204);
+}
+
+async fn postgres_users_credentials(h: &Harness) {
+    let mock = h.server.postgres_users_credentials(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER)
+                .username(PG_USER)
+                .into_inner(),
+            then.into_inner(),
+        );
+        empty_request(accepts_json(no_query(no_api_version(when))));
+        reply(
+            then,
+            200,
+            json!({"data": {"username": PG_USER, "password": "pw-secret-1"}}),
+        );
+    });
+    let credentials = settle(
+        mock,
+        h.client.postgres_users_credentials(CLUSTER, PG_USER).await,
+    )
+    .await
+    .into_inner()
+    .data
+    .unwrap();
+    assert_eq!(credentials.password.as_deref(), Some("pw-secret-1"));
+    // The password is marked secret in the document: Debug never shows it.
+    assert!(!format!("{credentials:?}").contains("pw-secret-1"));
+}
+
+async fn postgres_users_rotate_password(h: &Harness) {
+    let mock = h.server.postgres_users_rotate_password(|when, then| {
+        let (when, then) = (
+            when.postgres_cluster_id(CLUSTER)
+                .username(PG_USER)
+                .into_inner(),
+            then.into_inner(),
+        );
+        json_request(
+            no_query(no_api_version(when)),
+            json!({"kill_sessions": true}),
+        );
+        reply(
+            then,
+            200,
+            json!({"data": {"username": PG_USER, "password": "pw-secret-2"}}),
+        );
+    });
+    let body = types::RotatePostgresPasswordRequest {
+        kill_sessions: Some(true),
+    };
+    let rotated = settle(
+        mock,
+        h.client
+            .postgres_users_rotate_password(CLUSTER, PG_USER, &body)
+            .await,
+    )
+    .await
+    .into_inner()
+    .data
+    .unwrap();
+    assert_eq!(rotated.password.as_deref(), Some("pw-secret-2"));
 }
