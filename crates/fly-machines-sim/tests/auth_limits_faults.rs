@@ -258,13 +258,19 @@ async fn new_machines_are_invisible_for_a_window_and_destroyed_ones_linger() {
 #[tokio::test]
 async fn ambiguous_creates_create_the_machine_but_answer_an_error() {
     let sim = start().await;
+    let http = Http::new(&sim);
+    http.app("a").await;
     sim.set_faults(
         Faults::seeded(9)
             .ambiguous_create_rate(1.0)
             .ambiguous_statuses([408]),
     );
-    let http = Http::new(&sim);
-    http.app("a").await;
+    // An app create takes effect and answers the error too.
+    let app = http
+        .post("/apps", json!({ "name": "b", "org_slug": "personal" }))
+        .await;
+    assert_eq!(app.status, 408);
+    assert!(sim.apps().contains(&"b".to_string()), "{:?}", sim.apps());
     let a = http
         .post(
             "/apps/a/machines",
