@@ -136,14 +136,18 @@ impl Client {
         // A success goes straight to the caller (the answer can be kilobytes, and every move
         // copies it). The scoped call is dropped before the error is read, so the two futures
         // share space.
-        let (error, attempts) = {
+        let (error, ctx) = {
             let mut scoped = std::pin::pin!(context::scope(ctx, call(&self.raw)));
             match scoped.as_mut().await {
                 Ok(value) => return Ok(value),
-                Err(error) => (error, scoped.take_value().map_or(1, |ctx| ctx.attempts())),
+                Err(error) => (error, scoped.take_value()),
             }
         };
-        Err(Error::from_raw(operation.id(), error, attempts).await)
+        let attempts = ctx.as_ref().map_or(1, CallContext::attempts);
+        let answer = ctx
+            .and_then(CallContext::error_answer)
+            .filter(|a| a.attempt == attempts);
+        Err(Error::from_raw(operation.id(), error, attempts, answer).await)
     }
 }
 

@@ -6,6 +6,7 @@
 //! reports back (how many attempts it made) travel in a task-local scoped around the call.
 
 use std::future::Future;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use fly_machines_api::OperationId;
@@ -29,6 +30,18 @@ pub(crate) struct CallContext {
     /// 408 or 5xx as if it were idempotent.
     pub retry_unsafe: bool,
     attempts: AtomicU32,
+    /// The status and `fly-request-id` of the last answer that was not a success, for an error
+    /// whose body the generated client could not decode (it keeps neither).
+    error_answer: Mutex<Option<ErrorAnswer>>,
+}
+
+/// What the policy saw of an error answer: its status and `fly-request-id`.
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorAnswer {
+    /// The attempt it answered: only the last attempt's answer explains the call's error.
+    pub attempt: u32,
+    pub status: u16,
+    pub request_id: Option<String>,
 }
 
 impl CallContext {
@@ -54,6 +67,16 @@ impl CallContext {
 
     pub fn record_attempts(&self, n: u32) {
         self.attempts.store(n, Ordering::Relaxed);
+    }
+
+    pub fn record_error_answer(&self, answer: ErrorAnswer) {
+        *self.error_answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(answer);
+    }
+
+    pub fn error_answer(self) -> Option<ErrorAnswer> {
+        self.error_answer
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
     }
 }
 

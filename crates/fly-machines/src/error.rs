@@ -368,6 +368,7 @@ impl Error {
         operation: &'static str,
         err: fly_machines_api::Error<E>,
         attempts: u32,
+        answer: Option<crate::context::ErrorAnswer>,
     ) -> Error {
         use fly_machines_api::Error as Raw;
         match err {
@@ -393,11 +394,22 @@ impl Error {
                 }
                 api_error(operation, status, request_id, body, attempts)
             }
-            Raw::InvalidResponsePayload(bytes, e) => Error::Decode {
-                operation,
-                status: 200,
-                message: e.to_string(),
-                body: text_of(&bytes),
+            Raw::InvalidResponsePayload(bytes, e) => match answer {
+                // A declared error status whose body is not the declared shape (an HTML page
+                // from a proxy, plain text): still an API error, with its real status.
+                Some(answer) => api_error(
+                    operation,
+                    answer.status,
+                    answer.request_id,
+                    text_of(&bytes),
+                    attempts,
+                ),
+                None => Error::Decode {
+                    operation,
+                    status: 200,
+                    message: e.to_string(),
+                    body: text_of(&bytes),
+                },
             },
             Raw::CommunicationError(source) | Raw::ResponseBodyError(source) => {
                 match crate::body_limit::too_large(&source) {

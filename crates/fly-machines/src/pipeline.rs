@@ -228,6 +228,11 @@ impl Pipeline {
         attempt: u32,
     ) -> reqwest::Result<reqwest::Response> {
         record_attempts(attempt);
+        if let Ok(response) = &result
+            && !response.status().is_success()
+        {
+            record_error_answer(response, attempt);
+        }
         match &result {
             Ok(_) if !call.traced => {}
             Ok(response) => {
@@ -307,6 +312,20 @@ fn copy_for_retry(request: &reqwest::Request) -> Option<reqwest::Request> {
 
 fn record_attempts(attempts: u32) {
     context::with(|ctx| ctx.record_attempts(attempts));
+}
+
+/// Keeps an error answer's status and request id for the error built from it.
+fn record_error_answer(response: &reqwest::Response, attempt: u32) {
+    let answer = context::ErrorAnswer {
+        attempt,
+        status: response.status().as_u16(),
+        request_id: response
+            .headers()
+            .get("fly-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    };
+    context::with(|ctx| ctx.record_error_answer(answer));
 }
 
 /// Whether `url` is on the same scheme, host and port as `base`.
