@@ -1,9 +1,10 @@
 //! Rust SDK for the [Fly.io Machines API](https://fly.io/docs/machines/api/).
 //!
-//! Every one of the API's 76 operations is reachable through resource handles named for the
-//! domain (`client.app("my-app").machine(id).start()`), with typed errors, waits of any length,
-//! leases that refresh themselves, retries that never repeat an unsafe call, and Fly's rate
-//! limits paced on the client before the server has to refuse anything.
+//! Every one of the 100 operations of Fly's 2026-10 API (Managed Postgres included) is reachable
+//! through resource handles named for the domain (`client.app("my-app").machine(id).start()`),
+//! with typed errors, waits of any length, leases that refresh themselves, retries that never
+//! repeat an unsafe call, and Fly's rate limits paced on the client before the server has to
+//! refuse anything. The [`guide`] has a section per resource.
 //!
 //! # Connect
 //!

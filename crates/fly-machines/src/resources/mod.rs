@@ -1,4 +1,4 @@
-//! Resource handles: the domain-named face of all 76 operations.
+//! Resource handles: the domain-named face of all 100 operations.
 //!
 //! Handles are cheap values holding a [`Client`](crate::Client) clone and the names they
 //! address; nothing is fetched when a handle is made. Names and ids are checked when a call is
