@@ -1,4 +1,4 @@
-//! Pointing a [`Client`](crate::Client) at a local test server in one line.
+//! Pointing a [`Client`] at a local test server in one line.
 //!
 //! - [`ClientBuilder::test_server`] takes any base URL: settings for tests (placeholder token, no
 //!   client-side limits, a clock that skips waits).
