@@ -159,7 +159,7 @@ impl Machine {
         let deadline = later(started, overall);
         let mut from_event_id: Option<String> = None;
         let mut last_state = String::from("unknown");
-        let mut backoff = PollBackoff::new();
+        let mut backoff = PollBackoff::new(Duration::from_millis(250), Duration::from_secs(5));
         let timed_out = |last_state: String| {
             Error::Wait(WaitError::Timeout {
                 machine_id: self.id.clone(),
@@ -449,28 +449,32 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 /// A poll that comes back sooner than this did not hold; the next one waits first.
 const QUICK_RETURN: Duration = Duration::from_secs(1);
 
-/// Pauses between polls that came back at once: 250 ms doubling to 5 s, each drawn between
-/// half and all of that (jitter, so many waiters do not poll in step).
+/// Pauses between polls: `first` doubling to `max`, each drawn between half and all of that
+/// (jitter, so many waiters do not poll in step). Machine waits use it for polls that came back
+/// at once (250 ms to 5 s); the Postgres cluster wait for its status polls (2 s to 30 s).
 #[derive(Debug)]
-struct PollBackoff {
+pub(crate) struct PollBackoff {
+    first: Duration,
+    max: Duration,
     next: Duration,
 }
 
 impl PollBackoff {
-    const FIRST: Duration = Duration::from_millis(250);
-    const MAX: Duration = Duration::from_secs(5);
-
-    fn new() -> Self {
-        PollBackoff { next: Self::FIRST }
+    pub(crate) fn new(first: Duration, max: Duration) -> Self {
+        PollBackoff {
+            first,
+            max,
+            next: first,
+        }
     }
 
     fn reset(&mut self) {
-        self.next = Self::FIRST;
+        self.next = self.first;
     }
 
-    fn next(&mut self) -> Duration {
+    pub(crate) fn next(&mut self) -> Duration {
         let full = self.next;
-        self.next = full.saturating_mul(2).min(Self::MAX);
+        self.next = full.saturating_mul(2).min(self.max);
         let half = full / 2;
         half.saturating_add(half.mul_f64(rand::random::<f64>()))
     }

@@ -15,7 +15,7 @@ use fly_machines::resources::postgres::{Cluster, PostgresPlan, PostgresRole};
 use fly_machines::{Client, OperationId};
 use fly_machines_sim::{FaultKind, Faults, Sim};
 
-use crate::support::{Figures, World, per_operation, secs, transient};
+use crate::support::{Figures, World, insist, per_operation, secs, transient};
 
 const QUANTUM: Duration = Duration::from_millis(500);
 const ORG: &str = "personal";
@@ -59,21 +59,6 @@ where
                 Err(e) if transient(&e) => {}
                 Err(e) => panic!("look for {what}: {e}"),
             }
-        }
-    }
-}
-
-/// Repeats a call the client did not retry to the end (its retry budget is finite).
-async fn insist<T, F, Fut>(what: &str, f: F) -> T
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = fly_machines::Result<T>>,
-{
-    loop {
-        match f().await {
-            Ok(v) => return v,
-            Err(e) if transient(&e) => {}
-            Err(e) => panic!("{what}: {e}"),
         }
     }
 }

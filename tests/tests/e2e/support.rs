@@ -191,6 +191,22 @@ pub fn transient(e: &Error) -> bool {
     e.is_retryable() || matches!(e, Error::Transport { .. })
 }
 
+/// Repeats a call that may fail transiently until it succeeds (for calls that are harmless to
+/// repeat, or that the client stopped retrying because its budget ran out).
+pub async fn insist<T, F, Fut>(what: &str, f: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = fly_machines::Result<T>>,
+{
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(e) if transient(&e) => {}
+            Err(e) => panic!("{what}: {e}"),
+        }
+    }
+}
+
 /// Creates an app, trying again after transient failures; a name already taken (by an
 /// earlier try whose answer was lost) counts as done.
 pub async fn create_app(client: &Client, name: &str) {

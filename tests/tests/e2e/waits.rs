@@ -8,7 +8,9 @@ use std::time::Duration;
 use fly_machines::{App, Error, Machine, WaitError, WaitState, types};
 use fly_machines_sim::{Faults, RequestRecord, Sim};
 
-use crate::support::{Figures, World, at_ms, config, create_app, machine_of, secs, transient};
+use crate::support::{
+    Figures, World, at_ms, config, create_app, insist, machine_of, secs, transient,
+};
 use crate::vtime::VirtualTime;
 
 const TRANSITION: Duration = Duration::from_millis(500);
@@ -51,21 +53,6 @@ async fn new_machine(app: &App, image: &str, key: &str, skip_launch: bool) -> ty
             Ok(m) => return m.into_data(),
             Err(e) if transient(&e) => {}
             Err(e) => panic!("create {key}: {e}"),
-        }
-    }
-}
-
-/// Repeats a call that may fail transiently (the calls here are harmless to repeat).
-async fn insist<T, F, Fut>(what: &str, f: F) -> T
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = fly_machines::Result<T>>,
-{
-    loop {
-        match f().await {
-            Ok(v) => return v,
-            Err(e) if transient(&e) => {}
-            Err(e) => panic!("{what}: {e}"),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::{Cluster, ClusterStatus};
 use crate::clock::later;
+use crate::wait::PollBackoff;
 use crate::{Error, Result, types};
 
 /// Why a cluster did not become ready.
@@ -47,25 +48,6 @@ impl ClusterWaitError {
     }
 }
 
-/// Pauses between polls: 2 s doubling to 30 s, each drawn between half and all of that so that
-/// many waiters do not poll in step.
-#[derive(Debug)]
-struct Backoff {
-    next: Duration,
-}
-
-impl Backoff {
-    const FIRST: Duration = Duration::from_secs(2);
-    const MAX: Duration = Duration::from_secs(30);
-
-    fn next(&mut self) -> Duration {
-        let full = self.next;
-        self.next = full.saturating_mul(2).min(Self::MAX);
-        let half = full / 2;
-        half.saturating_add(half.mul_f64(rand::random::<f64>()))
-    }
-}
-
 impl Cluster {
     /// Polls the cluster until it is `ready` and returns it; fails at once when it becomes
     /// `failed` (or is being deleted) or vanishes, and with a timeout error when `timeout`
@@ -75,9 +57,8 @@ impl Cluster {
         let clock = self.client.clock().clone();
         let started = clock.now();
         let deadline = later(started, timeout);
-        let mut backoff = Backoff {
-            next: Backoff::FIRST,
-        };
+        // 2 s doubling to 30 s: provisioning takes minutes.
+        let mut backoff = PollBackoff::new(Duration::from_secs(2), Duration::from_secs(30));
         let mut last_status = String::from("unknown");
         loop {
             match self.get().await {
