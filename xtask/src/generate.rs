@@ -97,6 +97,8 @@ pub fn generate_all(spec_path: &Path) -> Result<Vec<Output>, String> {
     let mut client: syn::File =
         syn::parse2(client).map_err(|e| format!("generated code does not parse: {e}"))?;
     crate::secrets::redact_debug(&mut client, &crate::secrets::secret_fields(&raw)?)?;
+    status_ranges_last(&mut client);
+    crate::schemars_feature::behind_feature(&mut client)?;
     let client = use_our_path_encoder(format_file(quote!(#client))?)?;
     let client = drop_api_version_header(client, operations.len())?;
     check_method_names(&operations, &client)?;
@@ -154,6 +156,30 @@ fn run_generator(
             ))
         }
     }
+}
+
+/// Moves each status range arm (`500u16..=599u16`) after the single-status arms of its match.
+///
+/// progenitor orders a range before the codes inside it, so Postgres' declared `503` (with its
+/// `Retry-After`) would sit behind `5XX` as an unreachable arm, which the compiler warns about.
+/// Both arms decode the same error type, so the order changes no behaviour; only the warning goes.
+fn status_ranges_last(file: &mut syn::File) {
+    struct Reorder;
+    impl syn::visit_mut::VisitMut for Reorder {
+        fn visit_expr_match_mut(&mut self, m: &mut syn::ExprMatch) {
+            syn::visit_mut::visit_expr_match_mut(self, m);
+            let rank = |arm: &syn::Arm| match arm.pat {
+                syn::Pat::Range(_) => 1,
+                syn::Pat::Wild(_) => 2,
+                _ => 0,
+            };
+            if m.arms.iter().any(|arm| rank(arm) == 1) {
+                // A stable sort: codes keep their order, ranges follow, the catch-all stays last.
+                m.arms.sort_by_key(rank);
+            }
+        }
+    }
+    syn::visit_mut::VisitMut::visit_file_mut(&mut Reorder, file);
 }
 
 fn format_file(tokens: proc_macro2::TokenStream) -> Result<String, String> {
@@ -514,6 +540,26 @@ mod tests {
             !stale.contains(&PathBuf::from("crates/fly-machines-api/src/operations.rs")),
             "{stale:?}"
         );
+    }
+
+    #[test]
+    fn status_ranges_follow_the_codes_they_contain() {
+        let mut file: syn::File = syn::parse_quote! {
+            fn f(s: u16) -> u8 {
+                match s {
+                    200u16 => 0,
+                    500u16..=599u16 => 1,
+                    503u16 => 2,
+                    _ => 3,
+                }
+            }
+        };
+        status_ranges_last(&mut file);
+        let text = quote!(#file).to_string();
+        let at = |arm: &str| text.find(arm).unwrap();
+        assert!(at("200u16") < at("503u16"), "{text}");
+        assert!(at("503u16") < at("500u16 ..= 599u16"), "{text}");
+        assert!(at("500u16 ..= 599u16") < at("_ =>"), "{text}");
     }
 
     #[test]

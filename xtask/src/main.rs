@@ -9,6 +9,7 @@ mod corrections;
 mod diff;
 mod generate;
 mod mocks;
+mod schemars_feature;
 mod secrets;
 mod spec;
 mod statuses;

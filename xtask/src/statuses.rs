@@ -8,10 +8,11 @@
 //! and the shared response to point at. The typed mocks read the same declared statuses, so a
 //! mock can give exactly the errors the client is told to expect.
 //!
-//! Server errors (5xx) are left undeclared on purpose, except Postgres' 503 with `Retry-After`:
-//! they often come from Fly's proxy rather than the API, with a plain-text or empty body, and a
-//! declared status is decoded as JSON, so a declared 5xx would turn such an answer into a decode
-//! error that hides its status. Undeclared, it reaches the caller as the raw response.
+//! Every operation also declares server errors as the range `5XX`, with its shape's body (and
+//! Postgres its 503 with `Retry-After` on its own). They often come from Fly's proxy rather than
+//! the API, with a plain-text or empty body; the hand-written client keeps such a body as text
+//! and still reports the real status, so declaring the range costs nothing when the body is not
+//! JSON and gives every generated client the shape when it is.
 
 use std::collections::BTreeSet;
 
@@ -135,6 +136,7 @@ pub fn required(op: &OperationFacts, entry: &Value) -> Vec<Required> {
             "503",
             "the cluster cannot be reached right now; Retry-After says when to try again",
         );
+        want(true, "5XX", SERVER_ERROR);
         return out;
     }
     want(has_input, "400", "a malformed parameter or body");
@@ -167,8 +169,12 @@ pub fn required(op: &OperationFacts, entry: &Value) -> Vec<Required> {
         "the body is refused (a name taken, a limit reached, a bad config)",
     );
     want(true, "429", "over the rate limit");
+    want(true, "5XX", SERVER_ERROR);
     out
 }
+
+/// Why every operation declares `5XX`.
+const SERVER_ERROR: &str = "a server or proxy error, whose body may not be JSON";
 
 /// Where the operation's parameters sit (`path`, `query`, `header`).
 fn parameter_places(entry: &Value) -> BTreeSet<&str> {
@@ -311,26 +317,28 @@ mod tests {
         let path_param = serde_json::json!({"parameters": [{"in": "path", "name": "app_name"}]});
         assert_eq!(
             statuses(&op("GET", "/apps/{app_name}"), path_param.clone()),
-            ["400", "401", "404", "429"]
+            ["400", "401", "404", "429", "5XX"]
         );
         assert_eq!(
             statuses(&op("GET", "/tokens/current"), serde_json::json!({})),
-            ["401", "429"]
+            ["401", "429", "5XX"]
         );
         let mut start = op("POST", "/apps/{app_name}/machines/{machine_id}/start");
         start.lease_nonce = true;
         assert_eq!(
             statuses(&start, path_param.clone()),
-            ["400", "401", "404", "408", "409", "412", "429"]
+            ["400", "401", "404", "408", "409", "412", "429", "5XX"]
         );
         let create = serde_json::json!({"parameters": [{"in": "path"}], "requestBody": {}});
         assert_eq!(
             statuses(&op("POST", "/apps/{app_name}/machines"), create),
-            ["400", "401", "404", "408", "409", "412", "422", "429"]
+            [
+                "400", "401", "404", "408", "409", "412", "422", "429", "5XX"
+            ]
         );
         assert_eq!(
             statuses(&op("DELETE", "/postgres/{postgres_cluster_id}"), path_param),
-            ["401", "404", "429", "503"]
+            ["401", "404", "429", "503", "5XX"]
         );
     }
 

@@ -11,15 +11,8 @@ use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt};
 #[allow(clippy::all)]
 pub mod types {
     ///A single resource access that a macaroon token was checked against: an action on an organization and, optionally, one app, machine, volume, feature or storage object inside it. Returned by the token authorization endpoint.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Access {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub action: ::std::option::Option<Action>,
@@ -76,15 +69,8 @@ pub mod types {
         pub volume: ::std::option::Option<::std::string::String>,
     }
     ///DNS record to create for ACME DNS-01 validation of a hostname.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AcmeChallenge {
         ///Record name to create, usually `_acme-challenge.<hostname>`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -103,10 +89,10 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Action(pub ::std::string::String);
     impl ::std::ops::Deref for Action {
         type Target = ::std::string::String;
@@ -136,15 +122,8 @@ pub mod types {
         }
     }
     ///A Fly app: a named group of machines, volumes and network settings that belongs to one organization.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct App {
         ///Opaque unique ID of the app.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -174,15 +153,8 @@ pub mod types {
         pub volume_count: ::std::option::Option<i64>,
     }
     ///Short description of the organization that owns an app.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AppOrganizationInfo {
         ///Numeric internal ID of the organization.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -195,14 +167,8 @@ pub mod types {
         pub slug: ::std::option::Option<::std::string::String>,
     }
     ///One app secret. The value is only included when explicitly requested; otherwise only the name and digest are returned.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AppSecret {
         ///When the secret was first set, as an RFC 3339 timestamp.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -221,29 +187,16 @@ pub mod types {
         pub value: ::std::option::Option<::std::string::String>,
     }
     ///The secrets of an app.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AppSecrets {
         ///The app's secrets, in no guaranteed order; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub secrets: ::std::option::Option<::std::vec::Vec<AppSecret>>,
     }
     ///Request body for setting and removing several app secrets in one call.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AppSecretsUpdateRequest {
         ///Map from secret name to its new value; a null value removes that secret. Secrets not named here are left unchanged.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -252,15 +205,8 @@ pub mod types {
         >,
     }
     ///Result of a bulk secrets update.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AppSecretsUpdateResp {
         ///The app's secrets after the update, without values; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -270,15 +216,8 @@ pub mod types {
         pub version: ::std::option::Option<i64>,
     }
     ///Request body for allocating an IP address to an app.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AssignIpRequest {
         ///Private network to allocate a private (Flycast) address in; only used with type "private_v6".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -296,15 +235,8 @@ pub mod types {
         pub type_: ::std::option::Option<IpAssignmentType>,
     }
     ///The address the API allocated to an app. For an egress pair, ip is null and ip_pair holds both addresses.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AssignIpResponse {
         ///When the address was allocated, as an RFC 3339 timestamp.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -330,29 +262,16 @@ pub mod types {
         pub shared: ::std::option::Option<bool>,
     }
     ///Request body for checking which macaroon tokens in an Authorization header value are genuine.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AuthenticateTokenRequest {
         ///Full Authorization header value to verify, including its scheme (e.g. "FlyV1 fm2_..."); several comma-separated tokens are allowed.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub header: ::std::option::Option<::std::string::String>,
     }
     ///Result of a successful authorization check: the access that was allowed and the token that allowed it.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AuthorizeResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub access: ::std::option::Option<Access>,
@@ -360,14 +279,8 @@ pub mod types {
         pub verified_token: ::std::option::Option<VerifiedToken>,
     }
     ///Request body for asking whether the tokens in an Authorization header permit a given action on a given resource.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AuthorizeTokenRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub access: ::std::option::Option<TokenAccess>,
@@ -376,15 +289,8 @@ pub mod types {
         pub header: ::std::option::Option<::std::string::String>,
     }
     ///The list of caveats (restrictions) attached to a macaroon token. Each caveat is returned as a free-form JSON object.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CaveatSet {
         ///Caveats restricting what the token may do, in the order they were added; each is an untyped JSON object; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -395,15 +301,8 @@ pub mod types {
         >,
     }
     ///Certificate state for a hostname after Fly has re-run its DNS and validation checks. Same as the certificate detail, plus the DNS records that were found.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CertificateCheckResponse {
         ///True if Fly has been asked to obtain a certificate for this hostname through ACME (Let's Encrypt).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -439,15 +338,8 @@ pub mod types {
         >,
     }
     ///Full state of the TLS certificate setup for one hostname of an app: issued certificates, DNS requirements and validation results.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CertificateDetail {
         ///True if Fly has been asked to obtain a certificate for this hostname through ACME (Let's Encrypt).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -481,15 +373,8 @@ pub mod types {
         >,
     }
     ///One certificate held for a hostname, either managed by Fly or uploaded by the user.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CertificateEntry {
         ///When the certificate was added, as an RFC 3339 timestamp.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -511,15 +396,8 @@ pub mod types {
         pub status: ::std::option::Option<::std::string::String>,
     }
     ///Short view of a hostname's certificate, as returned in certificate listings.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CertificateSummary {
         ///True if TLS-ALPN-01 validation currently succeeds for the hostname.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -562,15 +440,8 @@ pub mod types {
         pub updated_at: ::std::option::Option<::std::string::String>,
     }
     ///Which validation checks currently pass for a hostname.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CertificateValidation {
         ///True if TLS-ALPN-01 validation succeeds, meaning the hostname already points at Fly.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -586,15 +457,8 @@ pub mod types {
         pub ownership_txt_configured: ::std::option::Option<bool>,
     }
     ///One problem found while validating a hostname, with advice on fixing it.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CertificateValidationError {
         ///Machine-readable error code; treat as an open set of strings.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -610,15 +474,8 @@ pub mod types {
         pub timestamp: ::std::option::Option<::std::string::String>,
     }
     ///Latest result of one health check on a machine.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CheckStatus {
         ///Name of the check, as configured in the machine's checks or services.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -634,15 +491,8 @@ pub mod types {
         pub updated_at: ::std::option::Option<::std::string::String>,
     }
     ///One container in a multi-container machine: its image, command, environment, files, health checks and lifecycle settings. Fields left unset fall back to the image's own configuration.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ContainerConfig {
         ///Replaces the image's default command (CMD), one argument per element.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -688,15 +538,8 @@ pub mod types {
         pub user: ::std::option::Option<::std::string::String>,
     }
     ///A start-order dependency: another container in the same machine and the condition it must reach first.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ContainerDependency {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub condition: ::std::option::Option<ContainerDependencyCondition>,
@@ -714,10 +557,10 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ContainerDependencyCondition(pub ::std::string::String);
     impl ::std::ops::Deref for ContainerDependencyCondition {
         type Target = ::std::string::String;
@@ -747,15 +590,8 @@ pub mod types {
         }
     }
     ///A health check run inside the machine against one container. Exactly one of exec, http or tcp should be set.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ContainerHealthcheck {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub exec: ::std::option::Option<ExecHealthcheck>,
@@ -796,10 +632,10 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ContainerHealthcheckKind(pub ::std::string::String);
     impl ::std::ops::Deref for ContainerHealthcheckKind {
         type Target = ::std::string::String;
@@ -838,10 +674,10 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ContainerHealthcheckScheme(pub ::std::string::String);
     impl ::std::ops::Deref for ContainerHealthcheckScheme {
         type Target = ::std::string::String;
@@ -871,59 +707,32 @@ pub mod types {
         }
     }
     ///Request body for adding a hostname to an app and having Fly obtain its certificate through ACME.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreateAcmeCertificateRequest {
         ///Hostname to obtain a certificate for, e.g. "www.example.com"; wildcards such as "*.example.com" need DNS-01 validation.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub hostname: ::std::option::Option<::std::string::String>,
     }
     ///Request body for minting a deploy token scoped to one app.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreateAppDeployTokenRequest {
         ///How long the token stays valid, as a Go duration string such as "720h"; the server default applies when omitted.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expiry: ::std::option::Option<::std::string::String>,
     }
     ///Body returned when a deploy token is minted.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreateAppDeployTokenResponse {
         ///The new token, ready to use in an Authorization header; it is not shown again.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub token: ::std::option::Option<::std::string::String>,
     }
     ///Request body for creating an app.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreateAppRequest {
         ///Older spelling of name, still accepted and still used in Fly's own examples; send name instead.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -945,15 +754,8 @@ pub mod types {
         pub org_slug: ::std::option::Option<::std::string::String>,
     }
     ///Body returned when an app is created.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreateAppResponse {
         ///Creation time as a Unix timestamp in milliseconds.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -963,14 +765,8 @@ pub mod types {
         pub id: ::std::option::Option<::std::string::String>,
     }
     ///Request body for uploading your own certificate and private key for a hostname.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreateCustomCertificateRequest {
         ///PEM-encoded certificate followed by its intermediate certificates.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -983,15 +779,8 @@ pub mod types {
         pub private_key: ::std::option::Option<::std::string::String>,
     }
     ///Request body for acquiring or refreshing a lease on a machine.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreateLeaseRequest {
         ///Free-text note saying who takes the lease and why; shown to anyone who finds the machine leased.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1001,15 +790,8 @@ pub mod types {
         pub ttl: ::std::option::Option<i64>,
     }
     ///Request body for creating (and normally starting) a machine.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreateMachineRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub config: ::std::option::Option<MachineConfig>,
@@ -1039,15 +821,8 @@ pub mod types {
         pub skip_service_registration: ::std::option::Option<bool>,
     }
     ///Optional settings for minting an OpenID Connect identity token for the calling machine. The token itself is returned as plain text.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreateOidcTokenRequest {
         ///Audience (aud claim) to put in the token; a default audience is used when omitted.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1057,41 +832,22 @@ pub mod types {
         pub aws_principal_tags: ::std::option::Option<bool>,
     }
     ///Which app to attach a cluster to.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreatePostgresAttachmentRequest {
         ///Name of the app to attach the cluster to.
         pub app_name: ::std::string::String,
     }
     ///Answer to attaching a cluster: the attachment, in the data envelope.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreatePostgresAttachmentResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<PostgresAttachment>,
     }
     ///What kind of backup to start.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreatePostgresBackupRequest {
         ///Kind of backup to take: "full", "incr" or "diff".
         #[serde(rename = "type")]
@@ -1108,9 +864,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum CreatePostgresBackupRequestType {
         #[serde(rename = "full")]
         Full,
@@ -1159,14 +915,8 @@ pub mod types {
         }
     }
     ///The new managed Postgres cluster: owner, plan, region and options.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreatePostgresClusterRequest {
         ///Disk size per node in GB; the plan's size when omitted.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1203,9 +953,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum CreatePostgresClusterRequestPgMajorVersion {
         #[serde(rename = "16")]
         X16,
@@ -1260,9 +1010,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum CreatePostgresClusterRequestPlan {
         #[serde(rename = "basic")]
         Basic,
@@ -1328,9 +1078,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum CreatePostgresClusterRequestPoolMode {
         #[serde(rename = "session")]
         Session,
@@ -1375,27 +1125,15 @@ pub mod types {
         }
     }
     ///The new database.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreatePostgresDatabaseRequest {
         ///Name of the database: letters, digits, hyphens and underscores, starting and ending with a letter or digit.
         pub name: ::std::string::String,
     }
     ///The new database user and the role to give it.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreatePostgresUserRequest {
         ///Role to give the user.
         pub role: CreatePostgresUserRequestRole,
@@ -1413,9 +1151,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum CreatePostgresUserRequestRole {
         #[serde(rename = "schema_admin")]
         SchemaAdmin,
@@ -1464,29 +1202,15 @@ pub mod types {
         }
     }
     ///Answer to creating a user: the user, in the data envelope.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreatePostgresUserResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<PostgresUser>,
     }
     ///Request body for creating a volume, optionally from a snapshot or by forking another volume.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreateVolumeRequest {
         ///Whether daily automatic snapshots are taken; defaults to true.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1528,58 +1252,30 @@ pub mod types {
         pub unique_zone_app_wide: ::std::option::Option<bool>,
     }
     ///Wrapper around the backup job a snapshot request started.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreateVolumeSnapshotMessage {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub backup: ::std::option::Option<VolumeBackup>,
     }
     ///Answer to taking a volume snapshot: the backup job the request started, under Msg.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreateVolumeSnapshotResponse {
         #[serde(rename = "Msg", skip_serializing_if = "::std::option::Option::is_none")]
         pub msg: ::std::option::Option<CreateVolumeSnapshotMessage>,
     }
     ///Describes the token(s) used to make the request.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CurrentTokenResponse {
         ///One entry per token found in the request's Authorization header; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub tokens: ::std::option::Option<::std::vec::Vec<TokenInfo>>,
     }
     ///Request body for decrypting data with an app's secret key.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DecryptSecretkeyRequest {
         ///Additional authenticated data given at encryption time, base64-encoded; must match exactly.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1589,60 +1285,32 @@ pub mod types {
         pub ciphertext: ::std::option::Option<::std::string::String>,
     }
     ///Result of decrypting data with a secret key.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DecryptSecretkeyResponse {
         ///Decrypted data, base64-encoded.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub plaintext: ::std::option::Option<::std::string::String>,
     }
     ///Result of deleting an app secret.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DeleteAppSecretResponse {
         ///Secrets version after the deletion; usable as min_secrets_version for later machine changes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub version: ::std::option::Option<i64>,
     }
     ///Result of deleting an app secret key.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DeleteSecretkeyResponse {
         ///Secrets version after the deletion; usable as min_secrets_version for later machine changes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub version: ::std::option::Option<i64>,
     }
     ///Certificate state for a hostname after its custom certificate was removed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DestroyCustomCertificateResponse {
         ///True if Fly has been asked to obtain a certificate for this hostname through ACME (Let's Encrypt).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1679,15 +1347,8 @@ pub mod types {
         pub warning: ::std::option::Option<::std::string::String>,
     }
     ///DNS settings inside the machine: resolv.conf contents, hostname and internal DNS registration.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DnsConfig {
         ///Rules that send queries for given domain suffixes to specific resolvers; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1712,15 +1373,8 @@ pub mod types {
         pub skip_registration: ::std::option::Option<bool>,
     }
     ///Sends DNS queries under one domain to a given resolver.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DnsForwardRule {
         ///Address of the resolver to forward to, IP with optional port.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1730,15 +1384,8 @@ pub mod types {
         pub basename: ::std::option::Option<::std::string::String>,
     }
     ///One option line in the machine's resolv.conf.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DnsOption {
         ///Option name, e.g. "ndots" or "timeout".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1748,15 +1395,8 @@ pub mod types {
         pub value: ::std::option::Option<::std::string::String>,
     }
     ///DNS records actually published for a hostname, as observed by a certificate check.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DnsRecords {
         ///IPv4 addresses found in A records; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1783,15 +1423,8 @@ pub mod types {
         pub soa: ::std::option::Option<::std::string::String>,
     }
     ///DNS records the user should create so that a hostname routes to the app and its certificate can be issued.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DnsRequirements {
         ///IPv4 addresses to use in A records; may be null when the app has no IPv4 address.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1808,14 +1441,8 @@ pub mod types {
         pub ownership: ::std::option::Option<OwnershipVerification>,
     }
     ///The extension to enable and where to install it.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EnablePostgresExtensionRequest {
         ///Create the schema first when it does not exist yet.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1827,15 +1454,8 @@ pub mod types {
         pub schema: ::std::option::Option<::std::string::String>,
     }
     ///Request body for encrypting data with an app's secret key, without the key ever leaving Fly.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EncryptSecretkeyRequest {
         ///Optional additional authenticated data, base64-encoded; authenticated but not encrypted, and required again to decrypt.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1845,30 +1465,16 @@ pub mod types {
         pub plaintext: ::std::option::Option<::std::string::String>,
     }
     ///Result of encrypting data with a secret key.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EncryptSecretkeyResponse {
         ///Encrypted data, base64-encoded; opaque, pass it back unchanged to decrypt.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ciphertext: ::std::option::Option<::std::string::String>,
     }
     ///An environment variable whose value is taken from a field of the machine, such as its ID or region.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EnvFrom {
         ///Name of the environment variable to set; must be a valid variable name.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1878,15 +1484,8 @@ pub mod types {
         pub field_ref: ::std::option::Option<::std::string::String>,
     }
     ///Error body returned by most failing calls. Read error for the message and status for a machine-readable code.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ErrorResponse {
         ///Deprecated free-form details; may be null or absent.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1900,30 +1499,16 @@ pub mod types {
         pub status: ::std::option::Option<StatusCode>,
     }
     ///Health check that runs a command inside the container.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ExecHealthcheck {
         ///Command and arguments to run, e.g. ["test", "-f", "/tmp/ready"]; exit code 0 means healthy. Not run through a shell.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub command: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     }
     ///Result of running a command in a machine with exec.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ExecResponse {
         ///Exit code of the command; 0 usually means success.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1939,30 +1524,16 @@ pub mod types {
         pub stdout: ::std::option::Option<::std::string::String>,
     }
     ///Request body for growing a volume. Volumes can only grow, never shrink.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ExtendVolumeRequest {
         ///New total size in gigabytes (GB); must be larger than the current size.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub size_gb: ::std::option::Option<i64>,
     }
     ///Result of growing a volume.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ExtendVolumeResponse {
         ///True if the attached machine must be restarted before it sees the new size.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1971,15 +1542,8 @@ pub mod types {
         pub volume: ::std::option::Option<Volume>,
     }
     ///A file written into the machine's (or container's) filesystem before it starts. Set exactly one of raw_value, secret_name or image_config as the content source.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct File {
         ///Absolute path inside the machine where the file is written, e.g. "/etc/app/config.json".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1998,29 +1562,16 @@ pub mod types {
         pub secret_name: ::std::option::Option<::std::string::String>,
     }
     ///Options for copying a cluster into a new one.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ForkPostgresClusterRequest {
         ///Name of the copy; the source's name with a "-fork" suffix when omitted.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
     }
     ///Request body asking where machines with given resources and volumes could be placed, without creating anything.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetPlacementsRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub compute: ::std::option::Option<MachineGuest>,
@@ -2042,44 +1593,23 @@ pub mod types {
         pub weights: ::std::option::Option<Weights>,
     }
     ///Where the requested machines could be placed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetPlacementsResponse {
         ///Candidate regions with how many machines each can take; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub regions: ::std::option::Option<::std::vec::Vec<RegionPlacement>>,
     }
     ///A user's credentials, in the data envelope.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetPostgresUserCredentialsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<PostgresUserCredentials>,
     }
     ///Health check that sends an HTTP request to the container and judges health by the response status.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct HttpHealthcheck {
         ///Extra headers to send with the request; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2103,15 +1633,8 @@ pub mod types {
         pub tls_skip_verify: ::std::option::Option<bool>,
     }
     ///HTTP handling settings for a service whose handlers include "http": compression, HTTP/2 to the machine, timeouts and response rewriting.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct HttpOptions {
         ///When true, the proxy compresses responses for clients that accept it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2132,15 +1655,8 @@ pub mod types {
         pub response: ::std::option::Option<HttpResponseOptions>,
     }
     ///How the proxy changes responses before they reach the client.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct HttpResponseOptions {
         ///Headers to set on responses, name to value; values are arbitrary JSON (usually a string). May be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2152,15 +1668,8 @@ pub mod types {
         pub pristine: ::std::option::Option<bool>,
     }
     ///The resolved image a machine runs, split into its parts.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ImageRef {
         ///Content digest of the image manifest, e.g. "sha256:...".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2181,15 +1690,8 @@ pub mod types {
         pub tag: ::std::option::Option<::std::string::String>,
     }
     ///An IP address allocated to an app.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct IpAssignment {
         ///When the address was allocated, as an RFC 3339 timestamp.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2213,15 +1715,8 @@ pub mod types {
         pub shared: ::std::option::Option<bool>,
     }
     ///The private network a Flycast (private_v6) address lives in; absent or null for every other kind of address.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct IpAssignmentNetwork {
         ///Name of the network; empty for the organization's default one.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2240,10 +1735,10 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct IpAssignmentType(pub ::std::string::String);
     impl ::std::ops::Deref for IpAssignmentType {
         type Target = ::std::string::String;
@@ -2273,15 +1768,8 @@ pub mod types {
         }
     }
     ///An IPv4 and an IPv6 address allocated together.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct IpPair {
         ///The IPv4 address.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2291,15 +1779,8 @@ pub mod types {
         pub v6: ::std::option::Option<::std::string::String>,
     }
     ///One certificate issued for a hostname, for a single key type.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct IssuedCertificate {
         ///Authority that issued it, for example "lets_encrypt".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2312,14 +1793,8 @@ pub mod types {
         pub type_: ::std::option::Option<::std::string::String>,
     }
     ///An exclusive, time-limited lock on a machine. While it is held, changes to the machine must carry its nonce in the fly-machine-lease-nonce header or they fail with 409.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Lease {
         ///The note the holder gave when taking the lease.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2338,15 +1813,8 @@ pub mod types {
         pub version: ::std::option::Option<::std::string::String>,
     }
     ///Wrapper the lease endpoints use for their bodies: on success the lease is in data, on error message and code explain why.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeaseEnvelope {
         ///Short error code when status is "error", e.g. "invalid".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2361,15 +1829,8 @@ pub mod types {
         pub status: ::std::option::Option<::std::string::String>,
     }
     ///Wrapper returned when a lease is released; on success data carries {"ok": true}.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeaseReleaseEnvelope {
         ///Short error code when status is "error".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2384,15 +1845,8 @@ pub mod types {
         pub status: ::std::option::Option<::std::string::String>,
     }
     ///One page of the apps in an organization.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ListAppsResponse {
         ///Apps in the organization; may be null when there are none.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2402,15 +1856,8 @@ pub mod types {
         pub total_apps: ::std::option::Option<i64>,
     }
     ///One page of the hostnames of an app with their certificate state.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ListCertificatesResponse {
         ///Certificate summaries on this page; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2423,135 +1870,72 @@ pub mod types {
         pub total_count: ::std::option::Option<i64>,
     }
     ///The IP addresses allocated to an app.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ListIpAssignmentsResponse {
         ///Allocated addresses; may be null when there are none.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ips: ::std::option::Option<::std::vec::Vec<IpAssignment>>,
     }
     ///Running queries, in the data envelope.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ListPostgresActiveQueriesResponse {
         ///The running queries; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<::std::vec::Vec<PostgresActiveQuery>>,
     }
     ///A cluster's backups, in the data envelope.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ListPostgresBackupsResponse {
         ///The backups; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<::std::vec::Vec<PostgresBackup>>,
     }
     ///An organization's clusters, in the data envelope.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ListPostgresClustersResponse {
         ///The clusters; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<::std::vec::Vec<PostgresClusterSummary>>,
     }
     ///A cluster's databases, in the data envelope.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ListPostgresDatabasesResponse {
         ///The databases; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<::std::vec::Vec<PostgresDatabase>>,
     }
     ///A database's available extensions, in the data envelope.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ListPostgresExtensionsResponse {
         ///The extensions; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<::std::vec::Vec<PostgresExtension>>,
     }
     ///Slow query shapes, in the data envelope.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ListPostgresSlowQueriesResponse {
         ///The slow query shapes; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<::std::vec::Vec<PostgresSlowQuery>>,
     }
     ///A cluster's users, in the data envelope.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ListPostgresUsersResponse {
         ///The users; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<::std::vec::Vec<PostgresUser>>,
     }
     ///A socket a process in the machine is listening on.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ListenSocket {
         ///Listening address and port, e.g. "0.0.0.0:8080" or `[::]:8080`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2561,14 +1945,8 @@ pub mod types {
         pub proto: ::std::option::Option<::std::string::String>,
     }
     ///A Fly Machine: a fast-launching VM with its configuration, current state, location and recent events.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Machine {
         ///Latest results of the machine's health checks; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2622,30 +2000,16 @@ pub mod types {
         pub updated_at: ::std::option::Option<::std::string::String>,
     }
     ///A local cache drive attached to the machine.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineCacheDrive {
         ///Size of the cache drive in megabytes (MB).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub size_mb: ::std::option::Option<i64>,
     }
     ///A health check that Fly runs against a machine from outside it, over TCP or HTTP. Results appear in the machine's checks list.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineCheck {
         ///How long to wait after the machine starts before the first check, as a Go duration string such as "10s".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2685,15 +2049,8 @@ pub mod types {
         pub type_: ::std::option::Option<::std::string::String>,
     }
     ///Everything that defines a Machine: the image to run, guest size, environment, services, mounts, checks and lifecycle settings. Sent when creating or updating a Machine and returned as the Machine's current config.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineConfig {
         ///When true, the Machine deletes itself once its main process exits instead of staying stopped. Defaults to false.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2766,15 +2123,8 @@ pub mod types {
         pub stop_config: ::std::option::Option<StopConfig>,
     }
     ///One entry in a Machine's event log, such as a launch, start, stop, exit or update, with the state it led to and who caused it.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineEvent {
         ///Event ID (26-character ULID); can be passed to wait as from_event_id.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2798,15 +2148,8 @@ pub mod types {
         pub type_: ::std::option::Option<::std::string::String>,
     }
     ///Command to run inside a running Machine, with optional stdin and a time limit. The command is executed directly, not through a shell; wrap it in sh -c to use pipes or redirects.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineExecRequest {
         ///Deprecated: the command as a single string; use command instead.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2828,15 +2171,8 @@ pub mod types {
         pub timeout: ::std::option::Option<i64>,
     }
     ///Compute resources for a Machine: CPU type and count, memory, optional GPUs and kernel arguments.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineGuest {
         ///CPU class: "shared" (burstable, shared cores) or "performance" (dedicated cores).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2872,15 +2208,8 @@ pub mod types {
         >,
     }
     ///One HTTP header sent with an HTTP health check request.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineHttpHeader {
         ///Header name, e.g. "Authorization".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2890,15 +2219,8 @@ pub mod types {
         pub values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     }
     ///Overrides for how Fly's init starts the main process, replacing what the image declares.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineInit {
         ///Replaces the image's CMD (arguments passed to the entrypoint). May be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2920,15 +2242,8 @@ pub mod types {
         pub tty: ::std::option::Option<bool>,
     }
     ///Location of a Prometheus-format metrics endpoint inside the Machine for Fly to scrape.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineMetrics {
         ///Scrape over HTTPS instead of plain HTTP.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2941,15 +2256,8 @@ pub mod types {
         pub port: ::std::option::Option<i64>,
     }
     ///A volume attached to a Machine and the path it is mounted at, with optional automatic growth settings.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineMount {
         ///How many GB to add each time the volume is automatically extended.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2983,15 +2291,8 @@ pub mod types {
         pub volume: ::std::option::Option<::std::string::String>,
     }
     ///Reduced Machine config returned by the organization-wide Machine listing: only image, guest sizing and metadata.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineOverviewConfig {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub guest: ::std::option::Option<MachineGuest>,
@@ -3005,15 +2306,8 @@ pub mod types {
         >,
     }
     ///A public port (or port range) on the Fly proxy that forwards to a service, and how traffic on it is handled.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachinePort {
         ///Last port of a port range (inclusive); use with start_port instead of port.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3038,15 +2332,8 @@ pub mod types {
         pub tls_options: ::std::option::Option<TlsOptions>,
     }
     ///A process definition that replaces the image's default command, with its own environment, user and secret selection.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineProcess {
         ///Replaces the image's CMD for this process. May be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3076,15 +2363,8 @@ pub mod types {
         pub user: ::std::option::Option<::std::string::String>,
     }
     ///Restart behaviour after the Machine's main process exits. When no policy is set, Machines restart on failure.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineRestart {
         ///Highest price to bid for spot GPU capacity when policy is "spot-price". Fly no longer documents this field; it stays so that answers from older servers still decode.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3097,15 +2377,8 @@ pub mod types {
         pub policy: ::std::option::Option<::std::string::String>,
     }
     ///Root filesystem settings: its size and whether its contents are kept across restarts.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineRootfs {
         ///When the root filesystem keeps its contents. Known values: "never" (fresh from the image on every start), "restart" (kept across restarts only) and "always"; other values may appear.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3115,15 +2388,8 @@ pub mod types {
         pub size_gb: ::std::option::Option<i64>,
     }
     ///Maps one app secret to an environment variable of a process.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineSecret {
         ///Environment variable to set from the secret; required, and must be a valid variable name.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3133,15 +2399,8 @@ pub mod types {
         pub name: ::std::option::Option<::std::string::String>,
     }
     ///A network service the Fly proxy routes to the Machine: an internal port, the public ports that reach it, health checks, concurrency limits and autostart/autostop.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineService {
         ///Let the proxy start a stopped or suspended Machine when a request arrives for this service.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3174,15 +2433,9 @@ pub mod types {
         pub protocol: ::std::option::Option<::std::string::String>,
     }
     ///What the proxy does with an idle Machine: a boolean or one of "off", "stop" or "suspend". false means "off" and true means "stop"; responses use booleans for those two. "suspend" falls back to a full stop when suspending is not possible.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum MachineServiceAutostop {
         Boolean(bool),
         String(::std::string::String),
@@ -3201,15 +2454,8 @@ pub mod types {
         }
     }
     ///A TCP or HTTP health check run against a service's Machine; failing Machines stop receiving traffic from the proxy.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineServiceCheck {
         ///Delay after the Machine starts before checks begin, as a Go duration string such as "5s".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3246,15 +2492,8 @@ pub mod types {
         pub type_: ::std::option::Option<::std::string::String>,
     }
     ///Per-Machine load limits the Fly proxy uses to spread traffic and to decide when to autostart more Machines.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineServiceConcurrency {
         ///Load at which the proxy stops sending this Machine new connections or requests.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3267,30 +2506,16 @@ pub mod types {
         pub type_: ::std::option::Option<::std::string::String>,
     }
     ///Spot pricing for a machine: it runs on spare capacity at a discount and may be stopped when that capacity is needed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineSpot {
         ///Highest share of the full machine price to pay, above 0 and at most 1.0.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub max_price_fraction: ::std::option::Option<f64>,
     }
     ///One past or current version of a Machine's configuration.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MachineVersion {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub user_config: ::std::option::Option<MachineConfig>,
@@ -3309,9 +2534,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum MachinesRestartSignal {
         #[serde(rename = "SIGHUP")]
         Sighup,
@@ -3375,15 +2600,8 @@ pub mod types {
         }
     }
     ///A running Machine's current memory limit and how much memory it has available, both in MB.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MemoryResponse {
         ///Memory currently available to the guest, in MB.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3393,30 +2611,16 @@ pub mod types {
         pub limit_mb: ::std::option::Option<i64>,
     }
     ///The value stored under one Machine metadata key.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MetadataValueResponse {
         ///The stored value.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub value: ::std::option::Option<::std::string::String>,
     }
     ///Nonce part of a Fly macaroon token: which key signed it and the random bytes that make it unique.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Nonce {
         ///ID of the key the token was issued under, base64-encoded bytes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3429,30 +2633,16 @@ pub mod types {
         pub rnd: ::std::option::Option<::std::string::String>,
     }
     ///Plain success acknowledgement.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct OkResponse {
         ///True when the operation succeeded.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ok: ::std::option::Option<bool>,
     }
     ///A Machine as listed across all apps of an organization, with its app name and a reduced config.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct OrgMachine {
         ///Name of the app the Machine belongs to.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3488,15 +2678,8 @@ pub mod types {
         pub version: ::std::option::Option<::std::string::String>,
     }
     ///One page of an organization-wide Machine listing, with the cursor for the next page. Pages may be short or empty even when more Machines remain.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct OrgMachinesResponse {
         ///Regions that could not be queried, so results from them are missing from this page. May be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3515,15 +2698,8 @@ pub mod types {
         pub next_cursor: ::std::option::Option<::std::string::String>,
     }
     ///A volume as listed across all apps of an organization, with its app name and last update time.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct OrgVolume {
         ///Name of the app the volume belongs to.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3604,15 +2780,8 @@ pub mod types {
         pub zone: ::std::option::Option<::std::string::String>,
     }
     ///One page of an organization-wide volume listing, with the cursor for the next page. Pages may be short even when more volumes remain.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct OrgVolumesResponse {
         ///updated_at of the last volume in this page (RFC 3339); usable as updated_after for polling.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3628,15 +2797,8 @@ pub mod types {
         pub volumes: ::std::option::Option<::std::vec::Vec<OrgVolume>>,
     }
     ///A short reference to an organization.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct OrganizationRef {
         ///Display name of the organization.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3646,15 +2808,8 @@ pub mod types {
         pub slug: ::std::option::Option<::std::string::String>,
     }
     ///DNS TXT record that proves control of a domain, needed before a certificate can be issued for it.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct OwnershipVerification {
         ///TXT value that ties the domain to this app.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3667,15 +2822,8 @@ pub mod types {
         pub org_value: ::std::option::Option<::std::string::String>,
     }
     ///A query running right now on a managed Postgres cluster.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresActiveQuery {
         ///Application name the client gave when connecting; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3712,30 +2860,16 @@ pub mod types {
         pub wait_event_type: ::std::option::Option<::std::string::String>,
     }
     ///An app that a managed Postgres cluster is attached to.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresAttachedApp {
         ///Name of the attached app.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
     }
     ///The link between a managed Postgres cluster and an app, which gives the app a connection string secret.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresAttachment {
         ///Name of the attached app.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3748,15 +2882,8 @@ pub mod types {
         pub postgres_cluster_id: ::std::option::Option<::std::string::String>,
     }
     ///One backup of a managed Postgres cluster.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresBackup {
         ///When the backup finished, as an RFC 3339 timestamp; null while it runs.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3778,15 +2905,8 @@ pub mod types {
         pub type_: ::std::option::Option<::std::string::String>,
     }
     ///A managed Postgres cluster with its sizing, state and connection endpoints.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresCluster {
         ///Apps attached to the cluster; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3842,29 +2962,15 @@ pub mod types {
         pub storage_used_bytes: ::std::option::Option<i64>,
     }
     ///Where to connect to a managed Postgres cluster.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresClusterEndpoints {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub primary: ::std::option::Option<PostgresNodeEndpoints>,
     }
     ///The short form of a managed Postgres cluster, as listed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresClusterSummary {
         ///Apps attached to the cluster; may be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3892,44 +2998,23 @@ pub mod types {
         pub status: ::std::option::Option<::std::string::String>,
     }
     ///A database inside a managed Postgres cluster.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresDatabase {
         ///Name of the database.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
     }
     ///One database, in the data envelope.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresDatabaseResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<PostgresDatabase>,
     }
     ///A host and port to connect to.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresEndpoint {
         ///Host name to connect to.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3939,30 +3024,16 @@ pub mod types {
         pub port: ::std::option::Option<i64>,
     }
     ///Error body of the managed Postgres calls: a message only, no machine-readable code.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresErrorResponse {
         ///What went wrong, in words.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::std::string::String>,
     }
     ///A Postgres extension available in a database, and whether it is installed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresExtension {
         ///Version that enabling the extension installs.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3981,15 +3052,8 @@ pub mod types {
         pub system: ::std::option::Option<bool>,
     }
     ///Where and in which version the extension is installed; null when it is not.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresExtensionInstalled {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub schema: ::std::option::Option<::std::string::String>,
@@ -3997,15 +3061,8 @@ pub mod types {
         pub version: ::std::option::Option<::std::string::String>,
     }
     ///Where and in which version an extension is installed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresInstalledExtension {
         ///Schema the extension is installed in.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4015,15 +3072,8 @@ pub mod types {
         pub version: ::std::option::Option<::std::string::String>,
     }
     ///The direct and the pooled way to reach one node of a cluster.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresNodeEndpoints {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub direct: ::std::option::Option<PostgresEndpoint>,
@@ -4031,18 +3081,9 @@ pub mod types {
         pub pooler: ::std::option::Option<PostgresEndpoint>,
     }
     ///`PostgresQueriesActiveDatabase`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresQueriesActiveDatabase(::std::string::String);
     impl ::std::ops::Deref for PostgresQueriesActiveDatabase {
         type Target = ::std::string::String;
@@ -4096,15 +3137,8 @@ pub mod types {
         }
     }
     ///A query shape that took long over the requested time range, with its timing statistics.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresSlowQuery {
         ///How many times the query ran.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4132,15 +3166,8 @@ pub mod types {
         pub user: ::std::option::Option<::std::string::String>,
     }
     ///A database user of a managed Postgres cluster.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresUser {
         ///Role of the user. Other values may appear.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4150,14 +3177,8 @@ pub mod types {
         pub username: ::std::option::Option<::std::string::String>,
     }
     ///A database user's name and password.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PostgresUserCredentials {
         ///The user's password. Secret: never logged or printed.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4167,15 +3188,8 @@ pub mod types {
         pub username: ::std::option::Option<::std::string::String>,
     }
     ///One process running inside a Machine, as reported by its init: command, resource use and listening sockets.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProcessStat {
         ///Command line of the process.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4203,60 +3217,32 @@ pub mod types {
         pub stime: ::std::option::Option<i64>,
     }
     ///Settings for the PROXY protocol handler, which passes the client's address to the Machine.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProxyProtoOptions {
         ///PROXY protocol version to send: "v1" (text) or "v2" (binary).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub version: ::std::option::Option<::std::string::String>,
     }
     ///Asks the balloon device to take back memory from a running Machine.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ReclaimMemoryRequest {
         ///Amount of memory to reclaim, in MB.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub amount_mb: ::std::option::Option<i64>,
     }
     ///Result of a memory reclaim request.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ReclaimMemoryResponse {
         ///Memory actually reclaimed, in MB; may be less than requested.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub actual_mb: ::std::option::Option<i64>,
     }
     ///How many Machines a simulated placement could put in one region.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RegionPlacement {
         ///How many of those Machines can be launched in parallel in this region.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4269,15 +3255,8 @@ pub mod types {
         pub region: ::std::option::Option<::std::string::String>,
     }
     ///The platform's regions and the one closest to the caller.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RegionResponse {
         ///Code of the region closest to the caller, e.g. "cdg".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4287,15 +3266,8 @@ pub mod types {
         pub regions: ::std::option::Option<::std::vec::Vec<RegionRow>>,
     }
     ///One Fly.io region: its code, name, location and availability flags.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RegionRow {
         ///Three-letter region code, e.g. "iad".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4326,15 +3298,8 @@ pub mod types {
         pub requires_paid_plan: ::std::option::Option<bool>,
     }
     ///Lets the Fly proxy remember fly-replay answers for requests sharing a cookie or header value, so later matching requests are replayed without asking the Machine again.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ReplayCache {
         ///Let clients skip the cached replay decision for a request.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4353,15 +3318,8 @@ pub mod types {
         pub type_: ::std::option::Option<::std::string::String>,
     }
     ///What to restore into a new cluster: a backup or a point in time.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RestorePostgresClusterRequest {
         ///Label of the backup to restore, from the backup list; do not combine with pitr_time.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4374,44 +3332,23 @@ pub mod types {
         pub pitr_time: ::std::option::Option<::std::string::String>,
     }
     ///Options for rotating a user's password.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RotatePostgresPasswordRequest {
         ///Also end the sessions the user has open.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub kill_sessions: ::std::option::Option<bool>,
     }
     ///The user's new credentials, in the data envelope.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RotatePostgresPasswordResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<PostgresUserCredentials>,
     }
     ///An app secret key held by Fly for signing, verifying, encrypting or decrypting; the private material is never returned.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SecretKey {
         ///Creation time, as a timestamp string.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4430,43 +3367,24 @@ pub mod types {
         pub updated_at: ::std::option::Option<::std::string::String>,
     }
     ///List of an app's secret keys.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SecretKeys {
         ///The app's secret keys. May be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub secret_keys: ::std::option::Option<::std::vec::Vec<SecretKey>>,
     }
     ///Value to store in an app secret.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SetAppSecretRequest {
         ///Secret value, in plain text.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub value: ::std::option::Option<::std::string::String>,
     }
     ///The app secret after it was created or changed, with the secrets version that contains the change.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SetAppSecretResponse {
         ///Creation time, as a timestamp string.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4488,29 +3406,16 @@ pub mod types {
         pub version: ::std::option::Option<i64>,
     }
     ///New memory limit for a running Machine, applied through the balloon device.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SetMemoryLimitRequest {
         ///Memory limit to apply, in MB.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub limit_mb: ::std::option::Option<i64>,
     }
     ///Creates or replaces a secret key; also used to generate one, in which case the value is left empty.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SetSecretkeyRequest {
         ///Key type to create.
         #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
@@ -4520,15 +3425,8 @@ pub mod types {
         pub value: ::std::option::Option<::std::string::String>,
     }
     ///The secret key after it was stored or generated, with the secrets version that contains it.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SetSecretkeyResponse {
         ///Creation time, as a timestamp string.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4550,59 +3448,31 @@ pub mod types {
         pub version: ::std::option::Option<i64>,
     }
     ///One cluster, in the data envelope.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ShowPostgresClusterResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<PostgresCluster>,
     }
     ///Data to sign with a secret key.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SignSecretkeyRequest {
         ///Message to sign, as base64-encoded bytes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub plaintext: ::std::option::Option<::std::string::String>,
     }
     ///Signature produced by a secret key.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SignSecretkeyResponse {
         ///Signature over the message, as base64-encoded bytes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub signature: ::std::option::Option<::std::string::String>,
     }
     ///Unix signal to deliver to a Machine's main process.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SignalRequest {
         ///Signal name, e.g. "SIGTERM", "SIGHUP" or "SIGUSR1".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4619,9 +3489,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum SignalRequestSignal {
         #[serde(rename = "SIGABRT")]
         Sigabrt,
@@ -4713,15 +3583,8 @@ pub mod types {
         }
     }
     ///Result of starting a Machine: the state it was in before and whether it had to move to another host.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct StartMachineResponse {
         ///True if the Machine was moved to a different host to start.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4734,14 +3597,8 @@ pub mod types {
         pub previous_state: ::std::option::Option<::std::string::String>,
     }
     ///Maps a URL path prefix to files the Fly proxy serves directly, from the guest filesystem or a Tigris bucket, without involving the app.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Static {
         ///Directory inside the guest (or key prefix in the bucket) holding the files; required.
         pub guest_path: ::std::string::String,
@@ -4764,10 +3621,10 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct StatusCode(pub ::std::string::String);
     impl ::std::ops::Deref for StatusCode {
         type Target = ::std::string::String;
@@ -4797,15 +3654,8 @@ pub mod types {
         }
     }
     ///How a Machine is stopped: the signal sent to the main process and how long to wait before killing it.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct StopConfig {
         ///Signal sent to ask the main process to exit; SIGINT when unset. Known values: SIGHUP, SIGINT, SIGQUIT, SIGKILL, SIGUSR1, SIGUSR2, SIGTERM; others may appear.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4815,15 +3665,8 @@ pub mod types {
         pub timeout: ::std::option::Option<::std::string::String>,
     }
     ///Options for stopping a Machine, overriding its stop_config for this call.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct StopRequest {
         ///Signal sent to the main process, e.g. "SIGTERM"; defaults to the Machine's stop_config.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4843,9 +3686,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum StopRequestSignal {
         #[serde(rename = "SIGHUP")]
         Sighup,
@@ -4909,15 +3752,8 @@ pub mod types {
         }
     }
     ///The public part of a machine's lease, as listed with include_leases: who holds it and until when, without the nonce.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct StrippedLease {
         ///The note the holder gave when taking the lease.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4930,30 +3766,16 @@ pub mod types {
         pub owner: ::std::option::Option<::std::string::String>,
     }
     ///Container health check that passes when a TCP connection to the port succeeds.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TcpHealthcheck {
         ///Port to connect to inside the container; usually the service's internal_port.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub port: ::std::option::Option<i64>,
     }
     ///TLS termination settings for a public port.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TlsOptions {
         ///ALPN protocols offered during the handshake, in order of preference, e.g. ["h2", "http/1.1"]. May be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4966,15 +3788,8 @@ pub mod types {
         pub versions: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     }
     ///Describes one attempted access (which organization, app, Machine or volume, and what action) to be checked against a token's caveats.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TokenAccess {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub action: ::std::option::Option<Action>,
@@ -5013,15 +3828,8 @@ pub mod types {
         pub volume_id: ::std::option::Option<::std::string::String>,
     }
     ///What one macaroon in the current request's token grants: organization, apps, user and Machine restrictions.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TokenInfo {
         ///Names of the apps the token grants access to. May be null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -5055,10 +3863,10 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UnhealthyPolicy(pub ::std::string::String);
     impl ::std::ops::Deref for UnhealthyPolicy {
         type Target = ::std::string::String;
@@ -5088,15 +3896,8 @@ pub mod types {
         }
     }
     ///Replaces a Machine's configuration and, unless told otherwise, restarts it with the new config. Fields other than config tune how the update is applied.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UpdateMachineRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub config: ::std::option::Option<MachineConfig>,
@@ -5129,15 +3930,8 @@ pub mod types {
         pub skip_service_registration: ::std::option::Option<bool>,
     }
     ///Sets or removes several metadata keys of a Machine in one call, optionally guarded by a version check.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UpdateMetadataRequest {
         ///If set, the change is applied only while the Machine is still at this version; otherwise the call fails with 412.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -5152,14 +3946,8 @@ pub mod types {
         pub updated_at: ::std::option::Option<::std::string::String>,
     }
     ///The role to give a user.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UpdatePostgresUserRoleRequest {
         ///The new role.
         pub role: UpdatePostgresUserRoleRequestRole,
@@ -5175,9 +3963,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum UpdatePostgresUserRoleRequestRole {
         #[serde(rename = "schema_admin")]
         SchemaAdmin,
@@ -5226,15 +4014,8 @@ pub mod types {
         }
     }
     ///Changes a volume's backup settings.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UpdateVolumeRequest {
         ///Turn daily automatic snapshots on or off.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -5244,15 +4025,8 @@ pub mod types {
         pub snapshot_retention: ::std::option::Option<i64>,
     }
     ///Sets the value of one Machine metadata key, creating the key if needed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UpsertMetadataKeyRequest {
         ///Last-update timestamp of the metadata as read by the caller, used as a concurrency guard.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -5262,14 +4036,8 @@ pub mod types {
         pub value: ::std::option::Option<::std::string::String>,
     }
     ///A macaroon token that passed signature verification, with its caveats and the permission token it carries.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct VerifiedToken {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub caveats: ::std::option::Option<CaveatSet>,
@@ -5283,15 +4051,8 @@ pub mod types {
         pub permission_token: ::std::option::Option<::std::string::String>,
     }
     ///A message and signature to check against a secret key.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct VerifySecretkeyRequest {
         ///Signed message, as base64-encoded bytes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -5301,15 +4062,8 @@ pub mod types {
         pub signature: ::std::option::Option<::std::string::String>,
     }
     ///A persistent disk in one region and zone that can be attached to one Machine at a time, with its size, usage and backup settings.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Volume {
         ///ID of the Machine instance (allocation) the volume is attached to; null or empty when detached.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -5387,15 +4141,8 @@ pub mod types {
         pub zone: ::std::option::Option<::std::string::String>,
     }
     ///A backup job of a volume, as the snapshot call reports it when it starts.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct VolumeBackup {
         ///Internal ID of the app that owns the volume.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -5429,15 +4176,8 @@ pub mod types {
         pub volume_id: ::std::option::Option<::std::string::String>,
     }
     ///A point-in-time copy of a volume that can be used to restore or fork it.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct VolumeSnapshot {
         ///Creation time, as an RFC 3339 timestamp.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -5462,15 +4202,8 @@ pub mod types {
         pub volume_size: ::std::option::Option<i64>,
     }
     ///Result of waiting for a Machine to reach a state: the state it reached, at which config version, and the event that ended the wait.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WaitMachineResponse {
         ///ID of the event that satisfied the wait; pass it as from_event_id to wait for the next change.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -5486,15 +4219,9 @@ pub mod types {
         pub version: ::std::option::Option<::std::string::String>,
     }
     ///Placement preferences as factor name to integer weight, e.g. {"region": 1000, "spread": 0}; higher weights count more.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Weights(pub ::std::collections::BTreeMap<::std::string::String, i64>);
     impl ::std::ops::Deref for Weights {
         type Target = ::std::collections::BTreeMap<::std::string::String, i64>;
@@ -5796,6 +4523,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -5844,6 +4574,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -5897,6 +4630,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -5946,6 +4682,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -6011,6 +4750,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -6067,6 +4809,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -6127,6 +4872,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -6179,6 +4927,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -6235,6 +4986,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -6287,6 +5041,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -6346,6 +5103,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -6401,6 +5161,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -6463,6 +5226,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -6516,6 +5282,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -6576,6 +5345,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -6628,6 +5400,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -6706,6 +5481,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -6772,6 +5550,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -6832,6 +5613,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -6908,6 +5692,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -6979,6 +5766,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -7047,6 +5837,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -7108,6 +5901,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -7184,6 +5980,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -7239,6 +6038,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -7315,6 +6117,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -7388,6 +6193,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -7443,6 +6251,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -7517,6 +6328,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -7596,6 +6410,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -7656,6 +6473,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -7732,6 +6552,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -7806,6 +6629,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -7867,6 +6693,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -7946,6 +6775,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -8017,6 +6849,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -8081,6 +6916,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -8157,6 +6995,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -8231,6 +7072,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -8300,6 +7144,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -8376,6 +7223,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -8442,6 +7292,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -8512,6 +7365,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -8570,6 +7426,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -8644,6 +7503,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -8701,6 +7563,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -8756,6 +7621,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -8821,6 +7689,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -8876,6 +7747,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -8944,6 +7818,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -9010,6 +7887,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -9071,6 +7951,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -9139,6 +8022,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -9202,6 +8088,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -9257,6 +8146,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -9319,6 +8211,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -9377,6 +8272,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -9442,6 +8340,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -9499,6 +8400,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -9554,6 +8458,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -9616,6 +8523,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -9668,6 +8578,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -9730,6 +8643,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -9782,6 +8698,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -9847,6 +8766,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -9904,6 +8826,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -9959,6 +8884,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -10035,6 +8963,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -10109,6 +9040,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -10162,6 +9096,9 @@ Arguments:
             429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -10200,6 +9137,9 @@ Sends a `GET` request to `/platform/regions`
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -10266,6 +9206,9 @@ Arguments:
             503u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -10325,6 +9268,9 @@ Arguments:
             503u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -10380,6 +9326,9 @@ Arguments:
             503u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -10433,6 +9382,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -10503,6 +9455,9 @@ Arguments:
             503u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -10560,6 +9515,9 @@ Arguments:
             503u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -10613,6 +9571,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -10679,6 +9640,9 @@ Arguments:
             503u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -10732,6 +9696,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -10798,6 +9765,9 @@ Arguments:
             503u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -10858,6 +9828,9 @@ Arguments:
             503u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -10916,6 +9889,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -10984,6 +9960,9 @@ Arguments:
             503u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -11048,6 +10027,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -11120,6 +10102,9 @@ Arguments:
             503u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -11185,6 +10170,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -11254,6 +10242,9 @@ Arguments:
             503u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -11318,6 +10309,9 @@ Arguments:
             503u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -11371,6 +10365,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -11440,6 +10437,9 @@ Arguments:
             503u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -11495,6 +10495,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -11560,6 +10563,9 @@ Arguments:
             503u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -11618,6 +10624,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             503u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -11689,6 +10698,9 @@ Arguments:
             503u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -11740,6 +10752,9 @@ Arguments:
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -11795,6 +10810,9 @@ Arguments:
             500u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -11841,6 +10859,9 @@ Sends a `GET` request to `/tokens/current`
             500u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -11869,6 +10890,7 @@ Sends a `POST` request to `/tokens/kms`
             200u16 => Ok(ResponseValue::stream(response)),
             401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
             429u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            500u16..=599u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -11902,6 +10924,7 @@ Arguments:
             401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
             422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
             429u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            500u16..=599u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }

@@ -10,14 +10,15 @@
 //! * [`OPERATIONS`], the operation table generated from the document's vendor extensions.
 //!
 //! Most users want the `fly-machines` crate instead, which wraps this one.
+//!
+//! Cargo features: `rustls` (default) or `native-tls` for the generated `Client::new`, and
+//! `schemars`, which derives `schemars::JsonSchema` on every type of the API for tools that
+//! need a JSON Schema of them (off by default, so a plain build does not compile schemars).
 
 #![allow(missing_docs)] // generated items carry the document's descriptions where it has them
 
 #[rustfmt::skip]
-// `unreachable_patterns`: an operation that declares both a server-error range (`5XX`) and one
-// code inside it (Postgres' `503` with Retry-After) gets two arms that decode the same way, and
-// progenitor puts the range first.
-#[allow(clippy::all, clippy::pedantic, unused_imports, unused_mut, unreachable_patterns)]
+#[allow(clippy::all, clippy::pedantic, unused_imports, unused_mut)]
 mod generated;
 pub mod accessors;
 mod hooks;

@@ -77,6 +77,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct AppsCreateWhen(::httpmock::When);
     impl AppsCreateWhen {
@@ -143,6 +153,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -221,6 +241,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct AppsDeleteWhen(::httpmock::When);
     impl AppsDeleteWhen {
@@ -285,6 +315,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -399,6 +439,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct AppCertificatesAcmeCreateWhen(::httpmock::When);
     impl AppCertificatesAcmeCreateWhen {
@@ -487,6 +537,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -583,6 +643,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct AppCertificatesShowWhen(::httpmock::When);
     impl AppCertificatesShowWhen {
@@ -673,6 +743,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct AppCertificatesDeleteWhen(::httpmock::When);
     impl AppCertificatesDeleteWhen {
@@ -753,6 +833,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -849,6 +939,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct AppCertificatesCheckWhen(::httpmock::When);
     impl AppCertificatesCheckWhen {
@@ -937,6 +1037,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -1033,6 +1143,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct AppCreateDeployTokenWhen(::httpmock::When);
     impl AppCreateDeployTokenWhen {
@@ -1125,6 +1245,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct AppIpAssignmentsListWhen(::httpmock::When);
     impl AppIpAssignmentsListWhen {
@@ -1201,6 +1331,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -1297,6 +1437,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct AppIpAssignmentsDeleteWhen(::httpmock::When);
     impl AppIpAssignmentsDeleteWhen {
@@ -1379,6 +1529,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -1521,6 +1681,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesCreateWhen(::httpmock::When);
     impl MachinesCreateWhen {
@@ -1639,6 +1809,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesShowWhen(::httpmock::When);
     impl MachinesShowWhen {
@@ -1744,6 +1924,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -1887,6 +2077,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesDeleteWhen(::httpmock::When);
     impl MachinesDeleteWhen {
@@ -2018,6 +2218,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesCordonWhen(::httpmock::When);
     impl MachinesCordonWhen {
@@ -2141,6 +2351,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesListEventsWhen(::httpmock::When);
     impl MachinesListEventsWhen {
@@ -2248,6 +2468,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -2391,6 +2621,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesShowLeaseWhen(::httpmock::When);
     impl MachinesShowLeaseWhen {
@@ -2488,6 +2728,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::LeaseEnvelope) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -2633,6 +2883,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::LeaseEnvelope) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesReleaseLeaseWhen(::httpmock::When);
     impl MachinesReleaseLeaseWhen {
@@ -2755,6 +3015,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::LeaseEnvelope) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesGetMemoryWhen(::httpmock::When);
     impl MachinesGetMemoryWhen {
@@ -2852,6 +3122,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -2997,6 +3277,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesReclaimMemoryWhen(::httpmock::When);
     impl MachinesReclaimMemoryWhen {
@@ -3138,6 +3428,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesShowMetadataWhen(::httpmock::When);
     impl MachinesShowMetadataWhen {
@@ -3241,6 +3541,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -3380,6 +3690,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesPatchMetadataWhen(::httpmock::When);
     impl MachinesPatchMetadataWhen {
@@ -3515,6 +3835,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesGetMetadataKeyWhen(::httpmock::When);
     impl MachinesGetMetadataKeyWhen {
@@ -3622,6 +3952,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -3771,6 +4111,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesDeleteMetadataWhen(::httpmock::When);
     impl MachinesDeleteMetadataWhen {
@@ -3904,6 +4254,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesListProcessesWhen(::httpmock::When);
     impl MachinesListProcessesWhen {
@@ -4019,6 +4379,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -4166,6 +4536,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesSignalWhen(::httpmock::When);
     impl MachinesSignalWhen {
@@ -4301,6 +4681,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesStartWhen(::httpmock::When);
     impl MachinesStartWhen {
@@ -4426,6 +4816,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -4563,6 +4963,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesSuspendWhen(::httpmock::When);
     impl MachinesSuspendWhen {
@@ -4682,6 +5092,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -4809,6 +5229,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct MachinesListVersionsWhen(::httpmock::When);
     impl MachinesListVersionsWhen {
@@ -4906,6 +5336,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -5059,6 +5499,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct SecretkeysListWhen(::httpmock::When);
     impl SecretkeysListWhen {
@@ -5154,6 +5604,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -5254,6 +5714,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -5360,6 +5830,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct SecretkeyDeleteWhen(::httpmock::When);
     impl SecretkeyDeleteWhen {
@@ -5446,6 +5926,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -5564,6 +6054,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct SecretkeyEncryptWhen(::httpmock::When);
     impl SecretkeyEncryptWhen {
@@ -5678,6 +6178,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct SecretkeyGenerateWhen(::httpmock::When);
     impl SecretkeyGenerateWhen {
@@ -5778,6 +6288,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -5896,6 +6416,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct SecretkeyVerifyWhen(::httpmock::When);
     impl SecretkeyVerifyWhen {
@@ -6004,6 +6534,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct SecretsListWhen(::httpmock::When);
     impl SecretsListWhen {
@@ -6103,6 +6643,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct SecretsUpdateWhen(::httpmock::When);
     impl SecretsUpdateWhen {
@@ -6190,6 +6740,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -6304,6 +6864,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct SecretCreateWhen(::httpmock::When);
     impl SecretCreateWhen {
@@ -6406,6 +6976,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct SecretDeleteWhen(::httpmock::When);
     impl SecretDeleteWhen {
@@ -6496,6 +7076,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct VolumesListWhen(::httpmock::When);
     impl VolumesListWhen {
@@ -6581,6 +7171,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -6685,6 +7285,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct VolumesGetByIdWhen(::httpmock::When);
     impl VolumesGetByIdWhen {
@@ -6771,6 +7381,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -6877,6 +7497,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct VolumeDeleteWhen(::httpmock::When);
     impl VolumeDeleteWhen {
@@ -6963,6 +7593,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -7071,6 +7711,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct VolumesListSnapshotsWhen(::httpmock::When);
     impl VolumesListSnapshotsWhen {
@@ -7163,6 +7813,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct CreateVolumeSnapshotWhen(::httpmock::When);
     impl CreateVolumeSnapshotWhen {
@@ -7251,6 +7911,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -7404,6 +8074,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct VolumesOrgListWhen(::httpmock::When);
     impl VolumesOrgListWhen {
@@ -7553,6 +8233,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct PlatformPlacementsPostWhen(::httpmock::When);
     impl PlatformPlacementsPostWhen {
@@ -7625,6 +8315,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct PlatformRegionsGetWhen(::httpmock::When);
     impl PlatformRegionsGetWhen {
@@ -7672,6 +8372,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -7774,6 +8484,20 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct PostgresCreateWhen(::httpmock::When);
     impl PostgresCreateWhen {
@@ -7862,6 +8586,20 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct PostgresShowWhen(::httpmock::When);
     impl PostgresShowWhen {
@@ -7936,6 +8674,20 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -8017,6 +8769,20 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -8140,6 +8906,20 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct PostgresAttachmentsDeleteWhen(::httpmock::When);
     impl PostgresAttachmentsDeleteWhen {
@@ -8235,6 +9015,20 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct PostgresBackupsListWhen(::httpmock::When);
     impl PostgresBackupsListWhen {
@@ -8311,6 +9105,20 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -8419,6 +9227,20 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct PostgresDatabasesListWhen(::httpmock::When);
     impl PostgresDatabasesListWhen {
@@ -8495,6 +9317,20 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -8600,6 +9436,20 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct PostgresDatabasesDeleteWhen(::httpmock::When);
     impl PostgresDatabasesDeleteWhen {
@@ -8695,6 +9545,20 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -8796,6 +9660,20 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -8912,6 +9790,20 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -9040,6 +9932,20 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct PostgresForkWhen(::httpmock::When);
     impl PostgresForkWhen {
@@ -9158,6 +10064,20 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct PostgresQueriesActiveWhen(::httpmock::When);
     impl PostgresQueriesActiveWhen {
@@ -9267,6 +10187,20 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -9391,6 +10325,20 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct PostgresRestoreWhen(::httpmock::When);
     impl PostgresRestoreWhen {
@@ -9492,6 +10440,20 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct PostgresUsersListWhen(::httpmock::When);
     impl PostgresUsersListWhen {
@@ -9567,6 +10529,20 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -9680,6 +10656,20 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct PostgresUsersDeleteWhen(::httpmock::When);
     impl PostgresUsersDeleteWhen {
@@ -9769,6 +10759,20 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -9878,6 +10882,20 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct PostgresUsersCredentialsWhen(::httpmock::When);
     impl PostgresUsersCredentialsWhen {
@@ -9975,6 +10993,20 @@ pub mod operations {
                 self
                     .0
                     .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -10101,6 +11133,20 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &types::PostgresErrorResponse,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct TokensAuthenticateWhen(::httpmock::When);
     impl TokensAuthenticateWhen {
@@ -10169,6 +11215,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -10254,6 +11310,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct CurrentTokenShowWhen(::httpmock::When);
     impl CurrentTokenShowWhen {
@@ -10314,6 +11380,16 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn server_error(self, status: u16, value: &types::ErrorResponse) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
     }
     pub struct TokensRequestKmsWhen(::httpmock::When);
     impl TokensRequestKmsWhen {
@@ -10359,6 +11435,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: ::serde_json::Value) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body(value),
             )
@@ -10431,6 +11517,16 @@ pub mod operations {
                 self
                     .0
                     .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body(value),
+            )
+        }
+        pub fn server_error(self, status: u16, value: ::serde_json::Value) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
                     .header("content-type", "application/json")
                     .json_body(value),
             )

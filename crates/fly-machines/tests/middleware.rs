@@ -454,3 +454,49 @@ async fn configs_fly_would_refuse_are_rejected_before_sending() {
     assert!(err.to_string().contains("4096"), "{err}");
     any.assert_calls_async(0).await;
 }
+
+/// Every operation declares `5XX` in its error shape, and proxies answer 5xx in any shape: each
+/// reaches the caller as an API error with its real status, request id and body.
+#[tokio::test]
+async fn server_errors_keep_status_and_body_in_any_shape() {
+    let cases: [(u16, Option<&str>, &str, &str); 3] = [
+        (
+            502,
+            Some("text/html"),
+            "<html>bad gateway</html>",
+            "<html>bad gateway</html>",
+        ),
+        (500, None, "", ""),
+        (
+            503,
+            Some("application/json"),
+            r#"{"error": "host is draining", "status": "unavailable"}"#,
+            "host is draining",
+        ),
+    ];
+    for (status, content_type, body, message) in cases {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.method(POST).path("/v1/apps/a/machines");
+                let then = then.status(status).header("fly-request-id", "req-5xx");
+                let then = match content_type {
+                    Some(kind) => then.header("content-type", kind),
+                    None => then,
+                };
+                then.body(body);
+            })
+            .await;
+        let err = client(&server, ManualClock::auto_advance())
+            .app("a")
+            .machines()
+            .create(config())
+            .await
+            .unwrap_err();
+        let api = err.api().unwrap_or_else(|| panic!("{status}: {err:?}"));
+        assert_eq!(api.status, status);
+        assert_eq!(api.request_id.as_deref(), Some("req-5xx"));
+        assert_eq!(api.message, message, "{status}");
+        assert!(err.is_retryable(), "{status}");
+    }
+}
