@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use fly_machines_api::RateLimitClass;
+use fly_machines_api::{OperationId, RateLimitClass};
 
 /// One token bucket: a steady rate and a burst size.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -126,12 +126,13 @@ impl Default for RateLimits {
 ///
 /// ```
 /// use std::time::Duration;
+/// use fly_machines_api::OperationId;
 /// use fly_machines_sim::Faults;
 ///
 /// let faults = Faults::seeded(7)
 ///     .error_rate(0.2)
 ///     .not_found_after_create(Duration::from_secs(2))
-///     .only_operations(["Machines_show"]);
+///     .only_operations([OperationId::MachinesShow]);
 /// assert!(faults.is_active());
 /// ```
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -145,7 +146,7 @@ pub struct Faults {
     pub(crate) destroyed_visible_for: Duration,
     pub(crate) ambiguous_create_rate: f64,
     pub(crate) ambiguous_statuses: Vec<u16>,
-    pub(crate) operations: Option<Vec<String>>,
+    pub(crate) operations: Option<Vec<OperationId>>,
 }
 
 impl Faults {
@@ -215,10 +216,10 @@ impl Faults {
         self
     }
 
-    /// Restricts the error rate, the drop rate and the latency to these operations (the
-    /// OpenAPI operation ids, e.g. `Machines_show`). By default they hit every operation.
-    pub fn only_operations<S: Into<String>>(mut self, ops: impl IntoIterator<Item = S>) -> Faults {
-        self.operations = Some(ops.into_iter().map(Into::into).collect());
+    /// Restricts the error rate, the drop rate and the latency to these operations. By default
+    /// they hit every operation.
+    pub fn only_operations(mut self, ops: impl IntoIterator<Item = OperationId>) -> Faults {
+        self.operations = Some(ops.into_iter().collect());
         self
     }
 
@@ -238,10 +239,8 @@ impl Faults {
             || !self.destroyed_visible_for.is_zero()
     }
 
-    pub(crate) fn applies_to(&self, op: &str) -> bool {
-        self.operations
-            .as_ref()
-            .is_none_or(|ops| ops.iter().any(|o| o == op))
+    pub(crate) fn applies_to(&self, op: OperationId) -> bool {
+        self.operations.as_ref().is_none_or(|ops| ops.contains(&op))
     }
 }
 

@@ -66,7 +66,7 @@ impl FaultInjector {
     pub(crate) fn draw_before(&self, op: &Operation) -> (Option<Duration>, Verdict) {
         let mut d = lock(&self.draws);
         let Draws { faults, rng } = &mut *d;
-        if !faults.applies_to(op.id) {
+        if !faults.applies_to(op.op) {
             return (None, Verdict::Serve);
         }
         let mut latency = None;

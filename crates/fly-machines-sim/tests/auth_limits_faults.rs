@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use fly_machines_api::OperationId;
 use fly_machines_sim::{FaultKind, Faults, Limit, RateLimits, Sim};
 use serde_json::json;
 
@@ -158,7 +159,7 @@ async fn statuses_with_faults(seed: u64) -> Vec<u16> {
         .faults(
             Faults::seeded(seed)
                 .error_rate(0.5)
-                .only_operations(["Apps_list"]),
+                .only_operations([OperationId::AppsList]),
         )
         .start()
         .await
@@ -200,7 +201,7 @@ async fn dropped_connections_close_without_an_answer() {
     sim.set_faults(
         Faults::seeded(1)
             .drop_rate(1.0)
-            .only_operations(["Apps_list"]),
+            .only_operations([OperationId::AppsList]),
     );
     let http = Http::new(&sim);
     let err = http

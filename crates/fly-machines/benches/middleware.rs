@@ -180,7 +180,9 @@ async fn limiter_ns_per_acquire() -> f64 {
     const KEYS: usize = 10_000;
     let limiter = Limiter::new(RateLimits::fly_defaults()).unwrap();
     let keys: Vec<fly_machines::LimitKey> = (0..KEYS)
-        .map(|i| fly_machines::LimitKey::new("Machines_start", &format!("m{i}")))
+        .map(|i| {
+            fly_machines::LimitKey::new(fly_machines::OperationId::MachinesStart, &format!("m{i}"))
+        })
         .collect();
     let started = Instant::now();
     for round in 0..3 {

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use fly_machines_api::{LimitScope, Operation, RateLimitClass};
+use fly_machines_api::{LimitScope, Operation, OperationId, RateLimitClass};
 use governor::clock::Clock;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
@@ -134,27 +134,27 @@ impl RateLimits {
     }
 }
 
-/// The key a call is limited under: operation id and the machine id or app name it targets.
+/// The key a call is limited under: the operation and the machine id or app name it targets.
 ///
 /// Built on every request, so short scopes (every machine id, most app names) are kept inline
 /// and making a key does not allocate.
 #[derive(Clone, PartialEq, Eq)]
 pub struct LimitKey {
-    operation: &'static str,
+    operation: OperationId,
     scope: Scope,
 }
 
 impl LimitKey {
-    /// The key of `operation` (an operation id) on `scope` (a machine id, an app name, or "").
-    pub fn new(operation: &'static str, scope: &str) -> Self {
+    /// The key of `operation` on `scope` (a machine id, an app name, or "").
+    pub fn new(operation: OperationId, scope: &str) -> Self {
         LimitKey {
             operation,
             scope: Scope::new(scope),
         }
     }
 
-    /// The operation id.
-    pub fn operation(&self) -> &'static str {
+    /// The operation.
+    pub fn operation(&self) -> OperationId {
         self.operation
     }
 
@@ -172,7 +172,7 @@ impl std::fmt::Debug for LimitKey {
 
 impl std::hash::Hash for LimitKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        // The text only: the inline form's padding would triple the bytes hashed.
+        // The scope's text only: the inline form's padding would triple the bytes hashed.
         self.operation.hash(state);
         self.scope().hash(state);
     }
@@ -304,7 +304,7 @@ impl Limiter {
             LimitScope::App => operation.path_param(url_path, "app_name"),
             LimitScope::Action => None,
         };
-        LimitKey::new(operation.id, scope.unwrap_or(""))
+        LimitKey::new(operation.op, scope.unwrap_or(""))
     }
 
     /// Admits a call on `key` if it may go right now, without waiting; `false` when it would
@@ -459,22 +459,25 @@ mod tests {
     use tokio::time::Instant;
 
     fn key(s: &str) -> LimitKey {
-        LimitKey::new("Machines_start", s)
+        LimitKey::new(OperationId::MachinesStart, s)
     }
 
     #[test]
     fn keys_compare_by_text_short_or_long() {
         let long = "a".repeat(INLINE_SCOPE + 1);
         for scope in ["", "m1", "e784079b449483", long.as_str()] {
-            let key = LimitKey::new("Machines_start", scope);
+            let key = LimitKey::new(OperationId::MachinesStart, scope);
             assert_eq!(key.scope(), scope);
-            assert_eq!(key, LimitKey::new("Machines_start", scope));
-            assert_ne!(key, LimitKey::new("Machines_stop", scope));
-            assert_ne!(key, LimitKey::new("Machines_start", &format!("{scope}x")));
+            assert_eq!(key, LimitKey::new(OperationId::MachinesStart, scope));
+            assert_ne!(key, LimitKey::new(OperationId::MachinesStop, scope));
+            assert_ne!(
+                key,
+                LimitKey::new(OperationId::MachinesStart, &format!("{scope}x"))
+            );
         }
         let mut set = std::collections::HashSet::new();
-        set.insert(LimitKey::new("Machines_start", &long));
-        assert!(set.contains(&LimitKey::new("Machines_start", &long)));
+        set.insert(LimitKey::new(OperationId::MachinesStart, &long));
+        assert!(set.contains(&LimitKey::new(OperationId::MachinesStart, &long)));
         assert_eq!(format!("{:?}", key("m1")), "Machines_start/m1");
     }
 
@@ -632,17 +635,17 @@ mod tests {
         let start = Operation::by_id("Machines_start").unwrap();
         assert_eq!(
             Limiter::key(start, "/v1/apps/a/machines/m1/start"),
-            LimitKey::new("Machines_start", "m1")
+            LimitKey::new(OperationId::MachinesStart, "m1")
         );
         let create = Operation::by_id("Machines_create").unwrap();
         assert_eq!(
             Limiter::key(create, "/v1/apps/a/machines"),
-            LimitKey::new("Machines_create", "a")
+            LimitKey::new(OperationId::MachinesCreate, "a")
         );
         let regions = Operation::by_id("Platform_regions_get").unwrap();
         assert_eq!(
             Limiter::key(regions, "/v1/platform/regions"),
-            LimitKey::new("Platform_regions_get", "")
+            LimitKey::new(OperationId::PlatformRegionsGet, "")
         );
     }
 }

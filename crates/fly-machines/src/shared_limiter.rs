@@ -323,6 +323,7 @@ impl SharedLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fly_machines_api::OperationId;
 
     #[test]
     fn a_client_with_a_bad_redis_url_is_refused_at_build() {
@@ -346,7 +347,7 @@ mod tests {
             .shared(SharedLimits::redis("redis://127.0.0.1:1/").retry_interval(Duration::ZERO));
         let limiter = Limiter::new(limits).unwrap();
         let shared = limiter.shared().unwrap();
-        let key = LimitKey::new("Machines_start", "m1");
+        let key = LimitKey::new(OperationId::MachinesStart, "m1");
         let limit = Limit::per_second(1, 3);
         for _ in 0..3 {
             assert!(shared.reserve(&key, limit).await.is_err());

@@ -45,7 +45,7 @@ async fn run(args: &[String]) -> Result<(), String> {
     );
     let limiter = Limiter::new(limits).ok_or("limiting is off")?;
     let shared = limiter.shared().ok_or("no shared backend")?;
-    let key = LimitKey::new(operation.id, scope);
+    let key = LimitKey::new(operation.op, scope);
     match mode.as_str() {
         "reserve" => {
             let limit = fly_machines::Limit::per_second(1, 3);

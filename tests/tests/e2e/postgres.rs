@@ -34,7 +34,7 @@ fn faults() -> Faults {
 fn every_app_create_ambiguous() -> Faults {
     Faults::seeded(1)
         .ambiguous_create_rate(1.0)
-        .only_operations([OperationId::AppsCreate.id()])
+        .only_operations([OperationId::AppsCreate])
 }
 
 /// Makes something at most once: `create` is tried, and after a failure whose outcome is

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use fly_machines::{App, Error, Machine, WaitError, WaitState, types};
+use fly_machines::{App, Error, Machine, OperationId, WaitError, WaitState, types};
 use fly_machines_sim::{Faults, RequestRecord, Sim};
 
 use crate::support::{
@@ -22,13 +22,13 @@ fn faults() -> Faults {
         .error_rate(0.05)
         .drop_rate(0.02)
         .only_operations([
-            "Apps_create",
-            "Machines_create",
-            "Machines_list",
-            "Machines_show",
-            "Machines_start",
-            "Machines_stop",
-            "Machines_delete",
+            OperationId::AppsCreate,
+            OperationId::MachinesCreate,
+            OperationId::MachinesList,
+            OperationId::MachinesShow,
+            OperationId::MachinesStart,
+            OperationId::MachinesStop,
+            OperationId::MachinesDelete,
         ])
 }
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use fly_machines::types::MachineConfig;
 use fly_machines::{
-    Client, Limit, LimitKey, Limiter, RateLimitClass, RateLimits, Reservation, RetryPolicy,
-    SharedLimiter, SharedLimits, SharedStats,
+    Client, Limit, LimitKey, Limiter, OperationId, RateLimitClass, RateLimits, Reservation,
+    RetryPolicy, SharedLimiter, SharedLimits, SharedStats,
 };
 use redis_server::RedisServer;
 
@@ -128,7 +128,7 @@ async fn a_hundred_keys_proceed_in_parallel() {
     let redis = RedisServer::start();
     let first = replica(&redis, "hundred", |l| l);
     let keys: Vec<LimitKey> = (0..100)
-        .map(|i| LimitKey::new("Machines_stop", &format!("m{i:03}")))
+        .map(|i| LimitKey::new(OperationId::MachinesStop, &format!("m{i:03}")))
         .collect();
     // Three calls on each of 100 keys at once: all within their key's burst, none waits.
     let waits = futures::future::join_all(
@@ -176,7 +176,7 @@ async fn a_429_seen_by_one_replica_slows_the_others_on_that_key() {
     ));
     let limiter = replica(&redis, "throttled", |l| l);
     let shared = limiter.shared().unwrap();
-    let hot = LimitKey::new("Machines_stop", "m-hot");
+    let hot = LimitKey::new(OperationId::MachinesStop, "m-hot");
     let first = shared.reserve(&hot, FLY).await.unwrap();
     let second = shared.reserve(&hot, FLY).await.unwrap();
     // Held for the Retry-After (less the moments since it was recorded) ...
@@ -192,7 +192,7 @@ async fn a_429_seen_by_one_replica_slows_the_others_on_that_key() {
     );
     // Other keys are not slowed.
     let cold = shared
-        .reserve(&LimitKey::new("Machines_stop", "m-cold"), FLY)
+        .reserve(&LimitKey::new(OperationId::MachinesStop, "m-cold"), FLY)
         .await
         .unwrap();
     assert!(cold.wait.is_zero(), "{cold:?}");
@@ -217,7 +217,11 @@ async fn a_redis_outage_falls_back_to_local_pacing_and_recovers() {
     let shared = limiter.shared().unwrap();
     let class = RateLimitClass::PerMachine;
     // Connected, with the script loaded, before anything is counted.
-    until_redis_answers(shared, &LimitKey::new("Machines_start", "warm-up")).await;
+    until_redis_answers(
+        shared,
+        &LimitKey::new(OperationId::MachinesStart, "warm-up"),
+    )
+    .await;
     let base = shared.stats();
     // No call may be held by Redis longer than the decision timeout (plus scheduling slack).
     let bounded = |key: &'static str| {
@@ -225,7 +229,7 @@ async fn a_redis_outage_falls_back_to_local_pacing_and_recovers() {
         async move {
             tokio::time::timeout(
                 timeout + SLACK,
-                limiter.acquire(class, &LimitKey::new("Machines_start", key)),
+                limiter.acquire(class, &LimitKey::new(OperationId::MachinesStart, key)),
             )
             .await
             .expect("no call waits on Redis past its timeout")
@@ -257,7 +261,7 @@ async fn a_redis_outage_falls_back_to_local_pacing_and_recovers() {
 
     redis.restart();
     // The connection comes back on its own; every attempt is bounded by the timeout.
-    let key = LimitKey::new("Machines_start", "after");
+    let key = LimitKey::new(OperationId::MachinesStart, "after");
     let reservation = until_redis_answers(shared, &key).await;
     assert!(reservation.admitted && reservation.wait.is_zero());
     // Shared pacing again: the rest of the burst, then the next slot a second later.
@@ -283,7 +287,7 @@ async fn a_redis_that_stops_answering_times_out_to_local_pacing() {
     )
     .unwrap();
     let shared = limiter.shared().unwrap();
-    let key = LimitKey::new("Machines_start", "m-frozen");
+    let key = LimitKey::new(OperationId::MachinesStart, "m-frozen");
     assert!(until_redis_answers(shared, &key).await.wait.is_zero());
     let base = shared.stats();
 
@@ -302,7 +306,7 @@ async fn a_redis_that_stops_answering_times_out_to_local_pacing() {
 
     redis.thaw();
     // Back to the shared budget: a fresh key gets its burst, then the next slot a second on.
-    let fresh = LimitKey::new("Machines_start", "m-thawed");
+    let fresh = LimitKey::new(OperationId::MachinesStart, "m-thawed");
     assert!(until_redis_answers(shared, &fresh).await.wait.is_zero());
     for _ in 0..2 {
         assert!(shared.reserve(&fresh, FLY).await.unwrap().wait.is_zero());
@@ -318,7 +322,7 @@ async fn keys_expire() {
     let mut conn = redis.connection().await;
     let limiter = replica(&redis, "expiry", |l| l);
     let shared = limiter.shared().unwrap();
-    let key = LimitKey::new("Machines_start", "m-ttl");
+    let key = LimitKey::new(OperationId::MachinesStart, "m-ttl");
     let name = shared.redis_key(&key);
     assert_eq!(name, "fly-machines:expiry:Machines_start:m-ttl");
     let pttl = |conn: &mut redis::aio::MultiplexedConnection, name: String| {
@@ -350,7 +354,7 @@ async fn keys_expire() {
     // 100 keys of a fast limit are gone once Redis's clock has moved past their last slot.
     let fast = Limit::per_second(1000, 1);
     for i in 0..100 {
-        let key = LimitKey::new("Machines_show", &format!("m{i}"));
+        let key = LimitKey::new(OperationId::MachinesShow, &format!("m{i}"));
         shared.reserve(&key, fast).await.unwrap();
     }
     let live = |conn: &mut redis::aio::MultiplexedConnection| {

@@ -23,7 +23,7 @@ mod redis_server;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fly_machines::{
-    Client, LimitKey, Limiter, RateLimitClass, RateLimits, RetryPolicy, SharedLimits,
+    Client, LimitKey, Limiter, OperationId, RateLimitClass, RateLimits, RetryPolicy, SharedLimits,
     types::MachineConfig,
 };
 use fly_machines_sim::{Sim, SimHandle};
@@ -210,7 +210,7 @@ async fn fleet(sim: &SimHandle, ids: &[String], redis: Option<(&str, &str)>) -> 
 async fn acquire_us(limiter: &Limiter, rounds: usize) -> (f64, f64) {
     let mut samples = Vec::with_capacity(rounds);
     for i in 0..rounds {
-        let key = LimitKey::new("Machines_start", &format!("bench-{i}"));
+        let key = LimitKey::new(OperationId::MachinesStart, &format!("bench-{i}"));
         let started = Instant::now();
         limiter
             .acquire(RateLimitClass::PerMachine, &key)
