@@ -115,6 +115,36 @@ impl WaitError {
 /// Longest single long-poll Fly accepts, in seconds.
 const MAX_POLL_SECS: u64 = 60;
 
+impl Machine {
+    /// One `/wait` call: `states` comma-separated as Fly takes them, held at most `hold` seconds.
+    async fn poll_wait(
+        &self,
+        states: &str,
+        hold: NonZeroU64,
+        version: Option<&str>,
+        from_event_id: Option<&str>,
+    ) -> Result<types::WaitMachineResponse> {
+        crate::validate::app_name(&self.app.name)?;
+        crate::validate::resource_id("machine id", &self.id)?;
+        let r = self
+            .app
+            .client
+            .call(OperationId::MachinesWait, |raw| {
+                raw.machines_wait(
+                    &self.app.name,
+                    &self.id,
+                    from_event_id,
+                    None,
+                    Some(states),
+                    Some(hold),
+                    version,
+                )
+            })
+            .await?;
+        Ok(r.into_inner())
+    }
+}
+
 #[bon::bon]
 impl Machine {
     /// Waits until the machine is in one of `states`:
@@ -178,13 +208,9 @@ impl Machine {
                 .as_secs_f64()
                 .ceil()
                 .clamp(1.0, MAX_POLL_SECS as f64) as u64;
+            let hold = NonZeroU64::new(poll_secs).unwrap_or(NonZeroU64::MIN);
             let answer = self
-                .wait_once(
-                    &query,
-                    poll_secs,
-                    version.as_deref(),
-                    from_event_id.as_deref(),
-                )
+                .poll_wait(&query, hold, version.as_deref(), from_event_id.as_deref())
                 .await;
             // A long-poll that held for a while needs no pause before the next one; one that
             // came back at once (wrong state, immediate 408, an error) gets a growing pause, so
@@ -252,33 +278,49 @@ impl Machine {
         }
     }
 
-    /// One call of Fly's `/wait` long-poll (at most 60 s); `states` comma-separated.
+    /// One call of Fly's `/wait` long-poll, which the server holds for at most 60 s:
+    /// `machine.wait_once([WaitState::Started]).timeout(Duration::from_secs(30)).await`.
+    ///
+    /// Most callers want [`wait_for`](Machine::wait_for), which loops this call up to any
+    /// deadline, tolerates the 404 after a create and ends on `failed`. A hold that runs out
+    /// answers 408 ([`Error::is_timeout`]).
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn wait_once(
         &self,
-        states: &str,
-        timeout_secs: u64,
-        version: Option<&str>,
-        from_event_id: Option<&str>,
+        #[builder(start_fn, into)] states: Vec<WaitState>,
+        /// How long the server may hold the call: 1 to 60 s, rounded up to whole seconds
+        /// (default 60 s).
+        timeout: Option<Duration>,
+        /// Only this machine version (`instance_id` from create/update) counts.
+        version: Option<String>,
+        /// Only transitions after this event count.
+        from_event_id: Option<String>,
     ) -> Result<types::WaitMachineResponse> {
-        crate::validate::app_name(&self.app.name)?;
-        crate::validate::resource_id("machine id", &self.id)?;
-        let timeout = NonZeroU64::new(timeout_secs.clamp(1, MAX_POLL_SECS));
-        let r = self
-            .app
-            .client
-            .call(OperationId::MachinesWait, |raw| {
-                raw.machines_wait(
-                    &self.app.name,
-                    &self.id,
-                    from_event_id,
-                    None,
-                    Some(states),
-                    timeout,
-                    version,
+        let hold = timeout.unwrap_or(Duration::from_secs(MAX_POLL_SECS));
+        let secs = hold
+            .as_secs()
+            .saturating_add(u64::from(hold.subsec_nanos() > 0));
+        let secs = NonZeroU64::new(secs)
+            .filter(|s| s.get() <= MAX_POLL_SECS)
+            .ok_or_else(|| {
+                Error::invalid_input(
+                    "wait timeout",
+                    &format!("{hold:?}"),
+                    "a hold of 1 to 60 seconds (Fly's longest); wait_for waits longer",
                 )
-            })
-            .await?;
-        Ok(r.into_inner())
+            })?;
+        let states = if states.is_empty() {
+            vec![WaitState::Started]
+        } else {
+            states
+        };
+        let query = states
+            .iter()
+            .map(WaitState::as_str)
+            .collect::<Vec<_>>()
+            .join(",");
+        self.poll_wait(&query, secs, version.as_deref(), from_event_id.as_deref())
+            .await
     }
 
     /// Waits until the machine is `started`, any version.

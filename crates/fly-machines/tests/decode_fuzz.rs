@@ -6,7 +6,9 @@ mod loopback;
 
 use std::sync::{Arc, Mutex};
 
-use fly_machines::{Client, Error, ManualClock, RateLimits, RetryPolicy};
+use std::time::Duration;
+
+use fly_machines::{Client, Error, ManualClock, RateLimits, RetryPolicy, WaitState};
 use loopback::{Answer, Seen, Server};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -183,7 +185,7 @@ proptest! {
             let machine = h.client.app("a").machine("m1");
             h.runtime.block_on(async {
                 check(machine.get().await)?;
-                check(machine.wait_once("started", 1, None, None).await)?;
+                check(machine.wait_once([WaitState::Started]).timeout(Duration::from_secs(1)).await)?;
                 check(h.client.app("a").machines().list().await)?;
                 check(machine.current_lease().await)?;
                 check(machine.start().await)?;

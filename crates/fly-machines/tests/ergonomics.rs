@@ -102,6 +102,46 @@ async fn exec_timeout_goes_out_in_whole_seconds_rounded_up_and_is_range_checked(
 }
 
 #[tokio::test]
+async fn one_long_poll_takes_typed_states_and_a_range_checked_hold() {
+    let server = MockServer::start_async().await;
+    let wait = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::GET)
+                .path(format!("/v1/apps/{APP}/machines/{MACHINE}/wait"))
+                .query_param("state", "started,stopped")
+                .query_param("timeout", "2")
+                .query_param("version", "v2")
+                .query_param("from_event_id", "ev-1");
+            then.status(200)
+                .json_body(json!({"ok": true, "state": "stopped", "version": "v2"}));
+        })
+        .await;
+    let m = client(&server).app(APP).machine(MACHINE);
+    let answer = m
+        .wait_once([WaitState::Started, WaitState::Stopped])
+        .timeout(Duration::from_millis(1500))
+        .version("v2")
+        .from_event_id("ev-1")
+        .await
+        .unwrap();
+    assert_eq!(answer.state(), MachineState::Stopped);
+    wait.assert_calls_async(1).await;
+    for bad in [Duration::ZERO, Duration::from_millis(60_001), Duration::MAX] {
+        let err = m
+            .wait_once([WaitState::Started])
+            .timeout(bad)
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("wait timeout") && text.contains("1 to 60 seconds"),
+            "{text}"
+        );
+    }
+    wait.assert_calls_async(1).await;
+}
+
+#[tokio::test]
 async fn query_options_are_named_setters() {
     let server = MockServer::start_async().await;
     let events = server.machines_list_events(|when, then| {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fly_machines::{ManualClock, OrgListing, types};
+use fly_machines::{ManualClock, OrgListing, WaitState, types};
 use fly_machines_httpmock::MockServerExt;
 use futures::TryStreamExt;
 use httpmock::{HttpMockResponse, MockServer};
@@ -204,7 +204,8 @@ async fn every_handle_method_hits_its_operation() {
     );
     expect!(
         seen,
-        m.wait_once("started", 10, None, None),
+        m.wait_once([WaitState::Started])
+            .timeout(Duration::from_secs(10)),
         "GET",
         "/v1/apps/a/machines/m1/wait"
     );

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use fly_machines::{Client, RetryPolicy};
+use fly_machines::{Client, RetryPolicy, WaitState};
 
 /// A server on this (paused) runtime: Get Machine never answers; `/wait` answers after 40 s.
 async fn serve() -> String {
@@ -66,7 +66,7 @@ async fn a_long_poll_outlives_the_request_timeout() {
         client(&base_url, shared_http)
             .app("a")
             .machine("m1")
-            .wait_once("started", 60, None, None)
+            .wait_once([WaitState::Started])
             .await
             .unwrap();
         assert_eq!(started.elapsed().as_secs(), 40, "shared_http={shared_http}");

@@ -571,7 +571,8 @@ async fn unknown_values_and_fields_decode() {
     let answer = client
         .app("a")
         .machine("m1")
-        .wait_once("started", 5, None, None)
+        .wait_once([WaitState::Started])
+        .timeout(Duration::from_secs(5))
         .await
         .expect("the wait answer decodes");
     assert_eq!(answer.state(), MachineState::Other("hibernating".into()));
