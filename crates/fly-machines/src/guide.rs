@@ -87,8 +87,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Organization-wide listings page through every result as a stream:
-//! `client.org("my-org").machines(OrgListing::default())`.
+//! Organization-wide listings page through every result as a stream, with the same named
+//! filters: `client.org("my-org").machines().region("iad").state(MachineState::Started).stream()`
+//! (and `.volumes()`); `futures::TryStreamExt::try_collect` gathers them all.
 //!
 //! # Waiting
 //!

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fly_machines::{ManualClock, OrgListing, WaitState, types};
+use fly_machines::{MachineState, ManualClock, VolumeState, WaitState, types};
 use fly_machines_httpmock::MockServerExt;
 use futures::TryStreamExt;
 use httpmock::{HttpMockResponse, MockServer};
@@ -416,13 +416,13 @@ async fn every_handle_method_hits_its_operation() {
     let org = c.org("acme");
     expect!(
         seen,
-        org.machines(OrgListing::default()).try_collect::<Vec<_>>(),
+        org.machines().stream().try_collect::<Vec<_>>(),
         "GET",
         "/v1/orgs/acme/machines"
     );
     expect!(
         seen,
-        org.volumes(OrgListing::default()).try_collect::<Vec<_>>(),
+        org.volumes().stream().try_collect::<Vec<_>>(),
         "GET",
         "/v1/orgs/acme/volumes"
     );
@@ -484,7 +484,8 @@ async fn org_listings_follow_the_cursor_until_it_ends() {
     let c = common::client(&server, ManualClock::auto_advance());
     let all: Vec<_> = c
         .org("acme")
-        .machines(OrgListing::default())
+        .machines()
+        .stream()
         .try_collect()
         .await
         .unwrap();
@@ -492,4 +493,66 @@ async fn org_listings_follow_the_cursor_until_it_ends() {
     assert_eq!(ids, ["m1", "m2", "m3"]);
     first.assert_calls_async(1).await;
     second.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn org_listing_filters_are_named_setters_that_reach_the_query() {
+    let server = MockServer::start_async().await;
+    let machines = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::GET)
+                .path("/v1/orgs/acme/machines")
+                .query_param("include_deleted", "true")
+                .query_param("region", "iad")
+                .query_param("state", "started")
+                .query_param("summary", "true")
+                .query_param("updated_after", "2026-11-01T00:00:00Z")
+                .query_param("limit", "50");
+            then.status(200)
+                .json_body(serde_json::json!({"machines": [{"id": "m1"}]}));
+        })
+        .await;
+    let volumes = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::GET)
+                .path("/v1/orgs/acme/volumes")
+                .query_param("state", "created")
+                .query_param_missing("include_deleted")
+                .query_param_missing("summary");
+            then.status(200)
+                .json_body(serde_json::json!({"volumes": [{"id": "vol_1"}]}));
+        })
+        .await;
+    let org = common::client(&server, ManualClock::auto_advance()).org("acme");
+    let found: Vec<_> = org
+        .machines()
+        .include_deleted()
+        .region("iad")
+        .state(MachineState::Started)
+        .summary()
+        .updated_after("2026-11-01T00:00:00Z")
+        .page_size(50)
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let found: Vec<_> = org
+        .volumes()
+        .state(VolumeState::Created)
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    machines.assert_calls_async(1).await;
+    volumes.assert_calls_async(1).await;
+    let err = common::client(&server, ManualClock::auto_advance())
+        .org("not a slug")
+        .machines()
+        .stream()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("organization slug"), "{err}");
 }

@@ -3,10 +3,10 @@
 use fly_machines_api::OperationId;
 use std::future::Future;
 
-use futures::Stream;
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::future::{BoxFuture, FutureExt};
+use futures::stream::{self, BoxStream, Stream, StreamExt, TryStreamExt};
 
-use crate::{Client, Result, types, validate};
+use crate::{Client, MachineState, Result, VolumeState, types, validate};
 
 impl Client {
     /// One organization by slug.
@@ -25,22 +25,25 @@ pub struct Org {
     slug: String,
 }
 
-/// Filters for the organization listings.
-#[derive(Debug, Clone, Default, bon::Builder)]
-#[builder(on(String, into))]
-pub struct OrgListing {
-    /// Include destroyed machines or volumes.
-    pub include_deleted: Option<bool>,
-    /// Only this region.
-    pub region: Option<String>,
-    /// Only this state.
-    pub state: Option<String>,
-    /// Leave details out.
-    pub summary: Option<bool>,
-    /// Only items updated after this time (RFC 3339).
-    pub updated_after: Option<String>,
-    /// Page size.
-    pub page_size: Option<u32>,
+/// The filters both organization listings take, as their builders collect them.
+#[derive(Debug, Clone, Default)]
+struct Filter {
+    include_deleted: bool,
+    region: Option<String>,
+    state: Option<String>,
+    summary: bool,
+    updated_after: Option<String>,
+    page_size: Option<u32>,
+}
+
+impl Filter {
+    fn include_deleted(&self) -> Option<bool> {
+        self.include_deleted.then_some(true)
+    }
+
+    fn summary(&self) -> Option<bool> {
+        self.summary.then_some(true)
+    }
 }
 
 /// Where a paged listing stands.
@@ -79,26 +82,70 @@ impl Org {
         &self.slug
     }
 
-    /// Every machine of the organization, page after page.
+    /// Pages of one listing, fetched as the stream is read.
+    fn listing<T, F>(&self, filter: Filter, fetch: F) -> BoxStream<'static, Result<T>>
+    where
+        T: Send + 'static,
+        F: Fn(Org, Filter, Option<String>) -> BoxFuture<'static, Result<(Vec<T>, Option<String>)>>
+            + Send
+            + 'static,
+    {
+        let org = self.clone();
+        paginate(move |cursor| {
+            let slug_ok = validate::key("organization slug", &org.slug);
+            let page = fetch(org.clone(), filter.clone(), cursor);
+            async move {
+                slug_ok?;
+                page.await
+            }
+        })
+        .boxed()
+    }
+}
+
+#[bon::bon]
+impl Org {
+    /// Every machine of the organization, page after page, as a stream:
+    /// `org.machines().region("iad").state(MachineState::Started).stream()`.
+    #[builder(finish_fn = stream, on(String, into))]
     pub fn machines(
         &self,
-        filter: OrgListing,
-    ) -> impl Stream<Item = Result<types::OrgMachine>> + Send + '_ {
-        paginate(move |cursor| {
-            let filter = filter.clone();
+        /// Destroyed machines too.
+        #[builder(default, with = || true)]
+        include_deleted: bool,
+        /// Only this region.
+        region: Option<String>,
+        /// Only machines in this state.
+        state: Option<MachineState>,
+        /// Leave each machine's config out.
+        #[builder(default, with = || true)]
+        summary: bool,
+        /// Only machines updated after this time (RFC 3339, as Fly writes it).
+        updated_after: Option<String>,
+        /// How many machines each page holds.
+        page_size: Option<u32>,
+    ) -> BoxStream<'static, Result<types::OrgMachine>> {
+        let filter = Filter {
+            include_deleted,
+            region,
+            state: state.map(|s| s.as_str().to_string()),
+            summary,
+            updated_after,
+            page_size,
+        };
+        self.listing(filter, |org, filter, cursor| {
             async move {
-                validate::key("organization slug", &self.slug)?;
-                let r = self
+                let r = org
                     .client
                     .call(OperationId::MachinesOrgList, |raw| {
                         raw.machines_org_list(
-                            &self.slug,
+                            &org.slug,
                             cursor.as_deref(),
-                            filter.include_deleted,
+                            filter.include_deleted(),
                             filter.page_size.map(i64::from),
                             filter.region.as_deref(),
                             filter.state.as_deref(),
-                            filter.summary,
+                            filter.summary(),
                             filter.updated_after.as_deref(),
                         )
                     })
@@ -106,30 +153,51 @@ impl Org {
                     .into_inner();
                 Ok((r.machines.unwrap_or_default(), r.next_cursor))
             }
+            .boxed()
         })
-        .boxed()
     }
 
-    /// Every volume of the organization, page after page.
+    /// Every volume of the organization, page after page, as a stream:
+    /// `org.volumes().region("iad").stream()`.
+    #[builder(finish_fn = stream, on(String, into))]
     pub fn volumes(
         &self,
-        filter: OrgListing,
-    ) -> impl Stream<Item = Result<types::OrgVolume>> + Send + '_ {
-        paginate(move |cursor| {
-            let filter = filter.clone();
+        /// Destroyed volumes too.
+        #[builder(default, with = || true)]
+        include_deleted: bool,
+        /// Only this region.
+        region: Option<String>,
+        /// Only volumes in this state.
+        state: Option<VolumeState>,
+        /// Leave details out.
+        #[builder(default, with = || true)]
+        summary: bool,
+        /// Only volumes updated after this time (RFC 3339, as Fly writes it).
+        updated_after: Option<String>,
+        /// How many volumes each page holds.
+        page_size: Option<u32>,
+    ) -> BoxStream<'static, Result<types::OrgVolume>> {
+        let filter = Filter {
+            include_deleted,
+            region,
+            state: state.map(|s| s.as_str().to_string()),
+            summary,
+            updated_after,
+            page_size,
+        };
+        self.listing(filter, |org, filter, cursor| {
             async move {
-                validate::key("organization slug", &self.slug)?;
-                let r = self
+                let r = org
                     .client
                     .call(OperationId::VolumesOrgList, |raw| {
                         raw.volumes_org_list(
-                            &self.slug,
+                            &org.slug,
                             cursor.as_deref(),
-                            filter.include_deleted,
+                            filter.include_deleted(),
                             filter.page_size.map(i64::from),
                             filter.region.as_deref(),
                             filter.state.as_deref(),
-                            filter.summary,
+                            filter.summary(),
                             filter.updated_after.as_deref(),
                         )
                     })
@@ -137,8 +205,8 @@ impl Org {
                     .into_inner();
                 Ok((r.volumes.unwrap_or_default(), r.next_cursor))
             }
+            .boxed()
         })
-        .boxed()
     }
 }
 
