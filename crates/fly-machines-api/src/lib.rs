@@ -24,6 +24,7 @@ pub mod accessors;
 mod hooks;
 pub mod operation;
 pub mod path;
+pub mod time;
 #[rustfmt::skip]
 mod operations;
 
