@@ -112,6 +112,24 @@ impl WaitError {
     }
 }
 
+/// The wanted states, `started` when none are given.
+fn or_started(states: Vec<WaitState>) -> Vec<WaitState> {
+    if states.is_empty() {
+        vec![WaitState::Started]
+    } else {
+        states
+    }
+}
+
+/// States as `/wait` takes them: comma-separated names.
+fn as_query(states: &[WaitState]) -> String {
+    states
+        .iter()
+        .map(WaitState::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Longest single long-poll Fly accepts, in seconds.
 const MAX_POLL_SECS: u64 = 60;
 
@@ -167,16 +185,8 @@ impl Machine {
     ) -> Result<WaitOutcome> {
         let overall = timeout.unwrap_or(DEFAULT_WAIT);
         let grace = not_found_grace.unwrap_or(Duration::from_secs(10));
-        let wanted: Vec<WaitState> = if states.is_empty() {
-            vec![WaitState::Started]
-        } else {
-            states
-        };
-        let wanted_text = wanted
-            .iter()
-            .map(WaitState::as_str)
-            .collect::<Vec<_>>()
-            .join(",");
+        let wanted = or_started(states);
+        let wanted_text = as_query(&wanted);
         let wants_failed = wanted.iter().any(|s| s.is_reached_by("failed"));
         let wants_destroyed = wanted.iter().any(|s| s.is_reached_by("destroyed"));
         // Always ask for `failed` too, so a crash ends the long-poll at once.
@@ -309,16 +319,7 @@ impl Machine {
                     "a hold of 1 to 60 seconds (Fly's longest); wait_for waits longer",
                 )
             })?;
-        let states = if states.is_empty() {
-            vec![WaitState::Started]
-        } else {
-            states
-        };
-        let query = states
-            .iter()
-            .map(WaitState::as_str)
-            .collect::<Vec<_>>()
-            .join(",");
+        let query = as_query(&or_started(states));
         self.poll_wait(&query, secs, version.as_deref(), from_event_id.as_deref())
             .await
     }
