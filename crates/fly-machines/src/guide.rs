@@ -126,6 +126,9 @@
 //! }
 //! machine.metadata().set("tenant", "acme").await?;
 //! let tenant = machine.metadata().get("tenant").await?;
+//! // Several keys at once; an empty value removes a key. `replace` swaps the whole map, and
+//! // `.if_version(v)` makes either refuse (412) if the machine changed meanwhile.
+//! machine.metadata().merge([("tier", "gold"), ("trial", "")]).await?;
 //! # let _ = (busiest, tenant);
 //! # Ok(()) }
 //! ```

@@ -213,7 +213,9 @@ pub use machine_config::MachineConfig;
 pub use reqwest;
 pub use resources::apps::{App, Apps, EnsuredApp};
 pub use resources::machine_snapshot::MachineSnapshot;
-pub use resources::machines::{Command, Machine, Machines, Metadata, ProcessSort, SortOrder};
+pub use resources::machines::{
+    Command, Machine, Machines, Metadata, MetadataEntries, ProcessSort, SortOrder,
+};
 pub use resources::org::Org;
 pub use resources::volumes::{Volume, Volumes};
 pub use retry::{Failure, RetryPolicy};

@@ -142,6 +142,46 @@ async fn one_long_poll_takes_typed_states_and_a_range_checked_hold() {
 }
 
 #[tokio::test]
+async fn metadata_changes_take_pairs_and_named_guards() {
+    let server = MockServer::start_async().await;
+    let replace = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::PUT)
+                .path(format!("/v1/apps/{APP}/machines/{MACHINE}/metadata"))
+                .json_body(json!({
+                    "metadata": {"role": "web", "tier": "1"},
+                    "machine_version": "v7",
+                    "updated_at": "2026-11-30T10:00:00Z",
+                }));
+            then.status(204);
+        })
+        .await;
+    let merge = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::PATCH)
+                .path(format!("/v1/apps/{APP}/machines/{MACHINE}/metadata"))
+                .json_body(json!({"metadata": {"canary": ""}}));
+            then.status(204);
+        })
+        .await;
+    let m = client(&server).app(APP).machine(MACHINE);
+    m.metadata()
+        .replace([("role", "web"), ("tier", "1")])
+        .if_version("v7")
+        .if_updated_at("2026-11-30T10:00:00Z")
+        .await
+        .unwrap();
+    let mut removals = std::collections::BTreeMap::new();
+    removals.insert("canary".to_string(), String::new());
+    m.metadata().merge(removals).await.unwrap();
+    replace.assert_calls_async(1).await;
+    merge.assert_calls_async(1).await;
+    let err = m.metadata().replace([("bad key/", "x")]).await.unwrap_err();
+    assert!(err.to_string().contains("metadata key"), "{err}");
+    replace.assert_calls_async(1).await;
+}
+
+#[tokio::test]
 async fn query_options_are_named_setters() {
     let server = MockServer::start_async().await;
     let events = server.machines_list_events(|when, then| {

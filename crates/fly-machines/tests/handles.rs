@@ -254,14 +254,13 @@ async fn every_handle_method_hits_its_operation() {
     );
     expect!(
         seen,
-        m.metadata()
-            .replace(types::UpdateMetadataRequest::default()),
+        m.metadata().replace([("role", "web")]).send(),
         "PUT",
         "/v1/apps/a/machines/m1/metadata"
     );
     expect!(
         seen,
-        m.metadata().merge(types::UpdateMetadataRequest::default()),
+        m.metadata().merge([("role", "web")]).send(),
         "PATCH",
         "/v1/apps/a/machines/m1/metadata"
     );

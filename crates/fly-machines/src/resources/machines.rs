@@ -843,11 +843,44 @@ impl Metadata<'_> {
             .await?;
         Ok(())
     }
+}
 
-    /// Replaces all metadata (PUT). `request.machine_version`/`updated_at` make it conditional.
-    pub async fn replace(&self, request: types::UpdateMetadataRequest) -> Result<()> {
+/// Metadata keys and values for [`Metadata::replace`] and [`Metadata::merge`], from any
+/// iterator of pairs: `[("role", "web")]`, a `BTreeMap`, a `Vec<(String, String)>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataEntries(BTreeMap<String, String>);
+
+impl<I, K, V> From<I> for MetadataEntries
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<String>,
+    V: Into<String>,
+{
+    fn from(entries: I) -> Self {
+        MetadataEntries(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+}
+
+#[bon::bon]
+impl Metadata<'_> {
+    /// Replaces all metadata with `entries` (PUT):
+    /// `machine.metadata().replace([("role", "web")]).if_version(v).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
+    pub async fn replace(
+        &self,
+        #[builder(start_fn, into)] entries: MetadataEntries,
+        /// Apply only while the machine is at this version (`instance_id`); else 412.
+        if_version: Option<String>,
+        /// Apply only while the metadata was last updated at this time, as read; else 412.
+        if_updated_at: Option<String>,
+    ) -> Result<()> {
         let m = self.machine;
-        m.check()?;
+        let request = self.request(entries, if_version, if_updated_at)?;
         m.app
             .client
             .call(OperationId::MachinesUpdateMetadata, |raw| {
@@ -857,10 +890,19 @@ impl Metadata<'_> {
         Ok(())
     }
 
-    /// Merges keys into the metadata (PATCH).
-    pub async fn merge(&self, request: types::UpdateMetadataRequest) -> Result<()> {
+    /// Sets the keys of `entries`, keeping the others; an empty value removes its key (PATCH):
+    /// `machine.metadata().merge([("role", "web"), ("canary", "")]).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
+    pub async fn merge(
+        &self,
+        #[builder(start_fn, into)] entries: MetadataEntries,
+        /// Apply only while the machine is at this version (`instance_id`); else 412.
+        if_version: Option<String>,
+        /// Apply only while the metadata was last updated at this time, as read; else 412.
+        if_updated_at: Option<String>,
+    ) -> Result<()> {
         let m = self.machine;
-        m.check()?;
+        let request = self.request(entries, if_version, if_updated_at)?;
         m.app
             .client
             .call(OperationId::MachinesPatchMetadata, |raw| {
@@ -868,5 +910,25 @@ impl Metadata<'_> {
             })
             .await?;
         Ok(())
+    }
+}
+
+impl Metadata<'_> {
+    /// The body of a PUT or PATCH, after checking the machine and every key.
+    fn request(
+        &self,
+        entries: MetadataEntries,
+        if_version: Option<String>,
+        if_updated_at: Option<String>,
+    ) -> Result<types::UpdateMetadataRequest> {
+        self.machine.check()?;
+        for key in entries.0.keys() {
+            validate::key("metadata key", key)?;
+        }
+        Ok(types::UpdateMetadataRequest {
+            machine_version: if_version,
+            metadata: Some(entries.0),
+            updated_at: if_updated_at,
+        })
     }
 }
