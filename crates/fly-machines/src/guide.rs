@@ -182,7 +182,8 @@
 //! let cert = app.certificates().request_acme("orders.example.com").await?;
 //! let dns = app.certificates().check_dns("orders.example.com").await?;
 //! let ips = app.ip_assignments().list().await?;
-//! # let _ = (cert, dns, ips);
+//! let v6 = app.ip_assignments().assign(fly_machines::IpKind::V6).region("iad").await?;
+//! # let _ = (cert, dns, ips, v6);
 //! # Ok(()) }
 //! ```
 //!

@@ -212,6 +212,7 @@ pub use limiter::{Limit, LimitKey, Limiter, RateLimits};
 pub use machine_config::MachineConfig;
 pub use reqwest;
 pub use resources::apps::{App, Apps, EnsuredApp};
+pub use resources::ips::{IpAssignments, IpKind};
 pub use resources::machine_snapshot::MachineSnapshot;
 pub use resources::machines::{
     Command, Machine, Machines, Metadata, MetadataEntries, ProcessSort, SortOrder,

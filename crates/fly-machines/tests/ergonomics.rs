@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use fly_machines::{
-    Client, MachineState, ProcessSort, RetryPolicy, Signal, SortOrder, WaitState, types,
+    Client, IpKind, MachineState, ProcessSort, RetryPolicy, Signal, SortOrder, WaitState, types,
 };
 use fly_machines_httpmock::{FlyErrors, MockServerExt, ServerError};
 use httpmock::MockServer;
@@ -179,6 +179,52 @@ async fn metadata_changes_take_pairs_and_named_guards() {
     let err = m.metadata().replace([("bad key/", "x")]).await.unwrap_err();
     assert!(err.to_string().contains("metadata key"), "{err}");
     replace.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn an_ip_is_assigned_by_kind_with_named_options() {
+    let server = MockServer::start_async().await;
+    let flycast = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST)
+                .path(format!("/v1/apps/{APP}/ip_assignments"))
+                .json_body(json!({"type": "private_v6", "network": "backend", "org_slug": "acme"}));
+            then.status(200)
+                .json_body(json!({"ip": "fdaa:0:1::3", "type": "private_v6"}));
+        })
+        .await;
+    let regional = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST)
+                .path(format!("/v1/apps/{APP}/ip_assignments"))
+                .json_body(json!({"type": "v6", "region": "iad", "service_name": "web"}));
+            then.status(200).json_body(json!({"ip": "2a09:8280:1::9"}));
+        })
+        .await;
+    let ips = client(&server).app(APP).ip_assignments();
+    let private = ips
+        .assign(IpKind::PrivateV6)
+        .network("backend")
+        .org_slug("acme")
+        .await
+        .unwrap();
+    assert_eq!(private.ip.as_deref(), Some("fdaa:0:1::3"));
+    ips.assign(IpKind::V6)
+        .region("iad")
+        .service_name("web")
+        .await
+        .unwrap();
+    flycast.assert_calls_async(1).await;
+    regional.assert_calls_async(1).await;
+    let err = ips
+        .assign(IpKind::SharedV4)
+        .network("backend")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("shared_v4") && err.to_string().contains("PrivateV6"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

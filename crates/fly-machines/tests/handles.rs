@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fly_machines::{MachineState, ManualClock, VolumeState, WaitState, types};
+use fly_machines::{IpKind, MachineState, ManualClock, VolumeState, WaitState, types};
 use fly_machines_httpmock::MockServerExt;
 use futures::TryStreamExt;
 use httpmock::{HttpMockResponse, MockServer};
@@ -401,7 +401,7 @@ async fn every_handle_method_hits_its_operation() {
     expect!(seen, ips.list(), "GET", "/v1/apps/a/ip_assignments");
     expect!(
         seen,
-        ips.assign(types::AssignIpRequest::default()),
+        ips.assign(IpKind::V6).send(),
         "POST",
         "/v1/apps/a/ip_assignments"
     );

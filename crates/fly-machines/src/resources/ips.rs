@@ -1,8 +1,51 @@
 //! IP addresses assigned to an app.
 
+use std::fmt;
+
 use crate::resources::apps::App;
-use crate::{Result, types, validate};
+use crate::{Error, Result, types, validate};
 use fly_machines_api::OperationId;
+
+/// The kind of address to allocate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IpKind {
+    /// A dedicated public IPv4 address (`v4`).
+    V4,
+    /// A dedicated public IPv6 address (`v6`).
+    V6,
+    /// A public IPv4 address shared with other apps (`shared_v4`).
+    SharedV4,
+    /// A private Flycast address, reachable inside the organization's network (`private_v6`).
+    PrivateV6,
+    /// A static IPv4 address for the app's outgoing traffic (`egress_v4`).
+    EgressV4,
+    /// A static IPv6 address for the app's outgoing traffic (`egress_v6`).
+    EgressV6,
+    /// Both egress addresses at once (`egress_pair`).
+    EgressPair,
+}
+
+impl IpKind {
+    /// The name Fly uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpKind::V4 => "v4",
+            IpKind::V6 => "v6",
+            IpKind::SharedV4 => "shared_v4",
+            IpKind::PrivateV6 => "private_v6",
+            IpKind::EgressV4 => "egress_v4",
+            IpKind::EgressV6 => "egress_v6",
+            IpKind::EgressPair => "egress_pair",
+        }
+    }
+}
+
+impl fmt::Display for IpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// An app's IP assignments.
 #[derive(Debug, Clone)]
@@ -26,13 +69,36 @@ impl IpAssignments {
         Ok(r.into_inner())
     }
 
-    /// Assigns an address (`type_`: e.g. `v6`, `shared_v4`, `private_v6`).
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    /// Allocates an address of `kind` to the app:
+    /// `app.ip_assignments().assign(IpKind::V6).region("iad").await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn assign(
         &self,
-        #[builder(start_fn)] request: types::AssignIpRequest,
+        #[builder(start_fn)] kind: IpKind,
+        /// Pin the address to this region; without it the address is global (anycast).
+        region: Option<String>,
+        /// Route the address to this service only.
+        service_name: Option<String>,
+        /// The private network of a Flycast address (`IpKind::PrivateV6` only).
+        network: Option<String>,
+        /// The organization owning `network` (`IpKind::PrivateV6` only).
+        org_slug: Option<String>,
     ) -> Result<types::AssignIpResponse> {
         validate::app_name(&self.app.name)?;
+        if kind != IpKind::PrivateV6 && (network.is_some() || org_slug.is_some()) {
+            return Err(Error::invalid_input(
+                "ip assignment",
+                &format!("{kind} with a network or organization"),
+                "a network and organization only for IpKind::PrivateV6 (a Flycast address)",
+            ));
+        }
+        let request = types::AssignIpRequest {
+            network,
+            org_slug,
+            region,
+            service_name,
+            type_: Some(kind.as_str().to_string().into()),
+        };
         let r = self
             .app
             .client
