@@ -228,6 +228,48 @@ async fn an_ip_is_assigned_by_kind_with_named_options() {
 }
 
 #[tokio::test]
+async fn placements_take_a_guest_and_named_options() {
+    let server = MockServer::start_async().await;
+    let placements = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST)
+                .path("/v1/platform/placements")
+                .json_body(json!({
+                    "org_slug": "acme",
+                    "compute": {"cpu_kind": "shared", "cpus": 2, "memory_mb": 512},
+                    "count": 3,
+                    "region": "iad,ord",
+                    "volume_name": "data",
+                    "volume_size_bytes": 10_737_418_240_u64,
+                }));
+            then.status(200)
+                .json_body(json!({"regions": [{"region": "iad", "count": 3}]}));
+        })
+        .await;
+    let platform = client(&server).platform();
+    let answer = platform
+        .placements("acme")
+        .guest(fly_machines::guest::Guest::shared(2).unwrap())
+        .count(3)
+        .regions(["iad", "ord"])
+        .volume_name("data")
+        .volume_size_bytes(10 << 30)
+        .await
+        .unwrap();
+    assert_eq!(answer.regions.map(|r| r.len()), Some(1));
+    placements.assert_calls_async(1).await;
+    let err = platform
+        .placements("acme")
+        .volume_size_bytes(u64::MAX)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("volume size"), "{err}");
+    let err = platform.placements("").await.unwrap_err();
+    assert!(err.to_string().contains("organization slug"), "{err}");
+    placements.assert_calls_async(1).await;
+}
+
+#[tokio::test]
 async fn query_options_are_named_setters() {
     let server = MockServer::start_async().await;
     let events = server.machines_list_events(|when, then| {

@@ -429,15 +429,7 @@ async fn every_handle_method_hits_its_operation() {
     expect!(seen, c.platform().regions(), "GET", "/v1/platform/regions");
     expect!(
         seen,
-        c.platform().placements(types::GetPlacementsRequest {
-            org_slug: "acme".into(),
-            compute: None,
-            count: Some(1),
-            region: None,
-            volume_name: None,
-            volume_size_bytes: None,
-            weights: None
-        }),
+        c.platform().placements("acme").send(),
         "POST",
         "/v1/platform/placements"
     );

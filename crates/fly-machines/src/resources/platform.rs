@@ -1,6 +1,6 @@
 //! Platform facts: regions and placement advice.
 
-use crate::{Client, Result, types};
+use crate::{Client, Error, Result, types, validate};
 use fly_machines_api::OperationId;
 
 impl Client {
@@ -32,12 +32,52 @@ impl Platform {
         Ok(r.into_inner())
     }
 
-    /// Where machines of a given size could go.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    /// Where machines could go for organization `org_slug`:
+    /// `platform.placements("acme").guest(Guest::shared(2)?).count(3).regions(["iad", "ord"]).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn placements(
         &self,
-        #[builder(start_fn)] request: types::GetPlacementsRequest,
+        #[builder(start_fn)] org_slug: String,
+        /// The size of each machine.
+        #[builder(into)]
+        guest: Option<types::MachineGuest>,
+        /// How many machines to place; without it the answer gives the most each region can
+        /// take.
+        count: Option<u32>,
+        /// Regions or region aliases to consider, in order of preference; without them the
+        /// region nearest the API is preferred and any other accepted.
+        #[builder(with = |regions: impl IntoIterator<Item = impl Into<String>>| {
+            regions.into_iter().map(Into::into).collect()
+        })]
+        regions: Option<Vec<String>>,
+        /// The volume each machine will mount, by name.
+        volume_name: Option<String>,
+        /// The size of the new volume each machine needs, in bytes.
+        volume_size_bytes: Option<u64>,
+        /// How much each placement concern counts (Fly's names and weights).
+        weights: Option<types::Weights>,
     ) -> Result<types::GetPlacementsResponse> {
+        validate::key("organization slug", &org_slug)?;
+        let volume_size_bytes = volume_size_bytes
+            .map(|bytes| {
+                i64::try_from(bytes).map_err(|_| {
+                    Error::invalid_input(
+                        "volume size",
+                        &format!("{bytes} bytes"),
+                        "at most i64::MAX bytes",
+                    )
+                })
+            })
+            .transpose()?;
+        let request = types::GetPlacementsRequest {
+            compute: guest,
+            count: count.map(i64::from),
+            org_slug,
+            region: regions.map(|r| r.join(",")),
+            volume_name,
+            volume_size_bytes,
+            weights,
+        };
         let r = self
             .client
             .call(OperationId::PlatformPlacementsPost, |raw| {
