@@ -270,6 +270,37 @@ async fn placements_take_a_guest_and_named_options() {
 }
 
 #[tokio::test]
+async fn secret_keys_are_set_or_generated_by_type() {
+    let server = MockServer::start_async().await;
+    let set = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST)
+                .path(format!("/v1/apps/{APP}/secretkeys/signing"))
+                .json_body(json!({"type": "hmac", "value": "c2VjcmV0"}));
+            then.status(201)
+                .json_body(json!({"name": "signing", "type": "hmac"}));
+        })
+        .await;
+    let generate = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST)
+                .path(format!("/v1/apps/{APP}/secretkeys/box/generate"))
+                .json_body(json!({"type": "nacl_box"}));
+            then.status(201)
+                .json_body(json!({"name": "box", "type": "nacl_box"}));
+        })
+        .await;
+    let keys = client(&server).app(APP).secret_keys();
+    keys.set("signing", "hmac").value("c2VjcmV0").await.unwrap();
+    keys.generate("box", "nacl_box").await.unwrap();
+    set.assert_calls_async(1).await;
+    generate.assert_calls_async(1).await;
+    let err = keys.generate("box", "nacl box").await.unwrap_err();
+    assert!(err.to_string().contains("secret key type"), "{err}");
+    generate.assert_calls_async(1).await;
+}
+
+#[tokio::test]
 async fn query_options_are_named_setters() {
     let server = MockServer::start_async().await;
     let events = server.machines_list_events(|when, then| {

@@ -311,14 +311,14 @@ async fn every_handle_method_hits_its_operation() {
     expect!(seen, k.get("k"), "GET", "/v1/apps/a/secretkeys/k");
     expect!(
         seen,
-        k.set("k", types::SetSecretkeyRequest::default()),
+        k.set("k", "hmac").value("c2VjcmV0").send(),
         "POST",
         "/v1/apps/a/secretkeys/k"
     );
     expect!(seen, k.delete("k"), "DELETE", "/v1/apps/a/secretkeys/k");
     expect!(
         seen,
-        k.generate("k", types::SetSecretkeyRequest::default()),
+        k.generate("k", "ed25519").send(),
         "POST",
         "/v1/apps/a/secretkeys/k/generate"
     );

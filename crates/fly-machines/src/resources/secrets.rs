@@ -167,14 +167,24 @@ impl SecretKeys {
         Ok(r.into_inner())
     }
 
-    /// Stores a key you provide.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    /// Stores key material you provide:
+    /// `keys.set("signing", "ed25519").value(base64_key).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn set(
         &self,
         #[builder(start_fn)] name: &str,
-        #[builder(start_fn)] request: types::SetSecretkeyRequest,
+        /// The key type, as Fly names it (for example `ed25519`, `hmac`, `nacl_box`).
+        #[builder(start_fn)]
+        key_type: &str,
+        /// The raw key material, base64-encoded.
+        value: String,
     ) -> Result<types::SetSecretkeyResponse> {
         self.check(name)?;
+        validate::key("secret key type", key_type)?;
+        let request = types::SetSecretkeyRequest {
+            type_: Some(key_type.to_string()),
+            value: Some(value),
+        };
         let r = self
             .app
             .client
@@ -185,14 +195,22 @@ impl SecretKeys {
         Ok(r.into_inner())
     }
 
-    /// Has Fly generate a key of `request.type_`.
+    /// Has Fly generate a key of `key_type`; its material never leaves Fly:
+    /// `keys.generate("signing", "ed25519").await`.
     #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn generate(
         &self,
         #[builder(start_fn)] name: &str,
-        #[builder(start_fn)] request: types::SetSecretkeyRequest,
+        /// The key type, as Fly names it (for example `ed25519`, `hmac`, `nacl_box`).
+        #[builder(start_fn)]
+        key_type: &str,
     ) -> Result<types::SetSecretkeyResponse> {
         self.check(name)?;
+        validate::key("secret key type", key_type)?;
+        let request = types::SetSecretkeyRequest {
+            type_: Some(key_type.to_string()),
+            value: None,
+        };
         let r = self
             .app
             .client
