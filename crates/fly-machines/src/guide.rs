@@ -195,7 +195,9 @@
 //! let me = client.tokens().current().await?;
 //! // A token limited to one app, for a deploy pipeline.
 //! let deploy = app.create_deploy_token().expiry(Duration::from_secs(24 * 3600)).await?;
-//! # let _ = (me, deploy);
+//! // Inside a machine: an OpenID Connect token to trade for cloud credentials.
+//! let oidc = client.tokens().oidc().audience("sts.amazonaws.com").await?;
+//! # let _ = (me, deploy, oidc);
 //! # Ok(()) }
 //! ```
 //!

@@ -301,6 +301,44 @@ async fn secret_keys_are_set_or_generated_by_type() {
 }
 
 #[tokio::test]
+async fn token_requests_take_named_options() {
+    let server = MockServer::start_async().await;
+    let oidc = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST)
+                .path("/v1/tokens/oidc")
+                .json_body(json!({"aud": "sts.amazonaws.com", "aws_principal_tags": true}));
+            then.status(200)
+                .header("content-type", "text/plain")
+                .body("eyJ.oidc.token");
+        })
+        .await;
+    let authorize = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST)
+                .path("/v1/tokens/authorize")
+                .json_body(json!({"header": "FlyV1 fm2_x", "access": {"app_name": APP}}));
+            then.status(200).json_body(json!({}));
+        })
+        .await;
+    let tokens = client(&server).tokens();
+    let token = tokens
+        .oidc()
+        .audience("sts.amazonaws.com")
+        .aws_principal_tags()
+        .await
+        .unwrap();
+    assert_eq!(token, "eyJ.oidc.token");
+    let access = types::TokenAccess {
+        app_name: Some(APP.into()),
+        ..Default::default()
+    };
+    tokens.authorize("FlyV1 fm2_x", access).await.unwrap();
+    oidc.assert_calls_async(1).await;
+    authorize.assert_calls_async(1).await;
+}
+
+#[tokio::test]
 async fn query_options_are_named_setters() {
     let server = MockServer::start_async().await;
     let events = server.machines_list_events(|when, then| {

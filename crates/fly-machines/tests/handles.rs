@@ -444,14 +444,14 @@ async fn every_handle_method_hits_its_operation() {
     );
     expect!(
         seen,
-        t.authorize(types::AuthorizeTokenRequest::default()),
+        t.authorize("FlyV1 x", types::TokenAccess::default()).send(),
         "POST",
         "/v1/tokens/authorize"
     );
     expect!(seen, t.kms(), "POST", "/v1/tokens/kms");
     expect!(
         seen,
-        t.oidc(types::CreateOidcTokenRequest::default()),
+        t.oidc().audience("sts.amazonaws.com").send(),
         "POST",
         "/v1/tokens/oidc"
     );

@@ -65,12 +65,18 @@ impl Tokens {
         Ok(r.into_inner())
     }
 
-    /// Checks whether a token allows an access.
+    /// Checks whether the tokens in an `Authorization` header value allow `access`:
+    /// `tokens.authorize("FlyV1 ...", access).await`.
     #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn authorize(
         &self,
-        #[builder(start_fn)] request: types::AuthorizeTokenRequest,
+        #[builder(start_fn)] header: &str,
+        #[builder(start_fn)] access: types::TokenAccess,
     ) -> Result<types::AuthorizeResponse> {
+        let request = types::AuthorizeTokenRequest {
+            access: Some(access),
+            header: Some(header.to_string()),
+        };
         let r = self
             .client
             .call(OperationId::TokensAuthorize, |raw| {
@@ -92,12 +98,21 @@ impl Tokens {
         text(r.into_inner()).await
     }
 
-    /// An OpenID Connect token for the calling machine, for audience `aud`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    /// An OpenID Connect token for the calling machine (only from inside one):
+    /// `tokens.oidc().audience("sts.amazonaws.com").aws_principal_tags().await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn oidc(
         &self,
-        #[builder(start_fn)] request: types::CreateOidcTokenRequest,
+        /// The token's audience (`aud`); Fly's default when not given.
+        audience: Option<String>,
+        /// Add AWS session principal-tag claims, for AWS policies that match on tags.
+        #[builder(default, with = || true)]
+        aws_principal_tags: bool,
     ) -> Result<String> {
+        let request = types::CreateOidcTokenRequest {
+            aud: audience,
+            aws_principal_tags: aws_principal_tags.then_some(true),
+        };
         let r = self
             .client
             .call(OperationId::TokensRequestOidc, |raw| {
