@@ -295,6 +295,24 @@ async fn secret_keys_are_set_or_generated_by_type() {
     keys.generate("box", "nacl_box").await.unwrap();
     set.assert_calls_async(1).await;
     generate.assert_calls_async(1).await;
+    let sealed = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST)
+                .path(format!("/v1/apps/{APP}/secretkeys/box/encrypt"))
+                .query_param("min_version", "3")
+                .json_body(json!({"plaintext": "aGk=", "associated_data": "YWQ="}));
+            then.status(200)
+                .json_body(json!({"ciphertext": "c2VhbGVk"}));
+        })
+        .await;
+    let out = keys
+        .encrypt("box", "aGk=")
+        .associated_data("YWQ=")
+        .min_version("3")
+        .await
+        .unwrap();
+    assert_eq!(out.ciphertext.as_deref(), Some("c2VhbGVk"));
+    sealed.assert_calls_async(1).await;
     let err = keys.generate("box", "nacl box").await.unwrap_err();
     assert!(err.to_string().contains("secret key type"), "{err}");
     generate.assert_calls_async(1).await;

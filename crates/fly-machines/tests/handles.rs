@@ -275,7 +275,7 @@ async fn every_handle_method_hits_its_operation() {
     expect!(seen, v.get(), "GET", "/v1/apps/a/volumes/vol_1");
     expect!(
         seen,
-        v.update(types::UpdateVolumeRequest::default()),
+        v.update().auto_backup(true).send(),
         "PUT",
         "/v1/apps/a/volumes/vol_1"
     );
@@ -324,25 +324,25 @@ async fn every_handle_method_hits_its_operation() {
     );
     expect!(
         seen,
-        k.encrypt("k", types::EncryptSecretkeyRequest::default()),
+        k.encrypt("k", "aGk=").send(),
         "POST",
         "/v1/apps/a/secretkeys/k/encrypt"
     );
     expect!(
         seen,
-        k.decrypt("k", types::DecryptSecretkeyRequest::default()),
+        k.decrypt("k", "c2VhbGVk").send(),
         "POST",
         "/v1/apps/a/secretkeys/k/decrypt"
     );
     expect!(
         seen,
-        k.sign("k", types::SignSecretkeyRequest::default()),
+        k.sign("k", "aGk=").send(),
         "POST",
         "/v1/apps/a/secretkeys/k/sign"
     );
     expect!(
         seen,
-        k.verify("k", types::VerifySecretkeyRequest::default()),
+        k.verify("k", "aGk=", "c2ln").send(),
         "POST",
         "/v1/apps/a/secretkeys/k/verify"
     );

@@ -199,10 +199,8 @@ async fn idempotent_put_is_retried_on_502() {
     let volume = client(&server, clock.clone())
         .app("a")
         .volume("vol_1")
-        .update(fly_machines::types::UpdateVolumeRequest {
-            snapshot_retention: Some(7),
-            ..Default::default()
-        })
+        .update()
+        .snapshot_retention_days(7)
         .await
         .unwrap();
     assert_eq!(volume.snapshot_retention, Some(7));

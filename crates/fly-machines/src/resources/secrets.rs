@@ -238,72 +238,113 @@ impl SecretKeys {
         Ok(r.into_inner())
     }
 
-    /// Encrypts with the key.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    /// Encrypts base64 `plaintext` with the key:
+    /// `keys.encrypt("box", b64).associated_data(ad_b64).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn encrypt(
         &self,
         #[builder(start_fn)] name: &str,
-        #[builder(start_fn)] request: types::EncryptSecretkeyRequest,
+        /// The data to encrypt, base64-encoded.
+        #[builder(start_fn)]
+        plaintext: String,
+        /// Data authenticated but not encrypted (base64); decrypting needs it again.
+        associated_data: Option<String>,
+        /// Use a key version at least this new (the app's secrets version).
+        min_version: Option<String>,
     ) -> Result<types::EncryptSecretkeyResponse> {
         self.check(name)?;
+        let request = types::EncryptSecretkeyRequest {
+            associated_data,
+            plaintext: Some(plaintext),
+        };
         let r = self
             .app
             .client
             .call(OperationId::SecretkeyEncrypt, |raw| {
-                raw.secretkey_encrypt(&self.app.name, name, None, &request)
+                raw.secretkey_encrypt(&self.app.name, name, min_version.as_deref(), &request)
             })
             .await?;
         Ok(r.into_inner())
     }
 
-    /// Decrypts with the key.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    /// Decrypts base64 `ciphertext` with the key:
+    /// `keys.decrypt("box", sealed).associated_data(ad_b64).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn decrypt(
         &self,
         #[builder(start_fn)] name: &str,
-        #[builder(start_fn)] request: types::DecryptSecretkeyRequest,
+        /// The data to decrypt, base64-encoded, as `encrypt` returned it.
+        #[builder(start_fn)]
+        ciphertext: String,
+        /// The associated data given to `encrypt` (base64).
+        associated_data: Option<String>,
+        /// Use a key version at least this new (the app's secrets version).
+        min_version: Option<String>,
     ) -> Result<types::DecryptSecretkeyResponse> {
         self.check(name)?;
+        let request = types::DecryptSecretkeyRequest {
+            associated_data,
+            ciphertext: Some(ciphertext),
+        };
         let r = self
             .app
             .client
             .call(OperationId::SecretkeyDecrypt, |raw| {
-                raw.secretkey_decrypt(&self.app.name, name, None, &request)
+                raw.secretkey_decrypt(&self.app.name, name, min_version.as_deref(), &request)
             })
             .await?;
         Ok(r.into_inner())
     }
 
-    /// Signs with the key.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    /// Signs base64 `plaintext` with the key: `keys.sign("signing", b64).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn sign(
         &self,
         #[builder(start_fn)] name: &str,
-        #[builder(start_fn)] request: types::SignSecretkeyRequest,
+        /// The data to sign, base64-encoded.
+        #[builder(start_fn)]
+        plaintext: String,
+        /// Use a key version at least this new (the app's secrets version).
+        min_version: Option<String>,
     ) -> Result<types::SignSecretkeyResponse> {
         self.check(name)?;
+        let request = types::SignSecretkeyRequest {
+            plaintext: Some(plaintext),
+        };
         let r = self
             .app
             .client
             .call(OperationId::SecretkeySign, |raw| {
-                raw.secretkey_sign(&self.app.name, name, None, &request)
+                raw.secretkey_sign(&self.app.name, name, min_version.as_deref(), &request)
             })
             .await?;
         Ok(r.into_inner())
     }
 
-    /// Verifies a signature; an invalid signature is an API error.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    /// Checks a base64 `signature` of base64 `plaintext`; an invalid one is an API error:
+    /// `keys.verify("signing", b64, signature).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn verify(
         &self,
         #[builder(start_fn)] name: &str,
-        #[builder(start_fn)] request: types::VerifySecretkeyRequest,
+        /// The signed data, base64-encoded.
+        #[builder(start_fn)]
+        plaintext: String,
+        /// The signature, base64-encoded, as `sign` returned it.
+        #[builder(start_fn)]
+        signature: String,
+        /// Use a key version at least this new (the app's secrets version).
+        min_version: Option<String>,
     ) -> Result<()> {
         self.check(name)?;
+        let request = types::VerifySecretkeyRequest {
+            plaintext: Some(plaintext),
+            signature: Some(signature),
+        };
         self.app
             .client
             .call(OperationId::SecretkeyVerify, |raw| {
-                raw.secretkey_verify(&self.app.name, name, None, &request)
+                raw.secretkey_verify(&self.app.name, name, min_version.as_deref(), &request)
             })
             .await?;
         Ok(())

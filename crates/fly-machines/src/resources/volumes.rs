@@ -119,13 +119,20 @@ impl Volume {
         Ok(r.into_inner())
     }
 
-    /// Changes backup settings.
+    /// Changes backup settings: `volume.update().auto_backup(true).snapshot_retention_days(14).await`.
     #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn update(
         &self,
-        #[builder(start_fn)] request: types::UpdateVolumeRequest,
+        /// Daily automatic snapshots on or off.
+        auto_backup: Option<bool>,
+        /// How many days snapshots are kept.
+        snapshot_retention_days: Option<u32>,
     ) -> Result<types::Volume> {
         self.check()?;
+        let request = types::UpdateVolumeRequest {
+            auto_backup_enabled: auto_backup,
+            snapshot_retention: snapshot_retention_days.map(i64::from),
+        };
         let r = self
             .app
             .client
