@@ -469,16 +469,25 @@ async fn read_capped(response: reqwest::Response) -> String {
         }
         buf.extend_from_slice(&chunk);
     }
-    let mut text = text_of(&buf);
+    capped(&buf, cut)
+}
+
+/// At most [`MAX_BODY`] bytes of `bytes` as text, saying so when there were more.
+fn text_of(bytes: &[u8]) -> String {
+    capped(bytes, bytes.len() > MAX_BODY)
+}
+
+/// The first [`MAX_BODY`] bytes as text; `cut` adds a marker that the rest was dropped.
+fn capped(bytes: &[u8], cut: bool) -> String {
+    let mut text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_BODY)]).into_owned();
     if cut {
-        text.push_str("…[cut at 1 MiB]");
+        text.push_str(CUT_MARK);
     }
     text
 }
 
-fn text_of(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_BODY)]).into_owned()
-}
+/// Ends a body that was longer than [`MAX_BODY`].
+const CUT_MARK: &str = "…[cut at 1 MiB]";
 
 /// Turns an error body (Fly's `{error, status}`, the lease envelope, or plain text) into an error.
 fn api_error(
