@@ -1,0 +1,4 @@
+//! The deploy crate's tests, one binary: golden plans and the fleet file's errors.
+
+mod file_errors;
+mod plans;
