@@ -79,3 +79,21 @@ impl From<&Machine> for ObservedMachine {
         }
     }
 }
+
+/// Every machine of `app` as it is now, foreign ones included (the plan lists them), gone ones
+/// left out. An app that does not exist yet has no machines.
+pub async fn observe(
+    client: &fly_machines::Client,
+    app: &str,
+) -> fly_machines::Result<Vec<ObservedMachine>> {
+    let machines = match client.app(app).machines().list().await {
+        Ok(machines) => machines,
+        Err(e) if e.is_not_found() => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    Ok(machines
+        .iter()
+        .map(|m| ObservedMachine::from(m.data()))
+        .filter(|m| !m.is_gone())
+        .collect())
+}

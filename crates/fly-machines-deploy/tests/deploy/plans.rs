@@ -247,3 +247,11 @@ fn plans_are_deterministic() {
     let again = DesiredFleet::from_toml(WEB).expect("fixture");
     assert_eq!(again.groups()[0].revision(), fleet.groups()[0].revision());
 }
+
+#[test]
+fn the_example_fleet_file_reads() {
+    let text = include_str!("../../fleet.example.toml");
+    let fleet = fleet(text);
+    let plan = plan(&fleet, &[]);
+    assert_eq!(plan.summary().create, 4);
+}
