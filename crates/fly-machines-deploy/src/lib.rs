@@ -60,6 +60,7 @@
 pub mod desired;
 mod diff;
 mod file;
+pub mod health;
 pub mod marks;
 pub mod observed;
 pub mod plan;

@@ -2,4 +2,5 @@
 
 mod cli;
 mod file_errors;
+mod health;
 mod plans;
