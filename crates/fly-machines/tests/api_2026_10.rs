@@ -138,6 +138,7 @@ async fn a_keyed_app_create_is_retried_and_a_plain_one_is_not() {
     let server = MockServer::start_async().await;
     let keyed = server.apps_create(|when, then| {
         when.body(&types::CreateAppRequest {
+            app_name: Some("web".into()),
             name: Some("web".into()),
             org_slug: Some("personal".into()),
             idempotency_key: Some("deploy-7".into()),
@@ -147,6 +148,7 @@ async fn a_keyed_app_create_is_retried_and_a_plain_one_is_not() {
     });
     let plain = server.apps_create(|when, then| {
         when.body(&types::CreateAppRequest {
+            app_name: Some("web".into()),
             name: Some("web".into()),
             org_slug: Some("personal".into()),
             ..Default::default()
