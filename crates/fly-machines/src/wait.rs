@@ -234,7 +234,18 @@ impl Machine {
                     // A 200 means one of the asked states was reached; a server that answers
                     // `{"ok": true}` alone does not say which, so one GET finds out. Never a
                     // timeout for a success.
-                    let machine = self.get().send().await?;
+                    let machine = match self.get().send().await {
+                        Ok(machine) => machine,
+                        // Gone already: the asked state was `destroyed`.
+                        Err(e) if e.is_not_found() && wants_destroyed => {
+                            return Ok(WaitOutcome {
+                                state: MachineState::Destroyed,
+                                version: answer.version,
+                                event_id: answer.event_id,
+                            });
+                        }
+                        Err(e) => return Err(e),
+                    };
                     let state = machine.state.clone().unwrap_or_default();
                     if state == "failed" && !wants_failed {
                         return Err(Error::Wait(WaitError::MachineFailed {
