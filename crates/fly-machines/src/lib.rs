@@ -182,6 +182,7 @@ pub mod guide;
 pub mod lease;
 mod limiter;
 mod machine_config;
+pub mod paging;
 mod pipeline;
 pub mod resources;
 mod retry;
