@@ -297,6 +297,43 @@ impl Applier {
             .iter()
             .filter(|s| matches!(s, Step::Update { .. }))
             .collect();
+        if strategy.kind() == StrategyKind::BlueGreen && !updates.is_empty() {
+            return match self
+                .blue_green(desired, group, &updates, gate.as_ref(), report)
+                .await
+            {
+                Ok(()) => {
+                    self.destroy_all(desired.app(), group.name(), steps, report)
+                        .await
+                }
+                Err((greens, cause, switched)) => {
+                    created.extend(greens);
+                    if switched {
+                        // Past the switch the greens serve: they stay, and the error says
+                        // which blue machines are left.
+                        Err(ApplyError {
+                            group: group.name().to_owned(),
+                            cause,
+                            rollback: Rollback::Incomplete(vec![
+                                "the switch had begun: green machines serve, blue ones may be left cordoned".into(),
+                            ]),
+                        })
+                    } else {
+                        Err(self
+                            .fail(
+                                desired.app(),
+                                group,
+                                cause,
+                                &strategy,
+                                &moved,
+                                &created,
+                                gate.as_ref(),
+                            )
+                            .await)
+                    }
+                }
+            };
+        }
         let total = usize::try_from(group.count()).unwrap_or(usize::MAX).max(1);
         let batch = match strategy.kind() {
             StrategyKind::Immediate => concurrency,
@@ -350,6 +387,154 @@ impl Applier {
         // Surplus last, once the rest is healthy.
         self.destroy_all(desired.app(), group.name(), steps, report)
             .await
+    }
+
+    /// Blue-green: a green machine for each blue one, created out of the proxy
+    /// (`skip_service_registration`) with a key, gated on health; then every green uncordoned
+    /// before any blue is cordoned, so serving never drops below the group's count; then each
+    /// blue stopped and destroyed under a lease. On failure, the greens made so far and whether
+    /// the switch had begun.
+    async fn blue_green(
+        &self,
+        desired: &DesiredFleet,
+        group: &Group,
+        blues: &[&Step],
+        gate: Option<&Gate>,
+        report: &mut Report,
+    ) -> Result<(), (Vec<String>, Cause, bool)> {
+        let app = self.client.app(desired.app());
+        let concurrency = usize::try_from(group.strategy().concurrency())
+            .unwrap_or(8)
+            .max(1);
+        let mut greens = Vec::new();
+        for chunk in blues.chunks(concurrency) {
+            let results = join_all(
+                chunk
+                    .iter()
+                    .map(|step| self.green_for(desired, group, step, gate)),
+            )
+            .await;
+            let mut failure = None;
+            for result in results {
+                match result {
+                    Ok(id) => greens.push(id),
+                    Err((id, cause)) => {
+                        greens.extend(id);
+                        failure.get_or_insert(cause);
+                    }
+                }
+            }
+            if let Some(cause) = failure {
+                return Err((greens, cause, false));
+            }
+        }
+        for id in &greens {
+            if let Err(source) = app.machine(id.clone()).uncordon().send().await {
+                let cause = Cause::Api {
+                    action: "uncordon",
+                    machine: id.clone(),
+                    source,
+                };
+                return Err((greens, cause, false));
+            }
+            report.created.push(id.clone());
+        }
+        for step in blues {
+            let Step::Update { machine_id, .. } = step else {
+                continue;
+            };
+            let api = |action, source| Cause::Api {
+                action,
+                machine: machine_id.clone(),
+                source,
+            };
+            let lease = app
+                .machine(machine_id.clone())
+                .lease(self.lease_ttl)
+                .description(format!(
+                    "fly-deploy {}/{} blue",
+                    desired.name(),
+                    group.name()
+                ))
+                .send()
+                .await
+                .map_err(|e| (greens.clone(), api("lease", e), true))?;
+            let leased = lease.machine();
+            let outcome = async {
+                leased.cordon().send().await.map_err(|e| api("cordon", e))?;
+                self.destroy(leased).await
+            }
+            .await;
+            let _ = lease.release().await;
+            outcome.map_err(|cause| (greens.clone(), cause, true))?;
+            self.emit(Progress::Destroyed {
+                machine_id: machine_id.clone(),
+            });
+            report.destroyed.push(machine_id.clone());
+        }
+        Ok(())
+    }
+
+    /// One green machine standing in for the blue one of `step`, gated on health.
+    async fn green_for(
+        &self,
+        desired: &DesiredFleet,
+        group: &Group,
+        step: &Step,
+        gate: Option<&Gate>,
+    ) -> Result<String, (Option<String>, Cause)> {
+        let Step::Update {
+            machine_id,
+            region,
+            from_revision,
+            to_revision,
+            ..
+        } = step
+        else {
+            return Err((
+                None,
+                Cause::Changed {
+                    machine: String::new(),
+                    what: "not an update".into(),
+                },
+            ));
+        };
+        let key = format!(
+            "{}-{}-{to_revision}-green-{machine_id}",
+            desired.name(),
+            group.name()
+        );
+        let created = self
+            .client
+            .app(desired.app())
+            .machines()
+            .create(group.machine_config(desired.name(), from_revision.as_deref()))
+            .region(region.clone())
+            .skip_service_registration()
+            .idempotency_key(key)
+            .send()
+            .await
+            .map_err(|source| {
+                (
+                    None,
+                    Cause::Api {
+                        action: "create green",
+                        machine: format!("for {machine_id}"),
+                        source,
+                    },
+                )
+            })?;
+        let id = created.id().to_owned();
+        self.emit(Progress::Created {
+            group: group.name().to_owned(),
+            machine_id: id.clone(),
+        });
+        if let (Some(gate), Some(version)) = (gate, created.version()) {
+            self.pass(gate, created.handle(), &healthy_at(version))
+                .await
+                .map_err(|e| (Some(id.clone()), Cause::Gate(e)))?;
+        }
+        Ok(id)
     }
 
     /// The gate for moved and created machines: none for the immediate strategy.

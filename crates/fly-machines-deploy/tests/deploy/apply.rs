@@ -261,3 +261,79 @@ async fn scaling_down_destroys_the_surplus_only() {
     assert!(world.converged(&one).await);
     world.shutdown().await;
 }
+
+fn blue_green(image: &str) -> DesiredFleet {
+    DesiredFleet::from_toml(&format!(
+        "app = \"{APP}\"\n[[group]]\nname = \"web\"\nimage = \"{image}\"\nregions = {{ iad = 3 }}\n[group.strategy]\nkind = \"bluegreen\"\n"
+    ))
+    .expect("fixture")
+}
+
+/// (id, cordoned) of every machine not gone.
+fn serving(world: &World) -> Vec<(String, bool)> {
+    world
+        .sim
+        .machines(APP)
+        .iter()
+        .filter(|m| !m.state().is_terminal())
+        .map(|m| (m.id().to_owned(), m.is_cordoned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn blue_green_replaces_every_machine_with_a_healthy_green_one() {
+    let world = World::start().await;
+    world
+        .apply(&blue_green("nginx:1.27"))
+        .await
+        .0
+        .expect("the fleet");
+    let blues: Vec<String> = world.machines().into_iter().map(|m| m.0).collect();
+    let v2 = blue_green("nginx:1.28");
+    let (report, events) = world.apply(&v2).await;
+    let report = report.expect("the switch");
+    assert_eq!((report.created.len(), report.destroyed.len()), (3, 3));
+    let after = world.machines();
+    assert_eq!(after.len(), 3);
+    for (id, image, state, _, leased) in &after {
+        assert!(!blues.contains(id), "{id} is a blue machine left behind");
+        assert_eq!((image.as_str(), state.as_str()), ("nginx:1.28", "started"));
+        assert!(!leased);
+    }
+    assert!(
+        serving(&world).iter().all(|(_, cordoned)| !cordoned),
+        "greens serve"
+    );
+    // Every green passed its gate before the first blue went.
+    let first_destroy = events
+        .iter()
+        .position(|e| matches!(e, Progress::Destroyed { .. }))
+        .expect("blues destroyed");
+    let gates_before = events[..first_destroy]
+        .iter()
+        .filter(|e| matches!(e, Progress::GatePassed { .. }))
+        .count();
+    assert_eq!(gates_before, 3, "{events:?}");
+    assert!(world.converged(&v2).await);
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failing_green_is_destroyed_and_blue_keeps_serving() {
+    let world = World::start().await;
+    world
+        .apply(&blue_green("nginx:1.27"))
+        .await
+        .0
+        .expect("the fleet");
+    let before = world.machines();
+    let error = world
+        .apply(&blue_green("example/unpullable:2"))
+        .await
+        .0
+        .expect_err("greens never start");
+    assert_eq!(error.rollback, Rollback::Done, "{error}");
+    assert_eq!(world.machines(), before, "blue untouched, no green left");
+    assert!(serving(&world).iter().all(|(_, cordoned)| !cordoned));
+    world.shutdown().await;
+}

@@ -304,7 +304,8 @@ pub(crate) fn create(
         config,
         events: VecDeque::new(),
         lease,
-        cordoned: false,
+        // Left out of the proxy until uncordoned, as Fly does for `skip_service_registration`.
+        cordoned: body.skip_service_registration == Some(true),
         memory_limit_mb: None,
         destroyed_ms: None,
         private_ip,
