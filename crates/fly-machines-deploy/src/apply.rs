@@ -143,6 +143,16 @@ pub struct ApplyError {
     pub rollback: Rollback,
 }
 
+/// A rollback that could not put every machine back: what is left, and what was done.
+#[derive(Debug, thiserror::Error)]
+#[error("rollback incomplete: {}", left.join("; "))]
+pub struct RollbackError {
+    /// Each machine not put back, and why.
+    pub left: Vec<String>,
+    /// The machines that were put back.
+    pub report: Report,
+}
+
 /// What a run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
@@ -387,6 +397,74 @@ impl Applier {
         // Surplus last, once the rest is healthy.
         self.destroy_all(desired.app(), group.name(), steps, report)
             .await
+    }
+
+    /// Puts every machine of the fleet that carries a previous revision back on the config it
+    /// ran at that revision (found in the machine's version history), one machine at a time,
+    /// each under a lease with `current_version` and gated like a move. Machines without a
+    /// previous revision, or whose history no longer has it, are left and named in the error.
+    pub async fn rollback(&self, desired: &DesiredFleet) -> Result<Report, RollbackError> {
+        let mut report = Report::default();
+        let seen = crate::observed::observe(&self.client, desired.app())
+            .await
+            .map_err(|e| RollbackError {
+                left: vec![format!("listing the machines of `{}`: {e}", desired.app())],
+                report: Report::default(),
+            })?;
+        let app = self.client.app(desired.app());
+        let mut left = Vec::new();
+        let mut ours: Vec<_> = seen
+            .iter()
+            .filter(|m| m.is_owned_by(desired.name()))
+            .collect();
+        ours.sort_by(|a, b| a.id.cmp(&b.id));
+        for machine in ours {
+            let Some(previous) = machine.mark(marks::PREVIOUS_REVISION) else {
+                continue;
+            };
+            let group = machine.mark(marks::GROUP).unwrap_or_default().to_owned();
+            let gate = desired
+                .find_group(&group)
+                .and_then(|g| self.gate(g.strategy()));
+            let handle = app.machine(machine.id.clone());
+            let versions = match handle.versions().send().await {
+                Ok(v) => v,
+                Err(e) => {
+                    left.push(format!("machine {}: {e}", machine.id));
+                    continue;
+                }
+            };
+            // The newest version that ran the previous revision (the history is newest first).
+            let config = versions.into_iter().find_map(|v| {
+                v.user_config.filter(|c| {
+                    c.metadata
+                        .as_ref()
+                        .and_then(|m| m.get(marks::REVISION))
+                        .map(String::as_str)
+                        == Some(previous)
+                })
+            });
+            let Some(config) = config else {
+                left.push(format!(
+                    "machine {}: no version at revision {previous} is kept",
+                    machine.id
+                ));
+                continue;
+            };
+            let moved = Moved {
+                machine_id: machine.id.clone(),
+                previous: config,
+            };
+            match self.put_back(&app, &moved, gate.as_ref()).await {
+                Ok(()) => report.moved.push(machine.id.clone()),
+                Err(e) => left.push(format!("machine {}: {e}", machine.id)),
+            }
+        }
+        if left.is_empty() {
+            Ok(report)
+        } else {
+            Err(RollbackError { left, report })
+        }
     }
 
     /// Blue-green: a green machine for each blue one, created out of the proxy

@@ -71,6 +71,7 @@ pub mod desired;
 mod diff;
 mod file;
 pub mod health;
+pub mod lock;
 pub mod marks;
 pub mod observed;
 pub mod plan;
@@ -80,6 +81,7 @@ pub mod strategy;
 pub use apply::{Applier, ApplyError, Progress, Report};
 pub use desired::{DesiredFleet, FleetError, Group, GroupBuilder, VolumeSpec};
 pub use file::FleetFileError;
+pub use lock::{FleetLock, LockError};
 pub use observed::ObservedMachine;
 pub use plan::{
     Change, ChangeKind, DestroyReason, ForeignMachine, GroupPlan, Plan, Step, Summary,
