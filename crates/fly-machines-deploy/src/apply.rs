@@ -507,7 +507,8 @@ impl Applier {
             }
         }
         for id in &greens {
-            if let Err(source) = app.machine(id.clone()).uncordon().send().await {
+            let green = app.machine(id.clone());
+            if let Err(source) = self.again(|| green.uncordon().send()).await {
                 let cause = Cause::Api {
                     action: "uncordon",
                     machine: id.clone(),
@@ -539,7 +540,9 @@ impl Applier {
                 .map_err(|e| (greens.clone(), api("lease", e), true))?;
             let leased = lease.machine();
             let outcome = async {
-                leased.cordon().send().await.map_err(|e| api("cordon", e))?;
+                self.again(|| leased.cordon().send())
+                    .await
+                    .map_err(|e| api("cordon", e))?;
                 self.destroy(leased).await
             }
             .await;
@@ -623,6 +626,7 @@ impl Applier {
                 min_healthy_time: gates.min_healthy_time,
                 deadline: gates.healthy_deadline,
                 poll_interval: self.poll_interval,
+                not_found_grace: NOT_FOUND_GRACE,
             }
         })
     }
@@ -736,9 +740,8 @@ impl Applier {
             .map_err(|e| (None, api("lease", e)))?;
         let outcome = async {
             let leased = lease.machine();
-            let current = leased
-                .get()
-                .send()
+            let current = self
+                .read(leased)
                 .await
                 .map_err(|e| (None, api("read", e)))?;
             if current.metadata(marks::REVISION) != from_revision.as_deref() {
@@ -755,21 +758,15 @@ impl Applier {
                 .version()
                 .map(str::to_owned)
                 .or_else(|| version.clone());
-            let request = UpdateMachineRequest {
-                config: Some(group.machine_config(desired.name(), from_revision.as_deref())),
-                current_version,
-                ..Default::default()
-            };
-            let updated = leased
-                .update(request)
-                .send()
+            let config = group.machine_config(desired.name(), from_revision.as_deref());
+            let new_version = self
+                .update_to(leased, config, current_version)
                 .await
                 .map_err(|e| (None, api("update", e)))?;
             let moved = Moved {
                 machine_id: machine_id.clone(),
                 previous,
             };
-            let new_version = updated.version().unwrap_or_default().to_owned();
             self.emit(Progress::Moved {
                 group: group.name().to_owned(),
                 machine_id: machine_id.clone(),
@@ -786,6 +783,81 @@ impl Applier {
         // Released on every path; a release that fails leaves the lease to its TTL.
         let _ = lease.release().await;
         outcome
+    }
+
+    /// Updates a leased machine to `config` with `current_version`, and answers the version it
+    /// then runs. An update is not idempotent, so after a failure that may have reached Fly
+    /// (a timeout, a 5xx, a dropped connection) the machine is read: if it already runs
+    /// `config`, that was the update; if not, it is sent again with the version now read.
+    /// Under the lease nobody else can change the machine meanwhile.
+    async fn update_to(
+        &self,
+        leased: &fly_machines::Machine,
+        config: MachineConfig,
+        mut current_version: Option<String>,
+    ) -> fly_machines::Result<String> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let request = UpdateMachineRequest {
+                config: Some(config.clone()),
+                current_version: current_version.clone(),
+                ..Default::default()
+            };
+            match leased.update(request).send().await {
+                Ok(updated) => return Ok(updated.version().unwrap_or_default().to_owned()),
+                Err(e)
+                    if attempt < UPDATE_ATTEMPTS && (transient(&e) || e.is_version_conflict()) =>
+                {
+                    let now = self.read(leased).await?;
+                    if runs(&config, now.data()) {
+                        return Ok(now.version().unwrap_or_default().to_owned());
+                    }
+                    if e.is_version_conflict() && current_version.as_deref() == now.version() {
+                        // A conflict that no lost update of ours explains.
+                        return Err(e);
+                    }
+                    current_version = now.version().map(str::to_owned);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Makes a call whose repeat does no harm (a cordon, an uncordon, a destroy) again through
+    /// transient failures.
+    async fn again<F, Fut>(&self, call: F) -> fly_machines::Result<()>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = fly_machines::Result<()>>,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match call().await {
+                Err(e) if attempt < UPDATE_ATTEMPTS && transient(&e) => {
+                    self.clock().sleep(self.poll_interval).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Reads a machine, reading again through transient failures (a read is safe to repeat).
+    async fn read(
+        &self,
+        machine: &fly_machines::Machine,
+    ) -> fly_machines::Result<fly_machines::MachineSnapshot> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match machine.get().send().await {
+                Err(e) if attempt < UPDATE_ATTEMPTS && transient(&e) => {
+                    self.clock().sleep(self.poll_interval).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn pass(
@@ -873,18 +945,16 @@ impl Applier {
             .map_err(|e| e.to_string())?;
         let outcome = async {
             let leased = lease.machine();
-            let current = leased.get().send().await.map_err(|e| e.to_string())?;
-            let request = UpdateMachineRequest {
-                config: Some(moved.previous.clone()),
-                current_version: current.version().map(str::to_owned),
-                ..Default::default()
-            };
-            let updated = leased
-                .update(request)
-                .send()
+            let current = self.read(leased).await.map_err(|e| e.to_string())?;
+            let version = self
+                .update_to(
+                    leased,
+                    moved.previous.clone(),
+                    current.version().map(str::to_owned),
+                )
                 .await
                 .map_err(|e| e.to_string())?;
-            if let (Some(gate), Some(version)) = (gate, updated.version()) {
+            if let Some(gate) = gate {
                 self.pass(gate, leased, &healthy_at(version))
                     .await
                     .map_err(|e| e.to_string())?;
@@ -958,7 +1028,7 @@ impl Applier {
             machine: machine.id().to_owned(),
             source,
         };
-        match machine.delete().force().send().await {
+        match self.again(|| machine.delete().force().send()).await {
             Ok(()) => {}
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(api(e)),
@@ -984,6 +1054,32 @@ impl Applier {
         }
     }
 }
+
+/// How many times an update is sent (after checking the last one did not land) or a read is
+/// repeated through transient failures.
+const UPDATE_ATTEMPTS: u32 = 5;
+
+/// Whether an error may be gone if the call is made again (the SDK already retried what it
+/// could; these are the ones left after its budget).
+fn transient(e: &fly_machines::Error) -> bool {
+    e.is_retryable() || matches!(e, fly_machines::Error::Transport { .. })
+}
+
+/// Whether `machine` runs `config`: same revision mark, and every value the config sets.
+fn runs(config: &MachineConfig, machine: &fly_machines::types::Machine) -> bool {
+    let mark = |c: &MachineConfig| {
+        c.metadata
+            .as_ref()
+            .and_then(|m| m.get(marks::REVISION).cloned())
+    };
+    let Some(running) = machine.config() else {
+        return false;
+    };
+    mark(config) == mark(running) && crate::diff::config_changes(config, running).is_empty()
+}
+
+/// How long a machine just created may answer 404 before a gate takes it for gone.
+const NOT_FOUND_GRACE: Duration = Duration::from_secs(15);
 
 /// How long a destroy may take to be seen done.
 const DESTROY_TIMEOUT: Duration = Duration::from_secs(120);

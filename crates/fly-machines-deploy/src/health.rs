@@ -242,12 +242,15 @@ pub struct Gate {
     pub deadline: Duration,
     /// How often the machine is fetched (Fly allows 5 reads a second per machine).
     pub poll_interval: Duration,
+    /// How long a 404 counts as "not visible yet" rather than "gone": a machine just created
+    /// can take a moment to appear.
+    pub not_found_grace: Duration,
 }
 
 impl Gate {
     /// Polls `machine` through `clock` until `condition` holds for `min_healthy_time`.
     /// Transient errors of the reads are retried by the SDK and, past that, polled through;
-    /// a 404 fails the gate (the machine is gone).
+    /// a 404 past `not_found_grace` fails the gate (the machine is gone).
     pub async fn wait(
         &self,
         machine: &fly_machines::Machine,
@@ -288,8 +291,11 @@ impl Gate {
                         Verdict::Failed(why) => return Err(fail(why, false)),
                     }
                 }
-                Err(e) if e.is_not_found() => {
-                    return Err(fail("the machine is gone".into(), false));
+                Err(e)
+                    if e.is_not_found()
+                        && clock.now().saturating_duration_since(start) >= self.not_found_grace =>
+                {
+                    return Err(fail("the machine is gone (404)".into(), false));
                 }
                 Err(e) => {
                     healthy_since = None;
