@@ -23,6 +23,9 @@
 //!    strategy turns rollback off); the [`ApplyError`] names the machine, the gate and what it
 //!    saw. [`Progress`] events report each step; the library prints nothing.
 //!
+//! 4. [`Reconciler`]: plan and apply in a loop, one round per interval, under the fleet's
+//!    [`FleetLock`], so a machine changed or destroyed by hand is put back.
+//!
 //! The plan is level-triggered, as in kube-runtime: it is computed from what runs now, never
 //! from what a previous run did, so running it again after a crash picks up where things are.
 //!
@@ -75,6 +78,7 @@ pub mod lock;
 pub mod marks;
 pub mod observed;
 pub mod plan;
+pub mod reconcile;
 mod render;
 pub mod strategy;
 
@@ -87,4 +91,5 @@ pub use plan::{
     Change, ChangeKind, DestroyReason, ForeignMachine, GroupPlan, Plan, Step, Summary,
     UpdateReason, plan,
 };
+pub use reconcile::{Outcome, Reconciler};
 pub use strategy::{Amount, Gates, Strategy, StrategyKind};

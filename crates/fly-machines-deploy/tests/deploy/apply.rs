@@ -337,3 +337,66 @@ async fn a_failing_green_is_destroyed_and_blue_keeps_serving() {
     assert!(serving(&world).iter().all(|(_, cordoned)| !cordoned));
     world.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_reconciler_puts_back_what_was_changed_or_destroyed_by_hand() {
+    let world = World::start().await;
+    let desired = fleet("nginx:1.27", "min_healthy_time = \"5s\"");
+    let (client, d) = (world.client.clone(), desired.clone());
+    let sim = world.sim.clone();
+    let vt = world.vt.clone();
+    let (first, second, third, waited) = world
+        .run(async move {
+            let mut rounds = Box::pin(
+                fly_machines_deploy::Reconciler::new(client.clone(), d)
+                    .interval(Duration::from_secs(60))
+                    .run(),
+            );
+            let first = rounds.next().await.expect("a round");
+            // By hand: one machine destroyed, another one's image changed.
+            let ids: Vec<String> = sim
+                .machines(APP)
+                .iter()
+                .filter(|m| m.metadata(marks::FLEET).is_some())
+                .map(|m| m.id().to_owned())
+                .collect();
+            let app = client.app(APP);
+            app.machine(ids[0].clone())
+                .delete()
+                .force()
+                .send()
+                .await
+                .expect("destroy");
+            app.machine(ids[1].clone())
+                .modify_config(|c| c.image = Some("nginx:tampered".into()))
+                .send()
+                .await
+                .expect("tamper");
+            let before = vt.elapsed();
+            let second = rounds.next().await.expect("a round");
+            let waited = vt.elapsed() - before;
+            let third = rounds.next().await.expect("a round");
+            (first, second, third, waited)
+        })
+        .await;
+    let fly_machines_deploy::Outcome::Applied(created) = first else {
+        panic!("the first round creates the fleet: {first:?}")
+    };
+    assert_eq!(created.created.len(), 3);
+    let fly_machines_deploy::Outcome::Applied(repair) = second else {
+        panic!("the second round repairs: {second:?}")
+    };
+    assert_eq!(
+        (repair.created.len(), repair.moved.len()),
+        (1, 1),
+        "{repair:?}"
+    );
+    // Within one interval (plus its spread) and the repair's own gates.
+    assert!(waited <= Duration::from_secs(66 + 60), "{waited:?}");
+    assert!(
+        matches!(third, fly_machines_deploy::Outcome::Converged),
+        "{third:?}"
+    );
+    assert!(world.converged(&desired).await);
+    world.shutdown().await;
+}
