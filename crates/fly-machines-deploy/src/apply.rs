@@ -30,6 +30,7 @@ use crate::strategy::{Strategy, StrategyKind};
 
 /// What happened, as it happens: one event per step.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Progress {
     /// A group's changes began.
     GroupStarted {
@@ -82,6 +83,7 @@ pub enum Progress {
 
 /// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Cause {
     /// A machine did not pass its health gate.
     #[error(transparent)]
@@ -288,6 +290,32 @@ impl Applier {
                 }
             }
             if let Some(cause) = failure {
+                return Err(self
+                    .fail(
+                        desired.app(),
+                        group,
+                        cause,
+                        &strategy,
+                        &moved,
+                        &created,
+                        gate.as_ref(),
+                    )
+                    .await);
+            }
+        }
+
+        // Machines an interrupted run left out of the proxy come back before anything goes.
+        for step in steps {
+            let Step::Uncordon { machine_id, .. } = step else {
+                continue;
+            };
+            let machine = self.client.app(desired.app()).machine(machine_id.clone());
+            if let Err(source) = self.again(|| machine.uncordon().send()).await {
+                let cause = Cause::Api {
+                    action: "uncordon",
+                    machine: machine_id.clone(),
+                    source,
+                };
                 return Err(self
                     .fail(
                         desired.app(),
