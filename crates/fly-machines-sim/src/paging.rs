@@ -147,7 +147,7 @@ impl Cursors {
         let page_number = query.pages.saturating_add(1);
         let wanted = match sizes {
             PageSizes::Exact | PageSizes::Advisory { short: false } => query.limit,
-            PageSizes::Advisory { short: true } if page_number % 3 == 0 => 0,
+            PageSizes::Advisory { short: true } if page_number.is_multiple_of(3) => 0,
             PageSizes::Advisory { short: true } => (query.limit / 2).max(1),
         };
         let mut rest = items
