@@ -14,6 +14,15 @@
 //!    diff), destroys and machines left alone. It only touches machines the fleet owns, marked in
 //!    their metadata ([`marks`]); foreign machines are listed and never changed.
 //!
+//! 3. [`Applier::apply`]: runs a plan. Creates first (with idempotency keys), then moves under
+//!    the group's strategy (rolling batches of `max_unavailable`, canaries first, or all at
+//!    once), each under a lease with `current_version`, held until the machine passes its
+//!    [`health`] gate (started, at the version the update answered, not crashing, checks
+//!    passing, for `min_healthy_time`), then destroys the surplus. A failed gate rolls every
+//!    moved machine back to its previous config and destroys what the run created (unless the
+//!    strategy turns rollback off); the [`ApplyError`] names the machine, the gate and what it
+//!    saw. [`Progress`] events report each step; the library prints nothing.
+//!
 //! The plan is level-triggered, as in kube-runtime: it is computed from what runs now, never
 //! from what a previous run did, so running it again after a crash picks up where things are.
 //!
@@ -57,15 +66,18 @@
 //! bad value, a duplicate group or a negative count is a [`FleetFileError`] naming the key and
 //! its line.
 
+pub mod apply;
 pub mod desired;
 mod diff;
 mod file;
+pub mod health;
 pub mod marks;
 pub mod observed;
 pub mod plan;
 mod render;
 pub mod strategy;
 
+pub use apply::{Applier, ApplyError, Progress, Report};
 pub use desired::{DesiredFleet, FleetError, Group, GroupBuilder, VolumeSpec};
 pub use file::FleetFileError;
 pub use observed::ObservedMachine;

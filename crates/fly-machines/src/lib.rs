@@ -194,6 +194,8 @@ mod tls;
 mod token;
 mod units;
 mod validate;
+#[cfg(feature = "sim")]
+pub mod vtime;
 pub mod wait;
 
 pub use client::{
