@@ -664,7 +664,10 @@ fn as_sent(value: serde_json::Value) -> serde_json::Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .filter(|(k, v)| !v.is_null() && !(k == "tty" && *v == Value::Bool(false)))
+                .filter(|(k, v)| {
+                    let zero_tty = k == "tty" && *v == Value::Bool(false);
+                    !v.is_null() && !zero_tty
+                })
                 .map(|(k, v)| {
                     let v = match (k.as_str(), v) {
                         ("autostop", Value::String(s)) if s == "off" => Value::Bool(false),
