@@ -537,42 +537,66 @@ impl Applier {
             }
             report.created.push(id.clone());
         }
-        for step in blues {
-            let Step::Update { machine_id, .. } = step else {
-                continue;
-            };
-            let api = |action, source| Cause::Api {
-                action,
-                machine: machine_id.clone(),
-                source,
-            };
-            let lease = app
-                .machine(machine_id.clone())
-                .lease(self.lease_ttl)
-                .description(format!(
-                    "fly-deploy {}/{} blue",
-                    desired.name(),
-                    group.name()
-                ))
-                .send()
-                .await
-                .map_err(|e| (greens.clone(), api("lease", e), true))?;
-            let leased = lease.machine();
-            let outcome = async {
-                self.again(|| leased.cordon().send())
-                    .await
-                    .map_err(|e| api("cordon", e))?;
-                self.destroy(leased).await
+        // Every green serves now: the blues go, side by side (each under its own lease).
+        let results = window(blues, blues.len(), |_, step| {
+            self.retire_blue(desired, group, step).boxed()
+        })
+        .await;
+        for result in results {
+            match result {
+                Ok(id) => {
+                    self.emit(Progress::Destroyed {
+                        machine_id: id.clone(),
+                    });
+                    report.destroyed.push(id);
+                }
+                Err(cause) => return Err((greens, cause, true)),
             }
-            .await;
-            let _ = lease.release().await;
-            outcome.map_err(|cause| (greens.clone(), cause, true))?;
-            self.emit(Progress::Destroyed {
-                machine_id: machine_id.clone(),
-            });
-            report.destroyed.push(machine_id.clone());
         }
         Ok(())
+    }
+
+    /// Takes a blue machine out of the proxy and destroys it, under a lease.
+    async fn retire_blue(
+        &self,
+        desired: &DesiredFleet,
+        group: &Group,
+        step: &Step,
+    ) -> Result<String, Cause> {
+        let Step::Update { machine_id, .. } = step else {
+            return Err(Cause::Changed {
+                machine: String::new(),
+                what: "not an update".into(),
+            });
+        };
+        let api = |action, source| Cause::Api {
+            action,
+            machine: machine_id.clone(),
+            source,
+        };
+        let lease = self
+            .client
+            .app(desired.app())
+            .machine(machine_id.clone())
+            .lease(self.lease_ttl)
+            .description(format!(
+                "fly-deploy {}/{} blue",
+                desired.name(),
+                group.name()
+            ))
+            .send()
+            .await
+            .map_err(|e| api("lease", e))?;
+        let leased = lease.machine();
+        let outcome = async {
+            self.again(|| leased.cordon().send())
+                .await
+                .map_err(|e| api("cordon", e))?;
+            self.destroy(leased).await
+        }
+        .await;
+        let _ = lease.release().await;
+        outcome.map(|()| machine_id.clone())
     }
 
     /// One green machine standing in for the blue one of `step`, gated on health.
