@@ -224,6 +224,23 @@ impl Applier {
     /// group's strategy, then destroys.
     pub async fn apply(&self, desired: &DesiredFleet, plan: &Plan) -> Result<Report, ApplyError> {
         let mut report = Report::default();
+        // A new fleet's app is made first (in the fleet's organization), safely repeated.
+        if plan.steps().any(|(_, s)| matches!(s, Step::Create { .. })) {
+            self.client
+                .apps()
+                .ensure(desired.app().to_owned(), desired.org_slug().to_owned())
+                .send()
+                .await
+                .map_err(|source| ApplyError {
+                    group: String::new(),
+                    cause: Cause::Api {
+                        action: "ensure app",
+                        machine: desired.app().to_owned(),
+                        source,
+                    },
+                    rollback: Rollback::Off,
+                })?;
+        }
         for group_plan in &plan.groups {
             let span = tracing::info_span!("fly_deploy.group", group = %group_plan.name);
             match desired.find_group(&group_plan.name) {
