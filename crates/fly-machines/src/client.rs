@@ -114,14 +114,49 @@ impl Client {
         Fut:
             Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>> + 'a,
         E: ErrorBody + 'a,
-        T: 'a,
+        T: serde::de::DeserializeOwned + 'a,
     {
         self.call_with(operation, CallContext::default(), call)
     }
 
     /// [`call`](Self::call) with facts the raw call cannot carry itself (extra query pairs, a
-    /// limiter bypass).
-    pub(crate) async fn call_with<'a, T, E, F, Fut>(
+    /// limiter bypass). What a success decodes into is checked against the decode budget first
+    /// (see `decode_budget`).
+    pub(crate) fn call_with<'a, T, E, F, Fut>(
+        &'a self,
+        operation: OperationId,
+        mut ctx: CallContext,
+        call: F,
+    ) -> impl Future<Output = Result<ResponseValue<T>>> + 'a
+    where
+        F: FnOnce(&'a fly_machines_api::Client) -> Fut + 'a,
+        Fut:
+            Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>> + 'a,
+        E: ErrorBody + 'a,
+        T: serde::de::DeserializeOwned + 'a,
+    {
+        ctx.decode_check = Some(crate::decode_budget::check::<T>);
+        self.call_unchecked(operation, ctx, call)
+    }
+
+    /// [`call`](Self::call) for an answer that is not decoded as JSON (a byte stream).
+    pub(crate) fn call_stream<'a, T, E, F, Fut>(
+        &'a self,
+        operation: OperationId,
+        call: F,
+    ) -> impl Future<Output = Result<ResponseValue<T>>> + 'a
+    where
+        F: FnOnce(&'a fly_machines_api::Client) -> Fut + 'a,
+        Fut:
+            Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>> + 'a,
+        E: ErrorBody + 'a,
+        T: 'a,
+    {
+        self.call_unchecked(operation, CallContext::default(), call)
+    }
+
+    /// The one path of every call.
+    async fn call_unchecked<'a, T, E, F, Fut>(
         &'a self,
         operation: OperationId,
         mut ctx: CallContext,
@@ -228,6 +263,11 @@ impl ClientBuilder {
 
     /// The largest response body accepted, in bytes (default 32 MiB). A larger answer fails
     /// with [`Error::ResponseTooLarge`] without being read past the limit.
+    ///
+    /// Memory is bounded by bytes, not by objects: what a success decodes into (its list
+    /// elements and map entries, each counted at the size of its Rust type) is held to twice
+    /// this limit, so a list of tiny JSON objects that would each become a large struct is
+    /// refused with the same error instead of taking gigabytes.
     pub fn max_response_bytes(mut self, limit: u64) -> Self {
         self.max_response_bytes = Some(limit);
         self

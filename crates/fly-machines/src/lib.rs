@@ -176,6 +176,7 @@ pub mod builders;
 mod client;
 pub mod clock;
 mod context;
+mod decode_budget;
 mod error;
 pub mod guest;
 pub mod guide;

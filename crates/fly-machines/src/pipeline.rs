@@ -67,8 +67,9 @@ impl Pipeline {
         operation: &'static Operation,
         span: tracing::Span,
     ) -> Call<'a> {
-        let (bypass, retry_unsafe) =
-            context::with(|c| (c.bypass_limiter, c.retry_unsafe)).unwrap_or((false, false));
+        let (bypass, retry_unsafe, decode_check) =
+            context::with(|c| (c.bypass_limiter, c.retry_unsafe, c.decode_check))
+                .unwrap_or((false, false, None));
         let limiter = self
             .limiter
             .as_deref()
@@ -84,6 +85,7 @@ impl Pipeline {
             started: self.clock.now(),
             limiter_wait: Duration::ZERO,
             repeatable: operation.idempotent || retry_unsafe,
+            decode_check,
         }
     }
 
@@ -249,7 +251,8 @@ impl Pipeline {
                 tracing::debug!(error = %e, attempt, "request failed");
             }
         }
-        result.map(|response| body_limit::bound(response, self.max_response_bytes))
+        result
+            .map(|response| body_limit::bound(response, self.max_response_bytes, call.decode_check))
     }
 
     /// The answer given when our own limiter would wait longer than allowed: a 429 in Fly's
@@ -290,6 +293,8 @@ struct Call<'a> {
     /// The operation is idempotent, or the caller opted in to repeating it after an ambiguous
     /// failure (`retry_unsafe`).
     repeatable: bool,
+    /// Checks what a success decodes into (see `decode_budget`).
+    decode_check: Option<crate::decode_budget::DecodeCheck>,
 }
 
 /// A copy of `request` to send again, or `None` when its body cannot be replayed.

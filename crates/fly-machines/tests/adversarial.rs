@@ -563,6 +563,127 @@ async fn response_bodies_are_bounded() {
     tally.print("response bodies (limit 1 MiB)");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Memory bounded by bytes
+
+/// Peak resident memory of this process, from Linux's own counters: `VmHWM` after writing 5
+/// to `clear_refs` (which resets it to the current size). Elsewhere nothing is measured.
+mod peak {
+    fn status(field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with(field))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }
+
+    /// Starts measuring; the resident size now, if it can be measured.
+    pub fn reset() -> Option<u64> {
+        std::fs::write("/proc/self/clear_refs", "5").ok()?;
+        status("VmRSS:")
+    }
+
+    /// The peak since `reset`, above the resident size then.
+    pub fn since(base: Option<u64>) -> Option<u64> {
+        Some(status("VmHWM:")?.saturating_sub(base?))
+    }
+}
+
+/// A 200 whose body is a JSON list of `count` copies of `element`, written in 64 KiB pieces
+/// made as they are sent (so the server never holds the whole body).
+fn big_list(element: &'static str, count: usize) -> Answer {
+    let length = 2 + count * (element.len() + 1) - 1;
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\
+         connection: close\r\n\r\n"
+    );
+    let per_piece = (64 * 1024 / (element.len() + 1)).max(1);
+    let pieces = (0..count.div_ceil(per_piece)).map(move |piece| {
+        let from = piece * per_piece;
+        let to = (from + per_piece).min(count);
+        let mut out = Vec::with_capacity((to - from) * (element.len() + 1) + 1);
+        for i in from..to {
+            out.push(if i == 0 { b'[' } else { b',' });
+            out.extend_from_slice(element.as_bytes());
+        }
+        if to == count {
+            out.push(b']');
+        }
+        out
+    });
+    Answer {
+        head,
+        chunks: Box::new(pieces),
+    }
+}
+
+/// Lists of tiny objects that each decode into a whole `Machine`: peak memory of the call stays
+/// under 8x the body limit, and the list is refused, not decoded into gigabytes.
+#[tokio::test(flavor = "current_thread")]
+async fn list_memory_is_bounded_by_bytes_not_objects() {
+    let mut tally = Tally::default();
+    let limit: u64 = 32 * 1024 * 1024;
+    for (label, element, bytes) in [
+        (
+            "1 MB list of {\"id\":\"m\"}",
+            r#"{"id":"m"}"#,
+            1_000_000usize,
+        ),
+        ("31 MB list of {\"id\":\"m\"}", r#"{"id":"m"}"#, 31_000_000),
+        ("31 MB list of {}", "{}", 31_000_000),
+    ] {
+        let count = bytes / (element.len() + 1);
+        let server = Server::start(move |_: &Seen| big_list(element, count)).await;
+        let client = client_for(&server, ManualClock::auto_advance())
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let base = peak::reset();
+        let got = client.app("a").machines().list().await;
+        let peak = peak::since(base);
+        if let Some(peak) = peak {
+            assert!(
+                peak < 8 * limit,
+                "{label}: peak {} MB, not under 8x the {} MB limit",
+                peak / 1_000_000,
+                limit / 1_000_000
+            );
+        }
+        let outcome = match got {
+            Err(Error::ResponseTooLarge { limit: l, size, .. }) => {
+                assert_eq!(
+                    l,
+                    2 * limit,
+                    "{label}: the decode budget is twice the byte limit"
+                );
+                assert!(size > l, "{label}: {size}");
+                "refused (decode budget)"
+            }
+            Ok(list) => {
+                assert_eq!(list.len(), count);
+                "decoded"
+            }
+            Err(other) => panic!("{label}: {other}"),
+        };
+        let peak = peak.map_or("not measured here".to_string(), |p| {
+            format!("peak {} MB", p.div_ceil(1_000_000))
+        });
+        tally.record(label, &format!("{outcome}, {peak}"));
+    }
+    // An ordinary list well within budget still decodes.
+    let server = Server::start(|_: &Seen| big_list(MACHINE, 2_000)).await;
+    let client = client_for(&server, ManualClock::auto_advance())
+        .build()
+        .unwrap();
+    assert_eq!(
+        client.app("a").machines().list().await.unwrap().len(),
+        2_000
+    );
+    tally.record("2,000 ordinary machines", "decoded");
+    tally.print(
+        "list memory (body limit 32 MiB; peak resident memory of the call, server included)",
+    );
+}
+
 fn err_message_names_limit(limit: u64) -> bool {
     let err = Error::ResponseTooLarge {
         operation: "Machines_show",
