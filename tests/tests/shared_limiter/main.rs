@@ -379,6 +379,45 @@ async fn keys_expire() {
     assert!(pttl(&mut conn, name).await > 11_000);
 }
 
+/// Redis's clock stepped back an hour: the key's state (absolute server time) lies an hour
+/// ahead. The script drops state past the horizon instead of answering a wait of an hour; the
+/// client refuses any answer past `max_wait` or the longest wait all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_from_a_clock_that_stepped_back_is_dropped_not_waited_for() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection().await;
+    let limiter = replica(&redis, "clock-step", |l| {
+        l.max_wait(Some(Duration::from_secs(5)))
+    });
+    let shared = limiter.shared().unwrap();
+    let key = LimitKey::new(OperationId::MachinesStart, "m-step");
+    let first = shared.reserve(&key, FLY).await.unwrap();
+    let hour_ahead = first.server_time_us + 3600 * SECOND_US;
+    for (field, value) in [
+        ("tat", hour_ahead),
+        ("slot", hour_ahead),
+        ("until", hour_ahead),
+    ] {
+        let _: () = redis::cmd("DEL")
+            .arg(shared.redis_key(&key))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let _: () = redis::cmd("HSET")
+            .arg(shared.redis_key(&key))
+            .arg(field)
+            .arg(value)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let base = shared.stats();
+        let got = shared.reserve(&key, FLY).await.unwrap();
+        assert!(got.admitted, "{field}: {got:?}");
+        assert_eq!(got.wait, Duration::ZERO, "{field} an hour ahead: {got:?}");
+        assert_eq!(since(shared, base), (1, 0, 0), "{field}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_of_one_token_pace_together_through_redis() {
     let redis = RedisServer::start();
