@@ -197,7 +197,8 @@ mod validate;
 pub mod wait;
 
 pub use client::{
-    BASE_URL_ENVS, Client, ClientBuilder, INTERNAL_BASE_URL, PUBLIC_BASE_URL, TOKEN_ENV,
+    BASE_URL_ENVS, Client, ClientBuilder, DEFAULT_POOL_IDLE_TIMEOUT, INTERNAL_BASE_URL,
+    PUBLIC_BASE_URL, TOKEN_ENV,
 };
 pub use clock::{Clock, ManualClock, TokioClock};
 pub use error::{ApiError, Error, ErrorBody, ErrorCode, Result};
