@@ -50,7 +50,14 @@ impl Machine {
     /// `machine.lease(Duration::from_secs(30)).description("deploy").await`.
     ///
     /// While someone else holds the lease (409) it tries again until `acquire_timeout` (default
-    /// 30 s); any other error ends the attempt at once.
+    /// 30 s). An answer that leaves the outcome unknown (5xx, 408, a timeout, a broken
+    /// connection) is tried again too, for at least the lease's TTL: if the lost attempt did take
+    /// the lease, nobody refreshes it, it expires, and a later attempt takes it. So one 503
+    /// never fails an acquisition. Any other error ends it at once.
+    ///
+    /// Cancelling is safe: the acquisition runs in a task of its own, and a lease it takes after
+    /// the caller stopped waiting (a dropped future, a timeout) is released at once. A lease
+    /// whose answer was lost is never held past its TTL.
     #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn lease(
         &self,
@@ -70,48 +77,28 @@ impl Machine {
                 "a duration of at most i64::MAX seconds",
             )
         })?;
-        let clock = self.app.client.clock().clone();
-        let deadline = later(
-            clock.now(),
-            acquire_timeout.unwrap_or(Duration::from_secs(30)),
-        );
         let body = types::CreateLeaseRequest {
             description,
             ttl: Some(ttl_field),
         };
-        // Waiters of this client take turns; one that runs out of time in the queue still
-        // makes one attempt, so it reports what the server says.
-        let gate = self
-            .app
-            .client
-            .lease_gate(&format!("{}/{}", self.app.name, self.id));
-        let turn = match gate.clone().try_lock_owned() {
-            Ok(turn) => Some(turn),
-            Err(_) => tokio::select! {
-                biased;
-                turn = gate.clone().lock_owned() => Some(turn),
-                _ = clock.sleep(deadline.saturating_duration_since(clock.now())) => None,
-            },
-        };
-        let mut pause = Duration::from_secs(1);
-        let outcome = loop {
-            match self.lease_call(None, &body, false).await {
-                Ok(envelope) => break Ok(envelope),
-                Err(e)
-                    if e.is_conflict()
-                        && turn.is_some()
-                        && later(clock.now(), pause) < deadline =>
-                {
-                    tracing::debug!(machine_id = %self.id, "lease held elsewhere; trying again");
-                    clock.sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(4));
-                }
-                Err(e) => break Err(e),
+        // The acquisition runs in a task of its own, so that a caller who stops waiting (a
+        // dropped future, a timeout) never leaves behind a lease nobody knows the nonce of: the
+        // task sees the caller gone and releases what it took.
+        let (answer, caller) = tokio::sync::oneshot::channel();
+        let acquiring = self.clone();
+        let patience = acquire_timeout.unwrap_or(Duration::from_secs(30));
+        tokio::spawn(async move {
+            let mut answer = answer;
+            let outcome = acquiring
+                .acquire(&body, ttl_secs, patience, &mut answer)
+                .await;
+            if let Err(unwanted) = answer.send(outcome) {
+                acquiring.release_unwanted(unwanted).await;
             }
-        };
-        drop(turn);
-        drop(gate);
-        self.app.client.prune_lease_gates();
+        });
+        let outcome = caller.await.map_err(|_| {
+            Error::Config("the task acquiring the lease ended without an answer".into())
+        })?;
         let envelope = outcome?;
         let lease = envelope.data.unwrap_or_default();
         let Some(nonce) = lease.nonce.clone().filter(|n| !n.is_empty()) else {
@@ -201,6 +188,91 @@ impl Machine {
     }
 }
 
+/// Ends an acquisition whose caller stopped waiting.
+fn caller_gone() -> Error {
+    Error::Config("the caller stopped waiting for the lease".into())
+}
+
+impl Machine {
+    /// Tries to take the lease until it is taken, the deadline passes, or the caller (on the
+    /// other end of `answer`) stops waiting. Waiters of this client take turns; one that runs
+    /// out of time in the queue still makes one attempt, so it reports what the server says.
+    async fn acquire(
+        &self,
+        body: &types::CreateLeaseRequest,
+        ttl_secs: u64,
+        patience: Duration,
+        answer: &mut tokio::sync::oneshot::Sender<Result<types::LeaseEnvelope>>,
+    ) -> Result<types::LeaseEnvelope> {
+        let clock = self.app.client.clock().clone();
+        let mut deadline = later(clock.now(), patience);
+        let gate = self
+            .app
+            .client
+            .lease_gate(&format!("{}/{}", self.app.name, self.id));
+        let turn = match gate.clone().try_lock_owned() {
+            Ok(turn) => Some(turn),
+            Err(_) => tokio::select! {
+                biased;
+                _ = answer.closed() => return Err(caller_gone()),
+                turn = gate.clone().lock_owned() => Some(turn),
+                _ = clock.sleep(deadline.saturating_duration_since(clock.now())) => None,
+            },
+        };
+        let mut pause = Duration::from_secs(1);
+        let mut waited_out_own = false;
+        let outcome = loop {
+            if answer.is_closed() {
+                break Err(caller_gone());
+            }
+            let e = match self.lease_call(None, body, false).await {
+                Ok(envelope) => break Ok(envelope),
+                Err(e) => e,
+            };
+            let held = e.is_conflict();
+            let unknown = !held && e.is_retryable() && !e.is_rate_limited();
+            if unknown && !waited_out_own {
+                // The lost attempt may hold the lease now: keep trying until it has expired.
+                waited_out_own = true;
+                let own_ttl = Duration::from_secs(ttl_secs).saturating_add(Duration::from_secs(2));
+                deadline = deadline.max(later(clock.now(), own_ttl));
+            }
+            let again = (held || e.is_retryable())
+                && turn.is_some()
+                && later(clock.now(), pause) < deadline;
+            if !again {
+                break Err(e);
+            }
+            tracing::debug!(machine_id = %self.id, error = %e, "lease not taken; trying again");
+            tokio::select! {
+                biased;
+                _ = answer.closed() => break Err(caller_gone()),
+                _ = clock.sleep(pause) => {}
+            }
+            pause = (pause * 2).min(Duration::from_secs(4));
+        };
+        drop(turn);
+        drop(gate);
+        self.app.client.prune_lease_gates();
+        outcome
+    }
+
+    /// Releases a lease taken for a caller who is no longer there.
+    async fn release_unwanted(&self, envelope: Result<types::LeaseEnvelope>) {
+        let Some(nonce) = envelope
+            .ok()
+            .and_then(|e| e.data)
+            .and_then(|lease| lease.nonce)
+            .filter(|n| !n.is_empty())
+        else {
+            return;
+        };
+        if let Err(e) = self.release_lease(&nonce).await {
+            tracing::warn!(machine_id = %self.id, error = %e, "could not release a lease nobody waited for");
+        }
+    }
+}
+
 /// Refreshes the lease at a third of its TTL. Refreshes skip the client-side limiter: waiting
 /// behind other callers' acquire attempts on the same machine could let the lease expire.
 fn spawn_refresher(
@@ -273,10 +345,16 @@ impl LeaseGuard {
     }
 
     /// Stops refreshing and releases the lease. A lease that already expired is not an error.
+    ///
+    /// The guard counts as released only once the DELETE has been answered: a `release()` that
+    /// is dropped before then (a caller's timeout while the limiter holds it) leaves the guard to
+    /// release on drop, as if `release()` had never been called. A release that fails is tried
+    /// once more, best effort, the same way.
     pub async fn release(mut self) -> Result<()> {
         self.stop_refreshing();
-        self.released = true;
-        self.machine.release_lease(&self.nonce).await
+        let released = self.machine.release_lease(&self.nonce).await;
+        self.released = released.is_ok();
+        released
     }
 
     fn stop_refreshing(&mut self) {
