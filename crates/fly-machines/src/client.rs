@@ -225,6 +225,11 @@ impl ClientBuilder {
 
     /// Base URL of the API. `/v1` is added when missing; a bare host gets `https://` (or
     /// `http://` for `_api.internal`). Default: [`PUBLIC_BASE_URL`].
+    ///
+    /// Refused at [`build`](Self::build): a URL with a user or password (the token
+    /// authenticates; a password would be shown wherever the URL is), with a query or fragment
+    /// (calls append their own path), or `http://` to Fly's public host (the token would travel
+    /// in clear text).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
@@ -236,7 +241,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Timeout of one request, from sending it to reading its whole body (default 30 s).
+    /// Timeout of one request, from sending it to reading its whole body (default 30 s; zero is
+    /// refused at build).
     /// `/wait` calls always get their long-poll time plus 15 s, so a 60 s wait is never cut
     /// short. It applies with [`http_client`](Self::http_client) too, set on each request.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
@@ -335,6 +341,13 @@ impl ClientBuilder {
             Error::invalid_input("user agent", &agent, "characters allowed in an HTTP header")
         })?;
         let request_timeout = self.request_timeout.unwrap_or(Duration::from_secs(30));
+        if request_timeout.is_zero() {
+            return Err(Error::invalid_input(
+                "request timeout",
+                "0s",
+                "a duration above zero (every request would fail at once)",
+            ));
+        }
         let own_client = self.http.is_none();
         let http = match self.http {
             Some(client) => client,
@@ -383,6 +396,7 @@ impl ClientBuilder {
 /// Accepts `https://api.machines.dev`, `https://api.machines.dev/v1/`, `_api.internal:4280`...
 fn normalize_base_url(input: &str) -> Result<String> {
     let trimmed = input.trim();
+    let shown = redact_userinfo(input);
     let with_scheme = if trimmed.contains("://") {
         trimmed.to_string()
     } else if trimmed.starts_with("_api.internal")
@@ -393,14 +407,32 @@ fn normalize_base_url(input: &str) -> Result<String> {
     } else {
         format!("https://{trimmed}")
     };
-    let url = reqwest::Url::parse(&with_scheme)
-        .map_err(|e| Error::invalid_input("base URL", input, &format!("an http(s) URL ({e})")))?;
+    let refuse = |expected: &str| Err(Error::invalid_input("base URL", &shown, expected));
+    let url = match reqwest::Url::parse(&with_scheme) {
+        Ok(url) => url,
+        Err(e) => return refuse(&format!("an http(s) URL ({e})")),
+    };
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(Error::invalid_input(
-            "base URL",
-            input,
-            "an http(s) URL with a host",
-        ));
+        return refuse("an http(s) URL with a host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return refuse(
+            "a URL without a user or password: the API authenticates with the token, and a \
+             password in the URL would be shown wherever the URL is",
+        );
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return refuse("a URL without a query or fragment: calls append their own path to it");
+    }
+    if url.scheme() == "http"
+        && url
+            .host_str()
+            .is_some_and(|host| host.eq_ignore_ascii_case(PUBLIC_HOST))
+    {
+        return refuse(
+            "https:// for Fly's public API: over http:// the token would cross the internet \
+             in clear text",
+        );
     }
     let base = url.as_str().trim_end_matches('/').to_string();
     Ok(if base.ends_with("/v1") {
@@ -408,6 +440,21 @@ fn normalize_base_url(input: &str) -> Result<String> {
     } else {
         format!("{base}/v1")
     })
+}
+
+/// Fly's public API host, reached only over https.
+const PUBLIC_HOST: &str = "api.machines.dev";
+
+/// `input` with anything between the scheme and an `@` (a user and password) replaced.
+fn redact_userinfo(input: &str) -> String {
+    let start = input.find("://").map_or(0, |i| i + 3);
+    let authority_end = input[start..]
+        .find(['/', '?', '#'])
+        .map_or(input.len(), |i| start + i);
+    match input[start..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &input[..start], &input[start + at..]),
+        None => input.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -434,6 +481,52 @@ mod tests {
         );
         assert!(normalize_base_url("ftp://x").is_err());
         assert!(normalize_base_url("http://").is_err());
+    }
+
+    #[test]
+    fn base_urls_that_would_leak_or_be_mangled_are_refused() {
+        for (url, says) in [
+            ("http://user:s3cret@host:4280", "without a user or password"),
+            (
+                "https://:s3cret@api.machines.dev",
+                "without a user or password",
+            ),
+            ("user:s3cret@host", "without a user or password"),
+            (
+                "http://127.0.0.1:4280/v1?x=1",
+                "without a query or fragment",
+            ),
+            (
+                "http://127.0.0.1:4280/v1#top",
+                "without a query or fragment",
+            ),
+            ("http://api.machines.dev", "https://"),
+            ("http://API.MACHINES.DEV/v1", "https://"),
+        ] {
+            let err = normalize_base_url(url).unwrap_err().to_string();
+            assert!(err.contains(says), "{url}: {err}");
+            assert!(!err.contains("s3cret"), "{url}: {err}");
+        }
+        let err = Client::builder()
+            .token("t")
+            .base_url("http://u:s3cret@[::1")
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cret"), "{err}");
+        assert_eq!(redact_userinfo("http://u:p@h/a@b"), "http://***@h/a@b");
+        assert_eq!(redact_userinfo("http://h/a@b"), "http://h/a@b");
+    }
+
+    #[test]
+    fn a_zero_request_timeout_is_refused() {
+        let err = Client::builder()
+            .token("t")
+            .request_timeout(Duration::ZERO)
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("request timeout"), "{err}");
     }
 
     /// Every handle names its operation; a handle whose raw call sends another operation fails
