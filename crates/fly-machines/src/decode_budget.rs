@@ -10,7 +10,8 @@
 //!
 //! The meter charges at the point where serde asks for the next element, with the element's
 //! type known there, so nested lists (a machine's services, its events) are charged by their own
-//! types too.
+//! types too. A struct's fields are not charged (they live inside the struct, which was charged
+//! as a whole where it is an element), but the lists and maps they hold are.
 
 use std::cell::Cell;
 use std::fmt;
@@ -82,6 +83,9 @@ struct Metered<'m, D> {
 struct Watch<'m, V> {
     inner: V,
     meter: &'m Meter,
+    /// Whether entries are charged: not a struct's fields, which live inside the struct
+    /// (already charged as a whole where it is an element), but what they hold is.
+    charge: bool,
 }
 
 /// A seed whose value is decoded through a metered deserializer.
@@ -93,7 +97,7 @@ struct Seed<'m, S> {
 macro_rules! forward_deserialize {
     ($($method:ident),* $(,)?) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-            self.inner.$method(Watch { inner: visitor, meter: self.meter })
+            self.inner.$method(Watch { inner: visitor, meter: self.meter, charge: true })
         }
     )*};
 }
@@ -137,6 +141,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Metered<'_, D> {
         let visitor = Watch {
             inner: visitor,
             meter: self.meter,
+            charge: true,
         };
         self.inner.deserialize_unit_struct(name, visitor)
     }
@@ -149,6 +154,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Metered<'_, D> {
         let visitor = Watch {
             inner: visitor,
             meter: self.meter,
+            charge: true,
         };
         self.inner.deserialize_newtype_struct(name, visitor)
     }
@@ -161,6 +167,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Metered<'_, D> {
         let visitor = Watch {
             inner: visitor,
             meter: self.meter,
+            charge: true,
         };
         self.inner.deserialize_tuple(len, visitor)
     }
@@ -174,6 +181,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Metered<'_, D> {
         let visitor = Watch {
             inner: visitor,
             meter: self.meter,
+            charge: true,
         };
         self.inner.deserialize_tuple_struct(name, len, visitor)
     }
@@ -187,6 +195,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Metered<'_, D> {
         let visitor = Watch {
             inner: visitor,
             meter: self.meter,
+            charge: false,
         };
         self.inner.deserialize_struct(name, fields, visitor)
     }
@@ -200,6 +209,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Metered<'_, D> {
         let visitor = Watch {
             inner: visitor,
             meter: self.meter,
+            charge: true,
         };
         self.inner.deserialize_enum(name, variants, visitor)
     }
@@ -273,6 +283,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Watch<'_, V> {
         self.inner.visit_seq(Watch {
             inner: seq,
             meter: self.meter,
+            charge: self.charge,
         })
     }
 
@@ -280,6 +291,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Watch<'_, V> {
         self.inner.visit_map(Watch {
             inner: map,
             meter: self.meter,
+            charge: self.charge,
         })
     }
 
@@ -287,6 +299,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Watch<'_, V> {
         self.inner.visit_enum(Watch {
             inner: data,
             meter: self.meter,
+            charge: true,
         })
     }
 }
@@ -298,7 +311,9 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Watch<'_, A> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, A::Error> {
-        self.meter.charge::<T::Value, A::Error>()?;
+        if self.charge {
+            self.meter.charge::<T::Value, A::Error>()?;
+        }
         self.inner.next_element_seed(Seed {
             inner: seed,
             meter: self.meter,
@@ -317,7 +332,9 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Watch<'_, A> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, A::Error> {
-        self.meter.charge::<K::Value, A::Error>()?;
+        if self.charge {
+            self.meter.charge::<K::Value, A::Error>()?;
+        }
         self.inner.next_key_seed(Seed {
             inner: seed,
             meter: self.meter,
@@ -325,7 +342,9 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Watch<'_, A> {
     }
 
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, A::Error> {
-        self.meter.charge::<T::Value, A::Error>()?;
+        if self.charge {
+            self.meter.charge::<T::Value, A::Error>()?;
+        }
         self.inner.next_value_seed(Seed {
             inner: seed,
             meter: self.meter,
@@ -351,6 +370,7 @@ impl<'de, 'm, A: EnumAccess<'de>> EnumAccess<'de> for Watch<'m, A> {
             Watch {
                 inner: variant,
                 meter: self.meter,
+                charge: true,
             },
         ))
     }
@@ -374,6 +394,7 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Watch<'_, A> {
         let visitor = Watch {
             inner: visitor,
             meter: self.meter,
+            charge: true,
         };
         self.inner.tuple_variant(len, visitor)
     }
@@ -386,6 +407,7 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Watch<'_, A> {
         let visitor = Watch {
             inner: visitor,
             meter: self.meter,
+            charge: true,
         };
         self.inner.struct_variant(fields, visitor)
     }
@@ -456,6 +478,14 @@ mod tests {
         for body in [&b"not json"[..], b"[", b"{\"id\":1}", b""] {
             assert_eq!(check::<Vec<Machine>>(body, 1 << 20), Ok(()));
         }
+    }
+
+    #[test]
+    fn a_single_resource_is_not_charged_for_its_own_fields() {
+        let one = br#"{"id":"m","config":{"image":"x","env":{"A":"1"}}}"#;
+        // Only the env entry (two Strings) is charged.
+        check::<Machine>(one, 100).unwrap();
+        assert!(check::<Machine>(one, 10).is_err());
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub struct LeaseGuard {
     machine: Machine,
     nonce: String,
     lease: types::Lease,
-    refresher: Option<JoinHandle<()>>,
+    refresher: Option<Refresher>,
     lost: Arc<AtomicBool>,
     released: bool,
 }
@@ -273,6 +273,24 @@ impl Machine {
     }
 }
 
+/// The background refresh of a lease, and the signal that stops it between refreshes.
+///
+/// It is stopped, never aborted: a refresh aborted in flight may still reach Fly after the
+/// release, and a refresh that finds no lease takes a new one, which nobody would then release.
+/// A stopped refresher finishes the refresh in flight (releasing a new lease it took) first.
+struct Refresher {
+    task: JoinHandle<()>,
+    stop: Arc<tokio::sync::Notify>,
+}
+
+impl Refresher {
+    /// Asks the refresher to stop and waits until it has.
+    async fn stop(&mut self) {
+        self.stop.notify_one();
+        let _ = (&mut self.task).await;
+    }
+}
+
 /// Refreshes the lease at a third of its TTL. Refreshes skip the client-side limiter: waiting
 /// behind other callers' acquire attempts on the same machine could let the lease expire.
 fn spawn_refresher(
@@ -280,18 +298,24 @@ fn spawn_refresher(
     nonce: String,
     ttl_secs: u64,
     lost: Arc<AtomicBool>,
-) -> JoinHandle<()> {
+) -> Refresher {
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopped = stop.clone();
     let every = Duration::from_secs(ttl_secs)
         .div_f64(3.0)
         .max(Duration::from_millis(500));
     let clock = machine.app.client.clock().clone();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let body = types::CreateLeaseRequest {
             description: None,
             ttl: i64::try_from(ttl_secs).ok(),
         };
         loop {
-            clock.sleep(every).await;
+            tokio::select! {
+                biased;
+                _ = stopped.notified() => return,
+                _ = clock.sleep(every) => {}
+            }
             match machine.lease_call(Some(&nonce), &body, true).await {
                 Ok(envelope) => {
                     let granted = envelope.data.and_then(|lease| lease.nonce);
@@ -319,7 +343,8 @@ fn spawn_refresher(
                 }
             }
         }
-    })
+    });
+    Refresher { task, stop }
 }
 
 impl LeaseGuard {
@@ -351,34 +376,43 @@ impl LeaseGuard {
     /// release on drop, as if `release()` had never been called. A release that fails is tried
     /// once more, best effort, the same way.
     pub async fn release(mut self) -> Result<()> {
-        self.stop_refreshing();
+        // The refresh in flight, if any, lands before the DELETE, never after it.
+        if let Some(refresher) = &mut self.refresher {
+            refresher.stop().await;
+        }
+        self.refresher = None;
         let released = self.machine.release_lease(&self.nonce).await;
         self.released = released.is_ok();
         released
-    }
-
-    fn stop_refreshing(&mut self) {
-        if let Some(task) = self.refresher.take() {
-            task.abort();
-        }
     }
 }
 
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
-        self.stop_refreshing();
+        let refresher = self.refresher.take();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime to finish on: stop refreshing at once; the TTL frees the lease.
+            if let Some(refresher) = refresher {
+                refresher.task.abort();
+            }
+            return;
+        };
         if self.released {
+            if let Some(refresher) = refresher {
+                refresher.stop.notify_one();
+            }
             return;
         }
-        // Best effort: release from the runtime if there is one; otherwise the TTL frees it.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let machine = self.machine.clone();
-            let nonce = std::mem::take(&mut self.nonce);
-            runtime.spawn(async move {
-                if let Err(e) = machine.release_lease(&nonce).await {
-                    tracing::debug!(machine_id = %machine.id, error = %e, "releasing a dropped lease failed");
-                }
-            });
-        }
+        // Best effort, from the runtime: let the refresh in flight land, then release.
+        let machine = self.machine.clone();
+        let nonce = std::mem::take(&mut self.nonce);
+        runtime.spawn(async move {
+            if let Some(mut refresher) = refresher {
+                refresher.stop().await;
+            }
+            if let Err(e) = machine.release_lease(&nonce).await {
+                tracing::debug!(machine_id = %machine.id, error = %e, "releasing a dropped lease failed");
+            }
+        });
     }
 }

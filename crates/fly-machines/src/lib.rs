@@ -224,8 +224,8 @@ pub use resources::volumes::{Volume, Volumes};
 pub use retry::{Failure, RetryPolicy};
 #[cfg(feature = "redis")]
 pub use shared_limiter::{
-    DEFAULT_DECISION_TIMEOUT, DEFAULT_LONGEST_WAIT, DEFAULT_RETRY_INTERVAL, Reservation,
-    SharedError, SharedLimiter, SharedLimits, SharedStats,
+    DEFAULT_ARRIVAL_ALLOWANCE, DEFAULT_DECISION_TIMEOUT, DEFAULT_LONGEST_WAIT,
+    DEFAULT_RETRY_INTERVAL, Reservation, SharedError, SharedLimiter, SharedLimits, SharedStats,
 };
 pub use signal::Signal;
 pub use token::{Scheme, Token};

@@ -128,6 +128,9 @@ impl Pipeline {
             if let Err(refusal) = self.admit(&mut call, attempt).await {
                 return Ok(refusal);
             }
+            if attempt > 1 {
+                self.fit_to_deadline(&call, &mut request);
+            }
             let (sent, kept) = self.start_attempt(&call, request, attempt);
             let result = sent.await;
 
@@ -170,6 +173,26 @@ impl Pipeline {
             // Resend.
             request = next;
             attempt += 1;
+        }
+    }
+
+    /// Cuts a retry's timeout to what is left of `max_elapsed`, so the call never overshoots
+    /// its overall deadline by a whole request timeout. Long-polls keep theirs: their time is
+    /// the server's to take, and cutting one short would only turn an answer into a timeout.
+    fn fit_to_deadline(&self, call: &Call<'_>, request: &mut reqwest::Request) {
+        let Some(max) = self.retry.max_elapsed else {
+            return;
+        };
+        if call.operation.long_poll.is_some() {
+            return;
+        }
+        let spent = self.clock.now().saturating_duration_since(call.started);
+        let left = max
+            .saturating_sub(spent)
+            .max(std::time::Duration::from_millis(1));
+        let current = request.timeout().copied().unwrap_or(self.request_timeout);
+        if left < current {
+            *request.timeout_mut() = Some(left);
         }
     }
 

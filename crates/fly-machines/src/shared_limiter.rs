@@ -19,7 +19,8 @@ use crate::limiter::{Limit, LimitKey, Limiter, RateLimits};
 use health::Health;
 use settings::redacted_url;
 pub use settings::{
-    DEFAULT_DECISION_TIMEOUT, DEFAULT_LONGEST_WAIT, DEFAULT_RETRY_INTERVAL, SharedLimits,
+    DEFAULT_ARRIVAL_ALLOWANCE, DEFAULT_DECISION_TIMEOUT, DEFAULT_LONGEST_WAIT,
+    DEFAULT_RETRY_INTERVAL, SharedLimits,
 };
 
 impl Limiter {
@@ -164,7 +165,8 @@ impl SharedLimiter {
         let name = self.redis_key(key);
         let burst = i64::from(limit.burst.max(1));
         let horizon_us = micros(self.settings.longest_wait);
-        let args = [interval_us, burst, max_wait_us, horizon_us];
+        let allowance_us = micros(self.settings.arrival_allowance);
+        let args = [interval_us, burst, max_wait_us, horizon_us, allowance_us];
         self.run_script(&self.acquire, name, args, |answer: ScriptAnswer| {
             self.check_answer(answer)
         })

@@ -971,6 +971,8 @@ async fn cancelled_lease_calls_leave_no_lease_held() {
         drop(acquiring);
         if still_held_after_release(&sim, &id).await {
             held += 1;
+            let later = still_held_after_release(&sim, &id).await;
+            eprintln!("LEFT HELD after {polls} polls ({outcome}); still held 10 s later: {later}");
             tally.record("acquisition dropped after 0..24 polls", "LEFT HELD");
             // Free the machine for the next round: wait out the TTL.
             sim.advance(Duration::from_secs(31));
@@ -1083,4 +1085,64 @@ async fn an_acquire_whose_answer_was_lost_waits_out_its_own_ttl() {
         "{waited:?}"
     );
     guard.release().await.unwrap();
+}
+
+/// `wait_all` over 160 machines, 8 of them spread through the list and never starting: the
+/// stuck waits run side by side instead of holding the line one timeout after another (before:
+/// 8 timeouts end to end).
+#[tokio::test(start_paused = true)]
+async fn wait_all_is_not_held_up_by_stuck_machines() {
+    let server = Server::start(|request: &Seen| {
+        if request.path().contains("/stuck-") {
+            Answer::json(408, r#"{"error":"deadline exceeded"}"#)
+        } else {
+            Answer::json(200, r#"{"ok":true,"state":"started"}"#)
+        }
+    })
+    .await;
+    let client = Client::builder()
+        .token("adversarial-token")
+        .base_url(server.base_url())
+        .rate_limits(RateLimits::off())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let app = client.app("a");
+    let machines: Vec<_> = (0..160)
+        .map(|i| {
+            let id = if i % 20 == 0 {
+                format!("stuck-{i}")
+            } else {
+                format!("m{i}")
+            };
+            app.machine(id)
+        })
+        .collect();
+    let timeout = Duration::from_secs(10);
+    let started = tokio::time::Instant::now();
+    let results = app
+        .machines()
+        .wait_all(&machines, vec![WaitState::Started])
+        .timeout(timeout)
+        .send()
+        .await;
+    let took = started.elapsed();
+    assert_eq!(results.len(), 160);
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(
+            result.is_err(),
+            i % 20 == 0,
+            "machine {i}: in order, stuck ones failed"
+        );
+    }
+    assert!(
+        took < timeout * 3,
+        "wait_all took {took:?} for 8 stuck machines with a {timeout:?} timeout each"
+    );
+    let mut tally = Tally::default();
+    tally.record(
+        "160 machines, 8 stuck, 8 in flight",
+        &format!("{} s for a 10 s timeout", took.as_secs()),
+    );
+    tally.print("wait_all head-of-line");
 }

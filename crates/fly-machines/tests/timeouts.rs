@@ -217,3 +217,30 @@ mod connections {
         assert_eq!(counts.creates.load(Ordering::SeqCst), 1, "never sent twice");
     }
 }
+
+/// A call that times out and is retried ends by `max_elapsed`, not a whole request timeout
+/// after it: the retry's timeout is cut to what is left.
+#[tokio::test(start_paused = true)]
+async fn max_elapsed_is_not_overshot_by_a_retry() {
+    let base_url = serve().await;
+    let client = Client::builder()
+        .token("test-token")
+        .base_url(&base_url)
+        .rate_limits(fly_machines::RateLimits::off())
+        .retry(
+            RetryPolicy::default()
+                .jitter(false)
+                .max_elapsed(Some(Duration::from_secs(8))),
+        )
+        .request_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let err = client.app("a").machine("m1").get().await.unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    let took = started.elapsed();
+    assert!(
+        took <= Duration::from_secs(8),
+        "the call took {took:?}, past its max_elapsed of 8 s"
+    );
+}
