@@ -375,7 +375,12 @@ impl RequestPolicy for Pipeline {
         if !headers.contains_key(USER_AGENT) {
             headers.insert(USER_AGENT, self.user_agent.clone());
         }
+        // Only a caller's client may follow redirects; ours never does, and keeps no copy.
+        let sent_path = (!self.own_client).then(|| request.url().path().to_string());
         context::with(|ctx| {
+            if let Some(path) = sent_path {
+                let _ = ctx.sent_path.set(path);
+            }
             if let Some(named) = ctx.operation
                 && named != operation.op
             {
@@ -406,10 +411,23 @@ impl RequestPolicy for Pipeline {
         response: &reqwest::Response,
         operation: &'static Operation,
     ) -> Result<(), String> {
-        if self.own_client || same_origin(response.url(), &self.base_url) {
+        if self.own_client {
             return Ok(());
         }
         let url = response.url();
+        if same_origin(url, &self.base_url) {
+            let sent = context::with(|ctx| ctx.sent_path.get().cloned()).flatten();
+            return match sent {
+                Some(sent) if sent != url.path() => Err(format!(
+                    "{}: the answer came from {}, not from {sent} where the call was sent: the \
+                     HTTP client followed a redirect, which Fly's API never sends. Build the \
+                     http_client with `redirect::Policy::none()`",
+                    operation.id,
+                    url.path(),
+                )),
+                _ => Ok(()),
+            };
+        }
         Err(format!(
             "{}: the answer came from {}://{}, not from the API at {}://{}: the HTTP client \
              followed a redirect, which Fly's API never sends. The request may have been sent \

@@ -474,6 +474,32 @@ async fn redirects_are_not_followed_and_foreign_answers_are_refused() {
         let shown = got.unwrap_err().to_string();
         assert!(shown.contains("redirect"), "{shown}");
         tally.record("caller's following client", "foreign answer refused");
+
+        // The same origin, another app's path: a following client lands there; refused too.
+        let other_app = Server::start(move |req: &Seen| {
+            if req.path().contains("/apps/a/") {
+                Answer::with_headers(status, &[("location", "/v1/apps/b/machines/m9")], "")
+            } else {
+                Answer::json(200, MACHINE)
+            }
+        })
+        .await;
+        let client = client_for(&other_app, ManualClock::auto_advance())
+            .http_client(reqwest::Client::builder().build().unwrap())
+            .build()
+            .unwrap();
+        let got = client.app("a").machine("m1").get().await;
+        match &got {
+            Err(Error::ResponseRefused { .. }) => {
+                let shown = got.unwrap_err().to_string();
+                assert!(shown.contains("/v1/apps/b/machines/m9"), "{shown}");
+            }
+            other => panic!("{status}: {other:?}"),
+        }
+        tally.record(
+            "caller's following client, same origin, another app's path",
+            "answer refused",
+        );
     }
     // Only the caller's following client (one GET per status) ever reached the other host; our
     // client's creates, and their secrets, never did.

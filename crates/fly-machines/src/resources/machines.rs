@@ -66,7 +66,7 @@ impl Machines {
         validate::app_name(&self.app.name)?;
         let mut ctx = CallContext::default();
         for (k, v) in &metadata {
-            validate::key("metadata key", k)?;
+            validate::metadata_key(k)?;
             ctx.extra_query.push((format!("metadata.{k}"), v.clone()));
         }
         let r = self
@@ -236,7 +236,7 @@ pub(crate) fn validate_config(config: &types::MachineConfig) -> Result<()> {
     if let Some(guest) = &config.guest {
         crate::guest::Guest::try_from(guest)?;
     }
-    Ok(())
+    crate::builders::check_names(config)
 }
 
 /// One machine of an app. Made by [`App::machine`]; carries a lease nonce when made by a
@@ -783,7 +783,7 @@ impl Metadata<'_> {
     pub async fn get(&self, key: &str) -> Result<Option<String>> {
         let m = self.machine;
         m.check()?;
-        validate::key("metadata key", key)?;
+        validate::metadata_key(key)?;
         match m
             .app
             .client
@@ -802,7 +802,7 @@ impl Metadata<'_> {
     pub async fn set(&self, key: &str, value: &str) -> Result<()> {
         let m = self.machine;
         m.check()?;
-        validate::key("metadata key", key)?;
+        validate::metadata_key(key)?;
         let body = types::UpsertMetadataKeyRequest {
             value: Some(value.to_string()),
             updated_at: None,
@@ -826,7 +826,7 @@ impl Metadata<'_> {
     pub async fn delete(&self, key: &str) -> Result<()> {
         let m = self.machine;
         m.check()?;
-        validate::key("metadata key", key)?;
+        validate::metadata_key(key)?;
         m.app
             .client
             .call(OperationId::MachinesDeleteMetadata, |raw| {
@@ -915,7 +915,7 @@ impl Metadata<'_> {
     ) -> Result<types::UpdateMetadataRequest> {
         self.machine.check()?;
         for key in entries.0.keys() {
-            validate::key("metadata key", key)?;
+            validate::metadata_key(key)?;
         }
         Ok(types::UpdateMetadataRequest {
             machine_version: if_version,
