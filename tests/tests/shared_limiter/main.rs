@@ -212,7 +212,8 @@ async fn a_redis_outage_falls_back_to_local_pacing_and_recovers() {
                 SharedLimits::redis(redis.url())
                     .namespace("outage")
                     .decision_timeout(timeout)
-                    .retry_interval(Duration::ZERO),
+                    .retry_interval(Duration::ZERO)
+                    .arrival_allowance(Duration::ZERO),
             ),
     )
     .unwrap();
@@ -284,7 +285,8 @@ async fn a_redis_that_stops_answering_times_out_to_local_pacing() {
             SharedLimits::redis(redis.url())
                 .namespace("frozen")
                 .decision_timeout(timeout)
-                .retry_interval(Duration::ZERO),
+                .retry_interval(Duration::ZERO)
+                .arrival_allowance(Duration::ZERO),
         ),
     )
     .unwrap();
