@@ -149,8 +149,8 @@
 //! (409, never retried). The nonce never appears in `Debug` output or traces.
 //!
 //! Leases survive cancellation and lost answers:
-//! - the acquisition runs in a task of its own: drop the `lease(..)` future (a timeout, a
-//!   `select!`) and a lease it takes anyway is released at once;
+//! - drop the `lease(..)` future (a timeout, a `select!`) and an acquire request already in
+//!   flight is finished in a task of its own, which releases the lease it takes at once;
 //! - an acquire answered with a 5xx, a 408, a timeout or a broken connection may have taken the
 //!   lease: it is tried again for at least the lease's TTL, so the lost lease (never refreshed)
 //!   expires and the retry takes it. One 503 never fails a rollout;

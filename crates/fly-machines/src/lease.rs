@@ -55,9 +55,9 @@ impl Machine {
     /// the lease, nobody refreshes it, it expires, and a later attempt takes it. So one 503
     /// never fails an acquisition. Any other error ends it at once.
     ///
-    /// Cancelling is safe: the acquisition runs in a task of its own, and a lease it takes after
-    /// the caller stopped waiting (a dropped future, a timeout) is released at once. A lease
-    /// whose answer was lost is never held past its TTL.
+    /// Cancelling is safe: an acquire request in flight when the caller stops waiting (a
+    /// dropped future, a timeout) is finished in a task of its own, which releases the lease it
+    /// takes at once. A lease whose answer was lost is never held past its TTL.
     #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn lease(
         &self,
@@ -81,24 +81,8 @@ impl Machine {
             description,
             ttl: Some(ttl_field),
         };
-        // The acquisition runs in a task of its own, so that a caller who stops waiting (a
-        // dropped future, a timeout) never leaves behind a lease nobody knows the nonce of: the
-        // task sees the caller gone and releases what it took.
-        let (answer, caller) = tokio::sync::oneshot::channel();
-        let acquiring = self.clone();
         let patience = acquire_timeout.unwrap_or(Duration::from_secs(30));
-        tokio::spawn(async move {
-            let mut answer = answer;
-            let outcome = acquiring
-                .acquire(&body, ttl_secs, patience, &mut answer)
-                .await;
-            if let Err(unwanted) = answer.send(outcome) {
-                acquiring.release_unwanted(unwanted).await;
-            }
-        });
-        let outcome = caller.await.map_err(|_| {
-            Error::Config("the task acquiring the lease ended without an answer".into())
-        })?;
+        let outcome = self.acquire(&body, ttl_secs, patience).await;
         let envelope = outcome?;
         let lease = envelope.data.unwrap_or_default();
         let Some(nonce) = lease.nonce.clone().filter(|n| !n.is_empty()) else {
@@ -188,21 +172,75 @@ impl Machine {
     }
 }
 
-/// Ends an acquisition whose caller stopped waiting.
-fn caller_gone() -> Error {
-    Error::Config("the caller stopped waiting for the lease".into())
+/// A lease POST that finishes even when its caller stops waiting. It runs in the caller's task
+/// (so the caller's clock and limiter pace it); dropped while in flight, it is handed to a task
+/// of its own, which lets it land and releases the lease it took: a cancelled acquisition never
+/// leaves behind a lease nobody knows the nonce of.
+struct DetachOnDrop {
+    post: Option<futures::future::BoxFuture<'static, Result<types::LeaseEnvelope>>>,
+    started: bool,
+    machine: Machine,
+}
+
+impl std::future::Future for DetachOnDrop {
+    type Output = Result<types::LeaseEnvelope>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.get_mut();
+        let Some(post) = this.post.as_mut() else {
+            return std::task::Poll::Ready(Err(Error::Config(
+                "a lease request was polled after it finished".into(),
+            )));
+        };
+        this.started = true;
+        let outcome = std::task::ready!(post.as_mut().poll(cx));
+        this.post = None;
+        std::task::Poll::Ready(outcome)
+    }
+}
+
+impl Drop for DetachOnDrop {
+    fn drop(&mut self) {
+        // Never polled: nothing was sent.
+        let Some(post) = self.post.take().filter(|_| self.started) else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let machine = self.machine.clone();
+            runtime.spawn(async move {
+                let outcome = post.await;
+                machine.release_unwanted(outcome).await;
+            });
+        }
+    }
 }
 
 impl Machine {
-    /// Tries to take the lease until it is taken, the deadline passes, or the caller (on the
-    /// other end of `answer`) stops waiting. Waiters of this client take turns; one that runs
-    /// out of time in the queue still makes one attempt, so it reports what the server says.
+    /// One acquire POST, safe to cancel (see [`DetachOnDrop`]).
+    fn acquire_once(&self, body: &types::CreateLeaseRequest) -> DetachOnDrop {
+        let machine = self.clone();
+        let body = body.clone();
+        DetachOnDrop {
+            post: Some(Box::pin(async move {
+                machine.lease_call(None, &body, false).await
+            })),
+            started: false,
+            machine: self.clone(),
+        }
+    }
+
+    /// Tries to take the lease until it is taken or the deadline passes. Waiters of this client
+    /// take turns; one that runs out of time in the queue still makes one attempt, so it
+    /// reports what the server says. Cancelling it between attempts leaves nothing behind, and
+    /// during one, the attempt's own task releases what it takes.
     async fn acquire(
         &self,
         body: &types::CreateLeaseRequest,
         ttl_secs: u64,
         patience: Duration,
-        answer: &mut tokio::sync::oneshot::Sender<Result<types::LeaseEnvelope>>,
     ) -> Result<types::LeaseEnvelope> {
         let clock = self.app.client.clock().clone();
         let mut deadline = later(clock.now(), patience);
@@ -214,7 +252,6 @@ impl Machine {
             Ok(turn) => Some(turn),
             Err(_) => tokio::select! {
                 biased;
-                _ = answer.closed() => return Err(caller_gone()),
                 turn = gate.clone().lock_owned() => Some(turn),
                 _ = clock.sleep(deadline.saturating_duration_since(clock.now())) => None,
             },
@@ -222,10 +259,7 @@ impl Machine {
         let mut pause = Duration::from_secs(1);
         let mut waited_out_own = false;
         let outcome = loop {
-            if answer.is_closed() {
-                break Err(caller_gone());
-            }
-            let e = match self.lease_call(None, body, false).await {
+            let e = match self.acquire_once(body).await {
                 Ok(envelope) => break Ok(envelope),
                 Err(e) => e,
             };
@@ -244,11 +278,7 @@ impl Machine {
                 break Err(e);
             }
             tracing::debug!(machine_id = %self.id, error = %e, "lease not taken; trying again");
-            tokio::select! {
-                biased;
-                _ = answer.closed() => break Err(caller_gone()),
-                _ = clock.sleep(pause) => {}
-            }
+            clock.sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(4));
         };
         drop(turn);
