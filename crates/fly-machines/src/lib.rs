@@ -183,6 +183,7 @@ pub mod guide;
 pub mod lease;
 mod limiter;
 mod machine_config;
+pub mod paging;
 mod pipeline;
 pub mod resources;
 mod retry;
@@ -194,6 +195,8 @@ mod tls;
 mod token;
 mod units;
 mod validate;
+#[cfg(feature = "sim")]
+pub mod vtime;
 pub mod wait;
 
 pub use client::{

@@ -1,5 +1,5 @@
 //! End-to-end workflows: the `fly-machines` client against the `fly-machines-sim` emulator, with
-//! faults on and Fly's rate limits, on one virtual timeline (see `vtime`).
+//! faults on and Fly's rate limits, on one virtual timeline (see `fly_machines::vtime`).
 
 mod bad_input;
 mod blue_green;
@@ -8,5 +8,4 @@ mod leases;
 mod postgres;
 mod retries;
 mod support;
-mod vtime;
 mod waits;

@@ -1,5 +1,8 @@
 //! The deploy crate's tests, one binary: golden plans and the fleet file's errors.
 
+mod apply;
 mod cli;
+mod crash;
 mod file_errors;
+mod health;
 mod plans;

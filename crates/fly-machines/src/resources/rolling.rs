@@ -20,6 +20,10 @@ impl Machine {
     /// lease; otherwise one is taken and released afterwards, whatever the outcome. The answer
     /// carries the new version, so `.wait_started(d)` on it waits for that version.
     ///
+    /// The update is sent with the version that was read (`current_version`), so a change made
+    /// by anyone in between (a writer that ignores leases, or a lease that lapsed) is refused
+    /// with a 409 that answers [`Error::is_version_conflict`], never silently overwritten.
+    ///
     /// [`LeaseGuard::machine`]: crate::LeaseGuard::machine
     #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn modify_config<F>(
@@ -80,6 +84,7 @@ impl Machine {
         edit: impl FnOnce(&mut types::MachineConfig) + Send,
     ) -> Result<MachineSnapshot> {
         let current = self.get().send().await?;
+        let read_version = current.version().map(str::to_string);
         let Some(mut config) = current.into_data().config else {
             return Err(Error::Decode {
                 operation: "Machines_show",
@@ -89,6 +94,9 @@ impl Machine {
             });
         };
         edit(&mut config);
-        self.update_config(config).send().await
+        self.update_config(config)
+            .maybe_if_version(read_version)
+            .send()
+            .await
     }
 }
