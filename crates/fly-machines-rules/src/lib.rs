@@ -58,7 +58,8 @@ pub enum Rule {
     Image,
     /// A path inside the machine must be absolute.
     GuestPath,
-    /// A metadata key must not be empty.
+    /// A metadata key: letters, digits, `-`, `_` and `.`, not empty, no `..`, at most 255
+    /// characters (it is also a path segment of `metadata/{key}`).
     MetadataKey,
     /// An environment variable name must match `[A-Z_][A-Z0-9_]*`.
     EnvName,
@@ -697,17 +698,23 @@ pub fn check_guest_path(setting: &str, path: &str) -> Result<(), RuleError> {
     }
 }
 
-/// Checks a metadata key: not empty.
+/// Checks a metadata key: letters, digits, `-`, `_` and `.`, not empty, no `..`, at most 255
+/// characters. The same key is a path segment of `metadata/{key}`, so the builders, the derive,
+/// the handles' `metadata()` calls and the emulator all hold keys to this one rule.
 pub fn check_metadata_key(key: &str) -> Result<(), RuleError> {
-    if key.is_empty() {
-        Err(RuleError::new(
-            Rule::MetadataKey,
-            key,
-            "a key that is not empty",
-        ))
-    } else {
-        Ok(())
+    const EXPECTED: &str = "a key of letters, digits, `-`, `_` and `.` (not empty, no `..`, at \
+                            most 255 characters)";
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if key.is_empty() || key.len() > 255 || key.contains("..") || !key.chars().all(allowed) {
+        let fixed: String = key
+            .chars()
+            .map(|c| if allowed(c) { c } else { '_' })
+            .take(255)
+            .collect();
+        let hint = Some(fixed).filter(|f| !f.is_empty() && f != key && !f.contains(".."));
+        return Err(RuleError::new(Rule::MetadataKey, key, EXPECTED).with_suggestion(hint));
     }
+    Ok(())
 }
 
 /// Longest app name Fly takes: the name is a DNS label (`<name>.fly.dev`).
@@ -1333,6 +1340,21 @@ mod tests {
         assert!(check_image("nginx:latest").is_ok());
         assert!(check_image("").is_err());
         assert!(check_image("nginx latest").is_err());
+    }
+
+    #[test]
+    fn metadata_keys() {
+        for good in ["fly_platform_version", "role", "a.b-c_1", &"k".repeat(255)] {
+            check_metadata_key(good).unwrap();
+        }
+        for bad in ["", "a/b", "a b", "..", "a..b", "ü", "a?b", &"k".repeat(256)] {
+            let err = check_metadata_key(bad).unwrap_err();
+            assert_eq!(err.rule(), Rule::MetadataKey, "{bad}");
+        }
+        assert_eq!(
+            check_metadata_key("tier/web").unwrap_err().suggestion(),
+            Some("tier_web")
+        );
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub struct SimBuilder {
     log_bytes: usize,
     versions_kept: usize,
     connection_limits: ConnectionLimits,
+    max_parked_waits: Option<usize>,
     short_pages: bool,
     documented_shapes: bool,
 }
@@ -83,6 +84,7 @@ impl Default for SimBuilder {
             log_bytes: 4 * 1024 * 1024,
             versions_kept: 10,
             connection_limits: ConnectionLimits::default(),
+            max_parked_waits: None,
             short_pages: false,
             documented_shapes: false,
         }
@@ -91,7 +93,8 @@ impl Default for SimBuilder {
 
 impl SimBuilder {
     /// The API token clients must send (`Authorization: Bearer <token>` or `FlyV1 <token>`).
-    /// Without it a token is derived from the seed; read it with [`SimHandle::token`].
+    /// Without it a random token is made at start (never the same twice, whatever the seed);
+    /// read it with [`SimHandle::token`]. An empty token is refused at start while auth is on.
     pub fn token(mut self, token: impl Into<String>) -> SimBuilder {
         self.token = Some(token.into());
         self
@@ -198,8 +201,18 @@ impl SimBuilder {
         self
     }
 
+    /// Most `/wait` long-polls parked at once (default three quarters of
+    /// [`max_connections`](Self::max_connections), at least 1). Each holds its connection for
+    /// up to 60 s; past the budget a wait is answered 429 (`Retry-After: 1`) at once and its
+    /// connection closed, so waits cannot lock every other client out.
+    pub fn max_parked_waits(mut self, max: usize) -> SimBuilder {
+        self.max_parked_waits = Some(max);
+        self
+    }
+
     /// Most connections open at once (default 512, under the usual limit of 1,024 file
-    /// descriptors). Further clients wait in the listen backlog until a connection closes.
+    /// descriptors); further clients wait in the listen backlog until a connection closes. `/wait` long-polls may hold at most three quarters of them (see
+    /// [`max_parked_waits`](Self::max_parked_waits)), so ordinary calls always find a slot.
     pub fn max_connections(mut self, max: usize) -> SimBuilder {
         self.connection_limits.max_connections = max.max(1);
         self
@@ -244,10 +257,18 @@ impl SimBuilder {
     pub async fn start(self) -> std::io::Result<SimHandle> {
         let listener = TcpListener::bind(self.addr).await?;
         let addr = listener.local_addr()?;
-        let token = self.token.clone().unwrap_or_else(|| {
-            let mut rng = StdRng::seed_from_u64(self.seed ^ 0x70CE_u64);
-            format!("sim_{}", hex_id(32, &mut rng))
-        });
+        let token = match self.token.clone() {
+            Some(token) if self.auth && token.trim().is_empty() => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "an empty token would let any request in while auth is on: give a token, \
+                     or turn auth off (accept_any_token, --no-auth)",
+                ));
+            }
+            Some(token) => token,
+            // Random, not from the seed: the seed is printed and shared, the token is not.
+            None => format!("sim_{}", hex_id(32, &mut StdRng::from_os_rng())),
+        };
         let mut world = World::new(self.seed);
         world.not_found_after_create_ms = crate::time::millis(self.faults.not_found_after_create);
         world.destroyed_visible_ms = crate::time::millis(self.faults.destroyed_visible_for);
@@ -263,6 +284,11 @@ impl SimBuilder {
             settings: Settings {
                 token,
                 auth: self.auth,
+                loopback_only: addr.ip().is_loopback(),
+                max_parked_waits: self
+                    .max_parked_waits
+                    .unwrap_or(connection_limits.max_connections / 4 * 3)
+                    .max(1),
                 transition_ms: crate::time::millis(self.transition),
                 postgres_step_ms: crate::time::millis(self.postgres_step),
                 default_region: self.region,

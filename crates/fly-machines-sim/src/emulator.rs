@@ -23,6 +23,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Settings {
     pub(crate) token: String,
     pub(crate) auth: bool,
+    /// Bound to a loopback address: the `Host` header must name this machine.
+    pub(crate) loopback_only: bool,
+    /// Most `/wait` long-polls parked at once; past it a wait is answered 429 at once and its
+    /// connection closed, so long-polls cannot take every connection slot.
+    pub(crate) max_parked_waits: usize,
     pub(crate) transition_ms: u64,
     /// How long each Managed Postgres phase lasts (creating, initializing, deleting, a backup).
     pub(crate) postgres_step_ms: u64,

@@ -12,7 +12,8 @@ struct Args {
     /// Port to listen on (127.0.0.1).
     #[arg(long, default_value_t = 4280)]
     port: u16,
-    /// API token clients must send; generated when omitted.
+    /// API token clients must send; a random one is made (and printed) when omitted. An empty
+    /// token is refused: use --no-auth to turn auth off.
     #[arg(long, env = "FLY_SIM_TOKEN")]
     token: Option<String>,
     /// Accept any request, with or without a token.

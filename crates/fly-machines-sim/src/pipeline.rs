@@ -72,7 +72,9 @@ async fn run(
     params: PathParams,
     body: Body,
 ) -> Outcome {
-    if let Err(e) = crate::auth::authenticate(emu, &head.headers) {
+    if let Err(e) = crate::auth::check_host(emu, &head.headers)
+        .and_then(|()| crate::auth::authenticate(emu, &head.headers, &params))
+    {
         return Outcome::Reply(e.into_reply(), None);
     }
     let now = emu.clock.now_ms();

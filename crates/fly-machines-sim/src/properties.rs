@@ -22,6 +22,8 @@ fn settings() -> Settings {
     Settings {
         token: "t".to_string(),
         auth: true,
+        loopback_only: true,
+        max_parked_waits: 384,
         transition_ms: 100,
         postgres_step_ms: 1_000,
         default_region: "iad".to_string(),

@@ -118,6 +118,14 @@ pub(crate) fn machine_config(
     for key in config.metadata.iter().flat_map(|m| m.keys()) {
         rules::check_metadata_key(key).map_err(refused)?;
     }
+    let process_envs = config
+        .processes
+        .iter()
+        .flatten()
+        .flat_map(|p| p.env.iter().flatten());
+    for (name, _) in config.env.iter().flatten().chain(process_envs) {
+        rules::check_env_name(name).map_err(refused)?;
+    }
     Ok(config)
 }
 

@@ -149,7 +149,7 @@ async fn the_emulator_survives_the_attacks_of_issue_13() {
     // 2. Slow heads: a request line, then silence.
     let mut outcomes = Vec::new();
     for i in 0..16 {
-        let head = format!("GET /v1/apps?i={i} HTTP/1.1\r\nhost: x\r\n");
+        let head = format!("GET /v1/apps?i={i} HTTP/1.1\r\nhost: 127.0.0.1\r\n");
         outcomes.push(raw(&sim, head.as_bytes()).await);
     }
     fig.add("slow_heads_tried", outcomes.len());
@@ -161,7 +161,7 @@ async fn the_emulator_survives_the_attacks_of_issue_13() {
     let mut outcomes = Vec::new();
     for _ in 0..16 {
         let head = format!(
-            "POST /v1/apps HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\n\
+            "POST /v1/apps HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {token}\r\n\
              content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"name\""
         );
         outcomes.push(raw(&sim, head.as_bytes()).await);
@@ -180,14 +180,14 @@ async fn the_emulator_survives_the_attacks_of_issue_13() {
     let mut outcomes = Vec::new();
     for declared in [16 * 1024 * 1024 + 1, 100_000_000, u64::MAX / 2, u64::MAX] {
         let head = format!(
-            "POST /v1/apps HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\n\
+            "POST /v1/apps HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {token}\r\n\
              content-length: {declared}\r\n\r\n"
         );
         outcomes.push(raw(&sim, head.as_bytes()).await);
     }
     let size = 16 * 1024 * 1024 + 1;
     let head = format!(
-        "POST /v1/apps HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\n\
+        "POST /v1/apps HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {token}\r\n\
          transfer-encoding: chunked\r\n\r\n{size:x}\r\n"
     );
     let chunk = vec![b' '; size];
@@ -207,7 +207,7 @@ async fn the_emulator_survives_the_attacks_of_issue_13() {
     let mut outcomes = Vec::new();
     for len in [65_600, 70_000, 100_000, 300_000] {
         let line = format!(
-            "GET /v1/apps?q={} HTTP/1.1\r\nhost: x\r\n\r\n",
+            "GET /v1/apps?q={} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n",
             "a".repeat(len)
         );
         outcomes.push(raw(&sim, line.as_bytes()).await);
@@ -223,7 +223,7 @@ async fn the_emulator_survives_the_attacks_of_issue_13() {
     let mut outcomes = Vec::new();
     for len in [500_000, 1_000_000] {
         let head = format!(
-            "GET /v1/apps HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+            "GET /v1/apps HTTP/1.1\r\nhost: 127.0.0.1\r\nx-big: {}\r\n\r\n",
             "b".repeat(len)
         );
         outcomes.push(raw(&sim, head.as_bytes()).await);
@@ -459,4 +459,224 @@ async fn the_emulator_survives_the_attacks_of_issue_13() {
     fig.print();
     assert!(ok);
     sim.shutdown().await;
+}
+
+/// Tokens and the Host header (issue 24, findings 12 and 13): a generated token is random, an
+/// empty one is refused at start, `Authorization` is parsed strictly, a Host that names another
+/// site is refused, and a minted deploy token is random, works only on its own app, and dies
+/// with it.
+#[tokio::test]
+async fn tokens_are_random_scoped_and_strictly_parsed() {
+    let mut fig = Figures::default();
+    // Generated tokens differ between two emulators of the same seed.
+    let a = Sim::builder().seed(1).start().await.expect("sim starts");
+    let b = Sim::builder().seed(1).start().await.expect("sim starts");
+    assert_ne!(
+        a.token(),
+        b.token(),
+        "a generated token must not follow the seed"
+    );
+    assert!(a.token().len() >= 32);
+    fig.add(
+        "generated_tokens_equal_for_one_seed",
+        a.token() == b.token(),
+    );
+    // An empty token with auth on is refused at start.
+    for empty in ["", "  "] {
+        let err = Sim::builder().token(empty).start().await.unwrap_err();
+        assert!(err.to_string().contains("empty token"), "{err}");
+    }
+    fig.add("empty_token_refused", true);
+
+    // Authorization values that must not pass, against an emulator with a real token.
+    let sim = Sim::builder()
+        .no_rate_limits()
+        .token("strict-token")
+        .start()
+        .await
+        .expect("sim starts");
+    let mut outcomes = Vec::new();
+    for value in [
+        "Bearer",
+        "Bearer ",
+        "Bearer x,",
+        "Bearer ,strict-token",
+        "Bearer strict-token,",
+        "Bearer strict-token x",
+        "Basic strict-token",
+        "strict-token",
+        "FlyV1",
+    ] {
+        let head = format!(
+            "GET /v1/apps HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: {value}\r\n\
+             connection: close\r\n\r\n"
+        );
+        let answer = raw(&sim, head.as_bytes()).await;
+        assert_eq!(status_of(&answer), 401, "{value:?}: {answer}");
+        outcomes.push(answer);
+    }
+    fig.add("malformed_authorization_tried", outcomes.len());
+    fig.add("malformed_authorization_outcomes", tally(&outcomes));
+
+    // Host: names that only DNS says are this machine are refused; loopback names pass.
+    let mut hosts = Vec::new();
+    for (host, want) in [
+        ("evil.example:4280", 421),
+        ("localhost.evil.example", 421),
+        ("127.0.0.1", 200),
+        ("localhost:1", 200),
+        ("[::1]:4280", 200),
+        ("_api.internal:4280", 200),
+    ] {
+        let head = format!(
+            "GET /v1/apps HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer strict-token\r\n\
+             connection: close\r\n\r\n"
+        );
+        let answer = raw(&sim, head.as_bytes()).await;
+        assert_eq!(status_of(&answer), want, "{host}: {answer}");
+        hosts.push(answer);
+    }
+    fig.add("host_headers_tried", hosts.len());
+    fig.add("host_headers_outcomes", tally(&hosts));
+
+    // Deploy tokens: random, scoped to their app, dropped with it.
+    let http = reqwest::Client::new();
+    let base = sim.base_url();
+    for (app, org) in [("a", "personal"), ("b", "other-org")] {
+        let created = http
+            .post(format!("{base}/apps"))
+            .bearer_auth("strict-token")
+            .json(&json!({"app_name": app, "org_slug": org}))
+            .send()
+            .await
+            .unwrap();
+        assert!(created.status().is_success(), "{}", created.status());
+    }
+    let mint = || async {
+        let v: Value = http
+            .post(format!("{base}/apps/a/deploy_token"))
+            .bearer_auth("strict-token")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["token"].as_str().unwrap().to_string()
+    };
+    let (first, second) = (mint().await, mint().await);
+    assert_ne!(first, second, "minted tokens are random");
+    let with = |token: &str, method: reqwest::Method, path: &str| {
+        http.request(method, format!("{base}{path}"))
+            .header("authorization", token)
+            .json(&json!({"config": {"image": "nginx"}}))
+            .send()
+    };
+    let own = with(&first, reqwest::Method::GET, "/apps/a/machines")
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200, "the token works on its own app");
+    let mut scoped = Vec::new();
+    for (method, path) in [
+        (reqwest::Method::POST, "/apps/b/machines"),
+        (reqwest::Method::GET, "/apps/b/machines"),
+        (reqwest::Method::DELETE, "/apps/b"),
+        (reqwest::Method::GET, "/orgs/other-org/machines"),
+    ] {
+        let status = with(&first, method.clone(), path).await.unwrap().status();
+        assert_eq!(status, 403, "{method} {path} with app a's deploy token");
+        scoped.push(status.as_u16());
+    }
+    fig.add("deploy_token_on_other_apps_tried", scoped.len());
+    fig.add("deploy_token_on_other_apps_refused", scoped.len());
+    let deleted = http
+        .delete(format!("{base}/apps/a"))
+        .bearer_auth("strict-token")
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success());
+    let after = with(&first, reqwest::Method::GET, "/apps").await.unwrap();
+    assert_eq!(after.status(), 401, "a deploy token dies with its app");
+    fig.add("deploy_token_after_app_delete", after.status().as_u16());
+    fig.print();
+}
+
+/// 2x the connection cap of `/wait` long-polls that never end: waits past their budget are
+/// answered 429 at once with their connection closed, and an ordinary GET still gets through.
+#[tokio::test]
+async fn long_polls_cannot_lock_out_other_clients() {
+    let max = 8;
+    let sim = Sim::builder()
+        .manual_clock()
+        .no_rate_limits()
+        .token("t")
+        .max_connections(max)
+        .start()
+        .await
+        .expect("sim starts");
+    let http = reqwest::Client::new();
+    let base = sim.base_url();
+    http.post(format!("{base}/apps"))
+        .bearer_auth("t")
+        .json(&json!({"app_name": "w", "org_slug": "personal"}))
+        .send()
+        .await
+        .unwrap();
+    let machine: Value = http
+        .post(format!("{base}/apps/w/machines"))
+        .bearer_auth("t")
+        .json(&json!({"config": {"image": "nginx"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = machine["id"].as_str().unwrap().to_string();
+    // Each wait on its own connection, for a state the machine never reaches (the clock is
+    // manual, so the 60 s never pass).
+    let mut waits = Vec::new();
+    for _ in 0..max * 2 {
+        let url = format!("{base}/apps/w/machines/{id}/wait?state=destroyed&timeout=60");
+        waits.push(tokio::spawn(async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth("t")
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }));
+    }
+    sim.until_parked(max / 4 * 3).await;
+    // An ordinary call gets through while the budget of waits is parked.
+    let got = tokio::time::timeout(
+        Duration::from_secs(10),
+        reqwest::Client::new()
+            .get(format!("{base}/apps/w/machines/{id}"))
+            .bearer_auth("t")
+            .send(),
+    )
+    .await
+    .expect("an ordinary GET is not locked out by long-polls")
+    .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(
+        sim.parked_waits(),
+        max / 4 * 3,
+        "waits past the budget are not parked"
+    );
+    let mut refused = 0;
+    for wait in waits.iter_mut().filter(|w| w.is_finished()) {
+        if let Ok(Ok(429)) = wait.await {
+            refused += 1;
+        }
+    }
+    println!("long_polls_tried: {}", max * 2);
+    println!("long_polls_parked: {}", sim.parked_waits());
+    println!("long_polls_refused_429_so_far: {refused}");
+    for wait in waits {
+        wait.abort();
+    }
 }

@@ -126,7 +126,7 @@ async fn oversize_bodies_get_413_and_long_uris_414_both_as_json() {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(
         format!(
-            "POST /v1/apps HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
+            "POST /v1/apps HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {}\r\n\
              content-type: application/json\r\ncontent-length: 17000000\r\nconnection: close\r\n\r\n",
             sim.token()
         )
@@ -143,7 +143,7 @@ async fn oversize_bodies_get_413_and_long_uris_414_both_as_json() {
     let size = 16 * 1024 * 1024 + 1;
     s.write_all(
         format!(
-            "POST /v1/apps HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
+            "POST /v1/apps HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {}\r\n\
              content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n{size:x}\r\n",
             sim.token()
         )
@@ -161,7 +161,7 @@ async fn oversize_bodies_get_413_and_long_uris_414_both_as_json() {
     // A URI over 64 KiB: hyper refuses it before routing; the answer is still JSON.
     let mut s = TcpStream::connect(addr).await.unwrap();
     let uri = format!("/v1/apps?q={}", "a".repeat(70_000));
-    s.write_all(format!("GET {uri} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+    s.write_all(format!("GET {uri} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n").as_bytes())
         .await
         .unwrap();
     let answer = read_to_close(&mut s).await;
@@ -268,7 +268,7 @@ async fn slow_heads_and_idle_connections_are_closed() {
         .unwrap();
     // Half a request line, then nothing.
     let mut slow = TcpStream::connect(sim.addr()).await.unwrap();
-    slow.write_all(b"GET /v1/apps HTTP/1.1\r\nhost: x\r\n")
+    slow.write_all(b"GET /v1/apps HTTP/1.1\r\nhost: 127.0.0.1\r\n")
         .await
         .unwrap();
     let started = tokio::time::Instant::now();
@@ -280,7 +280,7 @@ async fn slow_heads_and_idle_connections_are_closed() {
     let mut idle = TcpStream::connect(sim.addr()).await.unwrap();
     idle.write_all(
         format!(
-            "GET /v1/apps HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\r\n",
+            "GET /v1/apps HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {}\r\n\r\n",
             sim.token()
         )
         .as_bytes(),
@@ -314,7 +314,7 @@ async fn slow_bodies_get_408() {
     let mut s = TcpStream::connect(sim.addr()).await.unwrap();
     s.write_all(
         format!(
-            "POST /v1/apps HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
+            "POST /v1/apps HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {}\r\n\
              content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"name\"",
             sim.token()
         )

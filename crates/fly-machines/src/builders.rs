@@ -284,6 +284,7 @@ impl MachineConfigBuilder {
 /// derived configs whose image or guest comes from a field.
 pub fn check_config(config: &types::MachineConfig) -> Result<()> {
     rule(rules::check_image(config.image.as_deref().unwrap_or("")))?;
+    check_names(config)?;
     if let Some(guest) = &config.guest {
         Guest::try_from(guest)?;
     }
@@ -305,6 +306,24 @@ pub fn check_config(config: &types::MachineConfig) -> Result<()> {
         {
             return Err(Error::Rule(err));
         }
+    }
+    Ok(())
+}
+
+/// Checks the env names (of the config and of each process) and metadata keys of a config,
+/// by the rules the builders, the derive and the emulator share. A plain
+/// `machines().create(config)` runs it too.
+pub(crate) fn check_names(config: &types::MachineConfig) -> Result<()> {
+    let process_envs = config
+        .processes
+        .iter()
+        .flatten()
+        .flat_map(|p| p.env.iter().flatten());
+    for (name, _) in config.env.iter().flatten().chain(process_envs) {
+        rule(rules::check_env_name(name))?;
+    }
+    for key in config.metadata.iter().flat_map(|m| m.keys()) {
+        rule(rules::check_metadata_key(key))?;
     }
     Ok(())
 }
@@ -625,6 +644,36 @@ impl CheckBuilder {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_plain_config_is_held_to_the_same_name_rules_as_the_builder() {
+        let config = |env: &str, key: &str| types::MachineConfig {
+            image: Some("nginx".into()),
+            env: Some([(env.to_string(), "v".to_string())].into()),
+            metadata: Some([(key.to_string(), "v".to_string())].into()),
+            ..Default::default()
+        };
+        let plain = crate::resources::machines::validate_config;
+        for (env, key) in [
+            ("lower", "ok"),
+            ("A-B", "ok"),
+            ("OK", "a/b"),
+            ("OK", ""),
+            ("OK", "a..b"),
+        ] {
+            let c = config(env, key);
+            assert!(plain(&c).is_err(), "plain create: {env} {key}");
+            assert!(check_config(&c).is_err(), "builder: {env} {key}");
+            assert!(
+                crate::validate::metadata_key(key).is_err() || rules::check_env_name(env).is_err()
+            );
+        }
+        let good = config("QUEUE_NAME", "fly_platform_version");
+        plain(&good).unwrap();
+        check_config(&good).unwrap();
+        crate::validate::metadata_key("fly.process-group_1").unwrap();
+    }
+
     use super::*;
     use crate::guest::GuestPreset;
 

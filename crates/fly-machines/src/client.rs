@@ -114,14 +114,49 @@ impl Client {
         Fut:
             Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>> + 'a,
         E: ErrorBody + 'a,
-        T: 'a,
+        T: serde::de::DeserializeOwned + 'a,
     {
         self.call_with(operation, CallContext::default(), call)
     }
 
     /// [`call`](Self::call) with facts the raw call cannot carry itself (extra query pairs, a
-    /// limiter bypass).
-    pub(crate) async fn call_with<'a, T, E, F, Fut>(
+    /// limiter bypass). What a success decodes into is checked against the decode budget first
+    /// (see `decode_budget`).
+    pub(crate) fn call_with<'a, T, E, F, Fut>(
+        &'a self,
+        operation: OperationId,
+        mut ctx: CallContext,
+        call: F,
+    ) -> impl Future<Output = Result<ResponseValue<T>>> + 'a
+    where
+        F: FnOnce(&'a fly_machines_api::Client) -> Fut + 'a,
+        Fut:
+            Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>> + 'a,
+        E: ErrorBody + 'a,
+        T: serde::de::DeserializeOwned + 'a,
+    {
+        ctx.decode_check = Some(crate::decode_budget::check::<T>);
+        self.call_unchecked(operation, ctx, call)
+    }
+
+    /// [`call`](Self::call) for an answer that is not decoded as JSON (a byte stream).
+    pub(crate) fn call_stream<'a, T, E, F, Fut>(
+        &'a self,
+        operation: OperationId,
+        call: F,
+    ) -> impl Future<Output = Result<ResponseValue<T>>> + 'a
+    where
+        F: FnOnce(&'a fly_machines_api::Client) -> Fut + 'a,
+        Fut:
+            Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>> + 'a,
+        E: ErrorBody + 'a,
+        T: 'a,
+    {
+        self.call_unchecked(operation, CallContext::default(), call)
+    }
+
+    /// The one path of every call.
+    async fn call_unchecked<'a, T, E, F, Fut>(
         &'a self,
         operation: OperationId,
         mut ctx: CallContext,
@@ -164,7 +199,13 @@ pub struct ClientBuilder {
     rate_limits: Option<RateLimits>,
     clock: Option<Arc<dyn Clock>>,
     max_response_bytes: Option<u64>,
+    pool_idle_timeout: Option<Duration>,
 }
+
+/// How long an idle connection is kept for reuse by default: 4 s, shorter than servers keep
+/// theirs (the emulator's 10 s; Node's 5 s; most proxies a minute), so that a call is not sent
+/// on a connection the server is closing at that moment.
+pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -184,6 +225,11 @@ impl ClientBuilder {
 
     /// Base URL of the API. `/v1` is added when missing; a bare host gets `https://` (or
     /// `http://` for `_api.internal`). Default: [`PUBLIC_BASE_URL`].
+    ///
+    /// Refused at [`build`](Self::build): a URL with a user or password (the token
+    /// authenticates; a password would be shown wherever the URL is), with a query or fragment
+    /// (calls append their own path), or `http://` to Fly's public host (the token would travel
+    /// in clear text).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
@@ -195,7 +241,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Timeout of one request, from sending it to reading its whole body (default 30 s).
+    /// Timeout of one request, from sending it to reading its whole body (default 30 s; zero is
+    /// refused at build).
     /// `/wait` calls always get their long-poll time plus 15 s, so a 60 s wait is never cut
     /// short. It applies with [`http_client`](Self::http_client) too, set on each request.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
@@ -206,6 +253,16 @@ impl ClientBuilder {
     /// Connect timeout (default 10 s). Ignored with [`http_client`](Self::http_client).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// How long an idle connection is kept for the next call (default
+    /// [`DEFAULT_POOL_IDLE_TIMEOUT`], 4 s). Keep it shorter than the server's own idle timeout:
+    /// a call sent just as the server closes an idle connection meets a reset, which an
+    /// idempotent call survives by a retry but a create cannot. Ignored with
+    /// [`http_client`](Self::http_client) (set `pool_idle_timeout` on yours).
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_idle_timeout = Some(timeout);
         self
     }
 
@@ -228,6 +285,11 @@ impl ClientBuilder {
 
     /// The largest response body accepted, in bytes (default 32 MiB). A larger answer fails
     /// with [`Error::ResponseTooLarge`] without being read past the limit.
+    ///
+    /// Memory is bounded by bytes, not by objects: what a success decodes into (its list
+    /// elements and map entries, each counted at the size of its Rust type) is held to twice
+    /// this limit, so a list of tiny JSON objects that would each become a large struct is
+    /// refused with the same error instead of taking gigabytes.
     pub fn max_response_bytes(mut self, limit: u64) -> Self {
         self.max_response_bytes = Some(limit);
         self
@@ -279,11 +341,19 @@ impl ClientBuilder {
             Error::invalid_input("user agent", &agent, "characters allowed in an HTTP header")
         })?;
         let request_timeout = self.request_timeout.unwrap_or(Duration::from_secs(30));
+        if request_timeout.is_zero() {
+            return Err(Error::invalid_input(
+                "request timeout",
+                "0s",
+                "a duration above zero (every request would fail at once)",
+            ));
+        }
         let own_client = self.http.is_none();
         let http = match self.http {
             Some(client) => client,
             None => crate::tls::configure(reqwest::Client::builder())?
                 .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
+                .pool_idle_timeout(self.pool_idle_timeout.unwrap_or(DEFAULT_POOL_IDLE_TIMEOUT))
                 .timeout(request_timeout)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -326,6 +396,7 @@ impl ClientBuilder {
 /// Accepts `https://api.machines.dev`, `https://api.machines.dev/v1/`, `_api.internal:4280`...
 fn normalize_base_url(input: &str) -> Result<String> {
     let trimmed = input.trim();
+    let shown = redact_userinfo(input);
     let with_scheme = if trimmed.contains("://") {
         trimmed.to_string()
     } else if trimmed.starts_with("_api.internal")
@@ -336,14 +407,32 @@ fn normalize_base_url(input: &str) -> Result<String> {
     } else {
         format!("https://{trimmed}")
     };
-    let url = reqwest::Url::parse(&with_scheme)
-        .map_err(|e| Error::invalid_input("base URL", input, &format!("an http(s) URL ({e})")))?;
+    let refuse = |expected: &str| Err(Error::invalid_input("base URL", &shown, expected));
+    let url = match reqwest::Url::parse(&with_scheme) {
+        Ok(url) => url,
+        Err(e) => return refuse(&format!("an http(s) URL ({e})")),
+    };
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(Error::invalid_input(
-            "base URL",
-            input,
-            "an http(s) URL with a host",
-        ));
+        return refuse("an http(s) URL with a host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return refuse(
+            "a URL without a user or password: the API authenticates with the token, and a \
+             password in the URL would be shown wherever the URL is",
+        );
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return refuse("a URL without a query or fragment: calls append their own path to it");
+    }
+    if url.scheme() == "http"
+        && url
+            .host_str()
+            .is_some_and(|host| host.eq_ignore_ascii_case(PUBLIC_HOST))
+    {
+        return refuse(
+            "https:// for Fly's public API: over http:// the token would cross the internet \
+             in clear text",
+        );
     }
     let base = url.as_str().trim_end_matches('/').to_string();
     Ok(if base.ends_with("/v1") {
@@ -351,6 +440,21 @@ fn normalize_base_url(input: &str) -> Result<String> {
     } else {
         format!("{base}/v1")
     })
+}
+
+/// Fly's public API host, reached only over https.
+const PUBLIC_HOST: &str = "api.machines.dev";
+
+/// `input` with anything between the scheme and an `@` (a user and password) replaced.
+fn redact_userinfo(input: &str) -> String {
+    let start = input.find("://").map_or(0, |i| i + 3);
+    let authority_end = input[start..]
+        .find(['/', '?', '#'])
+        .map_or(input.len(), |i| start + i);
+    match input[start..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &input[..start], &input[start + at..]),
+        None => input.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -377,6 +481,52 @@ mod tests {
         );
         assert!(normalize_base_url("ftp://x").is_err());
         assert!(normalize_base_url("http://").is_err());
+    }
+
+    #[test]
+    fn base_urls_that_would_leak_or_be_mangled_are_refused() {
+        for (url, says) in [
+            ("http://user:s3cret@host:4280", "without a user or password"),
+            (
+                "https://:s3cret@api.machines.dev",
+                "without a user or password",
+            ),
+            ("user:s3cret@host", "without a user or password"),
+            (
+                "http://127.0.0.1:4280/v1?x=1",
+                "without a query or fragment",
+            ),
+            (
+                "http://127.0.0.1:4280/v1#top",
+                "without a query or fragment",
+            ),
+            ("http://api.machines.dev", "https://"),
+            ("http://API.MACHINES.DEV/v1", "https://"),
+        ] {
+            let err = normalize_base_url(url).unwrap_err().to_string();
+            assert!(err.contains(says), "{url}: {err}");
+            assert!(!err.contains("s3cret"), "{url}: {err}");
+        }
+        let err = Client::builder()
+            .token("t")
+            .base_url("http://u:s3cret@[::1")
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cret"), "{err}");
+        assert_eq!(redact_userinfo("http://u:p@h/a@b"), "http://***@h/a@b");
+        assert_eq!(redact_userinfo("http://h/a@b"), "http://h/a@b");
+    }
+
+    #[test]
+    fn a_zero_request_timeout_is_refused() {
+        let err = Client::builder()
+            .token("t")
+            .request_timeout(Duration::ZERO)
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("request timeout"), "{err}");
     }
 
     /// Every handle names its operation; a handle whose raw call sends another operation fails

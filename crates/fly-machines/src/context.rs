@@ -29,6 +29,12 @@ pub(crate) struct CallContext {
     /// The caller accepts that a non-idempotent call may run twice: retry it after a timeout,
     /// 408 or 5xx as if it were idempotent.
     pub retry_unsafe: bool,
+    /// Checks what a success decodes into before the generated client decodes it (set for
+    /// every call that decodes JSON; see `decode_budget`).
+    pub decode_check: Option<crate::decode_budget::DecodeCheck>,
+    /// The path the request was sent to, kept only when the caller's HTTP client might follow
+    /// a redirect: an answer from any other path (even on the same origin) is refused.
+    pub sent_path: std::sync::OnceLock<String>,
     attempts: AtomicU32,
     /// The status and `fly-request-id` of the last answer that was not a success, for an error
     /// whose body the generated client could not decode (it keeps neither).

@@ -212,17 +212,20 @@ pub enum Error {
     /// A Postgres cluster did not become ready.
     #[error("{0}")]
     ClusterWait(#[from] crate::resources::postgres::ClusterWaitError),
-    /// The answer's body was larger than the client accepts; it was not read past the limit.
+    /// The answer was larger than the client accepts: its body was not read past the byte
+    /// limit, or what it would decode into was not decoded past the decode budget (twice the
+    /// byte limit, counted as the sizes of list elements and map entries).
     #[error(
-        "{operation}: the response body is larger than the limit of {limit} bytes (at least \
-         {size} bytes); raise it with ClientBuilder::max_response_bytes"
+        "{operation}: the response is larger than the limit of {limit} bytes (at least {size} \
+         bytes, as read or as decoded); raise it with ClientBuilder::max_response_bytes"
     )]
     ResponseTooLarge {
         /// The operation id.
         operation: &'static str,
-        /// The limit in force, in bytes.
+        /// The limit in force, in bytes: the byte limit, or the decode budget.
         limit: u64,
-        /// The announced length, or how much had been read when reading stopped.
+        /// The announced length, how much had been read when reading stopped, or how much the
+        /// decoded values took when decoding stopped.
         size: u64,
     },
     /// The client refused an answer before decoding it (it came from another origin than the

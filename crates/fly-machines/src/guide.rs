@@ -195,6 +195,15 @@
 //! Another deployer holding the lease gets [`Error::is_lease_conflict`](crate::Error::is_lease_conflict)
 //! (409, never retried). The nonce never appears in `Debug` output or traces.
 //!
+//! Leases survive cancellation and lost answers:
+//! - drop the `lease(..)` future (a timeout, a `select!`) and an acquire request already in
+//!   flight is finished in a task of its own, which releases the lease it takes at once;
+//! - an acquire answered with a 5xx, a 408, a timeout or a broken connection may have taken the
+//!   lease: it is tried again for at least the lease's TTL, so the lost lease (never refreshed)
+//!   expires and the retry takes it. One 503 never fails a rollout;
+//! - `release()` counts only once Fly has answered the DELETE: drop it half-way and the guard
+//!   releases on drop. The refresh in flight always lands before the release, never after it.
+//!
 //! # Volumes
 //!
 //! ```no_run
@@ -286,6 +295,18 @@
 //! app.machine("d5683000000000").exec(["date"]).retry_unsafe().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! What a hostile or broken server cannot do:
+//! - take memory beyond the bytes it sent: a body is held to `max_response_bytes` (32 MiB), and
+//!   what it decodes into (list elements and map entries, at the size of their Rust types) to
+//!   twice that; a list of tiny objects that would each become a large struct is refused with
+//!   [`Error::ResponseTooLarge`](crate::Error::ResponseTooLarge) instead;
+//! - hold a call past `max_elapsed`: a retry's timeout is cut to what is left;
+//! - meet a reused connection it is closing: idle connections are kept 4 s, under the 5-10 s
+//!   servers and proxies keep theirs; a reset on a reused connection is resent for an
+//!   idempotent call, never for a create;
+//! - stall the shared limiter: a Redis answer past `max_wait` or the longest plausible wait
+//!   (120 s) is refused and the call paces locally.
 //!
 //! # Testing
 //!

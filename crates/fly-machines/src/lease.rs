@@ -23,7 +23,7 @@ pub struct LeaseGuard {
     machine: Machine,
     nonce: String,
     lease: types::Lease,
-    refresher: Option<JoinHandle<()>>,
+    refresher: Option<Refresher>,
     lost: Arc<AtomicBool>,
     released: bool,
 }
@@ -50,7 +50,14 @@ impl Machine {
     /// `machine.lease(Duration::from_secs(30)).description("deploy").await`.
     ///
     /// While someone else holds the lease (409) it tries again until `acquire_timeout` (default
-    /// 30 s); any other error ends the attempt at once.
+    /// 30 s). An answer that leaves the outcome unknown (5xx, 408, a timeout, a broken
+    /// connection) is tried again too, for at least the lease's TTL: if the lost attempt did take
+    /// the lease, nobody refreshes it, it expires, and a later attempt takes it. So one 503
+    /// never fails an acquisition. Any other error ends it at once.
+    ///
+    /// Cancelling is safe: an acquire request in flight when the caller stops waiting (a
+    /// dropped future, a timeout) is finished in a task of its own, which releases the lease it
+    /// takes at once. A lease whose answer was lost is never held past its TTL.
     #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn lease(
         &self,
@@ -70,48 +77,12 @@ impl Machine {
                 "a duration of at most i64::MAX seconds",
             )
         })?;
-        let clock = self.app.client.clock().clone();
-        let deadline = later(
-            clock.now(),
-            acquire_timeout.unwrap_or(Duration::from_secs(30)),
-        );
         let body = types::CreateLeaseRequest {
             description,
             ttl: Some(ttl_field),
         };
-        // Waiters of this client take turns; one that runs out of time in the queue still
-        // makes one attempt, so it reports what the server says.
-        let gate = self
-            .app
-            .client
-            .lease_gate(&format!("{}/{}", self.app.name, self.id));
-        let turn = match gate.clone().try_lock_owned() {
-            Ok(turn) => Some(turn),
-            Err(_) => tokio::select! {
-                biased;
-                turn = gate.clone().lock_owned() => Some(turn),
-                _ = clock.sleep(deadline.saturating_duration_since(clock.now())) => None,
-            },
-        };
-        let mut pause = Duration::from_secs(1);
-        let outcome = loop {
-            match self.lease_call(None, &body, false).await {
-                Ok(envelope) => break Ok(envelope),
-                Err(e)
-                    if e.is_conflict()
-                        && turn.is_some()
-                        && later(clock.now(), pause) < deadline =>
-                {
-                    tracing::debug!(machine_id = %self.id, "lease held elsewhere; trying again");
-                    clock.sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(4));
-                }
-                Err(e) => break Err(e),
-            }
-        };
-        drop(turn);
-        drop(gate);
-        self.app.client.prune_lease_gates();
+        let patience = acquire_timeout.unwrap_or(Duration::from_secs(30));
+        let outcome = self.acquire(&body, ttl_secs, patience).await;
         let envelope = outcome?;
         let lease = envelope.data.unwrap_or_default();
         let Some(nonce) = lease.nonce.clone().filter(|n| !n.is_empty()) else {
@@ -201,6 +172,155 @@ impl Machine {
     }
 }
 
+/// A lease POST that finishes even when its caller stops waiting. It runs in the caller's task
+/// (so the caller's clock and limiter pace it); dropped while in flight, it is handed to a task
+/// of its own, which lets it land and releases the lease it took: a cancelled acquisition never
+/// leaves behind a lease nobody knows the nonce of.
+struct DetachOnDrop {
+    post: Option<futures::future::BoxFuture<'static, Result<types::LeaseEnvelope>>>,
+    started: bool,
+    machine: Machine,
+}
+
+impl std::future::Future for DetachOnDrop {
+    type Output = Result<types::LeaseEnvelope>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.get_mut();
+        let Some(post) = this.post.as_mut() else {
+            return std::task::Poll::Ready(Err(Error::Config(
+                "a lease request was polled after it finished".into(),
+            )));
+        };
+        this.started = true;
+        let outcome = std::task::ready!(post.as_mut().poll(cx));
+        this.post = None;
+        std::task::Poll::Ready(outcome)
+    }
+}
+
+impl Drop for DetachOnDrop {
+    fn drop(&mut self) {
+        // Never polled: nothing was sent.
+        let Some(post) = self.post.take().filter(|_| self.started) else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let machine = self.machine.clone();
+            runtime.spawn(async move {
+                let outcome = post.await;
+                machine.release_unwanted(outcome).await;
+            });
+        }
+    }
+}
+
+impl Machine {
+    /// One acquire POST, safe to cancel (see [`DetachOnDrop`]).
+    fn acquire_once(&self, body: &types::CreateLeaseRequest) -> DetachOnDrop {
+        let machine = self.clone();
+        let body = body.clone();
+        DetachOnDrop {
+            post: Some(Box::pin(async move {
+                machine.lease_call(None, &body, false).await
+            })),
+            started: false,
+            machine: self.clone(),
+        }
+    }
+
+    /// Tries to take the lease until it is taken or the deadline passes. Waiters of this client
+    /// take turns; one that runs out of time in the queue still makes one attempt, so it
+    /// reports what the server says. Cancelling it between attempts leaves nothing behind, and
+    /// during one, the attempt's own task releases what it takes.
+    async fn acquire(
+        &self,
+        body: &types::CreateLeaseRequest,
+        ttl_secs: u64,
+        patience: Duration,
+    ) -> Result<types::LeaseEnvelope> {
+        let clock = self.app.client.clock().clone();
+        let mut deadline = later(clock.now(), patience);
+        let gate = self
+            .app
+            .client
+            .lease_gate(&format!("{}/{}", self.app.name, self.id));
+        let turn = match gate.clone().try_lock_owned() {
+            Ok(turn) => Some(turn),
+            Err(_) => tokio::select! {
+                biased;
+                turn = gate.clone().lock_owned() => Some(turn),
+                _ = clock.sleep(deadline.saturating_duration_since(clock.now())) => None,
+            },
+        };
+        let mut pause = Duration::from_secs(1);
+        let mut waited_out_own = false;
+        let outcome = loop {
+            let e = match self.acquire_once(body).await {
+                Ok(envelope) => break Ok(envelope),
+                Err(e) => e,
+            };
+            let held = e.is_conflict();
+            let unknown = !held && e.is_retryable() && !e.is_rate_limited();
+            if unknown && !waited_out_own {
+                // The lost attempt may hold the lease now: keep trying until it has expired.
+                waited_out_own = true;
+                let own_ttl = Duration::from_secs(ttl_secs).saturating_add(Duration::from_secs(2));
+                deadline = deadline.max(later(clock.now(), own_ttl));
+            }
+            let again = (held || e.is_retryable())
+                && turn.is_some()
+                && later(clock.now(), pause) < deadline;
+            if !again {
+                break Err(e);
+            }
+            tracing::debug!(machine_id = %self.id, error = %e, "lease not taken; trying again");
+            clock.sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(4));
+        };
+        drop(turn);
+        drop(gate);
+        self.app.client.prune_lease_gates();
+        outcome
+    }
+
+    /// Releases a lease taken for a caller who is no longer there.
+    async fn release_unwanted(&self, envelope: Result<types::LeaseEnvelope>) {
+        let Some(nonce) = envelope
+            .ok()
+            .and_then(|e| e.data)
+            .and_then(|lease| lease.nonce)
+            .filter(|n| !n.is_empty())
+        else {
+            return;
+        };
+        if let Err(e) = self.release_lease(&nonce).await {
+            tracing::warn!(machine_id = %self.id, error = %e, "could not release a lease nobody waited for");
+        }
+    }
+}
+
+/// The background refresh of a lease, and the signal that stops it between refreshes.
+///
+/// It is stopped, never aborted: a refresh aborted in flight may still reach Fly after the
+/// release, and a refresh that finds no lease takes a new one, which nobody would then release.
+/// A stopped refresher finishes the refresh in flight (releasing a new lease it took) first.
+struct Refresher {
+    task: JoinHandle<()>,
+    stop: Arc<tokio::sync::Notify>,
+}
+
+impl Refresher {
+    /// Asks the refresher to stop and waits until it has.
+    async fn stop(&mut self) {
+        self.stop.notify_one();
+        let _ = (&mut self.task).await;
+    }
+}
+
 /// Refreshes the lease at a third of its TTL. Refreshes skip the client-side limiter: waiting
 /// behind other callers' acquire attempts on the same machine could let the lease expire.
 fn spawn_refresher(
@@ -208,18 +328,24 @@ fn spawn_refresher(
     nonce: String,
     ttl_secs: u64,
     lost: Arc<AtomicBool>,
-) -> JoinHandle<()> {
+) -> Refresher {
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopped = stop.clone();
     let every = Duration::from_secs(ttl_secs)
         .div_f64(3.0)
         .max(Duration::from_millis(500));
     let clock = machine.app.client.clock().clone();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let body = types::CreateLeaseRequest {
             description: None,
             ttl: i64::try_from(ttl_secs).ok(),
         };
         loop {
-            clock.sleep(every).await;
+            tokio::select! {
+                biased;
+                _ = stopped.notified() => return,
+                _ = clock.sleep(every) => {}
+            }
             match machine.lease_call(Some(&nonce), &body, true).await {
                 Ok(envelope) => {
                     let granted = envelope.data.and_then(|lease| lease.nonce);
@@ -247,7 +373,8 @@ fn spawn_refresher(
                 }
             }
         }
-    })
+    });
+    Refresher { task, stop }
 }
 
 impl LeaseGuard {
@@ -273,34 +400,49 @@ impl LeaseGuard {
     }
 
     /// Stops refreshing and releases the lease. A lease that already expired is not an error.
+    ///
+    /// The guard counts as released only once the DELETE has been answered: a `release()` that
+    /// is dropped before then (a caller's timeout while the limiter holds it) leaves the guard to
+    /// release on drop, as if `release()` had never been called. A release that fails is tried
+    /// once more, best effort, the same way.
     pub async fn release(mut self) -> Result<()> {
-        self.stop_refreshing();
-        self.released = true;
-        self.machine.release_lease(&self.nonce).await
-    }
-
-    fn stop_refreshing(&mut self) {
-        if let Some(task) = self.refresher.take() {
-            task.abort();
+        // The refresh in flight, if any, lands before the DELETE, never after it.
+        if let Some(refresher) = &mut self.refresher {
+            refresher.stop().await;
         }
+        self.refresher = None;
+        let released = self.machine.release_lease(&self.nonce).await;
+        self.released = released.is_ok();
+        released
     }
 }
 
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
-        self.stop_refreshing();
+        let refresher = self.refresher.take();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime to finish on: stop refreshing at once; the TTL frees the lease.
+            if let Some(refresher) = refresher {
+                refresher.task.abort();
+            }
+            return;
+        };
         if self.released {
+            if let Some(refresher) = refresher {
+                refresher.stop.notify_one();
+            }
             return;
         }
-        // Best effort: release from the runtime if there is one; otherwise the TTL frees it.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let machine = self.machine.clone();
-            let nonce = std::mem::take(&mut self.nonce);
-            runtime.spawn(async move {
-                if let Err(e) = machine.release_lease(&nonce).await {
-                    tracing::debug!(machine_id = %machine.id, error = %e, "releasing a dropped lease failed");
-                }
-            });
-        }
+        // Best effort, from the runtime: let the refresh in flight land, then release.
+        let machine = self.machine.clone();
+        let nonce = std::mem::take(&mut self.nonce);
+        runtime.spawn(async move {
+            if let Some(mut refresher) = refresher {
+                refresher.stop().await;
+            }
+            if let Err(e) = machine.release_lease(&nonce).await {
+                tracing::debug!(machine_id = %machine.id, error = %e, "releasing a dropped lease failed");
+            }
+        });
     }
 }

@@ -176,6 +176,7 @@ pub mod builders;
 mod client;
 pub mod clock;
 mod context;
+mod decode_budget;
 mod error;
 pub mod guest;
 pub mod guide;
@@ -199,7 +200,8 @@ pub mod vtime;
 pub mod wait;
 
 pub use client::{
-    BASE_URL_ENVS, Client, ClientBuilder, INTERNAL_BASE_URL, PUBLIC_BASE_URL, TOKEN_ENV,
+    BASE_URL_ENVS, Client, ClientBuilder, DEFAULT_POOL_IDLE_TIMEOUT, INTERNAL_BASE_URL,
+    PUBLIC_BASE_URL, TOKEN_ENV,
 };
 pub use clock::{Clock, ManualClock, TokioClock};
 pub use error::{ApiError, Error, ErrorBody, ErrorCode, Result};
@@ -226,8 +228,8 @@ pub use resources::volumes::{Volume, Volumes};
 pub use retry::{Failure, RetryPolicy};
 #[cfg(feature = "redis")]
 pub use shared_limiter::{
-    DEFAULT_DECISION_TIMEOUT, DEFAULT_RETRY_INTERVAL, Reservation, SharedError, SharedLimiter,
-    SharedLimits, SharedStats,
+    DEFAULT_ARRIVAL_ALLOWANCE, DEFAULT_DECISION_TIMEOUT, DEFAULT_LONGEST_WAIT,
+    DEFAULT_RETRY_INTERVAL, Reservation, SharedError, SharedLimiter, SharedLimits, SharedStats,
 };
 pub use signal::Signal;
 pub use token::{Scheme, Token};

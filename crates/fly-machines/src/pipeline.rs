@@ -67,8 +67,9 @@ impl Pipeline {
         operation: &'static Operation,
         span: tracing::Span,
     ) -> Call<'a> {
-        let (bypass, retry_unsafe) =
-            context::with(|c| (c.bypass_limiter, c.retry_unsafe)).unwrap_or((false, false));
+        let (bypass, retry_unsafe, decode_check) =
+            context::with(|c| (c.bypass_limiter, c.retry_unsafe, c.decode_check))
+                .unwrap_or((false, false, None));
         let limiter = self
             .limiter
             .as_deref()
@@ -84,6 +85,7 @@ impl Pipeline {
             started: self.clock.now(),
             limiter_wait: Duration::ZERO,
             repeatable: operation.idempotent || retry_unsafe,
+            decode_check,
         }
     }
 
@@ -125,6 +127,9 @@ impl Pipeline {
         loop {
             if let Err(refusal) = self.admit(&mut call, attempt).await {
                 return Ok(refusal);
+            }
+            if attempt > 1 {
+                self.fit_to_deadline(&call, &mut request);
             }
             let (sent, kept) = self.start_attempt(&call, request, attempt);
             let result = sent.await;
@@ -168,6 +173,26 @@ impl Pipeline {
             // Resend.
             request = next;
             attempt += 1;
+        }
+    }
+
+    /// Cuts a retry's timeout to what is left of `max_elapsed`, so the call never overshoots
+    /// its overall deadline by a whole request timeout. Long-polls keep theirs: their time is
+    /// the server's to take, and cutting one short would only turn an answer into a timeout.
+    fn fit_to_deadline(&self, call: &Call<'_>, request: &mut reqwest::Request) {
+        let Some(max) = self.retry.max_elapsed else {
+            return;
+        };
+        if call.operation.long_poll.is_some() {
+            return;
+        }
+        let spent = self.clock.now().saturating_duration_since(call.started);
+        let left = max
+            .saturating_sub(spent)
+            .max(std::time::Duration::from_millis(1));
+        let current = request.timeout().copied().unwrap_or(self.request_timeout);
+        if left < current {
+            *request.timeout_mut() = Some(left);
         }
     }
 
@@ -249,7 +274,8 @@ impl Pipeline {
                 tracing::debug!(error = %e, attempt, "request failed");
             }
         }
-        result.map(|response| body_limit::bound(response, self.max_response_bytes))
+        result
+            .map(|response| body_limit::bound(response, self.max_response_bytes, call.decode_check))
     }
 
     /// The answer given when our own limiter would wait longer than allowed: a 429 in Fly's
@@ -290,6 +316,8 @@ struct Call<'a> {
     /// The operation is idempotent, or the caller opted in to repeating it after an ambiguous
     /// failure (`retry_unsafe`).
     repeatable: bool,
+    /// Checks what a success decodes into (see `decode_budget`).
+    decode_check: Option<crate::decode_budget::DecodeCheck>,
 }
 
 /// A copy of `request` to send again, or `None` when its body cannot be replayed.
@@ -347,7 +375,12 @@ impl RequestPolicy for Pipeline {
         if !headers.contains_key(USER_AGENT) {
             headers.insert(USER_AGENT, self.user_agent.clone());
         }
+        // Only a caller's client may follow redirects; ours never does, and keeps no copy.
+        let sent_path = (!self.own_client).then(|| request.url().path().to_string());
         context::with(|ctx| {
+            if let Some(path) = sent_path {
+                let _ = ctx.sent_path.set(path);
+            }
             if let Some(named) = ctx.operation
                 && named != operation.op
             {
@@ -378,10 +411,23 @@ impl RequestPolicy for Pipeline {
         response: &reqwest::Response,
         operation: &'static Operation,
     ) -> Result<(), String> {
-        if self.own_client || same_origin(response.url(), &self.base_url) {
+        if self.own_client {
             return Ok(());
         }
         let url = response.url();
+        if same_origin(url, &self.base_url) {
+            let sent = context::with(|ctx| ctx.sent_path.get().cloned()).flatten();
+            return match sent {
+                Some(sent) if sent != url.path() => Err(format!(
+                    "{}: the answer came from {}, not from {sent} where the call was sent: the \
+                     HTTP client followed a redirect, which Fly's API never sends. Build the \
+                     http_client with `redirect::Policy::none()`",
+                    operation.id,
+                    url.path(),
+                )),
+                _ => Ok(()),
+            };
+        }
         Err(format!(
             "{}: the answer came from {}://{}, not from the API at {}://{}: the HTTP client \
              followed a redirect, which Fly's API never sends. The request may have been sent \

@@ -18,7 +18,10 @@ use crate::clock::Clock;
 use crate::limiter::{Limit, LimitKey, Limiter, RateLimits};
 use health::Health;
 use settings::redacted_url;
-pub use settings::{DEFAULT_DECISION_TIMEOUT, DEFAULT_RETRY_INTERVAL, SharedLimits};
+pub use settings::{
+    DEFAULT_ARRIVAL_ALLOWANCE, DEFAULT_DECISION_TIMEOUT, DEFAULT_LONGEST_WAIT,
+    DEFAULT_RETRY_INTERVAL, SharedLimits,
+};
 
 impl Limiter {
     /// The shared backend, when [`RateLimits::shared`] configured one.
@@ -39,6 +42,11 @@ pub enum SharedError {
     /// An outage is in progress and the next attempt to reach Redis is not due yet.
     #[error("Redis is unreachable; next attempt not due yet")]
     Waiting,
+    /// Redis answered something the limiter's script never returns: a wait past the maximum
+    /// wait or the longest plausible one, a negative wait, an unknown verdict, or a script
+    /// loaded under another SHA-1. The call is paced locally instead.
+    #[error("Redis answered out of bounds: {0}")]
+    OutOfBounds(String),
 }
 
 /// One decision of the shared limiter.
@@ -82,8 +90,8 @@ pub struct SharedLimiter {
     clock: Arc<dyn Clock>,
     client: Result<redis::Client, String>,
     connection: tokio::sync::OnceCell<ConnectionManager>,
-    acquire: redis::Script,
-    penalize: redis::Script,
+    acquire: LuaScript,
+    penalize: LuaScript,
     health: Health,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -118,8 +126,8 @@ impl SharedLimiter {
             clock,
             client,
             connection: tokio::sync::OnceCell::new(),
-            acquire: redis::Script::new(include_str!("shared_limiter/acquire.lua")),
-            penalize: redis::Script::new(include_str!("shared_limiter/penalize.lua")),
+            acquire: LuaScript::new(include_str!("shared_limiter/acquire.lua")),
+            penalize: LuaScript::new(include_str!("shared_limiter/penalize.lua")),
             health: Health::new(settings.decision_timeout, settings.retry_interval),
             background: Mutex::new(Vec::new()),
             settings,
@@ -153,28 +161,49 @@ impl SharedLimiter {
     /// timeout.
     pub async fn reserve(&self, key: &LimitKey, limit: Limit) -> Result<Reservation, SharedError> {
         let interval_us = self.interval_us(limit);
-        let max_wait_us = self
-            .max_wait
-            .map_or(-1, |max| i64::try_from(max.as_micros()).unwrap_or(i64::MAX));
+        let max_wait_us = self.max_wait.map_or(-1, micros);
         let name = self.redis_key(key);
         let burst = i64::from(limit.burst.max(1));
-        let answer: ScriptAnswer = self
-            .run_script(&self.acquire, |mut conn, script| async move {
-                script
-                    .key(name)
-                    .arg(interval_us)
-                    .arg(burst)
-                    .arg(max_wait_us)
-                    .invoke_async(&mut conn)
-                    .await
-            })
-            .await?;
-        let (admitted, wait_us, now_us) = answer;
-        Ok(Reservation {
-            admitted: admitted == 1,
-            wait: Duration::from_micros(u64::try_from(wait_us).unwrap_or(0)),
-            server_time_us: u64::try_from(now_us).unwrap_or(0),
+        let horizon_us = micros(self.settings.longest_wait);
+        let allowance_us = micros(self.settings.arrival_allowance);
+        let args = [interval_us, burst, max_wait_us, horizon_us, allowance_us];
+        self.run_script(&self.acquire, name, args, |answer: ScriptAnswer| {
+            self.check_answer(answer)
         })
+        .await
+    }
+
+    /// The script's answer as a reservation, if it is one the script can give: a verdict of 0
+    /// or 1, a wait that is not negative, within the maximum wait (when set) and within the
+    /// longest plausible wait, and a refusal only when a maximum wait is set.
+    fn check_answer(
+        &self,
+        (admitted, wait_us, now_us): ScriptAnswer,
+    ) -> Result<Reservation, SharedError> {
+        let out = |what: String| Err(SharedError::OutOfBounds(what));
+        let Ok(wait) = u64::try_from(wait_us).map(Duration::from_micros) else {
+            return out(format!("a negative wait of {wait_us} us"));
+        };
+        let bound = self.max_wait.map_or(self.settings.longest_wait, |max| {
+            max.min(self.settings.longest_wait)
+        });
+        match admitted {
+            1 if wait > bound => out(format!(
+                "a wait of {wait:?}, past the longest accepted ({bound:?})"
+            )),
+            1 => Ok(Reservation {
+                admitted: true,
+                wait,
+                server_time_us: u64::try_from(now_us).unwrap_or(0),
+            }),
+            0 if self.max_wait.is_some() => Ok(Reservation {
+                admitted: false,
+                wait,
+                server_time_us: u64::try_from(now_us).unwrap_or(0),
+            }),
+            0 => out("a refusal, with no maximum wait set".to_string()),
+            other => out(format!("a verdict of {other}")),
+        }
     }
 
     /// Records a 429 on `key` for every replica: held for `hold`, then one call per `spacing`
@@ -185,21 +214,12 @@ impl SharedLimiter {
         hold: Duration,
         spacing: Duration,
     ) -> Result<(), SharedError> {
-        let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
         let (hold, cooldown, spacing) = (micros(hold), micros(self.cooldown), micros(spacing));
         let name = self.redis_key(key);
-        let _: i64 = self
-            .run_script(&self.penalize, |mut conn, script| async move {
-                script
-                    .key(name)
-                    .arg(hold)
-                    .arg(cooldown)
-                    .arg(spacing)
-                    .invoke_async(&mut conn)
-                    .await
-            })
-            .await?;
-        Ok(())
+        self.run_script(&self.penalize, name, [hold, cooldown, spacing], |_: i64| {
+            Ok(())
+        })
+        .await
     }
 
     /// Waits until every penalty sent in the background so far has been written (or failed).
@@ -256,25 +276,24 @@ impl SharedLimiter {
         (interval.ceil() as i64).max(1)
     }
 
-    /// Runs one script call within the decision timeout, tracking Redis's health; a failure
-    /// counts one fallback.
-    async fn run_script<'s, T, F, Fut>(
-        &'s self,
-        script: &'s redis::Script,
-        call: F,
-    ) -> Result<T, SharedError>
-    where
-        F: FnOnce(ConnectionManager, &'s redis::Script) -> Fut,
-        Fut: std::future::Future<Output = redis::RedisResult<T>>,
-    {
+    /// Runs one script call within the decision timeout and checks its answer with `check`,
+    /// tracking Redis's health; a failure (an answer out of bounds included) counts one
+    /// fallback.
+    async fn run_script<T: redis::FromRedisValue, U, const N: usize>(
+        &self,
+        script: &LuaScript,
+        key: String,
+        args: [i64; N],
+        check: impl FnOnce(T) -> Result<U, SharedError>,
+    ) -> Result<U, SharedError> {
         let result = if self.health.should_try() {
             let attempt = async {
-                let conn = self.connection().await?;
-                call(conn, script).await.map_err(|e| e.to_string())
+                let mut conn = self.connection().await?;
+                script.invoke(&mut conn, &key, &args).await
             };
             match tokio::time::timeout(self.settings.decision_timeout, attempt).await {
-                Ok(Ok(answer)) => Ok(answer),
-                Ok(Err(e)) => Err(SharedError::Redis(e)),
+                Ok(Ok(answer)) => check(answer),
+                Ok(Err(e)) => Err(e),
                 Err(_) => Err(SharedError::Timeout(self.settings.decision_timeout)),
             }
         } else {
@@ -291,11 +310,11 @@ impl SharedLimiter {
     /// calls does not meet `NOSCRIPT` all at once. Concurrent first calls share one attempt; a
     /// failed attempt is made again by the next call. Once made, it reconnects on its own after
     /// Redis comes back (and a script missing after a restart is loaded again on first use).
-    async fn connection(&self) -> Result<ConnectionManager, String> {
+    async fn connection(&self) -> Result<ConnectionManager, SharedError> {
         let conn = self
             .connection
             .get_or_try_init(|| async {
-                let client = self.client.clone()?;
+                let client = self.client.clone().map_err(SharedError::Redis)?;
                 let timeout = self.settings.decision_timeout;
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(timeout))
@@ -305,18 +324,76 @@ impl SharedLimiter {
                     .set_max_delay(Duration::from_millis(500));
                 let mut conn = ConnectionManager::new_with_config(client, config)
                     .await
-                    .map_err(|e| format!("cannot connect to Redis: {e}"))?;
+                    .map_err(|e| SharedError::Redis(format!("cannot connect to Redis: {e}")))?;
                 for script in [&self.acquire, &self.penalize] {
-                    script
-                        .prepare_invoke()
-                        .load_async(&mut conn)
-                        .await
-                        .map_err(|e| format!("cannot load the limiter's script: {e}"))?;
+                    script.load(&mut conn).await?;
                 }
-                Ok::<_, String>(conn)
+                Ok::<_, SharedError>(conn)
             })
             .await?;
         Ok(conn.clone())
+    }
+}
+
+/// `d` in microseconds, for the scripts (saturating).
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// A Lua script run by its SHA-1, and loaded when Redis does not have it.
+///
+/// Not `redis::Script`: its loading asserts (in debug builds) that Redis answered with the
+/// script's SHA-1, so a Redis answering anything else would panic the caller. Here that answer
+/// is an error, and the call paces locally.
+struct LuaScript {
+    code: &'static str,
+    hash: String,
+}
+
+impl LuaScript {
+    fn new(code: &'static str) -> Self {
+        LuaScript {
+            code,
+            hash: redis::Script::new(code).get_hash().to_string(),
+        }
+    }
+
+    /// Loads the script, checking that Redis names it by its SHA-1.
+    async fn load(&self, conn: &mut ConnectionManager) -> Result<(), SharedError> {
+        let hash: String = redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(self.code)
+            .query_async(conn)
+            .await
+            .map_err(|e| SharedError::Redis(format!("cannot load the limiter's script: {e}")))?;
+        if hash != self.hash {
+            let shown: String = hash.chars().take(64).collect();
+            return Err(SharedError::OutOfBounds(format!(
+                "SCRIPT LOAD answered {shown:?}, not the script's SHA-1 {}",
+                self.hash
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs the script on `key` with `args`, loading it first if Redis lost it (a restart).
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        conn: &mut ConnectionManager,
+        key: &str,
+        args: &[i64],
+    ) -> Result<T, SharedError> {
+        let mut call = redis::cmd("EVALSHA");
+        call.arg(&self.hash).arg(1).arg(key).arg(args);
+        match call.query_async(conn).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                self.load(conn).await?;
+                call.query_async(conn)
+                    .await
+                    .map_err(|e| SharedError::Redis(e.to_string()))
+            }
+            other => other.map_err(|e| SharedError::Redis(e.to_string())),
+        }
     }
 }
 
@@ -357,5 +434,146 @@ mod tests {
             (stats.fallbacks, stats.outages, stats.shared_decisions),
             (3, 1, 0)
         );
+    }
+
+    /// A Redis impostor on loopback: answers `SCRIPT LOAD` with `sha` (the real SHA-1 when
+    /// `None`), `EVALSHA` with `answer` (RESP), and anything else with `+OK`.
+    async fn fake_redis(sha: Option<&'static str>, answer: String) -> String {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let answer = answer.clone();
+                tokio::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    loop {
+                        // One command: *N, then N bulk strings.
+                        let mut line = String::new();
+                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let n: usize = line.trim()[1..].parse().unwrap_or(0);
+                        let mut words = Vec::new();
+                        for _ in 0..n {
+                            line.clear();
+                            stream.read_line(&mut line).await.unwrap();
+                            let len: usize = line.trim()[1..].parse().unwrap();
+                            let mut word = vec![0; len + 2];
+                            stream.read_exact(&mut word).await.unwrap();
+                            words.push(String::from_utf8_lossy(&word[..len]).into_owned());
+                        }
+                        let command = words.first().map(|w| w.to_uppercase());
+                        let reply = match command.as_deref() {
+                            Some("SCRIPT") => {
+                                let real = redis::Script::new(&words[2]).get_hash().to_string();
+                                let sha = sha.map_or(real, str::to_string);
+                                format!("${}\r\n{sha}\r\n", sha.len())
+                            }
+                            Some("EVALSHA") => answer.clone(),
+                            _ => "+OK\r\n".to_string(),
+                        };
+                        if stream.get_mut().write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        format!("redis://{addr}/")
+    }
+
+    fn limiter_at(url: &str, max_wait: Option<Duration>) -> Limiter {
+        let limits = RateLimits::fly_defaults()
+            .max_wait(max_wait)
+            .shared(SharedLimits::redis(url).decision_timeout(Duration::from_secs(5)));
+        Limiter::new(limits).unwrap()
+    }
+
+    #[tokio::test]
+    async fn answers_out_of_bounds_pace_locally_instead_of_hanging() {
+        let key = LimitKey::new(OperationId::MachinesStart, "m1");
+        let limit = Limit::per_second(1, 3);
+        let hour_us: i64 = 3_600_000_000;
+        let now_us: i64 = 1_700_000_000_000_000;
+        let cases: [(&str, String, Option<Duration>); 6] = [
+            (
+                "an hour past max_wait",
+                format!("*3\r\n:1\r\n:{hour_us}\r\n:{now_us}\r\n"),
+                Some(Duration::from_secs(1)),
+            ),
+            (
+                "an hour, no max_wait",
+                format!("*3\r\n:1\r\n:{hour_us}\r\n:{now_us}\r\n"),
+                None,
+            ),
+            (
+                "a negative wait",
+                format!("*3\r\n:1\r\n:-5\r\n:{now_us}\r\n"),
+                None,
+            ),
+            (
+                "a verdict of 7",
+                format!("*3\r\n:7\r\n:0\r\n:{now_us}\r\n"),
+                None,
+            ),
+            (
+                "a refusal without max_wait",
+                format!("*3\r\n:0\r\n:10\r\n:{now_us}\r\n"),
+                None,
+            ),
+            (
+                "i64::MAX",
+                format!("*3\r\n:1\r\n:{}\r\n:{now_us}\r\n", i64::MAX),
+                Some(Duration::from_secs(1)),
+            ),
+        ];
+        for (label, answer, max_wait) in cases {
+            let url = fake_redis(None, answer).await;
+            let limiter = limiter_at(&url, max_wait);
+            let shared = limiter.shared().unwrap();
+            let got = shared.reserve(&key, limit).await;
+            match &got {
+                Err(SharedError::OutOfBounds(why)) => assert!(!why.contains("SCRIPT"), "{why}"),
+                other => panic!("{label}: {other:?}"),
+            }
+            // The whole acquire goes local: the burst is admitted at once, without sleeping.
+            let waited = tokio::time::timeout(
+                Duration::from_secs(5),
+                limiter.acquire(crate::RateLimitClass::ALL[0], &key),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{label}: the call hung"));
+            assert_eq!(waited, Ok(Duration::ZERO), "{label}");
+            assert!(shared.stats().fallbacks >= 1, "{label}");
+        }
+        // Within bounds, the answer stands.
+        let url = fake_redis(None, format!("*3\r\n:1\r\n:250000\r\n:{now_us}\r\n")).await;
+        let limiter = limiter_at(&url, Some(Duration::from_secs(1)));
+        let got = limiter
+            .shared()
+            .unwrap()
+            .reserve(&key, limit)
+            .await
+            .unwrap();
+        assert_eq!((got.admitted, got.wait), (true, Duration::from_millis(250)));
+    }
+
+    #[tokio::test]
+    async fn a_script_load_answered_with_another_hash_is_an_error_not_a_panic() {
+        let key = LimitKey::new(OperationId::MachinesStart, "m1");
+        for sha in ["not-a-sha", "", "0000000000000000000000000000000000000000"] {
+            let url = fake_redis(Some(sha), "*3\r\n:1\r\n:0\r\n:1\r\n".to_string()).await;
+            let limiter = limiter_at(&url, None);
+            let got = limiter
+                .shared()
+                .unwrap()
+                .reserve(&key, Limit::per_second(1, 3))
+                .await;
+            match got {
+                Err(SharedError::OutOfBounds(why)) => assert!(why.contains("SCRIPT LOAD"), "{why}"),
+                other => panic!("{sha:?}: {other:?}"),
+            }
+        }
     }
 }

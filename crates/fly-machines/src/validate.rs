@@ -7,6 +7,11 @@
 
 use crate::error::{Error, Result};
 
+/// The longest name or id accepted. Fly's are far shorter (app names 63, machine ids 14); a
+/// longer value is a mistake, and would otherwise fail late as a transport error once the URL
+/// passes what a server accepts.
+const MAX_LEN: usize = 255;
+
 fn check(
     what: &'static str,
     value: &str,
@@ -15,6 +20,14 @@ fn check(
 ) -> Result<()> {
     // Runs on every call: one pass over the bytes settles the usual value; only one with a `.`,
     // a non-ASCII character or nothing at all takes the checks below, which explain the problem.
+    if value.len() > MAX_LEN {
+        let head: String = value.chars().take(32).collect();
+        return Err(Error::invalid_input(
+            what,
+            &format!("{head}... ({} bytes)", value.len()),
+            &format!("at most {MAX_LEN} characters"),
+        ));
+    }
     let plain = !value.is_empty()
         && value
             .bytes()
@@ -49,7 +62,9 @@ fn check(
 /// A lease nonce goes into the `fly-machine-lease-nonce` header, so it must be a valid header
 /// value; the error never shows it.
 pub(crate) fn lease_nonce(nonce: &str) -> Result<()> {
-    if !nonce.is_empty() && reqwest::header::HeaderValue::from_str(nonce).is_ok() {
+    // Not `HeaderValue::from_str`: it takes bytes above 127 (obs-text), so a non-ASCII nonce
+    // would pass a check that promises visible ASCII.
+    if !nonce.is_empty() && nonce.bytes().all(|b| b.is_ascii_graphic()) {
         return Ok(());
     }
     Err(Error::invalid_input(
@@ -92,6 +107,11 @@ pub(crate) fn key(what: &'static str, value: &str) -> Result<()> {
     )
 }
 
+/// Metadata keys, by the rule the builders, the derive and the emulator share.
+pub(crate) fn metadata_key(value: &str) -> Result<()> {
+    fly_machines_rules::check_metadata_key(value).map_err(Error::Rule)
+}
+
 /// Hostnames of certificates and IP addresses: DNS and address characters.
 pub(crate) fn host(what: &'static str, value: &str) -> Result<()> {
     check(
@@ -125,5 +145,21 @@ mod tests {
         host("hostname", "*.example.com").unwrap();
         host("ip", "2a09:8280:1::1").unwrap();
         key("metadata key", "fly_platform_version").unwrap();
+    }
+
+    #[test]
+    fn long_ids_and_non_ascii_nonces_are_refused() {
+        let long = "a".repeat(70_000);
+        let text = resource_id("machine id", &long).unwrap_err().to_string();
+        assert!(text.contains("at most 255") && text.len() < 300, "{text}");
+        resource_id("machine id", &"a".repeat(255)).unwrap();
+        for bad in ["nonce-é", "n\u{80}", "a b", "a\tb", ""] {
+            let text = lease_nonce(bad).unwrap_err().to_string();
+            assert!(
+                text.contains("visible ASCII") && !text.contains(bad) || bad.is_empty(),
+                "{text}"
+            );
+        }
+        lease_nonce("0123abcdef").unwrap();
     }
 }

@@ -498,22 +498,29 @@ impl Machines {
     ) -> Vec<Result<WaitOutcome>> {
         let limit = max_in_flight.unwrap_or(DEFAULT_WAITS_IN_FLIGHT).max(1);
         let timeout = timeout.unwrap_or(DEFAULT_WAIT);
-        futures::stream::iter(targets.0)
-            .map(|target| {
+        // Unordered, then put back in order: with `buffered`, a stuck wait at the head would
+        // hold its finished followers' slots, and the waits behind them would queue for a
+        // whole timeout per stuck machine.
+        let mut done: Vec<(usize, Result<WaitOutcome>)> = futures::stream::iter(targets.0)
+            .enumerate()
+            .map(|(index, target)| {
                 let states = states.clone();
                 async move {
-                    target
+                    let outcome = target
                         .machine
                         .wait_for(states)
                         .timeout(timeout)
                         .maybe_version(target.version)
                         .send()
-                        .await
+                        .await;
+                    (index, outcome)
                 }
             })
-            .buffered(limit)
+            .buffer_unordered(limit)
             .collect()
-            .await
+            .await;
+        done.sort_unstable_by_key(|(index, _)| *index);
+        done.into_iter().map(|(_, outcome)| outcome).collect()
     }
 }
 

@@ -41,7 +41,8 @@ async fn run(args: &[String]) -> Result<(), String> {
     let limits = RateLimits::fly_defaults().margin(0.0).shared(
         SharedLimits::redis(url.as_str())
             .namespace(namespace.as_str())
-            .decision_timeout(Duration::from_secs(2)),
+            .decision_timeout(Duration::from_secs(2))
+            .arrival_allowance(Duration::ZERO),
     );
     let limiter = Limiter::new(limits).ok_or("limiting is off")?;
     let shared = limiter.shared().ok_or("no shared backend")?;

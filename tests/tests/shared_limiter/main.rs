@@ -27,7 +27,8 @@ const PATIENT: Duration = Duration::from_secs(2);
 /// Scheduling slack allowed on top of a decision timeout before a call counts as stuck.
 const SLACK: Duration = Duration::from_millis(500);
 
-/// A limiter at Fly's limits, without margin, sharing `namespace` in `redis`.
+/// A limiter at Fly's limits, without margin or arrival allowance (so its pacing is exact),
+/// sharing `namespace` in `redis`.
 fn replica(
     redis: &RedisServer,
     namespace: &str,
@@ -36,7 +37,8 @@ fn replica(
     let limits = RateLimits::fly_defaults().margin(0.0).shared(
         SharedLimits::redis(redis.url())
             .namespace(namespace)
-            .decision_timeout(PATIENT),
+            .decision_timeout(PATIENT)
+            .arrival_allowance(Duration::ZERO),
     );
     Limiter::new(configure(limits)).expect("limiting is on")
 }
@@ -210,7 +212,8 @@ async fn a_redis_outage_falls_back_to_local_pacing_and_recovers() {
                 SharedLimits::redis(redis.url())
                     .namespace("outage")
                     .decision_timeout(timeout)
-                    .retry_interval(Duration::ZERO),
+                    .retry_interval(Duration::ZERO)
+                    .arrival_allowance(Duration::ZERO),
             ),
     )
     .unwrap();
@@ -282,7 +285,8 @@ async fn a_redis_that_stops_answering_times_out_to_local_pacing() {
             SharedLimits::redis(redis.url())
                 .namespace("frozen")
                 .decision_timeout(timeout)
-                .retry_interval(Duration::ZERO),
+                .retry_interval(Duration::ZERO)
+                .arrival_allowance(Duration::ZERO),
         ),
     )
     .unwrap();
@@ -377,6 +381,75 @@ async fn keys_expire() {
     assert_eq!(live(&mut conn).await, 0, "every fast key expired");
     // The penalized key, whose state still matters, is kept.
     assert!(pttl(&mut conn, name).await > 11_000);
+}
+
+/// The arrival allowance (default 250 ms) comes out of the burst: the last call of a burst
+/// waits it, and every later call keeps that much of a token in hand at Fly, so a call that
+/// arrives sooner after the one before than it was admitted is not refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_arrival_allowance_comes_out_of_the_burst() {
+    let redis = RedisServer::start();
+    let limiter = Limiter::new(
+        RateLimits::fly_defaults().margin(0.0).shared(
+            SharedLimits::redis(redis.url())
+                .namespace("allowance")
+                .decision_timeout(PATIENT),
+        ),
+    )
+    .expect("limiting is on");
+    let shared = limiter.shared().unwrap();
+    let key = LimitKey::new(OperationId::MachinesStart, "m-allow");
+    let mut admitted = Vec::new();
+    for _ in 0..5 {
+        let r = shared.reserve(&key, FLY).await.unwrap();
+        admitted.push(r.admitted_at_us());
+    }
+    let first = admitted[0];
+    let offsets_ms: Vec<u64> = admitted.iter().map(|at| (at - first) / 1000).collect();
+    // 0, 0, then 250 ms, then one interval apart: 1250, 2250 (a few ms of Redis time between
+    // the reservations themselves).
+    for (got, want) in offsets_ms.iter().zip([0u64, 0, 250, 1250, 2250]) {
+        assert!(got.abs_diff(want) <= 20, "{offsets_ms:?}");
+    }
+}
+
+/// Redis's clock stepped back an hour: the key's state (absolute server time) lies an hour
+/// ahead. The script drops state past the horizon instead of answering a wait of an hour; the
+/// client refuses any answer past `max_wait` or the longest wait all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_from_a_clock_that_stepped_back_is_dropped_not_waited_for() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection().await;
+    let limiter = replica(&redis, "clock-step", |l| {
+        l.max_wait(Some(Duration::from_secs(5)))
+    });
+    let shared = limiter.shared().unwrap();
+    let key = LimitKey::new(OperationId::MachinesStart, "m-step");
+    let first = shared.reserve(&key, FLY).await.unwrap();
+    let hour_ahead = first.server_time_us + 3600 * SECOND_US;
+    for (field, value) in [
+        ("tat", hour_ahead),
+        ("slot", hour_ahead),
+        ("until", hour_ahead),
+    ] {
+        let _: () = redis::cmd("DEL")
+            .arg(shared.redis_key(&key))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let _: () = redis::cmd("HSET")
+            .arg(shared.redis_key(&key))
+            .arg(field)
+            .arg(value)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let base = shared.stats();
+        let got = shared.reserve(&key, FLY).await.unwrap();
+        assert!(got.admitted, "{field}: {got:?}");
+        assert_eq!(got.wait, Duration::ZERO, "{field} an hour ahead: {got:?}");
+        assert_eq!(since(shared, base), (1, 0, 0), "{field}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::encoding::b64;
 use crate::errors::ApiError;
-use crate::ids::{alnum_id, fnv64, stream_bytes};
+use crate::ids::{alnum_id, fnv64};
 use crate::reply::ok_json;
 use crate::reply::{HandlerResult, Reply};
 use crate::request::{ApiRequest, Env};
@@ -185,6 +185,7 @@ pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     env.world.app(name)?;
     env.world.apps.remove(name);
     env.world.app_idempotency_keys.retain(|_, k| k.name != name);
+    env.world.issued_tokens.retain(|t| t.app != name);
     env.world.postgres.detach_app(name);
     Ok(Reply::empty(StatusCode::ACCEPTED))
 }
@@ -202,9 +203,14 @@ pub(crate) fn deploy_token(
             )));
         }
     }
-    let app = env.world.app(req.path_param("app_name"))?;
-    let seed = fnv64(format!("{}:{}", app.id, env.now).as_bytes());
-    let token = format!("FlyV1 fm2_{}", b64(&stream_bytes(seed, 48)));
-    env.world.issued_tokens.push(token.clone());
+    let app = env.world.app(req.path_param("app_name"))?.name.clone();
+    // Random, not from the seed: a token others could work out would be no token.
+    let mut secret = [0u8; 48];
+    rand::Rng::fill(&mut rand::rng(), &mut secret[..]);
+    let token = format!("FlyV1 fm2_{}", b64(&secret));
+    env.world.issued_tokens.push(crate::auth::IssuedToken {
+        token: token.clone(),
+        app,
+    });
     ok_json(types::CreateAppDeployTokenResponse { token: Some(token) })
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use fly_machines_api::types;
 
 use crate::emulator::{Emulator, lock};
@@ -192,10 +192,22 @@ fn check(w: &mut World, app: &str, id: &str, spec: &Spec, at: u64) -> Result<Che
 struct Parked<'a>(&'a Emulator);
 
 impl<'a> Parked<'a> {
-    fn new(emu: &'a Emulator) -> Parked<'a> {
-        emu.parked_waits.fetch_add(1, Ordering::SeqCst);
+    /// Parks one more wait, or says no when the long-poll budget is spent: 429, with the
+    /// connection closed so its slot goes back to everyone else at once.
+    fn new(emu: &'a Emulator) -> Result<Parked<'a>, ApiError> {
+        let before = emu.parked_waits.fetch_add(1, Ordering::SeqCst);
+        let parked = Parked(emu);
+        if before >= emu.settings.max_parked_waits {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_long_polls",
+                format!("{before} waits are already parked on this emulator; try again shortly"),
+            )
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+            .with_header(header::CONNECTION, HeaderValue::from_static("close")));
+        }
         emu.parked_changed.notify_waiters();
-        Parked(emu)
+        Ok(parked)
     }
 }
 
@@ -260,7 +272,7 @@ pub(crate) async fn wait(
             ));
         }
         if parked.is_none() {
-            parked = Some(Parked::new(emu));
+            parked = Some(Parked::new(emu)?);
         }
         let target = next_due.map_or(deadline, |d| d.min(deadline));
         let real_delay = (!emu.clock.is_manual())

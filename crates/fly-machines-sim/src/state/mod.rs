@@ -28,8 +28,8 @@ pub(crate) struct World {
     /// App-create idempotency keys → the app name they created.
     pub(crate) app_idempotency_keys: BTreeMap<String, AppKey>,
     pub(crate) next_seq: u64,
-    /// Tokens minted by the deploy-token endpoint, accepted like the main token.
-    pub(crate) issued_tokens: Vec<String>,
+    /// Tokens minted by the deploy-token endpoint, each good for its own app.
+    pub(crate) issued_tokens: Vec<crate::auth::IssuedToken>,
     pub(crate) not_found_after_create_ms: u64,
     pub(crate) destroyed_visible_ms: u64,
     /// Cursors of paged listings handed out and not yet expired.

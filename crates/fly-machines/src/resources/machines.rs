@@ -82,7 +82,7 @@ impl Machines {
         let checked = validate::app_name(&self.app.name).and_then(|()| {
             metadata
                 .iter()
-                .try_for_each(|(k, _)| validate::key("metadata key", k))?;
+                .try_for_each(|(k, _)| validate::metadata_key(k))?;
             paging::page_limit("machine page size", page_size, MAX_MACHINE_PAGE)
         });
         let limit = match checked {
@@ -290,7 +290,7 @@ pub(crate) fn validate_config(config: &types::MachineConfig) -> Result<()> {
     if let Some(guest) = &config.guest {
         crate::guest::Guest::try_from(guest)?;
     }
-    Ok(())
+    crate::builders::check_names(config)
 }
 
 /// One machine of an app. Made by [`App::machine`]; carries a lease nonce when made by a
@@ -859,7 +859,7 @@ impl Metadata<'_> {
     pub async fn get(&self, key: &str) -> Result<Option<String>> {
         let m = self.machine;
         m.check()?;
-        validate::key("metadata key", key)?;
+        validate::metadata_key(key)?;
         match m
             .app
             .client
@@ -878,7 +878,7 @@ impl Metadata<'_> {
     pub async fn set(&self, key: &str, value: &str) -> Result<()> {
         let m = self.machine;
         m.check()?;
-        validate::key("metadata key", key)?;
+        validate::metadata_key(key)?;
         let body = types::UpsertMetadataKeyRequest {
             value: Some(value.to_string()),
             updated_at: None,
@@ -902,7 +902,7 @@ impl Metadata<'_> {
     pub async fn delete(&self, key: &str) -> Result<()> {
         let m = self.machine;
         m.check()?;
-        validate::key("metadata key", key)?;
+        validate::metadata_key(key)?;
         m.app
             .client
             .call(OperationId::MachinesDeleteMetadata, |raw| {
@@ -991,7 +991,7 @@ impl Metadata<'_> {
     ) -> Result<types::UpdateMetadataRequest> {
         self.machine.check()?;
         for key in entries.0.keys() {
-            validate::key("metadata key", key)?;
+            validate::metadata_key(key)?;
         }
         Ok(types::UpdateMetadataRequest {
             machine_version: if_version,

@@ -91,7 +91,7 @@ impl Tokens {
     pub async fn kms(&self) -> Result<String> {
         let r = self
             .client
-            .call(OperationId::TokensRequestKms, |raw| {
+            .call_stream(OperationId::TokensRequestKms, |raw| {
                 raw.tokens_request_kms()
             })
             .await?;
@@ -115,7 +115,7 @@ impl Tokens {
         };
         let r = self
             .client
-            .call(OperationId::TokensRequestOidc, |raw| {
+            .call_stream(OperationId::TokensRequestOidc, |raw| {
                 raw.tokens_request_oidc(&request)
             })
             .await?;

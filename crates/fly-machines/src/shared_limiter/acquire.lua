@@ -5,6 +5,11 @@
 --          slot (next penalty slot), until (end of slow pacing), spacing (penalty spacing)
 -- ARGV[1]  interval between calls (us)      ARGV[2]  burst (calls)
 -- ARGV[3]  longest acceptable wait (us), or -1 for no limit
+-- ARGV[4]  horizon (us): state further ahead than this was written by a clock that has since
+--          stepped back, and is dropped (a fresh key is what the limits allow)
+-- ARGV[5]  arrival allowance (us): taken from the burst's tolerance, so that a call which
+--          reaches Fly sooner after the one before than they were admitted (processes and
+--          networks delay calls unevenly) still finds its token there
 --
 -- Returns {admitted (1 or 0), wait (us), server time (us)}. An admitted call has its slot
 -- reserved and must wait `wait` before going; a refused one (wait past the limit) reserves
@@ -14,12 +19,19 @@ local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local max_wait = tonumber(ARGV[3])
+local horizon = tonumber(ARGV[4])
+local allowance = tonumber(ARGV[5]) or 0
 
 local state = redis.call('HMGET', KEYS[1], 'tat', 'slot', 'until', 'spacing')
 local tat = tonumber(state[1]) or now
 local slot = tonumber(state[2])
 local paced_until = tonumber(state[3]) or 0
 local spacing = tonumber(state[4]) or interval
+
+if tat > now + horizon or (slot ~= nil and slot > now + horizon) or paced_until > now + horizon then
+  redis.call('DEL', KEYS[1])
+  tat, slot, paced_until, spacing = now, nil, 0, interval
+end
 
 -- A penalty holds the key until its next slot, then spaces calls without bursts.
 local start = now
@@ -29,7 +41,8 @@ if penalized then
 end
 
 -- GCRA: a call may go once the arrival time is within the burst's tolerance.
-local admit = math.max(start, tat - (burst - 1) * interval)
+local tolerance = math.max(0, (burst - 1) * interval - allowance)
+local admit = math.max(start, tat - tolerance)
 local wait = admit - now
 if max_wait >= 0 and wait > max_wait then
   return {0, wait, now}

@@ -15,6 +15,8 @@ pub struct SharedLimits {
     pub(super) namespace: Option<String>,
     pub(super) decision_timeout: Duration,
     pub(super) retry_interval: Duration,
+    pub(super) longest_wait: Duration,
+    pub(super) arrival_allowance: Duration,
 }
 
 impl std::fmt::Debug for SharedLimits {
@@ -25,6 +27,8 @@ impl std::fmt::Debug for SharedLimits {
             .field("namespace", &self.namespace)
             .field("decision_timeout", &self.decision_timeout)
             .field("retry_interval", &self.retry_interval)
+            .field("longest_wait", &self.longest_wait)
+            .field("arrival_allowance", &self.arrival_allowance)
             .finish()
     }
 }
@@ -42,6 +46,12 @@ pub(super) fn redacted_url(url: &str) -> String {
 /// Default longest wait for one decision from Redis before pacing locally instead.
 pub const DEFAULT_DECISION_TIMEOUT: Duration = Duration::from_millis(200);
 
+/// Default arrival allowance of the shared limiter.
+pub const DEFAULT_ARRIVAL_ALLOWANCE: Duration = Duration::from_millis(250);
+
+/// Default longest wait the shared limiter accepts from Redis.
+pub const DEFAULT_LONGEST_WAIT: Duration = Duration::from_secs(120);
+
 /// Default time between attempts to reach Redis again during an outage.
 pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -55,7 +65,32 @@ impl SharedLimits {
             namespace: None,
             decision_timeout: DEFAULT_DECISION_TIMEOUT,
             retry_interval: DEFAULT_RETRY_INTERVAL,
+            longest_wait: DEFAULT_LONGEST_WAIT,
+            arrival_allowance: DEFAULT_ARRIVAL_ALLOWANCE,
         }
+    }
+
+    /// How much sooner than admitted a call may reach Fly after the one before it (default
+    /// 250 ms). Replicas send what Redis admits from different processes, each delayed by its
+    /// own scheduler and connection: a burst that leaves late and a call that leaves on time
+    /// arrive closer together than they were admitted, and Fly, which counts arrivals, answers
+    /// 429. The allowance is taken from the burst's tolerance (the last call of a burst waits
+    /// this long), so every later call has that much of a token in hand; the rate stays the
+    /// limit's, with its margin. A burst of one has no tolerance to take it from.
+    pub fn arrival_allowance(mut self, allowance: Duration) -> Self {
+        self.arrival_allowance = allowance;
+        self
+    }
+
+    /// The longest wait a shared decision may impose (default 120 s, and never more than
+    /// [`RateLimits::max_wait`] when that is set). It covers the longest honoured `Retry-After`
+    /// and its cooldown with a queue of calls behind them. A key whose state lies further
+    /// ahead than this (Redis's clock stepped back: the state keeps absolute server time) is
+    /// reset by the script; any answer past it (a broken or hostile server) is refused and the
+    /// call is paced locally.
+    pub fn longest_wait(mut self, longest: Duration) -> Self {
+        self.longest_wait = longest;
+        self
     }
 
     /// The first part of every key (default `fly-machines`).
