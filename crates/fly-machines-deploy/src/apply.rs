@@ -645,15 +645,18 @@ impl Applier {
             desired.name(),
             group.name()
         );
+        let app = self.client.app(desired.app());
+        let config = group.machine_config(desired.name(), from_revision.as_deref());
+        let machines = app.machines();
         let created = self
-            .client
-            .app(desired.app())
-            .machines()
-            .create(group.machine_config(desired.name(), from_revision.as_deref()))
-            .region(region.clone())
-            .skip_service_registration()
-            .idempotency_key(key)
-            .send()
+            .persist(|| {
+                machines
+                    .create(config.clone())
+                    .region(region.clone())
+                    .skip_service_registration()
+                    .idempotency_key(key.clone())
+                    .send()
+            })
             .await
             .map_err(|source| {
                 (
@@ -741,12 +744,16 @@ impl Applier {
             desired.name(),
             group.name()
         );
-        let created = app
-            .machines()
-            .create(config)
-            .region(region.clone())
-            .idempotency_key(key)
-            .send()
+        // Keyed, so sending it again after any failure finds what an earlier attempt made.
+        let machines = app.machines();
+        let created = self
+            .persist(|| {
+                machines
+                    .create(config.clone())
+                    .region(region.clone())
+                    .idempotency_key(key.clone())
+                    .send()
+            })
             .await
             .map_err(|e| (None, api("create", e)))?;
         let id = created.id().to_owned();
@@ -897,6 +904,30 @@ impl Applier {
             match call().await {
                 Err(e) if attempt < UPDATE_ATTEMPTS && transient(&e) => {
                     self.clock().sleep(self.poll_interval).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Makes a keyed create (safe to send again) through rate limiting and transient failures
+    /// that outlast the SDK's own retries: a 429 storm slows a deploy down, it never fails it.
+    /// Waits grow from the poll interval to 10 s; gives up after [`PERSIST_ATTEMPTS`].
+    async fn persist<T, F, Fut>(&self, call: F) -> fly_machines::Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = fly_machines::Result<T>>,
+    {
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            match call().await {
+                Err(e) if attempt < PERSIST_ATTEMPTS && transient(&e) => {
+                    let pause = self
+                        .poll_interval
+                        .saturating_mul(attempt)
+                        .min(Duration::from_secs(10));
+                    self.clock().sleep(pause).await;
                 }
                 other => return other,
             }
@@ -1147,10 +1178,15 @@ where
 /// repeated through transient failures.
 const UPDATE_ATTEMPTS: u32 = 5;
 
+/// How many times a keyed create is sent through rate limiting and transient failures.
+const PERSIST_ATTEMPTS: u32 = 30;
+
 /// Whether an error may be gone if the call is made again (the SDK already retried what it
 /// could; these are the ones left after its budget).
 fn transient(e: &fly_machines::Error) -> bool {
-    e.is_retryable() || matches!(e, fly_machines::Error::Transport { .. })
+    e.is_retryable()
+        || e.status() == Some(429)
+        || matches!(e, fly_machines::Error::Transport { .. })
 }
 
 /// Whether `machine` runs `config`: same revision mark, and every value the config sets.

@@ -46,10 +46,13 @@ struct World {
 
 impl World {
     async fn start() -> World {
+        World::start_with(Sim::builder()).await
+    }
+
+    async fn start_with(sim: fly_machines_sim::SimBuilder) -> World {
         let vt = VirtualTime::new(Duration::from_millis(250));
         let sim = Arc::new(
-            Sim::builder()
-                .clock(vt.sim_clock())
+            sim.clock(vt.sim_clock())
                 .transition_time(Duration::from_secs(1))
                 .start()
                 .await
@@ -398,5 +401,63 @@ async fn the_reconciler_puts_back_what_was_changed_or_destroyed_by_hand() {
         "{third:?}"
     );
     assert!(world.converged(&desired).await);
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_healthy_rolling_deploy_succeeds_through_5xx_and_a_429_storm() {
+    // The server allows half of what the client paces for, so it answers 429s (to the creates
+    // above all), and 5% of everything fails with a 5xx. The fleet is made, then rolled.
+    let half = fly_machines_sim::Limit::new(0.5, 2);
+    let sim = Sim::builder()
+        .seed(7)
+        .faults(fly_machines_sim::Faults::seeded(11).error_rate(0.05))
+        .rate_limits(fly_machines_sim::RateLimits::fly().with_default(half));
+    let world = World::start_with(sim).await;
+    let six = |image: &str| {
+        DesiredFleet::from_toml(&format!(
+            "app = \"{APP}\"\n[[group]]\nname = \"web\"\nimage = \"{image}\"\nregions = {{ iad = 6 }}\n\
+             [group.strategy]\nkind = \"rolling\"\nmax_unavailable = 2\n"
+        ))
+        .expect("fixture")
+    };
+    world
+        .apply(&six("nginx:1.27"))
+        .await
+        .0
+        .expect("the fleet, through the faults");
+    let v2 = six("nginx:1.28");
+    let report = world
+        .apply(&v2)
+        .await
+        .0
+        .expect("the rollout, through the faults");
+    assert_eq!(report.moved.len(), 6);
+    assert!(world.converged(&v2).await);
+
+    let log = world.sim.requests();
+    let throttled = log.iter().filter(|r| r.status == 429).count();
+    let failed = log.iter().filter(|r| r.status >= 500).count();
+    assert!(
+        throttled > 0 && failed > 0,
+        "the storm happened: {throttled} 429s, {failed} 5xx"
+    );
+    // Every update carried a lease nonce, and none was refused for a lease.
+    let updates: Vec<_> = log
+        .iter()
+        .filter(|r| r.operation == Some("Machines_update"))
+        .collect();
+    assert!(
+        updates.iter().all(|r| r.lease_nonce.is_some()),
+        "an update without its nonce"
+    );
+    assert!(
+        updates.iter().all(|r| r.status != 409),
+        "an update refused for a lease"
+    );
+    // No machine was made twice, and none is left leased.
+    let all = world.machines();
+    assert_eq!(all.len(), 6, "{all:?}");
+    assert!(all.iter().all(|m| !m.4), "a lease is left held");
     world.shutdown().await;
 }
