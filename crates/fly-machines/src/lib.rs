@@ -176,6 +176,7 @@ pub mod builders;
 mod client;
 pub mod clock;
 mod context;
+mod ensured;
 mod error;
 pub mod guest;
 pub mod guide;
@@ -199,7 +200,8 @@ pub use client::{
     BASE_URL_ENVS, Client, ClientBuilder, INTERNAL_BASE_URL, PUBLIC_BASE_URL, TOKEN_ENV,
 };
 pub use clock::{Clock, ManualClock, TokioClock};
-pub use error::{ApiError, Error, ErrorBody, ErrorCode, Result};
+pub use ensured::Ensured;
+pub use error::{ApiError, CreatedUnreadable, Error, ErrorBody, ErrorCode, Result};
 pub use fly_machines_api::types;
 pub use fly_machines_api::{
     CheckState, EventKind, HostStatus, MachineState, Operation, OperationId, RateLimitClass,
