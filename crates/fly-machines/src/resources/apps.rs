@@ -219,6 +219,12 @@ impl App {
         Ok(())
     }
 
+    /// Deletes the app unless it is already gone: `Ok(false)` when there was no app to delete
+    /// (404), so a teardown can run again.
+    pub async fn ensure_absent(&self) -> Result<bool> {
+        crate::ensured::absent_ok(self.delete().send().await)
+    }
+
     /// Creates a deploy token for this app:
     /// `app.create_deploy_token().expiry(Duration::from_secs(30 * 86_400)).await`.
     #[builder(finish_fn = send, derive(IntoFuture(Box)))]

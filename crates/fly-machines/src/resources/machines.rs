@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::context::CallContext;
+use crate::ensured::{DEFAULT_GRACE, Plan, find_or_create};
 use crate::resources::apps::App;
 use crate::resources::machine_snapshot::MachineSnapshot;
 use crate::signal::Signal;
@@ -16,15 +17,6 @@ use crate::{Ensured, Error, MachineState, Result, types, units, validate};
 
 /// Metadata key that tags a machine with the idempotency key of the create that made it.
 pub const LAUNCH_ID_METADATA_KEY: &str = "fly_machines_launch_id";
-
-/// How many times a duplicate-free create sends the request before giving up.
-const CREATE_ATTEMPTS: u32 = 4;
-
-/// How long a duplicate-free create keeps looking for its machine after an ambiguous failure.
-const DEFAULT_VISIBILITY_GRACE: Duration = Duration::from_secs(10);
-
-/// Time between two lookups of a create's machine.
-const LOOKUP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Longest exec Fly runs, in seconds.
 const MAX_EXEC_SECS: u64 = 3600;
@@ -231,9 +223,6 @@ impl Machines {
         visibility_grace: Option<Duration>,
     ) -> Result<Ensured<MachineSnapshot>> {
         validate::key("idempotency key", &key)?;
-        if let Some(found) = self.find_by_launch_id(&key).await? {
-            return Ok(Ensured::found(found));
-        }
         if let Some(config) = body.config.as_mut() {
             config
                 .metadata
@@ -243,71 +232,28 @@ impl Machines {
         if body.name.as_deref().is_none_or(str::is_empty) {
             body.name = Some(launch_name(&key));
         }
-        let grace = visibility_grace.unwrap_or(DEFAULT_VISIBILITY_GRACE);
-        // Whether an attempt of this call may have made the machine.
-        let mut sent_before = false;
-        let mut last_error = None;
-        for _ in 0..CREATE_ATTEMPTS {
+        let plan = Plan {
+            clock: self.app.client.clock(),
+            grace: visibility_grace.unwrap_or(DEFAULT_GRACE),
+            unique_name: true,
+        };
+        let (body, key) = (&body, &key);
+        let find = || self.find_by_launch_id(key);
+        let create = || async move {
             // The name makes a repeat safe, so the client may resend after a 5xx itself.
-            let sent = self
+            let made = self
                 .app
                 .client
                 .call_with(
                     OperationId::MachinesCreate,
                     CallContext::retrying_unsafe(true),
-                    |raw| raw.machines_create(&self.app.name, &body),
+                    |raw| raw.machines_create(&self.app.name, body),
                 )
-                .await;
-            let error = match sent {
-                Ok(r) => {
-                    return Ok(Ensured::created(MachineSnapshot::new(
-                        &self.app,
-                        r.into_inner(),
-                    )));
-                }
-                Err(e) => e,
-            };
-            let ours = sent_before || error.attempts().is_some_and(|n| n > 1);
-            if error.is_name_taken() {
-                // The name is in use: by this key's machine (made by an earlier attempt, run or
-                // process, and maybe not visible yet), or by a stranger when the caller chose
-                // the name.
-                return match self.look_for_launch(&key, grace).await? {
-                    Some(found) => Ok(Ensured::new(found, ours)),
-                    None => Err(error),
-                };
-            }
-            if !error.is_ambiguous() {
-                return Err(error.into_created(Some(&key)));
-            }
-            sent_before = true;
-            if let Some(found) = self.look_for_launch(&key, grace).await? {
-                tracing::info!(
-                    machine_id = found.id(),
-                    "an ambiguous create had succeeded; using the machine it made"
-                );
-                return Ok(Ensured::created(found));
-            }
-            last_error = Some(error);
-        }
-        Err(last_error.unwrap_or_else(|| Error::Config("create failed".into())))
-    }
-
-    /// Looks for the machine a create tagged with `key`, again and again for `grace` (the
-    /// machine may not be visible yet), before concluding it is not visible.
-    async fn look_for_launch(&self, key: &str, grace: Duration) -> Result<Option<MachineSnapshot>> {
-        let clock = self.app.client.clock().clone();
-        let deadline = crate::clock::later(clock.now(), grace);
-        loop {
-            if let Some(found) = self.find_by_launch_id(key).await? {
-                return Ok(Some(found));
-            }
-            let now = clock.now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            clock.sleep(LOOKUP_INTERVAL.min(deadline - now)).await;
-        }
+                .await
+                .map_err(|e| e.into_created(Some(key)))?;
+            Ok(MachineSnapshot::new(&self.app, made.into_inner()))
+        };
+        find_or_create(plan, find, create).await
     }
 
     /// The live machine (not destroyed or being destroyed) tagged with a create's idempotency
@@ -675,6 +621,12 @@ impl Machine {
             })
             .await?;
         Ok(())
+    }
+
+    /// Destroys the machine (killing it if it runs) unless it is already gone: `Ok(false)` when
+    /// there was no machine to destroy (404), so a teardown can run again.
+    pub async fn ensure_absent(&self) -> Result<bool> {
+        crate::ensured::absent_ok(self.delete().force().send().await)
     }
 
     /// Stops the proxy from routing new requests to the machine.
