@@ -180,6 +180,7 @@ mod ensured;
 mod error;
 pub mod guest;
 pub mod guide;
+pub mod health;
 pub mod lease;
 mod limiter;
 mod machine_config;

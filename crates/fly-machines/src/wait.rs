@@ -95,6 +95,17 @@ pub enum WaitError {
         /// The last state seen, or `unknown`.
         last_state: String,
     },
+    /// The machine's main process kept exiting and being restarted while we waited for it to
+    /// be healthy.
+    #[error(
+        "machine {machine_id} is crash-looping: its main process exited {exits} times since this version was launched"
+    )]
+    CrashLoop {
+        /// The machine.
+        machine_id: String,
+        /// Exits of the current version seen in its events.
+        exits: usize,
+    },
     /// The machine landed in `failed` while we waited for something else.
     #[error("machine {machine_id} failed while waiting for {wanted}")]
     MachineFailed {

@@ -4,6 +4,7 @@
 mod bad_input;
 mod blue_green;
 mod fleet;
+mod health;
 mod leases;
 mod postgres;
 mod retries;
