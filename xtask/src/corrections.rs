@@ -87,6 +87,16 @@ pub const CORRECTIONS: &[Correction] = &[
         reason: "Fly uses one operationId for PUT and PATCH; ids must be unique to generate a client (D-1)",
     },
     Correction {
+        name: "metadata-ids-kept",
+        group: "operations",
+        subject: "PUT /apps/{app_name}/machines/{machine_id}/metadata",
+        detail: "operationId Machines_update_metadata_deprecated -> operationId Machines_update_metadata",
+        reason: "Fly's 2026-12 document renamed PUT to Machines_update_metadata_deprecated and gave its old \
+                 id to PATCH; we keep our own names (PUT Machines_update_metadata, PATCH \
+                 Machines_patch_metadata) so the generated methods, the operation table and every \
+                 caller keep their names, and the wire calls are the same",
+    },
+    Correction {
         name: "version-twins",
         group: "properties",
         subject: "*.Version",
@@ -125,7 +135,7 @@ pub const CORRECTIONS: &[Correction] = &[
         name: "action-is-string",
         group: "schemas",
         subject: "Action",
-        detail: "integer -> string",
+        detail: "integer* -> string",
         reason: "resset.Action is marshalled as a permission string such as \"rwcdC\" (D-9, R9)",
     },
     Correction {
@@ -223,6 +233,14 @@ pub const CORRECTIONS: &[Correction] = &[
                  shape of its part of the API (rule and reasons: xtask/src/statuses.rs)",
     },
     Correction {
+        name: "declared-error-statuses",
+        group: "parameters",
+        subject: "* response 429 header:retry-after|* response 503 header:retry-after",
+        detail: "added (integer)",
+        reason: "the rate-limit and unavailable answers declare the Retry-After header the API \
+                 sends with them, in seconds",
+    },
+    Correction {
         name: "kept-removed-fields",
         group: "properties",
         subject: "CreateMachineRequest.lsvd|UpdateMachineRequest.lsvd|MachineRestart.gpu_bid_price|OrgMachine.instance_id",
@@ -253,6 +271,28 @@ pub const CORRECTIONS: &[Correction] = &[
         reason: "`metadata.{key}` stands for one query name per metadata key (metadata.role=db), not a \
                  parameter named with braces; a generated client would send the braces, so callers add \
                  such pairs as extra query pairs instead",
+    },
+    Correction {
+        name: "process-sort-keys",
+        group: "parameters",
+        subject: "GET /apps/{app_name}/machines/{machine_id}/ps query:sort_by",
+        detail: "string -> ProcessSortKey",
+        reason: "the sort keys are the field names of a process entry; declared as one enum so the \
+                 client and the emulator read the same generated type instead of two word lists",
+    },
+    Correction {
+        name: "process-sort-keys",
+        group: "schemas",
+        subject: "ProcessSortKey",
+        detail: "added (string)",
+        reason: "the enum of the sort keys (see above)",
+    },
+    Correction {
+        name: "process-sort-keys",
+        group: "enum values",
+        subject: "ProcessSortKey",
+        detail: "added *",
+        reason: "the sort keys: ProcessStat's own field names",
     },
 ];
 

@@ -1,8 +1,15 @@
 //! `cargo xtask spec-diff`: what differs between our document and an upstream one.
 //!
-//! Both documents are flattened into comparable facts (operations, parameters, bodies, schemas,
-//! properties, enum values). Differences covered by an entry of [`crate::corrections`] are
-//! counted as explained; anything else is printed and makes the task fail.
+//! Both documents are flattened into comparable facts (operations, parameters and response
+//! headers, bodies, security, schemas, properties, enum values). Differences covered by an entry
+//! of [`crate::corrections`] are counted as explained; anything else is printed and makes the
+//! task fail.
+//!
+//! OpenAPI 3.0 and 3.1 read the same: a 3.1 type array (`["integer","null"]`) is the 3.0
+//! `type: integer, nullable: true`, a `{"type":"null"}` branch of `oneOf`/`anyOf` is nullability,
+//! security is compared as each operation's effective requirement (its own, else the
+//! document's), by scheme kind rather than scheme name, and examples (`example`, `examples`) are
+//! documentation, never facts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -13,10 +20,11 @@ use crate::corrections::{self, Correction};
 use crate::spec;
 
 /// The groups the report is organised by, in print order.
-pub const GROUPS: [&str; 6] = [
+pub const GROUPS: [&str; 7] = [
     "operations",
     "bodies",
     "parameters",
+    "security",
     "schemas",
     "properties",
     "enum values",
@@ -284,6 +292,7 @@ pub fn compare(ours: &Value, upstream: &Value) -> Vec<Difference> {
         ("operations", &ours.operations, &upstream.operations),
         ("bodies", &ours.bodies, &upstream.bodies),
         ("parameters", &ours.parameters, &upstream.parameters),
+        ("security", &ours.security, &upstream.security),
         ("schemas", &ours.schemas, &upstream.schemas),
         ("properties", &ours.properties, &upstream.properties),
     ] {
@@ -359,6 +368,7 @@ struct Facts {
     operations: BTreeMap<String, String>,
     bodies: BTreeMap<String, String>,
     parameters: BTreeMap<String, String>,
+    security: BTreeMap<String, String>,
     schemas: BTreeMap<String, String>,
     properties: BTreeMap<String, String>,
     enums: BTreeMap<String, BTreeSet<String>>,
@@ -383,6 +393,9 @@ impl Facts {
                 facts
                     .operations
                     .insert(key.clone(), format!("operationId {id}"));
+                facts
+                    .security
+                    .insert(key.clone(), security_of(doc, op.get("security")));
                 for p in op
                     .get("parameters")
                     .and_then(Value::as_array)
@@ -427,6 +440,21 @@ impl Facts {
                         format!("{key} response {code}"),
                         namer.content(response.get("content")),
                     );
+                    for (name, header) in response
+                        .get("headers")
+                        .and_then(Value::as_object)
+                        .into_iter()
+                        .flatten()
+                    {
+                        // Header names are case-insensitive on the wire.
+                        let subject =
+                            format!("{key} response {code} header:{}", name.to_lowercase());
+                        let schema = header.get("schema").unwrap_or(&Value::Null);
+                        facts
+                            .parameters
+                            .insert(subject.clone(), namer.signature(schema));
+                        facts.add_enum(&subject, schema);
+                    }
                 }
             }
         }
@@ -534,8 +562,12 @@ impl Namer {
         let nullable = schema
             .get("nullable")
             .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let base = self.base_signature(schema);
+            .unwrap_or(false)
+            || type_names(schema).contains(&"null");
+        let base = match without_null_branch(schema) {
+            Some(only) => return format!("{}?", self.base_signature(only).trim_end_matches('?')),
+            None => self.base_signature(schema),
+        };
         if nullable { format!("{base}?") } else { base }
     }
 
@@ -554,7 +586,15 @@ impl Namer {
             let parts: Vec<String> = options.iter().map(|s| self.signature(s)).collect();
             return format!("oneOf({})", parts.join("|"));
         }
-        let ty = schema.get("type").and_then(Value::as_str).unwrap_or("any");
+        let types: Vec<&str> = type_names(schema)
+            .into_iter()
+            .filter(|t| *t != "null")
+            .collect();
+        let ty = match types.as_slice() {
+            [] => "any",
+            [one] => one,
+            several => return format!("oneOf({})", several.join("|")),
+        };
         match ty {
             "array" => format!(
                 "array<{}>",
@@ -571,6 +611,74 @@ impl Namer {
                 None => other.to_string(),
             },
         }
+    }
+}
+
+/// The names in a schema's `type`: one string in OpenAPI 3.0, a string or an array in 3.1.
+fn type_names(schema: &Value) -> Vec<&str> {
+    match schema.get("type") {
+        Some(Value::String(one)) => vec![one.as_str()],
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The one other branch of a `oneOf`/`anyOf` of two whose second is `{"type": "null"}`: the 3.1
+/// spelling of a nullable reference.
+fn without_null_branch(schema: &Value) -> Option<&Value> {
+    ["oneOf", "anyOf"].iter().find_map(|key| {
+        let branches = schema.get(*key)?.as_array()?;
+        let (nulls, others): (Vec<&Value>, Vec<&Value>) = branches
+            .iter()
+            .partition(|b| type_names(b) == ["null"] && b.get("$ref").is_none());
+        match (nulls.as_slice(), others.as_slice()) {
+            ([_], [only]) => Some(*only),
+            _ => None,
+        }
+    })
+}
+
+/// An operation's effective security, by scheme kind: its own `security` when it has one
+/// (`[]` = no token needed), else the document's; `none` where neither says anything.
+fn security_of(doc: &Value, own: Option<&Value>) -> String {
+    let Some(requirements) = own
+        .or_else(|| doc.get("security"))
+        .and_then(Value::as_array)
+    else {
+        return "none".into();
+    };
+    let mut kinds = BTreeSet::new();
+    for requirement in requirements {
+        let names: Vec<&String> = requirement
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        if names.is_empty() {
+            kinds.insert("optional".to_string());
+        }
+        for name in names {
+            let scheme = doc
+                .pointer(&format!("/components/securitySchemes/{name}"))
+                .unwrap_or(&Value::Null);
+            kinds.insert(scheme_kind(scheme));
+        }
+    }
+    if kinds.is_empty() {
+        "none".into()
+    } else {
+        kinds.into_iter().collect::<Vec<_>>().join(" or ")
+    }
+}
+
+/// `bearer` for an HTTP bearer scheme (Fly's `Authorization: Bearer ...`); other kinds by type,
+/// place and name.
+fn scheme_kind(scheme: &Value) -> String {
+    let field = |k: &str| scheme.get(k).and_then(Value::as_str).unwrap_or("");
+    match field("type") {
+        "http" => field("scheme").to_lowercase(),
+        "apiKey" => format!("apiKey({} {})", field("in"), field("name")),
+        "" => "unknown scheme".into(),
+        other => other.to_string(),
     }
 }
 
@@ -621,6 +729,67 @@ mod tests {
             "{found:?}"
         );
         assert_eq!(found.len(), 3, "{found:?}");
+    }
+
+    #[test]
+    fn openapi_3_1_spellings_equal_3_0_ones() {
+        let mut up = ours();
+        up["openapi"] = "3.1.0".into();
+        let schemas = up["components"]["schemas"].as_object_mut().unwrap();
+        let props = schemas["PostgresCluster"]["properties"]
+            .as_object_mut()
+            .unwrap();
+        let bytes = props["storage_used_bytes"].as_object_mut().unwrap();
+        assert_eq!(bytes.remove("nullable"), Some(Value::Bool(true)));
+        bytes.insert("type".into(), serde_json::json!(["integer", "null"]));
+        bytes.insert("examples".into(), serde_json::json!([1024, null]));
+        let machine = schemas["Machine"]["properties"].as_object_mut().unwrap();
+        let events = machine["events"].clone();
+        assert_eq!(events["nullable"], Value::Bool(true));
+        let mut not_null = events.clone();
+        not_null.as_object_mut().unwrap().remove("nullable");
+        machine.insert(
+            "events".into(),
+            serde_json::json!({"anyOf": [not_null, {"type": "null"}]}),
+        );
+        // Security once for the document instead of on every operation.
+        up["security"] = serde_json::json!([{"bearer": []}]);
+        for item in up["paths"].as_object_mut().unwrap().values_mut() {
+            for op in item.as_object_mut().unwrap().values_mut() {
+                if let Some(op) = op.as_object_mut()
+                    && op.get("security") == Some(&serde_json::json!([{"bearer": []}]))
+                {
+                    op.remove("security");
+                }
+            }
+        }
+        assert_eq!(unexplained(&up), Vec::new());
+    }
+
+    #[test]
+    fn security_and_response_headers_are_compared() {
+        let mut up = ours();
+        up["paths"]["/apps"]["get"]["security"] = serde_json::json!([]);
+        up["paths"]["/apps"]["get"]["responses"]["200"]["headers"] =
+            serde_json::json!({"Fly-Total": {"schema": {"type": "integer"}}});
+        let found = unexplained(&up);
+        let subjects: Vec<_> = found
+            .iter()
+            .map(|d| (d.group, d.subject.as_str(), d.detail.as_str()))
+            .collect();
+        assert!(
+            subjects.contains(&("security", "GET /apps", "none -> bearer")),
+            "{found:?}"
+        );
+        assert!(
+            subjects.contains(&(
+                "parameters",
+                "GET /apps response 200 header:fly-total",
+                "removed (integer)"
+            )),
+            "{found:?}"
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
     }
 
     #[test]

@@ -44,7 +44,8 @@ fn checked_in_generated_code_matches_the_document() {
 
 #[test]
 fn every_difference_from_fly_s_document_is_explained() {
-    let upstream = workspace_root().join("../shared/reference/fly-machines-openapi3-2026-10.json");
+    let upstream =
+        workspace_root().join("../shared/reference/fly-machines-openapi3.1-2026-12.json");
     if !upstream.is_file() {
         println!(
             "skipped: {} does not exist (Fly's document lives outside the repository)",
@@ -134,7 +135,8 @@ fn a_v1_prefix_on_every_path_equals_v1_in_servers_and_coverage_is_counted() {
 
 #[test]
 fn our_document_covers_every_operation_of_fly_s_newest_one() {
-    let upstream = workspace_root().join("../shared/reference/fly-machines-openapi3-2026-10.json");
+    let upstream =
+        workspace_root().join("../shared/reference/fly-machines-openapi3.1-2026-12.json");
     if !upstream.is_file() {
         println!("skipped: {} does not exist", upstream.display());
         return;

@@ -1851,6 +1851,9 @@ pub mod types {
         ///Apps in the organization; may be null when there are none.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub apps: ::std::option::Option<::std::vec::Vec<App>>,
+        ///Cursor of the next page, to pass back as cursor; absent on the last page. Good for 30 minutes from the first page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
         ///Total number of apps in the organization.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub total_apps: ::std::option::Option<i64>,
@@ -1975,7 +1978,7 @@ pub mod types {
         pub image_ref: ::std::option::Option<ImageRef>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub incomplete_config: ::std::option::Option<MachineConfig>,
-        ///ID of the current version of the machine; changes on every update. Pass it as version to wait.
+        ///The same value as version, under its older name; read version where the server sends it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub instance_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1998,6 +2001,9 @@ pub mod types {
         ///When the machine last changed, as an RFC 3339 timestamp.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub updated_at: ::std::option::Option<::std::string::String>,
+        ///Id of this version of the machine; every change of config makes a new one. Send it back as current_version to make an update conditional on nobody having changed the machine since.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub version: ::std::option::Option<::std::string::String>,
     }
     ///A local cache drive attached to the machine.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
@@ -3187,6 +3193,78 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub username: ::std::option::Option<::std::string::String>,
     }
+    ///A field of ProcessStat that process listings can be sorted by: the keys are the entries' own field names (memory is rss, the resident set size in bytes).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+    pub enum ProcessSortKey {
+        #[serde(rename = "pid")]
+        Pid,
+        #[serde(rename = "cpu")]
+        Cpu,
+        #[serde(rename = "rss")]
+        Rss,
+        #[serde(rename = "rtime")]
+        Rtime,
+        #[serde(rename = "stime")]
+        Stime,
+        #[serde(rename = "command")]
+        Command,
+    }
+    impl ::std::fmt::Display for ProcessSortKey {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Pid => f.write_str("pid"),
+                Self::Cpu => f.write_str("cpu"),
+                Self::Rss => f.write_str("rss"),
+                Self::Rtime => f.write_str("rtime"),
+                Self::Stime => f.write_str("stime"),
+                Self::Command => f.write_str("command"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ProcessSortKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "pid" => Ok(Self::Pid),
+                "cpu" => Ok(Self::Cpu),
+                "rss" => Ok(Self::Rss),
+                "rtime" => Ok(Self::Rtime),
+                "stime" => Ok(Self::Stime),
+                "command" => Ok(Self::Command),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ProcessSortKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ProcessSortKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///One process running inside a Machine, as reported by its init: command, resource use and listening sockets.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -4356,6 +4434,7 @@ pub mod types {
                 .field("region", &self.region)
                 .field("state", &self.state)
                 .field("updated_at", &self.updated_at)
+                .field("version", &self.version)
                 .finish()
         }
     }
@@ -4478,17 +4557,21 @@ const _: () = {
 impl Client {
     /**List apps
 
-Returns the apps the token can see, together with their total count. Use org_slug to limit the list to one organization.
+Returns the apps the token can see, together with their total count. Use org_slug to limit the list to one organization. With limit the answer is one page, and next_cursor in the body says where the next page starts; it is absent on the last page.
 
 Sends a `GET` request to `/apps`
 
 Arguments:
 - `app_role`: Only return apps that have this role.
+- `cursor`: Where to continue: the next_cursor of the previous page (needs limit). A cursor is good for 30 minutes from the first page; an expired one is refused with 400.
+- `limit`: Largest number of apps in one page, from 1 to 5000. Without it every app comes back in one answer; with it the answer is paged.
 - `org_slug`: Only return apps in this organization. Use the organization's slug, or personal for your personal organization.
 */
     pub async fn apps_list<'a>(
         &'a self,
         app_role: Option<&'a str>,
+        cursor: Option<&'a str>,
+        limit: Option<i64>,
         org_slug: &'a str,
     ) -> Result<ResponseValue<types::ListAppsResponse>, Error<types::ErrorResponse>> {
         let url = format!("{}/apps", self.baseurl,);
@@ -4502,6 +4585,8 @@ Arguments:
                 ::reqwest::header::HeaderValue::from_static("application/json"),
             )
             .query(&progenitor_client::QueryParam::new("app_role", &app_role))
+            .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
             .query(&progenitor_client::QueryParam::new("org_slug", &org_slug))
             .headers(header_map)
             .build()?;
@@ -5416,8 +5501,10 @@ Sends a `GET` request to `/apps/{app_name}/machines`
 
 Arguments:
 - `app_name`: Name of the Fly app.
+- `cursor`: Where to continue: the fly-next-cursor header of the previous page (needs limit). A cursor is good for 30 minutes from the first page; an expired one is refused with 400.
 - `include_deleted`: Also return machines that have been destroyed. Defaults to false.
 - `include_leases`: Also return each machine's lease (without its nonce) in lease.
+- `limit`: Number of machines wanted in one page, from 1 to 1000; with it the answer is paged. Fly treats it as a hint: a page may hold fewer machines, or none, while more remain, so only a missing fly-next-cursor header ends the listing.
 - `region`: Only return machines in this region, given as a region code such as ord or ams.
 - `state`: Only return machines in these states, given as a comma-separated list of created, started, stopped and suspended.
 - `summary`: When true, return a shortened record for each machine, leaving out config, checks, events, host status and the lease nonce.
@@ -5425,8 +5512,10 @@ Arguments:
     pub async fn machines_list<'a>(
         &'a self,
         app_name: &'a str,
+        cursor: Option<&'a str>,
         include_deleted: Option<bool>,
         include_leases: Option<bool>,
+        limit: Option<i64>,
         region: Option<&'a str>,
         state: Option<&'a str>,
         summary: Option<bool>,
@@ -5446,12 +5535,14 @@ Arguments:
                 ::reqwest::header::ACCEPT,
                 ::reqwest::header::HeaderValue::from_static("application/json"),
             )
+            .query(&progenitor_client::QueryParam::new("cursor", &cursor))
             .query(
                 &progenitor_client::QueryParam::new("include_deleted", &include_deleted),
             )
             .query(
                 &progenitor_client::QueryParam::new("include_leases", &include_leases),
             )
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
             .query(&progenitor_client::QueryParam::new("region", &region))
             .query(&progenitor_client::QueryParam::new("state", &state))
             .query(&progenitor_client::QueryParam::new("summary", &summary))
@@ -5566,12 +5657,14 @@ Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
 - `include_leases`: Also return the machine's lease (without its nonce) in lease.
+- `version`: A version id (26 characters, as in version) to read that earlier version of the machine instead of the current one.
 */
     pub async fn machines_show<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
         include_leases: Option<bool>,
+        version: Option<&'a str>,
     ) -> Result<ResponseValue<types::Machine>, Error<types::ErrorResponse>> {
         let url = format!(
             "{}/apps/{}/machines/{}", self.baseurl, encode_path(& app_name.to_string()),
@@ -5589,6 +5682,7 @@ Arguments:
             .query(
                 &progenitor_client::QueryParam::new("include_leases", &include_leases),
             )
+            .query(&progenitor_client::QueryParam::new("version", &version))
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
@@ -6865,14 +6959,14 @@ Arguments:
 - `app_name`: Name of the Fly app.
 - `machine_id`: ID of the machine.
 - `order`: Sort direction applied to sort_by.
-- `sort_by`: Field of the process entries to sort by.
+- `sort_by`: Field of the process entries to sort by: one of the ProcessStat field names.
 */
     pub async fn machines_list_processes<'a>(
         &'a self,
         app_name: &'a str,
         machine_id: &'a str,
         order: Option<&'a str>,
-        sort_by: Option<&'a str>,
+        sort_by: Option<types::ProcessSortKey>,
     ) -> Result<
         ResponseValue<::std::vec::Vec<types::ProcessStat>>,
         Error<types::ErrorResponse>,
@@ -8414,11 +8508,15 @@ Sends a `GET` request to `/apps/{app_name}/volumes`
 
 Arguments:
 - `app_name`: Name of the Fly app.
+- `cursor`: Where to continue: the fly-next-cursor header of the previous page (needs limit). A cursor is good for 30 minutes from the first page; an expired one is refused with 400.
+- `limit`: Number of volumes wanted in one page, from 1 to 1000; with it the answer is paged. Fly treats it as a hint: a page may hold fewer volumes, or none, while more remain, so only a missing fly-next-cursor header ends the listing.
 - `summary`: When true, return a shortened record for each volume, leaving out block counts, block size and similar details.
 */
     pub async fn volumes_list<'a>(
         &'a self,
         app_name: &'a str,
+        cursor: Option<&'a str>,
+        limit: Option<i64>,
         summary: Option<bool>,
     ) -> Result<
         ResponseValue<::std::vec::Vec<types::Volume>>,
@@ -8436,6 +8534,8 @@ Arguments:
                 ::reqwest::header::ACCEPT,
                 ::reqwest::header::HeaderValue::from_static("application/json"),
             )
+            .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
             .query(&progenitor_client::QueryParam::new("summary", &summary))
             .headers(header_map)
             .build()?;

@@ -29,6 +29,26 @@ pub mod operations {
                 Self(self.0.query_param_missing("app_role"))
             }
         }
+        pub fn cursor<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("cursor", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("cursor"))
+            }
+        }
+        pub fn limit<T>(self, value: T) -> Self
+        where
+            T: Into<Option<i64>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("limit", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("limit"))
+            }
+        }
         pub fn org_slug(self, value: &str) -> Self {
             Self(self.0.query_param("org_slug", value.to_string()))
         }
@@ -1568,6 +1588,16 @@ pub mod operations {
                 .unwrap();
             Self(self.0.path_matches(re))
         }
+        pub fn cursor<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("cursor", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("cursor"))
+            }
+        }
         pub fn include_deleted<T>(self, value: T) -> Self
         where
             T: Into<Option<bool>>,
@@ -1586,6 +1616,16 @@ pub mod operations {
                 Self(self.0.query_param("include_leases", value.to_string()))
             } else {
                 Self(self.0.query_param_missing("include_leases"))
+            }
+        }
+        pub fn limit<T>(self, value: T) -> Self
+        where
+            T: Into<Option<i64>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("limit", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("limit"))
             }
         }
         pub fn region<'a, T>(self, value: T) -> Self
@@ -1863,6 +1903,16 @@ pub mod operations {
                 Self(self.0.query_param("include_leases", value.to_string()))
             } else {
                 Self(self.0.query_param_missing("include_leases"))
+            }
+        }
+        pub fn version<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("version", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("version"))
             }
         }
     }
@@ -4310,9 +4360,9 @@ pub mod operations {
                 Self(self.0.query_param_missing("order"))
             }
         }
-        pub fn sort_by<'a, T>(self, value: T) -> Self
+        pub fn sort_by<T>(self, value: T) -> Self
         where
-            T: Into<Option<&'a str>>,
+            T: Into<Option<types::ProcessSortKey>>,
         {
             if let Some(value) = value.into() {
                 Self(self.0.query_param("sort_by", value.to_string()))
@@ -7110,6 +7160,26 @@ pub mod operations {
                 )
                 .unwrap();
             Self(self.0.path_matches(re))
+        }
+        pub fn cursor<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("cursor", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("cursor"))
+            }
+        }
+        pub fn limit<T>(self, value: T) -> Self
+        where
+            T: Into<Option<i64>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("limit", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("limit"))
+            }
         }
         pub fn summary<T>(self, value: T) -> Self
         where

@@ -569,7 +569,10 @@ async fn apps_list(h: &Harness) {
             }),
         );
     });
-    let result = h.client.apps_list(Some("postgres_cluster"), ORG).await;
+    let result = h
+        .client
+        .apps_list(Some("postgres_cluster"), None, None, ORG)
+        .await;
     let list = settle(mock, result).await.into_inner();
     assert_eq!(list.total_apps, Some(1));
     let app = &list.apps.unwrap()[0];
@@ -1036,7 +1039,9 @@ async fn machines_list(h: &Harness) {
         .client
         .machines_list(
             APP,
+            None,
             Some(true),
+            None,
             None,
             Some("iad"),
             Some("started,stopped"),
@@ -1128,7 +1133,7 @@ async fn machines_show(h: &Harness) {
         empty_request(accepts_json(when));
         reply(then, 200, machine_json(MACHINE, "started", VERSION));
     });
-    let machine = settle(mock, h.client.machines_show(APP, MACHINE, None).await)
+    let machine = settle(mock, h.client.machines_show(APP, MACHINE, None, None).await)
         .await
         .into_inner();
     assert_machine(&machine, MACHINE, "started", VERSION);
@@ -1676,7 +1681,7 @@ async fn machines_list_processes(h: &Harness) {
     let processes = settle(
         mock,
         h.client
-            .machines_list_processes(APP, MACHINE, Some("desc"), Some("cpu"))
+            .machines_list_processes(APP, MACHINE, Some("desc"), Some(types::ProcessSortKey::Cpu))
             .await,
     )
     .await
@@ -2289,9 +2294,12 @@ async fn volumes_list(h: &Harness) {
         empty_request(accepts_json(query(when, &[("summary", "true")])));
         reply(then, 200, json!([volume_json("created", 3)]));
     });
-    let volumes = settle(mock, h.client.volumes_list(APP, Some(true)).await)
-        .await
-        .into_inner();
+    let volumes = settle(
+        mock,
+        h.client.volumes_list(APP, None, None, Some(true)).await,
+    )
+    .await
+    .into_inner();
     assert_eq!(volumes.len(), 1);
     assert_eq!(volumes[0].id.as_deref(), Some(VOLUME));
     assert_eq!(volumes[0].attached_alloc_id, None);

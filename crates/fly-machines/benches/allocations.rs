@@ -45,7 +45,7 @@ async fn main() {
 
     let raw = support::generated_client(addr, http.clone());
     let generated = per_call(|| async {
-        raw.machines_show("bench", "m1", None).await.unwrap();
+        raw.machines_show("bench", "m1", None, None).await.unwrap();
     })
     .await;
 

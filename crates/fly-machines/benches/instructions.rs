@@ -324,7 +324,7 @@ async fn generated(base_url: &str, machine_id: &str, calls: u64) {
     );
     for _ in 0..calls {
         let machine = raw
-            .machines_show(APP, machine_id, None)
+            .machines_show(APP, machine_id, None, None)
             .await
             .expect("a machine");
         std::hint::black_box(machine.into_inner());

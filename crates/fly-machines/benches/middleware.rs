@@ -111,7 +111,7 @@ async fn overhead_ratio() -> Overhead {
         let raw = raw.clone();
         async move {
             for _ in 0..PER_TASK {
-                raw.machines_show("bench", "m1", None).await.unwrap();
+                raw.machines_show("bench", "m1", None, None).await.unwrap();
             }
         }
     };

@@ -348,15 +348,15 @@ async fn path_parameters_stay_in_their_segment() {
             let (expected, sent_ok) = match case {
                 0 => (
                     vec!["apps", value, "machines", "m1"],
-                    raw.machines_show(value, "m1", None).await.is_ok(),
+                    raw.machines_show(value, "m1", None, None).await.is_ok(),
                 ),
                 1 => (
                     vec!["apps", "h", "machines", value],
-                    raw.machines_show("h", value, None).await.is_ok(),
+                    raw.machines_show("h", value, None, None).await.is_ok(),
                 ),
                 _ => (
                     vec!["apps", value, "machines"],
-                    raw.machines_list(value, None, None, None, None, None)
+                    raw.machines_list(value, None, None, None, None, None, None, None)
                         .await
                         .is_ok(),
                 ),
@@ -390,7 +390,7 @@ async fn path_parameters_stay_in_their_segment() {
         assert!(!seen.path().contains("/victim/"), "{}", seen.target);
     }
     // A refusal names the parameter and the problem.
-    match raw.machines_show("h", "..", None).await {
+    match raw.machines_show("h", "..", None, None).await {
         Err(fly_machines_api::Error::InvalidRequest(message)) => {
             assert!(message.contains("machine_id"), "{message}")
         }

@@ -366,7 +366,7 @@ async fn query_options_are_named_setters() {
     let ps = server.machines_list_processes(|when, then| {
         when.app_name(APP)
             .machine_id(MACHINE)
-            .sort_by("cpu")
+            .sort_by(ProcessSort::Cpu)
             .order("desc");
         then.ok(&vec![]);
     });

@@ -198,8 +198,8 @@ async fn the_raw_client_keeps_every_request_inside_its_path() {
     let client = client_for(&sim.base_url(), sim.token());
     let raw = client.raw();
     for bad in BAD.iter().filter(|b| !b.is_empty()) {
-        let _ = raw.machines_show(bad, "m1", None).await;
-        let _ = raw.machines_show("good-app", bad, None).await;
+        let _ = raw.machines_show(bad, "m1", None, None).await;
+        let _ = raw.machines_show("good-app", bad, None, None).await;
         let _ = raw.machines_delete("good-app", bad, Some(true), None).await;
     }
     let log = sim.requests();

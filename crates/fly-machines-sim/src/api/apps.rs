@@ -53,6 +53,7 @@ pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     ok_json(types::ListAppsResponse {
         total_apps: Some(apps.len() as i64),
         apps: Some(apps),
+        next_cursor: None,
     })
 }
 

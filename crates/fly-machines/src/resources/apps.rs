@@ -48,7 +48,7 @@ impl Apps {
         let r = self
             .client
             .call(OperationId::AppsList, |raw| {
-                raw.apps_list(app_role, org_slug)
+                raw.apps_list(app_role, None, None, org_slug)
             })
             .await?;
         Ok(r.into_inner())

@@ -67,8 +67,10 @@ impl Machines {
             .call_with(OperationId::MachinesList, ctx, |raw| {
                 raw.machines_list(
                     &self.app.name,
+                    None,
                     include_deleted.then_some(true),
                     include_leases.then_some(true),
+                    None,
                     region.as_deref(),
                     state.as_ref().map(MachineState::as_str),
                     summary.then_some(true),
@@ -345,24 +347,9 @@ where
     }
 }
 
-/// What [`Machine::processes`] sorts by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ProcessSort {
-    /// CPU use.
-    Cpu,
-    /// Resident memory.
-    Memory,
-}
-
-impl ProcessSort {
-    fn as_str(self) -> &'static str {
-        match self {
-            ProcessSort::Cpu => "cpu",
-            ProcessSort::Memory => "mem",
-        }
-    }
-}
+/// What [`Machine::processes`] sorts by: the generated `ProcessSortKey` of our OpenAPI document,
+/// the field names of a process entry (`Rss` is resident memory), which the emulator reads too.
+pub use types::ProcessSortKey as ProcessSort;
 
 /// A sort direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -444,7 +431,12 @@ impl Machine {
             .app
             .client
             .call(OperationId::MachinesShow, |raw| {
-                raw.machines_show(&self.app.name, &self.id, include_leases.then_some(true))
+                raw.machines_show(
+                    &self.app.name,
+                    &self.id,
+                    include_leases.then_some(true),
+                    None,
+                )
             })
             .await?;
         Ok(MachineSnapshot::new(&self.app, r.into_inner()))
@@ -706,7 +698,7 @@ impl Machine {
                     &self.app.name,
                     &self.id,
                     order.map(SortOrder::as_str),
-                    sort_by.map(ProcessSort::as_str),
+                    sort_by,
                 )
             })
             .await?;

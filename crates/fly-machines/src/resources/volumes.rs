@@ -29,7 +29,7 @@ impl Volumes {
             .app
             .client
             .call(OperationId::VolumesList, |raw| {
-                raw.volumes_list(&self.app.name, summary)
+                raw.volumes_list(&self.app.name, None, None, summary)
             })
             .await?;
         Ok(r.into_inner())

@@ -1,0 +1,76 @@
+//! Fleets and rollouts on [Fly Machines](https://fly.io/docs/machines/), on top of
+//! [`fly_machines`].
+//!
+//! Users think in desired state ("3 web machines in `iad` and 2 in `ord` from this config, each
+//! with a 10 GB volume"), not in the calls that get there. This crate turns one into the other in
+//! steps that can be read before anything is sent:
+//!
+//! 1. [`DesiredFleet`]: named [`Group`]s, each with a machine config, a count per region, an
+//!    optional volume per machine and the [`Strategy`] for changes. Built in code or read from a
+//!    TOML file ([`DesiredFleet::from_toml`]); every value is checked with the same rules as the
+//!    SDK's builders and `#[derive(MachineConfig)]`.
+//! 2. [`plan()`]: a pure, deterministic function of the desired fleet and the machines the app
+//!    has now ([`ObservedMachine`]), giving a [`Plan`] of creates, updates (with a readable
+//!    diff), destroys and machines left alone. It only touches machines the fleet owns, marked in
+//!    their metadata ([`marks`]); foreign machines are listed and never changed.
+//!
+//! The plan is level-triggered, as in kube-runtime: it is computed from what runs now, never
+//! from what a previous run did, so running it again after a crash picks up where things are.
+//!
+//! # A fleet file
+//!
+//! ```
+//! use fly_machines_deploy::{DesiredFleet, plan};
+//!
+//! let fleet = DesiredFleet::from_toml(r#"
+//! app = "shop"
+//!
+//! [[group]]
+//! name = "web"
+//! image = "registry.fly.io/shop:v2"
+//! regions = { iad = 3, ord = 2 }
+//! guest = { cpu_kind = "shared", cpus = 1, memory_mb = 512 }
+//! env = { RUST_LOG = "info" }
+//!
+//! [group.strategy]
+//! kind = "rolling"
+//! max_unavailable = 1
+//! "#)?;
+//!
+//! // Nothing runs yet: five machines to create.
+//! let plan = plan(&fleet, &[]);
+//! assert_eq!(plan.summary().create, 5);
+//! println!("{plan}");
+//! # Ok::<(), fly_machines_deploy::FleetFileError>(())
+//! ```
+//!
+//! The keys: `app`, optional `fleet` (the owner mark, defaults to the app's name), and one
+//! `[[group]]` table per group with `name`, `image`, either `count` with a list `regions`
+//! (that many machines in each) or a table `regions = { iad = 3 }`, and optionally `guest`
+//! (`cpu_kind`, `cpus`, `memory_mb`), `env`, `metadata`, `[[group.services]]` (`protocol`,
+//! `internal_port`, `autostop`, `autostart`, `min_machines_running`, `[[group.services.ports]]`
+//! with `port`, `handlers`, `force_https`), `[group.checks.NAME]` (`type` `http` or `tcp`,
+//! `port`, `path`, `method`, `interval`, `timeout`, `grace_period`), `[group.volume]`
+//! (`size_gb`, `path`, `name`) and `[group.strategy]` (`kind` `rolling`, `canary`, `bluegreen`
+//! or `immediate`, `max_unavailable`, `max_surge`, `canary`, `max_concurrency`,
+//! `min_healthy_time`, `healthy_deadline`, `progress_deadline`, `rollback`). An unknown key, a
+//! bad value, a duplicate group or a negative count is a [`FleetFileError`] naming the key and
+//! its line.
+
+pub mod desired;
+mod diff;
+mod file;
+pub mod marks;
+pub mod observed;
+pub mod plan;
+mod render;
+pub mod strategy;
+
+pub use desired::{DesiredFleet, FleetError, Group, GroupBuilder, VolumeSpec};
+pub use file::FleetFileError;
+pub use observed::ObservedMachine;
+pub use plan::{
+    Change, ChangeKind, DestroyReason, ForeignMachine, GroupPlan, Plan, Step, Summary,
+    UpdateReason, plan,
+};
+pub use strategy::{Amount, Gates, Strategy, StrategyKind};
