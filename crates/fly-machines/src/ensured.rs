@@ -114,7 +114,10 @@ where
             Err(e) => e,
         };
         let ours = sent_before || error.attempts().is_some_and(|n| n > 1);
-        if plan.unique_name && (error.is_name_taken() || error.is_conflict()) {
+        let taken = plan.unique_name && (error.is_name_taken() || error.is_conflict());
+        if !error.is_ambiguous() && (taken || ours) && error.created_unreadable().is_none() {
+            // Refused because it exists: the name is taken, or an earlier attempt of this
+            // call made it (a volume it attached, say, now refuses the repeat). Look for it.
             return match look(&plan, &find).await? {
                 Some(found) => Ok(Ensured::new(found, ours)),
                 None => Err(error),

@@ -7,6 +7,7 @@ mod fleet;
 mod health;
 mod leases;
 mod postgres;
+mod preview;
 mod retries;
 mod support;
 mod vtime;
