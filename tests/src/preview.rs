@@ -87,8 +87,9 @@ pub async fn up(client: &Client, pr: u32, image: &str) -> Result<Preview> {
         volumes.push(volume.id().to_string());
         machines.push(machine.into_inner());
     }
+    // Any version: a machine found may already run what an earlier run rolled out.
     for machine in &machines {
-        machine.wait_healthy(WAIT).await?;
+        machine.handle().wait_healthy(WAIT).await?;
     }
     let exec = machines[0]
         .handle()

@@ -10,5 +10,6 @@ mod postgres;
 mod preview;
 mod retries;
 mod support;
+mod two_processes;
 mod vtime;
 mod waits;

@@ -95,8 +95,11 @@ impl Volumes {
     /// It lists first, and after an ambiguous failure of the create (the answer was lost, a
     /// timeout, a 5xx) it lists again, for up to `visibility_grace` (default 10 s), before
     /// creating again; Fly's volume list shows a new volume at once, so a volume not listed by
-    /// then was not made. Volumes being destroyed do not count. When several volumes share the
-    /// name and region, the first listed is returned. [`Ensured::was_created`] says whether
+    /// then was not made. Volumes being destroyed do not count. Fly does not keep volume names
+    /// unique, so when two processes create the volume at once, each keeps the oldest of that
+    /// name and region and destroys the one it made if that is not it: they end with one
+    /// volume. When several volumes already share the name and region, the first listed is
+    /// returned. [`Ensured::was_created`] says whether
     /// this call made it.
     #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn ensure(
@@ -134,7 +137,37 @@ impl Volumes {
                 .maybe_compute(compute.clone())
                 .send()
         };
-        find_or_create(plan, find, create).await
+        let ensured = find_or_create(plan, find, create).await?;
+        if ensured.was_found() {
+            return Ok(ensured);
+        }
+        // Fly does not keep volume names unique, so two processes ensuring the same volume at
+        // once can both create one. Each then keeps the oldest of the name and region (the
+        // same one for both) and destroys its own if it is not that one.
+        let mut same: Vec<types::Volume> = self
+            .list()
+            .send()
+            .await?
+            .into_iter()
+            .filter(|v| v.name() == name && v.region() == region && !v.state().is_gone())
+            .collect();
+        same.sort_by(|a, b| (&a.created_at, a.id()).cmp(&(&b.created_at, b.id())));
+        match same.into_iter().next() {
+            Some(oldest) if oldest.id() != ensured.id() => {
+                tracing::info!(
+                    volume_id = ensured.id(),
+                    kept = oldest.id(),
+                    "another process made the same volume at once; destroying ours"
+                );
+                let ours = Volume {
+                    app: self.app.clone(),
+                    id: ensured.id().to_string(),
+                };
+                ours.ensure_absent().await?;
+                Ok(Ensured::found(oldest))
+            }
+            _ => Ok(ensured),
+        }
     }
 }
 
