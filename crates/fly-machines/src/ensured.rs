@@ -70,10 +70,6 @@ impl<T> Deref for Ensured<T> {
     }
 }
 
-/// How many creates a find-or-create sends at most, each after an ambiguous failure of the one
-/// before and a look that did not find what it may have made.
-const CREATE_ATTEMPTS: u32 = 4;
-
 /// Time between two looks for what an ambiguous create may have made.
 const LOOK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -89,6 +85,9 @@ pub(crate) struct Plan<'a> {
     /// Fly refuses a second resource of this name (`name_taken` or 409): a repeated create
     /// cannot make two, so it may be sent again at once; a refusal means it exists.
     pub unique_name: bool,
+    /// How many creates to send at most, each after an ambiguous failure of the one before and
+    /// a look that did not find what it may have made (the client's attempts per call).
+    pub attempts: u32,
 }
 
 /// Looks, creates what it did not find, and after an ambiguous failure looks again (for up to
@@ -108,7 +107,7 @@ where
     }
     let mut sent_before = false;
     let mut last_error = None;
-    for _ in 0..CREATE_ATTEMPTS {
+    for _ in 0..plan.attempts.max(1) {
         let error = match create().await {
             Ok(made) => return Ok(Ensured::created(made)),
             Err(e) => e,

@@ -238,6 +238,7 @@ impl Machines {
             clock: self.app.client.clock(),
             grace: visibility_grace.unwrap_or(DEFAULT_GRACE),
             unique_name: true,
+            attempts: self.app.client.max_attempts(),
         };
         let (body, key) = (&body, &key);
         let find = || self.find_by_launch_id(key);

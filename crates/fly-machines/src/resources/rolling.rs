@@ -27,7 +27,8 @@ impl Machine {
     ///
     /// A lost answer to the update is checked, not guessed: under the lease only this call can
     /// change the machine, so the machine is read again, and the update counts as applied when
-    /// the version moved; otherwise it is sent again (up to 4 times in all). The answer carries
+    /// the version moved; otherwise it is sent again (as many times in all as the client's retry
+    /// policy gives a call). The answer carries
     /// the new version, so `.wait_started(d)` on it waits for that version.
     ///
     /// [`LeaseGuard::machine`]: crate::LeaseGuard::machine
@@ -120,7 +121,7 @@ impl Machine {
             ..Default::default()
         };
         let mut last_error = None;
-        for _ in 0..UPDATE_ATTEMPTS {
+        for _ in 0..self.app.client.max_attempts() {
             let error = match self.update(request.clone()).send().await {
                 Ok(updated) => return Ok(updated),
                 Err(e) if e.is_ambiguous() => e,
@@ -137,6 +138,3 @@ impl Machine {
         Err(last_error.unwrap_or_else(|| Error::Config("update failed".into())))
     }
 }
-
-/// How many times a config change under a lease sends its update at most.
-const UPDATE_ATTEMPTS: u32 = 4;

@@ -121,6 +121,7 @@ impl Volumes {
             clock: self.app.client.clock(),
             grace: visibility_grace.unwrap_or(DEFAULT_GRACE),
             unique_name: false,
+            attempts: self.app.client.max_attempts(),
         };
         let (name, region, compute) = (&name, &region, &compute);
         let find = || async move {

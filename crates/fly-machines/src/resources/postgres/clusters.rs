@@ -154,6 +154,7 @@ impl Clusters {
             clock: self.client.clock(),
             grace: visibility_grace.unwrap_or(DEFAULT_GRACE),
             unique_name: true,
+            attempts: self.client.max_attempts(),
         };
         let (name, org, region, plan) = (&name, &org, &region, &plan);
         let find = || async move {

@@ -77,6 +77,7 @@ impl Databases {
             clock: self.cluster.client.clock(),
             grace: DEFAULT_GRACE,
             unique_name: true,
+            attempts: self.cluster.client.max_attempts(),
         };
         let find = || async move {
             Ok(self

@@ -89,6 +89,7 @@ impl Users {
             clock: self.cluster.client.clock(),
             grace: DEFAULT_GRACE,
             unique_name: true,
+            attempts: self.cluster.client.max_attempts(),
         };
         let find = || async move {
             Ok(self
