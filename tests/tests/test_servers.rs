@@ -41,3 +41,32 @@ async fn a_mock_server_gives_a_client_with_test_settings() {
     assert_eq!(app.name.as_deref(), Some("mocked-app"));
     show.assert_async().await;
 }
+
+/// Without a token, an emulator is started and the client points at it; with one, the client
+/// points at the API named by the environment and no emulator runs.
+#[tokio::test]
+async fn from_env_or_emulator_picks_by_the_token() {
+    let local = fly_machines::Client::from_env_or_emulator_with(|_| None)
+        .await
+        .unwrap();
+    let sim = local.emulator().expect("an emulator started").base_url();
+    assert_eq!(local.client.base_url(), sim);
+    local
+        .client
+        .apps()
+        .create("from-env-or-emulator", "personal")
+        .send()
+        .await
+        .unwrap();
+    local.shutdown().await;
+
+    let fly = fly_machines::Client::from_env_or_emulator_with(|name| match name {
+        "FLY_API_TOKEN" => Some("fo1_token".into()),
+        "FLY_API_HOSTNAME" => Some("http://127.0.0.1:4999".into()),
+        _ => None,
+    })
+    .await
+    .unwrap();
+    assert!(fly.emulator().is_none());
+    assert_eq!(fly.client.base_url(), "http://127.0.0.1:4999/v1");
+}

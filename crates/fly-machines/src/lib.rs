@@ -230,4 +230,4 @@ pub use shared_limiter::{
 };
 pub use signal::Signal;
 pub use token::{Scheme, Token};
-pub use wait::{WaitError, WaitOutcome, WaitState, WaitTarget, WaitTargets};
+pub use wait::{WaitAll, WaitError, WaitOutcome, WaitState, WaitTarget, WaitTargets};

@@ -334,17 +334,17 @@ impl std::fmt::Debug for Machine {
 }
 
 /// The words of a command for [`Machine::exec`]: made from any list of strings (`["ls", "-l"]`,
-/// a `Vec<String>`, an iterator).
+/// a `&[&str]`, a `Vec<String>`, an iterator).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command(pub Vec<String>);
 
 impl<I, S> From<I> for Command
 where
     I: IntoIterator<Item = S>,
-    S: Into<String>,
+    S: AsRef<str>,
 {
     fn from(words: I) -> Command {
-        Command(words.into_iter().map(Into::into).collect())
+        Command(words.into_iter().map(|w| w.as_ref().to_string()).collect())
     }
 }
 
