@@ -809,7 +809,7 @@ async fn a_lost_update_under_a_lease_is_recognised_as_applied() {
         });
     });
     // First read: v1; every read after the update: v2.
-    let mut first = server.machines_show(|when, then| {
+    let first = server.machines_show(|when, then| {
         when.app_name(APP).machine_id(MACHINE);
         then.ok(&machine("started", "v1", "app:v1"));
     });
