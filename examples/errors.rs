@@ -94,7 +94,15 @@ mod tests {
 
     #[tokio::test]
     async fn every_kind_of_error_shows_up_as_documented() {
-        let target = Target::for_test().await;
+        check(Target::for_test().await).await;
+    }
+
+    #[tokio::test]
+    async fn the_errors_show_up_against_fly_s_documented_shapes() {
+        check(Target::for_test_documented_shapes().await).await;
+    }
+
+    async fn check(target: Target) {
         let app = target.scratch_app("errors-test").await.unwrap();
         let seen = tour(&target.client, &app, &target.org).await.unwrap();
         assert_eq!(

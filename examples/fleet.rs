@@ -89,7 +89,15 @@ mod tests {
 
     #[tokio::test]
     async fn the_whole_fleet_starts_answers_and_is_destroyed() {
-        let target = Target::for_test().await;
+        check(Target::for_test().await).await;
+    }
+
+    #[tokio::test]
+    async fn the_fleet_runs_against_fly_s_documented_shapes() {
+        check(Target::for_test_documented_shapes().await).await;
+    }
+
+    async fn check(target: Target) {
         let app = target.scratch_app("fleet-test").await.unwrap();
         let outputs = run(&app, "fleet-test").await.unwrap();
         assert_eq!(outputs.len(), FLEET_SIZE);

@@ -113,7 +113,15 @@ async fn step<T, E: Into<BoxError>>(
 mod tests {
     #[tokio::test]
     async fn the_quickstart_runs_against_the_emulator() {
-        let target = fly_machines_examples::Target::for_test().await;
+        check(fly_machines_examples::Target::for_test().await).await;
+    }
+
+    #[tokio::test]
+    async fn the_quickstart_runs_against_fly_s_documented_shapes() {
+        check(fly_machines_examples::Target::for_test_documented_shapes().await).await;
+    }
+
+    async fn check(target: fly_machines_examples::Target) {
         let app = target.scratch_app("quickstart-test").await.unwrap();
         super::lifecycle(&app).await.unwrap();
         let sim = target.emulator().unwrap();

@@ -93,7 +93,15 @@ mod tests {
 
     #[tokio::test]
     async fn every_web_machine_ends_on_the_new_image() {
-        let target = Target::for_test().await;
+        check(Target::for_test().await).await;
+    }
+
+    #[tokio::test]
+    async fn the_rolling_update_runs_against_fly_s_documented_shapes() {
+        check(Target::for_test_documented_shapes().await).await;
+    }
+
+    async fn check(target: Target) {
         let app = target.scratch_app("rolling-update-test").await.unwrap();
         deploy_then_roll(&app).await.unwrap();
         let web = app.machines().list().metadata("role", "web").await.unwrap();

@@ -47,7 +47,18 @@ impl Target {
     /// An emulator for an example's test: machines change state at once and no rate limit
     /// applies, so the example runs in milliseconds without waiting on a clock.
     pub async fn for_test() -> Target {
-        let sim = Sim::builder()
+        Target::for_test_with(Sim::builder()).await
+    }
+
+    /// The same, with the emulator answering in the older shapes Fly's documentation shows
+    /// (`/wait` says `{"ok":true}` alone, app create requires `app_name`): the examples must
+    /// work against servers that follow that documentation too.
+    pub async fn for_test_documented_shapes() -> Target {
+        Target::for_test_with(Sim::builder().documented_shapes()).await
+    }
+
+    async fn for_test_with(builder: fly_machines_sim::SimBuilder) -> Target {
+        let sim = builder
             .no_rate_limits()
             .transition_time(std::time::Duration::ZERO)
             .start()

@@ -14,6 +14,18 @@
 //!    diff), destroys and machines left alone. It only touches machines the fleet owns, marked in
 //!    their metadata ([`marks`]); foreign machines are listed and never changed.
 //!
+//! 3. [`Applier::apply`]: runs a plan. Creates first (with idempotency keys), then moves under
+//!    the group's strategy (rolling batches of `max_unavailable`, canaries first, or all at
+//!    once), each under a lease with `current_version`, held until the machine passes its
+//!    [`health`] gate (started, at the version the update answered, not crashing, checks
+//!    passing, for `min_healthy_time`), then destroys the surplus. A failed gate rolls every
+//!    moved machine back to its previous config and destroys what the run created (unless the
+//!    strategy turns rollback off); the [`ApplyError`] names the machine, the gate and what it
+//!    saw. [`Progress`] events report each step; the library prints nothing.
+//!
+//! 4. [`Reconciler`]: plan and apply in a loop, one round per interval, under the fleet's
+//!    [`FleetLock`], so a machine changed or destroyed by hand is put back.
+//!
 //! The plan is level-triggered, as in kube-runtime: it is computed from what runs now, never
 //! from what a previous run did, so running it again after a crash picks up where things are.
 //!
@@ -57,20 +69,27 @@
 //! bad value, a duplicate group or a negative count is a [`FleetFileError`] naming the key and
 //! its line.
 
+pub mod apply;
 pub mod desired;
 mod diff;
 mod file;
+pub mod health;
+pub mod lock;
 pub mod marks;
 pub mod observed;
 pub mod plan;
+pub mod reconcile;
 mod render;
 pub mod strategy;
 
+pub use apply::{Applier, ApplyError, Progress, Report};
 pub use desired::{DesiredFleet, FleetError, Group, GroupBuilder, VolumeSpec};
 pub use file::FleetFileError;
+pub use lock::{FleetLock, LockError};
 pub use observed::ObservedMachine;
 pub use plan::{
     Change, ChangeKind, DestroyReason, ForeignMachine, GroupPlan, Plan, Step, Summary,
     UpdateReason, plan,
 };
+pub use reconcile::{Outcome, Reconciler};
 pub use strategy::{Amount, Gates, Strategy, StrategyKind};

@@ -13,8 +13,13 @@ pub const REVISION: &str = "fly_deploy_revision";
 /// The revision the machine ran before its last move, restored by a rollback.
 pub const PREVIOUS_REVISION: &str = "fly_deploy_previous_revision";
 
-/// Every mark, in one list: they are left out when configs are compared and hashed.
-pub const ALL: [&str; 4] = [FLEET, GROUP, REVISION, PREVIOUS_REVISION];
+/// Marks the fleet's anchor: the never-started machine whose lease is the fleet's lock (see
+/// [`crate::lock`]). The planner never counts or touches it.
+pub const LOCK: &str = "fly_deploy_lock";
+
+/// Every mark, in one list: they are left out when configs are compared and hashed, and a
+/// group's own metadata may not set them.
+pub const ALL: [&str; 5] = [FLEET, GROUP, REVISION, PREVIOUS_REVISION, LOCK];
 
 /// Whether `key` is one of the marks.
 pub fn is_mark(key: &str) -> bool {

@@ -272,7 +272,11 @@ pub fn plan(desired: &DesiredFleet, observed: &[ObservedMachine]) -> Plan {
     let fleet = desired.name();
     let mut foreign = Vec::new();
     let mut by_group: BTreeMap<&str, Vec<&ObservedMachine>> = BTreeMap::new();
-    for machine in observed.iter().filter(|m| !m.is_gone()) {
+    // Anchors (the deployers' locks) are infrastructure, neither the fleet's nor foreign.
+    let live = observed
+        .iter()
+        .filter(|m| !m.is_gone() && m.mark(marks::LOCK).is_none());
+    for machine in live {
         if machine.is_owned_by(fleet) {
             let group = machine.mark(marks::GROUP).unwrap_or_default();
             by_group.entry(group).or_default().push(machine);

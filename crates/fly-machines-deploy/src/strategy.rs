@@ -209,9 +209,19 @@ impl Strategy {
         Ok(self)
     }
 
-    /// At most this many (or this share) of extra machines created for the move (0 allowed).
+    /// Extra machines created for a move. Only 0 for now: rolling and canary move machines in
+    /// place, and blue-green makes a full extra set; anything else is refused rather than
+    /// ignored.
     pub fn max_surge(mut self, amount: Amount) -> Result<Strategy, FleetError> {
-        self.max_surge = amount.check("max_surge", true)?;
+        let amount = amount.check("max_surge", true)?;
+        if amount != Amount::Count(0) && amount != Amount::Fraction(0.0) {
+            return Err(FleetError::new(
+                "max_surge",
+                amount,
+                "0: machines move in place (use `bluegreen` for a full extra set)",
+            ));
+        }
+        self.max_surge = amount;
         Ok(self)
     }
 
@@ -299,11 +309,9 @@ impl Strategy {
 impl fmt::Display for Strategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            StrategyKind::Rolling => write!(
-                f,
-                "rolling, max_unavailable {}, max_surge {}",
-                self.max_unavailable, self.max_surge
-            )?,
+            StrategyKind::Rolling => {
+                write!(f, "rolling, max_unavailable {}", self.max_unavailable)?
+            }
             StrategyKind::Canary => write!(
                 f,
                 "canary {}, then rolling, max_unavailable {}",

@@ -73,6 +73,8 @@ pub enum Rule {
     /// A volume's growth settings must fit together (one way to grow, a threshold to grow at, a
     /// limit not below the size).
     MountGrowth,
+    /// An app name must be Fly's: see [`is_app_name`].
+    AppName,
 }
 
 impl Rule {
@@ -107,6 +109,7 @@ impl Rule {
             Rule::Percent => "percent",
             Rule::SpotPrice => "spot price",
             Rule::MountGrowth => "mount growth",
+            Rule::AppName => "app name",
         }
     }
 }
@@ -707,6 +710,46 @@ pub fn check_metadata_key(key: &str) -> Result<(), RuleError> {
     }
 }
 
+/// Longest app name Fly takes: the name is a DNS label (`<name>.fly.dev`).
+pub const APP_NAME_MAX_LEN: usize = 63;
+
+/// Whether `name` is an app name Fly takes: 1 to [`APP_NAME_MAX_LEN`] lowercase ASCII
+/// letters, digits and dashes, neither starting nor ending with a dash (a DNS label, as the app
+/// is reached at `<name>.fly.dev`). The client checks names with it before sending and the
+/// emulator refuses creates with it, so both hold the same rule.
+pub fn is_app_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= APP_NAME_MAX_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// Checks an app name against [`is_app_name`], suggesting the lowercase spelling where that
+/// would do (`My-App` -> `my-app`).
+pub fn check_app_name(name: &str) -> Result<(), RuleError> {
+    if is_app_name(name) {
+        return Ok(());
+    }
+    let fixed: String = name
+        .chars()
+        .map(|c| match c {
+            '_' | ' ' | '.' => '-',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    let fixed = fixed.trim_matches('-').to_string();
+    let hint = Some(fixed).filter(|f| is_app_name(f) && f != name);
+    Err(RuleError::new(
+        Rule::AppName,
+        name,
+        "1 to 63 lowercase letters, digits and dashes, not starting or ending with a dash",
+    )
+    .with_suggestion(hint))
+}
+
 /// Whether `name` is a valid environment variable name: `[A-Z_][A-Z0-9_]*`.
 pub fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -1178,6 +1221,7 @@ mod tests {
             ),
             (rule_of(check_metadata_key("")), Rule::MetadataKey),
             (rule_of(check_env_name("a-b")), Rule::EnvName),
+            (rule_of(check_app_name("My_App")), Rule::AppName),
             (
                 rule_of(parse_go_duration("soon").map(drop)),
                 Rule::GoDuration,

@@ -62,6 +62,8 @@ pub struct SimBuilder {
     log_bytes: usize,
     versions_kept: usize,
     connection_limits: ConnectionLimits,
+    short_pages: bool,
+    documented_shapes: bool,
 }
 
 impl Default for SimBuilder {
@@ -83,6 +85,8 @@ impl Default for SimBuilder {
             log_bytes: 4 * 1024 * 1024,
             versions_kept: 10,
             connection_limits: ConnectionLimits::default(),
+            short_pages: false,
+            documented_shapes: false,
         }
     }
 }
@@ -229,6 +233,25 @@ impl SimBuilder {
         self
     }
 
+    /// Machines and volumes pages come back shorter than the `limit` asked for (half of it),
+    /// and every third page empty while more remain, as Fly's advisory limit allows; clients
+    /// must follow the cursor and stop only where there is none. Off by default; also
+    /// [`SimHandle::set_short_pages`].
+    pub fn short_pages(mut self) -> SimBuilder {
+        self.short_pages = true;
+        self
+    }
+
+    /// Answers in the older shapes Fly's documentation shows, which simpler servers following
+    /// that documentation still use: `/wait` answers `{"ok":true}` alone (no `state`), and app
+    /// create requires `app_name` (the documented spelling) and refuses a body with only
+    /// `name`. Off by default; also [`SimHandle::set_documented_shapes`]. A client that works
+    /// with it on works with such servers too.
+    pub fn documented_shapes(mut self) -> SimBuilder {
+        self.documented_shapes = true;
+        self
+    }
+
     /// Binds the listener and starts serving in a background task.
     pub async fn start(self) -> std::io::Result<SimHandle> {
         let listener = TcpListener::bind(self.addr).await?;
@@ -241,6 +264,8 @@ impl SimBuilder {
         world.not_found_after_create_ms = crate::time::millis(self.faults.not_found_after_create);
         world.destroyed_visible_ms = crate::time::millis(self.faults.destroyed_visible_for);
         world.check_delay_ms = crate::time::millis(self.check_delay);
+        world.short_pages = self.short_pages;
+        world.documented_shapes = self.documented_shapes;
         let (shutdown, _) = watch::channel(false);
         let connection_limits = self.connection_limits;
         let connection_slots = Arc::new(ConnectionSlots::new(connection_limits.max_connections));

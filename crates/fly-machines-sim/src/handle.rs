@@ -77,6 +77,20 @@ impl SimHandle {
         self.emulator.faults.set(faults);
     }
 
+    /// Turns forced short pages on or off (see [`SimBuilder::short_pages`]).
+    ///
+    /// [`SimBuilder::short_pages`]: crate::SimBuilder::short_pages
+    pub fn set_short_pages(&self, on: bool) {
+        lock(&self.emulator.world).short_pages = on;
+    }
+
+    /// Turns Fly's older documented shapes on or off (see [`SimBuilder::documented_shapes`]).
+    ///
+    /// [`SimBuilder::documented_shapes`]: crate::SimBuilder::documented_shapes
+    pub fn set_documented_shapes(&self, on: bool) {
+        lock(&self.emulator.world).documented_shapes = on;
+    }
+
     /// The current fault configuration.
     pub fn faults(&self) -> Faults {
         self.emulator.faults.current()

@@ -199,6 +199,7 @@ mod faults;
 mod handle;
 mod ids;
 mod limits;
+mod paging;
 mod pipeline;
 #[cfg(test)]
 mod properties;
@@ -206,6 +207,7 @@ mod reply;
 mod request;
 mod request_log;
 mod routing;
+mod shapes;
 mod state;
 mod time;
 mod validation;

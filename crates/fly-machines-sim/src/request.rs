@@ -113,9 +113,17 @@ impl ApiRequest {
     }
 
     fn parse_body<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
-        serde_json::from_slice(&self.body).map_err(|e| {
+        let invalid = |e: serde_json::Error| {
             ApiError::bad_request(format!("invalid request body for {}: {e}", self.op.id))
-        })
+        };
+        if crate::shapes::has_byte_fields(self.op.op) {
+            // Go reads `[]byte` from base64 or from an array of numbers; so do we.
+            let mut value: serde_json::Value =
+                serde_json::from_slice(&self.body).map_err(invalid)?;
+            crate::shapes::bytes_as_base64(self.op.op, &mut value);
+            return serde_json::from_value(value).map_err(invalid);
+        }
+        serde_json::from_slice(&self.body).map_err(invalid)
     }
 }
 

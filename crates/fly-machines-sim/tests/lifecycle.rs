@@ -203,6 +203,24 @@ async fn update_creates_a_version_and_replaces_the_old_one() {
         )
         .await;
     assert_eq!(conflict.status, 409);
+    // ... and it changed nothing: same version, same config.
+    let now = http.get(&format!("/apps/a/machines/{id}")).await;
+    assert_eq!(now.body["version"], v2.as_str());
+    assert_eq!(now.body["instance_id"], v2.as_str());
+    assert_eq!(now.body["config"]["image"], "nginx:1.28");
+    // An earlier version is still there to read, and an unknown one is a 404.
+    let old = http
+        .get(&format!("/apps/a/machines/{id}?version={v1}"))
+        .await;
+    assert_eq!(old.status, 200, "{}", old.text);
+    assert_eq!(old.body["version"], v1.as_str());
+    assert_ne!(old.body["config"]["image"], "nginx:1.28");
+    let unknown = http
+        .get(&format!(
+            "/apps/a/machines/{id}?version=01ZZZZZZZZZZZZZZZZZZZZZZZZ"
+        ))
+        .await;
+    assert_eq!(unknown.status, 404);
 
     // Updating a stopped machine leaves it stopped.
     http.post_empty(&format!("/apps/a/machines/{id}/stop"))
@@ -555,5 +573,174 @@ async fn a_crashloop_image_restarts_then_fails() {
         .filter(|e| e["type"] == "exit")
         .count();
     assert!(exits >= 5, "{events}");
+    sim.shutdown().await;
+}
+
+/// Fly's 2026-12 paging on the wire: the limit is checked, a cursor needs one, machines and
+/// volumes carry the next cursor in `fly-next-cursor`, apps in `next_cursor`, cursors expire
+/// after 30 minutes of the emulator's clock, and short pages can be forced.
+#[tokio::test]
+async fn lists_page_with_cursors_that_expire() {
+    let sim = common::manual().start().await.unwrap();
+    let http = Http::new(&sim);
+    http.app("a").await;
+    http.app("b").await;
+    for _ in 0..5 {
+        http.machine("a", json!({})).await;
+    }
+    for bad in ["0", "1001", "x"] {
+        let r = http.get(&format!("/apps/a/machines?limit={bad}")).await;
+        assert_eq!(r.status, 400, "limit={bad}: {}", r.text);
+    }
+    assert_eq!(http.get("/apps/a/machines?cursor=abc").await.status, 400);
+
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("?limit=2&cursor={c}"),
+            None => "?limit=2".to_string(),
+        };
+        let page = http.get(&format!("/apps/a/machines{query}")).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        for m in page.body.as_array().unwrap() {
+            ids.push(m["id"].as_str().unwrap().to_string());
+        }
+        cursor = page
+            .headers
+            .get("fly-next-cursor")
+            .map(|v| v.to_str().unwrap().to_string());
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(ids.len(), 5);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5);
+
+    // Apps: the cursor is in the body; a cursor of one listing is no good for another.
+    let first = http.get("/apps?org_slug=personal&limit=1").await;
+    assert_eq!(first.body["apps"].as_array().unwrap().len(), 1);
+    assert_eq!(first.body["total_apps"], 2);
+    let next = first.body["next_cursor"].as_str().unwrap().to_string();
+    let other = http
+        .get(&format!("/apps/b/machines?limit=1&cursor={next}"))
+        .await;
+    assert_eq!(other.status, 400);
+    // 30 minutes after the first page, the cursor has expired.
+    sim.advance(std::time::Duration::from_secs(30 * 60));
+    let expired = http
+        .get(&format!("/apps?org_slug=personal&limit=1&cursor={next}"))
+        .await;
+    assert_eq!(expired.status, 400);
+    assert!(expired.text.contains("expired"), "{}", expired.text);
+
+    // Forced short pages: half the limit, every third page empty, yet a cursor until the end.
+    sim.set_short_pages(true);
+    let mut sizes = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("?limit=2&cursor={c}"),
+            None => "?limit=2".to_string(),
+        };
+        let page = http.get(&format!("/apps/a/machines{query}")).await;
+        sizes.push(page.body.as_array().unwrap().len());
+        cursor = page
+            .headers
+            .get("fly-next-cursor")
+            .map(|v| v.to_str().unwrap().to_string());
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(sizes.iter().sum::<usize>(), 5);
+    assert!(sizes.contains(&0), "{sizes:?}");
+    assert!(sizes.iter().all(|s| *s <= 1), "{sizes:?}");
+    sim.shutdown().await;
+}
+
+/// Machines are written as Fly writes them (`null` env, metadata and init fields; autostop
+/// `off`/`stop` as booleans), `[]byte` fields are read from arrays of numbers as Go reads them,
+/// and the documented-shapes knob answers `/wait` with `{"ok":true}` alone and requires
+/// `app_name` on app create.
+#[tokio::test]
+async fn answers_and_reads_shapes_as_fly_does() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    http.app("a").await;
+    let m = http
+        .machine(
+            "a",
+            json!({ "config": { "image": "nginx", "services": [
+                { "protocol": "tcp", "internal_port": 8080, "autostop": "off" },
+                { "protocol": "tcp", "internal_port": 8081, "autostop": "stop" },
+                { "protocol": "tcp", "internal_port": 8082, "autostop": "suspend" }
+            ] } }),
+        )
+        .await;
+    let id = m["id"].as_str().unwrap();
+    let got = http.get(&format!("/apps/a/machines/{id}")).await;
+    let config = got.body["config"].as_object().unwrap();
+    assert_eq!(config.get("env"), Some(&json!(null)), "{}", got.text);
+    assert_eq!(config.get("metadata"), Some(&json!(null)));
+    assert_eq!(config["init"]["cmd"], json!(null));
+    assert!(config["init"].as_object().unwrap().contains_key("cmd"));
+    let autostop: Vec<_> = config["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["autostop"].clone())
+        .collect();
+    assert_eq!(autostop, [json!(false), json!(true), json!("suspend")]);
+    assert_eq!(got.body["version"], got.body["instance_id"]);
+
+    let key = http
+        .post(
+            "/apps/a/secretkeys/sealer/generate",
+            json!({ "type": "SECRET_TYPE_KMS_XAES256GCM" }),
+        )
+        .await;
+    assert_eq!(key.status, 201, "{}", key.text);
+    let as_numbers = http
+        .post(
+            "/apps/a/secretkeys/sealer/encrypt",
+            json!({ "plaintext": [104, 101, 108, 108, 111], "associated_data": [97, 100] }),
+        )
+        .await;
+    assert_eq!(as_numbers.status, 200, "{}", as_numbers.text);
+    let decrypted = http
+        .post(
+            "/apps/a/secretkeys/sealer/decrypt",
+            json!({ "ciphertext": as_numbers.body["ciphertext"], "associated_data": "YWQ=" }),
+        )
+        .await;
+    assert_eq!(decrypted.body["plaintext"], "aGVsbG8=");
+
+    sim.set_documented_shapes(true);
+    settle(&sim);
+    let waited = http
+        .get(&format!(
+            "/apps/a/machines/{id}/wait?state=started&timeout=1"
+        ))
+        .await;
+    assert_eq!(waited.status, 200, "{}", waited.text);
+    assert_eq!(waited.body, json!({ "ok": true }));
+    let by_name = http
+        .post(
+            "/apps",
+            json!({ "name": "new-app", "org_slug": "personal" }),
+        )
+        .await;
+    assert_eq!(by_name.status, 400);
+    assert!(by_name.text.contains("app_name"), "{}", by_name.text);
+    let documented = http
+        .post(
+            "/apps",
+            json!({ "app_name": "new-app", "org_slug": "personal" }),
+        )
+        .await;
+    assert_eq!(documented.status, 201, "{}", documented.text);
     sim.shutdown().await;
 }

@@ -241,6 +241,10 @@ pub enum Error {
     /// A wait ended without reaching the wanted state.
     #[error("{0}")]
     Wait(#[from] crate::wait::WaitError),
+    /// A paged listing stopped: the server repeated a cursor, paged past the bound, or refused
+    /// an (expired) cursor.
+    #[error("{0}")]
+    Paging(#[from] crate::paging::PagingError),
     /// A Postgres cluster did not become ready.
     #[error("{0}")]
     ClusterWait(#[from] crate::resources::postgres::ClusterWaitError),
@@ -363,6 +367,18 @@ impl Error {
         self.is_conflict()
             && self.api().is_some_and(|e| {
                 e.message.to_ascii_lowercase().contains("lease") || e.body.contains("lease")
+            })
+    }
+
+    /// 409 on an update sent with `current_version` (`.if_version(v)`, `modify_config`,
+    /// `update_image`): the machine moved on to another version since it was read, and the
+    /// update changed nothing. Read the machine again and redo the change.
+    pub fn is_version_conflict(&self) -> bool {
+        self.is_conflict()
+            && !self.is_lease_conflict()
+            && self.api().is_some_and(|e| {
+                let text = format!("{} {}", e.message, e.body).to_ascii_lowercase();
+                text.contains("version")
             })
     }
 

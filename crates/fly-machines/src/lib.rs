@@ -184,6 +184,7 @@ pub mod health;
 pub mod lease;
 mod limiter;
 mod machine_config;
+pub mod paging;
 mod pipeline;
 pub mod resources;
 mod retry;
@@ -195,6 +196,8 @@ mod tls;
 mod token;
 mod units;
 mod validate;
+#[cfg(feature = "sim")]
+pub mod vtime;
 pub mod wait;
 
 pub use client::{

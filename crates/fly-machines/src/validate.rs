@@ -59,14 +59,17 @@ pub(crate) fn lease_nonce(nonce: &str) -> Result<()> {
     ))
 }
 
-/// App names: letters, digits, `-` and `_`.
+/// App names: Fly's rule, the one the emulator holds too (`fly_machines_rules::is_app_name`).
 pub(crate) fn app_name(value: &str) -> Result<()> {
-    check(
+    if fly_machines_rules::is_app_name(value) {
+        return Ok(());
+    }
+    Err(Error::invalid_input(
         "app name",
         value,
-        |c| c.is_ascii_alphanumeric() || c == '-' || c == '_',
-        "letters, digits, `-` or `_`",
-    )
+        "1 to 63 lowercase letters, digits and dashes, not starting or ending with a dash \
+         (Fly's rule, which the emulator holds too)",
+    ))
 }
 
 /// Machine, volume and snapshot ids: letters, digits and `_`.
@@ -106,7 +109,8 @@ mod tests {
     #[test]
     fn bad_names_are_rejected_and_named() {
         for bad in [
-            "", "a/b", "..", "a..b", "a b", "a%2f", "ü", "a\n", "a?b", "a#b",
+            "", "a/b", "..", "a..b", "a b", "a%2f", "ü", "a\n", "a?b", "a#b", "My_App", "my_app",
+            "-app", "app-",
         ] {
             let err = app_name(bad).unwrap_err();
             let text = err.to_string();
@@ -115,7 +119,7 @@ mod tests {
                 "{text}"
             );
         }
-        app_name("my-app_1").unwrap();
+        app_name("my-app-1").unwrap();
         resource_id("machine id", "3d8d413b29d089").unwrap();
         assert!(resource_id("machine id", "3d8/../x").is_err());
         host("hostname", "*.example.com").unwrap();

@@ -241,6 +241,37 @@ impl Machine {
                 backoff.reset();
             }
             match answer {
+                Ok(answer) if answer.state.as_deref().unwrap_or_default().is_empty() => {
+                    // A 200 means one of the asked states was reached; a server that answers
+                    // `{"ok": true}` alone does not say which, so one GET finds out. Never a
+                    // timeout for a success.
+                    let machine = match self.get().send().await {
+                        Ok(machine) => machine,
+                        // Gone already: the asked state was `destroyed`.
+                        Err(e) if e.is_not_found() && wants_destroyed => {
+                            return Ok(WaitOutcome {
+                                state: MachineState::Destroyed,
+                                version: answer.version,
+                                event_id: answer.event_id,
+                            });
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    let state = machine.state.clone().unwrap_or_default();
+                    if state == "failed" && !wants_failed {
+                        return Err(Error::Wait(WaitError::MachineFailed {
+                            machine_id: self.id.clone(),
+                            wanted: wanted_text.clone(),
+                        }));
+                    }
+                    return Ok(WaitOutcome {
+                        state: MachineState::parse(&state),
+                        version: answer
+                            .version
+                            .or_else(|| machine.version().map(str::to_string)),
+                        event_id: answer.event_id,
+                    });
+                }
                 Ok(answer) => {
                     let state = answer.state.clone().unwrap_or_default();
                     if wanted.iter().any(|w| w.is_reached_by(&state)) {

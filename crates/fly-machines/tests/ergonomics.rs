@@ -533,6 +533,8 @@ async fn update_image_runs_under_a_lease_and_waits_on_the_new_version() {
             .fly_machine_lease_nonce(NONCE)
             .body(&types::UpdateMachineRequest {
                 config: Some(next.clone()),
+                // The version that was read: a change by anyone in between is refused (409).
+                current_version: Some("v1".into()),
                 ..Default::default()
             });
         then.ok(&machine("replacing", "v2", "app:v2"));

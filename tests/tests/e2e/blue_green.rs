@@ -1,8 +1,10 @@
 //! Scenario 3: a blue/green deploy that never serves from fewer than N machines.
 //!
-//! Green machines are created without launching, cordoned, started, waited for and probed;
-//! then they are uncordoned, the blue ones cordoned, and the blue ones destroyed. The emulator
-//! does not show cordons in its machine view, so "serving" (started and uncordoned) is rebuilt
+//! The deploy is `fly-machines-deploy`'s blue-green strategy, run on a fleet of N machines
+//! under faults: green machines are created out of the proxy, gated on health, uncordoned,
+//! then the blue ones cordoned and destroyed. The control (the wrong order, by hand: green
+//! created without launching, cordoned, started, waited for and probed; blue cordoned before
+//! green is uncordoned) shows the check is not vacuous. "Serving" (started and uncordoned) is rebuilt
 //! from its request log (cordon, uncordon and the calls that take a machine out of `started`,
 //! in the order the emulator applied them) and the machines' own state events (`started`
 //! entered), and checked after every change.
@@ -10,26 +12,17 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use fly_machines::{App, Machine, WaitState, types};
+use fly_machines::{App, Client, Machine, WaitState, types};
 use fly_machines_sim::{Faults, RequestRecord, Sim};
 
 use crate::retries::Retries;
 use crate::support::{Figures, World, at_ms, config, create_app, machine_of, secs, transient};
-use crate::vtime::VirtualTime;
+use fly_machines::vtime::VirtualTime;
 
 const N: usize = 4;
 const TRANSITION: Duration = Duration::from_millis(500);
 /// How long the orchestrator keeps trying a machine that is not visible yet.
 const VISIBILITY_GRACE: Duration = Duration::from_secs(15);
-
-/// Which comes first once the green machines are healthy.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Order {
-    /// Uncordon green, then cordon blue: the right way.
-    GreenFirst,
-    /// Cordon blue, then uncordon green: leaves a gap the check must see.
-    BlueFirst,
-}
 
 /// Calls `action` until it succeeds, tolerating transient failures and, for a while, the 404
 /// of a machine that is not visible yet.
@@ -236,7 +229,8 @@ struct Deploy {
     green_serving: usize,
 }
 
-async fn deploy(scenario: &'static str, order: Order, faults: Faults) -> Deploy {
+/// The control, by hand, switching in the wrong order.
+async fn deploy_blue_first(scenario: &'static str, faults: Faults) -> Deploy {
     let (retries, _trace) = Retries::install();
     let sim = Sim::builder()
         .seed(5)
@@ -305,16 +299,9 @@ async fn deploy(scenario: &'static str, order: Order, faults: Faults) -> Deploy 
                     })
                     .await;
                 };
-                match order {
-                    Order::GreenFirst => {
-                        uncordon_green(vt.clone(), greens.clone()).await;
-                        cordon_blue(vt.clone(), blue.clone()).await;
-                    }
-                    Order::BlueFirst => {
-                        cordon_blue(vt.clone(), blue.clone()).await;
-                        uncordon_green(vt.clone(), greens.clone()).await;
-                    }
-                }
+                // The wrong order: blue leaves before green joins.
+                cordon_blue(vt.clone(), blue.clone()).await;
+                uncordon_green(vt.clone(), greens.clone()).await;
                 each(&vt, "destroy", blue.clone(), {
                     let vt = vt.clone();
                     move |m| {
@@ -387,6 +374,105 @@ async fn deploy(scenario: &'static str, order: Order, faults: Faults) -> Deploy 
     }
 }
 
+/// The fleet of the scenario at `image`, deployed blue-green.
+fn fleet(image: &str) -> fly_machines_deploy::DesiredFleet {
+    fly_machines_deploy::DesiredFleet::from_toml(&format!(
+        "app = \"shop\"\n[[group]]\nname = \"web\"\nimage = \"{image}\"\nregions = {{ iad = {N} }}\n\
+         [group.strategy]\nkind = \"bluegreen\"\nmin_healthy_time = \"5s\"\n"
+    ))
+    .expect("the fleet")
+}
+
+/// Applies `desired` to what the app runs now.
+async fn apply(
+    client: Client,
+    desired: fly_machines_deploy::DesiredFleet,
+) -> fly_machines_deploy::Report {
+    let seen = fly_machines_deploy::observed::observe(&client, desired.app())
+        .await
+        .expect("the app's machines");
+    let plan = fly_machines_deploy::plan(&desired, &seen);
+    fly_machines_deploy::Applier::new(client)
+        .apply(&desired, &plan)
+        .await
+        .unwrap_or_else(|e| panic!("the deploy failed: {e}"))
+}
+
+/// The blue-green deploy of `fly-machines-deploy`: v1 is created, then replaced by v2.
+async fn deploy_with_the_crate(faults: Faults) -> Deploy {
+    let (retries, _trace) = Retries::install();
+    let sim = Sim::builder()
+        .seed(5)
+        .transition_time(TRANSITION)
+        .faults(faults);
+    let mut world = World::start(sim, TRANSITION / 5).await;
+    let client = world.client.clone();
+    let (blue_ids, from_ms, log_from) = {
+        let (client, vt, sim) = (client.clone(), world.vt.clone(), world.sim.clone());
+        world
+            .run("blue", async move {
+                create_app(&client, "shop").await;
+                let report = apply(client, fleet("registry.fly.io/shop:v1")).await;
+                (
+                    report.created,
+                    vt.elapsed().as_millis() as u64,
+                    sim.requests().len(),
+                )
+            })
+            .await
+    };
+    let deploy_from = world.vt.elapsed();
+    let report = world
+        .run(
+            "deploy",
+            apply(client.clone(), fleet("registry.fly.io/shop:v2")),
+        )
+        .await;
+    let took = world.vt.elapsed() - deploy_from;
+    let green_ids = report.created;
+
+    let log = world.sim.requests();
+    let machines = world.sim.all_machines("shop");
+    let (min, max, end, dips) = serving(&log, &machines, from_ms);
+    let state = |id: &String| {
+        world
+            .sim
+            .machine("shop", id)
+            .and_then(|m| m.state)
+            .unwrap_or_default()
+    };
+    let blue_left = blue_ids
+        .iter()
+        .filter(|id| state(id) != "destroyed")
+        .count();
+    let green_serving = green_ids.iter().filter(|id| state(id) == "started").count();
+    let deploy_log = &log[log_from..];
+    let mut fig = Figures::new("blue_green");
+    fig.add("n", N);
+    fig.add("min_serving", min);
+    fig.add("max_serving", max);
+    fig.add("serving_at_end", end);
+    fig.add("moments_below_n", dips.len());
+    fig.add("deploy_virtual_s", secs(took));
+    fig.add("attempts", deploy_log.len());
+    fig.add(
+        "faults",
+        deploy_log.iter().filter(|r| r.fault.is_some()).count(),
+    );
+    fig.add("retries", retries.total());
+    fig.add("real_ms", world.real_elapsed().as_millis());
+    fig.save();
+    world.shutdown().await;
+    Deploy {
+        min,
+        max,
+        end,
+        dips,
+        blue_left,
+        green_serving,
+    }
+}
+
 #[tokio::test]
 async fn blue_green_keeps_n_machines_serving() {
     let faults = Faults::seeded(31)
@@ -394,7 +480,7 @@ async fn blue_green_keeps_n_machines_serving() {
         .drop_rate(0.02)
         .not_found_after_create(Duration::from_secs(1))
         .destroyed_visible_for(Duration::from_secs(1));
-    let d = deploy("blue_green", Order::GreenFirst, faults).await;
+    let d = deploy_with_the_crate(faults).await;
     assert!(
         d.dips.is_empty(),
         "fewer than {N} machines served: {:#?}",
@@ -411,7 +497,7 @@ async fn blue_green_keeps_n_machines_serving() {
 /// seen serving from fewer than N machines.
 #[tokio::test]
 async fn blue_green_check_sees_a_switch_in_the_wrong_order() {
-    let d = deploy("blue_green_wrong_order", Order::BlueFirst, Faults::none()).await;
+    let d = deploy_blue_first("blue_green_wrong_order", Faults::none()).await;
     assert!(d.min < N, "the gap between cordon and uncordon went unseen");
     assert!(!d.dips.is_empty());
     assert_eq!(d.end, N);

@@ -51,7 +51,7 @@ impl Tally {
 }
 
 /// One job: the whole life of one machine, as a job runner would drive it.
-async fn lifecycle(app: App, job: usize, vt: crate::vtime::VirtualTime, tally: Arc<Tally>) {
+async fn lifecycle(app: App, job: usize, vt: fly_machines::vtime::VirtualTime, tally: Arc<Tally>) {
     let key = format!("fleet-job-{job}");
     // Create. The idempotency key makes a repeated create find the first one's machine.
     let mut created = None;

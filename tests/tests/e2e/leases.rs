@@ -15,7 +15,7 @@ use fly_machines_sim::{Faults, RequestRecord, Sim};
 
 use crate::retries::Retries;
 use crate::support::{Figures, World, at_ms, config, create_app, machine_of, secs, transient};
-use crate::vtime::VirtualTime;
+use fly_machines::vtime::VirtualTime;
 
 const TTL: Duration = Duration::from_secs(10);
 const TRANSITION: Duration = Duration::from_millis(500);

@@ -1,5 +1,5 @@
 //! End-to-end workflows: the `fly-machines` client against the `fly-machines-sim` emulator, with
-//! faults on and Fly's rate limits, on one virtual timeline (see `vtime`).
+//! faults on and Fly's rate limits, on one virtual timeline (see `fly_machines::vtime`).
 
 mod bad_input;
 mod blue_green;
@@ -11,5 +11,4 @@ mod preview;
 mod retries;
 mod support;
 mod two_processes;
-mod vtime;
 mod waits;

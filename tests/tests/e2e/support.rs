@@ -12,7 +12,7 @@ use fly_machines::{Client, Error, ErrorCode, RateLimits, RetryPolicy, types};
 use fly_machines_sim::{MANUAL_EPOCH_MS, RequestRecord, SimBuilder, SimHandle};
 use tokio::task::JoinHandle;
 
-use crate::vtime::VirtualTime;
+use fly_machines::vtime::VirtualTime;
 
 /// Longest a scenario may take in real time before it is declared hung.
 const REAL_TIME_LIMIT: Duration = Duration::from_secs(90);

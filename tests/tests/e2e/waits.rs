@@ -11,7 +11,7 @@ use fly_machines_sim::{Faults, RequestRecord, Sim};
 use crate::support::{
     Figures, World, at_ms, config, create_app, insist, machine_of, secs, transient,
 };
-use crate::vtime::VirtualTime;
+use fly_machines::vtime::VirtualTime;
 
 const TRANSITION: Duration = Duration::from_millis(500);
 const QUANTUM: Duration = Duration::from_millis(100);

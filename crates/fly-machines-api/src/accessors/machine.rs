@@ -24,9 +24,14 @@ impl Machine {
         self.region.as_deref().unwrap_or_default()
     }
 
-    /// The current version (`instance_id`): pass it to a wait so only this version counts.
+    /// The version of the machine this answer describes: `version`, or `instance_id` (the same
+    /// value under its older name) from servers that send only that. Pass it to a wait so only
+    /// this version counts, or to an update as `if_version` to refuse concurrent changes.
     pub fn version(&self) -> Option<&str> {
-        self.instance_id.as_deref().filter(|v| !v.is_empty())
+        self.version
+            .as_deref()
+            .filter(|v| !v.is_empty())
+            .or_else(|| self.instance_id.as_deref().filter(|v| !v.is_empty()))
     }
 
     /// Whether the host is reachable; `HostStatus::Other("")` when absent.

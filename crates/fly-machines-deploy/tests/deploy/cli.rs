@@ -125,3 +125,126 @@ async fn bad_input_exits_2_naming_the_key_and_line() {
     assert!(sim.requests().is_empty(), "nothing is sent on bad input");
     sim.shutdown().await;
 }
+
+/// A fleet whose gates pass as soon as a machine is healthy: the CLI runs on real time.
+const QUICK: &str = r#"
+app = "cli-shop"
+
+[[group]]
+name = "web"
+image = "nginx:1.27"
+regions = { iad = 2 }
+
+[group.strategy]
+kind = "rolling"
+max_unavailable = 1
+min_healthy_time = "0s"
+"#;
+
+#[tokio::test]
+async fn apply_converges_then_status_says_so() {
+    let sim = sim_with_app().await;
+    let file = fleet_file("apply", QUICK);
+    let path = file.to_str().expect("utf-8");
+    let out = run(&sim, &["apply", path]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "off a terminal, apply needs --yes: {stderr}"
+    );
+    assert!(stderr.contains("--yes"), "{stderr}");
+    assert_eq!(sim.machines("cli-shop").len(), 0, "nothing was made");
+
+    let out = run(&sim, &["apply", path, "--yes"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("done: 2 created"), "{stdout}");
+    let status = run(&sim, &["status", path]).await;
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(status.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("2 of 2 machines"), "{stdout}");
+
+    // The image changes; the anchor machine that holds the lock is neither counted nor moved.
+    let v2 = fleet_file("apply-v2", &QUICK.replace("1.27", "1.28"));
+    let out = run(&sim, &["apply", v2.to_str().expect("utf-8"), "--yes"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("0 created, 2 moved"), "{stdout}");
+
+    // And back: every machine returns to the revision it ran before.
+    let out = run(&sim, &["rollback", v2.to_str().expect("utf-8"), "--yes"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("rolled back: 2 machines"), "{stdout}");
+    let status = run(&sim, &["status", path]).await;
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_second_deployer_exits_3_while_the_fleet_is_held() {
+    let sim = sim_with_app().await;
+    let desired = DesiredFleet::from_toml(QUICK).expect("fleet");
+    // This process holds the fleet, as another deployer would.
+    let held = fly_machines_deploy::FleetLock::acquire(
+        &sim.client(),
+        &desired,
+        "the test's own deployer",
+        Duration::ZERO,
+    )
+    .await
+    .expect("the lock");
+    let file = fleet_file("held", QUICK);
+    let out = run(
+        &sim,
+        &[
+            "apply",
+            file.to_str().expect("utf-8"),
+            "--yes",
+            "--wait",
+            "0",
+        ],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("the test's own deployer"), "{stderr}");
+    let machines = sim.machines("cli-shop");
+    assert_eq!(machines.len(), 1, "only the anchor: nothing was applied");
+    held.release().await.expect("release");
+    let out = run(
+        &sim,
+        &[
+            "apply",
+            file.to_str().expect("utf-8"),
+            "--yes",
+            "--wait",
+            "0",
+        ],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sim.shutdown().await;
+}

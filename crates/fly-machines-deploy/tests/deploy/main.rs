@@ -1,5 +1,7 @@
 //! The deploy crate's tests, one binary: golden plans and the fleet file's errors.
 
+mod apply;
 mod cli;
 mod file_errors;
+mod health;
 mod plans;

@@ -28,32 +28,40 @@ pub(crate) struct CreateBody {
     enable_subdomains: Option<bool>,
 }
 
-/// App names: lowercase letters, digits and dashes, starting with a letter or digit.
+/// App names: Fly's rule, the one the client checks too.
 pub(crate) fn valid_app_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
+    fly_machines_rules::is_app_name(name)
 }
 
 pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let org = req.query_param("org_slug").filter(|o| !o.is_empty());
     let now = env.now;
     let dv = env.world.destroyed_visible_ms;
-    let apps: Vec<types::App> = env
+    let scope = format!("apps:{}", org.unwrap_or_default());
+    let paging = env
+        .world
+        .cursors
+        .read(req, &scope, crate::paging::MAX_LIMIT_APPS, now)?;
+    let apps: Vec<(String, types::App)> = env
         .world
         .apps
         .values()
         .filter(|a| org.is_none_or(|o| o == a.org_slug))
-        .map(|a| a.view(now, dv))
+        .map(|a| (a.name.clone(), a.view(now, dv)))
         .collect();
+    let total_apps = Some(i64::try_from(apps.len()).unwrap_or(i64::MAX));
+    let (apps, next_cursor) = match paging {
+        None => (apps.into_iter().map(|(_, a)| a).collect(), None),
+        Some(query) => {
+            let crate::state::World { cursors, rng, .. } = &mut *env.world;
+            let sizes = crate::paging::PageSizes::Exact;
+            cursors.page(apps, &query, &scope, sizes, rng)
+        }
+    };
     ok_json(types::ListAppsResponse {
-        total_apps: Some(apps.len() as i64),
+        total_apps,
         apps: Some(apps),
-        next_cursor: None,
+        next_cursor,
     })
 }
 
@@ -94,7 +102,16 @@ fn replay(env: &mut Env<'_>, key: &str, name: Option<&str>) -> Option<HandlerRes
 }
 
 pub(crate) fn create(env: &mut Env<'_>, _req: &ApiRequest, body: CreateBody) -> HandlerResult {
-    let requested = body.name.or(body.app_name).filter(|n| !n.is_empty());
+    let requested = if env.world.documented_shapes {
+        // Servers that follow Fly's documentation read `app_name` only.
+        Some(
+            body.app_name
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| ApiError::bad_request("app_name is required"))?,
+        )
+    } else {
+        body.name.or(body.app_name).filter(|n| !n.is_empty())
+    };
     let key = body.idempotency_key.filter(|k| !k.is_empty());
     if let Some(key) = &key {
         if key.len() > MAX_IDEMPOTENCY_KEY {

@@ -66,8 +66,16 @@ pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         .filter_map(|(k, v)| k.strip_prefix("metadata.").map(|k| (k, v.as_str())))
         .collect();
     let now = env.now;
-    let World { apps, rng, .. } = &mut *env.world;
+    let World {
+        apps,
+        rng,
+        cursors,
+        short_pages,
+        ..
+    } = &mut *env.world;
     let name = req.path_param("app_name");
+    let scope = format!("machines:{name}");
+    let paging = cursors.read(req, &scope, crate::paging::MAX_LIMIT_ADVISORY, now)?;
     let app = apps
         .get_mut(name)
         .ok_or_else(|| ApiError::not_found(format!("app {name} not found")))?;
@@ -91,13 +99,25 @@ pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         {
             continue;
         }
-        out.push(if include_leases {
+        let view = if include_leases {
             m.view_with_lease(summary, None, now)
         } else {
             m.view(summary, None)
-        });
+        };
+        out.push((format!("{:020}", m.seq), view));
     }
-    ok_json(out)
+    let Some(query) = paging else {
+        let all: Vec<types::Machine> = out.into_iter().map(|(_, m)| m).collect();
+        return Ok(crate::shapes::ok_machines(&all));
+    };
+    let sizes = crate::paging::PageSizes::Advisory {
+        short: *short_pages,
+    };
+    let (page, next) = cursors.page(out, &query, &scope, sizes, rng);
+    Ok(crate::paging::with_next_cursor(
+        crate::shapes::ok_machines(&page),
+        next,
+    ))
 }
 
 /// Checks the mounts of a config against the app's volumes; returns the volume ids to attach
@@ -291,7 +311,8 @@ pub(crate) fn create(
         config,
         events: VecDeque::new(),
         lease,
-        cordoned: false,
+        // Left out of the proxy until uncordoned, as Fly does for `skip_service_registration`.
+        cordoned: body.skip_service_registration == Some(true),
         memory_limit_mb: None,
         destroyed_ms: None,
         private_ip,
@@ -322,13 +343,34 @@ pub(crate) fn create(
     let view = m.view(false, nonce);
     app.machine_names.insert(name, id.clone());
     app.machines.insert(id, m);
-    ok_json(view)
+    crate::shapes::ok_machine(&view)
 }
 
 pub(crate) fn show(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let include_leases = req.query_bool("include_leases")?.unwrap_or(false);
+    let version = req
+        .query_param("version")
+        .filter(|v| !v.is_empty())
+        .map(str::to_string);
     let (m, _, now) = machine!(env, req);
-    ok_json(if include_leases {
+    if let Some(v) = version.filter(|v| *v != m.instance_id) {
+        // An earlier version: its config from the version history, the rest as it is now.
+        let old = m
+            .versions
+            .iter()
+            .find(|kept| kept.version.as_deref() == Some(v.as_str()))
+            .ok_or_else(|| {
+                ApiError::not_found(format!("version {v} of machine {} not found", m.id))
+            })?;
+        let config = old.user_config.clone();
+        return crate::shapes::ok_machine(&types::Machine {
+            config,
+            instance_id: Some(v.clone()),
+            version: Some(v),
+            ..m.view(false, None)
+        });
+    }
+    crate::shapes::ok_machine(&if include_leases {
         m.view_with_lease(false, None, now)
     } else {
         m.view(false, None)
@@ -456,7 +498,7 @@ pub(crate) fn update(
             vol.view.attached_alloc_id = Some(instance.clone());
         }
     }
-    ok_json(view)
+    crate::shapes::ok_machine(&view)
 }
 
 pub(crate) fn delete(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
@@ -807,15 +849,19 @@ pub(crate) fn exec(
 }
 
 pub(crate) fn processes(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let sort_by = req.query_param("sort_by").filter(|s| !s.is_empty());
+    // The sort keys are the document's `ProcessSortKey`, the type the client sends.
+    let sort_by = req
+        .query_param("sort_by")
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<types::ProcessSortKey>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "sort_by must be one of pid, cpu, rss, rtime, stime, command; got {s:?}"
+                ))
+            })
+        })
+        .transpose()?;
     let order = req.query_param("order").filter(|s| !s.is_empty());
-    if let Some(s) = sort_by
-        && !["pid", "cpu", "rss", "rtime", "stime", "command"].contains(&s)
-    {
-        return Err(ApiError::bad_request(format!(
-            "sort_by must be one of pid, cpu, rss, rtime, stime, command; got {s:?}"
-        )));
-    }
     if let Some(o) = order
         && !["asc", "desc"].contains(&o)
     {
@@ -870,12 +916,12 @@ pub(crate) fn processes(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
         },
     ];
     match sort_by {
-        Some("cpu") => procs.sort_by_key(|p| p.cpu),
-        Some("rss") => procs.sort_by_key(|p| p.rss),
-        Some("rtime") => procs.sort_by_key(|p| p.rtime),
-        Some("stime") => procs.sort_by_key(|p| p.stime),
-        Some("command") => procs.sort_by(|a, b| a.command.cmp(&b.command)),
-        _ => procs.sort_by_key(|p| p.pid),
+        Some(types::ProcessSortKey::Cpu) => procs.sort_by_key(|p| p.cpu),
+        Some(types::ProcessSortKey::Rss) => procs.sort_by_key(|p| p.rss),
+        Some(types::ProcessSortKey::Rtime) => procs.sort_by_key(|p| p.rtime),
+        Some(types::ProcessSortKey::Stime) => procs.sort_by_key(|p| p.stime),
+        Some(types::ProcessSortKey::Command) => procs.sort_by(|a, b| a.command.cmp(&b.command)),
+        Some(types::ProcessSortKey::Pid) | None => procs.sort_by_key(|p| p.pid),
     }
     if order == Some("desc") {
         procs.reverse();

@@ -8,7 +8,7 @@ use crate::ids::{alnum_id, fnv64, hex_id};
 use crate::reply::HandlerResult;
 use crate::reply::ok_json;
 use crate::request::{ApiRequest, Env};
-use crate::state::{App, Volume};
+use crate::state::{App, Volume, World};
 use crate::time::rfc3339;
 
 const GIB: i64 = 1024 * 1024 * 1024;
@@ -56,20 +56,44 @@ fn valid_volume_name(name: &str) -> bool {
 
 pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
     let summary = req.query_bool("summary")?.unwrap_or(false);
-    let app = env.world.app(req.path_param("app_name"))?;
+    let name = req.path_param("app_name");
+    let scope = format!("volumes:{name}");
+    let now = env.now;
+    let paging = env
+        .world
+        .cursors
+        .read(req, &scope, crate::paging::MAX_LIMIT_ADVISORY, now)?;
+    let app = env.world.app(name)?;
     let mut vols: Vec<&Volume> = app.volumes.values().collect();
-    vols.sort_by_key(|v| v.created_ms);
-    let out: Vec<types::Volume> = vols
+    vols.sort_by(|a, b| (a.created_ms, &a.view.id).cmp(&(b.created_ms, &b.view.id)));
+    let out: Vec<(String, types::Volume)> = vols
         .into_iter()
         .map(|v| {
-            if summary {
+            let key = format!(
+                "{:020}-{}",
+                v.created_ms,
+                v.view.id.as_deref().unwrap_or_default()
+            );
+            let view = if summary {
                 summary_view(&v.view)
             } else {
                 v.view.clone()
-            }
+            };
+            (key, view)
         })
         .collect();
-    ok_json(out)
+    let Some(query) = paging else {
+        return ok_json(out.into_iter().map(|(_, v)| v).collect::<Vec<_>>());
+    };
+    let sizes = crate::paging::PageSizes::Advisory {
+        short: env.world.short_pages,
+    };
+    let World { cursors, rng, .. } = &mut *env.world;
+    let (page, next) = cursors.page(out, &query, &scope, sizes, rng);
+    Ok(crate::paging::with_next_cursor(
+        crate::reply::Reply::ok(page),
+        next,
+    ))
 }
 
 pub(crate) fn create(

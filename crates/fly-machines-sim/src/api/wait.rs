@@ -232,11 +232,18 @@ pub(crate) async fn wait(
         let ticked = emu.clock.ticked();
         let now = emu.clock.now_ms();
         let at = now.min(deadline);
-        let result = {
+        let (result, documented_shapes) = {
             let mut w = lock(&emu.world);
-            check(&mut w, app, id, &spec, at)?
+            (check(&mut w, app, id, &spec, at)?, w.documented_shapes)
         };
         let (next_due, state) = match result {
+            // Fly's documentation shows `{"ok": true}` alone; servers that follow it say no more.
+            Check::Done(_) if documented_shapes => {
+                return Ok(Reply::ok(types::WaitMachineResponse {
+                    ok: Some(true),
+                    ..Default::default()
+                }));
+            }
             Check::Done(resp) => return Ok(Reply::ok(resp)),
             Check::Pending { next_due, state } => (next_due, state),
         };

@@ -444,6 +444,7 @@ impl Machine {
             image_ref: Some(self.image_ref()),
             incomplete_config: None,
             instance_id: Some(self.instance_id.clone()),
+            version: Some(self.instance_id.clone()),
             name: Some(self.name.clone()),
             nonce: if summary { None } else { nonce },
             private_ip: Some(self.private_ip.clone()),

@@ -34,6 +34,12 @@ pub(crate) struct World {
     pub(crate) destroyed_visible_ms: u64,
     /// How long health checks stay critical after a machine starts.
     pub(crate) check_delay_ms: u64,
+    /// Cursors of paged listings handed out and not yet expired.
+    pub(crate) cursors: crate::paging::Cursors,
+    /// Machines and volumes pages come back shorter than asked (`SimBuilder::short_pages`).
+    pub(crate) short_pages: bool,
+    /// Answer in Fly's older documented shapes (`SimBuilder::documented_shapes`).
+    pub(crate) documented_shapes: bool,
     /// Destroyed machines to shrink once hidden, then forget: (due, stage, app, machine id).
     reaps: BinaryHeap<Reverse<(u64, ReapStage, String, String)>>,
 }
@@ -70,6 +76,9 @@ impl World {
             not_found_after_create_ms: 0,
             destroyed_visible_ms: 0,
             check_delay_ms: 0,
+            cursors: crate::paging::Cursors::default(),
+            short_pages: false,
+            documented_shapes: false,
             reaps: BinaryHeap::new(),
         }
     }

@@ -1,6 +1,7 @@
 //! Apps: list, create, get, delete, and the way to everything inside an app.
 
 use crate::context::CallContext;
+use crate::paging::{self, Paged};
 use crate::resources::certificates::Certificates;
 use crate::resources::ips::IpAssignments;
 use crate::resources::machines::{Machine, Machines};
@@ -8,6 +9,8 @@ use crate::resources::secrets::{SecretKeys, Secrets};
 use crate::resources::volumes::{Volume, Volumes};
 use crate::{Client, Error, Result, types, validate};
 use fly_machines_api::OperationId;
+use futures::future::BoxFuture;
+use std::future::IntoFuture;
 
 impl Client {
     /// Apps across an organization: list and create.
@@ -32,26 +35,73 @@ pub struct Apps {
     client: Client,
 }
 
+/// Fly's largest app page.
+const MAX_APP_PAGE: u32 = 5000;
+
+impl<S: apps_list_builder::IsComplete> AppsListBuilder<'_, '_, '_, S> {
+    /// Reads every page and returns all apps: the same as awaiting the builder.
+    pub fn send(self) -> BoxFuture<'static, Result<Vec<types::App>>> {
+        self.stream().into_future()
+    }
+}
+
+impl<S: apps_list_builder::IsComplete> IntoFuture for AppsListBuilder<'_, '_, '_, S> {
+    type Output = Result<Vec<types::App>>;
+    type IntoFuture = BoxFuture<'static, Result<Vec<types::App>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        self.send()
+    }
+}
+
 #[bon::bon]
 impl Apps {
-    /// Lists the apps of an organization (`personal` for your personal org):
-    /// `client.apps().list("personal").await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn list(
+    /// Lists the apps of an organization (`personal` for your personal org), following Fly's
+    /// cursors: `client.apps().list("personal").await` for a `Vec`, or
+    /// `.page_size(1000).stream()` for a [`Stream`](futures::Stream).
+    ///
+    /// With a page size (1 to 5,000) Fly answers one page at a time with `next_cursor` in the
+    /// body; the listing ends on the answer without one. Without it the first answer holds every
+    /// app. Repeated cursors, endless paging and expired cursors are errors
+    /// ([`PagingError`](crate::paging::PagingError)).
+    #[builder(finish_fn = stream)]
+    pub fn list(
         &self,
         #[builder(start_fn)] org_slug: &str,
         /// Only apps with this role.
         role: Option<&str>,
-    ) -> Result<types::ListAppsResponse> {
-        let app_role = role;
-        validate::key("organization slug", org_slug)?;
-        let r = self
-            .client
-            .call(OperationId::AppsList, |raw| {
-                raw.apps_list(app_role, None, None, org_slug)
-            })
-            .await?;
-        Ok(r.into_inner())
+        /// Apps asked for per page (1 to 5,000).
+        page_size: Option<u32>,
+        /// The most pages to follow before giving up with an error.
+        max_pages: Option<u32>,
+    ) -> Paged<types::App> {
+        let checked = validate::key("organization slug", org_slug)
+            .and_then(|()| paging::page_limit("app page size", page_size, MAX_APP_PAGE));
+        let limit = match checked {
+            Ok(limit) => limit,
+            Err(e) => return paging::failed(e),
+        };
+        let client = self.client.clone();
+        let (org_slug, role) = (org_slug.to_string(), role.map(str::to_string));
+        Paged::new(paging::paginate(
+            OperationId::AppsList.operation().id,
+            max_pages,
+            move |page: paging::PageRequest| {
+                let (client, org_slug, role) = (client.clone(), org_slug.clone(), role.clone());
+                async move {
+                    let r = client
+                        .call(OperationId::AppsList, |raw| {
+                            raw.apps_list(role.as_deref(), page.cursor.as_deref(), limit, &org_slug)
+                        })
+                        .await?
+                        .into_inner();
+                    Ok(paging::Page {
+                        items: r.apps.unwrap_or_default(),
+                        next: r.next_cursor,
+                    })
+                }
+            },
+        ))
     }
 
     /// Creates an app: `client.apps().create("my-app", "personal").await`.
@@ -82,13 +132,15 @@ impl Apps {
             validate::key("idempotency key", key)?;
         }
         let repeatable = retry_unsafe || idempotency_key.is_some();
+        // Both spellings of the name: `app_name` is the one Fly's documentation sends (and
+        // servers that follow it require), `name` the newer one; Fly takes either.
         let body = types::CreateAppRequest {
+            app_name: Some(name.clone()),
             name: Some(name),
             org_slug: Some(org_slug),
             network,
             enable_subdomains: enable_subdomains.then_some(true),
             idempotency_key,
-            app_name: None,
         };
         let r = self
             .client

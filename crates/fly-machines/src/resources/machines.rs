@@ -5,11 +5,14 @@
 //! `.send()`, which is the same call.
 
 use fly_machines_api::OperationId;
+use futures::future::BoxFuture;
 use std::collections::BTreeMap;
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use crate::context::CallContext;
 use crate::ensured::{DEFAULT_GRACE, Plan, find_or_create};
+use crate::paging::{self, Paged};
 use crate::resources::apps::App;
 use crate::resources::machine_snapshot::MachineSnapshot;
 use crate::signal::Signal;
@@ -17,6 +20,9 @@ use crate::{Ensured, Error, MachineState, Result, types, units, validate};
 
 /// Metadata key that tags a machine with the idempotency key of the create that made it.
 pub const LAUNCH_ID_METADATA_KEY: &str = "fly_machines_launch_id";
+
+/// Fly's largest machine page.
+const MAX_MACHINE_PAGE: u32 = 1000;
 
 /// Longest exec Fly runs, in seconds.
 const MAX_EXEC_SECS: u64 = 3600;
@@ -29,12 +35,17 @@ pub struct Machines {
 
 #[bon::bon]
 impl Machines {
-    /// Lists the app's machines:
-    /// `app.machines().list().metadata("role", "web").state(MachineState::Started).await`.
+    /// Lists the app's machines, following Fly's cursors page by page:
+    /// `app.machines().list().metadata("role", "web").state(MachineState::Started).await` for
+    /// a `Vec`, or `.page_size(500).stream()` for a [`Stream`](futures::Stream) read as it comes.
     ///
     /// Each filter is sent to Fly as a query parameter (`metadata.{key}=value` for metadata).
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn list(
+    /// Fly's page size is a hint (1 to 1,000): a short or empty page is not the end; the end is
+    /// an answer without a `fly-next-cursor` header. A server that repeats a cursor or pages past
+    /// `.max_pages(n)` (default [`DEFAULT_MAX_PAGES`](crate::paging::DEFAULT_MAX_PAGES)) is
+    /// refused with [`PagingError`](crate::paging::PagingError), as is an expired cursor.
+    #[builder(finish_fn = stream, on(String, into))]
+    pub fn list(
         &self,
         /// Metadata pairs every listed machine must carry (`.metadata(key, value)`, repeatable).
         #[builder(field)]
@@ -54,33 +65,60 @@ impl Machines {
         /// read with [`types::Machine::lease`].
         #[builder(default, with = || true)]
         include_leases: bool,
-    ) -> Result<Vec<MachineSnapshot>> {
-        validate::app_name(&self.app.name)?;
-        let mut ctx = CallContext::default();
-        for (k, v) in &metadata {
-            validate::key("metadata key", k)?;
-            ctx.extra_query.push((format!("metadata.{k}"), v.clone()));
-        }
-        let r = self
-            .app
-            .client
-            .call_with(OperationId::MachinesList, ctx, |raw| {
-                raw.machines_list(
-                    &self.app.name,
-                    None,
-                    include_deleted.then_some(true),
-                    include_leases.then_some(true),
-                    None,
-                    region.as_deref(),
-                    state.as_ref().map(MachineState::as_str),
-                    summary.then_some(true),
-                )
-            })
-            .await?;
-        Ok(r.into_inner()
-            .into_iter()
-            .map(|m| MachineSnapshot::new(&self.app, m))
-            .collect())
+        /// Machines asked for per page (1 to 1,000; Fly may send fewer). Without it the first
+        /// answer holds every machine, as servers without pagination answer anyway.
+        page_size: Option<u32>,
+        /// The most pages to follow before giving up with an error.
+        max_pages: Option<u32>,
+    ) -> Paged<MachineSnapshot> {
+        let checked = validate::app_name(&self.app.name).and_then(|()| {
+            metadata
+                .iter()
+                .try_for_each(|(k, _)| validate::key("metadata key", k))?;
+            paging::page_limit("machine page size", page_size, MAX_MACHINE_PAGE)
+        });
+        let limit = match checked {
+            Ok(limit) => limit,
+            Err(e) => return paging::failed(e),
+        };
+        let app = self.app.clone();
+        let state = state.map(|s| s.as_str().to_string());
+        Paged::new(paging::paginate(
+            OperationId::MachinesList.operation().id,
+            max_pages,
+            move |page: paging::PageRequest| {
+                let app = app.clone();
+                let mut ctx = CallContext::default();
+                for (k, v) in &metadata {
+                    ctx.extra_query.push((format!("metadata.{k}"), v.clone()));
+                }
+                let (region, state) = (region.clone(), state.clone());
+                async move {
+                    let r = app
+                        .client
+                        .call_with(OperationId::MachinesList, ctx, |raw| {
+                            raw.machines_list(
+                                &app.name,
+                                page.cursor.as_deref(),
+                                include_deleted.then_some(true),
+                                include_leases.then_some(true),
+                                limit,
+                                region.as_deref(),
+                                state.as_deref(),
+                                summary.then_some(true),
+                            )
+                        })
+                        .await?;
+                    let next = paging::header_cursor(r.headers());
+                    let items = r
+                        .into_inner()
+                        .into_iter()
+                        .map(|m| MachineSnapshot::new(&app, m))
+                        .collect();
+                    Ok(paging::Page { items, next })
+                }
+            },
+        ))
     }
 
     /// Creates a machine from a config:
@@ -296,6 +334,22 @@ impl<S: machines_list_builder::State> MachinesListBuilder<'_, S> {
     }
 }
 
+impl<S: machines_list_builder::IsComplete> MachinesListBuilder<'_, S> {
+    /// Reads every page and returns all machines: the same as awaiting the builder.
+    pub fn send(self) -> BoxFuture<'static, Result<Vec<MachineSnapshot>>> {
+        self.stream().into_future()
+    }
+}
+
+impl<S: machines_list_builder::IsComplete> IntoFuture for MachinesListBuilder<'_, S> {
+    type Output = Result<Vec<MachineSnapshot>>;
+    type IntoFuture = BoxFuture<'static, Result<Vec<MachineSnapshot>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        self.send()
+    }
+}
+
 /// Rejects configs Fly would refuse, before sending them.
 pub(crate) fn validate_config(config: &types::MachineConfig) -> Result<()> {
     if config.image.as_deref().is_none_or(str::is_empty) {
@@ -419,15 +473,22 @@ impl Machine {
 #[bon::bon]
 impl Machine {
     /// Fetches the machine: `machine.get().await?.state()`; with `.include_leases()` the
-    /// answer carries the current lease, read with [`types::Machine::lease`].
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    /// answer carries the current lease, read with [`types::Machine::lease`]; with
+    /// `.version(v)` it is that earlier version of the machine (an id from
+    /// [`versions`](Self::versions) or [`types::Machine::version`]).
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn get(
         &self,
         /// Include the machine's current lease (owner, description, expiry; never its nonce).
         #[builder(default, with = || true)]
         include_leases: bool,
+        /// Fetch this version of the machine instead of the current one.
+        version: Option<String>,
     ) -> Result<MachineSnapshot> {
         self.check()?;
+        if let Some(v) = &version {
+            validate::key("machine version", v)?;
+        }
         let r = self
             .app
             .client
@@ -436,7 +497,7 @@ impl Machine {
                     &self.app.name,
                     &self.id,
                     include_leases.then_some(true),
-                    None,
+                    version.as_deref(),
                 )
             })
             .await?;
@@ -445,15 +506,26 @@ impl Machine {
 
     /// Replaces the machine's config (a new version); `request.config` must be complete. For
     /// an edit of the current config, [`modify_config`](Self::modify_config) is shorter.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    ///
+    /// With `.if_version(v)` the update is applied only while the machine is still at version
+    /// `v` (sent as `current_version`); if someone changed it since, Fly refuses with 409,
+    /// changes nothing, and the error answers [`Error::is_version_conflict`].
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn update(
         &self,
         #[builder(start_fn)] request: types::UpdateMachineRequest,
         /// Retry after a timeout or 5xx even though an update is not idempotent.
         #[builder(default, with = || true)]
         retry_unsafe: bool,
+        /// Only while the machine is at this version (optimistic concurrency).
+        if_version: Option<String>,
     ) -> Result<MachineSnapshot> {
         self.check()?;
+        let mut request = request;
+        if let Some(v) = if_version {
+            validate::key("machine version", &v)?;
+            request.current_version = Some(v);
+        }
         if let Some(config) = &request.config {
             validate_config(config)?;
         }
@@ -476,16 +548,20 @@ impl Machine {
         Ok(MachineSnapshot::new(&self.app, r.into_inner()).with_nonce(self.lease_nonce.clone()))
     }
 
-    /// Updates the machine to `config` (a complete config).
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    /// Updates the machine to `config` (a complete config); `.if_version(v)` as for
+    /// [`update`](Self::update).
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn update_config(
         &self,
         #[builder(start_fn)] config: types::MachineConfig,
+        /// Only while the machine is at this version (optimistic concurrency).
+        if_version: Option<String>,
     ) -> Result<MachineSnapshot> {
         self.update(types::UpdateMachineRequest {
             config: Some(config),
             ..Default::default()
         })
+        .maybe_if_version(if_version)
         .send()
         .await
     }

@@ -1,12 +1,10 @@
 //! Machines and volumes across all apps of an organization, as streams that follow pagination.
 
 use fly_machines_api::OperationId;
-use std::future::Future;
-
 use futures::future::{BoxFuture, FutureExt};
-use futures::stream::{self, BoxStream, Stream, StreamExt, TryStreamExt};
+use futures::stream::BoxStream;
 
-use crate::{Client, MachineState, Result, VolumeState, types, validate};
+use crate::{Client, MachineState, Result, VolumeState, paging, types, validate};
 
 impl Client {
     /// One organization by slug.
@@ -34,6 +32,7 @@ struct Filter {
     summary: bool,
     updated_after: Option<String>,
     page_size: Option<u32>,
+    max_pages: Option<u32>,
 }
 
 impl Filter {
@@ -46,44 +45,20 @@ impl Filter {
     }
 }
 
-/// Where a paged listing stands.
-enum Page {
-    Start,
-    Next(String),
-    Done,
-}
-
-/// Turns a page fetcher (cursor in; items and next cursor out) into a stream of items.
-fn paginate<'a, T, F, Fut>(fetch: F) -> impl Stream<Item = Result<T>> + Send + 'a
-where
-    T: Send + 'a,
-    F: Fn(Option<String>) -> Fut + Send + 'a,
-    Fut: Future<Output = Result<(Vec<T>, Option<String>)>> + Send + 'a,
-{
-    stream::try_unfold((Page::Start, fetch), |(page, fetch)| async move {
-        let cursor = match page {
-            Page::Done => return Ok::<_, crate::Error>(None),
-            Page::Start => None,
-            Page::Next(c) => Some(c),
-        };
-        let (items, next) = fetch(cursor.clone()).await?;
-        let next = next_page(cursor.as_deref(), next);
-        Ok(Some((
-            stream::iter(items.into_iter().map(Ok)),
-            (next, fetch),
-        )))
-    })
-    .try_flatten()
-}
-
 impl Org {
     /// The slug.
     pub fn slug(&self) -> &str {
         &self.slug
     }
 
-    /// Pages of one listing, fetched as the stream is read.
-    fn listing<T, F>(&self, filter: Filter, fetch: F) -> BoxStream<'static, Result<T>>
+    /// Pages of one listing, fetched as the stream is read, with the guards of
+    /// [`paging`](crate::paging) (a repeated cursor or endless paging is an error).
+    fn listing<T, F>(
+        &self,
+        operation: OperationId,
+        filter: Filter,
+        fetch: F,
+    ) -> BoxStream<'static, Result<T>>
     where
         T: Send + 'static,
         F: Fn(Org, Filter, Option<String>) -> BoxFuture<'static, Result<(Vec<T>, Option<String>)>>
@@ -91,15 +66,20 @@ impl Org {
             + 'static,
     {
         let org = self.clone();
-        paginate(move |cursor| {
-            let slug_ok = validate::key("organization slug", &org.slug);
-            let page = fetch(org.clone(), filter.clone(), cursor);
-            async move {
-                slug_ok?;
-                page.await
-            }
-        })
-        .boxed()
+        let max_pages = filter.max_pages;
+        paging::paginate(
+            operation.operation().id,
+            max_pages,
+            move |page: paging::PageRequest| {
+                let slug_ok = validate::key("organization slug", &org.slug);
+                let fetched = fetch(org.clone(), filter.clone(), page.cursor);
+                async move {
+                    slug_ok?;
+                    let (items, next) = fetched.await?;
+                    Ok(paging::Page { items, next })
+                }
+            },
+        )
     }
 }
 
@@ -124,6 +104,8 @@ impl Org {
         updated_after: Option<String>,
         /// How many machines each page holds.
         page_size: Option<u32>,
+        /// The most pages to follow before giving up with an error.
+        max_pages: Option<u32>,
     ) -> BoxStream<'static, Result<types::OrgMachine>> {
         let filter = Filter {
             include_deleted,
@@ -132,29 +114,34 @@ impl Org {
             summary,
             updated_after,
             page_size,
+            max_pages,
         };
-        self.listing(filter, |org, filter, cursor| {
-            async move {
-                let r = org
-                    .client
-                    .call(OperationId::MachinesOrgList, |raw| {
-                        raw.machines_org_list(
-                            &org.slug,
-                            cursor.as_deref(),
-                            filter.include_deleted(),
-                            filter.page_size.map(i64::from),
-                            filter.region.as_deref(),
-                            filter.state.as_deref(),
-                            filter.summary(),
-                            filter.updated_after.as_deref(),
-                        )
-                    })
-                    .await?
-                    .into_inner();
-                Ok((r.machines.unwrap_or_default(), r.next_cursor))
-            }
-            .boxed()
-        })
+        self.listing(
+            OperationId::MachinesOrgList,
+            filter,
+            |org, filter, cursor| {
+                async move {
+                    let r = org
+                        .client
+                        .call(OperationId::MachinesOrgList, |raw| {
+                            raw.machines_org_list(
+                                &org.slug,
+                                cursor.as_deref(),
+                                filter.include_deleted(),
+                                filter.page_size.map(i64::from),
+                                filter.region.as_deref(),
+                                filter.state.as_deref(),
+                                filter.summary(),
+                                filter.updated_after.as_deref(),
+                            )
+                        })
+                        .await?
+                        .into_inner();
+                    Ok((r.machines.unwrap_or_default(), r.next_cursor))
+                }
+                .boxed()
+            },
+        )
     }
 
     /// Every volume of the organization, page after page, as a stream:
@@ -176,6 +163,8 @@ impl Org {
         updated_after: Option<String>,
         /// How many volumes each page holds.
         page_size: Option<u32>,
+        /// The most pages to follow before giving up with an error.
+        max_pages: Option<u32>,
     ) -> BoxStream<'static, Result<types::OrgVolume>> {
         let filter = Filter {
             include_deleted,
@@ -184,36 +173,33 @@ impl Org {
             summary,
             updated_after,
             page_size,
+            max_pages,
         };
-        self.listing(filter, |org, filter, cursor| {
-            async move {
-                let r = org
-                    .client
-                    .call(OperationId::VolumesOrgList, |raw| {
-                        raw.volumes_org_list(
-                            &org.slug,
-                            cursor.as_deref(),
-                            filter.include_deleted(),
-                            filter.page_size.map(i64::from),
-                            filter.region.as_deref(),
-                            filter.state.as_deref(),
-                            filter.summary(),
-                            filter.updated_after.as_deref(),
-                        )
-                    })
-                    .await?
-                    .into_inner();
-                Ok((r.volumes.unwrap_or_default(), r.next_cursor))
-            }
-            .boxed()
-        })
-    }
-}
-
-/// The next page, stopping on an empty cursor or one that repeats (a server bug must not loop).
-fn next_page(current: Option<&str>, next: Option<String>) -> Page {
-    match next {
-        Some(c) if !c.is_empty() && Some(c.as_str()) != current => Page::Next(c),
-        _ => Page::Done,
+        self.listing(
+            OperationId::VolumesOrgList,
+            filter,
+            |org, filter, cursor| {
+                async move {
+                    let r = org
+                        .client
+                        .call(OperationId::VolumesOrgList, |raw| {
+                            raw.volumes_org_list(
+                                &org.slug,
+                                cursor.as_deref(),
+                                filter.include_deleted(),
+                                filter.page_size.map(i64::from),
+                                filter.region.as_deref(),
+                                filter.state.as_deref(),
+                                filter.summary(),
+                                filter.updated_after.as_deref(),
+                            )
+                        })
+                        .await?
+                        .into_inner();
+                    Ok((r.volumes.unwrap_or_default(), r.next_cursor))
+                }
+                .boxed()
+            },
+        )
     }
 }

@@ -31,6 +31,10 @@ impl Machine {
     /// policy gives a call). The answer carries
     /// the new version, so `.wait_started(d)` on it waits for that version.
     ///
+    /// The update is sent with the version that was read (`current_version`), so a change made
+    /// by anyone in between (a writer that ignores leases, or a lease that lapsed) is refused
+    /// with a 409 that answers [`Error::is_version_conflict`], never silently overwritten.
+    ///
     /// [`LeaseGuard::machine`]: crate::LeaseGuard::machine
     #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn modify_config<F>(
@@ -122,7 +126,13 @@ impl Machine {
         };
         let mut last_error = None;
         for _ in 0..self.app.client.max_attempts() {
-            let error = match self.update(request.clone()).send().await {
+            // Only while the machine is at the version read: nobody else changed it in between.
+            let sent = self
+                .update(request.clone())
+                .maybe_if_version(read_version.clone())
+                .send()
+                .await;
+            let error = match sent {
                 Ok(updated) => return Ok(updated),
                 Err(e) if e.is_ambiguous() => e,
                 Err(e) => return Err(e),

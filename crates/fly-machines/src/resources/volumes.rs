@@ -3,9 +3,12 @@
 use std::time::Duration;
 
 use crate::ensured::{DEFAULT_GRACE, Plan, find_or_create};
+use crate::paging::{self, Paged};
 use crate::resources::apps::App;
 use crate::{Ensured, Result, types, validate};
 use fly_machines_api::OperationId;
+use futures::future::BoxFuture;
+use std::future::IntoFuture;
 
 /// The volumes of an app.
 #[derive(Debug, Clone)]
@@ -13,26 +16,71 @@ pub struct Volumes {
     pub(crate) app: App,
 }
 
+/// Fly's largest volume page.
+const MAX_VOLUME_PAGE: u32 = 1000;
+
+impl<S: volumes_list_builder::IsComplete> VolumesListBuilder<'_, S> {
+    /// Reads every page and returns all volumes: the same as awaiting the builder.
+    pub fn send(self) -> BoxFuture<'static, Result<Vec<types::Volume>>> {
+        self.stream().into_future()
+    }
+}
+
+impl<S: volumes_list_builder::IsComplete> IntoFuture for VolumesListBuilder<'_, S> {
+    type Output = Result<Vec<types::Volume>>;
+    type IntoFuture = BoxFuture<'static, Result<Vec<types::Volume>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        self.send()
+    }
+}
+
 #[bon::bon]
 impl Volumes {
-    /// Lists the app's volumes: `app.volumes().list().await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn list(
+    /// Lists the app's volumes, following Fly's cursors: `app.volumes().list().await` for a
+    /// `Vec`, or `.page_size(500).stream()` for a [`Stream`](futures::Stream).
+    ///
+    /// As for machines, the page size (1 to 1,000) is a hint and only an answer without a
+    /// `fly-next-cursor` header ends the listing.
+    #[builder(finish_fn = stream)]
+    pub fn list(
         &self,
         /// Leave out details.
         #[builder(default, with = || true)]
         summary: bool,
-    ) -> Result<Vec<types::Volume>> {
+        /// Volumes asked for per page (1 to 1,000; Fly may send fewer).
+        page_size: Option<u32>,
+        /// The most pages to follow before giving up with an error.
+        max_pages: Option<u32>,
+    ) -> Paged<types::Volume> {
+        let checked = validate::app_name(&self.app.name)
+            .and_then(|()| paging::page_limit("volume page size", page_size, MAX_VOLUME_PAGE));
+        let limit = match checked {
+            Ok(limit) => limit,
+            Err(e) => return paging::failed(e),
+        };
+        let app = self.app.clone();
         let summary = summary.then_some(true);
-        validate::app_name(&self.app.name)?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::VolumesList, |raw| {
-                raw.volumes_list(&self.app.name, None, None, summary)
-            })
-            .await?;
-        Ok(r.into_inner())
+        Paged::new(paging::paginate(
+            OperationId::VolumesList.operation().id,
+            max_pages,
+            move |page: paging::PageRequest| {
+                let app = app.clone();
+                async move {
+                    let r = app
+                        .client
+                        .call(OperationId::VolumesList, |raw| {
+                            raw.volumes_list(&app.name, page.cursor.as_deref(), limit, summary)
+                        })
+                        .await?;
+                    let next = paging::header_cursor(r.headers());
+                    Ok(paging::Page {
+                        items: r.into_inner(),
+                        next,
+                    })
+                }
+            },
+        ))
     }
 
     /// Creates a volume: `app.volumes().create("data", "iad", 10).await` (size in GB).

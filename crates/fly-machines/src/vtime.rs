@@ -1,7 +1,7 @@
 //! One virtual timeline for the client and the emulator, moved forward only when nothing else
-//! can happen.
+//! can happen (feature `sim`): for tests of whole workflows that must not sleep.
 //!
-//! The client gets a [`fly_machines::Clock`] whose sleeps end when virtual time reaches their
+//! The client gets a [`crate::Clock`] whose sleeps end when virtual time reaches their
 //! deadline; the emulator runs on a manual [`fly_machines_sim::Clock`] that reads the same time.
 //! A driver task moves time forward when every registered worker is blocked on time: asleep on
 //! the client clock, or inside a `/wait` long-poll that the emulator has parked. It jumps to the
@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use fly_machines::clock::Sleep;
+use crate::clock::Sleep;
 use fly_machines_sim::SimHandle;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -116,7 +116,7 @@ impl VirtualTime {
     }
 
     /// The client's clock (pass it to `Client::builder().clock(..)`).
-    pub fn client_clock(&self) -> Arc<dyn fly_machines::Clock> {
+    pub fn client_clock(&self) -> Arc<dyn crate::Clock> {
         Arc::new(ClientClock(self.inner.clone()))
     }
 
@@ -366,7 +366,7 @@ impl Drop for SleepGuard {
 #[derive(Debug)]
 struct ClientClock(Arc<Inner>);
 
-impl fly_machines::Clock for ClientClock {
+impl crate::Clock for ClientClock {
     fn now(&self) -> Instant {
         self.0.origin + Duration::from_millis(self.0.now_ms())
     }
