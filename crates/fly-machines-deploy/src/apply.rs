@@ -19,7 +19,7 @@ use std::time::Duration;
 use fly_machines::types::{MachineConfig, UpdateMachineRequest};
 use fly_machines::{Client, Clock};
 use futures::channel::mpsc::UnboundedSender;
-use futures::future::join_all;
+use futures::{FutureExt, StreamExt};
 use tracing::Instrument;
 
 use crate::desired::{DesiredFleet, Group};
@@ -30,6 +30,7 @@ use crate::strategy::{Strategy, StrategyKind};
 
 /// What happened, as it happens: one event per step.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Progress {
     /// A group's changes began.
     GroupStarted {
@@ -82,6 +83,7 @@ pub enum Progress {
 
 /// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Cause {
     /// A machine did not pass its health gate.
     #[error(transparent)]
@@ -222,6 +224,23 @@ impl Applier {
     /// group's strategy, then destroys.
     pub async fn apply(&self, desired: &DesiredFleet, plan: &Plan) -> Result<Report, ApplyError> {
         let mut report = Report::default();
+        // A new fleet's app is made first (in the fleet's organization), safely repeated.
+        if plan.steps().any(|(_, s)| matches!(s, Step::Create { .. })) {
+            self.client
+                .apps()
+                .ensure(desired.app().to_owned(), desired.org_slug().to_owned())
+                .send()
+                .await
+                .map_err(|source| ApplyError {
+                    group: String::new(),
+                    cause: Cause::Api {
+                        action: "ensure app",
+                        machine: desired.app().to_owned(),
+                        source,
+                    },
+                    rollback: Rollback::Off,
+                })?;
+        }
         for group_plan in &plan.groups {
             let span = tracing::info_span!("fly_deploy.group", group = %group_plan.name);
             match desired.find_group(&group_plan.name) {
@@ -268,26 +287,51 @@ impl Applier {
             .filter(|s| matches!(s, Step::Create { .. }))
             .collect();
         let concurrency = usize::try_from(strategy.concurrency()).unwrap_or(8).max(1);
-        for (chunk_index, chunk) in creates.chunks(concurrency).enumerate() {
-            let results = join_all(chunk.iter().enumerate().map(|(i, step)| {
-                let slot = chunk_index * concurrency + i;
-                self.create_one(desired, group, step, slot, gate.as_ref())
-            }))
-            .await;
-            let mut failure = None;
-            for result in results {
-                match result {
-                    Ok(id) => {
-                        created.push(id.clone());
-                        report.created.push(id);
-                    }
-                    Err((id, cause)) => {
-                        created.extend(id);
-                        failure.get_or_insert(cause);
-                    }
+        let gate_ref = gate.as_ref();
+        let results = window(&creates, concurrency, |slot, step| {
+            self.create_one(desired, group, step, slot, gate_ref)
+                .boxed()
+        })
+        .await;
+        let mut failure = None;
+        for result in results {
+            match result {
+                Ok(id) => {
+                    created.push(id.clone());
+                    report.created.push(id);
+                }
+                Err((id, cause)) => {
+                    created.extend(id);
+                    failure.get_or_insert(cause);
                 }
             }
-            if let Some(cause) = failure {
+        }
+        if let Some(cause) = failure {
+            return Err(self
+                .fail(
+                    desired.app(),
+                    group,
+                    cause,
+                    &strategy,
+                    &moved,
+                    &created,
+                    gate.as_ref(),
+                )
+                .await);
+        }
+
+        // Machines an interrupted run left out of the proxy come back before anything goes.
+        for step in steps {
+            let Step::Uncordon { machine_id, .. } = step else {
+                continue;
+            };
+            let machine = self.client.app(desired.app()).machine(machine_id.clone());
+            if let Err(source) = self.again(|| machine.uncordon().send()).await {
+                let cause = Cause::Api {
+                    action: "uncordon",
+                    machine: machine_id.clone(),
+                    source,
+                };
                 return Err(self
                     .fail(
                         desired.app(),
@@ -349,22 +393,18 @@ impl Applier {
             StrategyKind::Immediate => concurrency,
             _ => strategy.max_unavailable_amount().of(total).max(1),
         };
-        let mut first = true;
-        let mut remaining: &[&Step] = &updates;
-        while !remaining.is_empty() {
-            // A canary strategy moves its canaries alone first; they stay, serving.
-            let size = if first && strategy.kind() == StrategyKind::Canary {
-                strategy.canary_amount().of(total).max(1)
-            } else {
-                batch
-            };
-            first = false;
-            let (now, rest) = remaining.split_at(size.min(remaining.len()));
-            remaining = rest;
-            let results = join_all(
-                now.iter()
-                    .map(|step| self.move_one(desired, group, step, gate.as_ref())),
-            )
+        // A canary strategy moves its canaries alone first; they stay, serving, and must be
+        // healthy before the rest move. Within a stage, at most `width` machines are out of
+        // service at once, each one's place taken by the next as soon as it is healthy.
+        let canaries = match strategy.kind() {
+            StrategyKind::Canary => strategy.canary_amount().of(total).max(1).min(updates.len()),
+            _ => 0,
+        };
+        let (first, rest) = updates.split_at(canaries);
+        for (stage, width) in [(first, canaries), (rest, batch)] {
+            let results = window(stage, width, |_, step| {
+                self.move_one(desired, group, step, gate_ref).boxed()
+            })
             .await;
             let mut failure = None;
             for result in results {
@@ -485,26 +525,22 @@ impl Applier {
             .unwrap_or(8)
             .max(1);
         let mut greens = Vec::new();
-        for chunk in blues.chunks(concurrency) {
-            let results = join_all(
-                chunk
-                    .iter()
-                    .map(|step| self.green_for(desired, group, step, gate)),
-            )
-            .await;
-            let mut failure = None;
-            for result in results {
-                match result {
-                    Ok(id) => greens.push(id),
-                    Err((id, cause)) => {
-                        greens.extend(id);
-                        failure.get_or_insert(cause);
-                    }
+        let results = window(blues, concurrency, |_, step| {
+            self.green_for(desired, group, step, gate).boxed()
+        })
+        .await;
+        let mut failure = None;
+        for result in results {
+            match result {
+                Ok(id) => greens.push(id),
+                Err((id, cause)) => {
+                    greens.extend(id);
+                    failure.get_or_insert(cause);
                 }
             }
-            if let Some(cause) = failure {
-                return Err((greens, cause, false));
-            }
+        }
+        if let Some(cause) = failure {
+            return Err((greens, cause, false));
         }
         for id in &greens {
             let green = app.machine(id.clone());
@@ -518,42 +554,66 @@ impl Applier {
             }
             report.created.push(id.clone());
         }
-        for step in blues {
-            let Step::Update { machine_id, .. } = step else {
-                continue;
-            };
-            let api = |action, source| Cause::Api {
-                action,
-                machine: machine_id.clone(),
-                source,
-            };
-            let lease = app
-                .machine(machine_id.clone())
-                .lease(self.lease_ttl)
-                .description(format!(
-                    "fly-deploy {}/{} blue",
-                    desired.name(),
-                    group.name()
-                ))
-                .send()
-                .await
-                .map_err(|e| (greens.clone(), api("lease", e), true))?;
-            let leased = lease.machine();
-            let outcome = async {
-                self.again(|| leased.cordon().send())
-                    .await
-                    .map_err(|e| api("cordon", e))?;
-                self.destroy(leased).await
+        // Every green serves now: the blues go, side by side (each under its own lease).
+        let results = window(blues, blues.len(), |_, step| {
+            self.retire_blue(desired, group, step).boxed()
+        })
+        .await;
+        for result in results {
+            match result {
+                Ok(id) => {
+                    self.emit(Progress::Destroyed {
+                        machine_id: id.clone(),
+                    });
+                    report.destroyed.push(id);
+                }
+                Err(cause) => return Err((greens, cause, true)),
             }
-            .await;
-            let _ = lease.release().await;
-            outcome.map_err(|cause| (greens.clone(), cause, true))?;
-            self.emit(Progress::Destroyed {
-                machine_id: machine_id.clone(),
-            });
-            report.destroyed.push(machine_id.clone());
         }
         Ok(())
+    }
+
+    /// Takes a blue machine out of the proxy and destroys it, under a lease.
+    async fn retire_blue(
+        &self,
+        desired: &DesiredFleet,
+        group: &Group,
+        step: &Step,
+    ) -> Result<String, Cause> {
+        let Step::Update { machine_id, .. } = step else {
+            return Err(Cause::Changed {
+                machine: String::new(),
+                what: "not an update".into(),
+            });
+        };
+        let api = |action, source| Cause::Api {
+            action,
+            machine: machine_id.clone(),
+            source,
+        };
+        let lease = self
+            .client
+            .app(desired.app())
+            .machine(machine_id.clone())
+            .lease(self.lease_ttl)
+            .description(format!(
+                "fly-deploy {}/{} blue",
+                desired.name(),
+                group.name()
+            ))
+            .send()
+            .await
+            .map_err(|e| api("lease", e))?;
+        let leased = lease.machine();
+        let outcome = async {
+            self.again(|| leased.cordon().send())
+                .await
+                .map_err(|e| api("cordon", e))?;
+            self.destroy(leased).await
+        }
+        .await;
+        let _ = lease.release().await;
+        outcome.map(|()| machine_id.clone())
     }
 
     /// One green machine standing in for the blue one of `step`, gated on health.
@@ -1051,6 +1111,34 @@ impl Applier {
                 });
             }
             clock.sleep(self.poll_interval).await;
+        }
+    }
+}
+
+/// Runs `work` over `items` with at most `width` in flight, each freed place taken by the next
+/// item at once. After a failure, items not yet started are skipped, while those in flight
+/// finish: their outcome is needed to roll back.
+async fn window<'a, I, T, E, F>(items: &'a [I], width: usize, work: F) -> Vec<Result<T, E>>
+where
+    F: Fn(usize, &'a I) -> futures::future::BoxFuture<'a, Result<T, E>>,
+{
+    let mut pending = items.iter().enumerate();
+    let mut in_flight = futures::stream::FuturesUnordered::new();
+    let mut outcomes = Vec::new();
+    let mut stopped = false;
+    loop {
+        while !stopped && in_flight.len() < width.max(1) {
+            match pending.next() {
+                Some((i, item)) => in_flight.push(work(i, item)),
+                None => break,
+            }
+        }
+        match in_flight.next().await {
+            Some(outcome) => {
+                stopped |= outcome.is_err();
+                outcomes.push(outcome);
+            }
+            None => return outcomes,
         }
     }
 }

@@ -291,6 +291,7 @@ impl GroupBuilder {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredFleet {
     app: String,
+    org: String,
     name: String,
     groups: Vec<Group>,
 }
@@ -303,8 +304,22 @@ impl DesiredFleet {
         Ok(DesiredFleet {
             name: app.clone(),
             app,
+            org: "personal".to_owned(),
             groups: Vec::new(),
         })
+    }
+
+    /// The organization the app is made in when it does not exist yet (default `personal`).
+    pub fn org(mut self, org: impl Into<String>) -> Result<DesiredFleet, FleetError> {
+        let org = org.into();
+        check_app_name(&org).map_err(|e| FleetError::new("org", e.value(), e.expected()))?;
+        self.org = org;
+        Ok(self)
+    }
+
+    /// The organization a new app is made in.
+    pub fn org_slug(&self) -> &str {
+        &self.org
     }
 
     /// Owns the machines marked with `name` instead of the app's name: for several fleets in

@@ -76,6 +76,7 @@ impl DesiredFleet {
 #[serde(deny_unknown_fields)]
 struct FleetFile {
     app: Spanned<String>,
+    org: Option<Spanned<String>>,
     fleet: Option<Spanned<String>>,
     #[serde(default, rename = "group")]
     groups: Vec<Spanned<GroupFile>>,
@@ -214,6 +215,12 @@ impl Reader<'_> {
         let app_span = file.app.span();
         let mut fleet =
             DesiredFleet::new(file.app.into_inner()).map_err(|e| self.rule(app_span, "app", e))?;
+        if let Some(org) = file.org {
+            let span = org.span();
+            fleet = fleet
+                .org(org.into_inner())
+                .map_err(|e| self.rule(span, "org", e))?;
+        }
         if let Some(name) = file.fleet {
             let span = name.span();
             fleet = fleet

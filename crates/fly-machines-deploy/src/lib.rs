@@ -56,7 +56,8 @@
 //! # Ok::<(), fly_machines_deploy::FleetFileError>(())
 //! ```
 //!
-//! The keys: `app`, optional `fleet` (the owner mark, defaults to the app's name), and one
+//! The keys: `app`, optional `org` (where the app is made if it does not exist yet, default
+//! `personal`), optional `fleet` (the owner mark, defaults to the app's name), and one
 //! `[[group]]` table per group with `name`, `image`, either `count` with a list `regions`
 //! (that many machines in each) or a table `regions = { iad = 3 }`, and optionally `guest`
 //! (`cpu_kind`, `cpus`, `memory_mb`), `env`, `metadata`, `[[group.services]]` (`protocol`,

@@ -19,6 +19,9 @@ pub struct ObservedMachine {
     pub version: Option<String>,
     /// Its config, marks included.
     pub config: MachineConfig,
+    /// Left out of the proxy (cordoned, or created with `skip_service_registration` and never
+    /// uncordoned).
+    pub cordoned: bool,
 }
 
 impl ObservedMachine {
@@ -35,6 +38,7 @@ impl ObservedMachine {
             state,
             version: None,
             config,
+            cordoned: false,
         }
     }
 
@@ -76,6 +80,7 @@ impl From<&Machine> for ObservedMachine {
             state: machine.state(),
             version: machine.version().map(str::to_owned),
             config: machine.config().cloned().unwrap_or_default(),
+            cordoned: machine.is_cordoned(),
         }
     }
 }

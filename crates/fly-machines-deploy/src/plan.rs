@@ -95,6 +95,7 @@ pub enum DestroyReason {
 
 /// One step of a plan.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Step {
     /// Create a machine of `group` in `region` (with its volume, when the group has one).
     Create {
@@ -133,6 +134,14 @@ pub enum Step {
         /// Why.
         reason: DestroyReason,
     },
+    /// Put a machine that runs the group's current config back in the proxy: a run that was
+    /// cut short (a blue-green switch, say) left it cordoned.
+    Uncordon {
+        /// The machine.
+        machine_id: String,
+        /// Its region.
+        region: String,
+    },
     /// Leave a machine as it is: it runs the group's current config.
     Keep {
         /// The machine.
@@ -155,6 +164,7 @@ impl Step {
         match self {
             Step::Create { .. } => None,
             Step::Update { machine_id, .. }
+            | Step::Uncordon { machine_id, .. }
             | Step::Destroy { machine_id, .. }
             | Step::Keep { machine_id, .. } => Some(machine_id),
         }
@@ -197,6 +207,8 @@ pub struct Summary {
     pub update: usize,
     /// Machines to put back because they were changed outside the deployer.
     pub drift: usize,
+    /// Machines to put back in the proxy.
+    pub uncordon: usize,
     /// Machines to destroy.
     pub destroy: usize,
     /// Machines left as they are.
@@ -237,6 +249,7 @@ impl Plan {
                     reason: UpdateReason::Drift,
                     ..
                 } => s.drift += 1,
+                Step::Uncordon { .. } => s.uncordon += 1,
                 Step::Destroy { .. } => s.destroy += 1,
                 Step::Keep { .. } => s.keep += 1,
             }
@@ -355,13 +368,15 @@ fn plan_group(group: &Group, machines: Vec<&ObservedMachine>) -> GroupPlan {
         let wanted = group.regions().get(region).copied().unwrap_or(0);
         let wanted = usize::try_from(wanted).unwrap_or(usize::MAX);
         let mut here = by_region.remove(region).unwrap_or_default();
-        // Best first: current and unchanged, then current, then by state (running first), id.
+        // Best first: current and unchanged, then current, then by state (running, then in
+        // the proxy, first), id.
         here.sort_by(|a, b| {
             let rank = |s: &Standing<'_>| {
                 (
                     !(s.at_revision && s.changes.is_empty()),
                     !s.at_revision,
                     !matches!(s.machine.state, MachineState::Started),
+                    s.machine.cordoned,
                 )
             };
             rank(a)
@@ -371,7 +386,12 @@ fn plan_group(group: &Group, machines: Vec<&ObservedMachine>) -> GroupPlan {
         let surplus = here.split_off(wanted.min(here.len()));
         for standing in here.iter() {
             let machine = standing.machine;
-            if standing.at_revision && standing.changes.is_empty() {
+            if standing.at_revision && standing.changes.is_empty() && machine.cordoned {
+                steps.push(Step::Uncordon {
+                    machine_id: machine.id.clone(),
+                    region: machine.region.clone(),
+                });
+            } else if standing.at_revision && standing.changes.is_empty() {
                 steps.push(Step::Keep {
                     machine_id: machine.id.clone(),
                     region: machine.region.clone(),
@@ -454,20 +474,24 @@ fn volume_changes(volume: Option<&VolumeSpec>, machine: &ObservedMachine) -> Vec
     changes
 }
 
-/// Creates, then updates, then destroys, then kept machines; each by region, then machine id.
+/// Creates, then machines put back in the proxy, then updates, then destroys (so capacity comes
+/// before it goes), then kept machines; each by region, then machine id.
 fn sort_steps(steps: &mut [Step]) {
     fn key(step: &Step) -> (u8, &str, &str) {
         match step {
             Step::Create { region, .. } => (0, region, ""),
-            Step::Update {
+            Step::Uncordon {
                 region, machine_id, ..
             } => (1, region, machine_id),
-            Step::Destroy {
+            Step::Update {
                 region, machine_id, ..
             } => (2, region, machine_id),
-            Step::Keep {
+            Step::Destroy {
                 region, machine_id, ..
             } => (3, region, machine_id),
+            Step::Keep {
+                region, machine_id, ..
+            } => (4, region, machine_id),
         }
     }
     steps.sort_by(|a, b| key(a).cmp(&key(b)));

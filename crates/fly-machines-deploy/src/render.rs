@@ -16,7 +16,11 @@ impl fmt::Display for Plan {
             write!(
                 f,
                 "{} to create, {} to update, {} to put back, {} to destroy, {} unchanged",
-                s.create, s.update, s.drift, s.destroy, s.keep
+                s.create,
+                s.update,
+                s.drift + s.uncordon,
+                s.destroy,
+                s.keep
             )?;
         }
         if s.foreign > 0 {
@@ -117,6 +121,10 @@ fn write_step(f: &mut fmt::Formatter<'_>, step: &Step) -> fmt::Result {
             };
             writeln!(f, "  - destroy {region:<4} {machine_id:<16} {why}")
         }
+        Step::Uncordon { machine_id, region } => writeln!(
+            f,
+            "  ! uncordon {region:<3} {machine_id:<16} left out of the proxy by an interrupted run"
+        ),
         Step::Keep {
             machine_id,
             region,

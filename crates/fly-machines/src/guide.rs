@@ -27,7 +27,7 @@
 //! let app = client.app("orders");
 //! let info = app.get().await?;
 //! println!("{} in {:?}", info.name(), info.org_slug());
-//! let apps = client.apps().list("my-org").await?;
+//! let apps = client.apps().list("my-org").await?; // every page, as a Vec<types::App>
 //! # let _ = apps;
 //! client.app("orders-staging").delete().await?;
 //! # Ok(()) }
@@ -68,6 +68,27 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Both send the version they read as `current_version`, so a change someone made between the
+//! read and the write (a writer that ignores leases, a lease that lapsed) is refused with a 409
+//! instead of being overwritten: `err.is_version_conflict()`. The same guard by hand, and older
+//! versions:
+//!
+//! ```no_run
+//! # async fn demo(machine: fly_machines::Machine) -> fly_machines::Result<()> {
+//! let read = machine.get().await?;
+//! let version = read.version().unwrap_or_default().to_string(); // `version`, else `instance_id`
+//! let mut config = read.config.clone().unwrap_or_default();
+//! config.auto_destroy = Some(true);
+//! match machine.update_config(config).if_version(version.clone()).await {
+//!     Ok(updated) => println!("now at {:?}", updated.version()),
+//!     Err(e) if e.is_version_conflict() => println!("changed meanwhile: read it again"),
+//!     Err(e) => return Err(e),
+//! }
+//! let before = machine.get().version(version).await?; // that version's config
+//! # let _ = before;
+//! # Ok(()) }
+//! ```
+//!
 //! # Listing and filters
 //!
 //! ```no_run
@@ -84,6 +105,29 @@
 //! for m in &web {
 //!     println!("{} {} {:?} lease: {:?}", m.id(), m.state(), m.image(), m.lease().map(|l| l.owner()));
 //! }
+//! # Ok(()) }
+//! ```
+//!
+//! Lists follow Fly's cursors. Awaited, a listing reads every page and returns a `Vec`, as
+//! above; `.stream()` gives a [`Stream`](futures::Stream) read page by page as it is consumed,
+//! and `.page_size(n)` sets how many items each page asks for (apps 1 to 5,000 with the cursor in
+//! the body; machines and volumes 1 to 1,000 with the cursor in the `fly-next-cursor` header).
+//! Fly's machines and volumes page size is a hint: a short or even empty page is not the end,
+//! only an answer without a cursor is. A server that repeats a cursor, or pages past
+//! `.max_pages(n)` (default 10,000), is refused with [`paging::PagingError`](crate::paging::PagingError)
+//! instead of being followed forever; a cursor the server refuses (they expire 30 minutes after
+//! the first page) is `PagingError::CursorRefused`. A server without pagination answers all at
+//! once and the listing ends there.
+//!
+//! ```no_run
+//! # async fn demo(app: fly_machines::App) -> fly_machines::Result<()> {
+//! use futures::TryStreamExt;
+//! let mut machines = app.machines().list().page_size(1000).stream();
+//! while let Some(m) = machines.try_next().await? {
+//!     println!("{} {}", m.id(), m.state());
+//! }
+//! let volumes = app.volumes().list().page_size(500).await?;
+//! # let _ = volumes;
 //! # Ok(()) }
 //! ```
 //!
@@ -120,6 +164,9 @@
 //! let out = machine.exec(["df", "-h"]).timeout(Duration::from_secs(10)).await?;
 //! println!("{}", out.stdout.unwrap_or_default());
 //! let busiest = machine.processes().sort_by(ProcessSort::Cpu).order(SortOrder::Descending).await?;
+//! // Memory is `ProcessSort::Rss`: the sort keys are the entries' own field names.
+//! let biggest = machine.processes().sort_by(ProcessSort::Rss).order(SortOrder::Descending).await?;
+//! # let _ = &biggest;
 //! let events = machine.events().limit(10).await?;
 //! for e in &events {
 //!     println!("{:?} {:?} at {:?}", e.kind(), e.state(), e.time());

@@ -216,6 +216,7 @@ pub use fly_machines_derive::MachineConfig;
 pub use lease::LeaseGuard;
 pub use limiter::{Limit, LimitKey, Limiter, RateLimits};
 pub use machine_config::MachineConfig;
+pub use paging::{Paged, PagingError};
 pub use reqwest;
 pub use resources::apps::{App, Apps, EnsuredApp};
 pub use resources::ips::{IpAssignments, IpKind};

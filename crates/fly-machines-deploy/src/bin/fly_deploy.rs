@@ -311,5 +311,6 @@ fn describe(event: &Progress) -> String {
         }
         Progress::Destroyed { machine_id } => format!("  destroyed {machine_id}"),
         Progress::Done => "all groups done".to_owned(),
+        other => format!("{other:?}"),
     }
 }

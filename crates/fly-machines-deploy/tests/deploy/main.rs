@@ -2,6 +2,7 @@
 
 mod apply;
 mod cli;
+mod crash;
 mod file_errors;
 mod health;
 mod plans;

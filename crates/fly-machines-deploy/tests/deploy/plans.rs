@@ -161,6 +161,7 @@ fn region_move_creates_before_it_destroys() {
             Step::Destroy { .. } => "destroy",
             Step::Update { .. } => "update",
             Step::Keep { .. } => "keep",
+            _ => "other",
         })
         .collect();
     assert_eq!(kinds, ["create", "create", "destroy", "destroy", "keep"]);
