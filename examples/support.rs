@@ -32,25 +32,16 @@ impl Target {
                 .init();
         }
         let org = std::env::var("FLY_ORG").unwrap_or_else(|_| "personal".into());
-        let token = std::env::var("FLY_API_TOKEN").unwrap_or_default();
-        if !token.trim().is_empty() {
-            println!("FLY_API_TOKEN is set: running against Fly");
-            return Ok(Target {
-                client: Client::from_env()?,
-                org,
-                sim: None,
-            });
+        let connected = Client::from_env_or_emulator().await?;
+        match connected.emulator() {
+            Some(sim) => println!(
+                "no FLY_API_TOKEN: running against the emulator at {}",
+                sim.base_url()
+            ),
+            None => println!("FLY_API_TOKEN is set: running against Fly"),
         }
-        let sim = Sim::builder().start().await?;
-        println!(
-            "no FLY_API_TOKEN: running against the emulator at {}",
-            sim.base_url()
-        );
-        Ok(Target {
-            client: sim.client(),
-            org,
-            sim: Some(sim),
-        })
+        let (client, sim) = connected.into_parts();
+        Ok(Target { client, org, sim })
     }
 
     /// An emulator for an example's test: machines change state at once and no rate limit

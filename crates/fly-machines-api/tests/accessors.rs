@@ -140,3 +140,27 @@ fn open_enums_keep_words_they_do_not_know() {
     // panic.
     let _ = huge.time();
 }
+
+/// `is_gone` answers for every state a teardown can count as done, and for no other.
+#[test]
+fn volume_states_that_are_gone() {
+    for word in [
+        "pending_destroy",
+        "scheduled_for_deletion",
+        "destroying",
+        "destroyed",
+    ] {
+        assert!(VolumeState::parse(word).is_gone(), "{word}");
+    }
+    for word in [
+        "created",
+        "creating",
+        "hydrating",
+        "restoring",
+        "extending",
+        "",
+        "new",
+    ] {
+        assert!(!VolumeState::parse(word).is_gone(), "{word}");
+    }
+}

@@ -52,6 +52,7 @@ pub struct SimBuilder {
     clock: Option<Clock>,
     transition: Duration,
     postgres_step: Duration,
+    check_delay: Duration,
     faults: Faults,
     seed: u64,
     addr: SocketAddr,
@@ -75,6 +76,7 @@ impl Default for SimBuilder {
             clock: None,
             transition: Duration::from_millis(30),
             postgres_step: Duration::from_secs(1),
+            check_delay: Duration::ZERO,
             faults: Faults::none(),
             seed: 0x5EED,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -133,6 +135,16 @@ impl SimBuilder {
     /// transitions complete as soon as the machine is next observed.
     pub fn transition_time(mut self, step: Duration) -> SimBuilder {
         self.transition = step;
+        self
+    }
+
+    /// How long a machine's health checks stay `critical` after it enters `started` before they
+    /// pass (default 0: they pass as soon as it runs; millisecond resolution). Every check the
+    /// config declares (`checks`, and each service's `checks`) is listed in the machine's
+    /// `checks`. Images named `…/unhealthy` never pass; `…/crashloop` exit and restart again
+    /// and again, then end in `failed`.
+    pub fn check_delay(mut self, delay: Duration) -> SimBuilder {
+        self.check_delay = delay;
         self
     }
 
@@ -272,6 +284,7 @@ impl SimBuilder {
         let mut world = World::new(self.seed);
         world.not_found_after_create_ms = crate::time::millis(self.faults.not_found_after_create);
         world.destroyed_visible_ms = crate::time::millis(self.faults.destroyed_visible_for);
+        world.check_delay_ms = crate::time::millis(self.check_delay);
         world.short_pages = self.short_pages;
         world.documented_shapes = self.documented_shapes;
         let (shutdown, _) = watch::channel(false);

@@ -146,6 +146,9 @@ pub struct Faults {
     pub(crate) destroyed_visible_for: Duration,
     pub(crate) ambiguous_create_rate: f64,
     pub(crate) ambiguous_statuses: Vec<u16>,
+    pub(crate) ambiguous_operations: Option<Vec<OperationId>>,
+    pub(crate) capacity_regions: Vec<String>,
+    pub(crate) capacity_rate: f64,
     pub(crate) operations: Option<Vec<OperationId>>,
 }
 
@@ -216,6 +219,32 @@ impl Faults {
         self
     }
 
+    /// The creates the ambiguous-create fault hits (default: machine and app creates, whose
+    /// repeats a client can make safe by key). Any operation may be named; the fault turns its
+    /// successful answers into errors after the effect.
+    pub fn ambiguous_operations(mut self, ops: impl IntoIterator<Item = OperationId>) -> Faults {
+        self.ambiguous_operations = Some(ops.into_iter().collect());
+        self
+    }
+
+    /// Regions out of capacity: a machine or volume create there answers Fly's capacity error
+    /// (`412`, `{"status": "insufficient_capacity"}`) and makes nothing. The region is the
+    /// body's, else the emulator's default region.
+    pub fn capacity_regions<S: Into<String>>(
+        mut self,
+        regions: impl IntoIterator<Item = S>,
+    ) -> Faults {
+        self.capacity_regions = regions.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Fraction (0.0..=1.0) of machine and volume creates in any other region that answer the
+    /// capacity error, drawn from the seeded generator.
+    pub fn capacity_rate(mut self, rate: f64) -> Faults {
+        self.capacity_rate = clamp_rate(rate);
+        self
+    }
+
     /// Restricts the error rate, the drop rate and the latency to these operations. By default
     /// they hit every operation.
     pub fn only_operations(mut self, ops: impl IntoIterator<Item = OperationId>) -> Faults {
@@ -233,6 +262,8 @@ impl Faults {
         self.error_rate > 0.0
             || self.drop_rate > 0.0
             || self.ambiguous_create_rate > 0.0
+            || self.capacity_rate > 0.0
+            || !self.capacity_regions.is_empty()
             || !self.latency.is_zero()
             || !self.latency_jitter.is_zero()
             || !self.not_found_after_create.is_zero()
@@ -265,6 +296,8 @@ pub enum FaultKind {
     AmbiguousCreate,
     /// Latency was added (the answer itself is genuine).
     Latency,
+    /// A create was refused for lack of capacity in its region.
+    Capacity,
 }
 
 #[cfg(test)]

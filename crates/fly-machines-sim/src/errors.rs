@@ -80,6 +80,11 @@ impl ApiError {
                 "error": self.message,
             }),
             ErrorShape::Fly => serde_json::json!({ "error": self.message, "status": self.code }),
+            // Fly's Postgres errors carry no code; the emulator adds `status` for a taken name,
+            // which decoders of the `{error}` shape ignore and clients may read.
+            ErrorShape::Postgres if self.code == "name_taken" => {
+                serde_json::json!({ "error": self.message, "status": self.code })
+            }
             ErrorShape::Postgres => serde_json::json!({ "error": self.message }),
         };
         Reply {

@@ -89,6 +89,29 @@ impl FaultInjector {
         (latency, Verdict::Serve)
     }
 
+    /// Whether a create in `region` is refused for lack of capacity.
+    pub(crate) fn draw_capacity(&self, region: &str) -> bool {
+        let mut d = lock(&self.draws);
+        let Draws { faults, rng } = &mut *d;
+        if faults.capacity_regions.iter().any(|r| r == region) {
+            return true;
+        }
+        faults.capacity_rate > 0.0 && rng.random_bool(faults.capacity_rate)
+    }
+
+    /// Whether the ambiguous-create fault applies to `op` (`default` unless configured).
+    pub(crate) fn ambiguous_applies_to(
+        &self,
+        op: fly_machines_api::OperationId,
+        default: &[fly_machines_api::OperationId],
+    ) -> bool {
+        let d = lock(&self.draws);
+        match &d.faults.ambiguous_operations {
+            Some(ops) => ops.contains(&op),
+            None => default.contains(&op),
+        }
+    }
+
     /// The status a successful create answers instead, when the ambiguous-create fault fires.
     pub(crate) fn draw_ambiguous_create(&self) -> Option<u16> {
         let mut d = lock(&self.draws);

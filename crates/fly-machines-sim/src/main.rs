@@ -41,6 +41,16 @@ struct Args {
     /// Milliseconds during which a new machine answers 404.
     #[arg(long, default_value_t = 0)]
     not_found_after_create_ms: u64,
+    /// Milliseconds a started machine's health checks stay critical before they pass.
+    #[arg(long, default_value_t = 0)]
+    check_delay_ms: u64,
+    /// Regions out of capacity (comma-separated): machine and volume creates there answer 412
+    /// `insufficient_capacity`.
+    #[arg(long, value_delimiter = ',')]
+    capacity_regions: Vec<String>,
+    /// Fraction of machine and volume creates elsewhere that answer the capacity error.
+    #[arg(long, default_value_t = 0.0)]
+    capacity_rate: f64,
 }
 
 #[tokio::main]
@@ -57,11 +67,14 @@ async fn main() -> std::io::Result<()> {
         .seed(args.seed)
         .transition_time(Duration::from_millis(args.transition_ms))
         .postgres_step(Duration::from_millis(args.postgres_step_ms))
+        .check_delay(Duration::from_millis(args.check_delay_ms))
         .faults(
             Faults::seeded(args.seed)
                 .error_rate(args.error_rate)
                 .ambiguous_create_rate(args.ambiguous_create_rate)
-                .not_found_after_create(Duration::from_millis(args.not_found_after_create_ms)),
+                .not_found_after_create(Duration::from_millis(args.not_found_after_create_ms))
+                .capacity_regions(args.capacity_regions)
+                .capacity_rate(args.capacity_rate),
         );
     if let Some(token) = args.token {
         builder = builder.token(token);

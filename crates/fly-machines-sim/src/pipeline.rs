@@ -121,6 +121,21 @@ async fn run(
         headers: head.headers.clone(),
         body,
     };
+    if CAPACITY_CREATES.contains(&op.op) && emu.faults.is_active() {
+        let region = serde_json::from_slice::<serde_json::Value>(&req.body)
+            .ok()
+            .and_then(|v| v.get("region")?.as_str().map(str::to_string))
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| emu.settings.default_region.clone());
+        if emu.faults.draw_capacity(&region) {
+            let refused = ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "insufficient_capacity",
+                format!("insufficient resources to create new machine in region {region}"),
+            );
+            return Outcome::Reply(refused.into_reply(), Some(FaultKind::Capacity));
+        }
+    }
     let result = match crate::api::plan(&req) {
         Err(e) => Err(e),
         Ok(Work::Answer(reply)) => Ok(reply),
@@ -146,9 +161,9 @@ async fn run(
         }
     };
     let mut reply = result.unwrap_or_else(ApiError::into_reply);
-    if AMBIGUOUS_CREATES.contains(&op.op)
-        && reply.status.is_success()
+    if reply.status.is_success()
         && emu.faults.is_active()
+        && emu.faults.ambiguous_applies_to(op.op, &AMBIGUOUS_CREATES)
         && let Some(code) = emu.faults.draw_ambiguous_create()
     {
         reply = ambiguous_create(code);
@@ -207,6 +222,10 @@ fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
 /// The creates the ambiguous-create fault applies to: those a client can make safe to repeat
 /// (a machine tagged with a launch key, an app with Fly's idempotency key).
 const AMBIGUOUS_CREATES: [OperationId; 2] = [OperationId::MachinesCreate, OperationId::AppsCreate];
+
+/// The creates the capacity fault applies to.
+const CAPACITY_CREATES: [OperationId; 2] =
+    [OperationId::MachinesCreate, OperationId::VolumesCreate];
 
 /// The error a create answers when the ambiguous-create fault fires.
 fn ambiguous_create(code: u16) -> Reply {

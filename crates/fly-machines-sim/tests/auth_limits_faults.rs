@@ -311,3 +311,79 @@ async fn latency_is_added_on_tokio_time() {
     assert_eq!(sim.requests()[0].fault, Some(FaultKind::Latency));
     sim.shutdown().await;
 }
+
+/// Regions out of capacity refuse machine and volume creates with Fly's capacity error and
+/// make nothing; other regions are served; the request log names the fault.
+#[tokio::test]
+async fn creates_in_a_region_without_capacity_answer_the_capacity_error() {
+    let sim = manual()
+        .faults(Faults::seeded(1).capacity_regions(["ord"]))
+        .start()
+        .await
+        .unwrap();
+    let http = Http::new(&sim);
+    http.app("cap").await;
+    let refused = http
+        .post(
+            "/apps/cap/machines",
+            json!({ "region": "ord", "config": { "image": "nginx:1.27" } }),
+        )
+        .await;
+    assert_eq!(refused.status, 412, "{}", refused.text);
+    assert_eq!(refused.body["status"], "insufficient_capacity");
+    let volume = http
+        .post(
+            "/apps/cap/volumes",
+            json!({ "name": "data", "region": "ord", "size_gb": 1 }),
+        )
+        .await;
+    assert_eq!(volume.status, 412, "{}", volume.text);
+    assert_eq!(volume.body["status"], "insufficient_capacity");
+    assert_eq!(http.get("/apps/cap/machines").await.body, json!([]));
+    assert_eq!(http.get("/apps/cap/volumes").await.body, json!([]));
+    let elsewhere = http
+        .post(
+            "/apps/cap/machines",
+            json!({ "region": "iad", "config": { "image": "nginx:1.27" } }),
+        )
+        .await;
+    assert_eq!(elsewhere.status, 200, "{}", elsewhere.text);
+    let log = sim.requests();
+    assert_eq!(
+        log.iter()
+            .filter(|r| r.fault == Some(FaultKind::Capacity))
+            .count(),
+        2
+    );
+    sim.shutdown().await;
+}
+
+/// A seeded capacity rate refuses about that share of creates, the same ones on every run.
+#[tokio::test]
+async fn a_capacity_rate_is_seeded() {
+    let mut outcomes = Vec::new();
+    for _ in 0..2 {
+        let sim = manual()
+            .faults(Faults::seeded(9).capacity_rate(0.5))
+            .start()
+            .await
+            .unwrap();
+        let http = Http::new(&sim);
+        http.app("cap").await;
+        let mut statuses = Vec::new();
+        for _ in 0..20 {
+            let a = http
+                .post(
+                    "/apps/cap/machines",
+                    json!({ "config": { "image": "nginx:1.27" } }),
+                )
+                .await;
+            statuses.push(a.status);
+        }
+        sim.shutdown().await;
+        outcomes.push(statuses);
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+    let refused = outcomes[0].iter().filter(|s| **s == 412).count();
+    assert!((4..=16).contains(&refused), "{refused}");
+}

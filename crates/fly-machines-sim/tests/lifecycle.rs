@@ -466,6 +466,116 @@ async fn unpullable_images_end_in_failed() {
     sim.shutdown().await;
 }
 
+/// Every check a config declares is listed in the machine's `checks`: `critical` until the
+/// machine has been `started` for the check delay, then `passing`; an `unhealthy` image never
+/// passes.
+#[tokio::test]
+async fn declared_checks_pass_after_the_check_delay() {
+    let sim = manual()
+        .check_delay(std::time::Duration::from_secs(3))
+        .start()
+        .await
+        .unwrap();
+    let http = Http::new(&sim);
+    http.app("checks").await;
+    let config = |image: &str| {
+        json!({ "config": {
+            "image": image,
+            "checks": { "alive": { "type": "http", "port": 8080, "path": "/" } },
+            "services": [{ "internal_port": 8080, "protocol": "tcp",
+                           "checks": [{ "type": "tcp" }] }],
+        }})
+    };
+    let healthy = http.machine("checks", config("nginx:1.27")).await;
+    let plain = http.machine_id("checks", json!({})).await;
+    let sick = http.machine("checks", config("example/unhealthy:1")).await;
+    let statuses = |m: &serde_json::Value| {
+        m["checks"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .map(|c| {
+                        (
+                            c["name"].as_str().unwrap().to_string(),
+                            c["status"].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let names: Vec<String> = statuses(&healthy).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["alive", "servicecheck-00-00"]);
+    assert!(statuses(&healthy).iter().all(|(_, s)| s == "critical"));
+    settle(&sim); // started now
+    let show = |id: &str| {
+        let path = format!("/apps/checks/machines/{id}");
+        let http = http.clone();
+        async move { http.get(&path).await }
+    };
+    let h = healthy["id"].as_str().unwrap();
+    let s = sick["id"].as_str().unwrap();
+    assert_eq!(show(h).await.body["state"], "started");
+    assert!(
+        statuses(&show(h).await.body)
+            .iter()
+            .all(|(_, s)| s == "critical")
+    );
+    sim.advance(std::time::Duration::from_secs(3));
+    assert!(
+        statuses(&show(h).await.body)
+            .iter()
+            .all(|(_, s)| s == "passing")
+    );
+    assert!(
+        statuses(&show(s).await.body)
+            .iter()
+            .all(|(_, s)| s == "critical")
+    );
+    // The list shows them too; a machine that declares none has none.
+    let list = http.get("/apps/checks/machines").await.body;
+    let listed = list.as_array().unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|m| m["id"] == h && statuses(m).len() == 2)
+    );
+    assert!(show(&plain).await.body["checks"].is_null());
+    sim.shutdown().await;
+}
+
+/// A `crashloop` image exits a transition after each start and is restarted (an `exit` event
+/// each time), five times, then ends in `failed`.
+#[tokio::test]
+async fn a_crashloop_image_restarts_then_fails() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    http.app("crashy").await;
+    let id = http
+        .machine_id(
+            "crashy",
+            json!({ "config": { "image": "example/crashloop:1" } }),
+        )
+        .await;
+    sim.advance(STEP * 2);
+    assert_eq!(http.state("crashy", &id).await, "started");
+    sim.advance(STEP);
+    let shown = http.get(&format!("/apps/crashy/machines/{id}")).await.body;
+    assert_eq!(shown["state"], "starting");
+    assert_eq!(shown["events"][0]["type"], "exit");
+    sim.advance(STEP * 20);
+    assert_eq!(http.state("crashy", &id).await, "failed");
+    let events = http.get(&format!("/apps/crashy/machines/{id}")).await.body["events"].clone();
+    let exits = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "exit")
+        .count();
+    assert!(exits >= 5, "{events}");
+    sim.shutdown().await;
+}
+
 /// Fly's 2026-12 paging on the wire: the limit is checked, a cursor needs one, machines and
 /// volumes carry the next cursor in `fly-next-cursor`, apps in `next_cursor`, cursors expire
 /// after 30 minutes of the emulator's clock, and short pages can be forced.

@@ -56,7 +56,9 @@ async fn status(http: &Http, id: &str) -> String {
 fn refused(a: &Answer, status: u16, needle: &str) {
     assert_eq!(a.status, status, "{}", a.text);
     let body = a.body.as_object().expect("a JSON object");
-    assert_eq!(body.len(), 1, "only `error`: {}", a.text);
+    // Only `error`, plus the emulator's `status` code for a taken name.
+    let coded = usize::from(body.get("status").is_some_and(|s| s == "name_taken"));
+    assert_eq!(body.len(), 1 + coded, "only `error`: {}", a.text);
     let message = body["error"].as_str().unwrap_or_default();
     assert!(message.contains(needle), "{message:?} lacks {needle:?}");
 }
@@ -1114,5 +1116,45 @@ async fn query_statistics_are_deterministic_samples() {
         http.get(&p("/slow?range=10")).await.body,
         json!({ "data": [] })
     );
+    sim.shutdown().await;
+}
+
+/// A taken cluster name (422), user or database (409) carries `"status": "name_taken"`, so a
+/// client can tell it from any other refusal.
+#[tokio::test]
+async fn taken_names_answer_with_the_name_taken_code() {
+    let (sim, http) = start_pg().await;
+    let id = ready(&sim, &http, json!({ "name": "coded" })).await;
+    let again = http
+        .post(
+            "/postgres",
+            json!({ "org_slug": "personal", "plan": "basic", "region": "iad", "name": "coded" }),
+        )
+        .await;
+    assert_eq!(
+        (again.status, &again.body["status"]),
+        (422, &json!("name_taken"))
+    );
+    for (path, body) in [
+        ("users", json!({ "username": "app", "role": "writer" })),
+        ("databases", json!({ "name": "orders" })),
+    ] {
+        let path = format!("/postgres/{id}/{path}");
+        assert_eq!(http.post(&path, body.clone()).await.status, 201);
+        let taken = http.post(&path, body).await;
+        assert_eq!(
+            (taken.status, &taken.body["status"]),
+            (409, &json!("name_taken")),
+            "{path}"
+        );
+    }
+    // Other refusals keep the plain `{error}` shape.
+    let bad = http
+        .post(
+            &format!("/postgres/{id}/users"),
+            json!({ "username": "x", "role": "boss" }),
+        )
+        .await;
+    assert!(bad.body.get("status").is_none(), "{}", bad.text);
     sim.shutdown().await;
 }

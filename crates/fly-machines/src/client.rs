@@ -77,6 +77,11 @@ impl Client {
         &self.pipeline.clock
     }
 
+    /// How many attempts the retry policy gives a call (the first included).
+    pub(crate) fn max_attempts(&self) -> u32 {
+        self.pipeline.retry.max_attempts
+    }
+
     /// The client-side rate limiter, when limiting is on.
     pub fn limiter(&self) -> Option<&Arc<Limiter>> {
         self.pipeline.limiter.as_ref()

@@ -153,6 +153,42 @@ impl fmt::Display for ApiError {
     }
 }
 
+/// A create that took effect but whose answer could not be decoded: see
+/// [`Error::CreatedUnreadable`].
+#[derive(Debug, Clone)]
+pub struct CreatedUnreadable {
+    /// The operation id, e.g. `Machines_create`.
+    pub operation: &'static str,
+    /// The success status the API answered.
+    pub status: u16,
+    /// The new resource's `id`, when the body had one at its top level (or in `data`).
+    pub id: Option<String>,
+    /// The idempotency key the create carried, if any: a later create or `ensure` with the
+    /// same key finds the resource instead of making another.
+    pub idempotency_key: Option<String>,
+    /// What the decoder said.
+    pub message: String,
+    /// The body as text (cut at 1 MiB).
+    pub body: String,
+}
+
+impl fmt::Display for CreatedUnreadable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: the API answered HTTP {} (created), but the answer could not be decoded: {}",
+            self.operation, self.status, self.message
+        )?;
+        if let Some(id) = &self.id {
+            write!(f, "; the new resource's id is {id}")?;
+        }
+        if let Some(key) = &self.idempotency_key {
+            write!(f, "; it carries idempotency key {key:?}")?;
+        }
+        f.write_str("; do not create it again")
+    }
+}
+
 /// Everything that can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -228,6 +264,11 @@ pub enum Error {
         /// decoded values took when decoding stopped.
         size: u64,
     },
+    /// A create the API answered with success, but whose answer could not be read (schema
+    /// drift is enough): the resource exists, so sending the create again would make a second
+    /// one. What is known of it is kept; [`Error::is_ambiguous`] is `false`.
+    #[error("{0}")]
+    CreatedUnreadable(Box<CreatedUnreadable>),
     /// The client refused an answer before decoding it (it came from another origin than the
     /// base URL's, through a redirect).
     #[error("{operation}: refused the answer: {reason}")]
@@ -372,6 +413,56 @@ impl Error {
         }
     }
 
+    /// What went wrong, in the terms the retry policy decides on: `None` for an error that is
+    /// not a failed attempt (4xx other than 408/429, bad input, decoding, waits).
+    pub fn failure(&self) -> Option<crate::Failure> {
+        match self {
+            Error::Transport { source, .. } => crate::Failure::of_transport(source),
+            Error::Api(e) => crate::Failure::of_status(e.status),
+            _ => None,
+        }
+    }
+
+    /// Whether the call may have taken effect although it failed: the request may have reached
+    /// Fly, and the answer was lost or was a timeout or 5xx (the same failures the client never
+    /// repeats on its own for a call that is not idempotent). A connection that was never made
+    /// or a 429 is not ambiguous: nothing happened. Before repeating a create after an
+    /// ambiguous failure, look for what it may have made (the `ensure` methods do this).
+    pub fn is_ambiguous(&self) -> bool {
+        self.failure().is_some_and(|f| !f.safe_to_retry(false))
+    }
+
+    /// The created resource's facts, when a create took effect but its answer could not be read.
+    pub fn created_unreadable(&self) -> Option<&CreatedUnreadable> {
+        match self {
+            Error::CreatedUnreadable(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// A success answer of a create that did not decode becomes [`Error::CreatedUnreadable`]
+    /// (the resource exists); any other error is kept as it is.
+    pub(crate) fn into_created(self, idempotency_key: Option<&str>) -> Error {
+        match self {
+            Error::Decode {
+                operation,
+                status,
+                message,
+                body,
+            } if (200..300).contains(&status) => {
+                Error::CreatedUnreadable(Box::new(CreatedUnreadable {
+                    operation,
+                    status,
+                    id: id_in(&body),
+                    idempotency_key: idempotency_key.map(str::to_string),
+                    message,
+                    body,
+                }))
+            }
+            other => other,
+        }
+    }
+
     /// Whether trying the same call again later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -463,6 +554,20 @@ impl Error {
 impl From<crate::guest::GuestError> for Error {
     fn from(e: crate::guest::GuestError) -> Error {
         Error::Rule(e.into_rule_error())
+    }
+}
+
+/// The `id` of a JSON body (at its top, or inside Fly's `data` envelope), whatever else in it
+/// failed to decode.
+fn id_in(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let id = value
+        .get("id")
+        .or_else(|| value.get("data").and_then(|d| d.get("id")))?;
+    match id {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 

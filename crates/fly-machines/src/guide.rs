@@ -308,6 +308,82 @@
 //! - stall the shared limiter: a Redis answer past `max_wait` or the longest plausible wait
 //!   (120 s) is refused and the call paces locally.
 //!
+//! # Surviving failures
+//!
+//! Answers get lost, 5xx happen, and a program that sets up infrastructure gets run twice. The
+//! client retries what is safe on its own (reads, deletes, 429s, connections that never
+//! opened); for the rest it offers calls that check what happened instead of guessing.
+//!
+//! **Find-or-create.** Each `ensure` looks first, creates only what it did not find, and after
+//! an answer that was lost looks again before creating again. Where Fly keeps names unique
+//! (machines created with a key, Postgres clusters, databases, users) a repeated create is
+//! refused by the name instead of making a second one. Run the program again, or in two
+//! processes at once, and there is still one of each; [`Ensured::was_created`](crate::Ensured::was_created) says which
+//! call made it.
+//!
+//! ```no_run
+//! # async fn demo(client: fly_machines::Client, config: fly_machines::types::MachineConfig) -> fly_machines::Result<()> {
+//! use std::time::Duration;
+//! use fly_machines::resources::postgres::{PostgresPlan, PostgresRole};
+//! let app = client.apps().ensure("pr-42", "personal").await?.app().clone();
+//! let db = client.postgres().clusters().ensure("pr-42-db")
+//!     .org("personal").region("iad").plan(PostgresPlan::Basic).await?.into_inner();
+//! db.wait_ready(Duration::from_secs(900)).await?;
+//! db.databases().ensure("app").await?;
+//! db.users().ensure("app", PostgresRole::Writer).await?;
+//! app.secrets().set_if_absent("DATABASE_URL", "postgres://...").await?;
+//! let volume = app.volumes().ensure("data", "iad", 10).await?;
+//! // The key is the machine's identity across runs (it is tagged with it and named after it).
+//! let web = app.machines().ensure("pr-42-web-0", config).region("iad").await?;
+//! println!("volume {} created: {}", volume.id(), volume.was_created());
+//! # let _ = web;
+//! # Ok(()) }
+//! ```
+//!
+//! `create(config).idempotency_key(k)` does the same for a machine and returns it; a create
+//! whose success answer cannot be decoded is [`Error::CreatedUnreadable`](crate::Error) (the
+//! machine exists, with its id), never sent again.
+//!
+//! **Was it done?** [`Error::is_ambiguous`](crate::Error::is_ambiguous) says a failed call may
+//! have taken effect (its answer was lost, a timeout, a 5xx). Calls that cannot check take
+//! `.retry_unsafe()`, accepting a repeat: `secrets().set(..)`, `update(..)`, `exec(..)`, the
+//! creates. A config change under a lease checks instead: `update_image` and `modify_config`
+//! read the machine again after a lost answer, since under the lease only they can have moved
+//! its version.
+//!
+//! **Health.** [`Machine::wait_healthy`](crate::Machine::wait_healthy) waits until the machine
+//! is started, at the version given (a snapshot passes its own), and every check its config
+//! declares passes; it fails at once on `failed` or a crash loop. A rollout can keep its
+//! lease until then, so nobody else changes the machine while the new version comes up:
+//!
+//! ```no_run
+//! # async fn demo(machine: fly_machines::Machine) -> fly_machines::Result<()> {
+//! use std::time::Duration;
+//! // The lease is released once v2 is healthy (without `.wait_healthy`, once the update
+//! // has answered, before the new version has even started).
+//! let v2 = machine.update_image("registry.fly.io/app:v2")
+//!     .wait_healthy(Duration::from_secs(120)).await?;
+//! # let _ = v2;
+//! # Ok(()) }
+//! ```
+//!
+//! **Teardown.** `ensure_absent()` on apps, machines, volumes, secrets, certificates, IPs,
+//! clusters, databases and users deletes what is there and counts "not there" as done
+//! (`Ok(false)`), so a teardown can run again; [`VolumeState::is_gone`](crate::VolumeState)
+//! tells a volume on its way out.
+//!
+//! ```no_run
+//! # async fn demo(client: fly_machines::Client, cluster_id: &str) -> fly_machines::Result<()> {
+//! client.postgres().cluster(cluster_id).ensure_absent().await?;
+//! let removed = client.app("pr-42").ensure_absent().await?; // false the second time
+//! # let _ = removed;
+//! # Ok(()) }
+//! ```
+//!
+//! The repository's `tests/src/preview.rs` is a whole "preview environment" built this way,
+//! with no retry code of its own; the end-to-end tests run it under 15% 5xx and 30% ambiguous
+//! creates on 20 seeds, and twice at once in two processes.
+//!
 //! # Testing
 //!
 //! With the `sim` and `httpmock` features (in `[dev-dependencies]`), a running emulator or an
@@ -320,8 +396,15 @@
 //! let sim = fly_machines_sim::Sim::builder().start().await?;
 //! let client = sim.client();
 //! client.apps().ensure("test-app", "personal").await?;
+//! // Or Fly when FLY_API_TOKEN is set, else an emulator started here:
+//! let target = fly_machines::Client::from_env_or_emulator().await?;
+//! # let _ = target;
 //! # Ok(()) }
 //! ```
+//!
+//! The emulator lists every health check a config declares (passing after
+//! `SimBuilder::check_delay`), and its faults include capacity (`Faults::capacity_regions`)
+//! and ambiguous creates on any operation (`Faults::ambiguous_operations`).
 //!
 //! The typed mocks of `fly-machines-httpmock` have one method per operation, with typed matchers,
 //! typed answers and Fly's error answers (`then.fly_lease_held()`, `then.fly_rate_limited(..)`).

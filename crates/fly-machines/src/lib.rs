@@ -177,9 +177,11 @@ mod client;
 pub mod clock;
 mod context;
 mod decode_budget;
+mod ensured;
 mod error;
 pub mod guest;
 pub mod guide;
+pub mod health;
 pub mod lease;
 mod limiter;
 mod machine_config;
@@ -204,7 +206,8 @@ pub use client::{
     PUBLIC_BASE_URL, TOKEN_ENV,
 };
 pub use clock::{Clock, ManualClock, TokioClock};
-pub use error::{ApiError, Error, ErrorBody, ErrorCode, Result};
+pub use ensured::Ensured;
+pub use error::{ApiError, CreatedUnreadable, Error, ErrorBody, ErrorCode, Result};
 pub use fly_machines_api::types;
 pub use fly_machines_api::{
     CheckState, EventKind, HostStatus, MachineState, Operation, OperationId, RateLimitClass,
@@ -233,4 +236,4 @@ pub use shared_limiter::{
 };
 pub use signal::Signal;
 pub use token::{Scheme, Token};
-pub use wait::{WaitError, WaitOutcome, WaitState, WaitTarget, WaitTargets};
+pub use wait::{WaitAll, WaitError, WaitOutcome, WaitState, WaitTarget, WaitTargets};

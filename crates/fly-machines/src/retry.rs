@@ -31,19 +31,34 @@ impl Failure {
     /// Classifies one attempt's outcome; `None` for success and for final errors (4xx...).
     pub fn classify(result: &reqwest::Result<reqwest::Response>) -> Option<Failure> {
         match result {
-            Ok(response) => match response.status() {
-                StatusCode::TOO_MANY_REQUESTS => Some(Failure::Throttled),
-                StatusCode::REQUEST_TIMEOUT => Some(Failure::RequestTimeout),
-                s @ (StatusCode::INTERNAL_SERVER_ERROR
-                | StatusCode::BAD_GATEWAY
-                | StatusCode::SERVICE_UNAVAILABLE
-                | StatusCode::GATEWAY_TIMEOUT) => Some(Failure::ServerError(s.as_u16())),
-                _ => None,
-            },
-            Err(e) if e.is_connect() => Some(Failure::NotSent),
-            Err(e) if e.is_timeout() => Some(Failure::TimedOut),
-            Err(e) if e.is_request() || e.is_body() || e.is_decode() => Some(Failure::Interrupted),
-            Err(_) => None,
+            Ok(response) => Failure::of_status(response.status().as_u16()),
+            Err(e) => Failure::of_transport(e),
+        }
+    }
+
+    /// The failure an answer's status means, if any (429, 408, 500, 502, 503, 504).
+    pub fn of_status(status: u16) -> Option<Failure> {
+        match StatusCode::from_u16(status).ok()? {
+            StatusCode::TOO_MANY_REQUESTS => Some(Failure::Throttled),
+            StatusCode::REQUEST_TIMEOUT => Some(Failure::RequestTimeout),
+            s @ (StatusCode::INTERNAL_SERVER_ERROR
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT) => Some(Failure::ServerError(s.as_u16())),
+            _ => None,
+        }
+    }
+
+    /// The failure a transport error means, if any.
+    pub fn of_transport(e: &reqwest::Error) -> Option<Failure> {
+        if e.is_connect() {
+            Some(Failure::NotSent)
+        } else if e.is_timeout() {
+            Some(Failure::TimedOut)
+        } else if e.is_request() || e.is_body() || e.is_decode() {
+            Some(Failure::Interrupted)
+        } else {
+            None
         }
     }
 

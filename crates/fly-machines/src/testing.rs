@@ -83,3 +83,65 @@ impl TestServer for httpmock::MockServer {
         Client::builder().test_server(self.base_url())
     }
 }
+
+/// A client for Fly or for an emulator this process started, from
+/// [`Client::from_env_or_emulator`]. Keep it alive while the client is used: dropping it
+/// stops nothing, but [`shutdown`](Self::shutdown) stops the emulator.
+#[cfg(feature = "sim")]
+#[derive(Debug)]
+pub struct EnvOrEmulator {
+    /// The client.
+    pub client: Client,
+    emulator: Option<fly_machines_sim::SimHandle>,
+}
+
+#[cfg(feature = "sim")]
+impl EnvOrEmulator {
+    /// The emulator, when the client talks to one.
+    pub fn emulator(&self) -> Option<&fly_machines_sim::SimHandle> {
+        self.emulator.as_ref()
+    }
+
+    /// The client and the emulator, if one was started.
+    pub fn into_parts(self) -> (Client, Option<fly_machines_sim::SimHandle>) {
+        (self.client, self.emulator)
+    }
+
+    /// Stops the emulator, if one was started.
+    pub async fn shutdown(self) {
+        if let Some(sim) = self.emulator {
+            sim.shutdown().await;
+        }
+    }
+}
+
+#[cfg(feature = "sim")]
+impl Client {
+    /// A client for Fly when `FLY_API_TOKEN` is set (with `FLY_API_HOSTNAME` when given, as
+    /// [`Client::from_env`]), else for an emulator started in this process on a free loopback
+    /// port: the start-up every example and local tool wants.
+    pub async fn from_env_or_emulator() -> crate::Result<EnvOrEmulator> {
+        Client::from_env_or_emulator_with(|name| std::env::var(name).ok()).await
+    }
+
+    /// [`from_env_or_emulator`](Client::from_env_or_emulator) reading variables through `get`.
+    pub async fn from_env_or_emulator_with(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> crate::Result<EnvOrEmulator> {
+        if get(crate::TOKEN_ENV).is_some_and(|t| !t.trim().is_empty()) {
+            let client = Client::builder().from_env_vars(get)?.build()?;
+            return Ok(EnvOrEmulator {
+                client,
+                emulator: None,
+            });
+        }
+        let sim = fly_machines_sim::Sim::builder()
+            .start()
+            .await
+            .map_err(|e| crate::Error::Config(format!("could not start the emulator: {e}")))?;
+        Ok(EnvOrEmulator {
+            client: sim.client(),
+            emulator: Some(sim),
+        })
+    }
+}

@@ -95,6 +95,17 @@ pub enum WaitError {
         /// The last state seen, or `unknown`.
         last_state: String,
     },
+    /// The machine's main process kept exiting and being restarted while we waited for it to
+    /// be healthy.
+    #[error(
+        "machine {machine_id} is crash-looping: its main process exited {exits} times since this version was launched"
+    )]
+    CrashLoop {
+        /// The machine.
+        machine_id: String,
+        /// Exits of the current version seen in its events.
+        exits: usize,
+    },
     /// The machine landed in `failed` while we waited for something else.
     #[error("machine {machine_id} failed while waiting for {wanted}")]
     MachineFailed {
@@ -495,9 +506,10 @@ impl Machines {
         timeout: Option<Duration>,
         /// The most waits open at once (at least 1).
         max_in_flight: Option<usize>,
-    ) -> Vec<Result<WaitOutcome>> {
+    ) -> WaitAll {
         let limit = max_in_flight.unwrap_or(DEFAULT_WAITS_IN_FLIGHT).max(1);
         let timeout = timeout.unwrap_or(DEFAULT_WAIT);
+        let ids = targets.0.iter().map(|t| t.machine.id.clone()).collect();
         // Unordered, then put back in order: with `buffered`, a stuck wait at the head would
         // hold its finished followers' slots, and the waits behind them would queue for a
         // whole timeout per stuck machine.
@@ -520,7 +532,59 @@ impl Machines {
             .collect()
             .await;
         done.sort_unstable_by_key(|(index, _)| *index);
-        done.into_iter().map(|(_, outcome)| outcome).collect()
+        let results = done.into_iter().map(|(_, outcome)| outcome).collect();
+        WaitAll { ids, results }
+    }
+}
+
+/// What [`Machines::wait_all`] saw: one result per machine, in the order given (index it, or
+/// iterate it, like a `Vec`), and the whole at once with [`into_result`](Self::into_result).
+#[derive(Debug)]
+pub struct WaitAll {
+    ids: Vec<String>,
+    results: Vec<Result<WaitOutcome>>,
+}
+
+impl WaitAll {
+    /// Whether every machine reached a wanted state.
+    pub fn all_ok(&self) -> bool {
+        self.results.iter().all(Result::is_ok)
+    }
+
+    /// How many machines did not.
+    pub fn failed_count(&self) -> usize {
+        self.results.iter().filter(|r| r.is_err()).count()
+    }
+
+    /// The machines that did not, with why.
+    pub fn failures(&self) -> impl Iterator<Item = (&str, &Error)> {
+        self.ids
+            .iter()
+            .zip(&self.results)
+            .filter_map(|(id, r)| r.as_ref().err().map(|e| (id.as_str(), e)))
+    }
+
+    /// Every outcome, in order, or the first machine's error (it names the machine) when any
+    /// failed: `app.machines().wait_all(&fleet, [WaitState::Started]).await.into_result()?`.
+    pub fn into_result(self) -> Result<Vec<WaitOutcome>> {
+        self.results.into_iter().collect()
+    }
+}
+
+impl std::ops::Deref for WaitAll {
+    type Target = [Result<WaitOutcome>];
+
+    fn deref(&self) -> &[Result<WaitOutcome>] {
+        &self.results
+    }
+}
+
+impl IntoIterator for WaitAll {
+    type Item = Result<WaitOutcome>;
+    type IntoIter = std::vec::IntoIter<Result<WaitOutcome>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.results.into_iter()
     }
 }
 

@@ -794,3 +794,110 @@ async fn wait_all_keeps_at_most_the_bound_in_flight() {
     assert_eq!(holder.most.load(Ordering::SeqCst), BOUND);
     assert_eq!(holder.open.load(Ordering::SeqCst), 0);
 }
+
+/// A lost answer to the update under a lease is checked, not resent blindly: the machine is
+/// read again, and a version that moved means the update was applied.
+#[tokio::test]
+async fn a_lost_update_under_a_lease_is_recognised_as_applied() {
+    let server = MockServer::start_async().await;
+    server.machines_create_lease(|when, then| {
+        when.app_name(APP).machine_id(MACHINE);
+        then.created(&types::LeaseEnvelope {
+            data: Some(types::Lease {
+                nonce: Some(NONCE.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    });
+    // First read: v1; every read after the update: v2.
+    let first = server.machines_show(|when, then| {
+        when.app_name(APP).machine_id(MACHINE);
+        then.ok(&machine("started", "v1", "app:v1"));
+    });
+    let write = server.machines_update(|when, then| {
+        when.app_name(APP).machine_id(MACHINE);
+        then.into_inner().status(502).body("bad gateway");
+    });
+    server.machines_release_lease(|when, then| {
+        when.app_name(APP).machine_id(MACHINE);
+        then.ok(&types::LeaseReleaseEnvelope::default());
+    });
+    let c = client(&server);
+    let m = c.app(APP).machine(MACHINE);
+    let changed = tokio::spawn(async move { m.update_image("app:v2").await });
+    // Let the first read happen, then switch the machine to v2.
+    while first.calls_async().await == 0 {
+        tokio::task::yield_now().await;
+    }
+    first.delete_async().await;
+    server.machines_show(|when, then| {
+        when.app_name(APP).machine_id(MACHINE);
+        then.ok(&machine("started", "v2", "app:v2"));
+    });
+    let updated = changed.await.unwrap().unwrap();
+    assert_eq!(updated.version(), Some("v2"));
+    write.assert_calls_async(1).await;
+}
+
+#[test]
+fn commands_come_from_slices_of_str_too() {
+    let words: &[&str] = &["ls", "-l"];
+    assert_eq!(
+        fly_machines::Command::from(words),
+        fly_machines::Command(vec!["ls".into(), "-l".into()])
+    );
+    let owned = vec![String::from("true")];
+    assert_eq!(fly_machines::Command::from(&owned).0, ["true"]);
+}
+
+#[test]
+fn exec_answers_have_accessors() {
+    let ok: types::ExecResponse =
+        serde_json::from_value(json!({"stdout": "hi\n", "exit_code": 0})).unwrap();
+    assert_eq!(
+        (ok.stdout(), ok.stderr(), ok.exit_code()),
+        ("hi\n", "", Some(0))
+    );
+    assert!(ok.is_success());
+    let failed: types::ExecResponse =
+        serde_json::from_value(json!({"stderr": "no", "exit_code": 2})).unwrap();
+    assert!(!failed.is_success() && failed.stderr() == "no");
+    let killed: types::ExecResponse = serde_json::from_value(json!({"exit_signal": 9})).unwrap();
+    assert!(!killed.is_success() && killed.exit_signal() == Some(9));
+}
+
+/// `wait_all` answers one result per machine and the whole at once.
+#[tokio::test]
+async fn wait_all_gives_an_aggregate() {
+    let server = MockServer::start_async().await;
+    server.machines_wait(|when, then| {
+        when.app_name(APP).machine_id("good");
+        then.ok(&types::WaitMachineResponse {
+            ok: Some(true),
+            state: Some("started".into()),
+            ..Default::default()
+        });
+    });
+    server.machines_wait(|when, then| {
+        when.app_name(APP).machine_id("bad");
+        then.ok(&types::WaitMachineResponse {
+            ok: Some(true),
+            state: Some("failed".into()),
+            ..Default::default()
+        });
+    });
+    let app = client(&server).app(APP);
+    let machines = [app.machine("good"), app.machine("bad")];
+    let all = app
+        .machines()
+        .wait_all(&machines, [WaitState::Started])
+        .await;
+    assert_eq!(all.len(), 2);
+    assert!(all[0].is_ok() && !all.all_ok());
+    assert_eq!(all.failed_count(), 1);
+    let failures: Vec<_> = all.failures().map(|(id, _)| id.to_string()).collect();
+    assert_eq!(failures, ["bad"]);
+    let err = all.into_result().unwrap_err();
+    assert!(err.to_string().contains("bad"), "{err}");
+}

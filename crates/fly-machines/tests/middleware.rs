@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use fly_machines::types::MachineConfig;
-use fly_machines::{ManualClock, RateLimits, RetryPolicy};
+use fly_machines::{Client, ManualClock, RateLimits, RetryPolicy};
 use httpmock::Method::{GET, POST, PUT};
 use httpmock::MockServer;
 use serde_json::json;
@@ -341,10 +341,43 @@ async fn limiter_max_wait_fails_fast_with_a_429_error() {
     mock.assert_calls_async(3).await;
 }
 
+/// A lookup of the key's machine that answers `first` once, then `then` for ever.
+async fn lookups(
+    server: &MockServer,
+    key: &str,
+    first: serde_json::Value,
+    then: serde_json::Value,
+) {
+    let key = key.to_string();
+    let k = key.clone();
+    server
+        .mock_async(move |when, then_| {
+            when.method(GET)
+                .path("/v1/apps/a/machines")
+                .query_param("metadata.fly_machines_launch_id", k.as_str());
+            then_.status(200).json_body(first).up_to_n_times(1);
+        })
+        .await;
+    server
+        .mock_async(move |when, then_| {
+            when.method(GET)
+                .path("/v1/apps/a/machines")
+                .query_param("metadata.fly_machines_launch_id", key.as_str());
+            then_.status(200).json_body(then);
+        })
+        .await;
+}
+
+fn tagged(id: &str, key: &str) -> serde_json::Value {
+    let mut m = machine_json(id, "started");
+    m["config"]["metadata"] = json!({"fly_machines_launch_id": key});
+    m
+}
+
 #[tokio::test]
 async fn duplicate_free_create_finds_the_machine_an_ambiguous_create_made() {
     let server = MockServer::start_async().await;
-    // The server commits the machine but the answer is lost in a gateway timeout.
+    // The server commits the machine but every answer is lost in a gateway timeout.
     let create = server
         .mock_async(|when, then| {
             when.method(POST)
@@ -355,16 +388,13 @@ async fn duplicate_free_create_finds_the_machine_an_ambiguous_create_made() {
             then.status(504).body("gateway timeout");
         })
         .await;
-    let mut existing = machine_json("m-made", "started");
-    existing["config"]["metadata"] = json!({"fly_machines_launch_id": "job-42"});
-    let lookup = server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path("/v1/apps/a/machines")
-                .query_param("metadata.fly_machines_launch_id", "job-42");
-            then.status(200).json_body(json!([existing]));
-        })
-        .await;
+    lookups(
+        &server,
+        "job-42",
+        json!([]),
+        json!([tagged("m-made", "job-42")]),
+    )
+    .await;
     let clock = ManualClock::auto_advance();
     let machine = client(&server, clock)
         .app("a")
@@ -375,8 +405,8 @@ async fn duplicate_free_create_finds_the_machine_an_ambiguous_create_made() {
         .await
         .unwrap();
     assert_eq!(machine.id.as_deref(), Some("m-made"));
-    create.assert_calls_async(1).await;
-    lookup.assert_calls_async(1).await;
+    // The name makes resends safe, so the client resent within its attempts, then looked.
+    create.assert_calls_async(4).await;
 }
 
 #[tokio::test]
@@ -412,6 +442,176 @@ async fn duplicate_free_create_retries_when_nothing_was_made() {
     assert_eq!(machine.id.as_deref(), Some("m-2"));
     failing.assert_calls_async(1).await;
     created.assert_calls_async(1).await;
+}
+
+/// Issue 24, finding 2: the same key twice (a retry after an error, a redeploy) makes one
+/// machine: the second call finds the first's machine and sends no create.
+#[tokio::test]
+async fn the_same_key_twice_makes_one_machine() {
+    let server = MockServer::start_async().await;
+    let create = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/v1/apps/a/machines")
+                .json_body_includes(r#"{"name": "launch-8a36d7b66f465fa5"}"#);
+            then.status(200).json_body(tagged("m-1", "job-42"));
+        })
+        .await;
+    let any_create = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/v1/apps/a/machines");
+            then.status(200).json_body(tagged("m-other", "job-42"));
+        })
+        .await;
+    lookups(
+        &server,
+        "job-42",
+        json!([]),
+        json!([tagged("m-1", "job-42")]),
+    )
+    .await;
+    let c = client(&server, ManualClock::auto_advance());
+    let first = c
+        .app("a")
+        .machines()
+        .ensure("job-42", config())
+        .await
+        .unwrap();
+    let second = c
+        .app("a")
+        .machines()
+        .create(config())
+        .idempotency_key("job-42")
+        .await
+        .unwrap();
+    assert!(first.was_created());
+    assert_eq!(first.id(), "m-1");
+    assert_eq!(second.id(), "m-1");
+    let third = c
+        .app("a")
+        .machines()
+        .ensure("job-42", config())
+        .await
+        .unwrap();
+    assert!(third.was_found() && third.id() == "m-1");
+    // One create, under the name derived from the key (so Fly refuses a second).
+    create.assert_calls_async(1).await;
+    any_create.assert_calls_async(0).await;
+}
+
+/// Issue 24, finding 6: creates that take effect but answer 5xx, and a machine that stays
+/// invisible to lists past the grace: the repeat is refused by name (`name_taken`), the call
+/// fails with that error, and it never sends a create that could make a second machine.
+#[tokio::test]
+async fn a_create_invisible_past_the_grace_is_not_made_twice() {
+    let server = MockServer::start_async().await;
+    let lost = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/v1/apps/a/machines");
+            then.status(503).up_to_n_times(1);
+        })
+        .await;
+    let taken = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/v1/apps/a/machines");
+            then.status(422)
+                .json_body(json!({"error": "name taken", "status": "name_taken"}));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v1/apps/a/machines");
+            then.status(200).json_body(json!([]));
+        })
+        .await;
+    let err = client(&server, ManualClock::auto_advance())
+        .app("a")
+        .machines()
+        .create(config())
+        .idempotency_key("job-9")
+        .visibility_grace(Duration::from_secs(3))
+        .await
+        .unwrap_err();
+    assert!(err.is_name_taken(), "{err}");
+    lost.assert_calls_async(1).await;
+    taken.assert_calls_async(1).await;
+}
+
+/// Issue 24, finding 7: a create answered 2xx with a body that does not decode says the
+/// machine exists (with its id and key), and is never sent again.
+#[tokio::test]
+async fn a_created_machine_whose_answer_does_not_decode_is_reported_not_recreated() {
+    let server = MockServer::start_async().await;
+    let create = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/v1/apps/a/machines");
+            then.status(201)
+                .header("content-type", "application/json")
+                .body(r#"{"id": "m-drift", "state": {"new": "shape"}}"#);
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v1/apps/a/machines");
+            then.status(200).json_body(json!([]));
+        })
+        .await;
+    let c = client(&server, ManualClock::auto_advance());
+    let machines = c.app("a").machines();
+    for key in [Some("job-5"), None] {
+        let err = machines
+            .create(config())
+            .maybe_idempotency_key(key)
+            .await
+            .unwrap_err();
+        let made = err.created_unreadable().expect("typed: the machine exists");
+        assert_eq!(made.id.as_deref(), Some("m-drift"));
+        assert_eq!(made.idempotency_key.as_deref(), key);
+        assert_eq!(made.status, 201);
+        assert!(!err.is_ambiguous() && !err.is_retryable(), "{err}");
+        assert!(err.to_string().contains("m-drift"), "{err}");
+    }
+    create.assert_calls_async(2).await;
+}
+
+/// The public predicate: a lost answer, a timeout or 5xx may have taken effect; a refused
+/// connection, a 429 or a 4xx did not.
+#[tokio::test]
+async fn ambiguity_is_public_and_follows_the_retry_classification() {
+    let server = MockServer::start_async().await;
+    for (path, status) in [("s500", 500), ("s408", 408), ("s429", 429), ("s422", 422)] {
+        server
+            .mock_async(move |when, then| {
+                when.method(GET).path(format!("/v1/apps/{path}"));
+                then.status(status).json_body(json!({"error": "x"}));
+            })
+            .await;
+    }
+    let c = builder(&server, ManualClock::auto_advance())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    for (app, ambiguous) in [
+        ("s500", true),
+        ("s408", true),
+        ("s429", false),
+        ("s422", false),
+    ] {
+        let err = c.app(app).get().await.unwrap_err();
+        assert_eq!(err.is_ambiguous(), ambiguous, "{app}: {err}");
+    }
+    // Nothing listens on port 9 of loopback: the request never left.
+    let refused = Client::builder()
+        .token("t")
+        .base_url("http://127.0.0.1:9")
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
+        .app("a")
+        .get()
+        .await
+        .unwrap_err();
+    assert!(!refused.is_ambiguous(), "{refused}");
 }
 
 #[tokio::test]

@@ -699,6 +699,30 @@ mod wait_ready {
         );
     }
 
+    /// `.poll_interval(d)` sets the first pause (it doubles from there), for an emulator whose
+    /// Postgres steps are short.
+    #[tokio::test(start_paused = true)]
+    async fn the_poll_interval_sets_the_first_pause() {
+        let (client, script) =
+            serve(vec![Some("creating"), Some("initializing"), Some("ready")]).await;
+        let started = tokio::time::Instant::now();
+        let ready = client
+            .postgres()
+            .cluster(CLUSTER)
+            .wait_ready(Duration::from_secs(900))
+            .poll_interval(Duration::from_millis(100))
+            .await
+            .unwrap();
+        assert!(ready.is_ready());
+        assert_eq!(script.polls.load(Ordering::SeqCst), 3);
+        // Two pauses: 50-100 ms, then 100-200 ms: far under the default's 3 s.
+        let waited = started.elapsed();
+        assert!(
+            (Duration::from_millis(150)..=Duration::from_millis(300)).contains(&waited),
+            "{waited:?}"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_failed_cluster_ends_the_wait_at_once() {
         let (client, script) = serve(vec![Some("creating"), Some("failed")]).await;

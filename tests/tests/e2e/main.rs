@@ -4,8 +4,11 @@
 mod bad_input;
 mod blue_green;
 mod fleet;
+mod health;
 mod leases;
 mod postgres;
+mod preview;
 mod retries;
 mod support;
+mod two_processes;
 mod waits;

@@ -118,7 +118,7 @@ async fn a_cluster_lifecycle_survives_faults_and_makes_nothing_twice() {
             .await;
             let started = client.clock().now();
             let ready = vt
-                .waiting(cluster.wait_ready(Duration::from_secs(1800)))
+                .waiting(cluster.wait_ready(Duration::from_secs(1800)).send())
                 .await
                 .expect("the cluster becomes ready");
             assert!(ready.is_ready());
@@ -183,7 +183,7 @@ async fn a_cluster_lifecycle_survives_faults_and_makes_nothing_twice() {
                 || find_cluster(&client, "orders-db-fork"),
             )
             .await;
-            vt.waiting(fork.wait_ready(Duration::from_secs(1800)))
+            vt.waiting(fork.wait_ready(Duration::from_secs(1800)).send())
                 .await
                 .expect("the fork becomes ready");
 

@@ -103,3 +103,31 @@ impl Machine {
         self.cordoned.unwrap_or(false)
     }
 }
+
+impl crate::types::ExecResponse {
+    /// What the command wrote to standard output; empty when absent.
+    pub fn stdout(&self) -> &str {
+        self.stdout.as_deref().unwrap_or_default()
+    }
+
+    /// What the command wrote to standard error; empty when absent.
+    pub fn stderr(&self) -> &str {
+        self.stderr.as_deref().unwrap_or_default()
+    }
+
+    /// The command's exit code, when it exited (not when a signal ended it).
+    pub fn exit_code(&self) -> Option<i64> {
+        self.exit_code
+    }
+
+    /// The signal that ended the command, when one did.
+    pub fn exit_signal(&self) -> Option<i64> {
+        self.exit_signal
+    }
+
+    /// Whether the command exited with code 0 (an absent code counts as 0, as Fly leaves it
+    /// out then) and no signal ended it.
+    pub fn is_success(&self) -> bool {
+        self.exit_code.unwrap_or(0) == 0 && self.exit_signal.is_none_or(|s| s == 0)
+    }
+}

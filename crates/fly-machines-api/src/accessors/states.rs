@@ -116,6 +116,21 @@ open_enum! {
     }
 }
 
+impl VolumeState {
+    /// The volume is destroyed or on its way there (`pending_destroy`, `scheduled_for_deletion`,
+    /// `destroying`, `destroyed`): it can no longer be attached, and a teardown may count it
+    /// as done.
+    pub fn is_gone(&self) -> bool {
+        matches!(
+            self,
+            VolumeState::PendingDestroy
+                | VolumeState::ScheduledForDeletion
+                | VolumeState::Destroying
+                | VolumeState::Destroyed
+        )
+    }
+}
+
 open_enum! {
     /// What a machine event records.
     EventKind {

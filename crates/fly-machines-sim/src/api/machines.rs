@@ -12,7 +12,7 @@ use crate::ids::{hex_id, ulid};
 use crate::reply::ok_json;
 use crate::reply::{HandlerResult, Reply};
 use crate::request::{ApiRequest, Env};
-use crate::state::{App, Lease, Machine, MachineState, World};
+use crate::state::{App, Behaviour, Lease, Machine, MachineState, World};
 use crate::time::rfc3339;
 use crate::validation;
 
@@ -267,6 +267,7 @@ pub(crate) fn create(
     let seq = env.world.seq();
     let step = env.settings.transition_ms;
     let hide_ms = env.world.not_found_after_create_ms;
+    let check_delay_ms = env.world.check_delay_ms;
     let World { apps, rng, .. } = &mut *env.world;
     let app = apps
         .get_mut(app_name)
@@ -297,6 +298,12 @@ pub(crate) fn create(
         pending: VecDeque::new(),
         instance_id: instance_id.clone(),
         unpullable: unpullable(&config),
+        behaviour: Behaviour::of(config.image.as_deref().unwrap_or_default()),
+        check_delay_ms,
+        step_ms: step,
+        started_ms: None,
+        seen_ms: now,
+        crashes: 0,
         versions: VecDeque::from([types::MachineVersion {
             user_config: Some(config.clone()),
             version: Some(instance_id.clone()),
@@ -438,6 +445,7 @@ pub(crate) fn update(
     }
     let destination = m.pending.back().map(|p| p.state).unwrap_or(m.state);
     m.unpullable = unpullable(&config);
+    m.behaviour = Behaviour::of(config.image.as_deref().unwrap_or_default());
     m.instance_id = ulid(now, rng);
     m.push_version(
         types::MachineVersion {

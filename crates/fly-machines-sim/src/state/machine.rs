@@ -135,11 +135,55 @@ pub(crate) struct Machine {
     pub(crate) volumes: Vec<String>,
     /// Launches of this machine's image fail (see the crate docs on `unpullable`).
     pub(crate) unpullable: bool,
+    /// How the image behaves once it runs: healthy, never passing its checks, or crashing.
+    pub(crate) behaviour: Behaviour,
+    /// Health checks pass this long after the machine enters `started`.
+    pub(crate) check_delay_ms: u64,
+    /// How long a crash-looping machine takes to restart (the transition time).
+    pub(crate) step_ms: u64,
+    /// When the machine last entered `started`, while it stays there.
+    pub(crate) started_ms: Option<u64>,
+    /// The latest time the machine was looked at (checks are shown as of then).
+    pub(crate) seen_ms: u64,
+    /// Restarts after a crash since the last user action.
+    pub(crate) crashes: u32,
 }
+
+/// How a machine's image behaves once it runs, from the last segment of its repository
+/// (`example/unhealthy:1`, `example/crashloop:1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Behaviour {
+    /// Runs, and its checks pass after the check delay.
+    Healthy,
+    /// Runs, and its checks never pass.
+    Unhealthy,
+    /// Exits a moment after each start and is restarted, [`CRASH_RESTARTS`] times, then ends in
+    /// `failed`.
+    CrashLoop,
+}
+
+impl Behaviour {
+    pub(crate) fn of(image: &str) -> Behaviour {
+        let path = image.split('@').next().unwrap_or_default();
+        let path = match path.rsplit_once(':') {
+            Some((p, t)) if !t.contains('/') => p,
+            _ => path,
+        };
+        match path.rsplit('/').next() {
+            Some("unhealthy") => Behaviour::Unhealthy,
+            Some("crashloop") => Behaviour::CrashLoop,
+            _ => Behaviour::Healthy,
+        }
+    }
+}
+
+/// How often a crash-looping machine is restarted before it is left `failed`.
+pub(crate) const CRASH_RESTARTS: u32 = 5;
 
 impl Machine {
     /// Applies every scheduled transition due at or before `now`.
     pub(crate) fn settle(&mut self, now: u64, rng: &mut StdRng) {
+        self.seen_ms = self.seen_ms.max(now);
         while self.pending.front().is_some_and(|p| p.at <= now) {
             if let Some(p) = self.pending.pop_front() {
                 self.enter(p.state, p.kind, "flyd", p.at, rng);
@@ -167,10 +211,82 @@ impl Machine {
     ) {
         self.state = state;
         self.updated_ms = self.updated_ms.max(at);
+        self.started_ms = (state == MachineState::Started).then_some(at);
+        if state == MachineState::Started && self.behaviour == Behaviour::CrashLoop {
+            self.crash_after(at);
+        }
         if state == MachineState::Destroyed {
             self.destroyed_ms = Some(at);
         }
         self.push_event(kind, state.as_str(), source, at, rng);
+    }
+
+    /// Schedules the crash of a crash-looping machine that just started: an exit and a
+    /// restart, or, after [`CRASH_RESTARTS`] of them, an exit into `failed`.
+    fn crash_after(&mut self, at: u64) {
+        let step = self.step_ms.max(1);
+        let exit_at = at.saturating_add(step);
+        if self.crashes >= CRASH_RESTARTS {
+            self.pending.push_back(Transition {
+                at: exit_at,
+                state: MachineState::Failed,
+                kind: "exit",
+            });
+            return;
+        }
+        self.crashes += 1;
+        self.pending.push_back(Transition {
+            at: exit_at,
+            state: MachineState::Starting,
+            kind: "exit",
+        });
+        self.pending.push_back(Transition {
+            at: exit_at.saturating_add(step),
+            state: MachineState::Started,
+            kind: "restart",
+        });
+    }
+
+    /// The machine's health checks as of the last look: one per check the config declares,
+    /// `passing` once the machine has been `started` for the check delay (never for an
+    /// unhealthy image), else `critical`. `None` when the config declares none.
+    pub(crate) fn checks_view(&self) -> Option<Vec<types::CheckStatus>> {
+        let mut names: Vec<String> = self
+            .config
+            .checks
+            .as_ref()
+            .map(|c| c.keys().cloned().collect())
+            .unwrap_or_default();
+        for (i, service) in self.config.services.iter().flatten().enumerate() {
+            for j in 0..service.checks.as_ref().map_or(0, Vec::len) {
+                names.push(format!("servicecheck-{i:02}-{j:02}"));
+            }
+        }
+        if names.is_empty() {
+            return None;
+        }
+        let passing = self.behaviour == Behaviour::Healthy
+            && self
+                .started_ms
+                .is_some_and(|at| self.seen_ms >= at.saturating_add(self.check_delay_ms));
+        let (status, output) = if passing {
+            ("passing", "Success")
+        } else if self.started_ms.is_some() {
+            ("critical", "the check has not passed yet")
+        } else {
+            ("critical", "the machine is not running")
+        };
+        Some(
+            names
+                .into_iter()
+                .map(|name| types::CheckStatus {
+                    name: Some(name),
+                    output: Some(output.to_string()),
+                    status: Some(status.to_string()),
+                    updated_at: Some(rfc3339(self.seen_ms)),
+                })
+                .collect(),
+        )
     }
 
     /// Drops what a destroyed machine no longer needs: versions, most of the config, and all
@@ -230,6 +346,7 @@ impl Machine {
         rng: &mut StdRng,
     ) {
         self.pending.clear();
+        self.crashes = 0;
         let mut at = now;
         for (i, (state, kind)) in steps.iter().enumerate() {
             if i == 0 {
@@ -318,7 +435,7 @@ impl Machine {
                 .collect()
         });
         types::Machine {
-            checks: None,
+            checks: self.checks_view(),
             config: (!summary).then(|| self.config.clone()),
             created_at: Some(rfc3339(self.created_ms)),
             events,

@@ -16,7 +16,7 @@ use crate::ids::hex_id;
 pub(crate) use app::{
     App, Certificate, Secret, SecretKey, Volume, org_display_name, org_numeric_id,
 };
-pub(crate) use machine::{Lease, Machine, MachineState};
+pub(crate) use machine::{Behaviour, Lease, Machine, MachineState};
 
 /// Everything the emulator holds, behind one lock.
 #[derive(Debug)]
@@ -32,6 +32,8 @@ pub(crate) struct World {
     pub(crate) issued_tokens: Vec<crate::auth::IssuedToken>,
     pub(crate) not_found_after_create_ms: u64,
     pub(crate) destroyed_visible_ms: u64,
+    /// How long health checks stay critical after a machine starts.
+    pub(crate) check_delay_ms: u64,
     /// Cursors of paged listings handed out and not yet expired.
     pub(crate) cursors: crate::paging::Cursors,
     /// Machines and volumes pages come back shorter than asked (`SimBuilder::short_pages`).
@@ -73,6 +75,7 @@ impl World {
             issued_tokens: Vec::new(),
             not_found_after_create_ms: 0,
             destroyed_visible_ms: 0,
+            check_delay_ms: 0,
             cursors: crate::paging::Cursors::default(),
             short_pages: false,
             documented_shapes: false,

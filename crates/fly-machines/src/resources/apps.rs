@@ -7,7 +7,7 @@ use crate::resources::ips::IpAssignments;
 use crate::resources::machines::{Machine, Machines};
 use crate::resources::secrets::{SecretKeys, Secrets};
 use crate::resources::volumes::{Volume, Volumes};
-use crate::{Client, Result, types, validate};
+use crate::{Client, Error, Result, types, validate};
 use fly_machines_api::OperationId;
 use futures::future::BoxFuture;
 use std::future::IntoFuture;
@@ -156,7 +156,8 @@ impl Apps {
     /// Makes sure the app exists in the organization and returns it, creating it if needed:
     /// `client.apps().ensure("my-app", "personal").await?`.
     ///
-    /// The create carries an idempotency key (by default one derived from the organization and
+    /// It looks for the app first (an app of that name in the organization is found, not
+    /// created). The create carries an idempotency key (by default one derived from the organization and
     /// name, so every process that ensures the same app uses the same key), so repeats and
     /// retries never fail on the app a previous attempt made. An app of that name made
     /// otherwise is accepted when it belongs to the organization; in another organization it is
@@ -173,13 +174,36 @@ impl Apps {
     ) -> Result<EnsuredApp> {
         let key =
             idempotency_key.unwrap_or_else(|| format!("{ENSURE_KEY_PREFIX}{org_slug}.{name}"));
-        let created = self
-            .create(name.clone(), org_slug.clone())
-            .idempotency_key(key)
-            .maybe_network(network)
-            .send()
-            .await;
-        let handle = self.client.app(name);
+        validate::app_name(&name)?;
+        let handle = self.client.app(name.clone());
+        // Look first: an app already there (an earlier run's) is found, not created.
+        match handle.get().send().await {
+            Ok(existing) if existing.org_slug().is_none_or(|org| org == org_slug) => {
+                return Ok(EnsuredApp {
+                    id: existing.id().to_string(),
+                    handle,
+                    created: false,
+                });
+            }
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+        // The key makes every repeat answer with the app the first create made, so a create
+        // whose answer was lost is simply sent again (after the client's own retries, a few
+        // rounds more).
+        let mut created = Err(Error::Config("app create not sent".into()));
+        for _ in 0..ENSURE_ROUNDS {
+            created = self
+                .create(name.clone(), org_slug.clone())
+                .idempotency_key(key.clone())
+                .maybe_network(network.clone())
+                .send()
+                .await;
+            if !created.as_ref().is_err_and(Error::is_ambiguous) {
+                break;
+            }
+        }
         match created {
             Ok(answer) => Ok(EnsuredApp {
                 handle,
@@ -201,6 +225,10 @@ impl Apps {
         }
     }
 }
+
+/// How many rounds of the client's retries [`Apps::ensure`] gives a create whose answers are
+/// lost.
+const ENSURE_ROUNDS: u32 = 4;
 
 /// What the derived idempotency key of [`Apps::ensure`] starts with.
 const ENSURE_KEY_PREFIX: &str = "fly-machines-ensure.";
@@ -269,6 +297,12 @@ impl App {
             .call(OperationId::AppsDelete, |raw| raw.apps_delete(&self.name))
             .await?;
         Ok(())
+    }
+
+    /// Deletes the app unless it is already gone: `Ok(false)` when there was no app to delete
+    /// (404), so a teardown can run again.
+    pub async fn ensure_absent(&self) -> Result<bool> {
+        crate::ensured::absent_ok(self.delete().send().await)
     }
 
     /// Creates a deploy token for this app:

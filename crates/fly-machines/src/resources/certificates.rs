@@ -113,6 +113,12 @@ impl Certificates {
         Ok(())
     }
 
+    /// Removes the hostname unless it is already gone: `Ok(false)` when there was nothing to
+    /// remove (404).
+    pub async fn ensure_absent(&self, hostname: &str) -> Result<bool> {
+        crate::ensured::absent_ok(self.delete(hostname).send().await)
+    }
+
     /// Removes only the ACME-issued certificate.
     #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn delete_acme(

@@ -109,6 +109,12 @@ impl IpAssignments {
         Ok(r.into_inner())
     }
 
+    /// Releases an address unless it is already released: `Ok(false)` when there was nothing to
+    /// release (404).
+    pub async fn ensure_absent(&self, ip: &str) -> Result<bool> {
+        crate::ensured::absent_ok(self.release(ip).send().await)
+    }
+
     /// Releases an address.
     #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn release(&self, #[builder(start_fn)] ip: &str) -> Result<()> {

@@ -11,23 +11,15 @@ use std::future::IntoFuture;
 use std::time::Duration;
 
 use crate::context::CallContext;
+use crate::ensured::{DEFAULT_GRACE, Plan, find_or_create};
 use crate::paging::{self, Paged};
 use crate::resources::apps::App;
 use crate::resources::machine_snapshot::MachineSnapshot;
 use crate::signal::Signal;
-use crate::{Error, MachineState, Result, types, units, validate};
+use crate::{Ensured, Error, MachineState, Result, types, units, validate};
 
 /// Metadata key that tags a machine with the idempotency key of the create that made it.
 pub const LAUNCH_ID_METADATA_KEY: &str = "fly_machines_launch_id";
-
-/// How many times a duplicate-free create sends the request before giving up.
-const CREATE_ATTEMPTS: u32 = 4;
-
-/// How long a duplicate-free create keeps looking for its machine after an ambiguous failure.
-const DEFAULT_VISIBILITY_GRACE: Duration = Duration::from_secs(10);
-
-/// Time between two lookups of a create's machine.
-const LOOKUP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Fly's largest machine page.
 const MAX_MACHINE_PAGE: u32 = 1000;
@@ -133,10 +125,22 @@ impl Machines {
     /// `let m = app.machines().create(config).region("iad").await?; m.wait_started(d).await?`.
     ///
     /// The answer carries the handle and the version, so a wait on it counts only this
-    /// version. With `.idempotency_key(..)` the machine is tagged with the key in its metadata;
-    /// when a create fails ambiguously (timeout, 408, 5xx after the request was sent) the app is
-    /// searched for a machine with that tag before trying again, so a retried create never
-    /// leaves two machines.
+    /// version.
+    ///
+    /// With `.idempotency_key(k)` the create never makes two machines for one key, across
+    /// retries, calls and processes:
+    /// - it looks for a live machine tagged with `k` first, and returns it when there is one;
+    /// - the machine is tagged with `k` in its metadata ([`LAUNCH_ID_METADATA_KEY`]) and, unless
+    ///   `.name(..)` is given, named after `k`, so Fly itself refuses (`name_taken`) a second
+    ///   machine for the key even while the first is not visible to lists yet;
+    /// - after an ambiguous failure ([`Error::is_ambiguous`]) it looks for the machine, for up
+    ///   to `visibility_grace`, and sends the create again only then: if the first did take
+    ///   effect, the name makes the repeat fail instead of making a second machine, and the
+    ///   machine is looked for again.
+    ///
+    /// A create that took effect but whose answer cannot be decoded is
+    /// [`Error::CreatedUnreadable`], never sent again. [`ensure`](Self::ensure) is the same with
+    /// the key required, and says whether it created or found the machine.
     #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
     pub async fn create(
         &self,
@@ -153,7 +157,7 @@ impl Machines {
         /// Do not register the machine's services with the proxy yet.
         #[builder(default, with = || true)]
         skip_service_registration: bool,
-        /// Makes retries of this create duplicate-free (see above).
+        /// Makes this create duplicate-free (see above).
         idempotency_key: Option<String>,
         /// After an ambiguous failure, how long to keep looking for the machine before creating
         /// it again (default 10 s): a new machine can take a moment to become visible.
@@ -163,20 +167,82 @@ impl Machines {
         #[builder(default, with = || true)]
         retry_unsafe: bool,
     ) -> Result<MachineSnapshot> {
-        validate::app_name(&self.app.name)?;
-        let mut config = config;
-        validate_config(&config)?;
-        if let Some(key) = &idempotency_key {
-            validate::key("idempotency key", key)?;
-            config
-                .metadata
-                .get_or_insert_with(Default::default)
-                .insert(LAUNCH_ID_METADATA_KEY.to_string(), key.clone());
+        let body = self.create_body(
+            config,
+            name,
+            region,
+            lease_ttl,
+            skip_launch,
+            skip_service_registration,
+        )?;
+        match idempotency_key {
+            Some(key) => Ok(self
+                .create_keyed(body, key, visibility_grace)
+                .await?
+                .into_inner()),
+            None => {
+                let created = self
+                    .app
+                    .client
+                    .call_with(
+                        OperationId::MachinesCreate,
+                        CallContext::retrying_unsafe(retry_unsafe),
+                        |raw| raw.machines_create(&self.app.name, &body),
+                    )
+                    .await
+                    .map_err(|e| e.into_created(None))?;
+                Ok(MachineSnapshot::new(&self.app, created.into_inner()))
+            }
         }
+    }
+
+    /// Makes sure one machine exists for `key` and returns it, creating it from `config` only
+    /// when none does: `app.machines().ensure("pr-42-web-0", config).region("iad").await?`.
+    ///
+    /// The key is the machine's identity across runs: run the same program twice, or in two
+    /// processes at once, and there is still one machine. It works as
+    /// [`create`](Self::create) with `.idempotency_key(key)` (look first, name the machine
+    /// after the key unless `.name(..)` is given, look again after a lost answer), and the
+    /// answer says whether this call made the machine ([`Ensured::was_created`]). A machine
+    /// found is returned as it is: its config is not compared with `config`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
+    pub async fn ensure(
+        &self,
+        #[builder(start_fn)] key: String,
+        #[builder(start_fn)] config: types::MachineConfig,
+        /// Machine name (unique in the app); derived from the key when absent.
+        name: Option<String>,
+        /// Region code such as `iad`; Fly picks one when absent.
+        region: Option<String>,
+        /// Create and hold a lease this long (whole seconds); its nonce is in the answer.
+        lease_ttl: Option<Duration>,
+        /// Create the machine without starting it.
+        #[builder(default, with = || true)]
+        skip_launch: bool,
+        /// After an ambiguous failure, how long to keep looking for the machine before creating
+        /// it again (default 10 s).
+        visibility_grace: Option<Duration>,
+    ) -> Result<Ensured<MachineSnapshot>> {
+        let body = self.create_body(config, name, region, lease_ttl, skip_launch, false)?;
+        self.create_keyed(body, key, visibility_grace).await
+    }
+
+    /// The body of a create, after checking the app, the config and the lease TTL.
+    fn create_body(
+        &self,
+        config: types::MachineConfig,
+        name: Option<String>,
+        region: Option<String>,
+        lease_ttl: Option<Duration>,
+        skip_launch: bool,
+        skip_service_registration: bool,
+    ) -> Result<types::CreateMachineRequest> {
+        validate::app_name(&self.app.name)?;
+        validate_config(&config)?;
         let lease_ttl = lease_ttl
             .map(|d| units::whole_secs_i64("lease ttl", d, 1, u64::MAX))
             .transpose()?;
-        let body = types::CreateMachineRequest {
+        Ok(types::CreateMachineRequest {
             config: Some(config),
             name,
             region,
@@ -184,55 +250,55 @@ impl Machines {
             skip_launch: skip_launch.then_some(true),
             skip_service_registration: skip_service_registration.then_some(true),
             ..Default::default()
-        };
-        let send = || {
-            self.app.client.call_with(
-                OperationId::MachinesCreate,
-                CallContext::retrying_unsafe(retry_unsafe),
-                |raw| raw.machines_create(&self.app.name, &body),
-            )
-        };
-        let Some(key) = idempotency_key else {
-            let created = send().await?.into_inner();
-            return Ok(MachineSnapshot::new(&self.app, created));
-        };
-        let grace = visibility_grace.unwrap_or(DEFAULT_VISIBILITY_GRACE);
-        let mut last_error = None;
-        for _ in 0..CREATE_ATTEMPTS {
-            match send().await {
-                Ok(r) => return Ok(MachineSnapshot::new(&self.app, r.into_inner())),
-                Err(e) if is_ambiguous(&e) => last_error = Some(e),
-                Err(e) => return Err(e),
-            }
-            if let Some(found) = self.look_for_launch(&key, grace).await? {
-                tracing::info!(
-                    machine_id = found.id(),
-                    "an ambiguous create had succeeded; using the machine it made"
-                );
-                return Ok(found);
-            }
-        }
-        Err(last_error.unwrap_or_else(|| Error::Config("create failed".into())))
+        })
     }
 
-    /// Looks for the machine a create tagged with `key`, again and again for `grace` (the
-    /// machine may not be visible yet), before concluding it was never made.
-    async fn look_for_launch(&self, key: &str, grace: Duration) -> Result<Option<MachineSnapshot>> {
-        let clock = self.app.client.clock().clone();
-        let deadline = crate::clock::later(clock.now(), grace);
-        loop {
-            if let Some(found) = self.find_by_launch_id(key).await? {
-                return Ok(Some(found));
-            }
-            let now = clock.now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            clock.sleep(LOOKUP_INTERVAL.min(deadline - now)).await;
+    /// The duplicate-free create behind `create(..).idempotency_key(k)` and `ensure`: look
+    /// first; create under a name Fly keeps unique; after an ambiguous failure, look again,
+    /// and create again only when the name guarantees a repeat cannot make a second machine.
+    async fn create_keyed(
+        &self,
+        mut body: types::CreateMachineRequest,
+        key: String,
+        visibility_grace: Option<Duration>,
+    ) -> Result<Ensured<MachineSnapshot>> {
+        validate::key("idempotency key", &key)?;
+        if let Some(config) = body.config.as_mut() {
+            config
+                .metadata
+                .get_or_insert_with(Default::default)
+                .insert(LAUNCH_ID_METADATA_KEY.to_string(), key.clone());
         }
+        if body.name.as_deref().is_none_or(str::is_empty) {
+            body.name = Some(launch_name(&key));
+        }
+        let plan = Plan {
+            clock: self.app.client.clock(),
+            grace: visibility_grace.unwrap_or(DEFAULT_GRACE),
+            unique_name: true,
+            attempts: self.app.client.max_attempts(),
+        };
+        let (body, key) = (&body, &key);
+        let find = || self.find_by_launch_id(key);
+        let create = || async move {
+            // The name makes a repeat safe, so the client may resend after a 5xx itself.
+            let made = self
+                .app
+                .client
+                .call_with(
+                    OperationId::MachinesCreate,
+                    CallContext::retrying_unsafe(true),
+                    |raw| raw.machines_create(&self.app.name, body),
+                )
+                .await
+                .map_err(|e| e.into_created(Some(key)))?;
+            Ok(MachineSnapshot::new(&self.app, made.into_inner()))
+        };
+        find_or_create(plan, find, create).await
     }
 
-    /// The machine tagged with a create's idempotency key, if one is visible now.
+    /// The live machine (not destroyed or being destroyed) tagged with a create's idempotency
+    /// key, if one is visible now.
     pub async fn find_by_launch_id(&self, key: &str) -> Result<Option<MachineSnapshot>> {
         let found = self
             .list()
@@ -240,10 +306,24 @@ impl Machines {
             .send()
             .await?;
         // Filter again locally: a server that ignores the filter must not make us pick a stranger.
-        Ok(found
-            .into_iter()
-            .find(|m| m.metadata(LAUNCH_ID_METADATA_KEY) == Some(key)))
+        Ok(found.into_iter().find(|m| {
+            m.metadata(LAUNCH_ID_METADATA_KEY) == Some(key)
+                && !m.state().is_terminal()
+                && m.state() != MachineState::Destroying
+        }))
     }
+}
+
+/// The name a keyed create gives a machine when the caller gives none: the same for every
+/// process that uses the key (FNV-1a of the key), so Fly's unique names refuse a second
+/// machine for it.
+pub(crate) fn launch_name(key: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("launch-{hash:016x}")
 }
 
 impl<S: machines_list_builder::State> MachinesListBuilder<'_, S> {
@@ -267,14 +347,6 @@ impl<S: machines_list_builder::IsComplete> IntoFuture for MachinesListBuilder<'_
 
     fn into_future(self) -> Self::IntoFuture {
         self.send()
-    }
-}
-
-/// A create whose outcome is unknown: the request may have reached Fly.
-fn is_ambiguous(e: &Error) -> bool {
-    match e {
-        Error::Transport { source, .. } => !source.is_connect(),
-        other => matches!(other.status(), Some(408 | 500 | 502 | 503 | 504)),
     }
 }
 
@@ -316,17 +388,17 @@ impl std::fmt::Debug for Machine {
 }
 
 /// The words of a command for [`Machine::exec`]: made from any list of strings (`["ls", "-l"]`,
-/// a `Vec<String>`, an iterator).
+/// a `&[&str]`, a `Vec<String>`, an iterator).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command(pub Vec<String>);
 
 impl<I, S> From<I> for Command
 where
     I: IntoIterator<Item = S>,
-    S: Into<String>,
+    S: AsRef<str>,
 {
     fn from(words: I) -> Command {
-        Command(words.into_iter().map(Into::into).collect())
+        Command(words.into_iter().map(|w| w.as_ref().to_string()).collect())
     }
 }
 
@@ -618,6 +690,12 @@ impl Machine {
             })
             .await?;
         Ok(())
+    }
+
+    /// Destroys the machine (killing it if it runs) unless it is already gone: `Ok(false)` when
+    /// there was no machine to destroy (404), so a teardown can run again.
+    pub async fn ensure_absent(&self) -> Result<bool> {
+        crate::ensured::absent_ok(self.delete().force().send().await)
     }
 
     /// Stops the proxy from routing new requests to the machine.

@@ -3,8 +3,9 @@
 use fly_machines_api::OperationId;
 use std::collections::BTreeMap;
 
+use crate::context::CallContext;
 use crate::resources::apps::App;
-use crate::{Result, types, validate};
+use crate::{Ensured, Result, types, validate};
 
 /// An app's secrets: values exposed to its machines as environment variables.
 #[derive(Debug, Clone)]
@@ -39,6 +40,10 @@ impl Secrets {
     pub async fn update(
         &self,
         #[builder(start_fn)] values: BTreeMap<String, String>,
+        /// Retry after a timeout or 5xx: the values end the same, but the app's secrets
+        /// version may go up twice.
+        #[builder(default, with = || true)]
+        retry_unsafe: bool,
     ) -> Result<types::AppSecretsUpdateResp> {
         validate::app_name(&self.app.name)?;
         for name in values.keys() {
@@ -50,9 +55,11 @@ impl Secrets {
         let r = self
             .app
             .client
-            .call(OperationId::SecretsUpdate, |raw| {
-                raw.secrets_update(&self.app.name, &body)
-            })
+            .call_with(
+                OperationId::SecretsUpdate,
+                CallContext::retrying_unsafe(retry_unsafe),
+                |raw| raw.secrets_update(&self.app.name, &body),
+            )
             .await?;
         Ok(r.into_inner())
     }
@@ -79,12 +86,16 @@ impl Secrets {
         Ok(r.into_inner())
     }
 
-    /// Sets one secret.
+    /// Sets one secret: `app.secrets().set("API_KEY", value).retry_unsafe().await`.
     #[builder(finish_fn = send, derive(IntoFuture(Box)))]
     pub async fn set(
         &self,
         #[builder(start_fn)] name: &str,
         #[builder(start_fn)] value: &str,
+        /// Retry after a timeout or 5xx: the value ends the same, but the app's secrets
+        /// version may go up twice.
+        #[builder(default, with = || true)]
+        retry_unsafe: bool,
     ) -> Result<types::SetAppSecretResponse> {
         validate::app_name(&self.app.name)?;
         validate::key("secret name", name)?;
@@ -94,11 +105,35 @@ impl Secrets {
         let r = self
             .app
             .client
-            .call(OperationId::SecretCreate, |raw| {
-                raw.secret_create(&self.app.name, name, &body)
-            })
+            .call_with(
+                OperationId::SecretCreate,
+                CallContext::retrying_unsafe(retry_unsafe),
+                |raw| raw.secret_create(&self.app.name, name, &body),
+            )
             .await?;
         Ok(r.into_inner())
+    }
+
+    /// Sets the secret only when the app has no secret of that name, and never changes one
+    /// that is there: `app.secrets().set_if_absent("DATABASE_URL", url).await?`.
+    ///
+    /// Safe to repeat, in this process or another: the secret is read first, and a set whose
+    /// answer was lost is sent again (it writes the same value). [`Ensured::was_created`] says
+    /// whether this call set it. Two processes racing with different values may both set; the
+    /// last one wins, as with any set.
+    pub async fn set_if_absent(&self, name: &str, value: &str) -> Result<Ensured<()>> {
+        match self.get(name).send().await {
+            Ok(_) => return Ok(Ensured::found(())),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+        self.set(name, value).retry_unsafe().send().await?;
+        Ok(Ensured::created(()))
+    }
+
+    /// Removes one secret unless it is already gone: `Ok(false)` when there was none (404).
+    pub async fn ensure_absent(&self, name: &str) -> Result<bool> {
+        crate::ensured::absent_ok(self.delete(name).send().await)
     }
 
     /// Removes one secret.

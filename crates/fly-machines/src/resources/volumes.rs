@@ -1,8 +1,11 @@
 //! Volumes and their snapshots.
 
+use std::time::Duration;
+
+use crate::ensured::{DEFAULT_GRACE, Plan, find_or_create};
 use crate::paging::{self, Paged};
 use crate::resources::apps::App;
-use crate::{Result, types, validate};
+use crate::{Ensured, Result, types, validate};
 use fly_machines_api::OperationId;
 use futures::future::BoxFuture;
 use std::future::IntoFuture;
@@ -129,8 +132,91 @@ impl Volumes {
                 crate::context::CallContext::retrying_unsafe(retry_unsafe),
                 |raw| raw.volumes_create(&self.app.name, &body),
             )
-            .await?;
+            .await
+            .map_err(|e| e.into_created(None))?;
         Ok(r.into_inner())
+    }
+
+    /// Makes sure the app has a volume named `name` in `region`, creating one of `size_gb` GB
+    /// only when there is none: `app.volumes().ensure("data", "iad", 10).await?`.
+    ///
+    /// It lists first, and after an ambiguous failure of the create (the answer was lost, a
+    /// timeout, a 5xx) it lists again, for up to `visibility_grace` (default 10 s), before
+    /// creating again; Fly's volume list shows a new volume at once, so a volume not listed by
+    /// then was not made. Volumes being destroyed do not count. Fly does not keep volume names
+    /// unique, so when two processes create the volume at once, each keeps the oldest of that
+    /// name and region and destroys the one it made if that is not it: they end with one
+    /// volume. When several volumes already share the name and region, the first listed is
+    /// returned. [`Ensured::was_created`] says whether
+    /// this call made it.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
+    pub async fn ensure(
+        &self,
+        #[builder(start_fn)] name: String,
+        #[builder(start_fn)] region: String,
+        #[builder(start_fn)] size_gb: u32,
+        /// Encrypt at rest (the default on Fly).
+        encrypted: Option<bool>,
+        /// The guest the volume will be attached to, so placement can fit both.
+        compute: Option<types::MachineGuest>,
+        /// How long to keep looking for the volume after an ambiguous failure.
+        visibility_grace: Option<Duration>,
+    ) -> Result<Ensured<types::Volume>> {
+        validate::app_name(&self.app.name)?;
+        validate::key("volume name", &name)?;
+        validate::key("region", &region)?;
+        let plan = Plan {
+            clock: self.app.client.clock(),
+            grace: visibility_grace.unwrap_or(DEFAULT_GRACE),
+            unique_name: false,
+            attempts: self.app.client.max_attempts(),
+        };
+        let (name, region, compute) = (&name, &region, &compute);
+        let find = || async move {
+            Ok(self
+                .list()
+                .send()
+                .await?
+                .into_iter()
+                .find(|v| v.name() == name && v.region() == region && !v.state().is_gone()))
+        };
+        let create = || {
+            self.create(name.clone(), region.clone(), size_gb)
+                .maybe_encrypted(encrypted)
+                .maybe_compute(compute.clone())
+                .send()
+        };
+        let ensured = find_or_create(plan, find, create).await?;
+        if ensured.was_found() {
+            return Ok(ensured);
+        }
+        // Fly does not keep volume names unique, so two processes ensuring the same volume at
+        // once can both create one. Each then keeps the oldest of the name and region (the
+        // same one for both) and destroys its own if it is not that one.
+        let mut same: Vec<types::Volume> = self
+            .list()
+            .send()
+            .await?
+            .into_iter()
+            .filter(|v| v.name() == name && v.region() == region && !v.state().is_gone())
+            .collect();
+        same.sort_by(|a, b| (&a.created_at, a.id()).cmp(&(&b.created_at, b.id())));
+        match same.into_iter().next() {
+            Some(oldest) if oldest.id() != ensured.id() => {
+                tracing::info!(
+                    volume_id = ensured.id(),
+                    kept = oldest.id(),
+                    "another process made the same volume at once; destroying ours"
+                );
+                let ours = Volume {
+                    app: self.app.clone(),
+                    id: ensured.id().to_string(),
+                };
+                ours.ensure_absent().await?;
+                Ok(Ensured::found(oldest))
+            }
+            _ => Ok(ensured),
+        }
     }
 }
 
@@ -223,6 +309,18 @@ impl Volume {
             })
             .await?;
         Ok(r.into_inner())
+    }
+
+    /// Destroys the volume unless it is already gone: `Ok(false)` when there was no volume to
+    /// destroy (404, or a volume already destroyed), so a teardown can run again.
+    pub async fn ensure_absent(&self) -> Result<bool> {
+        match self.get().send().await {
+            Ok(v) if v.state().is_gone() => return Ok(false),
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        crate::ensured::absent_ok(self.delete().send().await)
     }
 
     /// The volume's snapshots.

@@ -59,7 +59,7 @@ pub(crate) fn users_create(env: &mut Env<'_>, req: &ApiRequest, body: Fields) ->
     require_running(c, now)?;
     if c.data.users.contains_key(&username) {
         return Err(ApiError::conflict(
-            "already_exists",
+            "name_taken",
             format!("User already exists: {username}"),
         ));
     }
@@ -158,7 +158,7 @@ pub(crate) fn databases_create(env: &mut Env<'_>, req: &ApiRequest, body: Fields
     require_running(c, now)?;
     if c.data.databases.contains_key(&name) {
         return Err(ApiError::conflict(
-            "already_exists",
+            "name_taken",
             format!("Database {name} already exists"),
         ));
     }

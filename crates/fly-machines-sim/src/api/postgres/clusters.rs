@@ -134,9 +134,10 @@ fn chosen_name(world: &World, org: &str, name: &str, now: u64) -> Result<String,
         )));
     }
     if world.postgres.name_taken(org, name, now) {
-        return Err(unprocessable(format!(
-            "name {name:?} is already used by another cluster of {org}"
-        )));
+        return Err(ApiError::unprocessable(
+            "name_taken",
+            format!("name {name:?} is already used by another cluster of {org}"),
+        ));
     }
     Ok(name.to_string())
 }

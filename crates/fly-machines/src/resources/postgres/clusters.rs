@@ -4,10 +4,11 @@ use std::time::{Duration, SystemTime};
 
 use fly_machines_api::OperationId;
 
-use super::envelope::{data, list};
-use super::{Backups, Database, Databases, PoolMode, PostgresPlan, User, Users};
+use super::envelope::{data, list, name_taken_coded};
+use super::{Backups, ClusterStatus, Database, Databases, PoolMode, PostgresPlan, User, Users};
 use crate::context::CallContext;
-use crate::{Client, Error, Result, types, units, validate};
+use crate::ensured::{DEFAULT_GRACE, Plan, find_or_create};
+use crate::{Client, Ensured, Error, Result, types, units, validate};
 
 /// Listing and creating clusters. Made by [`Postgres::clusters`](super::Postgres::clusters).
 #[derive(Debug, Clone)]
@@ -107,8 +108,91 @@ impl Clusters {
                 CallContext::retrying_unsafe(retry_unsafe),
                 |raw| raw.postgres_create(&body),
             )
-            .await?;
+            .await
+            .map_err(|e| name_taken_coded(e).into_created(None))?;
         data(OperationId::PostgresCreate, answer, |r| r.data)
+    }
+}
+
+#[bon::bon]
+impl Clusters {
+    /// Makes sure the organization has a cluster named `name`, creating it only when there is
+    /// none, and returns its handle (follow with [`Cluster::wait_ready`]):
+    /// `clusters.ensure("pr-42-db").org("my-org").region("iad").plan(PostgresPlan::Basic).await?`.
+    ///
+    /// Safe to repeat, in this process or another: it lists first; Fly keeps cluster names
+    /// unique in an organization, so a create sent again after a lost answer is refused
+    /// (`name_taken`) rather than making a second cluster, and the cluster is then looked for
+    /// again. Clusters being deleted do not count. The settings of a cluster found are not
+    /// compared with those given.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
+    pub async fn ensure(
+        &self,
+        #[builder(start_fn)] name: String,
+        /// The organization that owns the cluster.
+        org: String,
+        /// The region of the primary, for a new cluster.
+        region: String,
+        /// The plan of a new cluster.
+        #[builder(into)]
+        plan: PostgresPlan,
+        /// Postgres major version of a new cluster.
+        pg_major_version: Option<u16>,
+        /// Disk size of a new cluster, in GB.
+        disk_size_gb: Option<u32>,
+        /// How long to keep looking for the cluster after an ambiguous failure (default 10 s).
+        visibility_grace: Option<Duration>,
+    ) -> Result<Ensured<Cluster>> {
+        if name.is_empty() {
+            return Err(Error::invalid_input(
+                "postgres cluster name",
+                &name,
+                "a name: ensure finds the cluster by it",
+            ));
+        }
+        let plan_ = Plan {
+            clock: self.client.clock(),
+            grace: visibility_grace.unwrap_or(DEFAULT_GRACE),
+            unique_name: true,
+            attempts: self.client.max_attempts(),
+        };
+        let (name, org, region, plan) = (&name, &org, &region, &plan);
+        let find = || async move {
+            Ok(self
+                .list(org.clone())
+                .send()
+                .await?
+                .into_iter()
+                .find(|c| {
+                    c.name() == name
+                        && !c.is_deleted()
+                        && !matches!(c.status(), ClusterStatus::Deleting | ClusterStatus::Deleted)
+                })
+                .map(|c| self.cluster(c.id())))
+        };
+        let create = || async move {
+            let made = self
+                .create(name.clone())
+                .org(org.clone())
+                .region(region.clone())
+                .plan(plan.clone())
+                .maybe_pg_major_version(pg_major_version)
+                .maybe_disk_size_gb(disk_size_gb)
+                .retry_unsafe()
+                .send()
+                .await?;
+            Ok(self.cluster(made.id()))
+        };
+        find_or_create(plan_, find, create).await
+    }
+}
+
+impl Clusters {
+    fn cluster(&self, id: &str) -> Cluster {
+        Cluster {
+            client: self.client.clone(),
+            id: id.to_string(),
+        }
     }
 }
 
@@ -197,6 +281,12 @@ impl Cluster {
             })
             .await?;
         Ok(())
+    }
+
+    /// Deletes the cluster unless it is gone or going: `Ok(false)` when there was nothing to
+    /// delete (404, or 410 once deletion has started), so a teardown can run again.
+    pub async fn ensure_absent(&self) -> Result<bool> {
+        crate::ensured::absent_ok(self.delete().await)
     }
 
     /// Copies the cluster into a new one: `cluster.fork().name("orders-copy").await`.

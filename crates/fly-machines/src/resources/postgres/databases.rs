@@ -3,9 +3,10 @@
 use fly_machines_api::OperationId;
 
 use super::Cluster;
-use super::envelope::{data, list};
+use super::envelope::{data, list, name_taken_coded};
 use crate::context::CallContext;
-use crate::{Result, types, validate};
+use crate::ensured::{DEFAULT_GRACE, Plan, find_or_create};
+use crate::{Ensured, Result, types, validate};
 
 /// Checks a database or extension name before it goes into a path.
 fn check_name(what: &'static str, name: &str) -> Result<()> {
@@ -53,8 +54,40 @@ impl Databases {
                 CallContext::retrying_unsafe(retry_unsafe),
                 |raw| raw.postgres_databases_create(&self.cluster.id, &body),
             )
-            .await?;
+            .await
+            .map_err(|e| name_taken_coded(e).into_created(None))?;
         data(OperationId::PostgresDatabasesCreate, answer, |r| r.data)
+    }
+}
+
+impl Databases {
+    /// Makes sure the cluster has a database named `name`, creating it only when there is
+    /// none: `cluster.databases().ensure("orders").await?`.
+    ///
+    /// Safe to repeat, in this process or another: it lists first, and a create sent again
+    /// after a lost answer is refused by the taken name (the database is then looked for
+    /// again), so it never makes two.
+    pub async fn ensure(
+        &self,
+        name: impl Into<String>,
+    ) -> Result<Ensured<types::PostgresDatabase>> {
+        let name = name.into();
+        let name = &name;
+        let plan = Plan {
+            clock: self.cluster.client.clock(),
+            grace: DEFAULT_GRACE,
+            unique_name: true,
+            attempts: self.cluster.client.max_attempts(),
+        };
+        let find = || async move {
+            Ok(self
+                .list()
+                .await?
+                .into_iter()
+                .find(|d| d.name.as_deref() == Some(name.as_str())))
+        };
+        let create = || self.create(name.clone()).retry_unsafe().send();
+        find_or_create(plan, find, create).await
     }
 }
 
@@ -87,6 +120,12 @@ impl Database {
             })
             .await?;
         data(OperationId::PostgresDatabasesDelete, answer, |r| r.data)
+    }
+
+    /// Drops the database unless it is already gone: `Ok(false)` when there was nothing to
+    /// drop (404), so a teardown can run again.
+    pub async fn ensure_absent(&self) -> Result<bool> {
+        crate::ensured::absent_ok(self.delete().await)
     }
 
     /// The database's extensions: list and enable.

@@ -27,3 +27,21 @@ pub(crate) fn list<E, T>(
 ) -> Vec<T> {
     inner(answer.into_inner()).unwrap_or_default()
 }
+
+/// Gives a create's refusal of a taken name the code `name_taken`, which Fly's Postgres errors
+/// do not carry (`{"error": message}` only): a 409 on a create, or a 422 whose message says the
+/// name is already used. Any other error is kept as it is.
+pub(crate) fn name_taken_coded(error: Error) -> Error {
+    match error {
+        Error::Api(mut api) if api.code.is_none() && is_taken(api.status, &api.message) => {
+            api.code = Some(crate::ErrorCode::NameTaken);
+            Error::Api(api)
+        }
+        other => other,
+    }
+}
+
+fn is_taken(status: u16, message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    status == 409 || (status == 422 && message.contains("already"))
+}

@@ -3,10 +3,11 @@
 use fly_machines_api::OperationId;
 
 use super::clusters::wire;
-use super::envelope::{data, list};
+use super::envelope::{data, list, name_taken_coded};
 use super::{Cluster, PostgresRole};
 use crate::context::CallContext;
-use crate::{Result, types, validate};
+use crate::ensured::{DEFAULT_GRACE, Plan, find_or_create};
+use crate::{Ensured, Result, types, validate};
 
 /// The roles Fly takes, for errors.
 const ROLES: &str = "schema_admin, writer or reader";
@@ -64,8 +65,46 @@ impl Users {
                 CallContext::retrying_unsafe(retry_unsafe),
                 |raw| raw.postgres_users_create(&self.cluster.id, &body),
             )
-            .await?;
+            .await
+            .map_err(|e| name_taken_coded(e).into_created(None))?;
         data(OperationId::PostgresUsersCreate, answer, |r| r.data)
+    }
+}
+
+impl Users {
+    /// Makes sure the cluster has a user named `name`, creating it with `role` only when there
+    /// is none: `cluster.users().ensure("app", PostgresRole::Writer).await?`.
+    ///
+    /// Safe to repeat, in this process or another: it lists first, and a create sent again
+    /// after a lost answer is refused by the taken name (the user is then looked for again),
+    /// so it never makes two. The role of a user found is not changed.
+    pub async fn ensure(
+        &self,
+        name: impl Into<String>,
+        role: impl Into<PostgresRole>,
+    ) -> Result<Ensured<types::PostgresUser>> {
+        let (name, role) = (name.into(), role.into());
+        let (name, role) = (&name, &role);
+        let plan = Plan {
+            clock: self.cluster.client.clock(),
+            grace: DEFAULT_GRACE,
+            unique_name: true,
+            attempts: self.cluster.client.max_attempts(),
+        };
+        let find = || async move {
+            Ok(self
+                .list()
+                .await?
+                .into_iter()
+                .find(|u| u.username() == name))
+        };
+        let create = || {
+            self.create(name.clone())
+                .role(role.clone())
+                .retry_unsafe()
+                .send()
+        };
+        find_or_create(plan, find, create).await
     }
 }
 
@@ -113,6 +152,12 @@ impl User {
             })
             .await?;
         Ok(())
+    }
+
+    /// Deletes the user unless it is already gone: `Ok(false)` when there was nothing to
+    /// delete (404), so a teardown can run again.
+    pub async fn ensure_absent(&self) -> Result<bool> {
+        crate::ensured::absent_ok(self.delete().await)
     }
 
     /// The user's name and password (`Debug` never shows the password).

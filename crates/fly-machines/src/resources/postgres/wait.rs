@@ -41,6 +41,9 @@ pub enum ClusterWaitError {
     },
 }
 
+/// The first pause between two polls of [`Cluster::wait_ready`] unless set.
+const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
+
 impl ClusterWaitError {
     /// Whether the wait ran out of time.
     pub fn is_timeout(&self) -> bool {
@@ -48,17 +51,29 @@ impl ClusterWaitError {
     }
 }
 
+#[bon::bon]
 impl Cluster {
     /// Polls the cluster until it is `ready` and returns it; fails at once when it becomes
     /// `failed` (or is being deleted) or vanishes, and with a timeout error when `timeout`
-    /// passes first. Failed polls that may succeed later (5xx, 429, transport) are polled again.
-    pub async fn wait_ready(&self, timeout: Duration) -> Result<types::PostgresCluster> {
+    /// passes first. Failed polls that may succeed later (5xx, 429, transport) are polled again:
+    /// `cluster.wait_ready(d).await`, or `cluster.wait_ready(d).poll_interval(d2).await`.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
+    pub async fn wait_ready(
+        &self,
+        #[builder(start_fn)] timeout: Duration,
+        /// The first pause between two polls (default 2 s, as provisioning takes minutes); it
+        /// doubles up to 15 times itself (default 30 s). A short one suits an emulator whose
+        /// Postgres steps are short.
+        poll_interval: Option<Duration>,
+    ) -> Result<types::PostgresCluster> {
         self.check()?;
         let clock = self.client.clock().clone();
         let started = clock.now();
         let deadline = later(started, timeout);
-        // 2 s doubling to 30 s: provisioning takes minutes.
-        let mut backoff = PollBackoff::new(Duration::from_secs(2), Duration::from_secs(30));
+        let first = poll_interval
+            .unwrap_or(DEFAULT_POLL_INTERVAL)
+            .max(Duration::from_millis(1));
+        let mut backoff = PollBackoff::new(first, first.saturating_mul(15));
         let mut last_status = String::from("unknown");
         loop {
             match self.get().await {

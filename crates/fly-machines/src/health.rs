@@ -1,0 +1,179 @@
+//! Waiting for a machine to be healthy: started, at the version that counts, and passing every
+//! health check its config declares.
+
+use std::time::Duration;
+
+use crate::clock::later;
+use crate::resources::machine_snapshot::MachineSnapshot;
+use crate::resources::machines::Machine;
+use crate::wait::{PollBackoff, WaitError};
+use crate::{Error, EventKind, MachineState, Result, types};
+
+/// How many exits of the current version since it was launched make a crash loop.
+pub const CRASH_LOOP_EXITS: usize = 2;
+
+/// The first pause between two looks unless set; it doubles to ten times itself.
+const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How long a 404 right after a create counts as "not visible yet".
+const NOT_FOUND_GRACE: Duration = Duration::from_secs(10);
+
+/// How many health checks `config` declares: its own `checks` and each service's.
+pub fn declared_checks(config: &types::MachineConfig) -> usize {
+    let own = config.checks.as_ref().map_or(0, |c| c.len());
+    let services: usize = config
+        .services
+        .iter()
+        .flatten()
+        .map(|s| s.checks.as_ref().map_or(0, Vec::len))
+        .sum();
+    own.saturating_add(services)
+}
+
+/// How many times the current version's main process has exited since it was launched or
+/// updated, from the machine's recent events.
+pub fn exits_since_launch(machine: &types::Machine) -> usize {
+    let mut events: Vec<&types::MachineEvent> = machine.events().iter().collect();
+    // Newest first, whatever order the server sent.
+    events.sort_by_key(|e| std::cmp::Reverse(e.timestamp.unwrap_or(i64::MIN)));
+    events
+        .iter()
+        .take_while(|e| !matches!(e.kind(), EventKind::Launch | EventKind::Update))
+        .filter(|e| e.kind() == EventKind::Exit)
+        .count()
+}
+
+/// What a look at the machine says about its health.
+enum Verdict {
+    Healthy,
+    /// Not yet; the words say why (for the timeout error).
+    NotYet(String),
+    Failed(Error),
+}
+
+fn judge(machine: &types::Machine, version: Option<&str>) -> Verdict {
+    let id = machine.id().to_string();
+    if let Some(wanted) = version
+        && machine.version() != Some(wanted)
+    {
+        return Verdict::NotYet(format!(
+            "at version {}, not {wanted}",
+            machine.version().unwrap_or("unknown")
+        ));
+    }
+    let state = machine.state();
+    if state == MachineState::Failed {
+        return Verdict::Failed(Error::Wait(WaitError::MachineFailed {
+            machine_id: id,
+            wanted: "healthy".into(),
+        }));
+    }
+    let exits = exits_since_launch(machine);
+    if exits >= CRASH_LOOP_EXITS {
+        return Verdict::Failed(Error::Wait(WaitError::CrashLoop {
+            machine_id: id,
+            exits,
+        }));
+    }
+    if state != MachineState::Started {
+        return Verdict::NotYet(state.as_str().to_string());
+    }
+    let declared = machine.config().map_or(0, declared_checks);
+    let checks = machine.checks();
+    let failing: Vec<&str> = checks
+        .iter()
+        .filter(|c| !c.is_passing())
+        .map(|c| c.name())
+        .collect();
+    if checks.len() < declared {
+        return Verdict::NotYet(format!(
+            "started, {} of {declared} checks reported",
+            checks.len()
+        ));
+    }
+    if !failing.is_empty() {
+        return Verdict::NotYet(format!(
+            "started, checks not passing: {}",
+            failing.join(", ")
+        ));
+    }
+    Verdict::Healthy
+}
+
+#[bon::bon]
+impl Machine {
+    /// Waits until the machine is healthy: `started`, at `version` when given, and passing
+    /// every health check its config declares (a machine that declares none is healthy once
+    /// started): `machine.wait_healthy(Duration::from_secs(120)).await?`.
+    ///
+    /// Fails at once when the machine lands in `failed` ([`WaitError::MachineFailed`]) or
+    /// crash-loops: its main process exited [`CRASH_LOOP_EXITS`] times since the version was
+    /// launched ([`WaitError::CrashLoop`]); with [`WaitError::Timeout`] (naming what was
+    /// missing) when `timeout` passes first. The machine is read with Get Machine (paced by
+    /// the client's limiter), first after `poll_interval` (default 500 ms) doubling to ten
+    /// times that; failed reads that may succeed later are read again, and a 404 in the first
+    /// 10 s is taken as a machine not visible yet. Returns the healthy machine.
+    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
+    pub async fn wait_healthy(
+        &self,
+        #[builder(start_fn)] timeout: Duration,
+        /// Only this version (`instance_id`) counts; any when unset.
+        version: Option<String>,
+        /// The first pause between two reads.
+        poll_interval: Option<Duration>,
+    ) -> Result<MachineSnapshot> {
+        self.check()?;
+        let clock = self.app.client.clock().clone();
+        let started = clock.now();
+        let deadline = later(started, timeout);
+        let first = poll_interval
+            .unwrap_or(DEFAULT_POLL_INTERVAL)
+            .max(Duration::from_millis(1));
+        let mut backoff = PollBackoff::new(first, first.saturating_mul(10));
+        let mut last = String::from("unknown");
+        loop {
+            match self.get().send().await {
+                Ok(snapshot) => match judge(&snapshot, version.as_deref()) {
+                    Verdict::Healthy => {
+                        return Ok(snapshot.with_nonce(self.lease_nonce.clone()));
+                    }
+                    Verdict::Failed(e) => return Err(e),
+                    Verdict::NotYet(why) => last = why,
+                },
+                Err(e)
+                    if e.is_not_found()
+                        && clock.now().saturating_duration_since(started) < NOT_FOUND_GRACE =>
+                {
+                    last = "not visible yet".into();
+                }
+                Err(e) if e.is_retryable() => {
+                    tracing::debug!(machine_id = %self.id, error = %e, "health read failed; reading again");
+                }
+                Err(e) => return Err(e),
+            }
+            let now = clock.now();
+            let remaining = deadline.saturating_duration_since(now);
+            if remaining.is_zero() {
+                return Err(Error::Wait(WaitError::Timeout {
+                    machine_id: self.id.clone(),
+                    wanted: "healthy".into(),
+                    waited: now.saturating_duration_since(started),
+                    last_state: last,
+                }));
+            }
+            clock.sleep(backoff.next().min(remaining)).await;
+        }
+    }
+}
+
+impl MachineSnapshot {
+    /// Waits until this version of the machine is healthy: started, still at this version,
+    /// every declared check passing (see [`Machine::wait_healthy`]).
+    pub async fn wait_healthy(&self, timeout: Duration) -> Result<MachineSnapshot> {
+        self.handle()
+            .wait_healthy(timeout)
+            .maybe_version(self.version().map(str::to_string))
+            .send()
+            .await
+    }
+}
