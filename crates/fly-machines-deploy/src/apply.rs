@@ -288,9 +288,8 @@ impl Applier {
             .collect();
         let concurrency = usize::try_from(strategy.concurrency()).unwrap_or(8).max(1);
         let gate_ref = gate.as_ref();
-        let results = window(&creates, concurrency, |slot, step| {
-            self.create_one(desired, group, step, slot, gate_ref)
-                .boxed()
+        let results = window(&creates, concurrency, |_, step| {
+            self.create_one(desired, group, step, gate_ref).boxed()
         })
         .await;
         let mut failure = None;
@@ -699,13 +698,13 @@ impl Applier {
         desired: &DesiredFleet,
         group: &Group,
         step: &Step,
-        slot: usize,
         gate: Option<&Gate>,
     ) -> Result<String, (Option<String>, Cause)> {
         let Step::Create {
             region,
-            revision,
+            revision: _,
             volume,
+            slot,
             ..
         } = step
         else {
@@ -739,11 +738,7 @@ impl Applier {
         }
         // The key names the fleet, group, revision, region and slot: a rerun of the same plan
         // finds what an earlier run made instead of making it twice.
-        let key = format!(
-            "{}-{}-{revision}-{region}-{slot}",
-            desired.name(),
-            group.name()
-        );
+        let key = crate::plan::create_key(desired.name(), group, region, *slot);
         // Keyed, so sending it again after any failure finds what an earlier attempt made.
         let machines = app.machines();
         let created = self

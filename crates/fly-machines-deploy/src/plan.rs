@@ -107,6 +107,11 @@ pub enum Step {
         revision: String,
         /// Its volume.
         volume: Option<VolumeSpec>,
+        /// Which machine of the group at this revision in this region it is, counting those
+        /// that already run: the same intended machine has the same slot in every plan until
+        /// it exists, so its create's idempotency key finds it after a crash instead of making
+        /// it twice.
+        slot: usize,
     },
     /// Move a machine to the group's current config.
     Update {
@@ -306,7 +311,13 @@ pub fn plan(desired: &DesiredFleet, observed: &[ObservedMachine]) -> Plan {
     let mut groups: Vec<GroupPlan> = desired
         .groups()
         .iter()
-        .map(|group| plan_group(group, by_group.remove(group.name()).unwrap_or_default()))
+        .map(|group| {
+            plan_group(
+                fleet,
+                group,
+                by_group.remove(group.name()).unwrap_or_default(),
+            )
+        })
         .collect();
     // What is left belongs to groups the fleet no longer has (BTreeMap: by name).
     for (name, machines) in by_group {
@@ -341,7 +352,16 @@ struct Standing<'a> {
     changes: Vec<Change>,
 }
 
-fn plan_group(group: &Group, machines: Vec<&ObservedMachine>) -> GroupPlan {
+/// The idempotency key of the create of one slot: the fleet, group, revision, region and slot.
+pub fn create_key(fleet: &str, group: &Group, region: &str, slot: usize) -> String {
+    format!("{}{slot}", create_key_prefix(fleet, group, region))
+}
+
+fn create_key_prefix(fleet: &str, group: &Group, region: &str) -> String {
+    format!("{fleet}-{}-{}-{region}-", group.name(), group.revision())
+}
+
+fn plan_group(fleet: &str, group: &Group, machines: Vec<&ObservedMachine>) -> GroupPlan {
     let mut by_region: BTreeMap<&str, Vec<Standing<'_>>> = BTreeMap::new();
     for machine in machines {
         let at_revision = machine.mark(marks::REVISION) == Some(group.revision());
@@ -413,12 +433,27 @@ fn plan_group(group: &Group, machines: Vec<&ObservedMachine>) -> GroupPlan {
                 });
             }
         }
-        for _ in here.len()..wanted {
+        // New machines take the lowest slots no live machine of this revision here holds (read
+        // back from their creates' keys): a machine made by an interrupted run but not yet
+        // visible keeps its slot free, so the next plan asks for the same key and finds it.
+        let prefix = create_key_prefix(fleet, group, region);
+        let taken: BTreeSet<usize> = here
+            .iter()
+            .chain(surplus.iter())
+            .filter_map(|s| {
+                s.machine
+                    .mark(fly_machines::resources::machines::LAUNCH_ID_METADATA_KEY)
+            })
+            .filter_map(|key| key.strip_prefix(&prefix)?.parse().ok())
+            .collect();
+        let free = (0..).filter(|n| !taken.contains(n));
+        for slot in free.take(wanted.saturating_sub(here.len())) {
             steps.push(Step::Create {
                 group: group.name().to_owned(),
                 region: region.to_owned(),
                 revision: group.revision().to_owned(),
                 volume: group.volume().cloned(),
+                slot,
             });
         }
         let reason = if wanted == 0 {
