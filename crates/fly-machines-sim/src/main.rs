@@ -86,6 +86,10 @@ async fn main() -> std::io::Result<()> {
         builder = builder.no_rate_limits();
     }
     let sim = builder.start().await?;
+    // The handler is in place before the banner says Ctrl-C stops it: a SIGINT sent as soon as
+    // the banner is read must stop the emulator, not kill it.
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     say(&format!(
         "fly-machines-sim serving the Machines API at {}\n\n\
          Point a client at it with:\n  \
@@ -96,6 +100,9 @@ async fn main() -> std::io::Result<()> {
         sim.hostname(),
         sim.token()
     ));
+    #[cfg(unix)]
+    interrupt.recv().await;
+    #[cfg(not(unix))]
     tokio::signal::ctrl_c().await?;
     say("shutting down");
     sim.shutdown().await;
