@@ -292,19 +292,8 @@ impl Applier {
             self.create_one(desired, group, step, gate_ref).boxed()
         })
         .await;
-        let mut failure = None;
-        for result in results {
-            match result {
-                Ok(id) => {
-                    created.push(id.clone());
-                    report.created.push(id);
-                }
-                Err((id, cause)) => {
-                    created.extend(id);
-                    failure.get_or_insert(cause);
-                }
-            }
-        }
+        let (made, failure) = settle(results, &mut created);
+        report.created.extend(made.cloned());
         if let Some(cause) = failure {
             return Err(self
                 .fail(
@@ -345,7 +334,7 @@ impl Applier {
             }
         }
 
-        // Then the moves, in batches the strategy allows.
+        // Then the moves, as many at once as the strategy allows.
         let updates: Vec<&Step> = steps
             .iter()
             .filter(|s| matches!(s, Step::Update { .. }))
@@ -405,19 +394,10 @@ impl Applier {
                 self.move_one(desired, group, step, gate_ref).boxed()
             })
             .await;
-            let mut failure = None;
-            for result in results {
-                match result {
-                    Ok(m) => {
-                        report.moved.push(m.machine_id.clone());
-                        moved.push(m);
-                    }
-                    Err((m, cause)) => {
-                        moved.extend(m);
-                        failure.get_or_insert(cause);
-                    }
-                }
-            }
+            let (done, failure) = settle(results, &mut moved);
+            report
+                .moved
+                .extend(done.into_iter().map(|m| m.machine_id.clone()));
             if let Some(cause) = failure {
                 return Err(self
                     .fail(
@@ -528,17 +508,7 @@ impl Applier {
             self.green_for(desired, group, step, gate).boxed()
         })
         .await;
-        let mut failure = None;
-        for result in results {
-            match result {
-                Ok(id) => greens.push(id),
-                Err((id, cause)) => {
-                    greens.extend(id);
-                    failure.get_or_insert(cause);
-                }
-            }
-        }
-        if let Some(cause) = failure {
+        if let (_, Some(cause)) = settle(results, &mut greens) {
             return Err((greens, cause, false));
         }
         for id in &greens {
@@ -1167,6 +1137,30 @@ where
             None => return outcomes,
         }
     }
+}
+
+/// Sorts a window's outcomes: everything that took effect (whole, or partly before a failure)
+/// goes into `all`, for a rollback to find; the first cause of failure is returned, with the
+/// items that succeeded whole (the last ones added to `all` in their order).
+fn settle<T>(
+    outcomes: Vec<Result<T, (Option<T>, Cause)>>,
+    all: &mut Vec<T>,
+) -> (std::slice::Iter<'_, T>, Option<Cause>) {
+    let mut failure = None;
+    let mut partial = Vec::new();
+    let start = all.len();
+    for outcome in outcomes {
+        match outcome {
+            Ok(item) => all.push(item),
+            Err((item, cause)) => {
+                partial.extend(item);
+                failure.get_or_insert(cause);
+            }
+        }
+    }
+    let whole = all.len();
+    all.extend(partial);
+    (all[start..whole].iter(), failure)
 }
 
 /// How many times an update is sent (after checking the last one did not land) or a read is

@@ -15,7 +15,7 @@
 //!    their metadata ([`marks`]); foreign machines are listed and never changed.
 //!
 //! 3. [`Applier::apply`]: runs a plan. Creates first (with idempotency keys), then moves under
-//!    the group's strategy (rolling batches of `max_unavailable`, canaries first, or all at
+//!    the group's strategy (rolling with at most `max_unavailable` out of service at once, canaries first, or all at
 //!    once), each under a lease with `current_version`, held until the machine passes its
 //!    [`health`] gate (started, at the version the update answered, not crashing, checks
 //!    passing, for `min_healthy_time`), then destroys the surplus. A failed gate rolls every

@@ -12,7 +12,7 @@ use crate::desired::FleetError;
 /// Which way a group's machines move.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StrategyKind {
-    /// In place, a batch of at most `max_unavailable` machines at a time.
+    /// In place, at most `max_unavailable` machines out of service at once.
     Rolling,
     /// First `canary` machines, which join serving and stay; the rest roll once the canaries
     /// have been healthy for `min_healthy_time`.
