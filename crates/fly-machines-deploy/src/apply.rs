@@ -1173,9 +1173,7 @@ const PERSIST_ATTEMPTS: u32 = 30;
 /// Whether an error may be gone if the call is made again (the SDK already retried what it
 /// could; these are the ones left after its budget).
 fn transient(e: &fly_machines::Error) -> bool {
-    e.is_retryable()
-        || e.status() == Some(429)
-        || matches!(e, fly_machines::Error::Transport { .. })
+    e.is_retryable() || e.status() == Some(429) || matches!(e, fly_machines::Error::Transport(_))
 }
 
 /// Whether `machine` runs `config`: same revision mark, and every value the config sets.

@@ -45,7 +45,7 @@ use crate::{Error, Result, types};
 
 /// A rule check's result as this crate's error, keeping which rule failed.
 fn rule<T>(result: std::result::Result<T, rules::RuleError>) -> Result<T> {
-    result.map_err(Error::Rule)
+    result.map_err(Error::from)
 }
 
 /// Starts a machine config; the image is required.
@@ -304,7 +304,7 @@ pub fn check_config(config: &types::MachineConfig) -> Result<()> {
             .into_iter()
             .next()
         {
-            return Err(Error::Rule(err));
+            return Err(Error::from(err));
         }
     }
     Ok(())
@@ -434,7 +434,7 @@ impl MountBuilder {
             .into_iter()
             .next()
         {
-            return Err(Error::Rule(err));
+            return Err(Error::from(err));
         }
         Ok(self.mount)
     }

@@ -187,7 +187,7 @@ impl Client {
         let answer = ctx
             .and_then(CallContext::error_answer)
             .filter(|a| a.attempt == attempts);
-        Err(Error::from_raw(operation.id(), error, attempts, answer).await)
+        Err(Error::from_raw(operation, error, attempts, answer).await)
     }
 }
 
@@ -318,7 +318,7 @@ impl ClientBuilder {
         let token = get(TOKEN_ENV)
             .filter(|t| !t.trim().is_empty())
             .ok_or_else(|| {
-                Error::Config(format!(
+                Error::config(format!(
                     "no API token: set {TOKEN_ENV} (for example from `fly tokens create deploy`)"
                 ))
             })?;
@@ -335,7 +335,7 @@ impl ClientBuilder {
     /// Builds the client.
     pub fn build(self) -> Result<Client> {
         let raw_token = self.token.ok_or_else(|| {
-            Error::Config(format!("no API token: call .token(..) or set {TOKEN_ENV}"))
+            Error::config(format!("no API token: call .token(..) or set {TOKEN_ENV}"))
         })?;
         let token = Token::new(&raw_token)?;
         let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(PUBLIC_BASE_URL))?;
@@ -362,14 +362,14 @@ impl ClientBuilder {
                 .timeout(request_timeout)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
-                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+                .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?,
         };
         let retry = self.retry.unwrap_or_default();
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(TokioClock));
         let rate_limits = self.rate_limits.unwrap_or_default();
         #[cfg(feature = "redis")]
         let rate_limits = {
-            rate_limits.validate_shared().map_err(Error::Config)?;
+            rate_limits.validate_shared().map_err(Error::config)?;
             rate_limits.with_token_namespace(&raw_token)
         };
         let pipeline = Arc::new(Pipeline {

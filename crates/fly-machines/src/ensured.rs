@@ -131,7 +131,7 @@ where
         }
         last_error = Some(error);
     }
-    Err(last_error.unwrap_or_else(|| crate::Error::Config("create failed".into())))
+    Err(last_error.unwrap_or_else(|| crate::Error::config("create failed")))
 }
 
 /// Looks again and again for up to the grace; `None` when it never showed up.

@@ -63,14 +63,14 @@ fn judge(machine: &types::Machine, version: Option<&str>) -> Verdict {
     }
     let state = machine.state();
     if state == MachineState::Failed {
-        return Verdict::Failed(Error::Wait(WaitError::MachineFailed {
+        return Verdict::Failed(Error::from(WaitError::MachineFailed {
             machine_id: id,
             wanted: "healthy".into(),
         }));
     }
     let exits = exits_since_launch(machine);
     if exits >= CRASH_LOOP_EXITS {
-        return Verdict::Failed(Error::Wait(WaitError::CrashLoop {
+        return Verdict::Failed(Error::from(WaitError::CrashLoop {
             machine_id: id,
             exits,
         }));
@@ -154,7 +154,7 @@ impl Machine {
             let now = clock.now();
             let remaining = deadline.saturating_duration_since(now);
             if remaining.is_zero() {
-                return Err(Error::Wait(WaitError::Timeout {
+                return Err(Error::from(WaitError::Timeout {
                     machine_id: self.id.clone(),
                     wanted: "healthy".into(),
                     waited: now.saturating_duration_since(started),

@@ -86,12 +86,12 @@ impl Machine {
         let envelope = outcome?;
         let lease = envelope.data.unwrap_or_default();
         let Some(nonce) = lease.nonce.clone().filter(|n| !n.is_empty()) else {
-            return Err(Error::Decode {
-                operation: "Machines_create_lease",
-                status: 201,
-                message: "the lease answer carries no nonce".into(),
-                body: serde_json::to_string(&lease).unwrap_or_default(),
-            });
+            return Err(Error::decode(
+                OperationId::MachinesCreateLease,
+                201,
+                "the lease answer carries no nonce",
+                serde_json::to_string(&lease).unwrap_or_default(),
+            ));
         };
         let machine = self.with_lease_nonce(nonce.clone());
         let lost = Arc::new(AtomicBool::new(false));
@@ -191,8 +191,8 @@ impl std::future::Future for DetachOnDrop {
     ) -> std::task::Poll<Self::Output> {
         let this = self.get_mut();
         let Some(post) = this.post.as_mut() else {
-            return std::task::Poll::Ready(Err(Error::Config(
-                "a lease request was polled after it finished".into(),
+            return std::task::Poll::Ready(Err(Error::config(
+                "a lease request was polled after it finished",
             )));
         };
         this.started = true;

@@ -207,7 +207,10 @@ pub use client::{
 };
 pub use clock::{Clock, ManualClock, TokioClock};
 pub use ensured::Ensured;
-pub use error::{ApiError, CreatedUnreadable, Error, ErrorBody, ErrorCode, Result};
+pub use error::{
+    ApiError, CreatedUnreadable, DecodeError, Error, ErrorBody, ErrorCode, InvalidInput,
+    ResponseRefused, ResponseTooLarge, Result, TransportError,
+};
 pub use fly_machines_api::types;
 pub use fly_machines_api::{
     CheckState, EventKind, HostStatus, MachineState, Operation, OperationId, RateLimitClass,

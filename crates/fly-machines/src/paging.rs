@@ -18,6 +18,7 @@ use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, Stream, StreamExt, TryStreamExt};
 
 use crate::{ApiError, Error, Result};
+use fly_machines_api::OperationId;
 
 /// The most pages one listing follows unless told otherwise: a million machines at Fly's
 /// largest machine page (1,000), far beyond any fleet, yet a bound on a server that never ends.
@@ -34,8 +35,8 @@ pub enum PagingError {
     /// would read the same pages again, without end.
     #[error("{operation}: the server repeated a cursor on page {page}; refusing to page in a loop")]
     RepeatedCursor {
-        /// The operation id.
-        operation: &'static str,
+        /// The operation.
+        operation: OperationId,
         /// The page (counted from 1) whose answer repeated the cursor.
         page: u32,
     },
@@ -45,8 +46,8 @@ pub enum PagingError {
          .max_pages(n) if the listing is really that long)"
     )]
     TooManyPages {
-        /// The operation id.
-        operation: &'static str,
+        /// The operation.
+        operation: OperationId,
         /// The bound that was reached.
         pages: u32,
     },
@@ -57,13 +58,24 @@ pub enum PagingError {
          30 minutes from the first page; start the listing again): {answer}"
     )]
     CursorRefused {
-        /// The operation id.
-        operation: &'static str,
+        /// The operation.
+        operation: OperationId,
         /// The page (counted from 1) whose cursor was refused.
         page: u32,
         /// The server's answer.
         answer: Box<ApiError>,
     },
+}
+
+impl PagingError {
+    /// The listing's operation.
+    pub fn operation(&self) -> OperationId {
+        match self {
+            PagingError::RepeatedCursor { operation, .. }
+            | PagingError::TooManyPages { operation, .. }
+            | PagingError::CursorRefused { operation, .. } => *operation,
+        }
+    }
 }
 
 /// One page as a fetcher returns it: its items and the cursor of the next page, if any.
@@ -81,7 +93,7 @@ pub(crate) struct PageRequest {
 /// Where a listing stands between two pages.
 struct Progress<F> {
     fetch: F,
-    operation: &'static str,
+    operation: OperationId,
     max_pages: u32,
     cursor: Option<String>,
     seen: HashSet<String>,
@@ -91,7 +103,7 @@ struct Progress<F> {
 
 /// Turns a page fetcher into a stream of items that follows cursors with the guards above.
 pub(crate) fn paginate<T, F, Fut>(
-    operation: &'static str,
+    operation: OperationId,
     max_pages: Option<u32>,
     fetch: F,
 ) -> BoxStream<'static, Result<T>>

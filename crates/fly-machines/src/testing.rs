@@ -138,7 +138,7 @@ impl Client {
         let sim = fly_machines_sim::Sim::builder()
             .start()
             .await
-            .map_err(|e| crate::Error::Config(format!("could not start the emulator: {e}")))?;
+            .map_err(|e| crate::Error::config(format!("could not start the emulator: {e}")))?;
         Ok(EnvOrEmulator {
             client: sim.client(),
             emulator: Some(sim),

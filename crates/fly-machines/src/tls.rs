@@ -14,7 +14,7 @@ pub(crate) fn configure(builder: reqwest::ClientBuilder) -> Result<reqwest::Clie
     {
         use rustls_platform_verifier::BuilderVerifierExt;
         let failed =
-            |e: rustls::Error| crate::Error::Config(format!("cannot set up TLS with ring: {e}"));
+            |e: rustls::Error| crate::Error::config(format!("cannot set up TLS with ring: {e}"));
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

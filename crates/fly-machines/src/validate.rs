@@ -109,7 +109,7 @@ pub(crate) fn key(what: &'static str, value: &str) -> Result<()> {
 
 /// Metadata keys, by the rule the builders, the derive and the emulator share.
 pub(crate) fn metadata_key(value: &str) -> Result<()> {
-    fly_machines_rules::check_metadata_key(value).map_err(Error::Rule)
+    fly_machines_rules::check_metadata_key(value).map_err(Error::from)
 }
 
 /// Hostnames of certificates and IP addresses: DNS and address characters.

@@ -212,7 +212,7 @@ impl Machine {
         let mut last_state = String::from("unknown");
         let mut backoff = PollBackoff::new(Duration::from_millis(250), Duration::from_secs(5));
         let timed_out = |last_state: String| {
-            Error::Wait(WaitError::Timeout {
+            Error::from(WaitError::Timeout {
                 machine_id: self.id.clone(),
                 wanted: wanted_text.clone(),
                 waited: clock.now().saturating_duration_since(started),
@@ -259,7 +259,7 @@ impl Machine {
                     };
                     let state = machine.state.clone().unwrap_or_default();
                     if state == "failed" && !wants_failed {
-                        return Err(Error::Wait(WaitError::MachineFailed {
+                        return Err(Error::from(WaitError::MachineFailed {
                             machine_id: self.id.clone(),
                             wanted: wanted_text.clone(),
                         }));
@@ -282,7 +282,7 @@ impl Machine {
                         });
                     }
                     if state == "failed" && !wants_failed {
-                        return Err(Error::Wait(WaitError::MachineFailed {
+                        return Err(Error::from(WaitError::MachineFailed {
                             machine_id: self.id.clone(),
                             wanted: wanted_text.clone(),
                         }));

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fly_machines::{
-    Client, Error, ErrorCode, HostStatus, MachineState, ManualClock, RateLimits, RetryPolicy,
-    WaitState,
+    Client, Error, ErrorCode, HostStatus, InvalidInput, MachineState, ManualClock, RateLimits,
+    RetryPolicy, WaitState,
 };
 use fly_machines_sim::Sim;
 use serde_json::json;
@@ -60,22 +60,23 @@ fn refused<T: std::fmt::Debug>(
     call: &str,
 ) {
     match result {
-        Err(Error::InvalidInput {
-            what: w,
-            value: v,
-            expected,
-        }) => {
+        Err(Error::InvalidInput(input)) => {
+            let InvalidInput {
+                what: w,
+                value: v,
+                expected,
+            } = *input;
             assert_eq!(w, what, "{call}({value:?}) names what is wrong");
             assert_eq!(v, value, "{call}({value:?}) names the value");
             assert!(
                 !expected.is_empty(),
                 "{call}({value:?}) says what is expected"
             );
-            let shown = Error::InvalidInput {
+            let shown = Error::from(InvalidInput {
                 what: w,
                 value: v,
                 expected,
-            }
+            })
             .to_string();
             assert!(
                 shown.contains(what) && shown.contains(&format!("{value:?}")),
@@ -244,10 +245,10 @@ fn bad_tokens_are_refused_without_showing_them() {
             .base_url("http://127.0.0.1:9")
             .build()
             .expect_err(&format!("token {token:?} is refused"));
-        let Error::InvalidInput { what, .. } = &err else {
+        let Some(input) = err.input() else {
             panic!("token {token:?}: expected an invalid-input error, got {err:?}");
         };
-        assert_eq!(*what, "token");
+        assert_eq!(input.what, "token");
         let shown = format!("{err} {err:?}");
         assert!(
             secret.is_empty() || !shown.contains(secret),
@@ -279,7 +280,7 @@ fn a_token_of_only_a_scheme_word_is_refused() {
             .base_url("http://127.0.0.1:9")
             .build();
         assert!(
-            matches!(built, Err(Error::InvalidInput { what: "token", .. })),
+            matches!(&built, Err(e) if e.input().is_some_and(|i| i.what == "token")),
             "token {token:?} is accepted: {built:?}"
         );
     }
@@ -365,12 +366,7 @@ fn decode_error(
     result: &fly_machines::Result<fly_machines::MachineSnapshot>,
 ) -> (&str, u16, &str, &str) {
     match result {
-        Err(Error::Decode {
-            operation,
-            status,
-            message,
-            body,
-        }) => (operation, *status, message, body),
+        Err(Error::Decode(d)) => (d.operation.id(), d.status, &d.message, &d.body),
         other => panic!("expected a decode error, got {other:?}"),
     }
 }
@@ -423,7 +419,8 @@ async fn broken_answers_give_typed_errors() {
     .await;
     match r {
         Ok(m) => assert_eq!(m.state.as_deref(), Some("started")),
-        Err(Error::Decode { message, .. }) => {
+        Err(Error::Decode(d)) => {
+            let message = &d.message;
             assert!(
                 message.contains("text/plain"),
                 "names the content type: {message}"
@@ -594,7 +591,7 @@ async fn connections_closed_early_give_typed_errors() {
     let (r, hits) = get_from(cut).await;
     let e = r.expect_err("a cut body is an error");
     assert!(
-        matches!(e, Error::Transport { .. } | Error::Decode { .. }),
+        matches!(e, Error::Transport(_) | Error::Decode(_)),
         "a typed transport or decode error: {e:?}"
     );
     assert!(e.to_string().contains("Machines_show"), "{e}");
@@ -604,7 +601,7 @@ async fn connections_closed_early_give_typed_errors() {
     // Closed without any answer: the GET is retried, then a transport error.
     let (r, hits) = get_from(Vec::new()).await;
     let e = r.expect_err("no answer is an error");
-    assert!(matches!(e, Error::Transport { .. }), "{e:?}");
+    assert!(matches!(e, Error::Transport(_)), "{e:?}");
     assert_eq!(e.attempts(), Some(hits as u32));
     assert!(hits > 1, "a GET without an answer is retried");
     fig.add("no_answer_attempts", hits);

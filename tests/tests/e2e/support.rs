@@ -188,7 +188,7 @@ pub fn secs(d: Duration) -> String {
 /// Errors after which the emulator is unchanged, so the call may simply be made again (its
 /// injected 5xx answers and dropped connections come before any effect).
 pub fn transient(e: &Error) -> bool {
-    e.is_retryable() || matches!(e, Error::Transport { .. })
+    e.is_retryable() || matches!(e, Error::Transport(_))
 }
 
 /// Repeats a call that may fail transiently until it succeeds (for calls that are harmless to

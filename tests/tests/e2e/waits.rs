@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use fly_machines::{App, Error, Machine, OperationId, WaitError, WaitState, types};
+use fly_machines::{App, Machine, OperationId, WaitError, WaitState, types};
 use fly_machines_sim::{Faults, RequestRecord, Sim};
 
 use crate::support::{
@@ -313,7 +313,7 @@ async fn a_failed_machine_ends_the_wait_at_once() {
     fig.save();
 
     assert!(
-        matches!(&err, Error::Wait(WaitError::MachineFailed { machine_id, .. }) if *machine_id == id),
+        matches!(err.wait(), Some(WaitError::MachineFailed { machine_id, .. }) if *machine_id == id),
         "{err:?}"
     );
     let text = err.to_string();

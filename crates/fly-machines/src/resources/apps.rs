@@ -84,7 +84,7 @@ impl Apps {
         let client = self.client.clone();
         let (org_slug, role) = (org_slug.to_string(), role.map(str::to_string));
         Paged::new(paging::paginate(
-            OperationId::AppsList.operation().id,
+            OperationId::AppsList,
             max_pages,
             move |page: paging::PageRequest| {
                 let (client, org_slug, role) = (client.clone(), org_slug.clone(), role.clone());
@@ -192,7 +192,7 @@ impl Apps {
         // The key makes every repeat answer with the app the first create made, so a create
         // whose answer was lost is simply sent again (after the client's own retries, a few
         // rounds more).
-        let mut created = Err(Error::Config("app create not sent".into()));
+        let mut created = Err(Error::config("app create not sent"));
         for _ in 0..ENSURE_ROUNDS {
             created = self
                 .create(name.clone(), org_slug.clone())

@@ -84,7 +84,7 @@ impl Machines {
         let app = self.app.clone();
         let state = state.map(|s| s.as_str().to_string());
         Paged::new(paging::paginate(
-            OperationId::MachinesList.operation().id,
+            OperationId::MachinesList,
             max_pages,
             move |page: paging::PageRequest| {
                 let app = app.clone();

@@ -67,19 +67,15 @@ impl Org {
     {
         let org = self.clone();
         let max_pages = filter.max_pages;
-        paging::paginate(
-            operation.operation().id,
-            max_pages,
-            move |page: paging::PageRequest| {
-                let slug_ok = validate::key("organization slug", &org.slug);
-                let fetched = fetch(org.clone(), filter.clone(), page.cursor);
-                async move {
-                    slug_ok?;
-                    let (items, next) = fetched.await?;
-                    Ok(paging::Page { items, next })
-                }
-            },
-        )
+        paging::paginate(operation, max_pages, move |page: paging::PageRequest| {
+            let slug_ok = validate::key("organization slug", &org.slug);
+            let fetched = fetch(org.clone(), filter.clone(), page.cursor);
+            async move {
+                slug_ok?;
+                let (items, next) = fetched.await?;
+                Ok(paging::Page { items, next })
+            }
+        })
     }
 }
 

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use fly_machines_api::OperationId;
+
 use crate::resources::machine_snapshot::MachineSnapshot;
 use crate::resources::machines::Machine;
 use crate::{Error, Result, types};
@@ -112,12 +114,12 @@ impl Machine {
         let current = self.get().send().await?;
         let read_version = current.version().map(str::to_string);
         let Some(mut config) = current.into_data().config else {
-            return Err(Error::Decode {
-                operation: "Machines_show",
-                status: 200,
-                message: "the machine answer carries no config to edit".into(),
-                body: String::new(),
-            });
+            return Err(Error::decode(
+                OperationId::MachinesShow,
+                200,
+                "the machine answer carries no config to edit",
+                "",
+            ));
         };
         edit(&mut config);
         let request = types::UpdateMachineRequest {
@@ -145,6 +147,6 @@ impl Machine {
             }
             last_error = Some(error);
         }
-        Err(last_error.unwrap_or_else(|| Error::Config("update failed".into())))
+        Err(last_error.unwrap_or_else(|| Error::config("update failed")))
     }
 }

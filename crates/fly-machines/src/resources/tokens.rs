@@ -18,16 +18,12 @@ pub struct Tokens {
     client: Client,
 }
 
-async fn text(stream: fly_machines_api::ByteStream) -> Result<String> {
+async fn text(operation: OperationId, stream: fly_machines_api::ByteStream) -> Result<String> {
     use futures::StreamExt;
     let mut inner = stream.into_inner();
     let mut buf = Vec::new();
     while let Some(chunk) = inner.next().await {
-        let chunk = chunk.map_err(|source| crate::Error::Transport {
-            operation: "Tokens_request",
-            attempts: 1,
-            source,
-        })?;
+        let chunk = chunk.map_err(|source| crate::Error::transport(operation, 1, source))?;
         buf.extend_from_slice(&chunk);
     }
     Ok(String::from_utf8_lossy(&buf).into_owned())
@@ -95,7 +91,7 @@ impl Tokens {
                 raw.tokens_request_kms()
             })
             .await?;
-        text(r.into_inner()).await
+        text(OperationId::TokensRequestKms, r.into_inner()).await
     }
 
     /// An OpenID Connect token for the calling machine (only from inside one):
@@ -119,6 +115,6 @@ impl Tokens {
                 raw.tokens_request_oidc(&request)
             })
             .await?;
-        text(r.into_inner()).await
+        text(OperationId::TokensRequestOidc, r.into_inner()).await
     }
 }

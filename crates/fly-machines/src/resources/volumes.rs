@@ -62,7 +62,7 @@ impl Volumes {
         let app = self.app.clone();
         let summary = summary.then_some(true);
         Paged::new(paging::paginate(
-            OperationId::VolumesList.operation().id,
+            OperationId::VolumesList,
             max_pages,
             move |page: paging::PageRequest| {
                 let app = app.clone();

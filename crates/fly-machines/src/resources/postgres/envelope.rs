@@ -12,12 +12,8 @@ pub(crate) fn data<E, T>(
     inner: impl FnOnce(E) -> Option<T>,
 ) -> Result<T> {
     let status = answer.status().as_u16();
-    inner(answer.into_inner()).ok_or_else(|| Error::Decode {
-        operation: operation.id(),
-        status,
-        message: "the answer has no `data`".into(),
-        body: String::new(),
-    })
+    inner(answer.into_inner())
+        .ok_or_else(|| Error::decode(operation, status, "the answer has no `data`", ""))
 }
 
 /// The list inside an answer's envelope; no `data` means an empty list.

@@ -83,7 +83,7 @@ impl Cluster {
                         return Ok(cluster);
                     }
                     if status.is_dead_end() {
-                        return Err(Error::ClusterWait(ClusterWaitError::Failed {
+                        return Err(Error::from(ClusterWaitError::Failed {
                             cluster_id: self.id.clone(),
                             status,
                         }));
@@ -93,7 +93,7 @@ impl Cluster {
                     }
                 }
                 Err(e) if e.is_not_found() => {
-                    return Err(Error::ClusterWait(ClusterWaitError::Vanished {
+                    return Err(Error::from(ClusterWaitError::Vanished {
                         cluster_id: self.id.clone(),
                     }));
                 }
@@ -105,7 +105,7 @@ impl Cluster {
             let now = clock.now();
             let remaining = deadline.saturating_duration_since(now);
             if remaining.is_zero() {
-                return Err(Error::ClusterWait(ClusterWaitError::Timeout {
+                return Err(Error::from(ClusterWaitError::Timeout {
                     cluster_id: self.id.clone(),
                     waited: now.saturating_duration_since(started),
                     last_status,
