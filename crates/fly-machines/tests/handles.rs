@@ -1,12 +1,13 @@
-//! Every handle method sends the right method to the right path.
+//! Every handle method sends the right method to the right path, and every operation of the
+//! document is reached by a handle.
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fly_machines::{IpKind, MachineState, ManualClock, VolumeState, WaitState, types};
+use fly_machines::{IpKind, MachineState, ManualClock, OperationId, VolumeState, WaitState, types};
 use fly_machines_httpmock::MockServerExt;
 use futures::TryStreamExt;
 use httpmock::{HttpMockResponse, MockServer};
@@ -34,42 +35,72 @@ async fn recording_server() -> (MockServer, Arc<Mutex<Vec<(String, String)>>>) {
                 let is_list = method == "GET"
                     && lists.iter().any(|l| path.ends_with(l))
                     && !path.starts_with("/v1/orgs");
-                let (status, body) =
-                    if path.ends_with("/tokens/kms") || path.ends_with("/tokens/oidc") {
-                        (200, "token-text".to_string())
-                    } else if path == "/v1/tokens/authenticate" || is_list {
-                        (200, "[]".to_string())
-                    } else if method == "POST" && path == "/v1/apps" {
-                        (201, "{}".to_string())
-                    } else if method == "POST"
-                        && (path.ends_with("/lease")
-                            || path.contains("/secrets/")
-                            || path.ends_with("/secretkeys/k")
-                            || path.ends_with("/acme")
-                            || path.ends_with("/custom")
-                            || path.ends_with("/set")
-                            || path.ends_with("/generate"))
-                    {
-                        (
-                            201,
-                            r#"{"status":"success","data":{"nonce":"n1"}}"#.to_string(),
-                        )
-                    } else if method == "DELETE" && path == "/v1/apps/a" {
-                        (202, String::new())
-                    } else if (method == "DELETE"
-                        && (path.contains("/certificates/")
-                            && !path.ends_with("/acme")
-                            && !path.ends_with("/custom")
-                            || path.contains("/ip_assignments/")
-                            || path.contains("/metadata/")))
-                        || (method == "PUT" || method == "PATCH") && path.ends_with("/metadata")
-                        || method == "POST"
-                            && (path.contains("/metadata/") || path.ends_with("/verify"))
-                    {
-                        (204, String::new())
-                    } else {
-                        (200, "{}".to_string())
+                let postgres_lists = [
+                    "/v1/postgres",
+                    "/users",
+                    "/databases",
+                    "/extensions",
+                    "/backups",
+                    "/queries/active",
+                    "/queries/slow",
+                ];
+                let (status, body) = if path.starts_with("/v1/postgres") {
+                    // The Postgres API wraps every answer in `{data}`.
+                    let list = method == "GET" && postgres_lists.iter().any(|l| path.ends_with(l));
+                    let empty = method == "PATCH"
+                        || path.ends_with("/extensions") && method == "POST"
+                        || method == "DELETE"
+                            && ["/users/", "/attachments/", "/extensions/"]
+                                .iter()
+                                .any(|p| path.contains(p));
+                    let status = match method.as_str() {
+                        _ if empty => 204,
+                        "POST" if path.ends_with("/backups") => 202,
+                        "DELETE" if !path.contains("/databases/") => 202,
+                        "POST" if !path.ends_with("/rotate_password") => 201,
+                        _ => 200,
                     };
+                    let body = match () {
+                        _ if empty => "",
+                        _ if list => r#"{"data":[]}"#,
+                        _ => r#"{"data":{}}"#,
+                    };
+                    (status, body.to_string())
+                } else if path.ends_with("/tokens/kms") || path.ends_with("/tokens/oidc") {
+                    (200, "token-text".to_string())
+                } else if path == "/v1/tokens/authenticate" || is_list {
+                    (200, "[]".to_string())
+                } else if method == "POST" && path == "/v1/apps" {
+                    (201, "{}".to_string())
+                } else if method == "POST"
+                    && (path.ends_with("/lease")
+                        || path.contains("/secrets/")
+                        || path.ends_with("/secretkeys/k")
+                        || path.ends_with("/acme")
+                        || path.ends_with("/custom")
+                        || path.ends_with("/set")
+                        || path.ends_with("/generate"))
+                {
+                    (
+                        201,
+                        r#"{"status":"success","data":{"nonce":"n1"}}"#.to_string(),
+                    )
+                } else if method == "DELETE" && path == "/v1/apps/a" {
+                    (202, String::new())
+                } else if (method == "DELETE"
+                    && (path.contains("/certificates/")
+                        && !path.ends_with("/acme")
+                        && !path.ends_with("/custom")
+                        || path.contains("/ip_assignments/")
+                        || path.contains("/metadata/")))
+                    || (method == "PUT" || method == "PATCH") && path.ends_with("/metadata")
+                    || method == "POST"
+                        && (path.contains("/metadata/") || path.ends_with("/verify"))
+                {
+                    (204, String::new())
+                } else {
+                    (200, "{}".to_string())
+                };
                 let mut response = HttpMockResponse::builder().status(status);
                 if !body.is_empty() {
                     let kind = if body == "token-text" {
@@ -86,10 +117,50 @@ async fn recording_server() -> (MockServer, Arc<Mutex<Vec<(String, String)>>>) {
     (server, seen)
 }
 
+/// The operation of the table whose method and path template match a request; where several
+/// templates match, the one with the most literal segments (`/machines/list` over
+/// `/machines/{id}`).
+fn operation_of(method: &str, path: &str) -> Option<OperationId> {
+    let path = path.strip_prefix("/v1")?;
+    let segments: Vec<&str> = path.split('/').collect();
+    OperationId::ALL
+        .into_iter()
+        .filter(|op| op.operation().method == method)
+        .filter_map(|op| {
+            let template: Vec<&str> = op.operation().path.split('/').collect();
+            if template.len() != segments.len() {
+                return None;
+            }
+            let mut literal = 0;
+            for (t, s) in template.iter().zip(&segments) {
+                if t.starts_with('{') {
+                    if s.is_empty() {
+                        return None;
+                    }
+                } else if t == s {
+                    literal += 1;
+                } else {
+                    return None;
+                }
+            }
+            Some((literal, op))
+        })
+        .max_by_key(|(literal, _)| *literal)
+        .map(|(_, op)| op)
+}
+
+thread_local! {
+    /// The operations the handle calls of this thread's test reached.
+    static REACHED: std::cell::RefCell<BTreeSet<OperationId>> = Default::default();
+}
+
 macro_rules! expect {
     ($seen:expr, $call:expr, $method:literal, $path:literal) => {{
         let result = $call.await;
         let last = $seen.lock().unwrap().last().cloned();
+        if let Some(op) = operation_of($method, $path) {
+            REACHED.with(|r| r.borrow_mut().insert(op));
+        }
         assert_eq!(
             last,
             Some(($method.to_string(), $path.to_string())),
@@ -221,7 +292,13 @@ async fn every_handle_method_hits_its_operation() {
         .send()
         .await
         .unwrap();
-    seen.lock().unwrap().clear();
+    let sent = seen.lock().unwrap().drain(..).collect::<Vec<_>>();
+    let acquire = (
+        "POST".to_string(),
+        "/v1/apps/a/machines/m1/lease".to_string(),
+    );
+    assert_eq!(sent, [acquire], "the lease acquire");
+    REACHED.with(|r| r.borrow_mut().insert(OperationId::MachinesCreateLease));
     expect!(
         seen,
         guard.release(),
@@ -454,6 +531,158 @@ async fn every_handle_method_hits_its_operation() {
         t.oidc().audience("sts.amazonaws.com").send(),
         "POST",
         "/v1/tokens/oidc"
+    );
+
+    let pg = c.postgres();
+    let clusters = pg.clusters();
+    expect!(seen, clusters.list("acme").send(), "GET", "/v1/postgres");
+    expect!(
+        seen,
+        clusters
+            .create("orders-db")
+            .org("acme")
+            .region("iad")
+            .plan("basic")
+            .send(),
+        "POST",
+        "/v1/postgres"
+    );
+    let cluster = pg.cluster("pg1");
+    expect!(seen, cluster.get(), "GET", "/v1/postgres/pg1");
+    expect!(seen, cluster.delete(), "DELETE", "/v1/postgres/pg1");
+    expect!(seen, cluster.fork().send(), "POST", "/v1/postgres/pg1/fork");
+    expect!(
+        seen,
+        cluster
+            .restore(fly_machines::resources::postgres::RestorePoint::backup(
+                "b1"
+            ))
+            .send(),
+        "POST",
+        "/v1/postgres/pg1/restore"
+    );
+    expect!(
+        seen,
+        cluster.attach("web"),
+        "POST",
+        "/v1/postgres/pg1/attachments"
+    );
+    expect!(
+        seen,
+        cluster.detach("web"),
+        "DELETE",
+        "/v1/postgres/pg1/attachments/web"
+    );
+    expect!(
+        seen,
+        cluster.active_queries("orders"),
+        "GET",
+        "/v1/postgres/pg1/queries/active"
+    );
+    expect!(
+        seen,
+        cluster.slow_queries().send(),
+        "GET",
+        "/v1/postgres/pg1/queries/slow"
+    );
+    expect!(
+        seen,
+        cluster.users().list(),
+        "GET",
+        "/v1/postgres/pg1/users"
+    );
+    expect!(
+        seen,
+        cluster
+            .users()
+            .create("app")
+            .role(fly_machines::resources::postgres::PostgresRole::Reader)
+            .send(),
+        "POST",
+        "/v1/postgres/pg1/users"
+    );
+    let user = cluster.user("app");
+    expect!(
+        seen,
+        user.set_role(fly_machines::resources::postgres::PostgresRole::Reader),
+        "PATCH",
+        "/v1/postgres/pg1/users/app"
+    );
+    expect!(
+        seen,
+        user.credentials(),
+        "GET",
+        "/v1/postgres/pg1/users/app/credentials"
+    );
+    expect!(
+        seen,
+        user.rotate_password().send(),
+        "POST",
+        "/v1/postgres/pg1/users/app/rotate_password"
+    );
+    expect!(seen, user.delete(), "DELETE", "/v1/postgres/pg1/users/app");
+    expect!(
+        seen,
+        cluster.databases().list(),
+        "GET",
+        "/v1/postgres/pg1/databases"
+    );
+    expect!(
+        seen,
+        cluster.databases().create("orders").send(),
+        "POST",
+        "/v1/postgres/pg1/databases"
+    );
+    let db = cluster.database("orders");
+    expect!(
+        seen,
+        db.extensions().list(),
+        "GET",
+        "/v1/postgres/pg1/databases/orders/extensions"
+    );
+    expect!(
+        seen,
+        db.extensions().enable("citext").send(),
+        "POST",
+        "/v1/postgres/pg1/databases/orders/extensions"
+    );
+    expect!(
+        seen,
+        db.extension("citext").disable().send(),
+        "DELETE",
+        "/v1/postgres/pg1/databases/orders/extensions/citext"
+    );
+    expect!(
+        seen,
+        db.delete(),
+        "DELETE",
+        "/v1/postgres/pg1/databases/orders"
+    );
+    expect!(
+        seen,
+        cluster.backups().list(),
+        "GET",
+        "/v1/postgres/pg1/backups"
+    );
+    expect!(
+        seen,
+        cluster
+            .backups()
+            .create(fly_machines::resources::postgres::BackupKind::Full),
+        "POST",
+        "/v1/postgres/pg1/backups"
+    );
+
+    // Every operation of the document has a handle, and the calls above reached each one.
+    let reached = REACHED.with(|r| r.borrow().clone());
+    let missing: Vec<_> = OperationId::ALL
+        .into_iter()
+        .filter(|op| !reached.contains(op))
+        .map(OperationId::id)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "operations no handle reached: {missing:?}"
     );
 }
 
