@@ -1,0 +1,123 @@
+//! Closed sets of words: handlers, protocols, restart policies, signals, schedules, check kinds.
+
+use crate::wording::{closest, list_words};
+use crate::{Rule, RuleError};
+
+/// Handlers the Fly proxy can apply to a public port.
+pub const HANDLERS: &[&str] = &["tls", "http", "proxy_proto", "pg_tls", "edge_http"];
+/// Transport protocols of a service.
+pub const PROTOCOLS: &[&str] = &["tcp", "udp"];
+/// Restart policies.
+pub const RESTART_POLICIES: &[&str] = &["no", "always", "on-failure", "spot-price"];
+/// The restart policy that `max_retries` belongs to (also Fly's default).
+pub const ON_FAILURE: &str = "on-failure";
+/// What the proxy may do with an idle machine.
+pub const AUTOSTOP_VALUES: &[&str] = &["off", "stop", "suspend"];
+/// Signals a machine may be stopped with.
+pub const STOP_SIGNALS: &[&str] = &[
+    "SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2", "SIGTERM",
+];
+/// Schedules a machine may run on.
+pub const SCHEDULES: &[&str] = &["hourly", "daily", "weekly", "monthly"];
+/// Types of health check (`type` on the wire).
+pub const CHECK_TYPES: &[&str] = &["tcp", "http"];
+/// Roles of a top-level health check (`kind` on the wire).
+pub const CHECK_ROLES: &[&str] = &["informational", "readiness"];
+/// Schemes of an HTTP health check (`protocol` on the wire).
+pub const CHECK_SCHEMES: &[&str] = &["http", "https"];
+/// What a service's concurrency limits count.
+pub const CONCURRENCY_TYPES: &[&str] = &["connections", "requests"];
+
+/// Checks that `value` is one of `allowed`, returning the matching table entry.
+pub fn check_one_of(
+    rule: Rule,
+    value: &str,
+    allowed: &'static [&'static str],
+) -> Result<&'static str, RuleError> {
+    allowed
+        .iter()
+        .copied()
+        .find(|word| *word == value)
+        .ok_or_else(|| one_of_error(rule, value, allowed))
+}
+
+pub(crate) fn one_of_error(rule: Rule, value: &str, allowed: &[&'static str]) -> RuleError {
+    RuleError::new(rule, value, list_words(allowed)).with_suggestion(closest(value, allowed))
+}
+
+/// Checks a port handler (`tls`, `http`, `proxy_proto`, `pg_tls` or `edge_http`).
+pub fn check_handler(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of(Rule::Handler, value, HANDLERS)
+}
+
+/// Checks a service protocol (`tcp` or `udp`).
+pub fn check_protocol(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of(Rule::Protocol, value, PROTOCOLS)
+}
+
+/// Checks a restart policy (`no`, `always`, `on-failure` or `spot-price`).
+pub fn check_restart_policy(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of(Rule::RestartPolicy, value, RESTART_POLICIES)
+}
+
+/// Checks that `max_retries` goes with the restart policy it belongs to. With no policy set Fly
+/// restarts on failure, so `max_retries` alone is fine.
+pub fn check_max_retries(policy: Option<&str>, max_retries: i64) -> Result<u32, RuleError> {
+    if let Some(policy) = policy.filter(|p| *p != ON_FAILURE) {
+        return Err(RuleError::new(
+            Rule::MaxRetries,
+            max_retries,
+            format!(
+                "no max_retries with restart policy `{policy}` (it applies only to `{ON_FAILURE}`)"
+            ),
+        ));
+    }
+    u32::try_from(max_retries)
+        .map_err(|_| RuleError::new(Rule::MaxRetries, max_retries, "a count of 0 or more"))
+}
+
+/// Checks an autostop value (`off`, `stop` or `suspend`).
+pub fn check_autostop(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of(Rule::Autostop, value, AUTOSTOP_VALUES)
+}
+
+/// Checks a stop signal (`SIGTERM` and friends). `TERM` gets the hint `SIGTERM`.
+pub fn check_stop_signal(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of(Rule::StopSignal, value, STOP_SIGNALS).map_err(|err| {
+        let upper = value.to_ascii_uppercase();
+        let prefixed = if upper.starts_with("SIG") {
+            upper
+        } else {
+            format!("SIG{upper}")
+        };
+        match STOP_SIGNALS.iter().find(|s| **s == prefixed) {
+            Some(exact) => err.with_suggestion(Some(*exact)),
+            None => err,
+        }
+    })
+}
+
+/// Checks a schedule (`hourly`, `daily`, `weekly` or `monthly`).
+pub fn check_schedule(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of(Rule::Schedule, value, SCHEDULES)
+}
+
+/// Checks a health check type (`tcp` or `http`).
+pub fn check_check_type(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of(Rule::CheckType, value, CHECK_TYPES)
+}
+
+/// Checks a top-level health check role (`informational` or `readiness`).
+pub fn check_check_role(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of(Rule::CheckRole, value, CHECK_ROLES)
+}
+
+/// Checks an HTTP health check scheme (`http` or `https`).
+pub fn check_check_scheme(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of(Rule::CheckScheme, value, CHECK_SCHEMES)
+}
+
+/// Checks what concurrency limits count (`connections` or `requests`).
+pub fn check_concurrency_type(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of(Rule::ConcurrencyType, value, CONCURRENCY_TYPES)
+}
