@@ -21,7 +21,7 @@ impl Client {
 #[derive(Debug, Clone)]
 pub struct Org {
     client: Client,
-    slug: Arc<str>,
+    pub(crate) slug: Arc<str>,
 }
 
 /// The filters both organization listings take, as their builders collect them.
