@@ -54,7 +54,7 @@ async fn run(app: &App, run_id: &str) -> Result<Vec<String>, BoxError> {
         .try_collect()
         .await?;
     futures::stream::iter(&fleet)
-        .map(|m| m.handle().destroy_and_wait(TIMEOUT).force().into_future())
+        .map(|m| m.handle().destroy_and_wait(TIMEOUT).force().send())
         .buffer_unordered(IN_FLIGHT)
         .try_collect::<Vec<_>>()
         .await?;
@@ -67,15 +67,15 @@ async fn create_fleet(app: &App, run_id: &str) -> Result<Vec<MachineSnapshot>, B
         .guest(GuestPreset::SharedCpu1x)
         .metadata("role", "worker")
         .build()?;
-    let machines = app.machines();
     let fleet = futures::stream::iter(0..FLEET_SIZE)
         .map(|i| {
-            machines
+            // The builder owns a clone of the handle, so it can come from a temporary one.
+            app.machines()
                 .create(config.clone())
                 .name(format!("worker-{i}"))
                 // One key per machine and run: a retried create finds the machine it made.
                 .idempotency_key(format!("{run_id}-worker-{i}"))
-                .into_future()
+                .send()
         })
         .buffer_unordered(IN_FLIGHT)
         .try_collect()

@@ -31,7 +31,7 @@ pub const BASE_URL_ENVS: [&str; 2] = ["FLY_API_HOSTNAME", "FLY_FLAPS_BASE_URL"];
 /// A client of the Fly Machines API. Cheap to clone; clones share limits and retry budget.
 #[derive(Clone)]
 pub struct Client {
-    raw: fly_machines_api::Client,
+    raw: Arc<fly_machines_api::Client>,
     pipeline: Arc<Pipeline>,
     base_url: Arc<str>,
     lease_gates: LeaseGates,
@@ -388,7 +388,9 @@ impl ClientBuilder {
                 .unwrap_or(crate::body_limit::DEFAULT_MAX_RESPONSE_BYTES),
         });
         let inner = Inner::new(pipeline.clone());
-        let raw = fly_machines_api::Client::new_with_client(&base_url, http, inner);
+        let raw = Arc::new(fly_machines_api::Client::new_with_client(
+            &base_url, http, inner,
+        ));
         Ok(Client {
             raw,
             pipeline,

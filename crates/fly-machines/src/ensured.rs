@@ -93,6 +93,9 @@ pub(crate) struct Plan<'a> {
 /// Looks, creates what it did not find, and after an ambiguous failure looks again (for up to
 /// the grace) before creating again. A create refused because the name is taken is looked for
 /// once more: it was made by an earlier attempt, run or process.
+///
+/// Both closures may return a builder as it is (anything awaitable), since builders own what
+/// they need.
 pub(crate) async fn find_or_create<T, Find, Create>(
     plan: Plan<'_>,
     find: impl Fn() -> Find,
@@ -100,7 +103,7 @@ pub(crate) async fn find_or_create<T, Find, Create>(
 ) -> crate::Result<Ensured<T>>
 where
     Find: std::future::Future<Output = crate::Result<Option<T>>>,
-    Create: std::future::Future<Output = crate::Result<T>>,
+    Create: std::future::IntoFuture<Output = crate::Result<T>>,
 {
     if let Some(found) = find().await? {
         return Ok(Ensured::found(found));

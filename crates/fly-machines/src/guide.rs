@@ -308,6 +308,51 @@
 //! - stall the shared limiter: a Redis answer past `max_wait` or the longest plausible wait
 //!   (120 s) is refused and the call paces locally.
 //!
+//! # Calls are values
+//!
+//! Handles are cheap to clone (shared client, names as `Arc<str>`) and every call owns what it
+//! needs: a builder holds a clone of its handle and its own copy of the strings passed in, so it
+//! is `Send + 'static` and borrows nothing. A closure can make one from a temporary handle and
+//! return it as it is, a function can hand one back to be sent later, and a task can run one:
+//!
+//! ```no_run
+//! # async fn demo(app: fly_machines::App, id: String) -> fly_machines::Result<()> {
+//! use std::future::IntoFuture;
+//!
+//! /// Your own retry helper: taking `IntoFuture` rather than `Future` lets the closure return a
+//! /// builder, with no `.into_future()` in it.
+//! async fn retry<F, B, T>(attempts: u32, mut call: F) -> fly_machines::Result<T>
+//! where
+//!     F: FnMut() -> B,
+//!     B: IntoFuture<Output = fly_machines::Result<T>>,
+//! {
+//!     let mut tries = 1;
+//!     loop {
+//!         match call().await {
+//!             Err(e) if e.is_ambiguous() && tries < attempts => tries += 1,
+//!             done => return done,
+//!         }
+//!     }
+//! }
+//!
+//! retry(3, || app.secrets().set("API_KEY", "v2").retry_unsafe()).await?;
+//! retry(3, || app.machine(&id).get()).await?;
+//!
+//! // Sent later, elsewhere: nothing in it borrows `app` or `id`.
+//! fn stop_later(app: &fly_machines::App, id: &str)
+//!     -> impl IntoFuture<Output = fly_machines::Result<()>> + Send + 'static {
+//!     app.machine(id).stop()
+//! }
+//! let stop = stop_later(&app, &id);
+//! stop.await?;
+//! // Run in a task of its own: a builder's future is `Send + 'static`.
+//! let task = tokio::spawn(app.machine(&id).start().into_future());
+//! task.await.expect("the task ran")?;
+//! // Plain async calls (`ensure_absent`, `set_if_absent`, ...) return `'static` futures too.
+//! tokio::spawn(app.volume("vol_123").ensure_absent()).await.expect("the task ran")?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Surviving failures
 //!
 //! Answers get lost, 5xx happen, and a program that sets up infrastructure gets run twice. The

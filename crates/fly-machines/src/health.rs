@@ -113,9 +113,19 @@ impl Machine {
     /// the client's limiter), first after `poll_interval` (default 500 ms) doubling to ten
     /// times that; failed reads that may succeed later are read again, and a 404 in the first
     /// 10 s is taken as a machine not visible yet. Returns the healthy machine.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn wait_healthy(
-        &self,
+    pub fn wait_healthy(&self, timeout: Duration) -> MachineWaitHealthyBuilder {
+        self.clone().wait_healthy_builder(timeout)
+    }
+
+    #[builder(
+        builder_type(name = MachineWaitHealthyBuilder, vis = "pub"),
+        start_fn(name = wait_healthy_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_wait_healthy(
+        self,
         #[builder(start_fn)] timeout: Duration,
         /// Only this version (`instance_id`) counts; any when unset.
         version: Option<String>,
@@ -155,7 +165,7 @@ impl Machine {
             let remaining = deadline.saturating_duration_since(now);
             if remaining.is_zero() {
                 return Err(Error::from(WaitError::Timeout {
-                    machine_id: self.id.clone(),
+                    machine_id: self.id.to_string(),
                     wanted: "healthy".into(),
                     waited: now.saturating_duration_since(started),
                     last_state: last,
@@ -169,11 +179,13 @@ impl Machine {
 impl MachineSnapshot {
     /// Waits until this version of the machine is healthy: started, still at this version,
     /// every declared check passing (see [`Machine::wait_healthy`]).
-    pub async fn wait_healthy(&self, timeout: Duration) -> Result<MachineSnapshot> {
+    pub fn wait_healthy(
+        &self,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = Result<MachineSnapshot>> + Send + 'static {
         self.handle()
             .wait_healthy(timeout)
             .maybe_version(self.version().map(str::to_string))
             .send()
-            .await
     }
 }

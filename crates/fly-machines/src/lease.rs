@@ -58,9 +58,19 @@ impl Machine {
     /// Cancelling is safe: an acquire request in flight when the caller stops waiting (a
     /// dropped future, a timeout) is finished in a task of its own, which releases the lease it
     /// takes at once. A lease whose answer was lost is never held past its TTL.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn lease(
-        &self,
+    pub fn lease(&self, ttl: Duration) -> MachineLeaseBuilder {
+        self.clone().lease_builder(ttl)
+    }
+
+    #[builder(
+        builder_type(name = MachineLeaseBuilder, vis = "pub"),
+        start_fn(name = lease_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_lease(
+        self,
         #[builder(start_fn)] ttl: Duration,
         /// Why you hold the lease, shown to others who find the machine leased.
         description: Option<String>,
@@ -109,20 +119,25 @@ impl Machine {
     }
 
     /// The machine's current lease, or `None` when nobody holds one.
-    pub async fn current_lease(&self) -> Result<Option<types::Lease>> {
-        crate::validate::app_name(&self.app.name)?;
-        crate::validate::resource_id("machine id", &self.id)?;
-        match self
-            .app
-            .client
-            .call(OperationId::MachinesShowLease, |raw| {
-                raw.machines_show_lease(&self.app.name, &self.id)
-            })
-            .await
-        {
-            Ok(r) => Ok(r.into_inner().data),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
+    pub fn current_lease(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Option<types::Lease>>> + Send + 'static {
+        let this = self.clone();
+        async move {
+            crate::validate::app_name(&this.app.name)?;
+            crate::validate::resource_id("machine id", &this.id)?;
+            match this
+                .app
+                .client
+                .call(OperationId::MachinesShowLease, |raw| {
+                    raw.machines_show_lease(&this.app.name, &this.id)
+                })
+                .await
+            {
+                Ok(r) => Ok(r.into_inner().data),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e),
+            }
         }
     }
 
@@ -153,21 +168,29 @@ impl Machine {
     }
 
     /// DELETE lease with `nonce`; a lease that is already gone is not an error.
-    pub async fn release_lease(&self, nonce: &str) -> Result<()> {
-        crate::validate::app_name(&self.app.name)?;
-        crate::validate::resource_id("machine id", &self.id)?;
-        crate::validate::lease_nonce(nonce)?;
-        match self
-            .app
-            .client
-            .call(OperationId::MachinesReleaseLease, |raw| {
-                raw.machines_release_lease(&self.app.name, &self.id, nonce)
-            })
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
+    pub fn release_lease(
+        &self,
+        nonce: &str,
+    ) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
+        let this = self.clone();
+        let nonce = nonce.to_owned();
+        async move {
+            let nonce = nonce.as_str();
+            crate::validate::app_name(&this.app.name)?;
+            crate::validate::resource_id("machine id", &this.id)?;
+            crate::validate::lease_nonce(nonce)?;
+            match this
+                .app
+                .client
+                .call(OperationId::MachinesReleaseLease, |raw| {
+                    raw.machines_release_lease(&this.app.name, &this.id, nonce)
+                })
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) if e.is_not_found() => Ok(()),
+                Err(e) => Err(e),
+            }
         }
     }
 }

@@ -182,9 +182,19 @@ impl Machine {
     /// Defaults: 5 minutes overall, 404 tolerated for 10 s (a machine just created may not be
     /// visible yet), any version. Pass the `version` from create or update to wait for that
     /// version's state rather than an older one's.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn wait_for(
-        &self,
+    pub fn wait_for(&self, states: impl Into<Vec<WaitState>>) -> MachineWaitForBuilder {
+        self.clone().wait_for_builder(states)
+    }
+
+    #[builder(
+        builder_type(name = MachineWaitForBuilder, vis = "pub"),
+        start_fn(name = wait_for_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_wait_for(
+        self,
         #[builder(start_fn, into)] states: Vec<WaitState>,
         /// Overall deadline for the wait (any length, `Duration::MAX` included; polled in chunks
         /// of at most 60 s).
@@ -213,7 +223,7 @@ impl Machine {
         let mut backoff = PollBackoff::new(Duration::from_millis(250), Duration::from_secs(5));
         let timed_out = |last_state: String| {
             Error::from(WaitError::Timeout {
-                machine_id: self.id.clone(),
+                machine_id: self.id.to_string(),
                 wanted: wanted_text.clone(),
                 waited: clock.now().saturating_duration_since(started),
                 last_state,
@@ -260,7 +270,7 @@ impl Machine {
                     let state = machine.state.clone().unwrap_or_default();
                     if state == "failed" && !wants_failed {
                         return Err(Error::from(WaitError::MachineFailed {
-                            machine_id: self.id.clone(),
+                            machine_id: self.id.to_string(),
                             wanted: wanted_text.clone(),
                         }));
                     }
@@ -283,7 +293,7 @@ impl Machine {
                     }
                     if state == "failed" && !wants_failed {
                         return Err(Error::from(WaitError::MachineFailed {
-                            machine_id: self.id.clone(),
+                            machine_id: self.id.to_string(),
                             wanted: wanted_text.clone(),
                         }));
                     }
@@ -336,9 +346,19 @@ impl Machine {
     /// Most callers want [`wait_for`](Machine::wait_for), which loops this call up to any
     /// deadline, tolerates the 404 after a create and ends on `failed`. A hold that runs out
     /// answers 408 ([`Error::is_timeout`]).
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn wait_once(
-        &self,
+    pub fn wait_once(&self, states: impl Into<Vec<WaitState>>) -> MachineWaitOnceBuilder {
+        self.clone().wait_once_builder(states)
+    }
+
+    #[builder(
+        builder_type(name = MachineWaitOnceBuilder, vis = "pub"),
+        start_fn(name = wait_once_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_wait_once(
+        self,
         #[builder(start_fn, into)] states: Vec<WaitState>,
         /// How long the server may hold the call: 1 to 60 s, rounded up to whole seconds
         /// (default 60 s).
@@ -367,11 +387,17 @@ impl Machine {
     }
 
     /// Waits until the machine is `started`, any version.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn wait_started(
-        &self,
-        #[builder(start_fn)] timeout: Duration,
-    ) -> Result<WaitOutcome> {
+    pub fn wait_started(&self, timeout: Duration) -> MachineWaitStartedBuilder {
+        self.clone().wait_started_builder(timeout)
+    }
+
+    #[builder(
+        builder_type(name = MachineWaitStartedBuilder, vis = "pub"),
+        start_fn(name = wait_started_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_wait_started(self, #[builder(start_fn)] timeout: Duration) -> Result<WaitOutcome> {
         self.wait_for([WaitState::Started])
             .timeout(timeout)
             .send()
@@ -379,11 +405,17 @@ impl Machine {
     }
 
     /// Waits until the machine is `stopped`, any version.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn wait_stopped(
-        &self,
-        #[builder(start_fn)] timeout: Duration,
-    ) -> Result<WaitOutcome> {
+    pub fn wait_stopped(&self, timeout: Duration) -> MachineWaitStoppedBuilder {
+        self.clone().wait_stopped_builder(timeout)
+    }
+
+    #[builder(
+        builder_type(name = MachineWaitStoppedBuilder, vis = "pub"),
+        start_fn(name = wait_stopped_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_wait_stopped(self, #[builder(start_fn)] timeout: Duration) -> Result<WaitOutcome> {
         self.wait_for([WaitState::Stopped])
             .timeout(timeout)
             .send()
@@ -391,9 +423,18 @@ impl Machine {
     }
 
     /// Starts the machine and waits until it is `started`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn start_and_wait(
-        &self,
+    pub fn start_and_wait(&self, timeout: Duration) -> MachineStartAndWaitBuilder {
+        self.clone().start_and_wait_builder(timeout)
+    }
+
+    #[builder(
+        builder_type(name = MachineStartAndWaitBuilder, vis = "pub"),
+        start_fn(name = start_and_wait_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_start_and_wait(
+        self,
         #[builder(start_fn)] timeout: Duration,
     ) -> Result<WaitOutcome> {
         self.start().send().await?;
@@ -401,9 +442,18 @@ impl Machine {
     }
 
     /// Stops the machine and waits until it is `stopped`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn stop_and_wait(
-        &self,
+    pub fn stop_and_wait(&self, timeout: Duration) -> MachineStopAndWaitBuilder {
+        self.clone().stop_and_wait_builder(timeout)
+    }
+
+    #[builder(
+        builder_type(name = MachineStopAndWaitBuilder, vis = "pub"),
+        start_fn(name = stop_and_wait_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_stop_and_wait(
+        self,
         #[builder(start_fn)] timeout: Duration,
     ) -> Result<WaitOutcome> {
         self.stop().send().await?;
@@ -412,9 +462,18 @@ impl Machine {
 
     /// Destroys the machine and waits until it is gone (`destroyed`, or 404):
     /// `machine.destroy_and_wait(d).force().await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn destroy_and_wait(
-        &self,
+    pub fn destroy_and_wait(&self, timeout: Duration) -> MachineDestroyAndWaitBuilder {
+        self.clone().destroy_and_wait_builder(timeout)
+    }
+
+    #[builder(
+        builder_type(name = MachineDestroyAndWaitBuilder, vis = "pub"),
+        start_fn(name = destroy_and_wait_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_destroy_and_wait(
+        self,
         #[builder(start_fn)] timeout: Duration,
         /// Kill the machine if it is running.
         #[builder(default, with = || true)]
@@ -497,9 +556,22 @@ impl Machines {
     ///
     /// Each machine gets the whole `timeout` (default 5 minutes) from when its wait begins;
     /// one failure does not stop the others.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn wait_all(
+    pub fn wait_all(
         &self,
+        targets: impl Into<WaitTargets>,
+        states: impl Into<Vec<WaitState>>,
+    ) -> MachinesWaitAllBuilder {
+        self.clone().wait_all_builder(targets, states)
+    }
+
+    #[builder(
+        builder_type(name = MachinesWaitAllBuilder, vis = "pub"),
+        start_fn(name = wait_all_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_wait_all(
+        self,
         #[builder(start_fn, into)] targets: WaitTargets,
         #[builder(start_fn, into)] states: Vec<WaitState>,
         /// The deadline of each machine's wait.
@@ -509,7 +581,7 @@ impl Machines {
     ) -> WaitAll {
         let limit = max_in_flight.unwrap_or(DEFAULT_WAITS_IN_FLIGHT).max(1);
         let timeout = timeout.unwrap_or(DEFAULT_WAIT);
-        let ids = targets.0.iter().map(|t| t.machine.id.clone()).collect();
+        let ids = targets.0.iter().map(|t| t.machine.id.to_string()).collect();
         // Unordered, then put back in order: with `buffered`, a stuck wait at the head would
         // hold its finished followers' slots, and the waits behind them would queue for a
         // whole timeout per stuck machine.
@@ -637,13 +709,17 @@ async fn pause(clock: &dyn crate::clock::Clock, wanted: Duration, deadline: Inst
 
 impl Machines {
     /// Creates a machine and waits until its version is `started`.
-    pub async fn create_and_wait(
+    pub fn create_and_wait(
         &self,
         config: types::MachineConfig,
         timeout: Duration,
-    ) -> Result<(MachineSnapshot, WaitOutcome)> {
-        let machine = self.create(config).send().await?;
-        let outcome = machine.wait_started(timeout).await?;
-        Ok((machine, outcome))
+    ) -> impl std::future::Future<Output = Result<(MachineSnapshot, WaitOutcome)>> + Send + 'static
+    {
+        let this = self.clone();
+        async move {
+            let machine = this.create(config).send().await?;
+            let outcome = machine.wait_started(timeout).await?;
+            Ok((machine, outcome))
+        }
     }
 }

@@ -901,3 +901,198 @@ async fn wait_all_gives_an_aggregate() {
     let err = all.into_result().unwrap_err();
     assert!(err.to_string().contains("bad"), "{err}");
 }
+
+/// Handles are cheap to clone and builders own what they need (a clone of their handle and
+/// their arguments), so a call can be made inside a retry closure from a temporary handle,
+/// returned from a function, or spawned, and awaited without `.into_future()`.
+mod owned_builders {
+    use super::*;
+    use fly_machines::{App, MachineSnapshot, Paged};
+    use std::future::IntoFuture;
+
+    /// A retry helper as a user writes one: it takes any closure that makes something
+    /// awaitable, so a closure that returns a builder is passed as it is.
+    async fn retry<F, B, T>(attempts: u32, mut call: F) -> fly_machines::Result<T>
+    where
+        F: FnMut() -> B,
+        B: IntoFuture<Output = fly_machines::Result<T>>,
+    {
+        let mut tries = 1;
+        loop {
+            match call().await {
+                Err(e) if e.is_ambiguous() && tries < attempts => tries += 1,
+                done => return done,
+            }
+        }
+    }
+
+    /// A call made now and sent later, by whoever gets it: nothing in it borrows `app`.
+    fn set_later(
+        app: &App,
+    ) -> impl IntoFuture<Output = fly_machines::Result<types::SetAppSecretResponse>> + Send + 'static
+    {
+        app.secrets().set("API_KEY", "later")
+    }
+
+    /// The same with a borrowed argument: the builder keeps its own copy of the id.
+    fn get_later(
+        app: &App,
+        id: &str,
+    ) -> impl IntoFuture<Output = fly_machines::Result<MachineSnapshot>> + Send + 'static {
+        app.machine(id).get()
+    }
+
+    fn assert_owned<T: Send + 'static>(_: &T) {}
+
+    fn without_retries(server: &MockServer) -> Client {
+        Client::builder()
+            .test_server(server.base_url())
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_retry_closure_returns_a_builder_made_from_a_temporary_handle() {
+        let server = MockServer::start_async().await;
+        let failing = server.secret_create(|when, then| {
+            when.app_name(APP).secret_name("API_KEY");
+            then.fly_server_error(ServerError::Unavailable);
+        });
+        let app = without_retries(&server).app(APP);
+        // `app.secrets()` is a temporary and "v1" a borrowed str: the builder owns both.
+        let err = retry(3, || app.secrets().set("API_KEY", "v1"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(503));
+        failing.assert_calls_async(3).await;
+        failing.delete_async().await;
+
+        let set = server.secret_create(|when, then| {
+            when.app_name(APP).secret_name("API_KEY");
+            then.into_inner()
+                .status(201)
+                .json_body(json!({"name": "API_KEY", "version": 2}));
+        });
+        // A `move` closure over a clone of the handle, called after the original is gone.
+        let make = {
+            let app = app.clone();
+            let value = String::from("v2");
+            move || app.secrets().set("API_KEY", &value)
+        };
+        drop(app);
+        let answer = retry(3, make).await.unwrap();
+        assert_eq!(answer.version, Some(2));
+        set.assert_calls_async(1).await;
+    }
+
+    #[tokio::test]
+    async fn a_builder_returned_from_a_function_or_spawned_runs_on_its_own() {
+        let server = MockServer::start_async().await;
+        let set = server.secret_create(|when, then| {
+            when.app_name(APP)
+                .secret_name("API_KEY")
+                .body(&types::SetAppSecretRequest {
+                    value: Some("later".into()),
+                });
+            then.into_inner()
+                .status(201)
+                .json_body(json!({"name": "API_KEY", "version": 3}));
+        });
+        let show = server.machines_show(|when, then| {
+            when.app_name(APP).machine_id(MACHINE);
+            then.into_inner()
+                .status(200)
+                .json_body_obj(&machine("started", "v7", "nginx"));
+        });
+        let list = server.machines_list(|when, then| {
+            when.app_name(APP);
+            then.into_inner()
+                .status(200)
+                .json_body_obj(&vec![machine("started", "v7", "nginx")]);
+        });
+        let client = client(&server);
+        let (later, get) = {
+            let app = client.app(APP);
+            let id = MACHINE.to_string();
+            (set_later(&app), get_later(&app, &id))
+        };
+        assert_eq!(later.await.unwrap().version, Some(3));
+        assert_eq!(get.await.unwrap().version(), Some("v7"));
+
+        // Spawned: the task needs `Send + 'static`, which an owned builder's future is.
+        let machines = client.app(APP).machines();
+        let started = tokio::spawn(client.app(APP).machine(MACHINE).get().into_future());
+        let listed = tokio::spawn(machines.list().page_size(10).send());
+        assert_eq!(started.await.unwrap().unwrap().id(), MACHINE);
+        assert_eq!(listed.await.unwrap().unwrap().len(), 1);
+        // The handle the list was made from is still there to use.
+        machines.list().await.unwrap();
+        set.assert_calls_async(1).await;
+        show.assert_calls_async(2).await;
+        list.assert_calls_async(2).await;
+    }
+
+    #[test]
+    fn every_resource_s_builders_own_what_they_need() {
+        let client = Client::builder()
+            .test_server("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        let app = client.app(APP);
+        let machine = app.machine(MACHINE);
+        let config = fly_machines::builders::machine_config("nginx")
+            .build()
+            .unwrap();
+        let d = Duration::from_secs(1);
+        assert_owned(&client.apps().list("personal"));
+        assert_owned(&client.apps().create("a", "personal"));
+        assert_owned(&client.apps().ensure("a", "personal"));
+        assert_owned(&app.get());
+        assert_owned(&app.delete());
+        assert_owned(&app.machines().list());
+        assert_owned(&app.machines().create(config.clone()));
+        assert_owned(&app.machines().ensure("key", config));
+        assert_owned(&machine.get());
+        assert_owned(&machine.stop());
+        assert_owned(&machine.exec(["ls"]));
+        assert_owned(&machine.lease(d));
+        assert_owned(&machine.wait_for([WaitState::Started]));
+        assert_owned(&machine.wait_started(d));
+        assert_owned(&machine.wait_healthy(d));
+        assert_owned(&machine.update_image("nginx:2"));
+        assert_owned(&machine.modify_config(|c| c.image = Some("nginx:2".into())));
+        assert_owned(&machine.metadata().merge([("role", "web")]));
+        assert_owned(
+            &app.machines()
+                .wait_all(Vec::<MachineSnapshot>::new(), [WaitState::Started]),
+        );
+        assert_owned(&app.volumes().list());
+        assert_owned(&app.volumes().create("data", "iad", 1));
+        assert_owned(&app.volumes().ensure("data", "iad", 1));
+        assert_owned(&app.volume("vol_1").get());
+        assert_owned(&app.volume("vol_1").extend(2));
+        assert_owned(&app.secrets().set("A", "b"));
+        assert_owned(&app.secrets().get("A"));
+        assert_owned(&app.secret_keys().sign("k", "aGk="));
+        assert_owned(&app.certificates().get("example.com"));
+        assert_owned(&app.ip_assignments().release("1.2.3.4"));
+        assert_owned(&client.tokens().authenticate("FlyV1 x"));
+        assert_owned(&client.org("personal").machines());
+        assert_owned(&client.platform().placements("personal"));
+        let cluster = client.postgres().cluster("c1");
+        assert_owned(&client.postgres().clusters().list("personal"));
+        assert_owned(&client.postgres().clusters().ensure("db"));
+        assert_owned(&cluster.wait_ready(d));
+        assert_owned(&cluster.databases().create("app"));
+        assert_owned(&cluster.database("app").extensions().enable("pgvector"));
+        assert_owned(&cluster.users().create("u"));
+        assert_owned(&cluster.user("u").rotate_password());
+        assert_owned(&cluster.slow_queries());
+        // The handles themselves: clones share the client and the names.
+        assert_owned(&app);
+        assert_owned(&machine);
+        assert_owned(&cluster);
+        let _: Paged<MachineSnapshot> = app.machines().list().stream();
+    }
+}

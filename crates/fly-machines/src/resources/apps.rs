@@ -11,6 +11,7 @@ use crate::{Client, Error, Result, types, validate};
 use fly_machines_api::OperationId;
 use futures::future::BoxFuture;
 use std::future::IntoFuture;
+use std::sync::Arc;
 
 impl Client {
     /// Apps across an organization: list and create.
@@ -24,7 +25,7 @@ impl Client {
     pub fn app(&self, name: impl Into<String>) -> App {
         App {
             client: self.clone(),
-            name: name.into(),
+            name: Arc::from(name.into()),
         }
     }
 }
@@ -38,14 +39,14 @@ pub struct Apps {
 /// Fly's largest app page.
 const MAX_APP_PAGE: u32 = 5000;
 
-impl<S: apps_list_builder::IsComplete> AppsListBuilder<'_, '_, '_, S> {
+impl<S: apps_list_builder::IsComplete> AppsListBuilder<S> {
     /// Reads every page and returns all apps: the same as awaiting the builder.
     pub fn send(self) -> BoxFuture<'static, Result<Vec<types::App>>> {
         self.stream().into_future()
     }
 }
 
-impl<S: apps_list_builder::IsComplete> IntoFuture for AppsListBuilder<'_, '_, '_, S> {
+impl<S: apps_list_builder::IsComplete> IntoFuture for AppsListBuilder<S> {
     type Output = Result<Vec<types::App>>;
     type IntoFuture = BoxFuture<'static, Result<Vec<types::App>>>;
 
@@ -64,25 +65,33 @@ impl Apps {
     /// body; the listing ends on the answer without one. Without it the first answer holds every
     /// app. Repeated cursors, endless paging and expired cursors are errors
     /// ([`PagingError`](crate::paging::PagingError)).
-    #[builder(finish_fn = stream)]
-    pub fn list(
-        &self,
-        #[builder(start_fn)] org_slug: &str,
+    pub fn list(&self, org_slug: impl Into<String>) -> AppsListBuilder {
+        self.clone().list_builder(org_slug)
+    }
+
+    #[builder(
+        builder_type(name = AppsListBuilder, vis = "pub"),
+        start_fn(name = list_builder, vis = ""),
+        finish_fn = stream,
+        on(String, into),
+    )]
+    fn run_list(
+        self,
+        #[builder(start_fn)] org_slug: String,
         /// Only apps with this role.
-        role: Option<&str>,
+        role: Option<String>,
         /// Apps asked for per page (1 to 5,000).
         page_size: Option<u32>,
         /// The most pages to follow before giving up with an error.
         max_pages: Option<u32>,
     ) -> Paged<types::App> {
-        let checked = validate::key("organization slug", org_slug)
+        let checked = validate::key("organization slug", &org_slug)
             .and_then(|()| paging::page_limit("app page size", page_size, MAX_APP_PAGE));
         let limit = match checked {
             Ok(limit) => limit,
             Err(e) => return paging::failed(e),
         };
         let client = self.client.clone();
-        let (org_slug, role) = (org_slug.to_string(), role.map(str::to_string));
         Paged::new(paging::paginate(
             OperationId::AppsList,
             max_pages,
@@ -109,9 +118,23 @@ impl Apps {
     /// With `.idempotency_key(..)`, Fly answers a repeat of the same create (same key, same
     /// name) with the app the first one made, so the call is retried after a timeout or 5xx like
     /// an idempotent one. Without a key it is sent once, unless `.retry_unsafe()` says otherwise.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn create(
+    pub fn create(
         &self,
+        name: impl Into<String>,
+        org_slug: impl Into<String>,
+    ) -> AppsCreateBuilder {
+        self.clone().create_builder(name, org_slug)
+    }
+
+    #[builder(
+        builder_type(name = AppsCreateBuilder, vis = "pub"),
+        start_fn(name = create_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_create(
+        self,
         #[builder(start_fn)] name: String,
         #[builder(start_fn)] org_slug: String,
         /// Name of a custom private network to put the app in.
@@ -162,9 +185,23 @@ impl Apps {
     /// retries never fail on the app a previous attempt made. An app of that name made
     /// otherwise is accepted when it belongs to the organization; in another organization it is
     /// a `name_taken` error.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn ensure(
+    pub fn ensure(
         &self,
+        name: impl Into<String>,
+        org_slug: impl Into<String>,
+    ) -> AppsEnsureBuilder {
+        self.clone().ensure_builder(name, org_slug)
+    }
+
+    #[builder(
+        builder_type(name = AppsEnsureBuilder, vis = "pub"),
+        start_fn(name = ensure_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_ensure(
+        self,
         #[builder(start_fn)] name: String,
         #[builder(start_fn)] org_slug: String,
         /// The create's idempotency key, instead of the one derived from org and name.
@@ -263,7 +300,7 @@ impl EnsuredApp {
 #[derive(Debug, Clone)]
 pub struct App {
     pub(crate) client: Client,
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
 }
 
 #[bon::bon]
@@ -279,8 +316,17 @@ impl App {
     }
 
     /// Fetches the app.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn get(&self) -> Result<types::App> {
+    pub fn get(&self) -> AppGetBuilder {
+        self.clone().get_builder()
+    }
+
+    #[builder(
+        builder_type(name = AppGetBuilder, vis = "pub"),
+        start_fn(name = get_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_get(self) -> Result<types::App> {
         validate::app_name(&self.name)?;
         let r = self
             .client
@@ -290,8 +336,17 @@ impl App {
     }
 
     /// Deletes the app and everything in it.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn delete(&self) -> Result<()> {
+    pub fn delete(&self) -> AppDeleteBuilder {
+        self.clone().delete_builder()
+    }
+
+    #[builder(
+        builder_type(name = AppDeleteBuilder, vis = "pub"),
+        start_fn(name = delete_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_delete(self) -> Result<()> {
         validate::app_name(&self.name)?;
         self.client
             .call(OperationId::AppsDelete, |raw| raw.apps_delete(&self.name))
@@ -301,15 +356,27 @@ impl App {
 
     /// Deletes the app unless it is already gone: `Ok(false)` when there was no app to delete
     /// (404), so a teardown can run again.
-    pub async fn ensure_absent(&self) -> Result<bool> {
-        crate::ensured::absent_ok(self.delete().send().await)
+    pub fn ensure_absent(
+        &self,
+    ) -> impl std::future::Future<Output = Result<bool>> + Send + 'static {
+        let this = self.clone();
+        async move { crate::ensured::absent_ok(this.delete().send().await) }
     }
 
     /// Creates a deploy token for this app:
     /// `app.create_deploy_token().expiry(Duration::from_secs(30 * 86_400)).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn create_deploy_token(
-        &self,
+    pub fn create_deploy_token(&self) -> AppCreateDeployTokenBuilder {
+        self.clone().create_deploy_token_builder()
+    }
+
+    #[builder(
+        builder_type(name = AppCreateDeployTokenBuilder, vis = "pub"),
+        start_fn(name = create_deploy_token_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_create_deploy_token(
+        self,
         /// How long the token is valid (Fly's default when unset).
         expiry: Option<std::time::Duration>,
     ) -> Result<types::CreateAppDeployTokenResponse> {
@@ -347,7 +414,7 @@ impl App {
     pub fn volume(&self, id: impl Into<String>) -> Volume {
         Volume {
             app: self.clone(),
-            id: id.into(),
+            id: Arc::from(id.into()),
         }
     }
 

@@ -18,13 +18,23 @@ impl Certificates {
     }
 
     /// Lists certificates: `app.certificates().list().filter("example.com").limit(50).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn list(
-        &self,
+    pub fn list(&self) -> CertificatesListBuilder {
+        self.clone().list_builder()
+    }
+
+    #[builder(
+        builder_type(name = CertificatesListBuilder, vis = "pub"),
+        start_fn(name = list_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_list(
+        self,
         /// Only hostnames matching this.
-        filter: Option<&str>,
+        filter: Option<String>,
         /// Continue after this cursor (from the previous page).
-        cursor: Option<&str>,
+        cursor: Option<String>,
         /// Page size.
         limit: Option<u32>,
     ) -> Result<types::ListCertificatesResponse> {
@@ -33,21 +43,36 @@ impl Certificates {
             .app
             .client
             .call(OperationId::AppCertificatesList, |raw| {
-                raw.app_certificates_list(&self.app.name, cursor, filter, limit.map(i64::from))
+                raw.app_certificates_list(
+                    &self.app.name,
+                    cursor.as_deref(),
+                    filter.as_deref(),
+                    limit.map(i64::from),
+                )
             })
             .await?;
         Ok(r.into_inner())
     }
 
     /// Requests a certificate from Let's Encrypt for `hostname`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn request_acme(
-        &self,
-        #[builder(start_fn)] hostname: &str,
+    pub fn request_acme(&self, hostname: impl Into<String>) -> CertificatesRequestAcmeBuilder {
+        self.clone().request_acme_builder(hostname)
+    }
+
+    #[builder(
+        builder_type(name = CertificatesRequestAcmeBuilder, vis = "pub"),
+        start_fn(name = request_acme_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_request_acme(
+        self,
+        #[builder(start_fn)] hostname: String,
     ) -> Result<types::CertificateDetail> {
-        self.check(hostname)?;
+        self.check(&hostname)?;
         let body = types::CreateAcmeCertificateRequest {
-            hostname: Some(hostname.to_string()),
+            hostname: Some(hostname),
         };
         let r = self
             .app
@@ -60,18 +85,34 @@ impl Certificates {
     }
 
     /// Uploads your own certificate (PEM chain and key).
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn import_custom(
+    pub fn import_custom(
         &self,
-        #[builder(start_fn)] hostname: &str,
-        #[builder(start_fn)] fullchain: &str,
-        #[builder(start_fn)] private_key: &str,
+        hostname: impl Into<String>,
+        fullchain: impl Into<String>,
+        private_key: impl Into<String>,
+    ) -> CertificatesImportCustomBuilder {
+        self.clone()
+            .import_custom_builder(hostname, fullchain, private_key)
+    }
+
+    #[builder(
+        builder_type(name = CertificatesImportCustomBuilder, vis = "pub"),
+        start_fn(name = import_custom_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_import_custom(
+        self,
+        #[builder(start_fn)] hostname: String,
+        #[builder(start_fn)] fullchain: String,
+        #[builder(start_fn)] private_key: String,
     ) -> Result<types::CertificateDetail> {
-        self.check(hostname)?;
+        self.check(&hostname)?;
         let body = types::CreateCustomCertificateRequest {
-            hostname: Some(hostname.to_string()),
-            fullchain: Some(fullchain.to_string()),
-            private_key: Some(private_key.to_string()),
+            hostname: Some(hostname),
+            fullchain: Some(fullchain),
+            private_key: Some(private_key),
         };
         let r = self
             .app
@@ -84,30 +125,50 @@ impl Certificates {
     }
 
     /// The certificate details of one hostname.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn get(
-        &self,
-        #[builder(start_fn)] hostname: &str,
+    pub fn get(&self, hostname: impl Into<String>) -> CertificatesGetBuilder {
+        self.clone().get_builder(hostname)
+    }
+
+    #[builder(
+        builder_type(name = CertificatesGetBuilder, vis = "pub"),
+        start_fn(name = get_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_get(
+        self,
+        #[builder(start_fn)] hostname: String,
     ) -> Result<types::CertificateDetail> {
-        self.check(hostname)?;
+        self.check(&hostname)?;
         let r = self
             .app
             .client
             .call(OperationId::AppCertificatesShow, |raw| {
-                raw.app_certificates_show(&self.app.name, hostname)
+                raw.app_certificates_show(&self.app.name, &hostname)
             })
             .await?;
         Ok(r.into_inner())
     }
 
     /// Removes the hostname and all its certificates.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn delete(&self, #[builder(start_fn)] hostname: &str) -> Result<()> {
-        self.check(hostname)?;
+    pub fn delete(&self, hostname: impl Into<String>) -> CertificatesDeleteBuilder {
+        self.clone().delete_builder(hostname)
+    }
+
+    #[builder(
+        builder_type(name = CertificatesDeleteBuilder, vis = "pub"),
+        start_fn(name = delete_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_delete(self, #[builder(start_fn)] hostname: String) -> Result<()> {
+        self.check(&hostname)?;
         self.app
             .client
             .call(OperationId::AppCertificatesDelete, |raw| {
-                raw.app_certificates_delete(&self.app.name, hostname)
+                raw.app_certificates_delete(&self.app.name, &hostname)
             })
             .await?;
         Ok(())
@@ -115,56 +176,94 @@ impl Certificates {
 
     /// Removes the hostname unless it is already gone: `Ok(false)` when there was nothing to
     /// remove (404).
-    pub async fn ensure_absent(&self, hostname: &str) -> Result<bool> {
-        crate::ensured::absent_ok(self.delete(hostname).send().await)
+    pub fn ensure_absent(
+        &self,
+        hostname: &str,
+    ) -> impl std::future::Future<Output = Result<bool>> + Send + 'static {
+        let this = self.clone();
+        let hostname = hostname.to_owned();
+        async move {
+            let hostname = hostname.as_str();
+            crate::ensured::absent_ok(this.delete(hostname).send().await)
+        }
     }
 
     /// Removes only the ACME-issued certificate.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn delete_acme(
-        &self,
-        #[builder(start_fn)] hostname: &str,
+    pub fn delete_acme(&self, hostname: impl Into<String>) -> CertificatesDeleteAcmeBuilder {
+        self.clone().delete_acme_builder(hostname)
+    }
+
+    #[builder(
+        builder_type(name = CertificatesDeleteAcmeBuilder, vis = "pub"),
+        start_fn(name = delete_acme_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_delete_acme(
+        self,
+        #[builder(start_fn)] hostname: String,
     ) -> Result<types::CertificateDetail> {
-        self.check(hostname)?;
+        self.check(&hostname)?;
         let r = self
             .app
             .client
             .call(OperationId::AppCertificatesAcmeDelete, |raw| {
-                raw.app_certificates_acme_delete(&self.app.name, hostname)
+                raw.app_certificates_acme_delete(&self.app.name, &hostname)
             })
             .await?;
         Ok(r.into_inner())
     }
 
     /// Removes only the custom certificate.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn delete_custom(
-        &self,
-        #[builder(start_fn)] hostname: &str,
+    pub fn delete_custom(&self, hostname: impl Into<String>) -> CertificatesDeleteCustomBuilder {
+        self.clone().delete_custom_builder(hostname)
+    }
+
+    #[builder(
+        builder_type(name = CertificatesDeleteCustomBuilder, vis = "pub"),
+        start_fn(name = delete_custom_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_delete_custom(
+        self,
+        #[builder(start_fn)] hostname: String,
     ) -> Result<types::DestroyCustomCertificateResponse> {
-        self.check(hostname)?;
+        self.check(&hostname)?;
         let r = self
             .app
             .client
             .call(OperationId::AppCertificatesCustomDelete, |raw| {
-                raw.app_certificates_custom_delete(&self.app.name, hostname)
+                raw.app_certificates_custom_delete(&self.app.name, &hostname)
             })
             .await?;
         Ok(r.into_inner())
     }
 
     /// Re-checks DNS and issuance for the hostname.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn check_dns(
-        &self,
-        #[builder(start_fn)] hostname: &str,
+    pub fn check_dns(&self, hostname: impl Into<String>) -> CertificatesCheckDnsBuilder {
+        self.clone().check_dns_builder(hostname)
+    }
+
+    #[builder(
+        builder_type(name = CertificatesCheckDnsBuilder, vis = "pub"),
+        start_fn(name = check_dns_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_check_dns(
+        self,
+        #[builder(start_fn)] hostname: String,
     ) -> Result<types::CertificateCheckResponse> {
-        self.check(hostname)?;
+        self.check(&hostname)?;
         let r = self
             .app
             .client
             .call(OperationId::AppCertificatesCheck, |raw| {
-                raw.app_certificates_check(&self.app.name, hostname)
+                raw.app_certificates_check(&self.app.name, &hostname)
             })
             .await?;
         Ok(r.into_inner())

@@ -56,8 +56,17 @@ pub struct IpAssignments {
 #[bon::bon]
 impl IpAssignments {
     /// Lists the app's addresses.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn list(&self) -> Result<types::ListIpAssignmentsResponse> {
+    pub fn list(&self) -> IpAssignmentsListBuilder {
+        self.clone().list_builder()
+    }
+
+    #[builder(
+        builder_type(name = IpAssignmentsListBuilder, vis = "pub"),
+        start_fn(name = list_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_list(self) -> Result<types::ListIpAssignmentsResponse> {
         validate::app_name(&self.app.name)?;
         let r = self
             .app
@@ -71,9 +80,19 @@ impl IpAssignments {
 
     /// Allocates an address of `kind` to the app:
     /// `app.ip_assignments().assign(IpKind::V6).region("iad").await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn assign(
-        &self,
+    pub fn assign(&self, kind: IpKind) -> IpAssignmentsAssignBuilder {
+        self.clone().assign_builder(kind)
+    }
+
+    #[builder(
+        builder_type(name = IpAssignmentsAssignBuilder, vis = "pub"),
+        start_fn(name = assign_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_assign(
+        self,
         #[builder(start_fn)] kind: IpKind,
         /// Pin the address to this region; without it the address is global (anycast).
         region: Option<String>,
@@ -111,19 +130,37 @@ impl IpAssignments {
 
     /// Releases an address unless it is already released: `Ok(false)` when there was nothing to
     /// release (404).
-    pub async fn ensure_absent(&self, ip: &str) -> Result<bool> {
-        crate::ensured::absent_ok(self.release(ip).send().await)
+    pub fn ensure_absent(
+        &self,
+        ip: &str,
+    ) -> impl std::future::Future<Output = Result<bool>> + Send + 'static {
+        let this = self.clone();
+        let ip = ip.to_owned();
+        async move {
+            let ip = ip.as_str();
+            crate::ensured::absent_ok(this.release(ip).send().await)
+        }
     }
 
     /// Releases an address.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn release(&self, #[builder(start_fn)] ip: &str) -> Result<()> {
+    pub fn release(&self, ip: impl Into<String>) -> IpAssignmentsReleaseBuilder {
+        self.clone().release_builder(ip)
+    }
+
+    #[builder(
+        builder_type(name = IpAssignmentsReleaseBuilder, vis = "pub"),
+        start_fn(name = release_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_release(self, #[builder(start_fn)] ip: String) -> Result<()> {
         validate::app_name(&self.app.name)?;
-        validate::host("ip address", ip)?;
+        validate::host("ip address", &ip)?;
         self.app
             .client
             .call(OperationId::AppIpAssignmentsDelete, |raw| {
-                raw.app_ip_assignments_delete(&self.app.name, ip)
+                raw.app_ip_assignments_delete(&self.app.name, &ip)
             })
             .await?;
         Ok(())

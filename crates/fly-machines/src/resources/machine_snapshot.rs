@@ -1,5 +1,6 @@
 //! A machine as one answer described it, together with the handle to act on it.
 
+use std::future::Future;
 use std::ops::Deref;
 use std::time::Duration;
 
@@ -27,7 +28,7 @@ impl MachineSnapshot {
     }
 
     /// The same, with its handle carrying `nonce` (an update made under a lease).
-    pub(crate) fn with_nonce(mut self, nonce: Option<String>) -> MachineSnapshot {
+    pub(crate) fn with_nonce(mut self, nonce: Option<std::sync::Arc<str>>) -> MachineSnapshot {
         self.handle.lease_nonce = nonce;
         self
     }
@@ -53,27 +54,32 @@ impl MachineSnapshot {
     }
 
     /// Waits until this version is `started` (or fails fast if it lands in `failed`).
-    pub async fn wait_started(&self, timeout: Duration) -> Result<WaitOutcome> {
-        self.wait_for([WaitState::Started], timeout).await
+    pub fn wait_started(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<WaitOutcome>> + Send + 'static {
+        self.wait_for([WaitState::Started], timeout)
     }
 
     /// Waits until this version is `stopped`.
-    pub async fn wait_stopped(&self, timeout: Duration) -> Result<WaitOutcome> {
-        self.wait_for([WaitState::Stopped], timeout).await
+    pub fn wait_stopped(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<WaitOutcome>> + Send + 'static {
+        self.wait_for([WaitState::Stopped], timeout)
     }
 
     /// Waits until this version reaches one of `states`.
-    pub async fn wait_for(
+    pub fn wait_for(
         &self,
         states: impl IntoIterator<Item = WaitState>,
         timeout: Duration,
-    ) -> Result<WaitOutcome> {
+    ) -> impl Future<Output = Result<WaitOutcome>> + Send + 'static {
         self.handle
             .wait_for(states.into_iter().collect::<Vec<_>>())
             .timeout(timeout)
             .maybe_version(self.data.version().map(str::to_string))
             .send()
-            .await
     }
 }
 

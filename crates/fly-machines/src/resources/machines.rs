@@ -8,6 +8,7 @@ use fly_machines_api::OperationId;
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::future::IntoFuture;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::context::CallContext;
@@ -44,9 +45,18 @@ impl Machines {
     /// an answer without a `fly-next-cursor` header. A server that repeats a cursor or pages past
     /// `.max_pages(n)` (default [`DEFAULT_MAX_PAGES`](crate::paging::DEFAULT_MAX_PAGES)) is
     /// refused with [`PagingError`](crate::paging::PagingError), as is an expired cursor.
-    #[builder(finish_fn = stream, on(String, into))]
-    pub fn list(
-        &self,
+    pub fn list(&self) -> MachinesListBuilder {
+        self.clone().list_builder()
+    }
+
+    #[builder(
+        builder_type(name = MachinesListBuilder, vis = "pub"),
+        start_fn(name = list_builder, vis = ""),
+        finish_fn = stream,
+        on(String, into),
+    )]
+    fn run_list(
+        self,
         /// Metadata pairs every listed machine must carry (`.metadata(key, value)`, repeatable).
         #[builder(field)]
         metadata: Vec<(String, String)>,
@@ -141,9 +151,19 @@ impl Machines {
     /// A create that took effect but whose answer cannot be decoded is
     /// [`Error::CreatedUnreadable`], never sent again. [`ensure`](Self::ensure) is the same with
     /// the key required, and says whether it created or found the machine.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn create(
-        &self,
+    pub fn create(&self, config: types::MachineConfig) -> MachinesCreateBuilder {
+        self.clone().create_builder(config)
+    }
+
+    #[builder(
+        builder_type(name = MachinesCreateBuilder, vis = "pub"),
+        start_fn(name = create_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_create(
+        self,
         #[builder(start_fn)] config: types::MachineConfig,
         /// Machine name (unique in the app); Fly picks one when absent.
         name: Option<String>,
@@ -205,9 +225,23 @@ impl Machines {
     /// after the key unless `.name(..)` is given, look again after a lost answer), and the
     /// answer says whether this call made the machine ([`Ensured::was_created`]). A machine
     /// found is returned as it is: its config is not compared with `config`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn ensure(
+    pub fn ensure(
         &self,
+        key: impl Into<String>,
+        config: types::MachineConfig,
+    ) -> MachinesEnsureBuilder {
+        self.clone().ensure_builder(key, config)
+    }
+
+    #[builder(
+        builder_type(name = MachinesEnsureBuilder, vis = "pub"),
+        start_fn(name = ensure_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_ensure(
+        self,
         #[builder(start_fn)] key: String,
         #[builder(start_fn)] config: types::MachineConfig,
         /// Machine name (unique in the app); derived from the key when absent.
@@ -299,18 +333,26 @@ impl Machines {
 
     /// The live machine (not destroyed or being destroyed) tagged with a create's idempotency
     /// key, if one is visible now.
-    pub async fn find_by_launch_id(&self, key: &str) -> Result<Option<MachineSnapshot>> {
-        let found = self
-            .list()
-            .metadata(LAUNCH_ID_METADATA_KEY, key)
-            .send()
-            .await?;
-        // Filter again locally: a server that ignores the filter must not make us pick a stranger.
-        Ok(found.into_iter().find(|m| {
-            m.metadata(LAUNCH_ID_METADATA_KEY) == Some(key)
-                && !m.state().is_terminal()
-                && m.state() != MachineState::Destroying
-        }))
+    pub fn find_by_launch_id(
+        &self,
+        key: &str,
+    ) -> impl std::future::Future<Output = Result<Option<MachineSnapshot>>> + Send + 'static {
+        let this = self.clone();
+        let key = key.to_owned();
+        async move {
+            let key = key.as_str();
+            let found = this
+                .list()
+                .metadata(LAUNCH_ID_METADATA_KEY, key)
+                .send()
+                .await?;
+            // Filter again locally: a server that ignores the filter must not make us pick a stranger.
+            Ok(found.into_iter().find(|m| {
+                m.metadata(LAUNCH_ID_METADATA_KEY) == Some(key)
+                    && !m.state().is_terminal()
+                    && m.state() != MachineState::Destroying
+            }))
+        }
     }
 }
 
@@ -326,7 +368,7 @@ pub(crate) fn launch_name(key: &str) -> String {
     format!("launch-{hash:016x}")
 }
 
-impl<S: machines_list_builder::State> MachinesListBuilder<'_, S> {
+impl<S: machines_list_builder::State> MachinesListBuilder<S> {
     /// Only machines whose metadata has `key` set to `value`; call again to add more pairs.
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.metadata.push((key.into(), value.into()));
@@ -334,14 +376,14 @@ impl<S: machines_list_builder::State> MachinesListBuilder<'_, S> {
     }
 }
 
-impl<S: machines_list_builder::IsComplete> MachinesListBuilder<'_, S> {
+impl<S: machines_list_builder::IsComplete> MachinesListBuilder<S> {
     /// Reads every page and returns all machines: the same as awaiting the builder.
     pub fn send(self) -> BoxFuture<'static, Result<Vec<MachineSnapshot>>> {
         self.stream().into_future()
     }
 }
 
-impl<S: machines_list_builder::IsComplete> IntoFuture for MachinesListBuilder<'_, S> {
+impl<S: machines_list_builder::IsComplete> IntoFuture for MachinesListBuilder<S> {
     type Output = Result<Vec<MachineSnapshot>>;
     type IntoFuture = BoxFuture<'static, Result<Vec<MachineSnapshot>>>;
 
@@ -370,8 +412,8 @@ pub(crate) fn validate_config(config: &types::MachineConfig) -> Result<()> {
 #[derive(Clone)]
 pub struct Machine {
     pub(crate) app: App,
-    pub(crate) id: String,
-    pub(crate) lease_nonce: Option<String>,
+    pub(crate) id: Arc<str>,
+    pub(crate) lease_nonce: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Machine {
@@ -428,7 +470,7 @@ impl Machine {
     pub(crate) fn new(app: App, id: String) -> Machine {
         Machine {
             app,
-            id,
+            id: Arc::from(id),
             lease_nonce: None,
         }
     }
@@ -446,7 +488,7 @@ impl Machine {
     /// This handle with a lease nonce: its mutations send `fly-machine-lease-nonce`.
     pub fn with_lease_nonce(&self, nonce: impl Into<String>) -> Machine {
         Machine {
-            lease_nonce: Some(nonce.into()),
+            lease_nonce: Some(Arc::from(nonce.into())),
             ..self.clone()
         }
     }
@@ -465,8 +507,10 @@ impl Machine {
     }
 
     /// The machine's metadata.
-    pub fn metadata(&self) -> Metadata<'_> {
-        Metadata { machine: self }
+    pub fn metadata(&self) -> Metadata {
+        Metadata {
+            machine: self.clone(),
+        }
     }
 }
 
@@ -476,9 +520,19 @@ impl Machine {
     /// answer carries the current lease, read with [`types::Machine::lease`]; with
     /// `.version(v)` it is that earlier version of the machine (an id from
     /// [`versions`](Self::versions) or [`types::Machine::version`]).
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn get(
-        &self,
+    pub fn get(&self) -> MachineGetBuilder {
+        self.clone().get_builder()
+    }
+
+    #[builder(
+        builder_type(name = MachineGetBuilder, vis = "pub"),
+        start_fn(name = get_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_get(
+        self,
         /// Include the machine's current lease (owner, description, expiry; never its nonce).
         #[builder(default, with = || true)]
         include_leases: bool,
@@ -510,9 +564,19 @@ impl Machine {
     /// With `.if_version(v)` the update is applied only while the machine is still at version
     /// `v` (sent as `current_version`); if someone changed it since, Fly refuses with 409,
     /// changes nothing, and the error answers [`Error::is_version_conflict`].
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn update(
-        &self,
+    pub fn update(&self, request: types::UpdateMachineRequest) -> MachineUpdateBuilder {
+        self.clone().update_builder(request)
+    }
+
+    #[builder(
+        builder_type(name = MachineUpdateBuilder, vis = "pub"),
+        start_fn(name = update_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_update(
+        self,
         #[builder(start_fn)] request: types::UpdateMachineRequest,
         /// Retry after a timeout or 5xx even though an update is not idempotent.
         #[builder(default, with = || true)]
@@ -550,9 +614,19 @@ impl Machine {
 
     /// Updates the machine to `config` (a complete config); `.if_version(v)` as for
     /// [`update`](Self::update).
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn update_config(
-        &self,
+    pub fn update_config(&self, config: types::MachineConfig) -> MachineUpdateConfigBuilder {
+        self.clone().update_config_builder(config)
+    }
+
+    #[builder(
+        builder_type(name = MachineUpdateConfigBuilder, vis = "pub"),
+        start_fn(name = update_config_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_update_config(
+        self,
         #[builder(start_fn)] config: types::MachineConfig,
         /// Only while the machine is at this version (optimistic concurrency).
         if_version: Option<String>,
@@ -567,8 +641,17 @@ impl Machine {
     }
 
     /// Starts a stopped, suspended or created machine (412 from any other state).
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn start(&self) -> Result<types::StartMachineResponse> {
+    pub fn start(&self) -> MachineStartBuilder {
+        self.clone().start_builder()
+    }
+
+    #[builder(
+        builder_type(name = MachineStartBuilder, vis = "pub"),
+        start_fn(name = start_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_start(self) -> Result<types::StartMachineResponse> {
         self.check()?;
         let r = self
             .app
@@ -582,9 +665,18 @@ impl Machine {
 
     /// Stops the machine: `machine.stop().signal(Signal::Int).timeout(d).await`; without
     /// options, with the config's stop signal and timeout.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn stop(
-        &self,
+    pub fn stop(&self) -> MachineStopBuilder {
+        self.clone().stop_builder()
+    }
+
+    #[builder(
+        builder_type(name = MachineStopBuilder, vis = "pub"),
+        start_fn(name = stop_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_stop(
+        self,
         /// The signal for the main process (one of HUP INT QUIT KILL USR1 USR2 TERM).
         signal: Option<Signal>,
         /// How long after the signal the machine is killed.
@@ -612,8 +704,17 @@ impl Machine {
     }
 
     /// Suspends the machine (snapshot of memory; resumes on start).
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn suspend(&self) -> Result<()> {
+    pub fn suspend(&self) -> MachineSuspendBuilder {
+        self.clone().suspend_builder()
+    }
+
+    #[builder(
+        builder_type(name = MachineSuspendBuilder, vis = "pub"),
+        start_fn(name = suspend_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_suspend(self) -> Result<()> {
         self.check()?;
         self.app
             .client
@@ -625,9 +726,18 @@ impl Machine {
     }
 
     /// Restarts the machine: `machine.restart().signal(Signal::Hup).timeout(d).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn restart(
-        &self,
+    pub fn restart(&self) -> MachineRestartBuilder {
+        self.clone().restart_builder()
+    }
+
+    #[builder(
+        builder_type(name = MachineRestartBuilder, vis = "pub"),
+        start_fn(name = restart_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_restart(
+        self,
         /// The signal that stops the main process.
         signal: Option<Signal>,
         /// How long the stop part may take before the process is killed.
@@ -654,8 +764,17 @@ impl Machine {
     }
 
     /// Sends a signal to the machine's main process.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn signal(&self, #[builder(start_fn)] signal: Signal) -> Result<()> {
+    pub fn signal(&self, signal: Signal) -> MachineSignalBuilder {
+        self.clone().signal_builder(signal)
+    }
+
+    #[builder(
+        builder_type(name = MachineSignalBuilder, vis = "pub"),
+        start_fn(name = signal_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_signal(self, #[builder(start_fn)] signal: Signal) -> Result<()> {
         self.check()?;
         let body = types::SignalRequest {
             signal: Some(signal.for_signal()?),
@@ -670,9 +789,18 @@ impl Machine {
     }
 
     /// Destroys the machine: `machine.delete().force().await` kills a running one.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn delete(
-        &self,
+    pub fn delete(&self) -> MachineDeleteBuilder {
+        self.clone().delete_builder()
+    }
+
+    #[builder(
+        builder_type(name = MachineDeleteBuilder, vis = "pub"),
+        start_fn(name = delete_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_delete(
+        self,
         /// Kill the machine if it is running, instead of refusing.
         #[builder(default, with = || true)]
         force: bool,
@@ -694,13 +822,25 @@ impl Machine {
 
     /// Destroys the machine (killing it if it runs) unless it is already gone: `Ok(false)` when
     /// there was no machine to destroy (404), so a teardown can run again.
-    pub async fn ensure_absent(&self) -> Result<bool> {
-        crate::ensured::absent_ok(self.delete().force().send().await)
+    pub fn ensure_absent(
+        &self,
+    ) -> impl std::future::Future<Output = Result<bool>> + Send + 'static {
+        let this = self.clone();
+        async move { crate::ensured::absent_ok(this.delete().force().send().await) }
     }
 
     /// Stops the proxy from routing new requests to the machine.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn cordon(&self) -> Result<()> {
+    pub fn cordon(&self) -> MachineCordonBuilder {
+        self.clone().cordon_builder()
+    }
+
+    #[builder(
+        builder_type(name = MachineCordonBuilder, vis = "pub"),
+        start_fn(name = cordon_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_cordon(self) -> Result<()> {
         self.check()?;
         self.app
             .client
@@ -712,8 +852,17 @@ impl Machine {
     }
 
     /// Lets the proxy route requests to the machine again.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn uncordon(&self) -> Result<()> {
+    pub fn uncordon(&self) -> MachineUncordonBuilder {
+        self.clone().uncordon_builder()
+    }
+
+    #[builder(
+        builder_type(name = MachineUncordonBuilder, vis = "pub"),
+        start_fn(name = uncordon_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_uncordon(self) -> Result<()> {
         self.check()?;
         self.app
             .client
@@ -725,9 +874,18 @@ impl Machine {
     }
 
     /// The machine's events, newest first: `machine.events().limit(10).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn events(
-        &self,
+    pub fn events(&self) -> MachineEventsBuilder {
+        self.clone().events_builder()
+    }
+
+    #[builder(
+        builder_type(name = MachineEventsBuilder, vis = "pub"),
+        start_fn(name = events_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_events(
+        self,
         /// At most this many events.
         limit: Option<u32>,
     ) -> Result<Vec<types::MachineEvent>> {
@@ -743,8 +901,17 @@ impl Machine {
     }
 
     /// The machine's config versions.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn versions(&self) -> Result<Vec<types::MachineVersion>> {
+    pub fn versions(&self) -> MachineVersionsBuilder {
+        self.clone().versions_builder()
+    }
+
+    #[builder(
+        builder_type(name = MachineVersionsBuilder, vis = "pub"),
+        start_fn(name = versions_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_versions(self) -> Result<Vec<types::MachineVersion>> {
         self.check()?;
         let r = self
             .app
@@ -758,9 +925,18 @@ impl Machine {
 
     /// Processes running in the machine:
     /// `machine.processes().sort_by(ProcessSort::Cpu).order(SortOrder::Descending).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn processes(
-        &self,
+    pub fn processes(&self) -> MachineProcessesBuilder {
+        self.clone().processes_builder()
+    }
+
+    #[builder(
+        builder_type(name = MachineProcessesBuilder, vis = "pub"),
+        start_fn(name = processes_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_processes(
+        self,
         /// What to sort by.
         sort_by: Option<ProcessSort>,
         /// The direction.
@@ -784,9 +960,19 @@ impl Machine {
 
     /// Runs a command (no shell) in the machine and returns its output:
     /// `machine.exec(["ls", "-l"]).timeout(Duration::from_secs(10)).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn exec(
-        &self,
+    pub fn exec(&self, command: impl Into<Command>) -> MachineExecBuilder {
+        self.clone().exec_builder(command)
+    }
+
+    #[builder(
+        builder_type(name = MachineExecBuilder, vis = "pub"),
+        start_fn(name = exec_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_exec(
+        self,
         #[builder(start_fn, into)] command: Command,
         /// How long the command may run (whole seconds, 1 s to 1 h).
         timeout: Option<Duration>,
@@ -848,8 +1034,17 @@ impl Machine {
     }
 
     /// The machine's memory: limit and what is available.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn memory(&self) -> Result<types::MemoryResponse> {
+    pub fn memory(&self) -> MachineMemoryBuilder {
+        self.clone().memory_builder()
+    }
+
+    #[builder(
+        builder_type(name = MachineMemoryBuilder, vis = "pub"),
+        start_fn(name = memory_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_memory(self) -> Result<types::MemoryResponse> {
         self.check()?;
         let r = self
             .app
@@ -862,9 +1057,18 @@ impl Machine {
     }
 
     /// Sets the machine's memory limit, in MB.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn set_memory_limit(
-        &self,
+    pub fn set_memory_limit(&self, limit_mb: u32) -> MachineSetMemoryLimitBuilder {
+        self.clone().set_memory_limit_builder(limit_mb)
+    }
+
+    #[builder(
+        builder_type(name = MachineSetMemoryLimitBuilder, vis = "pub"),
+        start_fn(name = set_memory_limit_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_set_memory_limit(
+        self,
         #[builder(start_fn)] limit_mb: u32,
     ) -> Result<types::MemoryResponse> {
         self.check()?;
@@ -887,9 +1091,18 @@ impl Machine {
     }
 
     /// Asks the machine to give back `amount_mb` of memory.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn reclaim_memory(
-        &self,
+    pub fn reclaim_memory(&self, amount_mb: u32) -> MachineReclaimMemoryBuilder {
+        self.clone().reclaim_memory_builder(amount_mb)
+    }
+
+    #[builder(
+        builder_type(name = MachineReclaimMemoryBuilder, vis = "pub"),
+        start_fn(name = reclaim_memory_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_reclaim_memory(
+        self,
         #[builder(start_fn)] amount_mb: u32,
     ) -> Result<types::ReclaimMemoryResponse> {
         self.check()?;
@@ -912,82 +1125,115 @@ impl Machine {
     }
 }
 
-/// A machine's metadata (string keys and values).
-#[derive(Debug, Clone, Copy)]
-pub struct Metadata<'a> {
-    machine: &'a Machine,
+/// A machine's metadata (string keys and values). Holds a clone of its machine handle, so
+/// its builders own everything they need.
+#[derive(Debug, Clone)]
+pub struct Metadata {
+    machine: Machine,
 }
 
-impl Metadata<'_> {
+impl Metadata {
     /// All keys and values.
-    pub async fn all(&self) -> Result<BTreeMap<String, String>> {
-        let m = self.machine;
-        m.check()?;
-        let r = m
-            .app
-            .client
-            .call(OperationId::MachinesShowMetadata, |raw| {
-                raw.machines_show_metadata(&m.app.name, &m.id)
-            })
-            .await?;
-        Ok(r.into_inner())
+    pub fn all(
+        &self,
+    ) -> impl std::future::Future<Output = Result<BTreeMap<String, String>>> + Send + 'static {
+        let this = self.clone();
+        async move {
+            let m = &this.machine;
+            m.check()?;
+            let r = m
+                .app
+                .client
+                .call(OperationId::MachinesShowMetadata, |raw| {
+                    raw.machines_show_metadata(&m.app.name, &m.id)
+                })
+                .await?;
+            Ok(r.into_inner())
+        }
     }
 
     /// One value; `Ok(None)` when the key is not set.
-    pub async fn get(&self, key: &str) -> Result<Option<String>> {
-        let m = self.machine;
-        m.check()?;
-        validate::metadata_key(key)?;
-        match m
-            .app
-            .client
-            .call(OperationId::MachinesGetMetadataKey, |raw| {
-                raw.machines_get_metadata_key(&m.app.name, &m.id, key)
-            })
-            .await
-        {
-            Ok(r) => Ok(r.into_inner().value),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
+    pub fn get(
+        &self,
+        key: &str,
+    ) -> impl std::future::Future<Output = Result<Option<String>>> + Send + 'static {
+        let this = self.clone();
+        let key = key.to_owned();
+        async move {
+            let key = key.as_str();
+            let m = &this.machine;
+            m.check()?;
+            validate::metadata_key(key)?;
+            match m
+                .app
+                .client
+                .call(OperationId::MachinesGetMetadataKey, |raw| {
+                    raw.machines_get_metadata_key(&m.app.name, &m.id, key)
+                })
+                .await
+            {
+                Ok(r) => Ok(r.into_inner().value),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e),
+            }
         }
     }
 
     /// Sets one key.
-    pub async fn set(&self, key: &str, value: &str) -> Result<()> {
-        let m = self.machine;
-        m.check()?;
-        validate::metadata_key(key)?;
-        let body = types::UpsertMetadataKeyRequest {
-            value: Some(value.to_string()),
-            updated_at: None,
-        };
-        m.app
-            .client
-            .call(OperationId::MachinesUpsertMetadata, |raw| {
-                raw.machines_upsert_metadata(
-                    &m.app.name,
-                    &m.id,
-                    key,
-                    m.lease_nonce.as_deref(),
-                    &body,
-                )
-            })
-            .await?;
-        Ok(())
+    pub fn set(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
+        let this = self.clone();
+        let key = key.to_owned();
+        let value = value.to_owned();
+        async move {
+            let key = key.as_str();
+            let value = value.as_str();
+            let m = &this.machine;
+            m.check()?;
+            validate::metadata_key(key)?;
+            let body = types::UpsertMetadataKeyRequest {
+                value: Some(value.to_string()),
+                updated_at: None,
+            };
+            m.app
+                .client
+                .call(OperationId::MachinesUpsertMetadata, |raw| {
+                    raw.machines_upsert_metadata(
+                        &m.app.name,
+                        &m.id,
+                        key,
+                        m.lease_nonce.as_deref(),
+                        &body,
+                    )
+                })
+                .await?;
+            Ok(())
+        }
     }
 
     /// Removes one key.
-    pub async fn delete(&self, key: &str) -> Result<()> {
-        let m = self.machine;
-        m.check()?;
-        validate::metadata_key(key)?;
-        m.app
-            .client
-            .call(OperationId::MachinesDeleteMetadata, |raw| {
-                raw.machines_delete_metadata(&m.app.name, &m.id, key, m.lease_nonce.as_deref())
-            })
-            .await?;
-        Ok(())
+    pub fn delete(
+        &self,
+        key: &str,
+    ) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
+        let this = self.clone();
+        let key = key.to_owned();
+        async move {
+            let key = key.as_str();
+            let m = &this.machine;
+            m.check()?;
+            validate::metadata_key(key)?;
+            m.app
+                .client
+                .call(OperationId::MachinesDeleteMetadata, |raw| {
+                    raw.machines_delete_metadata(&m.app.name, &m.id, key, m.lease_nonce.as_deref())
+                })
+                .await?;
+            Ok(())
+        }
     }
 }
 
@@ -1013,19 +1259,29 @@ where
 }
 
 #[bon::bon]
-impl Metadata<'_> {
+impl Metadata {
     /// Replaces all metadata with `entries` (PUT):
     /// `machine.metadata().replace([("role", "web")]).if_version(v).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn replace(
-        &self,
+    pub fn replace(&self, entries: impl Into<MetadataEntries>) -> MetadataReplaceBuilder {
+        self.clone().replace_builder(entries)
+    }
+
+    #[builder(
+        builder_type(name = MetadataReplaceBuilder, vis = "pub"),
+        start_fn(name = replace_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_replace(
+        self,
         #[builder(start_fn, into)] entries: MetadataEntries,
         /// Apply only while the machine is at this version (`instance_id`); else 412.
         if_version: Option<String>,
         /// Apply only while the metadata was last updated at this time, as read; else 412.
         if_updated_at: Option<String>,
     ) -> Result<()> {
-        let m = self.machine;
+        let m = &self.machine;
         let request = self.request(entries, if_version, if_updated_at)?;
         m.app
             .client
@@ -1038,16 +1294,26 @@ impl Metadata<'_> {
 
     /// Sets the keys of `entries`, keeping the others; an empty value removes its key (PATCH):
     /// `machine.metadata().merge([("role", "web"), ("canary", "")]).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn merge(
-        &self,
+    pub fn merge(&self, entries: impl Into<MetadataEntries>) -> MetadataMergeBuilder {
+        self.clone().merge_builder(entries)
+    }
+
+    #[builder(
+        builder_type(name = MetadataMergeBuilder, vis = "pub"),
+        start_fn(name = merge_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_merge(
+        self,
         #[builder(start_fn, into)] entries: MetadataEntries,
         /// Apply only while the machine is at this version (`instance_id`); else 412.
         if_version: Option<String>,
         /// Apply only while the metadata was last updated at this time, as read; else 412.
         if_updated_at: Option<String>,
     ) -> Result<()> {
-        let m = self.machine;
+        let m = &self.machine;
         let request = self.request(entries, if_version, if_updated_at)?;
         m.app
             .client
@@ -1059,7 +1325,7 @@ impl Metadata<'_> {
     }
 }
 
-impl Metadata<'_> {
+impl Metadata {
     /// The body of a PUT or PATCH, after checking the machine and every key.
     fn request(
         &self,

@@ -3,6 +3,7 @@
 use fly_machines_api::OperationId;
 use futures::future::{BoxFuture, FutureExt};
 use futures::stream::BoxStream;
+use std::sync::Arc;
 
 use crate::{Client, MachineState, Result, VolumeState, paging, types, validate};
 
@@ -11,7 +12,7 @@ impl Client {
     pub fn org(&self, slug: impl Into<String>) -> Org {
         Org {
             client: self.clone(),
-            slug: slug.into(),
+            slug: Arc::from(slug.into()),
         }
     }
 }
@@ -20,7 +21,7 @@ impl Client {
 #[derive(Debug, Clone)]
 pub struct Org {
     client: Client,
-    slug: String,
+    pub(crate) slug: Arc<str>,
 }
 
 /// The filters both organization listings take, as their builders collect them.
@@ -83,9 +84,18 @@ impl Org {
 impl Org {
     /// Every machine of the organization, page after page, as a stream:
     /// `org.machines().region("iad").state(MachineState::Started).stream()`.
-    #[builder(finish_fn = stream, on(String, into))]
-    pub fn machines(
-        &self,
+    pub fn machines(&self) -> OrgMachinesBuilder {
+        self.clone().machines_builder()
+    }
+
+    #[builder(
+        builder_type(name = OrgMachinesBuilder, vis = "pub"),
+        start_fn(name = machines_builder, vis = ""),
+        finish_fn = stream,
+        on(String, into),
+    )]
+    fn run_machines(
+        self,
         /// Destroyed machines too.
         #[builder(default, with = || true)]
         include_deleted: bool,
@@ -142,9 +152,18 @@ impl Org {
 
     /// Every volume of the organization, page after page, as a stream:
     /// `org.volumes().region("iad").stream()`.
-    #[builder(finish_fn = stream, on(String, into))]
-    pub fn volumes(
-        &self,
+    pub fn volumes(&self) -> OrgVolumesBuilder {
+        self.clone().volumes_builder()
+    }
+
+    #[builder(
+        builder_type(name = OrgVolumesBuilder, vis = "pub"),
+        start_fn(name = volumes_builder, vis = ""),
+        finish_fn = stream,
+        on(String, into),
+    )]
+    fn run_volumes(
+        self,
         /// Destroyed volumes too.
         #[builder(default, with = || true)]
         include_deleted: bool,

@@ -21,8 +21,17 @@ pub struct Platform {
 #[bon::bon]
 impl Platform {
     /// Fly's regions and whether they take new machines.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn regions(&self) -> Result<types::RegionResponse> {
+    pub fn regions(&self) -> PlatformRegionsBuilder {
+        self.clone().regions_builder()
+    }
+
+    #[builder(
+        builder_type(name = PlatformRegionsBuilder, vis = "pub"),
+        start_fn(name = regions_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_regions(self) -> Result<types::RegionResponse> {
         let r = self
             .client
             .call(OperationId::PlatformRegionsGet, |raw| {
@@ -34,9 +43,19 @@ impl Platform {
 
     /// Where machines could go for organization `org_slug`:
     /// `platform.placements("acme").guest(Guest::shared(2)?).count(3).regions(["iad", "ord"]).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn placements(
-        &self,
+    pub fn placements(&self, org_slug: impl Into<String>) -> PlatformPlacementsBuilder {
+        self.clone().placements_builder(org_slug)
+    }
+
+    #[builder(
+        builder_type(name = PlatformPlacementsBuilder, vis = "pub"),
+        start_fn(name = placements_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_placements(
+        self,
         #[builder(start_fn)] org_slug: String,
         /// The size of each machine.
         #[builder(into)]

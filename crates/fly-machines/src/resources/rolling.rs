@@ -38,9 +38,22 @@ impl Machine {
     /// with a 409 that answers [`Error::is_version_conflict`], never silently overwritten.
     ///
     /// [`LeaseGuard::machine`]: crate::LeaseGuard::machine
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn modify_config<F>(
-        &self,
+    pub fn modify_config<F>(&self, edit: F) -> MachineModifyConfigBuilder<F>
+    where
+        F: FnOnce(&mut types::MachineConfig) + Send + 'static,
+    {
+        self.clone().modify_config_builder(edit)
+    }
+
+    #[builder(
+        builder_type(name = MachineModifyConfigBuilder, vis = "pub"),
+        start_fn(name = modify_config_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_modify_config<F>(
+        self,
         #[builder(start_fn)] edit: F,
         /// The lease's time to live (default 30 s; refreshed while the change runs).
         lease_ttl: Option<Duration>,
@@ -80,9 +93,19 @@ impl Machine {
     /// Sets the machine's image, keeping the rest of its config, under a lease (see
     /// [`modify_config`](Self::modify_config), which says when the lease ends):
     /// `machine.update_image("registry.fly.io/app:v2").wait_healthy(d).await?`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn update_image(
-        &self,
+    pub fn update_image(&self, image: impl Into<String>) -> MachineUpdateImageBuilder {
+        self.clone().update_image_builder(image)
+    }
+
+    #[builder(
+        builder_type(name = MachineUpdateImageBuilder, vis = "pub"),
+        start_fn(name = update_image_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_update_image(
+        self,
         #[builder(start_fn)] image: String,
         /// The lease's time to live (default 30 s).
         lease_ttl: Option<Duration>,

@@ -16,9 +16,18 @@ pub struct Secrets {
 #[bon::bon]
 impl Secrets {
     /// Lists secrets (names and digests): `app.secrets().list().await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn list(
-        &self,
+    pub fn list(&self) -> SecretsListBuilder {
+        self.clone().list_builder()
+    }
+
+    #[builder(
+        builder_type(name = SecretsListBuilder, vis = "pub"),
+        start_fn(name = list_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_list(
+        self,
         /// Include the values (needs a token allowed to read them).
         #[builder(default, with = || true)]
         show_values: bool,
@@ -36,9 +45,18 @@ impl Secrets {
     }
 
     /// Sets several secrets at once.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn update(
-        &self,
+    pub fn update(&self, values: BTreeMap<String, String>) -> SecretsUpdateBuilder {
+        self.clone().update_builder(values)
+    }
+
+    #[builder(
+        builder_type(name = SecretsUpdateBuilder, vis = "pub"),
+        start_fn(name = update_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_update(
+        self,
         #[builder(start_fn)] values: BTreeMap<String, String>,
         /// Retry after a timeout or 5xx: the values end the same, but the app's secrets
         /// version may go up twice.
@@ -65,50 +83,68 @@ impl Secrets {
     }
 
     /// One secret: `app.secrets().get("DATABASE_URL").show_value().await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn get(
-        &self,
-        #[builder(start_fn)] name: &str,
+    pub fn get(&self, name: impl Into<String>) -> SecretsGetBuilder {
+        self.clone().get_builder(name)
+    }
+
+    #[builder(
+        builder_type(name = SecretsGetBuilder, vis = "pub"),
+        start_fn(name = get_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_get(
+        self,
+        #[builder(start_fn)] name: String,
         /// Include the value (needs a token allowed to read it).
         #[builder(default, with = || true)]
         show_value: bool,
     ) -> Result<types::AppSecret> {
         let show_secrets = show_value.then_some(true);
         validate::app_name(&self.app.name)?;
-        validate::key("secret name", name)?;
+        validate::key("secret name", &name)?;
         let r = self
             .app
             .client
             .call(OperationId::SecretGet, |raw| {
-                raw.secret_get(&self.app.name, name, None, show_secrets)
+                raw.secret_get(&self.app.name, &name, None, show_secrets)
             })
             .await?;
         Ok(r.into_inner())
     }
 
     /// Sets one secret: `app.secrets().set("API_KEY", value).retry_unsafe().await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn set(
-        &self,
-        #[builder(start_fn)] name: &str,
-        #[builder(start_fn)] value: &str,
+    pub fn set(&self, name: impl Into<String>, value: impl Into<String>) -> SecretsSetBuilder {
+        self.clone().set_builder(name, value)
+    }
+
+    #[builder(
+        builder_type(name = SecretsSetBuilder, vis = "pub"),
+        start_fn(name = set_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_set(
+        self,
+        #[builder(start_fn)] name: String,
+        #[builder(start_fn)] value: String,
         /// Retry after a timeout or 5xx: the value ends the same, but the app's secrets
         /// version may go up twice.
         #[builder(default, with = || true)]
         retry_unsafe: bool,
     ) -> Result<types::SetAppSecretResponse> {
         validate::app_name(&self.app.name)?;
-        validate::key("secret name", name)?;
-        let body = types::SetAppSecretRequest {
-            value: Some(value.to_string()),
-        };
+        validate::key("secret name", &name)?;
+        let body = types::SetAppSecretRequest { value: Some(value) };
         let r = self
             .app
             .client
             .call_with(
                 OperationId::SecretCreate,
                 CallContext::retrying_unsafe(retry_unsafe),
-                |raw| raw.secret_create(&self.app.name, name, &body),
+                |raw| raw.secret_create(&self.app.name, &name, &body),
             )
             .await?;
         Ok(r.into_inner())
@@ -121,34 +157,63 @@ impl Secrets {
     /// answer was lost is sent again (it writes the same value). [`Ensured::was_created`] says
     /// whether this call set it. Two processes racing with different values may both set; the
     /// last one wins, as with any set.
-    pub async fn set_if_absent(&self, name: &str, value: &str) -> Result<Ensured<()>> {
-        match self.get(name).send().await {
-            Ok(_) => return Ok(Ensured::found(())),
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e),
+    pub fn set_if_absent(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> impl std::future::Future<Output = Result<Ensured<()>>> + Send + 'static {
+        let this = self.clone();
+        let name = name.to_owned();
+        let value = value.to_owned();
+        async move {
+            let name = name.as_str();
+            let value = value.as_str();
+            match this.get(name).send().await {
+                Ok(_) => return Ok(Ensured::found(())),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+            this.set(name, value).retry_unsafe().send().await?;
+            Ok(Ensured::created(()))
         }
-        self.set(name, value).retry_unsafe().send().await?;
-        Ok(Ensured::created(()))
     }
 
     /// Removes one secret unless it is already gone: `Ok(false)` when there was none (404).
-    pub async fn ensure_absent(&self, name: &str) -> Result<bool> {
-        crate::ensured::absent_ok(self.delete(name).send().await)
+    pub fn ensure_absent(
+        &self,
+        name: &str,
+    ) -> impl std::future::Future<Output = Result<bool>> + Send + 'static {
+        let this = self.clone();
+        let name = name.to_owned();
+        async move {
+            let name = name.as_str();
+            crate::ensured::absent_ok(this.delete(name).send().await)
+        }
     }
 
     /// Removes one secret.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn delete(
-        &self,
-        #[builder(start_fn)] name: &str,
+    pub fn delete(&self, name: impl Into<String>) -> SecretsDeleteBuilder {
+        self.clone().delete_builder(name)
+    }
+
+    #[builder(
+        builder_type(name = SecretsDeleteBuilder, vis = "pub"),
+        start_fn(name = delete_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_delete(
+        self,
+        #[builder(start_fn)] name: String,
     ) -> Result<types::DeleteAppSecretResponse> {
         validate::app_name(&self.app.name)?;
-        validate::key("secret name", name)?;
+        validate::key("secret name", &name)?;
         let r = self
             .app
             .client
             .call(OperationId::SecretDelete, |raw| {
-                raw.secret_delete(&self.app.name, name)
+                raw.secret_delete(&self.app.name, &name)
             })
             .await?;
         Ok(r.into_inner())
@@ -170,11 +235,21 @@ impl SecretKeys {
     }
 
     /// Lists the keys: `app.secret_keys().list().types("signing").await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn list(
-        &self,
+    pub fn list(&self) -> SecretKeysListBuilder {
+        self.clone().list_builder()
+    }
+
+    #[builder(
+        builder_type(name = SecretKeysListBuilder, vis = "pub"),
+        start_fn(name = list_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_list(
+        self,
         /// Only keys of these types (comma-separated).
-        types: Option<&str>,
+        types: Option<String>,
     ) -> Result<types::SecretKeys> {
         let types_filter = types;
         validate::app_name(&self.app.name)?;
@@ -182,21 +257,31 @@ impl SecretKeys {
             .app
             .client
             .call(OperationId::SecretkeysList, |raw| {
-                raw.secretkeys_list(&self.app.name, None, types_filter)
+                raw.secretkeys_list(&self.app.name, None, types_filter.as_deref())
             })
             .await?;
         Ok(r.into_inner())
     }
 
     /// One key (public part only).
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn get(&self, #[builder(start_fn)] name: &str) -> Result<types::SecretKey> {
-        self.check(name)?;
+    pub fn get(&self, name: impl Into<String>) -> SecretKeysGetBuilder {
+        self.clone().get_builder(name)
+    }
+
+    #[builder(
+        builder_type(name = SecretKeysGetBuilder, vis = "pub"),
+        start_fn(name = get_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_get(self, #[builder(start_fn)] name: String) -> Result<types::SecretKey> {
+        self.check(&name)?;
         let r = self
             .app
             .client
             .call(OperationId::SecretkeyGet, |raw| {
-                raw.secretkey_get(&self.app.name, name, None)
+                raw.secretkey_get(&self.app.name, &name, None)
             })
             .await?;
         Ok(r.into_inner())
@@ -204,27 +289,41 @@ impl SecretKeys {
 
     /// Stores key material you provide:
     /// `keys.set("signing", "ed25519").value(base64_key).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn set(
+    pub fn set(
         &self,
-        #[builder(start_fn)] name: &str,
+        name: impl Into<String>,
+        key_type: impl Into<String>,
+    ) -> SecretKeysSetBuilder {
+        self.clone().set_builder(name, key_type)
+    }
+
+    #[builder(
+        builder_type(name = SecretKeysSetBuilder, vis = "pub"),
+        start_fn(name = set_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_set(
+        self,
+        #[builder(start_fn)] name: String,
         /// The key type, as Fly names it (for example `ed25519`, `hmac`, `nacl_box`).
         #[builder(start_fn)]
-        key_type: &str,
+        key_type: String,
         /// The raw key material, base64-encoded.
         value: String,
     ) -> Result<types::SetSecretkeyResponse> {
-        self.check(name)?;
-        validate::key("secret key type", key_type)?;
+        self.check(&name)?;
+        validate::key("secret key type", &key_type)?;
         let request = types::SetSecretkeyRequest {
-            type_: Some(key_type.to_string()),
+            type_: Some(key_type),
             value: Some(value),
         };
         let r = self
             .app
             .client
             .call(OperationId::SecretkeySet, |raw| {
-                raw.secretkey_set(&self.app.name, name, &request)
+                raw.secretkey_set(&self.app.name, &name, &request)
             })
             .await?;
         Ok(r.into_inner())
@@ -232,42 +331,66 @@ impl SecretKeys {
 
     /// Has Fly generate a key of `key_type`; its material never leaves Fly:
     /// `keys.generate("signing", "ed25519").await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn generate(
+    pub fn generate(
         &self,
-        #[builder(start_fn)] name: &str,
+        name: impl Into<String>,
+        key_type: impl Into<String>,
+    ) -> SecretKeysGenerateBuilder {
+        self.clone().generate_builder(name, key_type)
+    }
+
+    #[builder(
+        builder_type(name = SecretKeysGenerateBuilder, vis = "pub"),
+        start_fn(name = generate_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_generate(
+        self,
+        #[builder(start_fn)] name: String,
         /// The key type, as Fly names it (for example `ed25519`, `hmac`, `nacl_box`).
         #[builder(start_fn)]
-        key_type: &str,
+        key_type: String,
     ) -> Result<types::SetSecretkeyResponse> {
-        self.check(name)?;
-        validate::key("secret key type", key_type)?;
+        self.check(&name)?;
+        validate::key("secret key type", &key_type)?;
         let request = types::SetSecretkeyRequest {
-            type_: Some(key_type.to_string()),
+            type_: Some(key_type),
             value: None,
         };
         let r = self
             .app
             .client
             .call(OperationId::SecretkeyGenerate, |raw| {
-                raw.secretkey_generate(&self.app.name, name, &request)
+                raw.secretkey_generate(&self.app.name, &name, &request)
             })
             .await?;
         Ok(r.into_inner())
     }
 
     /// Deletes a key.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn delete(
-        &self,
-        #[builder(start_fn)] name: &str,
+    pub fn delete(&self, name: impl Into<String>) -> SecretKeysDeleteBuilder {
+        self.clone().delete_builder(name)
+    }
+
+    #[builder(
+        builder_type(name = SecretKeysDeleteBuilder, vis = "pub"),
+        start_fn(name = delete_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_delete(
+        self,
+        #[builder(start_fn)] name: String,
     ) -> Result<types::DeleteSecretkeyResponse> {
-        self.check(name)?;
+        self.check(&name)?;
         let r = self
             .app
             .client
             .call(OperationId::SecretkeyDelete, |raw| {
-                raw.secretkey_delete(&self.app.name, name)
+                raw.secretkey_delete(&self.app.name, &name)
             })
             .await?;
         Ok(r.into_inner())
@@ -275,10 +398,24 @@ impl SecretKeys {
 
     /// Encrypts base64 `plaintext` with the key:
     /// `keys.encrypt("box", b64).associated_data(ad_b64).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn encrypt(
+    pub fn encrypt(
         &self,
-        #[builder(start_fn)] name: &str,
+        name: impl Into<String>,
+        plaintext: impl Into<String>,
+    ) -> SecretKeysEncryptBuilder {
+        self.clone().encrypt_builder(name, plaintext)
+    }
+
+    #[builder(
+        builder_type(name = SecretKeysEncryptBuilder, vis = "pub"),
+        start_fn(name = encrypt_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_encrypt(
+        self,
+        #[builder(start_fn)] name: String,
         /// The data to encrypt, base64-encoded.
         #[builder(start_fn)]
         plaintext: String,
@@ -287,7 +424,7 @@ impl SecretKeys {
         /// Use a key version at least this new (the app's secrets version).
         min_version: Option<String>,
     ) -> Result<types::EncryptSecretkeyResponse> {
-        self.check(name)?;
+        self.check(&name)?;
         let request = types::EncryptSecretkeyRequest {
             associated_data,
             plaintext: Some(plaintext),
@@ -296,7 +433,7 @@ impl SecretKeys {
             .app
             .client
             .call(OperationId::SecretkeyEncrypt, |raw| {
-                raw.secretkey_encrypt(&self.app.name, name, min_version.as_deref(), &request)
+                raw.secretkey_encrypt(&self.app.name, &name, min_version.as_deref(), &request)
             })
             .await?;
         Ok(r.into_inner())
@@ -304,10 +441,24 @@ impl SecretKeys {
 
     /// Decrypts base64 `ciphertext` with the key:
     /// `keys.decrypt("box", sealed).associated_data(ad_b64).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn decrypt(
+    pub fn decrypt(
         &self,
-        #[builder(start_fn)] name: &str,
+        name: impl Into<String>,
+        ciphertext: impl Into<String>,
+    ) -> SecretKeysDecryptBuilder {
+        self.clone().decrypt_builder(name, ciphertext)
+    }
+
+    #[builder(
+        builder_type(name = SecretKeysDecryptBuilder, vis = "pub"),
+        start_fn(name = decrypt_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_decrypt(
+        self,
+        #[builder(start_fn)] name: String,
         /// The data to decrypt, base64-encoded, as `encrypt` returned it.
         #[builder(start_fn)]
         ciphertext: String,
@@ -316,7 +467,7 @@ impl SecretKeys {
         /// Use a key version at least this new (the app's secrets version).
         min_version: Option<String>,
     ) -> Result<types::DecryptSecretkeyResponse> {
-        self.check(name)?;
+        self.check(&name)?;
         let request = types::DecryptSecretkeyRequest {
             associated_data,
             ciphertext: Some(ciphertext),
@@ -325,24 +476,38 @@ impl SecretKeys {
             .app
             .client
             .call(OperationId::SecretkeyDecrypt, |raw| {
-                raw.secretkey_decrypt(&self.app.name, name, min_version.as_deref(), &request)
+                raw.secretkey_decrypt(&self.app.name, &name, min_version.as_deref(), &request)
             })
             .await?;
         Ok(r.into_inner())
     }
 
     /// Signs base64 `plaintext` with the key: `keys.sign("signing", b64).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn sign(
+    pub fn sign(
         &self,
-        #[builder(start_fn)] name: &str,
+        name: impl Into<String>,
+        plaintext: impl Into<String>,
+    ) -> SecretKeysSignBuilder {
+        self.clone().sign_builder(name, plaintext)
+    }
+
+    #[builder(
+        builder_type(name = SecretKeysSignBuilder, vis = "pub"),
+        start_fn(name = sign_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_sign(
+        self,
+        #[builder(start_fn)] name: String,
         /// The data to sign, base64-encoded.
         #[builder(start_fn)]
         plaintext: String,
         /// Use a key version at least this new (the app's secrets version).
         min_version: Option<String>,
     ) -> Result<types::SignSecretkeyResponse> {
-        self.check(name)?;
+        self.check(&name)?;
         let request = types::SignSecretkeyRequest {
             plaintext: Some(plaintext),
         };
@@ -350,7 +515,7 @@ impl SecretKeys {
             .app
             .client
             .call(OperationId::SecretkeySign, |raw| {
-                raw.secretkey_sign(&self.app.name, name, min_version.as_deref(), &request)
+                raw.secretkey_sign(&self.app.name, &name, min_version.as_deref(), &request)
             })
             .await?;
         Ok(r.into_inner())
@@ -358,10 +523,25 @@ impl SecretKeys {
 
     /// Checks a base64 `signature` of base64 `plaintext`; an invalid one is an API error:
     /// `keys.verify("signing", b64, signature).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn verify(
+    pub fn verify(
         &self,
-        #[builder(start_fn)] name: &str,
+        name: impl Into<String>,
+        plaintext: impl Into<String>,
+        signature: impl Into<String>,
+    ) -> SecretKeysVerifyBuilder {
+        self.clone().verify_builder(name, plaintext, signature)
+    }
+
+    #[builder(
+        builder_type(name = SecretKeysVerifyBuilder, vis = "pub"),
+        start_fn(name = verify_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_verify(
+        self,
+        #[builder(start_fn)] name: String,
         /// The signed data, base64-encoded.
         #[builder(start_fn)]
         plaintext: String,
@@ -371,7 +551,7 @@ impl SecretKeys {
         /// Use a key version at least this new (the app's secrets version).
         min_version: Option<String>,
     ) -> Result<()> {
-        self.check(name)?;
+        self.check(&name)?;
         let request = types::VerifySecretkeyRequest {
             plaintext: Some(plaintext),
             signature: Some(signature),
@@ -379,7 +559,7 @@ impl SecretKeys {
         self.app
             .client
             .call(OperationId::SecretkeyVerify, |raw| {
-                raw.secretkey_verify(&self.app.name, name, min_version.as_deref(), &request)
+                raw.secretkey_verify(&self.app.name, &name, min_version.as_deref(), &request)
             })
             .await?;
         Ok(())

@@ -32,8 +32,17 @@ async fn text(operation: OperationId, stream: fly_machines_api::ByteStream) -> R
 #[bon::bon]
 impl Tokens {
     /// Describes the token this client uses.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn current(&self) -> Result<types::CurrentTokenResponse> {
+    pub fn current(&self) -> TokensCurrentBuilder {
+        self.clone().current_builder()
+    }
+
+    #[builder(
+        builder_type(name = TokensCurrentBuilder, vis = "pub"),
+        start_fn(name = current_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_current(self) -> Result<types::CurrentTokenResponse> {
         let r = self
             .client
             .call(OperationId::CurrentTokenShow, |raw| {
@@ -44,13 +53,23 @@ impl Tokens {
     }
 
     /// Checks an `Authorization` header value and lists what it grants.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn authenticate(
-        &self,
-        #[builder(start_fn)] header: &str,
+    pub fn authenticate(&self, header: impl Into<String>) -> TokensAuthenticateBuilder {
+        self.clone().authenticate_builder(header)
+    }
+
+    #[builder(
+        builder_type(name = TokensAuthenticateBuilder, vis = "pub"),
+        start_fn(name = authenticate_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_authenticate(
+        self,
+        #[builder(start_fn)] header: String,
     ) -> Result<Vec<types::VerifiedToken>> {
         let body = types::AuthenticateTokenRequest {
-            header: Some(header.to_string()),
+            header: Some(header),
         };
         let r = self
             .client
@@ -63,15 +82,29 @@ impl Tokens {
 
     /// Checks whether the tokens in an `Authorization` header value allow `access`:
     /// `tokens.authorize("FlyV1 ...", access).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn authorize(
+    pub fn authorize(
         &self,
-        #[builder(start_fn)] header: &str,
+        header: impl Into<String>,
+        access: types::TokenAccess,
+    ) -> TokensAuthorizeBuilder {
+        self.clone().authorize_builder(header, access)
+    }
+
+    #[builder(
+        builder_type(name = TokensAuthorizeBuilder, vis = "pub"),
+        start_fn(name = authorize_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_authorize(
+        self,
+        #[builder(start_fn)] header: String,
         #[builder(start_fn)] access: types::TokenAccess,
     ) -> Result<types::AuthorizeResponse> {
         let request = types::AuthorizeTokenRequest {
             access: Some(access),
-            header: Some(header.to_string()),
+            header: Some(header),
         };
         let r = self
             .client
@@ -83,8 +116,17 @@ impl Tokens {
     }
 
     /// A token for Fly's KMS (only from inside a machine).
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn kms(&self) -> Result<String> {
+    pub fn kms(&self) -> TokensKmsBuilder {
+        self.clone().kms_builder()
+    }
+
+    #[builder(
+        builder_type(name = TokensKmsBuilder, vis = "pub"),
+        start_fn(name = kms_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_kms(self) -> Result<String> {
         let r = self
             .client
             .call_stream(OperationId::TokensRequestKms, |raw| {
@@ -96,9 +138,19 @@ impl Tokens {
 
     /// An OpenID Connect token for the calling machine (only from inside one):
     /// `tokens.oidc().audience("sts.amazonaws.com").aws_principal_tags().await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn oidc(
-        &self,
+    pub fn oidc(&self) -> TokensOidcBuilder {
+        self.clone().oidc_builder()
+    }
+
+    #[builder(
+        builder_type(name = TokensOidcBuilder, vis = "pub"),
+        start_fn(name = oidc_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_oidc(
+        self,
         /// The token's audience (`aud`); Fly's default when not given.
         audience: Option<String>,
         /// Add AWS session principal-tag claims, for AWS policies that match on tags.

@@ -1,5 +1,6 @@
 //! Volumes and their snapshots.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ensured::{DEFAULT_GRACE, Plan, find_or_create};
@@ -19,14 +20,14 @@ pub struct Volumes {
 /// Fly's largest volume page.
 const MAX_VOLUME_PAGE: u32 = 1000;
 
-impl<S: volumes_list_builder::IsComplete> VolumesListBuilder<'_, S> {
+impl<S: volumes_list_builder::IsComplete> VolumesListBuilder<S> {
     /// Reads every page and returns all volumes: the same as awaiting the builder.
     pub fn send(self) -> BoxFuture<'static, Result<Vec<types::Volume>>> {
         self.stream().into_future()
     }
 }
 
-impl<S: volumes_list_builder::IsComplete> IntoFuture for VolumesListBuilder<'_, S> {
+impl<S: volumes_list_builder::IsComplete> IntoFuture for VolumesListBuilder<S> {
     type Output = Result<Vec<types::Volume>>;
     type IntoFuture = BoxFuture<'static, Result<Vec<types::Volume>>>;
 
@@ -42,9 +43,17 @@ impl Volumes {
     ///
     /// As for machines, the page size (1 to 1,000) is a hint and only an answer without a
     /// `fly-next-cursor` header ends the listing.
-    #[builder(finish_fn = stream)]
-    pub fn list(
-        &self,
+    pub fn list(&self) -> VolumesListBuilder {
+        self.clone().list_builder()
+    }
+
+    #[builder(
+        builder_type(name = VolumesListBuilder, vis = "pub"),
+        start_fn(name = list_builder, vis = ""),
+        finish_fn = stream,
+    )]
+    fn run_list(
+        self,
         /// Leave out details.
         #[builder(default, with = || true)]
         summary: bool,
@@ -84,9 +93,24 @@ impl Volumes {
     }
 
     /// Creates a volume: `app.volumes().create("data", "iad", 10).await` (size in GB).
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn create(
+    pub fn create(
         &self,
+        name: impl Into<String>,
+        region: impl Into<String>,
+        size_gb: u32,
+    ) -> VolumesCreateBuilder {
+        self.clone().create_builder(name, region, size_gb)
+    }
+
+    #[builder(
+        builder_type(name = VolumesCreateBuilder, vis = "pub"),
+        start_fn(name = create_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_create(
+        self,
         #[builder(start_fn)] name: String,
         #[builder(start_fn)] region: String,
         #[builder(start_fn)] size_gb: u32,
@@ -149,9 +173,24 @@ impl Volumes {
     /// volume. When several volumes already share the name and region, the first listed is
     /// returned. [`Ensured::was_created`] says whether
     /// this call made it.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn ensure(
+    pub fn ensure(
         &self,
+        name: impl Into<String>,
+        region: impl Into<String>,
+        size_gb: u32,
+    ) -> VolumesEnsureBuilder {
+        self.clone().ensure_builder(name, region, size_gb)
+    }
+
+    #[builder(
+        builder_type(name = VolumesEnsureBuilder, vis = "pub"),
+        start_fn(name = ensure_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_ensure(
+        self,
         #[builder(start_fn)] name: String,
         #[builder(start_fn)] region: String,
         #[builder(start_fn)] size_gb: u32,
@@ -171,9 +210,9 @@ impl Volumes {
             unique_name: false,
             attempts: self.app.client.max_attempts(),
         };
-        let (name, region, compute) = (&name, &region, &compute);
+        let (this, name, region, compute) = (&self, &name, &region, &compute);
         let find = || async move {
-            Ok(self
+            Ok(this
                 .list()
                 .send()
                 .await?
@@ -181,10 +220,9 @@ impl Volumes {
                 .find(|v| v.name() == name && v.region() == region && !v.state().is_gone()))
         };
         let create = || {
-            self.create(name.clone(), region.clone(), size_gb)
+            this.create(name.clone(), region.clone(), size_gb)
                 .maybe_encrypted(encrypted)
                 .maybe_compute(compute.clone())
-                .send()
         };
         let ensured = find_or_create(plan, find, create).await?;
         if ensured.was_found() {
@@ -210,7 +248,7 @@ impl Volumes {
                 );
                 let ours = Volume {
                     app: self.app.clone(),
-                    id: ensured.id().to_string(),
+                    id: ensured.id().into(),
                 };
                 ours.ensure_absent().await?;
                 Ok(Ensured::found(oldest))
@@ -224,7 +262,7 @@ impl Volumes {
 #[derive(Debug, Clone)]
 pub struct Volume {
     pub(crate) app: App,
-    pub(crate) id: String,
+    pub(crate) id: Arc<str>,
 }
 
 #[bon::bon]
@@ -240,8 +278,17 @@ impl Volume {
     }
 
     /// Fetches the volume.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn get(&self) -> Result<types::Volume> {
+    pub fn get(&self) -> VolumeGetBuilder {
+        self.clone().get_builder()
+    }
+
+    #[builder(
+        builder_type(name = VolumeGetBuilder, vis = "pub"),
+        start_fn(name = get_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_get(self) -> Result<types::Volume> {
         self.check()?;
         let r = self
             .app
@@ -254,9 +301,18 @@ impl Volume {
     }
 
     /// Changes backup settings: `volume.update().auto_backup(true).snapshot_retention_days(14).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn update(
-        &self,
+    pub fn update(&self) -> VolumeUpdateBuilder {
+        self.clone().update_builder()
+    }
+
+    #[builder(
+        builder_type(name = VolumeUpdateBuilder, vis = "pub"),
+        start_fn(name = update_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_update(
+        self,
         /// Daily automatic snapshots on or off.
         auto_backup: Option<bool>,
         /// How many days snapshots are kept.
@@ -278,9 +334,18 @@ impl Volume {
     }
 
     /// Grows the volume to `size_gb` (volumes never shrink).
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn extend(
-        &self,
+    pub fn extend(&self, size_gb: u32) -> VolumeExtendBuilder {
+        self.clone().extend_builder(size_gb)
+    }
+
+    #[builder(
+        builder_type(name = VolumeExtendBuilder, vis = "pub"),
+        start_fn(name = extend_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_extend(
+        self,
         #[builder(start_fn)] size_gb: u32,
     ) -> Result<types::ExtendVolumeResponse> {
         self.check()?;
@@ -298,8 +363,17 @@ impl Volume {
     }
 
     /// Destroys the volume.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn delete(&self) -> Result<types::Volume> {
+    pub fn delete(&self) -> VolumeDeleteBuilder {
+        self.clone().delete_builder()
+    }
+
+    #[builder(
+        builder_type(name = VolumeDeleteBuilder, vis = "pub"),
+        start_fn(name = delete_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_delete(self) -> Result<types::Volume> {
         self.check()?;
         let r = self
             .app
@@ -313,19 +387,33 @@ impl Volume {
 
     /// Destroys the volume unless it is already gone: `Ok(false)` when there was no volume to
     /// destroy (404, or a volume already destroyed), so a teardown can run again.
-    pub async fn ensure_absent(&self) -> Result<bool> {
-        match self.get().send().await {
-            Ok(v) if v.state().is_gone() => return Ok(false),
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => return Ok(false),
-            Err(e) => return Err(e),
+    pub fn ensure_absent(
+        &self,
+    ) -> impl std::future::Future<Output = Result<bool>> + Send + 'static {
+        let this = self.clone();
+        async move {
+            match this.get().send().await {
+                Ok(v) if v.state().is_gone() => return Ok(false),
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => return Ok(false),
+                Err(e) => return Err(e),
+            }
+            crate::ensured::absent_ok(this.delete().send().await)
         }
-        crate::ensured::absent_ok(self.delete().send().await)
     }
 
     /// The volume's snapshots.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn snapshots(&self) -> Result<Vec<types::VolumeSnapshot>> {
+    pub fn snapshots(&self) -> VolumeSnapshotsBuilder {
+        self.clone().snapshots_builder()
+    }
+
+    #[builder(
+        builder_type(name = VolumeSnapshotsBuilder, vis = "pub"),
+        start_fn(name = snapshots_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_snapshots(self) -> Result<Vec<types::VolumeSnapshot>> {
         self.check()?;
         let r = self
             .app
@@ -338,8 +426,17 @@ impl Volume {
     }
 
     /// Starts an on-demand snapshot.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn create_snapshot(&self) -> Result<()> {
+    pub fn create_snapshot(&self) -> VolumeCreateSnapshotBuilder {
+        self.clone().create_snapshot_builder()
+    }
+
+    #[builder(
+        builder_type(name = VolumeCreateSnapshotBuilder, vis = "pub"),
+        start_fn(name = create_snapshot_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_create_snapshot(self) -> Result<()> {
         self.check()?;
         self.app
             .client

@@ -17,23 +17,38 @@ pub struct Backups {
 #[bon::bon]
 impl Backups {
     /// Lists the backups; their ids are what [`Cluster::restore`] takes.
-    pub async fn list(&self) -> Result<Vec<types::PostgresBackup>> {
-        self.cluster.check()?;
-        let answer = self
-            .cluster
-            .client
-            .call(OperationId::PostgresBackupsList, |raw| {
-                raw.postgres_backups_list(&self.cluster.id)
-            })
-            .await?;
-        Ok(list(answer, |r| r.data))
+    pub fn list(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Vec<types::PostgresBackup>>> + Send + 'static
+    {
+        let this = self.clone();
+        async move {
+            this.cluster.check()?;
+            let answer = this
+                .cluster
+                .client
+                .call(OperationId::PostgresBackupsList, |raw| {
+                    raw.postgres_backups_list(&this.cluster.id)
+                })
+                .await?;
+            Ok(list(answer, |r| r.data))
+        }
     }
 
     /// Starts a backup (Fly accepts at once and runs it in the background):
     /// `cluster.backups().create(BackupKind::Full).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn create(
-        &self,
+    pub fn create(&self, kind: impl Into<BackupKind>) -> BackupsCreateBuilder {
+        self.clone().create_builder(kind)
+    }
+
+    #[builder(
+        builder_type(name = BackupsCreateBuilder, vis = "pub"),
+        start_fn(name = create_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_create(
+        self,
         #[builder(start_fn, into)] kind: BackupKind,
         /// Retry after a timeout or 5xx even though that may start two backups.
         #[builder(default, with = || true)]

@@ -1,5 +1,6 @@
 //! Clusters: list, create, get, delete, fork, restore, attach and detach apps, query statistics.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fly_machines_api::OperationId;
@@ -26,9 +27,19 @@ const MAX_SLOW_QUERY_RANGE_SECS: u64 = 604_800;
 impl Clusters {
     /// Lists an organization's clusters (`personal` for your personal one):
     /// `postgres.clusters().list("my-org").await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn list(
-        &self,
+    pub fn list(&self, org_slug: impl Into<String>) -> ClustersListBuilder {
+        self.clone().list_builder(org_slug)
+    }
+
+    #[builder(
+        builder_type(name = ClustersListBuilder, vis = "pub"),
+        start_fn(name = list_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_list(
+        self,
         #[builder(start_fn)] org_slug: String,
         /// Include deleted clusters too.
         #[builder(default, with = || true)]
@@ -47,9 +58,19 @@ impl Clusters {
     /// Creates a cluster; Fly provisions it in the background, so follow with
     /// [`Cluster::wait_ready`]:
     /// `clusters.create("orders-db").org("my-org").region("iad").plan(PostgresPlan::Basic).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn create(
-        &self,
+    pub fn create(&self, name: impl Into<String>) -> ClustersCreateBuilder {
+        self.clone().create_builder(name)
+    }
+
+    #[builder(
+        builder_type(name = ClustersCreateBuilder, vis = "pub"),
+        start_fn(name = create_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_create(
+        self,
         #[builder(start_fn)] name: String,
         /// The organization that will own the cluster (`personal` for your personal one).
         org: String,
@@ -125,9 +146,19 @@ impl Clusters {
     /// (`name_taken`) rather than making a second cluster, and the cluster is then looked for
     /// again. Clusters being deleted do not count. The settings of a cluster found are not
     /// compared with those given.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn ensure(
-        &self,
+    pub fn ensure(&self, name: impl Into<String>) -> ClustersEnsureBuilder {
+        self.clone().ensure_builder(name)
+    }
+
+    #[builder(
+        builder_type(name = ClustersEnsureBuilder, vis = "pub"),
+        start_fn(name = ensure_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_ensure(
+        self,
         #[builder(start_fn)] name: String,
         /// The organization that owns the cluster.
         org: String,
@@ -156,9 +187,9 @@ impl Clusters {
             unique_name: true,
             attempts: self.client.max_attempts(),
         };
-        let (name, org, region, plan) = (&name, &org, &region, &plan);
+        let (this, name, org, region, plan) = (&self, &name, &org, &region, &plan);
         let find = || async move {
-            Ok(self
+            Ok(this
                 .list(org.clone())
                 .send()
                 .await?
@@ -168,10 +199,10 @@ impl Clusters {
                         && !c.is_deleted()
                         && !matches!(c.status(), ClusterStatus::Deleting | ClusterStatus::Deleted)
                 })
-                .map(|c| self.cluster(c.id())))
+                .map(|c| this.cluster(c.id())))
         };
         let create = || async move {
-            let made = self
+            let made = this
                 .create(name.clone())
                 .org(org.clone())
                 .region(region.clone())
@@ -181,7 +212,7 @@ impl Clusters {
                 .retry_unsafe()
                 .send()
                 .await?;
-            Ok(self.cluster(made.id()))
+            Ok(this.cluster(made.id()))
         };
         find_or_create(plan_, find, create).await
     }
@@ -191,7 +222,7 @@ impl Clusters {
     fn cluster(&self, id: &str) -> Cluster {
         Cluster {
             client: self.client.clone(),
-            id: id.to_string(),
+            id: id.into(),
         }
     }
 }
@@ -243,7 +274,7 @@ impl RestorePoint {
 #[derive(Debug, Clone)]
 pub struct Cluster {
     pub(crate) client: Client,
-    pub(crate) id: String,
+    pub(crate) id: Arc<str>,
 }
 
 #[bon::bon]
@@ -263,36 +294,57 @@ impl Cluster {
     }
 
     /// Fetches the cluster: status, sizing, endpoints, attached apps.
-    pub async fn get(&self) -> Result<types::PostgresCluster> {
-        self.check()?;
-        let answer = self
-            .client
-            .call(OperationId::PostgresShow, |raw| raw.postgres_show(&self.id))
-            .await?;
-        data(OperationId::PostgresShow, answer, |r| r.data)
+    pub fn get(
+        &self,
+    ) -> impl std::future::Future<Output = Result<types::PostgresCluster>> + Send + 'static {
+        let this = self.clone();
+        async move {
+            this.check()?;
+            let answer = this
+                .client
+                .call(OperationId::PostgresShow, |raw| raw.postgres_show(&this.id))
+                .await?;
+            data(OperationId::PostgresShow, answer, |r| r.data)
+        }
     }
 
     /// Deletes the cluster and its data (Fly accepts at once and removes it in the background).
-    pub async fn delete(&self) -> Result<()> {
-        self.check()?;
-        self.client
-            .call(OperationId::PostgresDelete, |raw| {
-                raw.postgres_delete(&self.id)
-            })
-            .await?;
-        Ok(())
+    pub fn delete(&self) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
+        let this = self.clone();
+        async move {
+            this.check()?;
+            this.client
+                .call(OperationId::PostgresDelete, |raw| {
+                    raw.postgres_delete(&this.id)
+                })
+                .await?;
+            Ok(())
+        }
     }
 
     /// Deletes the cluster unless it is gone or going: `Ok(false)` when there was nothing to
     /// delete (404, or 410 once deletion has started), so a teardown can run again.
-    pub async fn ensure_absent(&self) -> Result<bool> {
-        crate::ensured::absent_ok(self.delete().await)
+    pub fn ensure_absent(
+        &self,
+    ) -> impl std::future::Future<Output = Result<bool>> + Send + 'static {
+        let this = self.clone();
+        async move { crate::ensured::absent_ok(this.delete().await) }
     }
 
     /// Copies the cluster into a new one: `cluster.fork().name("orders-copy").await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn fork(
-        &self,
+    pub fn fork(&self) -> ClusterForkBuilder {
+        self.clone().fork_builder()
+    }
+
+    #[builder(
+        builder_type(name = ClusterForkBuilder, vis = "pub"),
+        start_fn(name = fork_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_fork(
+        self,
         /// The new cluster's name (Fly's default: this one's with `-fork`).
         name: Option<String>,
         /// Retry after a timeout or 5xx even though that may make two clusters.
@@ -314,9 +366,19 @@ impl Cluster {
 
     /// Restores the cluster's data into a new cluster:
     /// `cluster.restore(RestorePoint::backup(id)).name("orders-restored").await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn restore(
-        &self,
+    pub fn restore(&self, from: RestorePoint) -> ClusterRestoreBuilder {
+        self.clone().restore_builder(from)
+    }
+
+    #[builder(
+        builder_type(name = ClusterRestoreBuilder, vis = "pub"),
+        start_fn(name = restore_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_restore(
+        self,
         #[builder(start_fn)] from: RestorePoint,
         /// The new cluster's name (Fly makes one up when unset).
         name: Option<String>,
@@ -349,52 +411,85 @@ impl Cluster {
     }
 
     /// Attaches an app, which gets the connection string as a secret.
-    pub async fn attach(&self, app: impl Into<String>) -> Result<types::PostgresAttachment> {
-        self.check()?;
-        let app_name = app.into();
-        validate::app_name(&app_name)?;
-        let body = types::CreatePostgresAttachmentRequest { app_name };
-        let answer = self
-            .client
-            .call(OperationId::PostgresAttachmentsCreate, |raw| {
-                raw.postgres_attachments_create(&self.id, &body)
-            })
-            .await?;
-        data(OperationId::PostgresAttachmentsCreate, answer, |r| r.data)
+    pub fn attach(
+        &self,
+        app: impl Into<String>,
+    ) -> impl std::future::Future<Output = Result<types::PostgresAttachment>> + Send + 'static {
+        let this = self.clone();
+        let app: String = app.into();
+        async move {
+            this.check()?;
+            let app_name = app;
+            validate::app_name(&app_name)?;
+            let body = types::CreatePostgresAttachmentRequest { app_name };
+            let answer = this
+                .client
+                .call(OperationId::PostgresAttachmentsCreate, |raw| {
+                    raw.postgres_attachments_create(&this.id, &body)
+                })
+                .await?;
+            data(OperationId::PostgresAttachmentsCreate, answer, |r| r.data)
+        }
     }
 
     /// Detaches an app.
-    pub async fn detach(&self, app: &str) -> Result<()> {
-        self.check()?;
-        validate::app_name(app)?;
-        self.client
-            .call(OperationId::PostgresAttachmentsDelete, |raw| {
-                raw.postgres_attachments_delete(&self.id, app)
-            })
-            .await?;
-        Ok(())
+    pub fn detach(
+        &self,
+        app: &str,
+    ) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
+        let this = self.clone();
+        let app = app.to_owned();
+        async move {
+            let app = app.as_str();
+            this.check()?;
+            validate::app_name(app)?;
+            this.client
+                .call(OperationId::PostgresAttachmentsDelete, |raw| {
+                    raw.postgres_attachments_delete(&this.id, app)
+                })
+                .await?;
+            Ok(())
+        }
     }
 
     /// The queries running now in `database`.
-    pub async fn active_queries(&self, database: &str) -> Result<Vec<types::PostgresActiveQuery>> {
-        self.check()?;
-        let database: types::PostgresQueriesActiveDatabase = database
-            .parse()
-            .map_err(|_| Error::invalid_input("database", database, "a database name"))?;
-        let answer = self
-            .client
-            .call(OperationId::PostgresQueriesActive, |raw| {
-                raw.postgres_queries_active(&self.id, &database)
-            })
-            .await?;
-        Ok(list(answer, |r| r.data))
+    pub fn active_queries(
+        &self,
+        database: &str,
+    ) -> impl std::future::Future<Output = Result<Vec<types::PostgresActiveQuery>>> + Send + 'static
+    {
+        let this = self.clone();
+        let database = database.to_owned();
+        async move {
+            let database = database.as_str();
+            this.check()?;
+            let database: types::PostgresQueriesActiveDatabase = database
+                .parse()
+                .map_err(|_| Error::invalid_input("database", database, "a database name"))?;
+            let answer = this
+                .client
+                .call(OperationId::PostgresQueriesActive, |raw| {
+                    raw.postgres_queries_active(&this.id, &database)
+                })
+                .await?;
+            Ok(list(answer, |r| r.data))
+        }
     }
 
     /// The 20 queries with the most total execution time:
     /// `cluster.slow_queries().range(Duration::from_secs(86_400)).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn slow_queries(
-        &self,
+    pub fn slow_queries(&self) -> ClusterSlowQueriesBuilder {
+        self.clone().slow_queries_builder()
+    }
+
+    #[builder(
+        builder_type(name = ClusterSlowQueriesBuilder, vis = "pub"),
+        start_fn(name = slow_queries_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_slow_queries(
+        self,
         /// How far back to look for the latest statistics, 1 s to 7 days (Fly's default: 1 hour).
         range: Option<Duration>,
     ) -> Result<Vec<types::PostgresSlowQuery>> {
@@ -423,7 +518,7 @@ impl Cluster {
     pub fn user(&self, name: impl Into<String>) -> User {
         User {
             cluster: self.clone(),
-            name: name.into(),
+            name: Arc::from(name.into()),
         }
     }
 
@@ -438,7 +533,7 @@ impl Cluster {
     pub fn database(&self, name: impl Into<String>) -> Database {
         Database {
             cluster: self.clone(),
-            name: name.into(),
+            name: Arc::from(name.into()),
         }
     }
 

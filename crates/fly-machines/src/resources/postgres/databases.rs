@@ -1,6 +1,7 @@
 //! Databases and their extensions.
 
 use fly_machines_api::OperationId;
+use std::sync::Arc;
 
 use super::Cluster;
 use super::envelope::{data, list, name_taken_coded};
@@ -22,22 +23,38 @@ pub struct Databases {
 #[bon::bon]
 impl Databases {
     /// Lists the databases.
-    pub async fn list(&self) -> Result<Vec<types::PostgresDatabase>> {
-        self.cluster.check()?;
-        let answer = self
-            .cluster
-            .client
-            .call(OperationId::PostgresDatabasesList, |raw| {
-                raw.postgres_databases_list(&self.cluster.id)
-            })
-            .await?;
-        Ok(list(answer, |r| r.data))
+    pub fn list(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Vec<types::PostgresDatabase>>> + Send + 'static
+    {
+        let this = self.clone();
+        async move {
+            this.cluster.check()?;
+            let answer = this
+                .cluster
+                .client
+                .call(OperationId::PostgresDatabasesList, |raw| {
+                    raw.postgres_databases_list(&this.cluster.id)
+                })
+                .await?;
+            Ok(list(answer, |r| r.data))
+        }
     }
 
     /// Creates a database: `cluster.databases().create("orders").await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn create(
-        &self,
+    pub fn create(&self, name: impl Into<String>) -> DatabasesCreateBuilder {
+        self.clone().create_builder(name)
+    }
+
+    #[builder(
+        builder_type(name = DatabasesCreateBuilder, vis = "pub"),
+        start_fn(name = create_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_create(
+        self,
         #[builder(start_fn)] name: String,
         /// Retry after a timeout or 5xx even though the database may then exist already.
         #[builder(default, with = || true)]
@@ -67,27 +84,32 @@ impl Databases {
     /// Safe to repeat, in this process or another: it lists first, and a create sent again
     /// after a lost answer is refused by the taken name (the database is then looked for
     /// again), so it never makes two.
-    pub async fn ensure(
+    pub fn ensure(
         &self,
         name: impl Into<String>,
-    ) -> Result<Ensured<types::PostgresDatabase>> {
-        let name = name.into();
-        let name = &name;
-        let plan = Plan {
-            clock: self.cluster.client.clock(),
-            grace: DEFAULT_GRACE,
-            unique_name: true,
-            attempts: self.cluster.client.max_attempts(),
-        };
-        let find = || async move {
-            Ok(self
-                .list()
-                .await?
-                .into_iter()
-                .find(|d| d.name.as_deref() == Some(name.as_str())))
-        };
-        let create = || self.create(name.clone()).retry_unsafe().send();
-        find_or_create(plan, find, create).await
+    ) -> impl std::future::Future<Output = Result<Ensured<types::PostgresDatabase>>> + Send + 'static
+    {
+        let this = self.clone();
+        let name: String = name.into();
+        async move {
+            let this = &this;
+            let name = &name;
+            let plan = Plan {
+                clock: this.cluster.client.clock(),
+                grace: DEFAULT_GRACE,
+                unique_name: true,
+                attempts: this.cluster.client.max_attempts(),
+            };
+            let find = || async move {
+                Ok(this
+                    .list()
+                    .await?
+                    .into_iter()
+                    .find(|d| d.name.as_deref() == Some(name.as_str())))
+            };
+            let create = || this.create(name.clone()).retry_unsafe();
+            find_or_create(plan, find, create).await
+        }
     }
 }
 
@@ -95,7 +117,7 @@ impl Databases {
 #[derive(Debug, Clone)]
 pub struct Database {
     pub(crate) cluster: Cluster,
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
 }
 
 impl Database {
@@ -110,22 +132,30 @@ impl Database {
     }
 
     /// Drops the database and returns what it was.
-    pub async fn delete(&self) -> Result<types::PostgresDatabase> {
-        self.check()?;
-        let answer = self
-            .cluster
-            .client
-            .call(OperationId::PostgresDatabasesDelete, |raw| {
-                raw.postgres_databases_delete(&self.cluster.id, &self.name)
-            })
-            .await?;
-        data(OperationId::PostgresDatabasesDelete, answer, |r| r.data)
+    pub fn delete(
+        &self,
+    ) -> impl std::future::Future<Output = Result<types::PostgresDatabase>> + Send + 'static {
+        let this = self.clone();
+        async move {
+            this.check()?;
+            let answer = this
+                .cluster
+                .client
+                .call(OperationId::PostgresDatabasesDelete, |raw| {
+                    raw.postgres_databases_delete(&this.cluster.id, &this.name)
+                })
+                .await?;
+            data(OperationId::PostgresDatabasesDelete, answer, |r| r.data)
+        }
     }
 
     /// Drops the database unless it is already gone: `Ok(false)` when there was nothing to
     /// drop (404), so a teardown can run again.
-    pub async fn ensure_absent(&self) -> Result<bool> {
-        crate::ensured::absent_ok(self.delete().await)
+    pub fn ensure_absent(
+        &self,
+    ) -> impl std::future::Future<Output = Result<bool>> + Send + 'static {
+        let this = self.clone();
+        async move { crate::ensured::absent_ok(this.delete().await) }
     }
 
     /// The database's extensions: list and enable.
@@ -139,7 +169,7 @@ impl Database {
     pub fn extension(&self, name: impl Into<String>) -> Extension {
         Extension {
             database: self.clone(),
-            name: name.into(),
+            name: Arc::from(name.into()),
         }
     }
 }
@@ -153,23 +183,39 @@ pub struct Extensions {
 #[bon::bon]
 impl Extensions {
     /// Lists the extensions available, with those installed marked.
-    pub async fn list(&self) -> Result<Vec<types::PostgresExtension>> {
-        self.database.check()?;
-        let db = &self.database;
-        let answer = db
-            .cluster
-            .client
-            .call(OperationId::PostgresExtensionsList, |raw| {
-                raw.postgres_extensions_list(&db.cluster.id, &db.name)
-            })
-            .await?;
-        Ok(list(answer, |r| r.data))
+    pub fn list(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Vec<types::PostgresExtension>>> + Send + 'static
+    {
+        let this = self.clone();
+        async move {
+            this.database.check()?;
+            let db = &this.database;
+            let answer = db
+                .cluster
+                .client
+                .call(OperationId::PostgresExtensionsList, |raw| {
+                    raw.postgres_extensions_list(&db.cluster.id, &db.name)
+                })
+                .await?;
+            Ok(list(answer, |r| r.data))
+        }
     }
 
     /// Enables an extension: `db.extensions().enable("citext").schema("util").create_schema().await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn enable(
-        &self,
+    pub fn enable(&self, name: impl Into<String>) -> ExtensionsEnableBuilder {
+        self.clone().enable_builder(name)
+    }
+
+    #[builder(
+        builder_type(name = ExtensionsEnableBuilder, vis = "pub"),
+        start_fn(name = enable_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_enable(
+        self,
         #[builder(start_fn)] name: String,
         /// The schema to install it into (the database's default when unset).
         schema: Option<String>,
@@ -205,7 +251,7 @@ impl Extensions {
 #[derive(Debug, Clone)]
 pub struct Extension {
     database: Database,
-    name: String,
+    name: Arc<str>,
 }
 
 #[bon::bon]
@@ -216,9 +262,18 @@ impl Extension {
     }
 
     /// Disables the extension: `db.extension("citext").disable().force().await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn disable(
-        &self,
+    pub fn disable(&self) -> ExtensionDisableBuilder {
+        self.clone().disable_builder()
+    }
+
+    #[builder(
+        builder_type(name = ExtensionDisableBuilder, vis = "pub"),
+        start_fn(name = disable_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_disable(
+        self,
         /// Drop what depends on the extension too.
         #[builder(default, with = || true)]
         force: bool,

@@ -46,6 +46,7 @@ pub use users::{User, Users};
 pub use wait::ClusterWaitError;
 
 use crate::Client;
+use std::sync::Arc;
 
 impl Client {
     /// Managed Postgres clusters.
@@ -74,7 +75,7 @@ impl Postgres {
     pub fn cluster(&self, id: impl Into<String>) -> Cluster {
         Cluster {
             client: self.client.clone(),
-            id: id.into(),
+            id: Arc::from(id.into()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Database users: list, create, change role, delete, read and rotate credentials.
 
 use fly_machines_api::OperationId;
+use std::sync::Arc;
 
 use super::clusters::wire;
 use super::envelope::{data, list, name_taken_coded};
@@ -26,23 +27,38 @@ pub struct Users {
 #[bon::bon]
 impl Users {
     /// Lists the users.
-    pub async fn list(&self) -> Result<Vec<types::PostgresUser>> {
-        self.cluster.check()?;
-        let answer = self
-            .cluster
-            .client
-            .call(OperationId::PostgresUsersList, |raw| {
-                raw.postgres_users_list(&self.cluster.id)
-            })
-            .await?;
-        Ok(list(answer, |r| r.data))
+    pub fn list(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Vec<types::PostgresUser>>> + Send + 'static {
+        let this = self.clone();
+        async move {
+            this.cluster.check()?;
+            let answer = this
+                .cluster
+                .client
+                .call(OperationId::PostgresUsersList, |raw| {
+                    raw.postgres_users_list(&this.cluster.id)
+                })
+                .await?;
+            Ok(list(answer, |r| r.data))
+        }
     }
 
     /// Creates a user: `cluster.users().create("orders_app").role(PostgresRole::Writer).await`.
     /// Read the password with [`User::credentials`].
-    #[builder(finish_fn = send, derive(IntoFuture(Box)), on(String, into))]
-    pub async fn create(
-        &self,
+    pub fn create(&self, name: impl Into<String>) -> UsersCreateBuilder {
+        self.clone().create_builder(name)
+    }
+
+    #[builder(
+        builder_type(name = UsersCreateBuilder, vis = "pub"),
+        start_fn(name = create_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+        on(String, into),
+    )]
+    async fn run_create(
+        self,
         #[builder(start_fn)] name: String,
         /// What the user may do.
         #[builder(into)]
@@ -78,33 +94,33 @@ impl Users {
     /// Safe to repeat, in this process or another: it lists first, and a create sent again
     /// after a lost answer is refused by the taken name (the user is then looked for again),
     /// so it never makes two. The role of a user found is not changed.
-    pub async fn ensure(
+    pub fn ensure(
         &self,
         name: impl Into<String>,
         role: impl Into<PostgresRole>,
-    ) -> Result<Ensured<types::PostgresUser>> {
-        let (name, role) = (name.into(), role.into());
-        let (name, role) = (&name, &role);
-        let plan = Plan {
-            clock: self.cluster.client.clock(),
-            grace: DEFAULT_GRACE,
-            unique_name: true,
-            attempts: self.cluster.client.max_attempts(),
-        };
-        let find = || async move {
-            Ok(self
-                .list()
-                .await?
-                .into_iter()
-                .find(|u| u.username() == name))
-        };
-        let create = || {
-            self.create(name.clone())
-                .role(role.clone())
-                .retry_unsafe()
-                .send()
-        };
-        find_or_create(plan, find, create).await
+    ) -> impl std::future::Future<Output = Result<Ensured<types::PostgresUser>>> + Send + 'static
+    {
+        let this = self.clone();
+        let name: String = name.into();
+        let role: PostgresRole = role.into();
+        async move {
+            let (this, name, role) = (&this, &name, &role);
+            let plan = Plan {
+                clock: this.cluster.client.clock(),
+                grace: DEFAULT_GRACE,
+                unique_name: true,
+                attempts: this.cluster.client.max_attempts(),
+            };
+            let find = || async move {
+                Ok(this
+                    .list()
+                    .await?
+                    .into_iter()
+                    .find(|u| u.username() == name))
+            };
+            let create = || this.create(name.clone()).role(role.clone()).retry_unsafe();
+            find_or_create(plan, find, create).await
+        }
     }
 }
 
@@ -112,7 +128,7 @@ impl Users {
 #[derive(Debug, Clone)]
 pub struct User {
     pub(crate) cluster: Cluster,
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
 }
 
 #[bon::bon]
@@ -128,56 +144,84 @@ impl User {
     }
 
     /// Changes what the user may do.
-    pub async fn set_role(&self, role: impl Into<PostgresRole>) -> Result<()> {
-        self.check()?;
-        let body = types::UpdatePostgresUserRoleRequest {
-            role: wire("role", role.into().as_str(), ROLES)?,
-        };
-        self.cluster
-            .client
-            .call(OperationId::PostgresUsersUpdateRole, |raw| {
-                raw.postgres_users_update_role(&self.cluster.id, &self.name, &body)
-            })
-            .await?;
-        Ok(())
+    pub fn set_role(
+        &self,
+        role: impl Into<PostgresRole>,
+    ) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
+        let this = self.clone();
+        let role: PostgresRole = role.into();
+        async move {
+            this.check()?;
+            let body = types::UpdatePostgresUserRoleRequest {
+                role: wire("role", role.as_str(), ROLES)?,
+            };
+            this.cluster
+                .client
+                .call(OperationId::PostgresUsersUpdateRole, |raw| {
+                    raw.postgres_users_update_role(&this.cluster.id, &this.name, &body)
+                })
+                .await?;
+            Ok(())
+        }
     }
 
     /// Deletes the user.
-    pub async fn delete(&self) -> Result<()> {
-        self.check()?;
-        self.cluster
-            .client
-            .call(OperationId::PostgresUsersDelete, |raw| {
-                raw.postgres_users_delete(&self.cluster.id, &self.name)
-            })
-            .await?;
-        Ok(())
+    pub fn delete(&self) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
+        let this = self.clone();
+        async move {
+            this.check()?;
+            this.cluster
+                .client
+                .call(OperationId::PostgresUsersDelete, |raw| {
+                    raw.postgres_users_delete(&this.cluster.id, &this.name)
+                })
+                .await?;
+            Ok(())
+        }
     }
 
     /// Deletes the user unless it is already gone: `Ok(false)` when there was nothing to
     /// delete (404), so a teardown can run again.
-    pub async fn ensure_absent(&self) -> Result<bool> {
-        crate::ensured::absent_ok(self.delete().await)
+    pub fn ensure_absent(
+        &self,
+    ) -> impl std::future::Future<Output = Result<bool>> + Send + 'static {
+        let this = self.clone();
+        async move { crate::ensured::absent_ok(this.delete().await) }
     }
 
     /// The user's name and password (`Debug` never shows the password).
-    pub async fn credentials(&self) -> Result<types::PostgresUserCredentials> {
-        self.check()?;
-        let answer = self
-            .cluster
-            .client
-            .call(OperationId::PostgresUsersCredentials, |raw| {
-                raw.postgres_users_credentials(&self.cluster.id, &self.name)
-            })
-            .await?;
-        data(OperationId::PostgresUsersCredentials, answer, |r| r.data)
+    pub fn credentials(
+        &self,
+    ) -> impl std::future::Future<Output = Result<types::PostgresUserCredentials>> + Send + 'static
+    {
+        let this = self.clone();
+        async move {
+            this.check()?;
+            let answer = this
+                .cluster
+                .client
+                .call(OperationId::PostgresUsersCredentials, |raw| {
+                    raw.postgres_users_credentials(&this.cluster.id, &this.name)
+                })
+                .await?;
+            data(OperationId::PostgresUsersCredentials, answer, |r| r.data)
+        }
     }
 
     /// Gives the user a new password and returns it:
     /// `cluster.user("orders_app").rotate_password().kill_sessions().await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn rotate_password(
-        &self,
+    pub fn rotate_password(&self) -> UserRotatePasswordBuilder {
+        self.clone().rotate_password_builder()
+    }
+
+    #[builder(
+        builder_type(name = UserRotatePasswordBuilder, vis = "pub"),
+        start_fn(name = rotate_password_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_rotate_password(
+        self,
         /// End the user's open sessions, so the old password stops working at once.
         #[builder(default, with = || true)]
         kill_sessions: bool,

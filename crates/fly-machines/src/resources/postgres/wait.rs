@@ -57,9 +57,18 @@ impl Cluster {
     /// `failed` (or is being deleted) or vanishes, and with a timeout error when `timeout`
     /// passes first. Failed polls that may succeed later (5xx, 429, transport) are polled again:
     /// `cluster.wait_ready(d).await`, or `cluster.wait_ready(d).poll_interval(d2).await`.
-    #[builder(finish_fn = send, derive(IntoFuture(Box)))]
-    pub async fn wait_ready(
-        &self,
+    pub fn wait_ready(&self, timeout: Duration) -> ClusterWaitReadyBuilder {
+        self.clone().wait_ready_builder(timeout)
+    }
+
+    #[builder(
+        builder_type(name = ClusterWaitReadyBuilder, vis = "pub"),
+        start_fn(name = wait_ready_builder, vis = ""),
+        finish_fn = send,
+        derive(IntoFuture(Box)),
+    )]
+    async fn run_wait_ready(
+        self,
         #[builder(start_fn)] timeout: Duration,
         /// The first pause between two polls (default 2 s, as provisioning takes minutes); it
         /// doubles up to 15 times itself (default 30 s). A short one suits an emulator whose
@@ -84,7 +93,7 @@ impl Cluster {
                     }
                     if status.is_dead_end() {
                         return Err(Error::from(ClusterWaitError::Failed {
-                            cluster_id: self.id.clone(),
+                            cluster_id: self.id.to_string(),
                             status,
                         }));
                     }
@@ -94,7 +103,7 @@ impl Cluster {
                 }
                 Err(e) if e.is_not_found() => {
                     return Err(Error::from(ClusterWaitError::Vanished {
-                        cluster_id: self.id.clone(),
+                        cluster_id: self.id.to_string(),
                     }));
                 }
                 Err(e) if e.is_retryable() => {
@@ -106,7 +115,7 @@ impl Cluster {
             let remaining = deadline.saturating_duration_since(now);
             if remaining.is_zero() {
                 return Err(Error::from(ClusterWaitError::Timeout {
-                    cluster_id: self.id.clone(),
+                    cluster_id: self.id.to_string(),
                     waited: now.saturating_duration_since(started),
                     last_status,
                 }));
