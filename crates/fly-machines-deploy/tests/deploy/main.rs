@@ -6,3 +6,4 @@ mod crash;
 mod file_errors;
 mod health;
 mod plans;
+mod strategies;
