@@ -1,6 +1,7 @@
 //! The deploy crate's tests, one binary: golden plans and the fleet file's errors.
 
 mod apply;
+mod cancel;
 mod cli;
 mod crash;
 mod file_errors;
