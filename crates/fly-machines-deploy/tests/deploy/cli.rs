@@ -186,7 +186,10 @@ async fn apply_converges_then_status_says_so() {
         .count();
     assert_eq!(moves, 2, "{stdout}");
     assert!(stdout.lines().any(|l| l == "all groups done"), "{stdout}");
-    assert!(!stdout.contains('\u{1b}'), "no terminal escapes: {stdout:?}");
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "no terminal escapes: {stdout:?}"
+    );
 
     // And back: every machine returns to the revision it ran before.
     let out = run(&sim, &["rollback", v2.to_str().expect("utf-8"), "--yes"]).await;
