@@ -84,9 +84,10 @@ async fn blue_green_moves_the_fleet_within_its_floor() {
     moves_the_fleet("bluegreen").await;
 }
 
-/// Applies `desired` while a second worker, the moment the `k`-th machine is moved, changes
-/// that machine's config behind the deployer's back (with the lease's nonce, as a process
-/// sharing the lease could): its gate sees another version and fails.
+/// Applies `desired` while a second worker, the moment the `k`-th machine is moved (or, for
+/// blue-green, the `k`-th green is created), changes that machine's config behind the
+/// deployer's back (with the lease's nonce, as a process sharing the lease could): its gate
+/// sees another version and fails.
 async fn apply_changed_at(
     world: &World,
     desired: &DesiredFleet,
@@ -113,17 +114,24 @@ async fn apply_changed_at(
         let mut changed = String::new();
         let mut moved = 0;
         while let Some(event) = vt.idle(rx.next()).await {
-            if let Progress::Moved { machine_id, .. } = &event {
+            if let Progress::Moved { machine_id, .. } | Progress::Created { machine_id, .. } =
+                &event
+            {
                 moved += 1;
                 if moved == k {
-                    let nonce = sim
-                        .lease(APP, machine_id)
-                        .and_then(|l| l.nonce)
-                        .expect("the deployer leases what it moves");
-                    let handle = client
-                        .app(APP)
-                        .machine(machine_id.clone())
-                        .with_lease_nonce(nonce);
+                    let handle = client.app(APP).machine(machine_id.clone());
+                    // The deployer's lease when it holds one, else one of our own.
+                    let (handle, own) = match sim.lease(APP, machine_id).and_then(|l| l.nonce) {
+                        Some(nonce) => (handle.with_lease_nonce(nonce), None),
+                        None => {
+                            let lease = handle
+                                .lease(std::time::Duration::from_secs(30))
+                                .send()
+                                .await
+                                .expect("a lease of our own");
+                            (lease.machine().clone(), Some(lease))
+                        }
+                    };
                     let now = handle.get().await.expect("read");
                     let mut config = now.config().cloned().unwrap_or_default();
                     config
@@ -138,6 +146,9 @@ async fn apply_changed_at(
                         .send()
                         .await
                         .expect("the change behind the deployer's back");
+                    if let Some(lease) = own {
+                        lease.release().await.expect("our lease released");
+                    }
                     changed = machine_id.clone();
                 }
             }
@@ -202,6 +213,11 @@ async fn canary_rolls_back_when_a_machine_after_the_canary_fails() {
 #[tokio::test]
 async fn canary_rolls_back_when_the_canary_fails() {
     fails_at_machine_k("canary", 1).await;
+}
+
+#[tokio::test]
+async fn blue_green_destroys_every_green_when_the_second_green_fails() {
+    fails_at_machine_k("bluegreen", 2).await;
 }
 
 #[tokio::test]
