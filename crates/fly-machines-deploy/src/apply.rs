@@ -23,7 +23,7 @@ use futures::{FutureExt, StreamExt};
 use tracing::Instrument;
 
 use crate::desired::{DesiredFleet, Group};
-use crate::health::{Condition, Gate, GateError, healthy_at};
+use crate::health::{Condition, ConditionExt, Gate, GateError, at_version, healthy_at, started};
 use crate::marks;
 use crate::plan::{Plan, Step};
 use crate::strategy::{Strategy, StrategyKind};
@@ -663,6 +663,17 @@ impl Applier {
         })
     }
 
+    /// How an update without a health gate is checked to have taken: at once, within the
+    /// strategy's `healthy_deadline`.
+    fn took_gate(&self, strategy: &Strategy) -> Gate {
+        Gate {
+            min_healthy_time: Duration::ZERO,
+            deadline: strategy.health_gates().healthy_deadline,
+            poll_interval: self.poll_interval,
+            not_found_grace: NOT_FOUND_GRACE,
+        }
+    }
+
     async fn create_one(
         &self,
         desired: &DesiredFleet,
@@ -804,9 +815,17 @@ impl Applier {
                 machine_id: machine_id.clone(),
                 version: new_version.clone(),
             });
-            if let Some(gate) = gate
-                && let Err(e) = self.pass(gate, leased, &healthy_at(new_version)).await
-            {
+            // Without a health gate (immediate) the update must still have taken: started at
+            // the version it answered, so a machine Fly silently put back fails every strategy.
+            let checked = match gate {
+                Some(gate) => self.pass(gate, leased, &healthy_at(new_version)).await,
+                None => {
+                    let took = started().and(at_version(new_version));
+                    self.pass(&self.took_gate(group.strategy()), leased, &took)
+                        .await
+                }
+            };
+            if let Err(e) = checked {
                 return Err((Some(moved), Cause::Gate(e)));
             }
             Ok(moved)

@@ -29,6 +29,32 @@
 //! The plan is level-triggered, as in kube-runtime: it is computed from what runs now, never
 //! from what a previous run did, so running it again after a crash picks up where things are.
 //!
+//! # Strategies, and what happens on failure
+//!
+//! Every move happens under a lease on the machine (refreshed; released on every path, or at
+//! worst expiring with its TTL) and carries `current_version`, so a change made meanwhile by
+//! someone else is noticed, not overwritten. A move is done only once the machine passes its
+//! [`health`] gate: started, at the version the update answered (a machine Fly silently put
+//! back on its old version fails here), no crash since, every check passing, for
+//! `min_healthy_time` within `healthy_deadline`. A crash, a `failed` state or a put-back fails
+//! the gate at once. 429s and transient errors are the SDK's to retry and pace; they never fail
+//! a deploy.
+//!
+//! | [`StrategyKind`] | how it moves | serving, of n | when a gate fails |
+//! |---|---|---|---|
+//! | `Rolling` | in place, at most `max_unavailable` out at once | ≥ n − `max_unavailable` | every moved machine is put back on its old config, gated |
+//! | `Canary` | the first `canary` machines alone, healthy for `min_healthy_time`; they stay and the rest roll | ≥ n − max(`canary`, `max_unavailable`) | the canaries and every moved machine are put back |
+//! | `BlueGreen` | a green per blue, out of the proxy, gated; all greens uncordoned before any blue is cordoned; blues destroyed | ≥ n | before the switch the greens are destroyed and the blues kept serving; after it the greens stay and the error names what is left |
+//! | `Immediate` | all at once, `max_concurrency` in flight; no health wait, but each update must have taken (started, at its version) | no floor | every moved machine is put back, without gates |
+//!
+//! With `rollback = false` the run stops where it failed instead. Either way it ends in an
+//! [`ApplyError`]: the group, the machine, the gate and what it saw, and what the rollback did
+//! ([`apply::Rollback`]); nothing the run created is left behind. An interrupted run is resumed
+//! by applying again (the plan is computed from live machines and their revision marks; creates
+//! carry keys), and [`Applier::rollback`] puts every machine back on its previous revision.
+//! `cargo run --example rollout` shows a rolling and a blue-green rollout, and a silent revert
+//! caught, against the emulator (or Fly when `FLY_API_TOKEN` is set).
+//!
 //! # A fleet file
 //!
 //! ```

@@ -20,7 +20,8 @@ pub enum StrategyKind {
     /// A full new (green) set is created and gated on health before the old (blue) set is
     /// cordoned, stopped and destroyed. Not for machines with volumes.
     BlueGreen,
-    /// Everything at once, at bounded concurrency, with no gates.
+    /// Everything at once, at bounded concurrency, with no health gates (each update is still
+    /// checked to have taken: started, at the version it answered).
     Immediate,
 }
 

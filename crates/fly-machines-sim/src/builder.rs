@@ -141,8 +141,8 @@ impl SimBuilder {
     /// How long a machine's health checks stay `critical` after it enters `started` before they
     /// pass (default 0: they pass as soon as it runs; millisecond resolution). Every check the
     /// config declares (`checks`, and each service's `checks`) is listed in the machine's
-    /// `checks`. Images named `…/unhealthy` never pass; `…/crashloop` exit and restart again
-    /// and again, then end in `failed`.
+    /// `checks`. Images named `…/unhealthy` or tagged `:never-healthy` never pass; `…/crashloop`
+    /// or `:crashloop` exit and restart again and again, then end in `failed`.
     pub fn check_delay(mut self, delay: Duration) -> SimBuilder {
         self.check_delay = delay;
         self

@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::{Faults, RateLimits};
 use crate::emulator::{Emulator, lock};
 use crate::request_log::RequestRecord;
+use crate::serving::ServingChange;
 use crate::state::{MachineState, World};
 
 /// A running emulator. Dropping it stops the server (without waiting); prefer
@@ -175,6 +176,31 @@ impl SimHandle {
                     .then(|| m.view(false, None))
             })
             .collect()
+    }
+
+    /// Every change in which of `app`'s machines serve (`started` and not cordoned, as Fly's
+    /// proxy would route to them), in the order the emulator applied them, each with the
+    /// number serving right after it: the floor of a deploy is the smallest `count` over the
+    /// changes it caused. Transitions that have fallen due are applied first. Each machine
+    /// keeps its newest 256 changes; a destroyed machine's are forgotten with it (an hour
+    /// after it is hidden). Empty when the app does not exist.
+    pub fn serving_changes(&self, app: &str) -> Vec<ServingChange> {
+        let now = self.emulator.clock.now_ms();
+        let mut w = lock(&self.emulator.world);
+        let World { apps, rng, .. } = &mut *w;
+        let Some(app) = apps.get_mut(app) else {
+            return Vec::new();
+        };
+        let mut ms: Vec<_> = app.machines.values_mut().collect();
+        ms.sort_by_key(|m| m.seq);
+        for m in &mut ms {
+            m.settle(now, rng);
+            m.serving_changes.make_contiguous();
+        }
+        crate::serving::timeline(
+            ms.iter()
+                .map(|m| (m.id.as_str(), m.serving_changes.as_slices().0)),
+        )
     }
 
     /// How many machines of `app` are not destroyed.

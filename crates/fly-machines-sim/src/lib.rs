@@ -82,8 +82,11 @@
 //! (`unable to start machine from current state …`). Each state entered is recorded as an
 //! event (`id` a ULID, `timestamp` in ms, `source` `user` or `flyd`). Update keeps the newest
 //! ten versions (`…/versions`, see [`SimBuilder::versions_kept`]), as Fly keeps a few; a wait on a replaced version answers 400. `current_version` that
-//! does not match answers 409. An image whose repository's last segment is `unpullable`
-//! (e.g. `example/unpullable:1`) ends its launches in `failed`.
+//! does not match answers 409. An image whose tag or repository's last segment is `unpullable`
+//! (`example/unpullable:1`, `example/app:unpullable`) ends its launches in `failed`; the tags
+//! `:never-healthy` and `:crashloop` make checks never pass or the machine crash and restart;
+//! an update to a `:reverted` image is silently put back on the previous config once it
+//! launches (see the README's table of scripted images).
 //!
 //! **`/wait`** takes `state` (repeated or comma-separated; `started`, `stopped`, `suspended`,
 //! `destroyed`, `failed`, `settled` = any resting state; default `started`), `timeout` in
@@ -207,6 +210,7 @@ mod reply;
 mod request;
 mod request_log;
 mod routing;
+mod serving;
 mod shapes;
 mod state;
 mod time;
@@ -221,3 +225,4 @@ pub use handle::SimHandle;
 pub use pipeline::REQUEST_ID_HEADER;
 pub use request::LEASE_NONCE_HEADER;
 pub use request_log::RequestRecord;
+pub use serving::ServingChange;

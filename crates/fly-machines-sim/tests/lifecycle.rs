@@ -744,3 +744,109 @@ async fn answers_and_reads_shapes_as_fly_does() {
     assert_eq!(documented.status, 201, "{}", documented.text);
     sim.shutdown().await;
 }
+
+/// The image tags that script a machine's behaviour (`:never-healthy`, `:crashloop`,
+/// `:unpullable`, `:reverted`) work on any repository, as the repository names do.
+#[tokio::test]
+async fn image_tags_script_how_a_machine_behaves() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    http.app("tags").await;
+    let with_check = |image: &str| {
+        json!({ "config": {
+            "image": image,
+            "checks": { "alive": { "type": "tcp", "port": 8080 } },
+        }})
+    };
+    let sick = http
+        .machine_id("tags", with_check("example/app:never-healthy"))
+        .await;
+    let crashy = http
+        .machine_id("tags", with_check("example/app:crashloop"))
+        .await;
+    let broken = http
+        .machine_id("tags", with_check("example/app:unpullable"))
+        .await;
+    let fine = http.machine_id("tags", with_check("example/app:1")).await;
+    sim.advance(STEP * 2);
+    let sick_view = http.get(&format!("/apps/tags/machines/{sick}")).await.body;
+    assert_eq!(sick_view["state"], "started");
+    sim.advance(STEP * 40);
+    let sick_view = http.get(&format!("/apps/tags/machines/{sick}")).await.body;
+    assert_eq!(sick_view["checks"][0]["status"], "critical", "{sick_view}");
+    let fine_view = http.get(&format!("/apps/tags/machines/{fine}")).await.body;
+    assert_eq!(fine_view["checks"][0]["status"], "passing", "{fine_view}");
+    assert_eq!(http.state("tags", &crashy).await, "failed");
+    assert_eq!(http.state("tags", &broken).await, "failed");
+
+    // `:reverted`: the update answers a new version with the new image, then the machine is
+    // silently put back on the old config, under yet another version, and runs it.
+    let path = format!("/apps/tags/machines/{fine}");
+    let before = http.get(&path).await.body;
+    let answered = http
+        .post(
+            &path,
+            json!({ "config": { "image": "example/app:reverted",
+                                "checks": { "alive": { "type": "tcp", "port": 8080 } } } }),
+        )
+        .await;
+    assert_eq!(answered.status, 200, "{}", answered.body);
+    assert_eq!(answered.body["config"]["image"], "example/app:reverted");
+    let updated_version = answered.body["version"].as_str().unwrap().to_owned();
+    assert_ne!(Some(updated_version.as_str()), before["version"].as_str());
+    settle(&sim);
+    let after = http.get(&path).await.body;
+    assert_eq!(after["state"], "started");
+    assert_eq!(after["config"]["image"], "example/app:1", "{after}");
+    let now_version = after["version"].as_str().unwrap();
+    assert_ne!(now_version, updated_version, "the update's version is gone");
+    assert_ne!(Some(now_version), before["version"].as_str());
+    let versions = http.get(&format!("{path}/versions")).await.body;
+    assert_eq!(versions[0]["version"], now_version, "{versions}");
+    assert_eq!(
+        versions[0]["user_config"]["image"], "example/app:1",
+        "{versions}"
+    );
+    // A wait on the update's version hears that it was replaced.
+    let wait = http
+        .get(&format!(
+            "{path}/wait?state=started&version={updated_version}"
+        ))
+        .await;
+    assert_eq!(wait.status, 400, "{}", wait.body);
+    sim.shutdown().await;
+}
+
+/// `serving_changes` counts what Fly's proxy would route to: `started` and not cordoned, in
+/// the order the changes were applied.
+#[tokio::test]
+async fn serving_changes_follow_starts_and_cordons() {
+    let sim = start().await;
+    let http = Http::new(&sim);
+    http.app("serve").await;
+    let a = http.machine_id("serve", json!({})).await;
+    let b = http.machine_id("serve", json!({})).await;
+    settle(&sim);
+    assert_eq!(http.state("serve", &b).await, "started");
+    let mark = sim.serving_changes("serve").last().unwrap().seq;
+    http.post_empty(&format!("/apps/serve/machines/{a}/cordon"))
+        .await;
+    http.post(&format!("/apps/serve/machines/{b}/stop"), json!({}))
+        .await;
+    settle(&sim);
+    http.post_empty(&format!("/apps/serve/machines/{a}/uncordon"))
+        .await;
+    let changes: Vec<(String, bool, usize)> = sim
+        .serving_changes("serve")
+        .into_iter()
+        .filter(|c| c.seq > mark)
+        .map(|c| (c.machine, c.serving, c.count))
+        .collect();
+    assert_eq!(
+        changes,
+        [(a.clone(), false, 1), (b, false, 0), (a, true, 1)],
+        "cordon, stop, uncordon"
+    );
+    assert!(sim.serving_changes("nope").is_empty());
+    sim.shutdown().await;
+}

@@ -204,6 +204,10 @@
 //! - `release()` counts only once Fly has answered the DELETE: drop it half-way and the guard
 //!   releases on drop. The refresh in flight always lands before the release, never after it.
 //!
+//! To ship a version across many machines (rolling, canary, blue-green or immediate, with
+//! health gates and rollback), use the `fly-machines-deploy` crate: its docs and README have a
+//! guide to each strategy and what it does when a machine fails (`cargo run --example rollout`).
+//!
 //! # Volumes
 //!
 //! ```no_run

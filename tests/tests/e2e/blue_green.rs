@@ -4,19 +4,17 @@
 //! under faults: green machines are created out of the proxy, gated on health, uncordoned,
 //! then the blue ones cordoned and destroyed. The control (the wrong order, by hand: green
 //! created without launching, cordoned, started, waited for and probed; blue cordoned before
-//! green is uncordoned) shows the check is not vacuous. "Serving" (started and uncordoned) is rebuilt
-//! from its request log (cordon, uncordon and the calls that take a machine out of `started`,
-//! in the order the emulator applied them) and the machines' own state events (`started`
-//! entered), and checked after every change.
+//! green is uncordoned) shows the check is not vacuous. "Serving" (started and uncordoned) is
+//! what the emulator itself counts (`SimHandle::serving_changes`, in the order it applied each
+//! change), checked after every change.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use fly_machines::{App, Client, Machine, WaitState, types};
-use fly_machines_sim::{Faults, RequestRecord, Sim};
+use fly_machines_sim::{Faults, Sim, SimHandle};
 
 use crate::retries::Retries;
-use crate::support::{Figures, World, at_ms, config, create_app, machine_of, secs, transient};
+use crate::support::{Figures, World, config, create_app, secs, transient};
 use fly_machines::vtime::VirtualTime;
 
 const N: usize = 4;
@@ -137,87 +135,33 @@ where
 }
 
 /// What changes whether a machine serves.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Change {
-    Started,
-    LeftStarted,
-    Cordoned(bool),
+/// The last serving change so far.
+fn serving_mark(sim: &SimHandle) -> u64 {
+    sim.serving_changes("shop").last().map_or(0, |c| c.seq)
 }
 
-/// Machines serving (started and uncordoned) after every change from `from_ms` on: the
-/// minimum, the maximum, and the count at the end.
-fn serving(
-    log: &[RequestRecord],
-    machines: &[types::Machine],
-    from_ms: u64,
-) -> (usize, usize, usize, Vec<String>) {
-    // (time, rank, sequence, machine, change): at one instant the emulator applies its own
-    // transitions before the calls that arrive then, and the calls in log order.
-    let mut changes: Vec<(u64, u8, usize, String, Change)> = Vec::new();
-    for m in machines {
-        let id = m.id.clone().unwrap_or_default();
-        for (seq, e) in m.events.iter().flatten().enumerate() {
-            if e.source.as_deref() != Some("flyd") {
-                continue;
-            }
-            let t =
-                (e.timestamp.unwrap_or(0) as u64).saturating_sub(fly_machines_sim::MANUAL_EPOCH_MS);
-            let change = if e.status.as_deref() == Some("started") {
-                Change::Started
-            } else {
-                Change::LeftStarted
-            };
-            changes.push((t, 0, seq, id.clone(), change));
-        }
-    }
-    for (seq, r) in log.iter().enumerate() {
-        if !(200..300).contains(&r.status) {
-            continue;
-        }
-        let Some(id) = machine_of(r) else { continue };
-        let change = match r.operation {
-            Some("Machines_cordon") => Change::Cordoned(true),
-            Some("Machines_uncordon") => Change::Cordoned(false),
-            Some(
-                "Machines_stop" | "Machines_delete" | "Machines_update" | "Machines_restart"
-                | "Machines_suspend" | "Machines_start",
-            ) => Change::LeftStarted,
-            _ => continue,
-        };
-        changes.push((at_ms(r), 1, seq, id.to_string(), change));
-    }
-    changes.sort_by_key(|a| (a.0, a.1, a.2));
-    let mut started: HashMap<String, bool> = HashMap::new();
-    let mut cordoned: HashMap<String, bool> = HashMap::new();
-    let count = |s: &HashMap<String, bool>, c: &HashMap<String, bool>| {
-        s.iter()
-            .filter(|(id, up)| **up && !c.get(*id).copied().unwrap_or(false))
-            .count()
-    };
-    let (mut min, mut max) = (usize::MAX, 0);
+/// Machines serving (started and uncordoned, as the emulator counts them) after every change
+/// since change `from_seq`: the minimum, the maximum, the count at the end, and each moment
+/// below N.
+fn serving(sim: &SimHandle, from_seq: u64) -> (usize, usize, usize, Vec<String>) {
+    let changes = sim.serving_changes("shop");
+    let at_start = changes
+        .iter()
+        .rev()
+        .find(|c| c.seq <= from_seq)
+        .map_or(0, |c| c.count);
+    let (mut min, mut max, mut end) = (at_start, at_start, at_start);
     let mut dips = Vec::new();
-    for (t, _, _, id, change) in &changes {
-        match change {
-            Change::Started => {
-                started.insert(id.clone(), true);
-            }
-            Change::LeftStarted => {
-                started.insert(id.clone(), false);
-            }
-            Change::Cordoned(on) => {
-                cordoned.insert(id.clone(), *on);
-            }
+    for c in changes.iter().filter(|c| c.seq > from_seq) {
+        if c.count < N {
+            let what = if c.serving { "serves" } else { "stops serving" };
+            dips.push(format!("{} serving after {} {what}", c.count, c.machine));
         }
-        if *t >= from_ms {
-            let n = count(&started, &cordoned);
-            if n < N {
-                dips.push(format!("{n} serving at {t} ms after {change:?} of {id}"));
-            }
-            min = min.min(n);
-            max = max.max(n);
-        }
+        min = min.min(c.count);
+        max = max.max(c.count);
+        end = c.count;
     }
-    (min, max, count(&started, &cordoned), dips)
+    (min, max, end, dips)
 }
 
 struct Deploy {
@@ -241,7 +185,7 @@ async fn deploy_blue_first(scenario: &'static str, faults: Faults) -> Deploy {
     let vt = world.vt.clone();
 
     // Blue: N machines serving v1.
-    let (blue, from_ms, log_from) = {
+    let (blue, from_seq, log_from) = {
         let vt = vt.clone();
         let client = client.clone();
         let sim = world.sim.clone();
@@ -269,7 +213,7 @@ async fn deploy_blue_first(scenario: &'static str, faults: Faults) -> Deploy {
                     }
                 })
                 .await;
-                (blue, vt.elapsed().as_millis() as u64, sim.requests().len())
+                (blue, serving_mark(&sim), sim.requests().len())
             })
             .await
     };
@@ -332,8 +276,7 @@ async fn deploy_blue_first(scenario: &'static str, faults: Faults) -> Deploy {
     let took = world.vt.elapsed() - deploy_from;
 
     let log = world.sim.requests();
-    let machines = world.sim.all_machines("shop");
-    let (min, max, end, dips) = serving(&log, &machines, from_ms);
+    let (min, max, end, dips) = serving(&world.sim, from_seq);
     let state = |id: &String| {
         world
             .sim
@@ -407,17 +350,13 @@ async fn deploy_with_the_crate(faults: Faults) -> Deploy {
         .faults(faults);
     let mut world = World::start(sim, TRANSITION / 5).await;
     let client = world.client.clone();
-    let (blue_ids, from_ms, log_from) = {
-        let (client, vt, sim) = (client.clone(), world.vt.clone(), world.sim.clone());
+    let (blue_ids, from_seq, log_from) = {
+        let (client, sim) = (client.clone(), world.sim.clone());
         world
             .run("blue", async move {
                 create_app(&client, "shop").await;
                 let report = apply(client, fleet("registry.fly.io/shop:v1")).await;
-                (
-                    report.created,
-                    vt.elapsed().as_millis() as u64,
-                    sim.requests().len(),
-                )
+                (report.created, serving_mark(&sim), sim.requests().len())
             })
             .await
     };
@@ -432,8 +371,7 @@ async fn deploy_with_the_crate(faults: Faults) -> Deploy {
     let green_ids = report.created;
 
     let log = world.sim.requests();
-    let machines = world.sim.all_machines("shop");
-    let (min, max, end, dips) = serving(&log, &machines, from_ms);
+    let (min, max, end, dips) = serving(&world.sim, from_seq);
     let state = |id: &String| {
         world
             .sim

@@ -16,9 +16,19 @@ use tokio::task::JoinHandle;
 /// Longest a scenario may take in real time before it is declared hung.
 const REAL_TIME_LIMIT: Duration = Duration::from_secs(60);
 
-const APP: &str = "roll";
+pub(crate) const APP: &str = "roll";
 
 fn fleet(image: &str, extra: &str) -> DesiredFleet {
+    fleet_of("rolling", 3, image, extra)
+}
+
+/// `count` machines in `iad` under strategy `kind` (`max_unavailable` 1 where it applies).
+pub(crate) fn fleet_of(kind: &str, count: u32, image: &str, extra: &str) -> DesiredFleet {
+    let unavailable = if kind == "bluegreen" || kind == "immediate" {
+        ""
+    } else {
+        "max_unavailable = 1"
+    };
     DesiredFleet::from_toml(&format!(
         r#"
 app = "{APP}"
@@ -26,30 +36,37 @@ app = "{APP}"
 [[group]]
 name = "web"
 image = "{image}"
-regions = {{ iad = 3 }}
+regions = {{ iad = {count} }}
 
 [group.strategy]
-kind = "rolling"
-max_unavailable = 1
+kind = "{kind}"
+{unavailable}
 {extra}
 "#
     ))
     .expect("fixture")
 }
 
-struct World {
-    vt: VirtualTime,
-    sim: Arc<SimHandle>,
-    client: Client,
+pub(crate) struct World {
+    pub(crate) vt: VirtualTime,
+    pub(crate) sim: Arc<SimHandle>,
+    pub(crate) client: Client,
     driver: JoinHandle<()>,
 }
 
+/// Where the emulator's records stood before a step, so the step's own can be checked.
+pub(crate) struct Mark {
+    serving_seq: u64,
+    log_len: usize,
+    machines_ever: usize,
+}
+
 impl World {
-    async fn start() -> World {
+    pub(crate) async fn start() -> World {
         World::start_with(Sim::builder()).await
     }
 
-    async fn start_with(sim: fly_machines_sim::SimBuilder) -> World {
+    pub(crate) async fn start_with(sim: fly_machines_sim::SimBuilder) -> World {
         let vt = VirtualTime::new(Duration::from_millis(250));
         let sim = Arc::new(
             sim.clock(vt.sim_clock())
@@ -80,7 +97,7 @@ impl World {
         world
     }
 
-    async fn run<T, F>(&self, future: F) -> T
+    pub(crate) async fn run<T, F>(&self, future: F) -> T
     where
         F: Future<Output = T> + Send + 'static,
         T: Send + 'static,
@@ -94,7 +111,10 @@ impl World {
 
     /// Plans `desired` against the app as it is, and applies the plan; also returns every
     /// progress event.
-    async fn apply(&self, desired: &DesiredFleet) -> (Result<Report, ApplyError>, Vec<Progress>) {
+    pub(crate) async fn apply(
+        &self,
+        desired: &DesiredFleet,
+    ) -> (Result<Report, ApplyError>, Vec<Progress>) {
         let (client, desired) = (self.client.clone(), desired.clone());
         self.run(async move {
             let seen = observed::observe(&client, desired.app())
@@ -111,7 +131,7 @@ impl World {
         .await
     }
 
-    async fn converged(&self, desired: &DesiredFleet) -> bool {
+    pub(crate) async fn converged(&self, desired: &DesiredFleet) -> bool {
         let (client, desired) = (self.client.clone(), desired.clone());
         self.run(async move {
             let seen = observed::observe(&client, desired.app())
@@ -123,7 +143,7 @@ impl World {
     }
 
     /// (id, image, state, revision mark, leased) of every machine not gone, by id.
-    fn machines(&self) -> Vec<(String, String, String, String, bool)> {
+    pub(crate) fn machines(&self) -> Vec<(String, String, String, String, bool)> {
         let mut all: Vec<_> = self
             .sim
             .machines(APP)
@@ -143,7 +163,74 @@ impl World {
         all
     }
 
-    async fn shutdown(self) {
+    /// Notes where the emulator's records stand.
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            serving_seq: self.sim.serving_changes(APP).last().map_or(0, |c| c.seq),
+            log_len: self.sim.requests().len(),
+            machines_ever: self.sim.all_machines(APP).len(),
+        }
+    }
+
+    /// The fewest machines serving at any change since `since` (the count at `since` when
+    /// nothing changed), as the emulator counts them: started and not cordoned.
+    pub(crate) fn min_serving(&self, since: &Mark) -> usize {
+        let changes = self.sim.serving_changes(APP);
+        let at_mark = changes
+            .iter()
+            .rev()
+            .find(|c| c.seq <= since.serving_seq)
+            .map_or(0, |c| c.count);
+        changes
+            .iter()
+            .filter(|c| c.seq > since.serving_seq)
+            .map(|c| c.count)
+            .min()
+            .unwrap_or(at_mark)
+    }
+
+    /// What must hold of every step since `since`, from the emulator's log and state: serving
+    /// never below `floor`; every update carried a lease nonce and none was refused for a
+    /// lease; exactly `created` machines were made (no create duplicated).
+    pub(crate) fn check_invariants(&self, since: &Mark, floor: usize, created: usize) {
+        let min = self.min_serving(since);
+        assert!(min >= floor, "serving fell to {min}, below {floor}");
+        let log = self.sim.requests();
+        let updates: Vec<_> = log[since.log_len.min(log.len())..]
+            .iter()
+            .filter(|r| r.operation == Some("Machines_update"))
+            .collect();
+        assert!(
+            updates.iter().all(|r| r.lease_nonce.is_some()),
+            "an update without its lease nonce"
+        );
+        assert!(
+            updates.iter().all(|r| r.status != 409),
+            "an update refused for a lease or a version"
+        );
+        let made = self.sim.all_machines(APP).len() - since.machines_ever;
+        assert_eq!(made, created, "machines made by the step");
+    }
+
+    /// Every machine not gone: id and config.
+    pub(crate) fn configs(&self) -> Vec<(String, Option<fly_machines::types::MachineConfig>)> {
+        let mut all: Vec<_> = self
+            .sim
+            .machines(APP)
+            .into_iter()
+            .filter(|m| !m.state().is_terminal())
+            .map(|m| {
+                (
+                    m.id().to_owned(),
+                    m.config.clone().map(without_default_init),
+                )
+            })
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    pub(crate) async fn shutdown(self) {
         self.driver.abort();
         let _ = self.driver.await;
         if let Ok(sim) = Arc::try_unwrap(self.sim) {
@@ -460,4 +547,19 @@ async fn a_healthy_rolling_deploy_succeeds_through_5xx_and_a_429_storm() {
     assert_eq!(all.len(), 6, "{all:?}");
     assert!(all.iter().all(|m| !m.4), "a lease is left held");
     world.shutdown().await;
+}
+
+/// `config` without an `init` that only says what the default is (`tty: false`): a config
+/// read from the API carries it, so a config put back as read may too, meaning the same.
+fn without_default_init(
+    mut config: fly_machines::types::MachineConfig,
+) -> fly_machines::types::MachineConfig {
+    let default = fly_machines::types::MachineInit {
+        tty: Some(false),
+        ..Default::default()
+    };
+    if config.init.as_ref() == Some(&default) {
+        config.init = None;
+    }
+    config
 }

@@ -179,6 +179,17 @@ async fn apply_converges_then_status_says_so() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("0 created, 2 moved"), "{stdout}");
+    // Off a terminal, progress is plain lines, one per step, and no bar is drawn.
+    let moves = stdout
+        .lines()
+        .filter(|l| l.starts_with("  moved ") && l.contains(" to version "))
+        .count();
+    assert_eq!(moves, 2, "{stdout}");
+    assert!(stdout.lines().any(|l| l == "all groups done"), "{stdout}");
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "no terminal escapes: {stdout:?}"
+    );
 
     // And back: every machine returns to the revision it ran before.
     let out = run(&sim, &["rollback", v2.to_str().expect("utf-8"), "--yes"]).await;

@@ -176,12 +176,32 @@ fn check(sim: &SimHandle, desired: &DesiredFleet, foreign: &str, image: &str, co
     assert!(leased.is_empty(), "leases outlived their TTL: {leased:?}");
 }
 
+/// The fewest machines of the app serving (started and not cordoned, as the emulator applied
+/// each change) since change `after`; the foreign machine counts too.
+fn min_serving_since(sim: &SimHandle, after: u64) -> usize {
+    let changes = sim.serving_changes(APP);
+    let before = changes
+        .iter()
+        .rev()
+        .find(|c| c.seq <= after)
+        .map_or(0, |c| c.count);
+    changes
+        .iter()
+        .filter(|c| c.seq > after)
+        .map(|c| c.count)
+        .fold(before, usize::min)
+}
+
 /// Kills one apply after each line it prints, resuming every time, over a create and then an
-/// image change: every step boundary of both, then a full run.
+/// image change: every step boundary of both, then a full run. Through the change, across
+/// every kill and resume, serving never drops below the strategy's floor (of the 3 fleet
+/// machines: 2 for rolling with `max_unavailable` 1, all 3 for blue-green; plus the foreign
+/// machine).
 async fn kill_at_every_line(kind: &str) -> usize {
     let (sim, foreign) = world().await;
     let mut kills = 0;
     for (name, image) in [("v1", "nginx:1.27"), ("v2", "nginx:1.28")] {
+        let from = sim.serving_changes(APP).last().map_or(0, |c| c.seq);
         let text = fleet_text(image, 3, kind);
         let path = file(&format!("crash-{kind}-{name}"), &text);
         let mut line = 1;
@@ -198,6 +218,12 @@ async fn kill_at_every_line(kind: &str) -> usize {
             image,
             3,
         );
+        if name == "v2" {
+            let floor = 1 + if kind == "bluegreen" { 3 } else { 2 };
+            let min = min_serving_since(&sim, from);
+            println!("{kind}_min_serving: {min} (floor {floor})");
+            assert!(min >= floor, "{kind}: serving fell to {min}, below {floor}");
+        }
     }
     sim.shutdown().await;
     kills

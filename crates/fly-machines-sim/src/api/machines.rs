@@ -12,7 +12,7 @@ use crate::ids::{hex_id, ulid};
 use crate::reply::ok_json;
 use crate::reply::{HandlerResult, Reply};
 use crate::request::{ApiRequest, Env};
-use crate::state::{App, Behaviour, Lease, Machine, MachineState, World};
+use crate::state::{App, ImageTraits, Lease, Machine, MachineState, World};
 use crate::time::rfc3339;
 use crate::validation;
 
@@ -166,17 +166,6 @@ fn check_mounts(
     Ok((ids, region))
 }
 
-/// Whether launches of this image fail (see the crate docs).
-fn unpullable(config: &types::MachineConfig) -> bool {
-    let image = config.image.as_deref().unwrap_or_default();
-    let path = image.split('@').next().unwrap_or_default();
-    let path = match path.rsplit_once(':') {
-        Some((p, t)) if !t.contains('/') => p,
-        _ => path,
-    };
-    path.rsplit('/').next() == Some("unpullable")
-}
-
 fn check_secrets_version(app: &App, min: Option<i64>) -> Result<(), ApiError> {
     match min {
         Some(min) if min > app.secrets_version => Err(ApiError::precondition(format!(
@@ -236,6 +225,7 @@ pub(crate) fn create(
 ) -> HandlerResult {
     let checked = check_body(body.config, body.name, body.lease_ttl)?;
     let config = checked.config;
+    let traits = ImageTraits::of_config(&config);
     let now = env.now;
     let app_name = req.path_param("app_name");
     // Every check first: nothing below the checks can fail.
@@ -297,13 +287,15 @@ pub(crate) fn create(
         state: MachineState::Created,
         pending: VecDeque::new(),
         instance_id: instance_id.clone(),
-        unpullable: unpullable(&config),
-        behaviour: Behaviour::of(config.image.as_deref().unwrap_or_default()),
+        unpullable: traits.unpullable,
+        behaviour: traits.behaviour,
         check_delay_ms,
         step_ms: step,
         started_ms: None,
         seen_ms: now,
         crashes: 0,
+        revert_to: None,
+        serving_changes: VecDeque::new(),
         versions: VecDeque::from([types::MachineVersion {
             user_config: Some(config.clone()),
             version: Some(instance_id.clone()),
@@ -444,8 +436,9 @@ pub(crate) fn update(
         m.name = new_name;
     }
     let destination = m.pending.back().map(|p| p.state).unwrap_or(m.state);
-    m.unpullable = unpullable(&config);
-    m.behaviour = Behaviour::of(config.image.as_deref().unwrap_or_default());
+    let reverts = ImageTraits::of_config(&config).reverted;
+    let previous = reverts.then(|| Box::new(m.config.clone()));
+    m.adopt_image(&config);
     m.instance_id = ulid(now, rng);
     m.push_version(
         types::MachineVersion {
@@ -468,6 +461,8 @@ pub(crate) fn update(
         _ => (MachineState::Stopped, "update"),
     };
     m.begin(now, step, &[(MachineState::Replacing, "update"), end], rng);
+    // A `:reverted` image is put back on the old config when the launch ends in `started`.
+    m.revert_to = previous.filter(|_| end.0 == MachineState::Started);
     if let Some(ttl) = checked.lease_ttl {
         let lease = new_lease(&owner, ttl, now, &m.instance_id, rng);
         match m.lease.as_mut() {
@@ -756,6 +751,7 @@ pub(crate) fn cordon(env: &mut Env<'_>, req: &ApiRequest, on: bool) -> HandlerRe
     }
     m.cordoned = on;
     m.updated_ms = m.updated_ms.max(now);
+    m.note_serving(now);
     ok_true()
 }
 

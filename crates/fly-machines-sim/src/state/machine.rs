@@ -1,6 +1,7 @@
 //! One machine: its timed state machine, events, versions and lease.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use fly_machines_api::types;
 use rand::rngs::StdRng;
@@ -147,10 +148,74 @@ pub(crate) struct Machine {
     pub(crate) seen_ms: u64,
     /// Restarts after a crash since the last user action.
     pub(crate) crashes: u32,
+    /// Set by an update to a `:reverted` image: what the machine is put back on when the
+    /// update's launch ends (cleared by any later user action).
+    pub(crate) revert_to: Option<Box<types::MachineConfig>>,
+    /// Every change of whether this machine serves, oldest first (the newest
+    /// [`SERVING_CHANGES_KEPT`]).
+    pub(crate) serving_changes: VecDeque<ServingFlip>,
+}
+
+/// How many serving changes a machine keeps.
+pub(crate) const SERVING_CHANGES_KEPT: usize = 256;
+
+/// Orders serving changes across machines (and emulators) in the order they were applied.
+static SERVING_SEQ: AtomicU64 = AtomicU64::new(1);
+
+/// One change of whether a machine serves (`started` and not cordoned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ServingFlip {
+    /// Process-wide order of application.
+    pub(crate) seq: u64,
+    /// Emulator time, ms.
+    pub(crate) at: u64,
+    /// Whether it serves from then on.
+    pub(crate) serving: bool,
+}
+
+/// What an image reference asks of the emulator: the last segment of its repository and its
+/// tag (`example/app:never-healthy` is `app` and `never-healthy`), read once in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ImageTraits {
+    /// Launches fail: repository `…/unpullable` or tag `:unpullable`.
+    pub(crate) unpullable: bool,
+    /// After an update to it, the machine is put back on its previous config: tag `:reverted`.
+    pub(crate) reverted: bool,
+    /// How it runs.
+    pub(crate) behaviour: Behaviour,
+}
+
+impl ImageTraits {
+    pub(crate) fn of(image: &str) -> ImageTraits {
+        let path = image.split('@').next().unwrap_or_default();
+        let (path, tag) = match path.rsplit_once(':') {
+            Some((p, t)) if !t.contains('/') => (p, Some(t)),
+            _ => (path, None),
+        };
+        let name = path.rsplit('/').next();
+        let either = |word: &str| name == Some(word) || tag == Some(word);
+        let behaviour = if either("unhealthy") || tag == Some("never-healthy") {
+            Behaviour::Unhealthy
+        } else if either("crashloop") {
+            Behaviour::CrashLoop
+        } else {
+            Behaviour::Healthy
+        };
+        ImageTraits {
+            unpullable: either("unpullable"),
+            reverted: tag == Some("reverted"),
+            behaviour,
+        }
+    }
+
+    pub(crate) fn of_config(config: &types::MachineConfig) -> ImageTraits {
+        ImageTraits::of(config.image.as_deref().unwrap_or_default())
+    }
 }
 
 /// How a machine's image behaves once it runs, from the last segment of its repository
-/// (`example/unhealthy:1`, `example/crashloop:1`).
+/// (`example/unhealthy:1`, `example/crashloop:1`) or its tag (`example/app:never-healthy`,
+/// `example/app:crashloop`); see [`ImageTraits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Behaviour {
     /// Runs, and its checks pass after the check delay.
@@ -160,21 +225,6 @@ pub(crate) enum Behaviour {
     /// Exits a moment after each start and is restarted, [`CRASH_RESTARTS`] times, then ends in
     /// `failed`.
     CrashLoop,
-}
-
-impl Behaviour {
-    pub(crate) fn of(image: &str) -> Behaviour {
-        let path = image.split('@').next().unwrap_or_default();
-        let path = match path.rsplit_once(':') {
-            Some((p, t)) if !t.contains('/') => p,
-            _ => path,
-        };
-        match path.rsplit('/').next() {
-            Some("unhealthy") => Behaviour::Unhealthy,
-            Some("crashloop") => Behaviour::CrashLoop,
-            _ => Behaviour::Healthy,
-        }
-    }
 }
 
 /// How often a crash-looping machine is restarted before it is left `failed`.
@@ -209,6 +259,12 @@ impl Machine {
         at: u64,
         rng: &mut StdRng,
     ) {
+        if state == MachineState::Started
+            && source == "flyd"
+            && let Some(previous) = self.revert_to.take()
+        {
+            self.put_back(*previous, at, rng);
+        }
         self.state = state;
         self.updated_ms = self.updated_ms.max(at);
         self.started_ms = (state == MachineState::Started).then_some(at);
@@ -219,6 +275,52 @@ impl Machine {
             self.destroyed_ms = Some(at);
         }
         self.push_event(kind, state.as_str(), source, at, rng);
+        self.note_serving(at);
+    }
+
+    /// Whether the machine serves traffic: `started` and not cordoned.
+    pub(crate) fn serving(&self) -> bool {
+        self.state == MachineState::Started && !self.cordoned
+    }
+
+    /// Records a change of [`Machine::serving`] since the last one recorded.
+    pub(crate) fn note_serving(&mut self, at: u64) {
+        let now = self.serving();
+        let was = self.serving_changes.back().is_some_and(|f| f.serving);
+        if now == was {
+            return;
+        }
+        if self.serving_changes.len() >= SERVING_CHANGES_KEPT {
+            self.serving_changes.pop_front();
+        }
+        self.serving_changes.push_back(ServingFlip {
+            seq: SERVING_SEQ.fetch_add(1, Ordering::Relaxed),
+            at,
+            serving: now,
+        });
+    }
+
+    /// Takes on `config`'s image: how it launches and runs.
+    pub(crate) fn adopt_image(&mut self, config: &types::MachineConfig) {
+        let traits = ImageTraits::of_config(config);
+        self.unpullable = traits.unpullable;
+        self.behaviour = traits.behaviour;
+    }
+
+    /// Puts the machine back on `previous` as Fly does when an update's image cannot be
+    /// pulled: a new version carrying the old config, with nothing said to the caller.
+    fn put_back(&mut self, previous: types::MachineConfig, at: u64, rng: &mut StdRng) {
+        self.adopt_image(&previous);
+        self.instance_id = ulid(at, rng);
+        let keep = self.versions.len().max(1);
+        self.push_version(
+            types::MachineVersion {
+                user_config: Some(previous.clone()),
+                version: Some(self.instance_id.clone()),
+            },
+            keep,
+        );
+        self.config = previous;
     }
 
     /// Schedules the crash of a crash-looping machine that just started: an exit and a
@@ -347,6 +449,7 @@ impl Machine {
     ) {
         self.pending.clear();
         self.crashes = 0;
+        self.revert_to = None;
         let mut at = now;
         for (i, (state, kind)) in steps.iter().enumerate() {
             if i == 0 {

@@ -7,7 +7,8 @@
 //! fly-deploy status FILE            print each group's machines and whether it converged
 //! ```
 //!
-//! It reads `FLY_API_TOKEN` and `FLY_API_HOSTNAME` (Fly's public API when unset). Exit codes:
+//! `apply` and `rollback` show a progress bar on a terminal and plain lines, one per step,
+//! elsewhere. It reads `FLY_API_TOKEN` and `FLY_API_HOSTNAME` (Fly's public API when unset). Exit codes:
 //! 0 done (converged), 1 failed (rolled back, or a failure talking to Fly; for `status`, not
 //! converged), 2 bad input (the fleet file, the environment, or `apply` off a terminal without
 //! `--yes`; nothing is sent), 3 another deployer holds the fleet.
@@ -19,10 +20,12 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use fly_machines_deploy::{
-    Applier, DesiredFleet, FleetLock, LockError, Progress, Step, observed, plan,
-};
+use fly_machines_deploy::{Applier, DesiredFleet, FleetLock, LockError, Step, observed, plan};
 use futures::StreamExt;
+
+mod progress;
+
+use progress::Display;
 
 /// Plans a Fly Machines fleet from a fleet file against what the app runs now.
 #[derive(Parser)]
@@ -122,11 +125,15 @@ async fn main() -> ExitCode {
                 Err(code) => return code,
             };
             // Planned again under the lock: another deployer may have acted meanwhile.
-            let code = match observed::observe(&client, desired.app()).await {
-                Ok(now) => {
-                    let plan = fly_machines_deploy::plan(&desired, &now);
-                    let applier = Applier::new(client.clone());
-                    run_with_progress(applier, |a| async move { a.apply(&desired, &plan).await })
+            let code =
+                match observed::observe(&client, desired.app()).await {
+                    Ok(now) => {
+                        let plan = fly_machines_deploy::plan(&desired, &now);
+                        let applier = Applier::new(client.clone());
+                        let steps = Some(progress::steps_of(&plan));
+                        run_with_progress(applier, steps, |a| async move {
+                            a.apply(&desired, &plan).await
+                        })
                         .await
                         .map_or_else(
                             |e| {
@@ -143,15 +150,15 @@ async fn main() -> ExitCode {
                                 ExitCode::SUCCESS
                             },
                         )
-                }
-                Err(e) => {
-                    eprintln!(
-                        "fly-deploy: listing the machines of `{}`: {e}",
-                        desired.app()
-                    );
-                    ExitCode::from(exit::NOT_CONVERGED_OR_FAILED)
-                }
-            };
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "fly-deploy: listing the machines of `{}`: {e}",
+                            desired.app()
+                        );
+                        ExitCode::from(exit::NOT_CONVERGED_OR_FAILED)
+                    }
+                };
             let _ = lock.release().await;
             code
         }
@@ -168,8 +175,12 @@ async fn main() -> ExitCode {
             };
             let applier = Applier::new(client.clone());
             let code =
-                match run_with_progress(applier, |a| async move { a.rollback(&desired).await })
-                    .await
+                match run_with_progress(
+                    applier,
+                    None,
+                    |a| async move { a.rollback(&desired).await },
+                )
+                .await
                 {
                     Ok(r) => {
                         println!("rolled back: {} machines", r.moved.len());
@@ -278,39 +289,22 @@ async fn lock(
     }
 }
 
-/// Runs `work` on an applier whose progress is printed as it comes, one line per event.
-async fn run_with_progress<T, F, Fut>(applier: Applier, work: F) -> T
+/// Runs `work` on an applier whose progress is shown as it comes: one line per event off a
+/// terminal, a bar of `total` steps on one (a spinner when `None`).
+async fn run_with_progress<T, F, Fut>(applier: Applier, total: Option<u64>, work: F) -> T
 where
     F: FnOnce(Applier) -> Fut,
     Fut: std::future::Future<Output = T>,
 {
     let (tx, mut rx) = futures::channel::mpsc::unbounded();
+    let display = Display::for_stdout(total);
     let printer = tokio::spawn(async move {
         while let Some(event) = rx.next().await {
-            println!("{}", describe(&event));
+            display.show(&event);
         }
+        display.finish();
     });
     let out = work(applier.progress(tx)).await;
     let _ = printer.await;
     out
-}
-
-fn describe(event: &Progress) -> String {
-    match event {
-        Progress::GroupStarted { group, strategy } => format!("group `{group}`: {strategy}"),
-        Progress::Created { machine_id, .. } => format!("  created {machine_id}"),
-        Progress::Moved {
-            machine_id,
-            version,
-            ..
-        } => format!("  moved {machine_id} to version {version}"),
-        Progress::GatePassed { machine_id } => format!("  {machine_id} healthy"),
-        Progress::GateFailed { error } => format!("  {error}"),
-        Progress::RollingBack { group, reason } => {
-            format!("group `{group}`: rolling back: {reason}")
-        }
-        Progress::Destroyed { machine_id } => format!("  destroyed {machine_id}"),
-        Progress::Done => "all groups done".to_owned(),
-        other => format!("{other:?}"),
-    }
 }
