@@ -67,6 +67,8 @@ pub enum Rule {
     MountGrowth,
     /// An app name must be Fly's: see [`is_app_name`](crate::is_app_name).
     AppName,
+    /// A signal sent to a machine must be one of [`SIGNALS`](crate::SIGNALS).
+    Signal,
 }
 
 impl Rule {
@@ -102,6 +104,7 @@ impl Rule {
             Rule::SpotPrice => "spot price",
             Rule::MountGrowth => "mount growth",
             Rule::AppName => "app name",
+            Rule::Signal => "signal",
         }
     }
 }

@@ -17,6 +17,11 @@ pub const AUTOSTOP_VALUES: &[&str] = &["off", "stop", "suspend"];
 pub const STOP_SIGNALS: &[&str] = &[
     "SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2", "SIGTERM",
 ];
+/// Signals that may be sent to a machine's main process (a superset of [`STOP_SIGNALS`]).
+pub const SIGNALS: &[&str] = &[
+    "SIGABRT", "SIGALRM", "SIGFPE", "SIGHUP", "SIGILL", "SIGINT", "SIGKILL", "SIGPIPE", "SIGQUIT",
+    "SIGSEGV", "SIGTERM", "SIGTRAP", "SIGUSR1", "SIGUSR2",
+];
 /// Schedules a machine may run on.
 pub const SCHEDULES: &[&str] = &["hourly", "daily", "weekly", "monthly"];
 /// Types of health check (`type` on the wire).
@@ -95,6 +100,11 @@ pub fn check_stop_signal(value: &str) -> Result<&'static str, RuleError> {
             None => err,
         }
     })
+}
+
+/// Checks a signal for a machine's main process (`SIGUSR1` and friends).
+pub fn check_signal(value: &str) -> Result<&'static str, RuleError> {
+    check_one_of(Rule::Signal, value, SIGNALS)
 }
 
 /// Checks a schedule (`hourly`, `daily`, `weekly` or `monthly`).

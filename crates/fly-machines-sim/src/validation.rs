@@ -19,7 +19,8 @@ const DEFAULT_CPU_KIND: &str = "shared";
 const DEFAULT_CPUS: i64 = 1;
 const DEFAULT_MEMORY_MB: i64 = 256;
 
-fn refused(e: rules::RuleError) -> ApiError {
+/// A value the rules refuse, answered as Fly does: 400 with the rule's own wording.
+pub(crate) fn refused(e: rules::RuleError) -> ApiError {
     ApiError::bad_request(e.to_string())
 }
 

@@ -67,7 +67,7 @@ impl Signal {
             Error::invalid_input(
                 call,
                 self.as_str(),
-                "one of SIGHUP, SIGINT, SIGQUIT, SIGKILL, SIGUSR1, SIGUSR2, SIGTERM",
+                &format!("one of {}", fly_machines_rules::STOP_SIGNALS.join(", ")),
             )
         })
     }
@@ -94,6 +94,39 @@ impl fmt::Display for Signal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fly_machines_rules as rules;
+
+    const ALL: [Signal; 14] = [
+        Signal::Abrt,
+        Signal::Alrm,
+        Signal::Fpe,
+        Signal::Hup,
+        Signal::Ill,
+        Signal::Int,
+        Signal::Kill,
+        Signal::Pipe,
+        Signal::Quit,
+        Signal::Segv,
+        Signal::Term,
+        Signal::Trap,
+        Signal::Usr1,
+        Signal::Usr2,
+    ];
+
+    /// One vocabulary: the typed signals, the document's enums (what the client sends) and the
+    /// rules crate's lists (what the derive and the emulator accept) name the same words.
+    #[test]
+    fn signals_agree_with_the_document_and_the_rules() {
+        let ours: Vec<&str> = ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(ours, rules::SIGNALS);
+        for signal in ALL {
+            let word = signal.as_str();
+            let stops = rules::STOP_SIGNALS.contains(&word);
+            assert_eq!(signal.for_stop().is_ok(), stops, "{word} for stop");
+            assert_eq!(signal.for_restart().is_ok(), stops, "{word} for restart");
+            assert!(signal.for_signal().is_ok(), "{word} for signal");
+        }
+    }
 
     #[test]
     fn stop_takes_its_subset_and_names_the_rest() {

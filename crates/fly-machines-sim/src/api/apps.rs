@@ -196,12 +196,7 @@ pub(crate) fn deploy_token(
     body: types::CreateAppDeployTokenRequest,
 ) -> HandlerResult {
     if let Some(expiry) = body.expiry.as_deref().filter(|e| !e.is_empty()) {
-        let digits = expiry.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-        if digits.parse::<f64>().is_err() {
-            return Err(ApiError::bad_request(format!(
-                "expiry must be a duration such as \"720h\", got {expiry:?}"
-            )));
-        }
+        fly_machines_rules::parse_go_duration(expiry).map_err(crate::validation::refused)?;
     }
     let app = env.world.app(req.path_param("app_name"))?.name.clone();
     // Random, not from the seed: a token others could work out would be no token.

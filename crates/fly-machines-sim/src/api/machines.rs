@@ -9,6 +9,8 @@ use serde::Deserialize;
 use crate::api::platform::is_region;
 use crate::errors::ApiError;
 use crate::ids::{hex_id, ulid};
+use crate::validation::refused;
+use fly_machines_rules as rules;
 use crate::reply::ok_json;
 use crate::reply::{HandlerResult, Reply};
 use crate::request::{ApiRequest, Env};
@@ -587,41 +589,24 @@ pub(crate) struct StopBody {
     timeout: Option<serde_json::Value>,
 }
 
-const STOP_SIGNALS: &[&str] = &[
-    "SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2", "SIGTERM",
-];
-
-fn check_duration(field: &str, value: &str) -> Result<(), ApiError> {
-    let v = value.trim();
-    let numeric = v.parse::<f64>().is_ok();
-    let go_duration = !v.is_empty()
-        && v.trim_end_matches(|c: char| c.is_ascii_alphabetic())
-            .parse::<f64>()
-            .is_ok()
-        && ["ns", "us", "ms", "s", "m", "h"]
-            .iter()
-            .any(|u| v.ends_with(u));
-    if numeric || go_duration {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(format!(
-            "{field} must be a duration such as \"10s\" or a number of seconds, got {value:?}"
-        )))
+/// A duration as the stop and restart calls take it: a number of seconds, or a Go duration by
+/// the rules crate's reading (the same the client writes).
+fn check_duration(value: &str) -> Result<(), ApiError> {
+    if value.trim().parse::<f64>().is_ok() {
+        return Ok(());
     }
+    rules::parse_go_duration(value)
+        .map(drop)
+        .map_err(refused)
 }
 
 pub(crate) fn stop(env: &mut Env<'_>, req: &ApiRequest, body: StopBody) -> HandlerResult {
-    if let Some(sig) = body.signal.as_deref()
-        && !STOP_SIGNALS.contains(&sig)
-    {
-        return Err(ApiError::bad_request(format!(
-            "unknown stop signal {sig:?}; expected one of {}",
-            STOP_SIGNALS.join(", ")
-        )));
+    if let Some(sig) = body.signal.as_deref() {
+        rules::check_stop_signal(sig).map_err(refused)?;
     }
     match &body.timeout {
         None | Some(serde_json::Value::Null | serde_json::Value::Number(_)) => {}
-        Some(serde_json::Value::String(s)) => check_duration("timeout", s)?,
+        Some(serde_json::Value::String(s)) => check_duration(s)?,
         Some(other) => {
             return Err(ApiError::bad_request(format!(
                 "timeout must be a duration string or a number, got {other}"
@@ -677,16 +662,11 @@ pub(crate) fn suspend(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
 }
 
 pub(crate) fn restart(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    if let Some(sig) = req.query_param("signal").filter(|s| !s.is_empty())
-        && !STOP_SIGNALS.contains(&sig)
-    {
-        return Err(ApiError::bad_request(format!(
-            "unknown signal {sig:?}; expected one of {}",
-            STOP_SIGNALS.join(", ")
-        )));
+    if let Some(sig) = req.query_param("signal").filter(|s| !s.is_empty()) {
+        rules::check_stop_signal(sig).map_err(refused)?;
     }
     if let Some(t) = req.query_param("timeout").filter(|s| !s.is_empty()) {
-        check_duration("timeout", t)?;
+        check_duration(t)?;
     }
     req.query_bool("force_stop")?;
     let step = env.settings.transition_ms;
@@ -717,21 +697,11 @@ pub(crate) struct SignalBody {
     signal: Option<String>,
 }
 
-const SIGNALS: &[&str] = &[
-    "SIGABRT", "SIGALRM", "SIGFPE", "SIGHUP", "SIGILL", "SIGINT", "SIGKILL", "SIGPIPE", "SIGQUIT",
-    "SIGSEGV", "SIGTERM", "SIGTRAP", "SIGUSR1", "SIGUSR2",
-];
-
 pub(crate) fn signal(env: &mut Env<'_>, req: &ApiRequest, body: SignalBody) -> HandlerResult {
     let sig = body
         .signal
         .ok_or_else(|| ApiError::bad_request("signal is required"))?;
-    if !SIGNALS.contains(&sig.as_str()) {
-        return Err(ApiError::bad_request(format!(
-            "unknown signal {sig:?}; expected one of {}",
-            SIGNALS.join(", ")
-        )));
-    }
+    rules::check_signal(&sig).map_err(refused)?;
     let (m, _, _) = machine!(env, req);
     if m.busy() || m.state != MachineState::Started {
         return Err(not_running(m));

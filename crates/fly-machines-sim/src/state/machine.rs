@@ -33,6 +33,23 @@ pub(crate) enum MachineState {
 }
 
 impl MachineState {
+    /// Every state the emulator produces.
+    #[cfg(test)]
+    const ALL: [MachineState; 12] = [
+        MachineState::Created,
+        MachineState::Starting,
+        MachineState::Started,
+        MachineState::Stopping,
+        MachineState::Stopped,
+        MachineState::Suspending,
+        MachineState::Suspended,
+        MachineState::Restarting,
+        MachineState::Replacing,
+        MachineState::Destroying,
+        MachineState::Destroyed,
+        MachineState::Failed,
+    ];
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             MachineState::Created => "created",
@@ -610,5 +627,23 @@ pub(crate) fn image_ref(image: &str) -> types::ImageRef {
         registry: Some(registry),
         repository: Some(repository),
         tag: Some(tag),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MachineState;
+
+    /// The emulator's states are words of the client's vocabulary (the API crate's open enum):
+    /// each one is named there, so a client never sees one of ours as unknown.
+    #[test]
+    fn every_state_is_a_word_the_client_names() {
+        for state in MachineState::ALL {
+            let word = state.as_str();
+            let client = fly_machines_api::MachineState::parse(word);
+            assert!(!client.is_other(), "{word} is not a state the client names");
+            assert_eq!(client.as_str(), word);
+            assert_eq!(MachineState::parse(word), Some(state));
+        }
     }
 }
