@@ -37,10 +37,14 @@ mod generated;
 #[allow(clippy::all, clippy::pedantic)]
 mod answers;
 
+mod body;
 mod errors;
 
+#[rustfmt::skip]
+pub mod reference;
+
 pub use errors::{
-    FlyErrors, LeaseHeld, NotFound, PostgresErrors, PreconditionFailed, RequestTimeout,
+    Capacity, FlyErrors, LeaseHeld, NotFound, PostgresErrors, PreconditionFailed, RequestTimeout,
     ServerError, Unprocessable, error_body,
 };
 pub use generated::*;

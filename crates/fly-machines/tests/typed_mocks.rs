@@ -42,11 +42,11 @@ async fn a_held_lease_is_a_409_with_fly_s_code_and_is_not_retried() {
 #[tokio::test]
 async fn a_429_is_retried_after_the_time_fly_asks_for() {
     let server = MockServer::start_async().await;
-    let throttled = server.machines_show(|when, then| {
+    let throttled = server.machines_get(|when, then| {
         when.app_name(APP).machine_id(MACHINE);
         then.fly_rate_limited(3).into_inner().up_to_n_times(1);
     });
-    let ok = server.machines_show(|when, then| {
+    let ok = server.machines_get(|when, then| {
         when.app_name(APP).machine_id(MACHINE);
         then.ok(&machine("started"));
     });
@@ -66,7 +66,7 @@ async fn a_429_is_retried_after_the_time_fly_asks_for() {
 #[tokio::test]
 async fn a_5xx_on_a_read_is_retried_and_the_last_one_is_reported() {
     let server = MockServer::start_async().await;
-    let unavailable = server.machines_show(|when, then| {
+    let unavailable = server.machines_get(|when, then| {
         when.app_name(APP).machine_id(MACHINE);
         then.fly_server_error(ServerError::Unavailable);
     });
