@@ -8,6 +8,11 @@ use fly_machines_httpmock::{
 use httpmock::MockServer;
 use serde_json::{Value, json};
 
+#[path = "typed/answers.rs"]
+mod answers;
+#[path = "typed/matchers.rs"]
+mod matchers;
+
 const APP: &str = "my-app-name";
 const MACHINE: &str = "3d8d413b29d089";
 
