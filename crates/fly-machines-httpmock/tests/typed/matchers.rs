@@ -174,7 +174,11 @@ async fn machine_update_has_the_same_matchers() {
 #[tokio::test]
 async fn volume_create_matches_name_region_and_size() {
     let volumes = (reqwest::Method::POST, "/apps/my-app-name/volumes");
-    let body = |name: &str, region: &str, size: i64| json!({"name": name, "region": region, "size_gb": size, "encrypted": true});
+    let body = |name: &str, region: &str, size: i64| {
+        let mut body = json!({"name": name, "region": region, "size_gb": size});
+        body["encrypted"] = json!(true);
+        body
+    };
     let server = MockServer::start_async().await;
     let by_name = server.volumes_create(|when, then| {
         when.app_name(APP).name("data");
