@@ -550,6 +550,43 @@ mod tests {
     }
 
     #[test]
+    fn mocks_are_named_after_the_sdk_with_fly_s_ids_as_aliases() {
+        let outputs = generate_all(&root().join(SPEC_PATH)).unwrap();
+        let mocks = &outputs
+            .iter()
+            .find(|o| o.path.ends_with("httpmock/src/generated.rs"))
+            .unwrap()
+            .contents;
+        assert!(mocks.contains("fn volumes_delete<F>"));
+        assert!(mocks.contains("#[doc(alias = \"Volume_delete\")]"));
+        assert!(mocks.contains("#[doc(alias = \"volume_delete\")]"));
+        assert!(!mocks.contains("fn volume_delete<F>"));
+        // The lease answer takes the lease; the envelope stays as the wire form.
+        assert!(mocks.contains("pub fn ok(self, value: &types::Lease) -> Self"));
+        assert!(mocks.contains("pub fn ok_envelope(self, value: &types::LeaseEnvelope) -> Self"));
+        let reference = &outputs
+            .iter()
+            .find(|o| o.path.ends_with("reference.rs"))
+            .unwrap()
+            .contents;
+        assert!(reference.contains("pub mod volumes {}"), "{reference}");
+        assert!(reference.contains("`app.volume(id).delete()` | `Volume_delete`"));
+    }
+
+    #[test]
+    fn two_operations_with_one_mock_name_are_rejected() {
+        let mut doc = our_spec();
+        doc["paths"]["/apps/{app_name}"]["get"]["x-sdk"]["call"] =
+            serde_json::json!("client.app(name).delete()");
+        let path = scratch("mockname", &doc.to_string());
+        let err = generate_all(&path).err().unwrap();
+        assert!(
+            err.contains("apps_delete") && err.contains("Apps_show"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn editing_the_document_makes_the_client_stale() {
         let mut doc = our_spec();
         doc["components"]["schemas"]["Machine"]["properties"]["brand_new_field"] =

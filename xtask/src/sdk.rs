@@ -136,6 +136,54 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The Rust files under `dir`, recursively.
+    fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.extend(rust_files(&path));
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+        files
+    }
+
+    /// Each `x-sdk.call` names a public method of `fly-machines` defined in a file that makes the
+    /// operation's call, so the reference cannot point users at a call that does not exist.
+    #[test]
+    fn every_call_names_a_method_of_the_sdk_next_to_its_operation() {
+        let root = crate::workspace_root();
+        let raw = crate::spec::read_json(&root.join(crate::spec::SPEC_PATH)).unwrap();
+        let ops = crate::generate::read_operations(&raw, std::path::Path::new("spec")).unwrap();
+        let sources: Vec<String> = rust_files(&root.join("crates/fly-machines/src"))
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect();
+        for op in &ops {
+            let variant = format!("OperationId::{}", crate::mocks::upper_camel(&op.name));
+            let method = &op.sdk.method;
+            let defines = |src: &str| {
+                [
+                    format!("pub fn {method}("),
+                    format!("pub async fn {method}("),
+                ]
+                .iter()
+                .any(|def| src.contains(def.as_str()))
+            };
+            assert!(
+                sources
+                    .iter()
+                    .any(|src| src.contains(&variant) && defines(src)),
+                "{}: `{}` names `{method}`, but no file of fly-machines both defines it and \
+                 calls {variant}",
+                op.id,
+                op.sdk.call
+            );
+        }
+    }
+
     #[test]
     fn the_mock_is_named_after_the_resource_and_the_method() {
         let op = json!({"x-sdk": {"resource": "volumes", "call": "app.volume(id).delete()"}});
