@@ -101,10 +101,8 @@ pub fn unwrap_envelopes(
             let Inner { param, into_field } = inner;
             if paged {
                 let page = format_ident!("{answer}_page");
-                let doc = format!(
-                    " One page: `items` (what the client returns), and the cursor of the next \
-                     page, if any, in `next_cursor`."
-                );
+                let doc = " One page: `items` (what the client returns), and the cursor of the \
+                           next page, if any, in `next_cursor`.";
                 added.push(quote! {
                     #[doc = #doc]
                     pub fn #page(self, items: #param, next_cursor: Option<&str>) -> Self {
