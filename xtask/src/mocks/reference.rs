@@ -77,7 +77,12 @@ pub fn reference(
     let mut modules = Vec::new();
     for (resource, title) in RESOURCES {
         let mut rows = Vec::new();
-        for op in ops.iter().filter(|op| op.sdk.resource == resource) {
+        let mut members: Vec<&OperationFacts> = ops
+            .iter()
+            .filter(|op| op.sdk.resource == resource)
+            .collect();
+        members.sort_by_key(|op| op.sdk.mock_name());
+        for op in members {
             let mock = op.sdk.mock_name();
             let when = super::names::wrapper_type(op, "When");
             let typed: &[&str] = body_matchers
