@@ -1,6 +1,9 @@
 //! Testing your own code with the typed mocks of `fly-machines-httpmock`: one mock method per
-//! operation, with typed matchers and answers (and Fly's error answers), and `server.client()`
-//! for a client pointed at the mock.
+//! operation, named after the call it stands for (`server.machines_create` for
+//! `app.machines().create(..)`; see the crate's `reference` module for every resource), with
+//! typed matchers on the query and on common body fields (`when.region("ord")`), answers in the
+//! client's types, Fly's error answers (a held lease, no capacity), and `server.client()` for a
+//! client pointed at the mock.
 //!
 //! ```sh
 //! cargo test --example typed_mocks   # the tests below
@@ -8,9 +11,9 @@
 //! ```
 
 use fly_machines::testing::TestServer;
-use fly_machines::{App, MachineState, types};
+use fly_machines::{App, MachineSnapshot, MachineState, types};
 use fly_machines_examples::BoxError;
-use fly_machines_httpmock::{LeaseHeld, MockServerExt};
+use fly_machines_httpmock::{Capacity, LeaseHeld, MockServerExt};
 use httpmock::MockServer;
 
 /// The code under test: restarts the app's started web machines; returns how many.
@@ -25,6 +28,28 @@ pub async fn restart_web(app: &App) -> fly_machines::Result<usize> {
         machine.handle().restart().await?;
     }
     Ok(web.len())
+}
+
+/// The code under test: creates a worker with its volume in the first of `regions` with room.
+pub async fn place_worker(app: &App, regions: &[&str]) -> fly_machines::Result<MachineSnapshot> {
+    let mut no_room = None;
+    for region in regions {
+        let config = types::MachineConfig {
+            image: Some("registry.fly.io/worker:7".into()),
+            mounts: Some(vec![types::MachineMount {
+                volume: Some(format!("vol_{region}")),
+                path: Some("/data".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        match app.machines().create(config).region(*region).await {
+            Ok(machine) => return Ok(machine),
+            Err(e) if e.is_capacity() => no_room = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(no_room.expect("regions is not empty"))
 }
 
 fn started(id: &str) -> types::Machine {
@@ -77,12 +102,39 @@ async fn a_leased_machine_stops_the_restarts() -> Result<(), BoxError> {
     Ok(())
 }
 
+/// No room in `ord`: the worker is made in `ams`, with the `ams` volume, after one try in `ord`.
+async fn a_full_region_falls_back_to_the_next() -> Result<(), BoxError> {
+    let server = MockServer::start_async().await;
+    let full = server.machines_create(|when, then| {
+        when.app_name("shop").region("ord");
+        then.fly_insufficient_capacity();
+    });
+    let room = server.machines_create(|when, then| {
+        when.app_name("shop")
+            .region("ams")
+            .image("registry.fly.io/worker:7")
+            .mounts_volume("vol_ams");
+        then.ok(&types::Machine {
+            id: Some("m-ams".into()),
+            region: Some("ams".into()),
+            ..Default::default()
+        });
+    });
+    let worker = place_worker(&server.client().app("shop"), &["ord", "ams"]).await?;
+    assert_eq!(worker.data().region.as_deref(), Some("ams"));
+    full.assert_calls_async(1).await;
+    room.assert_calls_async(1).await;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     restarts_each_started_web_machine().await?;
     println!("ok  restarts each started web machine");
     a_leased_machine_stops_the_restarts().await?;
     println!("ok  a leased machine stops the restarts");
+    a_full_region_falls_back_to_the_next().await?;
+    println!("ok  a full region falls back to the next");
     Ok(())
 }
 
@@ -96,5 +148,10 @@ mod tests {
     #[tokio::test]
     async fn a_leased_machine_stops_the_restarts() {
         super::a_leased_machine_stops_the_restarts().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_full_region_falls_back_to_the_next() {
+        super::a_full_region_falls_back_to_the_next().await.unwrap();
     }
 }

@@ -29,7 +29,7 @@ async fn an_emulator_gives_a_client_with_its_address_and_token() {
 #[tokio::test]
 async fn a_mock_server_gives_a_client_with_test_settings() {
     let server = MockServer::start_async().await;
-    let show = server.apps_show(|when, then| {
+    let show = server.apps_get(|when, then| {
         let when = when.app_name("mocked-app").into_inner();
         when.header("authorization", format!("Bearer {TEST_TOKEN}"));
         then.ok(&fly_machines::types::App {

@@ -99,6 +99,7 @@ pub fn generate_all(spec_path: &Path) -> Result<Vec<Output>, String> {
     crate::secrets::redact_debug(&mut client, &crate::secrets::secret_fields(&raw)?)?;
     status_ranges_last(&mut client);
     crate::schemars_feature::behind_feature(&mut client)?;
+    let types = client.clone();
     let client = use_our_path_encoder(format_file(quote!(#client))?)?;
     let client = drop_api_version_header(client, operations.len())?;
     check_method_names(&operations, &client)?;
@@ -107,6 +108,7 @@ pub fn generate_all(spec_path: &Path) -> Result<Vec<Output>, String> {
         |generator| generator.httpmock(&api, "fly_machines_api"),
         &settings,
     )?;
+    let typed = crate::mocks::typed_mocks(mocks, &operations, &raw, &types)?;
     Ok(vec![
         Output {
             path: "crates/fly-machines-api/src/generated.rs",
@@ -118,7 +120,11 @@ pub fn generate_all(spec_path: &Path) -> Result<Vec<Output>, String> {
         },
         Output {
             path: "crates/fly-machines-httpmock/src/generated.rs",
-            contents: format_file(crate::mocks::rebase_paths(mocks)?)?,
+            contents: format_file(typed.mocks)?,
+        },
+        Output {
+            path: "crates/fly-machines-httpmock/src/reference.rs",
+            contents: format_file(typed.reference)?,
         },
         Output {
             path: "crates/fly-machines-httpmock/src/answers.rs",
@@ -256,6 +262,8 @@ pub struct OperationFacts {
     pub long_poll: Option<String>,
     /// The error statuses the operation declares (`404`, `5XX`, ...), as the document lists them.
     pub errors: Vec<String>,
+    /// Where the operation sits in the SDK's handles (`x-sdk`).
+    pub sdk: crate::sdk::SdkFacts,
 }
 
 const RATE_LIMIT_CLASSES: [&str; 5] = ["machine", "get_machine", "app", "app_delete", "global"];
@@ -300,6 +308,7 @@ pub fn read_operations(
                     )
                 })?;
             let long_poll = long_poll_parameter(id, op).map_err(|m| at(&ptr, m))?;
+            let sdk = crate::sdk::read(id, op).map_err(|m| at(&ptr, m))?;
             ops.push(OperationFacts {
                 id: id.to_string(),
                 name: method_name(id),
@@ -310,6 +319,7 @@ pub fn read_operations(
                 lease_nonce: parameters(op, "header").any(|name| name == LEASE_NONCE_HEADER),
                 long_poll,
                 errors: crate::statuses::declared(op),
+                sdk,
             });
         }
     }
@@ -334,6 +344,20 @@ pub fn read_operations(
             pair[0].id,
             pair[1].id,
             pair[0].name
+        ));
+    }
+    let mut mocks: Vec<(String, &str)> = ops
+        .iter()
+        .map(|op| (op.sdk.mock_name(), op.id.as_str()))
+        .collect();
+    mocks.sort();
+    if let Some(pair) = mocks.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!(
+            "{}: operationIds `{}` and `{}` both get the typed mock `{}` (from `x-sdk`)",
+            spec_path.display(),
+            pair[0].1,
+            pair[1].1,
+            pair[0].0
         ));
     }
     Ok(ops)
@@ -431,6 +455,7 @@ fn operation_table(ops: &[OperationFacts]) -> proc_macro2::TokenStream {
             lease_nonce,
             long_poll,
             errors: _,
+            sdk: _,
         } = op;
         let class = match rate_limit.as_str() {
             "machine" => quote!(RateLimitClass::PerMachine),
@@ -522,6 +547,43 @@ mod tests {
         assert!(client.contains("use crate::path::encode_path;"));
         assert!(!client.contains("progenitor_client::{encode_path"));
         assert!(use_our_path_encoder("fn main() {}".into()).is_err());
+    }
+
+    #[test]
+    fn mocks_are_named_after_the_sdk_with_fly_s_ids_as_aliases() {
+        let outputs = generate_all(&root().join(SPEC_PATH)).unwrap();
+        let mocks = &outputs
+            .iter()
+            .find(|o| o.path.ends_with("httpmock/src/generated.rs"))
+            .unwrap()
+            .contents;
+        assert!(mocks.contains("fn volumes_delete<F>"));
+        assert!(mocks.contains("#[doc(alias = \"Volume_delete\")]"));
+        assert!(mocks.contains("#[doc(alias = \"volume_delete\")]"));
+        assert!(!mocks.contains("fn volume_delete<F>"));
+        // The lease answer takes the lease; the envelope stays as the wire form.
+        assert!(mocks.contains("pub fn ok(self, value: &types::Lease) -> Self"));
+        assert!(mocks.contains("pub fn ok_envelope(self, value: &types::LeaseEnvelope) -> Self"));
+        let reference = &outputs
+            .iter()
+            .find(|o| o.path.ends_with("reference.rs"))
+            .unwrap()
+            .contents;
+        assert!(reference.contains("pub mod volumes {}"), "{reference}");
+        assert!(reference.contains("`app.volume(id).delete()` | `Volume_delete`"));
+    }
+
+    #[test]
+    fn two_operations_with_one_mock_name_are_rejected() {
+        let mut doc = our_spec();
+        doc["paths"]["/apps/{app_name}"]["get"]["x-sdk"]["call"] =
+            serde_json::json!("client.app(name).delete()");
+        let path = scratch("mockname", &doc.to_string());
+        let err = generate_all(&path).err().unwrap();
+        assert!(
+            err.contains("apps_delete") && err.contains("Apps_show"),
+            "{err}"
+        );
     }
 
     #[test]

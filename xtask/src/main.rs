@@ -10,6 +10,7 @@ mod diff;
 mod generate;
 mod mocks;
 mod schemars_feature;
+mod sdk;
 mod secrets;
 mod spec;
 mod statuses;

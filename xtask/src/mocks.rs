@@ -14,6 +14,87 @@ use syn::visit_mut::VisitMut;
 use crate::generate::OperationFacts;
 use crate::statuses::ErrorShape;
 
+mod envelopes;
+mod matchers;
+mod names;
+mod reference;
+
+/// The httpmock crate's generated files: the mocks (progenitor's, rebased, renamed after the SDK's
+/// handles, with answers in the client's types and typed body matchers) and their reference.
+pub struct TypedMocks {
+    pub mocks: TokenStream,
+    pub reference: TokenStream,
+}
+
+/// Turns progenitor's httpmock code into our typed mocks. `types` is the generated client, whose
+/// structs say what each envelope holds.
+pub fn typed_mocks(
+    progenitor: TokenStream,
+    ops: &[OperationFacts],
+    raw: &serde_json::Value,
+    types: &syn::File,
+) -> Result<TypedMocks, String> {
+    let mut file: syn::File = syn::parse2(rebase_paths(progenitor)?)
+        .map_err(|e| format!("rebased mocks do not parse: {e}"))?;
+    names::rename(&mut file, ops)?;
+    envelopes::unwrap_envelopes(&mut file, ops, types)?;
+    let body_matchers = matchers::add_body_matchers(&mut file, raw)?;
+    let reference = reference::reference(&mut file, ops, raw, &body_matchers)?;
+    Ok(TypedMocks {
+        mocks: quote!(#file),
+        reference,
+    })
+}
+
+/// The items of progenitor's `operations` module, which holds the `When`/`Then` wrappers.
+fn operations_items(file: &mut syn::File) -> Result<&mut Vec<syn::Item>, String> {
+    file.items
+        .iter_mut()
+        .find_map(|item| match item {
+            syn::Item::Mod(m) if m.ident == "operations" => m.content.as_mut().map(|(_, i)| i),
+            _ => None,
+        })
+        .ok_or_else(|| "progenitor's mocks have no `operations` module".to_string())
+}
+
+/// `VolumesDeleteThen` for `impl VolumesDeleteThen { .. }`; `None` for a trait impl.
+fn self_type_name(imp: &syn::ItemImpl) -> Option<String> {
+    if imp.trait_.is_some() {
+        return None;
+    }
+    match &*imp.self_ty {
+        syn::Type::Path(p) if p.qself.is_none() => p.path.get_ident().map(|i| i.to_string()),
+        _ => None,
+    }
+}
+
+/// A type as compact text: `&types::Lease`, `::std::option::Option<Lease>`.
+fn type_text(ty: &syn::Type) -> String {
+    quote!(#ty).to_string().replace(' ', "")
+}
+
+/// The named fields of the client's struct `name`, with their types as [`type_text`].
+fn struct_fields(types: &syn::File, name: &str) -> Option<Vec<(String, String)>> {
+    fn find<'a>(items: &'a [syn::Item], name: &str) -> Option<&'a syn::ItemStruct> {
+        items.iter().find_map(|item| match item {
+            syn::Item::Struct(s) if s.ident == name => Some(s),
+            syn::Item::Mod(m) => m.content.as_ref().and_then(|(_, items)| find(items, name)),
+            _ => None,
+        })
+    }
+    let found = find(&types.items, name)?;
+    let syn::Fields::Named(fields) = &found.fields else {
+        return None;
+    };
+    Some(
+        fields
+            .named
+            .iter()
+            .filter_map(|f| Some((f.ident.as_ref()?.to_string(), type_text(&f.ty))))
+            .collect(),
+    )
+}
+
 /// What a matcher accepts in front of an operation's path: any number of whole segments (`/v1`,
 /// `/proxy/v1`, or nothing).
 pub const BASE_PATH_PATTERN: &str = "(?:/[^/]+)*";
@@ -145,7 +226,11 @@ pub fn answers_for(op: &OperationFacts, raw: &serde_json::Value) -> ErrorAnswers
 /// `Then` offers, as impls of the crate's answer traits.
 pub fn error_answers(ops: &[OperationFacts], raw: &serde_json::Value) -> TokenStream {
     let impls = ops.iter().map(|op| {
-        let then = format_ident!("{}Then", upper_camel(&op.name), span = Span::call_site());
+        let then = format_ident!(
+            "{}",
+            names::wrapper_type(op, "Then"),
+            span = Span::call_site()
+        );
         let answers = answers_for(op, raw);
         let doc = format!(" `{} {}`", op.method.to_ascii_uppercase(), op.path);
         let mut items = vec![quote! {
@@ -166,6 +251,7 @@ pub fn error_answers(ops: &[OperationFacts], raw: &serde_json::Value) -> TokenSt
             (answers.precondition_failed, "PreconditionFailed"),
             (answers.unprocessable, "Unprocessable"),
             (answers.postgres, "PostgresErrors"),
+            (op.sdk.places, "Capacity"),
         ] {
             if wanted {
                 let answer = format_ident!("{name}");
@@ -181,7 +267,7 @@ pub fn error_answers(ops: &[OperationFacts], raw: &serde_json::Value) -> TokenSt
 }
 
 /// `machines_list` → `MachinesList`, as progenitor names the wrapper types.
-fn upper_camel(snake: &str) -> String {
+pub(crate) fn upper_camel(snake: &str) -> String {
     snake
         .split('_')
         .map(|word| {
@@ -244,6 +330,7 @@ mod tests {
             lease_nonce: false,
             long_poll: None,
             errors: Vec::new(),
+            sdk: Default::default(),
         }
     }
 

@@ -305,6 +305,7 @@ mod tests {
             lease_nonce: false,
             long_poll: None,
             errors: Vec::new(),
+            sdk: Default::default(),
         }
     }
 

@@ -3,129 +3,129 @@
 
 use crate::generated::operations;
 /// `POST /apps/{app_name}/certificates/acme`
-impl crate::FlyErrors for operations::AppCertificatesAcmeCreateThen {
+impl crate::FlyErrors for operations::CertificatesRequestAcmeThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::AppCertificatesAcmeCreateThen::new(then)
+        operations::CertificatesRequestAcmeThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::AppCertificatesAcmeCreateThen {}
-impl crate::Unprocessable for operations::AppCertificatesAcmeCreateThen {}
+impl crate::NotFound for operations::CertificatesRequestAcmeThen {}
+impl crate::Unprocessable for operations::CertificatesRequestAcmeThen {}
 /// `DELETE /apps/{app_name}/certificates/{hostname}/acme`
-impl crate::FlyErrors for operations::AppCertificatesAcmeDeleteThen {
+impl crate::FlyErrors for operations::CertificatesDeleteAcmeThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::AppCertificatesAcmeDeleteThen::new(then)
+        operations::CertificatesDeleteAcmeThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::AppCertificatesAcmeDeleteThen {}
+impl crate::NotFound for operations::CertificatesDeleteAcmeThen {}
 /// `POST /apps/{app_name}/certificates/{hostname}/check`
-impl crate::FlyErrors for operations::AppCertificatesCheckThen {
+impl crate::FlyErrors for operations::CertificatesCheckDnsThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::AppCertificatesCheckThen::new(then)
+        operations::CertificatesCheckDnsThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::AppCertificatesCheckThen {}
+impl crate::NotFound for operations::CertificatesCheckDnsThen {}
 /// `POST /apps/{app_name}/certificates/custom`
-impl crate::FlyErrors for operations::AppCertificatesCustomCreateThen {
+impl crate::FlyErrors for operations::CertificatesImportCustomThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::AppCertificatesCustomCreateThen::new(then)
+        operations::CertificatesImportCustomThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::AppCertificatesCustomCreateThen {}
-impl crate::Unprocessable for operations::AppCertificatesCustomCreateThen {}
+impl crate::NotFound for operations::CertificatesImportCustomThen {}
+impl crate::Unprocessable for operations::CertificatesImportCustomThen {}
 /// `DELETE /apps/{app_name}/certificates/{hostname}/custom`
-impl crate::FlyErrors for operations::AppCertificatesCustomDeleteThen {
+impl crate::FlyErrors for operations::CertificatesDeleteCustomThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::AppCertificatesCustomDeleteThen::new(then)
+        operations::CertificatesDeleteCustomThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::AppCertificatesCustomDeleteThen {}
+impl crate::NotFound for operations::CertificatesDeleteCustomThen {}
 /// `DELETE /apps/{app_name}/certificates/{hostname}`
-impl crate::FlyErrors for operations::AppCertificatesDeleteThen {
+impl crate::FlyErrors for operations::CertificatesDeleteThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::AppCertificatesDeleteThen::new(then)
+        operations::CertificatesDeleteThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::AppCertificatesDeleteThen {}
+impl crate::NotFound for operations::CertificatesDeleteThen {}
 /// `GET /apps/{app_name}/certificates`
-impl crate::FlyErrors for operations::AppCertificatesListThen {
+impl crate::FlyErrors for operations::CertificatesListThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::AppCertificatesListThen::new(then)
+        operations::CertificatesListThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::AppCertificatesListThen {}
+impl crate::NotFound for operations::CertificatesListThen {}
 /// `GET /apps/{app_name}/certificates/{hostname}`
-impl crate::FlyErrors for operations::AppCertificatesShowThen {
+impl crate::FlyErrors for operations::CertificatesGetThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::AppCertificatesShowThen::new(then)
+        operations::CertificatesGetThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::AppCertificatesShowThen {}
+impl crate::NotFound for operations::CertificatesGetThen {}
 /// `POST /apps/{app_name}/deploy_token`
-impl crate::FlyErrors for operations::AppCreateDeployTokenThen {
+impl crate::FlyErrors for operations::AppsCreateDeployTokenThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::AppCreateDeployTokenThen::new(then)
+        operations::AppsCreateDeployTokenThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::AppCreateDeployTokenThen {}
-impl crate::Unprocessable for operations::AppCreateDeployTokenThen {}
+impl crate::NotFound for operations::AppsCreateDeployTokenThen {}
+impl crate::Unprocessable for operations::AppsCreateDeployTokenThen {}
 /// `POST /apps/{app_name}/ip_assignments`
-impl crate::FlyErrors for operations::AppIpAssignmentsCreateThen {
+impl crate::FlyErrors for operations::IpAssignmentsAssignThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::AppIpAssignmentsCreateThen::new(then)
+        operations::IpAssignmentsAssignThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::AppIpAssignmentsCreateThen {}
-impl crate::Unprocessable for operations::AppIpAssignmentsCreateThen {}
+impl crate::NotFound for operations::IpAssignmentsAssignThen {}
+impl crate::Unprocessable for operations::IpAssignmentsAssignThen {}
 /// `DELETE /apps/{app_name}/ip_assignments/{ip}`
-impl crate::FlyErrors for operations::AppIpAssignmentsDeleteThen {
+impl crate::FlyErrors for operations::IpAssignmentsReleaseThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::AppIpAssignmentsDeleteThen::new(then)
+        operations::IpAssignmentsReleaseThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::AppIpAssignmentsDeleteThen {}
+impl crate::NotFound for operations::IpAssignmentsReleaseThen {}
 /// `GET /apps/{app_name}/ip_assignments`
-impl crate::FlyErrors for operations::AppIpAssignmentsListThen {
+impl crate::FlyErrors for operations::IpAssignmentsListThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::AppIpAssignmentsListThen::new(then)
+        operations::IpAssignmentsListThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::AppIpAssignmentsListThen {}
+impl crate::NotFound for operations::IpAssignmentsListThen {}
 /// `POST /apps`
 impl crate::FlyErrors for operations::AppsCreateThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -156,29 +156,29 @@ impl crate::FlyErrors for operations::AppsListThen {
     }
 }
 /// `GET /apps/{app_name}`
-impl crate::FlyErrors for operations::AppsShowThen {
+impl crate::FlyErrors for operations::AppsGetThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::AppsShowThen::new(then)
+        operations::AppsGetThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::AppsShowThen {}
+impl crate::NotFound for operations::AppsGetThen {}
 /// `POST /apps/{app_name}/volumes/{volume_id}/snapshots`
-impl crate::FlyErrors for operations::CreateVolumeSnapshotThen {
+impl crate::FlyErrors for operations::VolumesCreateSnapshotThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::CreateVolumeSnapshotThen::new(then)
+        operations::VolumesCreateSnapshotThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::CreateVolumeSnapshotThen {}
+impl crate::NotFound for operations::VolumesCreateSnapshotThen {}
 /// `GET /tokens/current`
-impl crate::FlyErrors for operations::CurrentTokenShowThen {
+impl crate::FlyErrors for operations::TokensCurrentThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::CurrentTokenShowThen::new(then)
+        operations::TokensCurrentThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
@@ -210,19 +210,20 @@ impl crate::NotFound for operations::MachinesCreateThen {}
 impl crate::RequestTimeout for operations::MachinesCreateThen {}
 impl crate::PreconditionFailed for operations::MachinesCreateThen {}
 impl crate::Unprocessable for operations::MachinesCreateThen {}
+impl crate::Capacity for operations::MachinesCreateThen {}
 /// `POST /apps/{app_name}/machines/{machine_id}/lease`
-impl crate::FlyErrors for operations::MachinesCreateLeaseThen {
+impl crate::FlyErrors for operations::MachinesLeaseThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::MachinesCreateLeaseThen::new(then)
+        operations::MachinesLeaseThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::MachinesCreateLeaseThen {}
-impl crate::RequestTimeout for operations::MachinesCreateLeaseThen {}
-impl crate::LeaseHeld for operations::MachinesCreateLeaseThen {}
-impl crate::PreconditionFailed for operations::MachinesCreateLeaseThen {}
+impl crate::NotFound for operations::MachinesLeaseThen {}
+impl crate::RequestTimeout for operations::MachinesLeaseThen {}
+impl crate::LeaseHeld for operations::MachinesLeaseThen {}
+impl crate::PreconditionFailed for operations::MachinesLeaseThen {}
 /// `DELETE /apps/{app_name}/machines/{machine_id}`
 impl crate::FlyErrors for operations::MachinesDeleteThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -237,18 +238,18 @@ impl crate::RequestTimeout for operations::MachinesDeleteThen {}
 impl crate::LeaseHeld for operations::MachinesDeleteThen {}
 impl crate::PreconditionFailed for operations::MachinesDeleteThen {}
 /// `DELETE /apps/{app_name}/machines/{machine_id}/metadata/{key}`
-impl crate::FlyErrors for operations::MachinesDeleteMetadataThen {
+impl crate::FlyErrors for operations::MetadataDeleteThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::MachinesDeleteMetadataThen::new(then)
+        operations::MetadataDeleteThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::MachinesDeleteMetadataThen {}
-impl crate::RequestTimeout for operations::MachinesDeleteMetadataThen {}
-impl crate::LeaseHeld for operations::MachinesDeleteMetadataThen {}
-impl crate::PreconditionFailed for operations::MachinesDeleteMetadataThen {}
+impl crate::NotFound for operations::MetadataDeleteThen {}
+impl crate::RequestTimeout for operations::MetadataDeleteThen {}
+impl crate::LeaseHeld for operations::MetadataDeleteThen {}
+impl crate::PreconditionFailed for operations::MetadataDeleteThen {}
 /// `POST /apps/{app_name}/machines/{machine_id}/exec`
 impl crate::FlyErrors for operations::MachinesExecThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -264,27 +265,27 @@ impl crate::LeaseHeld for operations::MachinesExecThen {}
 impl crate::PreconditionFailed for operations::MachinesExecThen {}
 impl crate::Unprocessable for operations::MachinesExecThen {}
 /// `GET /apps/{app_name}/machines/{machine_id}/memory`
-impl crate::FlyErrors for operations::MachinesGetMemoryThen {
+impl crate::FlyErrors for operations::MachinesMemoryThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::MachinesGetMemoryThen::new(then)
+        operations::MachinesMemoryThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::MachinesGetMemoryThen {}
-impl crate::RequestTimeout for operations::MachinesGetMemoryThen {}
+impl crate::NotFound for operations::MachinesMemoryThen {}
+impl crate::RequestTimeout for operations::MachinesMemoryThen {}
 /// `GET /apps/{app_name}/machines/{machine_id}/metadata/{key}`
-impl crate::FlyErrors for operations::MachinesGetMetadataKeyThen {
+impl crate::FlyErrors for operations::MetadataGetThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::MachinesGetMetadataKeyThen::new(then)
+        operations::MetadataGetThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::MachinesGetMetadataKeyThen {}
-impl crate::RequestTimeout for operations::MachinesGetMetadataKeyThen {}
+impl crate::NotFound for operations::MetadataGetThen {}
+impl crate::RequestTimeout for operations::MetadataGetThen {}
 /// `GET /apps/{app_name}/machines`
 impl crate::FlyErrors for operations::MachinesListThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -297,62 +298,62 @@ impl crate::FlyErrors for operations::MachinesListThen {
 impl crate::NotFound for operations::MachinesListThen {}
 impl crate::RequestTimeout for operations::MachinesListThen {}
 /// `GET /apps/{app_name}/machines/{machine_id}/events`
-impl crate::FlyErrors for operations::MachinesListEventsThen {
+impl crate::FlyErrors for operations::MachinesEventsThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::MachinesListEventsThen::new(then)
+        operations::MachinesEventsThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::MachinesListEventsThen {}
-impl crate::RequestTimeout for operations::MachinesListEventsThen {}
+impl crate::NotFound for operations::MachinesEventsThen {}
+impl crate::RequestTimeout for operations::MachinesEventsThen {}
 /// `GET /apps/{app_name}/machines/{machine_id}/ps`
-impl crate::FlyErrors for operations::MachinesListProcessesThen {
+impl crate::FlyErrors for operations::MachinesProcessesThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::MachinesListProcessesThen::new(then)
+        operations::MachinesProcessesThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::MachinesListProcessesThen {}
-impl crate::RequestTimeout for operations::MachinesListProcessesThen {}
+impl crate::NotFound for operations::MachinesProcessesThen {}
+impl crate::RequestTimeout for operations::MachinesProcessesThen {}
 /// `GET /apps/{app_name}/machines/{machine_id}/versions`
-impl crate::FlyErrors for operations::MachinesListVersionsThen {
+impl crate::FlyErrors for operations::MachinesVersionsThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::MachinesListVersionsThen::new(then)
+        operations::MachinesVersionsThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::MachinesListVersionsThen {}
-impl crate::RequestTimeout for operations::MachinesListVersionsThen {}
+impl crate::NotFound for operations::MachinesVersionsThen {}
+impl crate::RequestTimeout for operations::MachinesVersionsThen {}
 /// `GET /orgs/{org_slug}/machines`
-impl crate::FlyErrors for operations::MachinesOrgListThen {
+impl crate::FlyErrors for operations::OrgsMachinesThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::MachinesOrgListThen::new(then)
+        operations::OrgsMachinesThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::MachinesOrgListThen {}
+impl crate::NotFound for operations::OrgsMachinesThen {}
 /// `PATCH /apps/{app_name}/machines/{machine_id}/metadata`
-impl crate::FlyErrors for operations::MachinesPatchMetadataThen {
+impl crate::FlyErrors for operations::MetadataMergeThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::MachinesPatchMetadataThen::new(then)
+        operations::MetadataMergeThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::MachinesPatchMetadataThen {}
-impl crate::RequestTimeout for operations::MachinesPatchMetadataThen {}
-impl crate::LeaseHeld for operations::MachinesPatchMetadataThen {}
-impl crate::PreconditionFailed for operations::MachinesPatchMetadataThen {}
-impl crate::Unprocessable for operations::MachinesPatchMetadataThen {}
+impl crate::NotFound for operations::MetadataMergeThen {}
+impl crate::RequestTimeout for operations::MetadataMergeThen {}
+impl crate::LeaseHeld for operations::MetadataMergeThen {}
+impl crate::PreconditionFailed for operations::MetadataMergeThen {}
+impl crate::Unprocessable for operations::MetadataMergeThen {}
 /// `POST /apps/{app_name}/machines/{machine_id}/memory/reclaim`
 impl crate::FlyErrors for operations::MachinesReclaimMemoryThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -408,38 +409,38 @@ impl crate::LeaseHeld for operations::MachinesSetMemoryLimitThen {}
 impl crate::PreconditionFailed for operations::MachinesSetMemoryLimitThen {}
 impl crate::Unprocessable for operations::MachinesSetMemoryLimitThen {}
 /// `GET /apps/{app_name}/machines/{machine_id}`
-impl crate::FlyErrors for operations::MachinesShowThen {
+impl crate::FlyErrors for operations::MachinesGetThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::MachinesShowThen::new(then)
+        operations::MachinesGetThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::MachinesShowThen {}
-impl crate::RequestTimeout for operations::MachinesShowThen {}
+impl crate::NotFound for operations::MachinesGetThen {}
+impl crate::RequestTimeout for operations::MachinesGetThen {}
 /// `GET /apps/{app_name}/machines/{machine_id}/lease`
-impl crate::FlyErrors for operations::MachinesShowLeaseThen {
+impl crate::FlyErrors for operations::MachinesCurrentLeaseThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::MachinesShowLeaseThen::new(then)
+        operations::MachinesCurrentLeaseThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::MachinesShowLeaseThen {}
-impl crate::RequestTimeout for operations::MachinesShowLeaseThen {}
+impl crate::NotFound for operations::MachinesCurrentLeaseThen {}
+impl crate::RequestTimeout for operations::MachinesCurrentLeaseThen {}
 /// `GET /apps/{app_name}/machines/{machine_id}/metadata`
-impl crate::FlyErrors for operations::MachinesShowMetadataThen {
+impl crate::FlyErrors for operations::MetadataAllThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::MachinesShowMetadataThen::new(then)
+        operations::MetadataAllThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::MachinesShowMetadataThen {}
-impl crate::RequestTimeout for operations::MachinesShowMetadataThen {}
+impl crate::NotFound for operations::MetadataAllThen {}
+impl crate::RequestTimeout for operations::MetadataAllThen {}
 /// `POST /apps/{app_name}/machines/{machine_id}/signal`
 impl crate::FlyErrors for operations::MachinesSignalThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -467,6 +468,7 @@ impl crate::NotFound for operations::MachinesStartThen {}
 impl crate::RequestTimeout for operations::MachinesStartThen {}
 impl crate::LeaseHeld for operations::MachinesStartThen {}
 impl crate::PreconditionFailed for operations::MachinesStartThen {}
+impl crate::Capacity for operations::MachinesStartThen {}
 /// `POST /apps/{app_name}/machines/{machine_id}/stop`
 impl crate::FlyErrors for operations::MachinesStopThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -521,86 +523,87 @@ impl crate::RequestTimeout for operations::MachinesUpdateThen {}
 impl crate::LeaseHeld for operations::MachinesUpdateThen {}
 impl crate::PreconditionFailed for operations::MachinesUpdateThen {}
 impl crate::Unprocessable for operations::MachinesUpdateThen {}
+impl crate::Capacity for operations::MachinesUpdateThen {}
 /// `PUT /apps/{app_name}/machines/{machine_id}/metadata`
-impl crate::FlyErrors for operations::MachinesUpdateMetadataThen {
+impl crate::FlyErrors for operations::MetadataReplaceThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::MachinesUpdateMetadataThen::new(then)
+        operations::MetadataReplaceThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::MachinesUpdateMetadataThen {}
-impl crate::RequestTimeout for operations::MachinesUpdateMetadataThen {}
-impl crate::LeaseHeld for operations::MachinesUpdateMetadataThen {}
-impl crate::PreconditionFailed for operations::MachinesUpdateMetadataThen {}
-impl crate::Unprocessable for operations::MachinesUpdateMetadataThen {}
+impl crate::NotFound for operations::MetadataReplaceThen {}
+impl crate::RequestTimeout for operations::MetadataReplaceThen {}
+impl crate::LeaseHeld for operations::MetadataReplaceThen {}
+impl crate::PreconditionFailed for operations::MetadataReplaceThen {}
+impl crate::Unprocessable for operations::MetadataReplaceThen {}
 /// `POST /apps/{app_name}/machines/{machine_id}/metadata/{key}`
-impl crate::FlyErrors for operations::MachinesUpsertMetadataThen {
+impl crate::FlyErrors for operations::MetadataSetThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::MachinesUpsertMetadataThen::new(then)
+        operations::MetadataSetThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::MachinesUpsertMetadataThen {}
-impl crate::RequestTimeout for operations::MachinesUpsertMetadataThen {}
-impl crate::LeaseHeld for operations::MachinesUpsertMetadataThen {}
-impl crate::PreconditionFailed for operations::MachinesUpsertMetadataThen {}
-impl crate::Unprocessable for operations::MachinesUpsertMetadataThen {}
+impl crate::NotFound for operations::MetadataSetThen {}
+impl crate::RequestTimeout for operations::MetadataSetThen {}
+impl crate::LeaseHeld for operations::MetadataSetThen {}
+impl crate::PreconditionFailed for operations::MetadataSetThen {}
+impl crate::Unprocessable for operations::MetadataSetThen {}
 /// `GET /apps/{app_name}/machines/{machine_id}/wait`
-impl crate::FlyErrors for operations::MachinesWaitThen {
+impl crate::FlyErrors for operations::MachinesWaitForThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::MachinesWaitThen::new(then)
+        operations::MachinesWaitForThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::MachinesWaitThen {}
-impl crate::RequestTimeout for operations::MachinesWaitThen {}
+impl crate::NotFound for operations::MachinesWaitForThen {}
+impl crate::RequestTimeout for operations::MachinesWaitForThen {}
 /// `POST /platform/placements`
-impl crate::FlyErrors for operations::PlatformPlacementsPostThen {
+impl crate::FlyErrors for operations::PlatformPlacementsThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::PlatformPlacementsPostThen::new(then)
+        operations::PlatformPlacementsThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::Unprocessable for operations::PlatformPlacementsPostThen {}
+impl crate::Unprocessable for operations::PlatformPlacementsThen {}
 /// `GET /platform/regions`
-impl crate::FlyErrors for operations::PlatformRegionsGetThen {
+impl crate::FlyErrors for operations::PlatformRegionsThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::PlatformRegionsGetThen::new(then)
+        operations::PlatformRegionsThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
 /// `POST /postgres/{postgres_cluster_id}/attachments`
-impl crate::FlyErrors for operations::PostgresAttachmentsCreateThen {
+impl crate::FlyErrors for operations::PostgresAttachThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::PostgresAttachmentsCreateThen::new(then)
+        operations::PostgresAttachThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::PostgresAttachmentsCreateThen {}
-impl crate::PostgresErrors for operations::PostgresAttachmentsCreateThen {}
+impl crate::NotFound for operations::PostgresAttachThen {}
+impl crate::PostgresErrors for operations::PostgresAttachThen {}
 /// `DELETE /postgres/{postgres_cluster_id}/attachments/{app_name}`
-impl crate::FlyErrors for operations::PostgresAttachmentsDeleteThen {
+impl crate::FlyErrors for operations::PostgresDetachThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::PostgresAttachmentsDeleteThen::new(then)
+        operations::PostgresDetachThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::PostgresAttachmentsDeleteThen {}
-impl crate::PostgresErrors for operations::PostgresAttachmentsDeleteThen {}
+impl crate::NotFound for operations::PostgresDetachThen {}
+impl crate::PostgresErrors for operations::PostgresDetachThen {}
 /// `POST /postgres/{postgres_cluster_id}/backups`
 impl crate::FlyErrors for operations::PostgresBackupsCreateThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -734,27 +737,27 @@ impl crate::FlyErrors for operations::PostgresListThen {
 impl crate::NotFound for operations::PostgresListThen {}
 impl crate::PostgresErrors for operations::PostgresListThen {}
 /// `GET /postgres/{postgres_cluster_id}/queries/active`
-impl crate::FlyErrors for operations::PostgresQueriesActiveThen {
+impl crate::FlyErrors for operations::PostgresActiveQueriesThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::PostgresQueriesActiveThen::new(then)
+        operations::PostgresActiveQueriesThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::PostgresQueriesActiveThen {}
-impl crate::PostgresErrors for operations::PostgresQueriesActiveThen {}
+impl crate::NotFound for operations::PostgresActiveQueriesThen {}
+impl crate::PostgresErrors for operations::PostgresActiveQueriesThen {}
 /// `GET /postgres/{postgres_cluster_id}/queries/slow`
-impl crate::FlyErrors for operations::PostgresQueriesSlowThen {
+impl crate::FlyErrors for operations::PostgresSlowQueriesThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::PostgresQueriesSlowThen::new(then)
+        operations::PostgresSlowQueriesThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::PostgresQueriesSlowThen {}
-impl crate::PostgresErrors for operations::PostgresQueriesSlowThen {}
+impl crate::NotFound for operations::PostgresSlowQueriesThen {}
+impl crate::PostgresErrors for operations::PostgresSlowQueriesThen {}
 /// `POST /postgres/{postgres_cluster_id}/restore`
 impl crate::FlyErrors for operations::PostgresRestoreThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -767,16 +770,16 @@ impl crate::FlyErrors for operations::PostgresRestoreThen {
 impl crate::NotFound for operations::PostgresRestoreThen {}
 impl crate::PostgresErrors for operations::PostgresRestoreThen {}
 /// `GET /postgres/{postgres_cluster_id}`
-impl crate::FlyErrors for operations::PostgresShowThen {
+impl crate::FlyErrors for operations::PostgresGetThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::PostgresShowThen::new(then)
+        operations::PostgresGetThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::PostgresShowThen {}
-impl crate::PostgresErrors for operations::PostgresShowThen {}
+impl crate::NotFound for operations::PostgresGetThen {}
+impl crate::PostgresErrors for operations::PostgresGetThen {}
 /// `POST /postgres/{postgres_cluster_id}/users`
 impl crate::FlyErrors for operations::PostgresUsersCreateThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -833,143 +836,143 @@ impl crate::FlyErrors for operations::PostgresUsersRotatePasswordThen {
 impl crate::NotFound for operations::PostgresUsersRotatePasswordThen {}
 impl crate::PostgresErrors for operations::PostgresUsersRotatePasswordThen {}
 /// `PATCH /postgres/{postgres_cluster_id}/users/{username}`
-impl crate::FlyErrors for operations::PostgresUsersUpdateRoleThen {
+impl crate::FlyErrors for operations::PostgresUsersSetRoleThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::PostgresUsersUpdateRoleThen::new(then)
+        operations::PostgresUsersSetRoleThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::PostgresUsersUpdateRoleThen {}
-impl crate::PostgresErrors for operations::PostgresUsersUpdateRoleThen {}
+impl crate::NotFound for operations::PostgresUsersSetRoleThen {}
+impl crate::PostgresErrors for operations::PostgresUsersSetRoleThen {}
 /// `POST /apps/{app_name}/secrets/{secret_name}`
-impl crate::FlyErrors for operations::SecretCreateThen {
+impl crate::FlyErrors for operations::SecretsSetThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::SecretCreateThen::new(then)
+        operations::SecretsSetThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::SecretCreateThen {}
-impl crate::Unprocessable for operations::SecretCreateThen {}
+impl crate::NotFound for operations::SecretsSetThen {}
+impl crate::Unprocessable for operations::SecretsSetThen {}
 /// `DELETE /apps/{app_name}/secrets/{secret_name}`
-impl crate::FlyErrors for operations::SecretDeleteThen {
+impl crate::FlyErrors for operations::SecretsDeleteThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::SecretDeleteThen::new(then)
+        operations::SecretsDeleteThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::SecretDeleteThen {}
+impl crate::NotFound for operations::SecretsDeleteThen {}
 /// `GET /apps/{app_name}/secrets/{secret_name}`
-impl crate::FlyErrors for operations::SecretGetThen {
+impl crate::FlyErrors for operations::SecretsGetThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::SecretGetThen::new(then)
+        operations::SecretsGetThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::SecretGetThen {}
+impl crate::NotFound for operations::SecretsGetThen {}
 /// `POST /apps/{app_name}/secretkeys/{secret_name}/decrypt`
-impl crate::FlyErrors for operations::SecretkeyDecryptThen {
+impl crate::FlyErrors for operations::SecretKeysDecryptThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::SecretkeyDecryptThen::new(then)
+        operations::SecretKeysDecryptThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::SecretkeyDecryptThen {}
-impl crate::Unprocessable for operations::SecretkeyDecryptThen {}
+impl crate::NotFound for operations::SecretKeysDecryptThen {}
+impl crate::Unprocessable for operations::SecretKeysDecryptThen {}
 /// `DELETE /apps/{app_name}/secretkeys/{secret_name}`
-impl crate::FlyErrors for operations::SecretkeyDeleteThen {
+impl crate::FlyErrors for operations::SecretKeysDeleteThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::SecretkeyDeleteThen::new(then)
+        operations::SecretKeysDeleteThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::SecretkeyDeleteThen {}
+impl crate::NotFound for operations::SecretKeysDeleteThen {}
 /// `POST /apps/{app_name}/secretkeys/{secret_name}/encrypt`
-impl crate::FlyErrors for operations::SecretkeyEncryptThen {
+impl crate::FlyErrors for operations::SecretKeysEncryptThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::SecretkeyEncryptThen::new(then)
+        operations::SecretKeysEncryptThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::SecretkeyEncryptThen {}
-impl crate::Unprocessable for operations::SecretkeyEncryptThen {}
+impl crate::NotFound for operations::SecretKeysEncryptThen {}
+impl crate::Unprocessable for operations::SecretKeysEncryptThen {}
 /// `POST /apps/{app_name}/secretkeys/{secret_name}/generate`
-impl crate::FlyErrors for operations::SecretkeyGenerateThen {
+impl crate::FlyErrors for operations::SecretKeysGenerateThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::SecretkeyGenerateThen::new(then)
+        operations::SecretKeysGenerateThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::SecretkeyGenerateThen {}
-impl crate::Unprocessable for operations::SecretkeyGenerateThen {}
+impl crate::NotFound for operations::SecretKeysGenerateThen {}
+impl crate::Unprocessable for operations::SecretKeysGenerateThen {}
 /// `GET /apps/{app_name}/secretkeys/{secret_name}`
-impl crate::FlyErrors for operations::SecretkeyGetThen {
+impl crate::FlyErrors for operations::SecretKeysGetThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::SecretkeyGetThen::new(then)
+        operations::SecretKeysGetThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::SecretkeyGetThen {}
+impl crate::NotFound for operations::SecretKeysGetThen {}
 /// `POST /apps/{app_name}/secretkeys/{secret_name}`
-impl crate::FlyErrors for operations::SecretkeySetThen {
+impl crate::FlyErrors for operations::SecretKeysSetThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::SecretkeySetThen::new(then)
+        operations::SecretKeysSetThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::SecretkeySetThen {}
-impl crate::Unprocessable for operations::SecretkeySetThen {}
+impl crate::NotFound for operations::SecretKeysSetThen {}
+impl crate::Unprocessable for operations::SecretKeysSetThen {}
 /// `POST /apps/{app_name}/secretkeys/{secret_name}/sign`
-impl crate::FlyErrors for operations::SecretkeySignThen {
+impl crate::FlyErrors for operations::SecretKeysSignThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::SecretkeySignThen::new(then)
+        operations::SecretKeysSignThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::SecretkeySignThen {}
-impl crate::Unprocessable for operations::SecretkeySignThen {}
+impl crate::NotFound for operations::SecretKeysSignThen {}
+impl crate::Unprocessable for operations::SecretKeysSignThen {}
 /// `POST /apps/{app_name}/secretkeys/{secret_name}/verify`
-impl crate::FlyErrors for operations::SecretkeyVerifyThen {
+impl crate::FlyErrors for operations::SecretKeysVerifyThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::SecretkeyVerifyThen::new(then)
+        operations::SecretKeysVerifyThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::SecretkeyVerifyThen {}
-impl crate::Unprocessable for operations::SecretkeyVerifyThen {}
+impl crate::NotFound for operations::SecretKeysVerifyThen {}
+impl crate::Unprocessable for operations::SecretKeysVerifyThen {}
 /// `GET /apps/{app_name}/secretkeys`
-impl crate::FlyErrors for operations::SecretkeysListThen {
+impl crate::FlyErrors for operations::SecretKeysListThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::SecretkeysListThen::new(then)
+        operations::SecretKeysListThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::SecretkeysListThen {}
+impl crate::NotFound for operations::SecretKeysListThen {}
 /// `GET /apps/{app_name}/secrets`
 impl crate::FlyErrors for operations::SecretsListThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -1012,33 +1015,33 @@ impl crate::FlyErrors for operations::TokensAuthorizeThen {
 }
 impl crate::Unprocessable for operations::TokensAuthorizeThen {}
 /// `POST /tokens/kms`
-impl crate::FlyErrors for operations::TokensRequestKmsThen {
+impl crate::FlyErrors for operations::TokensKmsThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::TokensRequestKmsThen::new(then)
+        operations::TokensKmsThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
 /// `POST /tokens/oidc`
-impl crate::FlyErrors for operations::TokensRequestOidcThen {
+impl crate::FlyErrors for operations::TokensOidcThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::TokensRequestOidcThen::new(then)
+        operations::TokensOidcThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
 /// `DELETE /apps/{app_name}/volumes/{volume_id}`
-impl crate::FlyErrors for operations::VolumeDeleteThen {
+impl crate::FlyErrors for operations::VolumesDeleteThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::VolumeDeleteThen::new(then)
+        operations::VolumesDeleteThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::VolumeDeleteThen {}
+impl crate::NotFound for operations::VolumesDeleteThen {}
 /// `POST /apps/{app_name}/volumes`
 impl crate::FlyErrors for operations::VolumesCreateThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -1050,6 +1053,7 @@ impl crate::FlyErrors for operations::VolumesCreateThen {
 }
 impl crate::NotFound for operations::VolumesCreateThen {}
 impl crate::Unprocessable for operations::VolumesCreateThen {}
+impl crate::Capacity for operations::VolumesCreateThen {}
 /// `PUT /apps/{app_name}/volumes/{volume_id}/extend`
 impl crate::FlyErrors for operations::VolumesExtendThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -1061,16 +1065,17 @@ impl crate::FlyErrors for operations::VolumesExtendThen {
 }
 impl crate::NotFound for operations::VolumesExtendThen {}
 impl crate::Unprocessable for operations::VolumesExtendThen {}
+impl crate::Capacity for operations::VolumesExtendThen {}
 /// `GET /apps/{app_name}/volumes/{volume_id}`
-impl crate::FlyErrors for operations::VolumesGetByIdThen {
+impl crate::FlyErrors for operations::VolumesGetThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::VolumesGetByIdThen::new(then)
+        operations::VolumesGetThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::VolumesGetByIdThen {}
+impl crate::NotFound for operations::VolumesGetThen {}
 /// `GET /apps/{app_name}/volumes`
 impl crate::FlyErrors for operations::VolumesListThen {
     fn from_then(then: ::httpmock::Then) -> Self {
@@ -1082,25 +1087,25 @@ impl crate::FlyErrors for operations::VolumesListThen {
 }
 impl crate::NotFound for operations::VolumesListThen {}
 /// `GET /apps/{app_name}/volumes/{volume_id}/snapshots`
-impl crate::FlyErrors for operations::VolumesListSnapshotsThen {
+impl crate::FlyErrors for operations::VolumesSnapshotsThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::VolumesListSnapshotsThen::new(then)
+        operations::VolumesSnapshotsThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::VolumesListSnapshotsThen {}
+impl crate::NotFound for operations::VolumesSnapshotsThen {}
 /// `GET /orgs/{org_slug}/volumes`
-impl crate::FlyErrors for operations::VolumesOrgListThen {
+impl crate::FlyErrors for operations::OrgsVolumesThen {
     fn from_then(then: ::httpmock::Then) -> Self {
-        operations::VolumesOrgListThen::new(then)
+        operations::OrgsVolumesThen::new(then)
     }
     fn into_then(self) -> ::httpmock::Then {
         self.into_inner()
     }
 }
-impl crate::NotFound for operations::VolumesOrgListThen {}
+impl crate::NotFound for operations::OrgsVolumesThen {}
 /// `PUT /apps/{app_name}/volumes/{volume_id}`
 impl crate::FlyErrors for operations::VolumesUpdateThen {
     fn from_then(then: ::httpmock::Then) -> Self {

@@ -81,6 +81,39 @@ pub trait FlyErrors: Sized {
     fn fly_server_error(self, error: ServerError) -> Self {
         self.fly_error(error.status(), error.message(), None)
     }
+
+    /// 400 with code `invalid_argument`: Fly refused a value of the request.
+    fn fly_invalid_argument(self, message: &str) -> Self {
+        self.fly_error(400, message, Some("invalid_argument"))
+    }
+
+    /// 500 with code `unknown`: Fly failed and did not classify the failure.
+    fn fly_unknown(self, message: &str) -> Self {
+        self.fly_error(500, message, Some("unknown"))
+    }
+}
+
+/// 503 with a capacity code: no host in the region can take the machine or its volume. Offered
+/// by the calls that place something on a host (machine create, update and start, volume create
+/// and extend; `x-sdk.places` in the API document), so a test can drive a region fallback.
+pub trait Capacity: FlyErrors {
+    /// 503, code `insufficient_capacity`: the region has no room for the machine.
+    fn fly_insufficient_capacity(self) -> Self {
+        self.fly_error(
+            503,
+            "insufficient resources to create new machine with specified config",
+            Some("insufficient_capacity"),
+        )
+    }
+
+    /// 503, code `volume_placement_capacity`: no host can hold the volume with the machine.
+    fn fly_volume_placement_capacity(self) -> Self {
+        self.fly_error(
+            503,
+            "no host with room for the volume and the machine",
+            Some("volume_placement_capacity"),
+        )
+    }
 }
 
 /// 404: the app, machine, volume or other resource named in the path does not exist (or, just
@@ -89,6 +122,11 @@ pub trait NotFound: FlyErrors {
     /// 404 with `message`, e.g. `Could not find App "my-app"`.
     fn fly_not_found(self, message: &str) -> Self {
         self.fly_error(404, message, None)
+    }
+
+    /// 404 with code `not_found`, as the machines API answers for a machine it does not know.
+    fn fly_not_found_coded(self, message: &str) -> Self {
+        self.fly_error(404, message, Some("not_found"))
     }
 }
 
@@ -143,5 +181,13 @@ pub trait Unprocessable: FlyErrors {
     /// 422 with `message` and Fly's `code`, e.g. `name_taken`.
     fn fly_unprocessable(self, message: &str, code: &str) -> Self {
         self.fly_error(422, message, Some(code))
+    }
+
+    /// 422, code `name_taken`: the app, machine or volume name is already in use.
+    fn fly_name_taken(self) -> Self {
+        self.fly_unprocessable(
+            "Validation failed: Name has already been taken",
+            "name_taken",
+        )
     }
 }

@@ -7,6 +7,7 @@ pub mod operations {
     //! its inner type with a call to `into_inner()`. This can
     //! be used to explicitly deviate from permitted values.
     use fly_machines_api::*;
+    /// What a [`apps_list`](crate::MockServerExt::apps_list) mock matches (`client.apps().list(org)`): path and query values, and typed fields of the body where the operation has any.
     pub struct AppsListWhen(::httpmock::When);
     impl AppsListWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -53,6 +54,7 @@ pub mod operations {
             Self(self.0.query_param("org_slug", value.to_string()))
         }
     }
+    /// How a [`apps_list`](crate::MockServerExt::apps_list) mock answers (`client.apps().list(org)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct AppsListThen(::httpmock::Then);
     impl AppsListThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -61,7 +63,8 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::ListAppsResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(self, value: &types::ListAppsResponse) -> Self {
             Self(
                 self
                     .0
@@ -107,7 +110,23 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// One page: `items` (what the client returns), and the cursor of the next page, if any, in `next_cursor`.
+        pub fn ok_page(self, items: &[types::App], next_cursor: Option<&str>) -> Self {
+            let value = items;
+            self.ok_envelope(
+                &types::ListAppsResponse {
+                    apps: Some(value.to_vec()),
+                    next_cursor: next_cursor.map(str::to_owned),
+                    ..Default::default()
+                },
+            )
+        }
+        /// The last (or only) page: `items` as the client returns them.
+        pub fn ok(self, items: &[types::App]) -> Self {
+            self.ok_page(items, None)
+        }
     }
+    /// What a [`apps_create`](crate::MockServerExt::apps_create) mock matches (`client.apps().create(name, org)`): path and query values, and typed fields of the body where the operation has any.
     pub struct AppsCreateWhen(::httpmock::When);
     impl AppsCreateWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -123,7 +142,16 @@ pub mod operations {
         pub fn body(self, value: &types::CreateAppRequest) -> Self {
             Self(self.0.json_body_obj(value))
         }
+        /// The app's name.
+        pub fn name(self, value: &str) -> Self {
+            Self(crate::body::field_is(self.0, &["name"], value.into()))
+        }
+        /// The organization the app is made in.
+        pub fn org_slug(self, value: &str) -> Self {
+            Self(crate::body::field_is(self.0, &["org_slug"], value.into()))
+        }
     }
+    /// How a [`apps_create`](crate::MockServerExt::apps_create) mock answers (`client.apps().create(name, org)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct AppsCreateThen(::httpmock::Then);
     impl AppsCreateThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -188,8 +216,9 @@ pub mod operations {
             )
         }
     }
-    pub struct AppsShowWhen(::httpmock::When);
-    impl AppsShowWhen {
+    /// What a [`apps_get`](crate::MockServerExt::apps_get) mock matches (`client.app(name).get()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct AppsGetWhen(::httpmock::When);
+    impl AppsGetWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -208,8 +237,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct AppsShowThen(::httpmock::Then);
-    impl AppsShowThen {
+    /// How a [`apps_get`](crate::MockServerExt::apps_get) mock answers (`client.app(name).get()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct AppsGetThen(::httpmock::Then);
+    impl AppsGetThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -272,6 +302,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`apps_delete`](crate::MockServerExt::apps_delete) mock matches (`client.app(name).delete()`): path and query values, and typed fields of the body where the operation has any.
     pub struct AppsDeleteWhen(::httpmock::When);
     impl AppsDeleteWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -292,6 +323,7 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
+    /// How a [`apps_delete`](crate::MockServerExt::apps_delete) mock answers (`client.app(name).delete()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct AppsDeleteThen(::httpmock::Then);
     impl AppsDeleteThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -350,8 +382,9 @@ pub mod operations {
             )
         }
     }
-    pub struct AppCertificatesListWhen(::httpmock::When);
-    impl AppCertificatesListWhen {
+    /// What a [`certificates_list`](crate::MockServerExt::certificates_list) mock matches (`app.certificates().list()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct CertificatesListWhen(::httpmock::When);
+    impl CertificatesListWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -406,8 +439,9 @@ pub mod operations {
             }
         }
     }
-    pub struct AppCertificatesListThen(::httpmock::Then);
-    impl AppCertificatesListThen {
+    /// How a [`certificates_list`](crate::MockServerExt::certificates_list) mock answers (`app.certificates().list()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct CertificatesListThen(::httpmock::Then);
+    impl CertificatesListThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -470,8 +504,9 @@ pub mod operations {
             )
         }
     }
-    pub struct AppCertificatesAcmeCreateWhen(::httpmock::When);
-    impl AppCertificatesAcmeCreateWhen {
+    /// What a [`certificates_request_acme`](crate::MockServerExt::certificates_request_acme) mock matches (`app.certificates().request_acme(hostname)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct CertificatesRequestAcmeWhen(::httpmock::When);
+    impl CertificatesRequestAcmeWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -499,8 +534,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct AppCertificatesAcmeCreateThen(::httpmock::Then);
-    impl AppCertificatesAcmeCreateThen {
+    /// How a [`certificates_request_acme`](crate::MockServerExt::certificates_request_acme) mock answers (`app.certificates().request_acme(hostname)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct CertificatesRequestAcmeThen(::httpmock::Then);
+    impl CertificatesRequestAcmeThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -572,8 +608,9 @@ pub mod operations {
             )
         }
     }
-    pub struct AppCertificatesCustomCreateWhen(::httpmock::When);
-    impl AppCertificatesCustomCreateWhen {
+    /// What a [`certificates_import_custom`](crate::MockServerExt::certificates_import_custom) mock matches (`app.certificates().import_custom(hostname, chain, key)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct CertificatesImportCustomWhen(::httpmock::When);
+    impl CertificatesImportCustomWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -601,8 +638,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct AppCertificatesCustomCreateThen(::httpmock::Then);
-    impl AppCertificatesCustomCreateThen {
+    /// How a [`certificates_import_custom`](crate::MockServerExt::certificates_import_custom) mock answers (`app.certificates().import_custom(hostname, chain, key)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct CertificatesImportCustomThen(::httpmock::Then);
+    impl CertificatesImportCustomThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -674,8 +712,9 @@ pub mod operations {
             )
         }
     }
-    pub struct AppCertificatesShowWhen(::httpmock::When);
-    impl AppCertificatesShowWhen {
+    /// What a [`certificates_get`](crate::MockServerExt::certificates_get) mock matches (`app.certificates().get(hostname)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct CertificatesGetWhen(::httpmock::When);
+    impl CertificatesGetWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -710,8 +749,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct AppCertificatesShowThen(::httpmock::Then);
-    impl AppCertificatesShowThen {
+    /// How a [`certificates_get`](crate::MockServerExt::certificates_get) mock answers (`app.certificates().get(hostname)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct CertificatesGetThen(::httpmock::Then);
+    impl CertificatesGetThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -774,8 +814,9 @@ pub mod operations {
             )
         }
     }
-    pub struct AppCertificatesDeleteWhen(::httpmock::When);
-    impl AppCertificatesDeleteWhen {
+    /// What a [`certificates_delete`](crate::MockServerExt::certificates_delete) mock matches (`app.certificates().delete(hostname)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct CertificatesDeleteWhen(::httpmock::When);
+    impl CertificatesDeleteWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -810,8 +851,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct AppCertificatesDeleteThen(::httpmock::Then);
-    impl AppCertificatesDeleteThen {
+    /// How a [`certificates_delete`](crate::MockServerExt::certificates_delete) mock answers (`app.certificates().delete(hostname)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct CertificatesDeleteThen(::httpmock::Then);
+    impl CertificatesDeleteThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -868,8 +910,9 @@ pub mod operations {
             )
         }
     }
-    pub struct AppCertificatesAcmeDeleteWhen(::httpmock::When);
-    impl AppCertificatesAcmeDeleteWhen {
+    /// What a [`certificates_delete_acme`](crate::MockServerExt::certificates_delete_acme) mock matches (`app.certificates().delete_acme(hostname)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct CertificatesDeleteAcmeWhen(::httpmock::When);
+    impl CertificatesDeleteAcmeWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -906,8 +949,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct AppCertificatesAcmeDeleteThen(::httpmock::Then);
-    impl AppCertificatesAcmeDeleteThen {
+    /// How a [`certificates_delete_acme`](crate::MockServerExt::certificates_delete_acme) mock answers (`app.certificates().delete_acme(hostname)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct CertificatesDeleteAcmeThen(::httpmock::Then);
+    impl CertificatesDeleteAcmeThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -970,8 +1014,9 @@ pub mod operations {
             )
         }
     }
-    pub struct AppCertificatesCheckWhen(::httpmock::When);
-    impl AppCertificatesCheckWhen {
+    /// What a [`certificates_check_dns`](crate::MockServerExt::certificates_check_dns) mock matches (`app.certificates().check_dns(hostname)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct CertificatesCheckDnsWhen(::httpmock::When);
+    impl CertificatesCheckDnsWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -1008,8 +1053,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct AppCertificatesCheckThen(::httpmock::Then);
-    impl AppCertificatesCheckThen {
+    /// How a [`certificates_check_dns`](crate::MockServerExt::certificates_check_dns) mock answers (`app.certificates().check_dns(hostname)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct CertificatesCheckDnsThen(::httpmock::Then);
+    impl CertificatesCheckDnsThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -1072,8 +1118,9 @@ pub mod operations {
             )
         }
     }
-    pub struct AppCertificatesCustomDeleteWhen(::httpmock::When);
-    impl AppCertificatesCustomDeleteWhen {
+    /// What a [`certificates_delete_custom`](crate::MockServerExt::certificates_delete_custom) mock matches (`app.certificates().delete_custom(hostname)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct CertificatesDeleteCustomWhen(::httpmock::When);
+    impl CertificatesDeleteCustomWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -1110,8 +1157,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct AppCertificatesCustomDeleteThen(::httpmock::Then);
-    impl AppCertificatesCustomDeleteThen {
+    /// How a [`certificates_delete_custom`](crate::MockServerExt::certificates_delete_custom) mock answers (`app.certificates().delete_custom(hostname)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct CertificatesDeleteCustomThen(::httpmock::Then);
+    impl CertificatesDeleteCustomThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -1174,8 +1222,9 @@ pub mod operations {
             )
         }
     }
-    pub struct AppCreateDeployTokenWhen(::httpmock::When);
-    impl AppCreateDeployTokenWhen {
+    /// What a [`apps_create_deploy_token`](crate::MockServerExt::apps_create_deploy_token) mock matches (`client.app(name).create_deploy_token()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct AppsCreateDeployTokenWhen(::httpmock::When);
+    impl AppsCreateDeployTokenWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -1203,8 +1252,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct AppCreateDeployTokenThen(::httpmock::Then);
-    impl AppCreateDeployTokenThen {
+    /// How a [`apps_create_deploy_token`](crate::MockServerExt::apps_create_deploy_token) mock answers (`client.app(name).create_deploy_token()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct AppsCreateDeployTokenThen(::httpmock::Then);
+    impl AppsCreateDeployTokenThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -1276,8 +1326,9 @@ pub mod operations {
             )
         }
     }
-    pub struct AppIpAssignmentsListWhen(::httpmock::When);
-    impl AppIpAssignmentsListWhen {
+    /// What a [`ip_assignments_list`](crate::MockServerExt::ip_assignments_list) mock matches (`app.ip_assignments().list()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct IpAssignmentsListWhen(::httpmock::When);
+    impl IpAssignmentsListWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -1302,8 +1353,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct AppIpAssignmentsListThen(::httpmock::Then);
-    impl AppIpAssignmentsListThen {
+    /// How a [`ip_assignments_list`](crate::MockServerExt::ip_assignments_list) mock answers (`app.ip_assignments().list()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct IpAssignmentsListThen(::httpmock::Then);
+    impl IpAssignmentsListThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -1366,8 +1418,9 @@ pub mod operations {
             )
         }
     }
-    pub struct AppIpAssignmentsCreateWhen(::httpmock::When);
-    impl AppIpAssignmentsCreateWhen {
+    /// What a [`ip_assignments_assign`](crate::MockServerExt::ip_assignments_assign) mock matches (`app.ip_assignments().assign(request)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct IpAssignmentsAssignWhen(::httpmock::When);
+    impl IpAssignmentsAssignWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -1395,8 +1448,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct AppIpAssignmentsCreateThen(::httpmock::Then);
-    impl AppIpAssignmentsCreateThen {
+    /// How a [`ip_assignments_assign`](crate::MockServerExt::ip_assignments_assign) mock answers (`app.ip_assignments().assign(request)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct IpAssignmentsAssignThen(::httpmock::Then);
+    impl IpAssignmentsAssignThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -1468,8 +1522,9 @@ pub mod operations {
             )
         }
     }
-    pub struct AppIpAssignmentsDeleteWhen(::httpmock::When);
-    impl AppIpAssignmentsDeleteWhen {
+    /// What a [`ip_assignments_release`](crate::MockServerExt::ip_assignments_release) mock matches (`app.ip_assignments().release(ip)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct IpAssignmentsReleaseWhen(::httpmock::When);
+    impl IpAssignmentsReleaseWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -1506,8 +1561,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct AppIpAssignmentsDeleteThen(::httpmock::Then);
-    impl AppIpAssignmentsDeleteThen {
+    /// How a [`ip_assignments_release`](crate::MockServerExt::ip_assignments_release) mock answers (`app.ip_assignments().release(ip)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct IpAssignmentsReleaseThen(::httpmock::Then);
+    impl IpAssignmentsReleaseThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -1564,6 +1620,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`machines_list`](crate::MockServerExt::machines_list) mock matches (`app.machines().list()`): path and query values, and typed fields of the body where the operation has any.
     pub struct MachinesListWhen(::httpmock::When);
     impl MachinesListWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -1659,6 +1716,7 @@ pub mod operations {
             }
         }
     }
+    /// How a [`machines_list`](crate::MockServerExt::machines_list) mock answers (`app.machines().list()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct MachinesListThen(::httpmock::Then);
     impl MachinesListThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -1732,6 +1790,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`machines_create`](crate::MockServerExt::machines_create) mock matches (`app.machines().create(config)`): path and query values, and typed fields of the body where the operation has any.
     pub struct MachinesCreateWhen(::httpmock::When);
     impl MachinesCreateWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -1759,7 +1818,30 @@ pub mod operations {
         pub fn body(self, value: &types::CreateMachineRequest) -> Self {
             Self(self.0.json_body_obj(value))
         }
+        /// The machine's region.
+        pub fn region(self, value: &str) -> Self {
+            Self(crate::body::field_is(self.0, &["region"], value.into()))
+        }
+        /// The machine's name.
+        pub fn name(self, value: &str) -> Self {
+            Self(crate::body::field_is(self.0, &["name"], value.into()))
+        }
+        /// The image in the machine's config.
+        pub fn image(self, value: &str) -> Self {
+            Self(crate::body::field_is(self.0, &["config", "image"], value.into()))
+        }
+        /// A mount of the config attaches this volume id.
+        pub fn mounts_volume(self, value: &str) -> Self {
+            Self(
+                crate::body::any_item_has(self.0, &["config", "mounts"], "volume", value),
+            )
+        }
+        /// The config's metadata holds `key` = `value`.
+        pub fn metadata(self, key: &str, value: &str) -> Self {
+            Self(crate::body::entry_is(self.0, &["config", "metadata"], key, value))
+        }
     }
+    /// How a [`machines_create`](crate::MockServerExt::machines_create) mock answers (`app.machines().create(config)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct MachinesCreateThen(::httpmock::Then);
     impl MachinesCreateThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -1860,8 +1942,9 @@ pub mod operations {
             )
         }
     }
-    pub struct MachinesShowWhen(::httpmock::When);
-    impl MachinesShowWhen {
+    /// What a [`machines_get`](crate::MockServerExt::machines_get) mock matches (`app.machine(id).get()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct MachinesGetWhen(::httpmock::When);
+    impl MachinesGetWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -1916,8 +1999,9 @@ pub mod operations {
             }
         }
     }
-    pub struct MachinesShowThen(::httpmock::Then);
-    impl MachinesShowThen {
+    /// How a [`machines_get`](crate::MockServerExt::machines_get) mock answers (`app.machine(id).get()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct MachinesGetThen(::httpmock::Then);
+    impl MachinesGetThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -1989,6 +2073,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`machines_update`](crate::MockServerExt::machines_update) mock matches (`app.machine(id).update(config)`): path and query values, and typed fields of the body where the operation has any.
     pub struct MachinesUpdateWhen(::httpmock::When);
     impl MachinesUpdateWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -2037,7 +2122,30 @@ pub mod operations {
         pub fn body(self, value: &types::UpdateMachineRequest) -> Self {
             Self(self.0.json_body_obj(value))
         }
+        /// The machine's region.
+        pub fn region(self, value: &str) -> Self {
+            Self(crate::body::field_is(self.0, &["region"], value.into()))
+        }
+        /// The machine's name.
+        pub fn name(self, value: &str) -> Self {
+            Self(crate::body::field_is(self.0, &["name"], value.into()))
+        }
+        /// The image in the machine's config.
+        pub fn image(self, value: &str) -> Self {
+            Self(crate::body::field_is(self.0, &["config", "image"], value.into()))
+        }
+        /// A mount of the config attaches this volume id.
+        pub fn mounts_volume(self, value: &str) -> Self {
+            Self(
+                crate::body::any_item_has(self.0, &["config", "mounts"], "volume", value),
+            )
+        }
+        /// The config's metadata holds `key` = `value`.
+        pub fn metadata(self, key: &str, value: &str) -> Self {
+            Self(crate::body::entry_is(self.0, &["config", "metadata"], key, value))
+        }
     }
+    /// How a [`machines_update`](crate::MockServerExt::machines_update) mock answers (`app.machine(id).update(config)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct MachinesUpdateThen(::httpmock::Then);
     impl MachinesUpdateThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -2138,6 +2246,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`machines_delete`](crate::MockServerExt::machines_delete) mock matches (`app.machine(id).delete()`): path and query values, and typed fields of the body where the operation has any.
     pub struct MachinesDeleteWhen(::httpmock::When);
     impl MachinesDeleteWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -2194,6 +2303,7 @@ pub mod operations {
             }
         }
     }
+    /// How a [`machines_delete`](crate::MockServerExt::machines_delete) mock answers (`app.machine(id).delete()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct MachinesDeleteThen(::httpmock::Then);
     impl MachinesDeleteThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -2279,6 +2389,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`machines_cordon`](crate::MockServerExt::machines_cordon) mock matches (`app.machine(id).cordon()`): path and query values, and typed fields of the body where the operation has any.
     pub struct MachinesCordonWhen(::httpmock::When);
     impl MachinesCordonWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -2327,6 +2438,7 @@ pub mod operations {
             }
         }
     }
+    /// How a [`machines_cordon`](crate::MockServerExt::machines_cordon) mock answers (`app.machine(id).cordon()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct MachinesCordonThen(::httpmock::Then);
     impl MachinesCordonThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -2412,8 +2524,9 @@ pub mod operations {
             )
         }
     }
-    pub struct MachinesListEventsWhen(::httpmock::When);
-    impl MachinesListEventsWhen {
+    /// What a [`machines_events`](crate::MockServerExt::machines_events) mock matches (`app.machine(id).events()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct MachinesEventsWhen(::httpmock::When);
+    impl MachinesEventsWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -2460,8 +2573,9 @@ pub mod operations {
             }
         }
     }
-    pub struct MachinesListEventsThen(::httpmock::Then);
-    impl MachinesListEventsThen {
+    /// How a [`machines_events`](crate::MockServerExt::machines_events) mock answers (`app.machine(id).events()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct MachinesEventsThen(::httpmock::Then);
+    impl MachinesEventsThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -2533,6 +2647,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`machines_exec`](crate::MockServerExt::machines_exec) mock matches (`app.machine(id).exec(command)`): path and query values, and typed fields of the body where the operation has any.
     pub struct MachinesExecWhen(::httpmock::When);
     impl MachinesExecWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -2582,6 +2697,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`machines_exec`](crate::MockServerExt::machines_exec) mock answers (`app.machine(id).exec(command)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct MachinesExecThen(::httpmock::Then);
     impl MachinesExecThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -2682,8 +2798,9 @@ pub mod operations {
             )
         }
     }
-    pub struct MachinesShowLeaseWhen(::httpmock::When);
-    impl MachinesShowLeaseWhen {
+    /// What a [`machines_current_lease`](crate::MockServerExt::machines_current_lease) mock matches (`app.machine(id).current_lease()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct MachinesCurrentLeaseWhen(::httpmock::When);
+    impl MachinesCurrentLeaseWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -2720,15 +2837,17 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct MachinesShowLeaseThen(::httpmock::Then);
-    impl MachinesShowLeaseThen {
+    /// How a [`machines_current_lease`](crate::MockServerExt::machines_current_lease) mock answers (`app.machine(id).current_lease()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct MachinesCurrentLeaseThen(::httpmock::Then);
+    impl MachinesCurrentLeaseThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::LeaseEnvelope) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(self, value: &types::LeaseEnvelope) -> Self {
             Self(
                 self
                     .0
@@ -2792,9 +2911,19 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn ok(self, value: &types::Lease) -> Self {
+            self.ok_envelope(
+                &types::LeaseEnvelope {
+                    data: Some(value.clone()),
+                    ..Default::default()
+                },
+            )
+        }
     }
-    pub struct MachinesCreateLeaseWhen(::httpmock::When);
-    impl MachinesCreateLeaseWhen {
+    /// What a [`machines_lease`](crate::MockServerExt::machines_lease) mock matches (`app.machine(id).lease(ttl)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct MachinesLeaseWhen(::httpmock::When);
+    impl MachinesLeaseWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -2844,15 +2973,17 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct MachinesCreateLeaseThen(::httpmock::Then);
-    impl MachinesCreateLeaseThen {
+    /// How a [`machines_lease`](crate::MockServerExt::machines_lease) mock answers (`app.machine(id).lease(ttl)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct MachinesLeaseThen(::httpmock::Then);
+    impl MachinesLeaseThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn created(self, value: &types::LeaseEnvelope) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn created_envelope(self, value: &types::LeaseEnvelope) -> Self {
             Self(
                 self
                     .0
@@ -2943,7 +3074,17 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn created(self, value: &types::Lease) -> Self {
+            self.created_envelope(
+                &types::LeaseEnvelope {
+                    data: Some(value.clone()),
+                    ..Default::default()
+                },
+            )
+        }
     }
+    /// What a [`machines_release_lease`](crate::MockServerExt::machines_release_lease) mock matches (`app.machine(id).release_lease(nonce)`): path and query values, and typed fields of the body where the operation has any.
     pub struct MachinesReleaseLeaseWhen(::httpmock::When);
     impl MachinesReleaseLeaseWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -2985,6 +3126,7 @@ pub mod operations {
             Self(self.0.header("fly-machine-lease-nonce", value.to_string()))
         }
     }
+    /// How a [`machines_release_lease`](crate::MockServerExt::machines_release_lease) mock answers (`app.machine(id).release_lease(nonce)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct MachinesReleaseLeaseThen(::httpmock::Then);
     impl MachinesReleaseLeaseThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -3076,8 +3218,9 @@ pub mod operations {
             )
         }
     }
-    pub struct MachinesGetMemoryWhen(::httpmock::When);
-    impl MachinesGetMemoryWhen {
+    /// What a [`machines_memory`](crate::MockServerExt::machines_memory) mock matches (`app.machine(id).memory()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct MachinesMemoryWhen(::httpmock::When);
+    impl MachinesMemoryWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -3114,8 +3257,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct MachinesGetMemoryThen(::httpmock::Then);
-    impl MachinesGetMemoryThen {
+    /// How a [`machines_memory`](crate::MockServerExt::machines_memory) mock answers (`app.machine(id).memory()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct MachinesMemoryThen(::httpmock::Then);
+    impl MachinesMemoryThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -3187,6 +3331,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`machines_set_memory_limit`](crate::MockServerExt::machines_set_memory_limit) mock matches (`app.machine(id).set_memory_limit(mb)`): path and query values, and typed fields of the body where the operation has any.
     pub struct MachinesSetMemoryLimitWhen(::httpmock::When);
     impl MachinesSetMemoryLimitWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -3238,6 +3383,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`machines_set_memory_limit`](crate::MockServerExt::machines_set_memory_limit) mock answers (`app.machine(id).set_memory_limit(mb)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct MachinesSetMemoryLimitThen(::httpmock::Then);
     impl MachinesSetMemoryLimitThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -3338,6 +3484,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`machines_reclaim_memory`](crate::MockServerExt::machines_reclaim_memory) mock matches (`app.machine(id).reclaim_memory(mb)`): path and query values, and typed fields of the body where the operation has any.
     pub struct MachinesReclaimMemoryWhen(::httpmock::When);
     impl MachinesReclaimMemoryWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -3389,6 +3536,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`machines_reclaim_memory`](crate::MockServerExt::machines_reclaim_memory) mock answers (`app.machine(id).reclaim_memory(mb)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct MachinesReclaimMemoryThen(::httpmock::Then);
     impl MachinesReclaimMemoryThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -3489,8 +3637,9 @@ pub mod operations {
             )
         }
     }
-    pub struct MachinesShowMetadataWhen(::httpmock::When);
-    impl MachinesShowMetadataWhen {
+    /// What a [`metadata_all`](crate::MockServerExt::metadata_all) mock matches (`app.machine(id).metadata().all()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct MetadataAllWhen(::httpmock::When);
+    impl MetadataAllWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -3527,8 +3676,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct MachinesShowMetadataThen(::httpmock::Then);
-    impl MachinesShowMetadataThen {
+    /// How a [`metadata_all`](crate::MockServerExt::metadata_all) mock answers (`app.machine(id).metadata().all()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct MetadataAllThen(::httpmock::Then);
+    impl MetadataAllThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -3606,8 +3756,9 @@ pub mod operations {
             )
         }
     }
-    pub struct MachinesUpdateMetadataWhen(::httpmock::When);
-    impl MachinesUpdateMetadataWhen {
+    /// What a [`metadata_replace`](crate::MockServerExt::metadata_replace) mock matches (`app.machine(id).metadata().replace(map)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct MetadataReplaceWhen(::httpmock::When);
+    impl MetadataReplaceWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -3657,8 +3808,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct MachinesUpdateMetadataThen(::httpmock::Then);
-    impl MachinesUpdateMetadataThen {
+    /// How a [`metadata_replace`](crate::MockServerExt::metadata_replace) mock answers (`app.machine(id).metadata().replace(map)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct MetadataReplaceThen(::httpmock::Then);
+    impl MetadataReplaceThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -3751,8 +3903,9 @@ pub mod operations {
             )
         }
     }
-    pub struct MachinesPatchMetadataWhen(::httpmock::When);
-    impl MachinesPatchMetadataWhen {
+    /// What a [`metadata_merge`](crate::MockServerExt::metadata_merge) mock matches (`app.machine(id).metadata().merge(changes)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct MetadataMergeWhen(::httpmock::When);
+    impl MetadataMergeWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -3802,8 +3955,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct MachinesPatchMetadataThen(::httpmock::Then);
-    impl MachinesPatchMetadataThen {
+    /// How a [`metadata_merge`](crate::MockServerExt::metadata_merge) mock answers (`app.machine(id).metadata().merge(changes)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct MetadataMergeThen(::httpmock::Then);
+    impl MetadataMergeThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -3896,8 +4050,9 @@ pub mod operations {
             )
         }
     }
-    pub struct MachinesGetMetadataKeyWhen(::httpmock::When);
-    impl MachinesGetMetadataKeyWhen {
+    /// What a [`metadata_get`](crate::MockServerExt::metadata_get) mock matches (`app.machine(id).metadata().get(key)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct MetadataGetWhen(::httpmock::When);
+    impl MetadataGetWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -3944,15 +4099,17 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct MachinesGetMetadataKeyThen(::httpmock::Then);
-    impl MachinesGetMetadataKeyThen {
+    /// How a [`metadata_get`](crate::MockServerExt::metadata_get) mock answers (`app.machine(id).metadata().get(key)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct MetadataGetThen(::httpmock::Then);
+    impl MetadataGetThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::MetadataValueResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(self, value: &types::MetadataValueResponse) -> Self {
             Self(
                 self
                     .0
@@ -4016,9 +4173,19 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `value` as Fly sends it.
+        pub fn ok(self, value: &str) -> Self {
+            self.ok_envelope(
+                &types::MetadataValueResponse {
+                    value: Some(value.to_owned()),
+                    ..Default::default()
+                },
+            )
+        }
     }
-    pub struct MachinesUpsertMetadataWhen(::httpmock::When);
-    impl MachinesUpsertMetadataWhen {
+    /// What a [`metadata_set`](crate::MockServerExt::metadata_set) mock matches (`app.machine(id).metadata().set(key, value)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct MetadataSetWhen(::httpmock::When);
+    impl MetadataSetWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -4078,8 +4245,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct MachinesUpsertMetadataThen(::httpmock::Then);
-    impl MachinesUpsertMetadataThen {
+    /// How a [`metadata_set`](crate::MockServerExt::metadata_set) mock answers (`app.machine(id).metadata().set(key, value)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct MetadataSetThen(::httpmock::Then);
+    impl MetadataSetThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -4172,8 +4340,9 @@ pub mod operations {
             )
         }
     }
-    pub struct MachinesDeleteMetadataWhen(::httpmock::When);
-    impl MachinesDeleteMetadataWhen {
+    /// What a [`metadata_delete`](crate::MockServerExt::metadata_delete) mock matches (`app.machine(id).metadata().delete(key)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct MetadataDeleteWhen(::httpmock::When);
+    impl MetadataDeleteWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -4230,8 +4399,9 @@ pub mod operations {
             }
         }
     }
-    pub struct MachinesDeleteMetadataThen(::httpmock::Then);
-    impl MachinesDeleteMetadataThen {
+    /// How a [`metadata_delete`](crate::MockServerExt::metadata_delete) mock answers (`app.machine(id).metadata().delete(key)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct MetadataDeleteThen(::httpmock::Then);
+    impl MetadataDeleteThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -4315,8 +4485,9 @@ pub mod operations {
             )
         }
     }
-    pub struct MachinesListProcessesWhen(::httpmock::When);
-    impl MachinesListProcessesWhen {
+    /// What a [`machines_processes`](crate::MockServerExt::machines_processes) mock matches (`app.machine(id).processes()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct MachinesProcessesWhen(::httpmock::When);
+    impl MachinesProcessesWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -4371,8 +4542,9 @@ pub mod operations {
             }
         }
     }
-    pub struct MachinesListProcessesThen(::httpmock::Then);
-    impl MachinesListProcessesThen {
+    /// How a [`machines_processes`](crate::MockServerExt::machines_processes) mock answers (`app.machine(id).processes()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct MachinesProcessesThen(::httpmock::Then);
+    impl MachinesProcessesThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -4444,6 +4616,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`machines_restart`](crate::MockServerExt::machines_restart) mock matches (`app.machine(id).restart()`): path and query values, and typed fields of the body where the operation has any.
     pub struct MachinesRestartWhen(::httpmock::When);
     impl MachinesRestartWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -4512,6 +4685,7 @@ pub mod operations {
             }
         }
     }
+    /// How a [`machines_restart`](crate::MockServerExt::machines_restart) mock answers (`app.machine(id).restart()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct MachinesRestartThen(::httpmock::Then);
     impl MachinesRestartThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -4597,6 +4771,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`machines_signal`](crate::MockServerExt::machines_signal) mock matches (`app.machine(id).signal(signal)`): path and query values, and typed fields of the body where the operation has any.
     pub struct MachinesSignalWhen(::httpmock::When);
     impl MachinesSignalWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -4648,6 +4823,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`machines_signal`](crate::MockServerExt::machines_signal) mock answers (`app.machine(id).signal(signal)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct MachinesSignalThen(::httpmock::Then);
     impl MachinesSignalThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -4742,6 +4918,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`machines_start`](crate::MockServerExt::machines_start) mock matches (`app.machine(id).start()`): path and query values, and typed fields of the body where the operation has any.
     pub struct MachinesStartWhen(::httpmock::When);
     impl MachinesStartWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -4790,6 +4967,7 @@ pub mod operations {
             }
         }
     }
+    /// How a [`machines_start`](crate::MockServerExt::machines_start) mock answers (`app.machine(id).start()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct MachinesStartThen(::httpmock::Then);
     impl MachinesStartThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -4881,6 +5059,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`machines_stop`](crate::MockServerExt::machines_stop) mock matches (`app.machine(id).stop()`): path and query values, and typed fields of the body where the operation has any.
     pub struct MachinesStopWhen(::httpmock::When);
     impl MachinesStopWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -4930,6 +5109,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`machines_stop`](crate::MockServerExt::machines_stop) mock answers (`app.machine(id).stop()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct MachinesStopThen(::httpmock::Then);
     impl MachinesStopThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -5024,6 +5204,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`machines_suspend`](crate::MockServerExt::machines_suspend) mock matches (`app.machine(id).suspend()`): path and query values, and typed fields of the body where the operation has any.
     pub struct MachinesSuspendWhen(::httpmock::When);
     impl MachinesSuspendWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -5072,6 +5253,7 @@ pub mod operations {
             }
         }
     }
+    /// How a [`machines_suspend`](crate::MockServerExt::machines_suspend) mock answers (`app.machine(id).suspend()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct MachinesSuspendThen(::httpmock::Then);
     impl MachinesSuspendThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -5157,6 +5339,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`machines_uncordon`](crate::MockServerExt::machines_uncordon) mock matches (`app.machine(id).uncordon()`): path and query values, and typed fields of the body where the operation has any.
     pub struct MachinesUncordonWhen(::httpmock::When);
     impl MachinesUncordonWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -5205,6 +5388,7 @@ pub mod operations {
             }
         }
     }
+    /// How a [`machines_uncordon`](crate::MockServerExt::machines_uncordon) mock answers (`app.machine(id).uncordon()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct MachinesUncordonThen(::httpmock::Then);
     impl MachinesUncordonThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -5290,8 +5474,9 @@ pub mod operations {
             )
         }
     }
-    pub struct MachinesListVersionsWhen(::httpmock::When);
-    impl MachinesListVersionsWhen {
+    /// What a [`machines_versions`](crate::MockServerExt::machines_versions) mock matches (`app.machine(id).versions()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct MachinesVersionsWhen(::httpmock::When);
+    impl MachinesVersionsWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -5328,8 +5513,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct MachinesListVersionsThen(::httpmock::Then);
-    impl MachinesListVersionsThen {
+    /// How a [`machines_versions`](crate::MockServerExt::machines_versions) mock answers (`app.machine(id).versions()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct MachinesVersionsThen(::httpmock::Then);
+    impl MachinesVersionsThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -5401,8 +5587,9 @@ pub mod operations {
             )
         }
     }
-    pub struct MachinesWaitWhen(::httpmock::When);
-    impl MachinesWaitWhen {
+    /// What a [`machines_wait_for`](crate::MockServerExt::machines_wait_for) mock matches (`app.machine(id).wait_for(states)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct MachinesWaitForWhen(::httpmock::When);
+    impl MachinesWaitForWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -5487,8 +5674,9 @@ pub mod operations {
             }
         }
     }
-    pub struct MachinesWaitThen(::httpmock::Then);
-    impl MachinesWaitThen {
+    /// How a [`machines_wait_for`](crate::MockServerExt::machines_wait_for) mock answers (`app.machine(id).wait_for(states)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct MachinesWaitForThen(::httpmock::Then);
+    impl MachinesWaitForThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -5560,8 +5748,9 @@ pub mod operations {
             )
         }
     }
-    pub struct SecretkeysListWhen(::httpmock::When);
-    impl SecretkeysListWhen {
+    /// What a [`secret_keys_list`](crate::MockServerExt::secret_keys_list) mock matches (`app.secret_keys().list()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct SecretKeysListWhen(::httpmock::When);
+    impl SecretKeysListWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -5605,8 +5794,9 @@ pub mod operations {
             }
         }
     }
-    pub struct SecretkeysListThen(::httpmock::Then);
-    impl SecretkeysListThen {
+    /// How a [`secret_keys_list`](crate::MockServerExt::secret_keys_list) mock answers (`app.secret_keys().list()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct SecretKeysListThen(::httpmock::Then);
+    impl SecretKeysListThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -5669,8 +5859,9 @@ pub mod operations {
             )
         }
     }
-    pub struct SecretkeyGetWhen(::httpmock::When);
-    impl SecretkeyGetWhen {
+    /// What a [`secret_keys_get`](crate::MockServerExt::secret_keys_get) mock matches (`app.secret_keys().get(name)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct SecretKeysGetWhen(::httpmock::When);
+    impl SecretKeysGetWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -5715,8 +5906,9 @@ pub mod operations {
             }
         }
     }
-    pub struct SecretkeyGetThen(::httpmock::Then);
-    impl SecretkeyGetThen {
+    /// How a [`secret_keys_get`](crate::MockServerExt::secret_keys_get) mock answers (`app.secret_keys().get(name)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct SecretKeysGetThen(::httpmock::Then);
+    impl SecretKeysGetThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -5779,8 +5971,9 @@ pub mod operations {
             )
         }
     }
-    pub struct SecretkeySetWhen(::httpmock::When);
-    impl SecretkeySetWhen {
+    /// What a [`secret_keys_set`](crate::MockServerExt::secret_keys_set) mock matches (`app.secret_keys().set(name, key_type, value)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct SecretKeysSetWhen(::httpmock::When);
+    impl SecretKeysSetWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -5818,8 +6011,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct SecretkeySetThen(::httpmock::Then);
-    impl SecretkeySetThen {
+    /// How a [`secret_keys_set`](crate::MockServerExt::secret_keys_set) mock answers (`app.secret_keys().set(name, key_type, value)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct SecretKeysSetThen(::httpmock::Then);
+    impl SecretKeysSetThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -5891,8 +6085,9 @@ pub mod operations {
             )
         }
     }
-    pub struct SecretkeyDeleteWhen(::httpmock::When);
-    impl SecretkeyDeleteWhen {
+    /// What a [`secret_keys_delete`](crate::MockServerExt::secret_keys_delete) mock matches (`app.secret_keys().delete(name)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct SecretKeysDeleteWhen(::httpmock::When);
+    impl SecretKeysDeleteWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -5927,8 +6122,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct SecretkeyDeleteThen(::httpmock::Then);
-    impl SecretkeyDeleteThen {
+    /// How a [`secret_keys_delete`](crate::MockServerExt::secret_keys_delete) mock answers (`app.secret_keys().delete(name)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct SecretKeysDeleteThen(::httpmock::Then);
+    impl SecretKeysDeleteThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -5991,8 +6187,9 @@ pub mod operations {
             )
         }
     }
-    pub struct SecretkeyDecryptWhen(::httpmock::When);
-    impl SecretkeyDecryptWhen {
+    /// What a [`secret_keys_decrypt`](crate::MockServerExt::secret_keys_decrypt) mock matches (`app.secret_keys().decrypt(name, ciphertext)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct SecretKeysDecryptWhen(::httpmock::When);
+    impl SecretKeysDecryptWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -6042,8 +6239,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct SecretkeyDecryptThen(::httpmock::Then);
-    impl SecretkeyDecryptThen {
+    /// How a [`secret_keys_decrypt`](crate::MockServerExt::secret_keys_decrypt) mock answers (`app.secret_keys().decrypt(name, ciphertext)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct SecretKeysDecryptThen(::httpmock::Then);
+    impl SecretKeysDecryptThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -6115,8 +6313,9 @@ pub mod operations {
             )
         }
     }
-    pub struct SecretkeyEncryptWhen(::httpmock::When);
-    impl SecretkeyEncryptWhen {
+    /// What a [`secret_keys_encrypt`](crate::MockServerExt::secret_keys_encrypt) mock matches (`app.secret_keys().encrypt(name, plaintext)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct SecretKeysEncryptWhen(::httpmock::When);
+    impl SecretKeysEncryptWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -6166,8 +6365,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct SecretkeyEncryptThen(::httpmock::Then);
-    impl SecretkeyEncryptThen {
+    /// How a [`secret_keys_encrypt`](crate::MockServerExt::secret_keys_encrypt) mock answers (`app.secret_keys().encrypt(name, plaintext)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct SecretKeysEncryptThen(::httpmock::Then);
+    impl SecretKeysEncryptThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -6239,8 +6439,9 @@ pub mod operations {
             )
         }
     }
-    pub struct SecretkeyGenerateWhen(::httpmock::When);
-    impl SecretkeyGenerateWhen {
+    /// What a [`secret_keys_generate`](crate::MockServerExt::secret_keys_generate) mock matches (`app.secret_keys().generate(name, key_type)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct SecretKeysGenerateWhen(::httpmock::When);
+    impl SecretKeysGenerateWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -6280,8 +6481,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct SecretkeyGenerateThen(::httpmock::Then);
-    impl SecretkeyGenerateThen {
+    /// How a [`secret_keys_generate`](crate::MockServerExt::secret_keys_generate) mock answers (`app.secret_keys().generate(name, key_type)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct SecretKeysGenerateThen(::httpmock::Then);
+    impl SecretKeysGenerateThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -6353,8 +6555,9 @@ pub mod operations {
             )
         }
     }
-    pub struct SecretkeySignWhen(::httpmock::When);
-    impl SecretkeySignWhen {
+    /// What a [`secret_keys_sign`](crate::MockServerExt::secret_keys_sign) mock matches (`app.secret_keys().sign(name, message)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct SecretKeysSignWhen(::httpmock::When);
+    impl SecretKeysSignWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -6404,8 +6607,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct SecretkeySignThen(::httpmock::Then);
-    impl SecretkeySignThen {
+    /// How a [`secret_keys_sign`](crate::MockServerExt::secret_keys_sign) mock answers (`app.secret_keys().sign(name, message)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct SecretKeysSignThen(::httpmock::Then);
+    impl SecretKeysSignThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -6477,8 +6681,9 @@ pub mod operations {
             )
         }
     }
-    pub struct SecretkeyVerifyWhen(::httpmock::When);
-    impl SecretkeyVerifyWhen {
+    /// What a [`secret_keys_verify`](crate::MockServerExt::secret_keys_verify) mock matches (`app.secret_keys().verify(name, message, signature)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct SecretKeysVerifyWhen(::httpmock::When);
+    impl SecretKeysVerifyWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -6528,8 +6733,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct SecretkeyVerifyThen(::httpmock::Then);
-    impl SecretkeyVerifyThen {
+    /// How a [`secret_keys_verify`](crate::MockServerExt::secret_keys_verify) mock answers (`app.secret_keys().verify(name, message, signature)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct SecretKeysVerifyThen(::httpmock::Then);
+    impl SecretKeysVerifyThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -6595,6 +6801,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`secrets_list`](crate::MockServerExt::secrets_list) mock matches (`app.secrets().list()`): path and query values, and typed fields of the body where the operation has any.
     pub struct SecretsListWhen(::httpmock::When);
     impl SecretsListWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -6640,6 +6847,7 @@ pub mod operations {
             }
         }
     }
+    /// How a [`secrets_list`](crate::MockServerExt::secrets_list) mock answers (`app.secrets().list()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct SecretsListThen(::httpmock::Then);
     impl SecretsListThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -6704,6 +6912,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`secrets_update`](crate::MockServerExt::secrets_update) mock matches (`app.secrets().update(values)`): path and query values, and typed fields of the body where the operation has any.
     pub struct SecretsUpdateWhen(::httpmock::When);
     impl SecretsUpdateWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -6731,7 +6940,12 @@ pub mod operations {
         pub fn body(self, value: &types::AppSecretsUpdateRequest) -> Self {
             Self(self.0.json_body_obj(value))
         }
+        /// The request sets (or unsets) the secret of this name.
+        pub fn secret_name(self, key: &str) -> Self {
+            Self(crate::body::has_key(self.0, &["values"], key))
+        }
     }
+    /// How a [`secrets_update`](crate::MockServerExt::secrets_update) mock answers (`app.secrets().update(values)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct SecretsUpdateThen(::httpmock::Then);
     impl SecretsUpdateThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -6805,8 +7019,9 @@ pub mod operations {
             )
         }
     }
-    pub struct SecretGetWhen(::httpmock::When);
-    impl SecretGetWhen {
+    /// What a [`secrets_get`](crate::MockServerExt::secrets_get) mock matches (`app.secrets().get(name)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct SecretsGetWhen(::httpmock::When);
+    impl SecretsGetWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -6861,8 +7076,9 @@ pub mod operations {
             }
         }
     }
-    pub struct SecretGetThen(::httpmock::Then);
-    impl SecretGetThen {
+    /// How a [`secrets_get`](crate::MockServerExt::secrets_get) mock answers (`app.secrets().get(name)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct SecretsGetThen(::httpmock::Then);
+    impl SecretsGetThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -6925,8 +7141,9 @@ pub mod operations {
             )
         }
     }
-    pub struct SecretCreateWhen(::httpmock::When);
-    impl SecretCreateWhen {
+    /// What a [`secrets_set`](crate::MockServerExt::secrets_set) mock matches (`app.secrets().set(name, value)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct SecretsSetWhen(::httpmock::When);
+    impl SecretsSetWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -6964,8 +7181,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct SecretCreateThen(::httpmock::Then);
-    impl SecretCreateThen {
+    /// How a [`secrets_set`](crate::MockServerExt::secrets_set) mock answers (`app.secrets().set(name, value)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct SecretsSetThen(::httpmock::Then);
+    impl SecretsSetThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -7037,8 +7255,9 @@ pub mod operations {
             )
         }
     }
-    pub struct SecretDeleteWhen(::httpmock::When);
-    impl SecretDeleteWhen {
+    /// What a [`secrets_delete`](crate::MockServerExt::secrets_delete) mock matches (`app.secrets().delete(name)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct SecretsDeleteWhen(::httpmock::When);
+    impl SecretsDeleteWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -7073,8 +7292,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct SecretDeleteThen(::httpmock::Then);
-    impl SecretDeleteThen {
+    /// How a [`secrets_delete`](crate::MockServerExt::secrets_delete) mock answers (`app.secrets().delete(name)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct SecretsDeleteThen(::httpmock::Then);
+    impl SecretsDeleteThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -7137,6 +7357,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`volumes_list`](crate::MockServerExt::volumes_list) mock matches (`app.volumes().list()`): path and query values, and typed fields of the body where the operation has any.
     pub struct VolumesListWhen(::httpmock::When);
     impl VolumesListWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -7192,6 +7413,7 @@ pub mod operations {
             }
         }
     }
+    /// How a [`volumes_list`](crate::MockServerExt::volumes_list) mock answers (`app.volumes().list()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct VolumesListThen(::httpmock::Then);
     impl VolumesListThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -7256,6 +7478,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`volumes_create`](crate::MockServerExt::volumes_create) mock matches (`app.volumes().create(name, region, size_gb)`): path and query values, and typed fields of the body where the operation has any.
     pub struct VolumesCreateWhen(::httpmock::When);
     impl VolumesCreateWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -7283,7 +7506,20 @@ pub mod operations {
         pub fn body(self, value: &types::CreateVolumeRequest) -> Self {
             Self(self.0.json_body_obj(value))
         }
+        /// The volume's name.
+        pub fn name(self, value: &str) -> Self {
+            Self(crate::body::field_is(self.0, &["name"], value.into()))
+        }
+        /// The volume's region.
+        pub fn region(self, value: &str) -> Self {
+            Self(crate::body::field_is(self.0, &["region"], value.into()))
+        }
+        /// The volume's size in GB.
+        pub fn size_gb(self, value: i64) -> Self {
+            Self(crate::body::field_is(self.0, &["size_gb"], value.into()))
+        }
     }
+    /// How a [`volumes_create`](crate::MockServerExt::volumes_create) mock answers (`app.volumes().create(name, region, size_gb)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct VolumesCreateThen(::httpmock::Then);
     impl VolumesCreateThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -7366,8 +7602,9 @@ pub mod operations {
             )
         }
     }
-    pub struct VolumesGetByIdWhen(::httpmock::When);
-    impl VolumesGetByIdWhen {
+    /// What a [`volumes_get`](crate::MockServerExt::volumes_get) mock matches (`app.volume(id).get()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct VolumesGetWhen(::httpmock::When);
+    impl VolumesGetWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -7402,8 +7639,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct VolumesGetByIdThen(::httpmock::Then);
-    impl VolumesGetByIdThen {
+    /// How a [`volumes_get`](crate::MockServerExt::volumes_get) mock answers (`app.volume(id).get()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct VolumesGetThen(::httpmock::Then);
+    impl VolumesGetThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -7466,6 +7704,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`volumes_update`](crate::MockServerExt::volumes_update) mock matches (`app.volume(id).update(request)`): path and query values, and typed fields of the body where the operation has any.
     pub struct VolumesUpdateWhen(::httpmock::When);
     impl VolumesUpdateWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -7505,6 +7744,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`volumes_update`](crate::MockServerExt::volumes_update) mock answers (`app.volume(id).update(request)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct VolumesUpdateThen(::httpmock::Then);
     impl VolumesUpdateThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -7578,8 +7818,9 @@ pub mod operations {
             )
         }
     }
-    pub struct VolumeDeleteWhen(::httpmock::When);
-    impl VolumeDeleteWhen {
+    /// What a [`volumes_delete`](crate::MockServerExt::volumes_delete) mock matches (`app.volume(id).delete()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct VolumesDeleteWhen(::httpmock::When);
+    impl VolumesDeleteWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -7614,8 +7855,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct VolumeDeleteThen(::httpmock::Then);
-    impl VolumeDeleteThen {
+    /// How a [`volumes_delete`](crate::MockServerExt::volumes_delete) mock answers (`app.volume(id).delete()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct VolumesDeleteThen(::httpmock::Then);
+    impl VolumesDeleteThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -7678,6 +7920,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`volumes_extend`](crate::MockServerExt::volumes_extend) mock matches (`app.volume(id).extend(size_gb)`): path and query values, and typed fields of the body where the operation has any.
     pub struct VolumesExtendWhen(::httpmock::When);
     impl VolumesExtendWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -7719,6 +7962,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`volumes_extend`](crate::MockServerExt::volumes_extend) mock answers (`app.volume(id).extend(size_gb)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct VolumesExtendThen(::httpmock::Then);
     impl VolumesExtendThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -7792,8 +8036,9 @@ pub mod operations {
             )
         }
     }
-    pub struct VolumesListSnapshotsWhen(::httpmock::When);
-    impl VolumesListSnapshotsWhen {
+    /// What a [`volumes_snapshots`](crate::MockServerExt::volumes_snapshots) mock matches (`app.volume(id).snapshots()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct VolumesSnapshotsWhen(::httpmock::When);
+    impl VolumesSnapshotsWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -7830,8 +8075,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct VolumesListSnapshotsThen(::httpmock::Then);
-    impl VolumesListSnapshotsThen {
+    /// How a [`volumes_snapshots`](crate::MockServerExt::volumes_snapshots) mock answers (`app.volume(id).snapshots()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct VolumesSnapshotsThen(::httpmock::Then);
+    impl VolumesSnapshotsThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -7894,8 +8140,9 @@ pub mod operations {
             )
         }
     }
-    pub struct CreateVolumeSnapshotWhen(::httpmock::When);
-    impl CreateVolumeSnapshotWhen {
+    /// What a [`volumes_create_snapshot`](crate::MockServerExt::volumes_create_snapshot) mock matches (`app.volume(id).create_snapshot()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct VolumesCreateSnapshotWhen(::httpmock::When);
+    impl VolumesCreateSnapshotWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -7932,8 +8179,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct CreateVolumeSnapshotThen(::httpmock::Then);
-    impl CreateVolumeSnapshotThen {
+    /// How a [`volumes_create_snapshot`](crate::MockServerExt::volumes_create_snapshot) mock answers (`app.volume(id).create_snapshot()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct VolumesCreateSnapshotThen(::httpmock::Then);
+    impl VolumesCreateSnapshotThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -7996,8 +8244,9 @@ pub mod operations {
             )
         }
     }
-    pub struct MachinesOrgListWhen(::httpmock::When);
-    impl MachinesOrgListWhen {
+    /// What a [`orgs_machines`](crate::MockServerExt::orgs_machines) mock matches (`client.org(slug).machines()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct OrgsMachinesWhen(::httpmock::When);
+    impl OrgsMachinesWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -8091,15 +8340,17 @@ pub mod operations {
             }
         }
     }
-    pub struct MachinesOrgListThen(::httpmock::Then);
-    impl MachinesOrgListThen {
+    /// How a [`orgs_machines`](crate::MockServerExt::orgs_machines) mock answers (`client.org(slug).machines()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct OrgsMachinesThen(::httpmock::Then);
+    impl OrgsMachinesThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::OrgMachinesResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(self, value: &types::OrgMachinesResponse) -> Self {
             Self(
                 self
                     .0
@@ -8154,9 +8405,29 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// One page: `items` (what the client returns), and the cursor of the next page, if any, in `next_cursor`.
+        pub fn ok_page(
+            self,
+            items: &[types::OrgMachine],
+            next_cursor: Option<&str>,
+        ) -> Self {
+            let value = items;
+            self.ok_envelope(
+                &types::OrgMachinesResponse {
+                    machines: Some(value.to_vec()),
+                    next_cursor: next_cursor.map(str::to_owned),
+                    ..Default::default()
+                },
+            )
+        }
+        /// The last (or only) page: `items` as the client returns them.
+        pub fn ok(self, items: &[types::OrgMachine]) -> Self {
+            self.ok_page(items, None)
+        }
     }
-    pub struct VolumesOrgListWhen(::httpmock::When);
-    impl VolumesOrgListWhen {
+    /// What a [`orgs_volumes`](crate::MockServerExt::orgs_volumes) mock matches (`client.org(slug).volumes()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct OrgsVolumesWhen(::httpmock::When);
+    impl OrgsVolumesWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -8250,15 +8521,17 @@ pub mod operations {
             }
         }
     }
-    pub struct VolumesOrgListThen(::httpmock::Then);
-    impl VolumesOrgListThen {
+    /// How a [`orgs_volumes`](crate::MockServerExt::orgs_volumes) mock answers (`client.org(slug).volumes()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct OrgsVolumesThen(::httpmock::Then);
+    impl OrgsVolumesThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::OrgVolumesResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(self, value: &types::OrgVolumesResponse) -> Self {
             Self(
                 self
                     .0
@@ -8313,9 +8586,29 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// One page: `items` (what the client returns), and the cursor of the next page, if any, in `next_cursor`.
+        pub fn ok_page(
+            self,
+            items: &[types::OrgVolume],
+            next_cursor: Option<&str>,
+        ) -> Self {
+            let value = items;
+            self.ok_envelope(
+                &types::OrgVolumesResponse {
+                    volumes: Some(value.to_vec()),
+                    next_cursor: next_cursor.map(str::to_owned),
+                    ..Default::default()
+                },
+            )
+        }
+        /// The last (or only) page: `items` as the client returns them.
+        pub fn ok(self, items: &[types::OrgVolume]) -> Self {
+            self.ok_page(items, None)
+        }
     }
-    pub struct PlatformPlacementsPostWhen(::httpmock::When);
-    impl PlatformPlacementsPostWhen {
+    /// What a [`platform_placements`](crate::MockServerExt::platform_placements) mock matches (`client.platform().placements(request)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct PlatformPlacementsWhen(::httpmock::When);
+    impl PlatformPlacementsWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -8332,8 +8625,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct PlatformPlacementsPostThen(::httpmock::Then);
-    impl PlatformPlacementsPostThen {
+    /// How a [`platform_placements`](crate::MockServerExt::platform_placements) mock answers (`client.platform().placements(request)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct PlatformPlacementsThen(::httpmock::Then);
+    impl PlatformPlacementsThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -8396,8 +8690,9 @@ pub mod operations {
             )
         }
     }
-    pub struct PlatformRegionsGetWhen(::httpmock::When);
-    impl PlatformRegionsGetWhen {
+    /// What a [`platform_regions`](crate::MockServerExt::platform_regions) mock matches (`client.platform().regions()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct PlatformRegionsWhen(::httpmock::When);
+    impl PlatformRegionsWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -8411,8 +8706,9 @@ pub mod operations {
             self.0
         }
     }
-    pub struct PlatformRegionsGetThen(::httpmock::Then);
-    impl PlatformRegionsGetThen {
+    /// How a [`platform_regions`](crate::MockServerExt::platform_regions) mock answers (`client.platform().regions()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct PlatformRegionsThen(::httpmock::Then);
+    impl PlatformRegionsThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -8457,6 +8753,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`postgres_list`](crate::MockServerExt::postgres_list) mock matches (`client.postgres().clusters().list(org)`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresListWhen(::httpmock::When);
     impl PostgresListWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -8483,6 +8780,7 @@ pub mod operations {
             Self(self.0.query_param("org_slug", value.to_string()))
         }
     }
+    /// How a [`postgres_list`](crate::MockServerExt::postgres_list) mock answers (`client.postgres().clusters().list(org)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresListThen(::httpmock::Then);
     impl PostgresListThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -8491,7 +8789,8 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::ListPostgresClustersResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(self, value: &types::ListPostgresClustersResponse) -> Self {
             Self(
                 self
                     .0
@@ -8568,7 +8867,17 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn ok(self, value: &[types::PostgresClusterSummary]) -> Self {
+            self.ok_envelope(
+                &types::ListPostgresClustersResponse {
+                    data: Some(value.to_vec()),
+                    ..Default::default()
+                },
+            )
+        }
     }
+    /// What a [`postgres_create`](crate::MockServerExt::postgres_create) mock matches (`client.postgres().clusters().create(request)`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresCreateWhen(::httpmock::When);
     impl PostgresCreateWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -8585,6 +8894,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`postgres_create`](crate::MockServerExt::postgres_create) mock answers (`client.postgres().clusters().create(request)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresCreateThen(::httpmock::Then);
     impl PostgresCreateThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -8593,7 +8903,11 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn created(self, value: &types::ShowPostgresClusterResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn created_envelope(
+            self,
+            value: &types::ShowPostgresClusterResponse,
+        ) -> Self {
             Self(
                 self
                     .0
@@ -8670,9 +8984,19 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn created(self, value: &types::PostgresCluster) -> Self {
+            self.created_envelope(
+                &types::ShowPostgresClusterResponse {
+                    data: Some(value.clone()),
+                    ..Default::default()
+                },
+            )
+        }
     }
-    pub struct PostgresShowWhen(::httpmock::When);
-    impl PostgresShowWhen {
+    /// What a [`postgres_get`](crate::MockServerExt::postgres_get) mock matches (`cluster.get()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct PostgresGetWhen(::httpmock::When);
+    impl PostgresGetWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -8695,15 +9019,17 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct PostgresShowThen(::httpmock::Then);
-    impl PostgresShowThen {
+    /// How a [`postgres_get`](crate::MockServerExt::postgres_get) mock answers (`cluster.get()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct PostgresGetThen(::httpmock::Then);
+    impl PostgresGetThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::ShowPostgresClusterResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(self, value: &types::ShowPostgresClusterResponse) -> Self {
             Self(
                 self
                     .0
@@ -8762,7 +9088,17 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn ok(self, value: &types::PostgresCluster) -> Self {
+            self.ok_envelope(
+                &types::ShowPostgresClusterResponse {
+                    data: Some(value.clone()),
+                    ..Default::default()
+                },
+            )
+        }
     }
+    /// What a [`postgres_delete`](crate::MockServerExt::postgres_delete) mock matches (`cluster.delete()`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresDeleteWhen(::httpmock::When);
     impl PostgresDeleteWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -8787,6 +9123,7 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
+    /// How a [`postgres_delete`](crate::MockServerExt::postgres_delete) mock answers (`cluster.delete()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresDeleteThen(::httpmock::Then);
     impl PostgresDeleteThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -8858,8 +9195,9 @@ pub mod operations {
             )
         }
     }
-    pub struct PostgresAttachmentsCreateWhen(::httpmock::When);
-    impl PostgresAttachmentsCreateWhen {
+    /// What a [`postgres_attach`](crate::MockServerExt::postgres_attach) mock matches (`cluster.attach(app)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct PostgresAttachWhen(::httpmock::When);
+    impl PostgresAttachWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -8887,15 +9225,20 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct PostgresAttachmentsCreateThen(::httpmock::Then);
-    impl PostgresAttachmentsCreateThen {
+    /// How a [`postgres_attach`](crate::MockServerExt::postgres_attach) mock answers (`cluster.attach(app)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct PostgresAttachThen(::httpmock::Then);
+    impl PostgresAttachThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::CreatePostgresAttachmentResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(
+            self,
+            value: &types::CreatePostgresAttachmentResponse,
+        ) -> Self {
             Self(
                 self
                     .0
@@ -8904,7 +9247,11 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn created(self, value: &types::CreatePostgresAttachmentResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn created_envelope(
+            self,
+            value: &types::CreatePostgresAttachmentResponse,
+        ) -> Self {
             Self(
                 self
                     .0
@@ -8990,9 +9337,28 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn ok(self, value: &types::PostgresAttachment) -> Self {
+            self.ok_envelope(
+                &types::CreatePostgresAttachmentResponse {
+                    data: Some(value.clone()),
+                    ..Default::default()
+                },
+            )
+        }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn created(self, value: &types::PostgresAttachment) -> Self {
+            self.created_envelope(
+                &types::CreatePostgresAttachmentResponse {
+                    data: Some(value.clone()),
+                    ..Default::default()
+                },
+            )
+        }
     }
-    pub struct PostgresAttachmentsDeleteWhen(::httpmock::When);
-    impl PostgresAttachmentsDeleteWhen {
+    /// What a [`postgres_detach`](crate::MockServerExt::postgres_detach) mock matches (`cluster.detach(app)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct PostgresDetachWhen(::httpmock::When);
+    impl PostgresDetachWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -9029,8 +9395,9 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
-    pub struct PostgresAttachmentsDeleteThen(::httpmock::Then);
-    impl PostgresAttachmentsDeleteThen {
+    /// How a [`postgres_detach`](crate::MockServerExt::postgres_detach) mock answers (`cluster.detach(app)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct PostgresDetachThen(::httpmock::Then);
+    impl PostgresDetachThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -9100,6 +9467,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`postgres_backups_list`](crate::MockServerExt::postgres_backups_list) mock matches (`cluster.backups().list()`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresBackupsListWhen(::httpmock::When);
     impl PostgresBackupsListWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -9126,6 +9494,7 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
+    /// How a [`postgres_backups_list`](crate::MockServerExt::postgres_backups_list) mock answers (`cluster.backups().list()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresBackupsListThen(::httpmock::Then);
     impl PostgresBackupsListThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -9134,7 +9503,8 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::ListPostgresBackupsResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(self, value: &types::ListPostgresBackupsResponse) -> Self {
             Self(
                 self
                     .0
@@ -9193,7 +9563,17 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn ok(self, value: &[types::PostgresBackup]) -> Self {
+            self.ok_envelope(
+                &types::ListPostgresBackupsResponse {
+                    data: Some(value.to_vec()),
+                    ..Default::default()
+                },
+            )
+        }
     }
+    /// What a [`postgres_backups_create`](crate::MockServerExt::postgres_backups_create) mock matches (`cluster.backups().create()`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresBackupsCreateWhen(::httpmock::When);
     impl PostgresBackupsCreateWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -9223,6 +9603,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`postgres_backups_create`](crate::MockServerExt::postgres_backups_create) mock answers (`cluster.backups().create()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresBackupsCreateThen(::httpmock::Then);
     impl PostgresBackupsCreateThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -9312,6 +9693,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`postgres_databases_list`](crate::MockServerExt::postgres_databases_list) mock matches (`cluster.databases().list()`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresDatabasesListWhen(::httpmock::When);
     impl PostgresDatabasesListWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -9338,6 +9720,7 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
+    /// How a [`postgres_databases_list`](crate::MockServerExt::postgres_databases_list) mock answers (`cluster.databases().list()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresDatabasesListThen(::httpmock::Then);
     impl PostgresDatabasesListThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -9346,7 +9729,8 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::ListPostgresDatabasesResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(self, value: &types::ListPostgresDatabasesResponse) -> Self {
             Self(
                 self
                     .0
@@ -9405,7 +9789,17 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn ok(self, value: &[types::PostgresDatabase]) -> Self {
+            self.ok_envelope(
+                &types::ListPostgresDatabasesResponse {
+                    data: Some(value.to_vec()),
+                    ..Default::default()
+                },
+            )
+        }
     }
+    /// What a [`postgres_databases_create`](crate::MockServerExt::postgres_databases_create) mock matches (`cluster.databases().create(name)`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresDatabasesCreateWhen(::httpmock::When);
     impl PostgresDatabasesCreateWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -9435,6 +9829,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`postgres_databases_create`](crate::MockServerExt::postgres_databases_create) mock answers (`cluster.databases().create(name)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresDatabasesCreateThen(::httpmock::Then);
     impl PostgresDatabasesCreateThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -9443,7 +9838,8 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn created(self, value: &types::PostgresDatabaseResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn created_envelope(self, value: &types::PostgresDatabaseResponse) -> Self {
             Self(
                 self
                     .0
@@ -9520,7 +9916,17 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn created(self, value: &types::PostgresDatabase) -> Self {
+            self.created_envelope(
+                &types::PostgresDatabaseResponse {
+                    data: Some(value.clone()),
+                    ..Default::default()
+                },
+            )
+        }
     }
+    /// What a [`postgres_databases_delete`](crate::MockServerExt::postgres_databases_delete) mock matches (`cluster.database(name).delete()`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresDatabasesDeleteWhen(::httpmock::When);
     impl PostgresDatabasesDeleteWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -9557,6 +9963,7 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
+    /// How a [`postgres_databases_delete`](crate::MockServerExt::postgres_databases_delete) mock answers (`cluster.database(name).delete()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresDatabasesDeleteThen(::httpmock::Then);
     impl PostgresDatabasesDeleteThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -9565,7 +9972,8 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::PostgresDatabaseResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(self, value: &types::PostgresDatabaseResponse) -> Self {
             Self(
                 self
                     .0
@@ -9633,7 +10041,17 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn ok(self, value: &types::PostgresDatabase) -> Self {
+            self.ok_envelope(
+                &types::PostgresDatabaseResponse {
+                    data: Some(value.clone()),
+                    ..Default::default()
+                },
+            )
+        }
     }
+    /// What a [`postgres_extensions_list`](crate::MockServerExt::postgres_extensions_list) mock matches (`cluster.database(name).extensions().list()`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresExtensionsListWhen(::httpmock::When);
     impl PostgresExtensionsListWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -9672,6 +10090,7 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
+    /// How a [`postgres_extensions_list`](crate::MockServerExt::postgres_extensions_list) mock answers (`cluster.database(name).extensions().list()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresExtensionsListThen(::httpmock::Then);
     impl PostgresExtensionsListThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -9680,7 +10099,8 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::ListPostgresExtensionsResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(self, value: &types::ListPostgresExtensionsResponse) -> Self {
             Self(
                 self
                     .0
@@ -9748,7 +10168,17 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn ok(self, value: &[types::PostgresExtension]) -> Self {
+            self.ok_envelope(
+                &types::ListPostgresExtensionsResponse {
+                    data: Some(value.to_vec()),
+                    ..Default::default()
+                },
+            )
+        }
     }
+    /// What a [`postgres_extensions_enable`](crate::MockServerExt::postgres_extensions_enable) mock matches (`cluster.database(name).extensions().enable(extension)`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresExtensionsEnableWhen(::httpmock::When);
     impl PostgresExtensionsEnableWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -9790,6 +10220,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`postgres_extensions_enable`](crate::MockServerExt::postgres_extensions_enable) mock answers (`cluster.database(name).extensions().enable(extension)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresExtensionsEnableThen(::httpmock::Then);
     impl PostgresExtensionsEnableThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -9879,6 +10310,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`postgres_extensions_disable`](crate::MockServerExt::postgres_extensions_disable) mock matches (`cluster.database(name).extension(extension).disable()`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresExtensionsDisableWhen(::httpmock::When);
     impl PostgresExtensionsDisableWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -9937,6 +10369,7 @@ pub mod operations {
             }
         }
     }
+    /// How a [`postgres_extensions_disable`](crate::MockServerExt::postgres_extensions_disable) mock answers (`cluster.database(name).extension(extension).disable()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresExtensionsDisableThen(::httpmock::Then);
     impl PostgresExtensionsDisableThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -10017,6 +10450,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`postgres_fork`](crate::MockServerExt::postgres_fork) mock matches (`cluster.fork(request)`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresForkWhen(::httpmock::When);
     impl PostgresForkWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -10045,6 +10479,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`postgres_fork`](crate::MockServerExt::postgres_fork) mock answers (`cluster.fork(request)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresForkThen(::httpmock::Then);
     impl PostgresForkThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -10053,7 +10488,11 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn created(self, value: &types::ShowPostgresClusterResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn created_envelope(
+            self,
+            value: &types::ShowPostgresClusterResponse,
+        ) -> Self {
             Self(
                 self
                     .0
@@ -10148,9 +10587,19 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn created(self, value: &types::PostgresCluster) -> Self {
+            self.created_envelope(
+                &types::ShowPostgresClusterResponse {
+                    data: Some(value.clone()),
+                    ..Default::default()
+                },
+            )
+        }
     }
-    pub struct PostgresQueriesActiveWhen(::httpmock::When);
-    impl PostgresQueriesActiveWhen {
+    /// What a [`postgres_active_queries`](crate::MockServerExt::postgres_active_queries) mock matches (`cluster.active_queries(database)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct PostgresActiveQueriesWhen(::httpmock::When);
+    impl PostgresActiveQueriesWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -10178,15 +10627,20 @@ pub mod operations {
             Self(self.0.query_param("database", value.to_string()))
         }
     }
-    pub struct PostgresQueriesActiveThen(::httpmock::Then);
-    impl PostgresQueriesActiveThen {
+    /// How a [`postgres_active_queries`](crate::MockServerExt::postgres_active_queries) mock answers (`cluster.active_queries(database)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct PostgresActiveQueriesThen(::httpmock::Then);
+    impl PostgresActiveQueriesThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::ListPostgresActiveQueriesResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(
+            self,
+            value: &types::ListPostgresActiveQueriesResponse,
+        ) -> Self {
             Self(
                 self
                     .0
@@ -10275,9 +10729,19 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn ok(self, value: &[types::PostgresActiveQuery]) -> Self {
+            self.ok_envelope(
+                &types::ListPostgresActiveQueriesResponse {
+                    data: Some(value.to_vec()),
+                    ..Default::default()
+                },
+            )
+        }
     }
-    pub struct PostgresQueriesSlowWhen(::httpmock::When);
-    impl PostgresQueriesSlowWhen {
+    /// What a [`postgres_slow_queries`](crate::MockServerExt::postgres_slow_queries) mock matches (`cluster.slow_queries(database)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct PostgresSlowQueriesWhen(::httpmock::When);
+    impl PostgresSlowQueriesWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -10312,15 +10776,20 @@ pub mod operations {
             }
         }
     }
-    pub struct PostgresQueriesSlowThen(::httpmock::Then);
-    impl PostgresQueriesSlowThen {
+    /// How a [`postgres_slow_queries`](crate::MockServerExt::postgres_slow_queries) mock answers (`cluster.slow_queries(database)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct PostgresSlowQueriesThen(::httpmock::Then);
+    impl PostgresSlowQueriesThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::ListPostgresSlowQueriesResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(
+            self,
+            value: &types::ListPostgresSlowQueriesResponse,
+        ) -> Self {
             Self(
                 self
                     .0
@@ -10409,7 +10878,17 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn ok(self, value: &[types::PostgresSlowQuery]) -> Self {
+            self.ok_envelope(
+                &types::ListPostgresSlowQueriesResponse {
+                    data: Some(value.to_vec()),
+                    ..Default::default()
+                },
+            )
+        }
     }
+    /// What a [`postgres_restore`](crate::MockServerExt::postgres_restore) mock matches (`cluster.restore(request)`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresRestoreWhen(::httpmock::When);
     impl PostgresRestoreWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -10439,6 +10918,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`postgres_restore`](crate::MockServerExt::postgres_restore) mock answers (`cluster.restore(request)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresRestoreThen(::httpmock::Then);
     impl PostgresRestoreThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -10447,7 +10927,11 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn created(self, value: &types::ShowPostgresClusterResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn created_envelope(
+            self,
+            value: &types::ShowPostgresClusterResponse,
+        ) -> Self {
             Self(
                 self
                     .0
@@ -10524,7 +11008,17 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn created(self, value: &types::PostgresCluster) -> Self {
+            self.created_envelope(
+                &types::ShowPostgresClusterResponse {
+                    data: Some(value.clone()),
+                    ..Default::default()
+                },
+            )
+        }
     }
+    /// What a [`postgres_users_list`](crate::MockServerExt::postgres_users_list) mock matches (`cluster.users().list()`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresUsersListWhen(::httpmock::When);
     impl PostgresUsersListWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -10550,6 +11044,7 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
+    /// How a [`postgres_users_list`](crate::MockServerExt::postgres_users_list) mock answers (`cluster.users().list()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresUsersListThen(::httpmock::Then);
     impl PostgresUsersListThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -10558,7 +11053,8 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::ListPostgresUsersResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(self, value: &types::ListPostgresUsersResponse) -> Self {
             Self(
                 self
                     .0
@@ -10617,7 +11113,17 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn ok(self, value: &[types::PostgresUser]) -> Self {
+            self.ok_envelope(
+                &types::ListPostgresUsersResponse {
+                    data: Some(value.to_vec()),
+                    ..Default::default()
+                },
+            )
+        }
     }
+    /// What a [`postgres_users_create`](crate::MockServerExt::postgres_users_create) mock matches (`cluster.users().create(name)`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresUsersCreateWhen(::httpmock::When);
     impl PostgresUsersCreateWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -10646,6 +11152,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`postgres_users_create`](crate::MockServerExt::postgres_users_create) mock answers (`cluster.users().create(name)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresUsersCreateThen(::httpmock::Then);
     impl PostgresUsersCreateThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -10654,7 +11161,11 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn created(self, value: &types::CreatePostgresUserResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn created_envelope(
+            self,
+            value: &types::CreatePostgresUserResponse,
+        ) -> Self {
             Self(
                 self
                     .0
@@ -10740,7 +11251,17 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn created(self, value: &types::PostgresUser) -> Self {
+            self.created_envelope(
+                &types::CreatePostgresUserResponse {
+                    data: Some(value.clone()),
+                    ..Default::default()
+                },
+            )
+        }
     }
+    /// What a [`postgres_users_delete`](crate::MockServerExt::postgres_users_delete) mock matches (`cluster.user(name).delete()`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresUsersDeleteWhen(::httpmock::When);
     impl PostgresUsersDeleteWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -10777,6 +11298,7 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
+    /// How a [`postgres_users_delete`](crate::MockServerExt::postgres_users_delete) mock answers (`cluster.user(name).delete()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresUsersDeleteThen(::httpmock::Then);
     impl PostgresUsersDeleteThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -10848,8 +11370,9 @@ pub mod operations {
             )
         }
     }
-    pub struct PostgresUsersUpdateRoleWhen(::httpmock::When);
-    impl PostgresUsersUpdateRoleWhen {
+    /// What a [`postgres_users_set_role`](crate::MockServerExt::postgres_users_set_role) mock matches (`cluster.user(name).set_role(role)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct PostgresUsersSetRoleWhen(::httpmock::When);
+    impl PostgresUsersSetRoleWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -10887,8 +11410,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct PostgresUsersUpdateRoleThen(::httpmock::Then);
-    impl PostgresUsersUpdateRoleThen {
+    /// How a [`postgres_users_set_role`](crate::MockServerExt::postgres_users_set_role) mock answers (`cluster.user(name).set_role(role)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct PostgresUsersSetRoleThen(::httpmock::Then);
+    impl PostgresUsersSetRoleThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -10967,6 +11491,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`postgres_users_credentials`](crate::MockServerExt::postgres_users_credentials) mock matches (`cluster.user(name).credentials()`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresUsersCredentialsWhen(::httpmock::When);
     impl PostgresUsersCredentialsWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -11005,6 +11530,7 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
     }
+    /// How a [`postgres_users_credentials`](crate::MockServerExt::postgres_users_credentials) mock answers (`cluster.user(name).credentials()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresUsersCredentialsThen(::httpmock::Then);
     impl PostgresUsersCredentialsThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -11013,7 +11539,11 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::GetPostgresUserCredentialsResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(
+            self,
+            value: &types::GetPostgresUserCredentialsResponse,
+        ) -> Self {
             Self(
                 self
                     .0
@@ -11081,7 +11611,17 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn ok(self, value: &types::PostgresUserCredentials) -> Self {
+            self.ok_envelope(
+                &types::GetPostgresUserCredentialsResponse {
+                    data: Some(value.clone()),
+                    ..Default::default()
+                },
+            )
+        }
     }
+    /// What a [`postgres_users_rotate_password`](crate::MockServerExt::postgres_users_rotate_password) mock matches (`cluster.user(name).rotate_password()`): path and query values, and typed fields of the body where the operation has any.
     pub struct PostgresUsersRotatePasswordWhen(::httpmock::When);
     impl PostgresUsersRotatePasswordWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -11123,6 +11663,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`postgres_users_rotate_password`](crate::MockServerExt::postgres_users_rotate_password) mock answers (`cluster.user(name).rotate_password()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct PostgresUsersRotatePasswordThen(::httpmock::Then);
     impl PostgresUsersRotatePasswordThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -11131,7 +11672,8 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::RotatePostgresPasswordResponse) -> Self {
+        /// The whole answer as it goes on the wire; the answer without `_envelope` takes what the client returns instead.
+        pub fn ok_envelope(self, value: &types::RotatePostgresPasswordResponse) -> Self {
             Self(
                 self
                     .0
@@ -11217,7 +11759,17 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        /// Answers `value` the way the client returns it, inside the answer's `data` as Fly sends it.
+        pub fn ok(self, value: &types::PostgresUserCredentials) -> Self {
+            self.ok_envelope(
+                &types::RotatePostgresPasswordResponse {
+                    data: Some(value.clone()),
+                    ..Default::default()
+                },
+            )
+        }
     }
+    /// What a [`tokens_authenticate`](crate::MockServerExt::tokens_authenticate) mock matches (`client.tokens().authenticate()`): path and query values, and typed fields of the body where the operation has any.
     pub struct TokensAuthenticateWhen(::httpmock::When);
     impl TokensAuthenticateWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -11236,6 +11788,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`tokens_authenticate`](crate::MockServerExt::tokens_authenticate) mock answers (`client.tokens().authenticate()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct TokensAuthenticateThen(::httpmock::Then);
     impl TokensAuthenticateThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -11300,6 +11853,7 @@ pub mod operations {
             )
         }
     }
+    /// What a [`tokens_authorize`](crate::MockServerExt::tokens_authorize) mock matches (`client.tokens().authorize(request)`): path and query values, and typed fields of the body where the operation has any.
     pub struct TokensAuthorizeWhen(::httpmock::When);
     impl TokensAuthorizeWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -11318,6 +11872,7 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
+    /// How a [`tokens_authorize`](crate::MockServerExt::tokens_authorize) mock answers (`client.tokens().authorize(request)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
     pub struct TokensAuthorizeThen(::httpmock::Then);
     impl TokensAuthorizeThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -11391,8 +11946,9 @@ pub mod operations {
             )
         }
     }
-    pub struct CurrentTokenShowWhen(::httpmock::When);
-    impl CurrentTokenShowWhen {
+    /// What a [`tokens_current`](crate::MockServerExt::tokens_current) mock matches (`client.tokens().current()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct TokensCurrentWhen(::httpmock::When);
+    impl TokensCurrentWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -11406,8 +11962,9 @@ pub mod operations {
             self.0
         }
     }
-    pub struct CurrentTokenShowThen(::httpmock::Then);
-    impl CurrentTokenShowThen {
+    /// How a [`tokens_current`](crate::MockServerExt::tokens_current) mock answers (`client.tokens().current()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct TokensCurrentThen(::httpmock::Then);
+    impl TokensCurrentThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -11461,8 +12018,9 @@ pub mod operations {
             )
         }
     }
-    pub struct TokensRequestKmsWhen(::httpmock::When);
-    impl TokensRequestKmsWhen {
+    /// What a [`tokens_kms`](crate::MockServerExt::tokens_kms) mock matches (`client.tokens().kms()`): path and query values, and typed fields of the body where the operation has any.
+    pub struct TokensKmsWhen(::httpmock::When);
+    impl TokensKmsWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -11474,8 +12032,9 @@ pub mod operations {
             self.0
         }
     }
-    pub struct TokensRequestKmsThen(::httpmock::Then);
-    impl TokensRequestKmsThen {
+    /// How a [`tokens_kms`](crate::MockServerExt::tokens_kms) mock answers (`client.tokens().kms()`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct TokensKmsThen(::httpmock::Then);
+    impl TokensKmsThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -11520,8 +12079,9 @@ pub mod operations {
             )
         }
     }
-    pub struct TokensRequestOidcWhen(::httpmock::When);
-    impl TokensRequestOidcWhen {
+    /// What a [`tokens_oidc`](crate::MockServerExt::tokens_oidc) mock matches (`client.tokens().oidc(request)`): path and query values, and typed fields of the body where the operation has any.
+    pub struct TokensOidcWhen(::httpmock::When);
+    impl TokensOidcWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -11538,8 +12098,9 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    pub struct TokensRequestOidcThen(::httpmock::Then);
-    impl TokensRequestOidcThen {
+    /// How a [`tokens_oidc`](crate::MockServerExt::tokens_oidc) mock answers (`client.tokens().oidc(request)`): in the types the client returns, and with Fly's error answers (see [`crate::FlyErrors`]).
+    pub struct TokensOidcThen(::httpmock::Then);
+    impl TokensOidcThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
@@ -11606,448 +12167,860 @@ pub mod operations {
 /// An extension trait for [`MockServer`](::httpmock::MockServer) that
 /// adds a method for each operation. These are the equivalent of
 /// type-checked [`mock()`](::httpmock::MockServer::mock) calls.
+/// One typed mock per operation, named after the SDK call it stands for (`volumes_delete` for `app.volume(id).delete()`); see [`crate::reference`].
 pub trait MockServerExt {
+    /// Mocks `client.apps().list(org)`: Fly's `Apps_list`, `GET /apps`.
+    ///
+    /// Matchers and answers: [`reference::apps`](crate::reference::apps).
+    #[doc(alias = "Apps_list")]
     fn apps_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::AppsListWhen, operations::AppsListThen);
+    /// Mocks `client.apps().create(name, org)`: Fly's `Apps_create`, `POST /apps`.
+    ///
+    /// Matchers and answers: [`reference::apps`](crate::reference::apps).
+    #[doc(alias = "Apps_create")]
     fn apps_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::AppsCreateWhen, operations::AppsCreateThen);
-    fn apps_show<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `client.app(name).get()`: Fly's `Apps_show`, `GET /apps/{app_name}`.
+    ///
+    /// Matchers and answers: [`reference::apps`](crate::reference::apps).
+    #[doc(alias = "Apps_show")]
+    #[doc(alias = "apps_show")]
+    fn apps_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::AppsShowWhen, operations::AppsShowThen);
+        F: FnOnce(operations::AppsGetWhen, operations::AppsGetThen);
+    /// Mocks `client.app(name).delete()`: Fly's `Apps_delete`, `DELETE /apps/{app_name}`.
+    ///
+    /// Matchers and answers: [`reference::apps`](crate::reference::apps).
+    #[doc(alias = "Apps_delete")]
     fn apps_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::AppsDeleteWhen, operations::AppsDeleteThen);
-    fn app_certificates_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.certificates().list()`: Fly's `App_Certificates_list`, `GET /apps/{app_name}/certificates`.
+    ///
+    /// Matchers and answers: [`reference::certificates`](crate::reference::certificates).
+    #[doc(alias = "App_Certificates_list")]
+    #[doc(alias = "app_certificates_list")]
+    fn certificates_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::CertificatesListWhen, operations::CertificatesListThen);
+    /// Mocks `app.certificates().request_acme(hostname)`: Fly's `App_Certificates_acme_create`, `POST /apps/{app_name}/certificates/acme`.
+    ///
+    /// Matchers and answers: [`reference::certificates`](crate::reference::certificates).
+    #[doc(alias = "App_Certificates_acme_create")]
+    #[doc(alias = "app_certificates_acme_create")]
+    fn certificates_request_acme<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppCertificatesListWhen,
-            operations::AppCertificatesListThen,
+            operations::CertificatesRequestAcmeWhen,
+            operations::CertificatesRequestAcmeThen,
         );
-    fn app_certificates_acme_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.certificates().import_custom(hostname, chain, key)`: Fly's `App_Certificates_custom_create`, `POST /apps/{app_name}/certificates/custom`.
+    ///
+    /// Matchers and answers: [`reference::certificates`](crate::reference::certificates).
+    #[doc(alias = "App_Certificates_custom_create")]
+    #[doc(alias = "app_certificates_custom_create")]
+    fn certificates_import_custom<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppCertificatesAcmeCreateWhen,
-            operations::AppCertificatesAcmeCreateThen,
+            operations::CertificatesImportCustomWhen,
+            operations::CertificatesImportCustomThen,
         );
-    fn app_certificates_custom_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.certificates().get(hostname)`: Fly's `App_Certificates_show`, `GET /apps/{app_name}/certificates/{hostname}`.
+    ///
+    /// Matchers and answers: [`reference::certificates`](crate::reference::certificates).
+    #[doc(alias = "App_Certificates_show")]
+    #[doc(alias = "app_certificates_show")]
+    fn certificates_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::CertificatesGetWhen, operations::CertificatesGetThen);
+    /// Mocks `app.certificates().delete(hostname)`: Fly's `App_Certificates_delete`, `DELETE /apps/{app_name}/certificates/{hostname}`.
+    ///
+    /// Matchers and answers: [`reference::certificates`](crate::reference::certificates).
+    #[doc(alias = "App_Certificates_delete")]
+    #[doc(alias = "app_certificates_delete")]
+    fn certificates_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppCertificatesCustomCreateWhen,
-            operations::AppCertificatesCustomCreateThen,
+            operations::CertificatesDeleteWhen,
+            operations::CertificatesDeleteThen,
         );
-    fn app_certificates_show<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.certificates().delete_acme(hostname)`: Fly's `App_Certificates_acme_delete`, `DELETE /apps/{app_name}/certificates/{hostname}/acme`.
+    ///
+    /// Matchers and answers: [`reference::certificates`](crate::reference::certificates).
+    #[doc(alias = "App_Certificates_acme_delete")]
+    #[doc(alias = "app_certificates_acme_delete")]
+    fn certificates_delete_acme<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppCertificatesShowWhen,
-            operations::AppCertificatesShowThen,
+            operations::CertificatesDeleteAcmeWhen,
+            operations::CertificatesDeleteAcmeThen,
         );
-    fn app_certificates_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.certificates().check_dns(hostname)`: Fly's `App_Certificates_check`, `POST /apps/{app_name}/certificates/{hostname}/check`.
+    ///
+    /// Matchers and answers: [`reference::certificates`](crate::reference::certificates).
+    #[doc(alias = "App_Certificates_check")]
+    #[doc(alias = "app_certificates_check")]
+    fn certificates_check_dns<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppCertificatesDeleteWhen,
-            operations::AppCertificatesDeleteThen,
+            operations::CertificatesCheckDnsWhen,
+            operations::CertificatesCheckDnsThen,
         );
-    fn app_certificates_acme_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.certificates().delete_custom(hostname)`: Fly's `App_Certificates_custom_delete`, `DELETE /apps/{app_name}/certificates/{hostname}/custom`.
+    ///
+    /// Matchers and answers: [`reference::certificates`](crate::reference::certificates).
+    #[doc(alias = "App_Certificates_custom_delete")]
+    #[doc(alias = "app_certificates_custom_delete")]
+    fn certificates_delete_custom<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppCertificatesAcmeDeleteWhen,
-            operations::AppCertificatesAcmeDeleteThen,
+            operations::CertificatesDeleteCustomWhen,
+            operations::CertificatesDeleteCustomThen,
         );
-    fn app_certificates_check<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `client.app(name).create_deploy_token()`: Fly's `App_create_deploy_token`, `POST /apps/{app_name}/deploy_token`.
+    ///
+    /// Matchers and answers: [`reference::apps`](crate::reference::apps).
+    #[doc(alias = "App_create_deploy_token")]
+    #[doc(alias = "app_create_deploy_token")]
+    fn apps_create_deploy_token<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppCertificatesCheckWhen,
-            operations::AppCertificatesCheckThen,
+            operations::AppsCreateDeployTokenWhen,
+            operations::AppsCreateDeployTokenThen,
         );
-    fn app_certificates_custom_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.ip_assignments().list()`: Fly's `App_IPAssignments_list`, `GET /apps/{app_name}/ip_assignments`.
+    ///
+    /// Matchers and answers: [`reference::ip_assignments`](crate::reference::ip_assignments).
+    #[doc(alias = "App_IPAssignments_list")]
+    #[doc(alias = "app_ip_assignments_list")]
+    fn ip_assignments_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::IpAssignmentsListWhen, operations::IpAssignmentsListThen);
+    /// Mocks `app.ip_assignments().assign(request)`: Fly's `App_IPAssignments_create`, `POST /apps/{app_name}/ip_assignments`.
+    ///
+    /// Matchers and answers: [`reference::ip_assignments`](crate::reference::ip_assignments).
+    #[doc(alias = "App_IPAssignments_create")]
+    #[doc(alias = "app_ip_assignments_create")]
+    fn ip_assignments_assign<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppCertificatesCustomDeleteWhen,
-            operations::AppCertificatesCustomDeleteThen,
+            operations::IpAssignmentsAssignWhen,
+            operations::IpAssignmentsAssignThen,
         );
-    fn app_create_deploy_token<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.ip_assignments().release(ip)`: Fly's `App_IPAssignments_delete`, `DELETE /apps/{app_name}/ip_assignments/{ip}`.
+    ///
+    /// Matchers and answers: [`reference::ip_assignments`](crate::reference::ip_assignments).
+    #[doc(alias = "App_IPAssignments_delete")]
+    #[doc(alias = "app_ip_assignments_delete")]
+    fn ip_assignments_release<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppCreateDeployTokenWhen,
-            operations::AppCreateDeployTokenThen,
+            operations::IpAssignmentsReleaseWhen,
+            operations::IpAssignmentsReleaseThen,
         );
-    fn app_ip_assignments_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(
-            operations::AppIpAssignmentsListWhen,
-            operations::AppIpAssignmentsListThen,
-        );
-    fn app_ip_assignments_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(
-            operations::AppIpAssignmentsCreateWhen,
-            operations::AppIpAssignmentsCreateThen,
-        );
-    fn app_ip_assignments_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(
-            operations::AppIpAssignmentsDeleteWhen,
-            operations::AppIpAssignmentsDeleteThen,
-        );
+    /// Mocks `app.machines().list()`: Fly's `Machines_list`, `GET /apps/{app_name}/machines`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_list")]
     fn machines_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::MachinesListWhen, operations::MachinesListThen);
+    /// Mocks `app.machines().create(config)`: Fly's `Machines_create`, `POST /apps/{app_name}/machines`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_create")]
     fn machines_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::MachinesCreateWhen, operations::MachinesCreateThen);
-    fn machines_show<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.machine(id).get()`: Fly's `Machines_show`, `GET /apps/{app_name}/machines/{machine_id}`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_show")]
+    #[doc(alias = "machines_show")]
+    fn machines_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::MachinesShowWhen, operations::MachinesShowThen);
+        F: FnOnce(operations::MachinesGetWhen, operations::MachinesGetThen);
+    /// Mocks `app.machine(id).update(config)`: Fly's `Machines_update`, `POST /apps/{app_name}/machines/{machine_id}`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_update")]
     fn machines_update<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::MachinesUpdateWhen, operations::MachinesUpdateThen);
+    /// Mocks `app.machine(id).delete()`: Fly's `Machines_delete`, `DELETE /apps/{app_name}/machines/{machine_id}`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_delete")]
     fn machines_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::MachinesDeleteWhen, operations::MachinesDeleteThen);
+    /// Mocks `app.machine(id).cordon()`: Fly's `Machines_cordon`, `POST /apps/{app_name}/machines/{machine_id}/cordon`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_cordon")]
     fn machines_cordon<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::MachinesCordonWhen, operations::MachinesCordonThen);
-    fn machines_list_events<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.machine(id).events()`: Fly's `Machines_list_events`, `GET /apps/{app_name}/machines/{machine_id}/events`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_list_events")]
+    #[doc(alias = "machines_list_events")]
+    fn machines_events<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::MachinesListEventsWhen,
-            operations::MachinesListEventsThen,
-        );
+        F: FnOnce(operations::MachinesEventsWhen, operations::MachinesEventsThen);
+    /// Mocks `app.machine(id).exec(command)`: Fly's `Machines_exec`, `POST /apps/{app_name}/machines/{machine_id}/exec`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_exec")]
     fn machines_exec<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::MachinesExecWhen, operations::MachinesExecThen);
-    fn machines_show_lease<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::MachinesShowLeaseWhen, operations::MachinesShowLeaseThen);
-    fn machines_create_lease<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.machine(id).current_lease()`: Fly's `Machines_show_lease`, `GET /apps/{app_name}/machines/{machine_id}/lease`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_show_lease")]
+    #[doc(alias = "machines_show_lease")]
+    fn machines_current_lease<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::MachinesCreateLeaseWhen,
-            operations::MachinesCreateLeaseThen,
+            operations::MachinesCurrentLeaseWhen,
+            operations::MachinesCurrentLeaseThen,
         );
+    /// Mocks `app.machine(id).lease(ttl)`: Fly's `Machines_create_lease`, `POST /apps/{app_name}/machines/{machine_id}/lease`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_create_lease")]
+    #[doc(alias = "machines_create_lease")]
+    fn machines_lease<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::MachinesLeaseWhen, operations::MachinesLeaseThen);
+    /// Mocks `app.machine(id).release_lease(nonce)`: Fly's `Machines_release_lease`, `DELETE /apps/{app_name}/machines/{machine_id}/lease`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_release_lease")]
     fn machines_release_lease<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::MachinesReleaseLeaseWhen,
             operations::MachinesReleaseLeaseThen,
         );
-    fn machines_get_memory<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.machine(id).memory()`: Fly's `Machines_get_memory`, `GET /apps/{app_name}/machines/{machine_id}/memory`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_get_memory")]
+    #[doc(alias = "machines_get_memory")]
+    fn machines_memory<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::MachinesGetMemoryWhen, operations::MachinesGetMemoryThen);
+        F: FnOnce(operations::MachinesMemoryWhen, operations::MachinesMemoryThen);
+    /// Mocks `app.machine(id).set_memory_limit(mb)`: Fly's `Machines_set_memory_limit`, `PUT /apps/{app_name}/machines/{machine_id}/memory`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_set_memory_limit")]
     fn machines_set_memory_limit<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::MachinesSetMemoryLimitWhen,
             operations::MachinesSetMemoryLimitThen,
         );
+    /// Mocks `app.machine(id).reclaim_memory(mb)`: Fly's `Machines_reclaim_memory`, `POST /apps/{app_name}/machines/{machine_id}/memory/reclaim`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_reclaim_memory")]
     fn machines_reclaim_memory<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::MachinesReclaimMemoryWhen,
             operations::MachinesReclaimMemoryThen,
         );
-    fn machines_show_metadata<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.machine(id).metadata().all()`: Fly's `Machines_show_metadata`, `GET /apps/{app_name}/machines/{machine_id}/metadata`.
+    ///
+    /// Matchers and answers: [`reference::metadata`](crate::reference::metadata).
+    #[doc(alias = "Machines_show_metadata")]
+    #[doc(alias = "machines_show_metadata")]
+    fn metadata_all<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::MachinesShowMetadataWhen,
-            operations::MachinesShowMetadataThen,
-        );
-    fn machines_update_metadata<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+        F: FnOnce(operations::MetadataAllWhen, operations::MetadataAllThen);
+    /// Mocks `app.machine(id).metadata().replace(map)`: Fly's `Machines_update_metadata`, `PUT /apps/{app_name}/machines/{machine_id}/metadata`.
+    ///
+    /// Matchers and answers: [`reference::metadata`](crate::reference::metadata).
+    #[doc(alias = "Machines_update_metadata")]
+    #[doc(alias = "machines_update_metadata")]
+    fn metadata_replace<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::MachinesUpdateMetadataWhen,
-            operations::MachinesUpdateMetadataThen,
-        );
-    fn machines_patch_metadata<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+        F: FnOnce(operations::MetadataReplaceWhen, operations::MetadataReplaceThen);
+    /// Mocks `app.machine(id).metadata().merge(changes)`: Fly's `Machines_patch_metadata`, `PATCH /apps/{app_name}/machines/{machine_id}/metadata`.
+    ///
+    /// Matchers and answers: [`reference::metadata`](crate::reference::metadata).
+    #[doc(alias = "Machines_patch_metadata")]
+    #[doc(alias = "machines_patch_metadata")]
+    fn metadata_merge<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::MachinesPatchMetadataWhen,
-            operations::MachinesPatchMetadataThen,
-        );
-    fn machines_get_metadata_key<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+        F: FnOnce(operations::MetadataMergeWhen, operations::MetadataMergeThen);
+    /// Mocks `app.machine(id).metadata().get(key)`: Fly's `Machines_get_metadata_key`, `GET /apps/{app_name}/machines/{machine_id}/metadata/{key}`.
+    ///
+    /// Matchers and answers: [`reference::metadata`](crate::reference::metadata).
+    #[doc(alias = "Machines_get_metadata_key")]
+    #[doc(alias = "machines_get_metadata_key")]
+    fn metadata_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::MachinesGetMetadataKeyWhen,
-            operations::MachinesGetMetadataKeyThen,
-        );
-    fn machines_upsert_metadata<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+        F: FnOnce(operations::MetadataGetWhen, operations::MetadataGetThen);
+    /// Mocks `app.machine(id).metadata().set(key, value)`: Fly's `Machines_upsert_metadata`, `POST /apps/{app_name}/machines/{machine_id}/metadata/{key}`.
+    ///
+    /// Matchers and answers: [`reference::metadata`](crate::reference::metadata).
+    #[doc(alias = "Machines_upsert_metadata")]
+    #[doc(alias = "machines_upsert_metadata")]
+    fn metadata_set<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::MachinesUpsertMetadataWhen,
-            operations::MachinesUpsertMetadataThen,
-        );
-    fn machines_delete_metadata<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+        F: FnOnce(operations::MetadataSetWhen, operations::MetadataSetThen);
+    /// Mocks `app.machine(id).metadata().delete(key)`: Fly's `Machines_delete_metadata`, `DELETE /apps/{app_name}/machines/{machine_id}/metadata/{key}`.
+    ///
+    /// Matchers and answers: [`reference::metadata`](crate::reference::metadata).
+    #[doc(alias = "Machines_delete_metadata")]
+    #[doc(alias = "machines_delete_metadata")]
+    fn metadata_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::MachinesDeleteMetadataWhen,
-            operations::MachinesDeleteMetadataThen,
-        );
-    fn machines_list_processes<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+        F: FnOnce(operations::MetadataDeleteWhen, operations::MetadataDeleteThen);
+    /// Mocks `app.machine(id).processes()`: Fly's `Machines_list_processes`, `GET /apps/{app_name}/machines/{machine_id}/ps`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_list_processes")]
+    #[doc(alias = "machines_list_processes")]
+    fn machines_processes<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::MachinesListProcessesWhen,
-            operations::MachinesListProcessesThen,
-        );
+        F: FnOnce(operations::MachinesProcessesWhen, operations::MachinesProcessesThen);
+    /// Mocks `app.machine(id).restart()`: Fly's `Machines_restart`, `POST /apps/{app_name}/machines/{machine_id}/restart`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_restart")]
     fn machines_restart<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::MachinesRestartWhen, operations::MachinesRestartThen);
+    /// Mocks `app.machine(id).signal(signal)`: Fly's `Machines_signal`, `POST /apps/{app_name}/machines/{machine_id}/signal`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_signal")]
     fn machines_signal<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::MachinesSignalWhen, operations::MachinesSignalThen);
+    /// Mocks `app.machine(id).start()`: Fly's `Machines_start`, `POST /apps/{app_name}/machines/{machine_id}/start`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_start")]
     fn machines_start<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::MachinesStartWhen, operations::MachinesStartThen);
+    /// Mocks `app.machine(id).stop()`: Fly's `Machines_stop`, `POST /apps/{app_name}/machines/{machine_id}/stop`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_stop")]
     fn machines_stop<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::MachinesStopWhen, operations::MachinesStopThen);
+    /// Mocks `app.machine(id).suspend()`: Fly's `Machines_suspend`, `POST /apps/{app_name}/machines/{machine_id}/suspend`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_suspend")]
     fn machines_suspend<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::MachinesSuspendWhen, operations::MachinesSuspendThen);
+    /// Mocks `app.machine(id).uncordon()`: Fly's `Machines_uncordon`, `POST /apps/{app_name}/machines/{machine_id}/uncordon`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_uncordon")]
     fn machines_uncordon<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::MachinesUncordonWhen, operations::MachinesUncordonThen);
-    fn machines_list_versions<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.machine(id).versions()`: Fly's `Machines_list_versions`, `GET /apps/{app_name}/machines/{machine_id}/versions`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_list_versions")]
+    #[doc(alias = "machines_list_versions")]
+    fn machines_versions<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::MachinesVersionsWhen, operations::MachinesVersionsThen);
+    /// Mocks `app.machine(id).wait_for(states)`: Fly's `Machines_wait`, `GET /apps/{app_name}/machines/{machine_id}/wait`.
+    ///
+    /// Matchers and answers: [`reference::machines`](crate::reference::machines).
+    #[doc(alias = "Machines_wait")]
+    #[doc(alias = "machines_wait")]
+    fn machines_wait_for<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::MachinesWaitForWhen, operations::MachinesWaitForThen);
+    /// Mocks `app.secret_keys().list()`: Fly's `Secretkeys_list`, `GET /apps/{app_name}/secretkeys`.
+    ///
+    /// Matchers and answers: [`reference::secret_keys`](crate::reference::secret_keys).
+    #[doc(alias = "Secretkeys_list")]
+    #[doc(alias = "secretkeys_list")]
+    fn secret_keys_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::SecretKeysListWhen, operations::SecretKeysListThen);
+    /// Mocks `app.secret_keys().get(name)`: Fly's `Secretkey_get`, `GET /apps/{app_name}/secretkeys/{secret_name}`.
+    ///
+    /// Matchers and answers: [`reference::secret_keys`](crate::reference::secret_keys).
+    #[doc(alias = "Secretkey_get")]
+    #[doc(alias = "secretkey_get")]
+    fn secret_keys_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::SecretKeysGetWhen, operations::SecretKeysGetThen);
+    /// Mocks `app.secret_keys().set(name, key_type, value)`: Fly's `Secretkey_set`, `POST /apps/{app_name}/secretkeys/{secret_name}`.
+    ///
+    /// Matchers and answers: [`reference::secret_keys`](crate::reference::secret_keys).
+    #[doc(alias = "Secretkey_set")]
+    #[doc(alias = "secretkey_set")]
+    fn secret_keys_set<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::SecretKeysSetWhen, operations::SecretKeysSetThen);
+    /// Mocks `app.secret_keys().delete(name)`: Fly's `Secretkey_delete`, `DELETE /apps/{app_name}/secretkeys/{secret_name}`.
+    ///
+    /// Matchers and answers: [`reference::secret_keys`](crate::reference::secret_keys).
+    #[doc(alias = "Secretkey_delete")]
+    #[doc(alias = "secretkey_delete")]
+    fn secret_keys_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::SecretKeysDeleteWhen, operations::SecretKeysDeleteThen);
+    /// Mocks `app.secret_keys().decrypt(name, ciphertext)`: Fly's `Secretkey_decrypt`, `POST /apps/{app_name}/secretkeys/{secret_name}/decrypt`.
+    ///
+    /// Matchers and answers: [`reference::secret_keys`](crate::reference::secret_keys).
+    #[doc(alias = "Secretkey_decrypt")]
+    #[doc(alias = "secretkey_decrypt")]
+    fn secret_keys_decrypt<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::SecretKeysDecryptWhen, operations::SecretKeysDecryptThen);
+    /// Mocks `app.secret_keys().encrypt(name, plaintext)`: Fly's `Secretkey_encrypt`, `POST /apps/{app_name}/secretkeys/{secret_name}/encrypt`.
+    ///
+    /// Matchers and answers: [`reference::secret_keys`](crate::reference::secret_keys).
+    #[doc(alias = "Secretkey_encrypt")]
+    #[doc(alias = "secretkey_encrypt")]
+    fn secret_keys_encrypt<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::SecretKeysEncryptWhen, operations::SecretKeysEncryptThen);
+    /// Mocks `app.secret_keys().generate(name, key_type)`: Fly's `Secretkey_generate`, `POST /apps/{app_name}/secretkeys/{secret_name}/generate`.
+    ///
+    /// Matchers and answers: [`reference::secret_keys`](crate::reference::secret_keys).
+    #[doc(alias = "Secretkey_generate")]
+    #[doc(alias = "secretkey_generate")]
+    fn secret_keys_generate<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::MachinesListVersionsWhen,
-            operations::MachinesListVersionsThen,
+            operations::SecretKeysGenerateWhen,
+            operations::SecretKeysGenerateThen,
         );
-    fn machines_wait<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.secret_keys().sign(name, message)`: Fly's `Secretkey_sign`, `POST /apps/{app_name}/secretkeys/{secret_name}/sign`.
+    ///
+    /// Matchers and answers: [`reference::secret_keys`](crate::reference::secret_keys).
+    #[doc(alias = "Secretkey_sign")]
+    #[doc(alias = "secretkey_sign")]
+    fn secret_keys_sign<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::MachinesWaitWhen, operations::MachinesWaitThen);
-    fn secretkeys_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+        F: FnOnce(operations::SecretKeysSignWhen, operations::SecretKeysSignThen);
+    /// Mocks `app.secret_keys().verify(name, message, signature)`: Fly's `Secretkey_verify`, `POST /apps/{app_name}/secretkeys/{secret_name}/verify`.
+    ///
+    /// Matchers and answers: [`reference::secret_keys`](crate::reference::secret_keys).
+    #[doc(alias = "Secretkey_verify")]
+    #[doc(alias = "secretkey_verify")]
+    fn secret_keys_verify<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::SecretkeysListWhen, operations::SecretkeysListThen);
-    fn secretkey_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::SecretkeyGetWhen, operations::SecretkeyGetThen);
-    fn secretkey_set<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::SecretkeySetWhen, operations::SecretkeySetThen);
-    fn secretkey_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::SecretkeyDeleteWhen, operations::SecretkeyDeleteThen);
-    fn secretkey_decrypt<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::SecretkeyDecryptWhen, operations::SecretkeyDecryptThen);
-    fn secretkey_encrypt<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::SecretkeyEncryptWhen, operations::SecretkeyEncryptThen);
-    fn secretkey_generate<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::SecretkeyGenerateWhen, operations::SecretkeyGenerateThen);
-    fn secretkey_sign<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::SecretkeySignWhen, operations::SecretkeySignThen);
-    fn secretkey_verify<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::SecretkeyVerifyWhen, operations::SecretkeyVerifyThen);
+        F: FnOnce(operations::SecretKeysVerifyWhen, operations::SecretKeysVerifyThen);
+    /// Mocks `app.secrets().list()`: Fly's `Secrets_list`, `GET /apps/{app_name}/secrets`.
+    ///
+    /// Matchers and answers: [`reference::secrets`](crate::reference::secrets).
+    #[doc(alias = "Secrets_list")]
     fn secrets_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::SecretsListWhen, operations::SecretsListThen);
+    /// Mocks `app.secrets().update(values)`: Fly's `Secrets_update`, `POST /apps/{app_name}/secrets`.
+    ///
+    /// Matchers and answers: [`reference::secrets`](crate::reference::secrets).
+    #[doc(alias = "Secrets_update")]
     fn secrets_update<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::SecretsUpdateWhen, operations::SecretsUpdateThen);
-    fn secret_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.secrets().get(name)`: Fly's `Secret_get`, `GET /apps/{app_name}/secrets/{secret_name}`.
+    ///
+    /// Matchers and answers: [`reference::secrets`](crate::reference::secrets).
+    #[doc(alias = "Secret_get")]
+    #[doc(alias = "secret_get")]
+    fn secrets_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::SecretGetWhen, operations::SecretGetThen);
-    fn secret_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+        F: FnOnce(operations::SecretsGetWhen, operations::SecretsGetThen);
+    /// Mocks `app.secrets().set(name, value)`: Fly's `Secret_create`, `POST /apps/{app_name}/secrets/{secret_name}`.
+    ///
+    /// Matchers and answers: [`reference::secrets`](crate::reference::secrets).
+    #[doc(alias = "Secret_create")]
+    #[doc(alias = "secret_create")]
+    fn secrets_set<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::SecretCreateWhen, operations::SecretCreateThen);
-    fn secret_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+        F: FnOnce(operations::SecretsSetWhen, operations::SecretsSetThen);
+    /// Mocks `app.secrets().delete(name)`: Fly's `Secret_delete`, `DELETE /apps/{app_name}/secrets/{secret_name}`.
+    ///
+    /// Matchers and answers: [`reference::secrets`](crate::reference::secrets).
+    #[doc(alias = "Secret_delete")]
+    #[doc(alias = "secret_delete")]
+    fn secrets_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::SecretDeleteWhen, operations::SecretDeleteThen);
+        F: FnOnce(operations::SecretsDeleteWhen, operations::SecretsDeleteThen);
+    /// Mocks `app.volumes().list()`: Fly's `Volumes_list`, `GET /apps/{app_name}/volumes`.
+    ///
+    /// Matchers and answers: [`reference::volumes`](crate::reference::volumes).
+    #[doc(alias = "Volumes_list")]
     fn volumes_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::VolumesListWhen, operations::VolumesListThen);
+    /// Mocks `app.volumes().create(name, region, size_gb)`: Fly's `Volumes_create`, `POST /apps/{app_name}/volumes`.
+    ///
+    /// Matchers and answers: [`reference::volumes`](crate::reference::volumes).
+    #[doc(alias = "Volumes_create")]
     fn volumes_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::VolumesCreateWhen, operations::VolumesCreateThen);
-    fn volumes_get_by_id<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.volume(id).get()`: Fly's `Volumes_get_by_id`, `GET /apps/{app_name}/volumes/{volume_id}`.
+    ///
+    /// Matchers and answers: [`reference::volumes`](crate::reference::volumes).
+    #[doc(alias = "Volumes_get_by_id")]
+    #[doc(alias = "volumes_get_by_id")]
+    fn volumes_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::VolumesGetByIdWhen, operations::VolumesGetByIdThen);
+        F: FnOnce(operations::VolumesGetWhen, operations::VolumesGetThen);
+    /// Mocks `app.volume(id).update(request)`: Fly's `Volumes_update`, `PUT /apps/{app_name}/volumes/{volume_id}`.
+    ///
+    /// Matchers and answers: [`reference::volumes`](crate::reference::volumes).
+    #[doc(alias = "Volumes_update")]
     fn volumes_update<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::VolumesUpdateWhen, operations::VolumesUpdateThen);
-    fn volume_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.volume(id).delete()`: Fly's `Volume_delete`, `DELETE /apps/{app_name}/volumes/{volume_id}`.
+    ///
+    /// Matchers and answers: [`reference::volumes`](crate::reference::volumes).
+    #[doc(alias = "Volume_delete")]
+    #[doc(alias = "volume_delete")]
+    fn volumes_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::VolumeDeleteWhen, operations::VolumeDeleteThen);
+        F: FnOnce(operations::VolumesDeleteWhen, operations::VolumesDeleteThen);
+    /// Mocks `app.volume(id).extend(size_gb)`: Fly's `Volumes_extend`, `PUT /apps/{app_name}/volumes/{volume_id}/extend`.
+    ///
+    /// Matchers and answers: [`reference::volumes`](crate::reference::volumes).
+    #[doc(alias = "Volumes_extend")]
     fn volumes_extend<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::VolumesExtendWhen, operations::VolumesExtendThen);
-    fn volumes_list_snapshots<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `app.volume(id).snapshots()`: Fly's `Volumes_list_snapshots`, `GET /apps/{app_name}/volumes/{volume_id}/snapshots`.
+    ///
+    /// Matchers and answers: [`reference::volumes`](crate::reference::volumes).
+    #[doc(alias = "Volumes_list_snapshots")]
+    #[doc(alias = "volumes_list_snapshots")]
+    fn volumes_snapshots<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::VolumesSnapshotsWhen, operations::VolumesSnapshotsThen);
+    /// Mocks `app.volume(id).create_snapshot()`: Fly's `createVolumeSnapshot`, `POST /apps/{app_name}/volumes/{volume_id}/snapshots`.
+    ///
+    /// Matchers and answers: [`reference::volumes`](crate::reference::volumes).
+    #[doc(alias = "createVolumeSnapshot")]
+    #[doc(alias = "create_volume_snapshot")]
+    fn volumes_create_snapshot<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::VolumesListSnapshotsWhen,
-            operations::VolumesListSnapshotsThen,
+            operations::VolumesCreateSnapshotWhen,
+            operations::VolumesCreateSnapshotThen,
         );
-    fn create_volume_snapshot<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `client.org(slug).machines()`: Fly's `Machines_org_list`, `GET /orgs/{org_slug}/machines`.
+    ///
+    /// Matchers and answers: [`reference::orgs`](crate::reference::orgs).
+    #[doc(alias = "Machines_org_list")]
+    #[doc(alias = "machines_org_list")]
+    fn orgs_machines<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::OrgsMachinesWhen, operations::OrgsMachinesThen);
+    /// Mocks `client.org(slug).volumes()`: Fly's `Volumes_org_list`, `GET /orgs/{org_slug}/volumes`.
+    ///
+    /// Matchers and answers: [`reference::orgs`](crate::reference::orgs).
+    #[doc(alias = "Volumes_org_list")]
+    #[doc(alias = "volumes_org_list")]
+    fn orgs_volumes<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::OrgsVolumesWhen, operations::OrgsVolumesThen);
+    /// Mocks `client.platform().placements(request)`: Fly's `Platform_placements_post`, `POST /platform/placements`.
+    ///
+    /// Matchers and answers: [`reference::platform`](crate::reference::platform).
+    #[doc(alias = "Platform_placements_post")]
+    #[doc(alias = "platform_placements_post")]
+    fn platform_placements<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::CreateVolumeSnapshotWhen,
-            operations::CreateVolumeSnapshotThen,
+            operations::PlatformPlacementsWhen,
+            operations::PlatformPlacementsThen,
         );
-    fn machines_org_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `client.platform().regions()`: Fly's `Platform_regions_get`, `GET /platform/regions`.
+    ///
+    /// Matchers and answers: [`reference::platform`](crate::reference::platform).
+    #[doc(alias = "Platform_regions_get")]
+    #[doc(alias = "platform_regions_get")]
+    fn platform_regions<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::MachinesOrgListWhen, operations::MachinesOrgListThen);
-    fn volumes_org_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::VolumesOrgListWhen, operations::VolumesOrgListThen);
-    fn platform_placements_post<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(
-            operations::PlatformPlacementsPostWhen,
-            operations::PlatformPlacementsPostThen,
-        );
-    fn platform_regions_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(
-            operations::PlatformRegionsGetWhen,
-            operations::PlatformRegionsGetThen,
-        );
+        F: FnOnce(operations::PlatformRegionsWhen, operations::PlatformRegionsThen);
+    /// Mocks `client.postgres().clusters().list(org)`: Fly's `Postgres_list`, `GET /postgres`.
+    ///
+    /// Matchers and answers: [`reference::postgres`](crate::reference::postgres).
+    #[doc(alias = "Postgres_list")]
     fn postgres_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::PostgresListWhen, operations::PostgresListThen);
+    /// Mocks `client.postgres().clusters().create(request)`: Fly's `Postgres_create`, `POST /postgres`.
+    ///
+    /// Matchers and answers: [`reference::postgres`](crate::reference::postgres).
+    #[doc(alias = "Postgres_create")]
     fn postgres_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::PostgresCreateWhen, operations::PostgresCreateThen);
-    fn postgres_show<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `cluster.get()`: Fly's `Postgres_show`, `GET /postgres/{postgres_cluster_id}`.
+    ///
+    /// Matchers and answers: [`reference::postgres`](crate::reference::postgres).
+    #[doc(alias = "Postgres_show")]
+    #[doc(alias = "postgres_show")]
+    fn postgres_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::PostgresShowWhen, operations::PostgresShowThen);
+        F: FnOnce(operations::PostgresGetWhen, operations::PostgresGetThen);
+    /// Mocks `cluster.delete()`: Fly's `Postgres_delete`, `DELETE /postgres/{postgres_cluster_id}`.
+    ///
+    /// Matchers and answers: [`reference::postgres`](crate::reference::postgres).
+    #[doc(alias = "Postgres_delete")]
     fn postgres_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::PostgresDeleteWhen, operations::PostgresDeleteThen);
-    fn postgres_attachments_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `cluster.attach(app)`: Fly's `Postgres_attachments_create`, `POST /postgres/{postgres_cluster_id}/attachments`.
+    ///
+    /// Matchers and answers: [`reference::postgres`](crate::reference::postgres).
+    #[doc(alias = "Postgres_attachments_create")]
+    #[doc(alias = "postgres_attachments_create")]
+    fn postgres_attach<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::PostgresAttachmentsCreateWhen,
-            operations::PostgresAttachmentsCreateThen,
-        );
-    fn postgres_attachments_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+        F: FnOnce(operations::PostgresAttachWhen, operations::PostgresAttachThen);
+    /// Mocks `cluster.detach(app)`: Fly's `Postgres_attachments_delete`, `DELETE /postgres/{postgres_cluster_id}/attachments/{app_name}`.
+    ///
+    /// Matchers and answers: [`reference::postgres`](crate::reference::postgres).
+    #[doc(alias = "Postgres_attachments_delete")]
+    #[doc(alias = "postgres_attachments_delete")]
+    fn postgres_detach<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::PostgresAttachmentsDeleteWhen,
-            operations::PostgresAttachmentsDeleteThen,
-        );
+        F: FnOnce(operations::PostgresDetachWhen, operations::PostgresDetachThen);
+    /// Mocks `cluster.backups().list()`: Fly's `Postgres_backups_list`, `GET /postgres/{postgres_cluster_id}/backups`.
+    ///
+    /// Matchers and answers: [`reference::postgres_backups`](crate::reference::postgres_backups).
+    #[doc(alias = "Postgres_backups_list")]
     fn postgres_backups_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::PostgresBackupsListWhen,
             operations::PostgresBackupsListThen,
         );
+    /// Mocks `cluster.backups().create()`: Fly's `Postgres_backups_create`, `POST /postgres/{postgres_cluster_id}/backups`.
+    ///
+    /// Matchers and answers: [`reference::postgres_backups`](crate::reference::postgres_backups).
+    #[doc(alias = "Postgres_backups_create")]
     fn postgres_backups_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::PostgresBackupsCreateWhen,
             operations::PostgresBackupsCreateThen,
         );
+    /// Mocks `cluster.databases().list()`: Fly's `Postgres_databases_list`, `GET /postgres/{postgres_cluster_id}/databases`.
+    ///
+    /// Matchers and answers: [`reference::postgres_databases`](crate::reference::postgres_databases).
+    #[doc(alias = "Postgres_databases_list")]
     fn postgres_databases_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::PostgresDatabasesListWhen,
             operations::PostgresDatabasesListThen,
         );
+    /// Mocks `cluster.databases().create(name)`: Fly's `Postgres_databases_create`, `POST /postgres/{postgres_cluster_id}/databases`.
+    ///
+    /// Matchers and answers: [`reference::postgres_databases`](crate::reference::postgres_databases).
+    #[doc(alias = "Postgres_databases_create")]
     fn postgres_databases_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::PostgresDatabasesCreateWhen,
             operations::PostgresDatabasesCreateThen,
         );
+    /// Mocks `cluster.database(name).delete()`: Fly's `Postgres_databases_delete`, `DELETE /postgres/{postgres_cluster_id}/databases/{database_name}`.
+    ///
+    /// Matchers and answers: [`reference::postgres_databases`](crate::reference::postgres_databases).
+    #[doc(alias = "Postgres_databases_delete")]
     fn postgres_databases_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::PostgresDatabasesDeleteWhen,
             operations::PostgresDatabasesDeleteThen,
         );
+    /// Mocks `cluster.database(name).extensions().list()`: Fly's `Postgres_extensions_list`, `GET /postgres/{postgres_cluster_id}/databases/{database_name}/extensions`.
+    ///
+    /// Matchers and answers: [`reference::postgres_extensions`](crate::reference::postgres_extensions).
+    #[doc(alias = "Postgres_extensions_list")]
     fn postgres_extensions_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::PostgresExtensionsListWhen,
             operations::PostgresExtensionsListThen,
         );
+    /// Mocks `cluster.database(name).extensions().enable(extension)`: Fly's `Postgres_extensions_enable`, `POST /postgres/{postgres_cluster_id}/databases/{database_name}/extensions`.
+    ///
+    /// Matchers and answers: [`reference::postgres_extensions`](crate::reference::postgres_extensions).
+    #[doc(alias = "Postgres_extensions_enable")]
     fn postgres_extensions_enable<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::PostgresExtensionsEnableWhen,
             operations::PostgresExtensionsEnableThen,
         );
+    /// Mocks `cluster.database(name).extension(extension).disable()`: Fly's `Postgres_extensions_disable`, `DELETE /postgres/{postgres_cluster_id}/databases/{database_name}/extensions/{extension_name}`.
+    ///
+    /// Matchers and answers: [`reference::postgres_extensions`](crate::reference::postgres_extensions).
+    #[doc(alias = "Postgres_extensions_disable")]
     fn postgres_extensions_disable<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::PostgresExtensionsDisableWhen,
             operations::PostgresExtensionsDisableThen,
         );
+    /// Mocks `cluster.fork(request)`: Fly's `Postgres_fork`, `POST /postgres/{postgres_cluster_id}/fork`.
+    ///
+    /// Matchers and answers: [`reference::postgres`](crate::reference::postgres).
+    #[doc(alias = "Postgres_fork")]
     fn postgres_fork<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::PostgresForkWhen, operations::PostgresForkThen);
-    fn postgres_queries_active<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `cluster.active_queries(database)`: Fly's `Postgres_queries_active`, `GET /postgres/{postgres_cluster_id}/queries/active`.
+    ///
+    /// Matchers and answers: [`reference::postgres`](crate::reference::postgres).
+    #[doc(alias = "Postgres_queries_active")]
+    #[doc(alias = "postgres_queries_active")]
+    fn postgres_active_queries<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::PostgresQueriesActiveWhen,
-            operations::PostgresQueriesActiveThen,
+            operations::PostgresActiveQueriesWhen,
+            operations::PostgresActiveQueriesThen,
         );
-    fn postgres_queries_slow<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `cluster.slow_queries(database)`: Fly's `Postgres_queries_slow`, `GET /postgres/{postgres_cluster_id}/queries/slow`.
+    ///
+    /// Matchers and answers: [`reference::postgres`](crate::reference::postgres).
+    #[doc(alias = "Postgres_queries_slow")]
+    #[doc(alias = "postgres_queries_slow")]
+    fn postgres_slow_queries<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::PostgresQueriesSlowWhen,
-            operations::PostgresQueriesSlowThen,
+            operations::PostgresSlowQueriesWhen,
+            operations::PostgresSlowQueriesThen,
         );
+    /// Mocks `cluster.restore(request)`: Fly's `Postgres_restore`, `POST /postgres/{postgres_cluster_id}/restore`.
+    ///
+    /// Matchers and answers: [`reference::postgres`](crate::reference::postgres).
+    #[doc(alias = "Postgres_restore")]
     fn postgres_restore<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::PostgresRestoreWhen, operations::PostgresRestoreThen);
+    /// Mocks `cluster.users().list()`: Fly's `Postgres_users_list`, `GET /postgres/{postgres_cluster_id}/users`.
+    ///
+    /// Matchers and answers: [`reference::postgres_users`](crate::reference::postgres_users).
+    #[doc(alias = "Postgres_users_list")]
     fn postgres_users_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::PostgresUsersListWhen, operations::PostgresUsersListThen);
+    /// Mocks `cluster.users().create(name)`: Fly's `Postgres_users_create`, `POST /postgres/{postgres_cluster_id}/users`.
+    ///
+    /// Matchers and answers: [`reference::postgres_users`](crate::reference::postgres_users).
+    #[doc(alias = "Postgres_users_create")]
     fn postgres_users_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::PostgresUsersCreateWhen,
             operations::PostgresUsersCreateThen,
         );
+    /// Mocks `cluster.user(name).delete()`: Fly's `Postgres_users_delete`, `DELETE /postgres/{postgres_cluster_id}/users/{username}`.
+    ///
+    /// Matchers and answers: [`reference::postgres_users`](crate::reference::postgres_users).
+    #[doc(alias = "Postgres_users_delete")]
     fn postgres_users_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::PostgresUsersDeleteWhen,
             operations::PostgresUsersDeleteThen,
         );
-    fn postgres_users_update_role<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `cluster.user(name).set_role(role)`: Fly's `Postgres_users_update_role`, `PATCH /postgres/{postgres_cluster_id}/users/{username}`.
+    ///
+    /// Matchers and answers: [`reference::postgres_users`](crate::reference::postgres_users).
+    #[doc(alias = "Postgres_users_update_role")]
+    #[doc(alias = "postgres_users_update_role")]
+    fn postgres_users_set_role<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::PostgresUsersUpdateRoleWhen,
-            operations::PostgresUsersUpdateRoleThen,
+            operations::PostgresUsersSetRoleWhen,
+            operations::PostgresUsersSetRoleThen,
         );
+    /// Mocks `cluster.user(name).credentials()`: Fly's `Postgres_users_credentials`, `GET /postgres/{postgres_cluster_id}/users/{username}/credentials`.
+    ///
+    /// Matchers and answers: [`reference::postgres_users`](crate::reference::postgres_users).
+    #[doc(alias = "Postgres_users_credentials")]
     fn postgres_users_credentials<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::PostgresUsersCredentialsWhen,
             operations::PostgresUsersCredentialsThen,
         );
+    /// Mocks `cluster.user(name).rotate_password()`: Fly's `Postgres_users_rotate_password`, `POST /postgres/{postgres_cluster_id}/users/{username}/rotate_password`.
+    ///
+    /// Matchers and answers: [`reference::postgres_users`](crate::reference::postgres_users).
+    #[doc(alias = "Postgres_users_rotate_password")]
     fn postgres_users_rotate_password<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::PostgresUsersRotatePasswordWhen,
             operations::PostgresUsersRotatePasswordThen,
         );
+    /// Mocks `client.tokens().authenticate()`: Fly's `Tokens_authenticate`, `POST /tokens/authenticate`.
+    ///
+    /// Matchers and answers: [`reference::tokens`](crate::reference::tokens).
+    #[doc(alias = "Tokens_authenticate")]
     fn tokens_authenticate<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::TokensAuthenticateWhen,
             operations::TokensAuthenticateThen,
         );
+    /// Mocks `client.tokens().authorize(request)`: Fly's `Tokens_authorize`, `POST /tokens/authorize`.
+    ///
+    /// Matchers and answers: [`reference::tokens`](crate::reference::tokens).
+    #[doc(alias = "Tokens_authorize")]
     fn tokens_authorize<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::TokensAuthorizeWhen, operations::TokensAuthorizeThen);
-    fn current_token_show<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    /// Mocks `client.tokens().current()`: Fly's `CurrentToken_show`, `GET /tokens/current`.
+    ///
+    /// Matchers and answers: [`reference::tokens`](crate::reference::tokens).
+    #[doc(alias = "CurrentToken_show")]
+    #[doc(alias = "current_token_show")]
+    fn tokens_current<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::CurrentTokenShowWhen, operations::CurrentTokenShowThen);
-    fn tokens_request_kms<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+        F: FnOnce(operations::TokensCurrentWhen, operations::TokensCurrentThen);
+    /// Mocks `client.tokens().kms()`: Fly's `Tokens_request_Kms`, `POST /tokens/kms`.
+    ///
+    /// Matchers and answers: [`reference::tokens`](crate::reference::tokens).
+    #[doc(alias = "Tokens_request_Kms")]
+    #[doc(alias = "tokens_request_kms")]
+    fn tokens_kms<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::TokensRequestKmsWhen, operations::TokensRequestKmsThen);
-    fn tokens_request_oidc<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+        F: FnOnce(operations::TokensKmsWhen, operations::TokensKmsThen);
+    /// Mocks `client.tokens().oidc(request)`: Fly's `Tokens_request_OIDC`, `POST /tokens/oidc`.
+    ///
+    /// Matchers and answers: [`reference::tokens`](crate::reference::tokens).
+    #[doc(alias = "Tokens_request_OIDC")]
+    #[doc(alias = "tokens_request_oidc")]
+    fn tokens_oidc<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::TokensRequestOidcWhen, operations::TokensRequestOidcThen);
+        F: FnOnce(operations::TokensOidcWhen, operations::TokensOidcThen);
 }
 impl MockServerExt for ::httpmock::MockServer {
     fn apps_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
@@ -12072,14 +13045,14 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn apps_show<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn apps_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::AppsShowWhen, operations::AppsShowThen),
+        F: FnOnce(operations::AppsGetWhen, operations::AppsGetThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::AppsShowWhen::new(when),
-                operations::AppsShowThen::new(then),
+                operations::AppsGetWhen::new(when),
+                operations::AppsGetThen::new(then),
             )
         })
     }
@@ -12094,171 +13067,162 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn app_certificates_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn certificates_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::AppCertificatesListWhen,
-            operations::AppCertificatesListThen,
-        ),
+        F: FnOnce(operations::CertificatesListWhen, operations::CertificatesListThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::AppCertificatesListWhen::new(when),
-                operations::AppCertificatesListThen::new(then),
+                operations::CertificatesListWhen::new(when),
+                operations::CertificatesListThen::new(then),
             )
         })
     }
-    fn app_certificates_acme_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn certificates_request_acme<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppCertificatesAcmeCreateWhen,
-            operations::AppCertificatesAcmeCreateThen,
+            operations::CertificatesRequestAcmeWhen,
+            operations::CertificatesRequestAcmeThen,
         ),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::AppCertificatesAcmeCreateWhen::new(when),
-                operations::AppCertificatesAcmeCreateThen::new(then),
+                operations::CertificatesRequestAcmeWhen::new(when),
+                operations::CertificatesRequestAcmeThen::new(then),
             )
         })
     }
-    fn app_certificates_custom_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn certificates_import_custom<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppCertificatesCustomCreateWhen,
-            operations::AppCertificatesCustomCreateThen,
+            operations::CertificatesImportCustomWhen,
+            operations::CertificatesImportCustomThen,
         ),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::AppCertificatesCustomCreateWhen::new(when),
-                operations::AppCertificatesCustomCreateThen::new(then),
+                operations::CertificatesImportCustomWhen::new(when),
+                operations::CertificatesImportCustomThen::new(then),
             )
         })
     }
-    fn app_certificates_show<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn certificates_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::AppCertificatesShowWhen,
-            operations::AppCertificatesShowThen,
-        ),
+        F: FnOnce(operations::CertificatesGetWhen, operations::CertificatesGetThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::AppCertificatesShowWhen::new(when),
-                operations::AppCertificatesShowThen::new(then),
+                operations::CertificatesGetWhen::new(when),
+                operations::CertificatesGetThen::new(then),
             )
         })
     }
-    fn app_certificates_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn certificates_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppCertificatesDeleteWhen,
-            operations::AppCertificatesDeleteThen,
+            operations::CertificatesDeleteWhen,
+            operations::CertificatesDeleteThen,
         ),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::AppCertificatesDeleteWhen::new(when),
-                operations::AppCertificatesDeleteThen::new(then),
+                operations::CertificatesDeleteWhen::new(when),
+                operations::CertificatesDeleteThen::new(then),
             )
         })
     }
-    fn app_certificates_acme_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn certificates_delete_acme<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppCertificatesAcmeDeleteWhen,
-            operations::AppCertificatesAcmeDeleteThen,
+            operations::CertificatesDeleteAcmeWhen,
+            operations::CertificatesDeleteAcmeThen,
         ),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::AppCertificatesAcmeDeleteWhen::new(when),
-                operations::AppCertificatesAcmeDeleteThen::new(then),
+                operations::CertificatesDeleteAcmeWhen::new(when),
+                operations::CertificatesDeleteAcmeThen::new(then),
             )
         })
     }
-    fn app_certificates_check<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn certificates_check_dns<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppCertificatesCheckWhen,
-            operations::AppCertificatesCheckThen,
+            operations::CertificatesCheckDnsWhen,
+            operations::CertificatesCheckDnsThen,
         ),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::AppCertificatesCheckWhen::new(when),
-                operations::AppCertificatesCheckThen::new(then),
+                operations::CertificatesCheckDnsWhen::new(when),
+                operations::CertificatesCheckDnsThen::new(then),
             )
         })
     }
-    fn app_certificates_custom_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn certificates_delete_custom<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppCertificatesCustomDeleteWhen,
-            operations::AppCertificatesCustomDeleteThen,
+            operations::CertificatesDeleteCustomWhen,
+            operations::CertificatesDeleteCustomThen,
         ),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::AppCertificatesCustomDeleteWhen::new(when),
-                operations::AppCertificatesCustomDeleteThen::new(then),
+                operations::CertificatesDeleteCustomWhen::new(when),
+                operations::CertificatesDeleteCustomThen::new(then),
             )
         })
     }
-    fn app_create_deploy_token<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn apps_create_deploy_token<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppCreateDeployTokenWhen,
-            operations::AppCreateDeployTokenThen,
+            operations::AppsCreateDeployTokenWhen,
+            operations::AppsCreateDeployTokenThen,
         ),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::AppCreateDeployTokenWhen::new(when),
-                operations::AppCreateDeployTokenThen::new(then),
+                operations::AppsCreateDeployTokenWhen::new(when),
+                operations::AppsCreateDeployTokenThen::new(then),
             )
         })
     }
-    fn app_ip_assignments_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn ip_assignments_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::AppIpAssignmentsListWhen,
-            operations::AppIpAssignmentsListThen,
-        ),
+        F: FnOnce(operations::IpAssignmentsListWhen, operations::IpAssignmentsListThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::AppIpAssignmentsListWhen::new(when),
-                operations::AppIpAssignmentsListThen::new(then),
+                operations::IpAssignmentsListWhen::new(when),
+                operations::IpAssignmentsListThen::new(then),
             )
         })
     }
-    fn app_ip_assignments_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn ip_assignments_assign<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppIpAssignmentsCreateWhen,
-            operations::AppIpAssignmentsCreateThen,
+            operations::IpAssignmentsAssignWhen,
+            operations::IpAssignmentsAssignThen,
         ),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::AppIpAssignmentsCreateWhen::new(when),
-                operations::AppIpAssignmentsCreateThen::new(then),
+                operations::IpAssignmentsAssignWhen::new(when),
+                operations::IpAssignmentsAssignThen::new(then),
             )
         })
     }
-    fn app_ip_assignments_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn ip_assignments_release<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::AppIpAssignmentsDeleteWhen,
-            operations::AppIpAssignmentsDeleteThen,
+            operations::IpAssignmentsReleaseWhen,
+            operations::IpAssignmentsReleaseThen,
         ),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::AppIpAssignmentsDeleteWhen::new(when),
-                operations::AppIpAssignmentsDeleteThen::new(then),
+                operations::IpAssignmentsReleaseWhen::new(when),
+                operations::IpAssignmentsReleaseThen::new(then),
             )
         })
     }
@@ -12284,14 +13248,14 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn machines_show<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn machines_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::MachinesShowWhen, operations::MachinesShowThen),
+        F: FnOnce(operations::MachinesGetWhen, operations::MachinesGetThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::MachinesShowWhen::new(when),
-                operations::MachinesShowThen::new(then),
+                operations::MachinesGetWhen::new(when),
+                operations::MachinesGetThen::new(then),
             )
         })
     }
@@ -12328,17 +13292,14 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn machines_list_events<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn machines_events<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::MachinesListEventsWhen,
-            operations::MachinesListEventsThen,
-        ),
+        F: FnOnce(operations::MachinesEventsWhen, operations::MachinesEventsThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::MachinesListEventsWhen::new(when),
-                operations::MachinesListEventsThen::new(then),
+                operations::MachinesEventsWhen::new(when),
+                operations::MachinesEventsThen::new(then),
             )
         })
     }
@@ -12353,28 +13314,28 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn machines_show_lease<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::MachinesShowLeaseWhen, operations::MachinesShowLeaseThen),
-    {
-        self.mock(|when, then| {
-            config_fn(
-                operations::MachinesShowLeaseWhen::new(when),
-                operations::MachinesShowLeaseThen::new(then),
-            )
-        })
-    }
-    fn machines_create_lease<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn machines_current_lease<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::MachinesCreateLeaseWhen,
-            operations::MachinesCreateLeaseThen,
+            operations::MachinesCurrentLeaseWhen,
+            operations::MachinesCurrentLeaseThen,
         ),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::MachinesCreateLeaseWhen::new(when),
-                operations::MachinesCreateLeaseThen::new(then),
+                operations::MachinesCurrentLeaseWhen::new(when),
+                operations::MachinesCurrentLeaseThen::new(then),
+            )
+        })
+    }
+    fn machines_lease<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::MachinesLeaseWhen, operations::MachinesLeaseThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::MachinesLeaseWhen::new(when),
+                operations::MachinesLeaseThen::new(then),
             )
         })
     }
@@ -12392,14 +13353,14 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn machines_get_memory<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn machines_memory<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::MachinesGetMemoryWhen, operations::MachinesGetMemoryThen),
+        F: FnOnce(operations::MachinesMemoryWhen, operations::MachinesMemoryThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::MachinesGetMemoryWhen::new(when),
-                operations::MachinesGetMemoryThen::new(then),
+                operations::MachinesMemoryWhen::new(when),
+                operations::MachinesMemoryThen::new(then),
             )
         })
     }
@@ -12431,101 +13392,80 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn machines_show_metadata<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn metadata_all<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::MachinesShowMetadataWhen,
-            operations::MachinesShowMetadataThen,
-        ),
+        F: FnOnce(operations::MetadataAllWhen, operations::MetadataAllThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::MachinesShowMetadataWhen::new(when),
-                operations::MachinesShowMetadataThen::new(then),
+                operations::MetadataAllWhen::new(when),
+                operations::MetadataAllThen::new(then),
             )
         })
     }
-    fn machines_update_metadata<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn metadata_replace<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::MachinesUpdateMetadataWhen,
-            operations::MachinesUpdateMetadataThen,
-        ),
+        F: FnOnce(operations::MetadataReplaceWhen, operations::MetadataReplaceThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::MachinesUpdateMetadataWhen::new(when),
-                operations::MachinesUpdateMetadataThen::new(then),
+                operations::MetadataReplaceWhen::new(when),
+                operations::MetadataReplaceThen::new(then),
             )
         })
     }
-    fn machines_patch_metadata<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn metadata_merge<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::MachinesPatchMetadataWhen,
-            operations::MachinesPatchMetadataThen,
-        ),
+        F: FnOnce(operations::MetadataMergeWhen, operations::MetadataMergeThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::MachinesPatchMetadataWhen::new(when),
-                operations::MachinesPatchMetadataThen::new(then),
+                operations::MetadataMergeWhen::new(when),
+                operations::MetadataMergeThen::new(then),
             )
         })
     }
-    fn machines_get_metadata_key<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn metadata_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::MachinesGetMetadataKeyWhen,
-            operations::MachinesGetMetadataKeyThen,
-        ),
+        F: FnOnce(operations::MetadataGetWhen, operations::MetadataGetThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::MachinesGetMetadataKeyWhen::new(when),
-                operations::MachinesGetMetadataKeyThen::new(then),
+                operations::MetadataGetWhen::new(when),
+                operations::MetadataGetThen::new(then),
             )
         })
     }
-    fn machines_upsert_metadata<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn metadata_set<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::MachinesUpsertMetadataWhen,
-            operations::MachinesUpsertMetadataThen,
-        ),
+        F: FnOnce(operations::MetadataSetWhen, operations::MetadataSetThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::MachinesUpsertMetadataWhen::new(when),
-                operations::MachinesUpsertMetadataThen::new(then),
+                operations::MetadataSetWhen::new(when),
+                operations::MetadataSetThen::new(then),
             )
         })
     }
-    fn machines_delete_metadata<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn metadata_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::MachinesDeleteMetadataWhen,
-            operations::MachinesDeleteMetadataThen,
-        ),
+        F: FnOnce(operations::MetadataDeleteWhen, operations::MetadataDeleteThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::MachinesDeleteMetadataWhen::new(when),
-                operations::MachinesDeleteMetadataThen::new(then),
+                operations::MetadataDeleteWhen::new(when),
+                operations::MetadataDeleteThen::new(then),
             )
         })
     }
-    fn machines_list_processes<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn machines_processes<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::MachinesListProcessesWhen,
-            operations::MachinesListProcessesThen,
-        ),
+        F: FnOnce(operations::MachinesProcessesWhen, operations::MachinesProcessesThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::MachinesListProcessesWhen::new(when),
-                operations::MachinesListProcessesThen::new(then),
+                operations::MachinesProcessesWhen::new(when),
+                operations::MachinesProcessesThen::new(then),
             )
         })
     }
@@ -12595,127 +13535,127 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn machines_list_versions<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn machines_versions<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::MachinesVersionsWhen, operations::MachinesVersionsThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::MachinesVersionsWhen::new(when),
+                operations::MachinesVersionsThen::new(then),
+            )
+        })
+    }
+    fn machines_wait_for<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::MachinesWaitForWhen, operations::MachinesWaitForThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::MachinesWaitForWhen::new(when),
+                operations::MachinesWaitForThen::new(then),
+            )
+        })
+    }
+    fn secret_keys_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::SecretKeysListWhen, operations::SecretKeysListThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::SecretKeysListWhen::new(when),
+                operations::SecretKeysListThen::new(then),
+            )
+        })
+    }
+    fn secret_keys_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::SecretKeysGetWhen, operations::SecretKeysGetThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::SecretKeysGetWhen::new(when),
+                operations::SecretKeysGetThen::new(then),
+            )
+        })
+    }
+    fn secret_keys_set<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::SecretKeysSetWhen, operations::SecretKeysSetThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::SecretKeysSetWhen::new(when),
+                operations::SecretKeysSetThen::new(then),
+            )
+        })
+    }
+    fn secret_keys_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::SecretKeysDeleteWhen, operations::SecretKeysDeleteThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::SecretKeysDeleteWhen::new(when),
+                operations::SecretKeysDeleteThen::new(then),
+            )
+        })
+    }
+    fn secret_keys_decrypt<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::SecretKeysDecryptWhen, operations::SecretKeysDecryptThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::SecretKeysDecryptWhen::new(when),
+                operations::SecretKeysDecryptThen::new(then),
+            )
+        })
+    }
+    fn secret_keys_encrypt<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::SecretKeysEncryptWhen, operations::SecretKeysEncryptThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::SecretKeysEncryptWhen::new(when),
+                operations::SecretKeysEncryptThen::new(then),
+            )
+        })
+    }
+    fn secret_keys_generate<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::MachinesListVersionsWhen,
-            operations::MachinesListVersionsThen,
+            operations::SecretKeysGenerateWhen,
+            operations::SecretKeysGenerateThen,
         ),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::MachinesListVersionsWhen::new(when),
-                operations::MachinesListVersionsThen::new(then),
+                operations::SecretKeysGenerateWhen::new(when),
+                operations::SecretKeysGenerateThen::new(then),
             )
         })
     }
-    fn machines_wait<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn secret_keys_sign<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::MachinesWaitWhen, operations::MachinesWaitThen),
+        F: FnOnce(operations::SecretKeysSignWhen, operations::SecretKeysSignThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::MachinesWaitWhen::new(when),
-                operations::MachinesWaitThen::new(then),
+                operations::SecretKeysSignWhen::new(when),
+                operations::SecretKeysSignThen::new(then),
             )
         })
     }
-    fn secretkeys_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn secret_keys_verify<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::SecretkeysListWhen, operations::SecretkeysListThen),
+        F: FnOnce(operations::SecretKeysVerifyWhen, operations::SecretKeysVerifyThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::SecretkeysListWhen::new(when),
-                operations::SecretkeysListThen::new(then),
-            )
-        })
-    }
-    fn secretkey_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::SecretkeyGetWhen, operations::SecretkeyGetThen),
-    {
-        self.mock(|when, then| {
-            config_fn(
-                operations::SecretkeyGetWhen::new(when),
-                operations::SecretkeyGetThen::new(then),
-            )
-        })
-    }
-    fn secretkey_set<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::SecretkeySetWhen, operations::SecretkeySetThen),
-    {
-        self.mock(|when, then| {
-            config_fn(
-                operations::SecretkeySetWhen::new(when),
-                operations::SecretkeySetThen::new(then),
-            )
-        })
-    }
-    fn secretkey_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::SecretkeyDeleteWhen, operations::SecretkeyDeleteThen),
-    {
-        self.mock(|when, then| {
-            config_fn(
-                operations::SecretkeyDeleteWhen::new(when),
-                operations::SecretkeyDeleteThen::new(then),
-            )
-        })
-    }
-    fn secretkey_decrypt<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::SecretkeyDecryptWhen, operations::SecretkeyDecryptThen),
-    {
-        self.mock(|when, then| {
-            config_fn(
-                operations::SecretkeyDecryptWhen::new(when),
-                operations::SecretkeyDecryptThen::new(then),
-            )
-        })
-    }
-    fn secretkey_encrypt<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::SecretkeyEncryptWhen, operations::SecretkeyEncryptThen),
-    {
-        self.mock(|when, then| {
-            config_fn(
-                operations::SecretkeyEncryptWhen::new(when),
-                operations::SecretkeyEncryptThen::new(then),
-            )
-        })
-    }
-    fn secretkey_generate<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::SecretkeyGenerateWhen, operations::SecretkeyGenerateThen),
-    {
-        self.mock(|when, then| {
-            config_fn(
-                operations::SecretkeyGenerateWhen::new(when),
-                operations::SecretkeyGenerateThen::new(then),
-            )
-        })
-    }
-    fn secretkey_sign<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::SecretkeySignWhen, operations::SecretkeySignThen),
-    {
-        self.mock(|when, then| {
-            config_fn(
-                operations::SecretkeySignWhen::new(when),
-                operations::SecretkeySignThen::new(then),
-            )
-        })
-    }
-    fn secretkey_verify<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::SecretkeyVerifyWhen, operations::SecretkeyVerifyThen),
-    {
-        self.mock(|when, then| {
-            config_fn(
-                operations::SecretkeyVerifyWhen::new(when),
-                operations::SecretkeyVerifyThen::new(then),
+                operations::SecretKeysVerifyWhen::new(when),
+                operations::SecretKeysVerifyThen::new(then),
             )
         })
     }
@@ -12741,36 +13681,36 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn secret_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn secrets_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::SecretGetWhen, operations::SecretGetThen),
+        F: FnOnce(operations::SecretsGetWhen, operations::SecretsGetThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::SecretGetWhen::new(when),
-                operations::SecretGetThen::new(then),
+                operations::SecretsGetWhen::new(when),
+                operations::SecretsGetThen::new(then),
             )
         })
     }
-    fn secret_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn secrets_set<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::SecretCreateWhen, operations::SecretCreateThen),
+        F: FnOnce(operations::SecretsSetWhen, operations::SecretsSetThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::SecretCreateWhen::new(when),
-                operations::SecretCreateThen::new(then),
+                operations::SecretsSetWhen::new(when),
+                operations::SecretsSetThen::new(then),
             )
         })
     }
-    fn secret_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn secrets_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::SecretDeleteWhen, operations::SecretDeleteThen),
+        F: FnOnce(operations::SecretsDeleteWhen, operations::SecretsDeleteThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::SecretDeleteWhen::new(when),
-                operations::SecretDeleteThen::new(then),
+                operations::SecretsDeleteWhen::new(when),
+                operations::SecretsDeleteThen::new(then),
             )
         })
     }
@@ -12796,14 +13736,14 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn volumes_get_by_id<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn volumes_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::VolumesGetByIdWhen, operations::VolumesGetByIdThen),
+        F: FnOnce(operations::VolumesGetWhen, operations::VolumesGetThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::VolumesGetByIdWhen::new(when),
-                operations::VolumesGetByIdThen::new(then),
+                operations::VolumesGetWhen::new(when),
+                operations::VolumesGetThen::new(then),
             )
         })
     }
@@ -12818,14 +13758,14 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn volume_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn volumes_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::VolumeDeleteWhen, operations::VolumeDeleteThen),
+        F: FnOnce(operations::VolumesDeleteWhen, operations::VolumesDeleteThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::VolumeDeleteWhen::new(when),
-                operations::VolumeDeleteThen::new(then),
+                operations::VolumesDeleteWhen::new(when),
+                operations::VolumesDeleteThen::new(then),
             )
         })
     }
@@ -12840,81 +13780,75 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn volumes_list_snapshots<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn volumes_snapshots<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::VolumesSnapshotsWhen, operations::VolumesSnapshotsThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::VolumesSnapshotsWhen::new(when),
+                operations::VolumesSnapshotsThen::new(then),
+            )
+        })
+    }
+    fn volumes_create_snapshot<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::VolumesListSnapshotsWhen,
-            operations::VolumesListSnapshotsThen,
+            operations::VolumesCreateSnapshotWhen,
+            operations::VolumesCreateSnapshotThen,
         ),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::VolumesListSnapshotsWhen::new(when),
-                operations::VolumesListSnapshotsThen::new(then),
+                operations::VolumesCreateSnapshotWhen::new(when),
+                operations::VolumesCreateSnapshotThen::new(then),
             )
         })
     }
-    fn create_volume_snapshot<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn orgs_machines<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::OrgsMachinesWhen, operations::OrgsMachinesThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::OrgsMachinesWhen::new(when),
+                operations::OrgsMachinesThen::new(then),
+            )
+        })
+    }
+    fn orgs_volumes<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::OrgsVolumesWhen, operations::OrgsVolumesThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::OrgsVolumesWhen::new(when),
+                operations::OrgsVolumesThen::new(then),
+            )
+        })
+    }
+    fn platform_placements<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::CreateVolumeSnapshotWhen,
-            operations::CreateVolumeSnapshotThen,
+            operations::PlatformPlacementsWhen,
+            operations::PlatformPlacementsThen,
         ),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::CreateVolumeSnapshotWhen::new(when),
-                operations::CreateVolumeSnapshotThen::new(then),
+                operations::PlatformPlacementsWhen::new(when),
+                operations::PlatformPlacementsThen::new(then),
             )
         })
     }
-    fn machines_org_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn platform_regions<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::MachinesOrgListWhen, operations::MachinesOrgListThen),
+        F: FnOnce(operations::PlatformRegionsWhen, operations::PlatformRegionsThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::MachinesOrgListWhen::new(when),
-                operations::MachinesOrgListThen::new(then),
-            )
-        })
-    }
-    fn volumes_org_list<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(operations::VolumesOrgListWhen, operations::VolumesOrgListThen),
-    {
-        self.mock(|when, then| {
-            config_fn(
-                operations::VolumesOrgListWhen::new(when),
-                operations::VolumesOrgListThen::new(then),
-            )
-        })
-    }
-    fn platform_placements_post<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(
-            operations::PlatformPlacementsPostWhen,
-            operations::PlatformPlacementsPostThen,
-        ),
-    {
-        self.mock(|when, then| {
-            config_fn(
-                operations::PlatformPlacementsPostWhen::new(when),
-                operations::PlatformPlacementsPostThen::new(then),
-            )
-        })
-    }
-    fn platform_regions_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
-    where
-        F: FnOnce(
-            operations::PlatformRegionsGetWhen,
-            operations::PlatformRegionsGetThen,
-        ),
-    {
-        self.mock(|when, then| {
-            config_fn(
-                operations::PlatformRegionsGetWhen::new(when),
-                operations::PlatformRegionsGetThen::new(then),
+                operations::PlatformRegionsWhen::new(when),
+                operations::PlatformRegionsThen::new(then),
             )
         })
     }
@@ -12940,14 +13874,14 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn postgres_show<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn postgres_get<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::PostgresShowWhen, operations::PostgresShowThen),
+        F: FnOnce(operations::PostgresGetWhen, operations::PostgresGetThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::PostgresShowWhen::new(when),
-                operations::PostgresShowThen::new(then),
+                operations::PostgresGetWhen::new(when),
+                operations::PostgresGetThen::new(then),
             )
         })
     }
@@ -12962,31 +13896,25 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn postgres_attachments_create<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn postgres_attach<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::PostgresAttachmentsCreateWhen,
-            operations::PostgresAttachmentsCreateThen,
-        ),
+        F: FnOnce(operations::PostgresAttachWhen, operations::PostgresAttachThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::PostgresAttachmentsCreateWhen::new(when),
-                operations::PostgresAttachmentsCreateThen::new(then),
+                operations::PostgresAttachWhen::new(when),
+                operations::PostgresAttachThen::new(then),
             )
         })
     }
-    fn postgres_attachments_delete<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn postgres_detach<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(
-            operations::PostgresAttachmentsDeleteWhen,
-            operations::PostgresAttachmentsDeleteThen,
-        ),
+        F: FnOnce(operations::PostgresDetachWhen, operations::PostgresDetachThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::PostgresAttachmentsDeleteWhen::new(when),
-                operations::PostgresAttachmentsDeleteThen::new(then),
+                operations::PostgresDetachWhen::new(when),
+                operations::PostgresDetachThen::new(then),
             )
         })
     }
@@ -13113,31 +14041,31 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn postgres_queries_active<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn postgres_active_queries<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::PostgresQueriesActiveWhen,
-            operations::PostgresQueriesActiveThen,
+            operations::PostgresActiveQueriesWhen,
+            operations::PostgresActiveQueriesThen,
         ),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::PostgresQueriesActiveWhen::new(when),
-                operations::PostgresQueriesActiveThen::new(then),
+                operations::PostgresActiveQueriesWhen::new(when),
+                operations::PostgresActiveQueriesThen::new(then),
             )
         })
     }
-    fn postgres_queries_slow<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn postgres_slow_queries<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::PostgresQueriesSlowWhen,
-            operations::PostgresQueriesSlowThen,
+            operations::PostgresSlowQueriesWhen,
+            operations::PostgresSlowQueriesThen,
         ),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::PostgresQueriesSlowWhen::new(when),
-                operations::PostgresQueriesSlowThen::new(then),
+                operations::PostgresSlowQueriesWhen::new(when),
+                operations::PostgresSlowQueriesThen::new(then),
             )
         })
     }
@@ -13191,17 +14119,17 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn postgres_users_update_role<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn postgres_users_set_role<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
-            operations::PostgresUsersUpdateRoleWhen,
-            operations::PostgresUsersUpdateRoleThen,
+            operations::PostgresUsersSetRoleWhen,
+            operations::PostgresUsersSetRoleThen,
         ),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::PostgresUsersUpdateRoleWhen::new(when),
-                operations::PostgresUsersUpdateRoleThen::new(then),
+                operations::PostgresUsersSetRoleWhen::new(when),
+                operations::PostgresUsersSetRoleThen::new(then),
             )
         })
     }
@@ -13258,36 +14186,36 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
-    fn current_token_show<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn tokens_current<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::CurrentTokenShowWhen, operations::CurrentTokenShowThen),
+        F: FnOnce(operations::TokensCurrentWhen, operations::TokensCurrentThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::CurrentTokenShowWhen::new(when),
-                operations::CurrentTokenShowThen::new(then),
+                operations::TokensCurrentWhen::new(when),
+                operations::TokensCurrentThen::new(then),
             )
         })
     }
-    fn tokens_request_kms<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn tokens_kms<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::TokensRequestKmsWhen, operations::TokensRequestKmsThen),
+        F: FnOnce(operations::TokensKmsWhen, operations::TokensKmsThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::TokensRequestKmsWhen::new(when),
-                operations::TokensRequestKmsThen::new(then),
+                operations::TokensKmsWhen::new(when),
+                operations::TokensKmsThen::new(then),
             )
         })
     }
-    fn tokens_request_oidc<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    fn tokens_oidc<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
-        F: FnOnce(operations::TokensRequestOidcWhen, operations::TokensRequestOidcThen),
+        F: FnOnce(operations::TokensOidcWhen, operations::TokensOidcThen),
     {
         self.mock(|when, then| {
             config_fn(
-                operations::TokensRequestOidcWhen::new(when),
-                operations::TokensRequestOidcThen::new(then),
+                operations::TokensOidcWhen::new(when),
+                operations::TokensOidcThen::new(then),
             )
         })
     }

@@ -8,6 +8,11 @@ use fly_machines_httpmock::{
 use httpmock::MockServer;
 use serde_json::{Value, json};
 
+#[path = "typed/answers.rs"]
+mod answers;
+#[path = "typed/matchers.rs"]
+mod matchers;
+
 const APP: &str = "my-app-name";
 const MACHINE: &str = "3d8d413b29d089";
 
@@ -90,7 +95,7 @@ async fn a_typed_mock_matches_under_any_base_path_but_only_its_own_path() {
 async fn pinned_path_values_are_matched_literally() {
     let server = MockServer::start_async().await;
     // `.` would match any character if the value were pasted into the regex as it is.
-    let show = server.apps_show(|when, then| {
+    let show = server.apps_get(|when, then| {
         when.app_name("a.b");
         then.fly_not_found("Could not find App \"a.b\"");
     });
@@ -117,7 +122,7 @@ async fn every_kind_of_error_answer_has_fly_s_status_and_body() {
         when.app_name(APP).machine_id(MACHINE);
         then.fly_precondition_failed("unable to stop machine from current state");
     });
-    server.machines_show(|when, then| {
+    server.machines_get(|when, then| {
         when.app_name(APP).machine_id(MACHINE);
         then.fly_not_found("machine not found");
     });
@@ -198,7 +203,7 @@ async fn the_raw_client_from_raw_client_reaches_the_typed_mocks_and_decodes_thei
         when.app_name(APP).machine_id(MACHINE);
         then.fly_lease_held();
     });
-    let missing = server.apps_show(|when, then| {
+    let missing = server.apps_get(|when, then| {
         when.app_name(APP);
         then.fly_not_found("Could not find App \"my-app-name\"");
     });

@@ -615,7 +615,7 @@ async fn apps_create(h: &Harness) {
 }
 
 async fn apps_show(h: &Harness) {
-    let mock = h.server.apps_show(|when, then| {
+    let mock = h.server.apps_get(|when, then| {
         let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
         let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
@@ -656,7 +656,7 @@ async fn apps_delete(h: &Harness) {
 // ---------------------------------------------------------------------------------------------
 
 async fn app_certificates_list(h: &Harness) {
-    let mock = h.server.app_certificates_list(|when, then| {
+    let mock = h.server.certificates_list(|when, then| {
         let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
         let when = no_api_version(when);
         let when = query(
@@ -706,7 +706,7 @@ async fn app_certificates_list(h: &Harness) {
 }
 
 async fn app_certificates_acme_create(h: &Harness) {
-    let mock = h.server.app_certificates_acme_create(|when, then| {
+    let mock = h.server.certificates_request_acme(|when, then| {
         let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
         let when = no_query(no_api_version(when));
         json_request(accepts_json(when), json!({"hostname": HOSTNAME}));
@@ -738,7 +738,7 @@ async fn app_certificates_custom_create(h: &Harness) {
         "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ0c2\n-----END CERTIFICATE-----\n";
     let private_key =
         "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBv3\n-----END EC PRIVATE KEY-----\n";
-    let mock = h.server.app_certificates_custom_create(|when, then| {
+    let mock = h.server.certificates_import_custom(|when, then| {
         let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
         let when = no_query(no_api_version(when));
         json_request(
@@ -778,7 +778,7 @@ async fn app_certificates_custom_create(h: &Harness) {
 }
 
 async fn app_certificates_show(h: &Harness) {
-    let mock = h.server.app_certificates_show(|when, then| {
+    let mock = h.server.certificates_get(|when, then| {
         let (when, then) = (
             when.app_name(APP).hostname(HOSTNAME).into_inner(),
             then.into_inner(),
@@ -801,7 +801,7 @@ async fn app_certificates_show(h: &Harness) {
 }
 
 async fn app_certificates_delete(h: &Harness) {
-    let mock = h.server.app_certificates_delete(|when, then| {
+    let mock = h.server.certificates_delete(|when, then| {
         let (when, then) = (
             when.app_name(APP).hostname(HOSTNAME).into_inner(),
             then.into_inner(),
@@ -815,7 +815,7 @@ async fn app_certificates_delete(h: &Harness) {
 }
 
 async fn app_certificates_acme_delete(h: &Harness) {
-    let mock = h.server.app_certificates_acme_delete(|when, then| {
+    let mock = h.server.certificates_delete_acme(|when, then| {
         let (when, then) = (
             when.app_name(APP).hostname(HOSTNAME).into_inner(),
             then.into_inner(),
@@ -838,7 +838,7 @@ async fn app_certificates_acme_delete(h: &Harness) {
 }
 
 async fn app_certificates_check(h: &Harness) {
-    let mock = h.server.app_certificates_check(|when, then| {
+    let mock = h.server.certificates_check_dns(|when, then| {
         let (when, then) = (
             when.app_name(APP).hostname(HOSTNAME).into_inner(),
             then.into_inner(),
@@ -878,7 +878,7 @@ async fn app_certificates_check(h: &Harness) {
 }
 
 async fn app_certificates_custom_delete(h: &Harness) {
-    let mock = h.server.app_certificates_custom_delete(|when, then| {
+    let mock = h.server.certificates_delete_custom(|when, then| {
         let (when, then) = (
             when.app_name(APP).hostname(HOSTNAME).into_inner(),
             then.into_inner(),
@@ -903,7 +903,7 @@ async fn app_certificates_custom_delete(h: &Harness) {
 }
 
 async fn app_create_deploy_token(h: &Harness) {
-    let mock = h.server.app_create_deploy_token(|when, then| {
+    let mock = h.server.apps_create_deploy_token(|when, then| {
         let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
         let when = no_query(no_api_version(when));
         json_request(accepts_json(when), json!({"expiry": "720h"}));
@@ -932,7 +932,7 @@ async fn app_create_deploy_token(h: &Harness) {
 async fn app_ip_assignments_list(h: &Harness) {
     let mock = h
         .server
-        .app_ip_assignments_list(|when, then| {
+        .ip_assignments_list(|when, then| {
             let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
             let when = no_query(no_api_version(when));
             empty_request(accepts_json(when));
@@ -957,7 +957,7 @@ async fn app_ip_assignments_list(h: &Harness) {
 async fn app_ip_assignments_create(h: &Harness) {
     let mock = h
         .server
-        .app_ip_assignments_create(|when, then| {
+        .ip_assignments_assign(|when, then| {
             let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
             let when = no_query(no_api_version(when));
             json_request(
@@ -986,7 +986,7 @@ async fn app_ip_assignments_create(h: &Harness) {
 }
 
 async fn app_ip_assignments_delete(h: &Harness) {
-    let mock = h.server.app_ip_assignments_delete(|when, then| {
+    let mock = h.server.ip_assignments_release(|when, then| {
         let (when, then) = (
             when.app_name("my-app-name")
                 .ip("2a09:8280:1::3c:7f2e")
@@ -1124,7 +1124,7 @@ async fn machines_create(h: &Harness) {
 }
 
 async fn machines_show(h: &Harness) {
-    let mock = h.server.machines_show(|when, then| {
+    let mock = h.server.machines_get(|when, then| {
         let (when, then) = (
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
@@ -1227,7 +1227,7 @@ async fn machines_cordon(h: &Harness) {
 async fn machines_list_events(h: &Harness) {
     let mock = h
         .server
-        .machines_list_events(|when, then| {
+        .machines_events(|when, then| {
             let (when, then) = (when.app_name(APP).machine_id(MACHINE).into_inner(), then.into_inner());
             let when = no_api_version(when);
             empty_request(accepts_json(query(when, &[("limit", "2")])));
@@ -1308,7 +1308,7 @@ async fn machines_exec(h: &Harness) {
 }
 
 async fn machines_show_lease(h: &Harness) {
-    let mock = h.server.machines_show_lease(|when, then| {
+    let mock = h.server.machines_current_lease(|when, then| {
         let (when, then) = (
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
@@ -1342,7 +1342,7 @@ async fn machines_show_lease(h: &Harness) {
 
 async fn machines_create_lease(h: &Harness) {
     // Refreshing a held lease: the nonce goes in the header.
-    let mock = h.server.machines_create_lease(|when, then| {
+    let mock = h.server.machines_lease(|when, then| {
         let (when, then) = (
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
@@ -1412,7 +1412,7 @@ async fn machines_release_lease(h: &Harness) {
 }
 
 async fn machines_get_memory(h: &Harness) {
-    let mock = h.server.machines_get_memory(|when, then| {
+    let mock = h.server.machines_memory(|when, then| {
         let (when, then) = (
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
@@ -1478,7 +1478,7 @@ async fn machines_reclaim_memory(h: &Harness) {
 }
 
 async fn machines_show_metadata(h: &Harness) {
-    let mock = h.server.machines_show_metadata(|when, then| {
+    let mock = h.server.metadata_all(|when, then| {
         let (when, then) = (
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
@@ -1525,7 +1525,7 @@ fn metadata_update_body() -> (types::UpdateMetadataRequest, Value) {
 
 async fn machines_update_metadata(h: &Harness) {
     let (body, expected) = metadata_update_body();
-    let mock = h.server.machines_update_metadata(|when, then| {
+    let mock = h.server.metadata_replace(|when, then| {
         let (when, then) = (
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
@@ -1546,7 +1546,7 @@ async fn machines_update_metadata(h: &Harness) {
 
 async fn machines_patch_metadata(h: &Harness) {
     let (body, expected) = metadata_update_body();
-    let mock = h.server.machines_patch_metadata(|when, then| {
+    let mock = h.server.metadata_merge(|when, then| {
         let (when, then) = (
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
@@ -1566,7 +1566,7 @@ async fn machines_patch_metadata(h: &Harness) {
 }
 
 async fn machines_get_metadata_key(h: &Harness) {
-    let mock = h.server.machines_get_metadata_key(|when, then| {
+    let mock = h.server.metadata_get(|when, then| {
         let (when, then) = (
             when.app_name("my-app-name")
                 .machine_id("3d8d413b29d089")
@@ -1590,7 +1590,7 @@ async fn machines_get_metadata_key(h: &Harness) {
 }
 
 async fn machines_upsert_metadata(h: &Harness) {
-    let mock = h.server.machines_upsert_metadata(|when, then| {
+    let mock = h.server.metadata_set(|when, then| {
         let (when, then) = (
             when.app_name("my-app-name")
                 .machine_id("3d8d413b29d089")
@@ -1620,7 +1620,7 @@ async fn machines_upsert_metadata(h: &Harness) {
 }
 
 async fn machines_delete_metadata(h: &Harness) {
-    let mock = h.server.machines_delete_metadata(|when, then| {
+    let mock = h.server.metadata_delete(|when, then| {
         let (when, then) = (
             when.app_name("my-app-name")
                 .machine_id("3d8d413b29d089")
@@ -1643,7 +1643,7 @@ async fn machines_delete_metadata(h: &Harness) {
 }
 
 async fn machines_list_processes(h: &Harness) {
-    let mock = h.server.machines_list_processes(|when, then| {
+    let mock = h.server.machines_processes(|when, then| {
         let (when, then) = (
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
@@ -1820,7 +1820,7 @@ async fn machines_uncordon(h: &Harness) {
 async fn machines_list_versions(h: &Harness) {
     let mock = h
         .server
-        .machines_list_versions(|when, then| {
+        .machines_versions(|when, then| {
             let (when, then) = (when.app_name(APP).machine_id(MACHINE).into_inner(), then.into_inner());
             let when = no_query(no_api_version(when));
             empty_request(accepts_json(when));
@@ -1845,7 +1845,7 @@ async fn machines_list_versions(h: &Harness) {
 }
 
 async fn machines_wait(h: &Harness) {
-    let mock = h.server.machines_wait(|when, then| {
+    let mock = h.server.machines_wait_for(|when, then| {
         let (when, then) = (
             when.app_name(APP).machine_id(MACHINE).into_inner(),
             then.into_inner(),
@@ -1894,7 +1894,7 @@ async fn machines_wait(h: &Harness) {
 async fn secretkeys_list(h: &Harness) {
     let mock = h
         .server
-        .secretkeys_list(|when, then| {
+        .secret_keys_list(|when, then| {
             let (when, then) = (when.app_name(APP).into_inner(), then.into_inner());
             let when = no_api_version(when);
             let when = query(when, &[("min_version", "17"), ("types", "ed25519,hs256")]);
@@ -1929,7 +1929,7 @@ async fn secretkeys_list(h: &Harness) {
 async fn secretkey_get(h: &Harness) {
     let mock = h
         .server
-        .secretkey_get(|when, then| {
+        .secret_keys_get(|when, then| {
             let (when, then) = (when.app_name("my-app-name").secret_name("webhook-signing").into_inner(), then.into_inner());
             let when = no_api_version(when);
             empty_request(accepts_json(query(when, &[("min_version", "17")])));
@@ -1954,7 +1954,7 @@ async fn secretkey_get(h: &Harness) {
 async fn secretkey_set(h: &Harness) {
     let mock = h
         .server
-        .secretkey_set(|when, then| {
+        .secret_keys_set(|when, then| {
             let (when, then) = (when.app_name("my-app-name").secret_name("session-mac").into_inner(), then.into_inner());
             let when = no_query(no_api_version(when));
             json_request(
@@ -1983,7 +1983,7 @@ async fn secretkey_set(h: &Harness) {
 }
 
 async fn secretkey_delete(h: &Harness) {
-    let mock = h.server.secretkey_delete(|when, then| {
+    let mock = h.server.secret_keys_delete(|when, then| {
         let (when, then) = (
             when.app_name("my-app-name")
                 .secret_name("session-mac")
@@ -2003,7 +2003,7 @@ async fn secretkey_delete(h: &Harness) {
 async fn secretkey_decrypt(h: &Harness) {
     let mock = h
         .server
-        .secretkey_decrypt(|when, then| {
+        .secret_keys_decrypt(|when, then| {
             let (when, then) = (when.app_name("my-app-name").secret_name("vault").into_inner(), then.into_inner());
             let when = no_api_version(when);
             let when = query(when, &[("min_version", "18")]);
@@ -2029,7 +2029,7 @@ async fn secretkey_decrypt(h: &Harness) {
 }
 
 async fn secretkey_encrypt(h: &Harness) {
-    let mock = h.server.secretkey_encrypt(|when, then| {
+    let mock = h.server.secret_keys_encrypt(|when, then| {
         let (when, then) = (
             when.app_name("my-app-name")
                 .secret_name("vault")
@@ -2069,7 +2069,7 @@ async fn secretkey_encrypt(h: &Harness) {
 async fn secretkey_generate(h: &Harness) {
     let mock = h
         .server
-        .secretkey_generate(|when, then| {
+        .secret_keys_generate(|when, then| {
             let (when, then) = (when.app_name("my-app-name").secret_name("vault").into_inner(), then.into_inner());
             let when = no_query(no_api_version(when));
             json_request(accepts_json(when), json!({"type": "xaes256gcm"}));
@@ -2093,7 +2093,7 @@ async fn secretkey_generate(h: &Harness) {
 async fn secretkey_sign(h: &Harness) {
     let mock = h
         .server
-        .secretkey_sign(|when, then| {
+        .secret_keys_sign(|when, then| {
             let (when, then) = (when.app_name("my-app-name").secret_name("webhook-signing").into_inner(), then.into_inner());
             let when = no_api_version(when);
             let when = query(when, &[("min_version", "17")]);
@@ -2121,7 +2121,7 @@ async fn secretkey_sign(h: &Harness) {
 async fn secretkey_verify(h: &Harness) {
     let mock = h
         .server
-        .secretkey_verify(|when, then| {
+        .secret_keys_verify(|when, then| {
             let (when, then) = (when.app_name("my-app-name").secret_name("webhook-signing").into_inner(), then.into_inner());
             let when = no_query(no_api_version(when));
             json_request(
@@ -2212,7 +2212,7 @@ async fn secrets_update(h: &Harness) {
 async fn secret_get(h: &Harness) {
     let mock = h
         .server
-        .secret_get(|when, then| {
+        .secrets_get(|when, then| {
             let (when, then) = (when.app_name("my-app-name").secret_name("DATABASE_URL").into_inner(), then.into_inner());
             let when = no_api_version(when);
             let when = query(when, &[("min_version", "21"), ("show_secrets", "true")]);
@@ -2241,7 +2241,7 @@ async fn secret_get(h: &Harness) {
 async fn secret_create(h: &Harness) {
     let mock = h
         .server
-        .secret_create(|when, then| {
+        .secrets_set(|when, then| {
             let (when, then) = (when.app_name("my-app-name").secret_name("SESSION_SECRET").into_inner(), then.into_inner());
             let when = no_query(no_api_version(when));
             json_request(accepts_json(when), json!({"value": "c0rrect-h0rse-battery"}));
@@ -2266,7 +2266,7 @@ async fn secret_create(h: &Harness) {
 }
 
 async fn secret_delete(h: &Harness) {
-    let mock = h.server.secret_delete(|when, then| {
+    let mock = h.server.secrets_delete(|when, then| {
         let (when, then) = (
             when.app_name("my-app-name")
                 .secret_name("SESSION_SECRET")
@@ -2337,7 +2337,7 @@ async fn volumes_create(h: &Harness) {
 }
 
 async fn volumes_get_by_id(h: &Harness) {
-    let mock = h.server.volumes_get_by_id(|when, then| {
+    let mock = h.server.volumes_get(|when, then| {
         let (when, then) = (
             when.app_name(APP).volume_id(VOLUME).into_inner(),
             then.into_inner(),
@@ -2381,7 +2381,7 @@ async fn volumes_update(h: &Harness) {
 }
 
 async fn volume_delete(h: &Harness) {
-    let mock = h.server.volume_delete(|when, then| {
+    let mock = h.server.volumes_delete(|when, then| {
         let (when, then) = (
             when.app_name(APP).volume_id(VOLUME).into_inner(),
             then.into_inner(),
@@ -2424,7 +2424,7 @@ async fn volumes_extend(h: &Harness) {
 async fn volumes_list_snapshots(h: &Harness) {
     let mock = h
         .server
-        .volumes_list_snapshots(|when, then| {
+        .volumes_snapshots(|when, then| {
             let (when, then) = (when.app_name(APP).volume_id(VOLUME).into_inner(), then.into_inner());
             let when = no_query(no_api_version(when));
             empty_request(accepts_json(when));
@@ -2451,7 +2451,7 @@ async fn volumes_list_snapshots(h: &Harness) {
 async fn create_volume_snapshot(h: &Harness) {
     let mock = h
         .server
-        .create_volume_snapshot(|when, then| {
+        .volumes_create_snapshot(|when, then| {
             let (when, then) = (when.app_name(APP).volume_id(VOLUME).into_inner(), then.into_inner());
             let when = no_query(no_api_version(when));
             empty_request(when);
@@ -2479,7 +2479,7 @@ async fn create_volume_snapshot(h: &Harness) {
 // ---------------------------------------------------------------------------------------------
 
 async fn machines_org_list(h: &Harness) {
-    let mock = h.server.machines_org_list(|when, then| {
+    let mock = h.server.orgs_machines(|when, then| {
         let (when, then) = (when.org_slug(ORG).into_inner(), then.into_inner());
         let when = no_api_version(when);
         let when = query(
@@ -2555,7 +2555,7 @@ async fn machines_org_list(h: &Harness) {
 }
 
 async fn volumes_org_list(h: &Harness) {
-    let mock = h.server.volumes_org_list(|when, then| {
+    let mock = h.server.orgs_volumes(|when, then| {
         let (when, then) = (when.org_slug(ORG).into_inner(), then.into_inner());
         let when = no_api_version(when);
         let when = query(
@@ -2603,7 +2603,7 @@ async fn volumes_org_list(h: &Harness) {
 // ---------------------------------------------------------------------------------------------
 
 async fn platform_placements_post(h: &Harness) {
-    let mock = h.server.platform_placements_post(|when, then| {
+    let mock = h.server.platform_placements(|when, then| {
         let (when, then) = (when.into_inner(), then.into_inner());
         let when = no_query(no_api_version(when));
         json_request(
@@ -2656,7 +2656,7 @@ async fn platform_placements_post(h: &Harness) {
 async fn platform_regions_get(h: &Harness) {
     let mock = h
         .server
-        .platform_regions_get(|when, then| {
+        .platform_regions(|when, then| {
             let (when, then) = (when.into_inner(), then.into_inner());
             let when = no_query(no_api_version(when));
             empty_request(accepts_json(when));
@@ -2773,7 +2773,7 @@ async fn tokens_authorize(h: &Harness) {
 }
 
 async fn current_token_show(h: &Harness) {
-    let mock = h.server.current_token_show(|when, then| {
+    let mock = h.server.tokens_current(|when, then| {
         let (when, then) = (when.into_inner(), then.into_inner());
         let when = no_query(no_api_version(when));
         empty_request(accepts_json(when));
@@ -2801,7 +2801,7 @@ async fn current_token_show(h: &Harness) {
 }
 
 async fn tokens_request_kms(h: &Harness) {
-    let mock = h.server.tokens_request_kms(|when, then| {
+    let mock = h.server.tokens_kms(|when, then| {
         let (when, then) = (when.into_inner(), then.into_inner());
         empty_request(no_query(no_api_version(when)));
         then.status(200)
@@ -2818,7 +2818,7 @@ async fn tokens_request_kms(h: &Harness) {
 async fn tokens_request_oidc(h: &Harness) {
     let jwt =
         "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJhdWQiOiJzdHMuYW1hem9uYXdzLmNvbSJ9.c2lnbmF0dXJl";
-    let mock = h.server.tokens_request_oidc(|when, then| {
+    let mock = h.server.tokens_oidc(|when, then| {
         let (when, then) = (when.into_inner(), then.into_inner());
         let when = no_query(no_api_version(when));
         json_request(
@@ -2946,7 +2946,7 @@ async fn postgres_create(h: &Harness) {
 }
 
 async fn postgres_show(h: &Harness) {
-    let mock = h.server.postgres_show(|when, then| {
+    let mock = h.server.postgres_get(|when, then| {
         let (when, then) = (
             when.postgres_cluster_id(CLUSTER).into_inner(),
             then.into_inner(),
@@ -2975,7 +2975,7 @@ async fn postgres_delete(h: &Harness) {
 }
 
 async fn postgres_attachments_create(h: &Harness) {
-    let mock = h.server.postgres_attachments_create(|when, then| {
+    let mock = h.server.postgres_attach(|when, then| {
         let (when, then) = (when.postgres_cluster_id(CLUSTER).into_inner(), then.into_inner());
         json_request(no_query(no_api_version(when)), json!({"app_name": APP}));
         // Already attached: 200 with the existing attachment (a fresh one is 201).
@@ -3000,7 +3000,7 @@ async fn postgres_attachments_create(h: &Harness) {
 }
 
 async fn postgres_attachments_delete(h: &Harness) {
-    let mock = h.server.postgres_attachments_delete(|when, then| {
+    let mock = h.server.postgres_detach(|when, then| {
         let (when, then) = (
             when.postgres_cluster_id(CLUSTER).app_name(APP).into_inner(),
             then.into_inner(),
@@ -3223,7 +3223,7 @@ async fn postgres_fork(h: &Harness) {
 }
 
 async fn postgres_queries_active(h: &Harness) {
-    let mock = h.server.postgres_queries_active(|when, then| {
+    let mock = h.server.postgres_active_queries(|when, then| {
         let (when, then) = (when.postgres_cluster_id(CLUSTER).into_inner(), then.into_inner());
         empty_request(query(no_api_version(when), &[("database", DATABASE)]));
         reply(
@@ -3252,7 +3252,7 @@ async fn postgres_queries_active(h: &Harness) {
 }
 
 async fn postgres_queries_slow(h: &Harness) {
-    let mock = h.server.postgres_queries_slow(|when, then| {
+    let mock = h.server.postgres_slow_queries(|when, then| {
         let (when, then) = (
             when.postgres_cluster_id(CLUSTER).into_inner(),
             then.into_inner(),
@@ -3361,7 +3361,7 @@ async fn postgres_users_delete(h: &Harness) {
 }
 
 async fn postgres_users_update_role(h: &Harness) {
-    let mock = h.server.postgres_users_update_role(|when, then| {
+    let mock = h.server.postgres_users_set_role(|when, then| {
         let (when, then) = (
             when.postgres_cluster_id(CLUSTER)
                 .username(PG_USER)

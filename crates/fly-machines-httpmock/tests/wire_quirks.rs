@@ -340,7 +340,7 @@ fn lease_release_envelope_decodes() {
 #[tokio::test]
 async fn acquiring_a_lease_sends_no_nonce_and_the_reply_carries_one() {
     let server = MockServer::start_async().await;
-    let mock = server.machines_create_lease(|when, then| {
+    let mock = server.machines_lease(|when, then| {
         when.app_name(APP)
             .machine_id(MACHINE)
             .into_inner()

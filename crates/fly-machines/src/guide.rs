@@ -455,8 +455,40 @@
 //! `SimBuilder::check_delay`), and its faults include capacity (`Faults::capacity_regions`)
 //! and ambiguous creates on any operation (`Faults::ambiguous_operations`).
 //!
-//! The typed mocks of `fly-machines-httpmock` have one method per operation, with typed matchers,
-//! typed answers and Fly's error answers (`then.fly_lease_held()`, `then.fly_rate_limited(..)`).
+//! The typed mocks of `fly-machines-httpmock` have one method per operation, named after the
+//! call it stands for: `app.volume(id).delete()` is `server.volumes_delete(..)`,
+//! `app.machines().create(..)` is `server.machines_create(..)` (Fly's operation ids are doc
+//! aliases; its `reference` module has a table per resource). Their `When` has typed matchers
+//! for the common body fields (`region`, `name`, `image`, `mounts_volume`, `metadata`,
+//! `size_gb`, `org_slug`, `secret_name`); their `Then` answers in the types the client returns
+//! (`then.ok(&lease)`) and with Fly's errors, capacity included, so a region fallback is a test:
+//!
+//! ```no_run
+//! # #[cfg(feature = "httpmock")]
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use fly_machines::testing::TestServer;
+//! use fly_machines::types::{Machine, MachineConfig};
+//! use fly_machines_httpmock::{Capacity, MockServerExt};
+//!
+//! let server = httpmock::MockServer::start_async().await;
+//! server.machines_create(|when, then| {
+//!     when.app_name("shop").region("ord");
+//!     then.fly_insufficient_capacity();
+//! });
+//! server.machines_create(|when, then| {
+//!     when.app_name("shop").region("ams");
+//!     then.ok(&Machine { region: Some("ams".into()), ..Default::default() });
+//! });
+//! let app = server.client().app("shop");
+//! let config = MachineConfig { image: Some("nginx".into()), ..Default::default() };
+//! let err = app.machines().create(config.clone()).region("ord").await.unwrap_err();
+//! assert!(err.is_capacity());
+//! let made = app.machines().create(config).region("ams").await?;
+//! assert_eq!(made.data().region.as_deref(), Some("ams"));
+//! # Ok(()) }
+//! ```
+//!
+//! `examples/typed_mocks.rs` tests a region fallback this way.
 //!
 //! # Cargo features
 //!

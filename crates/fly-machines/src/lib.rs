@@ -164,8 +164,11 @@
 //! * Against the emulator: the `fly-machines-sim` crate runs a stateful local Machines API
 //!   (`Sim::builder().start().await`), with Fly's rate limits and injectable faults.
 //! * Against httpmock: the `fly-machines-httpmock` crate adds one typed mock method per
-//!   operation to `httpmock::MockServer`, matching whatever base path the client uses, with
-//!   Fly's error answers (404, 409 lease held, 412, 422, 429 with `Retry-After`, 5xx);
+//!   operation to `httpmock::MockServer`, named after the call it stands for
+//!   (`server.volumes_delete(..)` for `app.volume(id).delete()`), matching whatever base path
+//!   the client uses, with typed matchers on common body fields (`when.region("ord")`), answers
+//!   in the client's types (`then.ok(&lease)`) and Fly's error answers (404, 409 lease held,
+//!   412, 422 `name_taken`, 503 capacity, 429 with `Retry-After`, 5xx);
 //!   `Client::builder().test_server(server.base_url())` points a client at it in one line.
 //! * Without sleeping: pass a [`ManualClock`] to [`ClientBuilder::clock`], and retries, pacing
 //!   and waits run on virtual time.

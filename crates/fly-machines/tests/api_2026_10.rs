@@ -117,7 +117,7 @@ async fn ensure_with_the_same_key_gives_the_same_app() {
 #[tokio::test]
 async fn ensure_accepts_an_existing_app_of_the_same_org_only() {
     let (server, _) = app_registry().await;
-    server.apps_show(|when, then| {
+    server.apps_get(|when, then| {
         when.app_name("legacy");
         then.ok(&serde_json::from_value::<types::App>(json!({
             "id": "app-legacy", "name": "legacy", "organization": {"slug": "personal"}
@@ -184,7 +184,7 @@ async fn machines_come_with_their_lease_when_asked() {
         when.app_name(APP).include_leases(true);
         then.ok(&vec![leased.clone()]);
     });
-    let get = server.machines_show(|when, then| {
+    let get = server.machines_get(|when, then| {
         when.app_name(APP).machine_id(MACHINE).include_leases(true);
         then.ok(&leased);
     });
@@ -527,7 +527,7 @@ mod api_2026_12 {
     #[tokio::test]
     async fn modify_config_never_overwrites_a_change_made_after_its_read() {
         let server = MockServer::start_async().await;
-        let read = server.machines_show(|when, then| {
+        let read = server.machines_get(|when, then| {
             when.app_name("race").machine_id("m1");
             then.ok(&machine_json(
                 json!({"id": "m1", "state": "started", "version": "v1",
@@ -618,14 +618,14 @@ mod api_2026_12 {
     #[tokio::test]
     async fn a_wait_answered_ok_alone_is_a_success() {
         let server = MockServer::start_async().await;
-        let wait = server.machines_wait(|when, then| {
+        let wait = server.machines_wait_for(|when, then| {
             when.app_name("a").machine_id("m1");
             then.ok(&types::WaitMachineResponse {
                 ok: Some(true),
                 ..Default::default()
             });
         });
-        let get = server.machines_show(|when, then| {
+        let get = server.machines_get(|when, then| {
             when.app_name("a").machine_id("m1");
             then.ok(&machine_json(
                 json!({"id": "m1", "state": "started", "version": "v1"}),

@@ -359,11 +359,11 @@ async fn token_requests_take_named_options() {
 #[tokio::test]
 async fn query_options_are_named_setters() {
     let server = MockServer::start_async().await;
-    let events = server.machines_list_events(|when, then| {
+    let events = server.machines_events(|when, then| {
         when.app_name(APP).machine_id(MACHINE).limit(10);
         then.ok(&vec![]);
     });
-    let ps = server.machines_list_processes(|when, then| {
+    let ps = server.machines_processes(|when, then| {
         when.app_name(APP)
             .machine_id(MACHINE)
             .sort_by(ProcessSort::Cpu)
@@ -424,7 +424,7 @@ async fn query_options_are_named_setters() {
 #[tokio::test]
 async fn every_builder_is_awaitable_directly_and_through_send() {
     let server = MockServer::start_async().await;
-    let get = server.machines_show(|when, then| {
+    let get = server.machines_get(|when, then| {
         when.app_name(APP).machine_id(MACHINE);
         then.ok(&machine("started", "v1", "nginx"));
     });
@@ -432,7 +432,7 @@ async fn every_builder_is_awaitable_directly_and_through_send() {
         when.app_name(APP).machine_id(MACHINE);
         then.ok(&types::StartMachineResponse::default());
     });
-    let versions = server.machines_list_versions(|when, then| {
+    let versions = server.machines_versions(|when, then| {
         when.app_name(APP).machine_id(MACHINE);
         then.ok(&vec![]);
     });
@@ -466,7 +466,7 @@ async fn create_returns_the_handle_and_a_version_pinned_wait() {
         });
         then.ok(&machine("created", "v1", "nginx:1.27"));
     });
-    let wait = server.machines_wait(|when, then| {
+    let wait = server.machines_wait_for(|when, then| {
         when.app_name(APP)
             .machine_id(MACHINE)
             .version("v1")
@@ -504,7 +504,7 @@ async fn create_returns_the_handle_and_a_version_pinned_wait() {
 #[tokio::test]
 async fn update_image_runs_under_a_lease_and_waits_on_the_new_version() {
     let server = MockServer::start_async().await;
-    let acquire = server.machines_create_lease(|when, then| {
+    let acquire = server.machines_lease(|when, then| {
         when.app_name(APP)
             .machine_id(MACHINE)
             .fly_machine_lease_nonce(None)
@@ -512,7 +512,7 @@ async fn update_image_runs_under_a_lease_and_waits_on_the_new_version() {
                 description: Some("deploy v2".into()),
                 ttl: Some(45),
             });
-        then.created(&types::LeaseEnvelope {
+        then.created_envelope(&types::LeaseEnvelope {
             status: Some("success".into()),
             data: Some(types::Lease {
                 nonce: Some(NONCE.into()),
@@ -521,7 +521,7 @@ async fn update_image_runs_under_a_lease_and_waits_on_the_new_version() {
             ..Default::default()
         });
     });
-    let read = server.machines_show(|when, then| {
+    let read = server.machines_get(|when, then| {
         when.app_name(APP).machine_id(MACHINE);
         then.ok(&machine("started", "v1", "app:v1"));
     });
@@ -545,7 +545,7 @@ async fn update_image_runs_under_a_lease_and_waits_on_the_new_version() {
             .fly_machine_lease_nonce(NONCE);
         then.ok(&types::LeaseReleaseEnvelope::default());
     });
-    let wait = server.machines_wait(|when, then| {
+    let wait = server.machines_wait_for(|when, then| {
         when.app_name(APP).machine_id(MACHINE).version("v2");
         then.ok(&types::WaitMachineResponse {
             ok: Some(true),
@@ -576,9 +576,9 @@ async fn update_image_runs_under_a_lease_and_waits_on_the_new_version() {
 #[tokio::test]
 async fn modify_config_releases_the_lease_when_the_change_fails() {
     let server = MockServer::start_async().await;
-    server.machines_create_lease(|when, then| {
+    server.machines_lease(|when, then| {
         when.app_name(APP).machine_id(MACHINE);
-        then.created(&types::LeaseEnvelope {
+        then.created_envelope(&types::LeaseEnvelope {
             data: Some(types::Lease {
                 nonce: Some(NONCE.into()),
                 ..Default::default()
@@ -586,7 +586,7 @@ async fn modify_config_releases_the_lease_when_the_change_fails() {
             ..Default::default()
         });
     });
-    server.machines_show(|when, then| {
+    server.machines_get(|when, then| {
         when.app_name(APP).machine_id(MACHINE);
         then.ok(&machine("started", "v1", "app:v1"));
     });
@@ -625,7 +625,7 @@ async fn destroy_and_wait_counts_a_404_as_gone() {
         when.app_name(APP).machine_id(MACHINE).force(true);
         then.into_inner().status(200);
     });
-    let wait = server.machines_wait(|when, then| {
+    let wait = server.machines_wait_for(|when, then| {
         when.app_name(APP)
             .machine_id(MACHINE)
             .state("destroyed,failed");
@@ -648,7 +648,7 @@ async fn destroy_and_wait_counts_a_404_as_gone() {
 #[tokio::test]
 async fn wait_stopped_asks_for_stopped() {
     let server = MockServer::start_async().await;
-    let wait = server.machines_wait(|when, then| {
+    let wait = server.machines_wait_for(|when, then| {
         when.app_name(APP)
             .machine_id(MACHINE)
             .state("stopped,failed")
@@ -800,9 +800,9 @@ async fn wait_all_keeps_at_most_the_bound_in_flight() {
 #[tokio::test]
 async fn a_lost_update_under_a_lease_is_recognised_as_applied() {
     let server = MockServer::start_async().await;
-    server.machines_create_lease(|when, then| {
+    server.machines_lease(|when, then| {
         when.app_name(APP).machine_id(MACHINE);
-        then.created(&types::LeaseEnvelope {
+        then.created_envelope(&types::LeaseEnvelope {
             data: Some(types::Lease {
                 nonce: Some(NONCE.into()),
                 ..Default::default()
@@ -811,7 +811,7 @@ async fn a_lost_update_under_a_lease_is_recognised_as_applied() {
         });
     });
     // First read: v1; every read after the update: v2.
-    let first = server.machines_show(|when, then| {
+    let first = server.machines_get(|when, then| {
         when.app_name(APP).machine_id(MACHINE);
         then.ok(&machine("started", "v1", "app:v1"));
     });
@@ -831,7 +831,7 @@ async fn a_lost_update_under_a_lease_is_recognised_as_applied() {
         tokio::task::yield_now().await;
     }
     first.delete_async().await;
-    server.machines_show(|when, then| {
+    server.machines_get(|when, then| {
         when.app_name(APP).machine_id(MACHINE);
         then.ok(&machine("started", "v2", "app:v2"));
     });
@@ -871,7 +871,7 @@ fn exec_answers_have_accessors() {
 #[tokio::test]
 async fn wait_all_gives_an_aggregate() {
     let server = MockServer::start_async().await;
-    server.machines_wait(|when, then| {
+    server.machines_wait_for(|when, then| {
         when.app_name(APP).machine_id("good");
         then.ok(&types::WaitMachineResponse {
             ok: Some(true),
@@ -879,7 +879,7 @@ async fn wait_all_gives_an_aggregate() {
             ..Default::default()
         });
     });
-    server.machines_wait(|when, then| {
+    server.machines_wait_for(|when, then| {
         when.app_name(APP).machine_id("bad");
         then.ok(&types::WaitMachineResponse {
             ok: Some(true),

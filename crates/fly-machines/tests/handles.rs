@@ -689,13 +689,13 @@ async fn every_handle_method_hits_its_operation() {
 #[tokio::test]
 async fn org_listings_follow_the_cursor_until_it_ends() {
     let server = MockServer::start_async().await;
-    let first = server.machines_org_list(|when, then| {
+    let first = server.orgs_machines(|when, then| {
         when.org_slug("acme").cursor(None);
         then.into_inner().status(200).json_body(
             serde_json::json!({"machines": [{"id": "m1"}, {"id": "m2"}], "next_cursor": "c2"}),
         );
     });
-    let second = server.machines_org_list(|when, then| {
+    let second = server.orgs_machines(|when, then| {
         when.org_slug("acme").cursor("c2");
         then.into_inner()
             .status(200)

@@ -70,7 +70,7 @@ async fn clusters_are_listed_and_created() {
     }];
     let with_deleted = server.postgres_list(|when, then| {
         when.org_slug("my-org").include_deleted(true);
-        then.ok(&types::ListPostgresClustersResponse {
+        then.ok_envelope(&types::ListPostgresClustersResponse {
             data: Some(summaries.clone()),
         });
     });
@@ -78,7 +78,7 @@ async fn clusters_are_listed_and_created() {
         when.org_slug("personal")
             .into_inner()
             .query_param_missing("include_deleted");
-        then.ok(&types::ListPostgresClustersResponse { data: None });
+        then.ok_envelope(&types::ListPostgresClustersResponse { data: None });
     });
     let body = types::CreatePostgresClusterRequest {
         name: Some("orders-db".into()),
@@ -92,7 +92,7 @@ async fn clusters_are_listed_and_created() {
     };
     let create = server.postgres_create(|when, then| {
         when.body(&body);
-        then.created(&shown("creating"));
+        then.created_envelope(&shown("creating"));
     });
     let client = client(&server);
     let clusters = client.postgres().clusters();
@@ -121,9 +121,9 @@ async fn clusters_are_listed_and_created() {
 #[tokio::test]
 async fn a_cluster_is_read_deleted_forked_and_restored() {
     let server = MockServer::start_async().await;
-    let show = server.postgres_show(|when, then| {
+    let show = server.postgres_get(|when, then| {
         when.postgres_cluster_id(CLUSTER);
-        then.ok(&shown("ready"));
+        then.ok_envelope(&shown("ready"));
     });
     let delete = server.postgres_delete(|when, then| {
         when.postgres_cluster_id(CLUSTER);
@@ -134,7 +134,7 @@ async fn a_cluster_is_read_deleted_forked_and_restored() {
             .body(&types::ForkPostgresClusterRequest {
                 name: Some("orders-copy".into()),
             });
-        then.created(&shown("creating"));
+        then.created_envelope(&shown("creating"));
     });
     let from_backup = server.postgres_restore(|when, then| {
         when.postgres_cluster_id(CLUSTER)
@@ -143,7 +143,7 @@ async fn a_cluster_is_read_deleted_forked_and_restored() {
                 name: Some("orders-restored".into()),
                 pitr_time: None,
             });
-        then.created(&shown("creating"));
+        then.created_envelope(&shown("creating"));
     });
     let to_time = server.postgres_restore(|when, then| {
         when.postgres_cluster_id(CLUSTER)
@@ -152,7 +152,7 @@ async fn a_cluster_is_read_deleted_forked_and_restored() {
                 name: None,
                 pitr_time: Some("2026-10-01T12:30:05Z".into()),
             });
-        then.created(&shown("creating"));
+        then.created_envelope(&shown("creating"));
     });
     let client = client(&server);
     let handle = client.postgres().cluster(CLUSTER);
@@ -185,23 +185,23 @@ async fn apps_are_attached_and_detached_and_queries_read() {
         postgres_cluster_id: Some(CLUSTER.into()),
         attached_at: Some("2026-10-01T00:00:00Z".into()),
     };
-    let attach = server.postgres_attachments_create(|when, then| {
+    let attach = server.postgres_attach(|when, then| {
         when.postgres_cluster_id(CLUSTER)
             .body(&types::CreatePostgresAttachmentRequest {
                 app_name: "orders-web".into(),
             });
-        then.created(&types::CreatePostgresAttachmentResponse {
+        then.created_envelope(&types::CreatePostgresAttachmentResponse {
             data: Some(attachment.clone()),
         });
     });
-    let detach = server.postgres_attachments_delete(|when, then| {
+    let detach = server.postgres_detach(|when, then| {
         when.postgres_cluster_id(CLUSTER).app_name("orders-web");
         then.no_content();
     });
-    let active = server.postgres_queries_active(|when, then| {
+    let active = server.postgres_active_queries(|when, then| {
         when.postgres_cluster_id(CLUSTER)
             .database(&"orders".parse().unwrap());
-        then.ok(&types::ListPostgresActiveQueriesResponse {
+        then.ok_envelope(&types::ListPostgresActiveQueriesResponse {
             data: Some(vec![types::PostgresActiveQuery {
                 pid: Some(4242),
                 duration_seconds: Some(1.5),
@@ -209,21 +209,21 @@ async fn apps_are_attached_and_detached_and_queries_read() {
             }]),
         });
     });
-    let slow_day = server.postgres_queries_slow(|when, then| {
+    let slow_day = server.postgres_slow_queries(|when, then| {
         when.postgres_cluster_id(CLUSTER)
             .range(std::num::NonZeroU64::new(86_400));
-        then.ok(&types::ListPostgresSlowQueriesResponse {
+        then.ok_envelope(&types::ListPostgresSlowQueriesResponse {
             data: Some(vec![types::PostgresSlowQuery {
                 calls: Some(7),
                 ..Default::default()
             }]),
         });
     });
-    let slow_default = server.postgres_queries_slow(|when, then| {
+    let slow_default = server.postgres_slow_queries(|when, then| {
         when.postgres_cluster_id(CLUSTER)
             .into_inner()
             .query_param_missing("range");
-        then.ok(&types::ListPostgresSlowQueriesResponse { data: Some(vec![]) });
+        then.ok_envelope(&types::ListPostgresSlowQueriesResponse { data: Some(vec![]) });
     });
     let client = client(&server);
     let handle = client.postgres().cluster(CLUSTER);
@@ -251,7 +251,7 @@ async fn users_are_managed_and_their_passwords_stay_out_of_debug() {
     let server = MockServer::start_async().await;
     let list = server.postgres_users_list(|when, then| {
         when.postgres_cluster_id(CLUSTER);
-        then.ok(&types::ListPostgresUsersResponse {
+        then.ok_envelope(&types::ListPostgresUsersResponse {
             data: Some(vec![
                 user("orders_app", "writer"),
                 user("auditor", "auditor"),
@@ -264,11 +264,11 @@ async fn users_are_managed_and_their_passwords_stay_out_of_debug() {
                 role: types::CreatePostgresUserRequestRole::Writer,
                 username: "orders_app".into(),
             });
-        then.created(&types::CreatePostgresUserResponse {
+        then.created_envelope(&types::CreatePostgresUserResponse {
             data: Some(user("orders_app", "writer")),
         });
     });
-    let set_role = server.postgres_users_update_role(|when, then| {
+    let set_role = server.postgres_users_set_role(|when, then| {
         when.postgres_cluster_id(CLUSTER)
             .username("orders_app")
             .body(&types::UpdatePostgresUserRoleRequest {
@@ -282,7 +282,7 @@ async fn users_are_managed_and_their_passwords_stay_out_of_debug() {
     });
     let read = server.postgres_users_credentials(|when, then| {
         when.postgres_cluster_id(CLUSTER).username("orders_app");
-        then.ok(&types::GetPostgresUserCredentialsResponse {
+        then.ok_envelope(&types::GetPostgresUserCredentialsResponse {
             data: Some(credentials("first-s3cret")),
         });
     });
@@ -292,7 +292,7 @@ async fn users_are_managed_and_their_passwords_stay_out_of_debug() {
             .body(&types::RotatePostgresPasswordRequest {
                 kill_sessions: Some(true),
             });
-        then.ok(&types::RotatePostgresPasswordResponse {
+        then.ok_envelope(&types::RotatePostgresPasswordResponse {
             data: Some(credentials("second-s3cret")),
         });
     });
@@ -332,7 +332,7 @@ async fn databases_and_extensions_are_managed() {
     };
     let list = server.postgres_databases_list(|when, then| {
         when.postgres_cluster_id(CLUSTER);
-        then.ok(&types::ListPostgresDatabasesResponse {
+        then.ok_envelope(&types::ListPostgresDatabasesResponse {
             data: Some(vec![orders.clone()]),
         });
     });
@@ -341,19 +341,19 @@ async fn databases_and_extensions_are_managed() {
             .body(&types::CreatePostgresDatabaseRequest {
                 name: "orders".into(),
             });
-        then.created(&types::PostgresDatabaseResponse {
+        then.created_envelope(&types::PostgresDatabaseResponse {
             data: Some(orders.clone()),
         });
     });
     let delete = server.postgres_databases_delete(|when, then| {
         when.postgres_cluster_id(CLUSTER).database_name("orders");
-        then.ok(&types::PostgresDatabaseResponse {
+        then.ok_envelope(&types::PostgresDatabaseResponse {
             data: Some(orders.clone()),
         });
     });
     let extensions = server.postgres_extensions_list(|when, then| {
         when.postgres_cluster_id(CLUSTER).database_name("orders");
-        then.ok(&types::ListPostgresExtensionsResponse {
+        then.ok_envelope(&types::ListPostgresExtensionsResponse {
             data: Some(vec![types::PostgresExtension {
                 name: Some("citext".into()),
                 installed: Some(types::PostgresExtensionInstalled {
@@ -411,7 +411,7 @@ async fn backups_are_listed_and_started() {
     let server = MockServer::start_async().await;
     let list = server.postgres_backups_list(|when, then| {
         when.postgres_cluster_id(CLUSTER);
-        then.ok(&types::ListPostgresBackupsResponse {
+        then.ok_envelope(&types::ListPostgresBackupsResponse {
             data: Some(vec![types::PostgresBackup {
                 id: Some("20261001T000000F".into()),
                 type_: Some("full".into()),
@@ -495,7 +495,7 @@ async fn a_503_with_retry_after_is_retried_for_safe_calls_only() {
     });
     let listed = server.postgres_users_list(|when, then| {
         when.postgres_cluster_id(CLUSTER);
-        then.ok(&types::ListPostgresUsersResponse {
+        then.ok_envelope(&types::ListPostgresUsersResponse {
             data: Some(vec![user("orders_app", "writer")]),
         });
     });
@@ -533,9 +533,9 @@ async fn a_503_with_retry_after_is_retried_for_safe_calls_only() {
 #[tokio::test]
 async fn an_answer_without_data_is_a_decode_error_naming_the_operation() {
     let server = MockServer::start_async().await;
-    server.postgres_show(|when, then| {
+    server.postgres_get(|when, then| {
         when.postgres_cluster_id(CLUSTER);
-        then.ok(&types::ShowPostgresClusterResponse { data: None });
+        then.ok_envelope(&types::ShowPostgresClusterResponse { data: None });
     });
     let err = client(&server)
         .postgres()

@@ -37,13 +37,13 @@ async fn a_call_span_records_operation_attempts_status_and_request_id() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let server = MockServer::start_async().await;
-    server.machines_show(|when, then| {
+    server.machines_get(|when, then| {
         when.app_name("a").machine_id("m1");
         then.fly_server_error(ServerError::Unavailable)
             .into_inner()
             .up_to_n_times(1);
     });
-    server.machines_show(|when, then| {
+    server.machines_get(|when, then| {
         when.app_name("a").machine_id("m1");
         then.into_inner()
             .status(200)
