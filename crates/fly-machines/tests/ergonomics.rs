@@ -955,7 +955,7 @@ mod owned_builders {
     #[tokio::test]
     async fn a_retry_closure_returns_a_builder_made_from_a_temporary_handle() {
         let server = MockServer::start_async().await;
-        let failing = server.secret_create(|when, then| {
+        let failing = server.secrets_set(|when, then| {
             when.app_name(APP).secret_name("API_KEY");
             then.fly_server_error(ServerError::Unavailable);
         });
@@ -968,7 +968,7 @@ mod owned_builders {
         failing.assert_calls_async(3).await;
         failing.delete_async().await;
 
-        let set = server.secret_create(|when, then| {
+        let set = server.secrets_set(|when, then| {
             when.app_name(APP).secret_name("API_KEY");
             then.into_inner()
                 .status(201)
@@ -989,7 +989,7 @@ mod owned_builders {
     #[tokio::test]
     async fn a_builder_returned_from_a_function_or_spawned_runs_on_its_own() {
         let server = MockServer::start_async().await;
-        let set = server.secret_create(|when, then| {
+        let set = server.secrets_set(|when, then| {
             when.app_name(APP)
                 .secret_name("API_KEY")
                 .body(&types::SetAppSecretRequest {
@@ -999,7 +999,7 @@ mod owned_builders {
                 .status(201)
                 .json_body(json!({"name": "API_KEY", "version": 3}));
         });
-        let show = server.machines_show(|when, then| {
+        let show = server.machines_get(|when, then| {
             when.app_name(APP).machine_id(MACHINE);
             then.into_inner()
                 .status(200)
