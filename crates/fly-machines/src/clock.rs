@@ -49,7 +49,11 @@ impl InFlight {
 
 impl Debug for InFlight {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "InFlight" } else { "InFlight(none)" })
+        f.write_str(if self.0.is_some() {
+            "InFlight"
+        } else {
+            "InFlight(none)"
+        })
     }
 }
 
