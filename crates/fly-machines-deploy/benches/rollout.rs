@@ -40,7 +40,15 @@ use fly_machines_sim::{Sim, SimHandle};
 
 const N: u32 = 100;
 const WAVE: u32 = 10;
-const TRANSITION: Duration = Duration::from_secs(2);
+/// Each state transition's time on the emulator (a boot is one after an update, two after a
+/// create). `ROLLOUT_BENCH_TRANSITION_MS` sets another, e.g. one that is not a multiple of the
+/// gates' 250 ms poll.
+fn transition() -> Duration {
+    std::env::var("ROLLOUT_BENCH_TRANSITION_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::from_secs(2), Duration::from_millis)
+}
 const APP: &str = "bench";
 
 fn fleet(image: &str, kind: &str) -> DesiredFleet {
@@ -65,7 +73,7 @@ impl World {
         let sim = Arc::new(
             Sim::builder()
                 .clock(vt.sim_clock())
-                .transition_time(TRANSITION)
+                .transition_time(transition())
                 .request_log_capacity(1_000_000)
                 .start()
                 .await
