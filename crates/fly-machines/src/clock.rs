@@ -22,6 +22,39 @@ pub trait Clock: Send + Sync + Debug + 'static {
     fn now(&self) -> Instant;
     /// Waits for `duration`.
     fn sleep(&self, duration: Duration) -> Sleep;
+    /// Called as a request goes on the wire; the answer is back when the returned mark drops.
+    /// A virtual clock holds time still meanwhile (a request takes no virtual time), except for
+    /// a long-poll, which waits for time on the server. Real clocks ignore it.
+    fn request_in_flight(&self, long_poll: bool) -> InFlight {
+        let _ = long_poll;
+        InFlight::none()
+    }
+}
+
+/// A request on the wire, as told to a [`Clock`]: dropping it says the answer came.
+#[must_use = "dropping the mark at once says the answer already came"]
+pub struct InFlight(Option<Box<dyn Send>>);
+
+impl InFlight {
+    /// A mark that means nothing (for clocks that ignore requests).
+    pub fn none() -> InFlight {
+        InFlight(None)
+    }
+
+    /// A mark whose drop (of `mark`) tells the clock the answer came.
+    pub fn new(mark: impl Send + 'static) -> InFlight {
+        InFlight(Some(Box::new(mark)))
+    }
+}
+
+impl Debug for InFlight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "InFlight"
+        } else {
+            "InFlight(none)"
+        })
+    }
 }
 
 /// About thirty years: what "as long as representable" comes to when an `Instant` cannot hold

@@ -211,7 +211,7 @@ pub use client::{
     BASE_URL_ENVS, Client, ClientBuilder, DEFAULT_POOL_IDLE_TIMEOUT, INTERNAL_BASE_URL,
     PUBLIC_BASE_URL, TOKEN_ENV,
 };
-pub use clock::{Clock, ManualClock, TokioClock};
+pub use clock::{Clock, InFlight, ManualClock, TokioClock};
 pub use ensured::Ensured;
 pub use error::{
     ApiError, CreatedUnreadable, DecodeError, Error, ErrorBody, ErrorCode, InvalidInput,

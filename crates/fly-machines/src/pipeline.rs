@@ -132,7 +132,11 @@ impl Pipeline {
                 self.fit_to_deadline(&call, &mut request);
             }
             let (sent, kept) = self.start_attempt(&call, request, attempt);
+            let on_the_wire = self
+                .clock
+                .request_in_flight(call.operation.long_poll.is_some());
             let result = sent.await;
+            drop(on_the_wire);
 
             // Classify: a success or a final error ends the call here.
             let Some(failure) = self.classify(&result) else {

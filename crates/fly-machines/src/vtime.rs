@@ -14,10 +14,14 @@
 //! meaning.
 //!
 //! Workers are futures run through [`VirtualTime::spawn`]. A worker is *busy* while it is
-//! neither asleep on the clock, nor inside [`VirtualTime::waiting`] (a long-poll), nor inside
-//! [`VirtualTime::idle`] (waiting for other workers); time does not move while any worker is
-//! busy. Tasks that are not workers (the client's lease refresher, for instance) still have their
-//! sleeps honoured, but their requests do not hold time back.
+//! being polled, while one of its requests is on the wire (a worker that runs several futures
+//! at once, some asleep, is still busy while another one's request is out: the server must see
+//! each request at the virtual time it was sent, or calls the client paced arrive bunched), or
+//! while it is neither asleep on the clock, nor inside a long-poll ([`VirtualTime::waiting`], or
+//! any `/wait` the client sends), nor inside [`VirtualTime::idle`] (waiting for other workers);
+//! time does not move while any worker is busy. Tasks that are not workers (the client's lease
+//! refresher, for instance) still have their sleeps honoured, but their requests do not hold
+//! time back.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -43,6 +47,10 @@ struct Worker {
     name: String,
     waiting: u32,
     idle: u32,
+    /// Requests on the wire, long-polls apart.
+    on_the_wire: u32,
+    /// `/wait` long-polls on the wire.
+    long_polls: u32,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +71,8 @@ struct Inner {
     quantum_ms: u64,
     sleeps: AtomicU64,
     steps: AtomicU64,
+    /// Workers being polled right now (on another thread than the driver's).
+    polling: AtomicU64,
 }
 
 impl Inner {
@@ -106,6 +116,7 @@ impl VirtualTime {
                 quantum_ms: quantum.as_millis().max(1) as u64,
                 sleeps: AtomicU64::new(0),
                 steps: AtomicU64::new(0),
+                polling: AtomicU64::new(0),
             }),
         }
     }
@@ -156,9 +167,13 @@ impl VirtualTime {
             inner: self.inner.clone(),
             id,
         };
+        let polled = Polled {
+            inner: self.inner.clone(),
+            future: Box::pin(future),
+        };
         tokio::spawn(WORKER.scope(id, async move {
             let _guard = guard;
-            future.await
+            polled.await
         }))
     }
 
@@ -208,15 +223,24 @@ impl VirtualTime {
         if s.sleepers.keys().next().is_some_and(|(d, _)| *d <= now) {
             return Decision::Busy;
         }
+        if self.inner.polling.load(Ordering::SeqCst) > 0 {
+            return Decision::Busy;
+        }
         let asleep = |id: u64| s.sleepers.values().any(|w| *w == Some(id));
         let mut waiting = 0;
         for (id, w) in &s.workers {
+            if w.on_the_wire > 0 {
+                return Decision::Busy;
+            }
+            // Each long-poll on the wire must be parked by the emulator before time moves.
+            waiting += w.long_polls as usize;
             if asleep(*id) || w.idle > 0 {
                 continue;
             }
             if w.waiting > 0 {
-                waiting += 1;
-            } else {
+                // Inside `waiting`, its long-poll not yet sent (or counted above).
+                waiting += usize::from(w.long_polls == 0);
+            } else if w.long_polls == 0 {
                 return Decision::Busy;
             }
         }
@@ -249,8 +273,8 @@ impl VirtualTime {
         }
         for (id, w) in &s.workers {
             lines.push(format!(
-                "  worker {id} {:?}: waiting {} idle {}",
-                w.name, w.waiting, w.idle
+                "  worker {id} {:?}: waiting {} idle {} on the wire {} long-polls {}",
+                w.name, w.waiting, w.idle, w.on_the_wire, w.long_polls
             ));
         }
         lines.join("\n")
@@ -319,6 +343,27 @@ fn ceil_ms(d: Duration) -> u64 {
         ms + 1
     } else {
         ms
+    }
+}
+
+/// A worker's future, counted in [`Inner::polling`] while it runs.
+struct Polled<F> {
+    inner: Arc<Inner>,
+    future: std::pin::Pin<Box<F>>,
+}
+
+impl<F: Future> Future for Polled<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.inner.polling.fetch_add(1, Ordering::SeqCst);
+        let out = self.future.as_mut().poll(cx);
+        self.inner.polling.fetch_sub(1, Ordering::SeqCst);
+        self.inner.changed.notify_waiters();
+        out
     }
 }
 
@@ -396,5 +441,97 @@ impl crate::Clock for ClientClock {
             let _guard = guard;
             let _ = rx.wait_for(|now| *now >= deadline).await;
         })
+    }
+
+    fn request_in_flight(&self, long_poll: bool) -> crate::InFlight {
+        let Ok(id) = WORKER.try_with(|id| *id) else {
+            // Not a worker's request: it does not hold time back.
+            return crate::InFlight::none();
+        };
+        let field: fn(&mut Worker) -> &mut u32 = if long_poll {
+            |w| &mut w.long_polls
+        } else {
+            |w| &mut w.on_the_wire
+        };
+        if let Some(w) = self.0.lock().workers.get_mut(&id) {
+            *field(w) += 1;
+        }
+        self.0.changed.notify_waiters();
+        crate::InFlight::new(Mark {
+            inner: self.0.clone(),
+            id,
+            field,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::MachineConfig;
+    use crate::{Client, RateLimits};
+    use fly_machines_sim::Sim;
+
+    /// Creates paced by the client's limiter (Fly's create limit: a burst of 3, then 1 a
+    /// second, with the client's 5% margin) reach the emulator exactly when the limiter let
+    /// them go, though the worker sending them has most of them asleep meanwhile; so the
+    /// client's limiter and the emulator's bucket see the same arrivals and agree: no 429.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn paced_requests_arrive_when_sent_and_are_never_refused() {
+        let vt = VirtualTime::new(Duration::from_millis(100));
+        let sim = Arc::new(
+            Sim::builder()
+                .clock(vt.sim_clock())
+                .start()
+                .await
+                .expect("the emulator"),
+        );
+        let client = Client::builder()
+            .token(sim.token())
+            .base_url(sim.base_url())
+            .clock(vt.client_clock())
+            .rate_limits(RateLimits::fly_defaults())
+            .build()
+            .expect("the client");
+        let driver = vt.drive(sim.clone());
+        let made = vt
+            .spawn("creates", async move {
+                client
+                    .apps()
+                    .create("paced", "personal")
+                    .send()
+                    .await
+                    .expect("the app");
+                let machines = client.app("paced").machines();
+                let creates = (0..12).map(|_| {
+                    let config = MachineConfig {
+                        image: Some("nginx:1".into()),
+                        ..Default::default()
+                    };
+                    machines.create(config).send()
+                });
+                futures::future::join_all(creates).await
+            })
+            .await
+            .expect("the worker");
+        driver.abort();
+        assert!(made.iter().all(Result::is_ok), "{made:?}");
+        let log = sim.requests();
+        let throttled: Vec<_> = log.iter().filter(|r| r.status == 429).collect();
+        assert!(throttled.is_empty(), "{throttled:?}");
+        let mut arrivals: Vec<u128> = log
+            .iter()
+            .filter(|r| r.operation == Some("Machines_create"))
+            .map(|r| {
+                r.at.duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis()
+            })
+            .collect();
+        arrivals.sort_unstable();
+        let first = arrivals[0];
+        let offsets: Vec<u128> = arrivals.iter().map(|at| at - first).collect();
+        let paced: Vec<u128> = (0..12u128).map(|i| i.saturating_sub(2) * 1050).collect();
+        assert_eq!(offsets, paced);
     }
 }
