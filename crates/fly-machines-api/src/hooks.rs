@@ -163,8 +163,30 @@ impl ClientHooks<Inner> for Client {
                     .execute(self.client(), request, operation)
                     .await
             }
-            // Unreachable for generated operations (the table is generated from the same document).
-            Err(_) => self.client().execute(request).await,
+            // `pre` already refused an operation missing from the table (the table and the
+            // methods come from the same document, so none is). Were this reached, the request
+            // must not go out without the policy (which adds the token): reqwest refuses a URL
+            // that is not HTTP before connecting, so nothing is sent and the call fails.
+            Err(_) => {
+                drop(request);
+                let nowhere = reqwest::Url::parse("refused:operation-missing-from-the-table")
+                    .expect("a constant URL parses");
+                let refused = reqwest::Request::new(reqwest::Method::GET, nowhere);
+                self.client().execute(refused).await
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// What `exec` sends for an operation missing from the table: reqwest refuses it before
+    /// connecting, so no request leaves without the policy.
+    #[tokio::test]
+    async fn a_request_without_a_row_is_refused_before_any_connection() {
+        let nowhere = reqwest::Url::parse("refused:operation-missing-from-the-table").unwrap();
+        let refused = reqwest::Request::new(reqwest::Method::GET, nowhere);
+        let err = reqwest::Client::new().execute(refused).await.unwrap_err();
+        assert!(err.is_builder() && !err.is_connect(), "{err:?}");
     }
 }

@@ -9,14 +9,14 @@ use serde::Deserialize;
 use crate::api::platform::is_region;
 use crate::errors::ApiError;
 use crate::ids::{hex_id, ulid};
-use crate::validation::refused;
-use fly_machines_rules as rules;
 use crate::reply::ok_json;
 use crate::reply::{HandlerResult, Reply};
 use crate::request::{ApiRequest, Env};
 use crate::state::{App, ImageTraits, Lease, Machine, MachineState, World};
 use crate::time::rfc3339;
 use crate::validation;
+use crate::validation::refused;
+use fly_machines_rules as rules;
 
 /// Answer of the calls Fly acknowledges with `{"ok": true}`.
 pub(crate) fn ok_true() -> HandlerResult {
@@ -595,9 +595,7 @@ fn check_duration(value: &str) -> Result<(), ApiError> {
     if value.trim().parse::<f64>().is_ok() {
         return Ok(());
     }
-    rules::parse_go_duration(value)
-        .map(drop)
-        .map_err(refused)
+    rules::parse_go_duration(value).map(drop).map_err(refused)
 }
 
 pub(crate) fn stop(env: &mut Env<'_>, req: &ApiRequest, body: StopBody) -> HandlerResult {
