@@ -139,6 +139,7 @@ async fn run(
     let result = match crate::api::plan(&req) {
         Err(e) => Err(e),
         Ok(Work::Answer(reply)) => Ok(reply),
+        Ok(Work::Sliced(work)) => work(emu, &req),
         Ok(Work::LongPoll { timeout_param }) => {
             crate::api::wait::wait(emu, &req, timeout_param).await
         }
