@@ -140,7 +140,14 @@ async fn run(
     let result = match crate::api::plan(&req) {
         Err(e) => Err(e),
         Ok(Work::Answer(reply)) => Ok(reply),
-        Ok(Work::Sliced(work)) => work(emu, &req),
+        Ok(Work::Sliced(work)) => {
+            let shared = crate::api::Shared {
+                world: &emu.world,
+                clock: &emu.clock,
+                list_slice_hook: &emu.list_slice_hook,
+            };
+            work(&shared, &req)
+        }
         Ok(Work::LongPoll { timeout_param }) => {
             crate::api::wait::wait(emu, &req, timeout_param).await
         }

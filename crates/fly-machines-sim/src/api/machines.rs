@@ -7,8 +7,9 @@ use fly_machines_api::types;
 use rand::rngs::StdRng;
 use serde::Deserialize;
 
+use crate::api::Shared;
 use crate::api::platform::is_region;
-use crate::emulator::{Emulator, lock};
+use crate::emulator::lock;
 use crate::errors::ApiError;
 use crate::ids::{hex_id, ulid};
 use crate::reply::ok_json;
@@ -162,13 +163,13 @@ enum Listed {
 /// An unpaged listing (no `limit`, which Fly answers in full) is read in slices of
 /// [`LIST_SLICE`](crate::paging::LIST_SLICE) machines, taking the lock once per slice, so other
 /// requests go on while a listing of 100,000 machines is written.
-pub(crate) fn list(emu: &Emulator, req: &ApiRequest) -> HandlerResult {
+pub(crate) fn list(emu: &Shared<'_>, req: &ApiRequest) -> HandlerResult {
     let filter = ListFilter::read(req)?;
     let name = req.path_param("app_name");
     let scope = format!("machines:{name}");
     let listed = {
         let now = emu.clock.now_ms();
-        let mut world = lock(&emu.world);
+        let mut world = lock(emu.world);
         world.reap(now);
         let World {
             apps,
@@ -205,7 +206,7 @@ pub(crate) fn list(emu: &Emulator, req: &ApiRequest) -> HandlerResult {
     for (number, slice) in ids.chunks(crate::paging::LIST_SLICE).enumerate() {
         let views = {
             let now = emu.clock.now_ms();
-            let mut world = lock(&emu.world);
+            let mut world = lock(emu.world);
             let World { apps, rng, .. } = &mut *world;
             match apps.get_mut(name) {
                 Some(app) => filter.views(app, slice, now, rng),

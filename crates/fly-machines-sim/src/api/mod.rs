@@ -35,8 +35,15 @@ pub(crate) enum Work {
 }
 
 /// A handler that locks the world itself (see [`Work::Sliced`]).
-pub(crate) type SlicedWork =
-    Box<dyn FnOnce(&crate::emulator::Emulator, &ApiRequest) -> HandlerResult + Send>;
+pub(crate) type SlicedWork = Box<dyn FnOnce(&Shared<'_>, &ApiRequest) -> HandlerResult + Send>;
+
+/// What a handler that takes the world lock itself works on.
+pub(crate) struct Shared<'a> {
+    pub(crate) world: &'a std::sync::Mutex<crate::state::World>,
+    pub(crate) clock: &'a crate::clock::Clock,
+    /// Told after each slice a long listing has written.
+    pub(crate) list_slice_hook: &'a crate::emulator::SliceHook,
+}
 
 fn locked(
     f: impl FnOnce(&mut Env<'_>, &ApiRequest) -> HandlerResult + Send + 'static,
