@@ -76,6 +76,7 @@ pub fn generate_all(spec_path: &Path) -> Result<Vec<Output>, String> {
     let operations = read_operations(&raw, spec_path)?;
     crate::statuses::check(&raw, &operations)
         .map_err(|e| format!("{}: {e}", spec_path.display()))?;
+    crate::links::check(&raw).map_err(|e| format!("{}: {e}", spec_path.display()))?;
 
     let mut settings = GenerationSettings::new();
     settings

@@ -1,13 +1,15 @@
 //! Maintainer tasks for the fly-machines workspace.
 //!
 //! * `cargo xtask regen [--check]` turns `openapi/fly-machines.json` into the generated client,
-//!   the generated httpmock helpers and the operation table; `--check` only compares.
+//!   the generated httpmock helpers and the operation table; `--check` only compares. Both
+//!   first check the document's error statuses and its OpenAPI `links` (see `links.rs`).
 //! * `cargo xtask spec-diff <upstream.json>` lists what differs between our document and an
 //!   upstream one, minus the corrections we made on purpose (see `corrections.rs`).
 
 mod corrections;
 mod diff;
 mod generate;
+mod links;
 mod mocks;
 mod schemars_feature;
 mod sdk;

@@ -12,7 +12,7 @@ use tokio::sync::{Notify, watch};
 use crate::clock::Clock;
 use crate::config::{Faults, RateLimits};
 use crate::connections::{ConnectionLimits, ConnectionSlots};
-use crate::emulator::{Emulator, Settings};
+use crate::emulator::{Emulator, Settings, SliceHook};
 use crate::faults::FaultInjector;
 use crate::handle::SimHandle;
 use crate::ids::{RequestIds, hex_id};
@@ -65,6 +65,7 @@ pub struct SimBuilder {
     max_parked_waits: Option<usize>,
     short_pages: bool,
     documented_shapes: bool,
+    list_slice_hook: SliceHook,
 }
 
 impl Default for SimBuilder {
@@ -89,6 +90,7 @@ impl Default for SimBuilder {
             max_parked_waits: None,
             short_pages: false,
             documented_shapes: false,
+            list_slice_hook: SliceHook::default(),
         }
     }
 }
@@ -265,6 +267,16 @@ impl SimBuilder {
         self
     }
 
+    /// Calls `hook` with the slice's number (from 1) each time an unpaged machine listing has
+    /// written a slice of [`LIST_SLICE`](crate::LIST_SLICE) machines. It runs with the world
+    /// lock released, so it may block while other requests are served: a test can see that a
+    /// long listing never holds the emulator up. It runs on the serving thread; keep it short
+    /// unless the test means to hold the listing.
+    pub fn on_list_slice(mut self, hook: impl Fn(usize) + Send + Sync + 'static) -> SimBuilder {
+        self.list_slice_hook = SliceHook(Some(Arc::new(hook)));
+        self
+    }
+
     /// Binds the listener and starts serving in a background task.
     pub async fn start(self) -> std::io::Result<SimHandle> {
         let listener = TcpListener::bind(self.addr).await?;
@@ -317,6 +329,7 @@ impl SimBuilder {
             shutdown,
             parked_waits: AtomicUsize::new(0),
             parked_changed: Notify::new(),
+            list_slice_hook: self.list_slice_hook,
         });
         let router = crate::routing::router(emulator.clone());
         let rx = emulator.shutdown.subscribe();

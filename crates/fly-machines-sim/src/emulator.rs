@@ -18,6 +18,30 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Called by a long machine listing after each slice it has written, with the world lock
+/// released (see [`crate::SimBuilder::on_list_slice`]).
+#[derive(Clone, Default)]
+pub(crate) struct SliceHook(pub(crate) Option<Arc<dyn Fn(usize) + Send + Sync>>);
+
+impl SliceHook {
+    /// Tells the hook, if any, that slice `slice` (from 1) is written.
+    pub(crate) fn call(&self, slice: usize) {
+        if let Some(hook) = &self.0 {
+            hook(slice);
+        }
+    }
+}
+
+impl std::fmt::Debug for SliceHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "SliceHook(set)"
+        } else {
+            "SliceHook(none)"
+        })
+    }
+}
+
 /// Fixed settings of one emulator.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -55,4 +79,6 @@ pub(crate) struct Emulator {
     /// How many `/wait` calls are blocked, and a signal when that changes.
     pub(crate) parked_waits: AtomicUsize,
     pub(crate) parked_changed: Notify,
+    /// Told when a long listing has written a slice.
+    pub(crate) list_slice_hook: SliceHook,
 }

@@ -13,7 +13,16 @@ pub(crate) enum ErrorShape {
     LeaseEnvelope,
     /// `{"error": message}`, the Managed Postgres endpoints (`PostgresErrorResponse`).
     Postgres,
+    /// The message as plain text: the token endpoints that answer text (`/tokens/kms`,
+    /// `/tokens/oidc`), whose errors are text too.
+    Text,
 }
+
+/// The operations whose errors are text (their answers are text).
+const TEXT_ERRORS: [fly_machines_api::OperationId; 2] = [
+    fly_machines_api::OperationId::TokensRequestKms,
+    fly_machines_api::OperationId::TokensRequestOidc,
+];
 
 /// A Fly-shaped error: `{"error": message, "status": code}` with an HTTP status.
 #[derive(Debug, Clone)]
@@ -60,6 +69,15 @@ impl ApiError {
         self.shape = ErrorShape::LeaseEnvelope;
         self
     }
+    /// The error in the shape `op` declares for its errors: text for the endpoints that answer
+    /// text, otherwise as it is.
+    pub(crate) fn shaped_for(mut self, op: fly_machines_api::OperationId) -> Self {
+        if TEXT_ERRORS.contains(&op) {
+            self.shape = ErrorShape::Text;
+        }
+        self
+    }
+
     /// Marks the error as one to be sent in the Managed Postgres shape.
     pub(crate) fn in_postgres_shape(mut self) -> Self {
         self.shape = ErrorShape::Postgres;
@@ -72,7 +90,15 @@ impl ApiError {
     }
 
     pub(crate) fn into_reply(self) -> Reply {
+        if self.shape == ErrorShape::Text {
+            return Reply {
+                status: self.http,
+                body: ReplyBody::Text(self.message),
+                headers: self.headers,
+            };
+        }
         let body = match self.shape {
+            ErrorShape::Text => serde_json::Value::Null,
             ErrorShape::LeaseEnvelope => serde_json::json!({
                 "status": "error",
                 "code": self.code,

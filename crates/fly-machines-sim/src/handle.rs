@@ -203,6 +203,45 @@ impl SimHandle {
         )
     }
 
+    /// Makes `count` machines in `app` from `request`, as that many `Machines_create` calls
+    /// would (same checks, ids, names made unique by a suffix when `request` names one), without
+    /// HTTP: for tests and benchmarks that need a large fleet (read them back with
+    /// [`machines`](SimHandle::machines)). Stops at the first refusal, with its message.
+    pub fn create_machines(
+        &self,
+        app: &str,
+        count: usize,
+        request: &types::CreateMachineRequest,
+    ) -> Result<(), String> {
+        let op = fly_machines_api::OperationId::MachinesCreate.operation();
+        let mut params = std::collections::HashMap::new();
+        params.insert("app_name".to_string(), app.to_string());
+        let req = crate::request::ApiRequest {
+            op,
+            params: crate::request::PathParams(params),
+            query: Vec::new(),
+            headers: Default::default(),
+            body: Default::default(),
+        };
+        let now = self.emulator.clock.now_ms();
+        let mut world = lock(&self.emulator.world);
+        let mut env = crate::request::Env {
+            world: &mut world,
+            now,
+            settings: &self.emulator.settings,
+        };
+        for n in 0..count {
+            let mut body = request.clone();
+            if let Some(name) = body.name.as_mut().filter(|name| !name.is_empty()) {
+                name.push_str(&format!("-{n}"));
+            }
+            crate::api::machines::create(&mut env, &req, body).map_err(|e| e.message)?;
+        }
+        drop(world);
+        self.emulator.changed.notify_waiters();
+        Ok(())
+    }
+
     /// How many machines of `app` are not destroyed.
     pub fn machine_count(&self, app: &str) -> usize {
         self.machines(app).len()

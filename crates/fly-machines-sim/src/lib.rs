@@ -222,6 +222,7 @@ pub use clock::{Clock, MANUAL_EPOCH_MS};
 pub use config::{FaultKind, Faults, Limit, RateLimits};
 pub use fly_machines_api::types;
 pub use handle::SimHandle;
+pub use paging::LIST_SLICE;
 pub use pipeline::REQUEST_ID_HEADER;
 pub use request::LEASE_NONCE_HEADER;
 pub use request_log::RequestRecord;

@@ -2,7 +2,15 @@
 //!
 //! A listing with `limit` answers one page and a cursor for the next (in the body for apps, in
 //! the `fly-next-cursor` header for machines and volumes); without `limit` it answers
-//! everything, as before. A cursor is an opaque token naming where the next page starts; it
+//! everything, as before.
+//!
+//! An unpaged machine listing is read [`LIST_SLICE`] machines per hold of the world lock and
+//! encoded with the lock released, so other requests are served while a large one is written
+//! (a machine changed meanwhile shows as it was when its slice was read). Its size is not
+//! capped, as Fly caps none: at about 1 KB a machine, 100,000 machines make roughly 100 MB,
+//! past the 32 MiB a `fly_machines::Client` accepts by default. That client never asks for one:
+//! its listings always page (`limit=1000`). A raw unpaged call past a client's limit fails
+//! there with a size error; nothing is cut short. A cursor is an opaque token naming where the next page starts; it
 //! expires [`CURSOR_TTL_MS`] after the listing's first page, on the emulator's clock, and an
 //! expired or unknown cursor is refused with 400. With [`SimBuilder::short_pages`] the machines
 //! and volumes pages, whose limit Fly calls advisory, come back shorter than asked and now and
@@ -22,6 +30,10 @@ use crate::request::ApiRequest;
 
 /// How long a cursor lasts, from the first page of its listing (30 minutes, as Fly's).
 pub(crate) const CURSOR_TTL_MS: u64 = 30 * 60 * 1000;
+
+/// How many machines an unpaged listing (one without `limit`, which Fly answers in full) reads
+/// under one hold of the world lock; it lets other requests through between slices.
+pub const LIST_SLICE: usize = 1000;
 
 /// Fly's largest machines and volumes page.
 pub(crate) const MAX_LIMIT_ADVISORY: usize = 1000;

@@ -45,7 +45,7 @@ pub(crate) async fn handle(emu: Arc<Emulator>, op: &'static Operation, req: Requ
             Err(e) => Err(ApiError::bad_request(format!("invalid path: {e}"))),
         };
     let outcome = match params {
-        Err(e) => Outcome::Reply(e.into_reply(), None),
+        Err(e) => Outcome::Reply(e.shaped_for(op.op).into_reply(), None),
         Ok(params) => run(&emu, op, &head, params, body).await,
     };
     match outcome {
@@ -75,11 +75,11 @@ async fn run(
     if let Err(e) = crate::auth::check_host(emu, &head.headers)
         .and_then(|()| crate::auth::authenticate(emu, &head.headers, &params))
     {
-        return Outcome::Reply(e.into_reply(), None);
+        return Outcome::Reply(e.shaped_for(op.op).into_reply(), None);
     }
     let now = emu.clock.now_ms();
     if let Err(e) = emu.limiter.admit(op, &params, now) {
-        return Outcome::Reply(e.into_reply(), None);
+        return Outcome::Reply(e.shaped_for(op.op).into_reply(), None);
     }
     let mut fault = None;
     if emu.faults.is_active() {
@@ -94,8 +94,9 @@ async fn run(
             Verdict::Error(code) => {
                 let status =
                     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let reply =
-                    ApiError::new(status, "unknown", "injected fault: upstream error").into_reply();
+                let reply = ApiError::new(status, "unknown", "injected fault: upstream error")
+                    .shaped_for(op.op)
+                    .into_reply();
                 return Outcome::Reply(reply, Some(FaultKind::ServerError));
             }
         }
@@ -106,7 +107,7 @@ async fn run(
             // The rest of the body is still on the wire: close instead of reading it.
             e.headers
                 .push((header::CONNECTION, HeaderValue::from_static("close")));
-            return Outcome::Reply(e.into_reply(), fault);
+            return Outcome::Reply(e.shaped_for(op.op).into_reply(), fault);
         }
     };
     let query = head
@@ -139,6 +140,14 @@ async fn run(
     let result = match crate::api::plan(&req) {
         Err(e) => Err(e),
         Ok(Work::Answer(reply)) => Ok(reply),
+        Ok(Work::Sliced(work)) => {
+            let shared = crate::api::Shared {
+                world: &emu.world,
+                clock: &emu.clock,
+                list_slice_hook: &emu.list_slice_hook,
+            };
+            work(&shared, &req)
+        }
         Ok(Work::LongPoll { timeout_param }) => {
             crate::api::wait::wait(emu, &req, timeout_param).await
         }
@@ -160,7 +169,7 @@ async fn run(
             result
         }
     };
-    let mut reply = result.unwrap_or_else(ApiError::into_reply);
+    let mut reply = result.unwrap_or_else(|e| e.shaped_for(op.op).into_reply());
     if reply.status.is_success()
         && emu.faults.is_active()
         && emu.faults.ambiguous_applies_to(op.op, &AMBIGUOUS_CREATES)

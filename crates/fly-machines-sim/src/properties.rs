@@ -47,18 +47,37 @@ fn run(world: &mut World, now: u64, req: &ApiRequest) -> Option<u16> {
                 now,
                 settings: &settings,
             };
-            let status = match work(&mut env, req) {
-                Ok(reply) => {
-                    // Encoding must not fail either.
-                    if let Err(e) = reply.body.encoded() {
-                        panic!("{} could not encode its answer: {e}", req.op.id);
-                    }
-                    reply.status
-                }
-                Err(e) => e.http,
-            };
-            Some(status.as_u16())
+            Some(status_of(req, work(&mut env, req)))
         }
+        Ok(Work::Sliced(work)) => {
+            // The handler locks the world itself: lend it the world behind a lock.
+            let shared_world = std::sync::Mutex::new(std::mem::replace(world, World::new(0)));
+            let clock = crate::clock::Clock::manual_at(
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(now),
+            );
+            let hook = crate::emulator::SliceHook::default();
+            let shared = crate::api::Shared {
+                world: &shared_world,
+                clock: &clock,
+                list_slice_hook: &hook,
+            };
+            let result = work(&shared, req);
+            *world = shared_world.into_inner().unwrap_or_else(|e| e.into_inner());
+            Some(status_of(req, result))
+        }
+    }
+}
+
+/// The status of a handler's answer, whose encoding must not fail either.
+fn status_of(req: &ApiRequest, result: crate::reply::HandlerResult) -> u16 {
+    match result {
+        Ok(reply) => {
+            if let Err(e) = reply.body.encoded() {
+                panic!("{} could not encode its answer: {e}", req.op.id);
+            }
+            reply.status.as_u16()
+        }
+        Err(e) => e.http.as_u16(),
     }
 }
 

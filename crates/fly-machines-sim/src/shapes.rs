@@ -27,9 +27,20 @@ pub(crate) fn ok_machine(m: &types::Machine) -> HandlerResult {
     Ok(Reply::ok(machine(m)))
 }
 
-/// `ok_json` of a list of machines, as Fly writes them.
-pub(crate) fn ok_machines(ms: &[types::Machine]) -> Reply {
-    Reply::ok(Value::Array(ms.iter().map(machine).collect()))
+/// A list of machines, as Fly writes them, converted only when it is encoded (after the world
+/// lock is released).
+struct MachinesAsFlyWrites(Vec<types::Machine>);
+
+impl serde::Serialize for MachinesAsFlyWrites {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(machine))
+    }
+}
+
+/// An answer with a list of machines as Fly writes them, converted and encoded after the world
+/// lock is released.
+pub(crate) fn ok_machines_deferred(ms: Vec<types::Machine>) -> Reply {
+    Reply::ok(MachinesAsFlyWrites(ms))
 }
 
 fn config_as_fly_writes(config: &mut Map<String, Value>) {

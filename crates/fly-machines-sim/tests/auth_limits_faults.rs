@@ -387,3 +387,43 @@ async fn a_capacity_rate_is_seeded() {
     let refused = outcomes[0].iter().filter(|s| **s == 412).count();
     assert!((4..=16).contains(&refused), "{refused}");
 }
+
+/// The token endpoints that answer text (`/tokens/kms`, `/tokens/oidc`) refuse in text too, as
+/// the document declares, while every other endpoint keeps Fly's JSON error shape.
+#[tokio::test]
+async fn text_endpoints_refuse_in_text() {
+    let sim = start().await;
+    let anonymous = reqwest::Client::new();
+    for path in ["/tokens/kms", "/tokens/oidc"] {
+        let answer = anonymous
+            .post(format!("{}{path}", sim.base_url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 401, "{path}");
+        let content_type = answer.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            content_type.starts_with("text/plain"),
+            "{path}: {content_type}"
+        );
+        let text = answer.text().await.unwrap();
+        assert!(text.contains("authenticated"), "{path}: {text}");
+        assert!(!text.starts_with('{'), "{path}: {text}");
+    }
+    let json = anonymous
+        .get(format!("{}/apps/a", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), 401);
+    assert!(
+        json.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    sim.shutdown().await;
+}

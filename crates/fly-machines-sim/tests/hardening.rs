@@ -391,3 +391,73 @@ async fn update_images(sim: &SimHandle, http: &Http, path: &str, count: usize) {
         assert_eq!(answer.status, 200, "{}", answer.text);
     }
 }
+
+/// An unpaged listing of 100,000 machines lets other requests through while it is written.
+/// The listing is held after its first slice (the slice hook blocks it, with the world lock
+/// released) until a Get App sent meanwhile has been answered; the listing then finishes with
+/// every machine. Before, the whole listing was built under the world lock: the Get App could
+/// not be answered until it was done, and this test times out waiting for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_long_listing_lets_other_requests_through() {
+    const MACHINES: usize = 100_000;
+    let (written, written_seen) = std::sync::mpsc::sync_channel::<()>(1);
+    let (go, go_seen) = std::sync::mpsc::channel::<()>();
+    let go_seen = std::sync::Mutex::new(go_seen);
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let armed_in_hook = armed.clone();
+    let sim = manual()
+        .on_list_slice(move |slice| {
+            if slice == 1 && armed_in_hook.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                let _ = written.send(());
+                // Bounded: a test that fails must not hang the suite.
+                let _ = go_seen
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(120));
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let http = Http::new(&sim);
+    http.app("big").await;
+    let request: fly_machines_sim::types::CreateMachineRequest =
+        serde_json::from_value(json!({ "config": { "image": "nginx" } })).unwrap();
+    sim.create_machines("big", MACHINES, &request).unwrap();
+    assert_eq!(sim.machine_count("big"), MACHINES);
+
+    armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    // The summary view and a count of the entries keep the test quick in a debug build; the
+    // listing takes the same path with full views.
+    let lister = http.clone();
+    let listing = tokio::spawn(async move {
+        lister
+            .client
+            .get(format!("{}/apps/big/machines?summary=true", lister.base))
+            .bearer_auth(&lister.token)
+            .send()
+            .await
+            .expect("the listing is answered")
+    });
+    tokio::task::spawn_blocking(move || written_seen.recv_timeout(Duration::from_secs(120)))
+        .await
+        .unwrap()
+        .expect("the listing wrote its first slice");
+    let other = tokio::time::timeout(Duration::from_secs(30), http.get("/apps/big"))
+        .await
+        .expect("a Get App is answered while the listing is held mid-way");
+    assert_eq!(other.status, 200, "{}", other.text);
+    go.send(()).unwrap();
+    let listed = listing.await.unwrap();
+    assert_eq!(listed.status(), 200);
+    let bytes = listed.bytes().await.unwrap();
+    let machines = serde_json::from_slice::<Vec<serde::de::IgnoredAny>>(&bytes)
+        .unwrap()
+        .len();
+    assert_eq!(machines, MACHINES);
+    println!(
+        "unpaged listing: {machines} machines, {} bytes, {} slices; a Get App answered mid-way",
+        bytes.len(),
+        MACHINES.div_ceil(fly_machines_sim::LIST_SLICE)
+    );
+}

@@ -119,7 +119,7 @@ impl Model {
                 if self.databases.insert(DATABASES[d]) {
                     201
                 } else {
-                    409
+                    422
                 }
             }),
             Op::DeleteDatabase(d) => self.gate().unwrap_or_else(|| {

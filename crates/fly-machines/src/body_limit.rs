@@ -58,15 +58,13 @@ pub(crate) fn bound(
     }
     match response.content_length() {
         Some(length) if length <= limit => response,
-        Some(length) => replace_body(response, |_| {
-            futures::stream::once(async move {
-                Err::<bytes::Bytes, BoxError>(Box::new(BodyTooLarge {
-                    limit,
-                    size: length,
-                }))
-            })
-            .boxed()
-        }),
+        Some(length) => failing(
+            response,
+            BodyTooLarge {
+                limit,
+                size: length,
+            },
+        ),
         None => replace_body(response, |response| {
             let mut read: u64 = 0;
             response
@@ -121,6 +119,110 @@ fn read_and_check(
             Ok(bytes::Bytes::from(body))
         })
         .boxed()
+    })
+}
+
+/// `response` with its whole body already read (at most `limit` bytes), so that a connection
+/// lost mid-body fails here, while the call can still be sent again, rather than in the decoder
+/// after the call has ended. `Err` is that transport failure. An answer past the limit, or a
+/// success the decode budget refuses (`check`), comes back with a body that fails with the
+/// reason, as [`bound`] gives it.
+///
+/// Costs a handful of allocations over passing the answer on: the body's bytes are kept as
+/// they came (one piece, as a small answer arrives, is not copied) and the answer's head is
+/// moved, not cloned.
+pub(crate) async fn read_whole(
+    mut response: reqwest::Response,
+    limit: u64,
+    check: Option<DecodeCheck>,
+) -> reqwest::Result<reqwest::Response> {
+    if let Some(length) = response.content_length().filter(|length| *length > limit) {
+        let too_large = BodyTooLarge {
+            limit,
+            size: length,
+        };
+        return Ok(failing(response, too_large));
+    }
+    let mut body = Pieces::default();
+    while let Some(chunk) = response.chunk().await? {
+        let read = body.len().saturating_add(chunk.len() as u64);
+        if read > limit {
+            return Ok(failing(response, BodyTooLarge { limit, size: read }));
+        }
+        body.push(chunk);
+    }
+    let body = body.into_bytes();
+    let budget = limit.saturating_mul(DECODE_BUDGET_FACTOR);
+    if let Some(check) = check
+        && response.status().is_success()
+        && (body.len() as u64).saturating_mul(WORST_GROWTH) > budget
+        && let Err(charged) = check(&body, budget)
+    {
+        let too_large = BodyTooLarge {
+            limit: budget,
+            size: charged,
+        };
+        return Ok(failing(response, too_large));
+    }
+    Ok(with_body(response, body))
+}
+
+/// A body read piece by piece: the first piece as it came, later ones copied together.
+#[derive(Default)]
+struct Pieces {
+    first: bytes::Bytes,
+    rest: Vec<u8>,
+}
+
+impl Pieces {
+    fn len(&self) -> u64 {
+        (self.first.len() as u64).saturating_add(self.rest.len() as u64)
+    }
+
+    fn push(&mut self, chunk: bytes::Bytes) {
+        if self.first.is_empty() && self.rest.is_empty() {
+            self.first = chunk;
+            return;
+        }
+        if self.rest.is_empty() {
+            self.rest
+                .extend_from_slice(&std::mem::take(&mut self.first));
+        }
+        self.rest.extend_from_slice(&chunk);
+    }
+
+    fn into_bytes(self) -> bytes::Bytes {
+        if self.rest.is_empty() {
+            self.first
+        } else {
+            bytes::Bytes::from(self.rest)
+        }
+    }
+}
+
+/// The same answer with `body` in memory: status, version, headers and extensions are moved
+/// over, only the URL is copied.
+fn with_body(mut response: reqwest::Response, body: bytes::Bytes) -> reqwest::Response {
+    let built = http::Response::builder()
+        .url(response.url().clone())
+        .body(reqwest::Body::from(body));
+    let Ok(mut rebuilt) = built else {
+        // Unreachable: the builder was given nothing that can be invalid.
+        return response;
+    };
+    *rebuilt.status_mut() = response.status();
+    *rebuilt.version_mut() = response.version();
+    *rebuilt.headers_mut() = std::mem::take(response.headers_mut());
+    rebuilt
+        .extensions_mut()
+        .extend(std::mem::take(response.extensions_mut()));
+    reqwest::Response::from(rebuilt)
+}
+
+/// The same answer (status, headers, URL) with a body that fails with `error` when read.
+fn failing(response: reqwest::Response, error: BodyTooLarge) -> reqwest::Response {
+    replace_body(response, move |_| {
+        futures::stream::once(async move { Err::<bytes::Bytes, BoxError>(Box::new(error)) }).boxed()
     })
 }
 

@@ -136,6 +136,7 @@ impl Pipeline {
                 .clock
                 .request_in_flight(call.operation.long_poll.is_some());
             let result = sent.await;
+            let (result, read) = self.read_final_answer(&call, result).await;
             drop(on_the_wire);
 
             // Classify: a success or a final error ends the call here.
@@ -143,7 +144,7 @@ impl Pipeline {
                 if attempt == 1 {
                     self.budget.deposit(1);
                 }
-                return self.finish(&call, result, attempt);
+                return self.finish(&call, result, attempt, read);
             };
 
             // Decide: the server's `Retry-After` (capped) paces both the retry and the key.
@@ -158,7 +159,7 @@ impl Pipeline {
             }
             let delay = self.retry.delay_for(attempt, retry_after);
             let Some(next) = kept.filter(|_| self.may_retry(&call, failure, delay)) else {
-                return self.finish(&call, result, attempt);
+                return self.finish(&call, result, attempt, read);
             };
 
             // Wait, without holding the failed response (and its connection).
@@ -178,6 +179,37 @@ impl Pipeline {
             request = next;
             attempt += 1;
         }
+    }
+
+    /// For an idempotent call, a final answer from the API is read whole before the call ends,
+    /// so that a connection lost mid-body is a failed attempt (sent again like any other
+    /// interrupted idempotent call) rather than a decode error after the call has ended. A
+    /// create's answer is left to the decoder: losing it stays ambiguous, for the create path
+    /// to look up. The flag says whether the body was read (and bounded) here.
+    async fn read_final_answer(
+        &self,
+        call: &Call<'_>,
+        result: reqwest::Result<reqwest::Response>,
+    ) -> (reqwest::Result<reqwest::Response>, bool) {
+        match result {
+            Ok(response)
+                if call.operation.idempotent
+                    && self.classify_answer(&response).is_none()
+                    && (self.own_client || same_origin(response.url(), &self.base_url)) =>
+            {
+                let read =
+                    body_limit::read_whole(response, self.max_response_bytes, call.decode_check)
+                        .await;
+                let whole = read.is_ok();
+                (read, whole)
+            }
+            other => (other, false),
+        }
+    }
+
+    /// What an answer's status says about the attempt (see [`Failure::of_status`]).
+    fn classify_answer(&self, response: &reqwest::Response) -> Option<Failure> {
+        Failure::of_status(response.status().as_u16())
     }
 
     /// Cuts a retry's timeout to what is left of `max_elapsed`, so the call never overshoots
@@ -249,12 +281,14 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Ends the call: records the attempts on the call and its span, and bounds the body.
+    /// Ends the call: records the attempts on the call and its span, and bounds the body unless
+    /// it was `read` whole (and bounded) already.
     fn finish(
         &self,
         call: &Call<'_>,
         result: reqwest::Result<reqwest::Response>,
         attempt: u32,
+        read: bool,
     ) -> reqwest::Result<reqwest::Response> {
         record_attempts(attempt);
         if let Ok(response) = &result
@@ -277,6 +311,9 @@ impl Pipeline {
             Err(e) => {
                 tracing::debug!(error = %e, attempt, "request failed");
             }
+        }
+        if read {
+            return result;
         }
         result
             .map(|response| body_limit::bound(response, self.max_response_bytes, call.decode_check))

@@ -634,6 +634,7 @@ fn big_list(element: &'static str, count: usize) -> Answer {
     Answer {
         head,
         chunks: Box::new(pieces),
+        reset: false,
     }
 }
 
@@ -1167,4 +1168,88 @@ async fn wait_all_is_not_held_up_by_stuck_machines() {
         &format!("{} s for a 10 s timeout", took.as_secs()),
     );
     tally.print("wait_all head-of-line");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers lost mid-body
+
+/// A machine tagged with the idempotency key `job-1`.
+const KEYED_MACHINE: &str = r#"{"id":"m1","state":"started","instance_id":"v1","config":{"image":"nginx","metadata":{"fly_machines_launch_id":"job-1"}}}"#;
+
+/// A GET whose first answer is reset after its head and half its body is sent again, within
+/// the same call (2 attempts); a create whose answer is lost the same way is never resent
+/// blindly: without a key it fails as ambiguous after one POST, with a key it is found by the
+/// key after one POST.
+#[tokio::test]
+async fn an_answer_reset_mid_body_is_retried_only_where_safe() {
+    let mut tally = Tally::default();
+    for round in 0..10 {
+        let gets = Arc::new(AtomicUsize::new(0));
+        let counter = gets.clone();
+        let server = Server::start(move |_: &Seen| {
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                Answer::reset_mid_body(MACHINE)
+            } else {
+                Answer::json(200, MACHINE)
+            }
+        })
+        .await;
+        let client = client_for(&server, ManualClock::auto_advance())
+            .build()
+            .unwrap();
+        let got = client.app("a").machine("m1").get().await;
+        assert!(got.is_ok(), "round {round}: {got:?}");
+        assert_eq!(server.seen().len(), 2, "round {round}: one resend");
+        tally.record("GET reset mid-body", "ok after 2 attempts");
+    }
+
+    for round in 0..10 {
+        let server = Server::start(|request: &Seen| match request.method.as_str() {
+            "POST" => Answer::reset_mid_body(KEYED_MACHINE),
+            _ => Answer::json(200, "[]"),
+        })
+        .await;
+        let client = client_for(&server, ManualClock::auto_advance())
+            .build()
+            .unwrap();
+        let err = client
+            .app("a")
+            .machines()
+            .create(create_config())
+            .send()
+            .await
+            .expect_err("the answer was lost");
+        assert!(err.is_ambiguous(), "round {round}: {err}");
+        let posts = server.seen().iter().filter(|s| s.method == "POST").count();
+        assert_eq!(posts, 1, "round {round}: an unkeyed create was resent");
+        tally.record("create reset mid-body, no key", "ambiguous after 1 POST");
+    }
+
+    for round in 0..10 {
+        let posts = Arc::new(AtomicUsize::new(0));
+        let counter = posts.clone();
+        let server = Server::start(move |request: &Seen| match request.method.as_str() {
+            "POST" => {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Answer::reset_mid_body(KEYED_MACHINE)
+            }
+            _ if counter.load(Ordering::SeqCst) == 0 => Answer::json(200, "[]"),
+            _ => Answer::json(200, &format!("[{KEYED_MACHINE}]")),
+        })
+        .await;
+        let client = client_for(&server, ManualClock::auto_advance())
+            .build()
+            .unwrap();
+        let made = client
+            .app("a")
+            .machines()
+            .create(create_config())
+            .idempotency_key("job-1")
+            .send()
+            .await;
+        assert!(made.is_ok(), "round {round}: {made:?}");
+        assert_eq!(posts.load(Ordering::SeqCst), 1, "round {round}: resent");
+        tally.record("create reset mid-body, keyed", "found by key after 1 POST");
+    }
+    tally.print("answers reset mid-body");
 }

@@ -26,8 +26,10 @@ fn start_emulator(token: &str) -> (Child, String) {
             "100",
             "--check-delay-ms",
             "100",
-            // No 5xx: lease acquisition does not recover from one yet (issue 24 owns it), and
-            // the emulator binary cannot leave one operation out of the error rate.
+            // 15% 5xx on every call, lease acquisition included, and 30% of creates answer
+            // 408/5xx after taking effect.
+            "--error-rate",
+            "0.15",
             "--ambiguous-create-rate",
             "0.3",
             // Two processes pacing themselves apart exceed Fly's per-app budget together (the

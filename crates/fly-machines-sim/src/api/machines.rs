@@ -4,13 +4,16 @@ use std::collections::{BTreeMap, VecDeque};
 
 use axum::http::StatusCode;
 use fly_machines_api::types;
+use rand::rngs::StdRng;
 use serde::Deserialize;
 
+use crate::api::Shared;
 use crate::api::platform::is_region;
+use crate::emulator::lock;
 use crate::errors::ApiError;
 use crate::ids::{hex_id, ulid};
 use crate::reply::ok_json;
-use crate::reply::{HandlerResult, Reply};
+use crate::reply::{HandlerResult, Reply, ReplyBody};
 use crate::request::{ApiRequest, Env};
 use crate::state::{App, ImageTraits, Lease, Machine, MachineState, World};
 use crate::time::rfc3339;
@@ -50,76 +53,189 @@ macro_rules! machine {
 }
 pub(crate) use machine;
 
-pub(crate) fn list(env: &mut Env<'_>, req: &ApiRequest) -> HandlerResult {
-    let include_deleted = req.query_bool("include_deleted")?.unwrap_or(false);
-    let summary = req.query_bool("summary")?.unwrap_or(false);
-    let include_leases = req.query_bool("include_leases")?.unwrap_or(false);
-    let region = req.query_param("region").filter(|r| !r.is_empty());
-    let mut states = Vec::new();
-    for s in req.query_list("state") {
-        states.push(
-            MachineState::parse(&s)
-                .ok_or_else(|| ApiError::bad_request(format!("unknown machine state {s:?}")))?,
-        );
-    }
-    let meta: Vec<(&str, &str)> = req
-        .query
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix("metadata.").map(|k| (k, v.as_str())))
-        .collect();
-    let now = env.now;
-    let World {
-        apps,
-        rng,
-        cursors,
-        short_pages,
-        ..
-    } = &mut *env.world;
-    let name = req.path_param("app_name");
-    let scope = format!("machines:{name}");
-    let paging = cursors.read(req, &scope, crate::paging::MAX_LIMIT_ADVISORY, now)?;
-    let app = apps
-        .get_mut(name)
-        .ok_or_else(|| ApiError::not_found(format!("app {name} not found")))?;
-    let mut ms: Vec<&mut Machine> = app.machines.values_mut().collect();
-    ms.sort_by_key(|m| m.seq);
-    let mut out = Vec::new();
-    for m in ms {
-        m.settle(now, rng);
-        if now < m.visible_from_ms || (m.state == MachineState::Destroyed && !include_deleted) {
-            continue;
+/// What a machine listing asks for, read from its query.
+struct ListFilter {
+    include_deleted: bool,
+    summary: bool,
+    include_leases: bool,
+    region: Option<String>,
+    states: Vec<MachineState>,
+    metadata: Vec<(String, String)>,
+}
+
+impl ListFilter {
+    fn read(req: &ApiRequest) -> Result<ListFilter, ApiError> {
+        let mut states = Vec::new();
+        for s in req.query_list("state") {
+            states
+                .push(MachineState::parse(&s).ok_or_else(|| {
+                    ApiError::bad_request(format!("unknown machine state {s:?}"))
+                })?);
         }
-        if region.is_some_and(|r| r != m.region)
-            || (!states.is_empty() && !states.contains(&m.state))
+        Ok(ListFilter {
+            include_deleted: req.query_bool("include_deleted")?.unwrap_or(false),
+            summary: req.query_bool("summary")?.unwrap_or(false),
+            include_leases: req.query_bool("include_leases")?.unwrap_or(false),
+            region: req
+                .query_param("region")
+                .filter(|r| !r.is_empty())
+                .map(str::to_string),
+            states,
+            metadata: req
+                .query
+                .iter()
+                .filter_map(|(k, v)| {
+                    k.strip_prefix("metadata.")
+                        .map(|k| (k.to_string(), v.clone()))
+                })
+                .collect(),
+        })
+    }
+
+    /// Whether the (settled) machine belongs in the listing.
+    fn matches(&self, m: &Machine, now: u64) -> bool {
+        if now < m.visible_from_ms || (m.state == MachineState::Destroyed && !self.include_deleted)
         {
-            continue;
+            return false;
+        }
+        if self.region.as_ref().is_some_and(|r| *r != m.region)
+            || (!self.states.is_empty() && !self.states.contains(&m.state))
+        {
+            return false;
         }
         let md = m.config.metadata.as_ref();
-        if !meta
+        self.metadata
             .iter()
-            .all(|(k, v)| md.and_then(|md| md.get(*k)).map(String::as_str) == Some(*v))
-        {
-            continue;
-        }
-        let view = if include_leases {
-            m.view_with_lease(summary, None, now)
-        } else {
-            m.view(summary, None)
-        };
-        out.push((format!("{:020}", m.seq), view));
+            .all(|(k, v)| md.and_then(|md| md.get(k)) == Some(v))
     }
-    let Some(query) = paging else {
-        let all: Vec<types::Machine> = out.into_iter().map(|(_, m)| m).collect();
-        return Ok(crate::shapes::ok_machines(&all));
+
+    /// The sort keys and ids of the app's matching machines, oldest first. Settles each
+    /// machine but copies nothing of it beyond its id.
+    fn matching(&self, app: &mut App, now: u64, rng: &mut StdRng) -> Vec<(String, String)> {
+        let mut ms: Vec<&mut Machine> = app.machines.values_mut().collect();
+        ms.sort_by_key(|m| m.seq);
+        let mut out = Vec::new();
+        for m in ms {
+            m.settle(now, rng);
+            if self.matches(m, now) {
+                out.push((format!("{:020}", m.seq), m.id.clone()));
+            }
+        }
+        out
+    }
+
+    /// The wire views of the machines `ids` that still match (a machine may have changed or
+    /// gone since its id was picked).
+    fn views(
+        &self,
+        app: &mut App,
+        ids: &[String],
+        now: u64,
+        rng: &mut StdRng,
+    ) -> Vec<types::Machine> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(m) = app.machines.get_mut(id) else {
+                continue;
+            };
+            m.settle(now, rng);
+            if !self.matches(m, now) {
+                continue;
+            }
+            out.push(if self.include_leases {
+                m.view_with_lease(self.summary, None, now)
+            } else {
+                m.view(self.summary, None)
+            });
+        }
+        out
+    }
+}
+
+/// What a listing does once the lock is released: a page is ready to encode; an unpaged
+/// listing still has every matching id to read, slice by slice.
+enum Listed {
+    Page(Reply),
+    All(Vec<String>),
+}
+
+/// Lists an app's machines without holding the world for the whole listing. Under the lock it
+/// picks the matching ids (settling each machine, copying nothing else) and, for a page, takes
+/// copies of that page's machines only; every answer is encoded after the lock is released.
+/// An unpaged listing (no `limit`, which Fly answers in full) is read in slices of
+/// [`LIST_SLICE`](crate::paging::LIST_SLICE) machines, taking the lock once per slice, so other
+/// requests go on while a listing of 100,000 machines is written.
+pub(crate) fn list(emu: &Shared<'_>, req: &ApiRequest) -> HandlerResult {
+    let filter = ListFilter::read(req)?;
+    let name = req.path_param("app_name");
+    let scope = format!("machines:{name}");
+    let listed = {
+        let now = emu.clock.now_ms();
+        let mut world = lock(emu.world);
+        world.reap(now);
+        let World {
+            apps,
+            rng,
+            cursors,
+            short_pages,
+            ..
+        } = &mut *world;
+        let paging = cursors.read(req, &scope, crate::paging::MAX_LIMIT_ADVISORY, now)?;
+        let app = apps
+            .get_mut(name)
+            .ok_or_else(|| ApiError::not_found(format!("app {name} not found")))?;
+        let matching = filter.matching(app, now, rng);
+        match paging {
+            Some(query) => {
+                let sizes = crate::paging::PageSizes::Advisory {
+                    short: *short_pages,
+                };
+                let (ids, next) = cursors.page(matching, &query, &scope, sizes, rng);
+                let page = filter.views(app, &ids, now, rng);
+                Listed::Page(crate::paging::with_next_cursor(
+                    crate::shapes::ok_machines_deferred(page),
+                    next,
+                ))
+            }
+            None => Listed::All(matching.into_iter().map(|(_, id)| id).collect()),
+        }
     };
-    let sizes = crate::paging::PageSizes::Advisory {
-        short: *short_pages,
+    let ids = match listed {
+        Listed::Page(reply) => return Ok(reply),
+        Listed::All(ids) => ids,
     };
-    let (page, next) = cursors.page(out, &query, &scope, sizes, rng);
-    Ok(crate::paging::with_next_cursor(
-        crate::shapes::ok_machines(&page),
-        next,
-    ))
+    let mut body = vec![b'['];
+    for (number, slice) in ids.chunks(crate::paging::LIST_SLICE).enumerate() {
+        let views = {
+            let now = emu.clock.now_ms();
+            let mut world = lock(emu.world);
+            let World { apps, rng, .. } = &mut *world;
+            match apps.get_mut(name) {
+                Some(app) => filter.views(app, slice, now, rng),
+                // Deleted while it was being listed: what was written stands.
+                None => Vec::new(),
+            }
+        };
+        for view in &views {
+            if body.len() > 1 {
+                body.push(b',');
+            }
+            serde_json::to_writer(&mut body, &crate::shapes::machine(view)).map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "unknown",
+                    format!("could not encode the listing: {e}"),
+                )
+            })?;
+        }
+        emu.list_slice_hook.call(number + 1);
+    }
+    body.push(b']');
+    Ok(Reply {
+        status: StatusCode::OK,
+        body: ReplyBody::Json(body),
+        headers: Vec::new(),
+    })
 }
 
 /// Checks the mounts of a config against the app's volumes; returns the volume ids to attach

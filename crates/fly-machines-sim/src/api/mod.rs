@@ -29,6 +29,20 @@ pub(crate) enum Work {
     LongPoll { timeout_param: &'static str },
     /// Answered without touching the world.
     Answer(Reply),
+    /// Takes the world lock itself, as often as it needs: a long listing takes it once per
+    /// slice, so other requests are served in between.
+    Sliced(SlicedWork),
+}
+
+/// A handler that locks the world itself (see [`Work::Sliced`]).
+pub(crate) type SlicedWork = Box<dyn FnOnce(&Shared<'_>, &ApiRequest) -> HandlerResult + Send>;
+
+/// What a handler that takes the world lock itself works on.
+pub(crate) struct Shared<'a> {
+    pub(crate) world: &'a std::sync::Mutex<crate::state::World>,
+    pub(crate) clock: &'a crate::clock::Clock,
+    /// Told after each slice a long listing has written.
+    pub(crate) list_slice_hook: &'a crate::emulator::SliceHook,
 }
 
 fn locked(
@@ -105,7 +119,7 @@ pub(crate) fn plan(req: &ApiRequest) -> Result<Work, ApiError> {
         OperationId::AppIpAssignmentsCreate => with(req.json()?, certs::ips_create),
         OperationId::AppIpAssignmentsDelete => locked(certs::ips_delete),
 
-        OperationId::MachinesList => locked(machines::list),
+        OperationId::MachinesList => Ok(Work::Sliced(Box::new(machines::list))),
         OperationId::MachinesCreate => with(req.json()?, machines::create),
         OperationId::MachinesShow => locked(machines::show),
         OperationId::MachinesUpdate => with(req.json()?, machines::update),

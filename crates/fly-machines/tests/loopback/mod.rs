@@ -37,6 +37,9 @@ impl Seen {
 pub struct Answer {
     pub head: String,
     pub chunks: Box<dyn Iterator<Item = Vec<u8>> + Send>,
+    /// End the connection with a reset (RST) instead of a clean close once everything is
+    /// written: what a crashing server or a proxy dropping the connection looks like.
+    pub reset: bool,
 }
 
 impl Answer {
@@ -55,6 +58,7 @@ impl Answer {
         Answer {
             head,
             chunks: Box::new(std::iter::once(body.as_bytes().to_vec())),
+            reset: false,
         }
     }
 
@@ -68,6 +72,7 @@ impl Answer {
         Answer {
             head,
             chunks: Box::new(std::iter::once(body)),
+            reset: false,
         }
     }
 
@@ -76,6 +81,22 @@ impl Answer {
         Answer {
             head,
             chunks: Box::new(std::iter::empty()),
+            reset: false,
+        }
+    }
+
+    /// A 200 whose head announces all of `body` but of which only the first half is sent
+    /// before the connection is reset: an answer lost mid-body.
+    pub fn reset_mid_body(body: &str) -> Answer {
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        let half = body.as_bytes()[..body.len() / 2].to_vec();
+        Answer {
+            head,
+            chunks: Box::new(std::iter::once(half)),
+            reset: true,
         }
     }
 
@@ -99,6 +120,7 @@ impl Answer {
         Answer {
             head,
             chunks: Box::new(body),
+            reset: false,
         }
     }
 }
@@ -201,6 +223,13 @@ async fn serve(
             return;
         }
         *written.lock().unwrap() += piece.len() as u64;
+    }
+    if answer.reset {
+        // A zero linger turns the close into a reset.
+        let _ = stream.set_zero_linger();
+        let _ = stream.flush().await;
+        drop(stream);
+        return;
     }
     let _ = stream.shutdown().await;
 }

@@ -157,7 +157,9 @@ pub(crate) fn databases_create(env: &mut Env<'_>, req: &ApiRequest, body: Fields
     let c = cluster(env, req, Needs::Alive)?;
     require_running(c, now)?;
     if c.data.databases.contains_key(&name) {
-        return Err(ApiError::conflict(
+        // 422, not 409: Fly declares no 409 for this call (users get one, databases do not).
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
             "name_taken",
             format!("Database {name} already exists"),
         ));
