@@ -1,7 +1,8 @@
 //! Cancellation: the rollout's future is dropped after each of its awaits in turn, counted as
 //! the emulator's answers (cut after the 1st, the 2nd, ... until a run completes). After each
-//! drop, once virtual time has passed the lease TTL, no machine is leased, and the runtime is
-//! back to the tasks it had before the rollout (no refresher, release or acquire left behind).
+//! drop, once the tasks it left have wound down and virtual time has then passed the lease TTL,
+//! no machine is leased, and the runtime is back to the tasks it had before the rollout (no
+//! refresher, release or acquire left behind).
 //!
 //! The emulator runs on a runtime of its own, and the client keeps no idle connection, so
 //! every task counted on the test's runtime is the rollout's or the SDK's.
@@ -167,20 +168,27 @@ async fn cut_after(kind: &str, k: usize) -> bool {
         })
     })
     .await;
+    // What the drop handed to tasks of their own (an acquire in flight, which releases what it
+    // takes; a dropped guard's release) finishes first. Their requests do not hold virtual time
+    // back, so an acquire still on its way during the TTL wait would land after the jump, take a
+    // lease stamped then, and be caught fresh at the check, just before its release.
+    settle_tasks(baseline).await;
     // Past the TTL: what was dropped has been released or has expired.
     let clock = vt.client_clock();
     run("ttl", Box::pin(async move { clock.sleep(PAST_TTL).await })).await;
-    let leased: Vec<String> = sim
+    let leased: Vec<(String, Option<i64>)> = sim
         .machines(APP)
         .into_iter()
         .filter_map(|m| {
             let id = m.id.clone().unwrap_or_default();
-            sim.lease(APP, &id).map(|_| id)
+            sim.lease(APP, &id).map(|l| (id, l.expires_at))
         })
         .collect();
     assert!(
         leased.is_empty(),
-        "{kind}, cut after answer {k}: still leased past the TTL: {leased:?}"
+        "{kind}, cut after answer {k}: still leased past the TTL at {} s, \
+         (machine, expires_at): {leased:?}",
+        sim.clock().now_ms() / 1000
     );
     let left = settle_tasks(baseline).await;
     assert!(
