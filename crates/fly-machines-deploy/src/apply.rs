@@ -175,6 +175,73 @@ pub struct Applier {
     progress: Option<UnboundedSender<Progress>>,
 }
 
+/// What a new machine made for a move stands in for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StandIn {
+    /// A blue-green green: made out of the proxy, uncordoned at the switch.
+    Green,
+    /// A canary: made serving, and it stays.
+    Canary,
+}
+
+impl StandIn {
+    /// The word in its create's idempotency key.
+    fn word(self) -> &'static str {
+        match self {
+            StandIn::Green => "green",
+            StandIn::Canary => "canary",
+        }
+    }
+
+    /// The action named when its create fails.
+    fn create_action(self) -> &'static str {
+        match self {
+            StandIn::Green => "create green",
+            StandIn::Canary => "create canary",
+        }
+    }
+}
+
+/// How a canary rollout on machines without volumes splits its updates.
+struct Surge<'a> {
+    /// How many canaries.
+    canaries: usize,
+    /// The most machines out of service at once (`max_unavailable`).
+    batch: usize,
+    /// The plan's updates, in its order.
+    updates: &'a [&'a Step],
+    /// How many surplus machines the plan destroys at the end (they serve until then).
+    surplus: usize,
+}
+
+impl<'a> Surge<'a> {
+    /// How many canaries are made new: those the surplus does not already stand for.
+    fn made(&self) -> usize {
+        self.canaries.saturating_sub(self.surplus)
+    }
+
+    /// The updates whose machines get a canary made for them (and are destroyed at the end),
+    /// the canaries that move in place (as many as the surplus covers), and the rest.
+    fn stages(&self) -> (&'a [&'a Step], &'a [&'a Step], &'a [&'a Step]) {
+        let (stood_in, others) = self.updates.split_at(self.made().min(self.updates.len()));
+        let in_place = self
+            .canaries
+            .saturating_sub(stood_in.len())
+            .min(others.len());
+        let (in_place, rest) = others.split_at(in_place);
+        (stood_in, in_place, rest)
+    }
+
+    /// How many of the rest move at once: no more than there are extra machines serving (the
+    /// canaries made and the surplus), nor than `max_unavailable`.
+    fn width(&self) -> usize {
+        self.made()
+            .saturating_add(self.surplus)
+            .min(self.batch)
+            .max(1)
+    }
+}
+
 /// One machine moved by this run, with what it had before.
 struct Moved {
     machine_id: String,
@@ -381,13 +448,53 @@ impl Applier {
             StrategyKind::Immediate => concurrency,
             _ => strategy.max_unavailable_amount().of(total).max(1),
         };
-        // A canary strategy moves its canaries alone first; they stay, serving, and must be
-        // healthy before the rest move. Within a stage, at most `width` machines are out of
-        // service at once, each one's place taken by the next as soon as it is healthy.
         let canaries = match strategy.kind() {
             StrategyKind::Canary => strategy.canary_amount().of(total).max(1).min(updates.len()),
             _ => 0,
         };
+        // Canaries without volumes are new machines, so serving never drops below the count.
+        if canaries > 0 && group.volume().is_none() {
+            let surge = Surge {
+                canaries,
+                batch,
+                updates: &updates,
+                surplus: steps
+                    .iter()
+                    .filter(|s| matches!(s, Step::Destroy { .. }))
+                    .count(),
+            };
+            let outcome = self
+                .canary_surge(
+                    desired,
+                    group,
+                    &surge,
+                    gate_ref,
+                    &mut created,
+                    &mut moved,
+                    report,
+                )
+                .await;
+            if let Err(cause) = outcome {
+                return Err(self
+                    .fail(
+                        desired.app(),
+                        group,
+                        cause,
+                        &strategy,
+                        &moved,
+                        &created,
+                        gate.as_ref(),
+                    )
+                    .await);
+            }
+            return self
+                .retire_stood_in(desired, group, &surge, steps, report)
+                .await;
+        }
+        // In place (and canaries on machines with volumes, which cannot be made anew): the
+        // canaries move alone first; they stay, serving, and must be healthy before the rest
+        // move. Within a stage, at most `width` machines are out of service at once, each
+        // one's place taken by the next as soon as it is healthy.
         let (first, rest) = updates.split_at(canaries);
         for (stage, width) in [(first, canaries), (rest, batch)] {
             let results = window(stage, width, |_, step| {
@@ -414,6 +521,93 @@ impl Applier {
         }
 
         // Surplus last, once the rest is healthy.
+        self.destroy_all(desired.app(), group.name(), steps, report)
+            .await
+    }
+
+    /// Canaries as new machines: each of the first updates gets a canary made in its region,
+    /// serving, gated and held healthy for `min_healthy_time`; the machine it stands in for
+    /// keeps serving until the end. Surplus machines the plan already destroys (what a run cut
+    /// short left, or a scale-down) count as extra capacity too: as many canaries fewer are
+    /// made, and that many move in place first instead. Then the remaining machines roll in
+    /// place, never more at once than there are extra machines serving, so serving stays at
+    /// or above the group's count. What is created or moved is pushed on `created` and `moved`
+    /// for a rollback to find, even on failure.
+    #[allow(clippy::too_many_arguments)]
+    async fn canary_surge(
+        &self,
+        desired: &DesiredFleet,
+        group: &Group,
+        surge: &Surge<'_>,
+        gate: Option<&Gate>,
+        created: &mut Vec<String>,
+        moved: &mut Vec<Moved>,
+        report: &mut Report,
+    ) -> Result<(), Cause> {
+        let (stood_in, in_place, rest) = surge.stages();
+        let concurrency = usize::try_from(group.strategy().concurrency())
+            .unwrap_or(8)
+            .max(1);
+        let results = window(stood_in, concurrency, |_, step| {
+            self.stand_in(desired, group, step, StandIn::Canary, gate)
+                .boxed()
+        })
+        .await;
+        let (made, failure) = settle(results, created);
+        report.created.extend(made.cloned());
+        if let Some(cause) = failure {
+            return Err(cause);
+        }
+        for (stage, width) in [(in_place, in_place.len()), (rest, surge.width())] {
+            let results = window(stage, width, |_, step| {
+                self.move_one(desired, group, step, gate).boxed()
+            })
+            .await;
+            let (done, failure) = settle(results, moved);
+            report
+                .moved
+                .extend(done.into_iter().map(|m| m.machine_id.clone()));
+            if let Some(cause) = failure {
+                return Err(cause);
+            }
+        }
+        Ok(())
+    }
+
+    /// After a canary rollout: destroys the machines the canaries stood in for, then the plan's
+    /// surplus, so the group ends at its count with the canaries in it. Every machine runs the
+    /// new config by now, so a failure here is not rolled back: the next plan destroys what is
+    /// left over (machines of the old revision go first).
+    async fn retire_stood_in(
+        &self,
+        desired: &DesiredFleet,
+        group: &Group,
+        surge: &Surge<'_>,
+        steps: &[Step],
+        report: &mut Report,
+    ) -> Result<(), ApplyError> {
+        let (stood_in, _, _) = surge.stages();
+        let results = window(stood_in, stood_in.len(), |_, step| {
+            self.retire(desired, group, step).boxed()
+        })
+        .await;
+        for result in results {
+            match result {
+                Ok(id) => {
+                    self.emit(Progress::Destroyed {
+                        machine_id: id.clone(),
+                    });
+                    report.destroyed.push(id);
+                }
+                Err(cause) => {
+                    return Err(ApplyError {
+                        group: group.name().to_owned(),
+                        cause,
+                        rollback: Rollback::Off,
+                    });
+                }
+            }
+        }
         self.destroy_all(desired.app(), group.name(), steps, report)
             .await
     }
@@ -505,7 +699,8 @@ impl Applier {
             .max(1);
         let mut greens = Vec::new();
         let results = window(blues, concurrency, |_, step| {
-            self.green_for(desired, group, step, gate).boxed()
+            self.stand_in(desired, group, step, StandIn::Green, gate)
+                .boxed()
         })
         .await;
         if let (_, Some(cause)) = settle(results, &mut greens) {
@@ -525,7 +720,7 @@ impl Applier {
         }
         // Every green serves now: the blues go, side by side (each under its own lease).
         let results = window(blues, blues.len(), |_, step| {
-            self.retire_blue(desired, group, step).boxed()
+            self.retire(desired, group, step).boxed()
         })
         .await;
         for result in results {
@@ -542,8 +737,9 @@ impl Applier {
         Ok(())
     }
 
-    /// Takes a blue machine out of the proxy and destroys it, under a lease.
-    async fn retire_blue(
+    /// Takes an old machine (a blue one, or one a canary stood in for) out of the proxy and
+    /// destroys it, under a lease.
+    async fn retire(
         &self,
         desired: &DesiredFleet,
         group: &Group,
@@ -566,7 +762,7 @@ impl Applier {
             .machine(machine_id.clone())
             .lease(self.lease_ttl)
             .description(format!(
-                "fly-deploy {}/{} blue",
+                "fly-deploy {}/{} retire",
                 desired.name(),
                 group.name()
             ))
@@ -585,12 +781,15 @@ impl Applier {
         outcome.map(|()| machine_id.clone())
     }
 
-    /// One green machine standing in for the blue one of `step`, gated on health.
-    async fn green_for(
+    /// One new machine standing in for the old one of `step`, at the group's config, gated on
+    /// health: a green (made out of the proxy) or a canary (made serving). Its key names the
+    /// fleet, group, revision, role and the machine it stands in for, so a rerun finds it.
+    async fn stand_in(
         &self,
         desired: &DesiredFleet,
         group: &Group,
         step: &Step,
+        role: StandIn,
         gate: Option<&Gate>,
     ) -> Result<String, (Option<String>, Cause)> {
         let Step::Update {
@@ -610,28 +809,31 @@ impl Applier {
             ));
         };
         let key = format!(
-            "{}-{}-{to_revision}-green-{machine_id}",
+            "{}-{}-{to_revision}-{}-{machine_id}",
             desired.name(),
-            group.name()
+            group.name(),
+            role.word()
         );
         let app = self.client.app(desired.app());
         let config = group.machine_config(desired.name(), from_revision.as_deref());
         let machines = app.machines();
         let created = self
             .persist(|| {
-                machines
+                let create = machines
                     .create(config.clone())
                     .region(region.clone())
-                    .skip_service_registration()
-                    .idempotency_key(key.clone())
-                    .send()
+                    .idempotency_key(key.clone());
+                match role {
+                    StandIn::Green => create.skip_service_registration().send().boxed(),
+                    StandIn::Canary => create.send().boxed(),
+                }
             })
             .await
             .map_err(|source| {
                 (
                     None,
                     Cause::Api {
-                        action: "create green",
+                        action: role.create_action(),
                         machine: format!("for {machine_id}"),
                         source,
                     },
