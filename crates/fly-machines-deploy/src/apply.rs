@@ -1003,7 +1003,12 @@ impl Applier {
                 .version()
                 .map(str::to_owned)
                 .or_else(|| version.clone());
-            let config = group.machine_config(desired.name(), from_revision.as_deref());
+            let mut config = group.machine_config(desired.name(), from_revision.as_deref());
+            // The group's config names no volume (each machine's own was made with it): the
+            // machine keeps its mount, which an update without one would drop.
+            if group.volume().is_some() {
+                config.mounts = previous.mounts.clone();
+            }
             let new_version = self
                 .update_to(leased, config, current_version)
                 .await

@@ -88,6 +88,32 @@ async fn canary_moves_the_fleet_within_its_floor() {
     moves_the_fleet("canary").await;
 }
 
+/// With a volume per machine a canary cannot be made anew (it would start on an empty volume),
+/// so canaries move in place: the floor is n − max(`canary`, `max_unavailable`), here n − 1,
+/// and no machine is made.
+#[tokio::test]
+async fn canary_with_volumes_moves_in_place_within_its_floor() {
+    let world = World::start().await;
+    let volume = "[group.volume]\nsize_gb = 1\npath = \"/data\"\n";
+    let v1 = fleet_of("canary", 3, "nginx:1.27", volume);
+    world.apply(&v1).await.0.expect("the fleet");
+    let v2 = fleet_of("canary", 3, "nginx:1.28", volume);
+    let mark = world.mark();
+    let report = world.apply(&v2).await.0.expect("the rollout");
+    assert!(world.converged(&v2).await);
+    assert_eq!(
+        (
+            report.created.len(),
+            report.moved.len(),
+            report.destroyed.len()
+        ),
+        (0, N, 0)
+    );
+    world.check_invariants(&mark, N - 1, 0);
+    assert_eq!(world.min_serving(&mark), N - 1);
+    world.shutdown().await;
+}
+
 #[tokio::test]
 async fn immediate_moves_the_fleet() {
     moves_the_fleet("immediate").await;
