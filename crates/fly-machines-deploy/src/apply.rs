@@ -182,6 +182,8 @@ enum StandIn {
     Green,
     /// A canary: made serving, and it stays.
     Canary,
+    /// A rolling surge's extra machine: made serving, and it stays.
+    Surge,
 }
 
 impl StandIn {
@@ -190,6 +192,7 @@ impl StandIn {
         match self {
             StandIn::Green => "green",
             StandIn::Canary => "canary",
+            StandIn::Surge => "surge",
         }
     }
 
@@ -198,14 +201,20 @@ impl StandIn {
         match self {
             StandIn::Green => "create green",
             StandIn::Canary => "create canary",
+            StandIn::Surge => "create surge machine",
         }
     }
 }
 
-/// How a canary rollout on machines without volumes splits its updates.
+/// How a move with extra machines (canaries made anew, or a rolling `max_surge`) splits its
+/// updates.
 struct Surge<'a> {
-    /// How many canaries.
-    canaries: usize,
+    /// Extra machines wanted while moving: the canaries, or the surge.
+    extra: usize,
+    /// Whether the extra machines are canaries (the rest wait for them, and roll no wider than
+    /// the extra machines serving) or a rolling surge (the rest roll as wide as
+    /// `max_unavailable` plus the extra machines).
+    canary: bool,
     /// The most machines out of service at once (`max_unavailable`).
     batch: usize,
     /// The plan's updates, in its order.
@@ -215,30 +224,37 @@ struct Surge<'a> {
 }
 
 impl<'a> Surge<'a> {
-    /// How many canaries are made new: those the surplus does not already stand for.
+    /// How many machines are made new: the extra ones the surplus does not already stand for.
     fn made(&self) -> usize {
-        self.canaries.saturating_sub(self.surplus)
+        self.extra
+            .saturating_sub(self.surplus)
+            .min(self.updates.len())
     }
 
-    /// The updates whose machines get a canary made for them (and are destroyed at the end),
+    /// The updates whose machines get a new one made for them (and are destroyed at the end),
     /// the canaries that move in place (as many as the surplus covers), and the rest.
     fn stages(&self) -> (&'a [&'a Step], &'a [&'a Step], &'a [&'a Step]) {
-        let (stood_in, others) = self.updates.split_at(self.made().min(self.updates.len()));
-        let in_place = self
-            .canaries
-            .saturating_sub(stood_in.len())
-            .min(others.len());
+        let (stood_in, others) = self.updates.split_at(self.made());
+        let in_place = if self.canary {
+            self.extra.saturating_sub(stood_in.len()).min(others.len())
+        } else {
+            0
+        };
         let (in_place, rest) = others.split_at(in_place);
         (stood_in, in_place, rest)
     }
 
-    /// How many of the rest move at once: no more than there are extra machines serving (the
-    /// canaries made and the surplus), nor than `max_unavailable`.
+    /// How many of the rest move at once. Canaries: no more than there are extra machines
+    /// serving (the machines made and the surplus), nor than `max_unavailable`, so serving
+    /// stays at n. A rolling surge: `max_unavailable` plus the extra machines, so serving
+    /// stays at n − `max_unavailable`.
     fn width(&self) -> usize {
-        self.made()
-            .saturating_add(self.surplus)
-            .min(self.batch)
-            .max(1)
+        let extra = self.made().saturating_add(self.surplus);
+        if self.canary {
+            extra.min(self.batch).max(1)
+        } else {
+            extra.saturating_add(self.batch).max(1)
+        }
     }
 }
 
@@ -452,10 +468,17 @@ impl Applier {
             StrategyKind::Canary => strategy.canary_amount().of(total).max(1).min(updates.len()),
             _ => 0,
         };
-        // Canaries without volumes are new machines, so serving never drops below the count.
-        if canaries > 0 && group.volume().is_none() {
+        // Canaries without volumes are new machines, so serving never drops below the count;
+        // a rolling surge makes new machines too, to move faster at the same floor.
+        let surge_amount = match strategy.kind() {
+            StrategyKind::Rolling => strategy.max_surge_amount().of(total),
+            _ => 0,
+        };
+        let extra = canaries.max(surge_amount);
+        if extra > 0 && group.volume().is_none() && !updates.is_empty() {
             let surge = Surge {
-                canaries,
+                extra,
+                canary: canaries > 0,
                 batch,
                 updates: &updates,
                 surplus: steps
@@ -464,7 +487,7 @@ impl Applier {
                     .count(),
             };
             let outcome = self
-                .canary_surge(
+                .move_with_surge(
                     desired,
                     group,
                     &surge,
@@ -525,16 +548,16 @@ impl Applier {
             .await
     }
 
-    /// Canaries as new machines: each of the first updates gets a canary made in its region,
-    /// serving, gated and held healthy for `min_healthy_time`; the machine it stands in for
-    /// keeps serving until the end. Surplus machines the plan already destroys (what a run cut
-    /// short left, or a scale-down) count as extra capacity too: as many canaries fewer are
-    /// made, and that many move in place first instead. Then the remaining machines roll in
-    /// place, never more at once than there are extra machines serving, so serving stays at
-    /// or above the group's count. What is created or moved is pushed on `created` and `moved`
-    /// for a rollback to find, even on failure.
+    /// Extra machines as new ones (canaries, or a rolling surge): each of the first updates
+    /// gets a machine made in its region at the new config, serving, gated and held healthy
+    /// for `min_healthy_time`; the machine it stands in for keeps serving until the end.
+    /// Surplus machines the plan already destroys (what a run cut short left, or a scale-down)
+    /// count as extra capacity too: as many fewer are made, and (for canaries) that many move
+    /// in place first instead. Then the remaining machines roll in place, as wide as
+    /// [`Surge::width`] allows. What is created or moved is pushed on `created` and `moved` for
+    /// a rollback to find, even on failure.
     #[allow(clippy::too_many_arguments)]
-    async fn canary_surge(
+    async fn move_with_surge(
         &self,
         desired: &DesiredFleet,
         group: &Group,
@@ -548,9 +571,13 @@ impl Applier {
         let concurrency = usize::try_from(group.strategy().concurrency())
             .unwrap_or(8)
             .max(1);
+        let role = if surge.canary {
+            StandIn::Canary
+        } else {
+            StandIn::Surge
+        };
         let results = window(stood_in, concurrency, |_, step| {
-            self.stand_in(desired, group, step, StandIn::Canary, gate)
-                .boxed()
+            self.stand_in(desired, group, step, role, gate).boxed()
         })
         .await;
         let (made, failure) = settle(results, created);
@@ -574,8 +601,8 @@ impl Applier {
         Ok(())
     }
 
-    /// After a canary rollout: destroys the machines the canaries stood in for, then the plan's
-    /// surplus, so the group ends at its count with the canaries in it. Every machine runs the
+    /// After a move with extra machines: destroys the machines the new ones stood in for, then
+    /// the plan's surplus, so the group ends at its count with the new machines in it. Every machine runs the
     /// new config by now, so a failure here is not rolled back: the next plan destroys what is
     /// left over (machines of the old revision go first).
     async fn retire_stood_in(
@@ -825,7 +852,7 @@ impl Applier {
                     .idempotency_key(key.clone());
                 match role {
                     StandIn::Green => create.skip_service_registration().send().boxed(),
-                    StandIn::Canary => create.send().boxed(),
+                    StandIn::Canary | StandIn::Surge => create.send().boxed(),
                 }
             })
             .await

@@ -114,6 +114,67 @@ async fn canary_with_volumes_moves_in_place_within_its_floor() {
     world.shutdown().await;
 }
 
+/// A rolling move with `max_surge` 1 (and `max_unavailable` 1): one new machine is made and
+/// gated, then the rest roll two at a time, the one it stood in for goes last. Serving stays
+/// at n − 1, and the group ends at its count.
+#[tokio::test]
+async fn rolling_with_a_surge_makes_one_machine_and_ends_at_its_count() {
+    let world = World::start().await;
+    world
+        .apply(&fleet_of("rolling", 4, "nginx:1.27", "max_surge = 1"))
+        .await
+        .0
+        .expect("the fleet");
+    let v2 = fleet_of("rolling", 4, "nginx:1.28", "max_surge = 1");
+    let mark = world.mark();
+    let report = world.apply(&v2).await.0.expect("the rollout");
+    assert!(world.converged(&v2).await);
+    assert_eq!(
+        (
+            report.created.len(),
+            report.moved.len(),
+            report.destroyed.len()
+        ),
+        (1, 3, 1)
+    );
+    let all = world.machines();
+    assert_eq!(all.len(), 4, "{all:?}");
+    assert!(all.iter().all(|m| m.1 == "nginx:1.28" && !m.4), "{all:?}");
+    world.check_invariants(&mark, 4 - 1, 1);
+    // The surge is used: two old machines were out at once, with the new one serving.
+    assert_eq!(world.min_serving(&mark), 4 - 1);
+    world.shutdown().await;
+}
+
+/// The second machine of a rolling surge fails its gate: the moved one goes back, the machine
+/// made for the surge is destroyed.
+#[tokio::test]
+async fn rolling_with_a_surge_rolls_back_and_leaves_nothing_made() {
+    let world = World::start().await;
+    world
+        .apply(&fleet_of("rolling", 3, "nginx:1.27", "max_surge = 1"))
+        .await
+        .0
+        .expect("the fleet");
+    let before = world.configs();
+    let mark = world.mark();
+    let v2 = fleet_of("rolling", 3, "nginx:1.28", "max_surge = 1");
+    let (result, _, changed) = apply_changed_at(&world, &v2, 2).await;
+    let error = result.expect_err("the changed machine fails its gate");
+    let Cause::Gate(gate) = &error.cause else {
+        panic!("a gate failed: {error}")
+    };
+    assert_eq!(gate.machine_id, changed, "{gate}");
+    assert_eq!(error.rollback, Rollback::Done, "{error}");
+    assert_eq!(world.configs(), before, "every old config is back");
+    assert!(
+        world.machines().iter().all(|m| !m.4),
+        "a lease is left held"
+    );
+    world.check_invariants(&mark, 3 - 1, 1);
+    world.shutdown().await;
+}
+
 #[tokio::test]
 async fn immediate_moves_the_fleet() {
     moves_the_fleet("immediate").await;
