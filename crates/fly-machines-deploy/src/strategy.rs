@@ -249,8 +249,8 @@ impl Strategy {
         Ok(self)
     }
 
-    /// At most this many calls in flight for the immediate strategy and for blue-green's
-    /// creates (default 8).
+    /// At most this many calls in flight for the immediate strategy and for the creates of
+    /// blue-green's greens, canaries and a rolling surge (default 8).
     pub fn max_concurrency(mut self, n: u32) -> Result<Strategy, FleetError> {
         if n == 0 {
             return Err(FleetError::new("max_concurrency", 0, "at least 1"));
