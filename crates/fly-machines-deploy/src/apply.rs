@@ -486,6 +486,7 @@ impl Applier {
                     .filter(|s| matches!(s, Step::Destroy { .. }))
                     .count(),
             };
+            let before = created.len();
             let outcome = self
                 .move_with_surge(
                     desired,
@@ -498,7 +499,7 @@ impl Applier {
                 )
                 .await;
             if let Err(cause) = outcome {
-                return Err(self
+                let mut error = self
                     .fail(
                         desired.app(),
                         group,
@@ -508,7 +509,17 @@ impl Applier {
                         &created,
                         gate.as_ref(),
                     )
-                    .await);
+                    .await;
+                if error.rollback == Rollback::Off {
+                    // Even where the fleet is left as it stopped, the extra machines go (a
+                    // failed canary is never left serving); the machines they stood in for
+                    // still serve, so the group is back at its count.
+                    let left = self.destroy_made(desired.app(), &created[before..]).await;
+                    if !left.is_empty() {
+                        error.rollback = Rollback::Incomplete(left);
+                    }
+                }
+                return Err(error);
             }
             return self
                 .retire_stood_in(desired, group, &surge, steps, report)
@@ -1220,14 +1231,7 @@ impl Applier {
                 left.push(format!("machine {} not put back: {e}", m.machine_id));
             }
         }
-        for id in created {
-            match self.destroy(&app.machine(id.clone())).await {
-                Ok(()) => self.emit(Progress::Destroyed {
-                    machine_id: id.clone(),
-                }),
-                Err(e) => left.push(format!("machine {id} not destroyed: {e}")),
-            }
-        }
+        left.extend(self.destroy_made(app.name(), created).await);
         ApplyError {
             group: group.name().to_owned(),
             cause,
@@ -1237,6 +1241,21 @@ impl Applier {
                 Rollback::Incomplete(left)
             },
         }
+    }
+
+    /// Destroys machines this run made; answers what could not be destroyed, and why.
+    async fn destroy_made(&self, app: &str, made: &[String]) -> Vec<String> {
+        let app = self.client.app(app);
+        let mut left = Vec::new();
+        for id in made {
+            match self.destroy(&app.machine(id.clone())).await {
+                Ok(()) => self.emit(Progress::Destroyed {
+                    machine_id: id.clone(),
+                }),
+                Err(e) => left.push(format!("machine {id} not destroyed: {e}")),
+            }
+        }
+        left
     }
 
     async fn put_back(

@@ -114,6 +114,32 @@ async fn canary_with_volumes_moves_in_place_within_its_floor() {
     world.shutdown().await;
 }
 
+/// Without rollback a canary that fails to boot is still destroyed: the fleet stops
+/// where it is (nothing moved yet), and no failed canary is left serving.
+#[tokio::test]
+async fn without_rollback_a_failed_canary_is_not_left_behind() {
+    let (world, _) = with_fleet("canary").await;
+    let before = world.configs();
+    let mark = world.mark();
+    let broken = fleet_of("canary", 3, "example/unpullable:2", "rollback = false");
+    let (result, events) = world.apply(&broken).await;
+    let error = result.expect_err("the canary fails its gate");
+    assert_eq!(error.rollback, Rollback::Off, "{error}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Progress::Destroyed { .. })),
+        "{events:?}"
+    );
+    assert_eq!(world.configs(), before, "only the old machines are left");
+    assert!(
+        world.machines().iter().all(|m| !m.4),
+        "a lease is left held"
+    );
+    world.check_invariants(&mark, N, 1);
+    world.shutdown().await;
+}
+
 /// A rolling move with `max_surge` 1 (and `max_unavailable` 1): one new machine is made and
 /// gated, then the rest roll two at a time, the one it stood in for goes last. Serving stays
 /// at n − 1, and the group ends at its count.
