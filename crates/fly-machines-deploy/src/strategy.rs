@@ -196,7 +196,7 @@ impl Strategy {
         Strategy::new(StrategyKind::Rolling)
     }
 
-    /// Canaries first, then rolling.
+    /// Canaries first (new machines, or in place for groups with volumes), then rolling.
     pub fn canary() -> Strategy {
         Strategy::new(StrategyKind::Canary)
     }
@@ -335,7 +335,7 @@ impl fmt::Display for Strategy {
             }
             StrategyKind::Canary => write!(
                 f,
-                "canary {}, then rolling, max_unavailable {}",
+                "canary {} as new machines (in place with volumes), then rolling, max_unavailable {}",
                 self.canary, self.max_unavailable
             )?,
             StrategyKind::BlueGreen => f.write_str("bluegreen")?,
