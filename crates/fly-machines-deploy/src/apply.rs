@@ -27,6 +27,7 @@ use crate::health::{Condition, ConditionExt, Gate, GateError, at_version, health
 use crate::marks;
 use crate::plan::{Plan, Step};
 use crate::strategy::{Strategy, StrategyKind};
+use crate::surge::Surge;
 
 /// What happened, as it happens: one event per step.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -202,58 +203,6 @@ impl StandIn {
             StandIn::Green => "create green",
             StandIn::Canary => "create canary",
             StandIn::Surge => "create surge machine",
-        }
-    }
-}
-
-/// How a move with extra machines (canaries made anew, or a rolling `max_surge`) splits its
-/// updates.
-struct Surge<'a> {
-    /// Extra machines wanted while moving: the canaries, or the surge.
-    extra: usize,
-    /// Whether the extra machines are canaries (the rest wait for them, and roll no wider than
-    /// the extra machines serving) or a rolling surge (the rest roll as wide as
-    /// `max_unavailable` plus the extra machines).
-    canary: bool,
-    /// The most machines out of service at once (`max_unavailable`).
-    batch: usize,
-    /// The plan's updates, in its order.
-    updates: &'a [&'a Step],
-    /// How many surplus machines the plan destroys at the end (they serve until then).
-    surplus: usize,
-}
-
-impl<'a> Surge<'a> {
-    /// How many machines are made new: the extra ones the surplus does not already stand for.
-    fn made(&self) -> usize {
-        self.extra
-            .saturating_sub(self.surplus)
-            .min(self.updates.len())
-    }
-
-    /// The updates whose machines get a new one made for them (and are destroyed at the end),
-    /// the canaries that move in place (as many as the surplus covers), and the rest.
-    fn stages(&self) -> (&'a [&'a Step], &'a [&'a Step], &'a [&'a Step]) {
-        let (stood_in, others) = self.updates.split_at(self.made());
-        let in_place = if self.canary {
-            self.extra.saturating_sub(stood_in.len()).min(others.len())
-        } else {
-            0
-        };
-        let (in_place, rest) = others.split_at(in_place);
-        (stood_in, in_place, rest)
-    }
-
-    /// How many of the rest move at once. Canaries: no more than there are extra machines
-    /// serving (the machines made and the surplus), nor than `max_unavailable`, so serving
-    /// stays at n. A rolling surge: `max_unavailable` plus the extra machines, so serving
-    /// stays at n − `max_unavailable`.
-    fn width(&self) -> usize {
-        let extra = self.made().saturating_add(self.surplus);
-        if self.canary {
-            extra.min(self.batch).max(1)
-        } else {
-            extra.saturating_add(self.batch).max(1)
         }
     }
 }
@@ -613,9 +562,9 @@ impl Applier {
     }
 
     /// After a move with extra machines: destroys the machines the new ones stood in for, then
-    /// the plan's surplus, so the group ends at its count with the new machines in it. Every machine runs the
-    /// new config by now, so a failure here is not rolled back: the next plan destroys what is
-    /// left over (machines of the old revision go first).
+    /// the plan's surplus, so the group ends at its count with the new machines in it. Every
+    /// machine runs the new config by now, so a failure here is not rolled back: the next plan
+    /// destroys what is left over (machines of the old revision go first).
     async fn retire_stood_in(
         &self,
         desired: &DesiredFleet,

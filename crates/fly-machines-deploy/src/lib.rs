@@ -108,6 +108,7 @@ pub mod plan;
 pub mod reconcile;
 mod render;
 pub mod strategy;
+mod surge;
 
 pub use apply::{Applier, ApplyError, Progress, Report};
 pub use desired::{DesiredFleet, FleetError, Group, GroupBuilder, VolumeSpec};
