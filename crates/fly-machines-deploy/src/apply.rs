@@ -27,6 +27,7 @@ use crate::health::{Condition, ConditionExt, Gate, GateError, at_version, health
 use crate::marks;
 use crate::plan::{Plan, Step};
 use crate::strategy::{Strategy, StrategyKind};
+use crate::surge::Surge;
 
 /// What happened, as it happens: one event per step.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,6 +174,37 @@ pub struct Applier {
     lease_ttl: Duration,
     poll_interval: Duration,
     progress: Option<UnboundedSender<Progress>>,
+}
+
+/// What a new machine made for a move stands in for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StandIn {
+    /// A blue-green green: made out of the proxy, uncordoned at the switch.
+    Green,
+    /// A canary: made serving, and it stays.
+    Canary,
+    /// A rolling surge's extra machine: made serving, and it stays.
+    Surge,
+}
+
+impl StandIn {
+    /// The word in its create's idempotency key.
+    fn word(self) -> &'static str {
+        match self {
+            StandIn::Green => "green",
+            StandIn::Canary => "canary",
+            StandIn::Surge => "surge",
+        }
+    }
+
+    /// The action named when its create fails.
+    fn create_action(self) -> &'static str {
+        match self {
+            StandIn::Green => "create green",
+            StandIn::Canary => "create canary",
+            StandIn::Surge => "create surge machine",
+        }
+    }
 }
 
 /// One machine moved by this run, with what it had before.
@@ -381,13 +413,71 @@ impl Applier {
             StrategyKind::Immediate => concurrency,
             _ => strategy.max_unavailable_amount().of(total).max(1),
         };
-        // A canary strategy moves its canaries alone first; they stay, serving, and must be
-        // healthy before the rest move. Within a stage, at most `width` machines are out of
-        // service at once, each one's place taken by the next as soon as it is healthy.
         let canaries = match strategy.kind() {
             StrategyKind::Canary => strategy.canary_amount().of(total).max(1).min(updates.len()),
             _ => 0,
         };
+        // Canaries without volumes are new machines, so serving never drops below the count;
+        // a rolling surge makes new machines too, to move faster at the same floor.
+        let surge_amount = match strategy.kind() {
+            StrategyKind::Rolling => strategy.max_surge_amount().of(total),
+            _ => 0,
+        };
+        let extra = canaries.max(surge_amount);
+        if extra > 0 && group.volume().is_none() && !updates.is_empty() {
+            let surge = Surge {
+                extra,
+                canary: canaries > 0,
+                batch,
+                updates: &updates,
+                surplus: steps
+                    .iter()
+                    .filter(|s| matches!(s, Step::Destroy { .. }))
+                    .count(),
+            };
+            let before = created.len();
+            let outcome = self
+                .move_with_surge(
+                    desired,
+                    group,
+                    &surge,
+                    gate_ref,
+                    &mut created,
+                    &mut moved,
+                    report,
+                )
+                .await;
+            if let Err(cause) = outcome {
+                let mut error = self
+                    .fail(
+                        desired.app(),
+                        group,
+                        cause,
+                        &strategy,
+                        &moved,
+                        &created,
+                        gate.as_ref(),
+                    )
+                    .await;
+                if error.rollback == Rollback::Off {
+                    // Even where the fleet is left as it stopped, the extra machines go (a
+                    // failed canary is never left serving); the machines they stood in for
+                    // still serve, so the group is back at its count.
+                    let left = self.destroy_made(desired.app(), &created[before..]).await;
+                    if !left.is_empty() {
+                        error.rollback = Rollback::Incomplete(left);
+                    }
+                }
+                return Err(error);
+            }
+            return self
+                .retire_stood_in(desired, group, &surge, steps, report)
+                .await;
+        }
+        // In place (and canaries on machines with volumes, which cannot be made anew): the
+        // canaries move alone first; they stay, serving, and must be healthy before the rest
+        // move. Within a stage, at most `width` machines are out of service at once, each
+        // one's place taken by the next as soon as it is healthy.
         let (first, rest) = updates.split_at(canaries);
         for (stage, width) in [(first, canaries), (rest, batch)] {
             let results = window(stage, width, |_, step| {
@@ -414,6 +504,97 @@ impl Applier {
         }
 
         // Surplus last, once the rest is healthy.
+        self.destroy_all(desired.app(), group.name(), steps, report)
+            .await
+    }
+
+    /// Extra machines as new ones (canaries, or a rolling surge): each of the first updates
+    /// gets a machine made in its region at the new config, serving, gated and held healthy
+    /// for `min_healthy_time`; the machine it stands in for keeps serving until the end.
+    /// Surplus machines the plan already destroys (what a run cut short left, or a scale-down)
+    /// count as extra capacity too: as many fewer are made, and (for canaries) that many move
+    /// in place first instead. Then the remaining machines roll in place, as wide as
+    /// [`Surge::width`] allows. What is created or moved is pushed on `created` and `moved` for
+    /// a rollback to find, even on failure.
+    #[allow(clippy::too_many_arguments)]
+    async fn move_with_surge(
+        &self,
+        desired: &DesiredFleet,
+        group: &Group,
+        surge: &Surge<'_>,
+        gate: Option<&Gate>,
+        created: &mut Vec<String>,
+        moved: &mut Vec<Moved>,
+        report: &mut Report,
+    ) -> Result<(), Cause> {
+        let (stood_in, in_place, rest) = surge.stages();
+        let concurrency = usize::try_from(group.strategy().concurrency())
+            .unwrap_or(8)
+            .max(1);
+        let role = if surge.canary {
+            StandIn::Canary
+        } else {
+            StandIn::Surge
+        };
+        let results = window(stood_in, concurrency, |_, step| {
+            self.stand_in(desired, group, step, role, gate).boxed()
+        })
+        .await;
+        let (made, failure) = settle(results, created);
+        report.created.extend(made.cloned());
+        if let Some(cause) = failure {
+            return Err(cause);
+        }
+        for (stage, width) in [(in_place, in_place.len()), (rest, surge.width())] {
+            let results = window(stage, width, |_, step| {
+                self.move_one(desired, group, step, gate).boxed()
+            })
+            .await;
+            let (done, failure) = settle(results, moved);
+            report
+                .moved
+                .extend(done.into_iter().map(|m| m.machine_id.clone()));
+            if let Some(cause) = failure {
+                return Err(cause);
+            }
+        }
+        Ok(())
+    }
+
+    /// After a move with extra machines: destroys the machines the new ones stood in for, then
+    /// the plan's surplus, so the group ends at its count with the new machines in it. Every
+    /// machine runs the new config by now, so a failure here is not rolled back: the next plan
+    /// destroys what is left over (machines of the old revision go first).
+    async fn retire_stood_in(
+        &self,
+        desired: &DesiredFleet,
+        group: &Group,
+        surge: &Surge<'_>,
+        steps: &[Step],
+        report: &mut Report,
+    ) -> Result<(), ApplyError> {
+        let (stood_in, _, _) = surge.stages();
+        let results = window(stood_in, stood_in.len(), |_, step| {
+            self.retire(desired, group, step).boxed()
+        })
+        .await;
+        for result in results {
+            match result {
+                Ok(id) => {
+                    self.emit(Progress::Destroyed {
+                        machine_id: id.clone(),
+                    });
+                    report.destroyed.push(id);
+                }
+                Err(cause) => {
+                    return Err(ApplyError {
+                        group: group.name().to_owned(),
+                        cause,
+                        rollback: Rollback::Off,
+                    });
+                }
+            }
+        }
         self.destroy_all(desired.app(), group.name(), steps, report)
             .await
     }
@@ -505,7 +686,8 @@ impl Applier {
             .max(1);
         let mut greens = Vec::new();
         let results = window(blues, concurrency, |_, step| {
-            self.green_for(desired, group, step, gate).boxed()
+            self.stand_in(desired, group, step, StandIn::Green, gate)
+                .boxed()
         })
         .await;
         if let (_, Some(cause)) = settle(results, &mut greens) {
@@ -525,7 +707,7 @@ impl Applier {
         }
         // Every green serves now: the blues go, side by side (each under its own lease).
         let results = window(blues, blues.len(), |_, step| {
-            self.retire_blue(desired, group, step).boxed()
+            self.retire(desired, group, step).boxed()
         })
         .await;
         for result in results {
@@ -542,8 +724,9 @@ impl Applier {
         Ok(())
     }
 
-    /// Takes a blue machine out of the proxy and destroys it, under a lease.
-    async fn retire_blue(
+    /// Takes an old machine (a blue one, or one a canary stood in for) out of the proxy and
+    /// destroys it, under a lease.
+    async fn retire(
         &self,
         desired: &DesiredFleet,
         group: &Group,
@@ -566,7 +749,7 @@ impl Applier {
             .machine(machine_id.clone())
             .lease(self.lease_ttl)
             .description(format!(
-                "fly-deploy {}/{} blue",
+                "fly-deploy {}/{} retire",
                 desired.name(),
                 group.name()
             ))
@@ -585,12 +768,15 @@ impl Applier {
         outcome.map(|()| machine_id.clone())
     }
 
-    /// One green machine standing in for the blue one of `step`, gated on health.
-    async fn green_for(
+    /// One new machine standing in for the old one of `step`, at the group's config, gated on
+    /// health: a green (made out of the proxy) or a canary (made serving). Its key names the
+    /// fleet, group, revision, role and the machine it stands in for, so a rerun finds it.
+    async fn stand_in(
         &self,
         desired: &DesiredFleet,
         group: &Group,
         step: &Step,
+        role: StandIn,
         gate: Option<&Gate>,
     ) -> Result<String, (Option<String>, Cause)> {
         let Step::Update {
@@ -610,28 +796,31 @@ impl Applier {
             ));
         };
         let key = format!(
-            "{}-{}-{to_revision}-green-{machine_id}",
+            "{}-{}-{to_revision}-{}-{machine_id}",
             desired.name(),
-            group.name()
+            group.name(),
+            role.word()
         );
         let app = self.client.app(desired.app());
         let config = group.machine_config(desired.name(), from_revision.as_deref());
         let machines = app.machines();
         let created = self
             .persist(|| {
-                machines
+                let create = machines
                     .create(config.clone())
                     .region(region.clone())
-                    .skip_service_registration()
-                    .idempotency_key(key.clone())
-                    .send()
+                    .idempotency_key(key.clone());
+                match role {
+                    StandIn::Green => create.skip_service_registration().send().boxed(),
+                    StandIn::Canary | StandIn::Surge => create.send().boxed(),
+                }
             })
             .await
             .map_err(|source| {
                 (
                     None,
                     Cause::Api {
-                        action: "create green",
+                        action: role.create_action(),
                         machine: format!("for {machine_id}"),
                         source,
                     },
@@ -801,7 +990,12 @@ impl Applier {
                 .version()
                 .map(str::to_owned)
                 .or_else(|| version.clone());
-            let config = group.machine_config(desired.name(), from_revision.as_deref());
+            let mut config = group.machine_config(desired.name(), from_revision.as_deref());
+            // The group's config names no volume (each machine's own was made with it): the
+            // machine keeps its mount, which an update without one would drop.
+            if group.volume().is_some() {
+                config.mounts = previous.mounts.clone();
+            }
             let new_version = self
                 .update_to(leased, config, current_version)
                 .await
@@ -986,14 +1180,7 @@ impl Applier {
                 left.push(format!("machine {} not put back: {e}", m.machine_id));
             }
         }
-        for id in created {
-            match self.destroy(&app.machine(id.clone())).await {
-                Ok(()) => self.emit(Progress::Destroyed {
-                    machine_id: id.clone(),
-                }),
-                Err(e) => left.push(format!("machine {id} not destroyed: {e}")),
-            }
-        }
+        left.extend(self.destroy_made(app.name(), created).await);
         ApplyError {
             group: group.name().to_owned(),
             cause,
@@ -1003,6 +1190,21 @@ impl Applier {
                 Rollback::Incomplete(left)
             },
         }
+    }
+
+    /// Destroys machines this run made; answers what could not be destroyed, and why.
+    async fn destroy_made(&self, app: &str, made: &[String]) -> Vec<String> {
+        let app = self.client.app(app);
+        let mut left = Vec::new();
+        for id in made {
+            match self.destroy(&app.machine(id.clone())).await {
+                Ok(()) => self.emit(Progress::Destroyed {
+                    machine_id: id.clone(),
+                }),
+                Err(e) => left.push(format!("machine {id} not destroyed: {e}")),
+            }
+        }
+        left
     }
 
     async fn put_back(

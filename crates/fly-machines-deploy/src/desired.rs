@@ -264,6 +264,13 @@ impl GroupBuilder {
                 "rolling, canary or immediate: a green machine cannot take over a blue one's volume",
             ));
         }
+        if self.volume.is_some() && !self.strategy.max_surge_amount().is_zero() {
+            return Err(FleetError::new(
+                format!("group {} strategy.max_surge", self.name),
+                self.strategy.max_surge_amount(),
+                "0 for a group with volumes: a machine made for the surge would start on an empty volume",
+            ));
+        }
         let mut regions = BTreeMap::new();
         for (region, count) in self.regions {
             check_region(&region)?;

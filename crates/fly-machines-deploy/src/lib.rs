@@ -42,8 +42,8 @@
 //!
 //! | [`StrategyKind`] | how it moves | serving, of n | when a gate fails |
 //! |---|---|---|---|
-//! | `Rolling` | in place, at most `max_unavailable` out at once | ≥ n − `max_unavailable` | every moved machine is put back on its old config, gated |
-//! | `Canary` | the first `canary` machines alone, healthy for `min_healthy_time`; they stay and the rest roll | ≥ n − max(`canary`, `max_unavailable`) | the canaries and every moved machine are put back |
+//! | `Rolling` | in place, at most `max_unavailable` out at once; with `max_surge` s, s new machines first, then `max_unavailable` + s out at once, the s stood-in machines destroyed last | ≥ n − `max_unavailable` | every moved machine is put back on its old config, gated; surge machines are destroyed |
+//! | `Canary` | `canary` new machines, serving, healthy for `min_healthy_time`; they stay, the rest roll no wider than the extra machines serving, and as many old machines go last (in place with volumes) | ≥ n (with volumes ≥ n − max(`canary`, `max_unavailable`)) | the canaries are destroyed and every moved machine is put back |
 //! | `BlueGreen` | a green per blue, out of the proxy, gated; all greens uncordoned before any blue is cordoned; blues destroyed | ≥ n | before the switch the greens are destroyed and the blues kept serving; after it the greens stay and the error names what is left |
 //! | `Immediate` | all at once, `max_concurrency` in flight; no health wait, but each update must have taken (started, at its version) | no floor | every moved machine is put back, without gates |
 //!
@@ -108,6 +108,7 @@ pub mod plan;
 pub mod reconcile;
 mod render;
 pub mod strategy;
+mod surge;
 
 pub use apply::{Applier, ApplyError, Progress, Report};
 pub use desired::{DesiredFleet, FleetError, Group, GroupBuilder, VolumeSpec};

@@ -284,7 +284,8 @@ impl Plan {
 /// Per group and region it keeps the machines that already run the group's current config,
 /// then the rest by id, up to the desired count; it updates the kept ones that run something
 /// else, creates what is missing and destroys the surplus (machines not at the current
-/// revision first, then stopped ones, then the newest). Machines of a group the fleet no longer
+/// revision first, then stopped ones, then cordoned ones, then by id: so a canary or surge run
+/// cut short, which leaves its group over its count, loses an old machine, never a new one). Machines of a group the fleet no longer
 /// has are destroyed. Machines being destroyed, or gone, count for nothing.
 pub fn plan(desired: &DesiredFleet, observed: &[ObservedMachine]) -> Plan {
     let fleet = desired.name();

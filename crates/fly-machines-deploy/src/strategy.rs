@@ -15,7 +15,10 @@ pub enum StrategyKind {
     /// In place, at most `max_unavailable` machines out of service at once.
     Rolling,
     /// First `canary` machines, which join serving and stay; the rest roll once the canaries
-    /// have been healthy for `min_healthy_time`.
+    /// have been healthy for `min_healthy_time`. Without volumes the canaries are new machines
+    /// and the rest roll no wider than the extra machines serving, so serving never drops
+    /// below the group's count; the machines they stood in for go last. With volumes they
+    /// move in place (serving ≥ n − max(`canary`, `max_unavailable`)).
     Canary,
     /// A full new (green) set is created and gated on health before the old (blue) set is
     /// cordoned, stopped and destroyed. Not for machines with volumes.
@@ -87,6 +90,11 @@ impl Amount {
             Amount::Fraction(f) => (f * total as f64).ceil() as usize,
         };
         wanted.min(total)
+    }
+
+    /// Whether the amount is no machine at all.
+    pub fn is_zero(self) -> bool {
+        matches!(self, Amount::Count(0)) || matches!(self, Amount::Fraction(f) if f == 0.0)
     }
 
     /// Checks the amount for `setting`: a fraction must be finite, above 0 (unless `zero_ok`)
@@ -188,7 +196,7 @@ impl Strategy {
         Strategy::new(StrategyKind::Rolling)
     }
 
-    /// Canaries first, then rolling.
+    /// Canaries first (new machines, or in place for groups with volumes), then rolling.
     pub fn canary() -> Strategy {
         Strategy::new(StrategyKind::Canary)
     }
@@ -210,16 +218,25 @@ impl Strategy {
         Ok(self)
     }
 
-    /// Extra machines created for a move. Only 0 for now: rolling and canary move machines in
-    /// place, and blue-green makes a full extra set; anything else is refused rather than
-    /// ignored.
+    /// Extra machines a rolling move may make above the group's count (Kubernetes'
+    /// `maxSurge`; default 0). With a surge, new machines at the new config are made and gated
+    /// first, then the rest roll with up to `max_unavailable` plus the extra machines out at
+    /// once (serving stays at or above n − `max_unavailable`, and the move is faster), and the
+    /// machines the new ones stood in for are destroyed last. Rolling only, and not for groups
+    /// with volumes: a canary strategy makes its canaries as new machines already, blue-green
+    /// a full extra set, and immediate moves in place; anything above 0 for them is refused
+    /// rather than ignored.
     pub fn max_surge(mut self, amount: Amount) -> Result<Strategy, FleetError> {
         let amount = amount.check("max_surge", true)?;
-        if amount != Amount::Count(0) && amount != Amount::Fraction(0.0) {
+        if !amount.is_zero() && self.kind != StrategyKind::Rolling {
             return Err(FleetError::new(
                 "max_surge",
                 amount,
-                "0: machines move in place (use `bluegreen` for a full extra set)",
+                format!(
+                    "0 for `{}`: only `rolling` takes a surge (a canary is already a new \
+                     machine, blue-green makes a full extra set, immediate moves in place)",
+                    self.kind
+                ),
             ));
         }
         self.max_surge = amount;
@@ -232,8 +249,8 @@ impl Strategy {
         Ok(self)
     }
 
-    /// At most this many calls in flight for the immediate strategy and for blue-green's
-    /// creates (default 8).
+    /// At most this many calls in flight for the immediate strategy and for the creates of
+    /// blue-green's greens, canaries and a rolling surge (default 8).
     pub fn max_concurrency(mut self, n: u32) -> Result<Strategy, FleetError> {
         if n == 0 {
             return Err(FleetError::new("max_concurrency", 0, "at least 1"));
@@ -311,11 +328,14 @@ impl fmt::Display for Strategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             StrategyKind::Rolling => {
-                write!(f, "rolling, max_unavailable {}", self.max_unavailable)?
+                write!(f, "rolling, max_unavailable {}", self.max_unavailable)?;
+                if !self.max_surge.is_zero() {
+                    write!(f, ", max_surge {}", self.max_surge)?;
+                }
             }
             StrategyKind::Canary => write!(
                 f,
-                "canary {}, then rolling, max_unavailable {}",
+                "canary {} as new machines (in place with volumes), then rolling, max_unavailable {}",
                 self.canary, self.max_unavailable
             )?,
             StrategyKind::BlueGreen => f.write_str("bluegreen")?,

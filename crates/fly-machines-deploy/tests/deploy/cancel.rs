@@ -232,3 +232,8 @@ async fn a_rolling_change_dropped_after_any_await_leaves_no_lease_and_no_task() 
 async fn a_blue_green_change_dropped_after_any_await_leaves_no_lease_and_no_task() {
     assert!(cut_everywhere("bluegreen").await >= 10);
 }
+
+#[tokio::test]
+async fn a_canary_change_dropped_after_any_await_leaves_no_lease_and_no_task() {
+    assert!(cut_everywhere("canary").await >= 10);
+}

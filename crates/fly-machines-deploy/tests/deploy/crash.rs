@@ -195,13 +195,14 @@ fn min_serving_since(sim: &SimHandle, after: u64) -> usize {
 /// Kills one apply after each line it prints, resuming every time, over a create and then an
 /// image change: every step boundary of both, then a full run. Through the change, across
 /// every kill and resume, serving never drops below the strategy's floor (of the 3 fleet
-/// machines: 2 for rolling with `max_unavailable` 1, all 3 for blue-green; plus the foreign
-/// machine).
+/// machines: 2 for rolling with `max_unavailable` 1, all 3 for canary and blue-green; plus the
+/// foreign machine).
 async fn kill_at_every_line(kind: &str) -> usize {
     let (sim, foreign) = world().await;
     let mut kills = 0;
     for (name, image) in [("v1", "nginx:1.27"), ("v2", "nginx:1.28")] {
         let from = sim.serving_changes(APP).last().map_or(0, |c| c.seq);
+        let made_before = sim.all_machines(APP).len();
         let text = fleet_text(image, 3, kind);
         let path = file(&format!("crash-{kind}-{name}"), &text);
         let mut line = 1;
@@ -219,10 +220,18 @@ async fn kill_at_every_line(kind: &str) -> usize {
             3,
         );
         if name == "v2" {
-            let floor = 1 + if kind == "bluegreen" { 3 } else { 2 };
+            let floor = 1 + if kind == "rolling" { 2 } else { 3 };
             let min = min_serving_since(&sim, from);
             println!("{kind}_min_serving: {min} (floor {floor})");
             assert!(min >= floor, "{kind}: serving fell to {min}, below {floor}");
+            // However often it was cut short, the change made one canary, or no machine at
+            // all in place.
+            let made = sim.all_machines(APP).len() - made_before;
+            match kind {
+                "canary" => assert_eq!(made, 1, "canary: one canary made, across every resume"),
+                "rolling" => assert_eq!(made, 0, "rolling: machines move in place"),
+                _ => {}
+            }
         }
     }
     sim.shutdown().await;
@@ -233,6 +242,15 @@ async fn kill_at_every_line(kind: &str) -> usize {
 async fn killed_at_every_step_a_rolling_apply_resumes() {
     let kills = kill_at_every_line("rolling").await;
     println!("rolling_kills: {kills}");
+    assert!(kills >= 15, "{kills} kills");
+}
+
+/// A canary run killed after its canary is made resumes without making another: the next
+/// plan sees the extra machine, destroys an old one at the end, and rolls no wider than that.
+#[tokio::test]
+async fn killed_at_every_step_a_canary_apply_resumes() {
+    let kills = kill_at_every_line("canary").await;
+    println!("canary_kills: {kills}");
     assert!(kills >= 15, "{kills} kills");
 }
 

@@ -145,3 +145,29 @@ fn max_unavailable_zero_is_an_error_not_a_panic() {
     assert_eq!(Amount::Fraction(0.25).of(10), 3);
     assert_eq!(Amount::Count(20).of(10), 10);
 }
+
+#[test]
+fn max_surge_is_for_rolling_without_volumes() {
+    let strategy = |kind: &str, surge: &str| {
+        format!(
+            "{HEAD}count = 2\nregions = [\"iad\"]\n[group.strategy]\nkind = \"{kind}\"\nmax_surge = {surge}\n"
+        )
+    };
+    let rolling = DesiredFleet::from_toml(&strategy("rolling", "1")).expect("a rolling surge");
+    assert_eq!(
+        rolling.groups()[0].strategy().max_surge_amount(),
+        Amount::Count(1)
+    );
+    for kind in ["canary", "bluegreen", "immediate"] {
+        let e = refused(&strategy(kind, "0.5"));
+        assert_eq!(e.key(), "group.web.strategy.max_surge", "{kind}: {e}");
+        assert!(e.message().contains("only `rolling`"), "{kind}: {e}");
+        // 0 is what they do anyway.
+        DesiredFleet::from_toml(&strategy(kind, "0")).expect("no surge");
+    }
+    let e = refused(&format!(
+        "{HEAD}count = 1\nregions = [\"iad\"]\n[group.volume]\nsize_gb = 1\npath = \"/data\"\n[group.strategy]\nkind = \"rolling\"\nmax_surge = 1\n"
+    ));
+    assert_eq!(e.key(), "group.web.strategy.max_surge", "{e}");
+    assert!(e.message().contains("empty volume"), "{e}");
+}

@@ -140,6 +140,31 @@ fn count_up_creates_and_count_down_destroys() {
     insta::assert_snapshot!("count_down", down.to_string());
 }
 
+/// A canary run cut short leaves its group one over its count, the extra machine at the new
+/// revision (and, by id, the newest). The next plan keeps it, updates the old machines up to
+/// the count and destroys an old one: machines of an older revision are the surplus first,
+/// whatever their ids.
+#[test]
+fn a_half_done_canary_destroys_an_old_machine_not_the_canary() {
+    let old = fleet(WEB);
+    let new = fleet(&WEB.replace("shop:v1", "shop:v2"));
+    let mut observed: Vec<_> = ["m1", "m2", "m3"]
+        .iter()
+        .map(|id| machine_of(&old, "web", id, "iad"))
+        .collect();
+    observed.push(machine_of(&new, "web", "m9", "iad"));
+    let plan = plan(&new, &observed);
+    let s = plan.summary();
+    assert_eq!((s.keep, s.update, s.destroy, s.create), (1, 2, 1, 0));
+    let kind_of = |id: &str| {
+        plan.steps()
+            .find(|(_, step)| step.machine_id() == Some(id))
+            .map(|(_, step)| step.clone())
+    };
+    assert!(matches!(kind_of("m9"), Some(Step::Keep { .. })));
+    assert!(matches!(kind_of("m3"), Some(Step::Destroy { .. })));
+}
+
 #[test]
 fn region_move_creates_before_it_destroys() {
     let iad = fleet(WEB);

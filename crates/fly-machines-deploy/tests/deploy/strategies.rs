@@ -15,20 +15,26 @@ use crate::apply::{APP, World, fleet_of};
 
 const N: usize = 3;
 
-/// The fewest machines a move under `kind` may leave serving, of `n`: rolling and canary
-/// update in place (`max_unavailable` 1 here, and the canary is one machine), blue-green
-/// keeps every blue serving until its greens do, immediate promises nothing.
+/// The fewest machines a move under `kind` may leave serving, of `n`: rolling updates in
+/// place (`max_unavailable` 1 here); a canary is a new machine, and the rest roll no wider
+/// than the extra machines serving; blue-green keeps every blue serving until its greens do;
+/// immediate promises nothing.
 fn floor(kind: &str, n: usize) -> usize {
     match kind {
-        "rolling" | "canary" => n - 1,
-        "bluegreen" => n,
+        "rolling" => n - 1,
+        "canary" | "bluegreen" => n,
         _ => 0,
     }
 }
 
-/// Machines a move under `kind` makes: a green per machine for blue-green.
+/// Machines a move under `kind` makes: the canary (one, by default), or a green per machine
+/// for blue-green.
 fn made_by_move(kind: &str, n: usize) -> usize {
-    if kind == "bluegreen" { n } else { 0 }
+    match kind {
+        "canary" => 1,
+        "bluegreen" => n,
+        _ => 0,
+    }
 }
 
 async fn with_fleet(kind: &str) -> (World, DesiredFleet) {
@@ -53,11 +59,24 @@ async fn moves_the_fleet(kind: &str) {
         assert_eq!((image.as_str(), state.as_str()), ("nginx:1.28", "started"));
         assert!(!leased, "{id} is left leased");
     }
-    if kind == "bluegreen" {
-        assert_eq!((report.created.len(), report.destroyed.len()), (N, N));
-    } else {
-        assert_eq!(report.moved.len(), N);
+    match kind {
+        "bluegreen" => assert_eq!((report.created.len(), report.destroyed.len()), (N, N)),
+        // The canary is new and stays; the machine it stood in for goes at the end.
+        "canary" => assert_eq!(
+            (
+                report.created.len(),
+                report.moved.len(),
+                report.destroyed.len()
+            ),
+            (1, N - 1, 1)
+        ),
+        _ => assert_eq!(report.moved.len(), N),
     }
+    assert_eq!(
+        world.machines().len(),
+        N,
+        "{kind}: the group ends at its count"
+    );
     world.check_invariants(&mark, floor(kind, N), made_by_move(kind, N));
     // The floor is reached, not just kept: the moves are seen taking machines out.
     assert_eq!(world.min_serving(&mark), floor(kind, N), "{kind}");
@@ -67,6 +86,119 @@ async fn moves_the_fleet(kind: &str) {
 #[tokio::test]
 async fn canary_moves_the_fleet_within_its_floor() {
     moves_the_fleet("canary").await;
+}
+
+/// With a volume per machine a canary cannot be made anew (it would start on an empty volume),
+/// so canaries move in place: the floor is n − max(`canary`, `max_unavailable`), here n − 1,
+/// and no machine is made.
+#[tokio::test]
+async fn canary_with_volumes_moves_in_place_within_its_floor() {
+    let world = World::start().await;
+    let volume = "[group.volume]\nsize_gb = 1\npath = \"/data\"\n";
+    let v1 = fleet_of("canary", 3, "nginx:1.27", volume);
+    world.apply(&v1).await.0.expect("the fleet");
+    let v2 = fleet_of("canary", 3, "nginx:1.28", volume);
+    let mark = world.mark();
+    let report = world.apply(&v2).await.0.expect("the rollout");
+    assert!(world.converged(&v2).await);
+    assert_eq!(
+        (
+            report.created.len(),
+            report.moved.len(),
+            report.destroyed.len()
+        ),
+        (0, N, 0)
+    );
+    world.check_invariants(&mark, N - 1, 0);
+    assert_eq!(world.min_serving(&mark), N - 1);
+    world.shutdown().await;
+}
+
+/// Without rollback a canary that fails to boot is still destroyed: the fleet stops
+/// where it is (nothing moved yet), and no failed canary is left serving.
+#[tokio::test]
+async fn without_rollback_a_failed_canary_is_not_left_behind() {
+    let (world, _) = with_fleet("canary").await;
+    let before = world.configs();
+    let mark = world.mark();
+    let broken = fleet_of("canary", 3, "example/unpullable:2", "rollback = false");
+    let (result, events) = world.apply(&broken).await;
+    let error = result.expect_err("the canary fails its gate");
+    assert_eq!(error.rollback, Rollback::Off, "{error}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Progress::Destroyed { .. })),
+        "{events:?}"
+    );
+    assert_eq!(world.configs(), before, "only the old machines are left");
+    assert!(
+        world.machines().iter().all(|m| !m.4),
+        "a lease is left held"
+    );
+    world.check_invariants(&mark, N, 1);
+    world.shutdown().await;
+}
+
+/// A rolling move with `max_surge` 1 (and `max_unavailable` 1): one new machine is made and
+/// gated, then the rest roll two at a time, the one it stood in for goes last. Serving stays
+/// at n − 1, and the group ends at its count.
+#[tokio::test]
+async fn rolling_with_a_surge_makes_one_machine_and_ends_at_its_count() {
+    let world = World::start().await;
+    world
+        .apply(&fleet_of("rolling", 4, "nginx:1.27", "max_surge = 1"))
+        .await
+        .0
+        .expect("the fleet");
+    let v2 = fleet_of("rolling", 4, "nginx:1.28", "max_surge = 1");
+    let mark = world.mark();
+    let report = world.apply(&v2).await.0.expect("the rollout");
+    assert!(world.converged(&v2).await);
+    assert_eq!(
+        (
+            report.created.len(),
+            report.moved.len(),
+            report.destroyed.len()
+        ),
+        (1, 3, 1)
+    );
+    let all = world.machines();
+    assert_eq!(all.len(), 4, "{all:?}");
+    assert!(all.iter().all(|m| m.1 == "nginx:1.28" && !m.4), "{all:?}");
+    world.check_invariants(&mark, 4 - 1, 1);
+    // The surge is used: two old machines were out at once, with the new one serving.
+    assert_eq!(world.min_serving(&mark), 4 - 1);
+    world.shutdown().await;
+}
+
+/// The second machine of a rolling surge fails its gate: the moved one goes back, the machine
+/// made for the surge is destroyed.
+#[tokio::test]
+async fn rolling_with_a_surge_rolls_back_and_leaves_nothing_made() {
+    let world = World::start().await;
+    world
+        .apply(&fleet_of("rolling", 3, "nginx:1.27", "max_surge = 1"))
+        .await
+        .0
+        .expect("the fleet");
+    let before = world.configs();
+    let mark = world.mark();
+    let v2 = fleet_of("rolling", 3, "nginx:1.28", "max_surge = 1");
+    let (result, _, changed) = apply_changed_at(&world, &v2, 2).await;
+    let error = result.expect_err("the changed machine fails its gate");
+    let Cause::Gate(gate) = &error.cause else {
+        panic!("a gate failed: {error}")
+    };
+    assert_eq!(gate.machine_id, changed, "{gate}");
+    assert_eq!(error.rollback, Rollback::Done, "{error}");
+    assert_eq!(world.configs(), before, "every old config is back");
+    assert!(
+        world.machines().iter().all(|m| !m.4),
+        "a lease is left held"
+    );
+    world.check_invariants(&mark, 3 - 1, 1);
+    world.shutdown().await;
 }
 
 #[tokio::test]
@@ -244,7 +376,10 @@ async fn catches_a_silent_revert(kind: &str) {
         world.machines().iter().all(|m| !m.4),
         "a lease is left held"
     );
-    world.check_invariants(&mark, floor(kind, N), 0);
+    // A canary made at the `:reverted` image runs it (only an update is put back): the first
+    // machine moved in place after it is caught, and the canary is destroyed.
+    world.check_invariants(&mark, floor(kind, N), if kind == "canary" { 1 } else { 0 });
+    assert_eq!(world.machines().len(), N, "{kind}: nothing made is left");
     world.shutdown().await;
 }
 
