@@ -41,6 +41,24 @@ pub enum Signal {
 }
 
 impl Signal {
+    /// Every signal, in the order of the rules crate's `SIGNALS`.
+    pub const ALL: [Signal; 14] = [
+        Signal::Abrt,
+        Signal::Alrm,
+        Signal::Fpe,
+        Signal::Hup,
+        Signal::Ill,
+        Signal::Int,
+        Signal::Kill,
+        Signal::Pipe,
+        Signal::Quit,
+        Signal::Segv,
+        Signal::Term,
+        Signal::Trap,
+        Signal::Usr1,
+        Signal::Usr2,
+    ];
+
     /// The signal's name as Fly writes it (`SIGTERM`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -85,6 +103,20 @@ impl Signal {
     }
 }
 
+impl FromStr for Signal {
+    type Err = Error;
+
+    /// Reads a signal by its name (`SIGUSR1`), refusing any other word with the rules crate's
+    /// error (the one the emulator and the derive give).
+    fn from_str(word: &str) -> Result<Signal> {
+        let known = fly_machines_rules::check_signal(word)?;
+        Signal::ALL
+            .into_iter()
+            .find(|s| s.as_str() == known)
+            .ok_or_else(|| Error::invalid_input("signal", word, "a signal this version names"))
+    }
+}
+
 impl fmt::Display for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -96,30 +128,18 @@ mod tests {
     use super::*;
     use fly_machines_rules as rules;
 
-    const ALL: [Signal; 14] = [
-        Signal::Abrt,
-        Signal::Alrm,
-        Signal::Fpe,
-        Signal::Hup,
-        Signal::Ill,
-        Signal::Int,
-        Signal::Kill,
-        Signal::Pipe,
-        Signal::Quit,
-        Signal::Segv,
-        Signal::Term,
-        Signal::Trap,
-        Signal::Usr1,
-        Signal::Usr2,
-    ];
-
     /// One vocabulary: the typed signals, the document's enums (what the client sends) and the
     /// rules crate's lists (what the derive and the emulator accept) name the same words.
     #[test]
     fn signals_agree_with_the_document_and_the_rules() {
-        let ours: Vec<&str> = ALL.iter().map(|s| s.as_str()).collect();
+        let ours: Vec<&str> = Signal::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(ours, rules::SIGNALS);
-        for signal in ALL {
+        for signal in Signal::ALL {
+            assert_eq!(signal.as_str().parse::<Signal>().unwrap(), signal);
+        }
+        let refused = "SIGBOGUS".parse::<Signal>().unwrap_err();
+        assert_eq!(refused.rule().map(|r| r.rule()), Some(rules::Rule::Signal));
+        for signal in Signal::ALL {
             let word = signal.as_str();
             let stops = rules::STOP_SIGNALS.contains(&word);
             assert_eq!(signal.for_stop().is_ok(), stops, "{word} for stop");

@@ -11,4 +11,5 @@ mod preview;
 mod retries;
 mod support;
 mod two_processes;
+mod vocabularies;
 mod waits;

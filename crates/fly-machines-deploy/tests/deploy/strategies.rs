@@ -78,8 +78,15 @@ async fn moves_the_fleet(kind: &str) {
         "{kind}: the group ends at its count"
     );
     world.check_invariants(&mark, floor(kind, N), made_by_move(kind, N));
-    // The floor is reached, not just kept: the moves are seen taking machines out.
-    assert_eq!(world.min_serving(&mark), floor(kind, N), "{kind}");
+    // The floor is reached, not just kept: the moves are seen taking machines out. Immediate
+    // has no floor; how many of its moves overlap depends on how the tasks are scheduled, so
+    // it is only seen taking some out.
+    let min = world.min_serving(&mark);
+    if kind == "immediate" {
+        assert!(min < N, "immediate: serving never fell ({min})");
+    } else {
+        assert_eq!(min, floor(kind, N), "{kind}");
+    }
     world.shutdown().await;
 }
 
