@@ -435,7 +435,6 @@ impl Applier {
                     .filter(|s| matches!(s, Step::Destroy { .. }))
                     .count(),
             };
-            let before = created.len();
             let outcome = self
                 .move_with_surge(
                     desired,
@@ -448,7 +447,7 @@ impl Applier {
                 )
                 .await;
             if let Err(cause) = outcome {
-                let mut error = self
+                return Err(self
                     .fail(
                         desired.app(),
                         group,
@@ -458,17 +457,7 @@ impl Applier {
                         &created,
                         gate.as_ref(),
                     )
-                    .await;
-                if error.rollback == Rollback::Off {
-                    // Even where the fleet is left as it stopped, the extra machines go (a
-                    // failed canary is never left serving); the machines they stood in for
-                    // still serve, so the group is back at its count.
-                    let left = self.destroy_made(desired.app(), &created[before..]).await;
-                    if !left.is_empty() {
-                        error.rollback = Rollback::Incomplete(left);
-                    }
-                }
-                return Err(error);
+                    .await);
             }
             return self
                 .retire_stood_in(desired, group, &surge, steps, report)
@@ -1162,10 +1151,17 @@ impl Applier {
         gate: Option<&Gate>,
     ) -> ApplyError {
         if !strategy.rolls_back() {
+            // The fleet stays where it stopped, but nothing this run made is left behind (a
+            // green, a canary, a surge or scale-up machine): what it stood in for still serves.
+            let left = self.destroy_made(app, created).await;
             return ApplyError {
                 group: group.name().to_owned(),
                 cause,
-                rollback: Rollback::Off,
+                rollback: if left.is_empty() {
+                    Rollback::Off
+                } else {
+                    Rollback::Incomplete(left)
+                },
             };
         }
         self.emit(Progress::RollingBack {

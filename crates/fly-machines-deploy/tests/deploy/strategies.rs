@@ -147,6 +147,26 @@ async fn without_rollback_a_failed_canary_is_not_left_behind() {
     world.shutdown().await;
 }
 
+/// Without rollback, blue-green greens that fail their gate are destroyed all the same: the
+/// blues never stopped serving, and nothing the run made is left behind.
+#[tokio::test]
+async fn without_rollback_failed_greens_are_not_left_behind() {
+    let (world, _) = with_fleet("bluegreen").await;
+    let before = world.configs();
+    let mark = world.mark();
+    let broken = fleet_of("bluegreen", 3, "example/unpullable:2", "rollback = false");
+    let error = world.apply(&broken).await.0.expect_err("the greens fail");
+    assert_eq!(error.rollback, Rollback::Off, "{error}");
+    assert_eq!(world.configs(), before, "only the blue machines are left");
+    assert_eq!(world.machines().len(), N);
+    assert!(
+        world.machines().iter().all(|m| !m.4),
+        "a lease is left held"
+    );
+    world.check_invariants(&mark, N, N);
+    world.shutdown().await;
+}
+
 /// A rolling move with `max_surge` 1 (and `max_unavailable` 1): one new machine is made and
 /// gated, then the rest roll two at a time, the one it stood in for goes last. Serving stays
 /// at n − 1, and the group ends at its count.
