@@ -704,3 +704,40 @@ impl Machines {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wanted_states_are_reached_by_typed_states() {
+        let parse = MachineState::parse;
+        assert!(WaitState::Started.is_reached_by(&MachineState::Started));
+        assert!(!WaitState::Started.is_reached_by(&MachineState::Starting));
+        assert!(WaitState::Destroyed.is_reached_by(&MachineState::Destroyed));
+        assert!(WaitState::Failed.is_reached_by(&parse("failed")));
+        for resting in [
+            "created",
+            "started",
+            "stopped",
+            "suspended",
+            "failed",
+            "destroyed",
+        ] {
+            assert!(
+                WaitState::Settled.is_reached_by(&parse(resting)),
+                "{resting}"
+            );
+        }
+        for moving in ["starting", "stopping", "replacing", "hibernating", ""] {
+            assert!(
+                !WaitState::Settled.is_reached_by(&parse(moving)),
+                "{moving}"
+            );
+            assert!(
+                !WaitState::Started.is_reached_by(&parse(moving)),
+                "{moving}"
+            );
+        }
+    }
+}
