@@ -102,6 +102,26 @@ pub enum PollError<E> {
     },
 }
 
+impl<E: std::fmt::Display> std::fmt::Display for PollError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PollError::Failed(e) => e.fmt(f),
+            PollError::TimedOut { attempts, waited } => {
+                write!(f, "still not done after {attempts} attempts in {waited:?}")
+            }
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for PollError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PollError::Failed(e) => Some(e),
+            PollError::TimedOut { .. } => None,
+        }
+    }
+}
+
 /// One attempt as the attempt sees it: which one it is and how much time is left.
 #[derive(Debug, Clone, Copy)]
 pub struct Round {
@@ -386,6 +406,20 @@ mod tests {
         }
         // Some draws fall in the lower half, which half jitter never gives.
         assert!(sleeps[10..].iter().any(|p| *p < MAX / 2));
+    }
+
+    #[test]
+    fn poll_errors_say_what_happened() {
+        let failed: PollError<std::fmt::Error> = PollError::Failed(std::fmt::Error);
+        assert_eq!(failed.to_string(), std::fmt::Error.to_string());
+        let timed_out: PollError<std::fmt::Error> = PollError::TimedOut {
+            attempts: 3,
+            waited: Duration::from_secs(2),
+        };
+        assert_eq!(
+            timed_out.to_string(),
+            "still not done after 3 attempts in 2s"
+        );
     }
 
     #[test]
