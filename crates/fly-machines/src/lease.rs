@@ -60,10 +60,11 @@ impl Machine {
     /// `machine.lease(Duration::from_secs(30)).description("deploy").await`.
     ///
     /// While someone else holds the lease (409) it tries again until `acquire_timeout` (default
-    /// 30 s), pausing 1 s doubling to 4 s, each pause jittered so two waiters do not ask in step. An answer that leaves the outcome unknown (5xx, 408, a timeout, a broken
-    /// connection) is tried again too, for at least the lease's TTL: if the lost attempt did take
-    /// the lease, nobody refreshes it, it expires, and a later attempt takes it. So one 503
-    /// never fails an acquisition. Any other error ends it at once.
+    /// 30 s), pausing 1 s doubling to 4 s, each pause jittered so two waiters do not ask in
+    /// step; the last try comes at the deadline. An answer that leaves the outcome unknown (5xx,
+    /// 408, a timeout, a broken connection) is tried again too, for at least the lease's TTL: if
+    /// the lost attempt did take the lease, nobody refreshes it, it expires, and a later attempt
+    /// takes it. So one 503 never fails an acquisition. Any other error ends it at once.
     ///
     /// Cancelling is safe: an acquire request in flight when the caller stops waiting (a
     /// dropped future, a timeout) is finished in a task of its own, which releases the lease it
