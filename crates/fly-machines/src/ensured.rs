@@ -2,6 +2,8 @@
 
 use std::ops::Deref;
 
+use crate::poll::{Acceptor, Jitter, PollError, Poller};
+
 /// The resource an `ensure` made sure of, and whether this call created it or found it.
 ///
 /// Every `ensure` looks first and creates only what it did not find; after an answer that was
@@ -70,7 +72,8 @@ impl<T> Deref for Ensured<T> {
     }
 }
 
-/// Time between two looks for what an ambiguous create may have made.
+/// Time between two looks for what an ambiguous create may have made (fixed: the create's
+/// answer was lost moments ago, and the resource shows up soon or not at all).
 const LOOK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How long an `ensure` keeps looking for what an ambiguous create may have made, unless set.
@@ -142,16 +145,25 @@ async fn look<T, Find>(plan: &Plan<'_>, find: &impl Fn() -> Find) -> crate::Resu
 where
     Find: std::future::Future<Output = crate::Result<Option<T>>>,
 {
-    let deadline = crate::clock::later(plan.clock.now(), plan.grace);
-    loop {
-        if let Some(found) = find().await? {
-            return Ok(Some(found));
-        }
-        let now = plan.clock.now();
-        if now >= deadline {
-            return Ok(None);
-        }
-        plan.clock.sleep(LOOK_INTERVAL.min(deadline - now)).await;
+    let poller = Poller::new(plan.clock.clone(), LOOK_INTERVAL, LOOK_INTERVAL)
+        .jitter(Jitter::None)
+        .timeout(plan.grace);
+    let looked = poller
+        .poll(|_| {
+            let looking = find();
+            async move {
+                match looking.await {
+                    Ok(Some(found)) => Acceptor::Done(found),
+                    Ok(None) => Acceptor::Retry,
+                    Err(e) => Acceptor::Fail(e),
+                }
+            }
+        })
+        .await;
+    match looked {
+        Ok(found) => Ok(Some(found)),
+        Err(PollError::Failed(e)) => Err(e),
+        Err(PollError::TimedOut { .. }) => Ok(None),
     }
 }
 

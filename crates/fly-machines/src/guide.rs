@@ -155,6 +155,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Every wait here (machine states, health, Postgres clusters, leases held by others) runs on
+//! one [`Poller`](crate::poll::Poller): the first try at once, then pauses that double and are
+//! jittered, never past the deadline, on the client's clock. Your own waits can use it too: each
+//! try answers an [`Acceptor`](crate::poll::Acceptor) (done, failed, or try again).
+//!
 //! # Exec, processes, events, metadata
 //!
 //! ```no_run

@@ -1,12 +1,13 @@
 //! Waiting for a machine to be healthy: started, at the version that counts, and passing every
 //! health check its config declares.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
-use crate::clock::later;
+use crate::poll::{Acceptor, PollError, Poller};
 use crate::resources::machine_snapshot::MachineSnapshot;
 use crate::resources::machines::Machine;
-use crate::wait::{PollBackoff, WaitError};
+use crate::wait::WaitError;
 use crate::{Error, EventKind, MachineState, Result, types};
 
 /// How many exits of the current version since it was launched make a crash loop.
@@ -14,6 +15,9 @@ pub const CRASH_LOOP_EXITS: usize = 2;
 
 /// The first pause between two looks unless set; it doubles to ten times itself.
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The longest pause, as a multiple of the first.
+const MAX_POLL_INTERVAL_FACTOR: u32 = 10;
 
 /// How long a 404 right after a create counts as "not visible yet".
 const NOT_FOUND_GRACE: Duration = Duration::from_secs(10);
@@ -133,46 +137,59 @@ impl Machine {
         poll_interval: Option<Duration>,
     ) -> Result<MachineSnapshot> {
         self.check()?;
-        let clock = self.app.client.clock().clone();
-        let started = clock.now();
-        let deadline = later(started, timeout);
         let first = poll_interval
             .unwrap_or(DEFAULT_POLL_INTERVAL)
             .max(Duration::from_millis(1));
-        let mut backoff = PollBackoff::new(first, first.saturating_mul(10));
+        let clock = self.app.client.clock().clone();
+        let poller = Poller::new(
+            clock.clone(),
+            first,
+            first.saturating_mul(MAX_POLL_INTERVAL_FACTOR),
+        )
+        .timeout(timeout);
         let mut last = String::from("unknown");
-        loop {
-            match self.get().send().await {
+        let mut polling = poller.start();
+        let polled = loop {
+            let answer = match self.get().send().await {
                 Ok(snapshot) => match judge(&snapshot, version.as_deref()) {
                     Verdict::Healthy => {
-                        return Ok(snapshot.with_nonce(self.lease_nonce.clone()));
+                        Acceptor::Done(snapshot.with_nonce(self.lease_nonce.clone()))
                     }
-                    Verdict::Failed(e) => return Err(e),
-                    Verdict::NotYet(why) => last = why,
+                    Verdict::Failed(e) => Acceptor::Fail(e),
+                    Verdict::NotYet(why) => {
+                        last = why;
+                        Acceptor::Retry
+                    }
                 },
                 Err(e)
                     if e.is_not_found()
-                        && clock.now().saturating_duration_since(started) < NOT_FOUND_GRACE =>
+                        && clock
+                            .now()
+                            .saturating_duration_since(polling.round().started())
+                            < NOT_FOUND_GRACE =>
                 {
                     last = "not visible yet".into();
+                    Acceptor::Retry
                 }
                 Err(e) if e.is_retryable() => {
                     tracing::debug!(machine_id = %self.id, error = %e, "health read failed; reading again");
+                    Acceptor::Retry
                 }
-                Err(e) => return Err(e),
+                Err(e) => Acceptor::Fail(e),
+            };
+            if let ControlFlow::Break(outcome) = polling.next(answer).await {
+                break outcome;
             }
-            let now = clock.now();
-            let remaining = deadline.saturating_duration_since(now);
-            if remaining.is_zero() {
-                return Err(Error::from(WaitError::Timeout {
-                    machine_id: self.id.to_string(),
-                    wanted: "healthy".into(),
-                    waited: now.saturating_duration_since(started),
-                    last_state: last,
-                }));
-            }
-            clock.sleep(backoff.next().min(remaining)).await;
-        }
+        };
+        polled.map_err(|e| match e {
+            PollError::Failed(e) => e,
+            PollError::TimedOut { waited, .. } => Error::from(WaitError::Timeout {
+                machine_id: self.id.to_string(),
+                wanted: "healthy".into(),
+                waited,
+                last_state: last,
+            }),
+        })
     }
 }
 

@@ -6,6 +6,7 @@
 //! tries to). Only a conflict (someone else holds it) is retried while acquiring.
 
 use fly_machines_api::OperationId;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -14,8 +15,17 @@ use tokio::task::JoinHandle;
 
 use crate::clock::later;
 use crate::context::CallContext;
+use crate::poll::{Acceptor, Jitter, PollError, Poller};
 use crate::resources::machines::Machine;
 use crate::{Error, Result, types};
+
+/// The first pause between two tries to take a lease someone else holds; it doubles to
+/// [`ACQUIRE_PAUSE_MAX`]. Each pause is drawn between half and all of its step, so two waiters
+/// for one machine do not ask in step.
+const ACQUIRE_PAUSE_FIRST: Duration = Duration::from_secs(1);
+
+/// The longest pause between two tries to take a lease.
+const ACQUIRE_PAUSE_MAX: Duration = Duration::from_secs(4);
 
 /// A held lease. Release it with [`release`](Self::release); dropping it releases best effort.
 /// Its `Debug` output leaves the nonce out.
@@ -50,10 +60,11 @@ impl Machine {
     /// `machine.lease(Duration::from_secs(30)).description("deploy").await`.
     ///
     /// While someone else holds the lease (409) it tries again until `acquire_timeout` (default
-    /// 30 s). An answer that leaves the outcome unknown (5xx, 408, a timeout, a broken
-    /// connection) is tried again too, for at least the lease's TTL: if the lost attempt did take
-    /// the lease, nobody refreshes it, it expires, and a later attempt takes it. So one 503
-    /// never fails an acquisition. Any other error ends it at once.
+    /// 30 s), pausing 1 s doubling to 4 s, each pause jittered so two waiters do not ask in
+    /// step; the last try comes at the deadline. An answer that leaves the outcome unknown (5xx,
+    /// 408, a timeout, a broken connection) is tried again too, for at least the lease's TTL: if
+    /// the lost attempt did take the lease, nobody refreshes it, it expires, and a later attempt
+    /// takes it. So one 503 never fails an acquisition. Any other error ends it at once.
     ///
     /// Cancelling is safe: an acquire request in flight when the caller stops waiting (a
     /// dropped future, a timeout) is finished in a task of its own, which releases the lease it
@@ -266,7 +277,7 @@ impl Machine {
         patience: Duration,
     ) -> Result<types::LeaseEnvelope> {
         let clock = self.app.client.clock().clone();
-        let mut deadline = later(clock.now(), patience);
+        let deadline = later(clock.now(), patience);
         let gate = self
             .app
             .client
@@ -279,31 +290,48 @@ impl Machine {
                 _ = clock.sleep(deadline.saturating_duration_since(clock.now())) => None,
             },
         };
-        let mut pause = Duration::from_secs(1);
+        let poller = Poller::new(clock.clone(), ACQUIRE_PAUSE_FIRST, ACQUIRE_PAUSE_MAX)
+            .jitter(Jitter::Half)
+            .timeout(deadline.saturating_duration_since(clock.now()));
         let mut waited_out_own = false;
-        let outcome = loop {
-            let e = match self.acquire_once(body).await {
-                Ok(envelope) => break Ok(envelope),
-                Err(e) => e,
+        let mut last_error = None;
+        let mut polling = poller.start();
+        let polled = loop {
+            let answer = match self.acquire_once(body).await {
+                Ok(envelope) => Acceptor::Done(envelope),
+                Err(e) => {
+                    let held = e.is_conflict();
+                    let unknown = !held && e.is_retryable() && !e.is_rate_limited();
+                    if unknown && !waited_out_own {
+                        // The lost attempt may hold the lease now: keep trying until it has
+                        // expired.
+                        waited_out_own = true;
+                        let own_ttl =
+                            Duration::from_secs(ttl_secs).saturating_add(Duration::from_secs(2));
+                        polling
+                            .round_mut()
+                            .extend_deadline(later(clock.now(), own_ttl));
+                    }
+                    if (held || e.is_retryable()) && turn.is_some() {
+                        tracing::debug!(machine_id = %self.id, error = %e, "lease not taken; trying again");
+                        last_error = Some(e);
+                        Acceptor::Retry
+                    } else {
+                        Acceptor::Fail(e)
+                    }
+                }
             };
-            let held = e.is_conflict();
-            let unknown = !held && e.is_retryable() && !e.is_rate_limited();
-            if unknown && !waited_out_own {
-                // The lost attempt may hold the lease now: keep trying until it has expired.
-                waited_out_own = true;
-                let own_ttl = Duration::from_secs(ttl_secs).saturating_add(Duration::from_secs(2));
-                deadline = deadline.max(later(clock.now(), own_ttl));
+            if let ControlFlow::Break(outcome) = polling.next(answer).await {
+                break outcome;
             }
-            let again = (held || e.is_retryable())
-                && turn.is_some()
-                && later(clock.now(), pause) < deadline;
-            if !again {
-                break Err(e);
-            }
-            tracing::debug!(machine_id = %self.id, error = %e, "lease not taken; trying again");
-            clock.sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(4));
         };
+        let outcome = polled.map_err(|e| match e {
+            PollError::Failed(e) => e,
+            // Out of time: what the server said last.
+            PollError::TimedOut { .. } => last_error
+                .take()
+                .unwrap_or_else(|| Error::config("the lease was not taken before the deadline")),
+        });
         drop(turn);
         drop(gate);
         self.app.client.prune_lease_gates();

@@ -193,6 +193,7 @@ mod limiter;
 mod machine_config;
 pub mod paging;
 mod pipeline;
+pub mod poll;
 pub mod resources;
 mod retry;
 #[cfg(feature = "redis")]

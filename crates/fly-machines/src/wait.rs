@@ -9,11 +9,12 @@ use std::fmt;
 use std::num::NonZeroU64;
 use std::time::Duration;
 
-use std::time::Instant;
+use std::ops::ControlFlow;
 
 use futures::StreamExt;
 
 use crate::clock::later;
+use crate::poll::{Acceptor, PollError, Poller};
 use crate::resources::machine_snapshot::MachineSnapshot;
 use crate::resources::machines::{Machine, Machines};
 use crate::{Error, MachineState, Result, types};
@@ -51,13 +52,14 @@ impl WaitState {
     }
 
     /// Whether a machine in `state` satisfies this wanted state.
-    pub fn is_reached_by(&self, state: &str) -> bool {
+    pub fn is_reached_by(&self, state: &MachineState) -> bool {
         match self {
-            WaitState::Settled => matches!(
-                state,
-                "created" | "started" | "stopped" | "suspended" | "failed" | "destroyed"
-            ),
-            other => other.as_str() == state,
+            WaitState::Started => *state == MachineState::Started,
+            WaitState::Stopped => *state == MachineState::Stopped,
+            WaitState::Suspended => *state == MachineState::Suspended,
+            WaitState::Destroyed => *state == MachineState::Destroyed,
+            WaitState::Failed => *state == MachineState::Failed,
+            WaitState::Settled => state.is_resting() || *state == MachineState::Destroyed,
         }
     }
 }
@@ -208,19 +210,29 @@ impl Machine {
         let grace = not_found_grace.unwrap_or(Duration::from_secs(10));
         let wanted = or_started(states);
         let wanted_text = as_query(&wanted);
-        let wants_failed = wanted.iter().any(|s| s.is_reached_by("failed"));
-        let wants_destroyed = wanted.iter().any(|s| s.is_reached_by("destroyed"));
+        let wants_failed = wanted
+            .iter()
+            .any(|s| s.is_reached_by(&MachineState::Failed));
+        let wants_destroyed = wanted
+            .iter()
+            .any(|s| s.is_reached_by(&MachineState::Destroyed));
         // Always ask for `failed` too, so a crash ends the long-poll at once.
         let mut query = wanted_text.clone();
         if !wants_failed {
             query.push_str(",failed");
         }
         let clock = self.app.client.clock().clone();
-        let started = clock.now();
-        let deadline = later(started, overall);
+        let poller = Poller::new(
+            clock.clone(),
+            QUICK_RETURN_PAUSE_FIRST,
+            QUICK_RETURN_PAUSE_MAX,
+        )
+        .timeout(overall);
+        let mut polling = poller.start();
+        let started = polling.round().started();
+        let deadline = polling.round().deadline();
         let mut from_event_id: Option<String> = None;
         let mut last_state = String::from("unknown");
-        let mut backoff = PollBackoff::new(Duration::from_millis(250), Duration::from_secs(5));
         let timed_out = |last_state: String| {
             Error::from(WaitError::Timeout {
                 machine_id: self.id.to_string(),
@@ -229,9 +241,14 @@ impl Machine {
                 last_state,
             })
         };
-        loop {
-            let polled_at = clock.now();
-            let remaining = deadline.saturating_duration_since(polled_at);
+        let failed = || {
+            Error::from(WaitError::MachineFailed {
+                machine_id: self.id.to_string(),
+                wanted: wanted_text.clone(),
+            })
+        };
+        let polled = loop {
+            let remaining = polling.round().remaining();
             if remaining.is_zero() {
                 return Err(timed_out(last_state));
             }
@@ -240,6 +257,7 @@ impl Machine {
                 .ceil()
                 .clamp(1.0, MAX_POLL_SECS as f64) as u64;
             let hold = NonZeroU64::new(poll_secs).unwrap_or(NonZeroU64::MIN);
+            let polled_at = clock.now();
             let answer = self
                 .poll_wait(&query, hold, version.as_deref(), from_event_id.as_deref())
                 .await;
@@ -248,96 +266,89 @@ impl Machine {
             // a server that never holds the poll is not asked again and again in a tight loop.
             let returned_at_once = clock.now().saturating_duration_since(polled_at) < QUICK_RETURN;
             if !returned_at_once {
-                backoff.reset();
+                polling.reset_pauses();
             }
-            match answer {
-                Ok(answer) if answer.state.as_deref().unwrap_or_default().is_empty() => {
+            let again = if returned_at_once {
+                Acceptor::Retry
+            } else {
+                Acceptor::RetryNow
+            };
+            let next = match answer {
+                Ok(answer) if answer.state().as_str().is_empty() => {
                     // A 200 means one of the asked states was reached; a server that answers
                     // `{"ok": true}` alone does not say which, so one GET finds out. Never a
                     // timeout for a success.
-                    let machine = match self.get().send().await {
-                        Ok(machine) => machine,
+                    match self.get().send().await {
                         // Gone already: the asked state was `destroyed`.
                         Err(e) if e.is_not_found() && wants_destroyed => {
-                            return Ok(WaitOutcome {
+                            Acceptor::Done(WaitOutcome {
                                 state: MachineState::Destroyed,
                                 version: answer.version,
                                 event_id: answer.event_id,
-                            });
+                            })
                         }
-                        Err(e) => return Err(e),
-                    };
-                    let state = machine.state.clone().unwrap_or_default();
-                    if state == "failed" && !wants_failed {
-                        return Err(Error::from(WaitError::MachineFailed {
-                            machine_id: self.id.to_string(),
-                            wanted: wanted_text.clone(),
-                        }));
+                        Err(e) => Acceptor::Fail(e),
+                        Ok(machine) if machine.state() == MachineState::Failed && !wants_failed => {
+                            Acceptor::Fail(failed())
+                        }
+                        Ok(machine) => Acceptor::Done(WaitOutcome {
+                            state: machine.state(),
+                            version: answer
+                                .version
+                                .or_else(|| machine.version().map(str::to_string)),
+                            event_id: answer.event_id,
+                        }),
                     }
-                    return Ok(WaitOutcome {
-                        state: MachineState::parse(&state),
-                        version: answer
-                            .version
-                            .or_else(|| machine.version().map(str::to_string)),
-                        event_id: answer.event_id,
-                    });
                 }
                 Ok(answer) => {
-                    let state = answer.state.clone().unwrap_or_default();
+                    let state = answer.state();
                     if wanted.iter().any(|w| w.is_reached_by(&state)) {
-                        return Ok(WaitOutcome {
-                            state: MachineState::parse(&state),
+                        Acceptor::Done(WaitOutcome {
+                            state,
                             version: answer.version,
                             event_id: answer.event_id,
-                        });
-                    }
-                    if state == "failed" && !wants_failed {
-                        return Err(Error::from(WaitError::MachineFailed {
-                            machine_id: self.id.to_string(),
-                            wanted: wanted_text.clone(),
-                        }));
-                    }
-                    if !state.is_empty() {
-                        last_state = state;
-                    }
-                    if answer.event_id.is_some() {
-                        from_event_id = answer.event_id;
-                    }
-                    if returned_at_once {
-                        pause(clock.as_ref(), backoff.next(), deadline).await;
+                        })
+                    } else if state == MachineState::Failed && !wants_failed {
+                        Acceptor::Fail(failed())
+                    } else {
+                        last_state = state.as_str().to_string();
+                        if answer.event_id.is_some() {
+                            from_event_id = answer.event_id;
+                        }
+                        again
                     }
                 }
-                Err(e) if e.is_not_found() && wants_destroyed => {
-                    return Ok(WaitOutcome {
-                        state: MachineState::Destroyed,
-                        version: None,
-                        event_id: None,
-                    });
-                }
+                Err(e) if e.is_not_found() && wants_destroyed => Acceptor::Done(WaitOutcome {
+                    state: MachineState::Destroyed,
+                    version: None,
+                    event_id: None,
+                }),
                 Err(e)
                     if e.is_not_found()
                         && clock.now().saturating_duration_since(started) < grace =>
                 {
                     tracing::debug!(machine_id = %self.id, "machine not visible yet; waiting");
-                    // Look once more as the grace ends, not a whole backoff step after it.
-                    // Within the grace, look at least once a second: the machine shows up soon.
-                    let grace_ends = crate::clock::later(started, grace).min(deadline);
-                    let step = backoff.next().min(NOT_VISIBLE_POLL);
-                    pause(clock.as_ref(), step, grace_ends).await;
+                    // Look once more as the grace ends, not a whole pause after it. Within the
+                    // grace, look at least once a second: the machine shows up soon.
+                    let grace_ends = later(started, grace).min(deadline);
+                    Acceptor::RetryWithin(
+                        NOT_VISIBLE_POLL.min(grace_ends.saturating_duration_since(clock.now())),
+                    )
                 }
                 // The long-poll ran out (408): poll again until our own deadline, at once if it
                 // held for a while.
-                Err(e) if e.status() == Some(408) => {
-                    if returned_at_once {
-                        pause(clock.as_ref(), backoff.next(), deadline).await;
-                    }
-                }
-                Err(e) if e.is_retryable() => {
-                    pause(clock.as_ref(), backoff.next(), deadline).await;
-                }
-                Err(e) => return Err(e),
+                Err(e) if e.status() == Some(408) => again,
+                Err(e) if e.is_retryable() => Acceptor::Retry,
+                Err(e) => Acceptor::Fail(e),
+            };
+            if let ControlFlow::Break(outcome) = polling.next(next).await {
+                break outcome;
             }
-        }
+        };
+        polled.map_err(|e| match e {
+            PollError::Failed(e) => e,
+            PollError::TimedOut { .. } => timed_out(last_state),
+        })
     }
 
     /// One call of Fly's `/wait` long-poll, which the server holds for at most 60 s:
@@ -666,46 +677,16 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 /// A poll that comes back sooner than this did not hold; the next one waits first.
 const QUICK_RETURN: Duration = Duration::from_secs(1);
 
-/// Pauses between polls: `first` doubling to `max`, each drawn between half and all of that
-/// (jitter, so many waiters do not poll in step). Machine waits use it for polls that came back
-/// at once (250 ms to 5 s); the Postgres cluster wait for its status polls (2 s to 30 s).
-#[derive(Debug)]
-pub(crate) struct PollBackoff {
-    first: Duration,
-    max: Duration,
-    next: Duration,
-}
+/// The first pause after a poll that came back at once; it doubles to
+/// [`QUICK_RETURN_PAUSE_MAX`], each pause drawn between half and all of its step so many waiters
+/// do not poll in step.
+const QUICK_RETURN_PAUSE_FIRST: Duration = Duration::from_millis(250);
 
-impl PollBackoff {
-    pub(crate) fn new(first: Duration, max: Duration) -> Self {
-        PollBackoff {
-            first,
-            max,
-            next: first,
-        }
-    }
-
-    fn reset(&mut self) {
-        self.next = self.first;
-    }
-
-    pub(crate) fn next(&mut self) -> Duration {
-        let full = self.next;
-        self.next = full.saturating_mul(2).min(self.max);
-        let half = full / 2;
-        half.saturating_add(half.mul_f64(rand::random::<f64>()))
-    }
-}
+/// The longest pause after a poll that came back at once.
+const QUICK_RETURN_PAUSE_MAX: Duration = Duration::from_secs(5);
 
 /// The longest pause between polls of a machine that is not visible yet.
 const NOT_VISIBLE_POLL: Duration = Duration::from_secs(1);
-
-async fn pause(clock: &dyn crate::clock::Clock, wanted: Duration, deadline: Instant) {
-    let now = clock.now();
-    clock
-        .sleep(wanted.min(deadline.saturating_duration_since(now)))
-        .await;
-}
 
 impl Machines {
     /// Creates a machine and waits until its version is `started`.
@@ -720,6 +701,43 @@ impl Machines {
             let machine = this.create(config).send().await?;
             let outcome = machine.wait_started(timeout).await?;
             Ok((machine, outcome))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wanted_states_are_reached_by_typed_states() {
+        let parse = MachineState::parse;
+        assert!(WaitState::Started.is_reached_by(&MachineState::Started));
+        assert!(!WaitState::Started.is_reached_by(&MachineState::Starting));
+        assert!(WaitState::Destroyed.is_reached_by(&MachineState::Destroyed));
+        assert!(WaitState::Failed.is_reached_by(&parse("failed")));
+        for resting in [
+            "created",
+            "started",
+            "stopped",
+            "suspended",
+            "failed",
+            "destroyed",
+        ] {
+            assert!(
+                WaitState::Settled.is_reached_by(&parse(resting)),
+                "{resting}"
+            );
+        }
+        for moving in ["starting", "stopping", "replacing", "hibernating", ""] {
+            assert!(
+                !WaitState::Settled.is_reached_by(&parse(moving)),
+                "{moving}"
+            );
+            assert!(
+                !WaitState::Started.is_reached_by(&parse(moving)),
+                "{moving}"
+            );
         }
     }
 }

@@ -444,6 +444,51 @@ async fn lease_acquire_retries_only_conflicts() {
     std::mem::forget(guard);
 }
 
+/// Waiting for a lease someone else holds pauses 1 s doubling to 4 s, each pause drawn between
+/// half and all of its step (so two waiters do not ask in step), the last one cut at the
+/// deadline, and ends with the server's conflict.
+#[tokio::test]
+async fn lease_acquire_pauses_are_jittered_and_end_at_the_deadline() {
+    let server = MockServer::start_async().await;
+    let held = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/v1/apps/a/machines/m1/lease");
+            then.status(409)
+                .json_body(json!({"status": "error", "message": "lease currently held by other@example.com", "code": "invalid"}));
+        })
+        .await;
+    let clock = ManualClock::auto_advance();
+    let c = client(&server, clock.clone());
+    let err = c
+        .app("a")
+        .machine("m1")
+        .lease(Duration::from_secs(30))
+        .acquire_timeout(Duration::from_secs(40))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    let sleeps = clock.sleeps();
+    assert_eq!(sleeps.iter().sum::<Duration>(), Duration::from_secs(40));
+    held.assert_calls_async(sleeps.len() + 1).await;
+    let steps = [1, 2, 4].into_iter().chain(std::iter::repeat(4));
+    let (last, pauses) = sleeps.split_last().unwrap();
+    for (pause, step) in pauses.iter().zip(steps.clone()) {
+        let step = Duration::from_secs(step);
+        assert!(
+            *pause >= step / 2 && *pause <= step,
+            "pause {pause:?} outside [{:?}, {step:?}]: {sleeps:?}",
+            step / 2
+        );
+    }
+    assert!(*last <= Duration::from_secs(4), "{sleeps:?}");
+    // Jittered: the 4 s steps are not all taken whole.
+    assert!(
+        pauses[2..].iter().any(|p| *p != Duration::from_secs(4)),
+        "{sleeps:?}"
+    );
+}
+
 #[tokio::test]
 async fn releasing_a_lease_that_is_gone_is_not_an_error() {
     let server = MockServer::start_async().await;

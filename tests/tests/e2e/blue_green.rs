@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use fly_machines::poll::{Acceptor, Jitter, Poller};
 use fly_machines::{App, Client, Machine, WaitState, types};
 use fly_machines_sim::{Faults, Sim, SimHandle};
 
@@ -21,6 +22,8 @@ const N: usize = 4;
 const TRANSITION: Duration = Duration::from_millis(500);
 /// How long the orchestrator keeps trying a machine that is not visible yet.
 const VISIBILITY_GRACE: Duration = Duration::from_secs(15);
+/// The pause between two tries of a machine that is not visible yet.
+const NOT_VISIBLE_PAUSE: Duration = Duration::from_millis(250);
 
 /// Calls `action` until it succeeds, tolerating transient failures and, for a while, the 404
 /// of a machine that is not visible yet.
@@ -30,16 +33,24 @@ where
     Fut: std::future::Future<Output = fly_machines::Result<()>>,
 {
     let clock = machine.app().client().clock().clone();
-    let started = clock.now();
-    loop {
-        match action().await {
-            Ok(()) => return,
-            Err(e) if transient(&e) => {}
-            Err(e) if e.is_not_found() && clock.now() - started < VISIBILITY_GRACE => {
-                clock.sleep(Duration::from_millis(250)).await;
+    let poller = Poller::new(clock, NOT_VISIBLE_PAUSE, NOT_VISIBLE_PAUSE).jitter(Jitter::None);
+    let polled = poller
+        .poll(|round| {
+            let act = action();
+            async move {
+                match act.await {
+                    Ok(()) => Acceptor::Done(()),
+                    Err(e) if transient(&e) => Acceptor::RetryNow,
+                    Err(e) if e.is_not_found() && round.elapsed() < VISIBILITY_GRACE => {
+                        Acceptor::Retry
+                    }
+                    Err(e) => Acceptor::Fail(e),
+                }
             }
-            Err(e) => panic!("{what} {}: {e}", machine.id()),
-        }
+        })
+        .await;
+    if let Err(e) = polled {
+        panic!("{what} {}: {e}", machine.id());
     }
 }
 

@@ -8,7 +8,8 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use fly_machines::{Client, Error, ErrorCode, RateLimits, RetryPolicy, types};
+use fly_machines::poll::{Acceptor, Poller};
+use fly_machines::{Client, Error, ErrorCode, RateLimits, RetryPolicy, TokioClock, types};
 use fly_machines_sim::{MANUAL_EPOCH_MS, RequestRecord, SimBuilder, SimHandle};
 use tokio::task::JoinHandle;
 
@@ -191,6 +192,13 @@ pub fn transient(e: &Error) -> bool {
     e.is_retryable() || matches!(e, Error::Transport(_))
 }
 
+/// Tries a call again at once after a transient failure, for as long as it takes: no pause
+/// and no deadline (the scenario's real-time limit bounds it), so it never sleeps and any clock
+/// will do.
+fn at_once() -> Poller {
+    Poller::new(Arc::new(TokioClock), Duration::ZERO, Duration::ZERO)
+}
+
 /// Repeats a call that may fail transiently until it succeeds (for calls that are harmless to
 /// repeat, or that the client stopped retrying because its budget ran out).
 pub async fn insist<T, F, Fut>(what: &str, f: F) -> T
@@ -198,24 +206,36 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = fly_machines::Result<T>>,
 {
-    loop {
-        match f().await {
-            Ok(v) => return v,
-            Err(e) if transient(&e) => {}
-            Err(e) => panic!("{what}: {e}"),
-        }
-    }
+    let polled = at_once()
+        .poll(|_| {
+            let call = f();
+            async move {
+                match call.await {
+                    Ok(v) => Acceptor::Done(v),
+                    Err(e) if transient(&e) => Acceptor::RetryNow,
+                    Err(e) => Acceptor::Fail(e),
+                }
+            }
+        })
+        .await;
+    polled.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
 /// Creates an app, trying again after transient failures; a name already taken (by an
 /// earlier try whose answer was lost) counts as done.
 pub async fn create_app(client: &Client, name: &str) {
-    loop {
-        match client.apps().create(name, "personal").send().await {
-            Ok(_) => return,
-            Err(e) if transient(&e) => {}
-            Err(e) if e.code() == Some(&ErrorCode::NameTaken) => return,
-            Err(e) => panic!("create app {name}: {e}"),
-        }
-    }
+    let polled = at_once()
+        .poll(|_| {
+            let create = client.apps().create(name, "personal").send();
+            async move {
+                match create.await {
+                    Ok(_) => Acceptor::Done(()),
+                    Err(e) if transient(&e) => Acceptor::RetryNow,
+                    Err(e) if e.code() == Some(&ErrorCode::NameTaken) => Acceptor::Done(()),
+                    Err(e) => Acceptor::Fail(e),
+                }
+            }
+        })
+        .await;
+    polled.unwrap_or_else(|e| panic!("create app {name}: {e}"));
 }

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use super::{Cluster, ClusterStatus};
-use crate::clock::later;
-use crate::wait::PollBackoff;
+use std::ops::ControlFlow;
+
+use crate::poll::{Acceptor, PollError, Poller};
 use crate::{Error, Result, types};
 
 /// Why a cluster did not become ready.
@@ -44,6 +45,9 @@ pub enum ClusterWaitError {
 /// The first pause between two polls of [`Cluster::wait_ready`] unless set.
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
+/// The longest pause, as a multiple of the first (2 s grows to 30 s).
+const MAX_POLL_INTERVAL_FACTOR: u32 = 15;
+
 impl ClusterWaitError {
     /// Whether the wait ran out of time.
     pub fn is_timeout(&self) -> bool {
@@ -76,52 +80,57 @@ impl Cluster {
         poll_interval: Option<Duration>,
     ) -> Result<types::PostgresCluster> {
         self.check()?;
-        let clock = self.client.clock().clone();
-        let started = clock.now();
-        let deadline = later(started, timeout);
         let first = poll_interval
             .unwrap_or(DEFAULT_POLL_INTERVAL)
             .max(Duration::from_millis(1));
-        let mut backoff = PollBackoff::new(first, first.saturating_mul(15));
+        let poller = Poller::new(
+            self.client.clock().clone(),
+            first,
+            first.saturating_mul(MAX_POLL_INTERVAL_FACTOR),
+        )
+        .timeout(timeout);
         let mut last_status = String::from("unknown");
-        loop {
-            match self.get().await {
+        let mut polling = poller.start();
+        let polled = loop {
+            let answer = match self.get().await {
                 Ok(cluster) => {
                     let status = cluster.status();
                     if status == ClusterStatus::Ready {
-                        return Ok(cluster);
-                    }
-                    if status.is_dead_end() {
-                        return Err(Error::from(ClusterWaitError::Failed {
+                        Acceptor::Done(cluster)
+                    } else if status.is_dead_end() {
+                        Acceptor::Fail(Error::from(ClusterWaitError::Failed {
                             cluster_id: self.id.to_string(),
                             status,
-                        }));
-                    }
-                    if !status.as_str().is_empty() {
-                        last_status = status.as_str().to_owned();
+                        }))
+                    } else {
+                        if !status.as_str().is_empty() {
+                            last_status = status.as_str().to_owned();
+                        }
+                        Acceptor::Retry
                     }
                 }
                 Err(e) if e.is_not_found() => {
-                    return Err(Error::from(ClusterWaitError::Vanished {
+                    Acceptor::Fail(Error::from(ClusterWaitError::Vanished {
                         cluster_id: self.id.to_string(),
-                    }));
+                    }))
                 }
                 Err(e) if e.is_retryable() => {
                     tracing::debug!(cluster_id = %self.id, error = %e, "cluster poll failed; polling again");
+                    Acceptor::Retry
                 }
-                Err(e) => return Err(e),
+                Err(e) => Acceptor::Fail(e),
+            };
+            if let ControlFlow::Break(outcome) = polling.next(answer).await {
+                break outcome;
             }
-            let now = clock.now();
-            let remaining = deadline.saturating_duration_since(now);
-            if remaining.is_zero() {
-                return Err(Error::from(ClusterWaitError::Timeout {
-                    cluster_id: self.id.to_string(),
-                    waited: now.saturating_duration_since(started),
-                    last_status,
-                }));
-            }
-            // The last look comes at the deadline, not a whole pause after it.
-            clock.sleep(backoff.next().min(remaining)).await;
-        }
+        };
+        polled.map_err(|e| match e {
+            PollError::Failed(e) => e,
+            PollError::TimedOut { waited, .. } => Error::from(ClusterWaitError::Timeout {
+                cluster_id: self.id.to_string(),
+                waited,
+                last_status,
+            }),
+        })
     }
 }
