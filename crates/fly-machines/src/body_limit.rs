@@ -201,9 +201,14 @@ impl Pieces {
 }
 
 /// The same answer with `body` in memory: status, version, headers and extensions are moved
-/// over, only the URL is copied.
+/// over (the URL joins the answer's own extensions rather than a new map), only the URL is
+/// copied.
 fn with_body(mut response: reqwest::Response, body: bytes::Bytes) -> reqwest::Response {
-    let built = http::Response::builder()
+    let mut builder = http::Response::builder();
+    if let Some(extensions) = builder.extensions_mut() {
+        *extensions = std::mem::take(response.extensions_mut());
+    }
+    let built = builder
         .url(response.url().clone())
         .body(reqwest::Body::from(body));
     let Ok(mut rebuilt) = built else {
@@ -213,9 +218,6 @@ fn with_body(mut response: reqwest::Response, body: bytes::Bytes) -> reqwest::Re
     *rebuilt.status_mut() = response.status();
     *rebuilt.version_mut() = response.version();
     *rebuilt.headers_mut() = std::mem::take(response.headers_mut());
-    rebuilt
-        .extensions_mut()
-        .extend(std::mem::take(response.extensions_mut()));
     reqwest::Response::from(rebuilt)
 }
 

@@ -174,14 +174,20 @@ impl Client {
     {
         ctx.operation = Some(operation);
         // A success goes straight to the caller (the answer can be kilobytes, and every move
-        // copies it). The scoped call is dropped before the error is read, so the two futures
-        // share space.
-        let (error, ctx) = {
-            let mut scoped = std::pin::pin!(context::scope(ctx, call(&self.raw)));
-            match scoped.as_mut().await {
-                Ok(value) => return Ok(value),
-                Err(error) => (error, scoped.take_value()),
-            }
+        // copies it): the scoped call writes it into `out`, and it is moved once more, out.
+        let mut out = None;
+        let ctx = {
+            let mut scoped = std::pin::pin!(context::scope(ctx, call(&self.raw), &mut out));
+            scoped.as_mut().await;
+            scoped.take_value()
+        };
+        // The scope completes only after the call inside it has, which wrote `out`.
+        let Some(outcome) = out else {
+            unreachable!("a finished call scope has written its outcome")
+        };
+        let error = match outcome {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
         };
         let attempts = ctx.as_ref().map_or(1, CallContext::attempts);
         let answer = ctx

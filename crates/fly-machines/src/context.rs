@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use fly_machines_api::OperationId;
+use futures::FutureExt;
 use tokio::task::futures::TaskLocalFuture;
 
 tokio::task_local! {
@@ -86,14 +87,20 @@ impl CallContext {
     }
 }
 
-/// `fut` with `ctx` visible to the policy while it runs. Once it has finished,
-/// `TaskLocalFuture::take_value` hands `ctx` back with what the policy recorded in it; the
-/// context lives inside the future, so a call allocates nothing for it.
+/// `fut` with `ctx` visible to the policy while it runs; its output is written into `out`.
+/// Once it has finished, `TaskLocalFuture::take_value` hands `ctx` back with what the policy
+/// recorded in it; the context lives inside the future, so a call allocates nothing for it.
 ///
+/// The output goes into the caller's slot rather than through the scope's own layers of
+/// `Option` and `Poll`: a decoded answer is kilobytes, and each of those layers copied it.
 /// A plain function rather than an `async fn`: an `async fn` would keep `fut` twice in its state
 /// (as its argument and inside the scope), and every call's future would grow by that much.
-pub(crate) fn scope<F: Future>(ctx: CallContext, fut: F) -> TaskLocalFuture<CallContext, F> {
-    CALL.scope(ctx, fut)
+pub(crate) fn scope<'o, F: Future + 'o>(
+    ctx: CallContext,
+    fut: F,
+    out: &'o mut Option<F::Output>,
+) -> TaskLocalFuture<CallContext, impl Future<Output = ()> + 'o> {
+    CALL.scope(ctx, fut.map(move |output| *out = Some(output)))
 }
 
 /// Applies `f` to the context of the call being made, if it runs inside [`scope`].
