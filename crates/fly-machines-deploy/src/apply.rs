@@ -525,8 +525,12 @@ impl Applier {
         } else {
             StandIn::Surge
         };
-        let results = window(stood_in, concurrency, |_, step| {
-            self.stand_in(desired, group, step, role, gate).boxed()
+        let keys = self
+            .stand_in_keys(desired, group, role, stood_in.len())
+            .await?;
+        let results = window(stood_in, concurrency, |i, step| {
+            self.stand_in(desired, group, step, &keys[i], role, gate)
+                .boxed()
         })
         .await;
         let (made, failure) = settle(results, created);
@@ -674,8 +678,12 @@ impl Applier {
             .unwrap_or(8)
             .max(1);
         let mut greens = Vec::new();
-        let results = window(blues, concurrency, |_, step| {
-            self.stand_in(desired, group, step, StandIn::Green, gate)
+        let keys = self
+            .stand_in_keys(desired, group, StandIn::Green, blues.len())
+            .await
+            .map_err(|cause| (Vec::new(), cause, false))?;
+        let results = window(blues, concurrency, |i, step| {
+            self.stand_in(desired, group, step, &keys[i], StandIn::Green, gate)
                 .boxed()
         })
         .await;
@@ -757,14 +765,59 @@ impl Applier {
         outcome.map(|()| machine_id.clone())
     }
 
+    /// The keys of `count` new stand-ins of `role`: the fleet, group, revision, role and the
+    /// lowest slots no live machine's key holds. A slot, not the old machine's id: a rerun's
+    /// plan may keep (and update) an old machine whose stand-in a cut-short run already made
+    /// and the plan counts among the kept ones; keyed by that old machine, its stand-in would be
+    /// found again instead of made, and the group would end one machine short while the old
+    /// ones go. A stand-in made but not listed yet holds the lowest free slot, so its key finds
+    /// it again.
+    async fn stand_in_keys(
+        &self,
+        desired: &DesiredFleet,
+        group: &Group,
+        role: StandIn,
+        count: usize,
+    ) -> Result<Vec<String>, Cause> {
+        let prefix = format!(
+            "{}-{}-{}-{}-",
+            desired.name(),
+            group.name(),
+            group.revision(),
+            role.word()
+        );
+        let live = match self.client.app(desired.app()).machines().list().await {
+            Ok(machines) => machines,
+            Err(e) if e.is_not_found() => Vec::new(),
+            Err(source) => {
+                return Err(Cause::Api {
+                    action: "list",
+                    machine: String::new(),
+                    source,
+                });
+            }
+        };
+        let taken: std::collections::BTreeSet<usize> = live
+            .iter()
+            .filter(|m| !m.state().is_terminal())
+            .filter_map(|m| m.metadata(fly_machines::resources::machines::LAUNCH_ID_METADATA_KEY))
+            .filter_map(|key| key.strip_prefix(&prefix)?.parse().ok())
+            .collect();
+        Ok((0..)
+            .filter(|slot| !taken.contains(slot))
+            .take(count)
+            .map(|slot| format!("{prefix}{slot}"))
+            .collect())
+    }
+
     /// One new machine standing in for the old one of `step`, at the group's config, gated on
-    /// health: a green (made out of the proxy) or a canary (made serving). Its key names the
-    /// fleet, group, revision, role and the machine it stands in for, so a rerun finds it.
+    /// health: a green (made out of the proxy) or a canary (made serving), under `key`.
     async fn stand_in(
         &self,
         desired: &DesiredFleet,
         group: &Group,
         step: &Step,
+        key: &str,
         role: StandIn,
         gate: Option<&Gate>,
     ) -> Result<String, (Option<String>, Cause)> {
@@ -772,7 +825,7 @@ impl Applier {
             machine_id,
             region,
             from_revision,
-            to_revision,
+            to_revision: _,
             ..
         } = step
         else {
@@ -784,12 +837,7 @@ impl Applier {
                 },
             ));
         };
-        let key = format!(
-            "{}-{}-{to_revision}-{}-{machine_id}",
-            desired.name(),
-            group.name(),
-            role.word()
-        );
+        let key = key.to_owned();
         let app = self.client.app(desired.app());
         let config = group.machine_config(desired.name(), from_revision.as_deref());
         let machines = app.machines();
