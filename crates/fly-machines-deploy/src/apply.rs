@@ -786,21 +786,17 @@ impl Applier {
             group.revision(),
             role.word()
         );
-        let live = match self.client.app(desired.app()).machines().list().await {
-            Ok(machines) => machines,
-            Err(e) if e.is_not_found() => Vec::new(),
-            Err(source) => {
-                return Err(Cause::Api {
-                    action: "list",
-                    machine: String::new(),
-                    source,
-                });
-            }
-        };
+        // The planner's own view of what lives in the app (gone machines left out).
+        let live = crate::observed::observe(&self.client, desired.app())
+            .await
+            .map_err(|source| Cause::Api {
+                action: "list",
+                machine: String::new(),
+                source,
+            })?;
         let taken: std::collections::BTreeSet<usize> = live
             .iter()
-            .filter(|m| !m.state().is_terminal())
-            .filter_map(|m| m.metadata(fly_machines::resources::machines::LAUNCH_ID_METADATA_KEY))
+            .filter_map(|m| m.mark(fly_machines::resources::machines::LAUNCH_ID_METADATA_KEY))
             .filter_map(|key| key.strip_prefix(&prefix)?.parse().ok())
             .collect();
         Ok((0..)
