@@ -141,12 +141,25 @@ async fn run(
         Err(e) => Err(e),
         Ok(Work::Answer(reply)) => Ok(reply),
         Ok(Work::Sliced(work)) => {
-            let shared = crate::api::Shared {
-                world: &emu.world,
-                clock: &emu.clock,
-                list_slice_hook: &emu.list_slice_hook,
-            };
-            work(&shared, &req)
+            // A long listing is CPU work that may run for seconds: on the blocking pool it
+            // cannot hold an async worker (nor the tasks queued behind it on that worker).
+            let emu = Arc::clone(emu);
+            let req = req.clone();
+            let handle = tokio::task::spawn_blocking(move || {
+                let shared = crate::api::Shared {
+                    world: &emu.world,
+                    clock: &emu.clock,
+                    list_slice_hook: &emu.list_slice_hook,
+                };
+                work(&shared, &req)
+            });
+            handle.await.unwrap_or_else(|e| {
+                Err(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "unknown",
+                    format!("the listing did not finish: {e}"),
+                ))
+            })
         }
         Ok(Work::LongPoll { timeout_param }) => {
             crate::api::wait::wait(emu, &req, timeout_param).await

@@ -23,7 +23,7 @@ impl PathParams {
 }
 
 /// A parsed request, as handlers see it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ApiRequest {
     pub(crate) op: &'static Operation,
     pub(crate) params: PathParams,
