@@ -196,8 +196,6 @@ mod pipeline;
 pub mod poll;
 pub mod resources;
 mod retry;
-#[cfg(feature = "redis")]
-mod shared_limiter;
 mod signal;
 pub mod testing;
 mod tls;
@@ -226,6 +224,11 @@ pub use fly_machines_api::{
 #[cfg(feature = "derive")]
 pub use fly_machines_derive::MachineConfig;
 pub use lease::LeaseGuard;
+#[cfg(feature = "redis")]
+pub use limiter::{
+    DEFAULT_ARRIVAL_ALLOWANCE, DEFAULT_DECISION_TIMEOUT, DEFAULT_LONGEST_WAIT,
+    DEFAULT_RETRY_INTERVAL, Reservation, SharedError, SharedLimiter, SharedLimits, SharedStats,
+};
 pub use limiter::{Limit, LimitKey, Limiter, RateLimits};
 pub use machine_config::MachineConfig;
 pub use paging::{Paged, PagingError};
@@ -239,11 +242,6 @@ pub use resources::machines::{
 pub use resources::org::Org;
 pub use resources::volumes::{Volume, Volumes};
 pub use retry::{Failure, RetryPolicy};
-#[cfg(feature = "redis")]
-pub use shared_limiter::{
-    DEFAULT_ARRIVAL_ALLOWANCE, DEFAULT_DECISION_TIMEOUT, DEFAULT_LONGEST_WAIT,
-    DEFAULT_RETRY_INTERVAL, Reservation, SharedError, SharedLimiter, SharedLimits, SharedStats,
-};
 pub use signal::Signal;
 pub use token::{Scheme, Token};
 pub use wait::{WaitAll, WaitError, WaitOutcome, WaitState, WaitTarget, WaitTargets};

@@ -3,20 +3,26 @@
 //! Every replica of a service that uses one token and app draws on one budget per Fly key. Each
 //! decision is one script call (reservation-style GCRA on the Redis server's clock, after any
 //! 429 penalty in force), so replicas never race and their clocks do not matter. When Redis
-//! fails or is slow, the call falls back to the local limiter of its own [`Limiter`]; the
-//! outage is logged once and every fallback is counted.
+//! fails or is slow, it answers that it could not decide, and the front has the local backend
+//! pace the call; the outage is logged once and every fallback is counted.
 
 mod health;
+mod scripts;
 mod settings;
 
+use std::any::Any;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use super::backend::{Backend, Decision, SharedBudget, Slowdown};
+use super::front::Limiter;
+use super::key::LimitKey;
+use super::settings::{Limit, RateLimits};
 use crate::clock::Clock;
-use crate::limiter::{Limit, LimitKey, Limiter, RateLimits};
 use health::Health;
+use scripts::LuaScript;
 use settings::redacted_url;
 pub use settings::{
     DEFAULT_ARRIVAL_ALLOWANCE, DEFAULT_DECISION_TIMEOUT, DEFAULT_LONGEST_WAIT,
@@ -26,7 +32,10 @@ pub use settings::{
 impl Limiter {
     /// The shared backend, when [`RateLimits::shared`] configured one.
     pub fn shared(&self) -> Option<&SharedLimiter> {
-        self.shared.as_deref()
+        match &self.backend {
+            Backend::Shared { budget, .. } => (budget.as_ref() as &dyn Any).downcast_ref(),
+            Backend::Local(_) => None,
+        }
     }
 }
 
@@ -81,7 +90,8 @@ pub struct SharedStats {
     pub outages: u64,
 }
 
-/// The running shared backend of one [`Limiter`].
+/// The running shared backend of one [`Limiter`]: its budget in Redis, Redis's health, and the
+/// 429 penalties still being written.
 pub struct SharedLimiter {
     settings: SharedLimits,
     margin: f64,
@@ -126,8 +136,8 @@ impl SharedLimiter {
             clock,
             client,
             connection: tokio::sync::OnceCell::new(),
-            acquire: LuaScript::new(include_str!("shared_limiter/acquire.lua")),
-            penalize: LuaScript::new(include_str!("shared_limiter/penalize.lua")),
+            acquire: scripts::acquire(),
+            penalize: scripts::penalize(),
             health: Health::new(settings.decision_timeout, settings.retry_interval),
             background: Mutex::new(Vec::new()),
             settings,
@@ -214,12 +224,24 @@ impl SharedLimiter {
         hold: Duration,
         spacing: Duration,
     ) -> Result<(), SharedError> {
-        let (hold, cooldown, spacing) = (micros(hold), micros(self.cooldown), micros(spacing));
-        let name = self.redis_key(key);
-        self.run_script(&self.penalize, name, [hold, cooldown, spacing], |_: i64| {
-            Ok(())
-        })
+        let cooldown = self.cooldown;
+        self.write_penalty(
+            key,
+            Slowdown {
+                hold,
+                spacing,
+                cooldown,
+            },
+        )
         .await
+    }
+
+    /// Writes `slowdown` on `key` in Redis.
+    async fn write_penalty(&self, key: &LimitKey, slowdown: Slowdown) -> Result<(), SharedError> {
+        let args = [slowdown.hold, slowdown.cooldown, slowdown.spacing].map(micros);
+        let name = self.redis_key(key);
+        self.run_script(&self.penalize, name, args, |_: i64| Ok(()))
+            .await
     }
 
     /// Waits until every penalty sent in the background so far has been written (or failed).
@@ -233,7 +255,7 @@ impl SharedLimiter {
 
     /// Decides through Redis and waits for the slot. `None` when Redis could not decide: the
     /// caller paces locally instead.
-    pub(crate) async fn acquire(
+    async fn reserve_and_wait(
         &self,
         key: &LimitKey,
         limit: Limit,
@@ -246,29 +268,6 @@ impl SharedLimiter {
             self.clock.sleep(reservation.wait).await;
         }
         Some(Ok(reservation.wait))
-    }
-
-    /// Sends a penalty without making the caller wait for Redis; [`flush`](Self::flush) waits
-    /// for it. Outside a tokio runtime the penalty stays local.
-    pub(crate) fn penalize_in_background(
-        self: &Arc<Self>,
-        key: &LimitKey,
-        hold: Duration,
-        spacing: Duration,
-    ) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let this = Arc::clone(self);
-        let key = key.clone();
-        let task = runtime.spawn(async move {
-            if let Err(e) = this.penalize(&key, hold, spacing).await {
-                tracing::debug!(error = %e, "a 429 penalty stayed local");
-            }
-        });
-        let mut background = self.background.lock().unwrap_or_else(|e| e.into_inner());
-        background.retain(|t| !t.is_finished());
-        background.push(task);
     }
 
     fn interval_us(&self, limit: Limit) -> i64 {
@@ -335,245 +334,34 @@ impl SharedLimiter {
     }
 }
 
+impl SharedBudget for SharedLimiter {
+    fn admit<'a>(&'a self, key: &'a LimitKey, limit: Limit) -> Decision<'a> {
+        Box::pin(self.reserve_and_wait(key, limit))
+    }
+
+    /// Sends the penalty without making the caller wait for Redis; [`SharedLimiter::flush`]
+    /// waits for it. Outside a tokio runtime the penalty stays with the local backend.
+    fn report_429(self: Arc<Self>, key: &LimitKey, slowdown: Slowdown) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let background = Arc::clone(&self);
+        let key = key.clone();
+        let task = runtime.spawn(async move {
+            if let Err(e) = background.write_penalty(&key, slowdown).await {
+                tracing::debug!(error = %e, "a 429 penalty stayed local");
+            }
+        });
+        let mut pending = self.background.lock().unwrap_or_else(|e| e.into_inner());
+        pending.retain(|t| !t.is_finished());
+        pending.push(task);
+    }
+}
+
 /// `d` in microseconds, for the scripts (saturating).
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
-/// A Lua script run by its SHA-1, and loaded when Redis does not have it.
-///
-/// Not `redis::Script`: its loading asserts (in debug builds) that Redis answered with the
-/// script's SHA-1, so a Redis answering anything else would panic the caller. Here that answer
-/// is an error, and the call paces locally.
-struct LuaScript {
-    code: &'static str,
-    hash: String,
-}
-
-impl LuaScript {
-    fn new(code: &'static str) -> Self {
-        LuaScript {
-            code,
-            hash: redis::Script::new(code).get_hash().to_string(),
-        }
-    }
-
-    /// Loads the script, checking that Redis names it by its SHA-1.
-    async fn load(&self, conn: &mut ConnectionManager) -> Result<(), SharedError> {
-        let hash: String = redis::cmd("SCRIPT")
-            .arg("LOAD")
-            .arg(self.code)
-            .query_async(conn)
-            .await
-            .map_err(|e| SharedError::Redis(format!("cannot load the limiter's script: {e}")))?;
-        if hash != self.hash {
-            let shown: String = hash.chars().take(64).collect();
-            return Err(SharedError::OutOfBounds(format!(
-                "SCRIPT LOAD answered {shown:?}, not the script's SHA-1 {}",
-                self.hash
-            )));
-        }
-        Ok(())
-    }
-
-    /// Runs the script on `key` with `args`, loading it first if Redis lost it (a restart).
-    async fn invoke<T: redis::FromRedisValue>(
-        &self,
-        conn: &mut ConnectionManager,
-        key: &str,
-        args: &[i64],
-    ) -> Result<T, SharedError> {
-        let mut call = redis::cmd("EVALSHA");
-        call.arg(&self.hash).arg(1).arg(key).arg(args);
-        match call.query_async(conn).await {
-            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                self.load(conn).await?;
-                call.query_async(conn)
-                    .await
-                    .map_err(|e| SharedError::Redis(e.to_string()))
-            }
-            other => other.map_err(|e| SharedError::Redis(e.to_string())),
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use fly_machines_api::OperationId;
-
-    #[test]
-    fn a_client_with_a_bad_redis_url_is_refused_at_build() {
-        let err = crate::Client::builder()
-            .token("fm2_secret")
-            .rate_limits(
-                RateLimits::fly_defaults().shared(SharedLimits::redis("cache.internal:6379")),
-            )
-            .build()
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("cache.internal:6379"), "{err}");
-        assert!(err.contains("redis://host:port"), "{err}");
-        assert!(!err.contains("fm2_secret"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn an_unreachable_server_falls_back_at_once_and_logs_one_outage() {
-        // Port 1 on loopback refuses connections.
-        let limits = RateLimits::fly_defaults()
-            .shared(SharedLimits::redis("redis://127.0.0.1:1/").retry_interval(Duration::ZERO));
-        let limiter = Limiter::new(limits).unwrap();
-        let shared = limiter.shared().unwrap();
-        let key = LimitKey::new(OperationId::MachinesStart, "m1");
-        let limit = Limit::per_second(1, 3);
-        for _ in 0..3 {
-            assert!(shared.reserve(&key, limit).await.is_err());
-        }
-        let stats = shared.stats();
-        assert_eq!(
-            (stats.fallbacks, stats.outages, stats.shared_decisions),
-            (3, 1, 0)
-        );
-    }
-
-    /// A Redis impostor on loopback: answers `SCRIPT LOAD` with `sha` (the real SHA-1 when
-    /// `None`), `EVALSHA` with `answer` (RESP), and anything else with `+OK`.
-    async fn fake_redis(sha: Option<&'static str>, answer: String) -> String {
-        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let answer = answer.clone();
-                tokio::spawn(async move {
-                    let mut stream = BufReader::new(stream);
-                    loop {
-                        // One command: *N, then N bulk strings.
-                        let mut line = String::new();
-                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let n: usize = line.trim()[1..].parse().unwrap_or(0);
-                        let mut words = Vec::new();
-                        for _ in 0..n {
-                            line.clear();
-                            stream.read_line(&mut line).await.unwrap();
-                            let len: usize = line.trim()[1..].parse().unwrap();
-                            let mut word = vec![0; len + 2];
-                            stream.read_exact(&mut word).await.unwrap();
-                            words.push(String::from_utf8_lossy(&word[..len]).into_owned());
-                        }
-                        let command = words.first().map(|w| w.to_uppercase());
-                        let reply = match command.as_deref() {
-                            Some("SCRIPT") => {
-                                let real = redis::Script::new(&words[2]).get_hash().to_string();
-                                let sha = sha.map_or(real, str::to_string);
-                                format!("${}\r\n{sha}\r\n", sha.len())
-                            }
-                            Some("EVALSHA") => answer.clone(),
-                            _ => "+OK\r\n".to_string(),
-                        };
-                        if stream.get_mut().write_all(reply.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        format!("redis://{addr}/")
-    }
-
-    fn limiter_at(url: &str, max_wait: Option<Duration>) -> Limiter {
-        let limits = RateLimits::fly_defaults()
-            .max_wait(max_wait)
-            .shared(SharedLimits::redis(url).decision_timeout(Duration::from_secs(5)));
-        Limiter::new(limits).unwrap()
-    }
-
-    #[tokio::test]
-    async fn answers_out_of_bounds_pace_locally_instead_of_hanging() {
-        let key = LimitKey::new(OperationId::MachinesStart, "m1");
-        let limit = Limit::per_second(1, 3);
-        let hour_us: i64 = 3_600_000_000;
-        let now_us: i64 = 1_700_000_000_000_000;
-        let cases: [(&str, String, Option<Duration>); 6] = [
-            (
-                "an hour past max_wait",
-                format!("*3\r\n:1\r\n:{hour_us}\r\n:{now_us}\r\n"),
-                Some(Duration::from_secs(1)),
-            ),
-            (
-                "an hour, no max_wait",
-                format!("*3\r\n:1\r\n:{hour_us}\r\n:{now_us}\r\n"),
-                None,
-            ),
-            (
-                "a negative wait",
-                format!("*3\r\n:1\r\n:-5\r\n:{now_us}\r\n"),
-                None,
-            ),
-            (
-                "a verdict of 7",
-                format!("*3\r\n:7\r\n:0\r\n:{now_us}\r\n"),
-                None,
-            ),
-            (
-                "a refusal without max_wait",
-                format!("*3\r\n:0\r\n:10\r\n:{now_us}\r\n"),
-                None,
-            ),
-            (
-                "i64::MAX",
-                format!("*3\r\n:1\r\n:{}\r\n:{now_us}\r\n", i64::MAX),
-                Some(Duration::from_secs(1)),
-            ),
-        ];
-        for (label, answer, max_wait) in cases {
-            let url = fake_redis(None, answer).await;
-            let limiter = limiter_at(&url, max_wait);
-            let shared = limiter.shared().unwrap();
-            let got = shared.reserve(&key, limit).await;
-            match &got {
-                Err(SharedError::OutOfBounds(why)) => assert!(!why.contains("SCRIPT"), "{why}"),
-                other => panic!("{label}: {other:?}"),
-            }
-            // The whole acquire goes local: the burst is admitted at once, without sleeping.
-            let waited = tokio::time::timeout(
-                Duration::from_secs(5),
-                limiter.acquire(crate::RateLimitClass::ALL[0], &key),
-            )
-            .await
-            .unwrap_or_else(|_| panic!("{label}: the call hung"));
-            assert_eq!(waited, Ok(Duration::ZERO), "{label}");
-            assert!(shared.stats().fallbacks >= 1, "{label}");
-        }
-        // Within bounds, the answer stands.
-        let url = fake_redis(None, format!("*3\r\n:1\r\n:250000\r\n:{now_us}\r\n")).await;
-        let limiter = limiter_at(&url, Some(Duration::from_secs(1)));
-        let got = limiter
-            .shared()
-            .unwrap()
-            .reserve(&key, limit)
-            .await
-            .unwrap();
-        assert_eq!((got.admitted, got.wait), (true, Duration::from_millis(250)));
-    }
-
-    #[tokio::test]
-    async fn a_script_load_answered_with_another_hash_is_an_error_not_a_panic() {
-        let key = LimitKey::new(OperationId::MachinesStart, "m1");
-        for sha in ["not-a-sha", "", "0000000000000000000000000000000000000000"] {
-            let url = fake_redis(Some(sha), "*3\r\n:1\r\n:0\r\n:1\r\n".to_string()).await;
-            let limiter = limiter_at(&url, None);
-            let got = limiter
-                .shared()
-                .unwrap()
-                .reserve(&key, Limit::per_second(1, 3))
-                .await;
-            match got {
-                Err(SharedError::OutOfBounds(why)) => assert!(why.contains("SCRIPT LOAD"), "{why}"),
-                other => panic!("{sha:?}: {other:?}"),
-            }
-        }
-    }
-}
+mod tests;
