@@ -74,6 +74,7 @@ impl Backend {
     }
 
     /// The local limiter: the whole backend, or the shared one's fallback.
+    #[inline]
     pub(crate) fn local(&self) -> &LocalLimiter {
         match self {
             Backend::Local(local)

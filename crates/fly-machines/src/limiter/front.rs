@@ -50,12 +50,15 @@ impl Limiter {
     }
 
     /// The key for `operation` on the request path `url_path`.
+    #[inline]
     pub fn key(operation: &'static Operation, url_path: &str) -> LimitKey {
         LimitKey::of_call(operation, url_path)
     }
 
     /// Admits a call on `key` if it may go right now, without waiting; `false` when it would
     /// have to wait (then [`acquire`](Self::acquire) does the waiting).
+    // Inline: every call comes this way first, and the front should add no call of its own.
+    #[inline]
     pub fn try_acquire(&self, class: RateLimitClass, key: &LimitKey) -> bool {
         match &self.backend {
             Backend::Local(local) => local.try_acquire(class, key),
