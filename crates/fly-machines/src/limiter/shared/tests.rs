@@ -36,6 +36,40 @@ async fn an_unreachable_server_falls_back_at_once_and_logs_one_outage() {
     );
 }
 
+/// The seam's fallback keeps what the shared budget could not: with Redis down, a 429 still
+/// holds the key in this process, and the calls after it are paced there.
+#[tokio::test]
+async fn with_redis_down_a_429_still_holds_the_key_locally() {
+    let clock = crate::clock::ManualClock::auto_advance();
+    let limits = RateLimits::fly_defaults().margin(0.0).shared(
+        // Port 1 on loopback refuses connections; no second attempt during the test.
+        SharedLimits::redis("redis://127.0.0.1:1/").retry_interval(Duration::from_secs(3600)),
+    );
+    let limiter = Limiter::with_clock(limits, clock.clone()).unwrap();
+    let (class, key) = (
+        crate::RateLimitClass::PerMachine,
+        LimitKey::new(OperationId::MachinesStart, "m1"),
+    );
+    limiter.penalize(class, &key, Some(Duration::from_secs(3)));
+    let mut waited = Vec::new();
+    for _ in 0..3 {
+        waited.push(limiter.acquire(class, &key).await.unwrap().as_secs());
+    }
+    // Held for Retry-After, then one call per two intervals: no burst, as without Redis.
+    assert_eq!(waited, [3, 2, 2]);
+    assert_eq!(clock.elapsed(), Duration::from_secs(7));
+    // A shared backend never admits without asking the store first.
+    assert!(!limiter.try_acquire(class, &LimitKey::new(OperationId::MachinesStart, "m2")));
+    let shared = limiter.shared().unwrap();
+    shared.flush().await;
+    let stats = shared.stats();
+    // The penalty and the three admissions: none decided by Redis, one outage.
+    assert_eq!(
+        (stats.fallbacks, stats.outages, stats.shared_decisions),
+        (4, 1, 0)
+    );
+}
+
 /// A Redis impostor on loopback: answers `SCRIPT LOAD` with `sha` (the real SHA-1 when
 /// `None`), `EVALSHA` with `answer` (RESP), and anything else with `+OK`.
 async fn fake_redis(sha: Option<&'static str>, answer: String) -> String {
