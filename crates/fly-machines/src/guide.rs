@@ -508,3 +508,7 @@
 //! | `httpmock` | no | `server.client()` for an `httpmock::MockServer` |
 //!
 //! With `default-features = false`, pick one TLS feature (or none, for plain HTTP only).
+//! Under the default `rustls-ring`, reqwest has no crypto provider of its own: a
+//! `reqwest::Client` you build yourself (say, for `http_client`) needs reqwest's `rustls` feature
+//! or an installed rustls provider, or its `build()` panics. Ring is the default because it gives
+//! the fastest first build with no CMake or OpenSSL headers (README, first-build figures).
