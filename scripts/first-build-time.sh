@@ -4,13 +4,13 @@
 # depends only on what any HTTP client crate needs (reqwest with rustls, serde, tokio).
 #
 #   scripts/first-build-time.sh                      # default features, then the other TLS choices
-#   scripts/first-build-time.sh "rustls-ring"        # only these variants (space separated)
+#   scripts/first-build-time.sh "rustls"             # only these variants (space separated)
 #
 # Crates come from the local cargo cache (no download time is counted). Wall time depends on
 # what else the machine runs; CPU time (user + sys) is the steadier figure, so both are printed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-variants=${1:-"default rustls-ring native-tls no-default"}
+variants=${1:-"default rustls native-tls no-default"}
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 

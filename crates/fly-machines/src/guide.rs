@@ -499,8 +499,8 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `rustls` | yes | HTTPS with rustls and the aws-lc crypto provider (reqwest's default) |
-//! | `rustls-ring` | no | HTTPS with rustls and ring: no C code to build, a faster first build |
+//! | `rustls-ring` | yes | HTTPS with rustls and ring: the fastest first build, no CMake or OpenSSL headers |
+//! | `rustls` | no | HTTPS with rustls and aws-lc (reqwest's default; wins if both are on) |
 //! | `native-tls` | no | HTTPS through the platform's TLS library (OpenSSL on Linux) |
 //! | `derive` | yes | `#[derive(MachineConfig)]` |
 //! | `redis` | no | a rate budget shared by replicas through Redis or Valkey |
@@ -508,3 +508,7 @@
 //! | `httpmock` | no | `server.client()` for an `httpmock::MockServer` |
 //!
 //! With `default-features = false`, pick one TLS feature (or none, for plain HTTP only).
+//! Under the default `rustls-ring`, reqwest has no crypto provider of its own: a
+//! `reqwest::Client` you build yourself (say, for `http_client`) needs reqwest's `rustls` feature
+//! or an installed rustls provider, or its `build()` panics. Ring is the default because it gives
+//! the fastest first build with no CMake or OpenSSL headers (README, first-build figures).

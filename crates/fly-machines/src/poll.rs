@@ -318,7 +318,7 @@ impl Polling {
 
     /// The pause for the current step, jittered, and the step after it.
     fn next_pause(&mut self) -> Duration {
-        let pause = self.poller.jitter.draw(self.step, rand::random::<f64>());
+        let pause = self.poller.jitter.draw(self.step, fastrand::f64());
         self.step = self.step.saturating_mul(2).min(self.poller.max);
         pause
     }

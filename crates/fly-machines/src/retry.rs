@@ -186,7 +186,7 @@ impl RetryPolicy {
             .min(self.max_backoff);
         if self.jitter {
             // Not `mul_f64`: near `Duration::MAX` float rounding can overshoot and panic.
-            Duration::try_from_secs_f64(exp.as_secs_f64() * rand::random::<f64>())
+            Duration::try_from_secs_f64(exp.as_secs_f64() * fastrand::f64())
                 .map_or(exp, |jittered| jittered.min(exp))
         } else {
             exp

@@ -1,5 +1,5 @@
-//! The TLS backend, chosen with a cargo feature: `rustls` (default, aws-lc), `rustls-ring` (no C
-//! code to build) or `native-tls` (the platform's library).
+//! The TLS backend, chosen with a cargo feature: `rustls-ring` (default), `rustls` (aws-lc, wins
+//! when both are on) or `native-tls` (the platform's library).
 
 use crate::Result;
 

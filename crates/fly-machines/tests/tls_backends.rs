@@ -1,7 +1,7 @@
 //! The TLS backend chosen by cargo feature is wired in: a client built with it opens HTTPS
 //! connections with a TLS handshake. CI runs this file once per backend:
-//! `cargo test -p fly-machines --test tls_backends` (default, rustls with aws-lc), and again with
-//! `--no-default-features --features rustls-ring` and `--no-default-features --features native-tls`.
+//! `cargo test -p fly-machines --test tls_backends` (default, rustls with ring), and again with
+//! `--no-default-features --features rustls` and `--no-default-features --features native-tls`.
 
 use fly_machines::Client;
 use tokio::io::AsyncReadExt;
