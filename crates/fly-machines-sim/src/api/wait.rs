@@ -97,7 +97,7 @@ enum Check {
     },
 }
 
-fn is_resting(s: MachineState) -> bool {
+fn is_resting(s: &MachineState) -> bool {
     matches!(
         s,
         MachineState::Created
@@ -153,7 +153,7 @@ fn check(w: &mut World, app: &str, id: &str, spec: &Spec, at: u64) -> Result<Che
             ApiError::bad_request(format!("machine {id} has no version {v}"))
         });
     }
-    let settled_now = is_resting(m.state) && !m.busy();
+    let settled_now = is_resting(&m.state) && !m.busy();
     let matches_now = spec.wants(m.state.as_str()) || (spec.wants_settled() && settled_now);
     let outcome = match spec.from_event.as_deref() {
         None => matches_now.then(|| done(m.state.as_str(), m.last_event_id(), &m.instance_id)),
@@ -184,7 +184,7 @@ fn check(w: &mut World, app: &str, id: &str, spec: &Spec, at: u64) -> Result<Che
     };
     Ok(outcome.unwrap_or(Check::Pending {
         next_due: m.next_due(),
-        state: m.state,
+        state: m.state.clone(),
     }))
 }
 
