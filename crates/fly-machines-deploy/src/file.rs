@@ -432,10 +432,11 @@ impl Reader<'_> {
         key: &str,
     ) -> Result<fly_machines::types::MachineService, FleetFileError> {
         let protocol_span = s.protocol.span();
-        let protocol: builders::Protocol =
-            s.protocol.get_ref().parse().map_err(|e| {
-                self.rule(protocol_span.clone(), format!("{key}.protocol"), e.into())
-            })?;
+        let protocol = s
+            .protocol
+            .get_ref()
+            .parse::<builders::Protocol>()
+            .map_err(|e| self.rule(protocol_span.clone(), format!("{key}.protocol"), e.into()))?;
         let internal = self.port(&s.internal_port, &format!("{key}.internal_port"))?;
         let mut b = builders::service(protocol, internal);
         for (i, p) in s.ports.into_iter().enumerate() {
@@ -455,9 +456,9 @@ impl Reader<'_> {
             };
         }
         if let Some(autostop) = s.autostop {
-            let mode: builders::Autostop = autostop
+            let mode = autostop
                 .get_ref()
-                .parse()
+                .parse::<builders::Autostop>()
                 .map_err(|e| self.rule(autostop.span(), format!("{key}.autostop"), e.into()))?;
             b = b.autostop(mode);
         }
