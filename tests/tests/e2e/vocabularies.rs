@@ -14,7 +14,7 @@ use fly_machines::builders::{
 use fly_machines::guest::rules;
 use fly_machines::wait::WaitState;
 use fly_machines::{App, MachineState, ProcessSort, Signal, types};
-use fly_machines_sim::Sim;
+use fly_machines_sim::{MACHINE_STATES, Sim};
 
 use crate::support::{World, create_app, insist};
 
@@ -249,22 +249,6 @@ async fn every_word_the_client_sends_the_emulator_accepts() {
     world.shutdown().await;
 }
 
-/// Every state the emulator produces, as a client reads it off the wire.
-const PRODUCED: [MachineState; 12] = [
-    MachineState::Created,
-    MachineState::Starting,
-    MachineState::Started,
-    MachineState::Stopping,
-    MachineState::Stopped,
-    MachineState::Suspending,
-    MachineState::Suspended,
-    MachineState::Restarting,
-    MachineState::Replacing,
-    MachineState::Destroying,
-    MachineState::Destroyed,
-    MachineState::Failed,
-];
-
 /// States recorded by events, as the client decodes them.
 fn states_of(events: &[types::MachineEvent]) -> impl Iterator<Item = MachineState> + '_ {
     events.iter().map(|e| e.state())
@@ -357,7 +341,8 @@ async fn every_state_the_emulator_produces_is_one_the_client_names() {
         unknown.is_empty(),
         "states the client does not name: {unknown:?}"
     );
-    for state in &PRODUCED {
+    // Each state the emulator declares it produces was seen, by its word, on the client's side.
+    for state in &MACHINE_STATES {
         assert!(
             named.contains(state.as_str()),
             "{state} never seen in {named:?}"

@@ -18,9 +18,9 @@ const EVENTS_IN_VIEW: usize = 10;
 /// A machine's state: the client's own open enum, so the emulator speaks the client's words.
 pub(crate) use fly_machines_api::MachineState;
 
-/// The states the emulator produces (a subset of the client's: never `creating`, `updating`,
-/// `replaced`, `migrated` or `launch_failed`).
-pub(crate) static PRODUCED_STATES: [MachineState; 12] = [
+/// The machine states the emulator puts machines in: values of the client's own enum, a subset
+/// of it (never `creating`, `updating`, `replaced`, `migrated` or `launch_failed`).
+pub static MACHINE_STATES: [MachineState; 12] = [
     MachineState::Created,
     MachineState::Starting,
     MachineState::Started,
@@ -37,7 +37,7 @@ pub(crate) static PRODUCED_STATES: [MachineState; 12] = [
 
 /// A state the emulator produces, read from its word; `None` for any other word.
 pub(crate) fn produced_state(word: &str) -> Option<MachineState> {
-    PRODUCED_STATES.iter().find(|s| s.as_str() == word).cloned()
+    MACHINE_STATES.iter().find(|s| s.as_str() == word).cloned()
 }
 
 /// A transition scheduled on the clock.
@@ -586,13 +586,13 @@ pub(crate) fn image_ref(image: &str) -> types::ImageRef {
 
 #[cfg(test)]
 mod tests {
-    use super::{MachineState, PRODUCED_STATES, produced_state};
+    use super::{MACHINE_STATES, MachineState, produced_state};
 
     /// The emulator's states are named words of the client's enum, each read back from its
     /// word; a word the emulator never produces reads as none, named or not.
     #[test]
     fn every_state_produced_is_a_word_the_client_names() {
-        for state in &PRODUCED_STATES {
+        for state in &MACHINE_STATES {
             let word = state.as_str();
             assert!(!state.is_other(), "{word} is not a state the client names");
             assert_eq!(MachineState::parse(word), *state);
