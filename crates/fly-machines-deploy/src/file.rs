@@ -432,19 +432,23 @@ impl Reader<'_> {
         key: &str,
     ) -> Result<fly_machines::types::MachineService, FleetFileError> {
         let protocol_span = s.protocol.span();
-        fly_machines_rules::check_protocol(s.protocol.get_ref())
+        let protocol = s
+            .protocol
+            .get_ref()
+            .parse::<builders::Protocol>()
             .map_err(|e| self.rule(protocol_span.clone(), format!("{key}.protocol"), e.into()))?;
         let internal = self.port(&s.internal_port, &format!("{key}.internal_port"))?;
-        let mut b = builders::service(s.protocol.into_inner(), internal);
+        let mut b = builders::service(protocol, internal);
         for (i, p) in s.ports.into_iter().enumerate() {
             let p = p.into_inner();
             let k = format!("{key}.ports[{i}]");
             let port = self.port(&p.port, &format!("{k}.port"))?;
-            for h in &p.handlers {
-                fly_machines_rules::check_handler(h)
-                    .map_err(|e| self.rule(p.port.span(), format!("{k}.handlers"), e.into()))?;
-            }
-            let handlers: Vec<&str> = p.handlers.iter().map(String::as_str).collect();
+            let handlers = p
+                .handlers
+                .iter()
+                .map(|h| h.parse::<builders::Handler>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.rule(p.port.span(), format!("{k}.handlers"), e.into()))?;
             b = if p.force_https {
                 b.port_force_https(port, &handlers)
             } else {
@@ -452,9 +456,11 @@ impl Reader<'_> {
             };
         }
         if let Some(autostop) = s.autostop {
-            fly_machines_rules::check_autostop(autostop.get_ref())
+            let mode = autostop
+                .get_ref()
+                .parse::<builders::Autostop>()
                 .map_err(|e| self.rule(autostop.span(), format!("{key}.autostop"), e.into()))?;
-            b = b.autostop(autostop.into_inner());
+            b = b.autostop(mode);
         }
         if let Some(on) = s.autostart {
             b = b.autostart(on);

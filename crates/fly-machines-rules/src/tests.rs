@@ -400,3 +400,57 @@ fn mount_growth_rules_name_the_setting_to_fix() {
         ]
     );
 }
+
+/// The typed service words are the lists the checks read: each value reads back from its word,
+/// and a word outside the list is refused with the very error its check gives.
+#[test]
+fn typed_service_words_are_the_checked_lists() {
+    fn agree<T>(all: &[T], list: &[&str], check: fn(&str) -> Result<&'static str, RuleError>)
+    where
+        T: Copy
+            + PartialEq
+            + std::fmt::Debug
+            + std::fmt::Display
+            + std::str::FromStr<Err = RuleError>,
+    {
+        let words: Vec<String> = all.iter().map(|v| v.to_string()).collect();
+        assert_eq!(words, list);
+        for value in all {
+            let word = value.to_string();
+            assert_eq!(word.parse::<T>(), Ok(*value));
+            assert_eq!(check(&word).map(str::to_string), Ok(word));
+        }
+        for wrong in ["", "TCP", "tsl", "suspnd", "request", "sctp"] {
+            if list.contains(&wrong) {
+                continue;
+            }
+            assert_eq!(wrong.parse::<T>().unwrap_err(), check(wrong).unwrap_err());
+        }
+    }
+    agree(Protocol::ALL, PROTOCOLS, check_protocol);
+    agree(Handler::ALL, HANDLERS, check_handler);
+    agree(Autostop::ALL, AUTOSTOP_VALUES, check_autostop);
+    agree(
+        ConcurrencyKind::ALL,
+        CONCURRENCY_TYPES,
+        check_concurrency_type,
+    );
+
+    let err = "sctp".parse::<Protocol>().unwrap_err();
+    assert_eq!(err.rule(), Rule::Protocol);
+    assert_eq!(
+        err.to_string(),
+        "invalid protocol `sctp`: expected `tcp` or `udp`"
+    );
+    let err = "tsl".parse::<Handler>().unwrap_err();
+    assert_eq!(err.rule(), Rule::Handler);
+    assert_eq!(err.suggestion(), Some("tls"));
+    assert_eq!(
+        "request".parse::<ConcurrencyKind>().unwrap_err().rule(),
+        Rule::ConcurrencyType
+    );
+    assert_eq!(
+        "pause".parse::<Autostop>().unwrap_err().rule(),
+        Rule::Autostop
+    );
+}

@@ -227,3 +227,4 @@ pub use pipeline::REQUEST_ID_HEADER;
 pub use request::LEASE_NONCE_HEADER;
 pub use request_log::RequestRecord;
 pub use serving::ServingChange;
+pub use state::MACHINE_STATES;

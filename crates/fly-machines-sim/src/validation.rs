@@ -1,9 +1,9 @@
 //! Request validation: what Fly refuses, checked before a handler changes anything.
 //!
 //! Machine configs are checked with the shared rules of `fly-machines-rules` (guest sizes,
-//! ports, protocols, handlers, file modes, stop signals, restart policies, paths), so the
-//! emulator refuses exactly what the client's builders refuse. Names and lease TTLs have no
-//! shared rule yet; their limits live here.
+//! ports, protocols, handlers, autostop modes, concurrency kinds, file modes, stop signals,
+//! restart policies, paths), so the emulator refuses exactly what the client's builders refuse.
+//! Names and lease TTLs have no shared rule yet; their limits live here.
 
 use fly_machines_api::types;
 use fly_machines_rules as rules;
@@ -57,6 +57,17 @@ pub(crate) fn machine_config(
         }
         if let Some(n) = service.min_machines_running {
             rules::check_count("min_machines_running", n).map_err(refused)?;
+        }
+        // Autostop is a boolean or one of the rules' words.
+        if let Some(types::MachineServiceAutostop::String(mode)) = &service.autostop {
+            rules::check_autostop(mode).map_err(refused)?;
+        }
+        if let Some(kind) = service
+            .concurrency
+            .as_ref()
+            .and_then(|c| c.type_.as_deref())
+        {
+            rules::check_concurrency_type(kind).map_err(refused)?;
         }
         for port in service.ports.iter().flatten() {
             for (setting, value) in [

@@ -78,12 +78,22 @@ async fn wait_validates_its_parameters() {
         "timeout=0",
         "timeout=abc",
         "state=running",
+        "state=launch_failed",
+        "state=started,created",
         "version=nope",
     ] {
         let a = http.get(&format!("/apps/a/machines/{id}/wait?{bad}")).await;
         assert_eq!(a.status, 400, "{bad}: {}", a.text);
         assert_eq!(a.body["status"], "invalid_argument", "{bad}");
     }
+    // A machine state the wait does not take is named with the ones it does.
+    let a = http
+        .get(&format!("/apps/a/machines/{id}/wait?state=started,created"))
+        .await;
+    assert_eq!(
+        a.body["error"],
+        "invalid state \"created\": wait accepts started, stopped, suspended, destroyed, failed, settled"
+    );
     assert_eq!(
         http.get(&format!("/apps/a/machines/{id}/wait?timeout=60"))
             .await

@@ -2,14 +2,16 @@
 //! `#[derive(MachineConfig)]`.
 //!
 //! The image is required by [`machine_config`] itself, so a config without one does not
-//! compile; everything else is optional and never sent as `null`. Values Fly would refuse (guest
-//! sizes, ports, handlers, durations, env names, restart policies...) are reported by `build()`
-//! with the value and what was expected.
+//! compile; everything else is optional and never sent as `null`. Closed sets of words
+//! (protocols, handlers, autostop modes, concurrency kinds, signals, restart policies) are typed
+//! values; text becomes one through `FromStr`, which names a wrong word and the words expected.
+//! Other values Fly would refuse (guest sizes, ports, durations, env names, paths...) are
+//! reported by `build()` with the value and what was expected.
 //!
 //! ```
 //! use std::time::Duration;
 //! use fly_machines::Signal;
-//! use fly_machines::builders::{self, Restart};
+//! use fly_machines::builders::{self, Autostop, Handler, Protocol, Restart};
 //! use fly_machines::guest::GuestPreset;
 //!
 //! let config = builders::machine_config("registry.fly.io/worker:v3")
@@ -17,10 +19,10 @@
 //!     .env("RUST_LOG", "info")
 //!     .metadata("role", "worker")
 //!     .service(
-//!         builders::service("tcp", 8080)
-//!             .port(443, &["tls", "http"])
-//!             .port(80, &["http"])
-//!             .autostop("suspend")
+//!         builders::service(Protocol::Tcp, 8080)
+//!             .port(443, &[Handler::Tls, Handler::Http])
+//!             .port(80, &[Handler::Http])
+//!             .autostop(Autostop::Suspend)
 //!             .autostart(true)
 //!             .build()?,
 //!     )
@@ -42,6 +44,11 @@ use std::collections::BTreeMap;
 
 use crate::guest::{Guest, rules};
 use crate::{Error, Result, types};
+
+/// The words of a service, typed: one list each, in the rules crate, read by the builders, the
+/// derive and the emulator alike. Each also reads from text (`"tcp".parse::<Protocol>()?`),
+/// refusing any other word with the error the derive and the emulator give.
+pub use rules::{Autostop, ConcurrencyKind, Handler, Protocol};
 
 /// A rule check's result as this crate's error, keeping which rule failed.
 fn rule<T>(result: std::result::Result<T, rules::RuleError>) -> Result<T> {
@@ -440,16 +447,14 @@ impl MountBuilder {
     }
 }
 
-/// Starts a service: protocol (`tcp` or `udp`) and the port the app listens on inside.
-pub fn service(protocol: impl Into<String>, internal_port: u16) -> ServiceBuilder {
+/// Starts a service: its protocol and the port the app listens on inside.
+pub fn service(protocol: Protocol, internal_port: u16) -> ServiceBuilder {
     ServiceBuilder {
         service: types::MachineService {
-            protocol: Some(protocol.into()),
+            protocol: Some(protocol.as_str().to_string()),
             internal_port: Some(i64::from(internal_port)),
             ..Default::default()
         },
-        handlers: Vec::new(),
-        autostop: None,
     }
 }
 
@@ -458,28 +463,25 @@ pub fn service(protocol: impl Into<String>, internal_port: u16) -> ServiceBuilde
 #[must_use]
 pub struct ServiceBuilder {
     service: types::MachineService,
-    handlers: Vec<String>,
-    autostop: Option<String>,
 }
 
 impl ServiceBuilder {
-    /// A public port and its handlers (`tls`, `http`, `proxy_proto`, `pg_tls`, `edge_http`).
-    pub fn port(mut self, port: u16, handlers: &[&str]) -> Self {
-        self.handlers.extend(handlers.iter().map(|h| h.to_string()));
+    /// A public port and the handlers the proxy applies to its traffic.
+    pub fn port(mut self, port: u16, handlers: &[Handler]) -> Self {
         self.service
             .ports
             .get_or_insert_with(Vec::new)
             .push(types::MachinePort {
                 port: Some(i64::from(port)),
                 handlers: (!handlers.is_empty())
-                    .then(|| handlers.iter().map(|h| h.to_string()).collect()),
+                    .then(|| handlers.iter().map(|h| h.as_str().to_string()).collect()),
                 ..Default::default()
             });
         self
     }
 
     /// Like [`port`](Self::port), redirecting plain HTTP to HTTPS.
-    pub fn port_force_https(mut self, port: u16, handlers: &[&str]) -> Self {
+    pub fn port_force_https(mut self, port: u16, handlers: &[Handler]) -> Self {
         self = self.port(port, handlers);
         if let Some(last) = self.service.ports.as_mut().and_then(|p| p.last_mut()) {
             last.force_https = Some(true);
@@ -487,9 +489,11 @@ impl ServiceBuilder {
         self
     }
 
-    /// What the proxy does with an idle machine: `off`, `stop` or `suspend`.
-    pub fn autostop(mut self, mode: impl Into<String>) -> Self {
-        self.autostop = Some(mode.into());
+    /// What the proxy does with an idle machine.
+    pub fn autostop(mut self, mode: Autostop) -> Self {
+        self.service.autostop = Some(types::MachineServiceAutostop::String(
+            mode.as_str().to_string(),
+        ));
         self
     }
 
@@ -505,44 +509,25 @@ impl ServiceBuilder {
         self
     }
 
-    /// Load limits: `kind` is `connections` or `requests`.
-    pub fn concurrency(
-        mut self,
-        kind: impl Into<String>,
-        soft_limit: u32,
-        hard_limit: u32,
-    ) -> Self {
+    /// Load limits, counted in `kind`.
+    pub fn concurrency(mut self, kind: ConcurrencyKind, soft_limit: u32, hard_limit: u32) -> Self {
         self.service.concurrency = Some(types::MachineServiceConcurrency {
-            type_: Some(kind.into()),
+            type_: Some(kind.as_str().to_string()),
             soft_limit: Some(i64::from(soft_limit)),
             hard_limit: Some(i64::from(hard_limit)),
         });
         self
     }
 
-    /// Checks every value and returns the service.
-    pub fn build(mut self) -> Result<types::MachineService> {
-        rule(rules::check_protocol(
-            self.service.protocol.as_deref().unwrap_or(""),
-        ))?;
+    /// Checks the ports and returns the service. (Its words are typed, so only a port of 0
+    /// can be wrong.)
+    pub fn build(self) -> Result<types::MachineService> {
         rule(rules::check_port(
             "internal_port",
             self.service.internal_port.unwrap_or(0),
         ))?;
         for port in self.service.ports.iter().flatten() {
             rule(rules::check_port("port", port.port.unwrap_or(0)))?;
-        }
-        for handler in &self.handlers {
-            rule(rules::check_handler(handler))?;
-        }
-        if let Some(c) = &self.service.concurrency {
-            rule(rules::check_concurrency_type(
-                c.type_.as_deref().unwrap_or(""),
-            ))?;
-        }
-        if let Some(mode) = self.autostop.take() {
-            let mode = rule(rules::check_autostop(&mode))?;
-            self.service.autostop = Some(types::MachineServiceAutostop::String(mode.to_string()));
         }
         Ok(self.service)
     }
@@ -683,9 +668,9 @@ mod tests {
             .guest(GuestPreset::SharedCpu1x)
             .env("A", "1")
             .service(
-                service("tcp", 8080)
-                    .port_force_https(80, &["http"])
-                    .autostop("stop")
+                service(Protocol::Tcp, 8080)
+                    .port_force_https(80, &[Handler::Http])
+                    .autostop(Autostop::Stop)
                     .build()
                     .unwrap(),
             )
@@ -770,20 +755,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("check grace period"), "{err}");
-        let err = service("tcp", 8080).port(443, &["tsl"]).build();
-        let (rule, message) = broken(err.unwrap_err());
-        assert_eq!(rule, Rule::Handler);
-        assert!(message.starts_with("invalid handler `tsl`"), "{message}");
-        assert!(message.ends_with("did you mean `tls`?"), "{message}");
-        let err = service("sctp", 8080).build();
-        assert_eq!(
-            broken(err.unwrap_err()),
-            (
-                Rule::Protocol,
-                "invalid protocol `sctp`: expected `tcp` or `udp`".into()
-            )
-        );
-        let err = service("tcp", 0).build();
+        let err = service(Protocol::Tcp, 0).build();
         assert_eq!(
             broken(err.unwrap_err()),
             (
@@ -815,6 +787,53 @@ mod tests {
         assert_eq!(rule, Rule::MaxRetries);
         assert!(message.contains("`always`"), "{message}");
     }
+    /// Text becomes a typed word through `FromStr`, refused with the error `build()` gave when
+    /// the builder took strings: the rule, the value, the words expected, the closest word.
+    #[test]
+    fn service_words_read_from_text_with_the_rules_error() -> Result<()> {
+        let svc = service("udp".parse()?, 5353)
+            .port(53, &["proxy_proto".parse()?, "tls".parse()?])
+            .autostop("suspend".parse()?)
+            .concurrency("requests".parse()?, 20, 25)
+            .build()?;
+        assert_eq!(
+            serde_json::to_value(&svc).unwrap(),
+            serde_json::json!({
+                "protocol": "udp", "internal_port": 5353, "autostop": "suspend",
+                "ports": [{"port": 53, "handlers": ["proxy_proto", "tls"]}],
+                "concurrency": {"type": "requests", "soft_limit": 20, "hard_limit": 25}
+            })
+        );
+
+        use rules::Rule;
+        let read = |text: &str| -> Result<Handler> { Ok(text.parse()?) };
+        let (rule, message) = broken(read("tsl").unwrap_err());
+        assert_eq!(rule, Rule::Handler);
+        assert!(message.starts_with("invalid handler `tsl`"), "{message}");
+        assert!(message.ends_with("did you mean `tls`?"), "{message}");
+        let read = |text: &str| -> Result<Protocol> { Ok(text.parse()?) };
+        assert_eq!(
+            broken(read("sctp").unwrap_err()),
+            (
+                Rule::Protocol,
+                "invalid protocol `sctp`: expected `tcp` or `udp`".into()
+            )
+        );
+        let read = |text: &str| -> Result<Autostop> { Ok(text.parse()?) };
+        assert_eq!(
+            broken(read("pause").unwrap_err()),
+            (
+                Rule::Autostop,
+                "invalid autostop `pause`: expected `off`, `stop` or `suspend`".into()
+            )
+        );
+        let read = |text: &str| -> Result<ConcurrencyKind> { Ok(text.parse()?) };
+        let (rule, message) = broken(read("request").unwrap_err());
+        assert_eq!(rule, Rule::ConcurrencyType);
+        assert!(message.ends_with("did you mean `requests`?"), "{message}");
+        Ok(())
+    }
+
     #[test]
     fn spot_and_mount_growth_are_checked_at_build() {
         use rules::Rule;

@@ -57,6 +57,28 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A service's words (protocol, port handlers, autostop mode, concurrency kind) are typed
+//! values; words from a file or a flag become one through `FromStr`, which refuses a wrong word
+//! with the error the derive and the emulator give (the value, the words expected, the closest):
+//!
+//! ```
+//! # fn demo() -> fly_machines::Result<()> {
+//! use fly_machines::builders::{self, Autostop, ConcurrencyKind, Handler, Protocol};
+//!
+//! let web = builders::service(Protocol::Tcp, 8080)
+//!     .port_force_https(80, &[Handler::Http])
+//!     .port(443, &[Handler::Tls, Handler::Http])
+//!     .autostop(Autostop::Suspend)
+//!     .concurrency(ConcurrencyKind::Requests, 20, 25)
+//!     .build()?;
+//! let from_text = builders::service("udp".parse()?, 5353).autostop("stop".parse()?).build()?;
+//! let wrong = "tsl".parse::<Handler>().unwrap_err();
+//! assert_eq!(wrong.suggestion(), Some("tls"));
+//! # let _ = (web, from_text);
+//! # Ok(()) }
+//! # demo().unwrap();
+//! ```
+//!
 //! Config changes go through a lease taken, refreshed and released for you:
 //!
 //! ```no_run

@@ -147,8 +147,10 @@
 //! # Builders
 //!
 //! [`builders::machine_config`] takes the image (so a config without one does not compile) and
-//! checks guest sizes, ports, handlers, durations and env names at `build()`, with the same rule
-//! table as the derive. Every request takes its options as chained setters and is awaited
+//! checks guest sizes, ports, durations and env names at `build()`, with the same rule table as
+//! the derive. Closed sets of words are typed values ([`Signal`], [`builders::Protocol`],
+//! [`builders::Handler`], [`builders::Autostop`], [`builders::ConcurrencyKind`]), each read
+//! from text through `FromStr` with the rule's error. Every request takes its options as chained setters and is awaited
 //! directly or finished by `.send()`. A builder owns a clone of its handle and its arguments,
 //! so it is `Send + 'static`: a closure may return one (`|| app.secrets().set("K", v)`) to any
 //! helper that takes `FnMut() -> impl IntoFuture`, and `tokio::spawn(builder.into_future())`

@@ -39,27 +39,31 @@ pub enum WaitState {
 }
 
 impl WaitState {
-    /// The name Fly uses.
+    /// The name Fly uses: the machine state's own word, or `settled`.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            WaitState::Started => "started",
-            WaitState::Stopped => "stopped",
-            WaitState::Suspended => "suspended",
-            WaitState::Destroyed => "destroyed",
-            WaitState::Failed => "failed",
-            WaitState::Settled => "settled",
+        match self.machine_state() {
+            Some(state) => state.known_word().unwrap_or_default(),
+            None => "settled",
         }
+    }
+
+    /// The one machine state this wanted state names; `None` for `Settled`.
+    fn machine_state(&self) -> Option<MachineState> {
+        Some(match self {
+            WaitState::Started => MachineState::Started,
+            WaitState::Stopped => MachineState::Stopped,
+            WaitState::Suspended => MachineState::Suspended,
+            WaitState::Destroyed => MachineState::Destroyed,
+            WaitState::Failed => MachineState::Failed,
+            WaitState::Settled => return None,
+        })
     }
 
     /// Whether a machine in `state` satisfies this wanted state.
     pub fn is_reached_by(&self, state: &MachineState) -> bool {
-        match self {
-            WaitState::Started => *state == MachineState::Started,
-            WaitState::Stopped => *state == MachineState::Stopped,
-            WaitState::Suspended => *state == MachineState::Suspended,
-            WaitState::Destroyed => *state == MachineState::Destroyed,
-            WaitState::Failed => *state == MachineState::Failed,
-            WaitState::Settled => state.is_resting() || *state == MachineState::Destroyed,
+        match self.machine_state() {
+            Some(wanted) => *state == wanted,
+            None => state.is_resting() || *state == MachineState::Destroyed,
         }
     }
 }
@@ -716,6 +720,19 @@ mod tests {
         assert!(!WaitState::Started.is_reached_by(&MachineState::Starting));
         assert!(WaitState::Destroyed.is_reached_by(&MachineState::Destroyed));
         assert!(WaitState::Failed.is_reached_by(&parse("failed")));
+        // `/wait` is asked with the machine states' own words.
+        let wanted = [
+            WaitState::Started,
+            WaitState::Stopped,
+            WaitState::Suspended,
+            WaitState::Destroyed,
+            WaitState::Failed,
+            WaitState::Settled,
+        ];
+        assert_eq!(
+            as_query(&wanted),
+            "started,stopped,suspended,destroyed,failed,settled"
+        );
         for resting in [
             "created",
             "started",

@@ -34,6 +34,14 @@ macro_rules! open_enum {
                 }
             }
 
+            /// The word of a named variant, as a `'static` string; `None` for `Other`.
+            pub fn known_word(&self) -> ::core::option::Option<&'static str> {
+                match self {
+                    $( $name::$variant => ::core::option::Option::Some($word), )+
+                    $name::Other(_) => ::core::option::Option::None,
+                }
+            }
+
             /// Whether this is a word this version does not name.
             pub fn is_other(&self) -> bool {
                 matches!(self, $name::Other(_))

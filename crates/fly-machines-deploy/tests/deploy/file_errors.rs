@@ -101,6 +101,25 @@ fn bad_values_go_through_the_rules() {
             "group.web.services[0].internal_port",
             "70000",
         ),
+        (
+            "[[group.services]]\nprotocol = \"sctp\"\ninternal_port = 8080\n",
+            9,
+            "group.web.services[0].protocol",
+            "`sctp`: expected `tcp` or `udp`",
+        ),
+        (
+            "[[group.services]]\nprotocol = \"tcp\"\ninternal_port = 8080\nautostop = \"pause\"\n",
+            11,
+            "group.web.services[0].autostop",
+            "`pause`: expected `off`, `stop` or `suspend`",
+        ),
+        (
+            "[[group.services]]\nprotocol = \"tcp\"\ninternal_port = 8080\n\
+             [[group.services.ports]]\nport = 443\nhandlers = [\"http\", \"tsl\"]\n",
+            12,
+            "group.web.services[0].ports[0].handlers",
+            "`tsl`: expected `tls`, `http`",
+        ),
     ];
     for (extra, line, key, word) in cases {
         let e = refused(&format!("{HEAD}count = 1\nregions = [\"iad\"]\n{extra}"));

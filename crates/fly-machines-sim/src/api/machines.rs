@@ -68,7 +68,7 @@ impl ListFilter {
         let mut states = Vec::new();
         for s in req.query_list("state") {
             states
-                .push(MachineState::parse(&s).ok_or_else(|| {
+                .push(crate::state::produced_state(&s).ok_or_else(|| {
                     ApiError::bad_request(format!("unknown machine state {s:?}"))
                 })?);
         }
@@ -553,7 +553,10 @@ pub(crate) fn update(
         app.machine_names.insert(new_name.clone(), id.clone());
         m.name = new_name;
     }
-    let destination = m.pending.back().map(|p| p.state).unwrap_or(m.state);
+    let destination = m
+        .pending
+        .back()
+        .map_or_else(|| m.state.clone(), |p| p.state.clone());
     let reverts = ImageTraits::of_config(&config).reverted;
     let previous = reverts.then(|| Box::new(m.config.clone()));
     m.adopt_image(&config);
@@ -578,9 +581,10 @@ pub(crate) fn update(
         MachineState::Created => (MachineState::Created, "update"),
         _ => (MachineState::Stopped, "update"),
     };
-    m.begin(now, step, &[(MachineState::Replacing, "update"), end], rng);
     // A `:reverted` image is put back on the old config when the launch ends in `started`.
-    m.revert_to = previous.filter(|_| end.0 == MachineState::Started);
+    let ends_started = end.0 == MachineState::Started;
+    m.begin(now, step, &[(MachineState::Replacing, "update"), end], rng);
+    m.revert_to = previous.filter(|_| ends_started);
     if let Some(ttl) = checked.lease_ttl {
         let lease = new_lease(&owner, ttl, now, &m.instance_id, rng);
         match m.lease.as_mut() {

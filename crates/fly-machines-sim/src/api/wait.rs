@@ -13,18 +13,48 @@ use crate::reply::{HandlerResult, Reply};
 use crate::request::ApiRequest;
 use crate::state::{MachineState, World};
 
-const WAITABLE: &[&str] = &[
-    "started",
-    "stopped",
-    "suspended",
-    "destroyed",
-    "failed",
-    "settled",
+/// The machine states `/wait` takes, besides [`SETTLED`].
+static WAITABLE: [MachineState; 5] = [
+    MachineState::Started,
+    MachineState::Stopped,
+    MachineState::Suspended,
+    MachineState::Destroyed,
+    MachineState::Failed,
 ];
+/// The word for "any resting state".
+const SETTLED: &str = "settled";
+
+/// One state a wait asks for.
+#[derive(Debug, Clone, PartialEq)]
+enum Wanted {
+    State(MachineState),
+    /// Any resting state.
+    Settled,
+}
+
+impl Wanted {
+    fn parse(word: &str) -> Option<Wanted> {
+        if word == SETTLED {
+            return Some(Wanted::Settled);
+        }
+        WAITABLE
+            .iter()
+            .find(|s| s.as_str() == word)
+            .cloned()
+            .map(Wanted::State)
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Wanted::State(state) => state.as_str(),
+            Wanted::Settled => SETTLED,
+        }
+    }
+}
 
 /// A parsed wait request.
 struct Spec {
-    states: Vec<String>,
+    states: Vec<Wanted>,
     version: Option<String>,
     from_event: Option<String>,
     timeout_secs: u64,
@@ -32,15 +62,22 @@ struct Spec {
 
 impl Spec {
     fn parse(req: &ApiRequest, timeout_param: &str) -> Result<Spec, ApiError> {
-        let mut states = req.query_list("state");
-        if states.is_empty() {
-            states.push("started".to_string());
+        let mut states = Vec::new();
+        for word in req.query_list("state") {
+            states.push(Wanted::parse(&word).ok_or_else(|| {
+                let accepted: Vec<&str> = WAITABLE
+                    .iter()
+                    .map(MachineState::as_str)
+                    .chain([SETTLED])
+                    .collect();
+                ApiError::bad_request(format!(
+                    "invalid state {word:?}: wait accepts {}",
+                    accepted.join(", ")
+                ))
+            })?);
         }
-        if let Some(bad) = states.iter().find(|s| !WAITABLE.contains(&s.as_str())) {
-            return Err(ApiError::bad_request(format!(
-                "invalid state {bad:?}: wait accepts {}",
-                WAITABLE.join(", ")
-            )));
+        if states.is_empty() {
+            states.push(Wanted::State(MachineState::Started));
         }
         let timeout_secs = match req
             .query_param(timeout_param)
@@ -80,12 +117,20 @@ impl Spec {
         })
     }
 
-    fn wants(&self, state: &str) -> bool {
-        self.states.iter().any(|s| s == state)
+    fn wants(&self, state: &MachineState) -> bool {
+        self.states
+            .iter()
+            .any(|s| matches!(s, Wanted::State(wanted) if wanted == state))
     }
 
     fn wants_settled(&self) -> bool {
-        self.wants("settled")
+        self.states.contains(&Wanted::Settled)
+    }
+
+    /// The wanted states as asked, comma-separated.
+    fn words(&self) -> String {
+        let words: Vec<&str> = self.states.iter().map(Wanted::as_str).collect();
+        words.join(",")
     }
 }
 
@@ -97,7 +142,7 @@ enum Check {
     },
 }
 
-fn is_resting(s: MachineState) -> bool {
+fn is_resting(s: &MachineState) -> bool {
     matches!(
         s,
         MachineState::Created
@@ -134,7 +179,7 @@ fn check(w: &mut World, app: &str, id: &str, spec: &Spec, at: u64) -> Result<Che
     };
     if m.hidden(at, destroyed_visible) {
         // Reaped: only a wait for `destroyed` (or any resting state) can succeed.
-        return if spec.wants("destroyed") || spec.wants_settled() {
+        return if spec.wants(&MachineState::Destroyed) || spec.wants_settled() {
             Ok(done("destroyed", m.last_event_id(), &m.instance_id))
         } else {
             Err(ApiError::not_found(format!("machine {id} not found")))
@@ -153,8 +198,8 @@ fn check(w: &mut World, app: &str, id: &str, spec: &Spec, at: u64) -> Result<Che
             ApiError::bad_request(format!("machine {id} has no version {v}"))
         });
     }
-    let settled_now = is_resting(m.state) && !m.busy();
-    let matches_now = spec.wants(m.state.as_str()) || (spec.wants_settled() && settled_now);
+    let settled_now = is_resting(&m.state) && !m.busy();
+    let matches_now = spec.wants(&m.state) || (spec.wants_settled() && settled_now);
     let outcome = match spec.from_event.as_deref() {
         None => matches_now.then(|| done(m.state.as_str(), m.last_event_id(), &m.instance_id)),
         Some(from) => {
@@ -166,9 +211,11 @@ fn check(w: &mut World, app: &str, id: &str, spec: &Spec, at: u64) -> Result<Che
                     ApiError::bad_request(format!("machine {id} has no event {from}"))
                 })?;
             let later = m.events.iter().skip(pos + 1);
-            let hit = later
-                .clone()
-                .find(|e| e.status.as_deref().is_some_and(|s| spec.wants(s)));
+            let hit = later.clone().find(|e| {
+                e.status
+                    .as_deref()
+                    .is_some_and(|s| spec.wants(&MachineState::parse(s)))
+            });
             match hit {
                 Some(e) => Some(done(
                     e.status.as_deref().unwrap_or_default(),
@@ -184,7 +231,7 @@ fn check(w: &mut World, app: &str, id: &str, spec: &Spec, at: u64) -> Result<Che
     };
     Ok(outcome.unwrap_or(Check::Pending {
         next_due: m.next_due(),
-        state: m.state,
+        state: m.state.clone(),
     }))
 }
 
@@ -265,7 +312,7 @@ pub(crate) async fn wait(
                 "deadline_exceeded",
                 format!(
                     "machine failed to reach desired state {} within {}s, currently {}",
-                    spec.states.join(","),
+                    spec.words(),
                     spec.timeout_secs,
                     state.as_str()
                 ),

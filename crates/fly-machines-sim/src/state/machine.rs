@@ -15,75 +15,29 @@ pub(crate) const EVENTS_KEPT: usize = 100;
 /// How many events a machine view carries.
 const EVENTS_IN_VIEW: usize = 10;
 
-/// Machine states the emulator produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum MachineState {
-    Created,
-    Starting,
-    Started,
-    Stopping,
-    Stopped,
-    Suspending,
-    Suspended,
-    Restarting,
-    Replacing,
-    Destroying,
-    Destroyed,
-    Failed,
-}
+/// A machine's state: the client's own open enum, so the emulator speaks the client's words.
+pub(crate) use fly_machines_api::MachineState;
 
-impl MachineState {
-    /// Every state the emulator produces.
-    #[cfg(test)]
-    const ALL: [MachineState; 12] = [
-        MachineState::Created,
-        MachineState::Starting,
-        MachineState::Started,
-        MachineState::Stopping,
-        MachineState::Stopped,
-        MachineState::Suspending,
-        MachineState::Suspended,
-        MachineState::Restarting,
-        MachineState::Replacing,
-        MachineState::Destroying,
-        MachineState::Destroyed,
-        MachineState::Failed,
-    ];
+/// The machine states the emulator puts machines in: values of the client's own enum, a subset
+/// of it (never `creating`, `updating`, `replaced`, `migrated` or `launch_failed`).
+pub static MACHINE_STATES: [MachineState; 12] = [
+    MachineState::Created,
+    MachineState::Starting,
+    MachineState::Started,
+    MachineState::Stopping,
+    MachineState::Stopped,
+    MachineState::Suspending,
+    MachineState::Suspended,
+    MachineState::Restarting,
+    MachineState::Replacing,
+    MachineState::Destroying,
+    MachineState::Destroyed,
+    MachineState::Failed,
+];
 
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            MachineState::Created => "created",
-            MachineState::Starting => "starting",
-            MachineState::Started => "started",
-            MachineState::Stopping => "stopping",
-            MachineState::Stopped => "stopped",
-            MachineState::Suspending => "suspending",
-            MachineState::Suspended => "suspended",
-            MachineState::Restarting => "restarting",
-            MachineState::Replacing => "replacing",
-            MachineState::Destroying => "destroying",
-            MachineState::Destroyed => "destroyed",
-            MachineState::Failed => "failed",
-        }
-    }
-
-    pub(crate) fn parse(s: &str) -> Option<MachineState> {
-        Some(match s {
-            "created" => MachineState::Created,
-            "starting" => MachineState::Starting,
-            "started" => MachineState::Started,
-            "stopping" => MachineState::Stopping,
-            "stopped" => MachineState::Stopped,
-            "suspending" => MachineState::Suspending,
-            "suspended" => MachineState::Suspended,
-            "restarting" => MachineState::Restarting,
-            "replacing" => MachineState::Replacing,
-            "destroying" => MachineState::Destroying,
-            "destroyed" => MachineState::Destroyed,
-            "failed" => MachineState::Failed,
-            _ => return None,
-        })
-    }
+/// A state the emulator produces, read from its word; `None` for any other word.
+pub(crate) fn produced_state(word: &str) -> Option<MachineState> {
+    MACHINE_STATES.iter().find(|s| s.as_str() == word).cloned()
 }
 
 /// A transition scheduled on the clock.
@@ -282,7 +236,7 @@ impl Machine {
         {
             self.put_back(*previous, at, rng);
         }
-        self.state = state;
+        self.state = state.clone();
         self.updated_ms = self.updated_ms.max(at);
         self.started_ms = (state == MachineState::Started).then_some(at);
         if state == MachineState::Started && self.behaviour == Behaviour::CrashLoop {
@@ -470,12 +424,12 @@ impl Machine {
         let mut at = now;
         for (i, (state, kind)) in steps.iter().enumerate() {
             if i == 0 {
-                self.enter(*state, kind, "user", now, rng);
+                self.enter(state.clone(), kind, "user", now, rng);
             } else {
                 at = at.saturating_add(step_ms);
                 self.pending.push_back(Transition {
                     at,
-                    state: *state,
+                    state: state.clone(),
                     kind,
                 });
             }
@@ -632,18 +586,20 @@ pub(crate) fn image_ref(image: &str) -> types::ImageRef {
 
 #[cfg(test)]
 mod tests {
-    use super::MachineState;
+    use super::{MACHINE_STATES, MachineState, produced_state};
 
-    /// The emulator's states are words of the client's vocabulary (the API crate's open enum):
-    /// each one is named there, so a client never sees one of ours as unknown.
+    /// The emulator's states are named words of the client's enum, each read back from its
+    /// word; a word the emulator never produces reads as none, named or not.
     #[test]
-    fn every_state_is_a_word_the_client_names() {
-        for state in MachineState::ALL {
+    fn every_state_produced_is_a_word_the_client_names() {
+        for state in &MACHINE_STATES {
             let word = state.as_str();
-            let client = fly_machines_api::MachineState::parse(word);
-            assert!(!client.is_other(), "{word} is not a state the client names");
-            assert_eq!(client.as_str(), word);
-            assert_eq!(MachineState::parse(word), Some(state));
+            assert!(!state.is_other(), "{word} is not a state the client names");
+            assert_eq!(MachineState::parse(word), *state);
+            assert_eq!(produced_state(word).as_ref(), Some(state));
+        }
+        for word in ["launch_failed", "replaced", "hibernating", ""] {
+            assert_eq!(produced_state(word), None, "{word}");
         }
     }
 }

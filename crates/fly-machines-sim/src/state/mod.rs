@@ -16,7 +16,8 @@ use crate::ids::hex_id;
 pub(crate) use app::{
     App, Certificate, Secret, SecretKey, Volume, org_display_name, org_numeric_id,
 };
-pub(crate) use machine::{ImageTraits, Lease, Machine, MachineState, ServingFlip};
+pub use machine::MACHINE_STATES;
+pub(crate) use machine::{ImageTraits, Lease, Machine, MachineState, ServingFlip, produced_state};
 
 /// Everything the emulator holds, behind one lock.
 #[derive(Debug)]
