@@ -21,7 +21,6 @@ pub mod machines;
 pub mod org;
 pub mod platform;
 pub mod postgres;
-mod rolling;
 pub mod secrets;
 pub mod tokens;
 pub mod volumes;
