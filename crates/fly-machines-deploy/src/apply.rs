@@ -207,6 +207,15 @@ impl StandIn {
     }
 }
 
+/// What a failing group needs to end its change: where it runs, its strategy (through the
+/// group) and the gate machines are put back through.
+#[derive(Clone, Copy)]
+struct Unwind<'a> {
+    app: &'a str,
+    group: &'a Group,
+    gate: Option<&'a Gate>,
+}
+
 /// One machine moved by this run, with what it had before.
 struct Moved {
     machine_id: String,
@@ -312,6 +321,11 @@ impl Applier {
         let gate = self.gate(&strategy);
         let mut created: Vec<String> = Vec::new();
         let mut moved: Vec<Moved> = Vec::new();
+        let unwind = Unwind {
+            app: desired.app(),
+            group,
+            gate: gate.as_ref(),
+        };
 
         // New capacity first. Each create has its own key, so a rerun never makes a second.
         let creates: Vec<&Step> = steps
@@ -327,17 +341,7 @@ impl Applier {
         let (made, failure) = settle(results, &mut created);
         report.created.extend(made.cloned());
         if let Some(cause) = failure {
-            return Err(self
-                .fail(
-                    desired.app(),
-                    group,
-                    cause,
-                    &strategy,
-                    &moved,
-                    &created,
-                    gate.as_ref(),
-                )
-                .await);
+            return Err(self.fail(&unwind, cause, &moved, &created).await);
         }
 
         // Machines an interrupted run left out of the proxy come back before anything goes.
@@ -352,17 +356,7 @@ impl Applier {
                     machine: machine_id.clone(),
                     source,
                 };
-                return Err(self
-                    .fail(
-                        desired.app(),
-                        group,
-                        cause,
-                        &strategy,
-                        &moved,
-                        &created,
-                        gate.as_ref(),
-                    )
-                    .await);
+                return Err(self.fail(&unwind, cause, &moved, &created).await);
             }
         }
 
@@ -393,17 +387,7 @@ impl Applier {
                             ]),
                         })
                     } else {
-                        Err(self
-                            .fail(
-                                desired.app(),
-                                group,
-                                cause,
-                                &strategy,
-                                &moved,
-                                &created,
-                                gate.as_ref(),
-                            )
-                            .await)
+                        Err(self.fail(&unwind, cause, &moved, &created).await)
                     }
                 }
             };
@@ -447,17 +431,7 @@ impl Applier {
                 )
                 .await;
             if let Err(cause) = outcome {
-                return Err(self
-                    .fail(
-                        desired.app(),
-                        group,
-                        cause,
-                        &strategy,
-                        &moved,
-                        &created,
-                        gate.as_ref(),
-                    )
-                    .await);
+                return Err(self.fail(&unwind, cause, &moved, &created).await);
             }
             return self
                 .retire_stood_in(desired, group, &surge, steps, report)
@@ -478,17 +452,7 @@ impl Applier {
                 .moved
                 .extend(done.into_iter().map(|m| m.machine_id.clone()));
             if let Some(cause) = failure {
-                return Err(self
-                    .fail(
-                        desired.app(),
-                        group,
-                        cause,
-                        &strategy,
-                        &moved,
-                        &created,
-                        gate.as_ref(),
-                    )
-                    .await);
+                return Err(self.fail(&unwind, cause, &moved, &created).await);
             }
         }
 
@@ -1183,18 +1147,15 @@ impl Applier {
     }
 
     /// Ends a group's change after `cause`: rolls back when the strategy says so.
-    #[allow(clippy::too_many_arguments)]
     async fn fail(
         &self,
-        app: &str,
-        group: &Group,
+        unwind: &Unwind<'_>,
         cause: Cause,
-        strategy: &Strategy,
         moved: &[Moved],
         created: &[String],
-        gate: Option<&Gate>,
     ) -> ApplyError {
-        if !strategy.rolls_back() {
+        let Unwind { app, group, gate } = *unwind;
+        if !group.strategy().rolls_back() {
             // The fleet stays where it stopped, but nothing this run made is left behind (a
             // green, a canary, a surge or scale-up machine): what it stood in for still serves.
             let left = self.destroy_made(app, created).await;

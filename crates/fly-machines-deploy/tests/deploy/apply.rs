@@ -5,8 +5,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fly_machines::Client;
 use fly_machines::vtime::VirtualTime;
-use fly_machines::{Client, RateLimits};
 use fly_machines_deploy::apply::{Applier, ApplyError, Cause, Progress, Report, Rollback};
 use fly_machines_deploy::{DesiredFleet, marks, observed, plan};
 use fly_machines_sim::{Sim, SimHandle};
@@ -75,13 +75,7 @@ impl World {
                 .await
                 .expect("the emulator starts"),
         );
-        let client = Client::builder()
-            .token(sim.token())
-            .base_url(sim.base_url())
-            .clock(vt.client_clock())
-            .rate_limits(RateLimits::fly_defaults())
-            .build()
-            .expect("the client builds");
+        let client = vt.client_builder(&sim).build().expect("the client builds");
         let driver = vt.drive(sim.clone());
         let world = World {
             vt,
@@ -97,16 +91,22 @@ impl World {
         world
     }
 
+    /// A world whose app already holds `desired`, applied from nothing.
+    pub(crate) async fn holding(desired: &DesiredFleet) -> World {
+        let world = World::start().await;
+        world.apply(desired).await.0.expect("the fleet");
+        world
+    }
+
     pub(crate) async fn run<T, F>(&self, future: F) -> T
     where
         F: Future<Output = T> + Send + 'static,
         T: Send + 'static,
     {
-        let work = self.vt.spawn("apply", future);
-        tokio::time::timeout(REAL_TIME_LIMIT, work)
+        self.vt
+            .run_within("apply", REAL_TIME_LIMIT, future)
             .await
             .expect("the scenario ends within its real-time limit")
-            .expect("the worker does not panic")
     }
 
     /// Plans `desired` against the app as it is, and applies the plan; also returns every
@@ -276,9 +276,8 @@ async fn rolling_creates_then_moves_every_machine_and_converges() {
 
 #[tokio::test]
 async fn a_failing_gate_rolls_every_moved_machine_back() {
-    let world = World::start().await;
     let v1 = fleet("nginx:1.27", "");
-    world.apply(&v1).await.0.expect("the fleet");
+    let world = World::holding(&v1).await;
     let before = world.machines();
 
     let broken = fleet("example/unpullable:2", "");
@@ -314,12 +313,7 @@ async fn a_failing_gate_rolls_every_moved_machine_back() {
 
 #[tokio::test]
 async fn without_rollback_the_fleet_stops_where_it_failed() {
-    let world = World::start().await;
-    world
-        .apply(&fleet("nginx:1.27", ""))
-        .await
-        .0
-        .expect("the fleet");
+    let world = World::holding(&fleet("nginx:1.27", "")).await;
     let broken = fleet("example/unpullable:2", "rollback = false");
     let error = world.apply(&broken).await.0.expect_err("the gate fails");
     assert_eq!(error.rollback, Rollback::Off, "{error}");
@@ -335,12 +329,7 @@ async fn without_rollback_the_fleet_stops_where_it_failed() {
 
 #[tokio::test]
 async fn scaling_down_destroys_the_surplus_only() {
-    let world = World::start().await;
-    world
-        .apply(&fleet("nginx:1.27", ""))
-        .await
-        .0
-        .expect("the fleet");
+    let world = World::holding(&fleet("nginx:1.27", "")).await;
     let one = DesiredFleet::from_toml(
         &format!("app = \"{APP}\"\n[[group]]\nname = \"web\"\nimage = \"nginx:1.27\"\nregions = {{ iad = 1 }}\n"),
     )
@@ -372,12 +361,7 @@ fn serving(world: &World) -> Vec<(String, bool)> {
 
 #[tokio::test]
 async fn blue_green_replaces_every_machine_with_a_healthy_green_one() {
-    let world = World::start().await;
-    world
-        .apply(&blue_green("nginx:1.27"))
-        .await
-        .0
-        .expect("the fleet");
+    let world = World::holding(&blue_green("nginx:1.27")).await;
     let blues: Vec<String> = world.machines().into_iter().map(|m| m.0).collect();
     let v2 = blue_green("nginx:1.28");
     let (report, events) = world.apply(&v2).await;
@@ -410,12 +394,7 @@ async fn blue_green_replaces_every_machine_with_a_healthy_green_one() {
 
 #[tokio::test]
 async fn a_failing_green_is_destroyed_and_blue_keeps_serving() {
-    let world = World::start().await;
-    world
-        .apply(&blue_green("nginx:1.27"))
-        .await
-        .0
-        .expect("the fleet");
+    let world = World::holding(&blue_green("nginx:1.27")).await;
     let before = world.machines();
     let error = world
         .apply(&blue_green("example/unpullable:2"))

@@ -172,12 +172,7 @@ async fn without_rollback_failed_greens_are_not_left_behind() {
 /// at n − 1, and the group ends at its count.
 #[tokio::test]
 async fn rolling_with_a_surge_makes_one_machine_and_ends_at_its_count() {
-    let world = World::start().await;
-    world
-        .apply(&fleet_of("rolling", 4, "nginx:1.27", "max_surge = 1"))
-        .await
-        .0
-        .expect("the fleet");
+    let world = World::holding(&fleet_of("rolling", 4, "nginx:1.27", "max_surge = 1")).await;
     let v2 = fleet_of("rolling", 4, "nginx:1.28", "max_surge = 1");
     let mark = world.mark();
     let report = world.apply(&v2).await.0.expect("the rollout");
@@ -203,12 +198,7 @@ async fn rolling_with_a_surge_makes_one_machine_and_ends_at_its_count() {
 /// made for the surge is destroyed.
 #[tokio::test]
 async fn rolling_with_a_surge_rolls_back_and_leaves_nothing_made() {
-    let world = World::start().await;
-    world
-        .apply(&fleet_of("rolling", 3, "nginx:1.27", "max_surge = 1"))
-        .await
-        .0
-        .expect("the fleet");
+    let world = World::holding(&fleet_of("rolling", 3, "nginx:1.27", "max_surge = 1")).await;
     let before = world.configs();
     let mark = world.mark();
     let v2 = fleet_of("rolling", 3, "nginx:1.28", "max_surge = 1");
