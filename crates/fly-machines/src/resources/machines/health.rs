@@ -27,7 +27,8 @@ impl Machine {
     /// started): `machine.wait_healthy(Duration::from_secs(120)).await?`.
     ///
     /// Fails at once when the machine lands in `failed` ([`WaitError::MachineFailed`]) or
-    /// crash-loops: its main process exited [`CRASH_LOOP_EXITS`](crate::health::CRASH_LOOP_EXITS) times since the version was
+    /// crash-loops: its main process exited
+    /// [`CRASH_LOOP_EXITS`](crate::health::CRASH_LOOP_EXITS) times since the version was
     /// launched ([`WaitError::CrashLoop`]); with [`WaitError::Timeout`] (naming what was
     /// missing) when `timeout` passes first. The machine is read with Get Machine (paced by
     /// the client's limiter), first after `poll_interval` (default 500 ms) doubling to ten

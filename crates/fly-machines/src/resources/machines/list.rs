@@ -1,14 +1,12 @@
 //! Listing an app's machines, page by page.
 
 use fly_machines_api::OperationId;
-use futures::future::BoxFuture;
-use std::future::IntoFuture;
 
 use super::Machines;
 use crate::context::CallContext;
 use crate::paging::{self, Paged};
 use crate::resources::machine_snapshot::MachineSnapshot;
-use crate::{MachineState, Result, validate};
+use crate::{MachineState, validate};
 
 /// Fly's largest machine page.
 const MAX_MACHINE_PAGE: u32 = 1000;
@@ -119,18 +117,9 @@ impl<S: machines_list_builder::State> MachinesListBuilder<S> {
     }
 }
 
-impl<S: machines_list_builder::IsComplete> MachinesListBuilder<S> {
-    /// Reads every page and returns all machines: the same as awaiting the builder.
-    pub fn send(self) -> BoxFuture<'static, Result<Vec<MachineSnapshot>>> {
-        self.stream().into_future()
-    }
-}
-
-impl<S: machines_list_builder::IsComplete> IntoFuture for MachinesListBuilder<S> {
-    type Output = Result<Vec<MachineSnapshot>>;
-    type IntoFuture = BoxFuture<'static, Result<Vec<MachineSnapshot>>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        self.send()
-    }
-}
+crate::paging::read_all_pages!(
+    MachinesListBuilder,
+    machines_list_builder,
+    MachineSnapshot,
+    "machines"
+);

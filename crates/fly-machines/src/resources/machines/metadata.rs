@@ -22,14 +22,9 @@ impl Metadata {
         async move {
             let m = &this.machine;
             m.check()?;
-            let r = m
-                .app
-                .client
-                .call(OperationId::MachinesShowMetadata, |raw| {
-                    raw.machines_show_metadata(&m.app.name, &m.id)
-                })
-                .await?;
-            Ok(r.into_inner())
+            answer!(m.app.client, OperationId::MachinesShowMetadata, |raw| {
+                raw.machines_show_metadata(&m.app.name, &m.id)
+            })
         }
     }
 
@@ -79,19 +74,15 @@ impl Metadata {
                 value: Some(value.to_string()),
                 updated_at: None,
             };
-            m.app
-                .client
-                .call(OperationId::MachinesUpsertMetadata, |raw| {
-                    raw.machines_upsert_metadata(
-                        &m.app.name,
-                        &m.id,
-                        key,
-                        m.lease_nonce.as_deref(),
-                        &body,
-                    )
-                })
-                .await?;
-            Ok(())
+            answer!(m.app.client, OperationId::MachinesUpsertMetadata, |raw| {
+                raw.machines_upsert_metadata(
+                    &m.app.name,
+                    &m.id,
+                    key,
+                    m.lease_nonce.as_deref(),
+                    &body,
+                )
+            })
         }
     }
 
@@ -107,13 +98,9 @@ impl Metadata {
             let m = &this.machine;
             m.check()?;
             validate::metadata_key(key)?;
-            m.app
-                .client
-                .call(OperationId::MachinesDeleteMetadata, |raw| {
-                    raw.machines_delete_metadata(&m.app.name, &m.id, key, m.lease_nonce.as_deref())
-                })
-                .await?;
-            Ok(())
+            answer!(m.app.client, OperationId::MachinesDeleteMetadata, |raw| {
+                raw.machines_delete_metadata(&m.app.name, &m.id, key, m.lease_nonce.as_deref())
+            })
         }
     }
 }
@@ -164,13 +151,9 @@ impl Metadata {
     ) -> Result<()> {
         let m = &self.machine;
         let request = self.request(entries, if_version, if_updated_at)?;
-        m.app
-            .client
-            .call(OperationId::MachinesUpdateMetadata, |raw| {
-                raw.machines_update_metadata(&m.app.name, &m.id, m.lease_nonce.as_deref(), &request)
-            })
-            .await?;
-        Ok(())
+        answer!(m.app.client, OperationId::MachinesUpdateMetadata, |raw| {
+            raw.machines_update_metadata(&m.app.name, &m.id, m.lease_nonce.as_deref(), &request)
+        })
     }
 
     /// Sets the keys of `entries`, keeping the others; an empty value removes its key (PATCH):
@@ -196,13 +179,9 @@ impl Metadata {
     ) -> Result<()> {
         let m = &self.machine;
         let request = self.request(entries, if_version, if_updated_at)?;
-        m.app
-            .client
-            .call(OperationId::MachinesPatchMetadata, |raw| {
-                raw.machines_patch_metadata(&m.app.name, &m.id, m.lease_nonce.as_deref(), &request)
-            })
-            .await?;
-        Ok(())
+        answer!(m.app.client, OperationId::MachinesPatchMetadata, |raw| {
+            raw.machines_patch_metadata(&m.app.name, &m.id, m.lease_nonce.as_deref(), &request)
+        })
     }
 }
 

@@ -304,14 +304,9 @@ impl Machine {
     )]
     async fn run_start(self) -> Result<types::StartMachineResponse> {
         self.check()?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::MachinesStart, |raw| {
-                raw.machines_start(&self.app.name, &self.id, self.lease_nonce.as_deref())
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::MachinesStart, |raw| {
+            raw.machines_start(&self.app.name, &self.id, self.lease_nonce.as_deref())
+        })
     }
 
     /// Stops the machine: `machine.stop().signal(Signal::Int).timeout(d).await`; without
@@ -340,18 +335,14 @@ impl Machine {
                 .map(|d| units::go_duration("stop timeout", d))
                 .transpose()?,
         };
-        self.app
-            .client
-            .call(OperationId::MachinesStop, |raw| {
-                raw.machines_stop(
-                    &self.app.name,
-                    &self.id,
-                    self.lease_nonce.as_deref(),
-                    &request,
-                )
-            })
-            .await?;
-        Ok(())
+        answer!(self.app.client, OperationId::MachinesStop, |raw| {
+            raw.machines_stop(
+                &self.app.name,
+                &self.id,
+                self.lease_nonce.as_deref(),
+                &request,
+            )
+        })
     }
 
     /// Suspends the machine (snapshot of memory; resumes on start).
@@ -367,13 +358,9 @@ impl Machine {
     )]
     async fn run_suspend(self) -> Result<()> {
         self.check()?;
-        self.app
-            .client
-            .call(OperationId::MachinesSuspend, |raw| {
-                raw.machines_suspend(&self.app.name, &self.id, self.lease_nonce.as_deref())
-            })
-            .await?;
-        Ok(())
+        answer!(self.app.client, OperationId::MachinesSuspend, |raw| {
+            raw.machines_suspend(&self.app.name, &self.id, self.lease_nonce.as_deref())
+        })
     }
 
     /// Restarts the machine: `machine.restart().signal(Signal::Hup).timeout(d).await`.
@@ -399,19 +386,15 @@ impl Machine {
         let timeout = timeout
             .map(|d| units::go_duration("restart timeout", d))
             .transpose()?;
-        self.app
-            .client
-            .call(OperationId::MachinesRestart, |raw| {
-                raw.machines_restart(
-                    &self.app.name,
-                    &self.id,
-                    signal,
-                    timeout.as_deref(),
-                    self.lease_nonce.as_deref(),
-                )
-            })
-            .await?;
-        Ok(())
+        answer!(self.app.client, OperationId::MachinesRestart, |raw| {
+            raw.machines_restart(
+                &self.app.name,
+                &self.id,
+                signal,
+                timeout.as_deref(),
+                self.lease_nonce.as_deref(),
+            )
+        })
     }
 
     /// Sends a signal to the machine's main process.
@@ -430,13 +413,9 @@ impl Machine {
         let body = types::SignalRequest {
             signal: Some(signal.for_signal()?),
         };
-        self.app
-            .client
-            .call(OperationId::MachinesSignal, |raw| {
-                raw.machines_signal(&self.app.name, &self.id, self.lease_nonce.as_deref(), &body)
-            })
-            .await?;
-        Ok(())
+        answer!(self.app.client, OperationId::MachinesSignal, |raw| {
+            raw.machines_signal(&self.app.name, &self.id, self.lease_nonce.as_deref(), &body)
+        })
     }
 
     /// Destroys the machine: `machine.delete().force().await` kills a running one.
@@ -457,18 +436,14 @@ impl Machine {
         force: bool,
     ) -> Result<()> {
         self.check()?;
-        self.app
-            .client
-            .call(OperationId::MachinesDelete, |raw| {
-                raw.machines_delete(
-                    &self.app.name,
-                    &self.id,
-                    force.then_some(true),
-                    self.lease_nonce.as_deref(),
-                )
-            })
-            .await?;
-        Ok(())
+        answer!(self.app.client, OperationId::MachinesDelete, |raw| {
+            raw.machines_delete(
+                &self.app.name,
+                &self.id,
+                force.then_some(true),
+                self.lease_nonce.as_deref(),
+            )
+        })
     }
 
     /// Destroys the machine (killing it if it runs) unless it is already gone: `Ok(false)` when
@@ -493,13 +468,9 @@ impl Machine {
     )]
     async fn run_cordon(self) -> Result<()> {
         self.check()?;
-        self.app
-            .client
-            .call(OperationId::MachinesCordon, |raw| {
-                raw.machines_cordon(&self.app.name, &self.id, self.lease_nonce.as_deref())
-            })
-            .await?;
-        Ok(())
+        answer!(self.app.client, OperationId::MachinesCordon, |raw| {
+            raw.machines_cordon(&self.app.name, &self.id, self.lease_nonce.as_deref())
+        })
     }
 
     /// Lets the proxy route requests to the machine again.
@@ -515,13 +486,9 @@ impl Machine {
     )]
     async fn run_uncordon(self) -> Result<()> {
         self.check()?;
-        self.app
-            .client
-            .call(OperationId::MachinesUncordon, |raw| {
-                raw.machines_uncordon(&self.app.name, &self.id, self.lease_nonce.as_deref())
-            })
-            .await?;
-        Ok(())
+        answer!(self.app.client, OperationId::MachinesUncordon, |raw| {
+            raw.machines_uncordon(&self.app.name, &self.id, self.lease_nonce.as_deref())
+        })
     }
 
     /// The machine's events, newest first: `machine.events().limit(10).await`.
@@ -541,14 +508,9 @@ impl Machine {
         limit: Option<u32>,
     ) -> Result<Vec<types::MachineEvent>> {
         self.check()?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::MachinesListEvents, |raw| {
-                raw.machines_list_events(&self.app.name, &self.id, limit.map(i64::from))
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::MachinesListEvents, |raw| {
+            raw.machines_list_events(&self.app.name, &self.id, limit.map(i64::from))
+        })
     }
 
     /// The machine's config versions.
@@ -564,14 +526,9 @@ impl Machine {
     )]
     async fn run_versions(self) -> Result<Vec<types::MachineVersion>> {
         self.check()?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::MachinesListVersions, |raw| {
-                raw.machines_list_versions(&self.app.name, &self.id)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::MachinesListVersions, |raw| {
+            raw.machines_list_versions(&self.app.name, &self.id)
+        })
     }
 
     /// Processes running in the machine:
@@ -594,19 +551,14 @@ impl Machine {
         order: Option<SortOrder>,
     ) -> Result<Vec<types::ProcessStat>> {
         self.check()?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::MachinesListProcesses, |raw| {
-                raw.machines_list_processes(
-                    &self.app.name,
-                    &self.id,
-                    order.map(SortOrder::as_str),
-                    sort_by,
-                )
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::MachinesListProcesses, |raw| {
+            raw.machines_list_processes(
+                &self.app.name,
+                &self.id,
+                order.map(SortOrder::as_str),
+                sort_by,
+            )
+        })
     }
 
     /// Runs a command (no shell) in the machine and returns its output:
@@ -697,14 +649,9 @@ impl Machine {
     )]
     async fn run_memory(self) -> Result<types::MemoryResponse> {
         self.check()?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::MachinesGetMemory, |raw| {
-                raw.machines_get_memory(&self.app.name, &self.id)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::MachinesGetMemory, |raw| {
+            raw.machines_get_memory(&self.app.name, &self.id)
+        })
     }
 
     /// Sets the machine's memory limit, in MB.
@@ -726,19 +673,16 @@ impl Machine {
         let body = types::SetMemoryLimitRequest {
             limit_mb: Some(i64::from(limit_mb)),
         };
-        let r = self
-            .app
-            .client
-            .call(OperationId::MachinesSetMemoryLimit, |raw| {
-                raw.machines_set_memory_limit(
-                    &self.app.name,
-                    &self.id,
-                    self.lease_nonce.as_deref(),
-                    &body,
-                )
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(
+            self.app.client,
+            OperationId::MachinesSetMemoryLimit,
+            |raw| raw.machines_set_memory_limit(
+                &self.app.name,
+                &self.id,
+                self.lease_nonce.as_deref(),
+                &body,
+            )
+        )
     }
 
     /// Asks the machine to give back `amount_mb` of memory.
@@ -760,18 +704,13 @@ impl Machine {
         let body = types::ReclaimMemoryRequest {
             amount_mb: Some(i64::from(amount_mb)),
         };
-        let r = self
-            .app
-            .client
-            .call(OperationId::MachinesReclaimMemory, |raw| {
-                raw.machines_reclaim_memory(
-                    &self.app.name,
-                    &self.id,
-                    self.lease_nonce.as_deref(),
-                    &body,
-                )
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::MachinesReclaimMemory, |raw| {
+            raw.machines_reclaim_memory(
+                &self.app.name,
+                &self.id,
+                self.lease_nonce.as_deref(),
+                &body,
+            )
+        })
     }
 }

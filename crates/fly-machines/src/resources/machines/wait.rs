@@ -47,22 +47,17 @@ impl Machine {
     ) -> Result<types::WaitMachineResponse> {
         crate::validate::app_name(&self.app.name)?;
         crate::validate::resource_id("machine id", &self.id)?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::MachinesWait, |raw| {
-                raw.machines_wait(
-                    &self.app.name,
-                    &self.id,
-                    from_event_id,
-                    None,
-                    Some(states),
-                    Some(hold),
-                    version,
-                )
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::MachinesWait, |raw| {
+            raw.machines_wait(
+                &self.app.name,
+                &self.id,
+                from_event_id,
+                None,
+                Some(states),
+                Some(hold),
+                version,
+            )
+        })
     }
 }
 
