@@ -531,26 +531,12 @@ impl Applier {
         report: &mut Report,
     ) -> Result<(), ApplyError> {
         let (stood_in, _, _) = surge.stages();
-        let results = window(stood_in, stood_in.len(), |_, step| {
-            self.retire(desired, group, step).boxed()
-        })
-        .await;
-        for result in results {
-            match result {
-                Ok(id) => {
-                    self.emit(Progress::Destroyed {
-                        machine_id: id.clone(),
-                    });
-                    report.destroyed.push(id);
-                }
-                Err(cause) => {
-                    return Err(ApplyError {
-                        group: group.name().to_owned(),
-                        cause,
-                        rollback: Rollback::Off,
-                    });
-                }
-            }
+        if let Err(cause) = self.retire_all(desired, group, stood_in, report).await {
+            return Err(ApplyError {
+                group: group.name().to_owned(),
+                cause,
+                rollback: Rollback::Off,
+            });
         }
         self.destroy_all(desired.app(), group.name(), steps, report)
             .await
@@ -667,20 +653,32 @@ impl Applier {
             report.created.push(id.clone());
         }
         // Every green serves now: the blues go, side by side (each under its own lease).
-        let results = window(blues, blues.len(), |_, step| {
+        if let Err(cause) = self.retire_all(desired, group, blues, report).await {
+            return Err((greens, cause, true));
+        }
+        Ok(())
+    }
+
+    /// Retires the old machines of `steps` side by side (each under its own lease), noting
+    /// each one destroyed in order up to the first that could not be retired, whose cause is
+    /// the answer.
+    async fn retire_all(
+        &self,
+        desired: &DesiredFleet,
+        group: &Group,
+        steps: &[&Step],
+        report: &mut Report,
+    ) -> Result<(), Cause> {
+        let results = window(steps, steps.len(), |_, step| {
             self.retire(desired, group, step).boxed()
         })
         .await;
         for result in results {
-            match result {
-                Ok(id) => {
-                    self.emit(Progress::Destroyed {
-                        machine_id: id.clone(),
-                    });
-                    report.destroyed.push(id);
-                }
-                Err(cause) => return Err((greens, cause, true)),
-            }
+            let id = result?;
+            self.emit(Progress::Destroyed {
+                machine_id: id.clone(),
+            });
+            report.destroyed.push(id);
         }
         Ok(())
     }

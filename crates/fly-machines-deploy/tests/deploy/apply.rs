@@ -24,14 +24,19 @@ fn fleet(image: &str, extra: &str) -> DesiredFleet {
 
 /// `count` machines in `iad` under strategy `kind` (`max_unavailable` 1 where it applies).
 pub(crate) fn fleet_of(kind: &str, count: u32, image: &str, extra: &str) -> DesiredFleet {
+    DesiredFleet::from_toml(&fleet_toml(APP, kind, count, image, extra)).expect("fixture")
+}
+
+/// The fleet file of [`fleet_of`], for app `app`.
+pub(crate) fn fleet_toml(app: &str, kind: &str, count: u32, image: &str, extra: &str) -> String {
     let unavailable = if kind == "bluegreen" || kind == "immediate" {
         ""
     } else {
         "max_unavailable = 1"
     };
-    DesiredFleet::from_toml(&format!(
+    format!(
         r#"
-app = "{APP}"
+app = "{app}"
 
 [[group]]
 name = "web"
@@ -43,8 +48,7 @@ kind = "{kind}"
 {unavailable}
 {extra}
 "#
-    ))
-    .expect("fixture")
+    )
 }
 
 pub(crate) struct World {
@@ -107,6 +111,25 @@ impl World {
             .run_within("apply", REAL_TIME_LIMIT, future)
             .await
             .expect("the scenario ends within its real-time limit")
+    }
+
+    /// Lets `span` of virtual time pass, as a worker asleep on the client's clock.
+    pub(crate) async fn pass(&self, span: Duration) {
+        let clock = self.vt.client_clock();
+        self.run(async move { clock.sleep(span).await }).await;
+    }
+
+    /// Every request the emulator answered, after checking that its faults were met: at least
+    /// one 429 and one 5xx, so a run that passed did pass through them.
+    pub(crate) fn log_through_the_storm(&self) -> Vec<fly_machines_sim::RequestRecord> {
+        let log = self.sim.requests();
+        let throttled = log.iter().filter(|r| r.status == 429).count();
+        let failed = log.iter().filter(|r| r.status >= 500).count();
+        assert!(
+            throttled > 0 && failed > 0,
+            "the storm happened: {throttled} 429s, {failed} 5xx"
+        );
+        log
     }
 
     /// Plans `desired` against the app as it is, and applies the plan; also returns every
@@ -501,13 +524,7 @@ async fn a_healthy_rolling_deploy_succeeds_through_5xx_and_a_429_storm() {
     assert_eq!(report.moved.len(), 6);
     assert!(world.converged(&v2).await);
 
-    let log = world.sim.requests();
-    let throttled = log.iter().filter(|r| r.status == 429).count();
-    let failed = log.iter().filter(|r| r.status >= 500).count();
-    assert!(
-        throttled > 0 && failed > 0,
-        "the storm happened: {throttled} 429s, {failed} 5xx"
-    );
+    let log = world.log_through_the_storm();
     // Every update carried a lease nonce, and none was refused for a lease.
     let updates: Vec<_> = log
         .iter()
