@@ -515,6 +515,35 @@ mod tests {
     use crate::types::MachineConfig;
     use fly_machines_sim::Sim;
 
+    /// A worker that never ends is reported by name once its real-time limit passes, instead
+    /// of hanging the test that waits for it.
+    #[tokio::test(start_paused = true)]
+    async fn a_worker_past_its_limit_is_unfinished() {
+        let vt = VirtualTime::new(Duration::from_millis(100));
+        let limit = Duration::from_secs(5);
+        let stuck = vt
+            .run_within("stuck", limit, std::future::pending::<()>())
+            .await
+            .expect_err("a worker that never ends does not finish");
+        assert_eq!(stuck.name, "stuck");
+        assert_eq!(stuck.limit, limit);
+        assert!(stuck.to_string().contains("\"stuck\""), "{stuck}");
+        let done = vt.run_within("quick", limit, async { 7 }).await;
+        assert_eq!(done.expect("a worker that ends gives its value"), 7);
+    }
+
+    /// A worker's panic is the caller's: it is raised again where the worker is waited for.
+    #[tokio::test]
+    #[should_panic(expected = "the worker's own panic")]
+    async fn a_worker_panic_reaches_the_caller() {
+        let vt = VirtualTime::new(Duration::from_millis(100));
+        let _ = vt
+            .run_within("panics", Duration::from_secs(60), async {
+                panic!("the worker's own panic")
+            })
+            .await;
+    }
+
     /// Creates paced by the client's limiter (Fly's create limit: a burst of 3, then 1 a
     /// second, with the client's 5% margin) reach the emulator exactly when the limiter let
     /// them go, though the worker sending them has most of them asleep meanwhile; so the
