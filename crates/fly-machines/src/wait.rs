@@ -123,6 +123,24 @@ impl WaitError {
     }
 }
 
+/// The wanted states, `started` when none are given.
+pub(crate) fn or_started(states: Vec<WaitState>) -> Vec<WaitState> {
+    if states.is_empty() {
+        vec![WaitState::Started]
+    } else {
+        states
+    }
+}
+
+/// States as `/wait` takes them: comma-separated names.
+pub(crate) fn as_query(states: &[WaitState]) -> String {
+    states
+        .iter()
+        .map(WaitState::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// One machine to wait for, with the version that counts when it is known (a
 /// [`MachineSnapshot`] from a create or update knows it; a bare [`Machine`] handle does not).
 #[derive(Debug, Clone)]

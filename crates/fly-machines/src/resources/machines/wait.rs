@@ -12,26 +12,8 @@ use super::{Machine, Machines};
 use crate::clock::later;
 use crate::poll::{Acceptor, PollError, Poller};
 use crate::resources::machine_snapshot::MachineSnapshot;
-use crate::wait::{WaitAll, WaitError, WaitOutcome, WaitState, WaitTargets};
+use crate::wait::{WaitAll, WaitError, WaitOutcome, WaitState, WaitTargets, as_query, or_started};
 use crate::{Error, MachineState, Result, types};
-
-/// The wanted states, `started` when none are given.
-fn or_started(states: Vec<WaitState>) -> Vec<WaitState> {
-    if states.is_empty() {
-        vec![WaitState::Started]
-    } else {
-        states
-    }
-}
-
-/// States as `/wait` takes them: comma-separated names.
-fn as_query(states: &[WaitState]) -> String {
-    states
-        .iter()
-        .map(WaitState::as_str)
-        .collect::<Vec<_>>()
-        .join(",")
-}
 
 /// Longest single long-poll Fly accepts, in seconds.
 const MAX_POLL_SECS: u64 = 60;
