@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fly_machines::types::{MachineConfig, UpdateMachineRequest};
-use fly_machines::{Client, Clock};
+use fly_machines::{Client, Clock, MachineSnapshot};
 use futures::channel::mpsc::UnboundedSender;
 use futures::{FutureExt, StreamExt};
 use tracing::Instrument;
@@ -821,6 +821,18 @@ impl Applier {
                     },
                 )
             })?;
+        self.made(group, &created, gate).await
+    }
+
+    /// Reports a machine this run made and holds it to the gate, when there is one, at the
+    /// version it was made at; answers its id, and with a failed gate the id too, so the
+    /// machine is found for the rollback.
+    async fn made(
+        &self,
+        group: &Group,
+        created: &MachineSnapshot,
+        gate: Option<&Gate>,
+    ) -> Result<String, (Option<String>, Cause)> {
         let id = created.id().to_owned();
         self.emit(Progress::Created {
             group: group.name().to_owned(),
@@ -916,17 +928,7 @@ impl Applier {
             })
             .await
             .map_err(|e| (None, api("create", e)))?;
-        let id = created.id().to_owned();
-        self.emit(Progress::Created {
-            group: group.name().to_owned(),
-            machine_id: id.clone(),
-        });
-        if let (Some(gate), Some(version)) = (gate, created.version()) {
-            self.pass(gate, created.handle(), &healthy_at(version))
-                .await
-                .map_err(|e| (Some(id.clone()), Cause::Gate(e)))?;
-        }
-        Ok(id)
+        self.made(group, &created, gate).await
     }
 
     /// Moves one machine under a lease: reads it, checks it is as planned, updates it with

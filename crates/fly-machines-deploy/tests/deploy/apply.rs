@@ -95,6 +95,19 @@ impl World {
         world
     }
 
+    /// A world whose server allows half of what the client paces for, so it answers 429s,
+    /// and fails 5% of everything with a 5xx (seeded, so each run meets the same storm).
+    pub(crate) async fn in_a_storm() -> World {
+        let half = fly_machines_sim::Limit::new(0.5, 2);
+        World::start_with(
+            Sim::builder()
+                .seed(7)
+                .faults(fly_machines_sim::Faults::seeded(11).error_rate(0.05))
+                .rate_limits(fly_machines_sim::RateLimits::fly().with_default(half)),
+        )
+        .await
+    }
+
     /// A world whose app already holds `desired`, applied from nothing.
     pub(crate) async fn holding(desired: &DesiredFleet) -> World {
         let world = World::start().await;
@@ -497,12 +510,7 @@ async fn the_reconciler_puts_back_what_was_changed_or_destroyed_by_hand() {
 async fn a_healthy_rolling_deploy_succeeds_through_5xx_and_a_429_storm() {
     // The server allows half of what the client paces for, so it answers 429s (to the creates
     // above all), and 5% of everything fails with a 5xx. The fleet is made, then rolled.
-    let half = fly_machines_sim::Limit::new(0.5, 2);
-    let sim = Sim::builder()
-        .seed(7)
-        .faults(fly_machines_sim::Faults::seeded(11).error_rate(0.05))
-        .rate_limits(fly_machines_sim::RateLimits::fly().with_default(half));
-    let world = World::start_with(sim).await;
+    let world = World::in_a_storm().await;
     let six = |image: &str| {
         DesiredFleet::from_toml(&format!(
             "app = \"{APP}\"\n[[group]]\nname = \"web\"\nimage = \"{image}\"\nregions = {{ iad = 6 }}\n\

@@ -8,7 +8,6 @@
 use fly_machines::types::UpdateMachineRequest;
 use fly_machines_deploy::apply::{Applier, ApplyError, Cause, Progress, Report, Rollback};
 use fly_machines_deploy::{DesiredFleet, observed, plan};
-use fly_machines_sim::Sim;
 use futures::StreamExt;
 
 use crate::apply::{APP, World, fleet_of};
@@ -415,12 +414,7 @@ async fn immediate_catches_a_silent_revert() {
 /// The server allows half of what the client paces for, so it answers 429s, and 5% of
 /// everything fails with a 5xx; a healthy fleet of six is made, then moved.
 async fn gets_through_a_storm(kind: &str) {
-    let half = fly_machines_sim::Limit::new(0.5, 2);
-    let sim = Sim::builder()
-        .seed(7)
-        .faults(fly_machines_sim::Faults::seeded(11).error_rate(0.05))
-        .rate_limits(fly_machines_sim::RateLimits::fly().with_default(half));
-    let world = World::start_with(sim).await;
+    let world = World::in_a_storm().await;
     let mark = world.mark();
     world
         .apply(&fleet_of(kind, 6, "nginx:1.27", ""))
