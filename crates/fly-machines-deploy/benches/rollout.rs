@@ -84,10 +84,8 @@ impl World {
         } else {
             RateLimits::off()
         };
-        let client = Client::builder()
-            .token(sim.token())
-            .base_url(sim.base_url())
-            .clock(vt.client_clock())
+        let client = vt
+            .client_builder(&sim)
             .rate_limits(limits)
             .retry(RetryPolicy::default())
             .build()

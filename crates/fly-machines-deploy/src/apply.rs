@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fly_machines::types::{MachineConfig, UpdateMachineRequest};
-use fly_machines::{Client, Clock};
+use fly_machines::{Client, Clock, MachineSnapshot};
 use futures::channel::mpsc::UnboundedSender;
 use futures::{FutureExt, StreamExt};
 use tracing::Instrument;
@@ -207,6 +207,15 @@ impl StandIn {
     }
 }
 
+/// What a failing group needs to end its change: where it runs, its strategy (through the
+/// group) and the gate machines are put back through.
+#[derive(Clone, Copy)]
+struct Unwind<'a> {
+    app: &'a str,
+    group: &'a Group,
+    gate: Option<&'a Gate>,
+}
+
 /// One machine moved by this run, with what it had before.
 struct Moved {
     machine_id: String,
@@ -312,6 +321,11 @@ impl Applier {
         let gate = self.gate(&strategy);
         let mut created: Vec<String> = Vec::new();
         let mut moved: Vec<Moved> = Vec::new();
+        let unwind = Unwind {
+            app: desired.app(),
+            group,
+            gate: gate.as_ref(),
+        };
 
         // New capacity first. Each create has its own key, so a rerun never makes a second.
         let creates: Vec<&Step> = steps
@@ -327,17 +341,7 @@ impl Applier {
         let (made, failure) = settle(results, &mut created);
         report.created.extend(made.cloned());
         if let Some(cause) = failure {
-            return Err(self
-                .fail(
-                    desired.app(),
-                    group,
-                    cause,
-                    &strategy,
-                    &moved,
-                    &created,
-                    gate.as_ref(),
-                )
-                .await);
+            return Err(self.fail(&unwind, cause, &moved, &created).await);
         }
 
         // Machines an interrupted run left out of the proxy come back before anything goes.
@@ -352,17 +356,7 @@ impl Applier {
                     machine: machine_id.clone(),
                     source,
                 };
-                return Err(self
-                    .fail(
-                        desired.app(),
-                        group,
-                        cause,
-                        &strategy,
-                        &moved,
-                        &created,
-                        gate.as_ref(),
-                    )
-                    .await);
+                return Err(self.fail(&unwind, cause, &moved, &created).await);
             }
         }
 
@@ -393,17 +387,7 @@ impl Applier {
                             ]),
                         })
                     } else {
-                        Err(self
-                            .fail(
-                                desired.app(),
-                                group,
-                                cause,
-                                &strategy,
-                                &moved,
-                                &created,
-                                gate.as_ref(),
-                            )
-                            .await)
+                        Err(self.fail(&unwind, cause, &moved, &created).await)
                     }
                 }
             };
@@ -447,17 +431,7 @@ impl Applier {
                 )
                 .await;
             if let Err(cause) = outcome {
-                return Err(self
-                    .fail(
-                        desired.app(),
-                        group,
-                        cause,
-                        &strategy,
-                        &moved,
-                        &created,
-                        gate.as_ref(),
-                    )
-                    .await);
+                return Err(self.fail(&unwind, cause, &moved, &created).await);
             }
             return self
                 .retire_stood_in(desired, group, &surge, steps, report)
@@ -478,17 +452,7 @@ impl Applier {
                 .moved
                 .extend(done.into_iter().map(|m| m.machine_id.clone()));
             if let Some(cause) = failure {
-                return Err(self
-                    .fail(
-                        desired.app(),
-                        group,
-                        cause,
-                        &strategy,
-                        &moved,
-                        &created,
-                        gate.as_ref(),
-                    )
-                    .await);
+                return Err(self.fail(&unwind, cause, &moved, &created).await);
             }
         }
 
@@ -567,26 +531,12 @@ impl Applier {
         report: &mut Report,
     ) -> Result<(), ApplyError> {
         let (stood_in, _, _) = surge.stages();
-        let results = window(stood_in, stood_in.len(), |_, step| {
-            self.retire(desired, group, step).boxed()
-        })
-        .await;
-        for result in results {
-            match result {
-                Ok(id) => {
-                    self.emit(Progress::Destroyed {
-                        machine_id: id.clone(),
-                    });
-                    report.destroyed.push(id);
-                }
-                Err(cause) => {
-                    return Err(ApplyError {
-                        group: group.name().to_owned(),
-                        cause,
-                        rollback: Rollback::Off,
-                    });
-                }
-            }
+        if let Err(cause) = self.retire_all(desired, group, stood_in, report).await {
+            return Err(ApplyError {
+                group: group.name().to_owned(),
+                cause,
+                rollback: Rollback::Off,
+            });
         }
         self.destroy_all(desired.app(), group.name(), steps, report)
             .await
@@ -703,20 +653,32 @@ impl Applier {
             report.created.push(id.clone());
         }
         // Every green serves now: the blues go, side by side (each under its own lease).
-        let results = window(blues, blues.len(), |_, step| {
+        if let Err(cause) = self.retire_all(desired, group, blues, report).await {
+            return Err((greens, cause, true));
+        }
+        Ok(())
+    }
+
+    /// Retires the old machines of `steps` side by side (each under its own lease), noting
+    /// each one destroyed in order up to the first that could not be retired, whose cause is
+    /// the answer.
+    async fn retire_all(
+        &self,
+        desired: &DesiredFleet,
+        group: &Group,
+        steps: &[&Step],
+        report: &mut Report,
+    ) -> Result<(), Cause> {
+        let results = window(steps, steps.len(), |_, step| {
             self.retire(desired, group, step).boxed()
         })
         .await;
         for result in results {
-            match result {
-                Ok(id) => {
-                    self.emit(Progress::Destroyed {
-                        machine_id: id.clone(),
-                    });
-                    report.destroyed.push(id);
-                }
-                Err(cause) => return Err((greens, cause, true)),
-            }
+            let id = result?;
+            self.emit(Progress::Destroyed {
+                machine_id: id.clone(),
+            });
+            report.destroyed.push(id);
         }
         Ok(())
     }
@@ -859,6 +821,18 @@ impl Applier {
                     },
                 )
             })?;
+        self.made(group, &created, gate).await
+    }
+
+    /// Reports a machine this run made and holds it to the gate, when there is one, at the
+    /// version it was made at; answers its id, and with a failed gate the id too, so the
+    /// machine is found for the rollback.
+    async fn made(
+        &self,
+        group: &Group,
+        created: &MachineSnapshot,
+        gate: Option<&Gate>,
+    ) -> Result<String, (Option<String>, Cause)> {
         let id = created.id().to_owned();
         self.emit(Progress::Created {
             group: group.name().to_owned(),
@@ -954,17 +928,7 @@ impl Applier {
             })
             .await
             .map_err(|e| (None, api("create", e)))?;
-        let id = created.id().to_owned();
-        self.emit(Progress::Created {
-            group: group.name().to_owned(),
-            machine_id: id.clone(),
-        });
-        if let (Some(gate), Some(version)) = (gate, created.version()) {
-            self.pass(gate, created.handle(), &healthy_at(version))
-                .await
-                .map_err(|e| (Some(id.clone()), Cause::Gate(e)))?;
-        }
-        Ok(id)
+        self.made(group, &created, gate).await
     }
 
     /// Moves one machine under a lease: reads it, checks it is as planned, updates it with
@@ -1183,18 +1147,15 @@ impl Applier {
     }
 
     /// Ends a group's change after `cause`: rolls back when the strategy says so.
-    #[allow(clippy::too_many_arguments)]
     async fn fail(
         &self,
-        app: &str,
-        group: &Group,
+        unwind: &Unwind<'_>,
         cause: Cause,
-        strategy: &Strategy,
         moved: &[Moved],
         created: &[String],
-        gate: Option<&Gate>,
     ) -> ApplyError {
-        if !strategy.rolls_back() {
+        let Unwind { app, group, gate } = *unwind;
+        if !group.strategy().rolls_back() {
             // The fleet stays where it stopped, but nothing this run made is left behind (a
             // green, a canary, a surge or scale-up machine): what it stood in for still serves.
             let left = self.destroy_made(app, created).await;

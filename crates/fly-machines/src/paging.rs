@@ -27,6 +27,30 @@ pub const DEFAULT_MAX_PAGES: u32 = 10_000;
 /// The response header that carries the next cursor of a machines or volumes page.
 pub const NEXT_CURSOR_HEADER: &str = "fly-next-cursor";
 
+/// `send()` and `IntoFuture` for a listing builder finished by `stream()`: both read every page
+/// into a `Vec` of `$item`. `$state` is the builder's state module (bon names it after the
+/// builder), `$what` the plural its doc speaks of.
+macro_rules! read_all_pages {
+    ($builder:ident, $state:ident, $item:ty, $what:literal) => {
+        impl<S: $state::IsComplete> $builder<S> {
+            #[doc = concat!("Reads every page and returns all ", $what, ": the same as awaiting the builder.")]
+            pub fn send(self) -> futures::future::BoxFuture<'static, $crate::Result<Vec<$item>>> {
+                std::future::IntoFuture::into_future(self.stream())
+            }
+        }
+
+        impl<S: $state::IsComplete> std::future::IntoFuture for $builder<S> {
+            type Output = $crate::Result<Vec<$item>>;
+            type IntoFuture = futures::future::BoxFuture<'static, $crate::Result<Vec<$item>>>;
+
+            fn into_future(self) -> Self::IntoFuture {
+                self.send()
+            }
+        }
+    };
+}
+pub(crate) use read_all_pages;
+
 /// Why a paged listing stopped before its end.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]

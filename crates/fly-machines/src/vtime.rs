@@ -91,6 +91,17 @@ pub struct VirtualTime {
     inner: Arc<Inner>,
 }
 
+/// A worker of [`VirtualTime::run_within`] that gave no value: it ran past its real-time limit,
+/// or its task was cancelled.
+#[derive(Debug, thiserror::Error)]
+#[error("worker {name:?} did not finish within {limit:?} of real time")]
+pub struct Unfinished {
+    /// The worker's name.
+    pub name: String,
+    /// The real time it was given.
+    pub limit: Duration,
+}
+
 /// What the driver decided after looking at the workers.
 #[derive(Debug)]
 enum Decision {
@@ -129,6 +140,16 @@ impl VirtualTime {
     /// The client's clock (pass it to `Client::builder().clock(..)`).
     pub fn client_clock(&self) -> Arc<dyn crate::Clock> {
         Arc::new(ClientClock(self.inner.clone()))
+    }
+
+    /// A client of `sim` on this timeline, paced by Fly's documented limits as in production:
+    /// `vt.client_builder(&sim).build()`, with more settings (an HTTP client) before `build`.
+    pub fn client_builder(&self, sim: &SimHandle) -> crate::ClientBuilder {
+        crate::Client::builder()
+            .token(sim.token())
+            .base_url(sim.base_url())
+            .clock(self.client_clock())
+            .rate_limits(crate::RateLimits::fly_defaults())
     }
 
     /// Virtual time since the start.
@@ -175,6 +196,29 @@ impl VirtualTime {
             let _guard = guard;
             polled.await
         }))
+    }
+
+    /// Runs `future` as a worker (see [`spawn`](Self::spawn)) and waits for its value, for at
+    /// most `limit` of real time: a workflow on this timeline takes moments, so one that runs
+    /// past the limit is stuck, and says so instead of hanging the test. A panic in the worker
+    /// is raised again here.
+    pub async fn run_within<T, F>(
+        &self,
+        name: impl Into<String>,
+        limit: Duration,
+        future: F,
+    ) -> Result<T, Unfinished>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let name = name.into();
+        let work = self.spawn(name.clone(), future);
+        match tokio::time::timeout(limit, work).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Ok(Err(_)) | Err(_) => Err(Unfinished { name, limit }),
+        }
     }
 
     /// Marks the current worker as inside a long-poll while `future` runs: it does not hold
@@ -469,8 +513,36 @@ impl crate::Clock for ClientClock {
 mod tests {
     use super::*;
     use crate::types::MachineConfig;
-    use crate::{Client, RateLimits};
     use fly_machines_sim::Sim;
+
+    /// A worker that never ends is reported by name once its real-time limit passes, instead
+    /// of hanging the test that waits for it.
+    #[tokio::test(start_paused = true)]
+    async fn a_worker_past_its_limit_is_unfinished() {
+        let vt = VirtualTime::new(Duration::from_millis(100));
+        let limit = Duration::from_secs(5);
+        let stuck = vt
+            .run_within("stuck", limit, std::future::pending::<()>())
+            .await
+            .expect_err("a worker that never ends does not finish");
+        assert_eq!(stuck.name, "stuck");
+        assert_eq!(stuck.limit, limit);
+        assert!(stuck.to_string().contains("\"stuck\""), "{stuck}");
+        let done = vt.run_within("quick", limit, async { 7 }).await;
+        assert_eq!(done.expect("a worker that ends gives its value"), 7);
+    }
+
+    /// A worker's panic is the caller's: it is raised again where the worker is waited for.
+    #[tokio::test]
+    #[should_panic(expected = "the worker's own panic")]
+    async fn a_worker_panic_reaches_the_caller() {
+        let vt = VirtualTime::new(Duration::from_millis(100));
+        let _ = vt
+            .run_within("panics", Duration::from_secs(60), async {
+                panic!("the worker's own panic")
+            })
+            .await;
+    }
 
     /// Creates paced by the client's limiter (Fly's create limit: a burst of 3, then 1 a
     /// second, with the client's 5% margin) reach the emulator exactly when the limiter let
@@ -486,16 +558,10 @@ mod tests {
                 .await
                 .expect("the emulator"),
         );
-        let client = Client::builder()
-            .token(sim.token())
-            .base_url(sim.base_url())
-            .clock(vt.client_clock())
-            .rate_limits(RateLimits::fly_defaults())
-            .build()
-            .expect("the client");
+        let client = vt.client_builder(&sim).build().expect("the client");
         let driver = vt.drive(sim.clone());
         let made = vt
-            .spawn("creates", async move {
+            .run_within("creates", Duration::from_secs(60), async move {
                 client
                     .apps()
                     .create("paced", "personal")
@@ -513,7 +579,7 @@ mod tests {
                 futures::future::join_all(creates).await
             })
             .await
-            .expect("the worker");
+            .expect("the creates end within a minute of real time");
         driver.abort();
         assert!(made.iter().all(Result::is_ok), "{made:?}");
         let log = sim.requests();

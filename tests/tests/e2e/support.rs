@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fly_machines::poll::{Acceptor, Poller};
-use fly_machines::{Client, Error, ErrorCode, RateLimits, RetryPolicy, TokioClock, types};
+use fly_machines::{Client, Error, ErrorCode, RetryPolicy, TokioClock, types};
 use fly_machines_sim::{MANUAL_EPOCH_MS, RequestRecord, SimBuilder, SimHandle};
 use tokio::task::JoinHandle;
 
@@ -44,11 +44,8 @@ impl World {
                 .await
                 .expect("the emulator starts"),
         );
-        let client = Client::builder()
-            .token(sim.token())
-            .base_url(sim.base_url())
-            .clock(vt.client_clock())
-            .rate_limits(RateLimits::fly_defaults())
+        let client = vt
+            .client_builder(&sim)
             .retry(retry)
             .build()
             .expect("the client builds");

@@ -5,8 +5,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fly_machines::Client;
 use fly_machines::vtime::VirtualTime;
-use fly_machines::{Client, RateLimits};
 use fly_machines_deploy::apply::{Applier, ApplyError, Cause, Progress, Report, Rollback};
 use fly_machines_deploy::{DesiredFleet, marks, observed, plan};
 use fly_machines_sim::{Sim, SimHandle};
@@ -24,14 +24,19 @@ fn fleet(image: &str, extra: &str) -> DesiredFleet {
 
 /// `count` machines in `iad` under strategy `kind` (`max_unavailable` 1 where it applies).
 pub(crate) fn fleet_of(kind: &str, count: u32, image: &str, extra: &str) -> DesiredFleet {
+    DesiredFleet::from_toml(&fleet_toml(APP, kind, count, image, extra)).expect("fixture")
+}
+
+/// The fleet file of [`fleet_of`], for app `app`.
+pub(crate) fn fleet_toml(app: &str, kind: &str, count: u32, image: &str, extra: &str) -> String {
     let unavailable = if kind == "bluegreen" || kind == "immediate" {
         ""
     } else {
         "max_unavailable = 1"
     };
-    DesiredFleet::from_toml(&format!(
+    format!(
         r#"
-app = "{APP}"
+app = "{app}"
 
 [[group]]
 name = "web"
@@ -43,8 +48,7 @@ kind = "{kind}"
 {unavailable}
 {extra}
 "#
-    ))
-    .expect("fixture")
+    )
 }
 
 pub(crate) struct World {
@@ -75,13 +79,7 @@ impl World {
                 .await
                 .expect("the emulator starts"),
         );
-        let client = Client::builder()
-            .token(sim.token())
-            .base_url(sim.base_url())
-            .clock(vt.client_clock())
-            .rate_limits(RateLimits::fly_defaults())
-            .build()
-            .expect("the client builds");
+        let client = vt.client_builder(&sim).build().expect("the client builds");
         let driver = vt.drive(sim.clone());
         let world = World {
             vt,
@@ -97,16 +95,54 @@ impl World {
         world
     }
 
+    /// A world whose server allows half of what the client paces for, so it answers 429s,
+    /// and fails 5% of everything with a 5xx (seeded, so each run meets the same storm).
+    pub(crate) async fn in_a_storm() -> World {
+        let half = fly_machines_sim::Limit::new(0.5, 2);
+        World::start_with(
+            Sim::builder()
+                .seed(7)
+                .faults(fly_machines_sim::Faults::seeded(11).error_rate(0.05))
+                .rate_limits(fly_machines_sim::RateLimits::fly().with_default(half)),
+        )
+        .await
+    }
+
+    /// A world whose app already holds `desired`, applied from nothing.
+    pub(crate) async fn holding(desired: &DesiredFleet) -> World {
+        let world = World::start().await;
+        world.apply(desired).await.0.expect("the fleet");
+        world
+    }
+
     pub(crate) async fn run<T, F>(&self, future: F) -> T
     where
         F: Future<Output = T> + Send + 'static,
         T: Send + 'static,
     {
-        let work = self.vt.spawn("apply", future);
-        tokio::time::timeout(REAL_TIME_LIMIT, work)
+        self.vt
+            .run_within("apply", REAL_TIME_LIMIT, future)
             .await
             .expect("the scenario ends within its real-time limit")
-            .expect("the worker does not panic")
+    }
+
+    /// Lets `span` of virtual time pass, as a worker asleep on the client's clock.
+    pub(crate) async fn pass(&self, span: Duration) {
+        let clock = self.vt.client_clock();
+        self.run(async move { clock.sleep(span).await }).await;
+    }
+
+    /// Every request the emulator answered, after checking that its faults were met: at least
+    /// one 429 and one 5xx, so a run that passed did pass through them.
+    pub(crate) fn log_through_the_storm(&self) -> Vec<fly_machines_sim::RequestRecord> {
+        let log = self.sim.requests();
+        let throttled = log.iter().filter(|r| r.status == 429).count();
+        let failed = log.iter().filter(|r| r.status >= 500).count();
+        assert!(
+            throttled > 0 && failed > 0,
+            "the storm happened: {throttled} 429s, {failed} 5xx"
+        );
+        log
     }
 
     /// Plans `desired` against the app as it is, and applies the plan; also returns every
@@ -276,9 +312,8 @@ async fn rolling_creates_then_moves_every_machine_and_converges() {
 
 #[tokio::test]
 async fn a_failing_gate_rolls_every_moved_machine_back() {
-    let world = World::start().await;
     let v1 = fleet("nginx:1.27", "");
-    world.apply(&v1).await.0.expect("the fleet");
+    let world = World::holding(&v1).await;
     let before = world.machines();
 
     let broken = fleet("example/unpullable:2", "");
@@ -314,12 +349,7 @@ async fn a_failing_gate_rolls_every_moved_machine_back() {
 
 #[tokio::test]
 async fn without_rollback_the_fleet_stops_where_it_failed() {
-    let world = World::start().await;
-    world
-        .apply(&fleet("nginx:1.27", ""))
-        .await
-        .0
-        .expect("the fleet");
+    let world = World::holding(&fleet("nginx:1.27", "")).await;
     let broken = fleet("example/unpullable:2", "rollback = false");
     let error = world.apply(&broken).await.0.expect_err("the gate fails");
     assert_eq!(error.rollback, Rollback::Off, "{error}");
@@ -335,12 +365,7 @@ async fn without_rollback_the_fleet_stops_where_it_failed() {
 
 #[tokio::test]
 async fn scaling_down_destroys_the_surplus_only() {
-    let world = World::start().await;
-    world
-        .apply(&fleet("nginx:1.27", ""))
-        .await
-        .0
-        .expect("the fleet");
+    let world = World::holding(&fleet("nginx:1.27", "")).await;
     let one = DesiredFleet::from_toml(
         &format!("app = \"{APP}\"\n[[group]]\nname = \"web\"\nimage = \"nginx:1.27\"\nregions = {{ iad = 1 }}\n"),
     )
@@ -372,12 +397,7 @@ fn serving(world: &World) -> Vec<(String, bool)> {
 
 #[tokio::test]
 async fn blue_green_replaces_every_machine_with_a_healthy_green_one() {
-    let world = World::start().await;
-    world
-        .apply(&blue_green("nginx:1.27"))
-        .await
-        .0
-        .expect("the fleet");
+    let world = World::holding(&blue_green("nginx:1.27")).await;
     let blues: Vec<String> = world.machines().into_iter().map(|m| m.0).collect();
     let v2 = blue_green("nginx:1.28");
     let (report, events) = world.apply(&v2).await;
@@ -410,12 +430,7 @@ async fn blue_green_replaces_every_machine_with_a_healthy_green_one() {
 
 #[tokio::test]
 async fn a_failing_green_is_destroyed_and_blue_keeps_serving() {
-    let world = World::start().await;
-    world
-        .apply(&blue_green("nginx:1.27"))
-        .await
-        .0
-        .expect("the fleet");
+    let world = World::holding(&blue_green("nginx:1.27")).await;
     let before = world.machines();
     let error = world
         .apply(&blue_green("example/unpullable:2"))
@@ -495,12 +510,7 @@ async fn the_reconciler_puts_back_what_was_changed_or_destroyed_by_hand() {
 async fn a_healthy_rolling_deploy_succeeds_through_5xx_and_a_429_storm() {
     // The server allows half of what the client paces for, so it answers 429s (to the creates
     // above all), and 5% of everything fails with a 5xx. The fleet is made, then rolled.
-    let half = fly_machines_sim::Limit::new(0.5, 2);
-    let sim = Sim::builder()
-        .seed(7)
-        .faults(fly_machines_sim::Faults::seeded(11).error_rate(0.05))
-        .rate_limits(fly_machines_sim::RateLimits::fly().with_default(half));
-    let world = World::start_with(sim).await;
+    let world = World::in_a_storm().await;
     let six = |image: &str| {
         DesiredFleet::from_toml(&format!(
             "app = \"{APP}\"\n[[group]]\nname = \"web\"\nimage = \"{image}\"\nregions = {{ iad = 6 }}\n\
@@ -522,13 +532,7 @@ async fn a_healthy_rolling_deploy_succeeds_through_5xx_and_a_429_storm() {
     assert_eq!(report.moved.len(), 6);
     assert!(world.converged(&v2).await);
 
-    let log = world.sim.requests();
-    let throttled = log.iter().filter(|r| r.status == 429).count();
-    let failed = log.iter().filter(|r| r.status >= 500).count();
-    assert!(
-        throttled > 0 && failed > 0,
-        "the storm happened: {throttled} 429s, {failed} 5xx"
-    );
+    let log = world.log_through_the_storm();
     // Every update carried a lease nonce, and none was refused for a lease.
     let updates: Vec<_> = log
         .iter()

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use fly_machines::Client;
 use fly_machines::vtime::VirtualTime;
-use fly_machines::{Client, RateLimits};
 use fly_machines_deploy::{Applier, DesiredFleet, observed, plan};
 use fly_machines_sim::{Sim, SimHandle};
 
@@ -116,23 +116,15 @@ async fn cut_after(kind: &str, k: usize) -> bool {
         .pool_max_idle_per_host(0)
         .build()
         .expect("the http client");
-    let client = Client::builder()
-        .token(sim.token())
-        .base_url(sim.base_url())
+    let client = vt
+        .client_builder(&sim)
         .http_client(http)
-        .clock(vt.client_clock())
-        .rate_limits(RateLimits::fly_defaults())
         .build()
         .expect("the client builds");
     let driver = vt.drive(sim.clone());
     let run = |name: &'static str, work: Pin<Box<dyn Future<Output = ()> + Send>>| {
-        let task = vt.spawn(name, work);
-        async move {
-            tokio::time::timeout(Duration::from_secs(60), task)
-                .await
-                .expect("within the real-time limit")
-                .expect("no panic");
-        }
+        let task = vt.run_within(name, Duration::from_secs(60), work);
+        async move { task.await.expect("within the real-time limit") }
     };
     let v1 = fleet_of(kind, 2, "nginx:1.27", "min_healthy_time = \"1s\"");
     let v2 = fleet_of(kind, 2, "nginx:1.28", "min_healthy_time = \"1s\"");

@@ -224,34 +224,22 @@ async fn a_second_deployer_exits_3_while_the_fleet_is_held() {
     .await
     .expect("the lock");
     let file = fleet_file("held", QUICK);
-    let out = run(
-        &sim,
-        &[
-            "apply",
-            file.to_str().expect("utf-8"),
-            "--yes",
-            "--wait",
-            "0",
-        ],
-    )
-    .await;
+    // The same apply twice: refused while the lock is held, applied once it is released.
+    let apply_now = [
+        "apply",
+        file.to_str().expect("utf-8"),
+        "--yes",
+        "--wait",
+        "0",
+    ];
+    let out = run(&sim, &apply_now).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("the test's own deployer"), "{stderr}");
     let machines = sim.machines("cli-shop");
     assert_eq!(machines.len(), 1, "only the anchor: nothing was applied");
     held.release().await.expect("release");
-    let out = run(
-        &sim,
-        &[
-            "apply",
-            file.to_str().expect("utf-8"),
-            "--yes",
-            "--wait",
-            "0",
-        ],
-    )
-    .await;
+    let out = run(&sim, &apply_now).await;
     assert!(
         out.status.success(),
         "{}",

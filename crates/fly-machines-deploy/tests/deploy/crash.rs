@@ -24,20 +24,7 @@ const RUN_LIMIT: Duration = Duration::from_secs(60);
 const PAST_TTL: Duration = Duration::from_secs(31);
 
 fn fleet_text(image: &str, count: u32, kind: &str) -> String {
-    format!(
-        r#"app = "{APP}"
-
-[[group]]
-name = "web"
-image = "{image}"
-regions = {{ iad = {count} }}
-
-[group.strategy]
-kind = "{kind}"
-max_unavailable = 1
-min_healthy_time = "0s"
-"#
-    )
+    crate::apply::fleet_toml(APP, kind, count, image, "min_healthy_time = \"0s\"")
 }
 
 fn file(name: &str, text: &str) -> String {

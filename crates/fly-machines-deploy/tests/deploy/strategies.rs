@@ -8,7 +8,6 @@
 use fly_machines::types::UpdateMachineRequest;
 use fly_machines_deploy::apply::{Applier, ApplyError, Cause, Progress, Report, Rollback};
 use fly_machines_deploy::{DesiredFleet, observed, plan};
-use fly_machines_sim::Sim;
 use futures::StreamExt;
 
 use crate::apply::{APP, World, fleet_of};
@@ -172,12 +171,7 @@ async fn without_rollback_failed_greens_are_not_left_behind() {
 /// at n − 1, and the group ends at its count.
 #[tokio::test]
 async fn rolling_with_a_surge_makes_one_machine_and_ends_at_its_count() {
-    let world = World::start().await;
-    world
-        .apply(&fleet_of("rolling", 4, "nginx:1.27", "max_surge = 1"))
-        .await
-        .0
-        .expect("the fleet");
+    let world = World::holding(&fleet_of("rolling", 4, "nginx:1.27", "max_surge = 1")).await;
     let v2 = fleet_of("rolling", 4, "nginx:1.28", "max_surge = 1");
     let mark = world.mark();
     let report = world.apply(&v2).await.0.expect("the rollout");
@@ -203,12 +197,7 @@ async fn rolling_with_a_surge_makes_one_machine_and_ends_at_its_count() {
 /// made for the surge is destroyed.
 #[tokio::test]
 async fn rolling_with_a_surge_rolls_back_and_leaves_nothing_made() {
-    let world = World::start().await;
-    world
-        .apply(&fleet_of("rolling", 3, "nginx:1.27", "max_surge = 1"))
-        .await
-        .0
-        .expect("the fleet");
+    let world = World::holding(&fleet_of("rolling", 3, "nginx:1.27", "max_surge = 1")).await;
     let before = world.configs();
     let mark = world.mark();
     let v2 = fleet_of("rolling", 3, "nginx:1.28", "max_surge = 1");
@@ -348,10 +337,7 @@ async fn fails_at_machine_k(kind: &str, k: usize) {
         "a lease is left held"
     );
     // Immediate puts machines back without gates: give the last updates their boot time.
-    let clock = world.vt.client_clock();
-    world
-        .run(async move { clock.sleep(std::time::Duration::from_secs(5)).await })
-        .await;
+    world.pass(std::time::Duration::from_secs(5)).await;
     let states: Vec<String> = world.machines().into_iter().map(|m| m.2).collect();
     assert!(states.iter().all(|s| s == "started"), "{states:?}");
     let made = made_by_move(kind, N);
@@ -428,12 +414,7 @@ async fn immediate_catches_a_silent_revert() {
 /// The server allows half of what the client paces for, so it answers 429s, and 5% of
 /// everything fails with a 5xx; a healthy fleet of six is made, then moved.
 async fn gets_through_a_storm(kind: &str) {
-    let half = fly_machines_sim::Limit::new(0.5, 2);
-    let sim = Sim::builder()
-        .seed(7)
-        .faults(fly_machines_sim::Faults::seeded(11).error_rate(0.05))
-        .rate_limits(fly_machines_sim::RateLimits::fly().with_default(half));
-    let world = World::start_with(sim).await;
+    let world = World::in_a_storm().await;
     let mark = world.mark();
     world
         .apply(&fleet_of(kind, 6, "nginx:1.27", ""))
@@ -449,13 +430,7 @@ async fn gets_through_a_storm(kind: &str) {
         .0
         .unwrap_or_else(|e| panic!("{kind}: the rollout, through the faults: {e}"));
     assert!(world.converged(&v2).await);
-    let log = world.sim.requests();
-    let throttled = log.iter().filter(|r| r.status == 429).count();
-    let failed = log.iter().filter(|r| r.status >= 500).count();
-    assert!(
-        throttled > 0 && failed > 0,
-        "the storm happened: {throttled} 429s, {failed} 5xx"
-    );
+    world.log_through_the_storm();
     world.check_invariants(&mark, floor(kind, 6), made_by_move(kind, 6));
     let all = world.machines();
     assert_eq!(all.len(), 6, "{all:?}");

@@ -9,8 +9,6 @@ use crate::resources::secrets::{SecretKeys, Secrets};
 use crate::resources::volumes::{Volume, Volumes};
 use crate::{Client, Error, Result, types, validate};
 use fly_machines_api::OperationId;
-use futures::future::BoxFuture;
-use std::future::IntoFuture;
 use std::sync::Arc;
 
 impl Client {
@@ -39,21 +37,7 @@ pub struct Apps {
 /// Fly's largest app page.
 const MAX_APP_PAGE: u32 = 5000;
 
-impl<S: apps_list_builder::IsComplete> AppsListBuilder<S> {
-    /// Reads every page and returns all apps: the same as awaiting the builder.
-    pub fn send(self) -> BoxFuture<'static, Result<Vec<types::App>>> {
-        self.stream().into_future()
-    }
-}
-
-impl<S: apps_list_builder::IsComplete> IntoFuture for AppsListBuilder<S> {
-    type Output = Result<Vec<types::App>>;
-    type IntoFuture = BoxFuture<'static, Result<Vec<types::App>>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        self.send()
-    }
-}
+crate::paging::read_all_pages!(AppsListBuilder, apps_list_builder, types::App, "apps");
 
 #[bon::bon]
 impl Apps {
@@ -165,15 +149,12 @@ impl Apps {
             enable_subdomains: enable_subdomains.then_some(true),
             idempotency_key,
         };
-        let r = self
-            .client
-            .call_with(
-                OperationId::AppsCreate,
-                CallContext::retrying_unsafe(repeatable),
-                |raw| raw.apps_create(&body),
-            )
-            .await?;
-        Ok(r.into_inner())
+        answer!(
+            self.client,
+            OperationId::AppsCreate,
+            CallContext::retrying_unsafe(repeatable),
+            |raw| { raw.apps_create(&body) }
+        )
     }
 
     /// Makes sure the app exists in the organization and returns it, creating it if needed:
@@ -328,11 +309,9 @@ impl App {
     )]
     async fn run_get(self) -> Result<types::App> {
         validate::app_name(&self.name)?;
-        let r = self
-            .client
-            .call(OperationId::AppsShow, |raw| raw.apps_show(&self.name))
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.client, OperationId::AppsShow, |raw| {
+            raw.apps_show(&self.name)
+        })
     }
 
     /// Deletes the app and everything in it.
@@ -386,13 +365,9 @@ impl App {
                 .map(|d| crate::units::go_duration("deploy token expiry", d))
                 .transpose()?,
         };
-        let r = self
-            .client
-            .call(OperationId::AppCreateDeployToken, |raw| {
-                raw.app_create_deploy_token(&self.name, &body)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.client, OperationId::AppCreateDeployToken, |raw| {
+            raw.app_create_deploy_token(&self.name, &body)
+        })
     }
 
     /// The app's machines: list and create.

@@ -39,19 +39,14 @@ impl Certificates {
         limit: Option<u32>,
     ) -> Result<types::ListCertificatesResponse> {
         validate::app_name(&self.app.name)?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::AppCertificatesList, |raw| {
-                raw.app_certificates_list(
-                    &self.app.name,
-                    cursor.as_deref(),
-                    filter.as_deref(),
-                    limit.map(i64::from),
-                )
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::AppCertificatesList, |raw| {
+            raw.app_certificates_list(
+                &self.app.name,
+                cursor.as_deref(),
+                filter.as_deref(),
+                limit.map(i64::from),
+            )
+        })
     }
 
     /// Requests a certificate from Let's Encrypt for `hostname`.
@@ -74,14 +69,11 @@ impl Certificates {
         let body = types::CreateAcmeCertificateRequest {
             hostname: Some(hostname),
         };
-        let r = self
-            .app
-            .client
-            .call(OperationId::AppCertificatesAcmeCreate, |raw| {
-                raw.app_certificates_acme_create(&self.app.name, &body)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(
+            self.app.client,
+            OperationId::AppCertificatesAcmeCreate,
+            |raw| raw.app_certificates_acme_create(&self.app.name, &body)
+        )
     }
 
     /// Uploads your own certificate (PEM chain and key).
@@ -114,14 +106,11 @@ impl Certificates {
             fullchain: Some(fullchain),
             private_key: Some(private_key),
         };
-        let r = self
-            .app
-            .client
-            .call(OperationId::AppCertificatesCustomCreate, |raw| {
-                raw.app_certificates_custom_create(&self.app.name, &body)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(
+            self.app.client,
+            OperationId::AppCertificatesCustomCreate,
+            |raw| raw.app_certificates_custom_create(&self.app.name, &body)
+        )
     }
 
     /// The certificate details of one hostname.
@@ -141,14 +130,9 @@ impl Certificates {
         #[builder(start_fn)] hostname: String,
     ) -> Result<types::CertificateDetail> {
         self.check(&hostname)?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::AppCertificatesShow, |raw| {
-                raw.app_certificates_show(&self.app.name, &hostname)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::AppCertificatesShow, |raw| {
+            raw.app_certificates_show(&self.app.name, &hostname)
+        })
     }
 
     /// Removes the hostname and all its certificates.
@@ -165,13 +149,9 @@ impl Certificates {
     )]
     async fn run_delete(self, #[builder(start_fn)] hostname: String) -> Result<()> {
         self.check(&hostname)?;
-        self.app
-            .client
-            .call(OperationId::AppCertificatesDelete, |raw| {
-                raw.app_certificates_delete(&self.app.name, &hostname)
-            })
-            .await?;
-        Ok(())
+        answer!(self.app.client, OperationId::AppCertificatesDelete, |raw| {
+            raw.app_certificates_delete(&self.app.name, &hostname)
+        })
     }
 
     /// Removes the hostname unless it is already gone: `Ok(false)` when there was nothing to
@@ -205,14 +185,11 @@ impl Certificates {
         #[builder(start_fn)] hostname: String,
     ) -> Result<types::CertificateDetail> {
         self.check(&hostname)?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::AppCertificatesAcmeDelete, |raw| {
-                raw.app_certificates_acme_delete(&self.app.name, &hostname)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(
+            self.app.client,
+            OperationId::AppCertificatesAcmeDelete,
+            |raw| raw.app_certificates_acme_delete(&self.app.name, &hostname)
+        )
     }
 
     /// Removes only the custom certificate.
@@ -232,14 +209,11 @@ impl Certificates {
         #[builder(start_fn)] hostname: String,
     ) -> Result<types::DestroyCustomCertificateResponse> {
         self.check(&hostname)?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::AppCertificatesCustomDelete, |raw| {
-                raw.app_certificates_custom_delete(&self.app.name, &hostname)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(
+            self.app.client,
+            OperationId::AppCertificatesCustomDelete,
+            |raw| raw.app_certificates_custom_delete(&self.app.name, &hostname)
+        )
     }
 
     /// Re-checks DNS and issuance for the hostname.
@@ -259,13 +233,8 @@ impl Certificates {
         #[builder(start_fn)] hostname: String,
     ) -> Result<types::CertificateCheckResponse> {
         self.check(&hostname)?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::AppCertificatesCheck, |raw| {
-                raw.app_certificates_check(&self.app.name, &hostname)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::AppCertificatesCheck, |raw| {
+            raw.app_certificates_check(&self.app.name, &hostname)
+        })
     }
 }

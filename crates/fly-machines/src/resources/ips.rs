@@ -68,14 +68,9 @@ impl IpAssignments {
     )]
     async fn run_list(self) -> Result<types::ListIpAssignmentsResponse> {
         validate::app_name(&self.app.name)?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::AppIpAssignmentsList, |raw| {
-                raw.app_ip_assignments_list(&self.app.name)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::AppIpAssignmentsList, |raw| {
+            raw.app_ip_assignments_list(&self.app.name)
+        })
     }
 
     /// Allocates an address of `kind` to the app:
@@ -118,14 +113,11 @@ impl IpAssignments {
             service_name,
             type_: Some(kind.as_str().to_string().into()),
         };
-        let r = self
-            .app
-            .client
-            .call(OperationId::AppIpAssignmentsCreate, |raw| {
-                raw.app_ip_assignments_create(&self.app.name, &request)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(
+            self.app.client,
+            OperationId::AppIpAssignmentsCreate,
+            |raw| raw.app_ip_assignments_create(&self.app.name, &request)
+        )
     }
 
     /// Releases an address unless it is already released: `Ok(false)` when there was nothing to
@@ -157,12 +149,10 @@ impl IpAssignments {
     async fn run_release(self, #[builder(start_fn)] ip: String) -> Result<()> {
         validate::app_name(&self.app.name)?;
         validate::host("ip address", &ip)?;
-        self.app
-            .client
-            .call(OperationId::AppIpAssignmentsDelete, |raw| {
-                raw.app_ip_assignments_delete(&self.app.name, &ip)
-            })
-            .await?;
-        Ok(())
+        answer!(
+            self.app.client,
+            OperationId::AppIpAssignmentsDelete,
+            |raw| raw.app_ip_assignments_delete(&self.app.name, &ip)
+        )
     }
 }

@@ -13,6 +13,26 @@
 //! handle into the builder, and the private `run_*` function whose arguments bon turns into
 //! that builder's setters.
 
+/// Sends one call through a client and answers its decoded body: the step most calls end
+/// with, `answer!(self.app.client, OperationId::AppsShow, |raw| raw.apps_show(name))`, or with
+/// a [`CallContext`](crate::context::CallContext) before the closure for `call_with`. A macro
+/// rather than a function, so it takes the client's `call` as it is, with no second copy of
+/// its bounds; defined before the modules below, so each of them can use it.
+macro_rules! answer {
+    ($client:expr, $operation:expr, $call:expr $(,)?) => {
+        $client
+            .call($operation, $call)
+            .await
+            .map(fly_machines_api::ResponseValue::into_inner)
+    };
+    ($client:expr, $operation:expr, $context:expr, $call:expr $(,)?) => {
+        $client
+            .call_with($operation, $context, $call)
+            .await
+            .map(fly_machines_api::ResponseValue::into_inner)
+    };
+}
+
 pub mod apps;
 pub mod certificates;
 pub mod ips;
@@ -21,7 +41,6 @@ pub mod machines;
 pub mod org;
 pub mod platform;
 pub mod postgres;
-mod rolling;
 pub mod secrets;
 pub mod tokens;
 pub mod volumes;

@@ -46,6 +46,36 @@ impl Filter {
     }
 }
 
+/// The fetch of one page of an organization listing. Machines and volumes take the same
+/// filters, in the same order, and differ only in the operation, the raw call and the field
+/// that holds the page's items.
+macro_rules! org_page {
+    ($operation:ident, $call:ident, $items:ident) => {
+        |org: Org, filter: Filter, cursor: Option<String>| {
+            async move {
+                let page = org
+                    .client
+                    .call(OperationId::$operation, |raw| {
+                        raw.$call(
+                            &org.slug,
+                            cursor.as_deref(),
+                            filter.include_deleted(),
+                            filter.page_size.map(i64::from),
+                            filter.region.as_deref(),
+                            filter.state.as_deref(),
+                            filter.summary(),
+                            filter.updated_after.as_deref(),
+                        )
+                    })
+                    .await?
+                    .into_inner();
+                Ok((page.$items.unwrap_or_default(), page.next_cursor))
+            }
+            .boxed()
+        }
+    };
+}
+
 impl Org {
     /// The slug.
     pub fn slug(&self) -> &str {
@@ -125,28 +155,7 @@ impl Org {
         self.listing(
             OperationId::MachinesOrgList,
             filter,
-            |org, filter, cursor| {
-                async move {
-                    let r = org
-                        .client
-                        .call(OperationId::MachinesOrgList, |raw| {
-                            raw.machines_org_list(
-                                &org.slug,
-                                cursor.as_deref(),
-                                filter.include_deleted(),
-                                filter.page_size.map(i64::from),
-                                filter.region.as_deref(),
-                                filter.state.as_deref(),
-                                filter.summary(),
-                                filter.updated_after.as_deref(),
-                            )
-                        })
-                        .await?
-                        .into_inner();
-                    Ok((r.machines.unwrap_or_default(), r.next_cursor))
-                }
-                .boxed()
-            },
+            org_page!(MachinesOrgList, machines_org_list, machines),
         )
     }
 
@@ -193,28 +202,7 @@ impl Org {
         self.listing(
             OperationId::VolumesOrgList,
             filter,
-            |org, filter, cursor| {
-                async move {
-                    let r = org
-                        .client
-                        .call(OperationId::VolumesOrgList, |raw| {
-                            raw.volumes_org_list(
-                                &org.slug,
-                                cursor.as_deref(),
-                                filter.include_deleted(),
-                                filter.page_size.map(i64::from),
-                                filter.region.as_deref(),
-                                filter.state.as_deref(),
-                                filter.summary(),
-                                filter.updated_after.as_deref(),
-                            )
-                        })
-                        .await?
-                        .into_inner();
-                    Ok((r.volumes.unwrap_or_default(), r.next_cursor))
-                }
-                .boxed()
-            },
+            org_page!(VolumesOrgList, volumes_org_list, volumes),
         )
     }
 }

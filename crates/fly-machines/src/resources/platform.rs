@@ -32,13 +32,9 @@ impl Platform {
         derive(IntoFuture(Box)),
     )]
     async fn run_regions(self) -> Result<types::RegionResponse> {
-        let r = self
-            .client
-            .call(OperationId::PlatformRegionsGet, |raw| {
-                raw.platform_regions_get()
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.client, OperationId::PlatformRegionsGet, |raw| {
+            raw.platform_regions_get()
+        })
     }
 
     /// Where machines could go for organization `org_slug`:
@@ -97,12 +93,8 @@ impl Platform {
             volume_size_bytes,
             weights,
         };
-        let r = self
-            .client
-            .call(OperationId::PlatformPlacementsPost, |raw| {
-                raw.platform_placements_post(&request)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.client, OperationId::PlatformPlacementsPost, |raw| {
+            raw.platform_placements_post(&request)
+        })
     }
 }

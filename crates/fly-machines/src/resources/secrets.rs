@@ -34,14 +34,9 @@ impl Secrets {
     ) -> Result<types::AppSecrets> {
         let show_secrets = show_values.then_some(true);
         validate::app_name(&self.app.name)?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::SecretsList, |raw| {
-                raw.secrets_list(&self.app.name, None, show_secrets)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::SecretsList, |raw| {
+            raw.secrets_list(&self.app.name, None, show_secrets)
+        })
     }
 
     /// Sets several secrets at once.
@@ -70,16 +65,12 @@ impl Secrets {
         let body = types::AppSecretsUpdateRequest {
             values: Some(values),
         };
-        let r = self
-            .app
-            .client
-            .call_with(
-                OperationId::SecretsUpdate,
-                CallContext::retrying_unsafe(retry_unsafe),
-                |raw| raw.secrets_update(&self.app.name, &body),
-            )
-            .await?;
-        Ok(r.into_inner())
+        answer!(
+            self.app.client,
+            OperationId::SecretsUpdate,
+            CallContext::retrying_unsafe(retry_unsafe),
+            |raw| { raw.secrets_update(&self.app.name, &body) }
+        )
     }
 
     /// One secret: `app.secrets().get("DATABASE_URL").show_value().await`.
@@ -104,14 +95,9 @@ impl Secrets {
         let show_secrets = show_value.then_some(true);
         validate::app_name(&self.app.name)?;
         validate::key("secret name", &name)?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::SecretGet, |raw| {
-                raw.secret_get(&self.app.name, &name, None, show_secrets)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::SecretGet, |raw| {
+            raw.secret_get(&self.app.name, &name, None, show_secrets)
+        })
     }
 
     /// Sets one secret: `app.secrets().set("API_KEY", value).retry_unsafe().await`.
@@ -138,16 +124,12 @@ impl Secrets {
         validate::app_name(&self.app.name)?;
         validate::key("secret name", &name)?;
         let body = types::SetAppSecretRequest { value: Some(value) };
-        let r = self
-            .app
-            .client
-            .call_with(
-                OperationId::SecretCreate,
-                CallContext::retrying_unsafe(retry_unsafe),
-                |raw| raw.secret_create(&self.app.name, &name, &body),
-            )
-            .await?;
-        Ok(r.into_inner())
+        answer!(
+            self.app.client,
+            OperationId::SecretCreate,
+            CallContext::retrying_unsafe(retry_unsafe),
+            |raw| { raw.secret_create(&self.app.name, &name, &body) }
+        )
     }
 
     /// Sets the secret only when the app has no secret of that name, and never changes one
@@ -209,14 +191,9 @@ impl Secrets {
     ) -> Result<types::DeleteAppSecretResponse> {
         validate::app_name(&self.app.name)?;
         validate::key("secret name", &name)?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::SecretDelete, |raw| {
-                raw.secret_delete(&self.app.name, &name)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::SecretDelete, |raw| {
+            raw.secret_delete(&self.app.name, &name)
+        })
     }
 }
 
@@ -253,14 +230,9 @@ impl SecretKeys {
     ) -> Result<types::SecretKeys> {
         let types_filter = types;
         validate::app_name(&self.app.name)?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::SecretkeysList, |raw| {
-                raw.secretkeys_list(&self.app.name, None, types_filter.as_deref())
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::SecretkeysList, |raw| {
+            raw.secretkeys_list(&self.app.name, None, types_filter.as_deref())
+        })
     }
 
     /// One key (public part only).
@@ -277,14 +249,9 @@ impl SecretKeys {
     )]
     async fn run_get(self, #[builder(start_fn)] name: String) -> Result<types::SecretKey> {
         self.check(&name)?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::SecretkeyGet, |raw| {
-                raw.secretkey_get(&self.app.name, &name, None)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::SecretkeyGet, |raw| {
+            raw.secretkey_get(&self.app.name, &name, None)
+        })
     }
 
     /// Stores key material you provide:
@@ -319,14 +286,9 @@ impl SecretKeys {
             type_: Some(key_type),
             value: Some(value),
         };
-        let r = self
-            .app
-            .client
-            .call(OperationId::SecretkeySet, |raw| {
-                raw.secretkey_set(&self.app.name, &name, &request)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::SecretkeySet, |raw| {
+            raw.secretkey_set(&self.app.name, &name, &request)
+        })
     }
 
     /// Has Fly generate a key of `key_type`; its material never leaves Fly:
@@ -359,14 +321,9 @@ impl SecretKeys {
             type_: Some(key_type),
             value: None,
         };
-        let r = self
-            .app
-            .client
-            .call(OperationId::SecretkeyGenerate, |raw| {
-                raw.secretkey_generate(&self.app.name, &name, &request)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::SecretkeyGenerate, |raw| {
+            raw.secretkey_generate(&self.app.name, &name, &request)
+        })
     }
 
     /// Deletes a key.
@@ -386,14 +343,9 @@ impl SecretKeys {
         #[builder(start_fn)] name: String,
     ) -> Result<types::DeleteSecretkeyResponse> {
         self.check(&name)?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::SecretkeyDelete, |raw| {
-                raw.secretkey_delete(&self.app.name, &name)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::SecretkeyDelete, |raw| {
+            raw.secretkey_delete(&self.app.name, &name)
+        })
     }
 
     /// Encrypts base64 `plaintext` with the key:
@@ -429,14 +381,9 @@ impl SecretKeys {
             associated_data,
             plaintext: Some(plaintext),
         };
-        let r = self
-            .app
-            .client
-            .call(OperationId::SecretkeyEncrypt, |raw| {
-                raw.secretkey_encrypt(&self.app.name, &name, min_version.as_deref(), &request)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::SecretkeyEncrypt, |raw| {
+            raw.secretkey_encrypt(&self.app.name, &name, min_version.as_deref(), &request)
+        })
     }
 
     /// Decrypts base64 `ciphertext` with the key:
@@ -472,14 +419,9 @@ impl SecretKeys {
             associated_data,
             ciphertext: Some(ciphertext),
         };
-        let r = self
-            .app
-            .client
-            .call(OperationId::SecretkeyDecrypt, |raw| {
-                raw.secretkey_decrypt(&self.app.name, &name, min_version.as_deref(), &request)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::SecretkeyDecrypt, |raw| {
+            raw.secretkey_decrypt(&self.app.name, &name, min_version.as_deref(), &request)
+        })
     }
 
     /// Signs base64 `plaintext` with the key: `keys.sign("signing", b64).await`.
@@ -511,14 +453,9 @@ impl SecretKeys {
         let request = types::SignSecretkeyRequest {
             plaintext: Some(plaintext),
         };
-        let r = self
-            .app
-            .client
-            .call(OperationId::SecretkeySign, |raw| {
-                raw.secretkey_sign(&self.app.name, &name, min_version.as_deref(), &request)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::SecretkeySign, |raw| {
+            raw.secretkey_sign(&self.app.name, &name, min_version.as_deref(), &request)
+        })
     }
 
     /// Checks a base64 `signature` of base64 `plaintext`; an invalid one is an API error:
@@ -556,12 +493,8 @@ impl SecretKeys {
             plaintext: Some(plaintext),
             signature: Some(signature),
         };
-        self.app
-            .client
-            .call(OperationId::SecretkeyVerify, |raw| {
-                raw.secretkey_verify(&self.app.name, &name, min_version.as_deref(), &request)
-            })
-            .await?;
-        Ok(())
+        answer!(self.app.client, OperationId::SecretkeyVerify, |raw| {
+            raw.secretkey_verify(&self.app.name, &name, min_version.as_deref(), &request)
+        })
     }
 }

@@ -43,13 +43,9 @@ impl Tokens {
         derive(IntoFuture(Box)),
     )]
     async fn run_current(self) -> Result<types::CurrentTokenResponse> {
-        let r = self
-            .client
-            .call(OperationId::CurrentTokenShow, |raw| {
-                raw.current_token_show()
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.client, OperationId::CurrentTokenShow, |raw| {
+            raw.current_token_show()
+        })
     }
 
     /// Checks an `Authorization` header value and lists what it grants.
@@ -71,13 +67,9 @@ impl Tokens {
         let body = types::AuthenticateTokenRequest {
             header: Some(header),
         };
-        let r = self
-            .client
-            .call(OperationId::TokensAuthenticate, |raw| {
-                raw.tokens_authenticate(&body)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.client, OperationId::TokensAuthenticate, |raw| {
+            raw.tokens_authenticate(&body)
+        })
     }
 
     /// Checks whether the tokens in an `Authorization` header value allow `access`:
@@ -106,13 +98,9 @@ impl Tokens {
             access: Some(access),
             header: Some(header),
         };
-        let r = self
-            .client
-            .call(OperationId::TokensAuthorize, |raw| {
-                raw.tokens_authorize(&request)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.client, OperationId::TokensAuthorize, |raw| {
+            raw.tokens_authorize(&request)
+        })
     }
 
     /// A token for Fly's KMS (only from inside a machine).

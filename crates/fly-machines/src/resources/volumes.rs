@@ -8,8 +8,6 @@ use crate::paging::{self, Paged};
 use crate::resources::apps::App;
 use crate::{Ensured, Result, types, validate};
 use fly_machines_api::OperationId;
-use futures::future::BoxFuture;
-use std::future::IntoFuture;
 
 /// The volumes of an app.
 #[derive(Debug, Clone)]
@@ -20,21 +18,12 @@ pub struct Volumes {
 /// Fly's largest volume page.
 const MAX_VOLUME_PAGE: u32 = 1000;
 
-impl<S: volumes_list_builder::IsComplete> VolumesListBuilder<S> {
-    /// Reads every page and returns all volumes: the same as awaiting the builder.
-    pub fn send(self) -> BoxFuture<'static, Result<Vec<types::Volume>>> {
-        self.stream().into_future()
-    }
-}
-
-impl<S: volumes_list_builder::IsComplete> IntoFuture for VolumesListBuilder<S> {
-    type Output = Result<Vec<types::Volume>>;
-    type IntoFuture = BoxFuture<'static, Result<Vec<types::Volume>>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        self.send()
-    }
-}
+crate::paging::read_all_pages!(
+    VolumesListBuilder,
+    volumes_list_builder,
+    types::Volume,
+    "volumes"
+);
 
 #[bon::bon]
 impl Volumes {
@@ -290,14 +279,9 @@ impl Volume {
     )]
     async fn run_get(self) -> Result<types::Volume> {
         self.check()?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::VolumesGetById, |raw| {
-                raw.volumes_get_by_id(&self.app.name, &self.id)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::VolumesGetById, |raw| {
+            raw.volumes_get_by_id(&self.app.name, &self.id)
+        })
     }
 
     /// Changes backup settings: `volume.update().auto_backup(true).snapshot_retention_days(14).await`.
@@ -323,14 +307,9 @@ impl Volume {
             auto_backup_enabled: auto_backup,
             snapshot_retention: snapshot_retention_days.map(i64::from),
         };
-        let r = self
-            .app
-            .client
-            .call(OperationId::VolumesUpdate, |raw| {
-                raw.volumes_update(&self.app.name, &self.id, &request)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::VolumesUpdate, |raw| {
+            raw.volumes_update(&self.app.name, &self.id, &request)
+        })
     }
 
     /// Grows the volume to `size_gb` (volumes never shrink).
@@ -352,14 +331,9 @@ impl Volume {
         let body = types::ExtendVolumeRequest {
             size_gb: Some(i64::from(size_gb)),
         };
-        let r = self
-            .app
-            .client
-            .call(OperationId::VolumesExtend, |raw| {
-                raw.volumes_extend(&self.app.name, &self.id, &body)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::VolumesExtend, |raw| {
+            raw.volumes_extend(&self.app.name, &self.id, &body)
+        })
     }
 
     /// Destroys the volume.
@@ -375,14 +349,9 @@ impl Volume {
     )]
     async fn run_delete(self) -> Result<types::Volume> {
         self.check()?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::VolumeDelete, |raw| {
-                raw.volume_delete(&self.app.name, &self.id)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::VolumeDelete, |raw| {
+            raw.volume_delete(&self.app.name, &self.id)
+        })
     }
 
     /// Destroys the volume unless it is already gone: `Ok(false)` when there was no volume to
@@ -415,14 +384,9 @@ impl Volume {
     )]
     async fn run_snapshots(self) -> Result<Vec<types::VolumeSnapshot>> {
         self.check()?;
-        let r = self
-            .app
-            .client
-            .call(OperationId::VolumesListSnapshots, |raw| {
-                raw.volumes_list_snapshots(&self.app.name, &self.id)
-            })
-            .await?;
-        Ok(r.into_inner())
+        answer!(self.app.client, OperationId::VolumesListSnapshots, |raw| {
+            raw.volumes_list_snapshots(&self.app.name, &self.id)
+        })
     }
 
     /// Starts an on-demand snapshot.
@@ -438,12 +402,9 @@ impl Volume {
     )]
     async fn run_create_snapshot(self) -> Result<()> {
         self.check()?;
-        self.app
-            .client
-            .call(OperationId::CreateVolumeSnapshot, |raw| {
-                raw.create_volume_snapshot(&self.app.name, &self.id)
-            })
-            .await?;
+        answer!(self.app.client, OperationId::CreateVolumeSnapshot, |raw| {
+            raw.create_volume_snapshot(&self.app.name, &self.id)
+        })?;
         Ok(())
     }
 }

@@ -3,7 +3,6 @@
 use fly_machines_api::OperationId;
 
 use super::clusters::wire;
-use super::envelope::list;
 use super::{BackupKind, Cluster};
 use crate::context::CallContext;
 use crate::{Result, types};
@@ -14,27 +13,17 @@ pub struct Backups {
     pub(crate) cluster: Cluster,
 }
 
+impl Backups {
+    super::envelope::cluster_list!(
+        /// Lists the backups; their ids are what [`Cluster::restore`] takes.
+        types::PostgresBackup,
+        PostgresBackupsList,
+        postgres_backups_list
+    );
+}
+
 #[bon::bon]
 impl Backups {
-    /// Lists the backups; their ids are what [`Cluster::restore`] takes.
-    pub fn list(
-        &self,
-    ) -> impl std::future::Future<Output = Result<Vec<types::PostgresBackup>>> + Send + 'static
-    {
-        let this = self.clone();
-        async move {
-            this.cluster.check()?;
-            let answer = this
-                .cluster
-                .client
-                .call(OperationId::PostgresBackupsList, |raw| {
-                    raw.postgres_backups_list(&this.cluster.id)
-                })
-                .await?;
-            Ok(list(answer, |r| r.data))
-        }
-    }
-
     /// Starts a backup (Fly accepts at once and runs it in the background):
     /// `cluster.backups().create(BackupKind::Full).await`.
     pub fn create(&self, kind: impl Into<BackupKind>) -> BackupsCreateBuilder {

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use fly_machines_api::OperationId;
 
-use super::envelope::{data, list, name_taken_coded};
+use super::envelope::{create_in_envelope, data, list};
 use super::{Backups, ClusterStatus, Database, Databases, PoolMode, PostgresPlan, User, Users};
 use crate::context::CallContext;
 use crate::ensured::{DEFAULT_GRACE, Plan, find_or_create};
@@ -122,16 +122,9 @@ impl Clusters {
                 .transpose()?,
             postgis_enabled: postgis.then_some(true),
         };
-        let answer = self
-            .client
-            .call_with(
-                OperationId::PostgresCreate,
-                CallContext::retrying_unsafe(retry_unsafe),
-                |raw| raw.postgres_create(&body),
-            )
-            .await
-            .map_err(|e| name_taken_coded(e).into_created(None))?;
-        data(OperationId::PostgresCreate, answer, |r| r.data)
+        create_in_envelope!(self.client, PostgresCreate, retry_unsafe, |raw| {
+            raw.postgres_create(&body)
+        })
     }
 }
 

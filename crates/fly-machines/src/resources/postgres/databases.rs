@@ -4,7 +4,7 @@ use fly_machines_api::OperationId;
 use std::sync::Arc;
 
 use super::Cluster;
-use super::envelope::{data, list, name_taken_coded};
+use super::envelope::{create_in_envelope, data, list};
 use crate::context::CallContext;
 use crate::ensured::{DEFAULT_GRACE, Plan, find_or_create};
 use crate::{Ensured, Result, types, validate};
@@ -20,27 +20,17 @@ pub struct Databases {
     pub(crate) cluster: Cluster,
 }
 
+impl Databases {
+    super::envelope::cluster_list!(
+        /// Lists the databases.
+        types::PostgresDatabase,
+        PostgresDatabasesList,
+        postgres_databases_list
+    );
+}
+
 #[bon::bon]
 impl Databases {
-    /// Lists the databases.
-    pub fn list(
-        &self,
-    ) -> impl std::future::Future<Output = Result<Vec<types::PostgresDatabase>>> + Send + 'static
-    {
-        let this = self.clone();
-        async move {
-            this.cluster.check()?;
-            let answer = this
-                .cluster
-                .client
-                .call(OperationId::PostgresDatabasesList, |raw| {
-                    raw.postgres_databases_list(&this.cluster.id)
-                })
-                .await?;
-            Ok(list(answer, |r| r.data))
-        }
-    }
-
     /// Creates a database: `cluster.databases().create("orders").await`.
     pub fn create(&self, name: impl Into<String>) -> DatabasesCreateBuilder {
         self.clone().create_builder(name)
@@ -63,17 +53,12 @@ impl Databases {
         self.cluster.check()?;
         check_name("database name", &name)?;
         let body = types::CreatePostgresDatabaseRequest { name };
-        let answer = self
-            .cluster
-            .client
-            .call_with(
-                OperationId::PostgresDatabasesCreate,
-                CallContext::retrying_unsafe(retry_unsafe),
-                |raw| raw.postgres_databases_create(&self.cluster.id, &body),
-            )
-            .await
-            .map_err(|e| name_taken_coded(e).into_created(None))?;
-        data(OperationId::PostgresDatabasesCreate, answer, |r| r.data)
+        create_in_envelope!(
+            self.cluster.client,
+            PostgresDatabasesCreate,
+            retry_unsafe,
+            |raw| { raw.postgres_databases_create(&self.cluster.id, &body) }
+        )
     }
 }
 

@@ -41,3 +41,47 @@ fn is_taken(status: u16, message: &str) -> bool {
     let message = message.to_ascii_lowercase();
     status == 409 || (status == 422 && message.contains("already"))
 }
+
+/// The `list()` of a cluster's databases, users or backups, whose answers differ only in
+/// operation and type: check the cluster, one call, the list inside the envelope.
+macro_rules! cluster_list {
+    ($(#[$doc:meta])* $item:ty, $operation:ident, $call:ident) => {
+        $(#[$doc])*
+        pub fn list(
+            &self,
+        ) -> impl std::future::Future<Output = $crate::Result<Vec<$item>>> + Send + 'static {
+            let this = self.clone();
+            async move {
+                this.cluster.check()?;
+                let answer = this
+                    .cluster
+                    .client
+                    .call(fly_machines_api::OperationId::$operation, |raw| {
+                        raw.$call(&this.cluster.id)
+                    })
+                    .await?;
+                Ok(super::envelope::list(answer, |r| r.data))
+            }
+        }
+    };
+}
+pub(crate) use cluster_list;
+
+/// A Postgres create, sent and unwrapped, as the cluster, database and user creates all do: a
+/// name Fly refuses as taken gets the code `name_taken`, a failure after sending says the
+/// create may have taken effect, and the value comes out of its envelope.
+macro_rules! create_in_envelope {
+    ($client:expr, $operation:ident, $retry_unsafe:expr, $call:expr $(,)?) => {{
+        let operation = fly_machines_api::OperationId::$operation;
+        let answer = $client
+            .call_with(
+                operation,
+                $crate::context::CallContext::retrying_unsafe($retry_unsafe),
+                $call,
+            )
+            .await
+            .map_err(|e| super::envelope::name_taken_coded(e).into_created(None))?;
+        super::envelope::data(operation, answer, |r| r.data)
+    }};
+}
+pub(crate) use create_in_envelope;

@@ -4,7 +4,7 @@ use fly_machines_api::OperationId;
 use std::sync::Arc;
 
 use super::clusters::wire;
-use super::envelope::{data, list, name_taken_coded};
+use super::envelope::{create_in_envelope, data};
 use super::{Cluster, PostgresRole};
 use crate::context::CallContext;
 use crate::ensured::{DEFAULT_GRACE, Plan, find_or_create};
@@ -24,26 +24,17 @@ pub struct Users {
     pub(crate) cluster: Cluster,
 }
 
+impl Users {
+    super::envelope::cluster_list!(
+        /// Lists the users.
+        types::PostgresUser,
+        PostgresUsersList,
+        postgres_users_list
+    );
+}
+
 #[bon::bon]
 impl Users {
-    /// Lists the users.
-    pub fn list(
-        &self,
-    ) -> impl std::future::Future<Output = Result<Vec<types::PostgresUser>>> + Send + 'static {
-        let this = self.clone();
-        async move {
-            this.cluster.check()?;
-            let answer = this
-                .cluster
-                .client
-                .call(OperationId::PostgresUsersList, |raw| {
-                    raw.postgres_users_list(&this.cluster.id)
-                })
-                .await?;
-            Ok(list(answer, |r| r.data))
-        }
-    }
-
     /// Creates a user: `cluster.users().create("orders_app").role(PostgresRole::Writer).await`.
     /// Read the password with [`User::credentials`].
     pub fn create(&self, name: impl Into<String>) -> UsersCreateBuilder {
@@ -73,17 +64,12 @@ impl Users {
             role: wire("role", role.as_str(), ROLES)?,
             username: name,
         };
-        let answer = self
-            .cluster
-            .client
-            .call_with(
-                OperationId::PostgresUsersCreate,
-                CallContext::retrying_unsafe(retry_unsafe),
-                |raw| raw.postgres_users_create(&self.cluster.id, &body),
-            )
-            .await
-            .map_err(|e| name_taken_coded(e).into_created(None))?;
-        data(OperationId::PostgresUsersCreate, answer, |r| r.data)
+        create_in_envelope!(
+            self.cluster.client,
+            PostgresUsersCreate,
+            retry_unsafe,
+            |raw| { raw.postgres_users_create(&self.cluster.id, &body) }
+        )
     }
 }
 
