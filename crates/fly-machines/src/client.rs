@@ -186,7 +186,7 @@ impl Client {
         let Some(outcome) = out else {
             unreachable!("a finished call scope has written its outcome")
         };
-        let error = match outcome {
+        let error = match *outcome {
             Ok(value) => return Ok(value),
             Err(error) => error,
         };

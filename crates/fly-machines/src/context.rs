@@ -121,20 +121,22 @@ impl CallContext {
     }
 }
 
-/// `fut` with `ctx` visible to the policy while it runs; its output is written into `out`.
-/// Once it has finished, `TaskLocalFuture::take_value` hands `ctx` back with what the policy
-/// recorded in it; the context lives inside the future, so a call allocates nothing for it.
+/// `fut` with `ctx` visible to the policy while it runs; its output is written, boxed, into
+/// `out`. Once it has finished, `TaskLocalFuture::take_value` hands `ctx` back with what the
+/// policy recorded in it; the context lives inside the future, so a call allocates nothing for
+/// it.
 ///
-/// The output goes into the caller's slot rather than through the scope's own layers of
-/// `Option` and `Poll`: a decoded answer is kilobytes, and each of those layers copied it.
+/// The output is boxed as it leaves the generated future and goes into the caller's slot rather
+/// than through the scope's own layers of `Option` and `Poll`: a decoded answer is kilobytes
+/// (a `Machine` is 2.6 KB), and each layer it crossed by value copied all of it.
 /// A plain function rather than an `async fn`: an `async fn` would keep `fut` twice in its state
 /// (as its argument and inside the scope), and every call's future would grow by that much.
 pub(crate) fn scope<'o, F: Future + 'o>(
     ctx: CallContext,
     fut: F,
-    out: &'o mut Option<F::Output>,
+    out: &'o mut Option<Box<F::Output>>,
 ) -> TaskLocalFuture<CallContext, impl Future<Output = ()> + 'o> {
-    CALL.scope(ctx, fut.map(move |output| *out = Some(output)))
+    CALL.scope(ctx, fut.map(move |output| *out = Some(Box::new(output))))
 }
 
 /// Applies `f` to the context of the call being made, if it runs inside [`scope`].
