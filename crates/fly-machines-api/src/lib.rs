@@ -33,7 +33,7 @@ pub use accessors::{
     PostgresRole, VolumeState,
 };
 pub use generated::*;
-pub use hooks::{DirectPolicy, Inner, PolicyFuture, RequestPolicy};
+pub use hooks::{DirectPolicy, Inner, PolicyFuture, RequestPolicy, operation_for, refuse_unsent};
 pub use operation::{LimitScope, Operation, OperationId, RateLimit, RateLimitClass};
 pub use operations::OPERATIONS;
 pub use progenitor_client;

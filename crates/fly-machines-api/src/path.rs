@@ -49,11 +49,16 @@ pub fn check_path(url_path: &str, base_path: &str, template: &str) -> Result<(),
         .strip_prefix(base)
         .filter(|rest| rest.starts_with('/'))
         .ok_or_else(|| format!("the path does not start with the base path `{base}`"))?;
-    let mut actual = rest.split('/');
-    for expected in template.split('/') {
-        let Some(segment) = actual.next() else {
+    // Segment by segment with a byte scan: `str::split`'s searcher costs more to set up than
+    // these short segments cost to read, and this runs on every request.
+    let mut actual = Some(rest);
+    let mut expected_left = Some(template);
+    while let Some(template_left) = expected_left {
+        let (expected, template_rest) = split_first_segment(template_left);
+        let Some(actual_left) = actual else {
             return Err("the path has fewer segments than the template".into());
         };
+        let (segment, actual_rest) = split_first_segment(actual_left);
         match expected.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
             Some(name) => check_parameter(name, segment)?,
             None if segment == expected => {}
@@ -63,10 +68,21 @@ pub fn check_path(url_path: &str, base_path: &str, template: &str) -> Result<(),
                 ));
             }
         }
+        expected_left = template_rest;
+        actual = actual_rest;
     }
-    match actual.next() {
+    match actual {
         None => Ok(()),
         Some(_) => Err("the path has more segments than the template".into()),
+    }
+}
+
+/// `path` split at its first `/`: the first segment, and what follows the `/` (`None` when
+/// there is no `/` left), as `str::split('/')` would yield them one by one.
+fn split_first_segment(path: &str) -> (&str, Option<&str>) {
+    match path.bytes().position(|byte| byte == b'/') {
+        Some(slash) => (&path[..slash], Some(&path[slash + 1..])),
+        None => (path, None),
     }
 }
 

@@ -292,22 +292,22 @@ impl RequestPolicy for PassThrough {
     fn prepare(
         &self,
         request: &mut reqwest::Request,
-        _operation: &'static Operation,
-    ) -> Result<(), String> {
+        method: &'static str,
+    ) -> Result<&'static Operation, String> {
         let headers = request.headers_mut();
         headers.insert(reqwest::header::AUTHORIZATION, self.authorization.clone());
         headers.insert(
             reqwest::header::USER_AGENT,
             reqwest::header::HeaderValue::from_static(USER_AGENT),
         );
-        Ok(())
+        fly_machines_api::operation_for(method)
     }
 
     fn execute<'a>(
         &'a self,
         client: &'a reqwest::Client,
         request: reqwest::Request,
-        _operation: &'static Operation,
+        _method: &'static str,
     ) -> PolicyFuture<'a> {
         Box::pin(client.execute(request))
     }

@@ -164,7 +164,7 @@ impl Client {
     async fn call_unchecked<'a, T, E, F, Fut>(
         &'a self,
         operation: OperationId,
-        mut ctx: CallContext,
+        ctx: CallContext,
         call: F,
     ) -> Result<ResponseValue<T>>
     where
@@ -172,7 +172,8 @@ impl Client {
         Fut: Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>>,
         E: ErrorBody,
     {
-        ctx.operation = Some(operation);
+        // The operation's row is resolved here, once, and travels with the call.
+        let ctx = ctx.for_operation(operation);
         // A success goes straight to the caller (the answer can be kilobytes, and every move
         // copies it): the scoped call writes it into `out`, and it is moved once more, out.
         let mut out = None;
@@ -185,14 +186,13 @@ impl Client {
         let Some(outcome) = out else {
             unreachable!("a finished call scope has written its outcome")
         };
-        let error = match outcome {
+        let error = match *outcome {
             Ok(value) => return Ok(value),
             Err(error) => error,
         };
-        let attempts = ctx.as_ref().map_or(1, CallContext::attempts);
-        let answer = ctx
-            .and_then(CallContext::error_answer)
-            .filter(|a| a.attempt == attempts);
+        let sent = ctx.map(CallContext::into_outcome).unwrap_or_default();
+        let attempts = sent.attempts.max(1);
+        let answer = sent.error_answer;
         Err(Error::from_raw(operation, error, attempts, answer).await)
     }
 }
@@ -579,6 +579,71 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(any.calls_async().await, 1);
+    }
+
+    /// A raw call made outside any handle carries no context: the policy looks its row up by
+    /// method name and still adds the credentials.
+    #[tokio::test]
+    async fn a_raw_call_without_a_context_is_prepared_and_authorized() {
+        let server = httpmock::MockServer::start_async().await;
+        let authorized = server
+            .mock_async(|when, then| {
+                when.path("/v1/apps/app/machines/m1")
+                    .header("authorization", "Bearer t");
+                then.status(200).json_body(serde_json::json!({"id": "m1"}));
+            })
+            .await;
+        let client = Client::builder()
+            .token("t")
+            .base_url(server.base_url())
+            .build()
+            .unwrap();
+        let machine = client
+            .raw()
+            .machines_show("app", "m1", None, None)
+            .await
+            .unwrap();
+        assert_eq!(machine.id.as_deref(), Some("m1"));
+        assert_eq!(authorized.calls_async().await, 1);
+    }
+
+    /// The policy sends only what it prepared: a request that reaches it without the
+    /// credentials `prepare` adds (or for a method with no row) fails before any connection.
+    #[tokio::test]
+    async fn the_policy_refuses_to_send_what_it_did_not_prepare() {
+        use fly_machines_api::progenitor_client::ClientInfo;
+        let server = httpmock::MockServer::start_async().await;
+        let any = server
+            .mock_async(|when, then| {
+                when.any_request();
+                then.status(200).json_body(serde_json::json!({}));
+            })
+            .await;
+        let client = Client::builder()
+            .token("t")
+            .base_url(server.base_url())
+            .build()
+            .unwrap();
+        let http = reqwest::Client::new();
+        let policy = client.raw().inner().policy();
+        let url = reqwest::Url::parse(&server.url("/v1/apps/app/machines/m1")).unwrap();
+        let unprepared = reqwest::Request::new(reqwest::Method::GET, url.clone());
+        let err = policy
+            .execute(&http, unprepared, "machines_show")
+            .await
+            .unwrap_err();
+        assert!(err.is_builder() && !err.is_connect(), "{err:?}");
+        let mut no_row = reqwest::Request::new(reqwest::Method::GET, url);
+        no_row.headers_mut().insert(
+            reqwest::header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer t"),
+        );
+        let err = policy
+            .execute(&http, no_row, "no_such_method")
+            .await
+            .unwrap_err();
+        assert!(err.is_builder(), "{err:?}");
+        assert_eq!(any.calls_async().await, 0, "nothing may be sent");
     }
 
     #[test]

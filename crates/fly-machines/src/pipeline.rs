@@ -4,14 +4,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fly_machines_api::{Operation, PolicyFuture, RequestPolicy};
+use fly_machines_api::{Operation, PolicyFuture, RequestPolicy, operation_for, refuse_unsent};
 use reqwest::ResponseBuilderExt;
 use reqwest::header::{AUTHORIZATION, HeaderValue, USER_AGENT};
 use tracing::Instrument;
 
 use crate::body_limit;
 use crate::clock::Clock;
-use crate::context;
+use crate::context::{self, CallContext, ErrorAnswer, Outcome, SendFacts};
 use crate::limiter::{LimitKey, Limiter};
 use crate::retry::{Failure, RetryBudget, RetryPolicy};
 use crate::token::Token;
@@ -64,16 +64,14 @@ impl Pipeline {
         &'a self,
         client: &'a reqwest::Client,
         request: &reqwest::Request,
-        operation: &'static Operation,
+        facts: SendFacts,
         span: tracing::Span,
     ) -> Call<'a> {
-        let (bypass, retry_unsafe, decode_check) =
-            context::with(|c| (c.bypass_limiter, c.retry_unsafe, c.decode_check))
-                .unwrap_or((false, false, None));
+        let operation = facts.operation;
         let limiter = self
             .limiter
             .as_deref()
-            .filter(|_| !bypass)
+            .filter(|_| !facts.bypass_limiter)
             .map(|limiter| (limiter, Limiter::key(operation, request.url().path())));
         Call {
             client,
@@ -84,8 +82,10 @@ impl Pipeline {
             limiter,
             started: self.clock.now(),
             limiter_wait: Duration::ZERO,
-            repeatable: operation.idempotent || retry_unsafe,
-            decode_check,
+            repeatable: operation.idempotent || facts.retry_unsafe,
+            decode_check: facts.decode_check,
+            // Only a caller's client may follow redirects; ours never does, and keeps no copy.
+            sent_path: (!self.own_client).then(|| request.url().path().to_string()),
         }
     }
 
@@ -265,11 +265,16 @@ impl Pipeline {
         };
         let class = call.operation.rate_limit;
         if !limiter.try_acquire(class, key) {
-            match limiter.acquire(class, key).await {
+            // Boxed: waiting is the rare path, and its future (a shared limiter's round trip
+            // included) would otherwise widen every call's future, which is boxed and copied.
+            match Box::pin(limiter.acquire(class, key)).await {
                 Ok(waited) => call.limiter_wait = call.limiter_wait.saturating_add(waited),
                 Err(would_wait) => {
                     call.span.record("retry_reason", "client_rate_limited");
-                    record_attempts(attempt - 1);
+                    record_outcome(Outcome {
+                        attempts: attempt - 1,
+                        error_answer: None,
+                    });
                     return Err(self.client_rate_limited(call.operation, would_wait));
                 }
             }
@@ -290,12 +295,14 @@ impl Pipeline {
         attempt: u32,
         read: bool,
     ) -> reqwest::Result<reqwest::Response> {
-        record_attempts(attempt);
-        if let Ok(response) = &result
-            && !response.status().is_success()
-        {
-            record_error_answer(response, attempt);
-        }
+        let error_answer = match &result {
+            Ok(response) if !response.status().is_success() => Some(error_answer(response)),
+            _ => None,
+        };
+        record_outcome(Outcome {
+            attempts: attempt,
+            error_answer,
+        });
         match &result {
             Ok(_) if !call.traced => {}
             Ok(response) => {
@@ -312,11 +319,23 @@ impl Pipeline {
                 tracing::debug!(error = %e, attempt, "request failed");
             }
         }
-        if read {
-            return result;
+        let result = if read {
+            result
+        } else {
+            result.map(|response| {
+                body_limit::bound(response, self.max_response_bytes, call.decode_check)
+            })
+        };
+        match (result, &call.sent_path) {
+            (Ok(mut response), Some(path)) => {
+                response.extensions_mut().insert(SentFrom {
+                    operation: call.operation,
+                    path: path.clone(),
+                });
+                Ok(response)
+            }
+            (result, _) => result,
         }
-        result
-            .map(|response| body_limit::bound(response, self.max_response_bytes, call.decode_check))
     }
 
     /// The answer given when our own limiter would wait longer than allowed: a 429 in Fly's
@@ -359,6 +378,17 @@ struct Call<'a> {
     repeatable: bool,
     /// Checks what a success decodes into (see `decode_budget`).
     decode_check: Option<crate::decode_budget::DecodeCheck>,
+    /// The path the request was sent to, kept only when the caller's HTTP client might follow
+    /// a redirect: an answer from any other path (even on the same origin) is refused.
+    sent_path: Option<String>,
+}
+
+/// Where a call was sent, attached to its answer when the caller's HTTP client might have
+/// followed a redirect, for `check_response` to compare with where the answer came from.
+#[derive(Debug, Clone)]
+struct SentFrom {
+    operation: &'static Operation,
+    path: String,
 }
 
 /// A copy of `request` to send again, or `None` when its body cannot be replayed.
@@ -379,22 +409,21 @@ fn copy_for_retry(request: &reqwest::Request) -> Option<reqwest::Request> {
     Some(copy)
 }
 
-fn record_attempts(attempts: u32) {
-    context::with(|ctx| ctx.record_attempts(attempts));
+/// Hands the call's outcome back to the call (once, when it ends).
+fn record_outcome(outcome: Outcome) {
+    context::with(|ctx| ctx.record(outcome));
 }
 
-/// Keeps an error answer's status and request id for the error built from it.
-fn record_error_answer(response: &reqwest::Response, attempt: u32) {
-    let answer = context::ErrorAnswer {
-        attempt,
+/// An error answer's status and request id, for the error built from it.
+fn error_answer(response: &reqwest::Response) -> ErrorAnswer {
+    ErrorAnswer {
         status: response.status().as_u16(),
         request_id: response
             .headers()
             .get("fly-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
-    };
-    context::with(|ctx| ctx.record_error_answer(answer));
+    }
 }
 
 /// Whether `url` is on the same scheme, host and port as `base`.
@@ -405,75 +434,64 @@ fn same_origin(url: &reqwest::Url, base: &reqwest::Url) -> bool {
 }
 
 impl RequestPolicy for Pipeline {
+    /// Resolves the row from the call's context (one read), applies the facts the call carries,
+    /// and adds the credentials. A raw call made outside any handle carries no context: its row
+    /// is looked up by method name.
     fn prepare(
         &self,
         request: &mut reqwest::Request,
-        operation: &'static Operation,
-    ) -> Result<(), String> {
+        method: &'static str,
+    ) -> Result<&'static Operation, String> {
+        let carried = context::with(|ctx| apply_context(ctx, request, method))
+            .transpose()?
+            .flatten();
+        let operation = match carried {
+            Some(operation) => operation,
+            None => operation_for(method)?,
+        };
         let timeout = self.timeout_for(request, operation);
         let headers = request.headers_mut();
         headers.insert(AUTHORIZATION, self.token.header_value().clone());
         if !headers.contains_key(USER_AGENT) {
             headers.insert(USER_AGENT, self.user_agent.clone());
         }
-        // Only a caller's client may follow redirects; ours never does, and keeps no copy.
-        let sent_path = (!self.own_client).then(|| request.url().path().to_string());
-        context::with(|ctx| {
-            if let Some(path) = sent_path {
-                let _ = ctx.sent_path.set(path);
-            }
-            if let Some(named) = ctx.operation
-                && named != operation.op
-            {
-                return Err(format!(
-                    "the handle named {named} but the raw client sent {}",
-                    operation.id
-                ));
-            }
-            if !ctx.extra_query.is_empty() {
-                let mut pairs = request.url_mut().query_pairs_mut();
-                for (k, v) in &ctx.extra_query {
-                    pairs.append_pair(k, v);
-                }
-            }
-            Ok::<_, String>(())
-        })
-        .transpose()?;
         if let Some(timeout) = timeout
             && request.timeout().is_none()
         {
             *request.timeout_mut() = Some(timeout);
         }
-        Ok(())
+        Ok(operation)
     }
 
     fn check_response(
         &self,
         response: &reqwest::Response,
-        operation: &'static Operation,
+        method: &'static str,
     ) -> Result<(), String> {
         if self.own_client {
             return Ok(());
         }
         let url = response.url();
+        let sent = response.extensions().get::<SentFrom>();
         if same_origin(url, &self.base_url) {
-            let sent = context::with(|ctx| ctx.sent_path.get().cloned()).flatten();
             return match sent {
-                Some(sent) if sent != url.path() => Err(format!(
-                    "{}: the answer came from {}, not from {sent} where the call was sent: the \
+                Some(sent) if sent.path != url.path() => Err(format!(
+                    "{}: the answer came from {}, not from {} where the call was sent: the \
                      HTTP client followed a redirect, which Fly's API never sends. Build the \
                      http_client with `redirect::Policy::none()`",
-                    operation.id,
+                    sent.operation.id,
                     url.path(),
+                    sent.path,
                 )),
                 _ => Ok(()),
             };
         }
+        let operation = sent.map_or(method, |sent| sent.operation.id);
         Err(format!(
             "{}: the answer came from {}://{}, not from the API at {}://{}: the HTTP client \
              followed a redirect, which Fly's API never sends. The request may have been sent \
              there too; build the http_client with `redirect::Policy::none()`",
-            operation.id,
+            operation,
             url.scheme(),
             url.host_str().unwrap_or(""),
             self.base_url.scheme(),
@@ -485,8 +503,26 @@ impl RequestPolicy for Pipeline {
         &'a self,
         client: &'a reqwest::Client,
         request: reqwest::Request,
-        operation: &'static Operation,
+        method: &'static str,
     ) -> PolicyFuture<'a> {
+        // Nothing leaves without the credentials `prepare` adds.
+        if !request.headers().contains_key(AUTHORIZATION) {
+            return refuse_unsent(client);
+        }
+        // The second and last read of the call's context; a raw call carries none.
+        let facts = match context::with(CallContext::send_facts).flatten() {
+            Some(facts) => facts,
+            None => match operation_for(method) {
+                Ok(operation) => SendFacts {
+                    operation,
+                    bypass_limiter: false,
+                    retry_unsafe: false,
+                    decode_check: None,
+                },
+                Err(_) => return refuse_unsent(client),
+            },
+        };
+        let operation = facts.operation;
         // Only work out the span's app and machine when someone is listening.
         let params = if tracing::level_enabled!(tracing::Level::INFO) {
             operation.path_params(request.url().path())
@@ -507,7 +543,7 @@ impl RequestPolicy for Pipeline {
             retry_reason = tracing::field::Empty,
         );
         drop(params);
-        let call = self.call(client, &request, operation, span.clone());
+        let call = self.call(client, &request, facts, span.clone());
         // Entering a span nobody listens to on every poll is pure cost; skip the wrapper then.
         if call.traced {
             Box::pin(self.run(call, request).instrument(span))
@@ -515,4 +551,30 @@ impl RequestPolicy for Pipeline {
             Box::pin(self.run(call, request))
         }
     }
+}
+
+/// Checks that the raw client sends the operation the call named, and appends the call's extra
+/// query pairs. `Ok(None)` when the call named no operation.
+fn apply_context(
+    ctx: &CallContext,
+    request: &mut reqwest::Request,
+    method: &'static str,
+) -> Result<Option<&'static Operation>, String> {
+    let Some(operation) = ctx.operation() else {
+        return Ok(None);
+    };
+    if operation.name != method {
+        let sent = operation_for(method).map_or(method, |sent| sent.id);
+        return Err(format!(
+            "the handle named {} but the raw client sent {sent}",
+            operation.id
+        ));
+    }
+    if !ctx.extra_query.is_empty() {
+        let mut pairs = request.url_mut().query_pairs_mut();
+        for (k, v) in &ctx.extra_query {
+            pairs.append_pair(k, v);
+        }
+    }
+    Ok(Some(operation))
 }

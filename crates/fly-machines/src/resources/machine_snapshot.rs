@@ -16,14 +16,16 @@ use crate::{Result, types};
 #[derive(Debug, Clone)]
 pub struct MachineSnapshot {
     handle: Machine,
-    data: types::Machine,
+    /// Boxed: a `types::Machine` is about 2.6 KB, and a snapshot is moved through every async
+    /// layer between the call and its caller; each move of it unboxed was a copy of all of it.
+    data: Box<types::Machine>,
 }
 
 impl MachineSnapshot {
     pub(crate) fn new(app: &App, data: types::Machine) -> MachineSnapshot {
         MachineSnapshot {
             handle: Machine::new(app.clone(), data.id().to_string()),
-            data,
+            data: Box::new(data),
         }
     }
 
@@ -50,7 +52,7 @@ impl MachineSnapshot {
 
     /// The data, keeping nothing else.
     pub fn into_data(self) -> types::Machine {
-        self.data
+        *self.data
     }
 
     /// Waits until this version is `started` (or fails fast if it lands in `failed`).
@@ -93,6 +95,6 @@ impl Deref for MachineSnapshot {
 
 impl From<MachineSnapshot> for types::Machine {
     fn from(snapshot: MachineSnapshot) -> types::Machine {
-        snapshot.data
+        *snapshot.data
     }
 }
