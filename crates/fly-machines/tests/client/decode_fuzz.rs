@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use std::time::Duration;
 
-use fly_machines::{Client, Error, ManualClock, RateLimits, RetryPolicy, WaitState};
 use crate::loopback::{Answer, Seen, Server};
+use fly_machines::{Client, Error, ManualClock, RateLimits, RetryPolicy, WaitState};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

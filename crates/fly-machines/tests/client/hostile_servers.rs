@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use fly_machines::types::MachineConfig;
-use fly_machines::{Client, Clock, Error, ManualClock, RateLimits, RetryPolicy, WaitState};
 use crate::loopback::{Answer, Seen, Server, Tally};
 use crate::own_process;
+use fly_machines::types::MachineConfig;
+use fly_machines::{Client, Clock, Error, ManualClock, RateLimits, RetryPolicy, WaitState};
 
 const MACHINE: &str =
     r#"{"id":"m1","state":"started","instance_id":"v1","config":{"image":"nginx"}}"#;
@@ -642,7 +642,10 @@ fn big_list(element: &'static str, count: usize) -> Answer {
 /// a figure of the whole process, so this runs in a process of its own.
 #[test]
 fn list_memory_is_bounded_by_bytes_not_objects() {
-    let name = own_process::test_name(module_path!(), "list_memory_is_bounded_by_bytes_not_objects");
+    let name = own_process::test_name(
+        module_path!(),
+        "list_memory_is_bounded_by_bytes_not_objects",
+    );
     own_process::run(&name, || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -368,7 +368,9 @@ async fn a_lease_nonce_is_sent_on_later_updates_and_the_lease_is_refreshed_and_r
         })
         .await;
     let clock = ManualClock::manual();
-    let c = crate::common::builder(&server, clock.clone()).build().unwrap();
+    let c = crate::common::builder(&server, clock.clone())
+        .build()
+        .unwrap();
     let guard = c
         .app("a")
         .machine("m1")
