@@ -1,5 +1,5 @@
 //! One replica of a service sharing Fly's budget through Redis: the other process in the
-//! shared limiter's multi-process tests (`tests/shared_limiter/`).
+//! shared limiter's multi-process tests (`tests/e2e/shared_limiter.rs`).
 //!
 //! ```text
 //! limiter_replica <redis-url> <namespace> <operation> <scope> reserve <count>

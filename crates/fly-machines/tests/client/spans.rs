@@ -1,7 +1,5 @@
 //! One span per call, with the facts an operator needs, and never the token.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -50,7 +48,7 @@ async fn a_call_span_records_operation_attempts_status_and_request_id() {
             .header("fly-request-id", "01HREQUESTID")
             .json_body(json!({"id": "m1"}));
     });
-    let c = common::builder(&server, ManualClock::auto_advance())
+    let c = crate::common::builder(&server, ManualClock::auto_advance())
         .token("fm2_very_secret_token")
         .build()
         .unwrap();

@@ -1,9 +1,7 @@
 //! App creates with `idempotency_key`: a repeat answers the first app, a key reused for
 //! another name is refused, and names stay unique without a key.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 #[tokio::test]

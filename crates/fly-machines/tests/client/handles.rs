@@ -1,8 +1,6 @@
 //! Every handle method sends the right method to the right path, and every operation of the
 //! document is reached by a handle.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -176,7 +174,7 @@ macro_rules! expect {
 #[tokio::test]
 async fn every_handle_method_hits_its_operation() {
     let (server, seen) = recording_server().await;
-    let c = common::client(&server, ManualClock::auto_advance());
+    let c = crate::common::client(&server, ManualClock::auto_advance());
     let app = c.app("a");
     let m = app.machine("m1");
     let v = app.volume("vol_1");
@@ -701,7 +699,7 @@ async fn org_listings_follow_the_cursor_until_it_ends() {
             .status(200)
             .json_body(serde_json::json!({"machines": [{"id": "m3"}], "next_cursor": ""}));
     });
-    let c = common::client(&server, ManualClock::auto_advance());
+    let c = crate::common::client(&server, ManualClock::auto_advance());
     let all: Vec<_> = c
         .org("acme")
         .machines()
@@ -743,7 +741,7 @@ async fn org_listing_filters_are_named_setters_that_reach_the_query() {
                 .json_body(serde_json::json!({"volumes": [{"id": "vol_1"}]}));
         })
         .await;
-    let org = common::client(&server, ManualClock::auto_advance()).org("acme");
+    let org = crate::common::client(&server, ManualClock::auto_advance()).org("acme");
     let found: Vec<_> = org
         .machines()
         .include_deleted()
@@ -767,7 +765,7 @@ async fn org_listing_filters_are_named_setters_that_reach_the_query() {
     assert_eq!(found.len(), 1);
     machines.assert_calls_async(1).await;
     volumes.assert_calls_async(1).await;
-    let err = common::client(&server, ManualClock::auto_advance())
+    let err = crate::common::client(&server, ManualClock::auto_advance())
         .org("not a slug")
         .machines()
         .stream()

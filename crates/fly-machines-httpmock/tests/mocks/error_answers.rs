@@ -8,9 +8,7 @@ use fly_machines_httpmock::{
 use httpmock::MockServer;
 use serde_json::{Value, json};
 
-#[path = "typed/answers.rs"]
 mod answers;
-#[path = "typed/matchers.rs"]
 mod matchers;
 
 const APP: &str = "my-app-name";

@@ -1,11 +1,9 @@
 //! Managed Postgres under hostile input: every refusal is a 4xx `{error}` naming the problem,
 //! nothing is changed by a refused request, and extreme durations saturate.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 

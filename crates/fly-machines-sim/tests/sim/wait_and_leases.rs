@@ -1,10 +1,8 @@
 //! `/wait` long-polls and leases, over raw HTTP, on the manual clock.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use fly_machines_sim::types;
 use serde_json::json;
 

@@ -2,7 +2,7 @@
 //! loopback, bounded in count, on tokio's paused clock (timeouts fire without waiting). After
 //! every class the server must still answer a normal request.
 //!
-//! `cargo test -p fly-machines-sim --test adversarial -- --nocapture` prints `name: value`
+//! `cargo test -p fly-machines-sim --test sim attacks -- --nocapture` prints `name: value`
 //! figures: inputs tried per class, their outcomes, memory before and after, reachability.
 
 use std::collections::BTreeMap;

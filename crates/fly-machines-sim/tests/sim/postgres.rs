@@ -1,11 +1,9 @@
 //! Managed Postgres over raw HTTP: the cluster lifecycle on the emulator's clock, every
 //! operation, and each validation error with its status and `{error}` body.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use fly_machines_sim::{SimHandle, types};
 use serde_json::{Value, json};
 

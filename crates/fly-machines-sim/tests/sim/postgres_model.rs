@@ -2,12 +2,10 @@
 //! the emulator and against a small reference model, must agree on every status code, and the
 //! cluster's users, databases and status must match the model after every step.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use serde_json::json;
 

@@ -1,7 +1,5 @@
 //! Client configuration, tokens, errors, waits and leases, against httpmock.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,7 +8,7 @@ use httpmock::Method::{DELETE, GET, POST};
 use httpmock::{HttpMockResponse, MockServer};
 use serde_json::json;
 
-use common::{client, machine_json};
+use crate::common::{client, machine_json};
 
 #[tokio::test]
 async fn macaroon_tokens_use_flyv1_and_others_bearer() {
@@ -370,7 +368,9 @@ async fn a_lease_nonce_is_sent_on_later_updates_and_the_lease_is_refreshed_and_r
         })
         .await;
     let clock = ManualClock::manual();
-    let c = common::builder(&server, clock.clone()).build().unwrap();
+    let c = crate::common::builder(&server, clock.clone())
+        .build()
+        .unwrap();
     let guard = c
         .app("a")
         .machine("m1")

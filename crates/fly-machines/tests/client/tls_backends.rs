@@ -1,7 +1,8 @@
 //! The TLS backend chosen by cargo feature is wired in: a client built with it opens HTTPS
-//! connections with a TLS handshake. CI runs this file once per backend:
-//! `cargo test -p fly-machines --test tls_backends` (default, rustls with ring), and again with
-//! `--no-default-features --features rustls` and `--no-default-features --features native-tls`.
+//! connections with a TLS handshake. It runs with the default backend (rustls with ring) as a
+//! module of the `client` test binary, and CI builds it alone once per other backend:
+//! `cargo test -p fly-machines --no-default-features --features rustls --test tls_backends`
+//! (rustls with aws-lc), and the same with `--features native-tls`.
 
 use fly_machines::Client;
 use tokio::io::AsyncReadExt;

@@ -2,14 +2,12 @@
 //! ends in `Ok` or a typed `Error`, never a panic or a hang, and an untouched valid answer
 //! always decodes. Runs in the normal test suite against a loopback server, in virtual time.
 
-mod loopback;
-
 use std::sync::{Arc, Mutex};
 
 use std::time::Duration;
 
+use crate::loopback::{Answer, Seen, Server};
 use fly_machines::{Client, Error, ManualClock, RateLimits, RetryPolicy, WaitState};
-use loopback::{Answer, Seen, Server};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

@@ -1,10 +1,8 @@
 //! Auth, rate limits, fault injection and the request log.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use fly_machines_api::OperationId;
 use fly_machines_sim::{FaultKind, Faults, Limit, RateLimits, Sim};
 use serde_json::json;

@@ -1,11 +1,9 @@
 //! Every one of the 100 operations answers its declared success status with a body that decodes
 //! into the generated type; then the resource semantics that are not about machines.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::common::*;
 use fly_machines_api::types;
 use reqwest::Method;
 use serde::de::DeserializeOwned;

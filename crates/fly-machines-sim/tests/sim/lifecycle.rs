@@ -1,8 +1,6 @@
 //! Apps and the machine state machine, over raw HTTP.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use fly_machines_sim::types;
 use serde_json::json;
 
@@ -581,7 +579,7 @@ async fn a_crashloop_image_restarts_then_fails() {
 /// after 30 minutes of the emulator's clock, and short pages can be forced.
 #[tokio::test]
 async fn lists_page_with_cursors_that_expire() {
-    let sim = common::manual().start().await.unwrap();
+    let sim = crate::common::manual().start().await.unwrap();
     let http = Http::new(&sim);
     http.app("a").await;
     http.app("b").await;

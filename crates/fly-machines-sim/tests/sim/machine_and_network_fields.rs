@@ -1,12 +1,10 @@
-//! Fields the 2026-10 API adds: `include_leases`, `cordoned`, spot config, mount growth, exec
+//! Machine and network fields: `include_leases`, `cordoned`, spot config, mount growth, exec
 //! in the machine's namespace, egress and Flycast IP assignments, `mpg_available` regions and
 //! the app's `network_cidr`.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use fly_machines_sim::types;
 use serde_json::json;
 

@@ -1,7 +1,7 @@
-//! What the 2026-10 API adds, through the client: app creates made safe by an idempotency key
-//! (and `ensure` on top), machines listed and fetched with their lease, and exec in the
-//! machine's own namespace. Then what the 2026-12 API adds (module `api_2026_12`): listings
-//! that follow cursors, machine versions and optimistic updates, and the interop fixes.
+//! App creates made safe by an idempotency key (and `ensure` on top), machines listed and
+//! fetched with their lease, and exec in the machine's own namespace. Then (module
+//! `paging_and_versions`): listings that follow cursors, machine versions and optimistic
+//! updates, and the interop fixes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -239,8 +239,9 @@ async fn exec_runs_in_the_machine_namespace_on_request() {
     exec.assert_calls_async(1).await;
 }
 
-mod api_2026_12 {
-    //! Fly's 2026-12 API through the client, against the emulator and against httpmock servers.
+mod paging_and_versions {
+    //! Cursor paging, machine versions and optimistic updates, and the interop fixes, through
+    //! the client, against the emulator and against httpmock servers.
 
     use std::collections::HashSet;
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,11 +1,9 @@
 //! Model-based test: random sequences of machine operations run against the emulator and against
 //! a small reference model of Fly's state machine must agree on every status and every state.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use serde_json::json;
 

@@ -2,11 +2,9 @@
 //! mutation, Fly's value rules, statuses for oversize input, bounded memory, saturating time
 //! and connection limits. Connection timeouts run on tokio's paused clock: nothing sleeps.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Http, manual, settle, start};
+use crate::common::{Http, manual, settle, start};
 use fly_machines_sim::SimHandle;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

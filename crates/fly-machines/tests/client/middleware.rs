@@ -1,7 +1,5 @@
 //! Retries, the retry budget, rate limiting and duplicate-free creates, against httpmock.
 
-mod common;
-
 use std::time::Duration;
 
 use fly_machines::types::MachineConfig;
@@ -10,7 +8,7 @@ use httpmock::Method::{GET, POST, PUT};
 use httpmock::MockServer;
 use serde_json::json;
 
-use common::{builder, client, machine_json};
+use crate::common::{builder, client, machine_json};
 
 fn config() -> MachineConfig {
     MachineConfig {
