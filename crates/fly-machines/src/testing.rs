@@ -3,7 +3,7 @@
 //! - [`ClientBuilder::test_server`] takes any base URL: settings for tests (placeholder token, no
 //!   client-side limits, a clock that skips waits).
 //! - With the `sim` feature, `sim.client()` on a running emulator
-//!   ([`fly_machines_sim::SimHandle`]) gives a client with its token and address.
+//!   (`fly_machines_sim::SimHandle`) gives a client with its token and address.
 //! - With the `httpmock` feature, `server.client()` on an `httpmock::MockServer` gives a client with
 //!   [`test_server`](ClientBuilder::test_server)'s settings.
 //!
