@@ -14,12 +14,16 @@ pub struct Backups {
 }
 
 impl Backups {
-    super::envelope::cluster_list!(
-        /// Lists the backups; their ids are what [`Cluster::restore`] takes.
-        types::PostgresBackup,
-        PostgresBackupsList,
-        postgres_backups_list
-    );
+    /// Lists the backups; their ids are what [`Cluster::restore`] takes.
+    pub fn list(
+        &self,
+    ) -> impl Future<Output = Result<Vec<types::PostgresBackup>>> + Send + 'static {
+        super::envelope::cluster_list!(
+            self,
+            OperationId::PostgresBackupsList,
+            postgres_backups_list
+        )
+    }
 }
 
 #[bon::bon]

@@ -122,9 +122,12 @@ impl Clusters {
                 .transpose()?,
             postgis_enabled: postgis.then_some(true),
         };
-        create_in_envelope!(self.client, PostgresCreate, retry_unsafe, |raw| {
-            raw.postgres_create(&body)
-        })
+        create_in_envelope!(
+            self.client,
+            OperationId::PostgresCreate,
+            retry_unsafe,
+            |raw| { raw.postgres_create(&body) }
+        )
     }
 }
 

@@ -21,12 +21,16 @@ pub struct Databases {
 }
 
 impl Databases {
-    super::envelope::cluster_list!(
-        /// Lists the databases.
-        types::PostgresDatabase,
-        PostgresDatabasesList,
-        postgres_databases_list
-    );
+    /// Lists the databases.
+    pub fn list(
+        &self,
+    ) -> impl Future<Output = Result<Vec<types::PostgresDatabase>>> + Send + 'static {
+        super::envelope::cluster_list!(
+            self,
+            OperationId::PostgresDatabasesList,
+            postgres_databases_list
+        )
+    }
 }
 
 #[bon::bon]
@@ -55,7 +59,7 @@ impl Databases {
         let body = types::CreatePostgresDatabaseRequest { name };
         create_in_envelope!(
             self.cluster.client,
-            PostgresDatabasesCreate,
+            OperationId::PostgresDatabasesCreate,
             retry_unsafe,
             |raw| { raw.postgres_databases_create(&self.cluster.id, &body) }
         )

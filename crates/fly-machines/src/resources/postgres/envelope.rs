@@ -42,28 +42,22 @@ fn is_taken(status: u16, message: &str) -> bool {
     status == 409 || (status == 422 && message.contains("already"))
 }
 
-/// The `list()` of a cluster's databases, users or backups, whose answers differ only in
-/// operation and type: check the cluster, one call, the list inside the envelope.
+/// The body of `list()` for a cluster's databases, users or backups, whose answers differ only
+/// in operation and type: check the cluster, one call, the list inside the envelope. The
+/// method itself stays in each file, next to its operation, where the SDK reference finds it.
 macro_rules! cluster_list {
-    ($(#[$doc:meta])* $item:ty, $operation:ident, $call:ident) => {
-        $(#[$doc])*
-        pub fn list(
-            &self,
-        ) -> impl std::future::Future<Output = $crate::Result<Vec<$item>>> + Send + 'static {
-            let this = self.clone();
-            async move {
-                this.cluster.check()?;
-                let answer = this
-                    .cluster
-                    .client
-                    .call(fly_machines_api::OperationId::$operation, |raw| {
-                        raw.$call(&this.cluster.id)
-                    })
-                    .await?;
-                Ok(super::envelope::list(answer, |r| r.data))
-            }
+    ($this:expr, $operation:expr, $call:ident) => {{
+        let this = $this.clone();
+        async move {
+            this.cluster.check()?;
+            let answer = this
+                .cluster
+                .client
+                .call($operation, |raw| raw.$call(&this.cluster.id))
+                .await?;
+            Ok(super::envelope::list(answer, |r| r.data))
         }
-    };
+    }};
 }
 pub(crate) use cluster_list;
 
@@ -71,8 +65,8 @@ pub(crate) use cluster_list;
 /// name Fly refuses as taken gets the code `name_taken`, a failure after sending says the
 /// create may have taken effect, and the value comes out of its envelope.
 macro_rules! create_in_envelope {
-    ($client:expr, $operation:ident, $retry_unsafe:expr, $call:expr $(,)?) => {{
-        let operation = fly_machines_api::OperationId::$operation;
+    ($client:expr, $operation:expr, $retry_unsafe:expr, $call:expr $(,)?) => {{
+        let operation = $operation;
         let answer = $client
             .call_with(
                 operation,

@@ -25,12 +25,10 @@ pub struct Users {
 }
 
 impl Users {
-    super::envelope::cluster_list!(
-        /// Lists the users.
-        types::PostgresUser,
-        PostgresUsersList,
-        postgres_users_list
-    );
+    /// Lists the users.
+    pub fn list(&self) -> impl Future<Output = Result<Vec<types::PostgresUser>>> + Send + 'static {
+        super::envelope::cluster_list!(self, OperationId::PostgresUsersList, postgres_users_list)
+    }
 }
 
 #[bon::bon]
@@ -66,7 +64,7 @@ impl Users {
         };
         create_in_envelope!(
             self.cluster.client,
-            PostgresUsersCreate,
+            OperationId::PostgresUsersCreate,
             retry_unsafe,
             |raw| { raw.postgres_users_create(&self.cluster.id, &body) }
         )
