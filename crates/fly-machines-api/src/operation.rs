@@ -196,30 +196,39 @@ impl Operation {
     /// The value of one path parameter in `url_path` (still percent-encoded), found the same way
     /// as [`path_params`](Self::path_params) but without allocating: it runs on every request.
     pub fn path_param<'a>(&self, url_path: &'a str, name: &str) -> Option<&'a str> {
-        // Counting slashes is one vectorised pass; the walk from the end then stops at the
-        // parameter (the last segment, for most calls). The `str::split` iterators this
-        // replaces cost thousands of instructions, a tenth of a call's whole overhead.
-        let slashes = |path: &str| path.bytes().filter(|&byte| byte == b'/').count();
-        if slashes(url_path) < slashes(self.path) {
-            // Fewer segments than the template: not a path of this operation.
-            return None;
-        }
-        let mut template = Some(self.path);
-        let mut actual = Some(url_path);
-        while let (Some(template_left), Some(actual_left)) = (template, actual) {
-            let (template_head, expected) = split_last_segment(template_left);
-            let (actual_head, segment) = split_last_segment(actual_left);
+        // A walk from the end that stops at the parameter (the last segment, for most calls),
+        // then a check that the path has at least the segments the template has before it. The
+        // `str::split` iterators this replaces cost thousands of instructions, a tenth of a
+        // call's whole overhead; counting every slash of both paths first cost hundreds.
+        let mut template = self.path;
+        let mut actual = url_path;
+        loop {
+            let (template_head, expected) = split_last_segment(template);
+            let (actual_head, segment) = split_last_segment(actual);
             let param = expected
                 .strip_prefix('{')
                 .and_then(|param| param.strip_suffix('}'));
             if param == Some(name) {
-                return Some(segment);
+                return has_as_many_segments(actual_head?, template_head?).then_some(segment);
             }
-            template = template_head;
-            actual = actual_head;
+            template = template_head?;
+            actual = actual_head?;
         }
-        None
     }
+}
+
+/// Whether `actual` has at least as many `/`-separated segments as `template` (a path of the
+/// operation may carry a base prefix such as `/v1` in front of the template's).
+fn has_as_many_segments(actual: &str, template: &str) -> bool {
+    let needed = template.bytes().filter(|&byte| byte == b'/').count();
+    let mut left = Some(actual);
+    for _ in 0..needed {
+        match left {
+            Some(path) => left = split_last_segment(path).0,
+            None => return false,
+        }
+    }
+    left.is_some()
 }
 
 /// `path` split at its last `/`: what comes before it (`None` when there is no `/` left) and
@@ -332,6 +341,10 @@ mod tests {
         assert_eq!(op.path_param(bare, "app_name"), Some("my-app"));
         assert_eq!(op.path_param(&bare[1..], "machine_id"), None);
         assert_eq!(op.path_param("", "machine_id"), None);
+        // The tail fits but the head is short: not this operation's path either.
+        assert_eq!(op.path_param("/machines/abc123", "machine_id"), None);
+        assert_eq!(op.path_param("/x/machines/abc123", "app_name"), None);
+        assert_eq!(op.path_param("/x/machines/abc123", "machine_id"), None);
         for op in &crate::OPERATIONS {
             let filled = op.path.replace('{', "x-").replace('}', "");
             let path = format!("/v1{filled}");

@@ -130,7 +130,7 @@ impl Client {
     pub(crate) fn call_with<'a, T, E, F, Fut>(
         &'a self,
         operation: OperationId,
-        mut ctx: CallContext,
+        ctx: CallContext,
         call: F,
     ) -> impl Future<Output = Result<ResponseValue<T>>> + 'a
     where
@@ -140,8 +140,46 @@ impl Client {
         E: ErrorBody + 'a,
         T: serde::de::DeserializeOwned + 'a,
     {
+        self.call_decoded(operation, ctx, call, std::convert::identity)
+    }
+
+    /// [`call_with`](Self::call_with) for an answer kept on the heap (a machine, 2.6 KB): it is
+    /// boxed where the generated future hands it over, and only the box is moved from there.
+    pub(crate) fn call_boxed<'a, T, E, F, Fut>(
+        &'a self,
+        operation: OperationId,
+        ctx: CallContext,
+        call: F,
+    ) -> impl Future<Output = Result<Box<T>>> + 'a
+    where
+        F: FnOnce(&'a fly_machines_api::Client) -> Fut + 'a,
+        Fut:
+            Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>> + 'a,
+        E: ErrorBody + 'a,
+        T: serde::de::DeserializeOwned + 'a,
+    {
+        self.call_decoded(operation, ctx, call, |answer| Box::new(answer.into_inner()))
+    }
+
+    /// A call whose success is JSON, checked against the decode budget, and turned by `take`
+    /// into what the caller keeps.
+    fn call_decoded<'a, T, U, E, F, Fut>(
+        &'a self,
+        operation: OperationId,
+        mut ctx: CallContext,
+        call: F,
+        take: fn(ResponseValue<T>) -> U,
+    ) -> impl Future<Output = Result<U>> + 'a
+    where
+        F: FnOnce(&'a fly_machines_api::Client) -> Fut + 'a,
+        Fut:
+            Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>> + 'a,
+        E: ErrorBody + 'a,
+        T: serde::de::DeserializeOwned + 'a,
+        U: 'a,
+    {
         ctx.decode_check = Some(crate::decode_budget::check::<T>);
-        self.call_unchecked(operation, ctx, call)
+        self.call_unchecked(operation, ctx, call, take)
     }
 
     /// [`call`](Self::call) for an answer that is not decoded as JSON (a byte stream).
@@ -157,16 +195,22 @@ impl Client {
         E: ErrorBody + 'a,
         T: 'a,
     {
-        self.call_unchecked(operation, CallContext::default(), call)
+        self.call_unchecked(
+            operation,
+            CallContext::default(),
+            call,
+            std::convert::identity,
+        )
     }
 
     /// The one path of every call.
-    async fn call_unchecked<'a, T, E, F, Fut>(
+    async fn call_unchecked<'a, T, U, E, F, Fut>(
         &'a self,
         operation: OperationId,
         ctx: CallContext,
         call: F,
-    ) -> Result<ResponseValue<T>>
+        take: fn(ResponseValue<T>) -> U,
+    ) -> Result<U>
     where
         F: FnOnce(&'a fly_machines_api::Client) -> Fut,
         Fut: Future<Output = std::result::Result<ResponseValue<T>, fly_machines_api::Error<E>>>,
@@ -174,11 +218,14 @@ impl Client {
     {
         // The operation's row is resolved here, once, and travels with the call.
         let ctx = ctx.for_operation(operation);
-        // A success goes straight to the caller (the answer can be kilobytes, and every move
-        // copies it): the scoped call writes it into `out`, and it is moved once more, out.
+        // A success is turned into what the caller keeps (boxed, for a large answer) where the
+        // generated future hands it over, and written into `out`.
         let mut out = None;
         let ctx = {
-            let mut scoped = std::pin::pin!(context::scope(ctx, call(&self.raw), &mut out));
+            // The raw error is the generated client's own; it becomes our 24-byte `Error` below.
+            #[allow(clippy::result_large_err)]
+            let finish = move |answer: std::result::Result<ResponseValue<T>, _>| answer.map(take);
+            let mut scoped = std::pin::pin!(context::scope(ctx, call(&self.raw), &mut out, finish));
             scoped.as_mut().await;
             scoped.take_value()
         };
@@ -186,7 +233,7 @@ impl Client {
         let Some(outcome) = out else {
             unreachable!("a finished call scope has written its outcome")
         };
-        let error = match *outcome {
+        let error = match outcome {
             Ok(value) => return Ok(value),
             Err(error) => error,
         };

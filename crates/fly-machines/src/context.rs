@@ -121,22 +121,23 @@ impl CallContext {
     }
 }
 
-/// `fut` with `ctx` visible to the policy while it runs; its output is written, boxed, into
-/// `out`. Once it has finished, `TaskLocalFuture::take_value` hands `ctx` back with what the
-/// policy recorded in it; the context lives inside the future, so a call allocates nothing for
-/// it.
+/// `fut` with `ctx` visible to the policy while it runs; its output, passed through `finish`,
+/// is written into `out`. Once it has finished, `TaskLocalFuture::take_value` hands `ctx` back
+/// with what the policy recorded in it; the context lives inside the future, so a call
+/// allocates nothing for it.
 ///
-/// The output is boxed as it leaves the generated future and goes into the caller's slot rather
-/// than through the scope's own layers of `Option` and `Poll`: a decoded answer is kilobytes
-/// (a `Machine` is 2.6 KB), and each layer it crossed by value copied all of it.
+/// `finish` runs where the generated future hands its output over, so a caller that keeps a
+/// large answer (a `Machine` is 2.6 KB) boxes it there, once, and only the box travels through
+/// the layers above; each layer a value crosses by value is a copy of all of it.
 /// A plain function rather than an `async fn`: an `async fn` would keep `fut` twice in its state
 /// (as its argument and inside the scope), and every call's future would grow by that much.
-pub(crate) fn scope<'o, F: Future + 'o>(
+pub(crate) fn scope<'o, F: Future + 'o, O: 'o>(
     ctx: CallContext,
     fut: F,
-    out: &'o mut Option<Box<F::Output>>,
+    out: &'o mut Option<O>,
+    finish: impl FnOnce(F::Output) -> O + 'o,
 ) -> TaskLocalFuture<CallContext, impl Future<Output = ()> + 'o> {
-    CALL.scope(ctx, fut.map(move |output| *out = Some(Box::new(output))))
+    CALL.scope(ctx, fut.map(move |output| *out = Some(finish(output))))
 }
 
 /// Applies `f` to the context of the call being made, if it runs inside [`scope`].

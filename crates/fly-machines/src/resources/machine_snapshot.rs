@@ -23,9 +23,14 @@ pub struct MachineSnapshot {
 
 impl MachineSnapshot {
     pub(crate) fn new(app: &App, data: types::Machine) -> MachineSnapshot {
+        MachineSnapshot::boxed(app, Box::new(data))
+    }
+
+    /// A snapshot of an answer already on the heap (see `Client::call_boxed`).
+    pub(crate) fn boxed(app: &App, data: Box<types::Machine>) -> MachineSnapshot {
         MachineSnapshot {
             handle: Machine::new(app.clone(), data.id().to_string()),
-            data: Box::new(data),
+            data,
         }
     }
 

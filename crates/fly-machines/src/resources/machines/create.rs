@@ -84,14 +84,14 @@ impl Machines {
                 let created = self
                     .app
                     .client
-                    .call_with(
+                    .call_boxed(
                         OperationId::MachinesCreate,
                         CallContext::retrying_unsafe(retry_unsafe),
                         |raw| raw.machines_create(&self.app.name, &body),
                     )
                     .await
                     .map_err(|e| e.into_created(None))?;
-                Ok(MachineSnapshot::new(&self.app, created.into_inner()))
+                Ok(MachineSnapshot::boxed(&self.app, created))
             }
         }
     }
@@ -199,14 +199,14 @@ impl Machines {
             let made = self
                 .app
                 .client
-                .call_with(
+                .call_boxed(
                     OperationId::MachinesCreate,
                     CallContext::retrying_unsafe(true),
                     |raw| raw.machines_create(&self.app.name, body),
                 )
                 .await
                 .map_err(|e| e.into_created(Some(key)))?;
-            Ok(MachineSnapshot::new(&self.app, made.into_inner()))
+            Ok(MachineSnapshot::boxed(&self.app, made))
         };
         find_or_create(plan, find, create).await
     }

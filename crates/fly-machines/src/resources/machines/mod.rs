@@ -197,7 +197,7 @@ impl Machine {
         let r = self
             .app
             .client
-            .call(OperationId::MachinesShow, |raw| {
+            .call_boxed(OperationId::MachinesShow, CallContext::default(), |raw| {
                 raw.machines_show(
                     &self.app.name,
                     &self.id,
@@ -206,7 +206,7 @@ impl Machine {
                 )
             })
             .await?;
-        Ok(MachineSnapshot::new(&self.app, r.into_inner()))
+        Ok(MachineSnapshot::boxed(&self.app, r))
     }
 
     /// Replaces the machine's config (a new version); `request.config` must be complete. For
@@ -247,7 +247,7 @@ impl Machine {
         let r = self
             .app
             .client
-            .call_with(
+            .call_boxed(
                 OperationId::MachinesUpdate,
                 CallContext::retrying_unsafe(retry_unsafe),
                 |raw| {
@@ -260,7 +260,7 @@ impl Machine {
                 },
             )
             .await?;
-        Ok(MachineSnapshot::new(&self.app, r.into_inner()).with_nonce(self.lease_nonce.clone()))
+        Ok(MachineSnapshot::boxed(&self.app, r).with_nonce(self.lease_nonce.clone()))
     }
 
     /// Updates the machine to `config` (a complete config); `.if_version(v)` as for
